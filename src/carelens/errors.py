@@ -1,0 +1,47 @@
+"""Errors that carry enough context for a person to fix their input.
+
+Every problem with user-supplied data names the source (file), the row and the field, so that
+the command line can print them all at once and exit with code 2 (bad input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where (source, row, field) and why."""
+
+    source: str
+    row: int | None
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = [self.source]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.field is not None:
+            where.append(f"column {self.field!r}")
+        return f"{', '.join(where)}: {self.reason}"
+
+
+class InputError(ValueError):
+    """Bad input: one or more problems, all reported together. The CLI maps this to exit code 2."""
+
+    def __init__(self, problems: Iterable[Problem] | Problem | str, source: str = "input") -> None:
+        if isinstance(problems, str):
+            problems = [Problem(source, None, None, problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self.summary())
+
+    def summary(self, limit: int = 20) -> str:
+        shown = [str(p) for p in self.problems[:limit]]
+        more = len(self.problems) - len(shown)
+        if more > 0:
+            shown.append(f"... and {more} more problem(s)")
+        return "\n".join(shown)
