@@ -96,7 +96,8 @@ class Column:
     """A declared input column: its name, kind and value rules.
 
     ``count``: a whole number ≥ 0; ``number``: any finite number (``min_value``/``positive`` narrow it);
-    ``text``: non-empty text; ``date``: an ISO date or anything pandas parses unambiguously.
+    ``text``: non-empty text (``allowed`` limits it to listed values); ``date``: an ISO date or anything
+    pandas parses unambiguously.
     """
 
     name: str
@@ -104,6 +105,9 @@ class Column:
     positive: bool = False
     min_value: float | None = None
     required: bool = True
+    allowed: tuple[str, ...] | None = None
+    allow_missing: bool = False
+    """Accept empty cells in a ``number`` column (they come back as NaN) instead of reporting them."""
 
 
 def _rows(mask: np.ndarray) -> np.ndarray:
@@ -132,6 +136,13 @@ def validate(
             values = raw.astype("string")
             empty = missing | (values.str.strip() == "").fillna(True).to_numpy(dtype=bool)
             problems += [Problem(source, int(i) + 1, col.name, "value is missing") for i in _rows(empty)]
+            if col.allowed is not None:
+                unknown = ~empty & ~values.str.strip().isin(col.allowed).fillna(False).to_numpy(dtype=bool)
+                choices = ", ".join(col.allowed)
+                problems += [
+                    Problem(source, int(i) + 1, col.name, f"{raw.iloc[i]!r} is not one of: {choices}")
+                    for i in _rows(unknown)
+                ]
             out[col.name] = values.to_numpy(dtype=object)
             continue
         if col.kind == "date":
@@ -146,7 +157,8 @@ def validate(
         numbers = pd.to_numeric(raw, errors="coerce").astype("Float64")
         values = numbers.to_numpy(dtype=float, na_value=np.nan)
         not_number = np.isnan(values) & ~missing
-        problems += [Problem(source, int(i) + 1, col.name, "value is missing") for i in _rows(missing)]
+        if not col.allow_missing:
+            problems += [Problem(source, int(i) + 1, col.name, "value is missing") for i in _rows(missing)]
         problems += [
             Problem(source, int(i) + 1, col.name, f"not a number: {raw.iloc[i]!r}") for i in _rows(not_number)
         ]

@@ -100,16 +100,21 @@ class Groups:
 
     def quantile(self, values: np.ndarray, q: float) -> np.ndarray:
         """Per-group quantile with linear interpolation (R type 7, NumPy's default), ignoring NaN."""
+        return self.quantiles(values, (q,))[0]
+
+    def quantiles(self, values: np.ndarray, qs) -> np.ndarray:
+        """Several per-group quantiles (type 7) from one sort: shape (len(qs), number of groups)."""
         _, sorted_values, starts = self._sorted(values)
         n = self.count(~np.isnan(np.asarray(values, dtype=float)))
-        h = (n - 1) * q
-        lo = np.floor(h).astype(np.int64)
-        hi = np.minimum(lo + 1, n - 1)
-        frac = h - lo
-        out = np.full(self.n, np.nan)
         ok = n > 0
-        x_lo = sorted_values[(starts + lo)[ok]]
-        x_hi = sorted_values[(starts + hi)[ok]]
-        with np.errstate(invalid="ignore"):
-            out[ok] = np.where(frac[ok] > 0, x_lo + frac[ok] * (x_hi - x_lo), x_lo)
+        out = np.full((len(qs), self.n), np.nan)
+        for i, q in enumerate(qs):
+            h = (n - 1) * q
+            lo = np.floor(h).astype(np.int64)
+            hi = np.minimum(lo + 1, n - 1)
+            frac = h - lo
+            x_lo = sorted_values[(starts + lo)[ok]]
+            x_hi = sorted_values[(starts + hi)[ok]]
+            with np.errstate(invalid="ignore"):
+                out[i, ok] = np.where(frac[ok] > 0, x_lo + frac[ok] * (x_hi - x_lo), x_lo)
         return out

@@ -1,0 +1,382 @@
+"""Funnel plots with overdispersion, vectorised over many groups at once (METHODS.md §3, §8).
+
+One call computes every unit of every funnel: a funnel is a *group* (indicator × period × peer group)
+and each row is one unit (trust, practice...). Per group the kernel estimates the target, the
+dispersion ratio φ and the between-unit variance τ² (DerSimonian–Laird), then gives each unit its
+z-scores, control limits at each confidence level and a flag. Reference behaviour is FunnelPlotR 0.6.0
+and, for SHMI, NHS Digital's published banding (reproduced exactly).
+
+Data types (``kind``) and the variance-stabilising scale on which z-scores and limits are built:
+
+- ``"sr"`` indirectly standardised ratio O/E (target 1); ``method="shmi"``: log scale, z = √E·ln(O/E),
+  10% rank *trim* before estimating φ; ``method="cqc"``: square-root scale, z Winsorised.
+- ``"pr"`` proportion O/n (target ΣO/Σn): arcsine-square-root scale, z Winsorised.
+- ``"rc"`` ratio of counts O/E (target ΣO/ΣE): log scale with ½ continuity corrections, z Winsorised.
+
+Unlike FunnelPlotR, which silently falls back to unadjusted limits when it finds no overdispersion,
+each group reports whether the adjustment was applied (``od_adjusted``) and why not (``od_note``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from carelens.stats.groups import Groups
+from carelens.stats.intervals import as_fraction, poisson_exact, z_for_level
+
+Kind = Literal["sr", "pr", "rc"]
+Method = Literal["shmi", "cqc"]
+Overdispersion = Literal["additive", "multiplicative"] | None
+Polarity = Literal["lower-is-better", "higher-is-better", "neutral"]
+
+KINDS: tuple[str, ...] = ("sr", "pr", "rc")
+METHODS: tuple[str, ...] = ("shmi", "cqc")
+OVERDISPERSION: tuple[str | None, ...] = ("additive", "multiplicative", None)
+POLARITIES: tuple[str, ...] = ("lower-is-better", "higher-is-better", "neutral")
+
+DEFAULT_LEVELS: tuple[float, ...] = (95.0, 99.8)
+"""Confidence levels of the limits (%): the usual 2 and 3 sigma funnel (z = 1.959964 and 3.090232)."""
+DEFAULT_TRIM = 0.1
+"""Share of units trimmed (SHMI) or Winsorised (others) in *each* tail before estimating φ."""
+DEFAULT_POLARITY: Polarity = "neutral"
+"""No value judgement unless the caller says which direction is good."""
+SHMI_EXPECTED_DECIMALS = 2
+"""``round_expected=True`` rounds expected counts to this many decimals (FunnelPlotR's SHMI convention)."""
+
+FLAG_LABELS = np.array(["lower", "within", "higher"])
+"""Flag text indexed by flag code + 1 (-1 lower, 0 within, +1 higher)."""
+ASSESSMENT_LABELS: dict[str, np.ndarray] = {
+    "lower-is-better": np.array(["better", "within", "worse"]),
+    "higher-is-better": np.array(["worse", "within", "better"]),
+    "neutral": FLAG_LABELS,
+}
+"""Assessment text by polarity, indexed like :data:`FLAG_LABELS`."""
+
+OD_NOTES = np.array(
+    [
+        "additive random effects (tau2)",
+        "multiplicative (phi)",
+        "overdispersion adjustment not requested: unadjusted limits",
+        "fewer than 2 units with a finite z left after trimming: unadjusted limits",
+        "no overdispersion (n*phi <= n-1, tau2 = 0): unadjusted limits",
+        "no overdispersion (phi <= 1): unadjusted limits",
+    ]
+)
+"""Per-group explanation of the limits used; index is the group's note code."""
+_NOTE_ADDITIVE, _NOTE_MULTIPLICATIVE, _NOTE_OFF, _NOTE_TOO_FEW, _NOTE_TAU2_ZERO, _NOTE_PHI_LE_1 = range(6)
+
+
+@dataclass(frozen=True)
+class FunnelResult:
+    """Funnel statistics: arrays with one entry per input row, and per group.
+
+    Per row: ``value`` (O/E, O/n or O/E), ``target``, ``z`` (unadjusted), ``z_adjusted`` (equals ``z`` where
+    the group's limits are unadjusted), ``lower``/``upper`` (shape levels × rows, in the order of
+    ``levels``), ``flag`` (``"higher"``/``"lower"``/``"within"`` at the widest level), ``band`` (SHMI
+    convention: 1 higher, 2 as expected, 3 lower), ``assessment`` (``"worse"``/``"better"``/``"within"``,
+    or ``"higher"``/``"lower"``/``"within"`` for neutral polarity), ``group_codes``.
+
+    Per group (index = group code): ``group_target``, ``phi``, ``tau2``, ``units_used`` (units left after
+    trimming that estimate φ and τ²), ``od_adjusted``, ``od_note``. φ and τ² are always the estimates,
+    even where the adjustment was not applied (``od_adjusted`` says whether it was).
+    """
+
+    levels: tuple[float, ...]
+    value: np.ndarray
+    target: np.ndarray
+    z: np.ndarray
+    z_adjusted: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    flag: np.ndarray
+    band: np.ndarray
+    assessment: np.ndarray
+    group_codes: np.ndarray
+    group_target: np.ndarray
+    phi: np.ndarray
+    tau2: np.ndarray
+    units_used: np.ndarray
+    od_adjusted: np.ndarray
+    od_note: np.ndarray
+
+    def limits(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper limits at one of the computed ``levels``."""
+        i = self._level_index(level)
+        return self.lower[i], self.upper[i]
+
+    def flag_at(self, level: float) -> np.ndarray:
+        """Flag (``"higher"``/``"lower"``/``"within"``) of each row at one of the computed ``levels``."""
+        lower, upper = self.limits(level)
+        return FLAG_LABELS[_flag_code(self.value, lower, upper) + 1]
+
+    def _level_index(self, level: float) -> int:
+        wanted = as_fraction(level)
+        for i, computed in enumerate(self.levels):
+            if np.isclose(as_fraction(computed), wanted, rtol=0, atol=1e-12):
+                return i
+        raise KeyError(f"level {level} was not computed (levels: {', '.join(map(str, self.levels))})")
+
+
+def funnel(
+    numerator,
+    denominator,
+    *,
+    groups: Groups | np.ndarray | Sequence | None = None,
+    kind: Kind = "sr",
+    method: Method = "shmi",
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    trim: float = DEFAULT_TRIM,
+    overdispersion: Overdispersion = "additive",
+    cqc_reference_limits: bool = False,
+    round_expected: bool = False,
+    polarity: Polarity = DEFAULT_POLARITY,
+) -> FunnelResult:
+    """Funnel-plot limits, z-scores and flags for every unit of every group in one vectorised pass.
+
+    ``numerator``: observed count O. ``denominator``: expected count E (``sr``; a positive real number),
+    the number at risk n (``pr``) or the comparison count/exposure (``rc``). ``groups``: a :class:`Groups`,
+    or one key per row (any values, factorised), or ``None`` for a single funnel.
+    ``method`` applies to ``sr`` only (``shmi``: log scale and rank trim; ``cqc``: square-root scale and
+    Winsorisation). ``levels``: confidence levels in % (any, e.g. 95, 99.8); the widest sets the flag.
+    ``trim``: share cut from each tail before estimating φ (SHMI trims by rank, others Winsorise at the
+    ``trim`` and ``1 - trim`` quantiles). ``overdispersion``: ``"additive"`` (DerSimonian–Laird τ²),
+    ``"multiplicative"`` (z/√φ, limits widened by √φ on the transformed scale) or ``None``.
+    ``cqc_reference_limits``: give FunnelPlotR's unsquared CQC limits 1 ± z·√(1/(4E)+τ²) (its issue #33)
+    instead of the correct (1 ± z·√(1/(4E)+τ²))². ``round_expected``: round the denominator to 2 dp first
+    (SHMI convention in FunnelPlotR). ``polarity`` turns flags into ``"worse"``/``"better"``.
+    """
+    kind, method, levels = _check_options(kind, method, levels, trim, overdispersion, polarity)
+    o, d = _check_counts(numerator, denominator, kind)
+    if round_expected:
+        d = np.round(d, SHMI_EXPECTED_DECIMALS)
+        if np.any(d <= 0):
+            raise ValueError("a denominator rounds to 0 at 2 decimals: cannot use round_expected")
+    grouping = _as_groups(groups, len(o))
+    codes = grouping.codes
+
+    scale = _transform(o, d, grouping, kind, method)
+    z = scale.z
+    z_robust, keep = _robust_z(z, grouping, trim, trim_by_rank=(kind == "sr" and method == "shmi"))
+
+    # φ and DerSimonian–Laird τ² per group, over the units kept by the robust step.
+    units_used = grouping.count(keep)
+    phi = grouping.mean(z_robust**2, where=keep)
+    w = 1.0 / scale.s**2
+    sum_w = grouping.sum(w, where=keep)
+    sum_w2 = grouping.sum(w**2, where=keep)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = sum_w - sum_w2 / sum_w
+        tau2_raw = (units_used * phi - (units_used - 1)) / spread
+    estimable = (units_used >= 2) & (spread > 0)
+    tau2 = np.where(estimable, np.maximum(0.0, np.nan_to_num(tau2_raw, nan=0.0)), 0.0)
+
+    note = np.full(grouping.n, _NOTE_OFF, dtype=np.int64)
+    if overdispersion == "additive":
+        note = np.where(estimable, np.where(tau2 > 0, _NOTE_ADDITIVE, _NOTE_TAU2_ZERO), _NOTE_TOO_FEW)
+    elif overdispersion == "multiplicative":
+        note = np.where(
+            units_used >= 2, np.where(phi > 1, _NOTE_MULTIPLICATIVE, _NOTE_PHI_LE_1), _NOTE_TOO_FEW
+        )
+    adjusted = (note == _NOTE_ADDITIVE) | (note == _NOTE_MULTIPLICATIVE)
+
+    # z adjusted for overdispersion (the unadjusted z where the group is not adjusted).
+    row_adjusted = adjusted[codes]
+    multiplicative = overdispersion == "multiplicative"
+    row_tau2 = np.where(row_adjusted & (not multiplicative), tau2[codes], 0.0)
+    row_phi_factor = np.where(row_adjusted & multiplicative, np.sqrt(phi)[codes], 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if multiplicative:
+            z_adjusted = z / row_phi_factor
+        else:
+            z_adjusted = np.where(row_adjusted, scale.residual / np.sqrt(scale.s**2 + row_tau2), z)
+
+    # Limits per level on the transformed scale, mapped back; exact Poisson for unadjusted SR.
+    lower = np.empty((len(levels), len(o)))
+    upper = np.empty((len(levels), len(o)))
+    sigma = np.sqrt(scale.s_limits**2 + row_tau2) * row_phi_factor
+    poisson_rows = np.flatnonzero(~row_adjusted) if kind == "sr" else np.empty(0, dtype=np.int64)
+    for i, level in enumerate(levels):
+        zq = z_for_level(level)
+        lower[i] = scale.back(scale.centre - zq * sigma)
+        upper[i] = scale.back(scale.centre + zq * sigma)
+        if len(poisson_rows):
+            e = d[poisson_rows]
+            lo, hi = poisson_exact(e, level)
+            lower[i, poisson_rows] = lo / e
+            upper[i, poisson_rows] = hi / e
+    if kind == "sr" and method == "cqc" and cqc_reference_limits:
+        # FunnelPlotR reports the adjusted CQC limits on the square-root scale, not squared back.
+        for i, level in enumerate(levels):
+            zq = z_for_level(level)
+            lower[i] = np.where(row_adjusted, 1.0 - zq * sigma, lower[i])
+            upper[i] = np.where(row_adjusted, 1.0 + zq * sigma, upper[i])
+
+    widest = int(np.argmax([as_fraction(level) for level in levels]))
+    code = _flag_code(scale.value, lower[widest], upper[widest])
+    return FunnelResult(
+        levels=tuple(levels),
+        value=scale.value,
+        target=scale.target[codes],
+        z=z,
+        z_adjusted=z_adjusted,
+        lower=lower,
+        upper=upper,
+        flag=FLAG_LABELS[code + 1],
+        band=(2 - code).astype(np.int8),
+        assessment=ASSESSMENT_LABELS[polarity][code + 1],
+        group_codes=codes,
+        group_target=scale.target,
+        phi=phi,
+        tau2=tau2,
+        units_used=units_used,
+        od_adjusted=adjusted,
+        od_note=OD_NOTES[note],
+    )
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """Values on the variance-stabilised scale of one data type.
+
+    ``residual`` = Y − target on that scale, ``s`` its standard error (so z = residual / s),
+    ``centre`` the per-row target on that scale and ``s_limits`` the standard error used for limits
+    (the same as ``s`` except for ``rc``, whose limits follow FunnelPlotR's 1/(2√n)).
+    """
+
+    kind: str
+    method: str
+    value: np.ndarray
+    target: np.ndarray  # per group
+    residual: np.ndarray
+    s: np.ndarray
+    s_limits: np.ndarray
+    centre: np.ndarray
+
+    @property
+    def z(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.residual / self.s
+
+    def back(self, x: np.ndarray) -> np.ndarray:
+        """Map a limit on the transformed scale back to the scale of ``value``."""
+        if self.kind == "pr":
+            return np.sin(np.clip(x, 0.0, np.pi / 2)) ** 2
+        if self.kind == "sr" and self.method == "cqc":
+            return np.maximum(x, 0.0) ** 2
+        return np.exp(x)
+
+
+def _transform(o: np.ndarray, d: np.ndarray, grouping: Groups, kind: str, method: str) -> _Scale:
+    codes = grouping.codes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = o / d
+        if kind == "sr":
+            target = np.ones(grouping.n)
+            if method == "shmi":
+                # O = 0 has ln(0) = -inf: keep z = -inf (below every limit) instead of a NaN.
+                residual = np.where(o > 0, np.log(np.where(o > 0, value, 1.0)), -np.inf)
+                s = 1.0 / np.sqrt(d)
+                return _Scale(kind, method, value, target, residual, s, s, np.zeros(len(o)))
+            residual = np.sqrt(value) - 1.0
+            s = 0.5 / np.sqrt(d)
+            return _Scale(kind, method, value, target, residual, s, s, np.ones(len(o)))
+        total_o = grouping.sum(o)
+        total_d = grouping.sum(d)
+        target = total_o / total_d
+        if kind == "pr":
+            centre = np.arcsin(np.sqrt(target))[codes]
+            residual = np.arcsin(np.sqrt(value)) - centre
+            s = 0.5 / np.sqrt(d)
+            return _Scale(kind, method, value, target, residual, s, s, centre)
+        centre = np.log(target)[codes]
+        residual = np.log((o + 0.5) / (d + 0.5)) - centre
+        s = np.sqrt(o / (o + 0.5) ** 2 + d / (d + 0.5) ** 2)
+        return _Scale(kind, method, value, target, residual, s, 0.5 / np.sqrt(d), centre)
+
+
+def _robust_z(
+    z: np.ndarray, grouping: Groups, trim: float, trim_by_rank: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """z-scores for estimating φ and which rows take part: SHMI rank trim, or Winsorisation.
+
+    Trim: with k = 1/trim and rank r among the N units of the group (ties averaged), keep units with
+    1 ≤ ⌊r·k/(N+1)⌋ < k − 1 (1..8 for trim 0.1). Winsorise: clip z to the group's ``trim`` and
+    ``1 − trim`` quantiles (type 7). Non-finite z (O = 0 on the log scale) never takes part.
+    """
+    finite = np.isfinite(z)
+    if trim_by_rank:
+        if trim == 0:
+            return z, finite
+        k = 1.0 / trim
+        n = grouping.count()[grouping.codes]
+        bucket = np.floor(grouping.rank(z) * k / (n + 1))
+        return z, finite & (bucket >= 1) & (bucket < k - 1)
+    if trim == 0:
+        return z, finite
+    low, high = grouping.quantiles(z, (trim, 1.0 - trim))
+    return np.clip(z, low[grouping.codes], high[grouping.codes]), finite
+
+
+def _flag_code(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """+1 strictly above the upper limit, -1 strictly below the lower limit, 0 otherwise."""
+    return (value > upper).astype(np.int64) - (value < lower).astype(np.int64)
+
+
+# -- argument checks -------------------------------------------------------------------------------
+
+
+def _check_options(kind, method, levels, trim, overdispersion, polarity):
+    kind = str(kind).lower()
+    method = str(method).lower()
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if overdispersion not in OVERDISPERSION:
+        raise ValueError(f"overdispersion must be one of {OVERDISPERSION}, got {overdispersion!r}")
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    if not 0 <= trim < 0.5:
+        raise ValueError(f"trim must be in [0, 0.5), got {trim}")
+    levels = tuple(float(level) for level in np.atleast_1d(levels))
+    if not levels:
+        raise ValueError("at least one confidence level is required")
+    for level in levels:
+        as_fraction(level)  # raises on a level outside (0, 100)
+    return kind, method, levels
+
+
+def _check_counts(numerator, denominator, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    o = np.asarray(numerator, dtype=float)
+    d = np.asarray(denominator, dtype=float)
+    if o.ndim != 1 or o.shape != d.shape:
+        raise ValueError(
+            f"numerator and denominator must be 1-D of equal length, got {o.shape} and {d.shape}"
+        )
+    if not np.all(np.isfinite(o) & (o >= 0)):
+        raise ValueError("numerator must be finite and >= 0")
+    if not np.all(np.isfinite(d) & (d > 0)):
+        raise ValueError("denominator must be finite and > 0")
+    if kind == "pr" and np.any(o > d):
+        raise ValueError("a proportion's numerator cannot exceed its denominator")
+    return o, d
+
+
+def _as_groups(groups, size: int) -> Groups:
+    if groups is None:
+        return Groups.single(size)
+    if isinstance(groups, Groups):
+        if len(groups.codes) != size:
+            raise ValueError(f"groups has {len(groups.codes)} rows, data has {size}")
+        return groups
+    keys = np.asarray(groups)
+    if len(keys) != size:
+        raise ValueError(f"groups has {len(keys)} rows, data has {size}")
+    return Groups.from_keys(keys)
