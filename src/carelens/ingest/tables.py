@@ -6,6 +6,7 @@ line under the header of a CSV file and the third record of a Parquet file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,42 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pd.Dat
         raise InputError(ragged or [Problem(source, None, None, f"cannot read file: {exc}")]) from None
     frame.attrs["source"] = source
     return frame
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``.csv`` or ``.parquet`` via a temporary file renamed into place, so nothing is half-written.
+
+    Timestamp columns that hold whole days only are written as dates (``YYYY-MM-DD``).
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise InputError(Problem(str(path), None, None, "output must be a .csv or .parquet file"))
+    table = table.copy(deep=False)
+    for name in table.columns:
+        column = table[name]
+        if (
+            pd.api.types.is_datetime64_dtype(column.dtype)
+            and (column.dropna() == column.dropna().dt.normalize()).all()
+        ):
+            table[name] = column.astype(pd.ArrowDtype(pa.date32()))
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(arrow, partial)
+        else:
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(arrow, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def _ragged_csv_rows(path: Path) -> list[Problem]:

@@ -7,10 +7,8 @@ result, so every figure in the output can be traced to its inputs and options.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -163,31 +161,6 @@ def summarise_funnels(table: pd.DataFrame, by: Sequence[str] = ()) -> FunnelSumm
         lower=int((flags == "lower").sum()),
         groups_unadjusted=groups_unadjusted,
     )
-
-
-def write_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``.csv`` or ``.parquet`` via a temporary file renamed into place, so nothing is half-written."""
-    import pyarrow as pa
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise InputError(Problem(str(path), None, None, "output must be a .csv or .parquet file"))
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(arrow, partial)
-        else:
-            import pyarrow.csv as pacsv
-
-            pacsv.write_csv(arrow, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
 
 
 def _validate(
