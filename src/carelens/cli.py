@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import typer
 
@@ -55,6 +56,297 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper
+
+
+def _cell(value: Any) -> str:
+    """A table cell: whole numbers with thousands separators, other numbers to 4 decimal places."""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.4f}"
+    return str(value)
+
+
+@app.command()
+@handles_errors
+def demo(
+    out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Folder for the result CSV files."),
+) -> None:
+    """Run the statistics engine end to end on the packaged real NHS demo data."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from carelens.demo.job import run_demo
+
+    console = Console()
+    with console.status("Running funnels and control charts on the demo data..."):
+        result = run_demo(out)
+
+    def show(title: str, frame) -> None:
+        table = Table(title=title, title_justify="left")
+        for column in frame.columns:
+            table.add_column(str(column))
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v) for v in row))
+        console.print(table)
+
+    show(
+        "SHMI: bandings reproduced against the published ones (95% overdispersed limits)", result.shmi_summary
+    )
+    show("A&E type 1 four-hour breaches, latest month: outside the 95% funnel limits", result.ae_outliers)
+    show("A&E four-hour performance control charts: trusts by icon at the latest month", result.spc_summary)
+    for path in result.files:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@handles_errors
+def funnel(
+    input: Path = typer.Argument(..., help="Table of units: .csv or .parquet."),
+    type: Literal["sr", "pr", "rc"] = typer.Option(
+        ..., "--type", help="sr: standardised ratio O/E; pr: proportion O/n; rc: ratio of counts."
+    ),
+    numerator: str = typer.Option(..., "--numerator", help="Column of observed counts."),
+    denominator: str = typer.Option(
+        ...,
+        "--denominator",
+        help="Column of expected counts (sr), counts at risk (pr) or comparison counts (rc).",
+    ),
+    unit: str = typer.Option(..., "--unit", help="Column naming each unit (trust, practice...)."),
+    by: list[str] | None = typer.Option(
+        None, "--by", help="Column(s) splitting the table into separate funnels (indicator, period...)."
+    ),
+    method: Literal["shmi", "cqc"] = typer.Option(
+        "shmi", "--method", help="For sr: shmi (log scale, rank trim) or cqc (square root, Winsorised)."
+    ),
+    level: list[float] | None = typer.Option(
+        None,
+        "--level",
+        help="Confidence level(s) in % of the limits; repeat for several. Default 95 and 99.8.",
+    ),
+    trim: float = typer.Option(
+        0.1, "--trim", help="Share trimmed/Winsorised in each tail before estimating phi."
+    ),
+    overdispersion: bool = typer.Option(
+        True, "--overdispersion/--no-overdispersion", help="Widen limits for overdispersion (additive tau2)."
+    ),
+    polarity: Literal["higher-is-better", "lower-is-better", "neutral"] = typer.Option(
+        "neutral", "--polarity", help="Which direction is good: turns flags into better/worse."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+) -> None:
+    """Funnel plot limits, z-scores and outlier flags for every unit, with overdispersion."""
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.tables import read_table, write_table
+    from carelens.monitor.funnels import funnel_table, summarise_funnels
+
+    by = list(by or [])
+    levels = tuple(level) if level else (95.0, 99.8)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    columns = list(dict.fromkeys([unit, *by, numerator, denominator]))
+    frame = read_table(input, columns)
+    table = funnel_table(
+        frame,
+        type=type,
+        numerator=numerator,
+        denominator=denominator,
+        unit=unit,
+        by=by,
+        method=method,
+        levels=levels,
+        trim=trim,
+        overdispersion="additive" if overdispersion else None,
+        polarity=polarity,
+        source=str(input),
+    )
+    write_table(table, out)
+    summary = summarise_funnels(table, by)
+    _stderr().print(
+        f"[bold]funnel[/]: {summary.units:,} units in {summary.groups:,} group(s); "
+        f"outliers at {max(levels):g}%: {summary.higher:,} higher, {summary.lower:,} lower; "
+        f"{summary.groups_unadjusted:,} group(s) with unadjusted limits; wrote {out}",
+        highlight=False,
+    )
+
+
+@app.command()
+@handles_errors
+def spc(
+    input: Path = typer.Argument(..., help="Time series table (.csv or .parquet), one row per period."),
+    value: str = typer.Option(..., "--value", help="Column of values to chart (empty cells = missing)."),
+    date: str = typer.Option(..., "--date", help="Column of period dates."),
+    facet: str | None = typer.Option(None, "--facet", help="Column splitting the table into series."),
+    improvement: Literal["increase", "decrease", "neutral"] = typer.Option(
+        "increase", "--improvement", help="Which direction is good: special causes become better/worse."
+    ),
+    target: float | None = typer.Option(None, "--target", help="Target value for the assurance icon."),
+    rebase: list[str] | None = typer.Option(
+        None, "--rebase", help="Date from which limits are recalculated (a new phase); repeat for several."
+    ),
+    fix_after: int | None = typer.Option(
+        None, "--fix-after", min=2, help="Limits from the first N points of each phase (N >= 12 recommended)."
+    ),
+    screen: bool = typer.Option(
+        True, "--screen/--no-screen", help="Drop moving ranges >= 3.267 x mean once (off: the Excel tool)."
+    ),
+    missing: Literal["break", "skip"] = typer.Option(
+        "break", "--missing", help="break: a missing value or gap breaks runs; skip: ignore it."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+) -> None:
+    """XmR control charts (NHS Making Data Count): limits, special-cause rules and icons per series."""
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.tables import read_table, write_table
+    from carelens.monitor.control_charts import spc_summary, spc_table
+    from carelens.stats.spc import MIN_POINTS
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    columns = list(dict.fromkeys([c for c in (facet, date, value) if c is not None]))
+    frame = read_table(input, columns)
+    table = spc_table(
+        frame,
+        value=value,
+        date=date,
+        facet=facet,
+        improvement=improvement,
+        target=target,
+        rebase=list(rebase or []),
+        fix_after=fix_after,
+        screen=screen,
+        missing=missing,
+        source=str(input),
+    )
+    write_table(table, out)
+    from rich.table import Table
+
+    s = spc_summary(table, facet)
+
+    def counts(d: dict) -> str:
+        return ", ".join(f"{name.removeprefix('special_cause_')} {n:,}" for name, n in d.items()) or "none"
+
+    summary = Table(title="spc summary", title_justify="left", show_header=False)
+    summary.add_row("series", f"{s['series']:,}")
+    summary.add_row("points", f"{s['points']:,}")
+    summary.add_row("special-cause points", f"{s['special_cause_points']:,}")
+    summary.add_row("  by rule", counts(s["by_rule"]))
+    summary.add_row("  by type", counts(s["by_point_type"]))
+    summary.add_row("missing values", f"{s['missing_values']:,}")
+    summary.add_row("gaps (missing periods)", f"{s['gaps']:,} ({s['missing_periods']:,})")
+    summary.add_row(f"short series (< {MIN_POINTS} points)", f"{s['short_series']:,}")
+    summary.add_row("variation icons", counts(s["variation_icons"]))
+    summary.add_row("assurance icons", counts(s["assurance_icons"]) if target is not None else "no target")
+    console = _stderr()
+    console.print(summary)
+    if s["short_series"]:
+        console.print(
+            f"[yellow]warning[/]: {s['short_series']:,} series have a phase with fewer than {MIN_POINTS} "
+            "points: their limits are trial limits",
+            highlight=False,
+        )
+    console.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
+@handles_errors
+def synth(
+    orgs: int = typer.Option(50_000, "--orgs", min=1, help="Number of organisations."),
+    indicators: int = typer.Option(100, "--indicators", min=1, help="Number of indicators."),
+    months: int = typer.Option(60, "--months", min=1, help="Number of monthly periods."),
+    seed: int = typer.Option(1, "--seed", help="Random seed: the same seed writes byte-identical files."),
+    out: Path = typer.Option(..., "--out", "-o", help="New or empty folder to write the data set to."),
+) -> None:
+    """Write a synthetic national-scale data set (partitioned Parquet) with planted deteriorations."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from carelens.ingest.synth import check_request, write_synthetic
+
+    check_request(out, orgs, indicators, months)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("synth"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("indicators, {task.fields[rows]:,} rows"),
+        TimeRemainingColumn(),
+        console=_stderr(),
+    ) as progress:
+        task = progress.add_task("synth", total=indicators, rows=0)
+        written = 0
+
+        def advance(rows: int) -> None:
+            nonlocal written
+            written += rows
+            progress.update(task, advance=1, rows=written)
+
+        summary = write_synthetic(out, orgs, indicators, months, seed, on_indicator=advance)
+    seconds = time.perf_counter() - started
+    _stderr().print(
+        f"synth: {summary.observations:,} observations for {summary.organisations:,} organisations x "
+        f"{summary.indicators:,} indicators x {summary.months} months, {summary.planted:,} planted "
+        f"deteriorations, in {seconds:.1f} s ({summary.observations / max(seconds, 1e-9):,.0f} rows/s); wrote {out}",
+        highlight=False,
+    )
+
+
+def _source_names() -> list[str]:
+    from carelens.ingest.sources import SOURCE_MODULES
+
+    return list(SOURCE_MODULES)
+
+
+db_app = typer.Typer(help="The database store: create or migrate its schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DB_OPTION_HELP = "Database URL (default: $CARELENS_DB, else carelens.db in the user data directory)."
+
+
+@db_app.command("upgrade")
+@handles_errors
+def db_upgrade(
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    revision: str = typer.Option("head", "--revision", help="Alembic revision to migrate to."),
+) -> None:
+    """Create the database schema, or migrate it to the newest (or a given) revision."""
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import upgrade
+
+    engine = create_engine(db)
+    reached = upgrade(engine, revision)
+    typer.echo(f"database {engine.url.render_as_string(hide_password=True)} is at revision {reached}")
+
+
+@app.command()
+@handles_errors
+def ingest(
+    source: str = typer.Argument(..., help="Importer: " + ", ".join(_source_names()) + "."),
+    files: list[Path] = typer.Argument(..., help="Files to import (.csv, .csv.gz or .parquet)."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    period: str | None = typer.Option(
+        None, "--period", help="YYYY-MM-DD: release or year start, for files that do not state it."
+    ),
+) -> None:
+    """Import files into the store: all or nothing, and a file already imported changes nothing."""
+    import datetime as dt
+
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.service import ingest as run_ingest
+    from carelens.store.engine import create_engine
+
+    try:
+        as_of = dt.date.fromisoformat(period) if period else None
+    except ValueError:
+        raise InputError(Problem("--period", None, None, f"not a date (YYYY-MM-DD): {period!r}")) from None
+    for result in run_ingest(create_engine(db), source, files, period=as_of):
+        name = Path(result.file).name
+        if result.status == "loaded":
+            typer.echo(
+                f"loaded {name}: {result.rows:,} rows read, {result.inserted:,} written, "
+                f"{result.superseded:,} superseded, {result.unchanged:,} unchanged (import #{result.import_id})"
+            )
+        else:
+            typer.echo(f"no change: {name} was already imported (import #{result.import_id}, same SHA-256)")
 
 
 @app.command()

@@ -1,0 +1,95 @@
+"""Benchmark the statistics kernels at national scale and print the figures.
+
+Targets (issue "Foundation and the statistics engine", on a 2-core machine):
+- XmR limits + all four rules on 10,000 series × 60 points: ≤ 0.25 s;
+- an overdispersed funnel on 50,000 units: ≤ 50 ms.
+
+Usage: python benchmarks/stats.py [--series 10000] [--points 60] [--units 50000] [--repeats 7]
+Each figure is the median (and best) wall time of ``--repeats`` runs after one warm-up run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from carelens.stats.funnel import funnel
+from carelens.stats.spc import xmr
+
+SPC_TARGET_S = 0.25
+FUNNEL_TARGET_S = 0.050
+
+
+def timed(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median and best wall time in seconds of ``repeats`` runs after one warm-up."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def spc_input(series: int, points: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly-like series: a per-series level and noise, some steps, trends and missing values."""
+    level = rng.normal(0.9, 0.05, size=(series, 1))
+    noise = rng.normal(0, 0.02, size=(series, points))
+    step = (rng.random((series, 1)) < 0.1) * (np.arange(points) >= points // 2) * -0.05
+    trend = (rng.random((series, 1)) < 0.05) * np.linspace(0, -0.06, points)
+    values = (level + noise + step + trend).ravel()
+    values[rng.random(values.size) < 0.01] = np.nan
+    codes = np.repeat(np.arange(series), points)
+    return values, codes
+
+
+def funnel_input(units: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Proportions with log-normal unit sizes and between-unit variation (overdispersed)."""
+    n = np.round(np.exp(rng.normal(7, 1.2, units))) + 10
+    p = 1 / (1 + np.exp(-rng.normal(-1.5, 0.3, units)))
+    return rng.binomial(n.astype(np.int64), p).astype(float), n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--series", type=int, default=10_000)
+    parser.add_argument("--points", type=int, default=60)
+    parser.add_argument("--units", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+
+    values, codes = spc_input(args.series, args.points, rng)
+    result = xmr(values, codes, improvement="increase", target=0.95)
+    median, best = timed(lambda: xmr(values, codes, improvement="increase", target=0.95), args.repeats)
+    special = int(np.count_nonzero(result.rule != ""))
+    print(
+        f"spc     XmR limits + 4 rules, {args.series:,} series x {args.points} points: "
+        f"median {median:.3f} s, best {best:.3f} s (target <= {SPC_TARGET_S} s) "
+        f"[{special:,} special-cause points] {'OK' if median <= SPC_TARGET_S else 'OVER TARGET'}"
+    )
+
+    for kind in ("pr", "sr"):
+        o, n = funnel_input(args.units, rng)
+        # SR: expected deaths at the national rate, so that sum(O) = sum(E) as in SHMI.
+        denominator = n if kind == "pr" else n * o.sum() / n.sum()
+        method = "shmi" if kind == "sr" else None
+        options = {"kind": kind, "levels": (95, 99.8)} | ({"method": method} if method else {})
+        result = funnel(o, denominator, **options)
+        median, best = timed(lambda o=o, d=denominator, kw=options: funnel(o, d, **kw), args.repeats)
+        outliers = int(np.count_nonzero(result.flag != "within"))
+        print(
+            f"funnel  overdispersed {kind.upper()} funnel, {args.units:,} units: median {median * 1000:.1f} ms, "
+            f"best {best * 1000:.1f} ms (target <= {FUNNEL_TARGET_S * 1000:.0f} ms) "
+            f"[phi {float(result.phi[0]):.2f}, tau2 {float(result.tau2[0]):.5f}, {outliers:,} outliers] "
+            f"{'OK' if median <= FUNNEL_TARGET_S else 'OVER TARGET'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
