@@ -55,7 +55,9 @@ def funnel_input(units: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=60)
     parser.add_argument("--units", type=int, default=50_000)

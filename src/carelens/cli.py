@@ -143,22 +143,25 @@ def funnel(
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
     columns = list(dict.fromkeys([unit, *by, numerator, denominator]))
-    frame = read_table(input, columns)
-    table = funnel_table(
-        frame,
-        type=type,
-        numerator=numerator,
-        denominator=denominator,
-        unit=unit,
-        by=by,
-        method=method,
-        levels=levels,
-        trim=trim,
-        overdispersion="additive" if overdispersion else None,
-        polarity=polarity,
-        source=str(input),
-    )
-    write_table(table, out)
+    with _stderr().status(f"Reading {input}...") as status:
+        frame = read_table(input, columns)
+        status.update(f"Computing funnels for {len(frame):,} rows...")
+        table = funnel_table(
+            frame,
+            type=type,
+            numerator=numerator,
+            denominator=denominator,
+            unit=unit,
+            by=by,
+            method=method,
+            levels=levels,
+            trim=trim,
+            overdispersion="additive" if overdispersion else None,
+            polarity=polarity,
+            source=str(input),
+        )
+        status.update(f"Writing {out}...")
+        write_table(table, out)
     summary = summarise_funnels(table, by)
     _stderr().print(
         f"[bold]funnel[/]: {summary.units:,} units in {summary.groups:,} group(s); "
@@ -202,21 +205,24 @@ def spc(
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
     columns = list(dict.fromkeys([c for c in (facet, date, value) if c is not None]))
-    frame = read_table(input, columns)
-    table = spc_table(
-        frame,
-        value=value,
-        date=date,
-        facet=facet,
-        improvement=improvement,
-        target=target,
-        rebase=list(rebase or []),
-        fix_after=fix_after,
-        screen=screen,
-        missing=missing,
-        source=str(input),
-    )
-    write_table(table, out)
+    with _stderr().status(f"Reading {input}...") as status:
+        frame = read_table(input, columns)
+        status.update(f"Computing control charts for {len(frame):,} points...")
+        table = spc_table(
+            frame,
+            value=value,
+            date=date,
+            facet=facet,
+            improvement=improvement,
+            target=target,
+            rebase=list(rebase or []),
+            fix_after=fix_after,
+            screen=screen,
+            missing=missing,
+            source=str(input),
+        )
+        status.update(f"Writing {out}...")
+        write_table(table, out)
     from rich.table import Table
 
     s = spc_summary(table, facet)
