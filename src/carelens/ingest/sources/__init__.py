@@ -1,0 +1,25 @@
+"""The importers, one module per source, registered by their command-line name."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the registry stays import-light so `carelens --help` is fast
+    from carelens.ingest.sources.base import Source
+
+SOURCE_MODULES = {
+    "ae": "carelens.ingest.sources.ae",
+    "shmi": "carelens.ingest.sources.shmi",
+    "cqc-ratings": "carelens.ingest.sources.cqc_ratings",
+    "gp-weighted-population": "carelens.ingest.sources.gp_weighted_population",
+    "ons-population": "carelens.ingest.sources.ons_population",
+    "organisations": "carelens.ingest.sources.organisations",
+    "relationships": "carelens.ingest.sources.relationships",
+}
+"""Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE``."""
+
+
+def get_source(name: str) -> Source:
+    """The importer called ``name``; raises KeyError for an unknown name."""
+    return import_module(SOURCE_MODULES[name]).SOURCE

@@ -1,0 +1,200 @@
+"""What every source reader returns (a :class:`Batch`) and helpers the readers share.
+
+A reader turns one file into validated frames (organisations, relationships, observations,
+populations, ratings) without touching the database, reporting every problem it finds in one
+:class:`~carelens.errors.InputError`. The import service then checks the batch against the store
+(unknown organisation codes, conflicting kinds) and writes it in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from carelens.errors import InputError, Problem
+from carelens.model.observations import OBSERVATION_COLUMNS
+from carelens.model.organisations import DEFAULT_SECTOR, OrgKind
+
+ORGANISATION_COLUMNS = ("code", "name", "kind", "subtype", "sector")
+RELATIONSHIP_COLUMNS = ("kind", "subject_code", "object_code", "valid_from", "row")
+POPULATION_COLUMNS = ("org_code", "year", "measure", "age_band", "sex", "count")
+RATING_COLUMNS = (
+    "org_code",
+    "level",
+    "service",
+    "key_question",
+    "rating",
+    "report_date",
+    "report_link_id",
+    "method",
+)
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+@dataclass
+class Batch:
+    """Everything read from one file, validated and in the store's column names.
+
+    Dates (``period``, ``valid_from``, ``report_date``) are :class:`datetime.date` objects.
+    ``relationships.row`` is the data row that asserted the link, for error messages.
+    """
+
+    source_file: str
+    rows: int
+    organisations: pd.DataFrame = field(default_factory=lambda: _empty(ORGANISATION_COLUMNS))
+    relationships: pd.DataFrame = field(default_factory=lambda: _empty(RELATIONSHIP_COLUMNS))
+    observations: pd.DataFrame = field(default_factory=lambda: _empty(OBSERVATION_COLUMNS))
+    populations: pd.DataFrame = field(default_factory=lambda: _empty(POPULATION_COLUMNS))
+    ratings: pd.DataFrame = field(default_factory=lambda: _empty(RATING_COLUMNS))
+
+
+Reader = Callable[[Path, dt.date | None], Batch]
+
+
+@dataclass(frozen=True)
+class Source:
+    """An importer: its name on the command line, what it reads, and its reader.
+
+    The reader gets the file and the ``--period`` option (None when not given); it uses the period
+    for files that do not state it (e.g. a release date missing from the rows).
+    """
+
+    name: str
+    summary: str
+    read: Reader
+
+
+class ProblemList(list[Problem]):
+    """Problems collected while reading, so that every one is reported, not just the first."""
+
+    def attempt(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``function``; on :class:`InputError` keep its problems and return None."""
+        try:
+            return function(*args, **kwargs)
+        except InputError as error:
+            self.extend(error.problems)
+            return None
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise InputError(list(self))
+
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+
+
+def month_from_name(path: Path) -> dt.date | None:
+    """First day of the month named in a file name: ``…2012-april…``, ``…2021-04…`` or ``…2021_04…``."""
+    stem = path.name.lower()
+    named = re.search(r"(\d{4})[-_ ]([a-z]+)", stem)
+    if named and named.group(2) in MONTHS:
+        return dt.date(int(named.group(1)), MONTHS[named.group(2)], 1)
+    numbered = re.search(r"(?<!\d)(\d{4})[-_](\d{2})(?!\d)", stem)
+    if numbered and 1 <= int(numbered.group(2)) <= 12:
+        return dt.date(int(numbered.group(1)), int(numbered.group(2)), 1)
+    return None
+
+
+def financial_year_from_name(path: Path) -> int | None:
+    """First year of an NHS financial year named like ``…2024_25…`` or ``…2024-25…`` (April start)."""
+    found = re.search(r"(?<!\d)(\d{4})[-_/](\d{2})(?!\d)", path.name)
+    if found and (int(found.group(1)) + 1) % 100 == int(found.group(2)):
+        return int(found.group(1))
+    return None
+
+
+def organisations_from(
+    frame: pd.DataFrame,
+    code: str,
+    name: str | None,
+    kind: OrgKind,
+    subtype: str | None = None,
+) -> pd.DataFrame:
+    """Distinct organisations named by ``code`` (and ``name``) columns; blank codes are skipped.
+
+    A code given several names takes its most frequent one (the first seen on a tie): real files
+    have stray mislabelled rows (e.g. three local-authority names in the 2023/24 GP file).
+    """
+    codes = frame[code].astype("string").str.strip()
+    present = codes.notna() & (codes != "")
+    names = (
+        frame[name].astype("string").str.strip()
+        if name
+        else pd.Series(pd.NA, index=frame.index, dtype="string")
+    )
+    pairs = pd.DataFrame({"code": codes[present], "name": names[present]})
+    pairs["order"] = range(len(pairs))
+    counted = (
+        pairs.groupby(["code", "name"], dropna=False, sort=False)
+        .agg(uses=("order", "size"), first=("order", "min"))
+        .reset_index()
+    )
+    counted["has_name"] = counted["name"].notna()
+    best = counted.sort_values(["has_name", "uses", "first"], ascending=[False, False, True]).drop_duplicates(
+        "code"
+    )
+    best = best.sort_values("first")
+    out = pd.DataFrame(
+        {
+            "code": best["code"].astype(object),
+            "name": best["name"].astype(object).where(best["name"].notna(), None),
+            "kind": kind.value,
+            "subtype": subtype,
+            "sector": DEFAULT_SECTOR[kind].value,
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def links_from(
+    frame: pd.DataFrame, kind: str, subject: str, object_: str, valid_from: dt.date | None
+) -> pd.DataFrame:
+    """Distinct links ``subject -> object`` of one kind, from rows where both codes are present."""
+    subjects = frame[subject].astype("string").str.strip()
+    objects = frame[object_].astype("string").str.strip()
+    present = subjects.notna() & objects.notna() & (subjects != "") & (objects != "")
+    links = pd.DataFrame(
+        {
+            "kind": kind,
+            "subject_code": subjects[present].astype(object),
+            "object_code": objects[present].astype(object),
+            "valid_from": valid_from,
+            "row": frame.index[present] + 1,
+        }
+    )
+    return links.drop_duplicates(["kind", "subject_code", "object_code"]).reset_index(drop=True)
+
+
+def to_dates(values: Any) -> pd.Series:
+    """Convert datetime-like values to :class:`datetime.date` objects (None where missing)."""
+    parsed = pd.Series(pd.to_datetime(values))
+    return pd.Series([v.date() if pd.notna(v) else None for v in parsed], index=parsed.index, dtype=object)

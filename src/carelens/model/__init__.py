@@ -1,0 +1,1 @@
+"""Domain types and enumerations: organisation kinds, relationships, indicators, observations."""

@@ -1,0 +1,1 @@
+"""The database store: schema, engine, Alembic migrations, repositories and the audit log."""

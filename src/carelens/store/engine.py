@@ -1,0 +1,51 @@
+"""Where the database is and how to connect to it.
+
+The database URL is, in order: the ``--db`` option, the ``CARELENS_DB`` environment variable, or a
+SQLite file ``carelens.db`` in the user's data directory (platformdirs). PostgreSQL URLs may be given
+as ``postgresql://…``; the psycopg 3 driver is used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+DB_ENV_VAR = "CARELENS_DB"
+"""Environment variable holding the database URL when ``--db`` is not given."""
+DEFAULT_DB_FILE = "carelens.db"
+"""File name of the default SQLite database inside the user data directory."""
+
+
+def default_database_url() -> str:
+    """The SQLite database in the user's data directory (created on first use)."""
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('carelens')) / DEFAULT_DB_FILE}"
+
+
+def database_url(url: str | None = None) -> str:
+    """Resolve the database URL: explicit ``url``, else ``$CARELENS_DB``, else the default SQLite file."""
+    url = url or os.environ.get(DB_ENV_VAR) or default_database_url()
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_engine(url: str | None = None) -> sa.Engine:
+    """An engine for ``url`` (resolved by :func:`database_url`); SQLite enforces foreign keys."""
+    resolved = sa.make_url(database_url(url))
+    if resolved.get_backend_name() == "sqlite":
+        if resolved.database and resolved.database != ":memory:":
+            Path(resolved.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(resolved)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(resolved, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()

@@ -1,0 +1,186 @@
+"""Database schema (SQLAlchemy Core tables). Alembic migrations in ``migrations/`` create it.
+
+Conventions: organisations are keyed by code; every imported row names the import that wrote it
+(``import_id``). Versioned facts (observations, populations, ratings) are never updated in place: a
+corrected value is a new row and the old row gets ``superseded_by`` = the correcting import, so the
+current value of a key is the one row with ``superseded_by IS NULL`` (a partial unique index holds
+this on both SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names are deterministic so migrations (and SQLite batch mode) can refer to them."""
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""64-bit ids on PostgreSQL; SQLite autoincrements only an INTEGER primary key."""
+Number = sa.Double()
+Code = sa.String(40)
+
+import_record = sa.Table(
+    "import_record",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(40), nullable=False, comment="importer name, e.g. 'ae'"),
+    sa.Column("file_name", sa.String(500), nullable=False, comment="file name as given (no directory)"),
+    sa.Column("sha256", sa.String(64), nullable=False, comment="hex SHA-256 of the file's bytes"),
+    sa.Column("rows", sa.Integer, nullable=False, comment="data rows read from the file"),
+    sa.Column("inserted", sa.Integer, nullable=False, comment="rows written to the store"),
+    sa.Column("superseded", sa.Integer, nullable=False, comment="earlier rows this import superseded"),
+    sa.Column("unchanged", sa.Integer, nullable=False, comment="rows already in the store with equal values"),
+    sa.Column("user_name", sa.String(100), nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, comment="'loaded' (failed imports roll back whole)"),
+    sa.UniqueConstraint("source", "sha256"),
+)
+
+audit_event = sa.Table(
+    "audit_event",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("user_name", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False, comment="e.g. 'import.loaded'"),
+    sa.Column("entity", sa.String(60), nullable=False, comment="table or object type acted on"),
+    sa.Column("entity_key", sa.String(200), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Column("import_id", RowId, sa.ForeignKey("import_record.id"), nullable=True),
+)
+
+organisation = sa.Table(
+    "organisation",
+    metadata,
+    sa.Column("code", Code, primary_key=True),
+    sa.Column("name", sa.String(300), nullable=True, comment="null until a source names the organisation"),
+    sa.Column("kind", sa.String(30), nullable=False, comment="carelens.model.organisations.OrgKind"),
+    sa.Column("subtype", sa.String(40), nullable=True, comment="finer kind, e.g. 'ccg', 'icb', 'ltla'"),
+    sa.Column("sector", sa.String(30), nullable=True, comment="carelens.model.organisations.Sector"),
+    sa.Column("valid_from", sa.Date, nullable=True),
+    sa.Column("valid_to", sa.Date, nullable=True),
+    sa.Column(
+        "import_id", RowId, sa.ForeignKey("import_record.id"), nullable=True, comment="first recorded by"
+    ),
+)
+
+org_relationship = sa.Table(
+    "org_relationship",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(30), nullable=False, comment="carelens.model.organisations.RelationshipKind"),
+    sa.Column("subject_code", Code, sa.ForeignKey("organisation.code"), nullable=False),
+    sa.Column("object_code", Code, sa.ForeignKey("organisation.code"), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=True, comment="first day the link held; null = not known"),
+    sa.Column("valid_to", sa.Date, nullable=True, comment="last day the link held; null = still holds"),
+    sa.Column("import_id", RowId, sa.ForeignKey("import_record.id"), nullable=False),
+    sa.Column(
+        "ended_by", RowId, sa.ForeignKey("import_record.id"), nullable=True, comment="import that closed it"
+    ),
+    sa.Index("ix_org_relationship_subject", "subject_code", "kind"),
+    sa.Index("ix_org_relationship_object", "object_code", "kind"),
+)
+
+indicator = sa.Table(
+    "indicator",
+    metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("definition", sa.JSON, nullable=False, comment="the whole YAML definition"),
+)
+
+observation = sa.Table(
+    "observation",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("indicator_id", sa.String(80), sa.ForeignKey("indicator.id"), nullable=False),
+    sa.Column("org_code", Code, sa.ForeignKey("organisation.code"), nullable=False),
+    sa.Column("period", sa.Date, nullable=False, comment="first day of the period"),
+    sa.Column("numerator", Number, nullable=True),
+    sa.Column("denominator", Number, nullable=True),
+    sa.Column("expected", Number, nullable=True),
+    sa.Column("value", Number, nullable=False),
+    sa.Column("import_id", RowId, sa.ForeignKey("import_record.id"), nullable=False),
+    sa.Column("superseded_by", RowId, sa.ForeignKey("import_record.id"), nullable=True),
+    sa.Index(
+        "uq_observation_current",
+        "indicator_id",
+        "org_code",
+        "period",
+        unique=True,
+        sqlite_where=sa.text("superseded_by IS NULL"),
+        postgresql_where=sa.text("superseded_by IS NULL"),
+    ),
+    sa.Index("ix_observation_indicator_period", "indicator_id", "period"),
+)
+
+population = sa.Table(
+    "population",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("org_code", Code, sa.ForeignKey("organisation.code"), nullable=False),
+    sa.Column(
+        "year",
+        sa.Integer,
+        nullable=False,
+        comment="calendar year of a mid-year estimate; first year of an NHS financial year (2024 = 2024/25)",
+    ),
+    sa.Column("measure", sa.String(40), nullable=False, comment="e.g. 'resident', 'registered', 'wp_final'"),
+    sa.Column("age_band", sa.String(20), nullable=False, comment="'all', a single year '0'..'89' or '90+'"),
+    sa.Column("sex", sa.String(10), nullable=False, comment="'all', 'female' or 'male'"),
+    sa.Column("count", Number, nullable=False, comment="people (weighted populations are not whole)"),
+    sa.Column("import_id", RowId, sa.ForeignKey("import_record.id"), nullable=False),
+    sa.Column("superseded_by", RowId, sa.ForeignKey("import_record.id"), nullable=True),
+    sa.Index(
+        "uq_population_current",
+        "org_code",
+        "year",
+        "measure",
+        "age_band",
+        "sex",
+        unique=True,
+        sqlite_where=sa.text("superseded_by IS NULL"),
+        postgresql_where=sa.text("superseded_by IS NULL"),
+    ),
+)
+
+rating = sa.Table(
+    "rating",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("org_code", Code, sa.ForeignKey("organisation.code"), nullable=False),
+    sa.Column("level", sa.String(20), nullable=False, comment="'location' or 'service'"),
+    sa.Column("service", sa.String(60), nullable=False, comment="'Overall' or a core-service id"),
+    sa.Column("key_question", sa.String(20), nullable=False, comment="'Overall' or a key question"),
+    sa.Column("rating", sa.String(40), nullable=False),
+    sa.Column("report_date", sa.Date, nullable=True),
+    sa.Column("report_link_id", sa.String(60), nullable=True),
+    sa.Column(
+        "method", sa.String(40), nullable=False, comment="'published' for ratings read from the regulator"
+    ),
+    sa.Column("import_id", RowId, sa.ForeignKey("import_record.id"), nullable=False),
+    sa.Column("superseded_by", RowId, sa.ForeignKey("import_record.id"), nullable=True),
+    sa.Index(
+        "uq_rating_current",
+        "org_code",
+        "level",
+        "service",
+        "key_question",
+        "method",
+        unique=True,
+        sqlite_where=sa.text("superseded_by IS NULL"),
+        postgresql_where=sa.text("superseded_by IS NULL"),
+    ),
+)
+
+VERSIONED_TABLES = (observation, population, rating)
+"""Tables whose rows are superseded, never updated."""

@@ -1,0 +1,92 @@
+"""Fresh, migrated databases for tests, on SQLite and on a throwaway PostgreSQL cluster.
+
+The schema is migrated once into a template (a SQLite file, or a PostgreSQL template database) and
+each test gets a copy, so every test starts from an empty store in milliseconds. The PostgreSQL
+cluster is started with ``scripts/postgres-test-cluster.sh`` from the source tree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from carelens.store.engine import create_engine
+from carelens.store.migrate import upgrade
+
+CLUSTER_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "postgres-test-cluster.sh"
+"""The script that starts and stops the test cluster (in the source tree, not installed)."""
+TEMPLATE_DATABASE = "carelens_template"
+
+
+def postgres_binaries() -> Path | None:
+    """Directory of the PostgreSQL server binaries (``$PG_BIN`` or Debian's newest), if installed."""
+    candidates = [Path(os.environ["PG_BIN"])] if os.environ.get("PG_BIN") else []
+    candidates += sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    )
+    return next((p for p in candidates if (p / "pg_ctl").exists() and (p / "initdb").exists()), None)
+
+
+class Stores:
+    """Hands out empty, migrated databases of one backend (``sqlite`` or ``postgresql``)."""
+
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.workdir = workdir
+        self._numbers = itertools.count(1)
+        self._cluster: Path | None = None
+        if backend == "sqlite":
+            self._template = workdir / "template.db"
+            engine = create_engine(f"sqlite:///{self._template}")
+            upgrade(engine)
+            engine.dispose()
+        elif backend == "postgresql":
+            self._cluster = Path(tempfile.mkdtemp(prefix="carelens-pg-"))
+            started = subprocess.run(
+                ["bash", str(CLUSTER_SCRIPT), "start", str(self._cluster)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if started.returncode != 0:
+                raise RuntimeError(f"could not start PostgreSQL: {started.stderr.strip()}")
+            self.server_url = sa.make_url(started.stdout.strip())
+            admin = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(sa.text(f"CREATE DATABASE {TEMPLATE_DATABASE}"))
+            admin.dispose()
+            engine = create_engine(self.server_url.set(database=TEMPLATE_DATABASE).render_as_string(False))
+            upgrade(engine)
+            engine.dispose()
+        else:
+            raise ValueError(f"unknown backend {backend!r}")
+
+    def new_url(self) -> str:
+        """The URL of a new empty database with the current schema."""
+        number = next(self._numbers)
+        if self.backend == "sqlite":
+            path = self.workdir / f"store{number}.db"
+            shutil.copyfile(self._template, path)
+            return f"sqlite:///{path}"
+        name = f"store{number}"
+        admin = sa.create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}"))
+        admin.dispose()
+        return self.server_url.set(database=name).render_as_string(hide_password=False)
+
+    def new(self) -> sa.Engine:
+        """An engine on a new empty database with the current schema."""
+        return create_engine(self.new_url())
+
+    def close(self) -> None:
+        """Stop the PostgreSQL cluster (if any) and delete its files."""
+        if self._cluster is not None:
+            subprocess.run(["bash", str(CLUSTER_SCRIPT), "stop", str(self._cluster)], check=False)
+            self._cluster = None

@@ -1,0 +1,101 @@
+"""Domain model: indicator definitions, observation columns, organisation kinds."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+
+from carelens.errors import InputError
+from carelens.model.indicators import FIELD_DOCS, IndicatorDefinition, Polarity, load_indicators
+from carelens.model.observations import OBSERVATION_COLUMNS, OBSERVATION_DTYPES, OBSERVATION_SCHEMA
+from carelens.model.organisations import (
+    ONE_AT_A_TIME,
+    RELATIONSHIP_ENDPOINTS,
+    OrgKind,
+    RelationshipKind,
+    kind_from_ods_code,
+)
+
+GOOD = """
+schema_version: 1
+indicators:
+  - id: {id}
+    version: 1
+    title: A title
+    domain: a domain
+    value_type: proportion
+    polarity: lower_is_better
+    peer_group: national
+    method: funnel_overdispersed
+    levels: [0.95, 0.998]
+    source: somewhere
+"""
+
+
+def test_packaged_indicator_definitions_load():
+    definitions = load_indicators()
+    assert sorted(definitions) == [
+        "ae_4hr_breach_other",
+        "ae_4hr_breach_type1",
+        "ae_4hr_breach_type2",
+        "ae_admissions_other",
+        "ae_admissions_type1",
+        "ae_admissions_type2",
+        "shmi",
+    ]
+    assert definitions["shmi"].polarity is Polarity.LOWER_IS_BETTER
+    assert definitions["ae_4hr_breach_type1"].levels == (0.95, 0.998)
+
+
+def test_every_indicator_field_is_documented():
+    for spec in fields(IndicatorDefinition):
+        assert len(FIELD_DOCS[spec.name]) > 20, spec.name
+
+
+def test_bad_indicator_file_lists_every_problem(tmp_path):
+    good = tmp_path / "a.yaml"
+    good.write_text(GOOD.format(id="one"))
+    bad = tmp_path / "b.yaml"
+    bad.write_text(
+        GOOD.format(id="one")
+        .replace("polarity: lower_is_better", "polarity: sideways")
+        .replace("levels: [0.95, 0.998]", "levels: [0.998, 1.5]")
+        .replace("source: somewhere", "source: somewhere\n    colour: red")
+        + "  - id: Two\n    version: 0\n"
+    )
+    with pytest.raises(InputError) as caught:
+        load_indicators([good, bad])
+    found = {(p.row, p.field) for p in caught.value.problems}
+    assert {(1, "polarity"), (1, "levels"), (1, "colour"), (2, "id"), (2, "version"), (2, "title")} <= found
+    assert all(p.source == str(bad) for p in caught.value.problems)
+    duplicate = tmp_path / "c.yaml"
+    duplicate.write_text(GOOD.format(id="one"))
+    with pytest.raises(InputError, match="duplicate indicator id 'one'"):
+        load_indicators([good, duplicate])
+
+
+def test_observation_columns_are_declared_once_and_agree():
+    assert OBSERVATION_COLUMNS == (
+        "indicator_id",
+        "org_code",
+        "period",
+        "numerator",
+        "denominator",
+        "expected",
+        "value",
+    )
+    assert tuple(OBSERVATION_SCHEMA.names) == OBSERVATION_COLUMNS == tuple(OBSERVATION_DTYPES)
+    assert str(OBSERVATION_SCHEMA.field("period").type) == "date32[day]"
+
+
+def test_kind_from_ods_code():
+    assert kind_from_ods_code("RF4") is OrgKind.NHS_TRUST
+    assert kind_from_ods_code("5QT") is OrgKind.NHS_TRUST
+    assert kind_from_ods_code("C82038") is OrgKind.GP_PRACTICE
+    assert kind_from_ods_code("NLO11") is OrgKind.INDEPENDENT_PROVIDER
+
+
+def test_every_relationship_kind_has_endpoints():
+    assert set(RELATIONSHIP_ENDPOINTS) == set(RelationshipKind)
+    assert set(ONE_AT_A_TIME.values()) <= {"subject", "object"}

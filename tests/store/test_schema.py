@@ -1,0 +1,107 @@
+"""The migrations build exactly the schema the code declares, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from typer.testing import CliRunner
+
+from carelens.cli import app
+from carelens.store import schema
+from carelens.store.engine import DB_ENV_VAR, create_engine, database_url
+from carelens.store.migrate import current_revision, ensure_schema, head_revision
+
+TABLES = {
+    "alembic_version",
+    "audit_event",
+    "import_record",
+    "indicator",
+    "observation",
+    "org_relationship",
+    "organisation",
+    "population",
+    "rating",
+}
+
+
+def test_migrated_schema_matches_the_declared_schema(engine):
+    assert set(sa.inspect(engine).get_table_names()) == TABLES
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), schema.metadata)
+    assert differences == []
+    assert current_revision(engine) == head_revision() == "0001"
+
+
+def test_only_one_current_row_per_observation_key(engine):
+    """The partial unique index allows history rows but only one current row per key."""
+    with engine.begin() as connection:
+        connection.execute(
+            schema.import_record.insert(),
+            [
+                dict(
+                    id=i,
+                    source="t",
+                    file_name="f",
+                    sha256=str(i),
+                    rows=0,
+                    inserted=0,
+                    superseded=0,
+                    unchanged=0,
+                    user_name="u",
+                    imported_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+                    status="loaded",
+                )
+                for i in (1, 2)
+            ],
+        )
+        connection.execute(schema.organisation.insert().values(code="RX1", kind="nhs_trust"))
+        connection.execute(schema.indicator.insert().values(id="x", version=1, title="x", definition={}))
+    row = dict(indicator_id="x", org_code="RX1", period=dt.date(2024, 4, 1), value=1.0)
+    with engine.begin() as connection:
+        connection.execute(schema.observation.insert().values(**row, import_id=1, superseded_by=2))
+        connection.execute(schema.observation.insert().values(**row, import_id=2))
+    try:
+        with engine.begin() as connection:
+            connection.execute(schema.observation.insert().values(**row, import_id=2))
+    except sa.exc.IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second current row for the same key was accepted")
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(schema.observation)).scalar() == 2
+
+
+def test_db_upgrade_command_creates_a_sqlite_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    result = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "revision 0001" in result.output
+    assert current_revision(create_engine(url)) == "0001"
+    again = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert again.exit_code == 0
+
+
+def test_ensure_schema_creates_an_empty_database_but_refuses_an_old_one(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    ensure_schema(engine)
+    assert current_revision(engine) == "0001"
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = 'old'"))
+    try:
+        ensure_schema(engine)
+    except RuntimeError as error:
+        assert "carelens db upgrade" in str(error)
+    else:
+        raise AssertionError("an out-of-date schema was accepted")
+
+
+def test_database_url_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv(DB_ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert database_url() == f"sqlite:///{tmp_path / 'carelens' / 'carelens.db'}"
+    monkeypatch.setenv(DB_ENV_VAR, "postgresql://me@db.example/carelens")
+    assert database_url() == "postgresql+psycopg://me@db.example/carelens"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
