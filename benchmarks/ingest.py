@@ -1,0 +1,169 @@
+"""Ingest benchmark: synthetic observations written to the Parquet store, then read back with DuckDB.
+
+    python benchmarks/ingest.py [--rows 10000000] [--orgs 50000] [--months 60] [--dir PATH] [--keep]
+
+Generates ``--rows`` observations with :mod:`carelens.ingest.synth` (one indicator of
+``orgs × months`` rows at a time), writes each batch atomically with
+:class:`carelens.store.parquet.ObservationStore` (fsync on, as in production) and prints:
+
+- rows per second written to Parquet (target ≥ 1M rows/s), timed apart from generation;
+- rows per second for a DuckDB aggregate scan of the whole store, for reading it all into Arrow
+  through DuckDB (:meth:`ObservationStore.read`, sorted by key and unsorted) and through pyarrow
+  partition by partition (:meth:`ObservationStore.iter_partitions`).
+
+The totals read back are checked against those generated. ``--postgres-url`` runs the bulk COPY path
+into PostgreSQL, which belongs to the SQL store (see :func:`benchmark_postgres_copy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+
+from carelens.ingest.synth import generate_indicator, make_indicators, make_organisations
+from carelens.store.parquet import DuckDBSettings, ObservationStore
+
+TARGET_WRITE_ROWS_PER_SECOND = 1_000_000
+"""Issue 3's target for loading observations into the embedded (Parquet) store."""
+
+
+def benchmark_postgres_copy(store: ObservationStore, url: str) -> float:
+    """Load every observation in ``store`` into PostgreSQL at ``url`` with COPY; return rows per second.
+
+    Placeholder for the SQL store's bulk path (``carelens.store``, owned with the SQLAlchemy schema):
+    it should stream ``store.iter_partitions()`` into the observations table with ``COPY ... FROM STDIN``.
+    """
+    raise NotImplementedError("the PostgreSQL COPY path is not written yet (carelens.store owns it)")
+
+
+def write_phase(store: ObservationStore, rows: int, orgs: int, months: int, seed: int) -> dict[str, float]:
+    """Generate and write ``rows`` observations, one indicator batch at a time; time both separately."""
+    organisations = make_organisations(orgs, months, seed)
+    # About 3% of organisation-months are missing, so ask for slightly more indicators than rows/(orgs·months).
+    indicators = make_indicators(math.ceil(rows / (orgs * months * 0.95)) + 1, seed)
+    written, used, generate_seconds, write_seconds, total_numerator = 0, 0, 0.0, 0.0, 0.0
+    for k in range(len(indicators.ids)):
+        if written >= rows:
+            break
+        used += 1
+        started = time.perf_counter()
+        batch, _ = generate_indicator(k, organisations, indicators, months, seed)
+        batch = batch.slice(0, rows - written)
+        generated = time.perf_counter()
+        written += store.write(batch)
+        write_seconds += time.perf_counter() - generated
+        generate_seconds += generated - started
+        total_numerator += pc.sum(batch["numerator"]).as_py()
+    return {
+        "rows": written,
+        "indicators": used,
+        "generate_seconds": generate_seconds,
+        "write_seconds": write_seconds,
+        "numerator_total": total_numerator,
+    }
+
+
+def read_phase(store: ObservationStore) -> dict[str, float]:
+    """Time a DuckDB aggregate scan, a full DuckDB read into Arrow, and a pyarrow partition-by-partition read."""
+    started = time.perf_counter()
+    with store.connect() as connection:
+        count, numerator_total = connection.execute(
+            "SELECT count(*), sum(numerator) FROM observations"
+        ).fetchone()
+    scan_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    read_rows = store.read().num_rows
+    read_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    unordered_rows = store.read(ordered=False).num_rows
+    unordered_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    partition_rows = sum(t.num_rows for t in store.iter_partitions())
+    partition_seconds = time.perf_counter() - started
+    assert read_rows == unordered_rows == partition_rows == count, (read_rows, partition_rows, count)
+    return {
+        "rows": count,
+        "numerator_total": numerator_total,
+        "scan_seconds": scan_seconds,
+        "read_seconds": read_seconds,
+        "unordered_seconds": unordered_seconds,
+        "partition_seconds": partition_seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="observations to write (default 10M)")
+    parser.add_argument("--orgs", type=int, default=50_000, help="organisations (default 50,000)")
+    parser.add_argument("--months", type=int, default=60, help="months per series (default 60)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", type=Path, default=None, help="store folder (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the store afterwards")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: every CPU)")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory limit (default 2GB)")
+    parser.add_argument("--postgres-url", default=None, help="also load into PostgreSQL with COPY")
+    args = parser.parse_args()
+
+    root = args.dir or Path(tempfile.mkdtemp(prefix="carelens-bench-")) / "observations"
+    if root.exists() and any(root.iterdir()):
+        parser.error(f"{root} is not empty")
+    duckdb_settings = DuckDBSettings(memory_limit=args.memory_limit)
+    if args.threads:
+        duckdb_settings = DuckDBSettings(threads=args.threads, memory_limit=args.memory_limit)
+    store = ObservationStore(root, duckdb=duckdb_settings)
+    print(
+        f"store {root}; DuckDB threads={duckdb_settings.threads} memory_limit={duckdb_settings.memory_limit} "
+        f"temp_directory={duckdb_settings.temp_directory}"
+    )
+    try:
+        wrote = write_phase(store, args.rows, args.orgs, args.months, args.seed)
+        size = sum(f.stat().st_size for f in store.files())
+        rows = wrote["rows"]
+        rate = rows / wrote["write_seconds"]
+        verdict = "meets" if rate >= TARGET_WRITE_ROWS_PER_SECOND else "MISSES"
+        print(
+            f"generated {rows:,} rows ({wrote['indicators']} indicators x {args.orgs:,} orgs x {args.months} months) "
+            f"in {wrote['generate_seconds']:.2f} s: {rows / wrote['generate_seconds']:,.0f} rows/s"
+        )
+        print(
+            f"parquet write: {rows:,} rows in {wrote['write_seconds']:.2f} s = {rate:,.0f} rows/s "
+            f"({verdict} the {TARGET_WRITE_ROWS_PER_SECOND:,} rows/s target); "
+            f"{size / 1e6:,.1f} MB on disk, {size / rows:.2f} bytes/row"
+        )
+        read = read_phase(store)
+        assert read["rows"] == rows, (read["rows"], rows)
+        assert np.isclose(read["numerator_total"], wrote["numerator_total"], rtol=1e-12)
+        print(
+            f"duckdb scan (count, sum): {rows / read['scan_seconds']:,.0f} rows/s ({read['scan_seconds']:.2f} s)"
+        )
+        print(
+            f"duckdb read all to Arrow, sorted: {rows / read['read_seconds']:,.0f} rows/s ({read['read_seconds']:.2f} s)"
+        )
+        print(
+            f"duckdb read all to Arrow, unsorted: {rows / read['unordered_seconds']:,.0f} rows/s "
+            f"({read['unordered_seconds']:.2f} s)"
+        )
+        print(
+            f"pyarrow read partition by partition: {rows / read['partition_seconds']:,.0f} rows/s "
+            f"({read['partition_seconds']:.2f} s)"
+        )
+        print("read-back totals match what was written")
+        if args.postgres_url:
+            print(f"postgres COPY: {benchmark_postgres_copy(store, args.postgres_url):,.0f} rows/s")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root if args.dir else root.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
