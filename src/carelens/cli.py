@@ -312,7 +312,9 @@ DB_OPTION_HELP = "Database URL (default: $CARELENS_DB, else carelens.db in the u
 @handles_errors
 def db_upgrade(
     db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
-    revision: str = typer.Option("head", "--revision", help="Alembic revision to migrate to."),
+    revision: str = typer.Option(
+        "heads", "--revision", help="Alembic revision to migrate to (default: all)."
+    ),
 ) -> None:
     """Create the database schema, or migrate it to the newest (or a given) revision."""
     from carelens.store.engine import create_engine
@@ -320,7 +322,9 @@ def db_upgrade(
 
     engine = create_engine(db)
     reached = upgrade(engine, revision)
-    typer.echo(f"database {engine.url.render_as_string(hide_password=True)} is at revision {reached}")
+    typer.echo(
+        f"database {engine.url.render_as_string(hide_password=True)} is at revision(s) {', '.join(sorted(reached))}"
+    )
 
 
 @app.command()

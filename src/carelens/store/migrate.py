@@ -1,4 +1,9 @@
-"""Apply the Alembic migrations packaged in ``carelens/store/migrations`` (no alembic.ini needed)."""
+"""Apply the Alembic migrations packaged in ``carelens/store/migrations`` (no alembic.ini needed).
+
+Each area of carelens (core store, monitoring, ratings, funding, access...) owns a migration branch that
+starts from the core ``0001`` revision and carries a branch label naming the area, so areas can grow
+their tables independently. A database is up to date when it is at every branch head ("heads").
+"""
 
 from __future__ import annotations
 
@@ -22,26 +27,24 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration revision shipped with this version of carelens."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+def head_revisions() -> frozenset[str]:
+    """The newest revision of every migration branch shipped with this version of carelens."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-def current_revision(engine: sa.Engine) -> str | None:
-    """The revision the database is at, or None for an empty database."""
+def current_revisions(engine: sa.Engine) -> frozenset[str]:
+    """The revisions the database is at (one per branch), empty for an empty database."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
-def upgrade(engine: sa.Engine, revision: str = "head") -> str | None:
-    """Migrate the database to ``revision`` in one transaction; return the revision it ends at."""
+def upgrade(engine: sa.Engine, revision: str = "heads") -> frozenset[str]:
+    """Migrate the database to ``revision`` (default: every branch head) in one transaction."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-    return current_revision(engine)
+    return current_revisions(engine)
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -53,11 +56,11 @@ def ensure_schema(engine: sa.Engine) -> None:
 
     An existing database is never migrated implicitly: run ``carelens db upgrade`` for that.
     """
-    revision = current_revision(engine)
-    if revision is None:
+    revisions = current_revisions(engine)
+    if not revisions:
         upgrade(engine)
-    elif revision != head_revision():
+    elif revisions != head_revisions():
         raise SchemaOutOfDate(
-            f"database schema is at revision {revision}, carelens expects {head_revision()}: "
-            "run `carelens db upgrade`"
+            f"database schema is at revision(s) {', '.join(sorted(revisions))}, carelens expects "
+            f"{', '.join(sorted(head_revisions()))}: run `carelens db upgrade`"
         )
