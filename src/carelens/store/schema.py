@@ -184,3 +184,21 @@ rating = sa.Table(
 
 VERSIONED_TABLES = (observation, population, rating)
 """Tables whose rows are superseded, never updated."""
+
+
+def _load_area_schemas() -> None:
+    """Import every ``schema_<area>.py`` module beside this one so ``metadata`` holds all tables.
+
+    Each area (monitoring, ratings, funding, access...) declares its tables in its own module on this
+    same ``metadata``, with its own Alembic migration branch, so areas grow without editing this file.
+    """
+    import importlib
+    import pkgutil
+
+    package = __name__.rsplit(".", 1)[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if module.name.startswith("schema_"):
+            importlib.import_module(f"{package}.{module.name}")
+
+
+_load_area_schemas()
