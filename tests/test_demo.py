@@ -46,3 +46,19 @@ def test_demo_reproduces_published_shmi_bands_and_writes_every_result(tmp_path):
     spc = pd.read_csv(tmp_path / "ae_4hr_performance_spc.csv")
     assert spc["org_code"].nunique() == funnel["unit"].nunique()
     assert "A&E type 1 four-hour breaches" in result.output
+
+
+def test_demo_store_loads_every_packaged_data_set_once(tmp_path):
+    from carelens.demo.store import load_demo_store
+    from carelens.store.engine import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    first = load_demo_store(engine)
+    assert first == {
+        "ae": 12_765,
+        "shmi": 726,
+        "cqc-ratings": 2_920,
+        "gp-weighted-population": 19_660,
+        "ons-population": 1_274,
+    }
+    assert set(load_demo_store(engine).values()) == {0}  # idempotent: the same files change nothing

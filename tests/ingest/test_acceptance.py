@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
+from carelens.demo.store import DATA_DIR, demo_loads
 from carelens.ingest.service import ingest
 
-DATA = Path(str(resources.files("carelens") / "demo" / "data"))
-SHMI_RELEASES = sorted((DATA / "shmi" / "archive_raw").glob("shmi-*.csv"))
-LOADS = [
-    ("ae", [DATA / "nhsrdatasets" / "ae_attendances.csv"]),
-    ("shmi", SHMI_RELEASES),
-    ("cqc-ratings", [DATA / "cqc_ratings" / "cqc_ratings_long_devon_plymouth_2021-04.csv"]),
-    (
-        "gp-weighted-population",
-        sorted((DATA / "allocations").glob("gp_practice_weighted_population_*.csv.gz")),
-    ),
-    ("ons-population", [DATA / "nhsrdatasets" / "ons_uk_population_2023.csv"]),
-]
+LOADS = demo_loads()
 
 
 def summary(engine: sa.Engine) -> dict:
@@ -142,6 +129,6 @@ def test_every_data_set_loads_with_the_stated_counts_and_totals(loaded):
 
 def test_consolidated_shmi_file_matches_the_raw_releases(loaded):
     """The packager's consolidated SHMI file holds the same 726 values: importing it changes nothing."""
-    [result] = ingest(loaded, "shmi", [DATA / "shmi" / "shmi_trust_2011-2012_hscic.csv"], user="tester")
+    [result] = ingest(loaded, "shmi", [DATA_DIR / "shmi" / "shmi_trust_2011-2012_hscic.csv"], user="tester")
     assert (result.status, result.inserted, result.superseded) == ("loaded", 0, 0)
     assert result.unchanged == 726 + 148  # observations + organisations
