@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from carelens.store import schema
@@ -43,6 +44,31 @@ def insert_rows(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame)
     else:
         connection.execute(table.insert(), records)
     return len(records)
+
+
+COPY_BLOCK_ROWS = 250_000
+"""Rows encoded to CSV per block when streaming an Arrow table through COPY (bounds memory)."""
+
+
+def copy_arrow(connection: sa.Connection, table: sa.Table, data: pa.Table) -> int:
+    """Bulk-load an Arrow table into a PostgreSQL table with ``COPY ... FROM STDIN (FORMAT csv)``.
+
+    The columns of ``data`` name the target columns. Rows are encoded to CSV by Arrow in blocks and
+    streamed, so no Python object is made per row; it runs inside the caller's transaction.
+    """
+    import pyarrow.csv as pacsv
+
+    if connection.dialect.name != "postgresql":
+        raise ValueError("copy_arrow needs PostgreSQL; use insert_rows elsewhere")
+    quoted = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in data.column_names)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv)") as copy:
+            for start in range(0, data.num_rows, COPY_BLOCK_ROWS):
+                block = pa.BufferOutputStream()
+                pacsv.write_csv(data.slice(start, COPY_BLOCK_ROWS), block, options)
+                copy.write(block.getvalue().to_pybytes())
+    return data.num_rows
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
