@@ -1,0 +1,240 @@
+"""Where a monitoring pass gets its data: observations (SQL store or Parquet store), organisations
+(for peer groups and banding) and indicator definitions, in batches of indicators to bound memory.
+
+Peer groups follow the indicator definition's rule (:class:`carelens.model.indicators.PeerGroup`):
+``national`` compares everyone with everyone; ``org_kind`` compares an organisation with others of its
+kind (refined by subtype where known, e.g. "NHS trust: acute" in the synthetic data); ``region`` with its
+region; ``commissioner`` with its commissioner's other providers. An organisation whose region or
+commissioner is not known is compared within an "unknown" group.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from carelens.model.indicators import load_indicators
+from carelens.monitor.kernel import INPUT_COLUMNS, IndicatorMeta
+from carelens.store import schema
+
+UNKNOWN = "unknown"
+ORG_COLUMNS = ("code", "name", "kind", "peer_kind", "region", "commissioner")
+"""Organisation columns a pass uses (peer labels per rule; ``kind`` bands organisations among their kind)."""
+
+
+@dataclass
+class Inputs:
+    """The data of one pass: indicators to assess, organisations, and a way to read observations."""
+
+    indicators: dict[str, IndicatorMeta]
+    titles: dict[str, str]
+    organisations: pd.DataFrame
+    reader: ObservationReader
+    source: str
+
+
+class ObservationReader:
+    """Reads observations of some indicators within a period range, in canonical columns."""
+
+    def read(
+        self, indicator_ids: Sequence[str], period_from: dt.date | None, period_to: dt.date | None
+    ) -> pd.DataFrame:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def available(self) -> list[str]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def meta_from_definition(definition) -> IndicatorMeta:
+    """An :class:`IndicatorMeta` from an indicator definition (dataclass or its stored JSON dict)."""
+    get = definition.get if isinstance(definition, dict) else lambda k: getattr(definition, k)
+
+    def text(value) -> str:
+        return str(getattr(value, "value", value)) if value is not None else ""
+
+    return IndicatorMeta(
+        value_type=text(get("value_type")),
+        polarity=text(get("polarity")),
+        method=text(get("method")),
+        peer_group=text(get("peer_group")),
+        key_question=text(get("key_question")) or text(get("domain")),
+    )
+
+
+# --- SQL store ------------------------------------------------------------------------------------
+
+
+class SqlReader(ObservationReader):
+    """Current observations from the database store (with the import that wrote each)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def available(self) -> list[str]:
+        table = schema.observation
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(table.c.indicator_id).distinct()).scalars().all()
+        return sorted(rows)
+
+    def read(self, indicator_ids, period_from, period_to) -> pd.DataFrame:
+        table = schema.observation
+        query = sa.select(
+            *(table.c[c] for c in INPUT_COLUMNS if c not in ("peer_group",)),
+        ).where(table.c.superseded_by.is_(None), table.c.indicator_id.in_(list(indicator_ids)))
+        if period_from is not None:
+            query = query.where(table.c.period >= period_from)
+        if period_to is not None:
+            query = query.where(table.c.period <= period_to)
+        with self.engine.connect() as connection:
+            frame = pd.DataFrame(connection.execute(query).mappings().all())
+        if frame.empty:
+            frame = pd.DataFrame(columns=[c for c in INPUT_COLUMNS if c != "peer_group"])
+        frame["period"] = pd.to_datetime(frame["period"])
+        return frame
+
+
+def sql_inputs(engine: sa.Engine) -> Inputs:
+    """Indicators (as stored with their observations) and organisations from the database store."""
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(schema.indicator.c.id, schema.indicator.c.title, schema.indicator.c.definition)
+        ).all()
+        orgs = pd.DataFrame(
+            connection.execute(
+                sa.select(
+                    schema.organisation.c.code,
+                    schema.organisation.c.name,
+                    schema.organisation.c.kind,
+                    schema.organisation.c.subtype,
+                )
+            )
+            .mappings()
+            .all(),
+            columns=["code", "name", "kind", "subtype"],
+        )
+    reader = SqlReader(engine)
+    present = set(reader.available())
+    indicators = {row.id: meta_from_definition(row.definition) for row in stored if row.id in present}
+    titles = {row.id: row.title for row in stored}
+    subtype = orgs["subtype"].astype(object)
+    organisations = pd.DataFrame(
+        {
+            "code": orgs["code"].astype(object),
+            "name": orgs["name"].astype(object),
+            "kind": orgs["kind"].astype(object),
+            "peer_kind": np.where(
+                subtype.notna(),
+                orgs["kind"].astype(str) + ": " + subtype.fillna("").astype(str),
+                orgs["kind"],
+            ),
+            "region": UNKNOWN,
+            "commissioner": UNKNOWN,
+        }
+    )
+    return Inputs(indicators, titles, organisations, reader, f"database {engine.url.render_as_string()}")
+
+
+# --- Parquet store --------------------------------------------------------------------------------
+
+
+class ParquetReader(ObservationReader):
+    """Observations from a Parquet observation store, read through DuckDB a batch of partitions at a time."""
+
+    def __init__(self, root: Path) -> None:
+        from carelens.store.parquet import ObservationStore
+
+        self.store = ObservationStore(root)
+
+    def available(self) -> list[str]:
+        return self.store.indicators()
+
+    def read(self, indicator_ids, period_from, period_to) -> pd.DataFrame:
+        table = self.store.read(
+            indicator_ids=list(indicator_ids), period_from=period_from, period_to=period_to, ordered=False
+        )
+        frame = table.to_pandas()
+        frame["period"] = pd.to_datetime(frame["period"])
+        frame["import_id"] = np.nan
+        return frame
+
+
+def parquet_inputs(path: str | Path) -> Inputs:
+    """Inputs from a Parquet folder: either a synthetic data set (``organisations.parquet``,
+    ``indicators.parquet`` and ``observations/``) or a bare observation store (packaged indicators)."""
+    import pyarrow.parquet as pq
+
+    root = Path(path)
+    observations = root / "observations" if (root / "observations").is_dir() else root
+    reader = ParquetReader(observations)
+    indicators = {k: meta_from_definition(v) for k, v in load_indicators().items()}
+    titles = {k: v.title for k, v in load_indicators().items()}
+    if (root / "indicators.parquet").exists():
+        synth = pq.read_table(root / "indicators.parquet").to_pandas()
+        for row in synth.itertuples(index=False):  # one per indicator definition, not per organisation
+            indicators[row.id] = IndicatorMeta(
+                value_type=row.value_type,
+                polarity=row.polarity,
+                method="funnel_overdispersed",
+                peer_group=row.peer_group,
+                key_question="synthetic",
+            )
+            titles[row.id] = row.title
+    if (root / "organisations.parquet").exists():
+        orgs = pq.read_table(root / "organisations.parquet").to_pandas()
+        organisations = pd.DataFrame(
+            {
+                "code": orgs["code"].astype(object),
+                "name": orgs["name"].astype(object),
+                "kind": orgs["kind"].astype(object),
+                "peer_kind": orgs["peer_group"].astype(object),
+                "region": orgs["region"].astype(object),
+                "commissioner": UNKNOWN,
+            }
+        )
+    else:
+        organisations = pd.DataFrame({c: pd.Series(dtype=object) for c in ORG_COLUMNS})
+    present = set(reader.available())
+    indicators = {k: v for k, v in indicators.items() if k in present}
+    return Inputs(indicators, titles, organisations, reader, f"parquet {root}")
+
+
+# --- peer groups ----------------------------------------------------------------------------------
+
+
+def attach_peer_groups(
+    observations: pd.DataFrame, organisations: pd.DataFrame, indicators: dict[str, IndicatorMeta]
+) -> pd.DataFrame:
+    """Add the ``peer_group`` label of each observation, by its indicator's peer-group rule.
+
+    Labels are looked up once per distinct (indicator, organisation), not per row, and returned as a
+    categorical column.
+    """
+    org_codes, org_names = pd.factorize(observations["org_code"])
+    ind_codes, ind_names = pd.factorize(observations["indicator_id"])
+    where = pd.Index(organisations["code"].astype(object)).get_indexer(np.asarray(org_names, dtype=object))
+    known = where >= 0
+    columns = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
+    table = np.full((len(ind_names), len(org_names)), "England", dtype=object)
+    for row, indicator_id in enumerate(ind_names):  # one pass per indicator of the batch
+        column = columns.get(indicators[indicator_id].peer_group)
+        if column is not None:
+            labels = np.full(len(org_names), UNKNOWN, dtype=object)
+            labels[known] = organisations[column].to_numpy(dtype=object)[where[known]]
+            table[row] = labels
+    label_codes, label_names = pd.factorize(table.ravel())
+    per_row = label_codes.reshape(table.shape)[ind_codes, org_codes]
+    peer = pd.Categorical.from_codes(per_row, categories=pd.Index(label_names, dtype=object))
+    return observations.assign(peer_group=peer)
+
+
+def batches(ids: Sequence[str], size: int) -> Iterator[list[str]]:
+    """Indicator ids in sorted batches of ``size``."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]

@@ -1,0 +1,127 @@
+"""From per-indicator flags to organisations: the proportion-of-possible-score risk score, priority
+bands 1-6, counts by key question (METHODS.md §1a, CQC Intelligent Monitoring).
+
+score = Σ points / (max points × applicable indicators), with risk = 1 point and elevated risk = 2
+(configurable); an indicator is applicable when it has a flag (not "insufficient data", not a
+neutral-polarity indicator). Bands: band 1 = highest risk; cut-points are quantiles of the scores of the
+organisations being banded (among their own kind by default) or fixed scores. Organisations in special
+measures are forced to band 1; recently inspected ones are shown as "recently inspected", not banded;
+organisations with no applicable indicator have "insufficient data".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from carelens.monitor.settings import MonitorSettings
+from carelens.stats.groups import Groups
+
+ORG_RESULT_COLUMNS = (
+    "org_code",
+    "kind",
+    "indicators",
+    "applicable",
+    "risks",
+    "elevated",
+    "spc_alerts",
+    "insufficient",
+    "score",
+    "band",
+    "status",
+)
+QUESTION_COLUMNS = ("org_code", "key_question", "indicators", "applicable", "risks", "elevated", "spc_alerts")
+
+
+def score_organisations(
+    flags: pd.DataFrame,
+    organisations: pd.DataFrame,
+    key_questions: dict[str, str],
+    settings: MonitorSettings,
+    special_measures: Iterable[str] = (),
+    recently_inspected: Iterable[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-organisation scores and bands, and per organisation x key question counts (both sorted)."""
+    org_codes, org_names = pd.factorize(flags["org_code"], sort=True)
+    groups = Groups(org_codes.astype(np.int64), len(org_names))
+    code = flags["flag_code"].to_numpy(dtype=np.int64)
+    alert = flags["spc_alert"].to_numpy(dtype=bool)
+    applicable = code >= 0
+    points = np.where(code == 1, settings.points_risk, 0) + np.where(code == 2, settings.points_elevated, 0)
+    n_applicable = groups.count(applicable)
+    total = groups.sum(points)
+    max_points = max(settings.points_risk, settings.points_elevated)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(n_applicable > 0, total / (max_points * n_applicable), np.nan)
+
+    kind_index = pd.Index(organisations["code"].astype(object))
+    where = kind_index.get_indexer(np.asarray(org_names, dtype=object))
+    kinds = np.where(
+        where >= 0, organisations["kind"].to_numpy(dtype=object)[np.maximum(where, 0)], "unknown"
+    )
+    result = pd.DataFrame(
+        {
+            "org_code": np.asarray(org_names, dtype=object),
+            "kind": kinds.astype(object),
+            "indicators": groups.count(),
+            "applicable": n_applicable,
+            "risks": groups.count(code == 1),
+            "elevated": groups.count(code == 2),
+            "spc_alerts": groups.count(alert),
+            "insufficient": groups.count(code == -1),
+            "score": score,
+        }
+    )
+    result["band"], result["status"] = assign_bands(
+        result, settings, set(special_measures), set(recently_inspected)
+    )
+
+    kq = flags["indicator_id"].astype(object).map(key_questions).to_numpy(dtype=object)
+    kq[pd.isna(kq)] = "unassigned"
+    q_groups = Groups.from_keys(org_codes, kq)
+    first = np.zeros(q_groups.n, dtype=np.int64)
+    first[q_groups.codes[::-1]] = np.arange(len(code))[::-1]
+    questions = pd.DataFrame(
+        {
+            "org_code": np.asarray(org_names, dtype=object)[org_codes[first]],
+            "key_question": kq[first],
+            "indicators": q_groups.count(),
+            "applicable": q_groups.count(applicable),
+            "risks": q_groups.count(code == 1),
+            "elevated": q_groups.count(code == 2),
+            "spc_alerts": q_groups.count(alert),
+        }
+    )
+    questions = questions.sort_values(["org_code", "key_question"], kind="stable").reset_index(drop=True)
+    return result, questions
+
+
+def assign_bands(
+    orgs: pd.DataFrame, settings: MonitorSettings, special_measures: set[str], recently_inspected: set[str]
+) -> tuple[pd.Series, pd.Series]:
+    """Band (1-6, or missing) and status of each organisation row (columns org_code, kind, score)."""
+    score = orgs["score"].to_numpy(dtype=float)
+    scored = np.isfinite(score)
+    within = orgs["kind"].to_numpy(dtype=object) if settings.band_within == "kind" else np.zeros(len(orgs))
+    groups = Groups.from_keys(within) if len(orgs) else Groups.single(0)
+    cuts = np.asarray(settings.band_cut_points, dtype=float)
+    if settings.band_method == "quantile":
+        values = np.where(scored, score, np.nan)
+        thresholds = groups.quantiles(values, cuts)[:, groups.codes]  # (5, rows)
+    else:
+        thresholds = np.repeat(cuts[:, None], len(orgs), axis=1)
+    above = (score[None, :] > thresholds).sum(axis=0)
+    band = 6 - above
+    band = np.where(score == 0, np.maximum(band, settings.zero_score_band), band)
+    codes = orgs["org_code"].to_numpy(dtype=object)
+    special = np.isin(codes, list(special_measures))
+    recent = np.isin(codes, list(recently_inspected)) & ~special
+    status = np.where(scored, "banded", "insufficient data").astype(object)
+    status[special] = "special measures"
+    status[recent] = "recently inspected"
+    band = np.where(special, 1, band)
+    band_series = pd.Series(band, dtype="Int64")
+    band_series[(~scored & ~special) | recent] = pd.NA
+    return band_series, pd.Series(status, dtype=object)

@@ -1,0 +1,488 @@
+"""The monitoring pass service: read observations in batches of indicators, assess them with the
+kernel, score and band organisations, store the run with everything that explains it, compare runs.
+
+This is what ``carelens monitor`` and ``carelens profile`` (and later the API and web pages) call.
+A run is deterministic: the same observations, organisations and settings give byte-identical stored
+results (rows are in a canonical order; nothing depends on time except the run's own timestamp).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from carelens.monitor.inputs import Inputs, attach_peer_groups, batches, parquet_inputs, sql_inputs
+from carelens.monitor.kernel import OUTPUT_COLUMNS, assess, empty_result
+from carelens.monitor.scoring import score_organisations
+from carelens.monitor.settings import MonitorSettings, load_settings
+from carelens.store import repository, schema_monitor
+from carelens.store.migrate import ensure_schema
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(indicators_done, indicators_total)`` after each batch."""
+
+
+@dataclass
+class PassResult:
+    """The outcome of a pass, before it is stored."""
+
+    flags: pd.DataFrame
+    organisations: pd.DataFrame
+    questions: pd.DataFrame
+    inputs_digest: str
+    results_digest: str
+    indicators: int
+    observations: int
+    settings: MonitorSettings
+    source: str
+    period_from: dt.date | None = None
+    period_to: dt.date | None = None
+    special_measures: list[str] = field(default_factory=list)
+    recently_inspected: list[str] = field(default_factory=list)
+
+
+def frame_digest(*frames: pd.DataFrame) -> str:
+    """SHA-256 of the contents of frames (values and column names, in order)."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(json.dumps(list(map(str, frame.columns))).encode())
+        if len(frame):
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def compute_pass(
+    inputs: Inputs,
+    settings: MonitorSettings | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+    special_measures: Iterable[str] = (),
+    recently_inspected: Iterable[str] = (),
+    progress: Progress | None = None,
+    indicator_ids: Iterable[str] | None = None,
+) -> PassResult:
+    """Assess every indicator (in batches), then score and band organisations. Nothing is stored."""
+    settings = settings or load_settings()
+    ids = sorted(inputs.indicators if indicator_ids is None else set(indicator_ids) & set(inputs.indicators))
+    digest = hashlib.sha256(settings.as_json().encode())
+    parts: list[pd.DataFrame] = []
+    observations = 0
+    done = 0
+    for batch in batches(ids, settings.indicators_per_batch):
+        frame = inputs.reader.read(batch, period_from, period_to)
+        observations += len(frame)
+        if len(frame):
+            frame = attach_peer_groups(frame, inputs.organisations, inputs.indicators)
+            assessed = assess(frame, inputs.indicators, settings)
+            digest.update(frame_digest(assessed[["indicator_id", "org_code"]]).encode())
+            parts.append(assessed)
+        digest.update(json.dumps([repr(inputs.indicators[i]) for i in batch]).encode())
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(ids))
+    flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
+    flags = flags[list(OUTPUT_COLUMNS)]
+    key_questions = {k: v.key_question for k, v in inputs.indicators.items()}
+    special = sorted(set(special_measures))
+    recent = sorted(set(recently_inspected))
+    orgs, questions = score_organisations(
+        flags, inputs.organisations, key_questions, settings, special, recent
+    )
+    digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
+    digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
+    return PassResult(
+        flags=flags,
+        organisations=orgs,
+        questions=questions,
+        inputs_digest=digest.hexdigest(),
+        results_digest=frame_digest(flags, orgs, questions),
+        indicators=len(ids),
+        observations=observations,
+        settings=settings,
+        source=inputs.source,
+        period_from=period_from,
+        period_to=period_to,
+        special_measures=special,
+        recently_inspected=recent,
+    )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a stored run found."""
+
+    run_id: int
+    previous_run_id: int | None
+    indicators: int
+    observations: int
+    organisations: int
+    flags: dict[str, int]
+    spc_alerts: int
+    bands: dict[str, int]
+    changed_flags: int
+    changed_bands: int
+    results_digest: str
+
+
+def run_monitor(
+    engine: sa.Engine,
+    *,
+    parquet: str | Path | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+    settings: MonitorSettings | None = None,
+    special_measures: Iterable[str] = (),
+    recently_inspected: Iterable[str] = (),
+    user: str = "carelens",
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
+    change since the previous run, in one transaction with its audit event."""
+    ensure_schema(engine)
+    inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(engine)
+    result = compute_pass(
+        inputs, settings, period_from, period_to, special_measures, recently_inspected, progress
+    )
+    return store_run(engine, result, user)
+
+
+def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
+    """Write a pass as a new run (with the change since the last run) and its audit event."""
+    run = schema_monitor.monitor_run
+    with engine.begin() as connection:
+        previous = connection.execute(sa.select(sa.func.max(run.c.id))).scalar()
+        flags, orgs = _with_previous(connection, result.flags, result.organisations, previous)
+        inserted = connection.execute(
+            run.insert().values(
+                started_at=dt.datetime.now(dt.UTC),
+                user_name=user,
+                source=result.source[:500],
+                period_from=result.period_from,
+                period_to=result.period_to,
+                settings=result.settings.as_json(),
+                special_measures=json.dumps(result.special_measures),
+                recently_inspected=json.dumps(result.recently_inspected),
+                indicators=result.indicators,
+                organisations=len(orgs),
+                flags=len(flags),
+                inputs_digest=result.inputs_digest,
+                results_digest=result.results_digest,
+                previous_run_id=previous,
+            )
+        )
+        run_id = int(inserted.inserted_primary_key[0])
+        repository.insert_rows(connection, schema_monitor.monitor_flag, flags.assign(run_id=run_id))
+        repository.insert_rows(connection, schema_monitor.monitor_org, orgs.assign(run_id=run_id))
+        repository.insert_rows(
+            connection, schema_monitor.monitor_org_question, result.questions.assign(run_id=run_id)
+        )
+        changed_flags = int(
+            (flags["previous_flag"].notna() & (flags["previous_flag"] != flags["flag"])).sum()
+        )
+        changed_bands = int(orgs["change"].isin(["higher risk", "lower risk", "changed"]).sum())
+        summary = RunSummary(
+            run_id=run_id,
+            previous_run_id=previous,
+            indicators=result.indicators,
+            observations=result.observations,
+            organisations=len(orgs),
+            flags={str(k): int(v) for k, v in flags["flag"].value_counts().sort_index().items()},
+            spc_alerts=int(flags["spc_alert"].sum()),
+            bands={
+                str(k): int(v)
+                for k, v in orgs["band"]
+                .astype("string")
+                .fillna(orgs["status"])
+                .value_counts()
+                .sort_index()
+                .items()
+            },
+            changed_flags=changed_flags,
+            changed_bands=changed_bands,
+            results_digest=result.results_digest,
+        )
+        repository.audit(
+            connection,
+            user,
+            "monitor.run",
+            "monitor_run",
+            str(run_id),
+            {
+                "source": result.source,
+                "period_from": result.period_from,
+                "period_to": result.period_to,
+                "indicators": result.indicators,
+                "observations": result.observations,
+                "flags": summary.flags,
+                "inputs_digest": result.inputs_digest,
+                "results_digest": result.results_digest,
+                "special_measures": result.special_measures,
+                "recently_inspected": result.recently_inspected,
+            },
+        )
+    return summary
+
+
+def _with_previous(
+    connection: sa.Connection, flags: pd.DataFrame, orgs: pd.DataFrame, previous: int | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add the previous run's flag to each flag, and the previous score, band and change to each org."""
+    flag_t, org_t = schema_monitor.monitor_flag, schema_monitor.monitor_org
+    if previous is None:
+        before_flags = pd.DataFrame(columns=["indicator_id", "org_code", "previous_flag"])
+        before_orgs = pd.DataFrame(columns=["org_code", "previous_score", "previous_band"])
+    else:
+        before_flags = _frame(
+            connection,
+            sa.select(flag_t.c.indicator_id, flag_t.c.org_code, flag_t.c.flag.label("previous_flag")).where(
+                flag_t.c.run_id == previous
+            ),
+        )
+        before_orgs = _frame(
+            connection,
+            sa.select(
+                org_t.c.org_code,
+                org_t.c.score.label("previous_score"),
+                org_t.c.band.label("previous_band"),
+            ).where(org_t.c.run_id == previous),
+        )
+    flags = flags.merge(before_flags, on=["indicator_id", "org_code"], how="left", sort=False)
+    flags["previous_flag"] = flags["previous_flag"].astype(object).where(flags["previous_flag"].notna(), None)
+    orgs = orgs.merge(before_orgs, on="org_code", how="left", sort=False, indicator=True)
+    was = orgs["_merge"] == "both"
+    now_band = orgs["band"].astype("Float64")
+    then_band = pd.to_numeric(orgs["previous_band"], errors="coerce").astype("Float64")
+    same = (now_band == then_band).fillna(now_band.isna() & then_band.isna()).astype(bool)
+    change = np.select(
+        [
+            ~was,
+            same,
+            (now_band < then_band).fillna(False).astype(bool),
+            (now_band > then_band).fillna(False).astype(bool),
+        ],
+        ["new", "same", "higher risk", "lower risk"],
+        "changed",
+    )
+    orgs = orgs.drop(columns="_merge").assign(
+        previous_score=pd.to_numeric(orgs["previous_score"], errors="coerce"),
+        previous_band=then_band.astype("Int64"),
+        change=change,
+    )
+    return flags, orgs
+
+
+def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
+    rows = connection.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in query.selected_columns])
+
+
+# --- reading runs back ----------------------------------------------------------------------------
+
+
+def latest_run_id(connection: sa.Connection) -> int | None:
+    run = schema_monitor.monitor_run
+    return connection.execute(sa.select(sa.func.max(run.c.id))).scalar()
+
+
+def read_run(engine: sa.Engine, run_id: int | None = None) -> dict[str, pd.DataFrame]:
+    """A stored run's flags, organisations and key-question counts (sorted, as written)."""
+    with engine.connect() as connection:
+        run_id = run_id if run_id is not None else latest_run_id(connection)
+        out = {}
+        for name, table, keys in (
+            ("flags", schema_monitor.monitor_flag, ["indicator_id", "org_code"]),
+            ("organisations", schema_monitor.monitor_org, ["org_code"]),
+            ("questions", schema_monitor.monitor_org_question, ["org_code", "key_question"]),
+        ):
+            query = sa.select(table).where(table.c.run_id == run_id).order_by(*(table.c[k] for k in keys))
+            out[name] = _frame(connection, query)
+    return out
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    """What changed between two runs: flags and bands that differ (and organisations or indicators that
+    appear in only one run)."""
+
+    run_id: int
+    against: int | None
+    flags: pd.DataFrame
+    """indicator_id, org_code, before, after (before or after missing when only one run has the row)."""
+    bands: pd.DataFrame
+    """org_code, score_before, score_after, band_before, band_after, status_before, status_after."""
+
+    @property
+    def empty(self) -> bool:
+        return self.flags.empty and self.bands.empty
+
+
+def diff_runs(engine: sa.Engine, run_id: int | None = None, against: int | None = None) -> RunDiff:
+    """Compare a run (default the latest) with another (default the one before it)."""
+    run = schema_monitor.monitor_run
+    with engine.connect() as connection:
+        run_id = run_id if run_id is not None else latest_run_id(connection)
+        if run_id is None:
+            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+        if against is None:
+            against = connection.execute(sa.select(sa.func.max(run.c.id)).where(run.c.id < run_id)).scalar()
+    now = read_run(engine, run_id)
+    then = read_run(engine, against) if against is not None else {k: v.iloc[0:0] for k, v in now.items()}
+    flags = now["flags"][["indicator_id", "org_code", "flag"]].merge(
+        then["flags"][["indicator_id", "org_code", "flag"]],
+        on=["indicator_id", "org_code"],
+        how="outer",
+        suffixes=("_after", "_before"),
+        sort=True,
+    )
+    flags = flags[flags["flag_before"].astype(object).ne(flags["flag_after"].astype(object))]
+    flags = flags.rename(columns={"flag_before": "before", "flag_after": "after"})[
+        ["indicator_id", "org_code", "before", "after"]
+    ]
+    cols = ["org_code", "score", "band", "status"]
+    bands = now["organisations"][cols].merge(
+        then["organisations"][cols], on="org_code", how="outer", suffixes=("_after", "_before"), sort=True
+    )
+    differs = np.zeros(len(bands), dtype=bool)
+    for c in ("band", "status"):
+        a, b = bands[f"{c}_after"].astype(object), bands[f"{c}_before"].astype(object)
+        differs |= ~((a == b) | (pd.isna(a) & pd.isna(b))).to_numpy(dtype=bool)
+    bands = bands[differs][
+        [
+            "org_code",
+            "score_before",
+            "score_after",
+            "band_before",
+            "band_after",
+            "status_before",
+            "status_after",
+        ]
+    ]
+    return RunDiff(run_id, against, flags.reset_index(drop=True), bands.reset_index(drop=True))
+
+
+# --- the intelligence profile ---------------------------------------------------------------------
+
+PROFILE_FLAG_COLUMNS = (
+    "indicator_id",
+    "title",
+    "key_question",
+    "period",
+    "value",
+    "target",
+    "risk_lower",
+    "risk_upper",
+    "z_adjusted",
+    "benchmark",
+    "flag",
+    "previous_flag",
+    "reason",
+    "spc_variation",
+    "spc_alert",
+    "spc_rule",
+    "trend",
+)
+
+
+def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_points: int = 12) -> dict:
+    """An organisation's intelligence profile from a run (default the latest), as plain data.
+
+    Keys: ``org_code``, ``run_id``, ``organisation`` (score, band, status, change and counts),
+    ``key_questions`` (list of count dicts), ``indicators`` (one dict per indicator with its value,
+    peers' target, limits, z, benchmark, flag and why, SPC icon and alert, and ``trend``: its last
+    ``trend_points`` reported values as [period ISO date, value] pairs).
+    Raises :class:`LookupError` when there is no run or the organisation is not in it.
+    """
+    from carelens.store import schema
+
+    flag_t, org_t, q_t = (
+        schema_monitor.monitor_flag,
+        schema_monitor.monitor_org,
+        schema_monitor.monitor_org_question,
+    )
+    with engine.connect() as connection:
+        run_id = run_id if run_id is not None else latest_run_id(connection)
+        if run_id is None:
+            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+        org = (
+            connection.execute(sa.select(org_t).where(org_t.c.run_id == run_id, org_t.c.org_code == org_code))
+            .mappings()
+            .first()
+        )
+        if org is None:
+            raise LookupError(f"organisation {org_code!r} is not in monitoring run {run_id}")
+        flags = _frame(
+            connection,
+            sa.select(flag_t)
+            .where(flag_t.c.run_id == run_id, flag_t.c.org_code == org_code)
+            .order_by(flag_t.c.indicator_id),
+        )
+        questions = _frame(
+            connection,
+            sa.select(q_t)
+            .where(q_t.c.run_id == run_id, q_t.c.org_code == org_code)
+            .order_by(q_t.c.key_question),
+        )
+        titles = dict(connection.execute(sa.select(schema.indicator.c.id, schema.indicator.c.title)).all())
+        definitions = dict(
+            connection.execute(sa.select(schema.indicator.c.id, schema.indicator.c.definition)).all()
+        )
+        obs = schema.observation
+        history = _frame(
+            connection,
+            sa.select(obs.c.indicator_id, obs.c.period, obs.c.value)
+            .where(obs.c.org_code == org_code, obs.c.superseded_by.is_(None))
+            .order_by(obs.c.indicator_id, obs.c.period),
+        )
+    trend: dict[str, list] = {}
+    if not history.empty:
+        history = history.groupby("indicator_id", sort=True).tail(trend_points)
+        for indicator_id, part in history.groupby("indicator_id", sort=True):  # one per indicator
+            trend[str(indicator_id)] = [
+                [str(p), float(v)] for p, v in zip(part["period"], part["value"], strict=True)
+            ]
+    indicators = []
+    for row in flags.to_dict("records"):  # one organisation's indicators (about a hundred at most)
+        definition = definitions.get(row["indicator_id"]) or {}
+        row["title"] = titles.get(row["indicator_id"], row["indicator_id"])
+        row["key_question"] = definition.get("key_question") or definition.get("domain") or "unassigned"
+        row["period"] = str(row["period"])
+        row["trend"] = trend.get(row["indicator_id"], [])
+        row.pop("run_id", None)
+        indicators.append({k: _plain(v) for k, v in row.items()})
+    organisation = {k: _plain(v) for k, v in dict(org).items() if k != "run_id"}
+    return {
+        "org_code": org_code,
+        "run_id": run_id,
+        "organisation": organisation,
+        "key_questions": [
+            {k: _plain(v) for k, v in r.items() if k not in ("run_id", "org_code")}
+            for r in questions.to_dict("records")
+        ],
+        "indicators": indicators,
+    }
+
+
+def _plain(value):
+    """A JSON-friendly Python value (NaN and NA become None)."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None if np.isnan(value) else value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
