@@ -1,0 +1,236 @@
+"""NHS Oversight Framework segmentation and league tables (METHODS.md §2, ``oversight.yaml``).
+
+Four steps over all trusts at once (pandas/NumPy, no loop per trust):
+
+1. metric scores 1 (best) to 4 (worst) are the input (one row per trust x metric);
+2. the average metric score per trust, rounded half up to the published precision;
+3. segments 1-4 by quartile of the average score within trust type (or fixed cut points), then the
+   financial override (no better than segment 3), then segment 5 by NHS England decision;
+4. league tables per trust type ranked by segment, then by average score; ties (same segment and score)
+   share a rank (competition ranking "1, 2, 2, 4") and are listed by name, then code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from carelens.assess.config import read_yaml
+from carelens.errors import InputError, Problem
+from carelens.ingest.tables import Column, check_unique, validate
+
+TRUE_WORDS = ("true", "yes", "y", "1")
+FALSE_WORDS = ("false", "no", "n", "0", "")
+
+
+@dataclass(frozen=True)
+class OversightConfig:
+    """Segmentation settings (see ``oversight.yaml``)."""
+
+    best: float = 1.0
+    worst: float = 4.0
+    decimals: int = 2
+    method: str = "quartile"
+    within: str = "trust_type"
+    fixed_cut_points: tuple[float, ...] = (1.75, 2.25, 2.75)
+    financial_no_better_than: int = 3
+    segment_5: int = 5
+
+
+def load_oversight(path: str | Path | None = None) -> OversightConfig:
+    """Read and check an oversight settings file (default: the packaged ``oversight.yaml``)."""
+    data, source = read_yaml(path, "oversight.yaml")
+    segments = data.get("segments") or {}
+    config = OversightConfig(
+        best=float((data.get("scores") or {}).get("best", 1.0)),
+        worst=float((data.get("scores") or {}).get("worst", 4.0)),
+        decimals=int((data.get("average") or {}).get("decimals", 2)),
+        method=str(segments.get("method", "quartile")),
+        within=str(segments.get("within", "trust_type")),
+        fixed_cut_points=tuple(float(c) for c in segments.get("fixed_cut_points") or ()),
+        financial_no_better_than=int((data.get("financial_override") or {}).get("no_better_than", 3)),
+        segment_5=int((data.get("segment_5") or {}).get("segment", 5)),
+    )
+    problems = []
+    if config.method not in ("quartile", "fixed"):
+        problems.append(Problem(source, None, "segments.method", "must be 'quartile' or 'fixed'"))
+    if config.within not in ("trust_type", "all"):
+        problems.append(Problem(source, None, "segments.within", "must be 'trust_type' or 'all'"))
+    cuts = list(config.fixed_cut_points)
+    if config.method == "fixed" and (len(cuts) != 3 or cuts != sorted(cuts)):
+        problems.append(Problem(source, None, "segments.fixed_cut_points", "must be 3 increasing numbers"))
+    if problems:
+        raise InputError(problems)
+    return config
+
+
+def round_half_up(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Round half up (2.375 -> 2.38), guarding against binary representation (2.375 stored as 2.37499...)."""
+    scale = 10.0**decimals
+    return np.floor(np.asarray(values, dtype=float) * scale + 0.5 + 1e-9) / scale
+
+
+def quartile_segments(scores: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Segment 1-4 by quarter of ascending score within each group; tied scores share their best rank.
+
+    segment = 1 + floor(4 x (rank - 1) / n), where n is the number of scored units in the group. NaN
+    scores get segment 0 (none).
+    """
+    scores = np.asarray(scores, dtype=float)
+    groups = np.zeros(len(scores), dtype=np.int64) if groups is None else pd.factorize(groups)[0]
+    frame = pd.DataFrame({"g": groups, "s": scores})
+    rank = frame.groupby("g")["s"].rank(method="min").to_numpy()
+    n = frame.groupby("g")["s"].transform("count").to_numpy()
+    with np.errstate(invalid="ignore"):
+        segment = 1 + np.floor(4 * (rank - 1) / np.maximum(n, 1))
+    return np.where(np.isnan(scores), 0, segment).astype(np.int64)
+
+
+def fixed_segments(scores: np.ndarray, cut_points: tuple[float, ...]) -> np.ndarray:
+    """Segment k for a score at or below cut k (segment 4 above the last); NaN -> 0."""
+    scores = np.asarray(scores, dtype=float)
+    segment = 1 + np.searchsorted(np.asarray(cut_points, dtype=float), scores, side="left")
+    return np.where(np.isnan(scores), 0, segment).astype(np.int64)
+
+
+def _flag(frame: pd.DataFrame, column: str, source: str, problems: list[Problem]) -> np.ndarray:
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    text = frame[column].astype("string").str.strip().str.lower().fillna("")
+    bad = ~text.isin(TRUE_WORDS + FALSE_WORDS).to_numpy(dtype=bool)
+    problems += [
+        Problem(source, int(i) + 1, column, f"{frame[column].iloc[i]!r} is not yes/no (true/false, 1/0)")
+        for i in np.flatnonzero(bad)[:1000]
+    ]
+    return text.isin(TRUE_WORDS).to_numpy(dtype=bool)
+
+
+INPUT_COLUMNS = [
+    Column("org_code", "text"),
+    Column("trust_type", "text"),
+    Column("metric", "text"),
+    Column("score", "number", allow_missing=True),
+]
+OUTPUT_COLUMNS = [
+    "trust_type",
+    "rank",
+    "org_code",
+    "org_name",
+    "segment",
+    "average_score",
+    "metrics_scored",
+    "score_segment",
+    "financial_override",
+    "segment_5_decision",
+    "tied",
+    "explanation",
+]
+
+
+def segment(
+    frame: pd.DataFrame, config: OversightConfig | None = None, source: str | None = None
+) -> pd.DataFrame:
+    """Segments and league-table ranks for every trust (see the module docstring).
+
+    ``frame``: long table ``org_code``, ``trust_type``, ``metric``, ``score`` (1-4; empty = not scored);
+    optional ``org_name``, ``financial_override`` and ``segment_5`` (yes/no, the same on every row of a
+    trust). Returns one row per trust, sorted as the league tables are.
+    """
+    config = config or load_oversight()
+    source = source or frame.attrs.get("source", "input")
+    arrays = validate(frame, INPUT_COLUMNS, source)
+    check_unique(frame, ["org_code", "metric"], source)
+    problems: list[Problem] = []
+    data = pd.DataFrame(
+        {
+            "org_code": pd.Series(arrays["org_code"]).str.strip(),
+            "trust_type": pd.Series(arrays["trust_type"]).str.strip(),
+            "score": arrays["score"],
+            "org_name": frame["org_name"].astype("string").str.strip().to_numpy(dtype=object)
+            if "org_name" in frame
+            else None,
+        }
+    )
+    score = data["score"].to_numpy()
+    out_of_range = ~np.isnan(score) & ((score < config.best) | (score > config.worst))
+    problems += [
+        Problem(source, int(i) + 1, "score", f"{score[i]:g} is outside {config.best:g}-{config.worst:g}")
+        for i in np.flatnonzero(out_of_range)[:1000]
+    ]
+    data["financial_override"] = _flag(frame, "financial_override", source, problems)
+    data["segment_5"] = _flag(frame, "segment_5", source, problems)
+    for column in ("trust_type", "org_name", "financial_override", "segment_5"):
+        varies = data.groupby("org_code")[column].nunique(dropna=False)
+        problems += [
+            Problem(source, None, column, f"trust {code} has more than one value: one per trust")
+            for code in varies.index[varies > 1]
+        ]
+    if problems:
+        raise InputError(problems)
+
+    trusts = data.groupby("org_code", sort=True).agg(
+        trust_type=("trust_type", "first"),
+        org_name=("org_name", "first"),
+        metrics_scored=("score", "count"),
+        total=("score", "sum"),
+        financial_override=("financial_override", "first"),
+        segment_5_decision=("segment_5", "first"),
+    )
+    trusts = trusts.reset_index()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(trusts["metrics_scored"] > 0, trusts["total"] / trusts["metrics_scored"], np.nan)
+    trusts["average_score"] = round_half_up(mean, config.decimals)
+    avg = trusts["average_score"].to_numpy()
+    if config.method == "quartile":
+        groups = trusts["trust_type"].to_numpy() if config.within == "trust_type" else None
+        by_score = quartile_segments(avg, groups)
+    else:
+        by_score = fixed_segments(avg, config.fixed_cut_points)
+    trusts["score_segment"] = by_score
+    final = np.where(
+        trusts["financial_override"] & (by_score > 0),
+        np.maximum(by_score, config.financial_no_better_than),
+        by_score,
+    )
+    final = np.where(trusts["segment_5_decision"], config.segment_5, final)
+    trusts["segment"] = final.astype(np.int64)
+
+    # league tables: by segment then score; ties share a rank (competition ranking)
+    trusts["_sort_name"] = trusts["org_name"].fillna("").str.lower()
+    trusts["_seg"] = np.where(trusts["segment"] > 0, trusts["segment"], 99)
+    trusts["_score"] = np.where(np.isnan(avg), np.inf, avg)
+    trusts = trusts.sort_values(["trust_type", "_seg", "_score", "_sort_name", "org_code"], ignore_index=True)
+    key = (
+        trusts["trust_type"].astype(str)
+        + "|"
+        + trusts["_seg"].astype(str)
+        + "|"
+        + trusts["_score"].astype(str)
+    )
+    position = trusts.groupby("trust_type").cumcount() + 1
+    trusts["rank"] = position.groupby(key).transform("min").to_numpy()
+    trusts["tied"] = key.map(key.value_counts()).to_numpy() > 1
+    trusts.loc[trusts["segment"] == 0, ["rank", "tied"]] = [pd.NA, False]
+    trusts["rank"] = trusts["rank"].astype("Int64")
+    trusts["explanation"] = [_explain(r, config) for r in trusts.itertuples(index=False)]
+    return trusts[OUTPUT_COLUMNS]
+
+
+def _explain(row, config: OversightConfig) -> str:
+    if row.segment == 0:
+        return "Not segmented: no metric is scored."
+    basis = (
+        f"average metric score {row.average_score:.{config.decimals}f} over {row.metrics_scored} metrics puts it in "
+        f"segment {row.score_segment} ({'quarter' if config.method == 'quartile' else 'fixed thresholds'})"
+    )
+    if row.segment_5_decision:
+        return f"Segment {row.segment} by NHS England decision (intensive support); its {basis}."
+    if row.segment != row.score_segment:
+        return (
+            f"Segment {row.segment}: its {basis}, but the financial override (deficit or deficit support) "
+            f"means no better than segment {config.financial_no_better_than}."
+        )
+    return f"Segment {row.segment}: its {basis}."
