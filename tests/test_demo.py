@@ -7,7 +7,7 @@ from carelens.cli import app
 
 
 def test_demo_reproduces_published_shmi_bands_and_writes_every_result(tmp_path):
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--no-serve"])
     assert result.exit_code == 0, result.output
 
     shmi = pd.read_csv(tmp_path / "shmi_funnel.csv")

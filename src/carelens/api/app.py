@@ -1,0 +1,52 @@
+"""The web application: the versioned HTTP API under ``/api/v1``, the web pages and their static files.
+
+``create_app(engine)`` keeps the engine on ``app.state.engine``; every route reads it from there and
+calls :mod:`carelens.services`, which enforce the role rules. Service errors become JSON errors with
+their HTTP status (``NotFound`` 404, ``Forbidden`` 403, ``Unauthenticated`` 401, ``Invalid`` 400),
+never cached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from carelens import __version__
+from carelens.services import ServiceError, Unauthenticated
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
+
+
+def create_app(engine: sa.Engine) -> FastAPI:
+    """A FastAPI app serving the API, the web pages and ``/static`` over the store behind ``engine``."""
+    from fastapi.staticfiles import StaticFiles
+
+    from carelens.api.routers import area_routers
+    from carelens.web.routes import router as web_router
+
+    app = FastAPI(
+        title="carelens",
+        version=__version__,
+        description="Open oversight engine for health and care. Sign in with POST /api/v1/auth/token and "
+        "send 'Authorization: Bearer <token>'; without a token you see published data only.",
+        openapi_url="/openapi.json",
+    )
+    app.state.engine = engine
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(exc, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+    for router in area_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(web_router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,79 @@
+"""Turning service results into HTTP responses: JSON or CSV, ETags (304 on If-None-Match) and caching.
+
+A response to a signed-in actor may hold confidential data (flags, unpublished ratings, unsuppressed
+small numbers), so it is ``Cache-Control: no-store``. A response to the public holds published data
+only and may be cached for ``public_max_age`` seconds. Both vary on the credentials.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import Query, Request, Response
+
+from carelens.model.access import Actor
+from carelens.services._db import Page
+from carelens.services.settings import get_settings
+
+OutputFormat = Annotated[
+    Literal["json", "csv"], Query(description="json (default) or csv (the rows of the page only).")
+]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")]
+PageSize = Annotated[
+    int | None, Query(ge=1, le=10_000, description="Rows per page (default and maximum are settings).")
+]
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    buffer = io.StringIO()
+    names = columns or (list(rows[0]) if rows else [])
+    writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+    return buffer.getvalue().encode()
+
+
+def respond(
+    request: Request,
+    actor: Actor,
+    data: Any,
+    output: str = "json",
+    name: str = "data",
+) -> Response:
+    """The response for ``data`` (a :class:`Page`, dict or list), with ETag and cache headers."""
+    if isinstance(data, Page):
+        if output == "csv":
+            body, media = _csv(data.items, data.columns), "text/csv; charset=utf-8"
+        else:
+            body, media = _dumps(data.as_dict()), "application/json"
+    elif output == "csv" and isinstance(data, list):
+        body, media = _csv(data, []), "text/csv; charset=utf-8"
+    else:
+        body, media = _dumps(data), "application/json"
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Vary": "Authorization, Cookie"}
+    if actor.signed_in:
+        headers["Cache-Control"] = "no-store"
+    else:
+        headers["Cache-Control"] = f"public, max-age={get_settings().public_max_age}"
+    if media.startswith("text/csv"):
+        headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media, headers=headers)
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, default=str, separators=(",", ":"), allow_nan=False).encode()

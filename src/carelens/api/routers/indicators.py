@@ -1,0 +1,63 @@
+"""Indicator definitions, observations and league tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
+from carelens.api.security import current_actor
+from carelens.model.access import Actor
+from carelens.services.league import league_table
+from carelens.services.observations import get_indicator, list_indicators, observations
+
+router = APIRouter(tags=["indicators"])
+ActorDep = Annotated[Actor, Depends(current_actor)]
+IndicatorId = Annotated[str, Path(min_length=1, max_length=80)]
+
+
+@router.get("/indicators", summary="Every indicator definition")
+def get_indicators(request: Request, actor: ActorDep, format: OutputFormat = "json"):
+    return respond(request, actor, list_indicators(request.app.state.engine, actor), format, "indicators")
+
+
+@router.get("/indicators/{indicator_id}", summary="One indicator: its definition and periods with data")
+def get_one_indicator(request: Request, actor: ActorDep, indicator_id: IndicatorId):
+    return respond(request, actor, get_indicator(request.app.state.engine, actor, indicator_id))
+
+
+@router.get(
+    "/observations", summary="Indicator values per organisation and period (small numbers suppressed)"
+)
+def get_observations(
+    request: Request,
+    actor: ActorDep,
+    indicator_id: Annotated[str | None, Query(max_length=80)] = None,
+    org_code: Annotated[str | None, Query(max_length=40)] = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = None,
+    format: OutputFormat = "json",
+):
+    result = observations(
+        request.app.state.engine, actor, indicator_id, org_code, period_from, period_to, page, page_size
+    )
+    return respond(request, actor, result, format, "observations")
+
+
+@router.get("/league-tables/{indicator_id}", summary="Organisations ranked on one indicator, best first")
+def get_league_table(
+    request: Request,
+    actor: ActorDep,
+    indicator_id: IndicatorId,
+    period: Annotated[dt.date | None, Query(description="First day of the period; default latest.")] = None,
+    kind: Annotated[str | None, Query(max_length=30)] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = None,
+    format: OutputFormat = "json",
+):
+    result = league_table(request.app.state.engine, actor, indicator_id, period, kind, page, page_size)
+    return respond(request, actor, result, format, f"league-{indicator_id}")

@@ -1,0 +1,122 @@
+"""Who is asking, and what each role may see: the access rules of DESIGN.md's user table, as data.
+
+An :class:`Actor` is the person (or program) behind a request: a user name, a :class:`Role` and the
+organisations the role is tied to (a provider's own organisations, a commissioner's own code, an
+inspector's assigned organisations). What a role may see is :data:`ROLE_RULES`, one
+:class:`RoleRules` per role: change the rules there (or pass other rules to the services), never in
+code that checks them. The services in :mod:`carelens.services` are the one place the rules are
+enforced; the API and the web pages call them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The kinds of user in DESIGN.md's table."""
+
+    PUBLIC = "public"
+    """Anyone, not signed in: published ratings, league tables, search."""
+    PROVIDER = "provider"
+    """A provider's staff: its own organisations' data, flags and ratings; never future inspection dates."""
+    COMMISSIONER = "commissioner"
+    """A commissioner (CCG / ICB): its own area's scorecard, allocation, providers' ratings and data."""
+    INSPECTOR = "inspector"
+    """An inspector: their own assignments (inspection plans, evidence, proposed ratings)."""
+    ANALYST = "analyst"
+    """A regulator analyst: monitors everything."""
+    CHIEF_INSPECTOR = "chief_inspector"
+    """A chief inspector / head of sector: approves ratings and enforcement in their sector."""
+    NATIONAL_BOARD = "national_board"
+    """The national board (NHS England): everything but inspection plans."""
+    ADMIN = "admin"
+    """Runs the service: everything, and manages users."""
+    POLICY_MAKER = "policy_maker"
+    """Policy maker: what-if analysis over everything."""
+
+
+class Scope(StrEnum):
+    """Which organisations a rule reaches."""
+
+    NONE = "none"
+    """No organisation."""
+    OWN = "own"
+    """The actor's own organisations (and the sites they run): providers, inspectors' assignments."""
+    AREA = "area"
+    """The actor's commissioner area: itself, its practices, its sub-areas and contracted providers."""
+    SECTOR = "sector"
+    """Organisations in the actor's sector (hospitals, adult social care, primary care)."""
+    ALL = "all"
+    """Every organisation."""
+
+
+@dataclass(frozen=True)
+class RoleRules:
+    """What one role may see and do. Published data (organisation directory, indicator definitions,
+    published ratings, league tables, observations with small numbers suppressed) is open to all."""
+
+    confidential_data: Scope = field(
+        metadata={
+            "doc": "Organisations whose confidential data (flags, unsuppressed small numbers) the role sees."
+        }
+    )
+    unpublished_ratings: Scope = field(
+        metadata={"doc": "Organisations whose unpublished (proposed, not yet published) ratings it sees."}
+    )
+    inspection_plans: Scope = field(
+        metadata={"doc": "Organisations whose inspection plans (incl. unannounced windows) it sees."}
+    )
+    audit_log: bool = field(default=False, metadata={"doc": "May read the audit log."})
+    manage_users: bool = field(default=False, metadata={"doc": "May create users and change their roles."})
+
+
+ROLE_RULES: dict[Role, RoleRules] = {
+    Role.PUBLIC: RoleRules(Scope.NONE, Scope.NONE, Scope.NONE),
+    Role.PROVIDER: RoleRules(Scope.OWN, Scope.NONE, Scope.NONE),
+    Role.COMMISSIONER: RoleRules(Scope.AREA, Scope.AREA, Scope.NONE),
+    Role.INSPECTOR: RoleRules(Scope.OWN, Scope.OWN, Scope.OWN),
+    Role.ANALYST: RoleRules(Scope.ALL, Scope.ALL, Scope.ALL),
+    Role.CHIEF_INSPECTOR: RoleRules(Scope.SECTOR, Scope.SECTOR, Scope.SECTOR),
+    Role.NATIONAL_BOARD: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE),
+    Role.ADMIN: RoleRules(Scope.ALL, Scope.ALL, Scope.ALL, audit_log=True, manage_users=True),
+    Role.POLICY_MAKER: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE),
+}
+"""Default rules per role, after DESIGN.md's user table. Providers and the public never see
+unpublished ratings or inspection plans (they get 404, as if the thing did not exist). Policy makers
+see everything but inspection plans: what-if work on inspector capacity needs counts, not the
+confidential dates of unannounced visits."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a request."""
+
+    user_name: str
+    role: Role
+    organisations: frozenset[str] = frozenset()
+    """Codes tied to the role: a provider's own organisations, a commissioner's own code (its area),
+    an inspector's assigned organisations; empty for roles that see everything or only published data."""
+    sector: str | None = None
+    """A chief inspector's sector (``carelens.model.organisations.Sector`` value)."""
+    inspector_id: str | None = None
+    """An inspector's id in the inspection plans."""
+
+    @property
+    def rules(self) -> RoleRules:
+        """This actor's role rules (the defaults in :data:`ROLE_RULES`)."""
+        return ROLE_RULES[self.role]
+
+    @property
+    def signed_in(self) -> bool:
+        return self.role is not Role.PUBLIC
+
+
+ANONYMOUS = Actor(user_name="anonymous", role=Role.PUBLIC)
+"""The actor behind a request with no credentials: sees published data only."""
+
+
+def documented_rules() -> dict[str, str]:
+    """Every role rule field with its documentation (a test checks nothing is undocumented)."""
+    return {f.name: f.metadata.get("doc", "") for f in fields(RoleRules)}

@@ -1,0 +1,364 @@
+"""Users, passwords and sign-in tokens: signing in and out, and who a token belongs to.
+
+Passwords are hashed with scrypt (:func:`hashlib.scrypt`, salted, cost from the settings); tokens are
+random (``secrets.token_urlsafe``) and only their SHA-256 is stored. Signing in, signing out and creating
+a user are writes: each is in the audit log in the same transaction (failed sign-ins too).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from carelens.model.access import Actor, Role
+from carelens.services import Forbidden, Invalid, Unauthenticated
+from carelens.services._db import Db, reading, writing
+from carelens.services.settings import get_settings
+from carelens.store import schema
+from carelens.store.repository import audit
+from carelens.store.schema_access import access_token, app_user
+
+TOKEN_KINDS = ("session", "api")
+"""'session': a web sign-in (cookie); 'api': a bearer token for programs. Lifetimes are settings."""
+
+
+def hash_password(password: str, n: int | None = None) -> str:
+    """A salted scrypt hash, self-describing: ``scrypt$n$r$p$salt$hash`` (base64)."""
+    n = n or get_settings().scrypt_n
+    r, p = 8, 1
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * n * r)
+    b64 = base64.b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches a hash made by :func:`hash_password` (constant-time compare)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        n_, r_, p_ = int(n), int(r), int(p)
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=n_,
+            r=r_,
+            p=p_,
+            dklen=len(expected),
+            maxmem=256 * n_ * r_,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    """A hash to check against when the user does not exist, so timing does not reveal user names."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(secrets.token_hex(8))
+    return _DUMMY_HASH
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes for timezone-aware columns: they are UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A user to create."""
+
+    user_name: str
+    role: Role
+    password: str | None = None
+    organisations: frozenset[str] = frozenset()
+    sector: str | None = None
+    inspector_id: str | None = None
+    display_name: str | None = None
+
+
+def _user_row(user: NewUser, n: int | None = None) -> dict:
+    return {
+        "user_name": user.user_name,
+        "display_name": user.display_name,
+        "role": str(Role(user.role)),
+        "organisations": sorted(user.organisations),
+        "sector": user.sector,
+        "inspector_id": user.inspector_id,
+        "password_hash": hash_password(user.password, n) if user.password else None,
+        "disabled": False,
+        "created_at": _now(),
+    }
+
+
+def _public(row: dict) -> dict:
+    """A user row without its password hash (what the audit log and the API show)."""
+    return {k: v for k, v in row.items() if k not in ("password_hash", "created_at")}
+
+
+def create_user(db: Db, actor: Actor, user: NewUser) -> dict:
+    """Create a user (admins only); the audit log records who created whom with which role."""
+    if not actor.rules.manage_users:
+        raise Forbidden("only administrators manage users")
+    if not user.user_name or len(user.user_name) > 100:
+        raise Invalid("user name must be 1 to 100 characters")
+    with writing(db) as connection:
+        if connection.execute(
+            sa.select(app_user.c.user_name).where(app_user.c.user_name == user.user_name)
+        ).first():
+            raise Invalid(f"user {user.user_name!r} already exists")
+        row = _user_row(user)
+        connection.execute(app_user.insert().values(**row))
+        audit(
+            connection,
+            actor.user_name,
+            "user.created",
+            "app_user",
+            user.user_name,
+            {"before": None, "after": _public(row)},
+        )
+    return _public(row)
+
+
+def create_users(
+    connection: sa.Connection, users: Iterable[NewUser], by: str, n: int | None = None
+) -> list[str]:
+    """Create or replace users in bulk (set-up and demo), audited as done by ``by``."""
+    names = []
+    for user in users:
+        before = (
+            connection.execute(sa.select(app_user).where(app_user.c.user_name == user.user_name))
+            .mappings()
+            .first()
+        )
+        row = _user_row(user, n)
+        if before is None:
+            connection.execute(app_user.insert().values(**row))
+        else:
+            connection.execute(app_user.update().where(app_user.c.user_name == user.user_name).values(**row))
+        audit(
+            connection,
+            by,
+            "user.created" if before is None else "user.replaced",
+            "app_user",
+            user.user_name,
+            {"before": _public(dict(before)) if before else None, "after": _public(row)},
+        )
+        names.append(user.user_name)
+    return names
+
+
+def login(db: Db, user_name: str, password: str, kind: str = "session") -> tuple[str, dt.datetime]:
+    """Check a password and start a session (or issue an API token): returns (token, expires_at).
+
+    Raises :class:`Unauthenticated` for an unknown user, a wrong password or a disabled account (one
+    message for all three, so user names cannot be probed). Every attempt is audited.
+    """
+    if kind not in TOKEN_KINDS:
+        raise Invalid(f"token kind must be one of {', '.join(TOKEN_KINDS)}")
+    settings = get_settings()
+    with writing(db) as connection:
+        row = (
+            connection.execute(sa.select(app_user).where(app_user.c.user_name == user_name))
+            .mappings()
+            .first()
+        )
+        ok = verify_password(password, (row and row["password_hash"]) or _dummy_hash())
+        if not (row and row["password_hash"] and ok and not row["disabled"]):
+            audit(connection, user_name[:100], "login.failed", "app_user", user_name[:200], {"kind": kind})
+            failed = True
+        else:
+            failed = False
+            token = secrets.token_urlsafe(32)
+            now = _now()
+            lifetime = (
+                dt.timedelta(minutes=settings.session_minutes)
+                if kind == "session"
+                else dt.timedelta(days=settings.api_token_days)
+            )
+            expires = now + lifetime
+            connection.execute(
+                access_token.insert().values(
+                    token_hash=token_hash(token),
+                    user_name=user_name,
+                    kind=kind,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+            audit(
+                connection,
+                user_name,
+                "login",
+                "access_token",
+                token_hash(token)[:12],
+                {"kind": kind, "before": None, "after": {"expires_at": expires}},
+            )
+    if failed:
+        raise Unauthenticated("wrong user name or password")
+    return token, expires
+
+
+def logout(db: Db, token: str) -> bool:
+    """End a session or revoke an API token; returns whether a live token was revoked (audited)."""
+    digest = token_hash(token)
+    with writing(db) as connection:
+        row = connection.execute(
+            sa.select(access_token.c.user_name).where(
+                access_token.c.token_hash == digest, access_token.c.revoked_at.is_(None)
+            )
+        ).first()
+        if row is None:
+            return False
+        now = _now()
+        connection.execute(
+            access_token.update().where(access_token.c.token_hash == digest).values(revoked_at=now)
+        )
+        audit(
+            connection,
+            row.user_name,
+            "logout",
+            "access_token",
+            digest[:12],
+            {"before": {"revoked_at": None}, "after": {"revoked_at": now}},
+        )
+    return True
+
+
+def actor_for_token(db: Db, token: str) -> Actor | None:
+    """The actor a live (unexpired, unrevoked) token signs in, or None."""
+    query = (
+        sa.select(app_user, access_token.c.expires_at)
+        .join(access_token, access_token.c.user_name == app_user.c.user_name)
+        .where(access_token.c.token_hash == token_hash(token), access_token.c.revoked_at.is_(None))
+    )
+    with reading(db) as connection:
+        row = connection.execute(query).mappings().first()
+    if row is None or row["disabled"] or _aware(row["expires_at"]) <= _now():
+        return None
+    return actor_from_row(row)
+
+
+def actor_from_row(row) -> Actor:
+    return Actor(
+        user_name=row["user_name"],
+        role=Role(row["role"]),
+        organisations=frozenset(row["organisations"] or ()),
+        sector=row["sector"],
+        inspector_id=row["inspector_id"],
+    )
+
+
+def get_actor(db: Db, user_name: str) -> Actor | None:
+    """The actor for a stored user (for tools and tests), or None."""
+    with reading(db) as connection:
+        row = (
+            connection.execute(sa.select(app_user).where(app_user.c.user_name == user_name))
+            .mappings()
+            .first()
+        )
+    return actor_from_row(row) if row else None
+
+
+# --- demo accounts -------------------------------------------------------------------------------
+
+DEMO_PASSWORD_SUFFIX = "-demo"
+"""A demo account's password is its user name followed by this (printed by ``carelens demo``)."""
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    user_name: str
+    password: str
+    role: Role
+    organisations: tuple[str, ...]
+    sector: str | None
+
+
+def _pick(connection: sa.Connection, query: sa.Select) -> str | None:
+    return connection.execute(query.limit(1)).scalar()
+
+
+def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
+    """One account per role, tied to organisations taken from the loaded data.
+
+    The provider is the one whose locations have the most ratings (else the first NHS trust); the
+    commissioner the one with the most practices; the inspector is assigned the provider's organisations.
+    """
+    org, rel, rating = schema.organisation, schema.org_relationship, schema.rating
+    provider = _pick(
+        connection,
+        sa.select(rel.c.subject_code)
+        .join(rating, rating.c.org_code == rel.c.object_code)
+        .where(rel.c.kind == "provider_location", rel.c.valid_to.is_(None), rating.c.superseded_by.is_(None))
+        .group_by(rel.c.subject_code)
+        .order_by(sa.func.count().desc(), rel.c.subject_code),
+    ) or _pick(connection, sa.select(org.c.code).where(org.c.kind == "nhs_trust").order_by(org.c.code))
+    commissioner = _pick(
+        connection,
+        sa.select(rel.c.object_code)
+        .where(rel.c.kind == "practice_commissioner", rel.c.valid_to.is_(None))
+        .group_by(rel.c.object_code)
+        .order_by(sa.func.count().desc(), rel.c.object_code),
+    ) or _pick(connection, sa.select(org.c.code).where(org.c.kind == "commissioner").order_by(org.c.code))
+    own = (provider,) if provider else ()
+    area = (commissioner,) if commissioner else ()
+    ties: dict[Role, tuple[tuple[str, ...], str | None]] = {
+        Role.PROVIDER: (own, None),
+        Role.COMMISSIONER: (area, None),
+        Role.INSPECTOR: (own, None),
+        Role.CHIEF_INSPECTOR: ((), "hospitals"),
+    }
+    accounts = []
+    for role in Role:
+        if role is Role.PUBLIC:
+            continue
+        organisations, sector = ties.get(role, ((), None))
+        name = role.value.replace("_", "-")
+        accounts.append(DemoAccount(name, name + DEMO_PASSWORD_SUFFIX, role, organisations, sector))
+    return accounts
+
+
+def create_demo_users(db: Db, n: int | None = None) -> list[DemoAccount]:
+    """Create (or reset) one demo account per signed-in role; returns the accounts with their passwords."""
+    with writing(db) as connection:
+        accounts = demo_accounts(connection)
+        create_users(
+            connection,
+            [
+                NewUser(
+                    a.user_name,
+                    a.role,
+                    a.password,
+                    frozenset(a.organisations),
+                    a.sector,
+                    inspector_id=a.user_name if a.role is Role.INSPECTOR else None,
+                    display_name=f"Demo {a.role.value.replace('_', ' ')}",
+                )
+                for a in accounts
+            ],
+            by="carelens-demo",
+            n=n,
+        )
+    return accounts

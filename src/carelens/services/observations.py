@@ -1,0 +1,192 @@
+"""Indicator values per organisation and period, with small-number suppression for published figures.
+
+Observations come from published official statistics, so anyone may read them; but counts from 1 to
+``small_number_threshold - 1`` are suppressed (with the value they would reveal) unless the actor is
+entitled to the organisation's confidential data (its own provider, its commissioner, the regulator).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.services import NotFound
+from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services.reach import Reach, reach
+from carelens.services.settings import get_settings
+from carelens.store import schema
+
+OBSERVATION_COLUMNS = [
+    "indicator_id",
+    "org_code",
+    "period",
+    "numerator",
+    "denominator",
+    "expected",
+    "value",
+    "suppressed",
+]
+
+
+def small_number(table: sa.Table) -> sa.ColumnElement[bool]:
+    """SQL: the row has a count (numerator or denominator) from 1 to the threshold minus one."""
+    threshold = get_settings().small_number_threshold
+    return sa.or_(
+        sa.and_(table.c.numerator > 0, table.c.numerator < threshold),
+        sa.and_(table.c.denominator > 0, table.c.denominator < threshold),
+    )
+
+
+def suppressed_flag(table: sa.Table, within: Reach) -> sa.ColumnElement:
+    """SQL: 1 when the row's figures must be hidden from this actor, else 0."""
+    if within.everything:
+        return sa.literal(0)
+    return sa.case((sa.and_(small_number(table), sa.not_(within.clause(table.c.org_code))), 1), else_=0)
+
+
+def suppress(row: dict[str, Any]) -> dict[str, Any]:
+    """Blank the figures of a row flagged ``suppressed``; make the flag a boolean."""
+    row["suppressed"] = bool(row.get("suppressed"))
+    if row["suppressed"]:
+        for key in ("numerator", "denominator", "expected", "value"):
+            if key in row:
+                row[key] = None
+    return row
+
+
+def _indicator_ids(connection: sa.Connection) -> list[str]:
+    return list(
+        connection.execute(sa.select(schema.indicator.c.id).order_by(schema.indicator.c.id)).scalars()
+    )
+
+
+def observations(
+    db: Db,
+    actor: Actor,
+    indicator_id: str | None = None,
+    org_code: str | None = None,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Page:
+    """Current observations, filtered and paged, ordered by indicator, organisation and period."""
+    obs = schema.observation
+    page, size = page_bounds(page, page_size)
+    with reading(db) as connection:
+        within = reach(connection, actor, actor.rules.confidential_data)
+        query = sa.select(
+            *(obs.c[c] for c in OBSERVATION_COLUMNS[:-1]), suppressed_flag(obs, within).label("suppressed")
+        ).where(obs.c.superseded_by.is_(None))
+        if indicator_id:
+            query = query.where(obs.c.indicator_id == indicator_id)
+        elif org_code:  # lets the (indicator, organisation, period) index serve an organisation's rows
+            query = query.where(obs.c.indicator_id.in_(_indicator_ids(connection)))
+        if org_code:
+            query = query.where(obs.c.org_code == org_code)
+        if period_from:
+            query = query.where(obs.c.period >= period_from)
+        if period_to:
+            query = query.where(obs.c.period <= period_to)
+        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = connection.execute(
+            query.order_by(obs.c.indicator_id, obs.c.org_code, obs.c.period)
+            .limit(size)
+            .offset((page - 1) * size)
+        ).mappings()
+        items = [suppress(plain(r)) for r in rows]
+    return Page(items, total, page, size, OBSERVATION_COLUMNS)
+
+
+def latest_by_indicator(
+    connection: sa.Connection, actor: Actor, code: str, sector: str | None
+) -> list[dict[str, Any]]:
+    """For one organisation: each indicator's latest figure, how many periods it has, and its title."""
+    obs, ind = schema.observation, schema.indicator
+    within = reach(connection, actor, actor.rules.confidential_data)
+    confidential = within.includes(code, sector)
+    current = sa.and_(
+        obs.c.indicator_id.in_(_indicator_ids(connection)),
+        obs.c.org_code == code,
+        obs.c.superseded_by.is_(None),
+    )
+    spans = (
+        sa.select(
+            obs.c.indicator_id,
+            sa.func.max(obs.c.period).label("latest"),
+            sa.func.min(obs.c.period).label("first"),
+            sa.func.count().label("periods"),
+        )
+        .where(current)
+        .group_by(obs.c.indicator_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            obs.c.indicator_id,
+            ind.c.title,
+            ind.c.definition,
+            obs.c.period,
+            obs.c.numerator,
+            obs.c.denominator,
+            obs.c.expected,
+            obs.c.value,
+            spans.c.first,
+            spans.c.periods,
+            (sa.literal(0) if confidential else sa.case((small_number(obs), 1), else_=0)).label("suppressed"),
+        )
+        .join(spans, sa.and_(spans.c.indicator_id == obs.c.indicator_id, spans.c.latest == obs.c.period))
+        .join(ind, ind.c.id == obs.c.indicator_id)
+        .where(current)
+        .order_by(obs.c.indicator_id)
+    )
+    out = []
+    for row in connection.execute(query).mappings():
+        item = plain(row)
+        definition = item.pop("definition") or {}
+        item["polarity"] = definition.get("polarity")
+        item["value_type"] = definition.get("value_type")
+        out.append(suppress(item))
+    return out
+
+
+def list_indicators(db: Db, actor: Actor) -> list[dict[str, Any]]:
+    """Every indicator definition (public)."""
+    ind = schema.indicator
+    with reading(db) as connection:
+        rows = connection.execute(sa.select(ind).order_by(ind.c.id)).mappings()
+        return [
+            {"id": r["id"], "version": r["version"], "title": r["title"], **_summary(r["definition"])}
+            for r in rows
+        ]
+
+
+def _summary(definition: dict | None) -> dict[str, Any]:
+    definition = definition or {}
+    keys = ("domain", "key_question", "value_type", "polarity", "peer_group", "method", "source")
+    return {k: definition.get(k) for k in keys}
+
+
+def get_indicator(db: Db, actor: Actor, indicator_id: str) -> dict[str, Any]:
+    """One indicator's whole definition, with the periods it has data for."""
+    ind, obs = schema.indicator, schema.observation
+    with reading(db) as connection:
+        row = connection.execute(sa.select(ind).where(ind.c.id == indicator_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no indicator {indicator_id!r}")
+        periods = connection.execute(
+            sa.select(obs.c.period)
+            .where(obs.c.indicator_id == indicator_id, obs.c.superseded_by.is_(None))
+            .distinct()
+            .order_by(obs.c.period)
+        ).scalars()
+        return {
+            "id": row["id"],
+            "version": row["version"],
+            "title": row["title"],
+            "definition": row["definition"],
+            "periods": [p.isoformat() for p in periods],
+        }

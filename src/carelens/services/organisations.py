@@ -1,0 +1,123 @@
+"""Organisations: search by name, code or place, and the organisation profile.
+
+The organisation directory is public; what a profile adds (ratings, latest figures) follows the role
+rules through the ratings and observations services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.services import NotFound
+from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services.observations import latest_by_indicator
+from carelens.services.ratings import explain, visible_ratings
+from carelens.services.reach import reach
+from carelens.store import schema
+
+ORG_COLUMNS = ["code", "name", "kind", "subtype", "sector", "valid_from", "valid_to"]
+PLACE_LINKS = ("local_authority_area", "place_member", "commissioner_region", "practice_commissioner")
+"""Relationships whose object is a place an organisation can be found by (its council, place, region,
+commissioner)."""
+
+
+def search_organisations(
+    db: Db,
+    actor: Actor,
+    q: str | None = None,
+    kind: str | None = None,
+    sector: str | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Page:
+    """Organisations whose code starts with, or name contains, ``q``, or that lie in a place so named."""
+    org, rel = schema.organisation, schema.org_relationship
+    page, size = page_bounds(page, page_size)
+    query = sa.select(*(org.c[c] for c in ORG_COLUMNS))
+    if q and q.strip():
+        text = q.strip().lower()
+        places = org.alias("place")
+        place = (
+            sa.select(rel.c.subject_code)
+            .join(places, places.c.code == rel.c.object_code)
+            .where(
+                rel.c.kind.in_(PLACE_LINKS),
+                rel.c.valid_to.is_(None),
+                sa.func.lower(places.c.name).contains(text, autoescape=True),
+            )
+        )
+        query = query.where(
+            sa.or_(
+                sa.func.lower(org.c.code).startswith(text, autoescape=True),
+                sa.func.lower(org.c.name).contains(text, autoescape=True),
+                org.c.code.in_(place),
+            )
+        )
+    if kind:
+        query = query.where(org.c.kind == kind)
+    if sector:
+        query = query.where(org.c.sector == sector)
+    with reading(db) as connection:
+        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = connection.execute(
+            query.order_by(org.c.name.is_(None), org.c.name, org.c.code).limit(size).offset((page - 1) * size)
+        ).mappings()
+        items = [plain(r) for r in rows]
+    return Page(items, total, page, size, ORG_COLUMNS)
+
+
+def get_organisation(db: Db, actor: Actor, code: str) -> dict[str, Any]:
+    """One organisation's directory entry, or :class:`NotFound`."""
+    org = schema.organisation
+    with reading(db) as connection:
+        row = (
+            connection.execute(sa.select(*(org.c[c] for c in ORG_COLUMNS)).where(org.c.code == code))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise NotFound(f"no organisation {code!r}")
+    return plain(row)
+
+
+def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
+    """Current relationships of an organisation, both ways, with the other organisation's name."""
+    rel, org = schema.org_relationship, schema.organisation
+    out = []
+    for here, there, direction in (
+        (rel.c.subject_code, rel.c.object_code, "to"),
+        (rel.c.object_code, rel.c.subject_code, "from"),
+    ):
+        query = (
+            sa.select(
+                rel.c.kind, there.label("code"), org.c.name, org.c.kind.label("org_kind"), rel.c.valid_from
+            )
+            .join(org, org.c.code == there)
+            .where(here == code, rel.c.valid_to.is_(None))
+            .order_by(rel.c.kind, there)
+            .limit(200)
+        )
+        out += [{"direction": direction, **plain(r)} for r in connection.execute(query).mappings()]
+    return out
+
+
+def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
+    """Everything the actor may see about one organisation: directory entry, links, ratings with a
+    plain-English explanation, and the latest figure for every indicator it has."""
+    with reading(db) as connection:
+        organisation = get_organisation(connection, actor, code)
+        confidential = reach(connection, actor, actor.rules.confidential_data).includes(
+            code, organisation["sector"]
+        )
+        ratings = visible_ratings(connection, actor, code, organisation["sector"])
+        return {
+            "organisation": organisation,
+            "confidential": confidential,
+            "relationships": _links(connection, code),
+            "ratings": ratings,
+            "explanation": explain(organisation, ratings),
+            "indicators": latest_by_indicator(connection, actor, code, organisation["sector"]),
+        }

@@ -1,0 +1,152 @@
+"""Ratings: current and history per organisation, one rating by id, search, and a plain-English explanation.
+
+A rating is published when its method is one of the settings' ``published_rating_methods`` (ratings
+read from the regulator); any other rating is a proposal. Unpublished ratings are visible only to roles
+whose ``unpublished_ratings`` rule reaches the organisation; to everyone else they do not exist (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.services import NotFound
+from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services.reach import reach
+from carelens.services.settings import get_settings
+from carelens.store import schema
+
+RATING_COLUMNS = [
+    "id",
+    "org_code",
+    "level",
+    "service",
+    "key_question",
+    "rating",
+    "report_date",
+    "report_link_id",
+    "method",
+    "published",
+    "current",
+]
+
+
+def _published(rating: sa.Table) -> sa.ColumnElement[bool]:
+    return rating.c.method.in_(get_settings().published_rating_methods)
+
+
+def _visible(connection: sa.Connection, actor: Actor, rating: sa.Table) -> sa.ColumnElement[bool]:
+    """SQL: the rating is published, or unpublished within the actor's reach."""
+    within = reach(connection, actor, actor.rules.unpublished_ratings)
+    if within.empty:
+        return _published(rating)
+    return sa.or_(_published(rating), within.clause(rating.c.org_code))
+
+
+def _select(rating: sa.Table) -> sa.Select:
+    return sa.select(
+        *(rating.c[c] for c in RATING_COLUMNS[:-2]),
+        sa.case((_published(rating), True), else_=False).label("published"),
+        rating.c.superseded_by.is_(None).label("current"),
+    )
+
+
+def _row(row) -> dict[str, Any]:
+    item = plain(row)
+    item["published"] = bool(item["published"])
+    item["current"] = bool(item["current"])
+    return item
+
+
+def visible_ratings(
+    db: Db, actor: Actor, code: str, sector: str | None = None, history: bool = False
+) -> list[dict[str, Any]]:
+    """An organisation's ratings the actor may see: current ones, or every one ever (``history``)."""
+    rating = schema.rating
+    with reading(db) as connection:
+        query = _select(rating).where(rating.c.org_code == code, _visible(connection, actor, rating))
+        if not history:
+            query = query.where(rating.c.superseded_by.is_(None))
+        query = query.order_by(
+            rating.c.level, rating.c.service, rating.c.key_question, rating.c.report_date.desc(), rating.c.id
+        )
+        return [_row(r) for r in connection.execute(query).mappings()]
+
+
+def get_rating(db: Db, actor: Actor, rating_id: int) -> dict[str, Any]:
+    """One rating with its explanation; :class:`NotFound` if it does not exist or is not for this actor."""
+    rating, org = schema.rating, schema.organisation
+    with reading(db) as connection:
+        row = (
+            connection.execute(
+                _select(rating).where(rating.c.id == rating_id, _visible(connection, actor, rating))
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"no rating {rating_id}")
+        item = _row(row)
+        name = connection.execute(sa.select(org.c.name).where(org.c.code == item["org_code"])).scalar()
+    item["explanation"] = explain({"code": item["org_code"], "name": name}, [item])
+    return item
+
+
+def search_ratings(
+    db: Db,
+    actor: Actor,
+    rating_value: str | None = None,
+    key_question: str | None = None,
+    org_code: str | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Page:
+    """Current ratings the actor may see, filtered and paged."""
+    rating = schema.rating
+    page, size = page_bounds(page, page_size)
+    with reading(db) as connection:
+        query = _select(rating).where(rating.c.superseded_by.is_(None), _visible(connection, actor, rating))
+        if rating_value:
+            query = query.where(rating.c.rating == rating_value)
+        if key_question:
+            query = query.where(rating.c.key_question == key_question)
+        if org_code:
+            query = query.where(rating.c.org_code == org_code)
+        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = connection.execute(
+            query.order_by(rating.c.id).limit(size).offset((page - 1) * size)
+        ).mappings()
+        items = [_row(r) for r in rows]
+    return Page(items, total, page, size, RATING_COLUMNS)
+
+
+def explain(organisation: dict[str, Any], ratings: list[dict[str, Any]]) -> str:
+    """A plain-English summary of an organisation's current ratings, for the public."""
+    name = organisation.get("name") or organisation.get("code")
+    current = [r for r in ratings if r.get("current", True)]
+    if not current:
+        return f"{name} has no published rating yet."
+    overall = [r for r in current if r["service"] == "Overall" and r["key_question"] == "Overall"]
+    parts = []
+    if overall:
+        r = overall[0]
+        when = f" in the report of {r['report_date']}" if r.get("report_date") else ""
+        status = "" if r["published"] else " (proposed, not yet published)"
+        parts.append(f"{name} is rated {r['rating']} overall{when}{status}.")
+    else:
+        parts.append(f"{name} has no overall rating.")
+    questions = [r for r in current if r["service"] == "Overall" and r["key_question"] != "Overall"]
+    if questions:
+        listed = "; ".join(f"{r['key_question'].lower()}: {r['rating']}" for r in questions)
+        parts.append(
+            f"For the five questions asked of every service (is it safe, effective, caring, "
+            f"responsive and well-led?) the ratings are {listed}."
+        )
+    weak = sorted(
+        {r["key_question"] for r in current if r["rating"] in ("Inadequate", "Requires improvement")}
+    )
+    if weak:
+        parts.append("Areas needing improvement: " + ", ".join(w.lower() for w in weak) + ".")
+    return " ".join(parts)

@@ -1,0 +1,75 @@
+"""HTTP behaviour: JSON and CSV, pagination, ETags and caching headers, search, league tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from carelens.model.access import Role
+
+from .conftest import auth
+
+
+def test_etag_gives_304_when_unchanged(client):
+    first = client.get("/api/v1/organisations")
+    assert first.status_code == 200 and first.headers["etag"]
+    again = client.get("/api/v1/organisations", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    other = client.get("/api/v1/organisations", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+
+
+def test_confidential_responses_are_never_stored_and_public_ones_may_be_cached(client, tokens):
+    public = client.get("/api/v1/organisations/P1")
+    assert public.headers["cache-control"].startswith("public")
+    signed_in = client.get("/api/v1/organisations/P1", headers=auth(tokens[Role.PROVIDER]))
+    assert signed_in.headers["cache-control"] == "no-store"
+    assert "Authorization" in signed_in.headers["vary"]
+    assert client.get("/api/v1/ratings/2").headers["cache-control"] == "no-store"  # a 404
+
+
+def test_csv_output_and_pagination(client):
+    page1 = client.get("/api/v1/organisations?page_size=3").json()
+    page3 = client.get("/api/v1/organisations?page_size=3&page=3").json()
+    assert page1["total"] == 7 and page1["pages"] == 3 and len(page1["items"]) == 3
+    assert len(page3["items"]) == 1
+    assert {o["code"] for o in page1["items"]}.isdisjoint(o["code"] for o in page3["items"])
+    response = client.get("/api/v1/organisations?format=csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 7 and rows[0].keys() >= {"code", "name", "kind"}
+
+
+def test_search_by_name_code_or_place(client):
+    def codes(q):
+        return sorted(o["code"] for o in client.get("/api/v1/organisations", params={"q": q}).json()["items"])
+
+    assert codes("alpha") == ["L1", "P1"]
+    assert codes("p2") == ["P2"]
+    assert codes("plymouth") == ["G1", "LA1"]  # the council itself, and the practice in its area
+    assert codes("100%_") == []
+
+
+def test_league_table_ranks_best_first_and_hides_small_numbers_from_the_public(client, tokens):
+    public = client.get("/api/v1/league-tables/ind_p").json()
+    ranked = [(r["rank"], r["org_code"]) for r in public["items"]]
+    # lower is better: L2 0.15 > G1 0.04; P1 (3/100) and P2 (5/100) are small numbers, listed last unranked
+    assert ranked == [(1, "G1"), (2, "L2"), (None, "P1"), (None, "P2")]
+    analyst = client.get("/api/v1/league-tables/ind_p", headers=auth(tokens[Role.ANALYST])).json()
+    assert [(r["rank"], r["org_code"]) for r in analyst["items"]] == [
+        (1, "P1"),
+        (2, "G1"),
+        (3, "P2"),
+        (4, "L2"),
+    ]
+    paged = client.get("/api/v1/league-tables/ind_p?page=2&page_size=3").json()
+    assert paged["total"] == 4 and [r["org_code"] for r in paged["items"]] == ["P2"]
+
+
+def test_profile_explains_ratings_in_plain_english(client):
+    profile = client.get("/api/v1/organisations/L1").json()
+    assert profile["explanation"].startswith("Alpha General Hospital is rated Good overall")
+    assert [i["indicator_id"] for i in profile["indicators"]] == []
+    p1 = client.get("/api/v1/organisations/P1").json()
+    assert {i["indicator_id"] for i in p1["indicators"]} == {"ind_n", "ind_p"}
+    assert {r["code"] for r in p1["relationships"]} == {"L1"}

@@ -1,0 +1,133 @@
+"""The permission matrix: every route x every role -> the status it must get (datasette style).
+
+Expectations are written out here, not derived from ROLE_RULES, so a change to the rules that changes
+who sees what fails this test until the matrix is changed too. Unpublished (proposed) ratings must be
+404 -- never 403 -- for anyone not entitled, so their existence does not leak. Inspection plans
+(unannounced windows) are not in the store yet (the planning issue has not landed): the same 404 rule
+is tested here on unpublished ratings and is left to that issue for inspections.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from carelens.model.access import Role
+
+from .conftest import RATING_IDS, auth
+
+R = list(Role)
+ALL_200 = dict.fromkeys(R, 200)
+
+
+def only(status_for_others: int, **allowed: int) -> dict[Role, int]:
+    """Expected statuses: ``allowed`` roles (by value) get theirs, everyone else ``status_for_others``."""
+    return {role: allowed.get(role.value, status_for_others) for role in R}
+
+
+L1_PROPOSED = RATING_IDS["L1_proposed"]
+L2_PROPOSED = RATING_IDS["L2_proposed"]
+ENTITLED_EVERYWHERE = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
+
+MATRIX: list[tuple[str, str, dict[Role, int]]] = [
+    ("GET", "/api/v1/organisations", ALL_200),
+    ("GET", "/api/v1/organisations?q=plymouth&format=csv", ALL_200),
+    ("GET", "/api/v1/organisations/P1", ALL_200),
+    ("GET", "/api/v1/organisations/NOPE", dict.fromkeys(R, 404)),
+    ("GET", "/api/v1/organisations/L1/ratings?history=true", ALL_200),
+    ("GET", "/api/v1/indicators", ALL_200),
+    ("GET", "/api/v1/indicators/ind_p", ALL_200),
+    ("GET", "/api/v1/indicators/nope", dict.fromkeys(R, 404)),
+    ("GET", "/api/v1/observations?indicator_id=ind_p", ALL_200),
+    ("GET", "/api/v1/league-tables/ind_p", ALL_200),
+    ("GET", "/api/v1/league-tables/ind_n", dict.fromkeys(R, 400)),
+    ("GET", "/api/v1/ratings", ALL_200),
+    ("GET", f"/api/v1/ratings/{RATING_IDS['L1_published']}", ALL_200),
+    # L1 is run by P1 (provider's own, inspector's assignment) and contracted by C1 (commissioner's area).
+    (
+        "GET",
+        f"/api/v1/ratings/{L1_PROPOSED}",
+        only(404, commissioner=200, inspector=200, **ENTITLED_EVERYWHERE),
+    ),
+    ("GET", f"/api/v1/ratings/{L2_PROPOSED}", only(404, **ENTITLED_EVERYWHERE)),
+    ("GET", "/api/v1/ratings/999999", dict.fromkeys(R, 404)),
+    ("GET", "/api/v1/auth/me", ALL_200),
+    ("GET", "/api/v1/audit", only(403, admin=200)),
+    ("POST", "/api/v1/users", only(403, admin=201)),
+    ("GET", "/openapi.json", ALL_200),
+]
+
+
+@pytest.mark.parametrize("role", R, ids=[r.value for r in R])
+@pytest.mark.parametrize(("method", "path", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
+def test_permission_matrix(client, tokens, method, path, expected, role):
+    body = {"user_name": f"new-{role.value}", "role": "analyst"} if method == "POST" else None
+    response = client.request(method, path, headers=auth(tokens[role]), json=body)
+    assert response.status_code == expected[role], response.text
+
+
+def test_every_api_route_is_in_the_matrix(client):
+    """A new route must be added to the matrix (with its expected status for every role)."""
+    covered = {(m, p.split("?")[0]) for m, p, _ in MATRIX}
+    templates = {
+        "/api/v1/organisations/{code}": "/api/v1/organisations/P1",
+        "/api/v1/organisations/{code}/ratings": "/api/v1/organisations/L1/ratings",
+        "/api/v1/indicators/{indicator_id}": "/api/v1/indicators/ind_p",
+        "/api/v1/league-tables/{indicator_id}": "/api/v1/league-tables/ind_p",
+        "/api/v1/ratings/{rating_id}": f"/api/v1/ratings/{RATING_IDS['L1_published']}",
+    }
+    missing = []
+    for path, item in client.get("/openapi.json").json()["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method in item:
+            if method.upper() == "POST" and path.startswith("/api/v1/auth/"):
+                continue  # sign-in and sign-out are tested in test_auth.py
+            if (method.upper(), templates.get(path, path)) not in covered:
+                missing.append(f"{method.upper()} {path}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("role", [Role.PUBLIC, Role.PROVIDER])
+def test_public_and_providers_never_see_a_proposed_rating_anywhere(client, tokens, role):
+    """Not by id, not in the search, not in an organisation's ratings or history, not in its profile."""
+    headers = auth(tokens[role])
+    listed = client.get("/api/v1/ratings?page_size=1000", headers=headers).json()["items"]
+    assert listed and all(r["published"] for r in listed)
+    for code in ("L1", "L2"):
+        history = client.get(f"/api/v1/organisations/{code}/ratings?history=true", headers=headers).json()
+        assert [r["rating"] for r in history["ratings"]] == ["Good"]
+        assert "Inadequate" not in history["explanation"]
+        profile = client.get(f"/api/v1/organisations/{code}", headers=headers).json()
+        assert [r["method"] for r in profile["ratings"]] == ["published"]
+        csv = client.get(f"/api/v1/organisations/{code}/ratings?format=csv", headers=headers).text
+        assert "proposed" not in csv
+
+
+OWN = {
+    Role.PUBLIC: set(),
+    Role.PROVIDER: {"P1", "L1"},
+    Role.COMMISSIONER: {"C1", "G1", "L1"},
+    Role.INSPECTOR: {"P1", "L1"},
+    Role.CHIEF_INSPECTOR: {"P1", "L1", "P2", "L2"},
+    Role.ANALYST: {"P1", "L1", "P2", "L2", "C1", "G1", "LA1"},
+    Role.NATIONAL_BOARD: {"P1", "L1", "P2", "L2", "C1", "G1", "LA1"},
+    Role.ADMIN: {"P1", "L1", "P2", "L2", "C1", "G1", "LA1"},
+    Role.POLICY_MAKER: {"P1", "L1", "P2", "L2", "C1", "G1", "LA1"},
+}
+
+
+@pytest.mark.parametrize("role", R, ids=[r.value for r in R])
+def test_each_role_sees_confidential_data_of_its_own_organisations_only(client, tokens, role):
+    headers = auth(tokens[role])
+    seen = {
+        code
+        for code in ("P1", "L1", "P2", "L2", "C1", "G1", "LA1")
+        if client.get(f"/api/v1/organisations/{code}", headers=headers).json()["confidential"]
+    }
+    assert seen == OWN[role]
+    # Small counts (P1: 3, P2: 5) are shown only to those entitled to the organisation's data.
+    rows = client.get("/api/v1/observations?indicator_id=ind_p", headers=headers).json()["items"]
+    shown = {r["org_code"]: r["numerator"] for r in rows}
+    for code in ("P1", "P2"):
+        assert (shown[code] is not None) == (code in OWN[role]), code
+    assert shown["G1"] == 40  # large counts are published to everyone
