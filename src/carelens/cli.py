@@ -69,11 +69,17 @@ def _cell(value: Any) -> str:
 @handles_errors
 def demo(
     out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Folder for the result CSV files."),
+    serve_app: bool = typer.Option(
+        True, "--serve/--no-serve", help="Serve the dashboard and API when done (--no-serve: only write)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (loopback by default)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to serve on."),
 ) -> None:
-    """Run the statistics engine end to end on the packaged real NHS demo data."""
+    """The main job: run the engine on the packaged real NHS data, load it into a fresh store and serve it."""
     from rich.console import Console
     from rich.table import Table
 
+    from carelens.api.serve import DEMO_DB_FILE, prepare_demo_store, serve
     from carelens.demo.job import run_demo
 
     console = Console()
@@ -95,6 +101,46 @@ def demo(
     show("A&E four-hour performance control charts: trusts by icon at the latest month", result.spc_summary)
     for path in result.files:
         console.print(f"wrote {path}")
+    with console.status("Loading the demo data into a fresh store...") as status:
+        engine, accounts = prepare_demo_store(out, progress=lambda step: status.update(f"Loading {step}..."))
+    console.print(f"store: {out / DEMO_DB_FILE}")
+    accounts_table = Table(title="Demo accounts (sign in on the web, or POST /api/v1/auth/token)")
+    for column in ("user name", "password", "role", "organisations / sector"):
+        accounts_table.add_column(column)
+    for account in accounts:
+        tied = ", ".join(account.organisations) or account.sector or "all"
+        accounts_table.add_row(account.user_name, account.password, account.role.value, tied)
+    console.print(accounts_table)
+    url = f"http://{host}:{port}/"
+    if not serve_app:
+        console.print(
+            f"not serving (--no-serve); to serve this store: carelens serve --db sqlite:///{out / DEMO_DB_FILE}"
+        )
+        return
+    console.print(f"[bold]carelens is running at {url}[/] (API docs {url}docs); press Ctrl+C to stop")
+    serve(engine, host, port)
+
+
+@app.command()
+@handles_errors
+def serve(
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Database URL (default: $CARELENS_DB, else carelens.db in the user data directory).",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (loopback by default)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to serve on."),
+) -> None:
+    """Serve the web dashboard and the HTTP API (/api/v1, OpenAPI at /openapi.json) on an existing store."""
+    from carelens.api.serve import serve as run_server
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    engine = create_engine(db)
+    ensure_schema(engine)
+    typer.echo(f"carelens is running at http://{host}:{port}/ (API docs /docs); press Ctrl+C to stop")
+    run_server(engine, host, port)
 
 
 @app.command()
@@ -357,6 +403,930 @@ def ingest(
             )
         else:
             typer.echo(f"no change: {name} was already imported (import #{result.import_id}, same SHA-256)")
+
+
+def _period_option(text: str | None, name: str):
+    """A period given as YYYY-MM or YYYY-MM-DD (a month means its first day)."""
+    import datetime as dt
+
+    from carelens.errors import InputError, Problem
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text if len(text) > 7 else f"{text}-01")
+    except ValueError:
+        raise InputError(
+            Problem(name, None, None, f"not a period (YYYY-MM or YYYY-MM-DD): {text!r}")
+        ) from None
+
+
+@app.command()
+@handles_errors
+def monitor(
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    period_from: str | None = typer.Option(None, "--from", help="First period (YYYY-MM[-DD]); default all."),
+    period_to: str | None = typer.Option(None, "--to", help="Last period (YYYY-MM[-DD]); default all."),
+    parquet: Path | None = typer.Option(
+        None, "--parquet", help="Read observations from this Parquet folder instead of the database."
+    ),
+    settings: Path | None = typer.Option(
+        None, "--settings", help="Monitoring settings YAML (default: the packaged monitor.yaml)."
+    ),
+    special_measures: list[str] | None = typer.Option(
+        None, "--special-measures", help="Organisation code in special measures (band 1); repeat."
+    ),
+    recently_inspected: list[str] | None = typer.Option(
+        None, "--recently-inspected", help="Organisation code shown as recently inspected; repeat."
+    ),
+) -> None:
+    """Monitor every indicator of every organisation against its peers and its own history; store the run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from carelens.ingest.service import current_user
+    from carelens.monitor.service import run_monitor
+    from carelens.monitor.settings import load_settings
+    from carelens.store.engine import create_engine
+
+    start = _period_option(period_from, "--from")
+    end = _period_option(period_to, "--to")
+    config = load_settings(settings)
+    console = _stderr()
+    with Progress(
+        TextColumn("monitor"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("indicators"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("monitor", total=None)
+        summary = run_monitor(
+            create_engine(db),
+            parquet=parquet,
+            period_from=start,
+            period_to=end,
+            settings=config,
+            special_measures=special_measures or (),
+            recently_inspected=recently_inspected or (),
+            user=current_user(),
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    table = Table(title=f"monitoring run {summary.run_id}", title_justify="left", show_header=False)
+    table.add_row("indicators", f"{summary.indicators:,}")
+    table.add_row("observations", f"{summary.observations:,}")
+    table.add_row("organisations", f"{summary.organisations:,}")
+    for name, count in summary.flags.items():
+        table.add_row(f"  {name}", f"{count:,}")
+    table.add_row("SPC deterioration alerts", f"{summary.spc_alerts:,}")
+    table.add_row("bands", ", ".join(f"{k}: {v:,}" for k, v in summary.bands.items()) or "none")
+    previous = f"run {summary.previous_run_id}" if summary.previous_run_id else "no previous run"
+    table.add_row(
+        "change since last run",
+        f"{summary.changed_flags:,} flags, {summary.changed_bands:,} bands ({previous})",
+    )
+    table.add_row("results digest", summary.results_digest)
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def profile(
+    org_code: str = typer.Argument(..., help="Organisation code (ODS / CQC id)."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    run: int | None = typer.Option(None, "--run", help="Monitoring run id (default: the latest)."),
+) -> None:
+    """Print an organisation's intelligence profile: every indicator, its flag, benchmark and trend."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from carelens.errors import InputError, Problem
+    from carelens.monitor.service import profile as org_profile
+    from carelens.store.engine import create_engine
+
+    try:
+        data = org_profile(create_engine(db), org_code, run)
+    except LookupError as exc:
+        raise InputError(Problem("profile", None, "org_code", str(exc))) from None
+    org = data["organisation"]
+    console = Console()
+    band = org["band"] if org["band"] is not None else "-"
+    score = f"{org['score']:.3f}" if org["score"] is not None else "-"
+    console.print(
+        f"[bold]{org_code}[/] ({org['kind']}) run {data['run_id']}: band {band}, status {org['status']}, "
+        f"score {score} ({org['risks']} risk, {org['elevated']} elevated of {org['applicable']} applicable; "
+        f"{org['spc_alerts']} SPC alerts); change since last run: {org['change']}",
+        highlight=False,
+    )
+    table = Table(title="indicators", title_justify="left")
+    for column in ("indicator", "period", "value", "peers", "z adj", "England", "flag", "SPC", "trend"):
+        table.add_column(column)
+
+    def num(v) -> str:
+        return "-" if v is None else f"{v:.4g}"
+
+    for row in data["indicators"]:
+        values = [v for _, v in row["trend"]]
+        trend = " ".join(f"{v:.3g}" for v in values[-6:])
+        spc = row["spc_variation"] + (f" ALERT ({row['spc_rule']})" if row["spc_alert"] else "")
+        flag = row["flag"] + (
+            f" (was {row['previous_flag']})" if row["previous_flag"] not in (None, row["flag"]) else ""
+        )
+        table.add_row(
+            f"{row['indicator_id']} [{row['key_question']}]",
+            row["period"],
+            num(row["value"]),
+            num(row["target"]),
+            num(row["z_adjusted"]),
+            row["benchmark"],
+            flag,
+            spc,
+            trend,
+        )
+    console.print(table)
+
+
+allocate_app = typer.Typer(
+    help="Capitation allocations: targets, pace of change, formula what-ifs, running costs, budgets.",
+    no_args_is_help=True,
+)
+app.add_typer(allocate_app, name="allocate")
+
+FUND_DB_HELP = "Read practices from this store (default: the packaged NHS England files). " + DB_OPTION_HELP
+
+
+def _fund_engine(db: str | None, use_store: bool):
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    if not (db or use_store):
+        return None
+    engine = create_engine(db)
+    ensure_schema(engine)
+    return engine
+
+
+def _print_frame(title: str, frame, columns: list[str], limit: int | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    shown = frame if limit is None else frame.head(limit)
+    for row in shown[columns].itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    Console().print(table)
+
+
+@allocate_app.command("run")
+@handles_errors
+def allocate_run(
+    year: str = typer.Option(..., "--year", help="Financial year, e.g. 2024-25 (must match the scenario)."),
+    scenario: str = typer.Option(
+        "2024_25",
+        "--scenario",
+        help="Scenario YAML file, or a packaged scenario name (2024_25, age_weighted...).",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write per-commissioner results (.csv/.parquet)."
+    ),
+    places: Path | None = typer.Option(
+        None, "--places", help="Write place-level (sub-commissioner) targets."
+    ),
+    db: str | None = typer.Option(None, "--db", help=FUND_DB_HELP),
+    store: bool = typer.Option(
+        False, "--store", help="Read practices from the default store ($CARELENS_DB)."
+    ),
+    save: bool = typer.Option(False, "--save", help="Save the run in the store (audited)."),
+) -> None:
+    """Weighted capitation targets, distance from target and pace of change for every commissioner."""
+    from carelens.errors import InputError, Problem
+    from carelens.fund.scenario import load_scenario, parse_year
+    from carelens.fund.service import practice_loader, run_allocation, save_run
+    from carelens.ingest.service import current_user
+    from carelens.ingest.tables import write_table
+
+    wanted = parse_year(year)
+    chosen = load_scenario(scenario)
+    if chosen.year != wanted:
+        raise InputError(
+            Problem(chosen.source, None, "year", f"scenario is for {chosen.year_label}, not {year}")
+        )
+    engine = _fund_engine(db, store or save)
+    with _stderr().status(f"Allocating {chosen.year_label} with scenario {chosen.name}..."):
+        result = run_allocation(chosen, practice_loader(engine if (db or store) else None))
+    c = result.commissioners.sort_values("distance_from_target")
+    _print_frame(
+        f"{chosen.name} v{chosen.version}: {chosen.year_label}, quantum £{chosen.total_quantum_gbp:,.0f}",
+        c,
+        [
+            "commissioner_code",
+            "commissioner_name",
+            "population",
+            "need_index_core",
+            "target_share",
+            "target_gbp",
+            "allocation_gbp",
+            "distance_from_target",
+        ],
+    )
+    if chosen.illustrative:
+        _stderr().print(
+            f"[yellow]note[/]: illustrative figures in: {', '.join(chosen.illustrative)}", highlight=False
+        )
+    if out:
+        write_table(result.commissioners, out)
+        typer.echo(f"wrote {out}")
+    if places:
+        write_table(result.places, places)
+        typer.echo(f"wrote {places}")
+    if save:
+        run_id = save_run(engine, result, "store" if (db or store) else "files", current_user())
+        typer.echo(f"saved allocation run #{run_id}")
+
+
+@allocate_app.command("compare")
+@handles_errors
+def allocate_compare(
+    a: str = typer.Argument(..., help="Scenario A (file or packaged name), the starting point."),
+    b: str = typer.Argument(..., help="Scenario B: gains and losses are B minus A."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write the per-commissioner table (.csv/.parquet)."
+    ),
+    chart: Path | None = typer.Option(None, "--chart", help="Write an SVG chart of the changes."),
+    db: str | None = typer.Option(None, "--db", help=FUND_DB_HELP),
+) -> None:
+    """Formula what-if: who gains and who loses moving from scenario A to B (commissioner, region, decile)."""
+    from carelens.fund.scenario import load_scenario
+    from carelens.fund.service import practice_loader, run_allocation
+    from carelens.fund.whatif import chart_svg, compare
+    from carelens.ingest.tables import write_table
+
+    first, second = load_scenario(a), load_scenario(b)
+    load = practice_loader(_fund_engine(db, False))
+    with _stderr().status("Running both scenarios..."):
+        comparison = compare(run_allocation(first, load), run_allocation(second, load))
+    columns = ["population", "a_gbp", "b_gbp", "change_gbp", "change_pct", "change_per_head_gbp"]
+    _print_frame(
+        f"{second.name} minus {first.name}: by region", comparison.regions, ["region_name", *columns]
+    )
+    _print_frame(
+        "by deprivation decile (1 = most deprived)",
+        comparison.deciles,
+        ["decile", "deprivation_index", *columns],
+    )
+    _print_frame(
+        "by commissioner (biggest losers first)",
+        comparison.commissioners,
+        ["commissioner_code", "commissioner_name", *columns],
+    )
+    if out:
+        write_table(comparison.commissioners, out)
+        typer.echo(f"wrote {out}")
+    if chart:
+        chart.write_text(chart_svg(comparison), encoding="utf-8")
+        typer.echo(f"wrote {chart}")
+
+
+@allocate_app.command("running-costs")
+@handles_errors
+def allocate_running_costs(
+    year: str = typer.Option(..., "--year", help="Financial year with an allowance rate, e.g. 2015-16."),
+    actuals: Path | None = typer.Option(
+        None, "--actuals", help="Actual running costs: commissioner_code, running_costs_gbp[, population]."
+    ),
+    population_year: str = typer.Option(
+        "2024-25", "--population-year", help="Year of the practice populations used when --actuals has none."
+    ),
+    rules: Path | None = typer.Option(None, "--rules", help="Running-cost rules YAML (default: packaged)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the table (.csv/.parquet)."),
+    db: str | None = typer.Option(None, "--db", help=FUND_DB_HELP),
+) -> None:
+    """Running-cost allowance per head, the fixed-cost floor for small commissioners, actuals vs allowance."""
+    from carelens.fund.running_costs import floor_summary, load_rules, read_actuals, running_costs
+    from carelens.fund.scenario import parse_year
+    from carelens.fund.service import practice_loader
+    from carelens.ingest.tables import write_table
+
+    the_rules = load_rules(rules)
+    wanted = parse_year(year)
+    spent = read_actuals(actuals) if actuals else None
+    if spent is not None and "population" in spent:
+        commissioners = spent[["commissioner_code", "population"]]
+    else:
+        practices = practice_loader(_fund_engine(db, False))(parse_year(population_year, "--population-year"))
+        commissioners = practices.groupby("commissioner_code", as_index=False)["population"].sum()
+    table = running_costs(commissioners, wanted, the_rules, spent)
+    s = floor_summary(table, wanted, the_rules)
+    columns = [
+        "commissioner_code",
+        "population",
+        "allowance_gbp",
+        "modelled_cost_gbp",
+        "headroom_gbp",
+        "small",
+    ]
+    if spent is not None:
+        columns += ["actual_gbp", "within_allowance"]
+    _print_frame(
+        f"running costs {year}: £{s.rate_gbp:.2f} per head", table.sort_values("population"), columns
+    )
+    typer.echo(
+        f"{s.small} of {s.commissioners} commissioners are small (< {the_rules.small_population:,.0f}); "
+        f"{s.short} have an allowance below the modelled cost; break-even population "
+        f"{s.break_even_population:,.0f}; a floor at the modelled cost would cost £{s.floor_cost_gbp:,.0f}"
+    )
+    if out:
+        write_table(table, out)
+        typer.echo(f"wrote {out}")
+
+
+@allocate_app.command("budgets")
+@handles_errors
+def allocate_budgets(
+    file: Path | None = typer.Argument(None, help="Budget lines to record (.csv/.parquet); omit to list."),
+    year: str | None = typer.Option(None, "--year", help="Only this financial year, e.g. 2024-25."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Record or list delegated and pooled budgets per commissioner and year (changes are audited)."""
+    from carelens.fund.budgets import budget_summary, read_budgets, record_budgets
+    from carelens.fund.scenario import parse_year
+    from carelens.ingest.service import current_user
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    engine = create_engine(db)
+    ensure_schema(engine)
+    if file is not None:
+        counts = record_budgets(engine, read_budgets(file), current_user(), str(file))
+        typer.echo(
+            f"budgets: {counts['inserted']} recorded, {counts['superseded']} superseded, {counts['unchanged']} unchanged"
+        )
+    summary = budget_summary(engine, parse_year(year) if year else None)
+    _print_frame("delegated and pooled budgets", summary, list(summary.columns))
+
+
+assess_app = typer.Typer(
+    help="Assessments: commissioners (outcomes, finance, leadership).", no_args_is_help=True
+)
+app.add_typer(assess_app, name="assess")
+
+
+@assess_app.command("commissioners")
+@handles_errors
+def assess_commissioners(
+    year: str = typer.Option(..., "--year", help="Financial year assessed, e.g. 2024-25."),
+    observations: Path | None = typer.Option(
+        None,
+        "--observations",
+        help="Indicator observations (.csv/.parquet); default: commissioners' in the store.",
+    ),
+    finance: Path | None = typer.Option(
+        None, "--finance", help="Finance: commissioner_code, allocation_gbp, spend_gbp[, running_costs_gbp]."
+    ),
+    leadership: Path | None = typer.Option(
+        None, "--leadership", help="Leadership: commissioner_code, leadership."
+    ),
+    rules: Path | None = typer.Option(None, "--rules", help="Assessment rules YAML (default: packaged)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the scorecard (.csv/.parquet)."),
+    intervene: list[str] | None = typer.Option(
+        None, "--intervene", help="Record an intervention for this commissioner code (repeatable)."
+    ),
+    decision: str = typer.Option(
+        "directions", "--decision", help="The intervention decided (with --intervene)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Commissioner scorecards against peers, finance and leadership; rating with reasons; size analysis."""
+    import pandas as pd
+
+    from carelens.errors import InputError, Problem
+    from carelens.fund.assessment import assess, load_rules, observations_from_store, record_intervention
+    from carelens.fund.scenario import parse_year
+    from carelens.fund.service import practice_loader
+    from carelens.ingest.service import current_user
+    from carelens.ingest.tables import read_table, write_table
+    from carelens.model.indicators import load_indicators
+    from carelens.store.engine import create_engine
+
+    wanted = parse_year(year)
+    the_rules = load_rules(rules)
+    engine = create_engine(db) if (db or observations is None or intervene) else None
+    if engine is not None:
+        from carelens.store.migrate import ensure_schema
+
+        ensure_schema(engine)
+    if observations is not None:
+        obs = read_table(observations)
+        obs["period"] = pd.to_datetime(obs["period"])
+    else:
+        with engine.connect() as connection:
+            obs = observations_from_store(connection)
+    try:
+        practices = practice_loader(engine)(wanted)
+    except InputError:
+        practices = practice_loader(None)(wanted)
+    commissioners = practices.groupby("commissioner_code", as_index=False)["population"].sum()
+    fin = read_table(finance) if finance else None
+    lead = read_table(leadership) if leadership else None
+    result = assess(commissioners, obs, load_indicators(), the_rules, fin, lead)
+    card = result.scorecard
+    _print_frame(
+        f"commissioner assessment {year}",
+        card.sort_values(
+            "overall",
+            key=lambda s: s.map(["outstanding", "good", "requires_improvement", "inadequate"].index),
+        ),
+        [
+            "commissioner_code",
+            "population",
+            "worse",
+            "better",
+            "assessed",
+            "outcomes_rating",
+            "finance_rating",
+            "overall",
+        ],
+    )
+    _print_frame("is performance related to size?", result.size, list(result.size.columns))
+    typer.echo(
+        f"Spearman rho (population vs net worse share) = {result.size_correlation:.3f}, p = {result.size_p_value:.3f}"
+    )
+    if out:
+        write_table(card.assign(reasons=card["reasons"].map("; ".join)), out)
+        typer.echo(f"wrote {out}")
+    for code in intervene or []:
+        rows = card[card["commissioner_code"] == code]
+        if rows.empty:
+            raise InputError(Problem("--intervene", None, None, f"commissioner {code!r} was not assessed"))
+        row = rows.iloc[0]
+        new_id = record_intervention(
+            engine,
+            code,
+            wanted,
+            decision,
+            list(row["reasons"]),
+            current_user(),
+            {"overall": row["overall"], "outcomes": row["outcomes_rating"], "finance": row["finance_rating"]},
+        )
+        typer.echo(f"recorded intervention #{new_id} for {code}: {decision}")
+
+
+rate_app = typer.Typer(
+    help="Ratings: CQC rating rules and SAF scoring, compared with published ratings; rating history.",
+    no_args_is_help=True,
+)
+app.add_typer(rate_app, name="rate")
+
+
+def _check_out(out: Path) -> None:
+    from carelens.errors import InputError, Problem
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+
+
+@rate_app.command("aggregate")
+@handles_errors
+def rate_aggregate(
+    input: Path = typer.Argument(
+        ..., help="CQC ratings, long layout (.csv/.parquet): location_id, level, ..."
+    ),
+    rules: Literal["adult-social-care", "nhs-trust"] = typer.Option(
+        ...,
+        "--rules",
+        help="adult-social-care: key questions -> overall; nhs-trust: core services -> location.",
+    ),
+    config: Path | None = typer.Option(None, "--config", help="Ratings rules YAML (default: packaged)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+) -> None:
+    """Apply the rating rules per location and compare with the published ratings (agree or not)."""
+    from carelens.assess.compare import agreement, compare_published, disagreements
+    from carelens.assess.config import load_rules
+    from carelens.ingest.tables import read_table, write_table
+
+    _check_out(out)
+    table = compare_published(read_table(input), rules, load_rules(config), source=str(input))
+    write_table(table, out)
+    summary = agreement(table)
+    _print_frame(f"rules {rules}: computed vs published", summary, list(summary.columns))
+    missed = disagreements(table)
+    if not missed.empty:
+        _print_frame(
+            "disagreements", missed, ["location_id", "location_name", "key_question", "computed", "published"]
+        )
+    typer.echo(f"wrote {out}")
+
+
+@rate_app.command("saf")
+@handles_errors
+def rate_saf(
+    input: Path = typer.Argument(
+        ..., help="SAF scores: assessment_id, key_question, quality_statement, [evidence_category], score."
+    ),
+    method: Literal["evidence-categories", "quality-statements"] | None = typer.Option(
+        None, "--method", help="For rows without a method column value (default: as configured)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="SAF settings YAML (default: packaged)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+) -> None:
+    """Single Assessment Framework scores -> quality statement, key question and overall ratings."""
+    from carelens.assess.saf import load_saf, score
+    from carelens.ingest.tables import read_table, write_table
+
+    _check_out(out)
+    table = score(read_table(input), load_saf(config), method=method, source=str(input))
+    write_table(table, out)
+    shown = table[table["level"] != "quality_statement"]
+    _print_frame(
+        "SAF ratings",
+        shown,
+        ["assessment_id", "key_question", "percent", "rating", "band_position", "limited_by"],
+        60,
+    )
+    typer.echo(f"wrote {out}")
+
+
+@rate_app.command("record")
+@handles_errors
+def rate_record(
+    org_code: str = typer.Argument(..., help="Organisation code (must be in the store)."),
+    rating: str = typer.Option(..., "--rating", help="The rating given."),
+    rule_rating: str | None = typer.Option(None, "--rule-rating", help="The rules' default rating."),
+    key_question: str = typer.Option("Overall", "--key-question"),
+    level: str = typer.Option("location", "--level", help="service, location or provider."),
+    service: str = typer.Option("Overall", "--service"),
+    method: str = typer.Option("judgement", "--method", help="e.g. rules:adult-social-care."),
+    date: str = typer.Option(..., "--date", help="Effective date YYYY-MM-DD."),
+    rationale: str | None = typer.Option(
+        None, "--rationale", help="Required for a departure from the rules."
+    ),
+    approved_by: str | None = typer.Option(None, "--approved-by", help="Required for a departure."),
+    published: bool = typer.Option(False, "--published/--draft"),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Record a rating in the append-only history (a departure needs --rationale and --approved-by)."""
+    import datetime as dt
+
+    from carelens.assess.history import record_rating
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.service import current_user
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    try:
+        when = dt.date.fromisoformat(date)
+    except ValueError:
+        raise InputError(Problem("--date", None, None, f"not a date (YYYY-MM-DD): {date!r}")) from None
+    engine = create_engine(db)
+    ensure_schema(engine)
+    new_id = record_rating(
+        engine,
+        org_code=org_code,
+        level=level,
+        service=service,
+        key_question=key_question,
+        rating=rating,
+        rule_rating=rule_rating,
+        method=method,
+        effective_date=when,
+        user=current_user(),
+        rationale=rationale,
+        approved_by=approved_by,
+        published=published,
+    )
+    typer.echo(f"recorded rating #{new_id}: {org_code} {key_question} {rating}")
+
+
+@app.command("segment")
+@handles_errors
+def segment_command(
+    input: Path = typer.Argument(
+        ...,
+        help="Metric scores 1-4: org_code, trust_type, metric, score, [org_name, financial_override, segment_5].",
+    ),
+    config: Path | None = typer.Option(None, "--config", help="Oversight settings YAML (default: packaged)."),
+    out: Path = typer.Option(..., "--out", "-o", help="League tables: .csv or .parquet."),
+) -> None:
+    """NHS Oversight Framework segments and league tables by trust type."""
+    from carelens.assess.segmentation import load_oversight, segment
+    from carelens.ingest.tables import read_table, write_table
+
+    _check_out(out)
+    table = segment(read_table(input), load_oversight(config), source=str(input))
+    write_table(table, out)
+    _print_frame(
+        "league tables",
+        table,
+        ["trust_type", "rank", "org_code", "org_name", "segment", "average_score", "tied"],
+        60,
+    )
+    typer.echo(f"wrote {out}")
+
+
+systems_app = typer.Typer(
+    help="Local system reviews: places, transition indicators, the review programme (s48 HSCA 2008).",
+    no_args_is_help=True,
+)
+app.add_typer(systems_app, name="systems")
+review_app = typer.Typer(
+    help="The review programme: direction, selection and plan, review records, action plans.",
+    no_args_is_help=True,
+)
+systems_app.add_typer(review_app, name="review")
+aco_app = typer.Typer(
+    help="Accountable care organisations: settlement, quality gate, market concentration, bundles.",
+    no_args_is_help=True,
+)
+app.add_typer(aco_app, name="aco")
+SYSTEMS_CONFIG_HELP = "Systems configuration YAML (default: the packaged config/systems/systems.yaml)."
+
+
+def _systems_context(db: str | None, config: Path | None):
+    """Engine (schema checked), configuration and indicator definitions for the systems commands."""
+    from carelens.model.indicators import load_indicators
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+    from carelens.systems.config import load_config
+
+    engine = create_engine(db)
+    ensure_schema(engine)
+    return engine, load_config(config), load_indicators()
+
+
+def _date_option(text: str | None, name: str):
+    import datetime as dt
+
+    from carelens.errors import InputError, Problem
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(Problem(name, None, None, f"not a date (YYYY-MM-DD): {text!r}")) from None
+
+
+def _print_plan(plan) -> None:
+    typer.echo(
+        f"budget £{plan.budget_gbp:,.2f} - fixed £{plan.fixed_cost_gbp:,.2f} at £{plan.cost_per_review_gbp:,.2f} "
+        f"per review buys {plan.reviews_affordable} review(s); planned {plan.reviews} costing "
+        f"£{plan.total_cost_gbp:,.2f}, £{plan.remaining_gbp:,.2f} left"
+    )
+
+
+@systems_app.command("rank")
+@handles_errors
+def systems_rank(
+    period: str | None = typer.Option(None, "--period", help="Period (YYYY-MM-DD); default the latest."),
+    limit: int = typer.Option(20, "--limit", help="Places to show."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write every comparison (.csv/.parquet)."),
+    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Rank places by the documented selection score on the transition indicators (worst first)."""
+    from carelens.ingest.tables import write_table
+    from carelens.systems.places import place_indicators
+    from carelens.systems.selection import selection_scores
+
+    engine, cfg, definitions = _systems_context(db, config)
+    compared = place_indicators(engine, cfg, definitions, _date_option(period, "--period"))
+    ranking = selection_scores(compared, cfg)
+    columns = [
+        "rank",
+        "org_code",
+        "score",
+        "indicators_scored",
+        *[c for c in ranking.columns if c.startswith("z_")],
+    ]
+    shown = compared["period"].iloc[0] if not compared.empty else "-"
+    _print_frame(f"selection score, period {shown} (adverse z, capped)", ranking, columns, limit)
+    if out:
+        write_table(compared, out)
+        typer.echo(f"wrote {out}")
+
+
+@review_app.command("direct")
+@handles_errors
+def systems_review_direct(
+    reference: str = typer.Argument(..., help="Reference of the programme, e.g. LSR-2017."),
+    directed_by: str = typer.Option(..., "--by", help="Who directed the reviews."),
+    scope: str = typer.Option(..., "--scope", help="What the reviews cover."),
+    on: str = typer.Option(..., "--on", help="Date of the direction (YYYY-MM-DD)."),
+    budget: float = typer.Option(..., "--budget", help="Programme budget, £."),
+    cost_per_review: float | None = typer.Option(
+        None, "--cost-per-review", help="£ per review (default: the previous programme's, £2m / 23)."
+    ),
+    power: str | None = typer.Option(None, "--power", help="Legal power (default: s48 HSCA 2008)."),
+    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Record a direction to review local systems (who, power, scope, date, budget); audited."""
+    from carelens.ingest.service import current_user
+    from carelens.systems.reviews import Direction, record_direction
+
+    engine, cfg, _ = _systems_context(db, config)
+    direction = Direction(
+        reference=reference,
+        directed_by=directed_by,
+        power=power or cfg.power,
+        scope=scope,
+        directed_on=_date_option(on, "--on"),
+        budget_gbp=budget,
+        cost_per_review_gbp=cost_per_review if cost_per_review is not None else cfg.cost_per_review_gbp,
+        fixed_cost_gbp=cfg.fixed_cost_gbp,
+    )
+    new_id = record_direction(engine, direction, current_user())
+    typer.echo(f"recorded direction #{new_id} {reference} under {direction.power}")
+
+
+@review_app.command("plan")
+@handles_errors
+def systems_review_plan(
+    budget: float = typer.Option(..., "--budget", help="Programme budget, £."),
+    cost_per_review: float | None = typer.Option(
+        None, "--cost-per-review", help="£ per review (default: the previous programme's, £2m / 23)."
+    ),
+    period: str | None = typer.Option(
+        None, "--period", help="Indicator period (YYYY-MM-DD); default latest."
+    ),
+    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """What-if: how many reviews a budget buys and which places they would be (nothing is stored)."""
+    from carelens.systems.places import place_indicators
+    from carelens.systems.selection import plan_programme, selection_scores
+
+    engine, cfg, definitions = _systems_context(db, config)
+    ranking = selection_scores(
+        place_indicators(engine, cfg, definitions, _date_option(period, "--period")), cfg
+    )
+    plan = plan_programme(ranking, budget, cost_per_review or cfg.cost_per_review_gbp, cfg.fixed_cost_gbp)
+    _print_plan(plan)
+    _print_frame("places", plan.places[plan.places["selected"]], ["rank", "org_code", "score"])
+
+
+@review_app.command("select")
+@handles_errors
+def systems_review_select(
+    reference: str = typer.Argument(..., help="Reference of the direction."),
+    period: str | None = typer.Option(
+        None, "--period", help="Indicator period (YYYY-MM-DD); default latest."
+    ),
+    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Select the places a direction's budget buys reviews for (highest score first); recorded and audited."""
+    from carelens.ingest.service import current_user
+    from carelens.systems.reviews import select_places
+
+    engine, cfg, definitions = _systems_context(db, config)
+    plan = select_places(
+        engine, reference, cfg, definitions, current_user(), _date_option(period, "--period")
+    )
+    _print_plan(plan)
+    _print_frame("selected places", plan.places[plan.places["selected"]], ["rank", "org_code", "score"])
+
+
+@review_app.command("record")
+@handles_errors
+def systems_review_record(
+    reference: str = typer.Argument(..., help="Reference of the direction."),
+    place: str = typer.Argument(..., help="Place code."),
+    findings: Path = typer.Option(..., "--findings", help="Findings file: stage, finding (.csv/.parquet)."),
+    board: str | None = typer.Option(None, "--board", help="Health and wellbeing board reported to."),
+    reported_on: str | None = typer.Option(None, "--reported-on", help="Date reported (YYYY-MM-DD)."),
+    summit_on: str | None = typer.Option(None, "--summit-on", help="Date of the local summit."),
+    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Record a review's findings by pathway stage (no rating) and its report to the board; audited."""
+    from carelens.ingest.service import current_user
+    from carelens.systems.reviews import read_findings, record_review
+
+    engine, cfg, _ = _systems_context(db, config)
+    review_id = record_review(
+        engine,
+        reference,
+        place,
+        read_findings(findings),
+        cfg,
+        current_user(),
+        board=board,
+        reported_on=_date_option(reported_on, "--reported-on"),
+        summit_on=_date_option(summit_on, "--summit-on"),
+        source=str(findings),
+    )
+    typer.echo(f"recorded review #{review_id} of {place} under {reference}")
+
+
+@review_app.command("actions")
+@handles_errors
+def systems_review_actions(
+    reference: str = typer.Argument(..., help="Reference of the direction."),
+    place: str | None = typer.Option(None, "--place", help="Place whose action plan --file updates."),
+    file: Path | None = typer.Option(
+        None,
+        "--file",
+        help="Actions to add or update: number, action, owner, deadline[, stage, status, completed_on].",
+    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="Date overdue is judged on (default today)."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Track action plans: record changes from a file (audited), then list actions with overdue ones marked."""
+    import datetime as dt
+
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.service import current_user
+    from carelens.systems.reviews import action_plan, read_actions, record_actions
+
+    engine, _, _ = _systems_context(db, None)
+    if file is not None:
+        if place is None:
+            raise InputError(
+                Problem("--place", None, None, "give the place whose action plan the file updates")
+            )
+        counts = record_actions(engine, reference, place, read_actions(file), current_user(), str(file))
+        typer.echo(
+            f"actions: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged"
+        )
+    plan = action_plan(engine, _date_option(as_of, "--as-of") or dt.date.today(), reference)
+    columns = ["place_code", "number", "action", "owner", "deadline", "status", "overdue", "days_overdue"]
+    _print_frame(f"action plans, {reference}", plan, columns)
+    typer.echo(
+        f"{int(plan['overdue'].sum())} overdue of {int((plan['status'] == 'open').sum())} open actions"
+    )
+
+
+@aco_app.command("settle")
+@handles_errors
+def aco_settle(
+    year: str = typer.Option(..., "--year", help="Financial year, e.g. 2024-25."),
+    finance: Path = typer.Option(
+        ...,
+        "--finance",
+        help="aco_code, population, benchmark_per_capita_gbp, risk_score, expenditure_gbp, risk_model.",
+    ),
+    market: Path | None = typer.Option(
+        None, "--market", help="Provider activity: aco_code, service_line, provider_code, activity (HHI)."
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the settlement table (.csv/.parquet)."),
+    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Settle each ACO's year against its risk-adjusted benchmark (MSR by size, quality gate); audited."""
+    from carelens.fund.scenario import parse_year
+    from carelens.ingest.service import current_user
+    from carelens.ingest.tables import write_table
+    from carelens.systems.aco import hhi, read_finance, read_market, settle_year
+
+    engine, cfg, definitions = _systems_context(db, config)
+    wanted = parse_year(year)
+    activity = read_market(market) if market else None
+    settled = settle_year(
+        engine, read_finance(finance), wanted, cfg, definitions, current_user(), activity, str(finance)
+    )
+    columns = ["aco_code", "population", "benchmark_gbp", "expenditure_gbp", "savings_rate", "minimum_rate"]
+    columns += ["quality_passed", "outcome", "payment_gbp"]
+    _print_frame(f"ACO settlement {year}", settled, columns)
+    if activity is not None:
+        lines = hhi(activity, cfg)
+        _print_frame("market concentration (HHI) by service line", lines, list(lines.columns))
+    if out:
+        write_table(settled.drop(columns=["worse_indicators"]), out)
+        typer.echo(f"wrote {out}")
+
+
+@aco_app.command("bundle")
+@handles_errors
+def aco_bundle(
+    episodes: Path = typer.Argument(..., help="Episode costs: pathway, pathway_id, stage, cost_gbp."),
+    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+) -> None:
+    """Bundled payment per care pathway from episode costs (Winsorised mean less a discount)."""
+    from carelens.ingest.tables import Column, read_table, validate
+    from carelens.systems.aco import bundle_prices
+    from carelens.systems.config import load_config
+
+    frame = read_table(episodes, ["pathway", "pathway_id", "stage", "cost_gbp"])
+    validate(
+        frame,
+        [
+            Column("pathway", "text"),
+            Column("pathway_id", "text"),
+            Column("stage", "text"),
+            Column("cost_gbp", "number", min_value=0),
+        ],
+        str(episodes),
+    )
+    prices = bundle_prices(frame.astype({"cost_gbp": float}), load_config(config))
+    _print_frame(
+        "bundled payments",
+        prices,
+        ["pathway", "instances", "mean_cost_gbp", "winsorised_mean_gbp", "bundle_price_gbp"],
+    )
 
 
 @app.command()

@@ -1,0 +1,229 @@
+"""Web pages, mounted by :func:`carelens.api.app.create_app` at the site root.
+
+Thin by rule: each page asks the access-checked services (:mod:`carelens.services`) for its data and
+renders a template; a service's ``NotFound``/``Forbidden`` becomes the matching HTML error page.
+Pages for areas that have not landed (e.g. inspection planning) are not registered, so they are 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from carelens.api.security import SESSION_COOKIE, current_actor, end_session, login, logout, start_session
+from carelens.model.access import Actor
+from carelens.services import ServiceError, Unauthenticated
+from carelens.web.settings import web_settings
+from carelens.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def navigation(actor: Actor, current: str) -> list[dict]:
+    """Header links: what this actor can use."""
+    items = [("Find an organisation", "/search"), ("League tables", "/league-tables")]
+    for code in sorted(actor.organisations)[:2]:
+        items.append((f"My organisation ({code})", f"/organisations/{code}"))
+    return [{"text": text, "href": href, "current": href == current} for text, href in items]
+
+
+def page(request: Request, actor: Actor, template: str, status: int = 200, **context) -> HTMLResponse:
+    """Render a page; pages showing data the public may not see are never cached."""
+    html = render(template, actor=actor, nav=navigation(actor, request.url.path), **context)
+    headers = {"Cache-Control": "no-store"} if actor.signed_in else {}
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def error_page(request: Request, actor: Actor, error: ServiceError) -> HTMLResponse:
+    titles = {404: "Page not found", 403: "You cannot see this page", 400: "Cannot show this page"}
+    title = titles.get(error.status, "Something went wrong")
+    return page(request, actor, "error.jinja", status=error.status, title=title, message=error.message)
+
+
+def _engine(request: Request):
+    return request.app.state.engine
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, actor: ActorDep):
+    return page(request, actor, "home.jinja", title="Find and compare health and care services")
+
+
+@router.get("/about", response_class=HTMLResponse)
+def about(request: Request, actor: ActorDep):
+    from carelens.web.views import suppression_note
+
+    return page(request, actor, "about.jinja", title="About the figures", suppression_note=suppression_note())
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after signing in (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, actor: ActorDep, next: str | None = None):
+    return page(request, actor, "login.jinja", title="Sign in", next=_safe_next(next), errors=[])
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    actor: ActorDep,
+    user_name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+):
+    errors = []
+    if not user_name.strip():
+        errors.append({"text": "Enter your user name", "href": "#user_name"})
+    if not password:
+        errors.append({"text": "Enter your password", "href": "#password"})
+    if not errors:
+        try:
+            token, expires = login(_engine(request), user_name.strip(), password)
+        except Unauthenticated:
+            errors.append({"text": "User name or password is not right", "href": "#user_name"})
+        else:
+            response = RedirectResponse(_safe_next(next), status_code=303)
+            start_session(response, token, expires, secure=request.url.scheme == "https")
+            return response
+    return page(
+        request,
+        actor,
+        "login.jinja",
+        status=401 if user_name.strip() and password else 400,
+        title="Sign in",
+        next=_safe_next(next),
+        errors=errors,
+        user_name=user_name,
+    )
+
+
+@router.post("/logout")
+def logout_submit(request: Request):
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        logout(_engine(request), token)
+    response = RedirectResponse("/", status_code=303)
+    end_session(response)
+    return response
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(
+    request: Request, actor: ActorDep, q: str = "", page_number: Annotated[int, Query(alias="page", ge=1)] = 1
+):
+    from carelens.services.organisations import search_organisations
+    from carelens.web.views import KIND_NAMES
+
+    results = None
+    if q.strip():
+        size = web_settings().search_results
+        results = search_organisations(_engine(request), actor, q=q, page=page_number, page_size=size)
+    links = _pager_links("/search", {"q": q}, results)
+    return page(
+        request,
+        actor,
+        "search.jinja",
+        title=f"Search results for {q}" if q.strip() else "Find an organisation",
+        q=q,
+        results=results,
+        kind_names=KIND_NAMES,
+        **links,
+    )
+
+
+def _pager_links(path: str, params: dict, result) -> dict:
+    if result is None:
+        return {"previous_href": None, "next_href": None}
+    previous_href = f"{path}?{urlencode({**params, 'page': result.page - 1})}" if result.page > 1 else None
+    next_href = (
+        f"{path}?{urlencode({**params, 'page': result.page + 1})}" if result.page < result.pages else None
+    )
+    return {"previous_href": previous_href, "next_href": next_href}
+
+
+@router.get("/organisations/{code}", response_class=HTMLResponse)
+def organisation(request: Request, actor: ActorDep, code: str):
+    from carelens.web.views import profile_view
+
+    try:
+        view = profile_view(_engine(request), actor, code, web_settings())
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    title = view["organisation"]["name"] or code
+    return page(request, actor, "organisation.jinja", title=title, **view)
+
+
+@router.get("/organisations/{code}/report", response_class=HTMLResponse)
+def organisation_report(request: Request, actor: ActorDep, code: str):
+    from carelens.web.views import profile_view
+
+    try:
+        view = profile_view(_engine(request), actor, code, web_settings())
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    title = f"Report: {view['organisation']['name'] or code}"
+    return page(request, actor, "report.jinja", title=title, **view)
+
+
+@router.get("/organisations/{code}/report.pdf")
+def organisation_report_pdf(request: Request, actor: ActorDep, code: str):
+    from carelens.web.report import report_pdf
+    from carelens.web.views import profile_view
+
+    try:
+        view = profile_view(_engine(request), actor, code, web_settings())
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    headers = {"Content-Disposition": f'inline; filename="carelens-{code}.pdf"'}
+    if actor.signed_in:
+        headers["Cache-Control"] = "no-store"
+    return Response(report_pdf(view), media_type="application/pdf", headers=headers)
+
+
+@router.get("/league-tables", response_class=HTMLResponse)
+def league_tables(
+    request: Request,
+    actor: ActorDep,
+    indicator: str | None = None,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+):
+    from carelens.services.league import league_table
+    from carelens.services.observations import list_indicators
+    from carelens.web.views import KIND_NAMES, suppression_note
+
+    engine = _engine(request)
+    rankable = [
+        i for i in list_indicators(engine, actor) if i["polarity"] in ("higher_is_better", "lower_is_better")
+    ]
+    chosen = next((i for i in rankable if i["id"] == indicator), rankable[0] if rankable else None)
+    table = None
+    if chosen is not None:
+        try:
+            table = league_table(
+                engine, actor, chosen["id"], page=page_number, page_size=web_settings().league_table_rows
+            )
+        except ServiceError as error:
+            return error_page(request, actor, error)
+    links = _pager_links("/league-tables", {"indicator": chosen["id"] if chosen else ""}, table)
+    return page(
+        request,
+        actor,
+        "league.jinja",
+        title="League tables",
+        indicators=rankable,
+        options=[(i["id"], i["title"]) for i in rankable],
+        chosen=chosen,
+        table=table,
+        kind_names=KIND_NAMES,
+        suppression_note=suppression_note(),
+        **links,
+    )

@@ -1,0 +1,129 @@
+"""Browser journeys: Playwright drives Debian's chromium against a real uvicorn server on loopback.
+
+Every request to another host is aborted (the NHS font falls back to Arial). Each journey takes a
+screenshot (in pytest's tmp folder) and runs axe-core, which must find no serious or critical violation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).with_name("axe.min.js")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium not installed (apt-get install chromium); CI must run the browser tests")
+        pytest.skip("chromium not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (no cookies) whose requests to other hosts are aborted and counted."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    blocked: list[str] = []
+
+    def only_loopback(route):
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.blocked = blocked
+    yield tab
+    context.close()
+
+
+def check_accessibility(page) -> None:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def shot(page, tmp_path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def sign_in(page, live_server, account) -> None:
+    page.goto(f"{live_server}/login")
+    page.get_by_label("User name").fill(account.user_name)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server}/")
+
+
+def test_public_finds_a_hospital_and_reads_its_ratings(page, live_server, tmp_path):
+    page.goto(live_server)
+    check_accessibility(page)
+    page.locator("main").get_by_label("Search by name, code or place").fill("RK9")
+    page.locator("main").get_by_role("button", name="Search").click()
+    page.locator('main a[href="/organisations/RK9"]').click()
+    page.wait_for_url("**/organisations/RK9")
+    expect(page.get_by_role("heading", name="Ratings")).to_be_visible()
+    assert page.get_by_role("img", name="Funnel plot").count() >= 2
+    shot(page, tmp_path, "public-profile")
+    check_accessibility(page)
+    assert any("assets.nhs.uk" in url for url in page.blocked), "the remote font request was blocked"
+
+
+def test_provider_sees_own_organisation(page, live_server, accounts, tmp_path):
+    account = accounts["provider"]
+    sign_in(page, live_server, account)
+    own = account.organisations[0]
+    page.get_by_role("link", name=f"My organisation ({own})").click()
+    page.wait_for_url(f"**/organisations/{own}")
+    expect(page.get_by_role("heading", name="Ratings")).to_be_visible()
+    shot(page, tmp_path, "provider-profile")
+    check_accessibility(page)
+
+
+def test_inspector_signs_in_and_has_no_plan_page_yet(page, live_server, accounts):
+    sign_in(page, live_server, accounts["inspector"])
+    response = page.goto(f"{live_server}/plan")
+    assert response.status == 404
+
+
+def test_analyst_explores_a_league_table(page, live_server, accounts, tmp_path):
+    sign_in(page, live_server, accounts["analyst"])
+    page.goto(f"{live_server}/league-tables")
+    page.get_by_label("Indicator").select_option("shmi")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**indicator=shmi*")
+    expect(
+        page.get_by_role("heading", name="Summary Hospital-level Mortality Indicator (SHMI)")
+    ).to_be_visible()
+    shot(page, tmp_path, "analyst-league")
+    check_accessibility(page)

@@ -1,0 +1,177 @@
+"""The web pages through FastAPI's TestClient, over the packaged real demo data."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from tests.web.conftest import sign_in
+
+from carelens.store import schema
+
+PROFILE = "RK9"
+"""University Hospitals Plymouth NHS Trust: A&E and SHMI figures in the demo data."""
+
+
+def test_home_page_has_search_and_local_assets_only(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'action="/search"' in page.text
+    assert "/static/nhsuk/nhsuk-frontend.min.css" in page.text
+    # Nothing on the page is fetched from another host (the NHS font is only named in the CSS).
+    assert not re.search(r'(src|href)="https?://', page.text)
+    css = client.get("/static/nhsuk/nhsuk-frontend.min.css")
+    assert css.status_code == 200
+    assert "url(/assets/" not in css.text  # icons point at our static folder
+
+
+@pytest.mark.parametrize(("query", "expected"), [("RK9", "RK9"), ("plymouth", "RK9"), ("derriford", None)])
+def test_search_by_code_name_or_place(client, query, expected):
+    page = client.get("/search", params={"q": query})
+    assert page.status_code == 200
+    assert "organisations found" in page.text or "organisation found" in page.text
+    if expected:
+        assert f'href="/organisations/{expected}"' in page.text
+
+
+def test_search_pages_through_results(client):
+    first = client.get("/search", params={"q": "a"})
+    assert 'rel="next"' in first.text
+    second = client.get("/search", params={"q": "a", "page": 2})
+    assert second.status_code == 200
+    assert "Page 2 of" in second.text
+
+
+def test_profile_shows_ratings_indicators_and_accessible_charts(client):
+    page = client.get(f"/organisations/{PROFILE}")
+    assert page.status_code == 200
+    text = page.text
+    assert '<h2 id="ratings-heading">Ratings</h2>' in text
+    assert "Summary Hospital-level Mortality Indicator" in text
+    charts = re.findall(r"<svg[^>]*class=\"carelens-chart\"[^>]*>", text)
+    assert len(charts) >= 4, "every indicator with peers has a funnel plot and a control chart"
+    assert all('role="img"' in c and 'aria-label="' in c for c in charts)
+    assert any("Funnel plot" in c for c in charts) and any("Control chart" in c for c in charts)
+    assert "Compared with peers" in text
+
+
+def test_profile_of_rated_location_explains_its_rating(client, web_engine):
+    with web_engine.connect() as c:
+        code = c.execute(
+            sa.select(schema.rating.c.org_code).where(
+                schema.rating.c.key_question == "Overall", schema.rating.c.rating == "Good"
+            )
+        ).scalar()
+    page = client.get(f"/organisations/{code}")
+    assert page.status_code == 200
+    assert "rated Good overall" in page.text
+    assert "nhsuk-tag--green" in page.text
+
+
+def test_unknown_organisation_is_an_html_404(client):
+    page = client.get("/organisations/NO-SUCH-ORG")
+    assert page.status_code == 404
+    assert "Page not found" in page.text and page.headers["content-type"].startswith("text/html")
+
+
+def _suppressed_case(engine) -> tuple[str, str]:
+    """An (organisation, indicator) whose latest figure has a small count."""
+    obs = schema.observation
+    with engine.connect() as c:
+        latest = (
+            sa.select(obs.c.org_code, obs.c.indicator_id, sa.func.max(obs.c.period).label("period"))
+            .where(obs.c.superseded_by.is_(None))
+            .group_by(obs.c.org_code, obs.c.indicator_id)
+            .subquery()
+        )
+        row = c.execute(
+            sa.select(obs.c.org_code, obs.c.indicator_id)
+            .join(
+                latest,
+                sa.and_(
+                    latest.c.org_code == obs.c.org_code,
+                    latest.c.indicator_id == obs.c.indicator_id,
+                    latest.c.period == obs.c.period,
+                ),
+            )
+            .where(obs.c.superseded_by.is_(None), obs.c.numerator > 0, obs.c.numerator < 5)
+            .order_by(obs.c.org_code)
+        ).first()
+    assert row is not None, "the demo data has small counts"
+    return row.org_code, row.indicator_id
+
+
+def _indicator_section(html: str, indicator_id: str) -> str:
+    start = html.index(f'aria-labelledby="indicator-{indicator_id}"')
+    end = html.find("carelens-indicator", start)
+    return html[start : end if end > 0 else None]
+
+
+def test_small_numbers_are_suppressed_for_the_public_but_not_for_an_analyst(client, web_engine, accounts):
+    code, indicator_id = _suppressed_case(web_engine)
+    public = _indicator_section(client.get(f"/organisations/{code}").text, indicator_id)
+    assert "suppressed" in public
+    assert "are not published" in client.get(f"/organisations/{code}").text
+    sign_in(client, accounts["analyst"])
+    analyst = _indicator_section(client.get(f"/organisations/{code}").text, indicator_id)
+    assert "suppressed" not in analyst.split("Better direction")[0]
+
+
+def test_login_logout_and_failed_login(client, accounts):
+    failed = client.post("/login", data={"user_name": "analyst", "password": "wrong"})
+    assert failed.status_code == 401
+    assert "There is a problem" in failed.text and "carelens_session" not in failed.headers.get(
+        "set-cookie", ""
+    )
+    empty = client.post("/login", data={"user_name": "", "password": ""})
+    assert empty.status_code == 400 and "Enter your user name" in empty.text
+
+    sign_in(client, accounts["provider"])
+    home = client.get("/")
+    assert "provider (provider)" in home.text and "Sign out" in home.text
+    assert home.headers["cache-control"] == "no-store"
+    own = accounts["provider"].organisations[0]
+    assert f'href="/organisations/{own}"' in home.text  # "My organisation" in the header
+    client.post("/logout", follow_redirects=False)
+    assert "Sign in" in client.get("/").text
+
+
+def test_login_never_redirects_off_site(client, accounts):
+    account = accounts["analyst"]
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = client.post(
+            "/login",
+            data={"user_name": account.user_name, "password": account.password, "next": target},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def test_league_table_ranks_an_indicator(client):
+    page = client.get("/league-tables", params={"indicator": "shmi"})
+    assert page.status_code == 200
+    assert "Summary Hospital-level Mortality Indicator" in page.text
+    cells = re.findall(
+        r'<td class="nhsuk-table__cell\s+nhsuk-table__cell--numeric\s*"[^>]*>\s*(?:<span[^>]*>[^<]*</span>)?\s*(\d+)',
+        page.text,
+    )
+    ranks = [int(c) for c in cells[::4]]
+    assert ranks[:3] == sorted(ranks[:3]) and ranks[0] == 1
+
+
+def test_report_html_and_pdf(client):
+    html = client.get(f"/organisations/{PROFILE}/report")
+    assert html.status_code == 200 and "laid out for printing" in html.text
+    pdf = client.get(f"/organisations/{PROFILE}/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert (
+        pdf.content.count(b"/Type /Page\n") + pdf.content.count(b"/Type /Page ") >= 2
+        or b"/Count " in pdf.content
+    )
+
+
+def test_pages_of_areas_not_built_are_404(client, accounts):
+    sign_in(client, accounts["inspector"])
+    assert client.get("/plan").status_code == 404
