@@ -42,6 +42,14 @@ def test_packaged_indicator_definitions_load():
         "ae_admissions_other",
         "ae_admissions_type1",
         "ae_admissions_type2",
+        "discharge_usual_residence",
+        "dtoc_both",
+        "dtoc_nhs",
+        "dtoc_social_care",
+        "dtoc_total",
+        "emergency_admissions_65plus",
+        "reablement_at_home_91d",
+        "readmission_30d_65plus",
         "shmi",
     ]
     assert definitions["shmi"].polarity is Polarity.LOWER_IS_BETTER

@@ -16,6 +16,7 @@ SOURCE_MODULES = {
     "ons-population": "carelens.ingest.sources.ons_population",
     "organisations": "carelens.ingest.sources.organisations",
     "relationships": "carelens.ingest.sources.relationships",
+    "place-transitions": "carelens.ingest.sources.place_transitions",
 }
 """Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE``."""
 

@@ -27,7 +27,7 @@ COLUMNS = [
 def read(path: Path, period: dt.date | None = None) -> Batch:
     """Read and validate a relationships file (``period`` is not used)."""
     source = str(path)
-    frame = read_table(path, [c.name for c in COLUMNS])
+    frame = read_table(path)  # all columns: valid_from is optional
     if "valid_from" not in frame.columns:
         frame["valid_from"] = pd.Series([None] * len(frame), dtype=object)
     problems = ProblemList()

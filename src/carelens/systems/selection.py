@@ -1,0 +1,113 @@
+"""Which places a review programme should visit, and how many reviews a budget buys.
+
+**Selection score** (documented in docs/systems.md): for each place and each transition indicator with
+a weight w > 0, take the overdispersion-adjusted z-score from the place comparison, signed so that
+positive means worse than peers (``adverse_z``), capped at ± ``z_cap``; the score is the weighted mean
+Σ w·z / Σ w over the indicators the place has data for. Places rank by score, highest (worst) first,
+ties by place code; places with no scored indicator rank last with no score.
+
+**Programme plan**: reviews affordable = ⌊(budget − fixed cost) / cost per review⌋ (in whole pence, so
+£2,000,000 at £86,956.52 buys exactly 23), at most the number of places with a score; the top places by
+score are selected. Total cost = fixed cost + reviews x cost per review; budget left = budget − total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from carelens.errors import InputError, Problem
+from carelens.systems.config import SystemsConfig
+
+
+def selection_scores(compared: pd.DataFrame, config: SystemsConfig) -> pd.DataFrame:
+    """Score and rank places from :func:`carelens.systems.places.compare` output (one period).
+
+    Columns: ``rank``, ``org_code``, ``score``, ``indicators_scored`` and one ``z_<indicator>`` column
+    per weighted indicator (the capped adverse z used).
+    """
+    weights = {i.id: i.weight for i in config.indicators if i.weight > 0}
+    scored = compared[compared["indicator_id"].isin(list(weights))]
+    places = sorted(compared["org_code"].unique())
+    matrix = (
+        scored.pivot_table(index="org_code", columns="indicator_id", values="adverse_z", aggfunc="first")
+        .reindex(index=places, columns=list(weights))
+        .to_numpy(float)
+    )
+    capped = np.clip(matrix, -config.z_cap, config.z_cap)
+    w = np.array(list(weights.values()))
+    present = np.isfinite(capped)
+    total_w = (present * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(total_w > 0, np.nansum(np.where(present, capped, 0.0) * w, axis=1) / total_w, np.nan)
+    out = pd.DataFrame({"org_code": places, "score": score, "indicators_scored": present.sum(axis=1)})
+    for j, ident in enumerate(weights):
+        out[f"z_{ident}"] = capped[:, j]
+    out["_missing"] = out["score"].isna()
+    out["_neg"] = -out["score"].fillna(0.0)
+    out = out.sort_values(["_missing", "_neg", "org_code"]).drop(columns=["_missing", "_neg"])
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ProgrammePlan:
+    """How many reviews a budget buys and which places they go to; the figures add up."""
+
+    budget_gbp: float
+    cost_per_review_gbp: float
+    fixed_cost_gbp: float
+    reviews_affordable: int
+    reviews: int
+    total_cost_gbp: float
+    remaining_gbp: float
+    places: pd.DataFrame
+    """The ranking with a ``selected`` column (the first ``reviews`` scored places)."""
+
+    def as_dict(self) -> dict:
+        return {
+            "budget_gbp": self.budget_gbp,
+            "cost_per_review_gbp": self.cost_per_review_gbp,
+            "fixed_cost_gbp": self.fixed_cost_gbp,
+            "reviews_affordable": self.reviews_affordable,
+            "reviews": self.reviews,
+            "total_cost_gbp": self.total_cost_gbp,
+            "remaining_gbp": self.remaining_gbp,
+            "selected": list(self.places.loc[self.places["selected"], "org_code"]),
+        }
+
+
+def plan_programme(
+    ranking: pd.DataFrame, budget_gbp: float, cost_per_review_gbp: float, fixed_cost_gbp: float = 0.0
+) -> ProgrammePlan:
+    """Plan a programme: reviews the budget buys and the places chosen from ``ranking`` (best rank first)."""
+    problems = []
+    if not budget_gbp >= 0:
+        problems.append(Problem("plan", None, "budget_gbp", f"must be >= 0, got {budget_gbp}"))
+    if not cost_per_review_gbp > 0:
+        problems.append(
+            Problem("plan", None, "cost_per_review_gbp", f"must be > 0, got {cost_per_review_gbp}")
+        )
+    if not 0 <= fixed_cost_gbp <= max(budget_gbp, 0):
+        problems.append(Problem("plan", None, "fixed_cost_gbp", "must be between 0 and the budget"))
+    if problems:
+        raise InputError(problems)
+    pence = round((budget_gbp - fixed_cost_gbp) * 100)
+    affordable = int(pence // round(cost_per_review_gbp * 100))
+    eligible = int(ranking["score"].notna().sum())
+    reviews = min(affordable, eligible)
+    places = ranking.copy()
+    places["selected"] = places["score"].notna() & (places["rank"] <= reviews)
+    total = round(fixed_cost_gbp + reviews * cost_per_review_gbp, 2)
+    return ProgrammePlan(
+        budget_gbp=float(budget_gbp),
+        cost_per_review_gbp=float(cost_per_review_gbp),
+        fixed_cost_gbp=float(fixed_cost_gbp),
+        reviews_affordable=affordable,
+        reviews=reviews,
+        total_cost_gbp=total,
+        remaining_gbp=round(budget_gbp - total, 2),
+        places=places,
+    )
