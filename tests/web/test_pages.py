@@ -6,9 +6,9 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from tests.web.conftest import sign_in
 
 from carelens.store import schema
+from tests.web.conftest import sign_in
 
 PROFILE = "RK9"
 """University Hospitals Plymouth NHS Trust: A&E and SHMI figures in the demo data."""
