@@ -46,6 +46,33 @@ def test_demo_reproduces_published_shmi_bands_and_writes_every_result(tmp_path):
     spc = pd.read_csv(tmp_path / "ae_4hr_performance_spc.csv")
     assert spc["org_code"].nunique() == funnel["unit"].nunique()
     assert "A&E type 1 four-hour breaches" in result.output
+    _demo_store_has_monitoring_ratings_and_an_allocation(tmp_path, result.output)
+
+
+def _demo_store_has_monitoring_ratings_and_an_allocation(out, output: str) -> None:
+    """The demo ran two monitoring passes (so the dashboard has movers), the ratings rules and an allocation."""
+    import sqlalchemy as sa
+
+    from carelens.store.engine import create_engine
+    from carelens.store.schema_assess import assessed_rating
+    from carelens.store.schema_fund import fund_allocation
+    from carelens.store.schema_monitor import monitor_org, monitor_run
+
+    engine = create_engine(f"sqlite:///{out / 'carelens-demo.db'}")
+    with engine.connect() as c:
+        runs = c.execute(sa.select(monitor_run.c.id, monitor_run.c.previous_run_id).order_by("id")).all()
+        assert [tuple(r) for r in runs] == [(1, None), (2, 1)]
+        moved = c.execute(
+            sa.select(sa.func.count()).where(monitor_org.c.run_id == 2, monitor_org.c.change != "same")
+        ).scalar()
+        assert moved > 0
+        published = dict(
+            c.execute(sa.select(assessed_rating.c.published, sa.func.count()).group_by("published")).all()
+        )
+        assert published[True] > 0 and published[False] > 0  # agreements published, the rest proposals
+        assert c.execute(sa.select(sa.func.count()).select_from(fund_allocation)).scalar() == 42
+    engine.dispose()
+    assert "monitoring run 2" in output and "ratings rules" in output and "allocation:" in output
 
 
 def test_demo_store_loads_every_packaged_data_set_once(tmp_path):

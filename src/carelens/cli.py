@@ -79,7 +79,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from carelens.api.serve import DEMO_DB_FILE, prepare_demo_store, serve
+    from carelens.api.serve import DEMO_DB_FILE, prepare_demo_store, run_demo_jobs, serve
     from carelens.demo.job import run_demo
 
     console = Console()
@@ -104,6 +104,29 @@ def demo(
     with console.status("Loading the demo data into a fresh store...") as status:
         engine, accounts = prepare_demo_store(out, progress=lambda step: status.update(f"Loading {step}..."))
     console.print(f"store: {out / DEMO_DB_FILE}")
+    with console.status("Running monitoring, the ratings rules and an allocation...") as status:
+        jobs = run_demo_jobs(engine, progress=lambda step: status.update(f"Running {step}..."))
+    for run in jobs.monitoring_runs:
+        against = (
+            f", {run.changed_bands:,} band changes since run {run.previous_run_id}"
+            if run.previous_run_id
+            else ""
+        )
+        console.print(
+            f"monitoring run {run.run_id}: {run.indicators} indicators, {run.organisations:,} organisations, "
+            f"flags {dict(run.flags)}, bands {dict(run.bands)}{against}",
+            highlight=False,
+        )
+    console.print(
+        f"ratings rules: {jobs.ratings_recorded:,} ratings recorded ({jobs.ratings_published:,} agree with the "
+        f"published rating and are published, {jobs.ratings_proposed:,} are proposals)",
+        highlight=False,
+    )
+    console.print(
+        f"allocation: {jobs.allocation_scenario} for {jobs.commissioners} commissioners saved as run "
+        f"{jobs.allocation_run_id}",
+        highlight=False,
+    )
     accounts_table = Table(title="Demo accounts (sign in on the web, or POST /api/v1/auth/token)")
     for column in ("user name", "password", "role", "organisations / sector"):
         accounts_table.add_column(column)
@@ -131,6 +154,13 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (loopback by default)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to serve on."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Server processes (more use more cores; 1 is enough for one user).",
+    ),
 ) -> None:
     """Serve the web dashboard and the HTTP API (/api/v1, OpenAPI at /openapi.json) on an existing store."""
     from carelens.api.serve import serve as run_server
@@ -140,7 +170,7 @@ def serve(
     engine = create_engine(db)
     ensure_schema(engine)
     typer.echo(f"carelens is running at http://{host}:{port}/ (API docs /docs); press Ctrl+C to stop")
-    run_server(engine, host, port)
+    run_server(engine, host, port, workers)
 
 
 @app.command()
@@ -549,9 +579,33 @@ def profile(
 
 allocate_app = typer.Typer(
     help="Capitation allocations: targets, pace of change, formula what-ifs, running costs, budgets.",
-    no_args_is_help=True,
 )
 app.add_typer(allocate_app, name="allocate")
+
+
+@allocate_app.callback(invoke_without_command=True)
+def allocate_default(
+    ctx: typer.Context,
+    year: str | None = typer.Option(
+        None, "--year", help="Run an allocation for this year (as `allocate run`)."
+    ),
+    scenario: str = typer.Option(
+        "2024_25", "--scenario", help="Scenario YAML file or packaged scenario name."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write per-commissioner results (.csv/.parquet)."
+    ),
+) -> None:
+    """`carelens allocate --year 2024-25 --scenario FILE` is short for `carelens allocate run ...`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if year is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(EXIT_OK)
+    ctx.invoke(
+        allocate_run, year=year, scenario=scenario, out=out, places=None, db=None, store=False, save=False
+    )
+
 
 FUND_DB_HELP = "Read practices from this store (default: the packaged NHS England files). " + DB_OPTION_HELP
 
@@ -1327,6 +1381,259 @@ def aco_bundle(
         prices,
         ["pathway", "instances", "mean_cost_gbp", "winsorised_mean_gbp", "bundle_price_gbp"],
     )
+
+
+# --- plan: inspection programme (issue 6) ------------------------------------------------------------
+
+plan_app = typer.Typer(
+    help="Inspection planning: demand, schedule and inspector capacity.", no_args_is_help=True
+)
+app.add_typer(plan_app, name="plan")
+
+
+def _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings):
+    import datetime as dt
+
+    from carelens.plan.programme import load_inputs
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    engine = create_engine(db)
+    ensure_schema(engine)
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    return engine, load_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
+
+
+_PLAN_OPTIONS = {
+    "as_of": "Planning date (ISO); default: the Monday after the newest published rating in the store.",
+    "inspectors": "Inspectors CSV (inspector_id, sector, region, skills, days_per_week); default: the packaged synthetic inspectorate.",
+    "leave": "Leave CSV (inspector_id, start, end).",
+    "regions": "Regions CSV (org_code, region) for organisations the store has no region for.",
+    "concerns": "Concerns / whistleblowing CSV (org_code per concern): brings inspections forward.",
+    "settings": "Planning settings YAML (default: config/plan/planning.yaml).",
+}
+
+
+@plan_app.command("inspections")
+@handles_errors
+def plan_inspections(
+    weeks: int = typer.Option(26, "--weeks", min=1, max=104, help="Planning horizon in weeks."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    as_of: str | None = typer.Option(None, "--as-of", help=_PLAN_OPTIONS["as_of"]),
+    inspectors: Path | None = typer.Option(None, "--inspectors", help=_PLAN_OPTIONS["inspectors"]),
+    leave: Path | None = typer.Option(None, "--leave", help=_PLAN_OPTIONS["leave"]),
+    regions: Path | None = typer.Option(None, "--regions", help=_PLAN_OPTIONS["regions"]),
+    concerns: Path | None = typer.Option(None, "--concerns", help=_PLAN_OPTIONS["concerns"]),
+    settings: Path | None = typer.Option(None, "--settings", help=_PLAN_OPTIONS["settings"]),
+    method: Literal["milp", "greedy"] = typer.Option(
+        "milp", "--method", help="Optimiser or greedy baseline."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write every inspection (scheduled or not) here."
+    ),
+    teams: Path | None = typer.Option(None, "--teams", help="Write the team of each inspection here."),
+    save: bool = typer.Option(False, "--save/--no-save", help="Store the schedule as a draft (audited)."),
+    user: str = typer.Option("carelens", "--user", help="Who saves the schedule (audit log)."),
+) -> None:
+    """Schedule the inspections due within the horizon: teams and dates, deadlines met, and what cannot be met and why."""
+    from carelens.ingest.tables import write_table
+    from carelens.plan.programme import schedule as make
+    from carelens.plan.schedule import with_inspector_ids
+    from carelens.plan.service import save_schedule
+
+    engine, inputs = _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings)
+    with _stderr().status("Scheduling..."):
+        result = make(inputs, method)
+    s = result.summary
+    typer.echo(
+        f"Inspection plan from {s['start']} for {weeks} weeks ({method}), {len(inputs.inspectors)} inspectors"
+    )
+    typer.echo(f"  inspections due:        {s['inspections_demanded']}")
+    typer.echo(f"  scheduled:              {s['inspections_scheduled']}")
+    typer.echo(f"  statutory deadlines in horizon met: {s['deadlines_met']} of {s['deadlines_in_horizon']}")
+    typer.echo(f"  overdue at start inspected: {s['overdue_inspected']} of {s['overdue_at_start']}")
+    typer.echo(f"  risk covered:           {s['risk_covered']:.0f} of {s['risk_demanded']:.0f}")
+    if method == "milp":
+        typer.echo(f"  solver gap to bound:    {100 * s['model_gap']:.2f}% ({s['seconds']:.1f} s)")
+    plan = result.inspections
+    missed = plan[plan["deadline_in_horizon"] & ~plan["meets_deadline"]]
+    if len(missed):
+        typer.echo(f"Statutory deadlines capacity does not allow ({len(missed)}):")
+        for row in missed.head(50).itertuples():
+            typer.echo(
+                f"  {row.org_code}  deadline {row.deadline.date()}  {row.unscheduled_reason or 'scheduled late'}"
+            )
+    reasons = plan["unscheduled_reason"].value_counts()
+    if len(reasons):
+        typer.echo("Not scheduled, by reason:")
+        for reason, count in reasons.items():
+            typer.echo(f"  {count:6d}  {reason}")
+    if out:
+        columns = [
+            "org_code",
+            "inspection_type",
+            "sector",
+            "region",
+            "rating",
+            "deadline",
+            "due_date",
+            "risk",
+            "reasons",
+            "status",
+            "start_date",
+            "end_date",
+            "unannounced",
+            "window_start",
+            "window_end",
+            "team",
+            "days",
+            "skill",
+            "meets_deadline",
+            "unscheduled_reason",
+        ]
+        write_table(plan[columns], out)
+        typer.echo(f"wrote {out}")
+    if teams:
+        write_table(with_inspector_ids(result, inputs.inspectors), teams)
+        typer.echo(f"wrote {teams}")
+    if save:
+        schedule_id = save_schedule(engine, result, inputs.inspectors, user, inputs.as_of)
+        typer.echo(f"saved as draft schedule {schedule_id}")
+
+
+@plan_app.command("capacity")
+@handles_errors
+def plan_capacity(
+    extra: str = typer.Option("0,5,10,20,40", "--extra", help="Extra inspectors to try, comma-separated."),
+    weeks: int = typer.Option(26, "--weeks", min=1, max=104, help="Planning horizon in weeks."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    as_of: str | None = typer.Option(None, "--as-of", help=_PLAN_OPTIONS["as_of"]),
+    inspectors: Path | None = typer.Option(None, "--inspectors", help=_PLAN_OPTIONS["inspectors"]),
+    leave: Path | None = typer.Option(None, "--leave", help=_PLAN_OPTIONS["leave"]),
+    regions: Path | None = typer.Option(None, "--regions", help=_PLAN_OPTIONS["regions"]),
+    concerns: Path | None = typer.Option(None, "--concerns", help=_PLAN_OPTIONS["concerns"]),
+    settings: Path | None = typer.Option(None, "--settings", help=_PLAN_OPTIONS["settings"]),
+    svg: Path | None = typer.Option(None, "--svg", help="Write the curve as an SVG chart here."),
+) -> None:
+    """What-if: with N more inspectors, high-risk locations inspected within 3 months and overdue inspections remaining."""
+    from carelens.errors import InputError, Problem
+    from carelens.plan.programme import capacity
+    from carelens.plan.whatif import curve_svg
+
+    try:
+        numbers = sorted({int(x) for x in extra.split(",") if x.strip()})
+    except ValueError:
+        raise InputError(Problem("--extra", None, None, f"not a list of whole numbers: {extra!r}")) from None
+    if not numbers or numbers[0] < 0:
+        raise InputError(Problem("--extra", None, None, "give numbers of extra inspectors, 0 or more"))
+    _, inputs = _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings)
+    with _stderr().status("Solving the what-if..."):
+        curve = capacity(inputs, numbers)
+    typer.echo(
+        f"What-if from {inputs.as_of} for {weeks} weeks: {curve.attrs['high_risk_total']} high-risk locations due, "
+        f"{curve.attrs['due_total']} with a deadline before the end"
+    )
+    typer.echo(curve.to_string(index=False))
+    if svg:
+        svg.write_text(curve_svg(curve))
+        typer.echo(f"wrote {svg}")
+
+
+regime_app = typer.Typer(
+    help="The failure regime: enforcement, special measures, oversight segments, interventions.",
+    no_args_is_help=True,
+)
+app.add_typer(regime_app, name="regime")
+
+
+def _regime_engine(db):
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    engine = create_engine(db)
+    ensure_schema(engine)
+    return engine
+
+
+@regime_app.command("open")
+@handles_errors
+def regime_open(
+    regime: str = typer.Argument(..., help="provider, nhs_trust or commissioner."),
+    org_code: str = typer.Argument(..., help="Organisation code."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    user: str = typer.Option(..., "--user", help="Who (recorded)."),
+    at: str | None = typer.Option(None, "--at", help="Effective date (ISO; default today)."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Open a failure-regime case."""
+    import datetime as dt
+
+    from carelens.plan.regime import open_case
+
+    case_id = open_case(
+        _regime_engine(db), regime, org_code, user, reason, dt.date.fromisoformat(at) if at else None
+    )
+    typer.echo(f"opened {regime} case {case_id} for {org_code}")
+
+
+@regime_app.command("move")
+@handles_errors
+def regime_move(
+    case_id: int = typer.Argument(..., help="Case id."),
+    event: str = typer.Argument(..., help="Transition, e.g. warning_notice, enter_special_measures."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    user: str = typer.Option(..., "--user", help="Who (recorded)."),
+    at: str | None = typer.Option(None, "--at", help="Effective date (ISO; default today)."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Move a case (illegal transitions are refused with exit code 2)."""
+    import datetime as dt
+
+    from carelens.plan.regime import transition
+
+    case = transition(
+        _regime_engine(db), case_id, event, user, reason, dt.date.fromisoformat(at) if at else None
+    )
+    due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
+    typer.echo(f"case {case_id} is now {case['state']}{due}")
+
+
+@regime_app.command("overdue")
+@handles_errors
+def regime_overdue(
+    as_of: str | None = typer.Option(None, "--as-of", help="Date (ISO; default today)."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Overdue regime actions, and organisations rated Inadequate overall that are not in special measures."""
+    import datetime as dt
+
+    from carelens.plan.regime import inadequate_without_special_measures, overdue
+
+    engine = _regime_engine(db)
+    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    late = overdue(engine, day)
+    _print_frame(
+        "overdue actions",
+        late,
+        ["id", "regime", "org_code", "state", "deadline", "deadline_action", "days_overdue"],
+    )
+    due = inadequate_without_special_measures(engine, day)
+    _print_frame(
+        "rated Inadequate, not in special measures", due, ["org_code", "level", "rating", "date", "source"]
+    )
+
+
+@regime_app.command("adopt-interventions")
+@handles_errors
+def regime_adopt(
+    user: str = typer.Option(..., "--user", help="Who (recorded)."),
+    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+) -> None:
+    """Take over the open commissioner interventions decided by the national board (carelens fund)."""
+    from carelens.plan.regime import adopt_fund_interventions
+
+    cases = adopt_fund_interventions(_regime_engine(db), user)
+    typer.echo(f"adopted {len(cases)} intervention(s) as commissioner cases {cases}")
 
 
 @app.command()

@@ -5,6 +5,9 @@ contract with L1; G1 lies in the council "Plymouth". Ratings: a published and a 
 L1 and L2. Indicator ``ind_p`` (lower is better) has a small count for P1 and P2; ``ind_n`` is neutral.
 Users: one per signed-in role, password ``<role>-pw``; the provider owns P1, the inspector is assigned P1,
 the commissioner is C1, the chief inspector heads hospitals.
+Monitoring: two runs; in run 2 P1 is flagged 'risk' on ``ind_p`` and moved from band 3 to band 1, P2 has
+no risk, G1 is in insufficient data. Assessed ratings: a published one for L1 and a proposal for L2.
+Allocations: one saved run (2024) with commissioners C1 and C2 (C2 is not in the store's directory).
 """
 
 from __future__ import annotations
@@ -123,12 +126,168 @@ def fill(engine: sa.Engine) -> None:
                 for m, r in (("published", "Good"), ("proposed", "Inadequate"))
             ],
         )
+        fill_areas(c, now)
         create_users(
             c,
             [NewUser(role.value, role, f"{role.value}-pw", **extra) for role, extra in USERS.items()],
             by="test",
             n=TEST_SCRYPT_N,
         )
+
+
+MONITOR_RUN = 2
+ASSESSED_IDS = {"L1_published": 1, "L2_proposed": 2}
+ALLOCATION_RUN = 1
+
+
+def _flag(run_id: int, org: str, flag: str, previous: str | None) -> dict:
+    return dict(
+        run_id=run_id,
+        indicator_id="ind_p",
+        org_code=org,
+        period=dt.date(2024, 1, 1),
+        peer_group="nhs_trust",
+        numerator=3,
+        denominator=100,
+        value=0.03,
+        target=0.04,
+        z_adjusted=2.5,
+        risk_lower=0.01,
+        risk_upper=0.02,
+        peer_units=2,
+        od_adjusted=False,
+        od_note="none",
+        method="test",
+        benchmark="worse",
+        flag=flag,
+        flag_code=1,
+        reason="above the upper limit",
+        spc_points=1,
+        spc_variation="none",
+        spc_alert=False,
+        spc_rule="",
+        previous_flag=previous,
+    )
+
+
+def _band(run_id: int, org: str, band: int | None, previous: int | None, change: str) -> dict:
+    return dict(
+        run_id=run_id,
+        org_code=org,
+        kind="nhs_trust",
+        indicators=1,
+        applicable=1,
+        risks=int(band == 1),
+        elevated=0,
+        spc_alerts=0,
+        insufficient=0,
+        score=0.5 if band == 1 else 0.0,
+        band=band,
+        status="banded" if band else "insufficient data",
+        previous_band=previous,
+        change=change,
+    )
+
+
+def fill_areas(c: sa.Connection, now: dt.datetime) -> None:
+    """Monitoring runs, assessed ratings and an allocation run (see the module docstring)."""
+    from carelens.store.schema_assess import assessed_rating
+    from carelens.store.schema_fund import fund_allocation, fund_allocation_run
+    from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
+
+    for run_id in (1, MONITOR_RUN):
+        c.execute(
+            monitor_run.insert().values(
+                id=run_id,
+                started_at=now,
+                user_name="test",
+                source="test",
+                settings="{}",
+                special_measures="[]",
+                recently_inspected="[]",
+                indicators=1,
+                organisations=3,
+                flags=2,
+                inputs_digest="x",
+                results_digest="y",
+                previous_run_id=run_id - 1 or None,
+            )
+        )
+    c.execute(
+        monitor_flag.insert(),
+        [
+            _flag(1, "P1", "no evidence of risk", None),
+            _flag(1, "P2", "no evidence of risk", None),
+            _flag(2, "P1", "risk", "no evidence of risk"),
+            _flag(2, "P2", "no evidence of risk", "no evidence of risk"),
+        ],
+    )
+    c.execute(
+        monitor_org.insert(),
+        [
+            _band(1, "P1", 3, None, "new"),
+            _band(1, "P2", 6, None, "new"),
+            _band(2, "P1", 1, 3, "higher risk"),
+            _band(2, "P2", 6, 6, "same"),
+            _band(2, "G1", None, None, "new"),
+        ],
+    )
+    c.execute(
+        assessed_rating.insert(),
+        [
+            dict(
+                id=ASSESSED_IDS[f"{o}_{'published' if published else 'proposed'}"],
+                org_code=o,
+                level="location",
+                service="Overall",
+                key_question="Overall",
+                rating=r,
+                rule_rating=r,
+                method="rules:adult-social-care",
+                effective_date=dt.date(2024, 2, 1),
+                departure=False,
+                published=published,
+                recorded_by="test",
+                recorded_at=now,
+                detail={"explanation": "Because."},
+            )
+            for o, r, published in (("L1", "Good", True), ("L2", "Inadequate", False))
+        ],
+    )
+    c.execute(
+        fund_allocation_run.insert().values(
+            id=ALLOCATION_RUN,
+            year=2024,
+            scenario_name="test",
+            scenario_version=1,
+            scenario_sha256="x",
+            scenario={},
+            inputs="store",
+            quantum_gbp=3e9,
+            user_name="test",
+            created_at=now,
+        )
+    )
+    c.execute(
+        fund_allocation.insert(),
+        [
+            dict(
+                run_id=ALLOCATION_RUN,
+                commissioner_code=code,
+                population=pop,
+                wp_core=pop,
+                wp_primary_medical_care=pop,
+                need_index_core=1.0,
+                market_forces_factor=1.0,
+                target_share=0.5,
+                target_gbp=1.5e9,
+                baseline_gbp=None,
+                allocation_gbp=alloc,
+                distance_from_target=alloc / 1.5e9 - 1,
+            )
+            for code, pop, alloc in (("C1", 1e6, 1.45e9), ("C2", 9e5, 1.55e9))
+        ],
+    )
 
 
 @pytest.fixture(scope="module")

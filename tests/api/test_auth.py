@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from carelens.api.security import SESSION_COOKIE
 from carelens.model.access import ROLE_RULES, Actor, Role, documented_rules
 from carelens.services import NotFound
-from carelens.services.auth import actor_for_token, hash_password, login, logout, token_hash, verify_password
+from carelens.services.auth import (
+    actor_for_token,
+    forget_token,
+    hash_password,
+    login,
+    logout,
+    token_hash,
+    verify_password,
+)
 from carelens.services.ratings import get_rating
 from carelens.services.settings import AccessSettings, documented_settings
 from carelens.store import schema
@@ -78,6 +86,8 @@ def test_web_session_cookie_signs_in_and_expires(client, api_engine):
                 .where(access_token.c.token_hash == token_hash(token))
                 .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
             )
+        # Changed behind the services' back: seen once the cached owner lapses (actor_cache_seconds).
+        forget_token(token)
         assert actor_for_token(api_engine, token) is None
         # A stale cookie is not an error: the visitor is simply the public again.
         assert client.get("/api/v1/auth/me").json()["role"] == "public"
@@ -132,3 +142,21 @@ def test_every_setting_and_role_rule_is_documented():
     assert all(len(doc) > 20 for doc in documented_settings().values())
     assert all(len(doc) > 10 for doc in documented_rules().values())
     assert set(ROLE_RULES) == set(Role)
+
+
+def test_token_owners_are_cached_briefly_and_forgotten_on_sign_out(api_engine):
+    token, _ = login(api_engine, "analyst", "analyst-pw", kind="api")
+    assert actor_for_token(api_engine, token).role is Role.ANALYST
+    with api_engine.begin() as c:  # revoked behind the services' back: the cache still answers
+        c.execute(
+            access_token.update()
+            .where(access_token.c.token_hash == token_hash(token))
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+    assert actor_for_token(api_engine, token).role is Role.ANALYST
+    forget_token(token)
+    assert actor_for_token(api_engine, token) is None
+    fresh, _ = login(api_engine, "analyst", "analyst-pw", kind="api")
+    assert actor_for_token(api_engine, fresh) is not None
+    assert logout(api_engine, fresh) is True  # signing out through the service takes effect at once
+    assert actor_for_token(api_engine, fresh) is None

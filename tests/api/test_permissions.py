@@ -13,7 +13,7 @@ import pytest
 
 from carelens.model.access import Role
 
-from .conftest import RATING_IDS, auth
+from .conftest import ALLOCATION_RUN, ASSESSED_IDS, MONITOR_RUN, RATING_IDS, auth
 
 R = list(Role)
 ALL_200 = dict.fromkeys(R, 200)
@@ -27,6 +27,8 @@ def only(status_for_others: int, **allowed: int) -> dict[Role, int]:
 L1_PROPOSED = RATING_IDS["L1_proposed"]
 L2_PROPOSED = RATING_IDS["L2_proposed"]
 ENTITLED_EVERYWHERE = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
+SEE_ALL = dict(analyst=200, national_board=200, admin=200, policy_maker=200)
+"""Roles whose confidential-data rule reaches every organisation (the chief inspector's is a sector)."""
 
 MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations", ALL_200),
@@ -54,6 +56,37 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/audit", only(403, admin=200)),
     ("POST", "/api/v1/users", only(403, admin=201)),
     ("GET", "/openapi.json", ALL_200),
+    # Monitoring is confidential: the public may not use it (403); an organisation's profile is 404 to
+    # anyone whose confidential-data rule does not reach it.
+    ("GET", "/api/v1/monitoring/runs", only(200, public=403)),
+    ("GET", f"/api/v1/monitoring/runs/{MONITOR_RUN}", only(200, public=403)),
+    ("GET", "/api/v1/monitoring/runs/99", only(404, public=403)),
+    ("GET", "/api/v1/monitoring/flags?risks_only=true&format=csv", only(200, public=403)),
+    ("GET", "/api/v1/monitoring/bands", only(200, public=403)),
+    ("GET", "/api/v1/monitoring/movers", only(200, public=403)),
+    (
+        "GET",
+        "/api/v1/monitoring/organisations/P1",
+        only(404, provider=200, inspector=200, chief_inspector=200, **SEE_ALL),
+    ),
+    ("GET", "/api/v1/monitoring/organisations/P2", only(404, chief_inspector=200, **SEE_ALL)),
+    ("GET", "/api/v1/monitoring/organisations/G1", only(404, commissioner=200, **SEE_ALL)),
+    # Assessed ratings: proposals are 404 to anyone not entitled (L2 is in no one's own area).
+    ("GET", "/api/v1/assessed-ratings", ALL_200),
+    ("GET", f"/api/v1/assessed-ratings/{ASSESSED_IDS['L1_published']}", ALL_200),
+    ("GET", f"/api/v1/assessed-ratings/{ASSESSED_IDS['L2_proposed']}", only(404, **ENTITLED_EVERYWHERE)),
+    ("GET", "/api/v1/organisations/L2/ratings-at?date=2024-06-01", ALL_200),
+    ("GET", "/api/v1/organisations/NOPE/ratings-at?date=2024-06-01", dict.fromkeys(R, 404)),
+    ("GET", "/api/v1/segmentation", ALL_200),
+    # Allocations: the public may not use them; a commissioner sees its own scorecard only.
+    ("GET", "/api/v1/allocations/runs", only(200, public=403)),
+    ("GET", f"/api/v1/allocations?run_id={ALLOCATION_RUN}", only(200, public=403)),
+    ("GET", "/api/v1/allocations?run_id=99", only(404, public=403)),
+    ("GET", "/api/v1/allocations/scenarios", only(200, public=403)),
+    ("GET", "/api/v1/allocations/whatif?a=2024_25&b=nope", only(400, public=403)),
+    ("GET", "/api/v1/commissioners/C1/scorecard", only(404, commissioner=200, **SEE_ALL)),
+    ("GET", "/api/v1/commissioners/C2/scorecard", only(404, **SEE_ALL)),
+    ("GET", "/api/v1/commissioners/P1/scorecard", dict.fromkeys(R, 404)),
 ]
 
 
@@ -74,6 +107,11 @@ def test_every_api_route_is_in_the_matrix(client):
         "/api/v1/indicators/{indicator_id}": "/api/v1/indicators/ind_p",
         "/api/v1/league-tables/{indicator_id}": "/api/v1/league-tables/ind_p",
         "/api/v1/ratings/{rating_id}": f"/api/v1/ratings/{RATING_IDS['L1_published']}",
+        "/api/v1/monitoring/runs/{run_id}": f"/api/v1/monitoring/runs/{MONITOR_RUN}",
+        "/api/v1/monitoring/organisations/{code}": "/api/v1/monitoring/organisations/P1",
+        "/api/v1/assessed-ratings/{rating_id}": f"/api/v1/assessed-ratings/{ASSESSED_IDS['L1_published']}",
+        "/api/v1/organisations/{code}/ratings-at": "/api/v1/organisations/L2/ratings-at",
+        "/api/v1/commissioners/{code}/scorecard": "/api/v1/commissioners/C1/scorecard",
     }
     missing = []
     for path, item in client.get("/openapi.json").json()["paths"].items():
@@ -131,3 +169,72 @@ def test_each_role_sees_confidential_data_of_its_own_organisations_only(client, 
     for code in ("P1", "P2"):
         assert (shown[code] is not None) == (code in OWN[role]), code
     assert shown["G1"] == 40  # large counts are published to everyone
+
+
+CONFIDENTIAL_REACH = {role: codes & {"P1", "P2", "G1"} for role, codes in OWN.items()}
+
+
+@pytest.mark.parametrize("role", R, ids=[r.value for r in R])
+def test_monitoring_lists_only_organisations_in_reach(client, tokens, role):
+    """Flags, bands and movers hold only organisations the role's confidential-data rule reaches."""
+    headers = auth(tokens[role])
+    bands = client.get("/api/v1/monitoring/bands", headers=headers)
+    if role is Role.PUBLIC:
+        assert bands.status_code == 403
+        return
+    assert {r["org_code"] for r in bands.json()["items"]} == CONFIDENTIAL_REACH[role]
+    flags = client.get("/api/v1/monitoring/flags", headers=headers).json()["items"]
+    assert {r["org_code"] for r in flags} == CONFIDENTIAL_REACH[role] - {"G1"}
+    movers = client.get("/api/v1/monitoring/movers", headers=headers).json()
+    assert [m["org_code"] for m in movers] == (["P1"] if "P1" in CONFIDENTIAL_REACH[role] else [])
+    summary = client.get("/api/v1/monitoring/runs/2", headers=headers).json()
+    assert sum(b["organisations"] for b in summary["bands"]) == len(CONFIDENTIAL_REACH[role])
+
+
+def test_a_flag_says_why(client, tokens):
+    flags = client.get("/api/v1/monitoring/flags?risks_only=true", headers=auth(tokens[Role.ANALYST])).json()
+    (risk,) = flags["items"]
+    assert risk["org_code"] == "P1" and risk["flag"] == "risk"
+    assert "above the upper limit" in risk["why"] and "was 'no evidence of risk'" in risk["why"].lower()
+
+
+@pytest.mark.parametrize("role", [Role.PUBLIC, Role.PROVIDER, Role.COMMISSIONER])
+def test_proposed_assessed_ratings_are_hidden_everywhere(client, tokens, role):
+    """Not in the list, not in the history, not in the rating at a date."""
+    headers = auth(tokens[role])
+    for history in ("false", "true"):
+        rows = client.get(f"/api/v1/assessed-ratings?history={history}", headers=headers).json()["items"]
+        assert [r["org_code"] for r in rows] == ["L1"]
+    at = client.get("/api/v1/organisations/L2/ratings-at?date=2024-06-01", headers=headers).json()
+    assert [r["rating"] for r in at] == ["Good"]  # the published regulator rating, not the proposal
+
+
+def test_rating_at_a_date_prefers_the_assessed_rating_for_those_entitled(client, tokens):
+    headers = auth(tokens[Role.ANALYST])
+    at = client.get("/api/v1/organisations/L2/ratings-at?date=2024-06-01", headers=headers).json()
+    assert [(r["rating"], r["source"]) for r in at] == [("Inadequate", "assessed")]
+    before = client.get("/api/v1/organisations/L2/ratings-at?date=2024-01-01", headers=headers).json()
+    assert [r["source"] for r in before] == ["published"]
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        (Role.COMMISSIONER, {"C1"}),
+        (Role.NATIONAL_BOARD, {"C1", "C2"}),
+        (Role.POLICY_MAKER, {"C1", "C2"}),
+        (Role.PROVIDER, set()),
+        (Role.CHIEF_INSPECTOR, set()),
+    ],
+)
+def test_allocations_show_commissioners_in_reach(client, tokens, role, expected):
+    rows = client.get("/api/v1/allocations", headers=auth(tokens[role])).json()["items"]
+    assert {r["commissioner_code"] for r in rows} == expected
+
+
+def test_a_scorecard_places_the_commissioner_among_its_peers(client, tokens):
+    card = client.get("/api/v1/commissioners/C1/scorecard", headers=auth(tokens[Role.COMMISSIONER])).json()
+    assert card["allocation"]["allocation_gbp"] == 1.45e9
+    distance = card["peers"]["distance_from_target"]
+    assert distance["peers"] == 2 and distance["share_of_peers_below"] == 0.0
+    assert "C2" not in str(card)  # peers appear only as a distribution

@@ -89,3 +89,13 @@ def test_assess_commissioners_from_files_and_intervene(tmp_path):
     card = pd.read_csv(tmp_path / "card.csv").set_index("commissioner_code")
     assert card.loc["QHM", "overall"] == "inadequate" and card.loc["QUE", "overall"] == "good"
     assert "recorded intervention #1 for QHM" in result.output
+
+
+def test_allocate_with_year_is_short_for_allocate_run(tmp_path):
+    short, long = tmp_path / "short.csv", tmp_path / "long.csv"
+    first = runner.invoke(app, ["allocate", "--year", "2024-25", "--scenario", "2024_25", "-o", str(short)])
+    second = runner.invoke(app, ["allocate", "run", "--year", "2024-25", "--scenario", "2024_25", "-o", str(long)])
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert short.read_bytes() == long.read_bytes()
+    assert len(pd.read_csv(short)) == 42  # every ICB
+    assert runner.invoke(app, ["allocate", "--year", "2023-24"]).exit_code == 2  # scenario is for 2024/25

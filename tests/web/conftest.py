@@ -1,4 +1,5 @@
-"""A demo store (the packaged real data and one demo user per role) served to the page tests.
+"""A demo store (the packaged real data, the demo's monitoring, ratings and allocation jobs, and one demo
+user per role) served to the page tests.
 
 ``web_engine`` loads the store once per session; ``client`` is FastAPI's TestClient over it;
 ``live_server`` runs the same app with uvicorn in a thread on a free loopback port for the browser.
@@ -20,6 +21,7 @@ TEST_SCRYPT_N = 2**10
 @pytest.fixture(scope="session")
 def web_store(tmp_path_factory):
     """(engine, demo accounts by role value) over a fresh SQLite demo store."""
+    from carelens.api.serve import run_demo_jobs
     from carelens.demo.store import load_demo_store
     from carelens.services.auth import create_demo_users
     from carelens.store.engine import create_engine
@@ -29,6 +31,7 @@ def web_store(tmp_path_factory):
     engine = create_engine(f"sqlite:///{path}")
     upgrade(engine)
     load_demo_store(engine)
+    run_demo_jobs(engine)  # monitoring (two runs), ratings rules and an allocation, as `carelens demo` does
     accounts = {a.role.value: a for a in create_demo_users(engine, n=TEST_SCRYPT_N)}
     yield engine, accounts
     engine.dispose()

@@ -127,3 +127,24 @@ def test_analyst_explores_a_league_table(page, live_server, accounts, tmp_path):
     ).to_be_visible()
     shot(page, tmp_path, "analyst-league")
     check_accessibility(page)
+
+
+def test_analyst_reads_the_monitoring_overview(page, live_server, accounts, tmp_path):
+    sign_in(page, live_server, accounts["analyst"])
+    page.get_by_role("link", name="Monitoring").click()
+    page.wait_for_url("**/monitoring")
+    expect(page.get_by_role("heading", name="Priority bands")).to_be_visible()
+    expect(page.get_by_role("heading", name="Biggest movers since the last run")).to_be_visible()
+    shot(page, tmp_path, "analyst-monitoring")
+    check_accessibility(page)
+
+
+def test_commissioner_reads_its_scorecard(page, live_server, accounts, tmp_path):
+    account = accounts["commissioner"]
+    sign_in(page, live_server, account)
+    own = account.organisations[0]
+    page.get_by_role("link", name=f"Scorecard ({own})").click()
+    page.wait_for_url(f"**/commissioners/{own}")
+    expect(page.get_by_role("heading", name="Compared with its peers")).to_be_visible()
+    shot(page, tmp_path, "commissioner-scorecard")
+    check_accessibility(page)

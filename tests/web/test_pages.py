@@ -175,3 +175,76 @@ def test_report_html_and_pdf(client):
 def test_pages_of_areas_not_built_are_404(client, accounts):
     sign_in(client, accounts["inspector"])
     assert client.get("/plan").status_code == 404
+
+
+# --- monitoring, scorecards and allocations --------------------------------------------------------
+
+
+def test_monitoring_overview_shows_bands_movers_and_why(client, accounts):
+    assert client.get("/monitoring").status_code == 403  # the public never sees monitoring
+    sign_in(client, accounts["analyst"])
+    page = client.get("/monitoring")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    for heading in ("Priority bands", "Biggest movers since the last run", "Flags and why"):
+        assert f">{heading}</h2>" in page.text
+    assert 'id="movers"' in page.text  # the demo's second run moved some organisations
+    assert "higher risk" in page.text or "lower risk" in page.text
+    assert "peer value" in page.text  # each flag says why
+    assert 'href="/monitoring"' in page.text  # in the analyst's navigation
+
+
+def _flagged_organisation(web_engine) -> str:
+    from carelens.store.schema_monitor import monitor_flag
+
+    with web_engine.connect() as c:
+        return c.execute(
+            sa.select(monitor_flag.c.org_code)
+            .where(monitor_flag.c.run_id == 2, monitor_flag.c.flag.in_(("risk", "elevated risk")))
+            .join(schema.organisation, schema.organisation.c.code == monitor_flag.c.org_code)
+            .order_by(monitor_flag.c.org_code)
+            .limit(1)
+        ).scalar_one()
+
+
+def test_profile_shows_flags_only_to_those_entitled(client, accounts, web_engine):
+    code = _flagged_organisation(web_engine)
+    public = client.get(f"/organisations/{code}")
+    assert public.status_code == 200 and "Monitoring flags" not in public.text
+    provider = accounts["provider"]
+    assert code not in provider.organisations
+    sign_in(client, provider)
+    assert "Monitoring flags" not in client.get(f"/organisations/{code}").text
+    assert "Monitoring flags" in client.get(f"/organisations/{provider.organisations[0]}").text
+    sign_in(client, accounts["national_board"])
+    page = client.get(f"/organisations/{code}")
+    assert "Monitoring flags" in page.text and 'id="monitoring-flags"' in page.text
+    assert "Flagged indicators and why" in page.text
+
+
+def test_commissioner_sees_its_scorecard_and_no_other(client, accounts):
+    account = accounts["commissioner"]
+    own = account.organisations[0]
+    assert client.get(f"/commissioners/{own}").status_code == 404  # the public
+    sign_in(client, account)
+    page = client.get(f"/commissioners/{own}")
+    assert page.status_code == 200
+    for heading in ("Compared with its peers", "Assessment"):
+        assert f">{heading}</h2>" in page.text
+    assert "Distance from target" in page.text and f'href="/commissioners/{own}"' in page.text
+    other = next(c for c in ("QE1", "QGH", "QR1") if c != own)
+    assert client.get(f"/commissioners/{other}").status_code == 404
+
+
+def test_allocation_explorer_draws_the_whatif_for_those_who_see_every_commissioner(client, accounts):
+    assert client.get("/allocations").status_code == 403
+    sign_in(client, accounts["policy_maker"])
+    page = client.get("/allocations", params={"a": "2024_25", "b": "deprivation_weighted"})
+    assert page.status_code == 200
+    assert 'class="carelens-chart"' in page.text and 'aria-label="Bar charts of the change' in page.text
+    assert 'id="deciles"' in page.text and 'id="allocations"' in page.text
+    sign_in(client, accounts["commissioner"])
+    mine = client.get("/allocations", params={"a": "2024_25", "b": "deprivation_weighted"})
+    assert 'class="carelens-chart"' not in mine.text  # the chart names every commissioner
+    assert 'id="deciles"' in mine.text
+    rows = re.findall(r'href="/commissioners/([^"]+)"', mine.text)
+    assert set(rows) == set(accounts["commissioner"].organisations)

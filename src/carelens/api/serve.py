@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -37,10 +38,141 @@ def prepare_demo_store(
     return engine, accounts
 
 
-def serve(engine: sa.Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve the API and web pages over ``engine``'s store until interrupted."""
+DEMO_SCENARIO = "2024_25"
+"""The packaged allocation scenario ``carelens demo`` runs and saves (its year's practices are in the demo data)."""
+DEMO_EARLIER_RUN_MONTHS = 3
+"""``carelens demo`` runs monitoring twice: first on data up to this many months before the latest
+period, then on all of it, so the dashboard has a previous run to show the biggest movers against."""
+DEMO_RATING_RULES = {"care_homes": "adult-social-care", "hospitals": "nhs-trust"}
+"""Which rating rules ``carelens demo`` applies to each ``source`` of the packaged CQC ratings file."""
+
+
+@dataclass(frozen=True)
+class DemoJobs:
+    """What :func:`run_demo_jobs` ran, for ``carelens demo`` to print."""
+
+    monitoring_runs: list
+    ratings_recorded: int
+    ratings_published: int
+    ratings_proposed: int
+    allocation_run_id: int
+    allocation_scenario: str
+    commissioners: int
+
+
+def run_demo_jobs(
+    engine: sa.Engine, user: str = "carelens-demo", progress: Callable[[str], None] | None = None
+) -> DemoJobs:
+    """On a loaded demo store: two monitoring passes, the ratings rules, and one saved allocation.
+
+    Ratings: the rules (:func:`carelens.assess.compare.compare_published`) are applied to the packaged
+    CQC ratings; each outcome is recorded in the rating history (audited). Where the rules agree with the
+    regulator's published rating it is recorded as published; where they disagree it is a proposal (the
+    regulator departed from the rules, or the file is incomplete), seen only by roles entitled to it.
+    """
+    import datetime as dt
+
+    import pandas as pd
+
+    from carelens.assess.compare import compare_published
+    from carelens.assess.history import record_rating
+    from carelens.demo.store import demo_loads
+    from carelens.fund.scenario import load_scenario
+    from carelens.fund.service import practice_loader, run_allocation, save_run
+    from carelens.ingest.tables import read_table
+    from carelens.monitor.service import run_monitor
+    from carelens.store import schema
+
+    say = progress or (lambda _step: None)
+    say("monitoring (earlier data)")
+    with engine.connect() as connection:
+        latest = connection.execute(sa.select(sa.func.max(schema.observation.c.period))).scalar()
+    runs = []
+    if latest is not None:
+        month = latest.year * 12 + latest.month - 1 - DEMO_EARLIER_RUN_MONTHS
+        runs.append(run_monitor(engine, period_to=dt.date(month // 12, month % 12 + 1, 1), user=user))
+    say("monitoring (all data)")
+    runs.append(run_monitor(engine, user=user))
+
+    say("ratings rules")
+    ratings_file = next(f for source, files in demo_loads() if source == "cqc-ratings" for f in files)
+    published_ratings = read_table(ratings_file)
+    report_dates = (
+        published_ratings[published_ratings["level"] == "location"]
+        .groupby("location_id")["report_date"]
+        .max()
+    )
+    recorded = published = 0
+    with engine.begin() as connection:
+        known = set(connection.execute(sa.select(schema.organisation.c.code)).scalars())
+        for source, rules in DEMO_RATING_RULES.items():
+            part = published_ratings[published_ratings["source"] == source].reset_index(drop=True)
+            outcome = compare_published(part, rules, source=str(ratings_file))
+            for row in outcome.itertuples(index=False):
+                if row.location_id not in known or not isinstance(row.computed, str):
+                    continue
+                agrees = bool(pd.notna(row.agree) and row.agree)
+                record_rating(
+                    connection,
+                    org_code=row.location_id,
+                    key_question=row.key_question,
+                    rating=row.computed,
+                    rule_rating=row.computed,
+                    method=f"rules:{rules}",
+                    effective_date=dt.date.fromisoformat(str(report_dates.get(row.location_id))[:10]),
+                    user=user,
+                    published=agrees,
+                    detail={"explanation": row.explanation, "published_rating": row.published},
+                )
+                recorded += 1
+                published += agrees
+
+    say("allocation")
+    scenario = load_scenario(DEMO_SCENARIO)
+    result = run_allocation(scenario, practice_loader(engine))
+    run_id = save_run(engine, result, "store", user)
+    return DemoJobs(
+        monitoring_runs=runs,
+        ratings_recorded=recorded,
+        ratings_published=published,
+        ratings_proposed=recorded - published,
+        allocation_run_id=run_id,
+        allocation_scenario=f"{scenario.name} ({scenario.year_label})",
+        commissioners=len(result.commissioners),
+    )
+
+
+def serve(engine: sa.Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1) -> None:
+    """Serve the API and web pages over ``engine``'s store until interrupted.
+
+    With ``workers`` > 1, uvicorn runs that many processes; each builds the app from the store URL
+    (passed in ``CARELENS_DB``) with :func:`app_from_environment`.
+    """
+    import os
+
     import uvicorn
 
     from carelens.api.app import create_app
 
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info", access_log=False)
+    if workers <= 1:
+        uvicorn.run(create_app(engine), host=host, port=port, log_level="info", access_log=False)
+        return
+    os.environ["CARELENS_DB"] = engine.url.render_as_string(hide_password=False)
+    engine.dispose()
+    uvicorn.run(
+        "carelens.api.serve:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def app_from_environment():
+    """The app over the store named by ``CARELENS_DB`` (what each uvicorn worker process runs)."""
+    from carelens.api.app import create_app
+    from carelens.store.engine import create_engine
+
+    return create_app(create_engine(None))

@@ -12,6 +12,8 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -223,6 +225,7 @@ def login(db: Db, user_name: str, password: str, kind: str = "session") -> tuple
 def logout(db: Db, token: str) -> bool:
     """End a session or revoke an API token; returns whether a live token was revoked (audited)."""
     digest = token_hash(token)
+    forget_token(token)
     with writing(db) as connection:
         row = connection.execute(
             sa.select(access_token.c.user_name).where(
@@ -246,18 +249,55 @@ def logout(db: Db, token: str) -> bool:
     return True
 
 
+_ACTORS: dict[str, tuple[float, Actor, dt.datetime]] = {}
+"""token hash -> (monotonic time cached, actor, token expiry): see the ``actor_cache_seconds`` setting."""
+_ACTORS_LOCK = threading.Lock()
+_ACTORS_MAX = 10_000
+
+
+def forget_token(token: str) -> None:
+    """Drop a token from this process's cache of token owners (on sign-out)."""
+    with _ACTORS_LOCK:
+        _ACTORS.pop(token_hash(token), None)
+
+
 def actor_for_token(db: Db, token: str) -> Actor | None:
-    """The actor a live (unexpired, unrevoked) token signs in, or None."""
+    """The actor a live (unexpired, unrevoked) token signs in, or None (remembered briefly per process:
+    the ``actor_cache_seconds`` setting)."""
+    ttl = get_settings().actor_cache_seconds
+    digest = token_hash(token)
+    if ttl > 0:
+        with _ACTORS_LOCK:
+            hit = _ACTORS.get(digest)
+        if hit is not None:
+            cached_at, actor, expires = hit
+            if time.monotonic() - cached_at < ttl and expires > _now():
+                return actor
+    found = _lookup_token(db, digest)
+    if found is None:
+        with _ACTORS_LOCK:
+            _ACTORS.pop(digest, None)
+        return None
+    actor, expires = found
+    if ttl > 0:
+        with _ACTORS_LOCK:
+            if len(_ACTORS) >= _ACTORS_MAX:
+                _ACTORS.clear()
+            _ACTORS[digest] = (time.monotonic(), actor, expires)
+    return actor
+
+
+def _lookup_token(db: Db, digest: str) -> tuple[Actor, dt.datetime] | None:
     query = (
         sa.select(app_user, access_token.c.expires_at)
         .join(access_token, access_token.c.user_name == app_user.c.user_name)
-        .where(access_token.c.token_hash == token_hash(token), access_token.c.revoked_at.is_(None))
+        .where(access_token.c.token_hash == digest, access_token.c.revoked_at.is_(None))
     )
     with reading(db) as connection:
         row = connection.execute(query).mappings().first()
     if row is None or row["disabled"] or _aware(row["expires_at"]) <= _now():
         return None
-    return actor_from_row(row)
+    return actor_from_row(row), _aware(row["expires_at"])
 
 
 def actor_from_row(row) -> Actor:

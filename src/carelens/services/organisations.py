@@ -109,15 +109,13 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
     plain-English explanation, and the latest figure for every indicator it has."""
     with reading(db) as connection:
         organisation = get_organisation(connection, actor, code)
-        confidential = reach(connection, actor, actor.rules.confidential_data).includes(
-            code, organisation["sector"]
-        )
+        within = reach(connection, actor, actor.rules.confidential_data)
         ratings = visible_ratings(connection, actor, code, organisation["sector"])
         return {
             "organisation": organisation,
-            "confidential": confidential,
+            "confidential": within.includes(code, organisation["sector"]),
             "relationships": _links(connection, code),
             "ratings": ratings,
             "explanation": explain(organisation, ratings),
-            "indicators": latest_by_indicator(connection, actor, code, organisation["sector"]),
+            "indicators": latest_by_indicator(connection, actor, code, organisation["sector"], within),
         }

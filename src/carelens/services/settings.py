@@ -47,6 +47,14 @@ class AccessSettings:
             "its figures unsuppressed."
         },
     )
+    actor_cache_seconds: float = field(
+        default=5.0,
+        metadata={
+            "doc": "Seconds a server process remembers who a token belongs to, so a burst of API requests "
+            "does not look the token up each time. Signing out takes effect at once in the process that "
+            "handles it, and within this many seconds in other worker processes; 0 turns the cache off."
+        },
+    )
     published_rating_methods: tuple[str, ...] = field(
         default=("published",),
         metadata={

@@ -246,3 +246,28 @@ def _spc_description(frame: pd.DataFrame, title: str, date: str, value: str) -> 
         f"{special} special-cause points; latest value {latest[value]:.3g} "
         f"({POINT_LABELS.get(str(latest['point_type']), 'common cause')})."
     )
+
+
+def whatif_svg(comparison: dict) -> str | None:
+    """The formula what-if chart (from :func:`carelens.services.funding.whatif`) as an accessible SVG,
+    described in words: the biggest gain and loss, and the change for the most and least deprived."""
+    svg = comparison.get("chart_svg")
+    if not svg:
+        return None
+    people = sorted(comparison["commissioners"], key=lambda c: c["change_pct"] or 0)
+    deciles = {d["decile"]: d["change_pct"] for d in comparison["deciles"]}
+    parts = [
+        f"Bar charts of the change in target moving from {comparison['name_a']} to {comparison['name_b']}."
+    ]
+    if people:
+        lose, gain = people[0], people[-1]
+        parts.append(
+            f"Biggest loss {lose['commissioner_name']} {lose['change_pct']:+.2f}%, "
+            f"biggest gain {gain['commissioner_name']} {gain['change_pct']:+.2f}%."
+        )
+    if deciles:
+        first, last = min(deciles), max(deciles)
+        parts.append(
+            f"Most deprived decile {deciles[first]:+.2f}%, least deprived decile {deciles[last]:+.2f}%."
+        )
+    return _accessible_svg(svg, " ".join(parts))

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from carelens.api.security import SESSION_COOKIE, current_actor, end_session, login, logout, start_session
-from carelens.model.access import Actor
-from carelens.services import ServiceError, Unauthenticated
+from carelens.model.access import Actor, Role, Scope
+from carelens.services import NotFound, ServiceError, Unauthenticated
 from carelens.web.settings import web_settings
 from carelens.web.templating import render
 
@@ -24,9 +24,16 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 def navigation(actor: Actor, current: str) -> list[dict]:
-    """Header links: what this actor can use."""
+    """Header links: what this actor can use (by its role rules, which the pages' services enforce)."""
     items = [("Find an organisation", "/search"), ("League tables", "/league-tables")]
+    scope = actor.rules.confidential_data
+    if scope in (Scope.ALL, Scope.SECTOR):
+        items.append(("Monitoring", "/monitoring"))
+    if scope in (Scope.ALL, Scope.AREA):
+        items.append(("Allocations", "/allocations"))
     for code in sorted(actor.organisations)[:2]:
+        if actor.role is Role.COMMISSIONER:
+            items.append((f"Scorecard ({code})", f"/commissioners/{code}"))
         items.append((f"My organisation ({code})", f"/organisations/{code}"))
     return [{"text": text, "href": href, "current": href == current} for text, href in items]
 
@@ -225,5 +232,86 @@ def league_tables(
         table=table,
         kind_names=KIND_NAMES,
         suppression_note=suppression_note(),
+        **links,
+    )
+
+
+@router.get("/monitoring", response_class=HTMLResponse)
+def monitoring(request: Request, actor: ActorDep):
+    from carelens.web.views import KIND_NAMES, monitoring_view
+
+    try:
+        view = monitoring_view(_engine(request), actor)
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    return page(
+        request, actor, "monitoring.jinja", title="Monitoring overview", kind_names=KIND_NAMES, **view
+    )
+
+
+@router.get("/commissioners/{code}", response_class=HTMLResponse)
+def commissioner_scorecard(request: Request, actor: ActorDep, code: str):
+    from carelens.services.funding import commissioner_scorecard as scorecard
+    from carelens.web.views import MEASURE_NAMES, RATING_NAMES
+
+    try:
+        card = scorecard(_engine(request), actor, code)
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    name = card["commissioner"]["name"] or code
+    return page(
+        request,
+        actor,
+        "scorecard.jinja",
+        title=f"Scorecard: {name}",
+        card=card,
+        measure_names=MEASURE_NAMES,
+        rating_names=RATING_NAMES,
+    )
+
+
+@router.get("/allocations", response_class=HTMLResponse)
+def allocation_explorer(
+    request: Request,
+    actor: ActorDep,
+    a: str | None = None,
+    b: str | None = None,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+):
+    from carelens.services import funding
+    from carelens.web.charts import whatif_svg
+
+    engine = _engine(request)
+    try:
+        scenarios = funding.scenarios(engine, actor)
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    try:
+        table = funding.allocations(
+            engine, actor, page=page_number, page_size=web_settings().league_table_rows
+        )
+    except NotFound:
+        table = None  # no allocation run saved yet
+    names = [s["name"] for s in scenarios]
+    a = a if a in names else (names[0] if names else None)
+    b = b if b in names else next((n for n in names if n != a), a)
+    comparison = None
+    if a and b and a != b:
+        try:
+            comparison = funding.whatif(engine, actor, a, b, chart=True)
+        except ServiceError as error:
+            return error_page(request, actor, error)
+    links = _pager_links("/allocations", {"a": a or "", "b": b or ""}, table)
+    return page(
+        request,
+        actor,
+        "allocations.jinja",
+        title="Allocations",
+        table=table,
+        options=[(s["name"], f"{s['title']} ({s['year']})") for s in scenarios],
+        a=a,
+        b=b,
+        comparison=comparison,
+        chart_svg=whatif_svg(comparison) if comparison else None,
         **links,
     )

@@ -142,6 +142,7 @@ def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict
         "panels": panels,
         "any_suppressed": any(p.suppressed for p in panels),
         "suppression_note": suppression_note(),
+        "monitoring": monitoring_panel(db, actor, code) if profile["confidential"] else None,
     }
 
 
@@ -298,3 +299,48 @@ def _date(text: str):
 
 def _month(text: str) -> str:
     return f"{_date(text):%B %Y}"
+
+
+# --- monitoring, commissioners and allocations --------------------------------------------------
+
+FLAG_SHOWN = ("elevated risk", "risk")
+"""Flags listed on a profile and the monitoring overview (with control-chart alerts); the rest are counted."""
+
+
+def monitoring_panel(db: Db, actor: Actor, code: str) -> dict[str, Any] | None:
+    """The monitoring part of a profile: band, score, and each flagged indicator with why; None when
+    the actor may not see it (the service says 404) or no run covers the organisation."""
+    from carelens.services import NotFound
+    from carelens.services.monitoring import intelligence_profile
+
+    try:
+        data = intelligence_profile(db, actor, code)
+    except NotFound:
+        return None
+    flagged = [r for r in data["indicators"] if r["flag"] in FLAG_SHOWN or r["spc_alert"]]
+    return {"run_id": data["run_id"], "organisation": data["organisation"], "flagged": flagged}
+
+
+def monitoring_view(db: Db, actor: Actor, flag_rows: int = 50, movers: int = 20) -> dict[str, Any]:
+    """The monitoring overview: bands of the latest run, biggest movers, flags and why."""
+    from carelens.services import monitoring as monitoring_service
+
+    summary = monitoring_service.run_summary(db, actor)
+    return {
+        "summary": summary,
+        "movers": monitoring_service.biggest_movers(db, actor, limit=movers),
+        "flags": monitoring_service.flags(db, actor, risks_only=True, page_size=flag_rows),
+    }
+
+
+MEASURE_NAMES = {
+    "distance_from_target": "Distance from target (allocation above (+) or below (−) target)",
+    "need_index_core": "Need index (core services; 1 = national average)",
+    "allocation_per_head_gbp": "Allocation per head (£)",
+}
+RATING_NAMES = {
+    "outstanding": "Outstanding",
+    "good": "Good",
+    "requires_improvement": "Requires improvement",
+    "inadequate": "Inadequate",
+}

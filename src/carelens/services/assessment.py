@@ -1,0 +1,260 @@
+"""Ratings decided in carelens (``carelens.assess``): assessed ratings with their explanation and
+history, the rating in effect at a date, and NHS Oversight Framework segments as league tables.
+
+An assessed rating is published when its ``published`` flag is set; any other is a proposal, visible
+only to roles whose ``unpublished_ratings`` rule reaches the organisation (404 for everyone else, as for
+the regulator's own ratings in :mod:`carelens.services.ratings`).
+
+Segmentation (:func:`carelens.assess.segmentation.segment`) needs a score from 1 (best) to 4 (worst)
+per trust and metric. The store holds indicator values, not NHS England's metric scores, so
+:func:`segmentation_table` scores each indicator that has a better direction by the trust's relative
+position among trusts of the same kind in the indicator's latest period (NOF 2025/26 scores continuous
+metrics by relative position): ``score = 1 + 3 x (rank - 1) / (n - 1)``, rank 1 the best value, ties
+sharing their best rank. Only published figures are used (values suppressed for the public are left
+out), so the table is published data that anyone may see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.services import Invalid, NotFound
+from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services.observations import small_number
+from carelens.services.reach import reach
+from carelens.store import schema
+from carelens.store.schema_assess import assessed_rating
+
+ASSESSED_COLUMNS = [
+    "id",
+    "org_code",
+    "level",
+    "service",
+    "key_question",
+    "rating",
+    "rule_rating",
+    "method",
+    "effective_date",
+    "departure",
+    "rationale",
+    "approved_by",
+    "published",
+    "recorded_by",
+    "recorded_at",
+    "supersedes_id",
+]
+
+
+def _visible(connection: sa.Connection, actor: Actor) -> sa.ColumnElement[bool]:
+    t = assessed_rating
+    within = reach(connection, actor, actor.rules.unpublished_ratings)
+    if within.empty:
+        return t.c.published.is_(True)
+    return sa.or_(t.c.published.is_(True), within.clause(t.c.org_code))
+
+
+def _current(t: sa.Table) -> sa.ColumnElement[bool]:
+    """SQL: no later row replaces this one."""
+    newer = t.alias("newer")
+    return ~sa.exists().where(newer.c.supersedes_id == t.c.id)
+
+
+def _row(row) -> dict[str, Any]:
+    item = plain(row)
+    item["published"] = bool(item["published"])
+    item["departure"] = bool(item["departure"])
+    return item
+
+
+def assessed_ratings(
+    db: Db,
+    actor: Actor,
+    org_code: str | None = None,
+    key_question: str | None = None,
+    history: bool = False,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Page:
+    """Assessed ratings the actor may see (current ones, or every row with ``history``), newest first."""
+    t = assessed_rating
+    page, size = page_bounds(page, page_size)
+    with reading(db) as connection:
+        query = sa.select(*(t.c[c] for c in ASSESSED_COLUMNS)).where(_visible(connection, actor))
+        if not history:
+            query = query.where(_current(t))
+        if org_code:
+            query = query.where(t.c.org_code == org_code)
+        if key_question:
+            query = query.where(t.c.key_question == key_question)
+        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = connection.execute(
+            query.order_by(t.c.effective_date.desc(), t.c.id.desc()).limit(size).offset((page - 1) * size)
+        ).mappings()
+        items = [_row(r) for r in rows]
+    return Page(items, total, page, size, ASSESSED_COLUMNS)
+
+
+def get_assessed_rating(db: Db, actor: Actor, rating_id: int) -> dict[str, Any]:
+    """One assessed rating with its explanation (the rules' reasons, and any departure's rationale)."""
+    t = assessed_rating
+    with reading(db) as connection:
+        row = (
+            connection.execute(
+                sa.select(*(t.c[c] for c in ASSESSED_COLUMNS), t.c.detail).where(
+                    t.c.id == rating_id, _visible(connection, actor)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise NotFound(f"no assessed rating {rating_id}")
+    item = _row(row)
+    detail = item.pop("detail") or {}
+    item["explanation"] = explain_assessed(item, detail)
+    item["detail"] = detail
+    return item
+
+
+def explain_assessed(row: dict[str, Any], detail: dict[str, Any]) -> str:
+    """Plain English: the rating, why the rules gave it, and why (and with whose approval) it departs."""
+    what = "overall" if row["key_question"] == "Overall" else f"for {row['key_question'].lower()}"
+    status = "" if row["published"] else " (proposed, not yet published)"
+    text = f"Rated {row['rating']} {what} from {row['effective_date']}{status}."
+    why = detail.get("explanation")
+    if why:
+        text += f" {why}"
+    if row["departure"]:
+        text += (
+            f" The rules gave {row['rule_rating']}; the rating departs from them because: "
+            f"{row['rationale']} (approved by {row['approved_by']})."
+        )
+    return text
+
+
+def ratings_at_date(db: Db, actor: Actor, code: str, on: dt.date) -> list[dict[str, Any]]:
+    """Every rating of an organisation in effect on ``on`` that the actor may see (published regulator
+    ratings and assessed ratings; the latest date wins, and on the same date an assessed rating)."""
+    from carelens.services.ratings import _published
+
+    t, p = assessed_rating, schema.rating
+    keys = ("org_code", "level", "service", "key_question")
+    with reading(db) as connection:
+        assessed = connection.execute(
+            sa.select(
+                t.c.id,
+                *(t.c[k] for k in keys),
+                t.c.rating,
+                t.c.effective_date.label("date"),
+                t.c.method,
+                t.c.published,
+            ).where(t.c.org_code == code, t.c.effective_date <= on, _visible(connection, actor))
+        ).mappings()
+        frames = [pd.DataFrame([dict(r) for r in assessed]).assign(source="assessed", _priority=1)]
+        within = reach(connection, actor, actor.rules.unpublished_ratings)
+        visible = _published(p) if within.empty else sa.or_(_published(p), within.clause(p.c.org_code))
+        published = connection.execute(
+            sa.select(
+                p.c.id,
+                *(p.c[k] for k in keys),
+                p.c.rating,
+                p.c.report_date.label("date"),
+                p.c.method,
+                _published(p).label("published"),
+            ).where(p.c.org_code == code, p.c.report_date <= on, visible)
+        ).mappings()
+        frames.append(pd.DataFrame([dict(r) for r in published]).assign(source="published", _priority=0))
+    both = (
+        pd.concat([f for f in frames if not f.empty], ignore_index=True)
+        if any(not f.empty for f in frames)
+        else pd.DataFrame()
+    )
+    if both.empty:
+        return []
+    both["date"] = pd.to_datetime(both["date"]).dt.date
+    latest = both.sort_values([*keys, "date", "_priority", "id"]).drop_duplicates(list(keys), keep="last")
+    columns = [*keys, "rating", "date", "method", "published", "source"]
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+        | {"published": bool(r["published"])}
+        for r in latest[columns].to_dict("records")
+    ]
+
+
+SEGMENT_KINDS = ("nhs_trust",)
+"""Organisation kinds segmented (NOF 2025/26 segments NHS trusts; ICBs are not segmented)."""
+
+
+def metric_scores(connection: sa.Connection, kinds: tuple[str, ...] = SEGMENT_KINDS) -> pd.DataFrame:
+    """Scores 1 (best) to 4 (worst) per trust and indicator by relative position (module docstring)."""
+    obs, org, ind = schema.observation, schema.organisation, schema.indicator
+    definitions = dict(connection.execute(sa.select(ind.c.id, ind.c.definition)).all())
+    ranked = {
+        k: (d or {}).get("polarity")
+        for k, d in definitions.items()
+        if (d or {}).get("polarity") in ("higher_is_better", "lower_is_better")
+    }
+    frames = []
+    for indicator_id, polarity in sorted(ranked.items()):
+        latest = sa.select(sa.func.max(obs.c.period)).where(
+            obs.c.indicator_id == indicator_id, obs.c.superseded_by.is_(None)
+        )
+        rows = connection.execute(
+            sa.select(obs.c.org_code, org.c.name, org.c.kind, org.c.subtype, obs.c.value)
+            .join(org, org.c.code == obs.c.org_code)
+            .where(
+                obs.c.indicator_id == indicator_id,
+                obs.c.period == latest.scalar_subquery(),
+                obs.c.superseded_by.is_(None),
+                org.c.kind.in_(kinds),
+                obs.c.value.is_not(None),
+                sa.not_(small_number(obs)),
+            )
+        ).all()
+        if len(rows) < 2:
+            continue
+        frame = pd.DataFrame(rows, columns=["org_code", "org_name", "kind", "subtype", "value"])
+        frame["trust_type"] = frame["subtype"].fillna(frame["kind"]).replace("", None).fillna(frame["kind"])
+        rank = frame.groupby("trust_type")["value"].rank(
+            method="min", ascending=polarity == "lower_is_better"
+        )
+        n = frame.groupby("trust_type")["value"].transform("count")
+        frame["score"] = (1 + 3 * (rank - 1) / (n - 1).where(n > 1)).fillna(1.0)
+        frame["metric"] = indicator_id
+        frames.append(frame[["org_code", "org_name", "trust_type", "metric", "score"]])
+    if not frames:
+        return pd.DataFrame(columns=["org_code", "org_name", "trust_type", "metric", "score"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def segmentation_table(
+    db: Db,
+    actor: Actor,
+    trust_type: str | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Page:
+    """Segments and league-table ranks of NHS trusts (published figures only: open to everyone)."""
+    from carelens.assess.segmentation import OUTPUT_COLUMNS, load_oversight, segment
+
+    page, size = page_bounds(page, page_size)
+    with reading(db) as connection:
+        scores = metric_scores(connection)
+    if scores.empty:
+        return Page([], 0, page, size, list(OUTPUT_COLUMNS))
+    table = segment(scores, load_oversight(), source="store")
+    if trust_type:
+        if trust_type not in set(table["trust_type"]):
+            raise Invalid(f"no trusts of type {trust_type!r}")
+        table = table[table["trust_type"] == trust_type]
+    chosen = table.iloc[(page - 1) * size : page * size]
+    items = [
+        {c: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for c, v in r.items()}
+        for r in chosen.to_dict("records")
+    ]
+    return Page(items, len(table), page, size, list(OUTPUT_COLUMNS))

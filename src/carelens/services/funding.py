@@ -1,0 +1,323 @@
+"""Allocations and commissioner assessment (``carelens.fund``): saved allocation runs, a commissioner's
+scorecard against its peers, and the formula what-if.
+
+Who sees what follows the role's ``confidential_data`` rule: a commissioner sees its own area (its own
+rows, and its peers only as a distribution); the national board, analysts, policy makers and
+administrators see every commissioner. Roles whose rule reaches no organisation (the public) may not use
+the area (:class:`Forbidden`); a commissioner outside the reach does not exist for the actor
+(:class:`NotFound`). The work is done by the funding area's public functions
+(:func:`carelens.fund.service.run_allocation`, :func:`carelens.fund.whatif.compare`,
+:func:`carelens.fund.assessment.assess`); results are cached per store version.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.services import Forbidden, Invalid, NotFound
+from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services.reach import Reach, reach
+from carelens.store import schema
+from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
+
+RUN_COLUMNS = [
+    "id",
+    "year",
+    "scenario_name",
+    "scenario_version",
+    "scenario_sha256",
+    "inputs",
+    "quantum_gbp",
+    "user_name",
+    "created_at",
+]
+ALLOCATION_COLUMNS = [c.name for c in fund_allocation.columns]
+PEER_MEASURES = ("distance_from_target", "need_index_core", "allocation_per_head_gbp")
+"""Measures a scorecard places among peers (their quartiles, and the commissioner's position)."""
+
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 8
+"""What-if comparisons and assessments kept in memory (a few MB each)."""
+
+
+def _cached(key: tuple, compute):
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _version(connection: sa.Connection) -> tuple:
+    """Changes whenever data an allocation reads or saves changes."""
+    imports = connection.execute(sa.select(sa.func.max(schema.import_record.c.id))).scalar()
+    runs = connection.execute(sa.select(sa.func.max(fund_allocation_run.c.id))).scalar()
+    return (str(connection.engine.url), imports, runs)
+
+
+def _within(connection: sa.Connection, actor: Actor) -> Reach:
+    within = reach(connection, actor, actor.rules.confidential_data)
+    if within.empty:
+        raise Forbidden("allocations and commissioner assessments: sign in with a role that may see them")
+    return within
+
+
+def allocation_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
+    """Saved allocation runs, newest first (the scenario, its year and quantum; no commissioner's rows)."""
+    page, size = page_bounds(page, page_size)
+    r = fund_allocation_run
+    with reading(db) as connection:
+        _within(connection, actor)
+        total = connection.execute(sa.select(sa.func.count()).select_from(r)).scalar_one()
+        rows = connection.execute(
+            sa.select(*(r.c[c] for c in RUN_COLUMNS))
+            .order_by(r.c.id.desc())
+            .limit(size)
+            .offset((page - 1) * size)
+        ).mappings()
+        items = [plain(row) for row in rows]
+    return Page(items, total, page, size, RUN_COLUMNS)
+
+
+def _run(connection: sa.Connection, run_id: int | None, year: int | None = None) -> dict[str, Any]:
+    r = fund_allocation_run
+    query = sa.select(*(r.c[c] for c in RUN_COLUMNS))
+    if run_id is not None:
+        query = query.where(r.c.id == run_id)
+    elif year is not None:
+        query = query.where(r.c.year == year)
+    row = connection.execute(query.order_by(r.c.id.desc()).limit(1)).mappings().first()
+    if row is None:
+        raise NotFound(
+            f"no allocation run {run_id}"
+            if run_id
+            else "no allocation run is saved: run `carelens allocate run --save`"
+        )
+    return plain(row)
+
+
+def allocations(
+    db: Db, actor: Actor, run_id: int | None = None, page: int = 1, page_size: int | None = None
+) -> Page:
+    """A saved run's (default the latest) per-commissioner targets and allocations, within reach."""
+    page, size = page_bounds(page, page_size)
+    a, org = fund_allocation, schema.organisation
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        run = _run(connection, run_id)
+        query = (
+            sa.select(*(a.c[c] for c in ALLOCATION_COLUMNS), org.c.name.label("commissioner_name"))
+            .select_from(a.outerjoin(org, org.c.code == a.c.commissioner_code))
+            .where(a.c.run_id == run["id"], within.clause(a.c.commissioner_code))
+        )
+        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = connection.execute(
+            query.order_by(a.c.distance_from_target, a.c.commissioner_code)
+            .limit(size)
+            .offset((page - 1) * size)
+        ).mappings()
+        items = [plain(row) for row in rows]
+    return Page(items, total, page, size, ["commissioner_name", *ALLOCATION_COLUMNS])
+
+
+def _assessment(connection: sa.Connection, year: int):
+    """The commissioner assessment of ``year`` (cached per store version)."""
+
+    def compute():
+        from carelens.errors import InputError
+        from carelens.fund.assessment import assess, load_rules, observations_from_store
+        from carelens.fund.practices import from_store
+        from carelens.model.indicators import load_indicators
+
+        try:
+            practices = from_store(connection, year)
+        except InputError:
+            return None
+        if practices.empty:
+            return None
+        commissioners = practices.groupby("commissioner_code", as_index=False)["population"].sum()
+        observations = observations_from_store(connection)
+        definitions = load_indicators()
+        observations = observations[observations["indicator_id"].isin(set(definitions))]
+        return assess(commissioners, observations, definitions, load_rules())
+
+    return _cached(("assessment", year, *_version(connection)), compute)
+
+
+def _position(values: pd.Series, mine: float | None) -> dict[str, Any]:
+    finite = values.dropna().to_numpy(dtype=float)
+    if mine is None or len(finite) == 0 or not np.isfinite(mine):
+        return {"value": mine, "peers": len(finite)}
+    q1, median, q3 = np.percentile(finite, [25, 50, 75])
+    below = float((finite < mine).mean())
+    return {
+        "value": float(mine),
+        "peers": len(finite),
+        "peer_lower_quartile": float(q1),
+        "peer_median": float(median),
+        "peer_upper_quartile": float(q3),
+        "share_of_peers_below": below,
+    }
+
+
+def commissioner_scorecard(db: Db, actor: Actor, code: str, run_id: int | None = None) -> dict[str, Any]:
+    """One commissioner's scorecard: its allocation against target, its place among its peers, its
+    assessment (outcomes, finance, overall, with reasons), budgets and any interventions."""
+    a, org = fund_allocation, schema.organisation
+    with reading(db) as connection:
+        within = reach(connection, actor, actor.rules.confidential_data)
+        found = connection.execute(
+            sa.select(org.c.code, org.c.name, org.c.sector).where(org.c.code == code)
+        ).first()
+        sector = found.sector if found else None
+        if within.empty or not within.includes(code, sector):
+            raise NotFound(f"no scorecard for {code!r}")
+        run = _run(connection, run_id)
+        peers = pd.DataFrame(
+            connection.execute(
+                sa.select(*(a.c[c] for c in ALLOCATION_COLUMNS)).where(a.c.run_id == run["id"])
+            )
+            .mappings()
+            .all(),
+            columns=ALLOCATION_COLUMNS,
+        )
+        mine = peers[peers["commissioner_code"] == code]
+        if mine.empty:
+            raise NotFound(f"{code!r} has no allocation in run {run['id']}")
+        peers["allocation_per_head_gbp"] = peers["allocation_gbp"] / peers["population"]
+        row = peers[peers["commissioner_code"] == code].iloc[0]
+        assessment = _assessment(connection, int(run["year"]))
+        budgets = [
+            plain(r)
+            for r in connection.execute(
+                sa.select(fund_budget)
+                .where(fund_budget.c.commissioner_code == code, fund_budget.c.superseded_by.is_(None))
+                .order_by(fund_budget.c.year, fund_budget.c.kind, fund_budget.c.name)
+            ).mappings()
+        ]
+        interventions = [
+            plain(r)
+            for r in connection.execute(
+                sa.select(fund_intervention)
+                .where(fund_intervention.c.commissioner_code == code)
+                .order_by(fund_intervention.c.id)
+            ).mappings()
+        ]
+    card = None
+    if assessment is not None:
+        rows = assessment.scorecard[assessment.scorecard["commissioner_code"] == code]
+        if not rows.empty:
+            card = {k: _py(v) for k, v in rows.iloc[0].to_dict().items()}
+            card["reasons"] = list(rows.iloc[0]["reasons"])
+    return {
+        "commissioner": {"code": code, "name": found.name if found else None},
+        "run": run,
+        "allocation": {k: _py(v) for k, v in row.to_dict().items()},
+        "peers": {m: _position(peers[m], _py(row[m])) for m in PEER_MEASURES},
+        "assessment": card,
+        "budgets": budgets,
+        "interventions": interventions,
+    }
+
+
+def _py(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, list | dict | str | int | bool) or value is None:
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def scenarios(db: Db, actor: Actor) -> list[dict[str, Any]]:
+    """The packaged allocation scenarios a what-if may compare."""
+    from carelens.fund.scenario import load_scenario, packaged_scenarios
+
+    with reading(db) as connection:
+        _within(connection, actor)
+    out = []
+    for name in sorted(packaged_scenarios()):
+        s = load_scenario(name)
+        out.append({"name": name, "title": s.name, "year": s.year_label, "version": s.version})
+    return out
+
+
+def whatif(db: Db, actor: Actor, a: str, b: str, chart: bool = False) -> dict[str, Any]:
+    """Who gains and who loses moving from packaged scenario ``a`` to ``b`` (change = b - a): by
+    commissioner (those in reach), by region and by deprivation decile; with ``chart`` an SVG."""
+    from carelens.errors import InputError
+    from carelens.fund.scenario import load_scenario, packaged_scenarios
+
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        version = _version(connection)
+        engine = connection.engine
+    known = packaged_scenarios()
+    for name in (a, b):
+        if name not in known:
+            raise Invalid(f"no scenario {name!r}: choose one of {', '.join(sorted(known))}")
+    first, second = load_scenario(a), load_scenario(b)
+    if first.year != second.year:
+        raise Invalid("compare scenarios of the same year")
+
+    def compute():
+        from carelens.fund.service import practice_loader, run_allocation
+        from carelens.fund.whatif import compare
+
+        load = practice_loader(engine)
+        try:
+            return compare(run_allocation(first, load), run_allocation(second, load))
+        except InputError as exc:
+            raise Invalid(str(exc)) from None
+
+    comparison = _cached(("whatif", a, b, first.sha256, second.sha256, *version), compute)
+    commissioners = comparison.commissioners
+    if not within.everything:
+        codes = set(commissioners["commissioner_code"])
+        commissioners = commissioners[
+            commissioners["commissioner_code"].isin({c for c in codes if within.includes(c, "commissioning")})
+        ]
+    out = {
+        "a": a,
+        "b": b,
+        "name_a": comparison.name_a,
+        "name_b": comparison.name_b,
+        "measure": comparison.measure,
+        "commissioners": _records(commissioners),
+        "regions": _records(comparison.regions),
+        "deciles": _records(comparison.deciles),
+    }
+    if chart:
+        from carelens.fund.whatif import chart_svg
+
+        out["chart_svg"] = _cached(
+            ("whatif-svg", a, b, first.sha256, second.sha256, *version), lambda: chart_svg(comparison)
+        )
+        out["chart_everything"] = True
+        if not within.everything:  # the chart names every commissioner: only for those who see all
+            out.pop("chart_svg")
+            out["chart_everything"] = False
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _py(v) for k, v in r.items()} for r in frame.to_dict("records")]

@@ -1,0 +1,313 @@
+"""Monitoring results (``carelens.monitor``): runs, flags with their explanation, priority bands, the
+biggest movers since the previous run, and an organisation's intelligence profile.
+
+Monitoring output is the regulator's confidential intelligence (DESIGN.md): every row about an
+organisation follows the role's ``confidential_data`` rule. Roles whose rule reaches no organisation
+(the public) may not use the area at all (:class:`Forbidden`); other roles see the rows of the
+organisations in their reach only (a provider its own, a commissioner its area, a chief inspector its
+sector), and an organisation's profile outside the reach does not exist for them (:class:`NotFound`).
+Reading goes through the monitoring area's public functions where they exist
+(:func:`carelens.monitor.service.profile`, :func:`~carelens.monitor.service.latest_run_id`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.services import Forbidden, NotFound
+from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services.reach import Reach, reach
+from carelens.store import schema
+from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
+
+RUN_COLUMNS = [
+    "id",
+    "started_at",
+    "user_name",
+    "source",
+    "period_from",
+    "period_to",
+    "indicators",
+    "previous_run_id",
+    "results_digest",
+]
+FLAG_COLUMNS = [
+    "run_id",
+    "indicator_id",
+    "org_code",
+    "period",
+    "peer_group",
+    "numerator",
+    "denominator",
+    "expected",
+    "value",
+    "target",
+    "z_adjusted",
+    "risk_lower",
+    "risk_upper",
+    "elevated_lower",
+    "elevated_upper",
+    "peer_units",
+    "od_note",
+    "method",
+    "benchmark",
+    "flag",
+    "previous_flag",
+    "reason",
+    "spc_variation",
+    "spc_alert",
+    "spc_rule",
+]
+BAND_COLUMNS = [
+    "run_id",
+    "org_code",
+    "name",
+    "kind",
+    "band",
+    "status",
+    "score",
+    "risks",
+    "elevated",
+    "spc_alerts",
+    "applicable",
+    "previous_band",
+    "previous_score",
+    "change",
+]
+RISK_FLAGS = ("elevated risk", "risk")
+"""Flags that count as a risk (the monitoring settings' names), listed first."""
+
+
+def _within(connection: sa.Connection, actor: Actor) -> Reach:
+    """The organisations whose monitoring results the actor sees; Forbidden when none."""
+    within = reach(connection, actor, actor.rules.confidential_data)
+    if within.empty:
+        raise Forbidden("monitoring results are confidential: sign in with a role that may see them")
+    return within
+
+
+def _run_id(connection: sa.Connection, run_id: int | None) -> int:
+    """The run asked for (default the latest); NotFound when there is none."""
+    if run_id is None:
+        run_id = connection.execute(sa.select(sa.func.max(monitor_run.c.id))).scalar()
+        if run_id is None:
+            raise NotFound("no monitoring run is stored yet: run `carelens monitor`")
+        return int(run_id)
+    if connection.execute(sa.select(monitor_run.c.id).where(monitor_run.c.id == run_id)).first() is None:
+        raise NotFound(f"no monitoring run {run_id}")
+    return run_id
+
+
+def monitoring_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
+    """Stored runs, newest first (when, by whom, over what): no organisation's results."""
+    page, size = page_bounds(page, page_size)
+    with reading(db) as connection:
+        _within(connection, actor)
+        total = connection.execute(sa.select(sa.func.count()).select_from(monitor_run)).scalar_one()
+        rows = connection.execute(
+            sa.select(*(monitor_run.c[c] for c in RUN_COLUMNS))
+            .order_by(monitor_run.c.id.desc())
+            .limit(size)
+            .offset((page - 1) * size)
+        ).mappings()
+        items = [plain(r) for r in rows]
+    return Page(items, total, page, size, RUN_COLUMNS)
+
+
+def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, Any]:
+    """One run (default the latest) with counts of flags and bands over the organisations in reach."""
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        run_id = _run_id(connection, run_id)
+        run = plain(
+            connection.execute(
+                sa.select(*(monitor_run.c[c] for c in RUN_COLUMNS)).where(monitor_run.c.id == run_id)
+            )
+            .mappings()
+            .one()
+        )
+        flags = connection.execute(
+            sa.select(monitor_flag.c.flag, sa.func.count())
+            .where(monitor_flag.c.run_id == run_id, within.clause(monitor_flag.c.org_code))
+            .group_by(monitor_flag.c.flag)
+            .order_by(monitor_flag.c.flag)
+        ).all()
+        bands = connection.execute(
+            sa.select(monitor_org.c.band, monitor_org.c.status, sa.func.count())
+            .where(monitor_org.c.run_id == run_id, within.clause(monitor_org.c.org_code))
+            .group_by(monitor_org.c.band, monitor_org.c.status)
+            .order_by(monitor_org.c.band.is_(None), monitor_org.c.band, monitor_org.c.status)
+        ).all()
+        changes = connection.execute(
+            sa.select(monitor_org.c.change, sa.func.count())
+            .where(monitor_org.c.run_id == run_id, within.clause(monitor_org.c.org_code))
+            .group_by(monitor_org.c.change)
+            .order_by(monitor_org.c.change)
+        ).all()
+    return {
+        "run": run,
+        "everything": within.everything,
+        "flags": {flag: count for flag, count in flags},
+        "bands": [{"band": band, "status": status, "organisations": n} for band, status, n in bands],
+        "changes": {change: count for change, count in changes},
+    }
+
+
+def flags(
+    db: Db,
+    actor: Actor,
+    run_id: int | None = None,
+    org_code: str | None = None,
+    indicator_id: str | None = None,
+    flag: str | None = None,
+    risks_only: bool = False,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Page:
+    """Flags of a run (default the latest) for organisations in reach, risks first, each with why:
+    the value against its peers' limits, the method, the England benchmark and the control chart."""
+    page, size = page_bounds(page, page_size)
+    f = monitor_flag
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        run_id = _run_id(connection, run_id)
+        query = sa.select(*(f.c[c] for c in FLAG_COLUMNS)).where(
+            f.c.run_id == run_id, within.clause(f.c.org_code)
+        )
+        if org_code:
+            query = query.where(f.c.org_code == org_code)
+        if indicator_id:
+            query = query.where(f.c.indicator_id == indicator_id)
+        if flag:
+            query = query.where(f.c.flag == flag)
+        if risks_only:
+            query = query.where(sa.or_(f.c.flag.in_(RISK_FLAGS), f.c.spc_alert.is_(True)))
+        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        order = sa.case(*((f.c.flag == name, i) for i, name in enumerate(RISK_FLAGS)), else_=len(RISK_FLAGS))
+        rows = connection.execute(
+            query.order_by(order, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id)
+            .limit(size)
+            .offset((page - 1) * size)
+        ).mappings()
+        items = [_flag_row(plain(r)) for r in rows]
+    return Page(items, total, page, size, [*FLAG_COLUMNS, "why"])
+
+
+def _flag_row(row: dict[str, Any]) -> dict[str, Any]:
+    row["spc_alert"] = bool(row["spc_alert"])
+    row["why"] = explain_flag(row)
+    return row
+
+
+def _num(value: Any) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
+def explain_flag(row: dict[str, Any]) -> str:
+    """A plain-English sentence saying why an organisation has a flag on an indicator."""
+    parts = [f"{row['flag'].capitalize()}: {row['reason']}." if row.get("reason") else f"{row['flag']}."]
+    if row.get("value") is not None and row.get("target") is not None:
+        limits = ""
+        if row.get("risk_lower") is not None and row.get("risk_upper") is not None:
+            limits = f" (risk limits {_num(row['risk_lower'])} to {_num(row['risk_upper'])})"
+        peers = f" of {row['peer_units']} peers" if row.get("peer_units") else ""
+        parts.append(
+            f"Value {_num(row['value'])} against the peer value {_num(row['target'])}{peers}{limits}, "
+            f"z = {_num(row.get('z_adjusted'))}."
+        )
+    if row.get("benchmark") and row["benchmark"] not in ("", "not compared"):
+        parts.append(f"Compared with England: {row['benchmark']}.")
+    if row.get("spc_alert"):
+        parts.append(f"Control chart alert ({row.get('spc_rule') or 'special cause'}).")
+    if row.get("previous_flag") not in (None, row.get("flag")):
+        parts.append(f"Was '{row['previous_flag']}' in the previous run.")
+    return " ".join(parts)
+
+
+def _bands_query(within: Reach, run_id: int) -> sa.Select:
+    m, org = monitor_org, schema.organisation
+    return (
+        sa.select(
+            *(m.c[c] for c in BAND_COLUMNS if c != "name"),
+            org.c.name,
+        )
+        .select_from(m.outerjoin(org, org.c.code == m.c.org_code))
+        .where(m.c.run_id == run_id, within.clause(m.c.org_code))
+    )
+
+
+def priority_bands(
+    db: Db,
+    actor: Actor,
+    run_id: int | None = None,
+    band: int | None = None,
+    change: str | None = None,
+    kind: str | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> Page:
+    """Organisations in reach by priority band (1 = highest risk first), then by score, highest first."""
+    page, size = page_bounds(page, page_size)
+    m = monitor_org
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        run_id = _run_id(connection, run_id)
+        query = _bands_query(within, run_id)
+        if band is not None:
+            query = query.where(m.c.band == band)
+        if change:
+            query = query.where(m.c.change == change)
+        if kind:
+            query = query.where(m.c.kind == kind)
+        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+        rows = connection.execute(
+            query.order_by(m.c.band.is_(None), m.c.band, m.c.score.desc(), m.c.org_code)
+            .limit(size)
+            .offset((page - 1) * size)
+        ).mappings()
+        items = [{c: plain(r).get(c) for c in BAND_COLUMNS} for r in rows]
+    return Page(items, total, page, size, BAND_COLUMNS)
+
+
+def biggest_movers(db: Db, actor: Actor, run_id: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Organisations in reach whose band changed since the previous run: moved to higher risk first, then
+    by the size of the move (bands, then score)."""
+    m = monitor_org
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        run_id = _run_id(connection, run_id)
+        query = _bands_query(within, run_id).where(m.c.change.in_(("higher risk", "lower risk", "changed")))
+        rows = [plain(r) for r in connection.execute(query).mappings()]
+
+    def size(row: dict[str, Any]) -> tuple:
+        bands = abs((row["band"] or 0) - (row["previous_band"] or 0))
+        score = abs((row["score"] or 0) - (row["previous_score"] or 0))
+        return (row["change"] != "higher risk", -bands, -score, row["org_code"])
+
+    return [{c: r.get(c) for c in BAND_COLUMNS} for r in sorted(rows, key=size)[: max(0, limit)]]
+
+
+def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = None) -> dict[str, Any]:
+    """An organisation's intelligence profile (every indicator's flag and why, SPC, trend) from a run;
+    :class:`NotFound` if it is outside the actor's reach or not in the run."""
+    from carelens.monitor.service import profile
+
+    with reading(db) as connection:
+        sector = connection.execute(
+            sa.select(schema.organisation.c.sector).where(schema.organisation.c.code == code)
+        ).first()
+        within = reach(connection, actor, actor.rules.confidential_data)
+        if within.empty or not within.includes(code, sector[0] if sector else None):
+            raise NotFound(f"no monitoring profile for {code!r}")
+        run_id = _run_id(connection, run_id)
+        engine = connection.engine
+    try:
+        data = profile(engine, code, run_id)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+    for row in data["indicators"]:
+        row["why"] = explain_flag(row | {"peer_units": None})
+    return data
