@@ -94,7 +94,9 @@ def test_assess_commissioners_from_files_and_intervene(tmp_path):
 def test_allocate_with_year_is_short_for_allocate_run(tmp_path):
     short, long = tmp_path / "short.csv", tmp_path / "long.csv"
     first = runner.invoke(app, ["allocate", "--year", "2024-25", "--scenario", "2024_25", "-o", str(short)])
-    second = runner.invoke(app, ["allocate", "run", "--year", "2024-25", "--scenario", "2024_25", "-o", str(long)])
+    second = runner.invoke(
+        app, ["allocate", "run", "--year", "2024-25", "--scenario", "2024_25", "-o", str(long)]
+    )
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     assert short.read_bytes() == long.read_bytes()
     assert len(pd.read_csv(short)) == 42  # every ICB
