@@ -7,7 +7,6 @@ Problems are reported all at once as an :class:`~carelens.errors.InputError` nam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -15,27 +14,18 @@ from typing import Any
 import numpy as np
 
 from carelens.assess.scale import CODES, KEY_QUESTIONS, OVERALL
+from carelens.config import packaged, read_mapping
 from carelens.errors import InputError, Problem
 
 
 def config_file(name: str) -> Path:
     """Path of a packaged configuration file in ``carelens/config/assess``."""
-    return Path(str(resources.files("carelens") / "config" / "assess" / name))
+    return packaged("assess", name)
 
 
 def read_yaml(path: str | Path | None, default: str) -> tuple[dict[str, Any], str]:
-    import yaml
-
-    path = Path(path) if path else config_file(default)
-    if not path.exists():
-        raise InputError(Problem(str(path), None, None, "file not found"))
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(Problem(str(path), None, None, f"not valid YAML: {exc}")) from None
-    if not isinstance(data, dict):
-        raise InputError(Problem(str(path), None, None, "expected a mapping at the top level"))
-    return data, str(path)
+    """The settings file at ``path``, or the packaged ``default``, as a mapping and its source name."""
+    return read_mapping(Path(path) if path else config_file(default))
 
 
 @dataclass(frozen=True)

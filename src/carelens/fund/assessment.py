@@ -22,13 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from carelens.config import packaged, read_mapping
 from carelens.errors import InputError, Problem
 from carelens.fund.scenario import _Reader
 from carelens.model.organisations import OrgKind
@@ -69,17 +69,8 @@ class AssessmentRules:
 
 def load_rules(path: str | Path | None = None) -> AssessmentRules:
     """Read the assessment rules (packaged defaults unless ``path`` is given)."""
-    import yaml
-
-    path = (
-        Path(path) if path else Path(str(resources.files("carelens") / "config" / "fund" / "assessment.yaml"))
-    )
-    source = str(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(Problem(source, None, None, f"cannot read rules: {exc}")) from None
-    r = _Reader(source, document if isinstance(document, dict) else {})
+    document, source = read_mapping(Path(path) if path else packaged("fund", "assessment.yaml"))
+    r = _Reader(source, document)
     share = {"minimum": 0.0, "maximum": 1.0}
     rules = AssessmentRules(
         level=r.get("outcomes.level", float, minimum=0.0, maximum=100.0, exclusive=True),

@@ -11,12 +11,12 @@ the fixed-cost floor analysis compares the allowance with a cost model fixed £ 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from carelens.config import packaged, read_mapping
 from carelens.errors import InputError, Problem
 from carelens.fund.scenario import _Reader, parse_year, year_label
 
@@ -46,20 +46,13 @@ class RunningCostRules:
 
 
 def default_rules_path() -> Path:
-    return Path(str(resources.files("carelens") / "config" / "fund" / "running_costs.yaml"))
+    return packaged("fund", "running_costs.yaml")
 
 
 def load_rules(path: str | Path | None = None) -> RunningCostRules:
     """Read the running-cost rules (packaged defaults unless ``path`` is given)."""
-    import yaml
-
-    path = Path(path) if path else default_rules_path()
-    source = str(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(Problem(source, None, None, f"cannot read rules: {exc}")) from None
-    reader = _Reader(source, document if isinstance(document, dict) else {})
+    document, source = read_mapping(Path(path) if path else default_rules_path())
+    reader = _Reader(source, document)
     rates: dict[int, float] = {}
     for key, value in (reader.get("allowance_per_head_gbp", dict) or {}).items():
         try:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from carelens.config import packaged, read_mapping
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
@@ -50,7 +50,7 @@ class MonitorSettings:
 
 
 def default_settings_file() -> Path:
-    return Path(str(resources.files("carelens") / "config" / "monitor" / "monitor.yaml"))
+    return packaged("monitor", "monitor.yaml")
 
 
 _PATHS: dict[str, tuple[str, ...]] = {
@@ -79,15 +79,8 @@ _PATHS: dict[str, tuple[str, ...]] = {
 
 def load_settings(path: str | Path | None = None) -> MonitorSettings:
     """Read and validate a monitoring settings file (the packaged defaults when ``path`` is None)."""
-    import yaml
-
-    path = Path(path) if path is not None else default_settings_file()
-    source = str(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(Problem(source, None, None, f"cannot read settings file: {exc}")) from None
-    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+    document, source = read_mapping(Path(path) if path is not None else default_settings_file())
+    if document.get("schema_version") != SCHEMA_VERSION:
         raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
     values: dict[str, Any] = {}
     problems: list[Problem] = []

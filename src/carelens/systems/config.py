@@ -8,10 +8,10 @@ defaults (the YAML file says where each comes from), never constants in code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from carelens.config import packaged, read_mapping
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
@@ -68,20 +68,13 @@ class SystemsConfig:
 
 
 def default_config_file() -> Path:
-    return Path(str(resources.files("carelens") / "config" / "systems" / "systems.yaml"))
+    return packaged("systems", "systems.yaml")
 
 
 def load_config(path: str | Path | None = None) -> SystemsConfig:
     """Read and check the systems configuration (packaged defaults unless ``path`` is given)."""
-    import yaml
-
-    path = Path(path) if path else default_config_file()
-    source = str(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(Problem(source, None, None, f"cannot read configuration: {exc}")) from None
-    reader = _Reader(source, doc if isinstance(doc, dict) else {})
+    doc, source = read_mapping(Path(path) if path else default_config_file())
+    reader = _Reader(source, doc)
     if reader.get("schema_version", int) != SCHEMA_VERSION:
         reader.fail("schema_version", f"must be {SCHEMA_VERSION}")
     indicators = []
