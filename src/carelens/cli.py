@@ -1391,16 +1391,28 @@ plan_app = typer.Typer(
 app.add_typer(plan_app, name="plan")
 
 
-def _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings):
+def _iso_date(value: str | None, option: str):
+    """An ISO date given on the command line, or None; a bad one is bad input (exit 2)."""
     import datetime as dt
 
+    from carelens.errors import InputError, Problem
+
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(Problem(option, None, None, f"not an ISO date (YYYY-MM-DD): {value!r}")) from None
+
+
+def _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings):
     from carelens.plan.programme import load_inputs
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema
 
     engine = create_engine(db)
     ensure_schema(engine)
-    day = dt.date.fromisoformat(as_of) if as_of else None
+    day = _iso_date(as_of, "--as-of")
     return engine, load_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
 
 
@@ -1566,13 +1578,9 @@ def regime_open(
     db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
 ) -> None:
     """Open a failure-regime case."""
-    import datetime as dt
-
     from carelens.plan.regime import open_case
 
-    case_id = open_case(
-        _regime_engine(db), regime, org_code, user, reason, dt.date.fromisoformat(at) if at else None
-    )
+    case_id = open_case(_regime_engine(db), regime, org_code, user, reason, _iso_date(at, "--at"))
     typer.echo(f"opened {regime} case {case_id} for {org_code}")
 
 
@@ -1587,13 +1595,9 @@ def regime_move(
     db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
 ) -> None:
     """Move a case (illegal transitions are refused with exit code 2)."""
-    import datetime as dt
-
     from carelens.plan.regime import transition
 
-    case = transition(
-        _regime_engine(db), case_id, event, user, reason, dt.date.fromisoformat(at) if at else None
-    )
+    case = transition(_regime_engine(db), case_id, event, user, reason, _iso_date(at, "--at"))
     due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
     typer.echo(f"case {case_id} is now {case['state']}{due}")
 
@@ -1610,7 +1614,7 @@ def regime_overdue(
     from carelens.plan.regime import inadequate_without_special_measures, overdue
 
     engine = _regime_engine(db)
-    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    day = _iso_date(as_of, "--as-of") or dt.date.today()
     late = overdue(engine, day)
     _print_frame(
         "overdue actions",

@@ -1,0 +1,106 @@
+"""Inspection planning and the failure regime (``carelens.plan``): saved schedules, the inspections in
+them (with the confidential window of unannounced visits, their status, findings and evidence), the
+inspectors assigned, and failure-regime cases with every transition (who, when, why).
+
+Declared on the shared :data:`carelens.store.schema.metadata`; created by the ``plan`` migration branch.
+Inspector ids are plain codes (the inspectorate is read from files). Unannounced windows are read only
+through the access-checked functions of :mod:`carelens.plan.service`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from carelens.store.schema import Code, Number, RowId, metadata
+
+plan_schedule = sa.Table(
+    "plan_schedule",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False, comment="planning date; week 0 starts on its Monday"),
+    sa.Column("weeks", sa.Integer, nullable=False),
+    sa.Column("method", sa.String(20), nullable=False, comment="'milp' or 'greedy'"),
+    sa.Column("summary", sa.JSON, nullable=False, comment="objective, bound, gap, counts, settings digest"),
+    sa.Column("status", sa.String(20), nullable=False, comment="'draft' or 'approved'"),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("approved_by", sa.String(100), nullable=True),
+    sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+plan_inspection = sa.Table(
+    "plan_inspection",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("schedule_id", RowId, sa.ForeignKey("plan_schedule.id"), nullable=False),
+    sa.Column("org_code", Code, nullable=False),
+    sa.Column("sector", sa.String(30), nullable=False),
+    sa.Column("region", sa.String(40), nullable=True),
+    sa.Column("inspection_type", sa.String(40), nullable=False),
+    sa.Column("unannounced", sa.Boolean, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=True, comment="null = could not be scheduled"),
+    sa.Column("end_date", sa.Date, nullable=True),
+    sa.Column("window_start", sa.Date, nullable=True, comment="confidential window (unannounced)"),
+    sa.Column("window_end", sa.Date, nullable=True),
+    sa.Column("team_size", sa.Integer, nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("risk", Number, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("deadline", sa.Date, nullable=True, comment="statutory latest date"),
+    sa.Column("reasons", sa.String(400), nullable=False, comment="why it is due"),
+    sa.Column("unscheduled_reason", sa.String(400), nullable=True),
+    sa.Column(
+        "status",
+        sa.String(20),
+        nullable=False,
+        comment="planned, in_progress, completed, cancelled or unscheduled",
+    ),
+    sa.Column("findings", sa.Text, nullable=True),
+    sa.Column("evidence", sa.JSON, nullable=True),
+    sa.Column("proposed_ratings", sa.JSON, nullable=True),
+    sa.Column("updated_by", sa.String(100), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_plan_inspection_org", "org_code", "schedule_id"),
+)
+
+plan_assignment = sa.Table(
+    "plan_assignment",
+    metadata,
+    sa.Column("inspection_id", RowId, sa.ForeignKey("plan_inspection.id"), primary_key=True),
+    sa.Column("inspector_id", sa.String(40), primary_key=True),
+    sa.Column("lead", sa.Boolean, nullable=False),
+    sa.Index("ix_plan_assignment_inspector", "inspector_id"),
+)
+
+plan_regime_case = sa.Table(
+    "plan_regime_case",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("regime", sa.String(30), nullable=False, comment="'provider', 'nhs_trust' or 'commissioner'"),
+    sa.Column("org_code", Code, nullable=False),
+    sa.Column("state", sa.String(40), nullable=False),
+    sa.Column("deadline", sa.Date, nullable=True, comment="date the next action is due"),
+    sa.Column("deadline_action", sa.String(200), nullable=True),
+    sa.Column("closed", sa.Boolean, nullable=False),
+    sa.Column("fund_intervention_id", RowId, nullable=True, comment="the carelens.fund decision adopted"),
+    sa.Column("opened_by", sa.String(100), nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_plan_regime_case_org", "org_code", "regime"),
+    sa.UniqueConstraint("fund_intervention_id"),
+)
+
+plan_regime_transition = sa.Table(
+    "plan_regime_transition",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", RowId, sa.ForeignKey("plan_regime_case.id"), nullable=False),
+    sa.Column("event", sa.String(40), nullable=False),
+    sa.Column("from_state", sa.String(40), nullable=False),
+    sa.Column("to_state", sa.String(40), nullable=False),
+    sa.Column("effective_date", sa.Date, nullable=False, comment="when it took effect"),
+    sa.Column("deadline", sa.Date, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, comment="why"),
+    sa.Column("user_name", sa.String(100), nullable=False, comment="who"),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_plan_regime_transition_case", "case_id"),
+)
