@@ -42,6 +42,9 @@ class Inputs:
 class ObservationReader:
     """Reads observations of some indicators within a period range, in canonical columns."""
 
+    processes: bool = False
+    """True when a copy of the reader works in another process (so batches can be read in parallel)."""
+
     def read(
         self, indicator_ids: Sequence[str], period_from: dt.date | None, period_to: dt.date | None
     ) -> pd.DataFrame:  # pragma: no cover - interface
@@ -144,7 +147,14 @@ def sql_inputs(engine: sa.Engine) -> Inputs:
 
 
 class ParquetReader(ObservationReader):
-    """Observations from a Parquet observation store, read through DuckDB a batch of partitions at a time."""
+    """Observations from a Parquet observation store, read with pyarrow a batch of partitions at a time.
+
+    A partition is read straight from its files (a plain scan needs no query engine), keeping organisation
+    codes as the files' dictionary: ``indicator_id`` and ``org_code`` come as categoricals, so no string
+    is made per row (the kernel codes them in sorted order itself).
+    """
+
+    processes = True  # files are opened per read
 
     def __init__(self, root: Path) -> None:
         from carelens.store.parquet import ObservationStore
@@ -155,11 +165,35 @@ class ParquetReader(ObservationReader):
         return self.store.indicators()
 
     def read(self, indicator_ids, period_from, period_to) -> pd.DataFrame:
-        table = self.store.read(
-            indicator_ids=list(indicator_ids), period_from=period_from, period_to=period_to, ordered=False
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        from carelens.store.parquet import FILE_SCHEMA
+
+        schema = pa.schema(
+            [pa.field("org_code", pa.dictionary(pa.int32(), pa.string()))]
+            + [FILE_SCHEMA.field(c) for c in ("period", "numerator", "denominator", "expected", "value")]
         )
-        frame = table.to_pandas()
-        frame["period"] = pd.to_datetime(frame["period"])
+        present = set(self.available())
+        wanted = [i for i in dict.fromkeys(indicator_ids) if i in present]
+        parts, owner = [], []
+        for k, indicator_id in enumerate(wanted):
+            for path in self.store.files([indicator_id]):
+                table = pq.read_table(
+                    path, columns=schema.names, read_dictionary=["org_code"], partitioning=None
+                )
+                table = table.cast(schema)
+                if period_from is not None:
+                    table = table.filter(pc.field("period") >= pa.scalar(period_from, pa.date32()))
+                if period_to is not None:
+                    table = table.filter(pc.field("period") <= pa.scalar(period_to, pa.date32()))
+                parts.append(table)
+                owner.append(np.full(table.num_rows, k, dtype=np.int32))
+        table = pa.concat_tables(parts) if parts else schema.empty_table()
+        frame = table.to_pandas(date_as_object=False)  # period as datetime64, org_code as a categorical
+        codes = np.concatenate(owner) if owner else np.zeros(0, dtype=np.int32)
+        frame.insert(0, "indicator_id", pd.Categorical.from_codes(codes, pd.Index(wanted, dtype=object)))
         frame["import_id"] = np.nan
         return frame
 
@@ -215,14 +249,17 @@ def attach_peer_groups(
     Labels are looked up once per distinct (indicator, organisation), not per row, and returned as a
     categorical column.
     """
-    org_codes, org_names = pd.factorize(observations["org_code"])
-    ind_codes, ind_names = pd.factorize(observations["indicator_id"])
+    org_codes, org_names = _codes(observations["org_code"])
+    ind_codes, ind_names = _codes(observations["indicator_id"])
     where = pd.Index(organisations["code"].astype(object)).get_indexer(np.asarray(org_names, dtype=object))
     known = where >= 0
     columns = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
     table = np.full((len(ind_names), len(org_names)), "England", dtype=object)
     for row, indicator_id in enumerate(ind_names):  # one pass per indicator of the batch
-        column = columns.get(indicators[indicator_id].peer_group)
+        meta = indicators.get(indicator_id)
+        if meta is None:  # an unused category of a categorical column (no rows to label)
+            continue
+        column = columns.get(meta.peer_group)
         if column is not None:
             labels = np.full(len(org_names), UNKNOWN, dtype=object)
             labels[known] = organisations[column].to_numpy(dtype=object)[where[known]]
@@ -231,6 +268,14 @@ def attach_peer_groups(
     per_row = label_codes.reshape(table.shape)[ind_codes, org_codes]
     peer = pd.Categorical.from_codes(per_row, categories=pd.Index(label_names, dtype=object))
     return observations.assign(peer_group=peer)
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a column and the values they stand for (a categorical's own, without hashing)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), column.cat.categories
+    codes, names = pd.factorize(column)
+    return codes, pd.Index(names)
 
 
 def batches(ids: Sequence[str], size: int) -> Iterator[list[str]]:

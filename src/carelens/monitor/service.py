@@ -9,9 +9,12 @@ results (rows are in a canonical order; nothing depends on time except the run's
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,20 +71,26 @@ def compute_pass(
     recently_inspected: Iterable[str] = (),
     progress: Progress | None = None,
     indicator_ids: Iterable[str] | None = None,
+    workers: int = 1,
 ) -> PassResult:
-    """Assess every indicator (in batches), then score and band organisations. Nothing is stored."""
+    """Assess every indicator (in batches), then score and band organisations. Nothing is stored.
+
+    ``workers`` > 1 assesses that many batches at once in worker processes (one per core is the most
+    that helps), when the inputs can be read from another process (a Parquet store); results are the
+    same whatever the number of workers.
+    """
     settings = settings or load_settings()
     ids = sorted(inputs.indicators if indicator_ids is None else set(indicator_ids) & set(inputs.indicators))
     digest = hashlib.sha256(settings.as_json().encode())
     parts: list[pd.DataFrame] = []
     observations = 0
     done = 0
-    for batch in batches(ids, settings.indicators_per_batch):
-        frame = inputs.reader.read(batch, period_from, period_to)
-        observations += len(frame)
-        if len(frame):
-            frame = attach_peer_groups(frame, inputs.organisations, inputs.indicators)
-            assessed = assess(frame, inputs.indicators, settings)
+    todo = list(batches(ids, settings.indicators_per_batch))
+    for batch, (count, assessed) in zip(
+        todo, _assessed_batches(inputs, todo, settings, period_from, period_to, workers), strict=True
+    ):
+        observations += count
+        if assessed is not None:
             digest.update(frame_digest(assessed[["indicator_id", "org_code"]]).encode())
             parts.append(assessed)
         digest.update(json.dumps([repr(inputs.indicators[i]) for i in batch]).encode())
@@ -115,6 +124,42 @@ def compute_pass(
     )
 
 
+def assess_batch(
+    inputs: Inputs,
+    settings: MonitorSettings,
+    period_from: dt.date | None,
+    period_to: dt.date | None,
+    batch: list[str],
+) -> tuple[int, pd.DataFrame | None]:
+    """Read one batch of indicators and assess it: (observations read, assessed rows or None)."""
+    frame = inputs.reader.read(batch, period_from, period_to)
+    if not len(frame):
+        return 0, None
+    frame = attach_peer_groups(frame, inputs.organisations, inputs.indicators)
+    return len(frame), assess(frame, inputs.indicators, settings)
+
+
+def _assessed_batches(
+    inputs: Inputs,
+    todo: list[list[str]],
+    settings: MonitorSettings,
+    period_from: dt.date | None,
+    period_to: dt.date | None,
+    workers: int,
+) -> Iterator[tuple[int, pd.DataFrame | None]]:
+    """:func:`assess_batch` of each batch, in order: here, or in ``workers`` processes."""
+    work = functools.partial(assess_batch, inputs, settings, period_from, period_to)
+    if workers <= 1 or len(todo) <= 1 or not inputs.reader.processes:
+        yield from map(work, todo)
+        return
+    # Batches are independent, so processes can share them out. "fork" (where there is one) starts a
+    # worker without importing anything again; a worker only reads Parquet files and runs NumPy kernels.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
+        yield from pool.map(work, todo)
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What a stored run found."""
@@ -143,13 +188,22 @@ def run_monitor(
     recently_inspected: Iterable[str] = (),
     user: str = "carelens",
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> RunSummary:
     """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
-    change since the previous run, in one transaction with its audit event."""
+    change since the previous run, in one transaction with its audit event. ``workers``: see
+    :func:`compute_pass`."""
     ensure_schema(engine)
     inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(engine)
     result = compute_pass(
-        inputs, settings, period_from, period_to, special_measures, recently_inspected, progress
+        inputs,
+        settings,
+        period_from,
+        period_to,
+        special_measures,
+        recently_inspected,
+        progress,
+        workers=workers,
     )
     return store_run(engine, result, user)
 
