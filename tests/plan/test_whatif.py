@@ -46,3 +46,16 @@ def test_cli_capacity_on_demo(demo_db, tmp_path):
     assert svg.read_text().lstrip().startswith("<svg")
     bad = CliRunner().invoke(app, ["plan", "capacity", "--db", demo_db, "--extra", "ten"])
     assert bad.exit_code == 2 and "not a list of whole numbers" in bad.output
+
+
+def test_no_schedulable_demand_adds_no_inspectors():
+    """A store with nothing due in any region (e.g. only A&E data) gives a flat curve, not a crash."""
+    import pandas as pd
+
+    from carelens.plan.whatif import extra_inspectors
+
+    demand = pd.DataFrame({"sector": ["asc"], "region": [None], "team": [2], "days": [1.0], "skill": [""]})
+    inspectors = pd.DataFrame(
+        {"inspector_id": ["I1"], "sector": ["asc"], "region": ["SW"], "days_per_week": [5]}
+    )
+    assert extra_inspectors(demand, inspectors, weeks=26, n=5).empty

@@ -28,14 +28,14 @@ def extra_inspectors(
 ) -> pd.DataFrame:
     """``n`` full-time inspectors added one by one to the sector x region with the highest ratio of
     demanded inspector-days to inspector-days; each holds every skill its sector's demand needs."""
-    if n <= 0:
-        return inspectors.iloc[0:0].copy()
     load = (
         demand.dropna(subset=["region"])
         .assign(l=lambda f: f["team"] * f["days"])
         .groupby(["sector", "region"])["l"]
         .sum()
     )
+    if n <= 0 or load.empty:  # nothing to add, or no schedulable demand to add inspectors for
+        return inspectors.iloc[0:0].copy()
     have = (
         inspectors.groupby(["sector", "region"])["days_per_week"].sum().reindex(load.index).fillna(0) * weeks
     )
