@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -50,10 +51,6 @@ def test_cli_capacity_on_demo(demo_db, tmp_path):
 
 def test_no_schedulable_demand_adds_no_inspectors():
     """A store with nothing due in any region (e.g. only A&E data) gives a flat curve, not a crash."""
-    import pandas as pd
-
-    from carelens.plan.whatif import extra_inspectors
-
     demand = pd.DataFrame({"sector": ["asc"], "region": [None], "team": [2], "days": [1.0], "skill": [""]})
     inspectors = pd.DataFrame(
         {"inspector_id": ["I1"], "sector": ["asc"], "region": ["SW"], "days_per_week": [5]}
