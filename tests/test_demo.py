@@ -87,5 +87,8 @@ def test_demo_store_loads_every_packaged_data_set_once(tmp_path):
         "cqc-ratings": 2_920,
         "gp-weighted-population": 19_660,
         "ons-population": 1_274,
+        "organisations": 143,  # synthetic places, councils, trusts and ACOs for system reviews
+        "relationships": 120,
+        "place-transitions": 84,
     }
     assert set(load_demo_store(engine).values()) == {0}  # idempotent: the same files change nothing

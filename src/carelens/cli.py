@@ -469,6 +469,9 @@ def monitor(
     recently_inspected: list[str] | None = typer.Option(
         None, "--recently-inspected", help="Organisation code shown as recently inspected; repeat."
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Processes for a --parquet pass (results are identical for any number)."
+    ),
 ) -> None:
     """Monitor every indicator of every organisation against its peers and its own history; store the run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -502,6 +505,7 @@ def monitor(
             recently_inspected=recently_inspected or (),
             user=current_user(),
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            workers=workers,
         )
     table = Table(title=f"monitoring run {summary.run_id}", title_justify="left", show_header=False)
     table.add_row("indicators", f"{summary.indicators:,}")
@@ -1147,6 +1151,14 @@ def systems_rank(
 
     engine, cfg, definitions = _systems_context(db, config)
     compared = place_indicators(engine, cfg, definitions, _date_option(period, "--period"))
+    if compared.empty:
+        _stderr().print(
+            "No place-level transition indicators in the store: load them with "
+            "`carelens ingest place-transitions FILE` (a synthetic set is packaged in "
+            "carelens/demo/data/systems/).",
+            highlight=False,
+        )
+        return
     ranking = selection_scores(compared, cfg)
     columns = [
         "rank",

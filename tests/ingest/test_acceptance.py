@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from carelens.demo.store import DATA_DIR, demo_loads
 from carelens.ingest.service import ingest
 
-LOADS = demo_loads()
+LOADS = demo_loads(include_synthetic=False)  # the real public data sets only
 
 
 def summary(engine: sa.Engine) -> dict:

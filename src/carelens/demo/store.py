@@ -1,7 +1,9 @@
 """The packaged demo data set, and loading it into a store.
 
 Every file is real public NHS data shipped in ``carelens/demo/data`` (each folder's README gives the
-publisher, licence and provenance). Loading goes through the same importers and guarantees as
+publisher, licence and provenance), except the place-level data for local system reviews and ACOs
+(``systems/``), which no public file provides: it is synthetic, documented, and its places, councils,
+trusts and ACOs are fictional codes (``PL…``, ``LA…``, ``RX…``, ``ACO…``) that collide with no real one. Loading goes through the same importers and guarantees as
 ``carelens ingest``: validated, transactional and idempotent, so loading twice changes nothing.
 """
 
@@ -17,9 +19,9 @@ DEMO_USER = "carelens-demo"
 """The user name recorded on the demo imports."""
 
 
-def demo_loads() -> list[tuple[str, list[Path]]]:
-    """(importer, files) pairs in load order: organisations come with their first data set."""
-    return [
+def demo_loads(include_synthetic: bool = True) -> list[tuple[str, list[Path]]]:
+    """(importer, files) pairs in load order: the real data sets, then (optionally) the synthetic ones."""
+    real = [
         ("ae", [DATA_DIR / "nhsrdatasets" / "ae_attendances.csv"]),
         ("shmi", sorted((DATA_DIR / "shmi" / "archive_raw").glob("shmi-*.csv"))),
         ("cqc-ratings", [DATA_DIR / "cqc_ratings" / "cqc_ratings_long_devon_plymouth_2021-04.csv"]),
@@ -29,6 +31,12 @@ def demo_loads() -> list[tuple[str, list[Path]]]:
         ),
         ("ons-population", [DATA_DIR / "nhsrdatasets" / "ons_uk_population_2023.csv"]),
     ]
+    synthetic = [
+        ("organisations", [DATA_DIR / "systems" / "organisations.csv"]),
+        ("relationships", [DATA_DIR / "systems" / "relationships.csv"]),
+        ("place-transitions", [DATA_DIR / "systems" / "place_transitions.csv"]),
+    ]
+    return real + synthetic if include_synthetic else real
 
 
 def load_demo_store(
