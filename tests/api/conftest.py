@@ -8,6 +8,10 @@ the commissioner is C1, the chief inspector heads hospitals.
 Monitoring: two runs; in run 2 P1 is flagged 'risk' on ``ind_p`` and moved from band 3 to band 1, P2 has
 no risk, G1 is in insufficient data. Assessed ratings: a published one for L1 and a proposal for L2.
 Allocations: one saved run (2024) with commissioners C1 and C2 (C2 is not in the store's directory).
+Inspections (two saved schedules, see :data:`INSPECTIONS`): a completed unannounced one to L1 (its
+window stays secret); then an unannounced planned visit to L1 led by the inspector, an announced one to
+L2 and an unannounced one to G1. Every planned date is in 2030 (:data:`SECRET_YEAR`). Failure regime: a
+provider case each for L1, L2 and G1, with deadlines long past for L1 and L2.
 """
 
 from __future__ import annotations
@@ -127,6 +131,7 @@ def fill(engine: sa.Engine) -> None:
             ],
         )
         fill_areas(c, now)
+        fill_plan(c)
         create_users(
             c,
             [NewUser(role.value, role, f"{role.value}-pw", **extra) for role, extra in USERS.items()],
@@ -316,3 +321,84 @@ def client(api_engine):
 
 def auth(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+SECRET_YEAR = "2030-"
+"""Every planned inspection date and window in the fixture is in this year: no provider or public
+response may contain it."""
+INSPECTOR_ID = "insp-1"
+INSPECTIONS = {"L1_completed": 1, "L1_unannounced": 2, "L2_announced": 3, "G1_unannounced": 4}
+"""Ids: schedule 1 holds the completed inspection; schedule 2 (the latest) the three planned ones."""
+COMPLETED_WINDOW = ("2023-05-22", "2023-06-20")
+"""The window of the completed unannounced inspection: past, but never published."""
+REGIME_CASES = {"L1": 1, "L2": 2, "G1": 3}
+
+
+def _visit(org, sector, unannounced, start, days, window_days=14):
+    start = dt.date.fromisoformat(start)
+    end = start + dt.timedelta(days=days - 1)
+    pad = dt.timedelta(days=window_days)
+    return dict(
+        org_code=org,
+        sector=sector,
+        region="R1",
+        inspection_type="test",
+        unannounced=unannounced,
+        start_date=start,
+        end_date=end,
+        window_start=start - pad if unannounced else None,
+        window_end=end + pad if unannounced else None,
+        team=2,
+        days=days,
+        risk=5.0,
+        due_date=start,
+        deadline=start + dt.timedelta(days=90),
+        reasons="test",
+        unscheduled_reason=None,
+        status="planned",
+    )
+
+
+def fill_plan(c: sa.Connection) -> None:
+    """One saved schedule (through carelens.plan.service), an inspection recorded as completed, and
+    failure-regime cases (through carelens.plan.regime)."""
+    import pandas as pd
+
+    from carelens.plan import regime
+    from carelens.plan import service as plan_service
+    from carelens.plan.schedule import Schedule
+    from carelens.store.schema_plan import plan_inspection
+
+    past = [_visit("L1", "hospitals", True, "2023-06-05", 2)]
+    planned = [
+        _visit("L1", "hospitals", True, "2030-03-11", 2),
+        _visit("L2", "hospitals", False, "2030-04-08", 1),
+        _visit("G1", "primary_care", True, "2030-05-06", 1),
+    ]
+    inspectors = pd.DataFrame({"inspector_id": [INSPECTOR_ID, "insp-2", "insp-3"]})
+    # save_schedule matches teams to inspections by org code: one inspection per organisation a schedule
+    teams = (
+        [(0, 1, True)],
+        [(0, 0, True), (0, 1, False), (1, 1, True), (2, 2, True)],
+    )
+    for as_of, visits, team in zip(
+        (dt.date(2023, 5, 1), dt.date(2030, 3, 4)), (past, planned), teams, strict=True
+    ):
+        assignments = pd.DataFrame(team, columns=["row", "inspector_index", "lead"])
+        summary = {"method": "greedy", "weeks": 12, "inspections_scheduled": len(visits)}
+        schedule = Schedule(pd.DataFrame(visits), assignments, summary)
+        plan_service.save_schedule(c, schedule, inspectors, "planner", as_of)
+    stored = dict(
+        c.execute(
+            sa.select(plan_inspection.c.id, plan_inspection.c.org_code).order_by(plan_inspection.c.id)
+        ).all()
+    )
+    assert stored == {i: key.split("_")[0] for key, i in INSPECTIONS.items()}
+    done = INSPECTIONS["L1_completed"]
+    plan_service.record_inspection(c, done, "insp-2", status="in_progress")
+    plan_service.record_inspection(c, done, "insp-2", status="completed", findings="Safe care seen.")
+    for org in ("L1", "L2", "G1"):
+        case = regime.open_case(c, "provider", org, "chief", "concerns", dt.date(2023, 1, 2))
+        assert case == REGIME_CASES[org]
+    regime.transition(c, REGIME_CASES["L1"], "requirement_notice", "chief", "breach", dt.date(2023, 1, 2))
+    regime.transition(c, REGIME_CASES["L2"], "warning_notice", "chief", "breach", dt.date(2024, 1, 1))

@@ -2,9 +2,8 @@
 
 Expectations are written out here, not derived from ROLE_RULES, so a change to the rules that changes
 who sees what fails this test until the matrix is changed too. Unpublished (proposed) ratings must be
-404 -- never 403 -- for anyone not entitled, so their existence does not leak. Inspection plans
-(unannounced windows) are not in the store yet (the planning issue has not landed): the same 404 rule
-is tested here on unpublished ratings and is left to that issue for inspections.
+404 -- never 403 -- for anyone not entitled, so their existence does not leak; so must every planned
+inspection and unannounced window be to providers, the public, the national board and policy makers.
 """
 
 from __future__ import annotations
@@ -13,7 +12,15 @@ import pytest
 
 from carelens.model.access import Role
 
-from .conftest import ALLOCATION_RUN, ASSESSED_IDS, MONITOR_RUN, RATING_IDS, auth
+from .conftest import (
+    ALLOCATION_RUN,
+    ASSESSED_IDS,
+    INSPECTIONS,
+    MONITOR_RUN,
+    RATING_IDS,
+    REGIME_CASES,
+    auth,
+)
 
 R = list(Role)
 ALL_200 = dict.fromkeys(R, 200)
@@ -29,6 +36,11 @@ L2_PROPOSED = RATING_IDS["L2_proposed"]
 ENTITLED_EVERYWHERE = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
 SEE_ALL = dict(analyst=200, national_board=200, admin=200, policy_maker=200)
 """Roles whose confidential-data rule reaches every organisation (the chief inspector's is a sector)."""
+SEE_ALL_PLANS = dict(analyst=200, admin=200)
+SEE_PLANS_SECTOR = dict(chief_inspector=200, **SEE_ALL_PLANS)
+PLANNERS = dict(inspector=200, **SEE_PLANS_SECTOR)
+"""Roles whose inspection_plans rule reaches something (the regulator's roles)."""
+NOT_IN_REACH = dict(inspector=404, chief_inspector=404)
 
 MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations", ALL_200),
@@ -87,6 +99,29 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/commissioners/C1/scorecard", only(404, commissioner=200, **SEE_ALL)),
     ("GET", "/api/v1/commissioners/C2/scorecard", only(404, **SEE_ALL)),
     ("GET", "/api/v1/commissioners/P1/scorecard", dict.fromkeys(R, 404)),
+    # Inspection plans: 404 (never 403) to everyone the inspection_plans rule does not reach. The
+    # inspector is assigned to L1's unannounced visit only; the chief inspector heads hospitals (L1, L2).
+    ("GET", "/api/v1/plan", only(404, **PLANNERS)),
+    ("GET", "/api/v1/plan?format=csv", only(404, **PLANNERS)),
+    ("GET", "/api/v1/plan?schedule_id=99", dict.fromkeys(R, 404)),
+    ("GET", "/api/v1/plan/schedule", only(404, **PLANNERS)),
+    ("GET", "/api/v1/plan/schedule?schedule_id=99", dict.fromkeys(R, 404)),
+    ("GET", f"/api/v1/inspections/{INSPECTIONS['L1_unannounced']}", only(404, **PLANNERS)),
+    ("GET", f"/api/v1/inspections/{INSPECTIONS['L2_announced']}", only(404, **SEE_PLANS_SECTOR)),
+    ("GET", f"/api/v1/inspections/{INSPECTIONS['G1_unannounced']}", only(404, analyst=200, admin=200)),
+    ("GET", f"/api/v1/inspections/{INSPECTIONS['L1_completed']}", ALL_200),
+    ("GET", "/api/v1/inspections/999", dict.fromkeys(R, 404)),
+    ("GET", "/api/v1/organisations/L1/inspections", ALL_200),
+    ("GET", "/api/v1/organisations/L1/inspections?format=csv", ALL_200),
+    ("GET", "/api/v1/organisations/NOPE/inspections", dict.fromkeys(R, 404)),
+    # Failure regime: the regulator's roles only (403 to others); a case outside the reach is 404.
+    ("GET", "/api/v1/regime/cases", only(403, **PLANNERS)),
+    ("GET", "/api/v1/regime/cases?open_only=true&format=csv", only(403, **PLANNERS)),
+    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L1']}", only(403, **PLANNERS)),
+    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L2']}", only(403, **SEE_PLANS_SECTOR, inspector=404)),
+    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['G1']}", only(403, **SEE_ALL_PLANS, **NOT_IN_REACH)),
+    ("GET", "/api/v1/regime/cases/999", only(403, **dict.fromkeys(PLANNERS, 404))),
+    ("GET", "/api/v1/regime/overdue?as_of=2024-06-01", only(403, **PLANNERS)),
 ]
 
 
@@ -112,6 +147,9 @@ def test_every_api_route_is_in_the_matrix(client):
         "/api/v1/assessed-ratings/{rating_id}": f"/api/v1/assessed-ratings/{ASSESSED_IDS['L1_published']}",
         "/api/v1/organisations/{code}/ratings-at": "/api/v1/organisations/L2/ratings-at",
         "/api/v1/commissioners/{code}/scorecard": "/api/v1/commissioners/C1/scorecard",
+        "/api/v1/inspections/{inspection_id}": f"/api/v1/inspections/{INSPECTIONS['L1_unannounced']}",
+        "/api/v1/organisations/{code}/inspections": "/api/v1/organisations/L1/inspections",
+        "/api/v1/regime/cases/{case_id}": f"/api/v1/regime/cases/{REGIME_CASES['L1']}",
     }
     missing = []
     for path, item in client.get("/openapi.json").json()["paths"].items():

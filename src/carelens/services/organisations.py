@@ -106,7 +106,10 @@ def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
 
 def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
     """Everything the actor may see about one organisation: directory entry, links, ratings with a
-    plain-English explanation, and the latest figure for every indicator it has."""
+    plain-English explanation, the latest figure for every indicator it has, and its inspections
+    (completed ones only, unless the actor may see the inspection plan)."""
+    from carelens.services.planning import profile_inspections
+
     with reading(db) as connection:
         organisation = get_organisation(connection, actor, code)
         within = reach(connection, actor, actor.rules.confidential_data)
@@ -118,4 +121,5 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
             "ratings": ratings,
             "explanation": explain(organisation, ratings),
             "indicators": latest_by_indicator(connection, actor, code, organisation["sector"], within),
+            "inspections": profile_inspections(connection, actor, code),
         }
