@@ -103,6 +103,7 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     # inspector is assigned to L1's unannounced visit only; the chief inspector heads hospitals (L1, L2).
     ("GET", "/api/v1/plan", only(404, **PLANNERS)),
     ("GET", "/api/v1/plan?format=csv", only(404, **PLANNERS)),
+    ("GET", "/api/v1/plan?status=unscheduled", only(404, **PLANNERS)),
     ("GET", "/api/v1/plan?schedule_id=99", dict.fromkeys(R, 404)),
     ("GET", "/api/v1/plan/schedule", only(404, **PLANNERS)),
     ("GET", "/api/v1/plan/schedule?schedule_id=99", dict.fromkeys(R, 404)),

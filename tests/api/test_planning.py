@@ -134,3 +134,24 @@ def test_a_regime_case_says_who_when_and_why(client, tokens):
         ("open", "chief", "concerns"),
         ("requirement_notice", "chief", "breach"),
     ]
+
+
+def test_the_plan_can_be_narrowed_to_one_status(client, tokens):
+    headers = auth(tokens[Role.ANALYST])
+    planned = client.get("/api/v1/plan?status=planned", headers=headers).json()
+    assert planned["total"] == 3 and {r["status"] for r in planned["items"]} == {"planned"}
+    assert client.get("/api/v1/plan?status=unscheduled", headers=headers).json()["items"] == []
+    assert client.get("/api/v1/plan?status=nonsense", headers=headers).status_code == 422
+    # narrowing never turns a 404 into anything else for those not entitled to the plan
+    assert client.get("/api/v1/plan?status=planned", headers=auth(tokens[Role.PROVIDER])).status_code == 404
+
+
+def test_an_unknown_status_is_refused_by_the_service_after_the_access_check(api_engine):
+    from carelens.model.access import Actor
+    from carelens.services import Invalid, NotFound
+    from carelens.services.planning import inspection_plan
+
+    with pytest.raises(NotFound):
+        inspection_plan(api_engine, Actor("p", Role.PROVIDER, frozenset({"P1"})), status="nonsense")
+    with pytest.raises(Invalid, match="status must be one of planned"):
+        inspection_plan(api_engine, Actor("a", Role.ANALYST), status="nonsense")

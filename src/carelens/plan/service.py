@@ -281,8 +281,11 @@ def inspection_plan(
         if schedule_id is None:
             raise NotFound("no such inspection plan")
         i = plan_inspection
+        # Scheduled inspections first, by date; then the unscheduled (SQLite sorts NULL first otherwise).
         query = (
-            sa.select(i).where(i.c.schedule_id == schedule_id, clause).order_by(i.c.start_date, i.c.org_code)
+            sa.select(i)
+            .where(i.c.schedule_id == schedule_id, clause)
+            .order_by(i.c.start_date.is_(None), i.c.start_date, i.c.org_code)
         )
         frame = pd.DataFrame(connection.execute(query).mappings().all(), columns=[c.name for c in i.columns])
         if frame.empty and actor.rules.inspection_plans is not Scope.ALL:

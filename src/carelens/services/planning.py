@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor, Scope
 from carelens.plan import regime
 from carelens.plan import service as plan_service
-from carelens.services import Forbidden, NotFound
+from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, page_bounds, plain, reading
 from carelens.services.organisations import get_organisation
 from carelens.services.reach import Reach, reach
@@ -100,16 +100,27 @@ def _names(connection: sa.Connection, codes: set[str]) -> dict[str, str]:
 
 
 def inspection_plan(
-    db: Db, actor: Actor, schedule_id: int | None = None, page: int = 1, page_size: int | None = None
+    db: Db,
+    actor: Actor,
+    schedule_id: int | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+    status: str | None = None,
 ) -> Page:
     """The planned inspections of a schedule (default: the latest) that ``actor`` may see, with windows
-    and teams: an inspector's own assignments, a chief inspector's sector, everything for analysts.
-    Anyone else gets NotFound (404)."""
+    and teams: an inspector's own assignments, a chief inspector's sector, everything for analysts;
+    scheduled ones first by date, then those that could not be scheduled. ``status`` keeps one status
+    (:data:`carelens.plan.service.STATUS_MOVES`). Anyone else gets NotFound (404)."""
     with reading(db) as connection:
         if schedule_id is not None:
             schedule_summary(connection, actor, schedule_id)  # NotFound for a schedule that does not exist
         frame = plan_service.inspection_plan(connection, actor, schedule_id)
-        rows = _records(frame)
+        if status is not None:
+            if status not in plan_service.STATUS_MOVES:
+                raise Invalid(f"status must be one of {', '.join(plan_service.STATUS_MOVES)}, not {status!r}")
+            frame = frame[frame["status"] == status]
+        page, size = page_bounds(page, page_size)
+        rows = _records(frame.iloc[(page - 1) * size : page * size])  # teams and names of this page only
         teams = _teams(connection, [int(r["id"]) for r in rows])
         names = _names(connection, {r["org_code"] for r in rows})
     for row in rows:
@@ -117,7 +128,7 @@ def inspection_plan(
         row["name"] = names.get(row["org_code"])
         row["team"] = [member for member, _ in team]
         row["lead"] = any(member == actor.inspector_id and lead for member, lead in team)
-    return _page([{c: r.get(c) for c in PLAN_COLUMNS} for r in rows], page, page_size, PLAN_COLUMNS)
+    return Page([{c: r.get(c) for c in PLAN_COLUMNS} for r in rows], len(frame), page, size, PLAN_COLUMNS)
 
 
 def inspection(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:

@@ -10,13 +10,14 @@ Planned inspections and unannounced windows are 404 -- never 403 -- to anyone no
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
 from carelens.api.security import current_actor
 from carelens.model.access import Actor
+from carelens.plan.service import STATUS_MOVES
 from carelens.services import planning as service
 
 router = APIRouter(tags=["planning"])
@@ -25,6 +26,10 @@ ScheduleId = Annotated[
     int | None, Query(ge=1, le=2**62, description="Saved schedule id (default: the latest).")
 ]
 RowId = Annotated[int, Path(ge=1, le=2**62)]
+PlanStatus = Annotated[
+    Literal[tuple(STATUS_MOVES)] | None,
+    Query(description="Only inspections with this status (unscheduled: could not be scheduled, and why)."),
+]
 
 
 @router.get("/plan", summary="The inspection plan you may see: inspections, windows and teams")
@@ -32,11 +37,12 @@ def get_plan(
     request: Request,
     actor: ActorDep,
     schedule_id: ScheduleId = None,
+    status: PlanStatus = None,
     page: PageNumber = 1,
     page_size: PageSize = None,
     format: OutputFormat = "json",
 ):
-    result = service.inspection_plan(request.app.state.engine, actor, schedule_id, page, page_size)
+    result = service.inspection_plan(request.app.state.engine, actor, schedule_id, page, page_size, status)
     return respond(request, actor, result, format, "inspection-plan")
 
 
