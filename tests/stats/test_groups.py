@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from carelens.stats import groups as groups_module
 from carelens.stats.groups import Groups
 
 values = st.lists(
@@ -35,6 +36,33 @@ def test_rank_sum_count_quantile_match_per_group_reference(rows):
         assert np.isnan(ranks[member & np.isnan(x)]).all()
         np.testing.assert_allclose(sums[code], np.nansum(x[member]))
         assert groups.count()[code] == member.sum()
+
+
+@given(
+    rows=values,
+    qs=st.lists(st.floats(0, 1), min_size=1, max_size=4),
+    extreme=st.sampled_from([None, np.inf, -np.inf]),
+)
+def test_quantiles_by_selection_and_by_sorting_are_identical(rows, qs, extreme):
+    """The two ways of finding order statistics give bit-identical quantiles (NaN and ±inf included)."""
+    keys = np.array([k for k, _ in rows])
+    x = np.array([v for _, v in rows], dtype=float)
+    if extreme is not None:
+        x[::7] = extreme
+    groups = Groups.from_keys(keys)
+    by_mode = {}
+    for name, threshold in (("select", 0), ("sort", 10**9)):
+        saved = groups_module.SELECTION_MIN_MEAN_GROUP_SIZE
+        groups_module.SELECTION_MIN_MEAN_GROUP_SIZE = threshold
+        try:
+            by_mode[name] = groups.quantiles(x, qs)
+        finally:
+            groups_module.SELECTION_MIN_MEAN_GROUP_SIZE = saved
+    np.testing.assert_array_equal(by_mode["select"], by_mode["sort"])
+    for code in range(groups.n):
+        finite = (groups.codes == code) & ~np.isnan(x)
+        if finite.any() and np.isfinite(x[finite]).all():
+            np.testing.assert_allclose(by_mode["select"][:, code], np.quantile(x[finite], qs))
 
 
 def test_from_keys_combines_several_columns_in_order_of_first_appearance():

@@ -38,7 +38,7 @@ from scipy import stats as sps
 
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats import spc
-from carelens.stats.funnel import OD_NOTES, funnel
+from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
 from carelens.stats.groups import Groups
 from carelens.stats.intervals import poisson_limits, wilson
 
@@ -364,7 +364,6 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
             idx = todo[offsets[p0] : offsets[p1]]
             if not len(idx):
                 continue
-            latest = p0 == last_position
             group_codes, _ = pd.factorize(group[idx], sort=True)
             groups = Groups.from_codes(group_codes)
             denominator = e[idx] if is_sr else d[idx]
@@ -373,31 +372,26 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
                 peer_rate = groups.sum(o[idx]) / groups.sum(d[idx])
                 scale = peer_rate[group_codes]
                 denominator = d[idx] * scale
-            result = funnel(
-                o[idx],
-                denominator,
-                groups=groups,
-                kind=kind,
-                method=method,
-                levels=levels,
-                trim=settings.trim,
-                overdispersion=settings.overdispersion,
-            )
+            options = dict(groups=groups, kind=kind, method=method, trim=settings.trim)
+            options.update(overdispersion=settings.overdispersion)
+            if p0 != last_position:  # earlier periods feed the SPC only: z without limits
+                z_adj[idx] = funnel_fit(o[idx], denominator, **options).z_adjusted
+                continue
+            result = funnel(o[idx], denominator, levels=levels, **options)
             z_adj[idx] = result.z_adjusted
-            if latest:
-                at = series[idx]
-                out["target"][at] = result.target * scale
-                out["z"][at] = result.z
-                out["z_adjusted"][at] = result.z_adjusted
-                out["risk_lower"][at] = result.lower[0] * scale
-                out["risk_upper"][at] = result.upper[0] * scale
-                out["elevated_lower"][at] = result.lower[1] * scale
-                out["elevated_upper"][at] = result.upper[1] * scale
-                out["phi"][at] = result.phi[group_codes]
-                out["tau2"][at] = result.tau2[group_codes]
-                od_adjusted[at] = result.od_adjusted[group_codes]
-                note_of_group = np.array([OD_NOTE_LABELS.index(s) for s in result.od_note], dtype=np.int8)
-                od_note[at] = note_of_group[group_codes]
+            at = series[idx]
+            out["target"][at] = result.target * scale
+            out["z"][at] = result.z
+            out["z_adjusted"][at] = result.z_adjusted
+            out["risk_lower"][at] = result.lower[0] * scale
+            out["risk_upper"][at] = result.upper[0] * scale
+            out["elevated_lower"][at] = result.lower[1] * scale
+            out["elevated_upper"][at] = result.upper[1] * scale
+            out["phi"][at] = result.phi[group_codes]
+            out["tau2"][at] = result.tau2[group_codes]
+            od_adjusted[at] = result.od_adjusted[group_codes]
+            note_of_group = np.array([OD_NOTE_LABELS.index(s) for s in result.od_note], dtype=np.int8)
+            od_note[at] = note_of_group[group_codes]
 
     # 3. flags from the adverse-direction adjusted z, for each series' latest row
     r = last_row
@@ -447,7 +441,7 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
         spc_mean[s0:s1] = chart.mean[ends]
         spc_lower[s0:s1] = chart.lower[ends]
         spc_upper[s0:s1] = chart.upper[ends]
-        variation[s0:s1] = pd.Index(VARIATION_LABELS).get_indexer(chart.variation_icon)
+        variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
         concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
         last_concern = np.full(s1 - s0, -1, dtype=np.int64)
         np.maximum.at(last_concern, series[a:b][concern] - s0, concern)

@@ -20,7 +20,7 @@ each group reports whether the adjustment was applied (``od_adjusted``) and why 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import numpy as np
@@ -71,30 +71,20 @@ _NOTE_ADDITIVE, _NOTE_MULTIPLICATIVE, _NOTE_OFF, _NOTE_TOO_FEW, _NOTE_TAU2_ZERO,
 
 
 @dataclass(frozen=True)
-class FunnelResult:
-    """Funnel statistics: arrays with one entry per input row, and per group.
+class FunnelFit:
+    """What a funnel fit gives before any limits: per-row z-scores, per-group target and dispersion.
 
-    Per row: ``value`` (O/E, O/n or O/E), ``target``, ``z`` (unadjusted), ``z_adjusted`` (equals ``z`` where
-    the group's limits are unadjusted), ``lower``/``upper`` (shape levels × rows, in the order of
-    ``levels``), ``flag`` (``"higher"``/``"lower"``/``"within"`` at the widest level), ``band`` (SHMI
-    convention: 1 higher, 2 as expected, 3 lower), ``assessment`` (``"worse"``/``"better"``/``"within"``,
-    or ``"higher"``/``"lower"``/``"within"`` for neutral polarity), ``group_codes``.
-
-    Per group (index = group code): ``group_target``, ``phi``, ``tau2``, ``units_used`` (units left after
-    trimming that estimate φ and τ²), ``od_adjusted``, ``od_note``. φ and τ² are always the estimates,
-    even where the adjustment was not applied (``od_adjusted`` says whether it was).
+    Per row: ``value`` (O/E, O/n or O/E), ``target``, ``z`` (unadjusted), ``z_adjusted`` (equals ``z``
+    where the group is not adjusted), ``group_codes``. Per group (index = group code): ``group_target``,
+    ``phi``, ``tau2``, ``units_used`` (units left after trimming that estimate φ and τ²),
+    ``od_adjusted``, ``od_note``. φ and τ² are always the estimates, even where the adjustment was not
+    applied (``od_adjusted`` says whether it was).
     """
 
-    levels: tuple[float, ...]
     value: np.ndarray
     target: np.ndarray
     z: np.ndarray
     z_adjusted: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    flag: np.ndarray
-    band: np.ndarray
-    assessment: np.ndarray
     group_codes: np.ndarray
     group_target: np.ndarray
     phi: np.ndarray
@@ -102,6 +92,35 @@ class FunnelResult:
     units_used: np.ndarray
     od_adjusted: np.ndarray
     od_note: np.ndarray
+
+
+@dataclass(frozen=True)
+class FunnelResult(FunnelFit):
+    """A :class:`FunnelFit` with control limits and flags.
+
+    ``lower``/``upper`` have shape levels × rows, in the order of ``levels``; ``flag_code`` is -1 below
+    the lower, +1 above the upper limit at the widest level, else 0. Text views of it: ``flag``
+    (``"higher"``/``"lower"``/``"within"``), ``band`` (SHMI convention: 1 higher, 2 as expected,
+    3 lower) and ``assessment`` (``"worse"``/``"better"``/``"within"``, or the flag for neutral polarity).
+    """
+
+    levels: tuple[float, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    flag_code: np.ndarray
+    polarity: str
+
+    @property
+    def flag(self) -> np.ndarray:
+        return FLAG_LABELS[self.flag_code + 1]
+
+    @property
+    def band(self) -> np.ndarray:
+        return (2 - self.flag_code).astype(np.int8)
+
+    @property
+    def assessment(self) -> np.ndarray:
+        return ASSESSMENT_LABELS[self.polarity][self.flag_code + 1]
 
     def limits(self, level: float) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper limits at one of the computed ``levels``."""
@@ -150,14 +169,87 @@ def funnel(
     (SHMI convention in FunnelPlotR). ``polarity`` turns flags into ``"worse"``/``"better"``.
     """
     kind, method, levels = _check_options(kind, method, levels, trim, overdispersion, polarity)
+    o, d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
+    fit, scale, spread = _fit(o, d, grouping, kind, method, trim, overdispersion)
+    codes = grouping.codes
+
+    # Limits per level on the transformed scale, mapped back; exact Poisson for unadjusted SR.
+    row_adjusted = fit.od_adjusted[codes]
+    lower = np.empty((len(levels), len(o)))
+    upper = np.empty((len(levels), len(o)))
+    sigma = np.sqrt(scale.s_limits**2 + spread.row_tau2) * spread.row_phi_factor
+    poisson_rows = np.flatnonzero(~row_adjusted) if kind == "sr" else np.empty(0, dtype=np.int64)
+    for i, level in enumerate(levels):
+        zq = z_for_level(level)
+        lower[i] = scale.back(scale.centre - zq * sigma)
+        upper[i] = scale.back(scale.centre + zq * sigma)
+        if len(poisson_rows):
+            e = d[poisson_rows]
+            lo, hi = poisson_exact(e, level)
+            lower[i, poisson_rows] = lo / e
+            upper[i, poisson_rows] = hi / e
+    if kind == "sr" and method == "cqc" and cqc_reference_limits:
+        # FunnelPlotR reports the adjusted CQC limits on the square-root scale, not squared back.
+        for i, level in enumerate(levels):
+            zq = z_for_level(level)
+            lower[i] = np.where(row_adjusted, 1.0 - zq * sigma, lower[i])
+            upper[i] = np.where(row_adjusted, 1.0 + zq * sigma, upper[i])
+
+    widest = int(np.argmax([as_fraction(level) for level in levels]))
+    return FunnelResult(
+        **{f.name: getattr(fit, f.name) for f in fields(FunnelFit)},
+        levels=tuple(levels),
+        lower=lower,
+        upper=upper,
+        flag_code=_flag_code(fit.value, lower[widest], upper[widest]).astype(np.int8),
+        polarity=polarity,
+    )
+
+
+def funnel_fit(
+    numerator,
+    denominator,
+    *,
+    groups: Groups | np.ndarray | Sequence | None = None,
+    kind: Kind = "sr",
+    method: Method = "shmi",
+    trim: float = DEFAULT_TRIM,
+    overdispersion: Overdispersion = "additive",
+    round_expected: bool = False,
+) -> FunnelFit:
+    """The z-scores and overdispersion estimates of :func:`funnel` (same arguments), without limits.
+
+    For work that needs only z, such as charting each period's z_adjusted over time: it skips the
+    limits, their back-transform and exact Poisson intervals, and gives the very same numbers."""
+    kind, method, _ = _check_options(kind, method, DEFAULT_LEVELS, trim, overdispersion, DEFAULT_POLARITY)
+    o, d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
+    return _fit(o, d, grouping, kind, method, trim, overdispersion)[0]
+
+
+@dataclass(frozen=True)
+class _Spread:
+    """Per-row overdispersion terms of the limits: τ² added to the variance, or √φ multiplying s."""
+
+    row_tau2: np.ndarray
+    row_phi_factor: np.ndarray
+
+
+def _prepare(
+    numerator, denominator, groups, kind: str, round_expected: bool
+) -> tuple[np.ndarray, np.ndarray, Groups]:
     o, d = _check_counts(numerator, denominator, kind)
     if round_expected:
         d = np.round(d, SHMI_EXPECTED_DECIMALS)
         if np.any(d <= 0):
             raise ValueError("a denominator rounds to 0 at 2 decimals: cannot use round_expected")
-    grouping = _as_groups(groups, len(o))
-    codes = grouping.codes
+    return o, d, _as_groups(groups, len(o))
 
+
+def _fit(
+    o: np.ndarray, d: np.ndarray, grouping: Groups, kind: str, method: str, trim: float, overdispersion
+) -> tuple[FunnelFit, _Scale, _Spread]:
+    """Target, z, φ, τ² and z_adjusted per group and row (the part of the funnel before limits)."""
+    codes = grouping.codes
     scale = _transform(o, d, grouping, kind, method)
     z = scale.z
     z_robust, keep = _robust_z(z, grouping, trim, trim_by_rank=(kind == "sr" and method == "shmi"))
@@ -193,41 +285,11 @@ def funnel(
             z_adjusted = z / row_phi_factor
         else:
             z_adjusted = np.where(row_adjusted, scale.residual / np.sqrt(scale.s**2 + row_tau2), z)
-
-    # Limits per level on the transformed scale, mapped back; exact Poisson for unadjusted SR.
-    lower = np.empty((len(levels), len(o)))
-    upper = np.empty((len(levels), len(o)))
-    sigma = np.sqrt(scale.s_limits**2 + row_tau2) * row_phi_factor
-    poisson_rows = np.flatnonzero(~row_adjusted) if kind == "sr" else np.empty(0, dtype=np.int64)
-    for i, level in enumerate(levels):
-        zq = z_for_level(level)
-        lower[i] = scale.back(scale.centre - zq * sigma)
-        upper[i] = scale.back(scale.centre + zq * sigma)
-        if len(poisson_rows):
-            e = d[poisson_rows]
-            lo, hi = poisson_exact(e, level)
-            lower[i, poisson_rows] = lo / e
-            upper[i, poisson_rows] = hi / e
-    if kind == "sr" and method == "cqc" and cqc_reference_limits:
-        # FunnelPlotR reports the adjusted CQC limits on the square-root scale, not squared back.
-        for i, level in enumerate(levels):
-            zq = z_for_level(level)
-            lower[i] = np.where(row_adjusted, 1.0 - zq * sigma, lower[i])
-            upper[i] = np.where(row_adjusted, 1.0 + zq * sigma, upper[i])
-
-    widest = int(np.argmax([as_fraction(level) for level in levels]))
-    code = _flag_code(scale.value, lower[widest], upper[widest])
-    return FunnelResult(
-        levels=tuple(levels),
+    fit = FunnelFit(
         value=scale.value,
         target=scale.target[codes],
         z=z,
         z_adjusted=z_adjusted,
-        lower=lower,
-        upper=upper,
-        flag=FLAG_LABELS[code + 1],
-        band=(2 - code).astype(np.int8),
-        assessment=ASSESSMENT_LABELS[polarity][code + 1],
         group_codes=codes,
         group_target=scale.target,
         phi=phi,
@@ -236,6 +298,7 @@ def funnel(
         od_adjusted=adjusted,
         od_note=OD_NOTES[note],
     )
+    return fit, scale, _Spread(row_tau2, row_phi_factor)
 
 
 # -- steps ---------------------------------------------------------------------------------------

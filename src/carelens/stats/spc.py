@@ -85,6 +85,7 @@ MIN_POINTS = 12
 _RULE_NAMES = np.array(("", *RULES), dtype=object)
 _POINT_TYPE_NAMES = np.array(POINT_TYPES, dtype=object)
 _ASSURANCE_NAMES = np.array(ASSURANCE_TYPES, dtype=object)
+_VARIATION_NAMES = np.array(("", *POINT_TYPES), dtype=object)
 _MISSING_TYPE = POINT_TYPES.index("missing")
 
 
@@ -110,15 +111,12 @@ class XmrResult:
     trend: np.ndarray
     two_in_three: np.ndarray
     shift: np.ndarray
-    rule: np.ndarray
-    """The rule that fired after precedence, ``""`` for none (object array of str)."""
     rule_code: np.ndarray
-    """The same as int8: 0 for none, k for ``RULES[k - 1]`` (cheap to move or store)."""
+    """The rule that fired after precedence, as int8: 0 for none, k for ``RULES[k - 1]`` (text: ``rule``)."""
     direction: np.ndarray
     """+1 high / −1 low for special-cause points (a trend's direction for trend points), else 0."""
-    point_type: np.ndarray
     point_type_code: np.ndarray
-    """The same as int8: an index into ``POINT_TYPES``."""
+    """Each point's type as int8, an index into ``POINT_TYPES`` (text: ``point_type``)."""
     short_phase: np.ndarray
     """True where the point's phase has fewer than ``min_points`` observed baseline values."""
     # per series
@@ -126,9 +124,29 @@ class XmrResult:
     n_missing: np.ndarray
     n_phases: np.ndarray
     short_series: np.ndarray
-    variation_icon: np.ndarray
-    """Type of the series' last observed point (``""`` if it has none)."""
-    assurance_icon: np.ndarray
+    variation_code: np.ndarray
+    """Type of the series' last observed point as an index into ``POINT_TYPES``, -1 if it has none."""
+    assurance_code: np.ndarray
+    """The series' assurance icon as an index into ``ASSURANCE_TYPES``."""
+
+    # Text views of the codes (object arrays of str), built only when asked for.
+    @property
+    def rule(self) -> np.ndarray:
+        """The rule that fired after precedence, ``""`` for none."""
+        return _RULE_NAMES[self.rule_code]
+
+    @property
+    def point_type(self) -> np.ndarray:
+        return _POINT_TYPE_NAMES[self.point_type_code]
+
+    @property
+    def variation_icon(self) -> np.ndarray:
+        """Type of the series' last observed point (``""`` if it has none)."""
+        return _VARIATION_NAMES[self.variation_code + 1]
+
+    @property
+    def assurance_icon(self) -> np.ndarray:
+        return _ASSURANCE_NAMES[self.assurance_code]
 
 
 def _per_series(value, n_series: int, name: str, dtype) -> np.ndarray:
@@ -315,12 +333,11 @@ def xmr(
     n_phases = np.bincount(series_of_phase, minlength=n_series)
     short_series = np.bincount(series_of_phase, weights=core.short_phase, minlength=n_series) > 0
 
-    variation = np.zeros(n_series, dtype=object)
-    variation[:] = ""
+    variation = np.full(n_series, -1, dtype=np.int8)
     if n:
         last_observed = np.maximum.reduceat(np.where(observed, np.arange(n), -1), series_start)
         has_obs = last_observed >= 0
-        variation[series_id[has_obs]] = _POINT_TYPE_NAMES[type_code[last_observed[has_obs]]]
+        variation[series_id[has_obs]] = type_code[last_observed[has_obs]]
 
     assurance_code = np.zeros(n_series, dtype=np.int8)
     if n:
@@ -348,18 +365,16 @@ def xmr(
         trend=rule_flags["trend"],
         two_in_three=rule_flags["two_in_three"],
         shift=rule_flags["shift"],
-        rule=_RULE_NAMES[rule_code],
         rule_code=rule_code,
         direction=point_direction,
-        point_type=_POINT_TYPE_NAMES[type_code],
         point_type_code=type_code,
         short_phase=short_phase,
         n_points=n_points,
         n_missing=n_missing,
         n_phases=n_phases,
         short_series=short_series,
-        variation_icon=variation,
-        assurance_icon=_ASSURANCE_NAMES[assurance_code],
+        variation_code=variation,
+        assurance_code=assurance_code,
     )
 
 
