@@ -103,8 +103,7 @@ def test_unannounced_windows_only_for_those_who_may_see_plans(engine, saved, who
         with pytest.raises(NotFound):
             service.get_inspection(engine, actor, visit["id"])
         seen = service.organisation_inspections(engine, actor, visit["org_code"])
-        assert seen.empty and "window_start" not in seen.columns
-        assert window not in seen.to_string()
+        assert seen == [] and window not in str(seen)
     else:
         plan = service.inspection_plan(engine, actor, schedule_id)
         assert visit["id"] in set(plan["id"]) and plan["window_start"].notna().any()
@@ -183,4 +182,4 @@ def test_findings_and_proposed_ratings_go_to_assess_and_completed_is_public(engi
     public = service.get_inspection(engine, provider, visit["id"])
     assert set(public) == set(service.PUBLIC_COLUMNS)
     seen = service.organisation_inspections(engine, Actor("anon", Role.PUBLIC), org)
-    assert list(seen["status"]) == ["completed"] and "window_start" not in seen.columns
+    assert [row["status"] for row in seen] == ["completed"] and "window_start" not in seen[0]

@@ -314,32 +314,23 @@ def get_inspection(bind: sa.Engine | sa.Connection, actor: Actor, inspection_id:
         raise NotFound(f"no inspection {inspection_id}")
 
 
-def organisation_inspections(bind: sa.Engine | sa.Connection, actor: Actor, org_code: str) -> pd.DataFrame:
-    """An organisation's inspections as ``actor`` may see them: everything for roles that may see the
-    plan; for anyone else only completed inspections, with no window and nothing planned."""
+def organisation_inspections(
+    bind: sa.Engine | sa.Connection, actor: Actor, org_code: str
+) -> list[dict[str, object]]:
+    """An organisation's inspections as ``actor`` may see them, by id: every column for roles that may see
+    the plan; for anyone else only completed inspections, with :data:`PUBLIC_COLUMNS` (no window, nothing
+    planned). Plain rows rather than a frame: an organisation has a handful, and every profile asks."""
+    i = plan_inspection
     with _read(bind) as connection:
-        i = plan_inspection
         clause = _plan_clause(connection, actor)
-        full = pd.DataFrame(
-            connection.execute(
-                sa.select(i)
-                .where(i.c.org_code == org_code, clause if clause is not None else sa.false())
-                .order_by(i.c.id)
-            )
-            .mappings()
-            .all(),
-            columns=[c.name for c in i.columns],
+        if clause is not None:
+            full = connection.execute(sa.select(i).where(i.c.org_code == org_code, clause).order_by(i.c.id))
+            rows = [dict(row) for row in full.mappings()]
+            if rows:
+                return rows
+        done = connection.execute(
+            sa.select(*(i.c[c] for c in PUBLIC_COLUMNS))
+            .where(i.c.org_code == org_code, i.c.status == "completed")
+            .order_by(i.c.id)
         )
-        done = pd.DataFrame(
-            connection.execute(
-                sa.select(*(i.c[c] for c in PUBLIC_COLUMNS))
-                .where(i.c.org_code == org_code, i.c.status == "completed")
-                .order_by(i.c.id)
-            )
-            .mappings()
-            .all(),
-            columns=list(PUBLIC_COLUMNS),
-        )
-    if clause is not None and len(full):
-        return full
-    return done
+        return [dict(row) for row in done.mappings()]

@@ -155,9 +155,10 @@ def organisation_inspections(
 def _organisation_inspections(
     connection: sa.Connection, actor: Actor, code: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    frame = plan_service.organisation_inspections(connection, actor, code)
-    columns = [c for c in frame.columns if c not in ("evidence", "proposed_ratings")]
-    return _records(frame[columns]), columns
+    rows = plan_service.organisation_inspections(connection, actor, code)
+    shown = rows[0] if rows else plan_service.PUBLIC_COLUMNS
+    columns = [c for c in shown if c not in ("evidence", "proposed_ratings")]
+    return [plain({c: row[c] for c in columns}) for row in rows], columns
 
 
 def profile_inspections(connection: sa.Connection, actor: Actor, code: str) -> list[dict[str, Any]]:
