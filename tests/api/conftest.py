@@ -12,6 +12,7 @@ Inspections (two saved schedules, see :data:`INSPECTIONS`): a completed unannoun
 window stays secret); then an unannounced planned visit to L1 led by the inspector, an announced one to
 L2 and an unannounced one to G1. Every planned date is in 2030 (:data:`SECRET_YEAR`). Failure regime: a
 provider case each for L1, L2 and G1, with deadlines long past for L1 and L2.
+Local system reviews and ACOs: see :mod:`tests.api.systems_seed` (places PL1-PL5, ACO1 and ACO2).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from carelens.api.app import create_app
 from carelens.model.access import Role
 from carelens.services.auth import NewUser, create_users, login
 from carelens.store import schema
+
+from .systems_seed import fill_systems
 
 TEST_SCRYPT_N = 2**10
 """Cheap password hashing for tests (the default cost is a setting)."""
@@ -138,6 +141,7 @@ def fill(engine: sa.Engine) -> None:
             by="test",
             n=TEST_SCRYPT_N,
         )
+    fill_systems(engine)  # places, reviews and ACOs (tests/api/systems_seed.py), through the domain functions
 
 
 MONITOR_RUN = 2

@@ -21,6 +21,7 @@ from .conftest import (
     REGIME_CASES,
     auth,
 )
+from .systems_seed import REVIEW_IDS, SETTLEMENTS
 
 R = list(Role)
 ALL_200 = dict.fromkeys(R, 200)
@@ -41,6 +42,74 @@ SEE_PLANS_SECTOR = dict(chief_inspector=200, **SEE_ALL_PLANS)
 PLANNERS = dict(inspector=200, **SEE_PLANS_SECTOR)
 """Roles whose inspection_plans rule reaches something (the regulator's roles)."""
 NOT_IN_REACH = dict(inspector=404, chief_inspector=404)
+
+# --- local system reviews and ACOs (tests/api/systems_seed.py) -----------------------------------------
+# Published review reports are open to all; review work follows the local_systems rule (403 to roles it
+# reaches nothing for; the commissioner's area reaches PL1 and PL3 and ACO1); the programme (directions,
+# budget what-if) needs a rule reaching every place.
+REVIEW_WORK = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
+"""Roles whose local_systems rule reaches every place and ACO."""
+SYSTEMS_MATRIX: list[tuple[str, str, dict[Role, int]]] = [
+    ("GET", "/api/v1/systems/places", only(403, commissioner=200, **REVIEW_WORK)),
+    (
+        "GET",
+        "/api/v1/systems/places?period=2017-04-01&format=csv",
+        only(403, commissioner=200, **REVIEW_WORK),
+    ),
+    (
+        "GET",
+        "/api/v1/systems/places?period=2001-04-01",
+        only(403, commissioner=404, **dict.fromkeys(REVIEW_WORK, 404)),
+    ),
+    ("GET", "/api/v1/systems/places/PL1", only(403, commissioner=200, **REVIEW_WORK)),
+    ("GET", "/api/v1/systems/places/PL2", only(403, commissioner=404, **REVIEW_WORK)),
+    ("GET", "/api/v1/systems/places/P1", only(403, commissioner=404, **dict.fromkeys(REVIEW_WORK, 404))),
+    ("GET", "/api/v1/systems/directions", only(403, **REVIEW_WORK)),
+    ("GET", "/api/v1/systems/directions?format=csv", only(403, **REVIEW_WORK)),
+    ("GET", "/api/v1/systems/directions/LSR-T", only(403, **REVIEW_WORK)),
+    ("GET", "/api/v1/systems/directions/NOPE", only(403, **dict.fromkeys(REVIEW_WORK, 404))),
+    ("GET", "/api/v1/systems/programme-whatif?budget_gbp=200000", only(403, **REVIEW_WORK)),
+    ("GET", "/api/v1/systems/programme-whatif?budget_gbp=-1", dict.fromkeys(R, 422)),
+    ("GET", "/api/v1/systems/reviews", ALL_200),
+    ("GET", "/api/v1/systems/reviews?status=planned&format=csv", ALL_200),
+    ("GET", f"/api/v1/systems/reviews/{REVIEW_IDS['PL1']}", ALL_200),
+    ("GET", f"/api/v1/systems/reviews/{REVIEW_IDS['PL2']}", only(404, **REVIEW_WORK)),
+    ("GET", f"/api/v1/systems/reviews/{REVIEW_IDS['PL3']}", only(404, commissioner=200, **REVIEW_WORK)),
+    ("GET", "/api/v1/systems/reviews/999", dict.fromkeys(R, 404)),
+    ("GET", "/api/v1/systems/actions", only(403, commissioner=200, **REVIEW_WORK)),
+    (
+        "GET",
+        "/api/v1/systems/actions?overdue_only=true&format=csv",
+        only(403, commissioner=200, **REVIEW_WORK),
+    ),
+    ("GET", "/api/v1/systems/aco-settlements", only(403, commissioner=200, **REVIEW_WORK)),
+    (
+        "GET",
+        "/api/v1/systems/aco-settlements?history=true&format=csv",
+        only(403, commissioner=200, **REVIEW_WORK),
+    ),
+    (
+        "GET",
+        f"/api/v1/systems/aco-settlements/{SETTLEMENTS['ACO1']}",
+        only(403, commissioner=200, **REVIEW_WORK),
+    ),
+    (
+        "GET",
+        f"/api/v1/systems/aco-settlements/{SETTLEMENTS['ACO2']}",
+        only(403, commissioner=404, **REVIEW_WORK),
+    ),
+    (
+        "GET",
+        "/api/v1/systems/aco-concentration?flagged_only=true",
+        only(403, commissioner=200, **REVIEW_WORK),
+    ),
+]
+SYSTEMS_TEMPLATES = {
+    "/api/v1/systems/places/{code}": "/api/v1/systems/places/PL1",
+    "/api/v1/systems/directions/{reference}": "/api/v1/systems/directions/LSR-T",
+    "/api/v1/systems/reviews/{review_id}": f"/api/v1/systems/reviews/{REVIEW_IDS['PL1']}",
+    "/api/v1/systems/aco-settlements/{settlement_id}": f"/api/v1/systems/aco-settlements/{SETTLEMENTS['ACO1']}",
+}
 
 MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations", ALL_200),
@@ -123,6 +192,7 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", f"/api/v1/regime/cases/{REGIME_CASES['G1']}", only(403, **SEE_ALL_PLANS, **NOT_IN_REACH)),
     ("GET", "/api/v1/regime/cases/999", only(403, **dict.fromkeys(PLANNERS, 404))),
     ("GET", "/api/v1/regime/overdue?as_of=2024-06-01", only(403, **PLANNERS)),
+    *SYSTEMS_MATRIX,
 ]
 
 
@@ -151,6 +221,7 @@ def test_every_api_route_is_in_the_matrix(client):
         "/api/v1/inspections/{inspection_id}": f"/api/v1/inspections/{INSPECTIONS['L1_unannounced']}",
         "/api/v1/organisations/{code}/inspections": "/api/v1/organisations/L1/inspections",
         "/api/v1/regime/cases/{case_id}": f"/api/v1/regime/cases/{REGIME_CASES['L1']}",
+        **SYSTEMS_TEMPLATES,
     }
     missing = []
     for path, item in client.get("/openapi.json").json()["paths"].items():

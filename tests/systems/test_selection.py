@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from carelens.errors import InputError
-from carelens.systems.selection import plan_programme, selection_scores
+from carelens.systems.selection import plan_programme, selection_reasons, selection_scores
 
 WEIGHTED = {  # default weights (config/systems/systems.yaml)
     "dtoc_total": 2,
@@ -118,3 +118,28 @@ def test_plan_rejects_impossible_inputs():
 
 def test_default_cost_per_review_is_the_previous_programme(config):
     assert config.cost_per_review_gbp == 86_956.52  # £2,000,000 / 23
+
+
+def test_reasons_name_the_indicators_outside_the_limits_and_what_raises_the_score(config):
+    frame = compared(
+        {
+            "A": {"dtoc_total": 4.2, "readmission_30d_65plus": 1.0, "reablement_at_home_91d": -3.5},
+            "B": {"discharge_usual_residence": 0.4, "emergency_admissions_65plus": -0.2},
+            "C": {"dtoc_nhs": 5.0},
+        }
+    )
+    frame["assessment"] = np.select(
+        [frame["adverse_z"] > 3.09, frame["adverse_z"] < -3.09], ["worse", "better"], "within"
+    )
+    ranking = selection_scores(frame, config)
+    reasons = dict(zip(ranking["org_code"], selection_reasons(frame, ranking, config), strict=True))
+    # A: (2 x 3 + 1 - 3) / 4 = +1.00; delayed transfers are worse, capped and weighted double
+    assert reasons["A"].startswith(
+        "Worse than its peers on Delayed transfers of care: delayed days per 100,000 adults (18+) "
+        "(z +4.20, counted as +3.00, weight 2); better than its peers on Still at home 91 days"
+    )
+    assert "Score +1.00: the weighted mean of 3 adverse z-scores" in reasons["A"]
+    assert reasons["A"].endswith("(z +1.00).")  # readmissions raise it second
+    assert reasons["B"].startswith("No indicator outside the funnel limits. Score +0.10")
+    assert reasons["B"].endswith("raised most by Discharged to usual place of residence, 65+ (%) (z +0.40).")
+    assert reasons["C"] == "No transition indicator could be scored."  # unweighted parts only

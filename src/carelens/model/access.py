@@ -68,6 +68,15 @@ class RoleRules:
     inspection_plans: Scope = field(
         metadata={"doc": "Organisations whose inspection plans (incl. unannounced windows) it sees."}
     )
+    local_systems: Scope = field(
+        default=Scope.NONE,
+        metadata={
+            "doc": "Places and ACOs whose review work it sees: selection ranking, unpublished reviews, action "
+            "plans, ACO settlements and market concentration (a place or ACO is reached when it or one of "
+            "its current members is). The review programme as a whole (directions, budgets, selection of "
+            "every place, budget what-if) needs ALL. Published review reports are open to everyone."
+        },
+    )
     audit_log: bool = field(default=False, metadata={"doc": "May read the audit log."})
     manage_users: bool = field(default=False, metadata={"doc": "May create users and change their roles."})
 
@@ -75,18 +84,24 @@ class RoleRules:
 ROLE_RULES: dict[Role, RoleRules] = {
     Role.PUBLIC: RoleRules(Scope.NONE, Scope.NONE, Scope.NONE),
     Role.PROVIDER: RoleRules(Scope.OWN, Scope.NONE, Scope.NONE),
-    Role.COMMISSIONER: RoleRules(Scope.AREA, Scope.AREA, Scope.NONE),
+    Role.COMMISSIONER: RoleRules(Scope.AREA, Scope.AREA, Scope.NONE, local_systems=Scope.AREA),
     Role.INSPECTOR: RoleRules(Scope.OWN, Scope.OWN, Scope.OWN),
-    Role.ANALYST: RoleRules(Scope.ALL, Scope.ALL, Scope.ALL),
-    Role.CHIEF_INSPECTOR: RoleRules(Scope.SECTOR, Scope.SECTOR, Scope.SECTOR),
-    Role.NATIONAL_BOARD: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE),
-    Role.ADMIN: RoleRules(Scope.ALL, Scope.ALL, Scope.ALL, audit_log=True, manage_users=True),
-    Role.POLICY_MAKER: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE),
+    Role.ANALYST: RoleRules(Scope.ALL, Scope.ALL, Scope.ALL, local_systems=Scope.ALL),
+    Role.CHIEF_INSPECTOR: RoleRules(Scope.SECTOR, Scope.SECTOR, Scope.SECTOR, local_systems=Scope.ALL),
+    Role.NATIONAL_BOARD: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
+    Role.ADMIN: RoleRules(
+        Scope.ALL, Scope.ALL, Scope.ALL, local_systems=Scope.ALL, audit_log=True, manage_users=True
+    ),
+    Role.POLICY_MAKER: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
 }
 """Default rules per role, after DESIGN.md's user table. Providers and the public never see
 unpublished ratings or inspection plans (they get 404, as if the thing did not exist). Policy makers
 see everything but inspection plans: what-if work on inspector capacity needs counts, not the
-confidential dates of unannounced visits."""
+confidential dates of unannounced visits. Local system reviews (``local_systems``) are the regulator's
+work directed by the Secretary of State: analysts and chief inspectors (reviews cross every sector),
+administrators, the national board and policy makers (the review programme's budget what-if) see it
+all; a commissioner the places and ACOs in its area; providers, inspectors and the public the
+published review reports only."""
 
 
 @dataclass(frozen=True)

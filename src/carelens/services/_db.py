@@ -6,11 +6,15 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from carelens.services.settings import get_settings
+from carelens.store import schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Db = sa.Engine | sa.Connection
 """What a service accepts: an engine (it opens its own connection) or a caller's open connection."""
@@ -77,3 +81,26 @@ def plain(row: sa.RowMapping | dict) -> dict[str, Any]:
             value = None
         out[key] = value
     return out
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a frame as JSON-friendly dicts (missing values as None, dates as ISO strings)."""
+    if frame.empty:
+        return []
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [plain(row) for row in clean.to_dict("records")]
+
+
+def page_of(rows: list[dict[str, Any]], page: int, page_size: int | None, columns: list[str]) -> Page:
+    """One page of rows already in memory (bounds as :func:`page_bounds`)."""
+    page, size = page_bounds(page, page_size)
+    return Page(rows[(page - 1) * size : page * size], len(rows), page, size, columns)
+
+
+def organisation_names(connection: sa.Connection, codes: set[str]) -> dict[str, str | None]:
+    """Names of the organisations with these codes (from the public directory)."""
+    if not codes:
+        return {}
+    org = schema.organisation
+    query = sa.select(org.c.code, org.c.name).where(org.c.code.in_(sorted(codes)))
+    return {row.code: row.name for row in connection.execute(query)}

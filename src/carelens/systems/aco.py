@@ -42,7 +42,7 @@ from carelens.store import repository
 from carelens.store.schema_fund import fund_budget
 from carelens.store.schema_systems import systems_aco_settlement
 from carelens.systems.config import SystemsConfig
-from carelens.systems.places import compare, members, observations
+from carelens.systems.places import compare, members, observations, read_connection
 
 RISK_MODELS = ("one_sided", "two_sided")
 OUTCOMES = (
@@ -367,7 +367,9 @@ def settle_year(
     return settled
 
 
-def settlements(engine: sa.Engine, year: int | None = None, history: bool = False) -> pd.DataFrame:
+def settlements(
+    bind: sa.Engine | sa.Connection, year: int | None = None, history: bool = False
+) -> pd.DataFrame:
     """Stored settlements (current ones unless ``history``)."""
     table = systems_aco_settlement
     query = sa.select(table).order_by(table.c.year, table.c.aco_code, table.c.id)
@@ -375,7 +377,7 @@ def settlements(engine: sa.Engine, year: int | None = None, history: bool = Fals
         query = query.where(table.c.year == year)
     if not history:
         query = query.where(table.c.superseded_by.is_(None))
-    with engine.connect() as connection:
+    with read_connection(bind) as connection:
         return pd.DataFrame(
             connection.execute(query).mappings().all(), columns=[c.name for c in table.columns]
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,11 @@ COMPARISON_COLUMNS = (
     "assessment",
     "tau2",
 )
+
+
+def read_connection(bind: sa.Engine | sa.Connection):
+    """A connection to read with: a new one from an engine, or the caller's own (left open)."""
+    return bind.connect() if isinstance(bind, sa.Engine) else nullcontext(bind)
 
 
 def members(
@@ -193,20 +199,39 @@ def compare(
 
 
 def place_indicators(
-    engine: sa.Engine,
+    bind: sa.Engine | sa.Connection,
     config: SystemsConfig,
     definitions: dict[str, IndicatorDefinition],
     period: dt.date | None = None,
     kinds: Sequence[OrgKind] = (OrgKind.PLACE,),
 ) -> pd.DataFrame:
     """Transition indicators of every place for ``period`` (default: the latest stored), compared."""
-    with engine.connect() as connection:
+    with read_connection(bind) as connection:
         frame = observations(connection, [i.id for i in config.indicators], kinds)
     if frame.empty:
         return compare(frame, config, definitions)
     wanted = period or max(frame["period"])
     frame = frame[frame["period"] == wanted]
     return compare(frame, config, definitions)
+
+
+def transition_periods(
+    connection: sa.Connection, config: SystemsConfig, kinds: Sequence[OrgKind] = (OrgKind.PLACE,)
+) -> list[dt.date]:
+    """Periods with current transition indicators for organisations of ``kinds``, latest first."""
+    obs, org = schema.observation, schema.organisation
+    query = (
+        sa.select(obs.c.period)
+        .join(org, org.c.code == obs.c.org_code)
+        .where(
+            obs.c.superseded_by.is_(None),
+            obs.c.indicator_id.in_([i.id for i in config.indicators]),
+            org.c.kind.in_([k.value for k in kinds]),
+        )
+        .distinct()
+        .order_by(obs.c.period.desc())
+    )
+    return list(connection.execute(query).scalars())
 
 
 def dtoc_attribution(compared: pd.DataFrame) -> pd.DataFrame:

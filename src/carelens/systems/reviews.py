@@ -30,10 +30,13 @@ from carelens.store.schema_systems import (
     systems_selection,
 )
 from carelens.systems.config import SystemsConfig
-from carelens.systems.places import place_indicators
+from carelens.systems.places import place_indicators, read_connection
 from carelens.systems.selection import ProgrammePlan, plan_programme, selection_scores
 
 ACTION_STATUSES = ("open", "done")
+PLANNED, REPORTED = "planned", "reported"
+"""Review statuses: selected or named and not yet reported; reported to the health and wellbeing board
+(a reported review's report is published from its ``reported_on`` date)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def select_places(
             {
                 "direction_id": found["id"],
                 "place_code": code,
-                "status": "planned",
+                "status": PLANNED,
                 "user_name": user,
                 "updated_at": now,
             }
@@ -191,7 +194,7 @@ def _review(connection: sa.Connection, reference: str, place_code: str, user: st
     values = {
         "direction_id": found["id"],
         "place_code": place_code,
-        "status": "planned",
+        "status": PLANNED,
         "user_name": user,
         "updated_at": dt.datetime.now(dt.UTC),
     }
@@ -238,7 +241,7 @@ def record_review(
             systems_review.update()
             .where(systems_review.c.id == review_id)
             .values(
-                status="reported" if reported_on else "planned",
+                status=REPORTED if reported_on else PLANNED,
                 board=board,
                 reported_on=reported_on,
                 summit_on=summit_on,
@@ -327,7 +330,9 @@ def record_actions(
     return counts
 
 
-def action_plan(engine: sa.Engine, as_of: dt.date, reference: str | None = None) -> pd.DataFrame:
+def action_plan(
+    bind: sa.Engine | sa.Connection, as_of: dt.date, reference: str | None = None
+) -> pd.DataFrame:
     """Every action (of one direction, or all) with ``overdue`` (open past its deadline on ``as_of``)
     and ``days_overdue``."""
     d, r, a = systems_direction, systems_review, systems_action
@@ -349,7 +354,7 @@ def action_plan(engine: sa.Engine, as_of: dt.date, reference: str | None = None)
     )
     if reference is not None:
         query = query.where(d.c.reference == reference)
-    with engine.connect() as connection:
+    with read_connection(bind) as connection:
         rows = connection.execute(query).mappings().all()
     out = pd.DataFrame(
         rows,
@@ -371,7 +376,7 @@ def action_plan(engine: sa.Engine, as_of: dt.date, reference: str | None = None)
     return out
 
 
-def reviews(engine: sa.Engine, reference: str | None = None) -> pd.DataFrame:
+def reviews(bind: sa.Engine | sa.Connection, reference: str | None = None) -> pd.DataFrame:
     """Reviews with their direction, status, board, report date and number of findings per stage."""
     d, r, f = systems_direction, systems_review, systems_finding
     query = (
@@ -394,7 +399,7 @@ def reviews(engine: sa.Engine, reference: str | None = None) -> pd.DataFrame:
     )
     if reference is not None:
         query = query.where(d.c.reference == reference)
-    with engine.connect() as connection:
+    with read_connection(bind) as connection:
         rows = connection.execute(query).mappings().all()
     return pd.DataFrame(
         rows,

@@ -52,6 +52,56 @@ def selection_scores(compared: pd.DataFrame, config: SystemsConfig) -> pd.DataFr
     return out.reset_index(drop=True)
 
 
+def selection_reasons(compared: pd.DataFrame, ranking: pd.DataFrame, config: SystemsConfig) -> list[str]:
+    """Why each place of ``ranking`` (from :func:`selection_scores`) has its score, in plain English.
+
+    Names the weighted indicators on which the place is significantly worse or better than its peers
+    (outside the funnel limits at the configured level), then the indicators that raise the score most
+    (largest weighted adverse z-scores), each with its adverse z-score (positive = worse), noting where
+    it was capped and any weight other than 1. One text per ranking row.
+    """
+    indicators = {i.id: i for i in config.indicators if i.weight > 0}
+    scored = compared[compared["indicator_id"].isin(list(indicators))]
+    by_place = dict(tuple(scored.groupby("org_code")))
+
+    def describe(indicator_id: str, z: float) -> str:
+        indicator = indicators[indicator_id]
+        notes = [f"z {z:+.2f}"]
+        if abs(z) > config.z_cap:
+            notes.append(f"counted as {np.sign(z) * config.z_cap:+.2f}")
+        if indicator.weight != 1:
+            notes.append(f"weight {indicator.weight:g}")
+        return f"{indicator.title.strip()} ({', '.join(notes)})"
+
+    def listing(rows: pd.DataFrame) -> str:
+        pairs = zip(rows["indicator_id"], rows["adverse_z"], strict=True)
+        return "; ".join(describe(i, z) for i, z in pairs)
+
+    reasons = []
+    for code, score, count in zip(
+        ranking["org_code"], ranking["score"], ranking["indicators_scored"], strict=True
+    ):
+        if pd.isna(score):
+            reasons.append("No transition indicator could be scored.")
+            continue
+        rows = by_place[code][by_place[code]["adverse_z"].notna()]
+        flagged = []
+        for label, ascending in (("worse", False), ("better", True)):
+            hits = rows[rows["assessment"] == label].sort_values("adverse_z", ascending=ascending)
+            if not hits.empty:
+                flagged.append(f"{label} than its peers on {listing(hits)}")
+        text = "; ".join(flagged) if flagged else "no indicator outside the funnel limits"
+        weight = rows["indicator_id"].map(lambda i: indicators[i].weight)
+        pull = weight * rows["adverse_z"].clip(-config.z_cap, config.z_cap)
+        raising = rows.assign(pull=pull).query("pull > 0").sort_values("pull", ascending=False).head(2)
+        raised = f"; raised most by {listing(raising)}" if not raising.empty else ""
+        reasons.append(
+            f"{text[0].upper()}{text[1:]}. Score {score:+.2f}: the weighted mean of {int(count)} adverse "
+            f"z-scores (positive = worse), each capped at ±{config.z_cap:g}{raised}."
+        )
+    return reasons
+
+
 @dataclass(frozen=True)
 class ProgrammePlan:
     """How many reviews a budget buys and which places they go to; the figures add up."""
