@@ -11,6 +11,7 @@ commissioner is not known is compared within an "unknown" group.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,11 +178,18 @@ class ParquetReader(ObservationReader):
         )
         present = set(self.available())
         wanted = [i for i in dict.fromkeys(indicator_ids) if i in present]
+        # Decode with a thread pool only in the main process: in a worker process the other workers keep
+        # the other cores busy, and idle pool threads spinning for work cost more CPU than they save.
+        threads = multiprocessing.parent_process() is None
         parts, owner = [], []
         for k, indicator_id in enumerate(wanted):
             for path in self.store.files([indicator_id]):
                 table = pq.read_table(
-                    path, columns=schema.names, read_dictionary=["org_code"], partitioning=None
+                    path,
+                    columns=schema.names,
+                    read_dictionary=["org_code"],
+                    partitioning=None,
+                    use_threads=threads,
                 )
                 table = table.cast(schema)
                 if period_from is not None:

@@ -364,8 +364,8 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
             idx = todo[offsets[p0] : offsets[p1]]
             if not len(idx):
                 continue
-            group_codes, _ = pd.factorize(group[idx], sort=True)
-            groups = Groups.from_codes(group_codes)
+            groups = Groups.from_codes(_dense_codes(group[idx]))
+            group_codes = groups.codes
             denominator = e[idx] if is_sr else d[idx]
             scale = np.ones(len(idx))
             if is_rate:  # rates: expected = n x the peers' rate, compared as a ratio O/E
@@ -492,7 +492,7 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
         "reported_value": pick(rows.take("reported", k, r), np.nan, picked=True),
         "value": pick(value, np.nan),
         **out,
-        "peer_units": pick(np.where(eligible, units[group], 0).astype(np.int64), 0),
+        "peer_units": pick(np.where(eligible[r], units[group[r]], 0).astype(np.int64), 0, picked=True),
         "od_adjusted": od_adjusted,
         "od_note": od_note,
         "benchmark_value": bench,
@@ -530,6 +530,14 @@ def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     rank = np.full(len(column.cat.categories) + 1, -1, dtype=np.int64)  # the extra -1 serves code -1 (NA)
     rank[kept[order]] = np.arange(len(kept))
     return rank[codes], pd.Index(np.asarray(names[order], dtype=object))
+
+
+def _dense_codes(keys: np.ndarray) -> np.ndarray:
+    """Small non-negative integer keys renumbered 0..k-1 in sorted order (``pd.factorize(sort=True)``'s
+    codes, by counting instead of hashing)."""
+    low = keys.min()
+    present = np.bincount(keys - low) > 0
+    return (np.cumsum(present) - 1)[keys - low]
 
 
 def _blocks(sizes: np.ndarray, target: int, last_alone: bool = False) -> list[tuple[int, int]]:
