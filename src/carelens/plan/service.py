@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import nullcontext
+from functools import lru_cache
 
 import pandas as pd
 import sqlalchemy as sa
@@ -243,7 +244,7 @@ def record_inspection(
 # --- access-checked reads -------------------------------------------------------------------------
 
 
-def _plan_clause(connection: sa.Connection, actor: Actor) -> sa.ColumnElement[bool] | None:
+def _plan_clause(actor: Actor) -> sa.ColumnElement[bool] | None:
     """A SQL condition selecting the planned inspections ``actor`` may see, or None for none at all."""
     scope = actor.rules.inspection_plans
     i = plan_inspection
@@ -273,7 +274,7 @@ def inspection_plan(
     """The planned inspections (with unannounced windows and teams) of a schedule (default: the latest)
     that ``actor`` may see. Roles without the inspection-plans right get NotFound (404)."""
     with _read(bind) as connection:
-        clause = _plan_clause(connection, actor)
+        clause = _plan_clause(actor)
         if clause is None:
             raise NotFound("no such inspection plan")
         s = plan_schedule
@@ -302,7 +303,7 @@ def get_inspection(bind: sa.Engine | sa.Connection, actor: Actor, inspection_id:
         row = connection.execute(sa.select(i).where(i.c.id == inspection_id)).mappings().first()
         if row is None:
             raise NotFound(f"no inspection {inspection_id}")
-        clause = _plan_clause(connection, actor)
+        clause = _plan_clause(actor)
         visible = (
             clause is not None
             and connection.execute(sa.select(i.c.id).where(i.c.id == inspection_id, clause)).first()
@@ -314,23 +315,34 @@ def get_inspection(bind: sa.Engine | sa.Connection, actor: Actor, inspection_id:
         raise NotFound(f"no inspection {inspection_id}")
 
 
+@lru_cache(maxsize=256)
+def _organisation_queries(actor: Actor) -> tuple[sa.Select | None, sa.Select]:
+    """The statements behind :func:`organisation_inspections` for ``actor`` (bound parameter ``code``):
+    its view of the plan (None if it has none) and the public view of completed inspections. Built once
+    per actor, since building a statement costs more than running it."""
+    i = plan_inspection
+    clause = _plan_clause(actor)
+    planned = None
+    if clause is not None:
+        planned = sa.select(i).where(i.c.org_code == sa.bindparam("code"), clause).order_by(i.c.id)
+    done = (
+        sa.select(*(i.c[c] for c in PUBLIC_COLUMNS))
+        .where(i.c.org_code == sa.bindparam("code"), i.c.status == "completed")
+        .order_by(i.c.id)
+    )
+    return planned, done
+
+
 def organisation_inspections(
     bind: sa.Engine | sa.Connection, actor: Actor, org_code: str
 ) -> list[dict[str, object]]:
     """An organisation's inspections as ``actor`` may see them, by id: every column for roles that may see
     the plan; for anyone else only completed inspections, with :data:`PUBLIC_COLUMNS` (no window, nothing
     planned). Plain rows rather than a frame: an organisation has a handful, and every profile asks."""
-    i = plan_inspection
+    planned, done = _organisation_queries(actor)
     with _read(bind) as connection:
-        clause = _plan_clause(connection, actor)
-        if clause is not None:
-            full = connection.execute(sa.select(i).where(i.c.org_code == org_code, clause).order_by(i.c.id))
-            rows = [dict(row) for row in full.mappings()]
+        if planned is not None:
+            rows = [dict(row) for row in connection.execute(planned, {"code": org_code}).mappings()]
             if rows:
                 return rows
-        done = connection.execute(
-            sa.select(*(i.c[c] for c in PUBLIC_COLUMNS))
-            .where(i.c.org_code == org_code, i.c.status == "completed")
-            .order_by(i.c.id)
-        )
-        return [dict(row) for row in done.mappings()]
+        return [dict(row) for row in connection.execute(done, {"code": org_code}).mappings()]

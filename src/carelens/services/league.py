@@ -3,7 +3,9 @@
 Ranking follows the indicator's polarity (a neutral indicator has no better direction, so no league
 table). Rows whose figures are suppressed for this actor (small numbers) are listed last, unranked.
 Ties share a rank (1, 2, 2, 4). The order of a whole table is cached per store version, so paging
-through a national table does not re-sort it on every request.
+through a national table does not re-sort it on every request; the statements a page runs are built
+once (``functools.cache``) with their values as bound parameters, as building and cache-keying a
+statement costs more than running it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -52,7 +55,7 @@ def _ranking(
     rank), then suppressed rows. Cached per store version (the newest import id), so a page costs one
     small query once the table has been ranked."""
     obs, org = schema.observation, schema.organisation
-    version = connection.execute(sa.select(sa.func.max(schema.import_record.c.id))).scalar()
+    version = connection.execute(_store_version()).scalar()
     key = (str(connection.engine.url), version, indicator_id, period, kind, higher_is_better, within)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -82,11 +85,51 @@ def _ranking(
     return ranking
 
 
-def latest_period(connection: sa.Connection, indicator_id: str) -> dt.date | None:
+@cache
+def _store_version() -> sa.Select:
+    """The newest import's id: any import changes it, so cached orderings keyed by it never go stale."""
+    return sa.select(sa.func.max(schema.import_record.c.id))
+
+
+@cache
+def _latest_period() -> sa.Select:
     obs = schema.observation
-    return connection.execute(
-        sa.select(sa.func.max(obs.c.period)).where(obs.c.indicator_id == indicator_id)
-    ).scalar()
+    return sa.select(sa.func.max(obs.c.period)).where(obs.c.indicator_id == sa.bindparam("indicator_id"))
+
+
+def latest_period(connection: sa.Connection, indicator_id: str) -> dt.date | None:
+    return connection.execute(_latest_period(), {"indicator_id": indicator_id}).scalar()
+
+
+@cache
+def _definition() -> sa.Select:
+    ind = schema.indicator
+    return sa.select(ind.c.definition).where(ind.c.id == sa.bindparam("indicator_id"))
+
+
+@cache
+def _page_details() -> sa.Select:
+    """The figures and names of the organisations on one page (bound parameters ``indicator_id``,
+    ``period`` and ``codes``; the period is the page's, so it is not read back for every row)."""
+    obs, org = schema.observation, schema.organisation
+    return (
+        sa.select(
+            obs.c.org_code,
+            obs.c.numerator,
+            obs.c.denominator,
+            obs.c.expected,
+            obs.c.value,
+            org.c.name,
+            org.c.kind,
+        )
+        .join(org, org.c.code == obs.c.org_code)
+        .where(
+            obs.c.indicator_id == sa.bindparam("indicator_id"),
+            obs.c.period == sa.bindparam("period"),
+            obs.c.superseded_by.is_(None),
+            obs.c.org_code.in_(sa.bindparam("codes", expanding=True)),
+        )
+    )
 
 
 def league_table(
@@ -99,10 +142,9 @@ def league_table(
     page_size: int | None = None,
 ) -> Page:
     """One page of the league table for ``indicator_id`` in ``period`` (default: its latest period)."""
-    obs, org, ind = schema.observation, schema.organisation, schema.indicator
     page, size = page_bounds(page, page_size)
     with reading(db) as connection:
-        definition = connection.execute(sa.select(ind.c.definition).where(ind.c.id == indicator_id)).scalar()
+        definition = connection.execute(_definition(), {"indicator_id": indicator_id}).scalar()
         if definition is None:
             raise NotFound(f"no indicator {indicator_id!r}")
         polarity = (definition or {}).get("polarity")
@@ -114,29 +156,18 @@ def league_table(
         chosen = ranking[(page - 1) * size : page * size]
         details = {}
         if chosen:
-            query = (
-                sa.select(
-                    obs.c.org_code,
-                    obs.c.period,
-                    obs.c.numerator,
-                    obs.c.denominator,
-                    obs.c.expected,
-                    obs.c.value,
-                    org.c.name,
-                    org.c.kind,
-                )
-                .join(org, org.c.code == obs.c.org_code)
-                .where(
-                    obs.c.indicator_id == indicator_id,
-                    obs.c.period == period,
-                    obs.c.superseded_by.is_(None),
-                    obs.c.org_code.in_([code for code, _, _ in chosen]),
-                )
-            )
-            details = {row["org_code"]: plain(row) for row in connection.execute(query).mappings()}
+            values = {
+                "indicator_id": indicator_id,
+                "period": period,
+                "codes": [code for code, _, _ in chosen],
+            }
+            rows = connection.execute(_page_details(), values).mappings()
+            details = {row["org_code"]: plain(row) for row in rows}
         items = []
         for code, rank, hidden in chosen:
-            item = suppress({**details[code], "rank": rank, "suppressed": hidden})
+            item = suppress(
+                {**details[code], "period": period.isoformat(), "rank": rank, "suppressed": hidden}
+            )
             items.append({c: item.get(c) for c in LEAGUE_COLUMNS})
         total = len(ranking)
     return Page(items, total, page, size, LEAGUE_COLUMNS)

@@ -8,6 +8,7 @@ entitled to the organisation's confidential data (its own provider, its commissi
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from carelens.model.access import Actor
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_bounds, plain, reading
 from carelens.services.reach import Reach, reach
-from carelens.services.settings import get_settings
+from carelens.services.settings import AccessSettings, get_settings
 from carelens.store import schema
 
 OBSERVATION_COLUMNS = [
@@ -101,18 +102,14 @@ def observations(
     return Page(items, total, page, size, OBSERVATION_COLUMNS)
 
 
-def latest_by_indicator(
-    connection: sa.Connection, actor: Actor, code: str, sector: str | None, within: Reach | None = None
-) -> list[dict[str, Any]]:
-    """For one organisation: each indicator's latest figure, how many periods it has, and its title.
-    ``within``: the actor's confidential-data reach, if the caller has it already."""
+@lru_cache(maxsize=4)
+def _latest_figures(confidential: bool, settings: AccessSettings) -> sa.Select:
+    """The statement behind :func:`latest_by_indicator` (bound parameter ``code``), built once per
+    shape: building and cache-keying it costs about ten times what running it does."""
     obs, ind = schema.observation, schema.indicator
-    if within is None:
-        within = reach(connection, actor, actor.rules.confidential_data)
-    confidential = within.includes(code, sector)
     current = sa.and_(
         _any_indicator(obs),
-        obs.c.org_code == code,
+        obs.c.org_code == sa.bindparam("code"),
         obs.c.superseded_by.is_(None),
     )
     spans = (
@@ -126,7 +123,7 @@ def latest_by_indicator(
         .group_by(obs.c.indicator_id)
         .subquery()
     )
-    query = (
+    return (
         sa.select(
             obs.c.indicator_id,
             ind.c.title,
@@ -145,8 +142,18 @@ def latest_by_indicator(
         .where(current)
         .order_by(obs.c.indicator_id)
     )
+
+
+def latest_by_indicator(
+    connection: sa.Connection, actor: Actor, code: str, sector: str | None, within: Reach | None = None
+) -> list[dict[str, Any]]:
+    """For one organisation: each indicator's latest figure, how many periods it has, and its title.
+    ``within``: the actor's confidential-data reach, if the caller has it already."""
+    if within is None:
+        within = reach(connection, actor, actor.rules.confidential_data)
+    query = _latest_figures(within.includes(code, sector), get_settings())
     out = []
-    for row in connection.execute(query).mappings():
+    for row in connection.execute(query, {"code": code}).mappings():
         item = plain(row)
         definition = item.pop("definition") or {}
         item["polarity"] = definition.get("polarity")

@@ -2,10 +2,15 @@
 
 The organisation directory is public; what a profile adds (ratings, latest figures) follows the role
 rules through the ratings and observations services.
+
+The profile's statements are built once (``functools.cache``) with the organisation as a bound
+parameter: building and cache-keying a SQLAlchemy statement costs far more than running it on an
+indexed lookup, and every profile request would otherwise pay for it.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,24 +74,28 @@ def search_organisations(
     return Page(items, total, page, size, ORG_COLUMNS)
 
 
+@cache
+def _directory_entry() -> sa.Select:
+    """One organisation's directory entry (bound parameter ``code``)."""
+    org = schema.organisation
+    return sa.select(*(org.c[c] for c in ORG_COLUMNS)).where(org.c.code == sa.bindparam("code"))
+
+
 def get_organisation(db: Db, actor: Actor, code: str) -> dict[str, Any]:
     """One organisation's directory entry, or :class:`NotFound`."""
-    org = schema.organisation
     with reading(db) as connection:
-        row = (
-            connection.execute(sa.select(*(org.c[c] for c in ORG_COLUMNS)).where(org.c.code == code))
-            .mappings()
-            .first()
-        )
+        row = connection.execute(_directory_entry(), {"code": code}).mappings().first()
     if row is None:
         raise NotFound(f"no organisation {code!r}")
     return plain(row)
 
 
-def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
-    """Current relationships of an organisation, both ways, with the other organisation's name."""
+@cache
+def _links_queries() -> tuple[tuple[str, sa.Select], ...]:
+    """(direction, statement) for an organisation's current relationships where it is the subject ('to')
+    and the object ('from'), each with the other organisation's name (bound parameter ``code``)."""
     rel, org = schema.org_relationship, schema.organisation
-    out = []
+    queries = []
     for here, there, direction in (
         (rel.c.subject_code, rel.c.object_code, "to"),
         (rel.c.object_code, rel.c.subject_code, "from"),
@@ -96,12 +105,21 @@ def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
                 rel.c.kind, there.label("code"), org.c.name, org.c.kind.label("org_kind"), rel.c.valid_from
             )
             .join(org, org.c.code == there)
-            .where(here == code, rel.c.valid_to.is_(None))
+            .where(here == sa.bindparam("code"), rel.c.valid_to.is_(None))
             .order_by(rel.c.kind, there)
             .limit(200)
         )
-        out += [{"direction": direction, **plain(r)} for r in connection.execute(query).mappings()]
-    return out
+        queries.append((direction, query))
+    return tuple(queries)
+
+
+def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
+    """Current relationships of an organisation, both ways, with the other organisation's name."""
+    return [
+        {"direction": direction, **plain(r)}
+        for direction, query in _links_queries()
+        for r in connection.execute(query, {"code": code}).mappings()
+    ]
 
 
 def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:

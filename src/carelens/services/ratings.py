@@ -7,6 +7,7 @@ whose ``unpublished_ratings`` rule reaches the organisation; to everyone else th
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +15,8 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_bounds, plain, reading
-from carelens.services.reach import reach
-from carelens.services.settings import get_settings
+from carelens.services.reach import Reach, reach
+from carelens.services.settings import AccessSettings, get_settings
 from carelens.store import schema
 
 RATING_COLUMNS = [
@@ -39,7 +40,10 @@ def _published(rating: sa.Table) -> sa.ColumnElement[bool]:
 
 def _visible(connection: sa.Connection, actor: Actor, rating: sa.Table) -> sa.ColumnElement[bool]:
     """SQL: the rating is published, or unpublished within the actor's reach."""
-    within = reach(connection, actor, actor.rules.unpublished_ratings)
+    return _visible_within(reach(connection, actor, actor.rules.unpublished_ratings), rating)
+
+
+def _visible_within(within: Reach, rating: sa.Table) -> sa.ColumnElement[bool]:
     if within.empty:
         return _published(rating)
     return sa.or_(_published(rating), within.clause(rating.c.org_code))
@@ -60,19 +64,28 @@ def _row(row) -> dict[str, Any]:
     return item
 
 
+@lru_cache(maxsize=256)
+def _organisation_ratings(within: Reach, history: bool, settings: AccessSettings) -> sa.Select:
+    """The statement for one organisation's ratings (bound parameter ``code``) visible to an actor whose
+    unpublished-ratings reach is ``within``: built once per reach and settings, as it depends on nothing
+    else, so a profile does not pay for building it."""
+    rating = schema.rating
+    query = _select(rating).where(rating.c.org_code == sa.bindparam("code"), _visible_within(within, rating))
+    if not history:
+        query = query.where(rating.c.superseded_by.is_(None))
+    return query.order_by(
+        rating.c.level, rating.c.service, rating.c.key_question, rating.c.report_date.desc(), rating.c.id
+    )
+
+
 def visible_ratings(
     db: Db, actor: Actor, code: str, sector: str | None = None, history: bool = False
 ) -> list[dict[str, Any]]:
     """An organisation's ratings the actor may see: current ones, or every one ever (``history``)."""
-    rating = schema.rating
     with reading(db) as connection:
-        query = _select(rating).where(rating.c.org_code == code, _visible(connection, actor, rating))
-        if not history:
-            query = query.where(rating.c.superseded_by.is_(None))
-        query = query.order_by(
-            rating.c.level, rating.c.service, rating.c.key_question, rating.c.report_date.desc(), rating.c.id
-        )
-        return [_row(r) for r in connection.execute(query).mappings()]
+        within = reach(connection, actor, actor.rules.unpublished_ratings)
+        query = _organisation_ratings(within, history, get_settings())
+        return [_row(r) for r in connection.execute(query, {"code": code}).mappings()]
 
 
 def get_rating(db: Db, actor: Actor, rating_id: int) -> dict[str, Any]:
