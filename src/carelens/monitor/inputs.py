@@ -11,6 +11,7 @@ commissioner is not known is compared within an "unknown" group.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import multiprocessing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -273,7 +274,14 @@ def attach_peer_groups(
             labels[known] = organisations[column].to_numpy(dtype=object)[where[known]]
             table[row] = labels
     label_codes, label_names = pd.factorize(table.ravel())
-    per_row = label_codes.reshape(table.shape)[ind_codes, org_codes]
+    label_codes = label_codes.reshape(table.shape)
+    if len(ind_codes) < 2 or np.all(ind_codes[1:] >= ind_codes[:-1]):  # rows grouped by indicator (a read)
+        bounds = np.searchsorted(ind_codes, np.arange(len(ind_names) + 1))
+        per_row = np.empty(len(ind_codes), dtype=label_codes.dtype)
+        for row, (start, end) in enumerate(itertools.pairwise(bounds)):
+            per_row[start:end] = label_codes[row][org_codes[start:end]]
+    else:
+        per_row = label_codes[ind_codes, org_codes]
     peer = pd.Categorical.from_codes(per_row, categories=pd.Index(label_names, dtype=object))
     return observations.assign(peer_group=peer)
 

@@ -519,15 +519,21 @@ def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
     A categorical column (e.g. read from a Parquet dictionary) is coded from its categories, without
     hashing every row; its own category order is not used, as factorize would (it need not be sorted).
+    When the categories are sorted and all used (a store written in canonical order), its codes are
+    the answer as they are.
     """
     if not isinstance(column.dtype, pd.CategoricalDtype):
         codes, names = pd.factorize(column, sort=True)
         return codes, pd.Index(names)
-    codes = column.cat.codes.to_numpy().astype(np.int64)
-    kept = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(column.cat.categories)))
-    names = column.cat.categories[kept]
+    codes = column.cat.codes.to_numpy()
+    categories = column.cat.categories
+    missing = len(codes) > 0 and codes.min() < 0
+    kept = np.flatnonzero(np.bincount(codes[codes >= 0] if missing else codes, minlength=len(categories)))
+    if not missing and len(kept) == len(categories) and categories.is_monotonic_increasing:
+        return codes, pd.Index(np.asarray(categories, dtype=object))
+    names = categories[kept]
     order = names.argsort()
-    rank = np.full(len(column.cat.categories) + 1, -1, dtype=np.int64)  # the extra -1 serves code -1 (NA)
+    rank = np.full(len(categories) + 1, -1, dtype=np.int64)  # the extra -1 serves code -1 (NA)
     rank[kept[order]] = np.arange(len(kept))
     return rank[codes], pd.Index(np.asarray(names[order], dtype=object))
 
