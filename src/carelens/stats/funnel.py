@@ -277,13 +277,12 @@ def _fit(
 
     # z adjusted for overdispersion (the unadjusted z where the group is not adjusted).
     row_adjusted = adjusted[codes]
-    multiplicative = overdispersion == "multiplicative"
-    row_tau2 = np.where(row_adjusted & (not multiplicative), tau2[codes], 0.0)
-    row_phi_factor = np.where(row_adjusted & multiplicative, np.sqrt(phi)[codes], 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        if multiplicative:
+        if overdispersion == "multiplicative":
+            row_tau2, row_phi_factor = np.zeros(len(o)), np.where(row_adjusted, np.sqrt(phi)[codes], 1.0)
             z_adjusted = z / row_phi_factor
-        else:
+        else:  # additive, or none (no group is adjusted)
+            row_tau2, row_phi_factor = np.where(row_adjusted, tau2[codes], 0.0), np.ones(len(o))
             z_adjusted = np.where(row_adjusted, scale.residual / np.sqrt(scale.s**2 + row_tau2), z)
     fit = FunnelFit(
         value=scale.value,
