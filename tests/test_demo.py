@@ -47,6 +47,7 @@ def test_demo_reproduces_published_shmi_bands_and_writes_every_result(tmp_path):
     assert spc["org_code"].nunique() == funnel["unit"].nunique()
     assert "A&E type 1 four-hour breaches" in result.output
     _demo_store_has_monitoring_ratings_and_an_allocation(tmp_path, result.output)
+    _demo_store_has_an_inspection_plan_the_inspector_account_works_on(tmp_path, result.output)
 
 
 def _demo_store_has_monitoring_ratings_and_an_allocation(out, output: str) -> None:
@@ -73,6 +74,43 @@ def _demo_store_has_monitoring_ratings_and_an_allocation(out, output: str) -> No
         assert c.execute(sa.select(sa.func.count()).select_from(fund_allocation)).scalar() == 42
     engine.dispose()
     assert "monitoring run 2" in output and "ratings rules" in output and "allocation:" in output
+
+
+def _demo_store_has_an_inspection_plan_the_inspector_account_works_on(out, output: str) -> None:
+    """The demo saved an inspection schedule made by the optimiser, the demo inspector is an inspector of
+    that schedule tied to its assignments, and organisations rated Inadequate are in special measures."""
+    import sqlalchemy as sa
+
+    from carelens.store.engine import create_engine
+    from carelens.store.schema_access import app_user
+    from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_regime_case, plan_schedule
+
+    engine = create_engine(f"sqlite:///{out / 'carelens-demo.db'}")
+    with engine.connect() as c:
+        (schedule,) = c.execute(sa.select(plan_schedule)).mappings().all()
+        summary = schedule["summary"]
+        assert schedule["method"] == "milp" and schedule["status"] == "draft"
+        assert (
+            summary["inspections_scheduled"] > 0
+            and summary["deadlines_met"] == summary["deadlines_in_horizon"]
+        )
+        inspector = c.execute(sa.select(app_user).where(app_user.c.role == "inspector")).mappings().one()
+        assigned = set(
+            c.execute(
+                sa.select(plan_inspection.c.org_code)
+                .join(plan_assignment, plan_assignment.c.inspection_id == plan_inspection.c.id)
+                .where(plan_assignment.c.inspector_id == inspector["inspector_id"])
+            ).scalars()
+        )
+        assert assigned and assigned == set(inspector["organisations"])
+        states = c.execute(sa.select(plan_regime_case.c.state, plan_regime_case.c.regime)).all()
+        assert states and set(states) == {("special_measures", "provider")}
+    engine.dispose()
+    said = " ".join(output.split())  # the console wraps long lines (and table cells)
+    assert f"inspection plan: draft schedule {schedule['id']} from {schedule['as_of']}" in said
+    assert f"statutory deadlines in the horizon met {summary['deadlines_met']} of" in said
+    assert f"failure regime: {len(states)} organisations rated Inadequate overall" in said
+    assert f"inspector {inspector['inspector_id']}:" in said  # the accounts table names the inspector
 
 
 def test_demo_store_loads_every_packaged_data_set_once(tmp_path):

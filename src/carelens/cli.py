@@ -81,6 +81,7 @@ def demo(
 
     from carelens.api.serve import DEMO_DB_FILE, prepare_demo_store, run_demo_jobs, serve
     from carelens.demo.job import run_demo
+    from carelens.services.auth import create_demo_users
 
     console = Console()
     with console.status("Running funnels and control charts on the demo data..."):
@@ -102,10 +103,14 @@ def demo(
     for path in result.files:
         console.print(f"wrote {path}")
     with console.status("Loading the demo data into a fresh store...") as status:
-        engine, accounts = prepare_demo_store(out, progress=lambda step: status.update(f"Loading {step}..."))
+        engine = prepare_demo_store(out, progress=lambda step: status.update(f"Loading {step}..."))
     console.print(f"store: {out / DEMO_DB_FILE}")
-    with console.status("Running monitoring, the ratings rules and an allocation...") as status:
+    with console.status(
+        "Running monitoring, the ratings rules, an allocation and inspection planning..."
+    ) as status:
         jobs = run_demo_jobs(engine, progress=lambda step: status.update(f"Running {step}..."))
+    with console.status("Creating the demo accounts..."):
+        accounts = create_demo_users(engine)
     for run in jobs.monitoring_runs:
         against = (
             f", {run.changed_bands:,} band changes since run {run.previous_run_id}"
@@ -127,11 +132,26 @@ def demo(
         f"{jobs.allocation_run_id}",
         highlight=False,
     )
+    plan = jobs.plan_summary
+    console.print(
+        f"inspection plan: draft schedule {jobs.schedule_id} from {plan['start']} for {plan['weeks']} weeks "
+        f"({plan['method']}): {plan['inspections_scheduled']:,} of {plan['inspections_demanded']:,} inspections "
+        f"due scheduled, statutory deadlines in the horizon met {plan['deadlines_met']} of "
+        f"{plan['deadlines_in_horizon']}, overdue inspected {plan['overdue_inspected']} of {plan['overdue_at_start']}",
+        highlight=False,
+    )
+    console.print(
+        f"failure regime: {len(jobs.special_measures_cases)} organisations rated Inadequate overall placed in "
+        "special measures (carelens regime overdue lists missed re-inspections)",
+        highlight=False,
+    )
     accounts_table = Table(title="Demo accounts (sign in on the web, or POST /api/v1/auth/token)")
     for column in ("user name", "password", "role", "organisations / sector"):
         accounts_table.add_column(column)
     for account in accounts:
         tied = ", ".join(account.organisations) or account.sector or "all"
+        if account.inspector_id and len(account.organisations) > 1:
+            tied = f"inspector {account.inspector_id}: {len(account.organisations)} assigned organisations"
         accounts_table.add_row(account.user_name, account.password, account.role.value, tied)
     console.print(accounts_table)
     url = f"http://{host}:{port}/"

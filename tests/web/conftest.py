@@ -1,5 +1,5 @@
-"""A demo store (the packaged real data, the demo's monitoring, ratings and allocation jobs, and one demo
-user per role) served to the page tests.
+"""A demo store (the packaged real data, the demo's jobs -- monitoring, ratings, an allocation, an
+inspection schedule and the failure regime -- and one demo user per role) served to the page tests.
 
 ``web_engine`` loads the store once per session; ``client`` is FastAPI's TestClient over it;
 ``live_server`` runs the same app with uvicorn in a thread on a free loopback port for the browser.
@@ -31,7 +31,8 @@ def web_store(tmp_path_factory):
     engine = create_engine(f"sqlite:///{path}")
     upgrade(engine)
     load_demo_store(engine)
-    run_demo_jobs(engine)  # monitoring (two runs), ratings rules and an allocation, as `carelens demo` does
+    run_demo_jobs(engine)  # as `carelens demo` does: monitoring, ratings, allocation, inspection plan, regime
+    # after the jobs, as in the demo: the inspector account is tied to its assignments in the saved plan
     accounts = {a.role.value: a for a in create_demo_users(engine, n=TEST_SCRYPT_N)}
     yield engine, accounts
     engine.dispose()

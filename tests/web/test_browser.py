@@ -110,10 +110,29 @@ def test_provider_sees_own_organisation(page, live_server, accounts, tmp_path):
     check_accessibility(page)
 
 
-def test_inspector_signs_in_and_has_no_plan_page_yet(page, live_server, accounts):
-    sign_in(page, live_server, accounts["inspector"])
-    response = page.goto(f"{live_server}/plan")
-    assert response.status == 404
+def test_inspector_reads_its_plan_and_opens_an_organisation_from_it(page, live_server, accounts, tmp_path):
+    account = accounts["inspector"]
+    sign_in(page, live_server, account)
+    page.get_by_role("link", name="My inspection plan").click()
+    page.wait_for_url("**/plan")
+    expect(page.get_by_role("heading", name="My inspection plan")).to_be_visible()
+    plan = page.locator("table#plan")
+    expect(plan).to_be_visible()
+    expect(plan.get_by_text("unannounced").first).to_be_visible()
+    plan.scroll_into_view_if_needed()
+    shot(page, tmp_path, "inspector-plan")
+    check_accessibility(page)
+    first = plan.locator('a[href^="/organisations/"]').first
+    code = first.get_attribute("href").rsplit("/", 1)[-1]
+    assert code in account.organisations
+    first.click()
+    page.wait_for_url(f"**/organisations/{code}")
+    expect(page.get_by_role("heading", name="Inspections", exact=True)).to_be_visible()
+    inspections = page.locator("table#inspections")
+    expect(inspections).to_contain_text("Planned")
+    inspections.scroll_into_view_if_needed()
+    shot(page, tmp_path, "inspector-organisation")
+    check_accessibility(page)
 
 
 def test_analyst_explores_a_league_table(page, live_server, accounts, tmp_path):

@@ -172,9 +172,118 @@ def test_report_html_and_pdf(client):
     )
 
 
-def test_pages_of_areas_not_built_are_404(client, accounts):
-    sign_in(client, accounts["inspector"])
-    assert client.get("/plan").status_code == 404
+# --- the inspection plan ---------------------------------------------------------------------------
+
+PLAN_PAGE = {
+    "public": 404,
+    "provider": 404,
+    "commissioner": 404,
+    "national_board": 404,
+    "policy_maker": 404,
+    "inspector": 200,
+    "chief_inspector": 200,
+    "analyst": 200,
+    "admin": 200,
+}
+"""/plan for every role, written out (not derived from the role rules): 404, never 403, to anyone the
+inspection-plans rule does not reach."""
+
+
+@pytest.mark.parametrize(("role", "expected"), PLAN_PAGE.items())
+def test_plan_page_for_every_role(client, accounts, role, expected):
+    if role != "public":
+        sign_in(client, accounts[role])
+    page = client.get("/plan")
+    assert page.status_code == expected
+    if expected == 404:
+        assert "Page not found" in page.text and 'id="plan"' not in page.text
+    else:
+        assert 'id="plan"' in page.text
+    assert (page.headers.get("cache-control") == "no-store") == (role != "public")
+    home = client.get("/")
+    assert ('href="/plan"' in home.text) == (expected == 200)  # the header links only what the role may use
+
+
+def _assignments(web_engine, inspector_id: str) -> dict[str, str]:
+    """The inspector's assigned inspections in the latest schedule: org code -> window start ('' if none)."""
+    from carelens.store.schema_plan import plan_assignment as a
+    from carelens.store.schema_plan import plan_inspection as i
+
+    with web_engine.connect() as c:
+        rows = c.execute(
+            sa.select(i.c.org_code, i.c.window_start)
+            .join(a, a.c.inspection_id == i.c.id)
+            .where(
+                a.c.inspector_id == inspector_id,
+                i.c.schedule_id == sa.select(sa.func.max(i.c.schedule_id)).scalar_subquery(),
+            )
+        ).all()
+    return {r.org_code: r.window_start.isoformat() if r.window_start else "" for r in rows}
+
+
+def _plan_links(html: str) -> set[str]:
+    table = html[html.index('id="plan"') : html.index("</table>", html.index('id="plan"'))]
+    return set(re.findall(r'href="/organisations/([^"]+)"', table))
+
+
+def test_the_demo_inspector_sees_its_own_assignments_with_windows(client, accounts, web_engine):
+    account = accounts["inspector"]
+    assigned = _assignments(web_engine, account.inspector_id)
+    assert assigned and set(assigned) == set(account.organisations)
+    sign_in(client, account)
+    first = client.get("/plan")
+    assert first.status_code == 200 and first.headers["cache-control"] == "no-store"
+    assert ">My inspection plan</h1>" in first.text and f"Inspector {account.inspector_id}" in first.text
+    assert f"{len(assigned)} in all" in first.text and "you (lead)" in first.text
+    shown = set()
+    for number in range(1, len(assigned) // 50 + 2):
+        shown |= _plan_links(client.get("/plan", params={"page": number}).text)
+    assert shown == set(assigned)  # every assignment, and nothing else
+    unannounced = [code for code, window in assigned.items() if window]
+    assert unannounced and min(assigned[c] for c in unannounced) in first.text  # the first window is shown
+    assert ">Failure regime: open cases</h2>" in first.text and "special measures" in first.text
+    assert client.get("/plan", params={"status": "unscheduled"}).status_code == 200
+    assert client.get("/plan", params={"status": "nonsense"}).status_code == 400
+
+
+def test_a_chief_inspector_sees_its_sector_and_what_could_not_be_scheduled(client, accounts, web_engine):
+    from carelens.store.schema_plan import plan_inspection as i
+
+    with web_engine.connect() as c:
+        sectors = dict(c.execute(sa.select(i.c.org_code, i.c.sector).where(i.c.status == "planned")).all())
+    sign_in(client, accounts["chief_inspector"])
+    planned = client.get("/plan", params={"status": "planned"}).text
+    codes = _plan_links(planned)
+    assert codes and {sectors[code] for code in codes} == {"hospitals"}
+    assert "Sector: hospitals" in planned
+    missed = client.get("/plan", params={"status": "unscheduled"}).text
+    assert "not scheduled: no region on record" in missed
+
+
+def test_an_analyst_sees_scheduled_inspections_first(client, accounts):
+    sign_in(client, accounts["analyst"])
+    first = client.get("/plan")
+    assert first.status_code == 200 and "not scheduled:" not in first.text
+    pages = int(re.search(r"page 1 of (\d+)", first.text).group(1))
+    assert "not scheduled:" in client.get("/plan", params={"page": pages}).text
+
+
+@pytest.mark.parametrize("role", ["public", "provider", "commissioner", "national_board", "policy_maker"])
+def test_no_planned_date_or_window_in_pages_for_those_not_entitled(client, accounts, web_engine, role):
+    inspector = accounts["inspector"]
+    assigned = _assignments(web_engine, inspector.inspector_id)
+    code, window = next((c, w) for c, w in sorted(assigned.items()) if w)
+    if role != "public":
+        sign_in(client, accounts[role])
+    for path in ("/plan", f"/organisations/{code}", "/", "/plan?status=planned"):
+        text = client.get(path).text
+        assert window not in text and "Unannounced window" not in text and 'id="inspections"' not in text, (
+            path
+        )
+    # the check can fail: the inspector's own view of the same profile holds the window
+    sign_in(client, inspector)
+    mine = client.get(f"/organisations/{code}").text
+    assert window in mine and 'id="inspections"' in mine and "Unannounced window" in mine
 
 
 # --- monitoring, scorecards and allocations --------------------------------------------------------

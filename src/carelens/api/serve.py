@@ -8,8 +8,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from carelens.services.auth import DemoAccount
-
 DEFAULT_HOST = "127.0.0.1"
 """Loopback only by default: exposing the service on a network is an explicit choice (``--host``)."""
 DEFAULT_PORT = 8000
@@ -17,12 +15,13 @@ DEMO_DB_FILE = "carelens-demo.db"
 """Name of the fresh SQLite store ``carelens demo`` writes into its output folder."""
 
 
-def prepare_demo_store(
-    out: Path, progress: Callable[[str], None] | None = None
-) -> tuple[sa.Engine, list[DemoAccount]]:
-    """A fresh SQLite store in ``out`` with the packaged demo data loaded and one demo user per role."""
+def prepare_demo_store(out: Path, progress: Callable[[str], None] | None = None) -> sa.Engine:
+    """A fresh SQLite store in ``out`` with the packaged demo data loaded.
+
+    The demo accounts are made after :func:`run_demo_jobs` (:func:`carelens.services.auth.create_demo_users`),
+    because the demo inspector is tied to assignments in the inspection plan those jobs save.
+    """
     from carelens.demo.store import load_demo_store
-    from carelens.services.auth import create_demo_users
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema
 
@@ -32,10 +31,7 @@ def prepare_demo_store(
     engine = create_engine(f"sqlite:///{path}")
     ensure_schema(engine)
     load_demo_store(engine, progress=progress)
-    if progress:
-        progress("demo users")
-    accounts = create_demo_users(engine)
-    return engine, accounts
+    return engine
 
 
 DEMO_SCENARIO = "2024_25"
@@ -45,6 +41,9 @@ DEMO_EARLIER_RUN_MONTHS = 3
 period, then on all of it, so the dashboard has a previous run to show the biggest movers against."""
 DEMO_RATING_RULES = {"care_homes": "adult-social-care", "hospitals": "nhs-trust"}
 """Which rating rules ``carelens demo`` applies to each ``source`` of the packaged CQC ratings file."""
+DEMO_PLAN_METHOD = "milp"
+"""``carelens demo`` schedules inspections with the optimiser, as ``carelens plan inspections`` does by
+default, over the weeks the packaged synthetic inspectorate (and its leave) covers."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +57,31 @@ class DemoJobs:
     allocation_run_id: int
     allocation_scenario: str
     commissioners: int
+    schedule_id: int
+    plan_summary: dict
+    """The saved schedule's summary (:attr:`carelens.plan.schedule.Schedule.summary`)."""
+    special_measures_cases: list[int]
+    """Provider regime cases the demo opened and moved into special measures (see :func:`run_demo_jobs`)."""
 
 
 def run_demo_jobs(
     engine: sa.Engine, user: str = "carelens-demo", progress: Callable[[str], None] | None = None
 ) -> DemoJobs:
-    """On a loaded demo store: two monitoring passes, the ratings rules, and one saved allocation.
+    """On a loaded demo store: two monitoring passes, the ratings rules, one saved allocation, an inspection
+    schedule and the failure regime's special measures.
 
     Ratings: the rules (:func:`carelens.assess.compare.compare_published`) are applied to the packaged
     CQC ratings; each outcome is recorded in the rating history (audited). Where the rules agree with the
     regulator's published rating it is recorded as published; where they disagree it is a proposal (the
     regulator departed from the rules, or the file is incomplete), seen only by roles entitled to it.
+
+    Planning: the inspections due within the packaged synthetic inspectorate's weeks are scheduled and
+    saved as a draft, as ``carelens plan inspections --save`` does (same functions, default inputs).
+
+    Failure regime: every organisation rated Inadequate overall on the plan date and not in special
+    measures (:func:`carelens.plan.regime.inadequate_without_special_measures`) gets a provider case
+    opened and moved into special measures on the date of that rating, as the regulator's policy does on
+    an Inadequate overall rating; its deadline is the re-inspection within 6 months (``regime.yaml``).
     """
     import datetime as dt
 
@@ -81,6 +94,10 @@ def run_demo_jobs(
     from carelens.fund.service import practice_loader, run_allocation, save_run
     from carelens.ingest.tables import read_table
     from carelens.monitor.service import run_monitor
+    from carelens.plan.inspectorate import DEMO_WEEKS
+    from carelens.plan.programme import load_inputs, schedule
+    from carelens.plan.regime import inadequate_without_special_measures, open_case, transition
+    from carelens.plan.service import save_schedule
     from carelens.store import schema
 
     say = progress or (lambda _step: None)
@@ -131,6 +148,20 @@ def run_demo_jobs(
     scenario = load_scenario(DEMO_SCENARIO)
     result = run_allocation(scenario, practice_loader(engine))
     run_id = save_run(engine, result, "store", user)
+
+    say("inspection plan")
+    inputs = load_inputs(engine, DEMO_WEEKS)
+    plan = schedule(inputs, DEMO_PLAN_METHOD)
+    schedule_id = save_schedule(engine, plan, inputs.inspectors, user, inputs.as_of)
+
+    say("failure regime")
+    cases = []
+    with engine.begin() as connection:
+        for row in inadequate_without_special_measures(connection, inputs.as_of).itertuples(index=False):
+            why = f"rated {row.rating} overall on {row.date} ({row.source} rating)"
+            case_id = open_case(connection, "provider", row.org_code, user, why, row.date)
+            transition(connection, case_id, "enter_special_measures", user, why, row.date)
+            cases.append(case_id)
     return DemoJobs(
         monitoring_runs=runs,
         ratings_recorded=recorded,
@@ -139,6 +170,9 @@ def run_demo_jobs(
         allocation_run_id=run_id,
         allocation_scenario=f"{scenario.name} ({scenario.year_label})",
         commissioners=len(result.commissioners),
+        schedule_id=schedule_id,
+        plan_summary=plan.summary,
+        special_measures_cases=cases,
     )
 
 

@@ -334,17 +334,51 @@ class DemoAccount:
     role: Role
     organisations: tuple[str, ...]
     sector: str | None
+    inspector_id: str | None = None
+    """The inspector's id in the inspection plans (inspector accounts only)."""
 
 
 def _pick(connection: sa.Connection, query: sa.Select) -> str | None:
     return connection.execute(query.limit(1)).scalar()
 
 
+def _demo_inspector(connection: sa.Connection) -> tuple[str, tuple[str, ...]] | None:
+    """(inspector id, the organisations it is assigned to) in the latest saved schedule, for the inspector
+    who leads its highest-risk scheduled inspection (then the earliest, then by organisation code);
+    None when no schedule is saved or nothing in it is staffed."""
+    from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
+
+    i, a = plan_inspection, plan_assignment
+    latest = connection.execute(sa.select(sa.func.max(plan_schedule.c.id))).scalar()
+    if latest is None:
+        return None
+    inspector = _pick(
+        connection,
+        sa.select(a.c.inspector_id)
+        .join(i, i.c.id == a.c.inspection_id)
+        .where(i.c.schedule_id == latest, a.c.lead.is_(True))
+        .order_by(i.c.risk.desc(), i.c.start_date, i.c.org_code, a.c.inspector_id),
+    )
+    if inspector is None:
+        return None
+    assigned = connection.execute(
+        sa.select(i.c.org_code)
+        .distinct()
+        .join(a, a.c.inspection_id == i.c.id)
+        .where(i.c.schedule_id == latest, a.c.inspector_id == inspector)
+        .order_by(i.c.org_code)
+    ).scalars()
+    return inspector, tuple(assigned)
+
+
 def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
     """One account per role, tied to organisations taken from the loaded data.
 
     The provider is the one whose locations have the most ratings (else the first NHS trust); the
-    commissioner the one with the most practices; the inspector is assigned the provider's organisations.
+    commissioner the one with the most practices. The inspector is, when an inspection schedule is saved,
+    the inspector leading its highest-risk inspection, tied to the organisations it is assigned to (so
+    signing in shows a real plan: the demo saves one before making the accounts); with no schedule it is
+    assigned the provider's organisations.
     """
     org, rel, rating = schema.organisation, schema.org_relationship, schema.rating
     provider = _pick(
@@ -364,10 +398,12 @@ def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
     ) or _pick(connection, sa.select(org.c.code).where(org.c.kind == "commissioner").order_by(org.c.code))
     own = (provider,) if provider else ()
     area = (commissioner,) if commissioner else ()
+    # With no schedule saved, the inspector's id is its user name and it is assigned the provider's organisations.
+    inspector_id, assigned = _demo_inspector(connection) or (Role.INSPECTOR.value, own)
     ties: dict[Role, tuple[tuple[str, ...], str | None]] = {
         Role.PROVIDER: (own, None),
         Role.COMMISSIONER: (area, None),
-        Role.INSPECTOR: (own, None),
+        Role.INSPECTOR: (assigned, None),
         Role.CHIEF_INSPECTOR: ((), "hospitals"),
     }
     accounts = []
@@ -376,7 +412,16 @@ def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
             continue
         organisations, sector = ties.get(role, ((), None))
         name = role.value.replace("_", "-")
-        accounts.append(DemoAccount(name, name + DEMO_PASSWORD_SUFFIX, role, organisations, sector))
+        accounts.append(
+            DemoAccount(
+                name,
+                name + DEMO_PASSWORD_SUFFIX,
+                role,
+                organisations,
+                sector,
+                inspector_id if role is Role.INSPECTOR else None,
+            )
+        )
     return accounts
 
 
@@ -393,7 +438,7 @@ def create_demo_users(db: Db, n: int | None = None) -> list[DemoAccount]:
                     a.password,
                     frozenset(a.organisations),
                     a.sector,
-                    inspector_id=a.user_name if a.role is Role.INSPECTOR else None,
+                    inspector_id=a.inspector_id,
                     display_name=f"Demo {a.role.value.replace('_', ' ')}",
                 )
                 for a in accounts

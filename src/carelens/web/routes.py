@@ -2,7 +2,7 @@
 
 Thin by rule: each page asks the access-checked services (:mod:`carelens.services`) for its data and
 renders a template; a service's ``NotFound``/``Forbidden`` becomes the matching HTML error page.
-Pages for areas that have not landed (e.g. inspection planning) are not registered, so they are 404.
+Pages for areas that have not landed are not registered, so they are 404.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ def navigation(actor: Actor, current: str) -> list[dict]:
         items.append(("Monitoring", "/monitoring"))
     if scope in (Scope.ALL, Scope.AREA):
         items.append(("Allocations", "/allocations"))
-    for code in sorted(actor.organisations)[:2]:
+    plans = actor.rules.inspection_plans
+    if plans in (Scope.ALL, Scope.SECTOR):
+        items.append(("Inspection plan", "/plan"))
+    if plans is Scope.OWN:
+        items.append(("My inspection plan", "/plan"))
+    # An inspector's organisations are its assignments: its plan lists them.
+    own_organisations = () if actor.inspector_id else sorted(actor.organisations)[:2]
+    for code in own_organisations:
         if actor.role is Role.COMMISSIONER:
             items.append((f"Scorecard ({code})", f"/commissioners/{code}"))
         items.append((f"My organisation ({code})", f"/organisations/{code}"))
@@ -313,5 +320,41 @@ def allocation_explorer(
         b=b,
         comparison=comparison,
         chart_svg=whatif_svg(comparison) if comparison else None,
+        **links,
+    )
+
+
+@router.get("/plan", response_class=HTMLResponse)
+def inspection_plan(
+    request: Request,
+    actor: ActorDep,
+    status: str = "",
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+):
+    """The latest inspection schedule as the actor may see it; 404 (never 403) to roles without the
+    inspection-plans right, as the services decide."""
+    from carelens.web.views import PLAN_STATUS_NAMES, plan_view
+
+    settings = web_settings()
+    try:
+        view = plan_view(
+            _engine(request),
+            actor,
+            status or None,
+            page_number,
+            settings.plan_rows,
+            settings.regime_case_rows,
+        )
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    links = _pager_links("/plan", {"status": status}, view["table"])
+    return page(
+        request,
+        actor,
+        "plan.jinja",
+        title="My inspection plan" if actor.rules.inspection_plans is Scope.OWN else "Inspection plan",
+        status_filter=status,
+        options=[("", "All inspections"), *PLAN_STATUS_NAMES.items()],
+        **view,
         **links,
     )

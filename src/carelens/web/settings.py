@@ -20,6 +20,8 @@ class WebSettings:
     search_results: int = 20
     league_table_rows: int = 50
     rating_history_rows: int = 30
+    plan_rows: int = 50
+    regime_case_rows: int = 50
     spc_points: int = 36
     chart_width: int = 520
     chart_height: int = 260
@@ -43,7 +45,7 @@ def load_web_settings(path: str | Path | None = None) -> WebSettings:
     if unknown:
         raise ValueError(f"unknown web settings: {', '.join(unknown)}")
     settings = WebSettings(**values)
-    if min(settings.search_results, settings.league_table_rows, settings.spc_points) < 1:
+    if min(settings.search_results, settings.league_table_rows, settings.spc_points, settings.plan_rows) < 1:
         raise ValueError("page sizes must be at least 1")
     return settings
 

@@ -8,6 +8,7 @@ and the indicator's own method, polarity and limits.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +144,8 @@ def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict
         "any_suppressed": any(p.suppressed for p in panels),
         "suppression_note": suppression_note(),
         "monitoring": monitoring_panel(db, actor, code) if profile["confidential"] else None,
+        "inspections": [inspection_row(row) for row in profile["inspections"]],
+        "inspections_confidential": any("window_start" in row for row in profile["inspections"]),
     }
 
 
@@ -291,9 +294,7 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     )
 
 
-def _date(text: str):
-    import datetime as dt
-
+def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(str(text)[:10])
 
 
@@ -344,3 +345,94 @@ RATING_NAMES = {
     "requires_improvement": "Requires improvement",
     "inadequate": "Inadequate",
 }
+
+
+# --- inspection planning and the failure regime -----------------------------------------------------
+
+INSPECTION_TYPE_NAMES = {
+    "care_home": "Care home",
+    "hospital_location": "Hospital location (core services)",
+    "trust_well_led": "NHS trust well-led review",
+    "gp_practice": "GP practice",
+}
+"""Display names of the inspection types of ``config/plan/planning.yaml``."""
+PLAN_STATUS_NAMES = {
+    "planned": "Planned",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "unscheduled": "Not scheduled",
+}
+"""Display names of the inspection statuses (:data:`carelens.plan.service.STATUS_MOVES`)."""
+
+
+def _span(start: str | None, end: str | None) -> str | None:
+    if not start:
+        return None
+    return start if end in (None, start) else f"{start} to {end}"
+
+
+def _due(due_date: str | None, deadline: str | None) -> str:
+    """When an inspection is due, and its statutory deadline when triggers brought it forward."""
+    if not due_date:
+        return f"deadline {deadline}" if deadline else "–"
+    return due_date if deadline in (None, due_date) else f"{due_date} (deadline {deadline})"
+
+
+def inspection_row(row: dict[str, Any], inspector_id: str | None = None) -> dict[str, Any]:
+    """An inspection as the pages show it: the service's row with display texts added (in the team, the
+    lead comes first and the asking inspector is "you"). Rows without a window (what the services give
+    roles that may not see the plan) stay without one."""
+    team = ["you" if member == inspector_id else member for member in row.get("team") or []]
+    members = [f"{member} (lead)" if n == 0 else member for n, member in enumerate(team)]
+    return {
+        **row,
+        "type_name": INSPECTION_TYPE_NAMES.get(
+            row["inspection_type"], row["inspection_type"].replace("_", " ")
+        ),
+        "status_name": PLAN_STATUS_NAMES.get(row["status"], row["status"]),
+        "dates": _span(row.get("start_date"), row.get("end_date"))
+        or f"not scheduled: {row.get('unscheduled_reason') or 'no reason recorded'}",
+        "window": _span(row.get("window_start"), row.get("window_end")),
+        "due": _due(row.get("due_date"), row.get("deadline")),
+        "team_text": ", ".join(members),
+    }
+
+
+def plan_view(
+    db: Db, actor: Actor, status: str | None, page: int, page_size: int, regime_rows: int
+) -> dict[str, Any]:
+    """The inspection plan page: the latest schedule's summary, the inspections in it ``actor`` may see
+    (the services raise NotFound for roles without the inspection-plans right) and the failure-regime
+    cases in its reach."""
+    from carelens.services import planning
+
+    schedule = planning.schedule_summary(db, actor)
+    table = planning.inspection_plan(db, actor, schedule["id"], page=page, page_size=page_size, status=status)
+    return {
+        "schedule": schedule,
+        "table": table,
+        "rows": [inspection_row(row, actor.inspector_id) for row in table.items],
+        "regime": regime_panel(db, actor, regime_rows, _date(schedule["as_of"])),
+    }
+
+
+def regime_panel(db: Db, actor: Actor, rows: int, as_of: dt.date) -> dict[str, Any] | None:
+    """Open failure-regime cases in the actor's reach, the earliest deadline first, with days overdue on
+    ``as_of`` (the plan page uses the plan's date: the enforcement a plan serves is judged on the same
+    day); None when the role may not see the regime (the service says 403)."""
+    from carelens.services import Forbidden, planning
+
+    try:
+        cases = _all_pages(planning.regime_cases, db=db, actor=actor, open_only=True)
+    except Forbidden:
+        return None
+    late = _all_pages(planning.overdue_actions, db=db, actor=actor, as_of=as_of)
+    overdue = {r["id"]: r["days_overdue"] for r in late}
+    cases.sort(key=lambda c: (c["deadline"] is None, c["deadline"] or "", c["id"]))
+    return {
+        "total": len(cases),
+        "overdue": len(overdue),
+        "as_of": as_of.isoformat(),
+        "cases": [{**c, "days_overdue": overdue.get(c["id"])} for c in cases[:rows]],
+    }
