@@ -27,6 +27,7 @@ from carelens.api.app import create_app
 from carelens.model.access import Role
 from carelens.services.auth import NewUser, create_users, login
 from carelens.store import schema
+from carelens.store.testing import seed_import, seed_organisations, seed_ratings
 
 from .systems_seed import fill_systems
 
@@ -66,28 +67,11 @@ def fill(engine: sa.Engine) -> None:
     """Write the fixture data set and users."""
     now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     with engine.begin() as c:
-        c.execute(
-            schema.import_record.insert().values(
-                id=1,
-                source="test",
-                file_name="f",
-                sha256="x",
-                rows=0,
-                inserted=0,
-                superseded=0,
-                unchanged=0,
-                user_name="test",
-                imported_at=now,
-                status="loaded",
-            )
-        )
-        c.execute(
-            schema.organisation.insert(),
-            [dict(code=a, name=b, kind=k, sector=s) for a, b, k, s in ORGS],
-        )
+        import_id = seed_import(c, "test", "test")
+        seed_organisations(c, [dict(code=a, name=b, kind=k, sector=s) for a, b, k, s in ORGS], import_id)
         c.execute(
             schema.org_relationship.insert(),
-            [dict(kind=k, subject_code=s, object_code=o, import_id=1) for k, s, o in LINKS],
+            [dict(kind=k, subject_code=s, object_code=o, import_id=import_id) for k, s, o in LINKS],
         )
         for ident, polarity in (("ind_p", "lower_is_better"), ("ind_n", "neutral")):
             c.execute(
@@ -109,30 +93,18 @@ def fill(engine: sa.Engine) -> None:
                     numerator=n,
                     denominator=d,
                     value=n / d,
-                    import_id=1,
+                    import_id=import_id,
                 )
                 for i in ("ind_p", "ind_n")
                 for o, n, d in (("P1", 3, 100), ("P2", 5, 100), ("G1", 40, 1000), ("L2", 30, 200))
             ],
         )
-        c.execute(
-            schema.rating.insert(),
-            [
-                dict(
-                    id=RATING_IDS[f"{o}_{m}"],
-                    org_code=o,
-                    level="location",
-                    service="Overall",
-                    key_question="Overall",
-                    rating=r,
-                    report_date=dt.date(2023, 5, 1),
-                    method="published" if m == "published" else "proposed",
-                    import_id=1,
-                )
-                for o in ("L1", "L2")
-                for m, r in (("published", "Good"), ("proposed", "Inadequate"))
-            ],
-        )
+        ratings = [
+            dict(id=RATING_IDS[f"{o}_{m}"], org_code=o, rating=r, method=m)
+            for o in ("L1", "L2")
+            for m, r in (("published", "Good"), ("proposed", "Inadequate"))
+        ]
+        seed_ratings(c, ratings, import_id, dt.date(2023, 5, 1))
         fill_areas(c, now)
         fill_plan(c)
         create_users(

@@ -12,40 +12,17 @@ from carelens.assess.history import history, rating_at, ratings_at, record_ratin
 from carelens.errors import InputError
 from carelens.store import schema
 from carelens.store.schema_assess import assessed_rating
+from carelens.store.testing import seed_import, seed_organisations, seed_ratings
 
 G, R, O = "Good", "Requires improvement", "Outstanding"  # noqa: E741
 
 
 def setup_org(engine) -> None:
+    """A care home with a published Outstanding overall rating reported on 1 May 2019."""
     with engine.begin() as connection:
-        connection.execute(schema.organisation.insert().values(code="1-HOME", kind="care_home", name="Home"))
-        connection.execute(
-            schema.import_record.insert().values(
-                id=1,
-                source="cqc-ratings",
-                file_name="f.csv",
-                sha256="x",
-                rows=1,
-                inserted=1,
-                superseded=0,
-                unchanged=0,
-                user_name="loader",
-                imported_at=dt.datetime(2021, 4, 8, tzinfo=dt.UTC),
-                status="loaded",
-            )
-        )
-        connection.execute(
-            schema.rating.insert().values(
-                org_code="1-HOME",
-                level="location",
-                service="Overall",
-                key_question="Overall",
-                rating=O,
-                report_date=dt.date(2019, 5, 1),
-                method="published",
-                import_id=1,
-            )
-        )
+        import_id = seed_import(connection, "cqc-ratings", "loader")
+        seed_organisations(connection, [dict(code="1-HOME", kind="care_home", name="Home")], import_id)
+        seed_ratings(connection, [dict(org_code="1-HOME", rating=O)], import_id, dt.date(2019, 5, 1))
 
 
 def count(engine, table) -> int:

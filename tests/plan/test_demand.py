@@ -150,38 +150,31 @@ def test_store_inputs_ratings_regions_and_monitoring(engine):
     from carelens.plan.demand import organisations_from_store
     from carelens.store import schema
     from carelens.store.schema_monitor import monitor_org, monitor_run
+    from carelens.store.testing import seed_import, seed_organisations
 
     now = pd.Timestamp("2024-01-01", tz="UTC").to_pydatetime()
     with engine.begin() as c:
-        c.execute(
-            schema.import_record.insert().values(
-                id=1,
-                source="t",
-                file_name="f",
-                sha256="x",
-                rows=0,
-                inserted=0,
-                superseded=0,
-                unchanged=0,
-                user_name="u",
-                imported_at=now,
-                status="loaded",
-            )
-        )
-        c.execute(
-            schema.organisation.insert(),
+        import_id = seed_import(c, "t", "u")
+        seed_organisations(
+            c,
             [
-                dict(code="H1", name="Home", kind="care_home", sector="adult_social_care"),
-                dict(code="A12345", name="Practice", kind="gp_practice", sector="primary_care"),
-                dict(code="QHM", name="ICB", kind="commissioner", sector="commissioning"),
-                dict(code="Y63", name="NEY", kind="region", sector="commissioning"),
+                dict(code="H1", name="Home", kind="care_home"),
+                dict(code="A12345", name="Practice", kind="gp_practice"),
+                dict(code="QHM", name="ICB", kind="commissioner"),
+                dict(code="Y63", name="NEY", kind="region"),
             ],
+            import_id,
         )
         c.execute(
             schema.org_relationship.insert(),
             [
-                dict(kind="practice_commissioner", subject_code="A12345", object_code="QHM", import_id=1),
-                dict(kind="commissioner_region", subject_code="QHM", object_code="Y63", import_id=1),
+                dict(
+                    kind="practice_commissioner",
+                    subject_code="A12345",
+                    object_code="QHM",
+                    import_id=import_id,
+                ),
+                dict(kind="commissioner_region", subject_code="QHM", object_code="Y63", import_id=import_id),
             ],
         )
         run_id = c.execute(

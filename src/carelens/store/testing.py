@@ -1,23 +1,33 @@
-"""Fresh, migrated databases for tests, on SQLite and on a throwaway PostgreSQL cluster.
+"""Fresh, migrated databases for tests, on SQLite and on a throwaway PostgreSQL cluster, and rows
+seeded straight into them.
 
 The schema is migrated once into a template (a SQLite file, or a PostgreSQL template database) and
 each test gets a copy, so every test starts from an empty store in milliseconds. The PostgreSQL
 cluster is started with ``scripts/postgres-test-cluster.sh`` from the source tree.
+
+:func:`seed_import`, :func:`seed_organisations` and :func:`seed_ratings` write known rows without going
+through an importer (test fixtures, ``benchmarks/api.py``): the import they cite gets its id from the
+database, so later imports on PostgreSQL do not collide with it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from carelens.model.organisations import DEFAULT_SECTOR, OrgKind
+from carelens.store import schema
 from carelens.store.engine import create_engine
 from carelens.store.migrate import upgrade
+from carelens.store.repository import start_import
 
 CLUSTER_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "postgres-test-cluster.sh"
 """The script that starts and stops the test cluster (in the source tree, not installed)."""
@@ -90,3 +100,35 @@ class Stores:
         if self._cluster is not None:
             subprocess.run(["bash", str(CLUSTER_SCRIPT), "stop", str(self._cluster)], check=False)
             self._cluster = None
+
+
+SEED_RATING = {"level": "location", "service": "Overall", "key_question": "Overall", "method": "published"}
+"""What a seeded rating is unless its row says otherwise: a location's overall rating, published (its
+method is one of the settings' ``published_rating_methods``)."""
+
+
+def seed_import(connection: sa.Connection, source: str = "seed", user: str = "seed") -> int:
+    """An import record for seeded rows to cite (``import_id``); returns its id."""
+    return start_import(connection, source, file_name=source, sha256=source, rows=0, user=user)
+
+
+def seed_organisations(connection: sa.Connection, rows: Iterable[Mapping], import_id: int) -> int:
+    """Organisations from rows with ``code``, ``name`` and ``kind`` (an ``OrgKind`` value), and any other
+    column of the table; ``sector`` defaults to the kind's (``DEFAULT_SECTOR``). Returns how many."""
+    records = [
+        {"sector": DEFAULT_SECTOR[OrgKind(row["kind"])].value, "import_id": import_id, **row} for row in rows
+    ]
+    if records:
+        connection.execute(schema.organisation.insert(), records)
+    return len(records)
+
+
+def seed_ratings(
+    connection: sa.Connection, rows: Iterable[Mapping], import_id: int, report_date: dt.date | None = None
+) -> int:
+    """Ratings from rows with ``org_code`` and ``rating``, and any other column of the table; the rest as
+    :data:`SEED_RATING`, reported on ``report_date`` unless the row says. Returns how many."""
+    records = [{**SEED_RATING, "report_date": report_date, "import_id": import_id, **row} for row in rows]
+    if records:
+        connection.execute(schema.rating.insert(), records)
+    return len(records)
