@@ -74,6 +74,8 @@ def _demo_store_has_monitoring_ratings_and_an_allocation(out, output: str) -> No
         assert c.execute(sa.select(sa.func.count()).select_from(fund_allocation)).scalar() == 42
     engine.dispose()
     assert "monitoring run 2" in output and "ratings rules" in output and "allocation:" in output
+    said = " ".join(output.split())  # the console wraps long lines
+    assert "system reviews: direction LSR-DEMO (£2,000,000) selected 23 places" in said  # £2m at £2m / 23
 
 
 def _demo_store_has_an_inspection_plan_the_inspector_account_works_on(out, output: str) -> None:

@@ -145,6 +145,13 @@ def demo(
         "special measures (carelens regime overdue lists missed re-inspections)",
         highlight=False,
     )
+    console.print(
+        f"system reviews: direction {jobs.systems.reference} (£{jobs.systems.budget_gbp:,.0f}) selected "
+        f"{jobs.systems.reviews_planned} places for review; {jobs.systems.acos_settled} ACOs settled, "
+        f"{jobs.systems.flagged_service_lines} service lines highly concentrated (pages /system-reviews, "
+        "/accountable-care)",
+        highlight=False,
+    )
     accounts_table = Table(title="Demo accounts (sign in on the web, or POST /api/v1/auth/token)")
     for column in ("user name", "password", "role", "organisations / sector"):
         accounts_table.add_column(column)

@@ -167,3 +167,22 @@ def test_commissioner_reads_its_scorecard(page, live_server, accounts, tmp_path)
     expect(page.get_by_role("heading", name="Compared with its peers")).to_be_visible()
     shot(page, tmp_path, "commissioner-scorecard")
     check_accessibility(page)
+
+
+def test_national_board_explores_system_reviews_and_accountable_care(page, live_server, accounts, tmp_path):
+    sign_in(page, live_server, accounts["national_board"])
+    page.get_by_role("link", name="System reviews").click()
+    page.wait_for_url("**/system-reviews")
+    expect(page.get_by_role("heading", name="Places ranked for review")).to_be_visible()
+    assert page.get_by_role("table", name="Places by selection score").count() == 1
+    page.get_by_label("Programme budget (£)").fill("500000")
+    page.get_by_role("button", name="Plan the programme").click()
+    page.wait_for_url("**budget=500000*")
+    expect(page.locator("#whatif")).to_contain_text("Nothing is stored")
+    shot(page, tmp_path, "board-system-reviews")
+    check_accessibility(page)
+    page.get_by_role("link", name="Accountable care").click()
+    page.wait_for_url("**/accountable-care")
+    expect(page.get_by_role("heading", name="Market concentration")).to_be_visible()
+    shot(page, tmp_path, "board-accountable-care")
+    check_accessibility(page)

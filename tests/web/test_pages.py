@@ -357,3 +357,121 @@ def test_allocation_explorer_draws_the_whatif_for_those_who_see_every_commission
     assert 'id="deciles"' in mine.text
     rows = re.findall(r'href="/commissioners/([^"]+)"', mine.text)
     assert set(rows) == set(accounts["commissioner"].organisations)
+
+
+# --- local system reviews and accountable care organisations (the demo's programme and ACOs) --------
+
+
+def _table(html: str, table_id: str) -> str:
+    """The HTML of the table with this id (it must have a caption: every data table does)."""
+    found = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
+    assert found, f"no table {table_id!r}"
+    assert "<caption" in found.group(0)
+    return found.group(0)
+
+
+def test_analyst_sees_places_ranked_with_why_the_programme_and_a_budget_whatif(client, accounts):
+    from carelens.demo.systems import DEMO_PERIOD, DEMO_REFERENCE
+
+    sign_in(client, accounts["analyst"])
+    page = client.get("/system-reviews", params={"period": DEMO_PERIOD.isoformat()})
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    for heading in ("Reviews", "Places ranked for review", "Overdue actions", "Review programme"):
+        assert f">{heading}</h2>" in page.text
+    ranking = _table(page.text, "ranking")
+    assert "Synthetic place" in ranking and "weighted mean of" in ranking  # every place says why
+    assert DEMO_REFERENCE in _table(page.text, "directions")
+    assert "Planned, not yet reported" in _table(page.text, "reviews")  # the demo's selected places
+    assert 'href="/system-reviews"' in page.text and 'href="/accountable-care"' in page.text  # navigation
+    whatif = client.get("/system-reviews", params={"period": DEMO_PERIOD.isoformat(), "budget": "£500,000"})
+    assert whatif.status_code == 200
+    assert "buys 5 reviews" in whatif.text and "Nothing is stored" in whatif.text
+    assert _table(whatif.text, "whatif-places").count("<tr") == 6  # a header row and five places
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"budget": "lots"}, "Enter the budget in pounds"),
+        ({"period": "1999-01-01"}, "Choose a period from the list"),
+    ],
+)
+def test_bad_input_on_the_system_reviews_page_is_400_naming_the_field(client, accounts, params, message):
+    sign_in(client, accounts["policy_maker"])
+    page = client.get("/system-reviews", params=params)
+    assert page.status_code == 400
+    assert "There is a problem" in page.text and message in page.text
+    assert page.text.count(message) >= 1 and "<title>Error:" in page.text
+
+
+def test_the_public_sees_published_review_reports_only(client, accounts, web_engine):
+    """A review reported to its board (recorded as `carelens systems review record` does) is public;
+    planned ones, the ranking, the programme and action plans are not."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from carelens.demo.systems import DEMO_REFERENCE
+    from carelens.store.schema_systems import systems_review
+    from carelens.systems.config import load_config
+    from carelens.systems.reviews import record_actions, record_review
+
+    with web_engine.connect() as c:
+        planned = c.execute(
+            sa.select(systems_review.c.id, systems_review.c.place_code).order_by(systems_review.c.id)
+        ).all()
+    (published_id, place), (unpublished_id, _) = planned[0], planned[-1]
+    stages = load_config().stages
+    findings = pd.DataFrame({"stage": list(stages), "finding": [f"Finding about {s}" for s in stages]})
+    record_review(
+        web_engine, DEMO_REFERENCE, place, findings, load_config(), "test", "Test board", dt.date(2018, 3, 1)
+    )
+    actions = pd.DataFrame(
+        [(1, None, "Join up the crisis line", "Council", dt.date(2018, 6, 30), "open", None)],
+        columns=["number", "stage", "action", "owner", "deadline", "status", "completed_on"],
+    ).astype(object)
+    record_actions(web_engine, DEMO_REFERENCE, place, actions, "test")
+
+    page = client.get("/system-reviews")
+    assert page.status_code == 200
+    reviews = _table(page.text, "reviews")
+    assert f'href="/system-reviews/{published_id}"' in reviews
+    assert f'href="/system-reviews/{unpublished_id}"' not in reviews and "Planned" not in reviews
+    for heading in ("Places ranked for review", "Review programme", "Overdue actions"):
+        assert f">{heading}</h2>" not in page.text
+    assert 'href="/accountable-care"' not in page.text
+    report = client.get(f"/system-reviews/{published_id}")
+    assert report.status_code == 200
+    assert "Finding about crisis_and_step_up" in report.text and "Test board" in report.text
+    assert "Action plan" not in report.text  # tracked by the regulator, not published
+    assert client.get(f"/system-reviews/{unpublished_id}").status_code == 404
+    assert client.get("/system-reviews/not-a-number").status_code == 404
+
+    sign_in(client, accounts["chief_inspector"])
+    tracked = client.get(f"/system-reviews/{published_id}")
+    assert "overdue by" in _table(tracked.text, "actions")
+    assert "Join up the crisis line" in _table(client.get("/system-reviews").text, "overdue")
+
+
+def test_accountable_care_shows_settlements_and_flags_concentrated_markets(client, accounts):
+    assert client.get("/accountable-care").status_code == 403  # the public
+    sign_in(client, accounts["provider"])
+    assert client.get("/accountable-care").status_code == 403
+    sign_in(client, accounts["national_board"])
+    page = client.get("/accountable-care")
+    assert page.status_code == 200
+    settlements = _table(page.text, "settlements")
+    assert settlements.count("Synthetic accountable care organisation") == 4
+    assert "shared savings paid" in settlements and "passed" in settlements
+    concentration = _table(page.text, "concentration")
+    assert "highly concentrated" in concentration and "nhsuk-tag--red" in concentration
+    assert "above 2,500 it is highly concentrated" in page.text  # the configured threshold, explained
+
+
+def test_a_commissioner_sees_the_review_work_of_its_area_but_not_the_programme(client, accounts):
+    sign_in(client, accounts["commissioner"])
+    page = client.get("/system-reviews")
+    assert page.status_code == 200
+    assert ">Places ranked for review</h2>" in page.text and ">Review programme</h2>" not in page.text
+    assert "No place in your area" in page.text  # the demo's commissioners contract no synthetic trust
+    assert client.get("/accountable-care").status_code == 200

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from carelens.demo.systems import SystemsDemo, run_systems_demo
+
 DEFAULT_HOST = "127.0.0.1"
 """Loopback only by default: exposing the service on a network is an explicit choice (``--host``)."""
 DEFAULT_PORT = 8000
@@ -62,6 +64,8 @@ class DemoJobs:
     """The saved schedule's summary (:attr:`carelens.plan.schedule.Schedule.summary`)."""
     special_measures_cases: list[int]
     """Provider regime cases the demo opened and moved into special measures (see :func:`run_demo_jobs`)."""
+    systems: SystemsDemo
+    """The demo's review programme and ACO settlement (:func:`carelens.demo.systems.run_systems_demo`)."""
 
 
 def run_demo_jobs(
@@ -82,6 +86,9 @@ def run_demo_jobs(
     measures (:func:`carelens.plan.regime.inadequate_without_special_measures`) gets a provider case
     opened and moved into special measures on the date of that rating, as the regulator's policy does on
     an Inadequate overall rating; its deadline is the re-inspection within 6 months (``regime.yaml``).
+
+    Local systems: a review programme directed and selected on the synthetic places, and the synthetic
+    ACOs' year settled with their market shares (:func:`carelens.demo.systems.run_systems_demo`).
     """
     import datetime as dt
 
@@ -162,6 +169,9 @@ def run_demo_jobs(
             case_id = open_case(connection, "provider", row.org_code, user, why, row.date)
             transition(connection, case_id, "enter_special_measures", user, why, row.date)
             cases.append(case_id)
+
+    say("system reviews and ACOs")
+    systems = run_systems_demo(engine, user)
     return DemoJobs(
         monitoring_runs=runs,
         ratings_recorded=recorded,
@@ -173,6 +183,7 @@ def run_demo_jobs(
         schedule_id=schedule_id,
         plan_summary=plan.summary,
         special_measures_cases=cases,
+        systems=systems,
     )
 
 

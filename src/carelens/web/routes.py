@@ -36,6 +36,9 @@ def navigation(actor: Actor, current: str) -> list[dict]:
         items.append(("Inspection plan", "/plan"))
     if plans is Scope.OWN:
         items.append(("My inspection plan", "/plan"))
+    items.append(("System reviews", "/system-reviews"))  # published review reports are open to all
+    if actor.rules.local_systems is not Scope.NONE:
+        items.append(("Accountable care", "/accountable-care"))
     # An inspector's organisations are its assignments: its plan lists them.
     own_organisations = () if actor.inspector_id else sorted(actor.organisations)[:2]
     for code in own_organisations:
@@ -357,4 +360,77 @@ def inspection_plan(
         options=[("", "All inspections"), *PLAN_STATUS_NAMES.items()],
         **view,
         **links,
+    )
+
+
+# --- local system reviews and accountable care organisations ---------------------------------------
+
+
+@router.get("/system-reviews", response_class=HTMLResponse)
+def system_reviews(
+    request: Request,
+    actor: ActorDep,
+    period: str | None = None,
+    budget: str | None = None,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+):
+    """Reviews of local systems (published reports to everyone); places ranked for review with why,
+    overdue actions and the programme's budget what-if for the roles the services allow."""
+    from carelens.web.views import REVIEW_STATUS_TAGS, system_reviews_view
+
+    try:
+        view = system_reviews_view(
+            _engine(request), actor, period, budget, page_number, web_settings().league_table_rows
+        )
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    links = _pager_links(
+        "/system-reviews", {"period": view["period"] or "", "budget": budget or ""}, view["ranking"]
+    )
+    return page(
+        request,
+        actor,
+        "system_reviews.jinja",
+        status=400 if view["errors"] else 200,
+        title="Local system reviews",
+        status_tags=REVIEW_STATUS_TAGS,
+        **view,
+        **links,
+    )
+
+
+@router.get("/system-reviews/{review_id}", response_class=HTMLResponse)
+def system_review(request: Request, actor: ActorDep, review_id: str):
+    """One review: findings by pathway stage (never a rating) and, for those who track it, its action plan."""
+    from carelens.services.systems import review
+    from carelens.web.views import REVIEW_STATUS_TAGS
+
+    try:
+        if not review_id.isdigit() or not 0 < int(review_id) < 2**62:
+            raise NotFound(f"no review {review_id}")
+        found = review(_engine(request), actor, int(review_id))
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    title = f"Local system review: {found['place_name'] or found['place_code']}"
+    return page(
+        request, actor, "system_review.jinja", title=title, review=found, status_tags=REVIEW_STATUS_TAGS
+    )
+
+
+@router.get("/accountable-care", response_class=HTMLResponse)
+def accountable_care(request: Request, actor: ActorDep):
+    """ACO settlements (savings against the benchmark, quality gate, payment) and market concentration."""
+    from carelens.web.views import CONCENTRATION_TAGS, accountable_care_view
+
+    try:
+        view = accountable_care_view(_engine(request), actor)
+    except ServiceError as error:
+        return error_page(request, actor, error)
+    return page(
+        request,
+        actor,
+        "accountable_care.jinja",
+        title="Accountable care organisations",
+        concentration_tags=CONCENTRATION_TAGS,
+        **view,
     )

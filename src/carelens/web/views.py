@@ -436,3 +436,88 @@ def regime_panel(db: Db, actor: Actor, rows: int, as_of: dt.date) -> dict[str, A
         "as_of": as_of.isoformat(),
         "cases": [{**c, "days_overdue": overdue.get(c["id"])} for c in cases[:rows]],
     }
+
+
+# --- local system reviews and accountable care organisations ----------------------------------------
+
+
+def system_reviews_view(
+    db: Db, actor: Actor, period: str | None, budget: str | None, page: int, rows: int
+) -> dict[str, Any]:
+    """The local system reviews page: the reviews the actor may see (published reports to everyone);
+    for roles that see review work, places ranked for review with why and overdue actions; for roles
+    that see the whole programme, its directions and the budget what-if. ``errors`` name bad input."""
+    from carelens.model.access import Scope
+    from carelens.services import systems as systems_service
+
+    view: dict[str, Any] = {
+        "reviews": _all_pages(systems_service.review_list, db=db, actor=actor),
+        "periods": [],
+        "period_options": [],
+        "period": None,
+        "ranking": None,
+        "overdue": None,
+        "directions": None,
+        "budget": budget or "",
+        "whatif": None,
+        "errors": [],
+        "review_work": actor.rules.local_systems is not Scope.NONE,
+    }
+    rule = actor.rules.local_systems
+    if not view["review_work"]:
+        return view
+    view["periods"] = systems_service.place_periods(db, actor)
+    view["period_options"] = [(p, f"Period from {_date(p):%-d %B %Y}") for p in view["periods"]]
+    if period and period not in view["periods"]:
+        view["errors"].append({"text": "Choose a period from the list", "href": "#period"})
+    view["period"] = period if period in view["periods"] else next(iter(view["periods"]), None)
+    if view["period"]:
+        chosen = _date(view["period"])
+        view["ranking"] = systems_service.place_ranking(db, actor, chosen, page=page, page_size=rows)
+    view["overdue"] = systems_service.action_list(db, actor, overdue_only=True, page_size=rows)
+    if rule is not Scope.ALL:
+        return view
+    view["directions"] = _all_pages(systems_service.directions, db=db, actor=actor)
+    if budget:
+        amount = _pounds(budget)
+        if amount is None:
+            view["errors"].append(
+                {"text": "Enter the budget in pounds, for example 2000000", "href": "#budget"}
+            )
+        elif view["period"]:
+            view["whatif"] = systems_service.programme_whatif(db, actor, amount, period=_date(view["period"]))
+    return view
+
+
+def _pounds(text: str) -> float | None:
+    """An amount of pounds typed into a form ('£2,000,000' or '2000000'); None when it is not one."""
+    try:
+        amount = float(text.replace("£", "").replace(",", "").strip())
+    except ValueError:
+        return None
+    return amount if 0 <= amount < 1e12 else None
+
+
+REVIEW_STATUS_TAGS = {"planned": ("Planned, not yet reported", "grey"), "reported": ("Reported", "green")}
+"""How a review's status shows on the pages (text, tag colour)."""
+CONCENTRATION_TAGS = {
+    "highly concentrated": "red",
+    "moderately concentrated": "orange",
+    "unconcentrated": "green",
+}
+"""Tag colours of the market-concentration bands (flagged = highly concentrated)."""
+
+
+def accountable_care_view(db: Db, actor: Actor) -> dict[str, Any]:
+    """The ACO page: current settlements and market concentration of the ACOs in reach, with the
+    configured thresholds the page explains them by (the services say Forbidden to roles without)."""
+    from carelens.services import systems as systems_service
+
+    config = systems_service.method()[0]
+    return {
+        "settlements": _all_pages(systems_service.aco_settlements, db=db, actor=actor),
+        "concentration": _all_pages(systems_service.market_concentration, db=db, actor=actor),
+        "hhi_moderate_above": config.hhi_moderate_above,
+        "hhi_high_above": config.hhi_high_above,
+        "shared_savings_rate": config.shared_savings_rate,
+    }
