@@ -94,16 +94,6 @@ def fill_systems(engine: sa.Engine) -> None:
     )
 
     config, definitions = load_config(), load_indicators()
-    if (
-        engine.dialect.name == "postgresql"
-    ):  # the fixture wrote import record 1 with its id: move the sequence on
-        with engine.begin() as c:
-            c.execute(
-                sa.text(
-                    "SELECT setval(pg_get_serial_sequence('import_record', 'id'), "
-                    "(SELECT max(id) FROM import_record))"
-                )
-            )
     badness = {"PL2": 2.0, "PL1": 1.0, "PL3": 0.5, "PL4": -0.5, "PL5": -1.0}
     places = _transitions(PERIOD, PLACES, ["place"] * 5, [badness[c] for c in PLACES])
     quality = _transitions(
