@@ -200,7 +200,10 @@ class ParquetReader(ObservationReader):
                 parts.append(table)
                 owner.append(np.full(table.num_rows, k, dtype=np.int32))
         table = pa.concat_tables(parts) if parts else schema.empty_table()
-        frame = table.to_pandas(date_as_object=False)  # period as datetime64, org_code as a categorical
+        # period as datetime64 and org_code as a categorical; one block per column (no consolidation
+        # copy), each column's Arrow memory released as soon as it is converted
+        frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=True)
+        del table
         codes = np.concatenate(owner) if owner else np.zeros(0, dtype=np.int32)
         frame.insert(0, "indicator_id", pd.Categorical.from_codes(codes, pd.Index(wanted, dtype=object)))
         frame["import_id"] = np.nan

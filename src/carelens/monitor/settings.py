@@ -40,7 +40,7 @@ class MonitorSettings:
     band_cut_points: tuple[float, ...] = (0.50, 0.70, 0.85, 0.95, 0.99)
     band_within: str = "kind"
     zero_score_band: int = 6
-    indicators_per_batch: int = 4
+    indicators_per_batch: int = 1
 
     def as_json(self) -> str:
         """The settings as canonical JSON (sorted keys): stored with each run and part of its digest."""
