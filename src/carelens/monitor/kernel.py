@@ -437,10 +437,10 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
             improvement=IMPROVEMENT[meta.polarity],
             min_points=settings.spc_min_points,
         )
-        ends = last_row[s0:s1] - a
-        spc_mean[s0:s1] = chart.mean[ends]
-        spc_lower[s0:s1] = chart.lower[ends]
-        spc_upper[s0:s1] = chart.upper[ends]
+        last_phase = chart.phase_index[last_row[s0:s1] - a]
+        spc_mean[s0:s1] = chart.phase_mean[last_phase]
+        spc_lower[s0:s1] = chart.phase_lower[last_phase]
+        spc_upper[s0:s1] = chart.phase_upper[last_phase]
         variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
         concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
         last_concern = np.full(s1 - s0, -1, dtype=np.int64)

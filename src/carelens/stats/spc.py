@@ -94,18 +94,22 @@ class XmrResult:
     """XmR limits, rules and icons. Per-point arrays align with the input; per-series arrays are indexed
     by series code (length ``max(code) + 1``; codes that never occur have ``n_points == 0``)."""
 
+    # per phase (index: ``phase_index``), spread to points by the properties below
+    phase_mean: np.ndarray
+    phase_upper: np.ndarray
+    phase_lower: np.ndarray
+    phase_near_upper: np.ndarray
+    phase_near_lower: np.ndarray
+    phase_short: np.ndarray
     # per point
-    mean: np.ndarray
-    upper: np.ndarray
-    lower: np.ndarray
-    near_upper: np.ndarray
-    near_lower: np.ndarray
+    phase_index: np.ndarray
+    """The point's phase among all phases of all series (``phase`` counts within its series)."""
+    series_first: np.ndarray
+    """True at each series' first point."""
     moving_range: np.ndarray
     """|y_i − y_{i−1}| within a phase; NaN at a phase start and next to a missing value or gap."""
     moving_range_used: np.ndarray
     """True where the moving range went into M̄R (in the baseline and not screened out)."""
-    phase: np.ndarray
-    """Phase number within the series, from 0 (a rebase point starts the next one)."""
     missing: np.ndarray
     astronomical: np.ndarray
     trend: np.ndarray
@@ -117,8 +121,6 @@ class XmrResult:
     """+1 high / −1 low for special-cause points (a trend's direction for trend points), else 0."""
     point_type_code: np.ndarray
     """Each point's type as int8, an index into ``POINT_TYPES`` (text: ``point_type``)."""
-    short_phase: np.ndarray
-    """True where the point's phase has fewer than ``min_points`` observed baseline values."""
     # per series
     n_points: np.ndarray
     n_missing: np.ndarray
@@ -128,6 +130,39 @@ class XmrResult:
     """Type of the series' last observed point as an index into ``POINT_TYPES``, -1 if it has none."""
     assurance_code: np.ndarray
     """The series' assurance icon as an index into ``ASSURANCE_TYPES``."""
+
+    # Per-point views of the per-phase figures, built only when asked for (a caller wanting each series'
+    # last limits reads ``phase_upper[phase_index[last]]`` without spreading them over every point).
+    @property
+    def mean(self) -> np.ndarray:
+        return self.phase_mean[self.phase_index]
+
+    @property
+    def upper(self) -> np.ndarray:
+        return self.phase_upper[self.phase_index]
+
+    @property
+    def lower(self) -> np.ndarray:
+        return self.phase_lower[self.phase_index]
+
+    @property
+    def near_upper(self) -> np.ndarray:
+        return self.phase_near_upper[self.phase_index]
+
+    @property
+    def near_lower(self) -> np.ndarray:
+        return self.phase_near_lower[self.phase_index]
+
+    @property
+    def short_phase(self) -> np.ndarray:
+        """True where the point's phase has fewer than ``min_points`` observed baseline values."""
+        return self.phase_short[self.phase_index]
+
+    @property
+    def phase(self) -> np.ndarray:
+        """Phase number within the series, from 0 (a rebase point starts the next one)."""
+        first_phase_of_series = np.maximum.accumulate(np.where(self.series_first, self.phase_index, 0))
+        return self.phase_index - first_phase_of_series
 
     # Text views of the codes (object arrays of str), built only when asked for.
     @property
@@ -321,9 +356,6 @@ def xmr(
     type_code[rule_code == 0] = 0
     type_code[~observed] = _MISSING_TYPE
 
-    phase_in_series = phase - np.maximum.accumulate(np.where(series_first, phase, 0))
-    short_phase = core.short_phase[phase]
-
     # Per-series summaries.
     series_of_phase = codes[new_phase]
     series_start = np.flatnonzero(series_first)
@@ -352,14 +384,16 @@ def xmr(
         assurance_code[series_id] = code
 
     return XmrResult(
-        mean=core.mean[phase],
-        upper=core.upper[phase],
-        lower=core.lower[phase],
-        near_upper=core.near_upper[phase],
-        near_lower=core.near_lower[phase],
+        phase_mean=core.mean,
+        phase_upper=core.upper,
+        phase_lower=core.lower,
+        phase_near_upper=core.near_upper,
+        phase_near_lower=core.near_lower,
+        phase_short=core.short_phase,
+        phase_index=phase,
+        series_first=series_first,
         moving_range=full(core.moving_range, np.nan),
         moving_range_used=full(core.moving_range_used, False),
-        phase=phase_in_series,
         missing=~observed,
         astronomical=rule_flags["astronomical"],
         trend=rule_flags["trend"],
@@ -368,7 +402,6 @@ def xmr(
         rule_code=rule_code,
         direction=point_direction,
         point_type_code=type_code,
-        short_phase=short_phase,
         n_points=n_points,
         n_missing=n_missing,
         n_phases=n_phases,
