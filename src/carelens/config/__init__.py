@@ -2,12 +2,15 @@
 
 Each area keeps its files in a folder here (``monitor/``, ``assess/``, ``fund/``, ``plan/``, ``systems/``,
 ``indicators/``), each value with its meaning and source. This module is the one way to find and read
-them: :func:`packaged` gives a packaged file's path and :func:`read_mapping` reads any settings file
-(packaged or the user's own), reporting a missing, unreadable or malformed file as bad input.
+them: :func:`packaged` gives a packaged file's path, :func:`read_mapping` reads any settings file
+(packaged or the user's own), reporting a missing, unreadable or malformed file as bad input, and
+:class:`FieldReader` reads its fields with their types and ranges checked, collecting every problem
+(naming the file and the field) so that one error reports them all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,3 +38,105 @@ def read_mapping(path: str | Path) -> tuple[dict[str, Any], str]:
     if not isinstance(document, dict):
         raise InputError(Problem(source, None, None, "expected a mapping (key: value) at the top level"))
     return document, source
+
+
+_REQUIRED: Any = object()
+
+
+class FieldReader:
+    """Typed access to the dotted fields of a settings mapping, collecting problems instead of stopping.
+
+    ``reader = FieldReader(source, document)``; ``reader.get("a.b", float, minimum=0.0)`` is the number at
+    ``document["a"]["b"]``; every problem (missing, wrong type, out of range, or one the caller adds with
+    :meth:`problem`) is kept as a :class:`~carelens.errors.Problem` naming ``source`` and the field's
+    dotted path, and :meth:`raise_if_any` raises them together as one :class:`~carelens.errors.InputError`.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        document: Mapping[str, Any],
+        prefix: str = "",
+        problems: list[Problem] | None = None,
+    ) -> None:
+        self.source = source
+        self.document = document
+        self.prefix = prefix
+        """Dotted path of ``document`` within the file ("" for the whole file), put before field names."""
+        self.problems: list[Problem] = [] if problems is None else problems
+
+    def within(self, name: str, document: Any) -> FieldReader:
+        """A reader of ``document``, the mapping at field ``name`` (not a mapping: read as empty), whose
+        fields are named below ``name`` and whose problems are this reader's."""
+        return FieldReader(
+            self.source, document if isinstance(document, Mapping) else {}, self._field(name), self.problems
+        )
+
+    def _field(self, name: str | None) -> str | None:
+        return ".".join(part for part in (self.prefix, name) if part) or None
+
+    def problem(self, field_name: str | None, reason: str) -> None:
+        """Record a problem with a field (``None``: with the mapping as a whole)."""
+        self.problems.append(Problem(self.source, None, self._field(field_name), reason))
+
+    def raise_if_any(self) -> None:
+        """Raise every problem recorded so far as one InputError."""
+        if self.problems:
+            raise InputError(self.problems)
+
+    def get(
+        self,
+        dotted: str,
+        kind: type,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        exclusive: bool = False,
+        default: Any = _REQUIRED,
+        optional: bool = False,
+    ) -> Any:
+        """The value of field ``dotted`` ("section.key"), checked; ``None`` after recording a problem.
+
+        ``kind``: ``float`` (any number but a boolean, returned as a float), ``int`` (a whole number),
+        ``str`` (text; a bare whole number is read as text) or any other type (``dict``, ``list``,
+        ``bool``) the value must be an instance of. ``minimum`` (``exclusive``: the value must exceed
+        it) and ``maximum`` bound numbers; a value out of range is recorded as a problem and returned.
+        A missing or null field gives ``default`` when one is given, ``None`` when ``optional``, and is
+        otherwise a problem ("required field is missing"; a null required field is reported as the
+        wrong type).
+        """
+        value: Any = self.document
+        for part in dotted.split("."):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            else:
+                value = _REQUIRED
+                break
+        if value is _REQUIRED or (value is None and (optional or default is not _REQUIRED)):
+            if default is _REQUIRED and not optional:
+                self.problem(dotted, "required field is missing")
+                return None
+            return None if default is _REQUIRED else default
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.problem(dotted, f"must be a number, got {value!r}")
+                return None
+            value = float(value)
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.problem(dotted, f"must be a whole number, got {value!r}")
+                return None
+        elif kind is str:
+            if not isinstance(value, str | int):
+                self.problem(dotted, f"must be text, got {value!r}")
+                return None
+            value = str(value)
+        elif not isinstance(value, kind):
+            self.problem(dotted, f"must be a {kind.__name__}, got {value!r}")
+            return None
+        if kind in (float, int):
+            if minimum is not None and (value <= minimum if exclusive else value < minimum):
+                self.problem(dotted, f"must be {'>' if exclusive else '>='} {minimum:g}, got {value:g}")
+            if maximum is not None and value > maximum:
+                self.problem(dotted, f"must be <= {maximum:g}, got {value:g}")
+        return value

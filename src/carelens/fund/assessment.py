@@ -28,9 +28,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.config import packaged, read_mapping
+from carelens.config import FieldReader, packaged, read_mapping
 from carelens.errors import InputError, Problem
-from carelens.fund.scenario import _Reader
 from carelens.model.organisations import OrgKind
 from carelens.stats.funnel import funnel
 from carelens.store import repository, schema
@@ -70,7 +69,7 @@ class AssessmentRules:
 def load_rules(path: str | Path | None = None) -> AssessmentRules:
     """Read the assessment rules (packaged defaults unless ``path`` is given)."""
     document, source = read_mapping(Path(path) if path else packaged("fund", "assessment.yaml"))
-    r = _Reader(source, document)
+    r = FieldReader(source, document)
     share = {"minimum": 0.0, "maximum": 1.0}
     rules = AssessmentRules(
         level=r.get("outcomes.level", float, minimum=0.0, maximum=100.0, exclusive=True),

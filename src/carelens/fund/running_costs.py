@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carelens.config import packaged, read_mapping
+from carelens.config import FieldReader, packaged, read_mapping
 from carelens.errors import InputError, Problem
-from carelens.fund.scenario import _Reader, parse_year, year_label
+from carelens.fund.scenario import parse_year, year_label
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def default_rules_path() -> Path:
 def load_rules(path: str | Path | None = None) -> RunningCostRules:
     """Read the running-cost rules (packaged defaults unless ``path`` is given)."""
     document, source = read_mapping(Path(path) if path else default_rules_path())
-    reader = _Reader(source, document)
+    reader = FieldReader(source, document)
     rates: dict[int, float] = {}
     for key, value in (reader.get("allowance_per_head_gbp", dict) or {}).items():
         try:

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from carelens.config import FieldReader
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
@@ -133,7 +134,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         document = yaml.safe_load(raw_bytes.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputError(Problem(source, None, None, f"not valid YAML: {exc}")) from None
-    reader = _Reader(source, document if isinstance(document, dict) else {})
+    reader = FieldReader(source, document if isinstance(document, dict) else {})
     if not isinstance(document, dict):
         reader.problem(None, "the file must be a mapping of fields")
         reader.raise_if_any()
@@ -201,7 +202,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     )
 
 
-def _stream_need(reader: _Reader, stream: str) -> StreamNeed:
+def _stream_need(reader: FieldReader, stream: str) -> StreamNeed:
     prefix = f"need.{stream}"
     method = reader.get(f"{prefix}.method", str)
     if method is not None and method not in NEED_METHODS:
@@ -229,68 +230,3 @@ def _stream_need(reader: _Reader, stream: str) -> StreamNeed:
             "the published weighted population already includes it: use method 'components' to change it",
         )
     return StreamNeed(method=method or "published", component_weights=weights, health_inequalities=hi)
-
-
-class _Reader:
-    """Typed access to dotted fields of a YAML mapping, collecting problems instead of stopping."""
-
-    _MISSING = object()
-
-    def __init__(self, source: str, document: dict) -> None:
-        self.source = source
-        self.document = document
-        self.problems: list[Problem] = []
-
-    def problem(self, field_name: str | None, reason: str) -> None:
-        self.problems.append(Problem(self.source, None, field_name, reason))
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise InputError(self.problems)
-
-    def get(
-        self,
-        dotted: str,
-        kind: type,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        exclusive: bool = False,
-        default: Any = _MISSING,
-        optional: bool = False,
-    ) -> Any:
-        value: Any = self.document
-        for part in dotted.split("."):
-            if isinstance(value, dict) and part in value:
-                value = value[part]
-            else:
-                value = self._MISSING
-                break
-        if value is self._MISSING or (value is None and (optional or default is not self._MISSING)):
-            if default is self._MISSING and not optional:
-                self.problem(dotted, "required field is missing")
-                return None
-            return None if default is self._MISSING else default
-        if kind is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                self.problem(dotted, f"must be a number, got {value!r}")
-                return None
-            value = float(value)
-        elif kind is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.problem(dotted, f"must be a whole number, got {value!r}")
-                return None
-        elif kind is str:
-            if not isinstance(value, str | int):
-                self.problem(dotted, f"must be text, got {value!r}")
-                return None
-            value = str(value)
-        elif not isinstance(value, kind):
-            self.problem(dotted, f"must be a {kind.__name__}, got {value!r}")
-            return None
-        if kind in (float, int):
-            if minimum is not None and (value <= minimum if exclusive else value < minimum):
-                self.problem(dotted, f"must be {'>' if exclusive else '>='} {minimum:g}, got {value:g}")
-            if maximum is not None and value > maximum:
-                self.problem(dotted, f"must be <= {maximum:g}, got {value:g}")
-        return value

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from carelens.config import packaged, read_mapping
-from carelens.errors import InputError, Problem
+from carelens.config import FieldReader, packaged, read_mapping
 
 SCHEMA_VERSION = 1
 FUNNELS = ("pr", "rate")
@@ -74,24 +72,22 @@ def default_config_file() -> Path:
 def load_config(path: str | Path | None = None) -> SystemsConfig:
     """Read and check the systems configuration (packaged defaults unless ``path`` is given)."""
     doc, source = read_mapping(Path(path) if path else default_config_file())
-    reader = _Reader(source, doc)
+    reader = FieldReader(source, doc)
     if reader.get("schema_version", int) != SCHEMA_VERSION:
-        reader.fail("schema_version", f"must be {SCHEMA_VERSION}")
+        reader.problem("schema_version", f"must be {SCHEMA_VERSION}")
     indicators = []
     for ident, entry in (reader.get("transitions.indicators", dict) or {}).items():
-        entry = entry if isinstance(entry, dict) else {}
-        sub = _Reader(source, entry, f"transitions.indicators.{ident}.")
+        sub = reader.within(f"transitions.indicators.{ident}", entry)
         indicator = TransitionIndicator(
             id=str(ident),
             title=str(sub.get("title", str)),
-            multiplier=sub.number("multiplier", positive=True),
+            multiplier=sub.get("multiplier", float, minimum=0, exclusive=True),
             funnel=str(sub.get("funnel", str)),
-            weight=sub.number("weight", minimum=0),
+            weight=sub.get("weight", float, minimum=0),
         )
         if indicator.funnel not in FUNNELS:
-            sub.fail("funnel", f"must be one of {', '.join(FUNNELS)}")
+            sub.problem("funnel", f"must be one of {', '.join(FUNNELS)}")
         indicators.append(indicator)
-        reader.problems += sub.problems
     bands = reader.get("aco.msr_bands", list) or []
     parsed_bands: list[tuple[float, float]] = []
     for i, band in enumerate(bands, start=1):
@@ -101,81 +97,48 @@ def load_config(path: str | Path | None = None) -> SystemsConfig:
             or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in band)
             or not 0 <= band[1] < 1
         ):
-            reader.fail(f"aco.msr_bands[{i}]", "must be [population lower bound, rate in [0, 1)]")
+            reader.problem(f"aco.msr_bands[{i}]", "must be [population lower bound, rate in [0, 1)]")
             continue
         parsed_bands.append((float(band[0]), float(band[1])))
     if [b[0] for b in parsed_bands] != sorted({b[0] for b in parsed_bands}) or not parsed_bands:
-        reader.fail("aco.msr_bands", "lower bounds must be ascending without repeats (at least one band)")
-    min_loss = (doc or {}).get("aco", {}).get("min_loss_rate") if isinstance(doc, dict) else None
+        reader.problem("aco.msr_bands", "lower bounds must be ascending without repeats (at least one band)")
+    share = {"minimum": 0, "maximum": 1}
     config = SystemsConfig(
         source=source,
-        level=reader.number("transitions.level", positive=True),
-        z_cap=reader.number("transitions.z_cap", positive=True),
+        level=reader.get("transitions.level", float, minimum=0, exclusive=True),
+        z_cap=reader.get("transitions.z_cap", float, minimum=0, exclusive=True),
         indicators=tuple(indicators),
-        previous_budget_gbp=reader.number("programme.previous_budget_gbp", positive=True),
-        previous_reviews=int(reader.number("programme.previous_reviews", positive=True)),
-        fixed_cost_gbp=reader.number("programme.fixed_cost_gbp", minimum=0),
+        previous_budget_gbp=reader.get("programme.previous_budget_gbp", float, minimum=0, exclusive=True),
+        previous_reviews=reader.get("programme.previous_reviews", int, minimum=0, exclusive=True),
+        fixed_cost_gbp=reader.get("programme.fixed_cost_gbp", float, minimum=0),
         power=str(reader.get("programme.power", str)),
         stages=tuple(str(s) for s in reader.get("programme.stages", list) or []),
-        min_population=reader.number("aco.min_population", minimum=0),
+        min_population=reader.get("aco.min_population", float, minimum=0),
         msr_bands=tuple(parsed_bands),
-        min_loss_rate=None if min_loss is None else reader.number("aco.min_loss_rate", minimum=0),
-        shared_savings_rate=reader.rate("aco.shared_savings_rate"),
-        shared_loss_rate=reader.rate("aco.shared_loss_rate"),
-        savings_cap=reader.rate("aco.savings_cap"),
-        loss_cap=reader.rate("aco.loss_cap"),
-        quality_level=reader.number("aco.quality.level", positive=True),
-        quality_max_worse=int(reader.number("aco.quality.max_worse", minimum=0)),
-        quality_min_assessed=int(reader.number("aco.quality.min_assessed", minimum=0)),
+        min_loss_rate=reader.get("aco.min_loss_rate", float, minimum=0, optional=True),
+        shared_savings_rate=reader.get("aco.shared_savings_rate", float, **share),
+        shared_loss_rate=reader.get("aco.shared_loss_rate", float, **share),
+        savings_cap=reader.get("aco.savings_cap", float, **share),
+        loss_cap=reader.get("aco.loss_cap", float, **share),
+        quality_level=reader.get("aco.quality.level", float, minimum=0, exclusive=True),
+        quality_max_worse=reader.get("aco.quality.max_worse", int, minimum=0),
+        quality_min_assessed=reader.get("aco.quality.min_assessed", int, minimum=0),
         quality_indicators=tuple(str(s) for s in reader.get("aco.quality.indicators", list) or []),
-        hhi_moderate_above=reader.number("aco.hhi.moderate_above", minimum=0),
-        hhi_high_above=reader.number("aco.hhi.high_above", minimum=0),
-        bundle_winsorise_percentile=reader.number("aco.bundle.winsorise_percentile", positive=True),
-        bundle_discount=reader.rate("aco.bundle.discount"),
+        hhi_moderate_above=reader.get("aco.hhi.moderate_above", float, minimum=0),
+        hhi_high_above=reader.get("aco.hhi.high_above", float, minimum=0),
+        bundle_winsorise_percentile=reader.get(
+            "aco.bundle.winsorise_percentile", float, minimum=0, exclusive=True
+        ),
+        bundle_discount=reader.get("aco.bundle.discount", float, **share),
     )
     known = {i.id for i in config.indicators}
     for ident in config.quality_indicators:
         if ident not in known:
-            reader.fail("aco.quality.indicators", f"{ident!r} is not a transitions indicator")
-    if config.hhi_high_above < config.hhi_moderate_above:
-        reader.fail("aco.hhi.high_above", "must be at least moderate_above")
+            reader.problem("aco.quality.indicators", f"{ident!r} is not a transitions indicator")
+    hhi = (config.hhi_moderate_above, config.hhi_high_above)
+    if None not in hhi and hhi[1] < hhi[0]:
+        reader.problem("aco.hhi.high_above", "must be at least moderate_above")
     if not config.stages:
-        reader.fail("programme.stages", "at least one pathway stage is required")
-    if reader.problems:
-        raise InputError(reader.problems)
+        reader.problem("programme.stages", "at least one pathway stage is required")
+    reader.raise_if_any()
     return config
-
-
-class _Reader:
-    """Reads dotted paths from a YAML mapping, collecting every problem."""
-
-    def __init__(self, source: str, doc: dict, prefix: str = "") -> None:
-        self.source, self.doc, self.prefix = source, doc, prefix
-        self.problems: list[Problem] = []
-
-    def fail(self, name: str, reason: str) -> None:
-        self.problems.append(Problem(self.source, None, self.prefix + name, reason))
-
-    def get(self, name: str, kind: type | tuple[type, ...]) -> Any:
-        value: Any = self.doc
-        for part in name.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is None or not isinstance(value, kind) or isinstance(value, bool):
-            label = kind.__name__ if isinstance(kind, type) else "number"
-            self.fail(name, f"required, must be a {label}")
-            return None
-        return value
-
-    def number(self, name: str, positive: bool = False, minimum: float | None = None) -> float:
-        value = self.get(name, (int, float))
-        if value is None:
-            return 0.0
-        if (positive and value <= 0) or (minimum is not None and value < minimum):
-            self.fail(name, f"must be {'> 0' if positive else f'>= {minimum:g}'}, got {value}")
-        return float(value)
-
-    def rate(self, name: str) -> float:
-        value = self.number(name, minimum=0)
-        if value > 1:
-            self.fail(name, f"must be a share between 0 and 1, got {value}")
-        return value
