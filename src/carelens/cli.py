@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -27,6 +27,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+DB_OPTION_HELP = "Database URL (default: $CARELENS_DB, else carelens.db in the user data directory)."
+
+# Options several commands share, each declared once; a command takes one as ``db: DbOption = None``.
+DbOption = Annotated[str | None, typer.Option("--db", help=DB_OPTION_HELP)]
+OutTableOption = Annotated[Path, typer.Option("--out", "-o", help="Output table: .csv or .parquet.")]
+HostOption = Annotated[str, typer.Option("--host", help="Address to serve on (loopback by default).")]
+PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")]
 
 
 def _stderr():
@@ -72,8 +80,8 @@ def demo(
     serve_app: bool = typer.Option(
         True, "--serve/--no-serve", help="Serve the dashboard and API when done (--no-serve: only write)."
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (loopback by default)."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to serve on."),
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
 ) -> None:
     """The main job: run the engine on the packaged real NHS data, load it into a fresh store and serve it."""
     from rich.console import Console
@@ -174,13 +182,9 @@ def demo(
 @app.command()
 @handles_errors
 def serve(
-    db: str | None = typer.Option(
-        None,
-        "--db",
-        help="Database URL (default: $CARELENS_DB, else carelens.db in the user data directory).",
-    ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (loopback by default)."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to serve on."),
+    db: DbOption = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     workers: int = typer.Option(
         1,
         "--workers",
@@ -234,7 +238,7 @@ def funnel(
     polarity: Literal["higher-is-better", "lower-is-better", "neutral"] = typer.Option(
         "neutral", "--polarity", help="Which direction is good: turns flags into better/worse."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+    out: OutTableOption = ...,
 ) -> None:
     """Funnel plot limits, z-scores and outlier flags for every unit, with overdispersion."""
     from carelens.errors import InputError, Problem
@@ -297,7 +301,7 @@ def spc(
     missing: Literal["break", "skip"] = typer.Option(
         "break", "--missing", help="break: a missing value or gap breaks runs; skip: ignore it."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+    out: OutTableOption = ...,
 ) -> None:
     """XmR control charts (NHS Making Data Count): limits, special-cause rules and icons per series."""
     from carelens.errors import InputError, Problem
@@ -408,13 +412,11 @@ def _source_names() -> list[str]:
 db_app = typer.Typer(help="The database store: create or migrate its schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-DB_OPTION_HELP = "Database URL (default: $CARELENS_DB, else carelens.db in the user data directory)."
-
 
 @db_app.command("upgrade")
 @handles_errors
 def db_upgrade(
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
     revision: str = typer.Option(
         "heads", "--revision", help="Alembic revision to migrate to (default: all)."
     ),
@@ -435,7 +437,7 @@ def db_upgrade(
 def ingest(
     source: str = typer.Argument(..., help="Importer: " + ", ".join(_source_names()) + "."),
     files: list[Path] = typer.Argument(..., help="Files to import (.csv, .csv.gz or .parquet)."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
     period: str | None = typer.Option(
         None, "--period", help="YYYY-MM-DD: release or year start, for files that do not state it."
     ),
@@ -481,7 +483,7 @@ def _period_option(text: str | None, name: str):
 @app.command()
 @handles_errors
 def monitor(
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
     period_from: str | None = typer.Option(None, "--from", help="First period (YYYY-MM[-DD]); default all."),
     period_to: str | None = typer.Option(None, "--to", help="Last period (YYYY-MM[-DD]); default all."),
     parquet: Path | None = typer.Option(
@@ -555,7 +557,7 @@ def monitor(
 @handles_errors
 def profile(
     org_code: str = typer.Argument(..., help="Organisation code (ODS / CQC id)."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
     run: int | None = typer.Option(None, "--run", help="Monitoring run id (default: the latest)."),
 ) -> None:
     """Print an organisation's intelligence profile: every indicator, its flag, benchmark and trend."""
@@ -612,6 +614,11 @@ allocate_app = typer.Typer(
     help="Capitation allocations: targets, pace of change, formula what-ifs, running costs, budgets.",
 )
 app.add_typer(allocate_app, name="allocate")
+FUND_DB_HELP = "Read practices from this store (default: the packaged NHS England files). " + DB_OPTION_HELP
+FundDbOption = Annotated[str | None, typer.Option("--db", help=FUND_DB_HELP)]
+CommissionerResultsOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write per-commissioner results (.csv/.parquet).")
+]
 
 
 @allocate_app.callback(invoke_without_command=True)
@@ -623,9 +630,7 @@ def allocate_default(
     scenario: str = typer.Option(
         "2024_25", "--scenario", help="Scenario YAML file or packaged scenario name."
     ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Write per-commissioner results (.csv/.parquet)."
-    ),
+    out: CommissionerResultsOption = None,
 ) -> None:
     """`carelens allocate --year 2024-25 --scenario FILE` is short for `carelens allocate run ...`."""
     if ctx.invoked_subcommand is not None:
@@ -636,9 +641,6 @@ def allocate_default(
     ctx.invoke(
         allocate_run, year=year, scenario=scenario, out=out, places=None, db=None, store=False, save=False
     )
-
-
-FUND_DB_HELP = "Read practices from this store (default: the packaged NHS England files). " + DB_OPTION_HELP
 
 
 def _fund_engine(db: str | None, use_store: bool):
@@ -674,13 +676,11 @@ def allocate_run(
         "--scenario",
         help="Scenario YAML file, or a packaged scenario name (2024_25, age_weighted...).",
     ),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Write per-commissioner results (.csv/.parquet)."
-    ),
+    out: CommissionerResultsOption = None,
     places: Path | None = typer.Option(
         None, "--places", help="Write place-level (sub-commissioner) targets."
     ),
-    db: str | None = typer.Option(None, "--db", help=FUND_DB_HELP),
+    db: FundDbOption = None,
     store: bool = typer.Option(
         False, "--store", help="Read practices from the default store ($CARELENS_DB)."
     ),
@@ -741,7 +741,7 @@ def allocate_compare(
         None, "--out", "-o", help="Write the per-commissioner table (.csv/.parquet)."
     ),
     chart: Path | None = typer.Option(None, "--chart", help="Write an SVG chart of the changes."),
-    db: str | None = typer.Option(None, "--db", help=FUND_DB_HELP),
+    db: FundDbOption = None,
 ) -> None:
     """Formula what-if: who gains and who loses moving from scenario A to B (commissioner, region, decile)."""
     from carelens.fund.scenario import load_scenario
@@ -787,7 +787,7 @@ def allocate_running_costs(
     ),
     rules: Path | None = typer.Option(None, "--rules", help="Running-cost rules YAML (default: packaged)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the table (.csv/.parquet)."),
-    db: str | None = typer.Option(None, "--db", help=FUND_DB_HELP),
+    db: FundDbOption = None,
 ) -> None:
     """Running-cost allowance per head, the fixed-cost floor for small commissioners, actuals vs allowance."""
     from carelens.fund.running_costs import floor_summary, load_rules, read_actuals, running_costs
@@ -833,7 +833,7 @@ def allocate_running_costs(
 def allocate_budgets(
     file: Path | None = typer.Argument(None, help="Budget lines to record (.csv/.parquet); omit to list."),
     year: str | None = typer.Option(None, "--year", help="Only this financial year, e.g. 2024-25."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
 ) -> None:
     """Record or list delegated and pooled budgets per commissioner and year (changes are audited)."""
     from carelens.fund.budgets import budget_summary, read_budgets, record_budgets
@@ -882,7 +882,7 @@ def assess_commissioners(
     decision: str = typer.Option(
         "directions", "--decision", help="The intervention decided (with --intervene)."
     ),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
 ) -> None:
     """Commissioner scorecards against peers, finance and leadership; rating with reasons; size analysis."""
     import pandas as pd
@@ -985,7 +985,7 @@ def rate_aggregate(
         help="adult-social-care: key questions -> overall; nhs-trust: core services -> location.",
     ),
     config: Path | None = typer.Option(None, "--config", help="Ratings rules YAML (default: packaged)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+    out: OutTableOption = ...,
 ) -> None:
     """Apply the rating rules per location and compare with the published ratings (agree or not)."""
     from carelens.assess.compare import agreement, compare_published, disagreements
@@ -1015,7 +1015,7 @@ def rate_saf(
         None, "--method", help="For rows without a method column value (default: as configured)."
     ),
     config: Path | None = typer.Option(None, "--config", help="SAF settings YAML (default: packaged)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table: .csv or .parquet."),
+    out: OutTableOption = ...,
 ) -> None:
     """Single Assessment Framework scores -> quality statement, key question and overall ratings."""
     from carelens.assess.saf import load_saf, score
@@ -1050,7 +1050,7 @@ def rate_record(
     ),
     approved_by: str | None = typer.Option(None, "--approved-by", help="Required for a departure."),
     published: bool = typer.Option(False, "--published/--draft"),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
 ) -> None:
     """Record a rating in the append-only history (a departure needs --rationale and --approved-by)."""
     import datetime as dt
@@ -1126,7 +1126,21 @@ aco_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(aco_app, name="aco")
-SYSTEMS_CONFIG_HELP = "Systems configuration YAML (default: the packaged config/systems/systems.yaml)."
+SystemsConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Systems configuration YAML (default: the packaged config/systems/systems.yaml)."
+    ),
+]
+DirectionArgument = Annotated[str, typer.Argument(help="Reference of the direction.")]
+BudgetOption = Annotated[float, typer.Option("--budget", help="Programme budget, £.")]
+CostPerReviewOption = Annotated[
+    float | None,
+    typer.Option("--cost-per-review", help="£ per review (default: the previous programme's, £2m / 23)."),
+]
+IndicatorPeriodOption = Annotated[
+    str | None, typer.Option("--period", help="Indicator period (YYYY-MM-DD); default latest.")
+]
 
 
 def _systems_context(db: str | None, config: Path | None):
@@ -1168,8 +1182,8 @@ def systems_rank(
     period: str | None = typer.Option(None, "--period", help="Period (YYYY-MM-DD); default the latest."),
     limit: int = typer.Option(20, "--limit", help="Places to show."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write every comparison (.csv/.parquet)."),
-    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    config: SystemsConfigOption = None,
+    db: DbOption = None,
 ) -> None:
     """Rank places by the documented selection score on the transition indicators (worst first)."""
     from carelens.ingest.tables import write_table
@@ -1208,13 +1222,11 @@ def systems_review_direct(
     directed_by: str = typer.Option(..., "--by", help="Who directed the reviews."),
     scope: str = typer.Option(..., "--scope", help="What the reviews cover."),
     on: str = typer.Option(..., "--on", help="Date of the direction (YYYY-MM-DD)."),
-    budget: float = typer.Option(..., "--budget", help="Programme budget, £."),
-    cost_per_review: float | None = typer.Option(
-        None, "--cost-per-review", help="£ per review (default: the previous programme's, £2m / 23)."
-    ),
+    budget: BudgetOption = ...,
+    cost_per_review: CostPerReviewOption = None,
     power: str | None = typer.Option(None, "--power", help="Legal power (default: s48 HSCA 2008)."),
-    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    config: SystemsConfigOption = None,
+    db: DbOption = None,
 ) -> None:
     """Record a direction to review local systems (who, power, scope, date, budget); audited."""
     from carelens.ingest.service import current_user
@@ -1238,15 +1250,11 @@ def systems_review_direct(
 @review_app.command("plan")
 @handles_errors
 def systems_review_plan(
-    budget: float = typer.Option(..., "--budget", help="Programme budget, £."),
-    cost_per_review: float | None = typer.Option(
-        None, "--cost-per-review", help="£ per review (default: the previous programme's, £2m / 23)."
-    ),
-    period: str | None = typer.Option(
-        None, "--period", help="Indicator period (YYYY-MM-DD); default latest."
-    ),
-    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    budget: BudgetOption = ...,
+    cost_per_review: CostPerReviewOption = None,
+    period: IndicatorPeriodOption = None,
+    config: SystemsConfigOption = None,
+    db: DbOption = None,
 ) -> None:
     """What-if: how many reviews a budget buys and which places they would be (nothing is stored)."""
     from carelens.systems.places import place_indicators
@@ -1264,12 +1272,10 @@ def systems_review_plan(
 @review_app.command("select")
 @handles_errors
 def systems_review_select(
-    reference: str = typer.Argument(..., help="Reference of the direction."),
-    period: str | None = typer.Option(
-        None, "--period", help="Indicator period (YYYY-MM-DD); default latest."
-    ),
-    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    reference: DirectionArgument = ...,
+    period: IndicatorPeriodOption = None,
+    config: SystemsConfigOption = None,
+    db: DbOption = None,
 ) -> None:
     """Select the places a direction's budget buys reviews for (highest score first); recorded and audited."""
     from carelens.ingest.service import current_user
@@ -1286,14 +1292,14 @@ def systems_review_select(
 @review_app.command("record")
 @handles_errors
 def systems_review_record(
-    reference: str = typer.Argument(..., help="Reference of the direction."),
+    reference: DirectionArgument = ...,
     place: str = typer.Argument(..., help="Place code."),
     findings: Path = typer.Option(..., "--findings", help="Findings file: stage, finding (.csv/.parquet)."),
     board: str | None = typer.Option(None, "--board", help="Health and wellbeing board reported to."),
     reported_on: str | None = typer.Option(None, "--reported-on", help="Date reported (YYYY-MM-DD)."),
     summit_on: str | None = typer.Option(None, "--summit-on", help="Date of the local summit."),
-    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    config: SystemsConfigOption = None,
+    db: DbOption = None,
 ) -> None:
     """Record a review's findings by pathway stage (no rating) and its report to the board; audited."""
     from carelens.ingest.service import current_user
@@ -1318,7 +1324,7 @@ def systems_review_record(
 @review_app.command("actions")
 @handles_errors
 def systems_review_actions(
-    reference: str = typer.Argument(..., help="Reference of the direction."),
+    reference: DirectionArgument = ...,
     place: str | None = typer.Option(None, "--place", help="Place whose action plan --file updates."),
     file: Path | None = typer.Option(
         None,
@@ -1326,7 +1332,7 @@ def systems_review_actions(
         help="Actions to add or update: number, action, owner, deadline[, stage, status, completed_on].",
     ),
     as_of: str | None = typer.Option(None, "--as-of", help="Date overdue is judged on (default today)."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
 ) -> None:
     """Track action plans: record changes from a file (audited), then list actions with overdue ones marked."""
     import datetime as dt
@@ -1366,8 +1372,8 @@ def aco_settle(
         None, "--market", help="Provider activity: aco_code, service_line, provider_code, activity (HHI)."
     ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the settlement table (.csv/.parquet)."),
-    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    config: SystemsConfigOption = None,
+    db: DbOption = None,
 ) -> None:
     """Settle each ACO's year against its risk-adjusted benchmark (MSR by size, quality gate); audited."""
     from carelens.fund.scenario import parse_year
@@ -1396,7 +1402,7 @@ def aco_settle(
 @handles_errors
 def aco_bundle(
     episodes: Path = typer.Argument(..., help="Episode costs: pathway, pathway_id, stage, cost_gbp."),
-    config: Path | None = typer.Option(None, "--config", help=SYSTEMS_CONFIG_HELP),
+    config: SystemsConfigOption = None,
 ) -> None:
     """Bundled payment per care pathway from episode costs (Winsorised mean less a discount)."""
     from carelens.ingest.tables import Column, read_table, validate
@@ -1455,27 +1461,52 @@ def _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, setting
     return engine, load_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
 
 
-_PLAN_OPTIONS = {
-    "as_of": "Planning date (ISO); default: the Monday after the newest published rating in the store.",
-    "inspectors": "Inspectors CSV (inspector_id, sector, region, skills, days_per_week); default: the packaged synthetic inspectorate.",
-    "leave": "Leave CSV (inspector_id, start, end).",
-    "regions": "Regions CSV (org_code, region) for organisations the store has no region for.",
-    "concerns": "Concerns / whistleblowing CSV (org_code per concern): brings inspections forward.",
-    "settings": "Planning settings YAML (default: config/plan/planning.yaml).",
-}
+# The inputs of a plan (`plan inspections` and `plan capacity`), passed on to _plan_inputs.
+WeeksOption = Annotated[int, typer.Option("--weeks", min=1, max=104, help="Planning horizon in weeks.")]
+PlanDateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Planning date (ISO); default: the Monday after the newest published rating in the store.",
+    ),
+]
+InspectorsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inspectors",
+        help="Inspectors CSV (inspector_id, sector, region, skills, days_per_week); default: the packaged synthetic inspectorate.",
+    ),
+]
+LeaveOption = Annotated[Path | None, typer.Option("--leave", help="Leave CSV (inspector_id, start, end).")]
+RegionsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--regions", help="Regions CSV (org_code, region) for organisations the store has no region for."
+    ),
+]
+ConcernsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--concerns", help="Concerns / whistleblowing CSV (org_code per concern): brings inspections forward."
+    ),
+]
+PlanSettingsOption = Annotated[
+    Path | None,
+    typer.Option("--settings", help="Planning settings YAML (default: config/plan/planning.yaml)."),
+]
 
 
 @plan_app.command("inspections")
 @handles_errors
 def plan_inspections(
-    weeks: int = typer.Option(26, "--weeks", min=1, max=104, help="Planning horizon in weeks."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
-    as_of: str | None = typer.Option(None, "--as-of", help=_PLAN_OPTIONS["as_of"]),
-    inspectors: Path | None = typer.Option(None, "--inspectors", help=_PLAN_OPTIONS["inspectors"]),
-    leave: Path | None = typer.Option(None, "--leave", help=_PLAN_OPTIONS["leave"]),
-    regions: Path | None = typer.Option(None, "--regions", help=_PLAN_OPTIONS["regions"]),
-    concerns: Path | None = typer.Option(None, "--concerns", help=_PLAN_OPTIONS["concerns"]),
-    settings: Path | None = typer.Option(None, "--settings", help=_PLAN_OPTIONS["settings"]),
+    weeks: WeeksOption = 26,
+    db: DbOption = None,
+    as_of: PlanDateOption = None,
+    inspectors: InspectorsOption = None,
+    leave: LeaveOption = None,
+    regions: RegionsOption = None,
+    concerns: ConcernsOption = None,
+    settings: PlanSettingsOption = None,
     method: Literal["milp", "greedy"] = typer.Option(
         "milp", "--method", help="Optimiser or greedy baseline."
     ),
@@ -1556,14 +1587,14 @@ def plan_inspections(
 @handles_errors
 def plan_capacity(
     extra: str = typer.Option("0,5,10,20,40", "--extra", help="Extra inspectors to try, comma-separated."),
-    weeks: int = typer.Option(26, "--weeks", min=1, max=104, help="Planning horizon in weeks."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
-    as_of: str | None = typer.Option(None, "--as-of", help=_PLAN_OPTIONS["as_of"]),
-    inspectors: Path | None = typer.Option(None, "--inspectors", help=_PLAN_OPTIONS["inspectors"]),
-    leave: Path | None = typer.Option(None, "--leave", help=_PLAN_OPTIONS["leave"]),
-    regions: Path | None = typer.Option(None, "--regions", help=_PLAN_OPTIONS["regions"]),
-    concerns: Path | None = typer.Option(None, "--concerns", help=_PLAN_OPTIONS["concerns"]),
-    settings: Path | None = typer.Option(None, "--settings", help=_PLAN_OPTIONS["settings"]),
+    weeks: WeeksOption = 26,
+    db: DbOption = None,
+    as_of: PlanDateOption = None,
+    inspectors: InspectorsOption = None,
+    leave: LeaveOption = None,
+    regions: RegionsOption = None,
+    concerns: ConcernsOption = None,
+    settings: PlanSettingsOption = None,
     svg: Path | None = typer.Option(None, "--svg", help="Write the curve as an SVG chart here."),
 ) -> None:
     """What-if: with N more inspectors, high-risk locations inspected within 3 months and overdue inspections remaining."""
@@ -1595,6 +1626,9 @@ regime_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(regime_app, name="regime")
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
+WhoOption = Annotated[str, typer.Option("--user", help="Who (recorded).")]
+EffectiveDateOption = Annotated[str | None, typer.Option("--at", help="Effective date (ISO; default today).")]
 
 
 def _regime_engine(db):
@@ -1611,10 +1645,10 @@ def _regime_engine(db):
 def regime_open(
     regime: str = typer.Argument(..., help="provider, nhs_trust or commissioner."),
     org_code: str = typer.Argument(..., help="Organisation code."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
-    user: str = typer.Option(..., "--user", help="Who (recorded)."),
-    at: str | None = typer.Option(None, "--at", help="Effective date (ISO; default today)."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    reason: ReasonOption = ...,
+    user: WhoOption = ...,
+    at: EffectiveDateOption = None,
+    db: DbOption = None,
 ) -> None:
     """Open a failure-regime case."""
     from carelens.plan.regime import open_case
@@ -1628,10 +1662,10 @@ def regime_open(
 def regime_move(
     case_id: int = typer.Argument(..., help="Case id."),
     event: str = typer.Argument(..., help="Transition, e.g. warning_notice, enter_special_measures."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
-    user: str = typer.Option(..., "--user", help="Who (recorded)."),
-    at: str | None = typer.Option(None, "--at", help="Effective date (ISO; default today)."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    reason: ReasonOption = ...,
+    user: WhoOption = ...,
+    at: EffectiveDateOption = None,
+    db: DbOption = None,
 ) -> None:
     """Move a case (illegal transitions are refused with exit code 2)."""
     from carelens.plan.regime import transition
@@ -1645,7 +1679,7 @@ def regime_move(
 @handles_errors
 def regime_overdue(
     as_of: str | None = typer.Option(None, "--as-of", help="Date (ISO; default today)."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    db: DbOption = None,
 ) -> None:
     """Overdue regime actions, and organisations rated Inadequate overall that are not in special measures."""
     import datetime as dt
@@ -1669,8 +1703,8 @@ def regime_overdue(
 @regime_app.command("adopt-interventions")
 @handles_errors
 def regime_adopt(
-    user: str = typer.Option(..., "--user", help="Who (recorded)."),
-    db: str | None = typer.Option(None, "--db", help=DB_OPTION_HELP),
+    user: WhoOption = ...,
+    db: DbOption = None,
 ) -> None:
     """Take over the open commissioner interventions decided by the national board (carelens fund)."""
     from carelens.plan.regime import adopt_fund_interventions
