@@ -78,9 +78,12 @@ def score_organisations(
         result, settings, set(special_measures), set(recently_inspected)
     )
 
-    kq = flags["indicator_id"].astype(object).map(key_questions).to_numpy(dtype=object)
-    kq[pd.isna(kq)] = "unassigned"
-    q_groups = Groups.from_keys(org_codes, kq)
+    # Key question of each row, looked up once per indicator rather than once per row.
+    ind_codes, ind_names = pd.factorize(flags["indicator_id"])
+    kq_of_indicator = np.array([key_questions.get(i) or "unassigned" for i in ind_names], dtype=object)
+    kq_codes, kq_names = pd.factorize(kq_of_indicator)
+    kq = kq_of_indicator[ind_codes]
+    q_groups = Groups.from_keys(org_codes.astype(np.int64) * max(len(kq_names), 1) + kq_codes[ind_codes])
     first = np.zeros(q_groups.n, dtype=np.int64)
     first[q_groups.codes[::-1]] = np.arange(len(code))[::-1]
     questions = pd.DataFrame(

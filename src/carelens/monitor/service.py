@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
@@ -62,6 +63,25 @@ def frame_digest(*frames: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def indicator_digests(flags: pd.DataFrame) -> list[str]:
+    """:func:`frame_digest` of each indicator's rows of an assessed table (rows sorted by indicator), in
+    order. A pass's results digest is built from these, so each batch (or Spark partition) can hash its
+    own rows where it is assessed, whatever the batches are."""
+    if not len(flags):
+        return []
+    ids = flags["indicator_id"].to_numpy(dtype=object)
+    starts = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(flags)]
+    return [frame_digest(flags.iloc[a:b]) for a, b in itertools.pairwise(starts)]
+
+
+def results_digest(flag_digests: list[str], organisations: pd.DataFrame, questions: pd.DataFrame) -> str:
+    """The digest of a pass's results: every indicator's flags (:func:`indicator_digests`), then the
+    organisations' scores and bands and the key-question counts."""
+    digest = hashlib.sha256(json.dumps(flag_digests).encode())
+    digest.update(frame_digest(organisations, questions).encode())
+    return digest.hexdigest()
+
+
 def compute_pass(
     inputs: Inputs,
     settings: MonitorSettings | None = None,
@@ -83,16 +103,18 @@ def compute_pass(
     ids = sorted(inputs.indicators if indicator_ids is None else set(indicator_ids) & set(inputs.indicators))
     digest = hashlib.sha256(settings.as_json().encode())
     parts: list[pd.DataFrame] = []
+    flag_digests: list[str] = []
     observations = 0
     done = 0
     todo = list(batches(ids, settings.indicators_per_batch))
-    for batch, (count, assessed) in zip(
+    for batch, assessed in zip(
         todo, _assessed_batches(inputs, todo, settings, period_from, period_to, workers), strict=True
     ):
-        observations += count
-        if assessed is not None:
-            digest.update(frame_digest(assessed[["indicator_id", "org_code"]]).encode())
-            parts.append(assessed)
+        observations += assessed.observations
+        if assessed.flags is not None:
+            digest.update(assessed.keys_digest.encode())
+            parts.append(assessed.flags)
+            flag_digests += assessed.flag_digests
         digest.update(json.dumps([repr(inputs.indicators[i]) for i in batch]).encode())
         done += len(batch)
         if progress is not None:
@@ -112,7 +134,7 @@ def compute_pass(
         organisations=orgs,
         questions=questions,
         inputs_digest=digest.hexdigest(),
-        results_digest=frame_digest(flags, orgs, questions),
+        results_digest=results_digest(flag_digests, orgs, questions),
         indicators=len(ids),
         observations=observations,
         settings=settings,
@@ -124,19 +146,38 @@ def compute_pass(
     )
 
 
+@dataclass(frozen=True)
+class AssessedBatch:
+    """What :func:`assess_batch` sends back: the batch's assessed rows and their digests, hashed where
+    they were computed (in a worker process when there are several)."""
+
+    observations: int
+    flags: pd.DataFrame | None
+    keys_digest: str = ""
+    """:func:`frame_digest` of the (indicator, organisation) pairs assessed (part of the inputs digest)."""
+    flag_digests: list[str] = field(default_factory=list)
+    """:func:`indicator_digests` of the assessed rows."""
+
+
 def assess_batch(
     inputs: Inputs,
     settings: MonitorSettings,
     period_from: dt.date | None,
     period_to: dt.date | None,
     batch: list[str],
-) -> tuple[int, pd.DataFrame | None]:
-    """Read one batch of indicators and assess it: (observations read, assessed rows or None)."""
+) -> AssessedBatch:
+    """Read one batch of indicators and assess it."""
     frame = inputs.reader.read(batch, period_from, period_to)
     if not len(frame):
-        return 0, None
+        return AssessedBatch(0, None)
     frame = attach_peer_groups(frame, inputs.organisations, inputs.indicators)
-    return len(frame), assess(frame, inputs.indicators, settings)
+    flags = assess(frame, inputs.indicators, settings)
+    return AssessedBatch(
+        observations=len(frame),
+        flags=flags,
+        keys_digest=frame_digest(flags[["indicator_id", "org_code"]]),
+        flag_digests=indicator_digests(flags),
+    )
 
 
 def _assessed_batches(
@@ -146,7 +187,7 @@ def _assessed_batches(
     period_from: dt.date | None,
     period_to: dt.date | None,
     workers: int,
-) -> Iterator[tuple[int, pd.DataFrame | None]]:
+) -> Iterator[AssessedBatch]:
     """:func:`assess_batch` of each batch, in order: here, or in ``workers`` processes."""
     work = functools.partial(assess_batch, inputs, settings, period_from, period_to)
     if workers <= 1 or len(todo) <= 1 or not inputs.reader.processes:

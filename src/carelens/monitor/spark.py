@@ -19,7 +19,7 @@ import pandas as pd
 from carelens.monitor.inputs import Inputs, ParquetReader, attach_peer_groups
 from carelens.monitor.kernel import OUTPUT_COLUMNS, assess
 from carelens.monitor.scoring import score_organisations
-from carelens.monitor.service import PassResult, frame_digest
+from carelens.monitor.service import PassResult, indicator_digests, results_digest
 from carelens.monitor.settings import MonitorSettings, load_settings
 
 _SPARK_TYPES = {
@@ -119,7 +119,7 @@ def compute_pass_spark(
         organisations=orgs,
         questions=questions,
         inputs_digest="",
-        results_digest=frame_digest(flags, orgs, questions),
+        results_digest=results_digest(indicator_digests(flags), orgs, questions),
         indicators=len(ids),
         observations=observations,
         settings=settings,
