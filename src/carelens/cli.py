@@ -66,6 +66,30 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _store(db: str | None):
+    """The store at ``db`` (default: $CARELENS_DB), its schema created if empty (refused if out of date)."""
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    engine = create_engine(db)
+    ensure_schema(engine)
+    return engine
+
+
+def _date_option(text: str | None, name: str):
+    """A date given on the command line as YYYY-MM-DD, or None; a bad one is bad input naming the option."""
+    import datetime as dt
+
+    from carelens.errors import InputError, Problem
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(Problem(name, None, None, f"not a date (YYYY-MM-DD): {text!r}")) from None
+
+
 def _cell(value: Any) -> str:
     """A table cell: whole numbers with thousands separators, other numbers to 4 decimal places."""
     if isinstance(value, float):
@@ -195,11 +219,8 @@ def serve(
 ) -> None:
     """Serve the web dashboard and the HTTP API (/api/v1, OpenAPI at /openapi.json) on an existing store."""
     from carelens.api.serve import serve as run_server
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
 
-    engine = create_engine(db)
-    ensure_schema(engine)
+    engine = _store(db)
     typer.echo(f"carelens is running at http://{host}:{port}/ (API docs /docs); press Ctrl+C to stop")
     run_server(engine, host, port, workers)
 
@@ -443,16 +464,10 @@ def ingest(
     ),
 ) -> None:
     """Import files into the store: all or nothing, and a file already imported changes nothing."""
-    import datetime as dt
-
-    from carelens.errors import InputError, Problem
     from carelens.ingest.service import ingest as run_ingest
     from carelens.store.engine import create_engine
 
-    try:
-        as_of = dt.date.fromisoformat(period) if period else None
-    except ValueError:
-        raise InputError(Problem("--period", None, None, f"not a date (YYYY-MM-DD): {period!r}")) from None
+    as_of = _date_option(period, "--period")
     for result in run_ingest(create_engine(db), source, files, period=as_of):
         name = Path(result.file).name
         if result.status == "loaded":
@@ -644,14 +659,7 @@ def allocate_default(
 
 
 def _fund_engine(db: str | None, use_store: bool):
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
-
-    if not (db or use_store):
-        return None
-    engine = create_engine(db)
-    ensure_schema(engine)
-    return engine
+    return _store(db) if (db or use_store) else None
 
 
 def _print_frame(title: str, frame, columns: list[str], limit: int | None = None) -> None:
@@ -839,11 +847,8 @@ def allocate_budgets(
     from carelens.fund.budgets import budget_summary, read_budgets, record_budgets
     from carelens.fund.scenario import parse_year
     from carelens.ingest.service import current_user
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
 
-    engine = create_engine(db)
-    ensure_schema(engine)
+    engine = _store(db)
     if file is not None:
         counts = record_budgets(engine, read_budgets(file), current_user(), str(file))
         typer.echo(
@@ -894,15 +899,10 @@ def assess_commissioners(
     from carelens.ingest.service import current_user
     from carelens.ingest.tables import read_table, write_table
     from carelens.model.indicators import load_indicators
-    from carelens.store.engine import create_engine
 
     wanted = parse_year(year)
     the_rules = load_rules(rules)
-    engine = create_engine(db) if (db or observations is None or intervene) else None
-    if engine is not None:
-        from carelens.store.migrate import ensure_schema
-
-        ensure_schema(engine)
+    engine = _store(db) if (db or observations is None or intervene) else None
     if observations is not None:
         obs = read_table(observations)
         obs["period"] = pd.to_datetime(obs["period"])
@@ -1053,22 +1053,12 @@ def rate_record(
     db: DbOption = None,
 ) -> None:
     """Record a rating in the append-only history (a departure needs --rationale and --approved-by)."""
-    import datetime as dt
-
     from carelens.assess.history import record_rating
-    from carelens.errors import InputError, Problem
     from carelens.ingest.service import current_user
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
 
-    try:
-        when = dt.date.fromisoformat(date)
-    except ValueError:
-        raise InputError(Problem("--date", None, None, f"not a date (YYYY-MM-DD): {date!r}")) from None
-    engine = create_engine(db)
-    ensure_schema(engine)
+    when = _date_option(date, "--date")
     new_id = record_rating(
-        engine,
+        _store(db),
         org_code=org_code,
         level=level,
         service=service,
@@ -1146,26 +1136,9 @@ IndicatorPeriodOption = Annotated[
 def _systems_context(db: str | None, config: Path | None):
     """Engine (schema checked), configuration and indicator definitions for the systems commands."""
     from carelens.model.indicators import load_indicators
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
     from carelens.systems.config import load_config
 
-    engine = create_engine(db)
-    ensure_schema(engine)
-    return engine, load_config(config), load_indicators()
-
-
-def _date_option(text: str | None, name: str):
-    import datetime as dt
-
-    from carelens.errors import InputError, Problem
-
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(Problem(name, None, None, f"not a date (YYYY-MM-DD): {text!r}")) from None
+    return _store(db), load_config(config), load_indicators()
 
 
 def _print_plan(plan) -> None:
@@ -1436,28 +1409,11 @@ plan_app = typer.Typer(
 app.add_typer(plan_app, name="plan")
 
 
-def _iso_date(value: str | None, option: str):
-    """An ISO date given on the command line, or None; a bad one is bad input (exit 2)."""
-    import datetime as dt
-
-    from carelens.errors import InputError, Problem
-
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(Problem(option, None, None, f"not an ISO date (YYYY-MM-DD): {value!r}")) from None
-
-
 def _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings):
     from carelens.plan.programme import load_inputs
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
 
-    engine = create_engine(db)
-    ensure_schema(engine)
-    day = _iso_date(as_of, "--as-of")
+    engine = _store(db)
+    day = _date_option(as_of, "--as-of")
     return engine, load_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
 
 
@@ -1631,15 +1587,6 @@ WhoOption = Annotated[str, typer.Option("--user", help="Who (recorded).")]
 EffectiveDateOption = Annotated[str | None, typer.Option("--at", help="Effective date (ISO; default today).")]
 
 
-def _regime_engine(db):
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
-
-    engine = create_engine(db)
-    ensure_schema(engine)
-    return engine
-
-
 @regime_app.command("open")
 @handles_errors
 def regime_open(
@@ -1653,7 +1600,7 @@ def regime_open(
     """Open a failure-regime case."""
     from carelens.plan.regime import open_case
 
-    case_id = open_case(_regime_engine(db), regime, org_code, user, reason, _iso_date(at, "--at"))
+    case_id = open_case(_store(db), regime, org_code, user, reason, _date_option(at, "--at"))
     typer.echo(f"opened {regime} case {case_id} for {org_code}")
 
 
@@ -1670,7 +1617,7 @@ def regime_move(
     """Move a case (illegal transitions are refused with exit code 2)."""
     from carelens.plan.regime import transition
 
-    case = transition(_regime_engine(db), case_id, event, user, reason, _iso_date(at, "--at"))
+    case = transition(_store(db), case_id, event, user, reason, _date_option(at, "--at"))
     due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
     typer.echo(f"case {case_id} is now {case['state']}{due}")
 
@@ -1686,8 +1633,8 @@ def regime_overdue(
 
     from carelens.plan.regime import inadequate_without_special_measures, overdue
 
-    engine = _regime_engine(db)
-    day = _iso_date(as_of, "--as-of") or dt.date.today()
+    engine = _store(db)
+    day = _date_option(as_of, "--as-of") or dt.date.today()
     late = overdue(engine, day)
     _print_frame(
         "overdue actions",
@@ -1709,7 +1656,7 @@ def regime_adopt(
     """Take over the open commissioner interventions decided by the national board (carelens fund)."""
     from carelens.plan.regime import adopt_fund_interventions
 
-    cases = adopt_fund_interventions(_regime_engine(db), user)
+    cases = adopt_fund_interventions(_store(db), user)
     typer.echo(f"adopted {len(cases)} intervention(s) as commissioner cases {cases}")
 
 

@@ -63,4 +63,4 @@ def test_regime_commands(tmp_path):
 def test_bad_dates_are_bad_input(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     result = CliRunner().invoke(app, ["regime", "overdue", "--as-of", "01/02/2024", "--db", db])
-    assert result.exit_code == 2 and "not an ISO date" in result.output
+    assert result.exit_code == 2 and "--as-of: not a date (YYYY-MM-DD)" in result.output
