@@ -23,7 +23,7 @@ from carelens.model.access import Actor, Scope
 from carelens.plan import regime
 from carelens.plan import service as plan_service
 from carelens.services import Forbidden, Invalid, NotFound
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, organisation_names, page_bounds, page_of, plain, reading, records
 from carelens.services.organisations import get_organisation
 from carelens.services.reach import Reach, reach
 from carelens.store import schema
@@ -62,19 +62,6 @@ PLAN_COLUMNS = [
 ids, lead first) and whether the asking inspector leads it."""
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of a frame as JSON-friendly dicts (missing values as None, dates as ISO strings)."""
-    if frame.empty:
-        return []
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [plain(row) for row in clean.to_dict("records")]
-
-
-def _page(rows: list[dict[str, Any]], page: int, page_size: int | None, columns: list[str]) -> Page:
-    page, size = page_bounds(page, page_size)
-    return Page(rows[(page - 1) * size : page * size], len(rows), page, size, columns)
-
-
 def _teams(connection: sa.Connection, ids: list[int]) -> dict[int, list[tuple[str, bool]]]:
     """Each inspection's team (inspector id, lead), lead first."""
     if not ids:
@@ -89,14 +76,6 @@ def _teams(connection: sa.Connection, ids: list[int]) -> dict[int, list[tuple[st
     for row in connection.execute(query):
         teams.setdefault(int(row.inspection_id), []).append((row.inspector_id, bool(row.lead)))
     return teams
-
-
-def _names(connection: sa.Connection, codes: set[str]) -> dict[str, str]:
-    if not codes:
-        return {}
-    org = schema.organisation
-    query = sa.select(org.c.code, org.c.name).where(org.c.code.in_(sorted(codes)))
-    return {row.code: row.name for row in connection.execute(query)}
 
 
 def inspection_plan(
@@ -120,9 +99,9 @@ def inspection_plan(
                 raise Invalid(f"status must be one of {', '.join(plan_service.STATUS_MOVES)}, not {status!r}")
             frame = frame[frame["status"] == status]
         page, size = page_bounds(page, page_size)
-        rows = _records(frame.iloc[(page - 1) * size : page * size])  # teams and names of this page only
+        rows = records(frame.iloc[(page - 1) * size : page * size])  # teams and names of this page only
         teams = _teams(connection, [int(r["id"]) for r in rows])
-        names = _names(connection, {r["org_code"] for r in rows})
+        names = organisation_names(connection, {r["org_code"] for r in rows})
     for row in rows:
         team = teams.get(int(row["id"]), [])
         row["name"] = names.get(row["org_code"])
@@ -149,7 +128,7 @@ def organisation_inspections(
     with reading(db) as connection:
         get_organisation(connection, actor, code)
         rows, columns = _organisation_inspections(connection, actor, code)
-    return _page(rows, page, page_size, columns)
+    return page_of(rows, page, page_size, columns)
 
 
 def _organisation_inspections(
@@ -215,7 +194,7 @@ def regime_cases(
         frame = _in_reach(connection, within, regime.cases(connection, org_code, open_only))
     if regime_name:
         frame = frame[frame["regime"] == regime_name]
-    return _page(_records(frame), page, page_size, list(frame.columns))
+    return page_of(records(frame), page, page_size, list(frame.columns))
 
 
 def regime_case(db: Db, actor: Actor, case_id: int) -> dict[str, Any]:
@@ -227,7 +206,7 @@ def regime_case(db: Db, actor: Actor, case_id: int) -> dict[str, Any]:
         if found.empty:
             raise NotFound(f"no regime case {case_id}")
         history = regime.transitions(connection, case_id)
-    return {**_records(found)[0], "transitions": _records(history)}
+    return {**records(found)[0], "transitions": records(history)}
 
 
 def overdue_actions(
@@ -237,4 +216,4 @@ def overdue_actions(
     with reading(db) as connection:
         within = _regime_reach(connection, actor)
         frame = _in_reach(connection, within, regime.overdue(connection, as_of or dt.date.today()))
-    return _page(_records(frame), page, page_size, list(frame.columns))
+    return page_of(records(frame), page, page_size, list(frame.columns))
