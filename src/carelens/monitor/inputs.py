@@ -177,14 +177,14 @@ class ParquetReader(ObservationReader):
             [pa.field("org_code", pa.dictionary(pa.int32(), pa.string()))]
             + [FILE_SCHEMA.field(c) for c in ("period", "numerator", "denominator", "expected", "value")]
         )
-        present = set(self.available())
-        wanted = [i for i in dict.fromkeys(indicator_ids) if i in present]
+        files = {i: self.store.files([i]) for i in dict.fromkeys(indicator_ids)}  # no listing of every partition
+        wanted = [i for i, paths in files.items() if paths]
         # Decode with a thread pool only in the main process: in a worker process the other workers keep
         # the other cores busy, and idle pool threads spinning for work cost more CPU than they save.
         threads = multiprocessing.parent_process() is None
         parts, owner = [], []
         for k, indicator_id in enumerate(wanted):
-            for path in self.store.files([indicator_id]):
+            for path in files[indicator_id]:
                 table = pq.read_table(
                     path,
                     columns=schema.names,

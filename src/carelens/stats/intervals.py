@@ -97,10 +97,12 @@ def poisson_limits(
     if method != "fingertips":
         raise ValueError(f"unknown Poisson interval method {method!r}")
     o = np.asarray(observed, dtype=float)
-    exact_lo, exact_hi = poisson_exact(o, level)
-    byar_lo, byar_hi = byar(o, level)
-    use_byar = o >= BYAR_MIN_COUNT
-    return np.where(use_byar, byar_lo, exact_lo), np.where(use_byar, byar_hi, exact_hi)
+    flat = o.reshape(-1)
+    lower, upper = byar(flat, level)
+    small = np.flatnonzero(~(flat >= BYAR_MIN_COUNT))  # exact limits (slow to compute) only where needed
+    if len(small):
+        lower[small], upper[small] = poisson_exact(flat[small], level)
+    return lower.reshape(o.shape), upper.reshape(o.shape)
 
 
 def rate(
