@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,23 @@ def plain(row: sa.RowMapping | dict) -> dict[str, Any]:
             value = None
         out[key] = value
     return out
+
+
+def page_query(
+    connection: sa.Connection,
+    query: sa.Select,
+    order_by: Sequence[Any],
+    page: int,
+    page_size: int | None,
+    columns: list[str],
+    row: Callable[[sa.RowMapping], dict[str, Any]] = plain,
+) -> Page:
+    """One page of ``query``'s rows in ``order_by`` order (bounds as :func:`page_bounds`), each made a
+    dict by ``row`` (default :func:`plain`), with the number of rows the whole query gives."""
+    page, size = page_bounds(page, page_size)
+    total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    rows = connection.execute(query.order_by(*order_by).limit(size).offset((page - 1) * size)).mappings()
+    return Page([row(r) for r in rows], total, page, size, columns)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

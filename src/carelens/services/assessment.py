@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import Invalid, NotFound
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, page_bounds, page_query, plain, reading
 from carelens.services.observations import small_number
 from carelens.services.reach import reach
 from carelens.store import schema
@@ -82,7 +82,6 @@ def assessed_ratings(
 ) -> Page:
     """Assessed ratings the actor may see (current ones, or every row with ``history``), newest first."""
     t = assessed_rating
-    page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         query = sa.select(*(t.c[c] for c in ASSESSED_COLUMNS)).where(_visible(connection, actor))
         if not history:
@@ -91,12 +90,8 @@ def assessed_ratings(
             query = query.where(t.c.org_code == org_code)
         if key_question:
             query = query.where(t.c.key_question == key_question)
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = connection.execute(
-            query.order_by(t.c.effective_date.desc(), t.c.id.desc()).limit(size).offset((page - 1) * size)
-        ).mappings()
-        items = [_row(r) for r in rows]
-    return Page(items, total, page, size, ASSESSED_COLUMNS)
+        order = [t.c.effective_date.desc(), t.c.id.desc()]
+        return page_query(connection, query, order, page, page_size, ASSESSED_COLUMNS, _row)
 
 
 def get_assessed_rating(db: Db, actor: Actor, rating_id: int) -> dict[str, Any]:

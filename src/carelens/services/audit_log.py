@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import Forbidden
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, page_query, reading
 from carelens.store import schema
 
 AUDIT_COLUMNS = ["id", "at", "user_name", "action", "entity", "entity_key", "detail", "import_id"]
@@ -24,14 +24,10 @@ def audit_events(
     if not actor.rules.audit_log:
         raise Forbidden("only administrators read the audit log")
     event = schema.audit_event
-    page, size = page_bounds(page, page_size)
     query = sa.select(*(event.c[c] for c in AUDIT_COLUMNS))
     if user_name:
         query = query.where(event.c.user_name == user_name)
     if action:
         query = query.where(event.c.action == action)
     with reading(db) as connection:
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = connection.execute(query.order_by(event.c.id.desc()).limit(size).offset((page - 1) * size))
-        items = [plain(r) for r in rows.mappings()]
-    return Page(items, total, page, size, AUDIT_COLUMNS)
+        return page_query(connection, query, [event.c.id.desc()], page, page_size, AUDIT_COLUMNS)

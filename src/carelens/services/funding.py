@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import Forbidden, Invalid, NotFound
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.reach import Reach, reach
 from carelens.store import schema
 from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
@@ -77,19 +77,11 @@ def _within(connection: sa.Connection, actor: Actor) -> Reach:
 
 def allocation_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
     """Saved allocation runs, newest first (the scenario, its year and quantum; no commissioner's rows)."""
-    page, size = page_bounds(page, page_size)
     r = fund_allocation_run
     with reading(db) as connection:
         _within(connection, actor)
-        total = connection.execute(sa.select(sa.func.count()).select_from(r)).scalar_one()
-        rows = connection.execute(
-            sa.select(*(r.c[c] for c in RUN_COLUMNS))
-            .order_by(r.c.id.desc())
-            .limit(size)
-            .offset((page - 1) * size)
-        ).mappings()
-        items = [plain(row) for row in rows]
-    return Page(items, total, page, size, RUN_COLUMNS)
+        query = sa.select(*(r.c[c] for c in RUN_COLUMNS))
+        return page_query(connection, query, [r.c.id.desc()], page, page_size, RUN_COLUMNS)
 
 
 def _run(connection: sa.Connection, run_id: int | None, year: int | None = None) -> dict[str, Any]:
@@ -113,7 +105,6 @@ def allocations(
     db: Db, actor: Actor, run_id: int | None = None, page: int = 1, page_size: int | None = None
 ) -> Page:
     """A saved run's (default the latest) per-commissioner targets and allocations, within reach."""
-    page, size = page_bounds(page, page_size)
     a, org = fund_allocation, schema.organisation
     with reading(db) as connection:
         within = _within(connection, actor)
@@ -123,14 +114,9 @@ def allocations(
             .select_from(a.outerjoin(org, org.c.code == a.c.commissioner_code))
             .where(a.c.run_id == run["id"], within.clause(a.c.commissioner_code))
         )
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = connection.execute(
-            query.order_by(a.c.distance_from_target, a.c.commissioner_code)
-            .limit(size)
-            .offset((page - 1) * size)
-        ).mappings()
-        items = [plain(row) for row in rows]
-    return Page(items, total, page, size, ["commissioner_name", *ALLOCATION_COLUMNS])
+        order = [a.c.distance_from_target, a.c.commissioner_code]
+        columns = ["commissioner_name", *ALLOCATION_COLUMNS]
+        return page_query(connection, query, order, page, page_size, columns)
 
 
 def _assessment(connection: sa.Connection, year: int):

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.reach import Reach, reach
 from carelens.store import schema
 from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
@@ -103,18 +103,10 @@ def _run_id(connection: sa.Connection, run_id: int | None) -> int:
 
 def monitoring_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
     """Stored runs, newest first (when, by whom, over what): no organisation's results."""
-    page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         _within(connection, actor)
-        total = connection.execute(sa.select(sa.func.count()).select_from(monitor_run)).scalar_one()
-        rows = connection.execute(
-            sa.select(*(monitor_run.c[c] for c in RUN_COLUMNS))
-            .order_by(monitor_run.c.id.desc())
-            .limit(size)
-            .offset((page - 1) * size)
-        ).mappings()
-        items = [plain(r) for r in rows]
-    return Page(items, total, page, size, RUN_COLUMNS)
+        query = sa.select(*(monitor_run.c[c] for c in RUN_COLUMNS))
+        return page_query(connection, query, [monitor_run.c.id.desc()], page, page_size, RUN_COLUMNS)
 
 
 def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, Any]:
@@ -169,7 +161,6 @@ def flags(
 ) -> Page:
     """Flags of a run (default the latest) for organisations in reach, risks first, each with why:
     the value against its peers' limits, the method, the England benchmark and the control chart."""
-    page, size = page_bounds(page, page_size)
     f = monitor_flag
     with reading(db) as connection:
         within = _within(connection, actor)
@@ -185,15 +176,12 @@ def flags(
             query = query.where(f.c.flag == flag)
         if risks_only:
             query = query.where(sa.or_(f.c.flag.in_(RISK_FLAGS), f.c.spc_alert.is_(True)))
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        order = sa.case(*((f.c.flag == name, i) for i, name in enumerate(RISK_FLAGS)), else_=len(RISK_FLAGS))
-        rows = connection.execute(
-            query.order_by(order, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id)
-            .limit(size)
-            .offset((page - 1) * size)
-        ).mappings()
-        items = [_flag_row(plain(r)) for r in rows]
-    return Page(items, total, page, size, [*FLAG_COLUMNS, "why"])
+        risks_first = sa.case(
+            *((f.c.flag == name, i) for i, name in enumerate(RISK_FLAGS)), else_=len(RISK_FLAGS)
+        )
+        order = [risks_first, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id]
+        columns = [*FLAG_COLUMNS, "why"]
+        return page_query(connection, query, order, page, page_size, columns, lambda r: _flag_row(plain(r)))
 
 
 def _flag_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +238,6 @@ def priority_bands(
     page_size: int | None = None,
 ) -> Page:
     """Organisations in reach by priority band (1 = highest risk first), then by score, highest first."""
-    page, size = page_bounds(page, page_size)
     m = monitor_org
     with reading(db) as connection:
         within = _within(connection, actor)
@@ -262,14 +249,13 @@ def priority_bands(
             query = query.where(m.c.change == change)
         if kind:
             query = query.where(m.c.kind == kind)
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = connection.execute(
-            query.order_by(m.c.band.is_(None), m.c.band, m.c.score.desc(), m.c.org_code)
-            .limit(size)
-            .offset((page - 1) * size)
-        ).mappings()
-        items = [{c: plain(r).get(c) for c in BAND_COLUMNS} for r in rows]
-    return Page(items, total, page, size, BAND_COLUMNS)
+        order = [m.c.band.is_(None), m.c.band, m.c.score.desc(), m.c.org_code]
+        return page_query(connection, query, order, page, page_size, BAND_COLUMNS, _band_row)
+
+
+def _band_row(row: sa.RowMapping) -> dict[str, Any]:
+    item = plain(row)
+    return {c: item.get(c) for c in BAND_COLUMNS}
 
 
 def biggest_movers(db: Db, actor: Actor, run_id: int | None = None, limit: int = 20) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import NotFound
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import AccessSettings, get_settings
 from carelens.store import schema
@@ -76,7 +76,6 @@ def observations(
 ) -> Page:
     """Current observations, filtered and paged, ordered by indicator, organisation and period."""
     obs = schema.observation
-    page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         within = reach(connection, actor, actor.rules.confidential_data)
         query = sa.select(
@@ -92,14 +91,10 @@ def observations(
             query = query.where(obs.c.period >= period_from)
         if period_to:
             query = query.where(obs.c.period <= period_to)
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = connection.execute(
-            query.order_by(obs.c.indicator_id, obs.c.org_code, obs.c.period)
-            .limit(size)
-            .offset((page - 1) * size)
-        ).mappings()
-        items = [suppress(plain(r)) for r in rows]
-    return Page(items, total, page, size, OBSERVATION_COLUMNS)
+        order = [obs.c.indicator_id, obs.c.org_code, obs.c.period]
+        return page_query(
+            connection, query, order, page, page_size, OBSERVATION_COLUMNS, lambda r: suppress(plain(r))
+        )
 
 
 @lru_cache(maxsize=4)

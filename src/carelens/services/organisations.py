@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import NotFound
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.observations import latest_by_indicator
 from carelens.services.ratings import explain, visible_ratings
 from carelens.services.reach import reach
@@ -40,7 +40,6 @@ def search_organisations(
 ) -> Page:
     """Organisations whose code starts with, or name contains, ``q``, or that lie in a place so named."""
     org, rel = schema.organisation, schema.org_relationship
-    page, size = page_bounds(page, page_size)
     query = sa.select(*(org.c[c] for c in ORG_COLUMNS))
     if q and q.strip():
         text = q.strip().lower()
@@ -66,12 +65,8 @@ def search_organisations(
     if sector:
         query = query.where(org.c.sector == sector)
     with reading(db) as connection:
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = connection.execute(
-            query.order_by(org.c.name.is_(None), org.c.name, org.c.code).limit(size).offset((page - 1) * size)
-        ).mappings()
-        items = [plain(r) for r in rows]
-    return Page(items, total, page, size, ORG_COLUMNS)
+        order = [org.c.name.is_(None), org.c.name, org.c.code]
+        return page_query(connection, query, order, page, page_size, ORG_COLUMNS)
 
 
 @cache

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import NotFound
-from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import AccessSettings, get_settings
 from carelens.store import schema
@@ -118,7 +118,6 @@ def search_ratings(
 ) -> Page:
     """Current ratings the actor may see, filtered and paged."""
     rating = schema.rating
-    page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         query = _select(rating).where(rating.c.superseded_by.is_(None), _visible(connection, actor, rating))
         if rating_value:
@@ -127,12 +126,7 @@ def search_ratings(
             query = query.where(rating.c.key_question == key_question)
         if org_code:
             query = query.where(rating.c.org_code == org_code)
-        total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-        rows = connection.execute(
-            query.order_by(rating.c.id).limit(size).offset((page - 1) * size)
-        ).mappings()
-        items = [_row(r) for r in rows]
-    return Page(items, total, page, size, RATING_COLUMNS)
+        return page_query(connection, query, [rating.c.id], page, page_size, RATING_COLUMNS, _row)
 
 
 def explain(organisation: dict[str, Any], ratings: list[dict[str, Any]]) -> str:
