@@ -13,7 +13,7 @@ import io
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from carelens.model.access import Actor
 from carelens.services._db import Page
@@ -26,6 +26,9 @@ PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="Page number, 
 PageSize = Annotated[
     int | None, Query(ge=1, le=10_000, description="Rows per page (default and maximum are settings).")
 ]
+RowId = Annotated[int, Path(ge=1, le=2**62)]
+"""A stored row's id in a path (at most 2**62: it fits the database's 64-bit integers)."""
+OrgCode = Annotated[str, Path(min_length=1, max_length=40, description="Organisation code (ODS or CQC id).")]
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:

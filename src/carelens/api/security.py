@@ -8,8 +8,9 @@ session cookie is ignored and the visitor is treated as the public (the web show
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Request, Response
 
 from carelens.model.access import ANONYMOUS, Actor
 from carelens.services.auth import actor_for_token, login, logout
@@ -17,7 +18,7 @@ from carelens.services.auth import actor_for_token, login, logout
 SESSION_COOKIE = "carelens_session"
 """Name of the web session cookie (HttpOnly, SameSite=Lax)."""
 
-__all__ = ["SESSION_COOKIE", "current_actor", "end_session", "login", "logout", "start_session"]
+__all__ = ["SESSION_COOKIE", "ActorDep", "current_actor", "end_session", "login", "logout", "start_session"]
 
 
 def _bearer(request: Request) -> str | None:
@@ -46,6 +47,10 @@ def current_actor(request: Request) -> Actor:
         actor = (actor_for_token(engine, cookie) if cookie else None) or ANONYMOUS
     request.state.actor = actor
     return actor
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+"""A route's ``actor: ActorDep`` parameter: who is asking (:func:`current_actor`)."""
 
 
 def request_token(request: Request) -> str | None:

@@ -10,17 +10,16 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from carelens.api.security import SESSION_COOKIE, current_actor, end_session, login, logout, start_session
+from carelens.api.security import SESSION_COOKIE, ActorDep, end_session, login, logout, start_session
 from carelens.model.access import Actor, Role, Scope
 from carelens.services import NotFound, ServiceError, Unauthenticated
 from carelens.web.settings import web_settings
 from carelens.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 def navigation(actor: Actor, current: str) -> list[dict]:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor, Role
+from carelens.api.security import ActorDep
+from carelens.model.access import Role
 from carelens.services.audit_log import audit_events
 from carelens.services.auth import NewUser, create_user
 
 router = APIRouter(tags=["admin"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 class UserIn(BaseModel):

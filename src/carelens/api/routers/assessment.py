@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
+from carelens.api.security import ActorDep
 from carelens.services import assessment as service
 from carelens.services.organisations import get_organisation
 
 router = APIRouter(tags=["assessment"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 @router.get(
@@ -37,7 +35,7 @@ def list_assessed(
 
 
 @router.get("/assessed-ratings/{rating_id}", summary="One assessed rating with its plain-English explanation")
-def one_assessed(request: Request, actor: ActorDep, rating_id: Annotated[int, Path(ge=1, le=2**62)]):
+def one_assessed(request: Request, actor: ActorDep, rating_id: RowId):
     return respond(request, actor, service.get_assessed_rating(request.app.state.engine, actor, rating_id))
 
 
@@ -45,7 +43,7 @@ def one_assessed(request: Request, actor: ActorDep, rating_id: Annotated[int, Pa
 def ratings_at(
     request: Request,
     actor: ActorDep,
-    code: Annotated[str, Path(min_length=1, max_length=40)],
+    code: OrgCode,
     date: Annotated[dt.date, Query(description="The date (YYYY-MM-DD).")],
     format: OutputFormat = "json",
 ):

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from carelens.api.responses import respond
-from carelens.api.security import current_actor, request_token
-from carelens.model.access import Actor
+from carelens.api.security import ActorDep, request_token
 from carelens.services import Unauthenticated
 from carelens.services.auth import login, logout
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 class Credentials(BaseModel):

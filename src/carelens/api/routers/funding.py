@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, respond
+from carelens.api.security import ActorDep
 from carelens.services import funding as service
 
 router = APIRouter(tags=["allocations"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 Scenario = Annotated[str, Query(min_length=1, max_length=60, description="A packaged scenario name.")]
 
 
@@ -57,7 +55,7 @@ def get_whatif(request: Request, actor: ActorDep, a: Scenario, b: Scenario):
 def get_scorecard(
     request: Request,
     actor: ActorDep,
-    code: Annotated[str, Path(min_length=1, max_length=40)],
+    code: OrgCode,
     run_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ):
     return respond(

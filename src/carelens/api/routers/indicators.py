@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.security import ActorDep
 from carelens.services.league import league_table
 from carelens.services.observations import get_indicator, list_indicators, observations
 
 router = APIRouter(tags=["indicators"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 IndicatorId = Annotated[str, Path(min_length=1, max_length=80)]
 
 

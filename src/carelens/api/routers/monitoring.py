@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
+from carelens.api.security import ActorDep
 from carelens.services import monitoring as service
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 RunId = Annotated[int | None, Query(ge=1, le=2**62, description="Monitoring run id (default: the latest).")]
 
 
@@ -33,7 +31,7 @@ def get_runs(
 
 
 @router.get("/runs/{run_id}", summary="One run with counts of flags and bands (organisations in reach)")
-def get_run(request: Request, actor: ActorDep, run_id: Annotated[int, Path(ge=1, le=2**62)]):
+def get_run(request: Request, actor: ActorDep, run_id: RowId):
     return respond(request, actor, service.run_summary(request.app.state.engine, actor, run_id))
 
 
@@ -90,7 +88,7 @@ def get_movers(
 def get_intelligence(
     request: Request,
     actor: ActorDep,
-    code: Annotated[str, Path(min_length=1, max_length=40)],
+    code: OrgCode,
     run_id: RunId = None,
 ):
     return respond(

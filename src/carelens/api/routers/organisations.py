@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, respond
+from carelens.api.security import ActorDep
 from carelens.services.organisations import organisation_profile, search_organisations
 from carelens.services.ratings import explain, visible_ratings
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
-Code = Annotated[str, Path(min_length=1, max_length=40, description="Organisation code (ODS or CQC id).")]
 
 
 @router.get("", summary="Search organisations by name, code or place")
@@ -34,7 +31,7 @@ def list_organisations(
 
 
 @router.get("/{code}", summary="Organisation profile: links, ratings with explanation, latest figures")
-def get_profile(request: Request, actor: ActorDep, code: Code):
+def get_profile(request: Request, actor: ActorDep, code: OrgCode):
     return respond(request, actor, organisation_profile(request.app.state.engine, actor, code))
 
 
@@ -42,7 +39,7 @@ def get_profile(request: Request, actor: ActorDep, code: Code):
 def get_ratings(
     request: Request,
     actor: ActorDep,
-    code: Code,
+    code: OrgCode,
     history: Annotated[bool, Query(description="Every rating ever, not only the current ones.")] = False,
     format: OutputFormat = "json",
 ):

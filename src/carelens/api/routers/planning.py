@@ -12,20 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
+from carelens.api.security import ActorDep
 from carelens.plan.service import STATUS_MOVES
 from carelens.services import planning as service
 
 router = APIRouter(tags=["planning"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 ScheduleId = Annotated[
     int | None, Query(ge=1, le=2**62, description="Saved schedule id (default: the latest).")
 ]
-RowId = Annotated[int, Path(ge=1, le=2**62)]
 PlanStatus = Annotated[
     Literal[tuple(STATUS_MOVES)] | None,
     Query(description="Only inspections with this status (unscheduled: could not be scheduled, and why)."),
@@ -63,7 +60,7 @@ def get_inspection(request: Request, actor: ActorDep, inspection_id: RowId):
 def get_organisation_inspections(
     request: Request,
     actor: ActorDep,
-    code: Annotated[str, Path(min_length=1, max_length=40)],
+    code: OrgCode,
     page: PageNumber = 1,
     page_size: PageSize = None,
     format: OutputFormat = "json",

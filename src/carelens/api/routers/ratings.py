@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.responses import OutputFormat, PageNumber, PageSize, RowId, respond
+from carelens.api.security import ActorDep
 from carelens.services.ratings import get_rating, search_ratings
 
 router = APIRouter(prefix="/ratings", tags=["ratings"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 @router.get("", summary="Current ratings (published ones, plus proposals for roles entitled to them)")
@@ -31,5 +29,5 @@ def list_ratings(
 
 
 @router.get("/{rating_id}", summary="One rating with a plain-English explanation")
-def one_rating(request: Request, actor: ActorDep, rating_id: Annotated[int, Path(ge=1, le=2**62)]):
+def one_rating(request: Request, actor: ActorDep, rating_id: RowId):
     return respond(request, actor, get_rating(request.app.state.engine, actor, rating_id))

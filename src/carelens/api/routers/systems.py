@@ -13,29 +13,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import current_actor
-from carelens.model.access import Actor
+from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
+from carelens.api.security import ActorDep
 from carelens.services import systems as service
 
 router = APIRouter(prefix="/systems", tags=["systems"])
-ActorDep = Annotated[Actor, Depends(current_actor)]
 Period = Annotated[
     dt.date | None,
     Query(
         description="Period of the transition indicators (first day, e.g. 2017-04-01); default the latest."
     ),
 ]
-Code = Annotated[str, Path(min_length=1, max_length=40)]
 Reference = Annotated[str | None, Query(min_length=1, max_length=60, description="Direction reference.")]
 PlaceCode = Annotated[str | None, Query(min_length=1, max_length=40, description="Place code.")]
 Year = Annotated[
     int | None, Query(ge=1990, le=2100, description="First year of the financial year (2024 = 2024-25).")
 ]
 AcoCode = Annotated[str | None, Query(min_length=1, max_length=40, description="ACO code.")]
-RowId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("/places", summary="Places ranked for review by the selection score (worst first), with why")
@@ -54,7 +50,7 @@ def get_places(
 @router.get(
     "/places/{code}", summary="A place: members, transition indicators against all places, rank, reviews"
 )
-def get_place(request: Request, actor: ActorDep, code: Code, period: Period = None):
+def get_place(request: Request, actor: ActorDep, code: OrgCode, period: Period = None):
     return respond(request, actor, service.place(request.app.state.engine, actor, code, period))
 
 
