@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
+from carelens.fund.scenario import year_label
 from carelens.model.access import Actor, Scope
 from carelens.model.organisations import OrgKind
 from carelens.services import Forbidden, Invalid, NotFound
@@ -529,10 +530,6 @@ def programme_whatif(
 # --- accountable care organisations ----------------------------------------------------------------
 
 
-def _financial_year(year: int) -> str:
-    return f"{year}-{(year + 1) % 100:02d}"
-
-
 def _settlements(connection: sa.Connection, actor: Actor, history: bool) -> pd.DataFrame:
     """Settlements of the ACOs in reach, flattened for listing (current ones unless ``history``)."""
     within = _within(connection, actor)
@@ -542,7 +539,7 @@ def _settlements(connection: sa.Connection, actor: Actor, history: bool) -> pd.D
         aco_name=frame["aco_code"].map(organisation_names(connection, set(frame["aco_code"])))
     )
     detail = frame["detail"]
-    frame["financial_year"] = frame["year"].map(_financial_year)
+    frame["financial_year"] = frame["year"].map(year_label)
     frame["risk_model"] = [d.get("inputs", {}).get("risk_model") for d in detail]
     frame["quality_assessed"] = [d.get("quality", {}).get("assessed") for d in detail]
     frame["quality_worse"] = [d.get("quality", {}).get("worse") for d in detail]
