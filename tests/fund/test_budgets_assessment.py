@@ -137,3 +137,20 @@ def test_commissioner_assessment_worked_example(worked_example):
     assert size["commissioners"].tolist() == [1, 3, 5, 11]
     assert size.iloc[0]["worse"] == 1
     assert -1 <= result.size_correlation < 0
+
+
+def test_bad_rating_in_assessment_rules_names_the_yaml_field(tmp_path):
+    from carelens.config import packaged
+
+    text = packaged("fund", "assessment.yaml").read_text()
+    assert "intervene_at:" in text
+    bad = tmp_path / "rules.yaml"
+    lines = [
+        line.split(":")[0] + ": Terrible" if line.strip().startswith("intervene_at:") else line
+        for line in text.splitlines()
+    ]
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as caught:
+        load_rules(bad)
+    message = str(caught.value)
+    assert "overall.intervene_at" in message and str(bad) in message

@@ -85,9 +85,12 @@ def load_rules(path: str | Path | None = None) -> AssessmentRules:
         size_bands=tuple(float(b) for b in (r.get("size.bands", list, default=[]) or [])),
         source=source,
     )
-    for name in ("running_costs_cap", "intervene_at"):
-        if getattr(rules, name) not in RATINGS:
-            r.problem(name, f"must be one of {', '.join(RATINGS)}")
+    for attribute, field_name in (
+        ("running_costs_cap", "finance.running_costs_over_allowance"),
+        ("intervene_at", "overall.intervene_at"),
+    ):
+        if getattr(rules, attribute) not in RATINGS:
+            r.problem(field_name, f"must be one of {', '.join(RATINGS)}")
     if rules.overdispersion not in (None, "additive", "multiplicative"):
         r.problem("outcomes.overdispersion", "must be additive, multiplicative or empty")
     r.raise_if_any()
