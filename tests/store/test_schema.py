@@ -108,3 +108,17 @@ def test_database_url_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv(DB_ENV_VAR, "postgresql://me@db.example/carelens")
     assert database_url() == "postgresql+psycopg://me@db.example/carelens"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_audit_detail_stores_nan_as_null_and_odd_values_as_text(engine):
+    """An empty cell read by pandas (NaN) or a date in an audit detail is stored on every database."""
+    import math
+
+    from carelens.store.repository import audit
+
+    with engine.begin() as connection:
+        audit(connection, "tester", "test.nan", "thing", "1", {"owner": math.nan, "due": dt.date(2024, 5, 1)})
+        stored = connection.execute(
+            sa.select(schema.audit_event.c.detail).where(schema.audit_event.c.action == "test.nan")
+        ).scalar_one()
+    assert stored == {"owner": None, "due": "2024-05-01"}

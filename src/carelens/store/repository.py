@@ -151,7 +151,9 @@ def audit(
     detail: dict | None = None,
     import_id: int | None = None,
 ) -> None:
-    """Append one event to the audit log (in the caller's transaction)."""
+    """Append one event to the audit log (in the caller's transaction). ``detail`` is stored as JSON:
+    values JSON cannot hold are stored as text, and NaN or infinite numbers (e.g. an empty cell read by
+    pandas) as null, which every database accepts."""
     connection.execute(
         schema.audit_event.insert().values(
             at=dt.datetime.now(dt.UTC),
@@ -159,7 +161,9 @@ def audit(
             action=action,
             entity=entity,
             entity_key=entity_key,
-            detail=json.loads(json.dumps(detail, default=str)) if detail else None,
+            detail=json.loads(json.dumps(detail, default=str), parse_constant=lambda _nan: None)
+            if detail
+            else None,
             import_id=import_id,
         )
     )
