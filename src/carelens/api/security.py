@@ -11,9 +11,10 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from carelens.model.access import ANONYMOUS, Actor
-from carelens.services.auth import actor_for_token, login, logout
+from carelens.services.auth import actor_for_token, login, logout, remembered_actor
 
 SESSION_COOKIE = "carelens_session"
 """Name of the web session cookie (HttpOnly, SameSite=Lax)."""
@@ -31,22 +32,34 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def current_actor(request: Request) -> Actor:
-    """The actor behind ``request`` (cached on ``request.state.actor``)."""
+async def current_actor(request: Request) -> Actor:
+    """The actor behind ``request`` (cached on ``request.state.actor``).
+
+    Asynchronous so that the public, and a token this process remembers, cost no trip to a worker
+    thread (FastAPI runs a plain function dependency on one); only a store lookup goes there.
+    """
     cached = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
-    engine = request.app.state.engine
     token = _bearer(request)
     if token is not None:
-        actor = actor_for_token(engine, token)
+        actor = await _actor_for_token(request, token)
         if actor is None:
             raise HTTPException(401, "token unknown, expired or revoked", {"WWW-Authenticate": "Bearer"})
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
-        actor = (actor_for_token(engine, cookie) if cookie else None) or ANONYMOUS
+        actor = (await _actor_for_token(request, cookie) if cookie else None) or ANONYMOUS
     request.state.actor = actor
     return actor
+
+
+async def _actor_for_token(request: Request, token: str) -> Actor | None:
+    """:func:`~carelens.services.auth.actor_for_token`, looked up in the store on a worker thread
+    (it blocks) unless this process remembers the token."""
+    remembered = remembered_actor(token)
+    if remembered is not None:
+        return remembered
+    return await run_in_threadpool(actor_for_token, request.app.state.engine, token)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

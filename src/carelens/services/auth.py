@@ -261,18 +261,29 @@ def forget_token(token: str) -> None:
         _ACTORS.pop(token_hash(token), None)
 
 
+def remembered_actor(token: str) -> Actor | None:
+    """The actor this process remembers for a live token (the ``actor_cache_seconds`` setting), or None
+    when it does not: no store access, so the API can ask without leaving its event loop."""
+    ttl = get_settings().actor_cache_seconds
+    if ttl <= 0:
+        return None
+    with _ACTORS_LOCK:
+        hit = _ACTORS.get(token_hash(token))
+    if hit is not None:
+        cached_at, actor, expires = hit
+        if time.monotonic() - cached_at < ttl and expires > _now():
+            return actor
+    return None
+
+
 def actor_for_token(db: Db, token: str) -> Actor | None:
     """The actor a live (unexpired, unrevoked) token signs in, or None (remembered briefly per process:
-    the ``actor_cache_seconds`` setting)."""
+    :func:`remembered_actor`)."""
+    remembered = remembered_actor(token)
+    if remembered is not None:
+        return remembered
     ttl = get_settings().actor_cache_seconds
     digest = token_hash(token)
-    if ttl > 0:
-        with _ACTORS_LOCK:
-            hit = _ACTORS.get(digest)
-        if hit is not None:
-            cached_at, actor, expires = hit
-            if time.monotonic() - cached_at < ttl and expires > _now():
-                return actor
     found = _lookup_token(db, digest)
     if found is None:
         with _ACTORS_LOCK:
