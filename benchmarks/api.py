@@ -29,8 +29,9 @@ than ~150 such requests a second, whatever the client; the Python client needed 
 so the server, not the client, was the limit. Of the 7 ms: pandas frames for a handful of inspection
 rows 1.3 ms; building and cache-keying SQLAlchemy statements ~1.5-2 ms (SQLite ran them in ~0.1 ms);
 uvicorn's pure-Python h11 parser, asyncio, FastAPI and two thread-pool hops ~2.5 ms. Statements on
-these paths are now built once with bound parameters, inspections are plain rows, and uvicorn uses
-httptools and uvloop: ~1.4-1.9 ms a profile, ~2.2-2.8 ms a league page.
+these paths are now built once with bound parameters, inspections are plain rows, the caller's actor
+is found without a thread-pool hop, and uvicorn uses httptools and uvloop: ~1.3-1.9 ms a profile,
+~2.2-2.8 ms a league page.
 
 Two workers (``--workers 2``), measured with the machine also busy (load 3-8): with wrk they raise
 throughput (profiles ~600 -> ~1,000 req/s, league pages ~350 -> ~480); with the Python client they
