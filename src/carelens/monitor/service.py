@@ -8,12 +8,15 @@ results (rows are in a canonical order; nothing depends on time except the run's
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import functools
 import hashlib
 import itertools
 import json
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -197,8 +200,37 @@ def _assessed_batches(
     # worker without importing anything again; a worker only reads Parquet files and runs NumPy kernels.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(todo)), mp_context=context, initializer=keep_freed_memory
+    ) as pool:
         yield from pool.map(work, todo)
+
+
+WORKER_MMAP_THRESHOLD = 32 * 2**20
+"""Bytes: in a worker, blocks up to this size come from the reusable heap, not fresh pages (glibc's
+largest allowed value; an indicator's arrays at 50,000 organisations x 60 months are 23 MB)."""
+WORKER_TRIM_THRESHOLD = 2**30
+"""Bytes of free heap a worker keeps rather than hands back to the system (it exits after the pass).
+``mallopt`` takes a C ``int``, so at most 2**31 - 1."""
+
+
+def keep_freed_memory() -> None:
+    """Run in each worker process: make glibc's allocator keep freed arrays for the next indicator.
+
+    By default large NumPy arrays are fresh pages from the system, so every batch pays page faults to
+    touch them again: measured as a quarter of a monitoring pass's CPU time (``benchmarks/monitor.py``).
+    A worker lives for one pass, so keeping its memory costs nothing after. Elsewhere (not glibc) this
+    does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
+    mallopt(m_mmap_threshold, WORKER_MMAP_THRESHOLD)
+    mallopt(m_trim_threshold, WORKER_TRIM_THRESHOLD)
 
 
 @dataclass(frozen=True)
