@@ -200,10 +200,27 @@ def _assessed_batches(
     # worker without importing anything again; a worker only reads Parquet files and runs NumPy kernels.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    # The inputs (organisations, indicator definitions) go to each worker once, when it starts; each
+    # task then carries only its batch's indicator ids.
     with ProcessPoolExecutor(
-        min(workers, len(todo)), mp_context=context, initializer=keep_freed_memory
+        min(workers, len(todo)), mp_context=context, initializer=_start_worker, initargs=(work,)
     ) as pool:
-        yield from pool.map(work, todo)
+        yield from pool.map(_work_in_worker, todo)
+
+
+_worker_job: Callable[[list[str]], AssessedBatch] | None = None
+"""In a worker process: the pass's :func:`assess_batch` with its inputs bound (set by :func:`_start_worker`)."""
+
+
+def _start_worker(job: Callable[[list[str]], AssessedBatch]) -> None:
+    global _worker_job
+    _worker_job = job
+    keep_freed_memory()
+
+
+def _work_in_worker(batch: list[str]) -> AssessedBatch:
+    assert _worker_job is not None, "not started by _start_worker"
+    return _worker_job(batch)
 
 
 WORKER_MMAP_THRESHOLD = 32 * 2**20
