@@ -410,16 +410,14 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
     why[flag == -2] = _R_NEUTRAL
 
     # 5. SPC per organisation x indicator series, in chunks of whole series
-    if settings.spc_measure == "relative":
-        measure = np.where(comparable, z_adj, np.nan)
-    else:
-        measure = np.where(eligible, value, np.nan)
-    measure = np.where(np.isfinite(measure), measure, np.nan)  # z = -inf (O = 0) cannot be charted
+    charted, chartable = (z_adj, comparable) if settings.spc_measure == "relative" else (value, eligible)
+    charted_finite = chartable & np.isfinite(charted)  # z = -inf (O = 0) cannot be charted
+    measure = np.where(charted_finite, charted, np.nan)
     gap = np.zeros(n, dtype=bool)
     gap[1:] = ~first[1:] & (position[1:] - position[:-1] > 1)
     recent = position > last_position - settings.spc_latest_points
     concern_code = spc.POINT_TYPES.index("special_cause_concern")
-    points = np.bincount(series, weights=np.isfinite(measure), minlength=n_series).astype(np.int64)
+    points = np.bincount(series, weights=charted_finite, minlength=n_series).astype(np.int64)
     spc_mean, spc_lower, spc_upper = (np.full(n_series, np.nan) for _ in range(3))
     variation = np.zeros(n_series, dtype=np.int8)  # index into VARIATION_LABELS
     spc_rule = np.zeros(n_series, dtype=np.int8)  # index into RULE_LABELS

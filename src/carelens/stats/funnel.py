@@ -256,10 +256,10 @@ def _fit(
 
     # φ and DerSimonian–Laird τ² per group, over the units kept by the robust step.
     units_used = grouping.count(keep)
-    phi = grouping.mean(z_robust**2, where=keep)
-    w = 1.0 / scale.s**2
-    sum_w = grouping.sum(w, where=keep)
-    sum_w2 = grouping.sum(w**2, where=keep)
+    phi = grouping.mean(z_robust**2, where=keep, count=units_used)
+    w_kept = np.where(keep, 1.0 / scale.s**2, 0.0)
+    sum_w = grouping.sum(w_kept)
+    sum_w2 = grouping.sum(w_kept**2)
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = sum_w - sum_w2 / sum_w
         tau2_raw = (units_used * phi - (units_used - 1)) / spread

@@ -61,10 +61,13 @@ class Groups:
             np.int64
         )
 
-    def mean(self, values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-        """Per-group mean (NaN for a group with no rows selected)."""
+    def mean(
+        self, values: np.ndarray, where: np.ndarray | None = None, count: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per-group mean (NaN for a group with no rows selected). ``count``: the per-group number of
+        rows selected (``self.count(where)``), when the caller has it already."""
         total = self.sum(values, where)
-        n = self.count(where)
+        n = self.count(where) if count is None else count
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 

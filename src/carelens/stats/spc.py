@@ -445,7 +445,8 @@ class _Core:
         with np.errstate(invalid="ignore"):
             moving_range = np.where(link, np.abs(y - _previous(y, np.nan)), np.nan)
         in_baseline_mr = link & baseline & _previous(baseline, False)
-        self.mean = groups.mean(y, where=baseline)
+        n_baseline = groups.count(baseline)
+        self.mean = groups.mean(y, where=baseline, count=n_baseline)
         mean_mr = groups.mean(moving_range, where=in_baseline_mr)
         used = in_baseline_mr
         if screen_limit is not None:
@@ -458,7 +459,7 @@ class _Core:
         self.lower = self.mean - constant * mean_mr
         self.near_upper = self.mean + near_fraction * constant * mean_mr
         self.near_lower = self.mean - near_fraction * constant * mean_mr
-        self.short_phase = groups.count(baseline) < min_points
+        self.short_phase = n_baseline < min_points
 
         mean = self.mean[phase]
         with np.errstate(invalid="ignore"):
