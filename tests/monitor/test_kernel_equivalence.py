@@ -59,22 +59,21 @@ def test_a_categorical_whose_categories_are_not_sorted_is_read_in_sorted_order(o
 
 
 @pytest.mark.parametrize("spc_measure", ["relative", "value"])
-def test_small_funnel_and_spc_calls_give_the_same_result(observations, monkeypatch, spc_measure):
+def test_small_spc_calls_give_the_same_result(observations, monkeypatch, spc_measure):
     inputs, frame = observations
     settings = dataclasses.replace(load_settings(), spc_measure=spc_measure)
     expected = kernel.assess(frame, inputs.indicators, settings)
-    monkeypatch.setattr(kernel, "FUNNEL_CHUNK_ROWS", 700)  # a few periods per funnel call
     monkeypatch.setattr(kernel, "SPC_CHUNK_ROWS", 500)  # a few series per XmR call
     pd.testing.assert_frame_equal(kernel.assess(frame, inputs.indicators, settings), expected)
 
 
-def test_blocks_cover_every_item_once_with_the_last_alone():
+def test_blocks_cover_every_item_once():
     sizes = np.array([300, 300, 0, 300, 300, 50])
-    blocks = kernel._blocks(sizes, 650, last_alone=True)
-    assert blocks[0][0] == 0 and blocks[-1] == (5, 6)
+    blocks = kernel._blocks(sizes, 650)
+    assert blocks[0][0] == 0 and blocks[-1][1] == len(sizes)
     assert all(a < b for a, b in blocks)
     assert all(b == c for (_, b), (c, _) in itertools.pairwise(blocks))
-    assert kernel._blocks(np.array([10]), 4, last_alone=True) == [(0, 1)]
+    assert kernel._blocks(np.array([10]), 4) == [(0, 1)]
 
 
 def test_worker_processes_give_the_same_pass(synthetic):

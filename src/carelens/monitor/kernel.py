@@ -19,10 +19,11 @@ For each indicator the comparison period is its latest period in the data given.
 
 How the work is split (for speed; no figure depends on it, see ``tests/monitor/test_kernel_equivalence``):
 indicators are assessed one at a time, since nothing is shared between them; funnels are computed for
-every period (the relative SPC charts each period's z_adjusted) in calls of a few whole periods, and
-control charts in calls of a few thousand whole series, so each call's arrays stay in the CPU cache.
-Rows of a group reach the kernels in the same (organisation) order however they are split, so sums
-are added in the same order and results are identical to the last bit. Only the rows reported (each
+every period (the relative SPC charts each period's z_adjusted): all earlier periods in one call that
+gives z only, the latest period (whose limits are reported) in another; control charts in calls of a few
+thousand whole series, so each call's arrays stay in the CPU cache. Rows of a group reach the kernels in
+the same (organisation) order however they are split, so sums are added in the same order and results
+are identical to the last bit. Only the rows reported (each
 series' latest) are turned into output, and text columns are built from codes, not per-row objects.
 """
 
@@ -187,13 +188,9 @@ def method_text(meta: IndicatorMeta, settings: MonitorSettings) -> str:
     )
 
 
-FUNNEL_CHUNK_ROWS = 65_536
-"""Rows per call of the funnel kernel: whole periods are grouped up to about this many rows. Funnels are
-independent per indicator x period x peer group, so the split does not change any result; it only keeps
-the kernel's arrays (and its sort) small enough to stay in the CPU cache, which makes it 2-3x faster than
-one call over millions of rows."""
 SPC_CHUNK_ROWS = 262_144
-"""Rows per call of the XmR kernel, made of whole series (each series is independent, as above)."""
+"""Rows per call of the XmR kernel, made of whole series: each series is independent, so the split does
+not change any result; it keeps the kernel's arrays small enough to stay in the CPU cache."""
 
 
 def assess(
@@ -355,13 +352,8 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
     if family is not None and comparable.any():
         kind, method = family
         levels = (level_for_z(settings.risk_z), level_for_z(settings.elevated_z))
-        todo = np.flatnonzero(comparable)
-        small = np.uint16 if last_position < 2**16 else np.int64  # a radix sort for small integers
-        todo = todo[np.argsort(position[todo].astype(small), kind="stable")]  # period-major, orgs in order
-        per_period = np.bincount(position[todo], minlength=last_position + 1)
-        offsets = np.r_[0, np.cumsum(per_period)]
-        for p0, p1 in _blocks(per_period, FUNNEL_CHUNK_ROWS, last_alone=True):
-            idx = todo[offsets[p0] : offsets[p1]]
+        # Every earlier period's funnels in one call (their z only), then the latest period's.
+        for idx in (np.flatnonzero(comparable & ~at_latest), np.flatnonzero(comparable & at_latest)):
             if not len(idx):
                 continue
             groups = Groups.from_codes(_dense_codes(group[idx]))
@@ -374,7 +366,7 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
                 denominator = d[idx] * scale
             options = dict(groups=groups, kind=kind, method=method, trim=settings.trim)
             options.update(overdispersion=settings.overdispersion)
-            if p0 != last_position:  # earlier periods feed the SPC only: z without limits
+            if not at_latest[idx[0]]:  # earlier periods feed the SPC only: z without limits
                 z_adj[idx] = funnel_fit(o[idx], denominator, **options).z_adjusted
                 continue
             result = funnel(o[idx], denominator, levels=levels, **options)
@@ -544,14 +536,11 @@ def _dense_codes(keys: np.ndarray) -> np.ndarray:
     return (np.cumsum(present) - 1)[keys - low]
 
 
-def _blocks(sizes: np.ndarray, target: int, last_alone: bool = False) -> list[tuple[int, int]]:
-    """Split items (periods or series) of the given row ``sizes`` into consecutive blocks ``[i, j)`` of
-    about ``target`` rows (whole items, at least one per block). ``last_alone``: the last item is a
-    block of its own (the latest period, whose funnel figures are reported)."""
+def _blocks(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
+    """Split items (series) of the given row ``sizes`` into consecutive blocks ``[i, j)`` of about
+    ``target`` rows (whole items, at least one per block)."""
     block = (np.cumsum(sizes) - sizes) // target
     edges = [0, *(np.flatnonzero(np.diff(block)) + 1).tolist(), len(sizes)]
-    if last_alone and len(sizes) > 1 and edges[-2] != len(sizes) - 1:
-        edges.insert(-1, len(sizes) - 1)
     return list(itertools.pairwise(edges))
 
 
