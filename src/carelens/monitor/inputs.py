@@ -177,7 +177,8 @@ class ParquetReader(ObservationReader):
             [pa.field("org_code", pa.dictionary(pa.int32(), pa.string()))]
             + [FILE_SCHEMA.field(c) for c in ("period", "numerator", "denominator", "expected", "value")]
         )
-        files = {i: self.store.files([i]) for i in dict.fromkeys(indicator_ids)}  # no listing of every partition
+        # List only the wanted indicators' partitions, never every partition in the store.
+        files = {i: self.store.files([i]) for i in dict.fromkeys(indicator_ids)}
         wanted = [i for i, paths in files.items() if paths]
         # Decode with a thread pool only in the main process: in a worker process the other workers keep
         # the other cores busy, and idle pool threads spinning for work cost more CPU than they save.
