@@ -33,6 +33,13 @@ these paths are now built once with bound parameters, inspections are plain rows
 is found without a thread-pool hop, and uvicorn uses httptools and uvloop: ~1.3-1.9 ms a profile,
 ~2.2-2.8 ms a league page.
 
+Threads (py-spy under 8 wrk connections): half the server's samples were in SQLite's fetch, which
+releases the interpreter lock around every row. With AnyIO's default 40 threads running synchronous
+routes, those threads fought over the lock on 2 cores: a league page cost 5.2 ms of server CPU under
+8 connections but 2.5 ms under one. The ``request_threads`` setting (default 2) bounds that pool:
+league pages ~255 -> ~360 req/s, profiles ~450 -> ~590 req/s (medians of 3 runs; 1 thread was a
+little slower than 2, 4 threads in between).
+
 Two workers (``--workers 2``), measured with the machine also busy (load 3-8): with wrk they raise
 throughput (profiles ~600 -> ~1,000 req/s, league pages ~350 -> ~480); with the Python client they
 lower it (profiles ~400 -> ~250 req/s, league pages ~280 -> ~150) and the server's CPU per request

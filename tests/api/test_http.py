@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
+from fastapi.testclient import TestClient
+
+from carelens.api.app import create_app
 from carelens.model.access import Role
 
 from .conftest import ORGS, auth
@@ -75,3 +78,25 @@ def test_profile_explains_ratings_in_plain_english(client):
     p1 = client.get("/api/v1/organisations/P1").json()
     assert {i["indicator_id"] for i in p1["indicators"]} == {"ind_n", "ind_p"}
     assert {r["code"] for r in p1["relationships"]} == {"L1"}
+
+
+def test_synchronous_routes_run_on_the_configured_number_of_threads(api_engine, monkeypatch):
+    """``request_threads`` bounds the thread pool that runs synchronous routes (AnyIO's default is 40)."""
+    import anyio.to_thread
+
+    from carelens.services.settings import get_settings
+
+    def threads_in_use_by_the_app(client: TestClient) -> float:
+        return client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+
+    with TestClient(create_app(api_engine)) as started:
+        assert threads_in_use_by_the_app(started) == get_settings().request_threads == 2
+        assert started.get("/api/v1/organisations").status_code == 200
+    monkeypatch.setenv("CARELENS_REQUEST_THREADS", "3")
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app(api_engine)) as started:
+            assert threads_in_use_by_the_app(started) == 3
+    finally:
+        monkeypatch.delenv("CARELENS_REQUEST_THREADS")
+        get_settings.cache_clear()

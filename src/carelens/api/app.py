@@ -8,14 +8,18 @@ never cached.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from carelens import __version__
 from carelens.services import ServiceError, Unauthenticated
+from carelens.services.settings import get_settings
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "web" / "static"
@@ -29,6 +33,7 @@ def create_app(engine: sa.Engine) -> FastAPI:
     from carelens.web.routes import router as web_router
 
     app = FastAPI(
+        lifespan=_lifespan,
         title="carelens",
         version=__version__,
         description="Open oversight engine for health and care. Sign in with POST /api/v1/auth/token and "
@@ -50,3 +55,10 @@ def create_app(engine: sa.Engine) -> FastAPI:
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """On start: run synchronous routes on ``request_threads`` threads (AnyIO's default is 40)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().request_threads
+    yield

@@ -55,6 +55,16 @@ class AccessSettings:
             "handles it, and within this many seconds in other worker processes; 0 turns the cache off."
         },
     )
+    request_threads: int = field(
+        default=2,
+        metadata={
+            "doc": "Threads per server process that run the synchronous routes (each holds a store "
+            "connection). The work is Python under one interpreter lock, so threads beyond the cores only "
+            "contend for it: on 2 cores, league pages under 8 connections went from ~255 req/s with "
+            "AnyIO's default of 40 threads to ~360 with 2 (benchmarks/api.py). Raise it for a store with "
+            "slow round trips (a remote PostgreSQL); a slow request holds one thread while it runs."
+        },
+    )
     published_rating_methods: tuple[str, ...] = field(
         default=("published",),
         metadata={
