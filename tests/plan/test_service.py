@@ -183,3 +183,20 @@ def test_findings_and_proposed_ratings_go_to_assess_and_completed_is_public(engi
     assert set(public) == set(service.PUBLIC_COLUMNS)
     seen = service.organisation_inspections(engine, Actor("anon", Role.PUBLIC), org)
     assert [row["status"] for row in seen] == ["completed"] and "window_start" not in seen[0]
+
+
+def test_profiles_show_the_latest_schedule_and_visits_that_took_place(engine, saved):
+    """Re-planning saves a new schedule with the same organisations: a planner sees each organisation's
+    inspections of the latest schedule once, plus earlier schedules' visits that took place."""
+    schedule_id, visit, _, schedule = saved
+    org = visit["org_code"]
+    chief = Actor("c1", Role.CHIEF_INSPECTOR, sector="adult_social_care")
+    before = service.organisation_inspections(engine, chief, org)
+    assert [row["schedule_id"] for row in before] == [schedule_id] * len(before) and before
+    inspectors, _ = synthetic_staff(6, seed=11)
+    service.record_inspection(engine, visit["id"], "i1", status="in_progress")
+    replanned = service.save_schedule(engine, schedule, inspectors, "planner-1", AS_OF)
+    after = service.organisation_inspections(engine, chief, org)
+    assert sorted((row["schedule_id"], row["status"]) for row in after) == sorted(
+        [(schedule_id, "in_progress")] + [(replanned, row["status"]) for row in before]
+    )

@@ -315,6 +315,10 @@ def get_inspection(bind: sa.Engine | sa.Connection, actor: Actor, inspection_id:
         raise NotFound(f"no inspection {inspection_id}")
 
 
+TOOK_PLACE = ("in_progress", "completed")
+"""Inspection statuses of visits that happened: shown from every schedule, not only the latest."""
+
+
 @lru_cache(maxsize=256)
 def _organisation_queries(actor: Actor) -> tuple[sa.Select | None, sa.Select]:
     """The statements behind :func:`organisation_inspections` for ``actor`` (bound parameter ``code``):
@@ -324,7 +328,11 @@ def _organisation_queries(actor: Actor) -> tuple[sa.Select | None, sa.Select]:
     clause = _plan_clause(actor)
     planned = None
     if clause is not None:
-        planned = sa.select(i).where(i.c.org_code == sa.bindparam("code"), clause).order_by(i.c.id)
+        # Re-planning saves a new schedule: an earlier schedule's inspections that never started were
+        # replaced by the latest one's, so only those that took place (or are taking place) are kept.
+        latest = sa.select(sa.func.max(plan_schedule.c.id)).scalar_subquery()
+        current = sa.or_(i.c.schedule_id == latest, i.c.status.in_(TOOK_PLACE))
+        planned = sa.select(i).where(i.c.org_code == sa.bindparam("code"), clause, current).order_by(i.c.id)
     done = (
         sa.select(*(i.c[c] for c in PUBLIC_COLUMNS))
         .where(i.c.org_code == sa.bindparam("code"), i.c.status == "completed")
@@ -336,9 +344,11 @@ def _organisation_queries(actor: Actor) -> tuple[sa.Select | None, sa.Select]:
 def organisation_inspections(
     bind: sa.Engine | sa.Connection, actor: Actor, org_code: str
 ) -> list[dict[str, object]]:
-    """An organisation's inspections as ``actor`` may see them, by id: every column for roles that may see
-    the plan; for anyone else only completed inspections, with :data:`PUBLIC_COLUMNS` (no window, nothing
-    planned). Plain rows rather than a frame: an organisation has a handful, and every profile asks."""
+    """An organisation's inspections as ``actor`` may see them, by id: for roles that may see the plan,
+    every column of the latest schedule's inspections and of earlier ones that took place
+    (:data:`TOOK_PLACE`); for anyone else only completed inspections, with :data:`PUBLIC_COLUMNS` (no
+    window, nothing planned). Plain rows rather than a frame: an organisation has a handful, and every
+    profile asks."""
     planned, done = _organisation_queries(actor)
     with _read(bind) as connection:
         if planned is not None:
