@@ -43,6 +43,7 @@ ORGS = [
     ("G1", "Delta Surgery", "gp_practice", "primary_care"),
     ("LA1", "Plymouth", "local_authority", "local_government"),
 ]
+ORG_NAMES = {code: name for code, name, _, _ in ORGS}
 LINKS = [
     ("provider_location", "P1", "L1"),
     ("provider_location", "P2", "L2"),

@@ -17,6 +17,7 @@ from .conftest import (
     ASSESSED_IDS,
     INSPECTIONS,
     MONITOR_RUN,
+    ORG_NAMES,
     RATING_IDS,
     REGIME_CASES,
     auth,
@@ -304,7 +305,7 @@ def test_monitoring_lists_only_organisations_in_reach(client, tokens, role):
 def test_a_flag_says_why(client, tokens):
     flags = client.get("/api/v1/monitoring/flags?risks_only=true", headers=auth(tokens[Role.ANALYST])).json()
     (risk,) = flags["items"]
-    assert risk["org_code"] == "P1" and risk["flag"] == "risk"
+    assert risk["org_code"] == "P1" and risk["flag"] == "risk" and risk["name"] == ORG_NAMES["P1"]
     assert "above the upper limit" in risk["why"] and "was 'no evidence of risk'" in risk["why"].lower()
 
 

@@ -8,7 +8,15 @@ import pytest
 
 from carelens.model.access import Role
 
-from .conftest import COMPLETED_WINDOW, INSPECTIONS, INSPECTOR_ID, REGIME_CASES, SECRET_YEAR, auth
+from .conftest import (
+    COMPLETED_WINDOW,
+    INSPECTIONS,
+    INSPECTOR_ID,
+    ORG_NAMES,
+    REGIME_CASES,
+    SECRET_YEAR,
+    auth,
+)
 
 UNENTITLED = [Role.PUBLIC, Role.PROVIDER, Role.COMMISSIONER, Role.NATIONAL_BOARD, Role.POLICY_MAKER]
 """Roles whose inspection_plans rule reaches nothing."""
@@ -118,6 +126,7 @@ def test_regime_cases_and_overdue_actions_in_reach(client, tokens, role, cases, 
     listed = client.get("/api/v1/regime/cases", headers=headers)
     assert listed.headers["cache-control"] == "no-store"
     assert {r["org_code"] for r in listed.json()["items"]} == cases
+    assert all(r["name"] == ORG_NAMES[r["org_code"]] for r in listed.json()["items"])
     late = client.get("/api/v1/regime/overdue?as_of=2024-06-01", headers=headers).json()["items"]
     assert [r["org_code"] for r in late] == overdue  # most overdue first
     assert all(r["days_overdue"] > 0 for r in late)

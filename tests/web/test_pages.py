@@ -242,6 +242,9 @@ def test_the_demo_inspector_sees_its_own_assignments_with_windows(client, accoun
     unannounced = [code for code, window in assigned.items() if window]
     assert unannounced and min(assigned[c] for c in unannounced) in first.text  # the first window is shown
     assert ">Failure regime: open cases</h2>" in first.text and "special measures" in first.text
+    regime = first.text[first.text.index('id="regime-cases"') :]
+    linked = re.findall(r'href="/organisations/([^"]+)">([^<]+)</a>', regime[: regime.index("</table>")])
+    assert linked and all(text.strip() != code for code, text in linked)  # named, not just coded
     assert client.get("/plan", params={"status": "unscheduled"}).status_code == 200
     assert client.get("/plan", params={"status": "nonsense"}).status_code == 400
 

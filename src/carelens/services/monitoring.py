@@ -161,12 +161,14 @@ def flags(
 ) -> Page:
     """Flags of a run (default the latest) for organisations in reach, risks first, each with why:
     the value against its peers' limits, the method, the England benchmark and the control chart."""
-    f = monitor_flag
+    f, org = monitor_flag, schema.organisation
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        query = sa.select(*(f.c[c] for c in FLAG_COLUMNS)).where(
-            f.c.run_id == run_id, within.clause(f.c.org_code)
+        query = (
+            sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name)
+            .select_from(f.outerjoin(org, org.c.code == f.c.org_code))
+            .where(f.c.run_id == run_id, within.clause(f.c.org_code))
         )
         if org_code:
             query = query.where(f.c.org_code == org_code)
@@ -180,7 +182,8 @@ def flags(
             *((f.c.flag == name, i) for i, name in enumerate(RISK_FLAGS)), else_=len(RISK_FLAGS)
         )
         order = [risks_first, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id]
-        columns = [*FLAG_COLUMNS, "why"]
+        named = FLAG_COLUMNS.index("org_code") + 1
+        columns = [*FLAG_COLUMNS[:named], "name", *FLAG_COLUMNS[named:], "why"]
         return page_query(connection, query, order, page, page_size, columns, lambda r: _flag_row(plain(r)))
 
 

@@ -188,12 +188,17 @@ def regime_cases(
     page: int = 1,
     page_size: int | None = None,
 ) -> Page:
-    """Failure-regime cases of the organisations in the actor's reach, by id."""
+    """Failure-regime cases of the organisations in the actor's reach, by id, with each one's name."""
     with reading(db) as connection:
         within = _regime_reach(connection, actor)
         frame = _in_reach(connection, within, regime.cases(connection, org_code, open_only))
-    if regime_name:
-        frame = frame[frame["regime"] == regime_name]
+        if regime_name:
+            frame = frame[frame["regime"] == regime_name]
+        frame.insert(
+            list(frame.columns).index("org_code") + 1,
+            "name",
+            frame["org_code"].map(organisation_names(connection, set(frame["org_code"]))),
+        )
     return page_of(records(frame), page, page_size, list(frame.columns))
 
 
