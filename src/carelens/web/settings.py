@@ -1,7 +1,7 @@
 """Web dashboard settings: page sizes and chart sizes.
 
 The defaults, with their reasons, are in ``settings.yaml`` beside this module; another file may be
-passed to :func:`load_web_settings` (e.g. a publisher with a stricter suppression rule).
+passed to :func:`load_web_settings` (e.g. a publisher who lists more rows a page).
 """
 
 from __future__ import annotations
@@ -15,39 +15,57 @@ DEFAULT_SETTINGS_FILE = Path(__file__).resolve().parent / "settings.yaml"
 
 @dataclass(frozen=True)
 class WebSettings:
-    """Every setting of the web pages (see ``settings.yaml`` for meanings)."""
+    """Every setting of the web pages (values and meanings in ``settings.yaml``: no defaults here)."""
 
-    search_results: int = 20
-    league_table_rows: int = 50
-    rating_history_rows: int = 30
-    plan_rows: int = 50
-    regime_case_rows: int = 50
-    spc_points: int = 36
-    chart_width: int = 520
-    chart_height: int = 260
+    search_results: int
+    league_table_rows: int
+    rating_history_rows: int
+    plan_rows: int
+    regime_case_rows: int
+    spc_points: int
+    chart_width: int
+    chart_height: int
+
+
+SCHEMA_VERSION = 1
+FIELDS = {
+    "search_results": "pages.search_results",
+    "league_table_rows": "pages.league_table_rows",
+    "rating_history_rows": "pages.rating_history_rows",
+    "plan_rows": "pages.plan_rows",
+    "regime_case_rows": "pages.regime_case_rows",
+    "spc_points": "pages.spc_points",
+    "chart_width": "charts.width",
+    "chart_height": "charts.height",
+}
+"""Where each :class:`WebSettings` field is in the file (every one a whole number >= 1)."""
 
 
 def load_web_settings(path: str | Path | None = None) -> WebSettings:
-    """Read the settings file (the packaged one by default); unknown keys are an error."""
-    import yaml
+    """Read the settings file (the packaged one by default). Every problem (a missing or unknown field,
+    a value that is not a whole number >= 1) is reported at once, naming the file and the field."""
+    from carelens.config import FieldReader, read_mapping
+    from carelens.errors import InputError, Problem
 
-    document = yaml.safe_load(Path(path or DEFAULT_SETTINGS_FILE).read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or document.get("schema_version") != 1:
-        raise ValueError(f"{path or DEFAULT_SETTINGS_FILE}: schema_version must be 1")
-    pages = document.get("pages", {})
-    charts = document.get("charts", {})
-    values: dict = {
-        **pages,
-        **{f"chart_{k}": v for k, v in charts.items()},
-    }
-    known = set(WebSettings.__dataclass_fields__)
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown web settings: {', '.join(unknown)}")
-    settings = WebSettings(**values)
-    if min(settings.search_results, settings.league_table_rows, settings.spc_points, settings.plan_rows) < 1:
-        raise ValueError("page sizes must be at least 1")
-    return settings
+    document, source = read_mapping(path or DEFAULT_SETTINGS_FILE)
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
+    reader = FieldReader(source, document)
+    sections = {dotted.split(".")[0] for dotted in FIELDS.values()}
+    known = {"schema_version", *sections, *FIELDS.values()}
+    for section, fields in document.items():
+        if section not in known:
+            reader.problem(section, "unknown setting")
+        elif section in sections:
+            if not isinstance(fields, dict):
+                reader.problem(section, f"must be a mapping, got {fields!r}")
+                continue
+            for key in fields:
+                if f"{section}.{key}" not in known:
+                    reader.problem(f"{section}.{key}", "unknown setting")
+    values = {name: reader.get(dotted, int, minimum=1) for name, dotted in FIELDS.items()}
+    reader.raise_if_any()
+    return WebSettings(**values)
 
 
 @cache
