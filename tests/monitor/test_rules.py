@@ -168,3 +168,38 @@ def test_settings_file_problems_are_all_reported(tmp_path):
     fields = {p.field for p in caught.value.problems}
     assert {"flags.risk_z", "bands.method"} <= fields
     assert isinstance(load_settings(), MonitorSettings)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "reason"),
+    [
+        ("trim: 0.1", "trim: 0.5", "funnel.trim", "must be <= 0.49"),
+        ("overdispersion: additive", "overdispersion: both", "funnel.overdispersion", "or null"),
+        ("min_units: 10", "min_units: 2.5", "small_numbers.min_units", "must be a whole number"),
+        ("level: 95", "level: 120", "benchmark.level", "must be <= 100"),
+        ("fix_after: null", "fix_after: 1", "spc.fix_after", "must be >= 2"),
+        ("run_length: 7", "run_length: 1", "spc.run_length", "must be >= 2"),
+        ("risk: 1", "risk: -1", "score.points.risk", "must be >= 0"),
+        ("[0.50, 0.70, 0.85, 0.95, 0.99]", "[0.5, 0.7]", "bands.cut_points", "5 ascending numbers"),
+        ("[0.50, 0.70, 0.85, 0.95, 0.99]", "[1, 2, 3, 4, 5]", "bands.cut_points", "quantiles must lie"),
+        ("zero_score_band: 6", "zero_score_band: 7", "bands.zero_score_band", "must be <= 6"),
+        ("elevated_z: 3.0", "elevated_z: 1.5", "flags.elevated_z", "must exceed risk_z"),
+        ("  indicators_per_batch: 1\n", "", "batch.indicators_per_batch", "required field is missing"),
+    ],
+)
+def test_each_bad_setting_is_named(tmp_path, old, new, field, reason):
+    text = load_settings.__globals__["default_settings_file"]().read_text()
+    assert old in text
+    bad = tmp_path / "monitor.yaml"
+    bad.write_text(text.replace(old, new))
+    with pytest.raises(InputError) as caught:
+        load_settings(bad)
+    (problem,) = caught.value.problems
+    assert problem.source == str(bad) and problem.field == field and reason in problem.reason
+
+
+def test_optional_settings_may_be_null(tmp_path):
+    text = load_settings.__globals__["default_settings_file"]().read_text()
+    good = tmp_path / "monitor.yaml"
+    good.write_text(text.replace("overdispersion: additive", "overdispersion: null"))
+    assert load_settings(good).overdispersion is None and load_settings().spc_fix_after is None

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-from carelens.config import packaged, read_mapping
+from carelens.config import FieldReader, packaged, read_mapping
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
@@ -19,28 +18,29 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class MonitorSettings:
-    """Every setting of a monitoring pass (see ``monitor.yaml`` for meaning and sources)."""
+    """Every setting of a monitoring pass (values, meanings and sources in ``monitor.yaml``: no defaults
+    here)."""
 
-    risk_z: float = 1.96
-    elevated_z: float = 3.0
-    trim: float = 0.1
-    overdispersion: str | None = "additive"
-    min_denominator: float = 20.0
-    min_expected: float = 5.0
-    min_units: int = 10
-    benchmark_level: float = 95.0
-    spc_measure: str = "relative"
-    spc_min_points: int = 12
-    spc_latest_points: int = 3
-    spc_fix_after: int | None = None
-    spc_run_length: int = 7
-    points_risk: int = 1
-    points_elevated: int = 2
-    band_method: str = "quantile"
-    band_cut_points: tuple[float, ...] = (0.50, 0.70, 0.85, 0.95, 0.99)
-    band_within: str = "kind"
-    zero_score_band: int = 6
-    indicators_per_batch: int = 1
+    risk_z: float
+    elevated_z: float
+    trim: float
+    overdispersion: str | None
+    min_denominator: float
+    min_expected: float
+    min_units: int
+    benchmark_level: float
+    spc_measure: str
+    spc_min_points: int
+    spc_latest_points: int
+    spc_fix_after: int | None
+    spc_run_length: int
+    points_risk: int
+    points_elevated: int
+    band_method: str
+    band_cut_points: tuple[float, ...]
+    band_within: str
+    zero_score_band: int
+    indicators_per_batch: int
 
     def as_json(self) -> str:
         """The settings as canonical JSON (sorted keys): stored with each run and part of its digest."""
@@ -53,86 +53,64 @@ def default_settings_file() -> Path:
     return packaged("monitor", "monitor.yaml")
 
 
-_PATHS: dict[str, tuple[str, ...]] = {
-    "risk_z": ("flags", "risk_z"),
-    "elevated_z": ("flags", "elevated_z"),
-    "trim": ("funnel", "trim"),
-    "overdispersion": ("funnel", "overdispersion"),
-    "min_denominator": ("small_numbers", "min_denominator"),
-    "min_expected": ("small_numbers", "min_expected"),
-    "min_units": ("small_numbers", "min_units"),
-    "benchmark_level": ("benchmark", "level"),
-    "spc_measure": ("spc", "measure"),
-    "spc_min_points": ("spc", "min_points"),
-    "spc_latest_points": ("spc", "latest_points"),
-    "spc_fix_after": ("spc", "fix_after"),
-    "spc_run_length": ("spc", "run_length"),
-    "points_risk": ("score", "points", "risk"),
-    "points_elevated": ("score", "points", "elevated_risk"),
-    "band_method": ("bands", "method"),
-    "band_cut_points": ("bands", "cut_points"),
-    "band_within": ("bands", "within"),
-    "zero_score_band": ("bands", "zero_score_band"),
-    "indicators_per_batch": ("batch", "indicators_per_batch"),
-}
-
-
 def load_settings(path: str | Path | None = None) -> MonitorSettings:
-    """Read and validate a monitoring settings file (the packaged defaults when ``path`` is None)."""
+    """Read and validate a monitoring settings file (the packaged defaults when ``path`` is None); every
+    problem is reported at once, naming the file and the field."""
     document, source = read_mapping(Path(path) if path is not None else default_settings_file())
     if document.get("schema_version") != SCHEMA_VERSION:
         raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
-    values: dict[str, Any] = {}
-    problems: list[Problem] = []
-    for name, keys in _PATHS.items():
-        node: Any = document
-        for key in keys:
-            node = node.get(key) if isinstance(node, dict) else None
-        if node is None and name not in ("overdispersion", "spc_fix_after"):
-            problems.append(Problem(source, None, ".".join(keys), "setting is missing"))
-            continue
-        values[name] = node
-    if not problems:
-        problems += _check(values, source)
-    if problems:
-        raise InputError(problems)
-    values["band_cut_points"] = tuple(float(x) for x in values["band_cut_points"])
-    return MonitorSettings(**values)
+    r = FieldReader(source, document)
+
+    def positive(dotted: str) -> float | None:
+        return r.get(dotted, float, minimum=0.0, exclusive=True)
+
+    def one_of(dotted: str, options: tuple[str, ...], optional: bool = False) -> str | None:
+        value = r.get(dotted, str, optional=optional)
+        if value is not None and value not in options:
+            r.problem(
+                dotted, f"must be {' or '.join(options)}{' or null' if optional else ''}, got {value!r}"
+            )
+        return value
+
+    risk_z, elevated_z = positive("flags.risk_z"), positive("flags.elevated_z")
+    if risk_z is not None and elevated_z is not None and elevated_z <= risk_z:
+        r.problem("flags.elevated_z", "must exceed risk_z")
+    band_method = one_of("bands.method", ("quantile", "fixed"))
+    settings = MonitorSettings(
+        risk_z=risk_z,
+        elevated_z=elevated_z,
+        trim=r.get("funnel.trim", float, minimum=0.0, maximum=0.49),
+        overdispersion=one_of("funnel.overdispersion", ("additive", "multiplicative"), optional=True),
+        min_denominator=positive("small_numbers.min_denominator"),
+        min_expected=positive("small_numbers.min_expected"),
+        min_units=r.get("small_numbers.min_units", int, minimum=1),
+        benchmark_level=r.get("benchmark.level", float, minimum=0.0, exclusive=True, maximum=100.0),
+        spc_measure=one_of("spc.measure", ("relative", "value")),
+        spc_min_points=r.get("spc.min_points", int, minimum=1),
+        spc_latest_points=r.get("spc.latest_points", int, minimum=1),
+        spc_fix_after=r.get("spc.fix_after", int, minimum=2, optional=True),  # a moving range needs 2
+        spc_run_length=r.get("spc.run_length", int, minimum=2),  # a trend needs 2 points
+        points_risk=r.get("score.points.risk", int, minimum=0),
+        points_elevated=r.get("score.points.elevated_risk", int, minimum=0),
+        band_method=band_method,
+        band_cut_points=_cut_points(r, band_method),
+        band_within=one_of("bands.within", ("kind", "all")),
+        zero_score_band=r.get("bands.zero_score_band", int, minimum=1, maximum=6),
+        indicators_per_batch=r.get("batch.indicators_per_batch", int, minimum=1),
+    )
+    r.raise_if_any()
+    return settings
 
 
-def _check(values: dict[str, Any], source: str) -> list[Problem]:
-    problems = []
-
-    def bad(name: str, reason: str) -> None:
-        problems.append(Problem(source, None, ".".join(_PATHS[name]), reason))
-
-    for name in ("risk_z", "elevated_z", "min_denominator", "min_expected", "benchmark_level"):
-        if not isinstance(values[name], int | float) or values[name] <= 0:
-            bad(name, f"must be a positive number, got {values[name]!r}")
-    if not problems and values["elevated_z"] <= values["risk_z"]:
-        bad("elevated_z", "must exceed risk_z")
-    for name in (
-        "min_units",
-        "spc_min_points",
-        "spc_latest_points",
-        "spc_run_length",
-        "indicators_per_batch",
-    ):
-        if not isinstance(values[name], int) or values[name] < 1:
-            bad(name, f"must be a whole number >= 1, got {values[name]!r}")
-    if values["overdispersion"] not in ("additive", "multiplicative", None):
-        bad("overdispersion", "must be additive, multiplicative or null")
-    if values["spc_measure"] not in ("relative", "value"):
-        bad("spc_measure", "must be relative or value")
-    if values["band_method"] not in ("quantile", "fixed"):
-        bad("band_method", "must be quantile or fixed")
-    if values["band_within"] not in ("kind", "all"):
-        bad("band_within", "must be kind or all")
-    cuts = values["band_cut_points"]
-    if not isinstance(cuts, list) or len(cuts) != 5 or list(cuts) != sorted(cuts):
-        bad("band_cut_points", "must be 5 ascending numbers (6 bands)")
-    elif values["band_method"] == "quantile" and not all(0 <= c <= 1 for c in cuts):
-        bad("band_cut_points", "quantiles must lie in [0, 1]")
-    if values["zero_score_band"] not in range(1, 7):
-        bad("zero_score_band", "must be a band 1-6")
-    return problems
+def _cut_points(r: FieldReader, band_method: str | None) -> tuple[float, ...]:
+    """The 5 ascending cut-points between the 6 bands (quantiles in [0, 1] for the quantile method)."""
+    cuts = r.get("bands.cut_points", list)
+    if cuts is None:
+        return ()
+    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) for c in cuts)
+    if not numbers or len(cuts) != 5 or list(cuts) != sorted(cuts):
+        r.problem("bands.cut_points", f"must be 5 ascending numbers (6 bands), got {cuts!r}")
+        return ()
+    if band_method == "quantile" and not all(0 <= c <= 1 for c in cuts):
+        r.problem("bands.cut_points", "quantiles must lie in [0, 1]")
+    return tuple(float(c) for c in cuts)
