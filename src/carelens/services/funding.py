@@ -21,9 +21,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from carelens.model.access import Actor
-from carelens.services import Forbidden, Invalid, NotFound
+from carelens.services import Invalid, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.reach import Reach, reach
+from carelens.services.reach import Reach, reach, reach_or_forbidden
 from carelens.store import schema
 from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
 
@@ -69,10 +69,8 @@ def _version(connection: sa.Connection) -> tuple:
 
 
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
-    within = reach(connection, actor, actor.rules.confidential_data)
-    if within.empty:
-        raise Forbidden("allocations and commissioner assessments: sign in with a role that may see them")
-    return within
+    why = "allocations and commissioner assessments: sign in with a role that may see them"
+    return reach_or_forbidden(connection, actor, actor.rules.confidential_data, why)
 
 
 def allocation_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:

@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from carelens.model.access import Actor
-from carelens.services import Forbidden, NotFound
+from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.reach import Reach, reach
+from carelens.services.reach import Reach, reach, reach_or_forbidden
 from carelens.store import schema
 from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
 
@@ -83,10 +83,8 @@ RISK_FLAGS = ("elevated risk", "risk")
 
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
     """The organisations whose monitoring results the actor sees; Forbidden when none."""
-    within = reach(connection, actor, actor.rules.confidential_data)
-    if within.empty:
-        raise Forbidden("monitoring results are confidential: sign in with a role that may see them")
-    return within
+    why = "monitoring results are confidential: sign in with a role that may see them"
+    return reach_or_forbidden(connection, actor, actor.rules.confidential_data, why)
 
 
 def _run_id(connection: sa.Connection, run_id: int | None) -> int:

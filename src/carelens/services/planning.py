@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from carelens.model.access import Actor, Scope
 from carelens.plan import regime
 from carelens.plan import service as plan_service
-from carelens.services import Forbidden, Invalid, NotFound
+from carelens.services import Invalid, NotFound
 from carelens.services._db import Db, Page, organisation_names, page_bounds, page_of, plain, reading, records
 from carelens.services.organisations import get_organisation
-from carelens.services.reach import Reach, reach
+from carelens.services.reach import Reach, reach_or_forbidden
 from carelens.store import schema
 from carelens.store.schema_plan import plan_assignment, plan_schedule
 
@@ -164,11 +164,8 @@ def schedule_summary(db: Db, actor: Actor, schedule_id: int | None = None) -> di
 
 
 def _regime_reach(connection: sa.Connection, actor: Actor) -> Reach:
-    scope = getattr(actor.rules, REGIME_RULE)
-    within = reach(connection, actor, scope)
-    if scope is Scope.NONE or within.empty:
-        raise Forbidden("failure-regime cases are for the regulator's roles")
-    return within
+    why = "failure-regime cases are for the regulator's roles"
+    return reach_or_forbidden(connection, actor, getattr(actor.rules, REGIME_RULE), why)
 
 
 def _in_reach(connection: sa.Connection, within: Reach, frame: pd.DataFrame) -> pd.DataFrame:

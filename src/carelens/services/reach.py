@@ -68,6 +68,17 @@ def _current_links(
     return set(connection.execute(query).scalars())
 
 
+def reach_or_forbidden(connection: sa.Connection, actor: Actor, scope: Scope, why: str) -> Reach:
+    """The organisations ``scope`` covers for ``actor``; :class:`Forbidden` (saying ``why``) when it
+    covers none, for areas that have nothing to show a role outside them."""
+    from carelens.services import Forbidden
+
+    within = reach(connection, actor, scope)
+    if within.empty:
+        raise Forbidden(why)
+    return within
+
+
 def reach(connection: sa.Connection, actor: Actor, scope: Scope) -> Reach:
     """The organisations ``scope`` covers for ``actor``."""
     if scope is Scope.ALL:

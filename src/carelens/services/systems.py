@@ -34,7 +34,7 @@ from carelens.model.access import Actor, Scope
 from carelens.model.organisations import OrgKind
 from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, organisation_names, page_of, plain, reading, records
-from carelens.services.reach import Reach, reach
+from carelens.services.reach import Reach, reach, reach_or_forbidden
 from carelens.store import schema
 from carelens.store.schema_systems import systems_direction, systems_finding, systems_selection
 from carelens.systems import aco, places, selection
@@ -168,14 +168,11 @@ def ranking_columns() -> list[str]:
 
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
     """The organisations the actor's review-work rule reaches; Forbidden when none."""
-    scope = getattr(actor.rules, RULE)
-    within = reach(connection, actor, scope)
-    if scope is Scope.NONE or within.empty:
-        raise Forbidden(
-            "local system review work is for the regulator, the national board, policy makers and "
-            "commissioners (their area); published review reports are open to everyone"
-        )
-    return within
+    why = (
+        "local system review work is for the regulator, the national board, policy makers and "
+        "commissioners (their area); published review reports are open to everyone"
+    )
+    return reach_or_forbidden(connection, actor, getattr(actor.rules, RULE), why)
 
 
 def _programme(actor: Actor) -> None:
