@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from carelens.errors import InputError
@@ -126,6 +126,18 @@ def bodies(draw):
 
 @settings(max_examples=300, deadline=None)
 @given(bodies(), st.floats(-0.05, 0.1), st.one_of(st.none(), st.floats(0.0, 0.5)), st.floats(0.0, 1.0))
+# Two bodies on target to within rounding (grown 1.125, target 1.1249999999999998) are under target:
+# they share the squeeze with the other under-target body and end below target, floor permitting.
+@example(
+    (
+        np.array([1.1249999999999998, 1.1249999999999998, 2.2499999999999996, 262.125]),
+        np.array([1.0, 1.0, 1.0, 234.0]),
+        0,
+    ),
+    0.0,
+    None,
+    0.0,
+)
 def test_pace_of_change_conserves_the_quantum(case, floor, cap, rate):
     target, baseline, _ = case
     try:
@@ -144,7 +156,7 @@ def test_pace_of_change_conserves_the_quantum(case, floor, cap, rate):
         assert np.all(allocation >= target * (1 - cap) - tol)
     # nobody is pushed past target from below, nor below target from above (floor aside)
     grown = baseline * target.sum() / baseline.sum()
-    under = grown <= target
+    under = grown <= target * (1 + 1e-12)  # on target (to rounding) is under, as pace_of_change documents
     assert np.all(allocation[under] <= target[under] + tol)
     over = ~under
     assert np.all(allocation[over] >= np.minimum(target[over], grown[over]) - tol)
