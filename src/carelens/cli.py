@@ -516,8 +516,17 @@ def monitor(
     workers: int = typer.Option(
         1, "--workers", min=1, help="Processes for a --parquet pass (results are identical for any number)."
     ),
+    what_if: bool = typer.Option(
+        False,
+        "--what-if",
+        help="Label the run a what-if: stored and readable by its id, never the default run.",
+    ),
 ) -> None:
-    """Monitor every indicator of every organisation against its peers and its own history; store the run."""
+    """Monitor every indicator of every organisation against its peers and its own history; store the run.
+
+    A run over every period is complete and becomes the default everywhere; one limited by --from or
+    --to is partial, and one started with --what-if is a what-if: both are stored and labelled, and
+    shown only when asked for by run id."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -550,8 +559,12 @@ def monitor(
             user=current_user(),
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             workers=workers,
+            what_if=what_if,
         )
-    table = Table(title=f"monitoring run {summary.run_id}", title_justify="left", show_header=False)
+    title = f"monitoring run {summary.run_id}"
+    if summary.scope != "complete":
+        title += f" ({summary.scope}: {summary.scope_note}; not the default run)"
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_row("indicators", f"{summary.indicators:,}")
     table.add_row("observations", f"{summary.observations:,}")
     table.add_row("organisations", f"{summary.organisations:,}")

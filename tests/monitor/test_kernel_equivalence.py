@@ -29,30 +29,30 @@ def synthetic(tmp_path_factory):
 def observations(synthetic):
     inputs = parquet_inputs(synthetic)
     frame = inputs.reader.read(sorted(inputs.indicators), None, None)
-    return inputs, attach_peer_groups(frame, inputs.organisations, inputs.indicators)
+    return inputs, attach_peer_groups(frame, inputs.organisations, inputs.comparisons(load_settings()))
 
 
 def test_row_order_and_column_types_do_not_change_the_result(observations):
     inputs, frame = observations
     settings = load_settings()
-    expected = kernel.assess(frame, inputs.indicators, settings)
+    expected = kernel.assess(frame, inputs.comparisons(settings), settings)
     assert len(expected) > 2000 and (expected["flag_code"] > 0).any() and expected["spc_alert"].any()
     shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
     as_text = shuffled.astype({c: object for c in ("indicator_id", "org_code", "peer_group")})
     in_order = as_text.sort_values(["indicator_id", "org_code", "period"], kind="stable")
     for variant in (shuffled, as_text, in_order):
-        pd.testing.assert_frame_equal(kernel.assess(variant, inputs.indicators, settings), expected)
+        pd.testing.assert_frame_equal(kernel.assess(variant, inputs.comparisons(settings), settings), expected)
 
 
 def test_a_categorical_whose_categories_are_not_sorted_is_read_in_sorted_order(observations):
     inputs, frame = observations
     settings = load_settings()
-    expected = kernel.assess(frame, inputs.indicators, settings)
+    expected = kernel.assess(frame, inputs.comparisons(settings), settings)
     names = list(frame["org_code"].cat.categories)
     scrambled = frame.assign(
         org_code=frame["org_code"].cat.reorder_categories(names[::-1]).cat.add_categories(["unused"])
     )
-    got = kernel.assess(scrambled, inputs.indicators, settings)
+    got = kernel.assess(scrambled, inputs.comparisons(settings), settings)
     pd.testing.assert_frame_equal(got, expected)
     assert got["indicator_id"].is_monotonic_increasing
     assert got.groupby("indicator_id")["org_code"].agg(lambda s: s.is_monotonic_increasing).all()
@@ -62,9 +62,9 @@ def test_a_categorical_whose_categories_are_not_sorted_is_read_in_sorted_order(o
 def test_small_spc_calls_give_the_same_result(observations, monkeypatch, spc_measure):
     inputs, frame = observations
     settings = dataclasses.replace(load_settings(), spc_measure=spc_measure)
-    expected = kernel.assess(frame, inputs.indicators, settings)
+    expected = kernel.assess(frame, inputs.comparisons(settings), settings)
     monkeypatch.setattr(kernel, "SPC_CHUNK_ROWS", 500)  # a few series per XmR call
-    pd.testing.assert_frame_equal(kernel.assess(frame, inputs.indicators, settings), expected)
+    pd.testing.assert_frame_equal(kernel.assess(frame, inputs.comparisons(settings), settings), expected)
 
 
 def test_blocks_cover_every_item_once():

@@ -10,11 +10,18 @@ import pandas as pd
 import pytest
 
 from carelens.errors import InputError
-from carelens.monitor.kernel import IndicatorMeta, assess
+from carelens.monitor.comparison import comparison_for
+from carelens.monitor.kernel import assess
 from carelens.monitor.scoring import score_organisations
 from carelens.monitor.settings import MonitorSettings, load_settings
 
 SETTINGS = dataclasses.replace(load_settings(), overdispersion=None, min_units=5)
+
+
+def proportion_indicator(polarity: str) -> dict:
+    """How indicator "x" (a proportion) is compared under SETTINGS."""
+    definition = {"value_type": "proportion", "polarity": polarity, "peer_group": "national"}
+    return {"x": comparison_for("x", definition | {"key_question": "safe"}, SETTINGS)}
 
 
 def funnel_frame(breaches: list[int], attendances: int = 1000, polarity: str = "lower_is_better"):
@@ -33,8 +40,7 @@ def funnel_frame(breaches: list[int], attendances: int = 1000, polarity: str = "
             "peer_group": "all",
         }
     )
-    meta = {"x": IndicatorMeta("proportion", polarity, "funnel_overdispersed", "national", "safe")}
-    return frame, meta
+    return frame, proportion_indicator(polarity)
 
 
 # Ten peers at 100/1000 and one unit at the tested count; no overdispersion adjustment, so z is the
@@ -100,8 +106,7 @@ def test_spc_alert_on_a_deterioration_in_the_latest_points():
         indicator_id="x", denominator=1000.0, expected=np.nan, import_id=np.nan, peer_group="all"
     )
     frame["value"] = frame["numerator"] / 1000
-    meta = {"x": IndicatorMeta("proportion", "lower_is_better", "funnel_overdispersed", "national", "safe")}
-    out = assess(frame, meta, SETTINGS).set_index("org_code")
+    out = assess(frame, proportion_indicator("lower_is_better"), SETTINGS).set_index("org_code")
     assert out.loc["O00", "spc_alert"] and out.loc["O00", "spc_rule"] == "astronomical"
     assert out.loc["O00", "spc_points"] == 24
     assert out["spc_alert"].sum() == 1

@@ -13,7 +13,7 @@ from carelens.monitor.service import compute_pass
 
 @pytest.mark.spark
 def test_spark_and_embedded_results_are_identical(tmp_path):
-    from carelens.monitor.spark import compute_pass_spark, local_spark, normalise_flags
+    from carelens.monitor.spark import compute_pass_spark, local_spark, normalise_flags, normalise_judgements
 
     write_synthetic(tmp_path / "data", 300, 4, 24, seed=3)
     inputs = parquet_inputs(tmp_path / "data")
@@ -27,6 +27,11 @@ def test_spark_and_embedded_results_are_identical(tmp_path):
         spark.stop()
     assert len(embedded.flags) == len(distributed.flags) > 1000
     pd.testing.assert_frame_equal(normalise_flags(embedded.flags), distributed.flags, check_exact=True)
+    assert len(embedded.judgements) == len(distributed.judgements) > len(embedded.flags)
+    pd.testing.assert_frame_equal(
+        normalise_judgements(embedded.judgements), distributed.judgements, check_exact=True
+    )
+    pd.testing.assert_frame_equal(embedded.indicator_rows, distributed.indicator_rows, check_exact=True)
     pd.testing.assert_frame_equal(embedded.organisations, distributed.organisations, check_exact=True)
     pd.testing.assert_frame_equal(embedded.questions, distributed.questions, check_exact=True)
     assert embedded.results_digest == distributed.results_digest

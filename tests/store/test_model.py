@@ -53,7 +53,19 @@ def test_packaged_indicator_definitions_load():
         "shmi",
     ]
     assert definitions["shmi"].polarity is Polarity.LOWER_IS_BETTER
-    assert definitions["ae_4hr_breach_type1"].levels == (0.95, 0.998)
+    assert definitions["shmi"].levels == (0.95, 0.998)  # judged at the official 95% banding
+    assert definitions["ae_4hr_breach_type1"].levels == ()  # the monitoring settings' thresholds
+
+
+@pytest.mark.parametrize("value_type", ["count", "mean", "directly_standardised_rate"])
+def test_a_value_type_nothing_can_compare_is_refused_when_loaded(tmp_path, value_type):
+    path = tmp_path / "x.yaml"
+    path.write_text(GOOD.format(id="one").replace("value_type: proportion", f"value_type: {value_type}"))
+    with pytest.raises(InputError) as caught:
+        load_indicators([path])
+    (problem,) = caught.value.problems
+    assert (problem.source, problem.row, problem.field) == (str(path), 1, "value_type")
+    assert "carelens can compare with peers" in problem.reason
 
 
 def test_every_indicator_field_is_documented():

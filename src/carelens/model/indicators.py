@@ -28,9 +28,11 @@ class ValueType(StrEnum):
     PROPORTION = "proportion"
     RATE = "rate"
     INDIRECTLY_STANDARDISED_RATIO = "indirectly_standardised_ratio"
-    DIRECTLY_STANDARDISED_RATE = "directly_standardised_rate"
-    MEAN = "mean"
-    COUNT = "count"
+
+
+COMPARABLE_VALUE_TYPES: tuple[str, ...] = tuple(t.value for t in ValueType)
+"""Value types carelens can compare with peers (docs/methods/comparison.md): a definition of any other
+is refused when it is loaded, rather than left uncompared later."""
 
 
 class Polarity(StrEnum):
@@ -86,15 +88,21 @@ class IndicatorDefinition:
     method: str = field(
         metadata={"doc": "Default comparison method id, e.g. 'funnel_overdispersed' or 'spc_xmr'."}
     )
-    levels: tuple[float, ...] = field(
-        metadata={"doc": "Default control-limit coverage levels, ascending in (0, 1)."}
-    )
     source: str = field(metadata={"doc": "Publisher and dataset the values come from."})
     description: str = field(
         default="", metadata={"doc": "What the numerator, denominator and expected are (optional)."}
     )
     key_question: KeyQuestion | None = field(
         default=None, metadata={"doc": "CQC key question the indicator informs (see KeyQuestion; optional)."}
+    )
+    levels: tuple[float, ...] = field(
+        default=(),
+        metadata={
+            "doc": "Limits this indicator is judged at, ascending in (0, 1): the first decides 'worse/better "
+            "than expected' (and the risk flag), the last 'elevated risk'. Set it where a publisher bands "
+            "the indicator officially (SHMI: 0.95); otherwise leave it out and the monitoring settings' "
+            "flags.risk_z and flags.elevated_z apply (optional)."
+        },
     )
 
 
@@ -197,7 +205,8 @@ def _convert(name: str, raw: Any) -> Any:
     if name in _ENUMS:
         allowed = _ENUMS[name]
         if raw not in set(allowed):
-            raise ValueError(f"{raw!r} is not one of: {', '.join(allowed)}")
+            what = " (the value types carelens can compare with peers)" if name == "value_type" else ""
+            raise ValueError(f"{raw!r} is not one of: {', '.join(allowed)}{what}")
         return allowed(raw)
     if name == "id":
         if not isinstance(raw, str) or not _ID.match(raw):

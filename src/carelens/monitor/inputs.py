@@ -10,6 +10,7 @@ commissioner is not known is compared within an "unknown" group.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import multiprocessing
@@ -22,7 +23,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from carelens.model.indicators import load_indicators
-from carelens.monitor.kernel import INPUT_COLUMNS, IndicatorMeta
+from carelens.monitor.comparison import Comparison, comparisons_for
+from carelens.monitor.kernel import INPUT_COLUMNS
+from carelens.monitor.settings import MonitorSettings
 from carelens.store import schema
 
 UNKNOWN = "unknown"
@@ -32,13 +35,19 @@ ORG_COLUMNS = ("code", "name", "kind", "peer_kind", "region", "commissioner")
 
 @dataclass
 class Inputs:
-    """The data of one pass: indicators to assess, organisations, and a way to read observations."""
+    """The data of one pass: indicators to assess (their definitions), organisations, and a way to read
+    observations."""
 
-    indicators: dict[str, IndicatorMeta]
+    indicators: dict[str, dict]
+    """Indicator id -> definition (as stored: a plain dict)."""
     titles: dict[str, str]
     organisations: pd.DataFrame
     reader: ObservationReader
     source: str
+
+    def comparisons(self, settings: MonitorSettings) -> dict[str, Comparison]:
+        """How each indicator is compared under ``settings`` (docs/methods/comparison.md)."""
+        return comparisons_for(self.indicators, settings)
 
 
 class ObservationReader:
@@ -55,21 +64,20 @@ class ObservationReader:
     def available(self) -> list[str]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def period_range(self, indicator_ids: Sequence[str]) -> tuple[dt.date | None, dt.date | None]:
+        """The first and last period of these indicators' observations (None, None when there are none)."""
+        raise NotImplementedError  # pragma: no cover - interface
 
-def meta_from_definition(definition) -> IndicatorMeta:
-    """An :class:`IndicatorMeta` from an indicator definition (dataclass or its stored JSON dict)."""
-    get = definition.get if isinstance(definition, dict) else lambda k: getattr(definition, k)
 
-    def text(value) -> str:
-        return str(getattr(value, "value", value)) if value is not None else ""
-
-    return IndicatorMeta(
-        value_type=text(get("value_type")),
-        polarity=text(get("polarity")),
-        method=text(get("method")),
-        peer_group=text(get("peer_group")),
-        key_question=text(get("key_question")) or text(get("domain")),
-    )
+def definition_dict(definition) -> dict:
+    """An indicator definition (dataclass or its stored JSON dict) as a plain dict of text and numbers."""
+    if isinstance(definition, dict):
+        return dict(definition)
+    out = {}
+    for name, value in dataclasses.asdict(definition).items():
+        value = getattr(value, "value", value)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 # --- SQL store ------------------------------------------------------------------------------------
@@ -86,6 +94,15 @@ class SqlReader(ObservationReader):
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(table.c.indicator_id).distinct()).scalars().all()
         return sorted(rows)
+
+    def period_range(self, indicator_ids):
+        table = schema.observation
+        query = sa.select(sa.func.min(table.c.period), sa.func.max(table.c.period)).where(
+            table.c.superseded_by.is_(None), table.c.indicator_id.in_(list(indicator_ids))
+        )
+        with self.engine.connect() as connection:
+            first, last = connection.execute(query).one()
+        return first, last
 
     def read(self, indicator_ids, period_from, period_to) -> pd.DataFrame:
         table = schema.observation
@@ -125,7 +142,7 @@ def sql_inputs(engine: sa.Engine) -> Inputs:
         )
     reader = SqlReader(engine)
     present = set(reader.available())
-    indicators = {row.id: meta_from_definition(row.definition) for row in stored if row.id in present}
+    indicators = {row.id: definition_dict(row.definition or {}) for row in stored if row.id in present}
     titles = {row.id: row.title for row in stored}
     subtype = orgs["subtype"].astype(object)
     organisations = pd.DataFrame(
@@ -165,6 +182,20 @@ class ParquetReader(ObservationReader):
 
     def available(self) -> list[str]:
         return self.store.indicators()
+
+    def period_range(self, indicator_ids):
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        first = last = None
+        for path in self.store.files(list(indicator_ids)):
+            periods = pq.read_table(path, columns=["period"], partitioning=None)["period"]
+            if len(periods):
+                low, high = pc.min_max(periods).values()
+                low, high = low.as_py(), high.as_py()
+                first = low if first is None else min(first, low)
+                last = high if last is None else max(last, high)
+        return first, last
 
     def read(self, indicator_ids, period_from, period_to) -> pd.DataFrame:
         import pyarrow as pa
@@ -219,18 +250,20 @@ def parquet_inputs(path: str | Path) -> Inputs:
     root = Path(path)
     observations = root / "observations" if (root / "observations").is_dir() else root
     reader = ParquetReader(observations)
-    indicators = {k: meta_from_definition(v) for k, v in load_indicators().items()}
+    indicators = {k: definition_dict(v) for k, v in load_indicators().items()}
     titles = {k: v.title for k, v in load_indicators().items()}
     if (root / "indicators.parquet").exists():
         synth = pq.read_table(root / "indicators.parquet").to_pandas()
         for row in synth.itertuples(index=False):  # one per indicator definition, not per organisation
-            indicators[row.id] = IndicatorMeta(
-                value_type=row.value_type,
-                polarity=row.polarity,
-                method="funnel_overdispersed",
-                peer_group=row.peer_group,
-                key_question="synthetic",
-            )
+            indicators[row.id] = {
+                "id": row.id,
+                "title": row.title,
+                "value_type": row.value_type,
+                "polarity": row.polarity,
+                "method": "funnel_overdispersed",
+                "peer_group": row.peer_group,
+                "key_question": "synthetic",
+            }
             titles[row.id] = row.title
     if (root / "organisations.parquet").exists():
         orgs = pq.read_table(root / "organisations.parquet").to_pandas()
@@ -255,7 +288,7 @@ def parquet_inputs(path: str | Path) -> Inputs:
 
 
 def attach_peer_groups(
-    observations: pd.DataFrame, organisations: pd.DataFrame, indicators: dict[str, IndicatorMeta]
+    observations: pd.DataFrame, organisations: pd.DataFrame, comparisons: dict[str, Comparison]
 ) -> pd.DataFrame:
     """Add the ``peer_group`` label of each observation, by its indicator's peer-group rule.
 
@@ -269,7 +302,7 @@ def attach_peer_groups(
     columns = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
     table = np.full((len(ind_names), len(org_names)), "England", dtype=object)
     for row, indicator_id in enumerate(ind_names):  # one pass per indicator of the batch
-        meta = indicators.get(indicator_id)
+        meta = comparisons.get(indicator_id)
         if meta is None:  # an unused category of a categorical column (no rows to label)
             continue
         column = columns.get(meta.peer_group)

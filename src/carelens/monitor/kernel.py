@@ -1,42 +1,53 @@
-"""The monitoring kernel: observations of a batch of indicators in, one assessed row per organisation
-x indicator out. Pure and vectorised (no I/O, no loop per organisation or series), so the embedded
-engine and Spark (``groupBy("indicator_id").applyInPandas``) run exactly the same code.
+"""The monitoring kernel: observations of a batch of indicators in; one assessed row per organisation x
+indicator (its latest figure, flag, benchmark and control chart) and one *judgement* per organisation x
+indicator x recent period out. Pure and vectorised (no I/O, no loop per organisation or series), so the
+embedded engine and Spark (``groupBy("indicator_id").applyInPandas``) run exactly the same code, and so
+do system-review places and commissioner assessment (:func:`judge`).
 
-For each indicator the comparison period is its latest period in the data given. Steps:
+How each indicator is compared comes from its :class:`carelens.monitor.comparison.Comparison` and from
+nothing else. For each indicator the comparison period is its latest period in the data given. Steps:
 
 1. small numbers: a value is *eligible* only with enough behind it (denominator or expected count at
-   least the configured minimum); a funnel (indicator x period x peer group) with fewer eligible units
+   least the comparison's minimum); a funnel (indicator x period x peer group) with fewer eligible units
    than ``min_units`` compares nobody. Those rows say "insufficient data" and are never flagged;
 2. funnel per indicator x period x peer group (:func:`carelens.stats.funnel.funnel`): proportions on the
    arcsine scale, standardised ratios by the SHMI (trimmed, log) or CQC (Winsorised, square-root)
-   method, rates as ratios to the peers' rate; overdispersion by DerSimonian-Laird τ²;
-3. flag (METHODS.md §1a): adverse-direction z_adjusted beyond ``risk_z`` = risk, beyond ``elevated_z`` =
-   elevated risk; neutral-polarity indicators are compared but not scored;
-4. benchmark against England (Fingertips, METHODS.md §4): the value's confidence interval (Wilson, or
-   Byar/exact Poisson) wholly above / below / around the England value;
+   method, rates as ratios to the peers' rate; overdispersion by DerSimonian-Laird τ². Limits are the
+   normal limits on the funnel's own scale, so a value lies beyond a limit exactly when its z does;
+3. verdict and flag (docs/methods/comparison.md, docs/methods/intelligent-monitoring.md): z_adjusted
+   beyond the verdict level is higher or lower than expected (worse or better by polarity); in the
+   adverse direction it is a risk, beyond the elevated level an elevated risk; neutral-polarity
+   indicators are compared but not scored;
+4. benchmark against England (Fingertips, docs/methods/benchmarking.md): the value's confidence interval
+   (Wilson, or Byar/exact Poisson) wholly above / below / around the England value;
 5. SPC (:func:`carelens.stats.spc.xmr`) on each organisation's series; an alert is a special cause of
    concern among the latest ``spc_latest_points`` periods of the indicator.
 
+Judgements are kept for each indicator's latest ``history_periods`` periods (the monitoring settings;
+all periods for :func:`judge`): the same funnels as step 2, with their limits, for every organisation
+with an observation in those periods.
+
 How the work is split (for speed; no figure depends on it, see ``tests/monitor/test_kernel_equivalence``):
 indicators are assessed one at a time, since nothing is shared between them; funnels are computed for
-every period (the relative SPC charts each period's z_adjusted): all earlier periods in one call that
-gives z only, the latest period (whose limits are reported) in another; control charts in calls of a few
-thousand whole series, so each call's arrays stay in the CPU cache. Rows of a group reach the kernels in
-the same (organisation) order however they are split, so sums are added in the same order and results
-are identical to the last bit. Only the rows reported (each
-series' latest) are turned into output, and text columns are built from codes, not per-row objects.
+every period (the relative SPC charts each period's z_adjusted): the periods before the judged ones in
+one call that gives z only, the judged periods (whose limits are reported) in another; control charts in
+calls of a few thousand whole series, so each call's arrays stay in the CPU cache. Rows of a group reach
+the kernels in the same (organisation) order however they are split, so sums are added in the same order
+and results are identical to the last bit. Only the rows reported are turned into output, and text
+columns are built from codes, not per-row objects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
+from carelens.monitor.comparison import DIRECTIONS, VERDICTS, Comparison, level_for_z
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats import spc
 from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
@@ -62,7 +73,6 @@ REASONS = (
     "expected count below the minimum",
     "too few comparable peers in the funnel",
     "no events among peers",
-    "value type not compared by funnel",
     "neutral polarity: compared, not scored",
 )
 """Why a row has its flag (index = reason code)."""
@@ -76,7 +86,6 @@ REASONS = (
     _R_EXPECTED,
     _R_FEW_PEERS,
     _R_NO_EVENTS,
-    _R_UNSUPPORTED,
     _R_NEUTRAL,
 ) = range(len(REASONS))
 
@@ -128,6 +137,35 @@ OUTPUT_COLUMNS = (
 )
 """Columns of the assessed table, in order (one row per indicator x organisation)."""
 
+JUDGEMENT_COLUMNS = (
+    "indicator_id",
+    "org_code",
+    "period",
+    "peer_group",
+    "numerator",
+    "denominator",
+    "expected",
+    "value",
+    "target",
+    "z",
+    "z_adjusted",
+    "lower",
+    "upper",
+    "elevated_lower",
+    "elevated_upper",
+    "phi",
+    "tau2",
+    "peers",
+    "od_adjusted",
+    "od_note",
+    "direction",
+    "verdict",
+    "reason",
+)
+"""Columns of the judgements table (one row per indicator x organisation x judged period): the value
+against its peers' target and limits at the verdict and elevated levels, where it lies (``direction``),
+what that means (``verdict``), and why a row is ``not compared`` (``reason``)."""
+
 INPUT_COLUMNS = (
     "indicator_id",
     "org_code",
@@ -142,72 +180,54 @@ INPUT_COLUMNS = (
 """Columns the kernel reads (``import_id`` may be all null, e.g. from Parquet)."""
 
 
-@dataclass(frozen=True)
-class IndicatorMeta:
-    """What the kernel needs to know about an indicator."""
-
-    value_type: str
-    polarity: str
-    method: str
-    peer_group: str
-    key_question: str
-
-    @property
-    def funnel_family(self) -> tuple[str, str] | None:
-        """(kind, sr method) of the funnel, or None when the value type is not compared by funnel."""
-        trimmed = self.method.endswith("_trimmed")
-        if self.value_type == "proportion":
-            return ("pr", "shmi")
-        if self.value_type in ("rate", "indirectly_standardised_ratio"):
-            return ("sr", "shmi" if trimmed else "cqc")
-        return None
-
-
-def level_for_z(z: float) -> float:
-    """Two-sided confidence level (%) whose limits sit at ±z: 1.96 → 95.0004, 3.0 → 99.73."""
-    return float(100 * (2 * sps.norm.cdf(z) - 1))
-
-
-def method_text(meta: IndicatorMeta, settings: MonitorSettings) -> str:
-    """A short, complete description of the comparison method and its parameters."""
-    family = meta.funnel_family
-    if family is None:
-        return "not compared"
-    kind, method = family
-    scale = {"pr": "proportion, arcsine scale", "sr": "ratio O/E"}[kind]
-    if meta.value_type == "rate":
-        scale = "rate as ratio to the peers' rate"
-    if kind == "sr":
-        scale += ", log scale, rank trim" if method == "shmi" else ", square-root scale, Winsorised"
-    else:
-        scale += ", Winsorised"
-    return (
-        f"funnel ({scale} {settings.trim:g} per tail; overdispersion {settings.overdispersion or 'none'}); "
-        f"risk |z|>{settings.risk_z:g}, elevated |z|>{settings.elevated_z:g}; "
-        f"SPC XmR on {settings.spc_measure} values, alert in latest {settings.spc_latest_points}"
-    )
-
-
 SPC_CHUNK_ROWS = 262_144
 """Rows per call of the XmR kernel, made of whole series: each series is independent, so the split does
 not change any result; it keeps the kernel's arrays small enough to stay in the CPU cache."""
 
 
-def assess(
-    observations: pd.DataFrame, indicators: Mapping[str, IndicatorMeta], settings: MonitorSettings
-) -> pd.DataFrame:
-    """Assess every organisation of every indicator in ``observations`` (columns :data:`INPUT_COLUMNS`).
+@dataclass(frozen=True)
+class Assessed:
+    """What the kernel gives for a batch: the assessed table (one row per indicator x organisation,
+    columns :data:`OUTPUT_COLUMNS`) and the judgements (one row per indicator x organisation x judged
+    period, columns :data:`JUDGEMENT_COLUMNS`), both sorted by indicator, then organisation (and period)."""
 
-    Returns one row per indicator x organisation (columns :data:`OUTPUT_COLUMNS`), sorted by indicator
-    then organisation; the result depends only on the rows given, not on their order.
-    """
+    flags: pd.DataFrame
+    judgements: pd.DataFrame
+
+
+def assess_all(
+    observations: pd.DataFrame, comparisons: Mapping[str, Comparison], settings: MonitorSettings
+) -> Assessed:
+    """Assess every organisation of every indicator in ``observations`` (columns :data:`INPUT_COLUMNS`),
+    each compared as its :class:`Comparison` says. The result depends only on the rows given, not on
+    their order."""
     if observations.empty:
-        return empty_result()
+        return Assessed(empty_result(), empty_judgements())
     rows = _Rows.sorted_from(observations)
     parts = [
-        _assess_indicator(rows, k, indicators[str(name)], settings) for k, name in enumerate(rows.ind_names)
+        _assess_indicator(rows, k, comparisons[str(name)], settings) for k, name in enumerate(rows.ind_names)
     ]
-    return _result_frame(parts, rows, settings)
+    return Assessed(_result_frame(parts, rows, settings), _judgement_frame(parts, rows))
+
+
+def assess(
+    observations: pd.DataFrame, comparisons: Mapping[str, Comparison], settings: MonitorSettings
+) -> pd.DataFrame:
+    """The assessed table of :func:`assess_all` (one row per indicator x organisation)."""
+    return assess_all(observations, comparisons, settings).flags
+
+
+def judge(
+    observations: pd.DataFrame, comparisons: Mapping[str, Comparison], settings: MonitorSettings
+) -> pd.DataFrame:
+    """The judgement of every row given, in every period (columns :data:`JUDGEMENT_COLUMNS`), exactly
+    as a monitoring pass over the same rows would store it: what system-review places and commissioner
+    assessment compare with (``observations`` needs ``peer_group``; ``import_id`` may be left out)."""
+    if "import_id" not in observations:
+        observations = observations.assign(import_id=np.nan)
+    return assess_all(
+        observations, comparisons, dataclasses.replace(settings, history_periods=None)
+    ).judgements
 
 
 @dataclass(frozen=True)
@@ -274,19 +294,87 @@ def _floats(column: pd.Series) -> np.ndarray:
     return column.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: MonitorSettings) -> dict:
+@dataclass
+class _Funnels:
+    """Step 2's results: every row's z_adjusted (NaN where not compared), and for the compared rows of
+    the judged periods (``rows``, in order) their target, limits and dispersion."""
+
+    z_adjusted: np.ndarray
+    rows: np.ndarray
+    z: np.ndarray
+    target: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    elevated_lower: np.ndarray
+    elevated_upper: np.ndarray
+    phi: np.ndarray
+    tau2: np.ndarray
+    od_adjusted: np.ndarray
+    od_note: np.ndarray
+    """Index into :data:`OD_NOTE_LABELS`."""
+
+
+def _funnels(
+    o: np.ndarray,
+    d: np.ndarray,
+    e: np.ndarray,
+    group: np.ndarray,
+    comparable: np.ndarray,
+    judged: np.ndarray,
+    spec: Comparison,
+) -> _Funnels:
+    """Step 2: the funnels of every period; limits only for the judged periods."""
+    n = len(o)
+    z_adj = np.full(n, np.nan)
+    idx = np.flatnonzero(comparable & judged)
+    empty = np.full(len(idx), np.nan)
+    out = _Funnels(
+        z_adj,
+        idx,
+        *(empty.copy() for _ in range(8)),
+        np.zeros(len(idx), dtype=bool),
+        np.zeros(len(idx), np.int8),
+    )
+    levels = (level_for_z(spec.verdict_z), level_for_z(spec.elevated_z))
+    options = dict(kind=spec.kind, method=spec.sr_method, trim=spec.trim, overdispersion=spec.overdispersion)
+    for part, with_limits in ((np.flatnonzero(comparable & ~judged), False), (idx, True)):
+        if not len(part):
+            continue
+        groups = Groups.from_codes(_dense_codes(group[part]))
+        denominator = e[part] if spec.is_ratio else d[part]
+        scale = np.ones(len(part))
+        if spec.is_rate:  # rates: expected = n x the peers' rate, compared as a ratio O/E
+            peer_rate = groups.sum(o[part]) / groups.sum(d[part])
+            scale = peer_rate[groups.codes]
+            denominator = d[part] * scale
+        if not with_limits:  # periods before the judged ones feed the SPC only: z without limits
+            z_adj[part] = funnel_fit(o[part], denominator, groups=groups, **options).z_adjusted
+            continue
+        result = funnel(o[part], denominator, groups=groups, levels=levels, exact_poisson=False, **options)
+        codes = groups.codes
+        z_adj[part] = result.z_adjusted
+        out.z[:] = result.z
+        out.target[:] = result.target * scale
+        out.lower[:], out.upper[:] = result.lower[0] * scale, result.upper[0] * scale
+        out.elevated_lower[:], out.elevated_upper[:] = result.lower[1] * scale, result.upper[1] * scale
+        out.phi[:] = result.phi[codes]
+        out.tau2[:] = result.tau2[codes]
+        out.od_adjusted[:] = result.od_adjusted[codes]
+        note_of_group = np.array([OD_NOTE_LABELS.index(s) for s in result.od_note], dtype=np.int8)
+        out.od_note[:] = note_of_group[codes]
+    return out
+
+
+def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSettings) -> dict:
     """Steps 1-5 of the module docstring for indicator ``k`` of ``rows`` (in organisation, period order).
 
     Returns one value per series (organisation) under the output column names, plus ``_org`` and
-    ``_peer`` codes; text columns other than those are built by :func:`_result_frame`.
+    ``_peer`` codes, and ``_judged``: the judgement columns of the judged periods' rows. Text columns
+    other than those are built by :func:`_result_frame` and :func:`_judgement_frame`.
     """
     org, day, peer = rows.take("org", k), rows.take("day", k), rows.take("peer", k)
     o, d, e = rows.take("o", k), rows.take("d", k), rows.take("e", k)
     n = len(o)
-    is_pr = meta.value_type == "proportion"
-    is_rate = meta.value_type == "rate"
-    is_sr = meta.value_type == "indirectly_standardised_ratio"
-    adverse_sign = ADVERSE_SIGN.get(meta.polarity, 0.0)
 
     # Position of each period among the indicator's distinct periods (the SPC axis; gaps are missing).
     first_day = day.min()
@@ -295,30 +383,31 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
     position = (np.cumsum(present) - 1)[day - first_day]
     last_position = int(position.max())
     at_latest = position == last_position
+    history = settings.history_periods
+    judged = at_latest if history == 1 else np.ones(n, dtype=bool)
+    if history is not None and history > 1:
+        judged = position > last_position - history
 
     # 1. small numbers
-    supported = is_pr or is_rate or is_sr
     with np.errstate(invalid="ignore"):
-        if is_sr:
+        if spec.is_ratio:
             valid = np.isfinite(o) & (o >= 0) & np.isfinite(e) & (e > 0)
-            big_enough = e >= settings.min_expected
+            big_enough = e >= spec.min_size
         else:
             valid = np.isfinite(o) & (o >= 0) & np.isfinite(d) & (d > 0)
-            if is_pr:
+            if spec.kind == "pr":
                 valid &= o <= d
-            big_enough = d >= settings.min_denominator
-    eligible = valid & big_enough if supported else np.zeros(n, dtype=bool)
+            big_enough = d >= spec.min_size
+    eligible = valid & big_enough
     reason = np.full(n, _R_NONE, dtype=np.int8)
-    reason[~big_enough] = _R_EXPECTED if is_sr else _R_DENOMINATOR
+    reason[~big_enough] = _R_EXPECTED if spec.is_ratio else _R_DENOMINATOR
     reason[~valid] = _R_INVALID
-    if not supported:
-        reason[:] = _R_UNSUPPORTED
 
     # Funnel groups: period x peer group, as one integer.
     group = position * max(len(rows.peer_names), 1) + peer
     units = np.bincount(group, weights=eligible).astype(np.int64)
-    enough_peers = units[group] >= settings.min_units
-    if is_rate:
+    enough_peers = units[group] >= spec.min_units
+    if spec.is_rate:
         has_events = np.bincount(group, weights=np.where(eligible, o, 0.0))[group] > 0
     else:
         has_events = np.ones(n, dtype=bool)
@@ -326,7 +415,7 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
     reason[eligible & ~has_events] = _R_NO_EVENTS
     reason[eligible & ~enough_peers] = _R_FEW_PEERS
     with np.errstate(invalid="ignore", divide="ignore"):
-        value = o / np.where(valid, e if is_sr else d, 1.0)
+        value = o / np.where(valid, e if spec.is_ratio else d, 1.0)
     value[~valid] = np.nan
 
     # Series (organisations): rows are sorted, so each series is one contiguous block.
@@ -336,9 +425,9 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
     last_row = np.r_[np.flatnonzero(first)[1:] - 1, n - 1]
     has_latest = at_latest[last_row]
 
-    # 2. funnels (every period: the relative SPC charts each period's z_adjusted), in chunks of whole
-    # periods; the figures reported come from the latest period's call.
-    z_adj = np.full(n, np.nan)
+    # 2. funnels of every period (the relative SPC charts each period's z_adjusted)
+    fit = _funnels(o, d, e, group, comparable, judged, spec)
+    z_adj = fit.z_adjusted
     out = {
         name: np.full(n_series, np.nan)
         for name in (
@@ -348,52 +437,33 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
     }
     od_adjusted = np.zeros(n_series, dtype=bool)
     od_note = np.zeros(n_series, dtype=np.int8)  # index into OD_NOTE_LABELS
-    family = meta.funnel_family
-    if family is not None and comparable.any():
-        kind, method = family
-        levels = (level_for_z(settings.risk_z), level_for_z(settings.elevated_z))
-        # Every earlier period's funnels in one call (their z only), then the latest period's.
-        for idx in (np.flatnonzero(comparable & ~at_latest), np.flatnonzero(comparable & at_latest)):
-            if not len(idx):
-                continue
-            groups = Groups.from_codes(_dense_codes(group[idx]))
-            group_codes = groups.codes
-            denominator = e[idx] if is_sr else d[idx]
-            scale = np.ones(len(idx))
-            if is_rate:  # rates: expected = n x the peers' rate, compared as a ratio O/E
-                peer_rate = groups.sum(o[idx]) / groups.sum(d[idx])
-                scale = peer_rate[group_codes]
-                denominator = d[idx] * scale
-            options = dict(groups=groups, kind=kind, method=method, trim=settings.trim)
-            options.update(overdispersion=settings.overdispersion)
-            if not at_latest[idx[0]]:  # earlier periods feed the SPC only: z without limits
-                z_adj[idx] = funnel_fit(o[idx], denominator, **options).z_adjusted
-                continue
-            result = funnel(o[idx], denominator, levels=levels, **options)
-            z_adj[idx] = result.z_adjusted
-            at = series[idx]
-            out["target"][at] = result.target * scale
-            out["z"][at] = result.z
-            out["z_adjusted"][at] = result.z_adjusted
-            out["risk_lower"][at] = result.lower[0] * scale
-            out["risk_upper"][at] = result.upper[0] * scale
-            out["elevated_lower"][at] = result.lower[1] * scale
-            out["elevated_upper"][at] = result.upper[1] * scale
-            out["phi"][at] = result.phi[group_codes]
-            out["tau2"][at] = result.tau2[group_codes]
-            od_adjusted[at] = result.od_adjusted[group_codes]
-            note_of_group = np.array([OD_NOTE_LABELS.index(s) for s in result.od_note], dtype=np.int8)
-            od_note[at] = note_of_group[group_codes]
+    latest = at_latest[fit.rows]  # the judged rows of the latest period: one per series at most
+    at = series[fit.rows[latest]]
+    for name, values in (
+        ("target", fit.target),
+        ("z", fit.z),
+        ("z_adjusted", z_adj[fit.rows]),
+        ("risk_lower", fit.lower),
+        ("risk_upper", fit.upper),
+        ("elevated_lower", fit.elevated_lower),
+        ("elevated_upper", fit.elevated_upper),
+        ("phi", fit.phi),
+        ("tau2", fit.tau2),
+    ):
+        out[name][at] = values[latest]
+    od_adjusted[at] = fit.od_adjusted[latest]
+    od_note[at] = fit.od_note[latest]
 
     # 3. flags from the adverse-direction adjusted z, for each series' latest row
     r = last_row
     compared = comparable[r] & has_latest
+    adverse_sign = spec.adverse_sign
     adverse = out["z_adjusted"] * adverse_sign
     flag = np.full(n_series, -1, dtype=np.int8)
     if adverse_sign != 0:
         flag[compared] = 0
-        flag[compared & (adverse > settings.risk_z)] = 1
-        flag[compared & (adverse > settings.elevated_z)] = 2
+        flag[compared & (adverse > spec.verdict_z)] = 1
+        flag[compared & (adverse > spec.elevated_z)] = 2
     else:
         flag[compared] = -2
     why = np.where(has_latest, reason[r], _R_NO_LATEST).astype(np.int8)
@@ -403,42 +473,16 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
 
     # 5. SPC per organisation x indicator series, in chunks of whole series
     charted, chartable = (z_adj, comparable) if settings.spc_measure == "relative" else (value, eligible)
-    charted_finite = chartable & np.isfinite(charted)  # z = -inf (O = 0) cannot be charted
-    measure = np.where(charted_finite, charted, np.nan)
-    gap = np.zeros(n, dtype=bool)
-    gap[1:] = ~first[1:] & (position[1:] - position[:-1] > 1)
-    recent = position > last_position - settings.spc_latest_points
-    concern_code = spc.POINT_TYPES.index("special_cause_concern")
-    points = np.bincount(series, weights=charted_finite, minlength=n_series).astype(np.int64)
-    spc_mean, spc_lower, spc_upper = (np.full(n_series, np.nan) for _ in range(3))
-    variation = np.zeros(n_series, dtype=np.int8)  # index into VARIATION_LABELS
-    spc_rule = np.zeros(n_series, dtype=np.int8)  # index into RULE_LABELS
-    alert = np.zeros(n_series, dtype=bool)
-    series_start = np.r_[0, last_row + 1]
-    for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
-        a, b = series_start[s0], series_start[s1]
-        chart = spc.xmr(
-            measure[a:b],
-            series[a:b] - s0,
-            gap_before=gap[a:b],
-            fix_after=settings.spc_fix_after,
-            shift_length=settings.spc_run_length,
-            trend_length=settings.spc_run_length,
-            improvement=IMPROVEMENT[meta.polarity],
-            min_points=settings.spc_min_points,
-        )
-        last_phase = chart.phase_index[last_row[s0:s1] - a]
-        spc_mean[s0:s1] = chart.phase_mean[last_phase]
-        spc_lower[s0:s1] = chart.phase_lower[last_phase]
-        spc_upper[s0:s1] = chart.phase_upper[last_phase]
-        variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
-        concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
-        last_concern = np.full(s1 - s0, -1, dtype=np.int64)
-        np.maximum.at(last_concern, series[a:b][concern] - s0, concern)
-        fired = (last_concern >= 0) & (points[s0:s1] >= settings.spc_min_points)
-        alert[s0:s1] = fired
-        spc_rule[s0:s1][fired] = chart.rule_code[last_concern[fired]]
-    variation[points < settings.spc_min_points] = VARIATION_LABELS.index("insufficient data")
+    spc_out = _control_charts(
+        np.where(chartable & np.isfinite(charted), charted, np.nan),  # z = -inf (O = 0) cannot be charted
+        series,
+        first,
+        position,
+        last_position,
+        last_row,
+        spec,
+        settings,
+    )
 
     # 4. benchmark against England, for the rows reported: each value's interval vs the England value
     bench = np.full(n_series, np.nan)
@@ -449,19 +493,19 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
     if len(c):
         level = settings.benchmark_level
         with np.errstate(invalid="ignore", divide="ignore"):
-            if is_sr:
+            if spec.is_ratio:
                 england = 1.0
             else:  # summed in row order (np.bincount), as for every other per-group sum
-                latest = np.flatnonzero(at_latest & eligible)
-                zeros = np.zeros(len(latest), dtype=np.int64)
-                total_o = np.bincount(zeros, weights=o[latest], minlength=1)[0]
-                total_d = np.bincount(zeros, weights=d[latest], minlength=1)[0]
+                latest_rows = np.flatnonzero(at_latest & eligible)
+                zeros = np.zeros(len(latest_rows), dtype=np.int64)
+                total_o = np.bincount(zeros, weights=o[latest_rows], minlength=1)[0]
+                total_d = np.bincount(zeros, weights=d[latest_rows], minlength=1)[0]
                 england = total_o / max(total_d, 1e-300)
-            if is_pr:
+            if spec.kind == "pr":
                 lo, hi = wilson(o[c], d[c], level)
             else:
                 p_lo, p_hi = poisson_limits(o[c], level)
-                base = e[c] if is_sr else d[c]
+                base = e[c] if spec.is_ratio else d[c]
                 lo, hi = p_lo / base, p_hi / base
             bench[shown] = england
             ci_lo[shown], ci_hi[shown] = lo, hi
@@ -491,6 +535,64 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
         "_benchmark_code": bench_code,
         "flag_code": flag.astype(np.int64),
         "_reason_code": why,
+        **spc_out,
+        "import_id": pick(rows.take("import_id", k, r), np.nan, picked=True),
+        "_period": np.datetime64(int(day.max()), "D"),
+        "_spec": spec,
+        "_judged": _judged_rows(
+            np.flatnonzero(judged), fit, org, day, peer, o, d, e, value, units[group], eligible, reason, spec
+        ),
+    }
+
+
+def _control_charts(
+    measure: np.ndarray,
+    series: np.ndarray,
+    first: np.ndarray,
+    position: np.ndarray,
+    last_position: int,
+    last_row: np.ndarray,
+    spec: Comparison,
+    settings: MonitorSettings,
+) -> dict[str, np.ndarray]:
+    """Step 5: an XmR chart of each series' ``measure``, in chunks of whole series; per series the
+    latest phase's mean and limits, the variation icon and whether (and by which rule) it alerts."""
+    n_series = len(last_row)
+    gap = np.zeros(len(measure), dtype=bool)
+    gap[1:] = ~first[1:] & (position[1:] - position[:-1] > 1)
+    recent = position > last_position - settings.spc_latest_points
+    concern_code = spc.POINT_TYPES.index("special_cause_concern")
+    points = np.bincount(series, weights=np.isfinite(measure), minlength=n_series).astype(np.int64)
+    spc_mean, spc_lower, spc_upper = (np.full(n_series, np.nan) for _ in range(3))
+    variation = np.zeros(n_series, dtype=np.int8)  # index into VARIATION_LABELS
+    spc_rule = np.zeros(n_series, dtype=np.int8)  # index into RULE_LABELS
+    alert = np.zeros(n_series, dtype=bool)
+    series_start = np.r_[0, last_row + 1]
+    for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
+        a, b = series_start[s0], series_start[s1]
+        chart = spc.xmr(
+            measure[a:b],
+            series[a:b] - s0,
+            gap_before=gap[a:b],
+            fix_after=settings.spc_fix_after,
+            shift_length=settings.spc_run_length,
+            trend_length=settings.spc_run_length,
+            improvement=IMPROVEMENT[spec.polarity],
+            min_points=settings.spc_min_points,
+        )
+        last_phase = chart.phase_index[last_row[s0:s1] - a]
+        spc_mean[s0:s1] = chart.phase_mean[last_phase]
+        spc_lower[s0:s1] = chart.phase_lower[last_phase]
+        spc_upper[s0:s1] = chart.phase_upper[last_phase]
+        variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
+        concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
+        last_concern = np.full(s1 - s0, -1, dtype=np.int64)
+        np.maximum.at(last_concern, series[a:b][concern] - s0, concern)
+        fired = (last_concern >= 0) & (points[s0:s1] >= settings.spc_min_points)
+        alert[s0:s1] = fired
+        spc_rule[s0:s1][fired] = chart.rule_code[last_concern[fired]]
+    variation[points < settings.spc_min_points] = VARIATION_LABELS.index("insufficient data")
+    return {
         "spc_points": points,
         "spc_mean": spc_mean,
         "spc_lower": spc_lower,
@@ -498,10 +600,72 @@ def _assess_indicator(rows: _Rows, k: int, meta: IndicatorMeta, settings: Monito
         "spc_variation": variation,
         "spc_alert": alert,
         "spc_rule": spc_rule,
-        "import_id": pick(rows.take("import_id", k, r), np.nan, picked=True),
-        "_period": np.datetime64(int(day.max()), "D"),
-        "_meta": meta,
     }
+
+
+_D_HIGHER, _D_LOWER, _D_WITHIN, _D_NONE = range(4)
+DIRECTION_LABELS = (*DIRECTIONS, "")
+"""Direction text by code (``""``: not compared)."""
+_VERDICT_OF = {
+    # (direction code) -> verdict index, by polarity
+    "lower_is_better": (VERDICTS.index("worse"), VERDICTS.index("better"), VERDICTS.index("as expected")),
+    "higher_is_better": (VERDICTS.index("better"), VERDICTS.index("worse"), VERDICTS.index("as expected")),
+    "neutral": (VERDICTS.index("higher"), VERDICTS.index("lower"), VERDICTS.index("as expected")),
+}
+
+
+def _judged_rows(
+    idx: np.ndarray,
+    fit: _Funnels,
+    org: np.ndarray,
+    day: np.ndarray,
+    peer: np.ndarray,
+    o: np.ndarray,
+    d: np.ndarray,
+    e: np.ndarray,
+    value: np.ndarray,
+    peers: np.ndarray,
+    eligible: np.ndarray,
+    reason: np.ndarray,
+    spec: Comparison,
+) -> dict[str, np.ndarray]:
+    """The judgement columns of rows ``idx`` (the judged periods' rows; ``fit.rows`` is the compared
+    subset of them, in the same order)."""
+    compared = np.isin(idx, fit.rows, assume_unique=True)
+    columns: dict[str, np.ndarray] = {
+        "_org": org[idx],
+        "_day": day[idx],
+        "_peer": peer[idx],
+        "numerator": o[idx],
+        "denominator": d[idx],
+        "expected": e[idx],
+        "value": value[idx],
+    }
+    for name in ("target", "z", "lower", "upper", "elevated_lower", "elevated_upper", "phi", "tau2"):
+        column = np.full(len(idx), np.nan)
+        column[compared] = getattr(fit, name)
+        columns[name] = column
+    columns["z_adjusted"] = fit.z_adjusted[idx]
+    columns["peers"] = np.where(eligible[idx], peers[idx], 0).astype(np.int64)
+    od_adjusted = np.zeros(len(idx), dtype=bool)
+    od_adjusted[compared] = fit.od_adjusted
+    columns["od_adjusted"] = od_adjusted
+    od_note = np.zeros(len(idx), dtype=np.int8)
+    od_note[compared] = fit.od_note
+    columns["_od_note"] = od_note
+    z = columns["z_adjusted"]
+    direction = np.full(len(idx), _D_NONE, dtype=np.int8)
+    direction[compared] = _D_WITHIN
+    direction[compared & (z > spec.verdict_z)] = _D_HIGHER
+    direction[compared & (z < -spec.verdict_z)] = _D_LOWER
+    columns["_direction"] = direction
+    verdict = np.full(len(idx), VERDICTS.index("not compared"), dtype=np.int8)
+    verdict[compared] = np.asarray(_VERDICT_OF[spec.polarity], dtype=np.int8)[direction[compared]]
+    columns["_verdict"] = verdict
+    why = reason[idx].copy()
+    why[compared] = _R_NONE
+    columns["_reason"] = why
+    return columns
 
 
 def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -544,6 +708,11 @@ def _blocks(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
+def _text(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A string column as a "take" from its few distinct labels (no Python object per row)."""
+    return pd.array(np.asarray(labels, dtype=object), dtype="str").take(np.asarray(codes, dtype=np.int64))
+
+
 def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> pd.DataFrame:
     """The output table from the per-indicator results (text columns built from small label arrays)."""
     ind = np.repeat(np.arange(len(parts)), [len(p["_org"]) for p in parts])
@@ -551,42 +720,77 @@ def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> 
     def column(name: str) -> np.ndarray:
         return np.concatenate([p[name] for p in parts])
 
-    def text(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-        # A string column as a "take" from its few distinct labels (no Python object per row).
-        return pd.array(np.asarray(labels, dtype=object), dtype="str").take(np.asarray(codes, dtype=np.int64))
-
-    metas = [p["_meta"] for p in parts]
+    specs = [p["_spec"] for p in parts]
     periods = np.array([pd.Timestamp(p["_period"]).date() for p in parts], dtype=object)
-    bench_labels = [BENCHMARK_LABELS[m.polarity][c] for m in metas for c in (-1, 0, 1, 9)]
+    bench_labels = [BENCHMARK_LABELS[m.polarity][c] for m in specs for c in (-1, 0, 1, 9)]
     bench_code = np.searchsorted([-1, 0, 1, 9], column("_benchmark_code"))
     frame = {
-        "indicator_id": text(rows.ind_names, ind),
-        "org_code": text(rows.org_names, column("_org")),
+        "indicator_id": _text(rows.ind_names, ind),
+        "org_code": _text(rows.org_names, column("_org")),
         "period": periods[ind],
-        "peer_group": text(rows.peer_names, column("_peer")),
+        "peer_group": _text(rows.peer_names, column("_peer")),
     }
     for name in OUTPUT_COLUMNS[4:]:
         if name == "od_note":
-            frame[name] = text(OD_NOTE_LABELS, column("od_note"))
+            frame[name] = _text(OD_NOTE_LABELS, column("od_note"))
         elif name == "method":
-            frame[name] = text([method_text(m, settings) for m in metas], ind)
+            frame[name] = _text([method_text(m, settings) for m in specs], ind)
         elif name == "benchmark":
-            frame[name] = text(bench_labels, ind * 4 + bench_code)
+            frame[name] = _text(bench_labels, ind * 4 + bench_code)
         elif name == "flag":
-            frame[name] = text([FLAG_LABELS[c] for c in range(-2, 3)], column("flag_code") + 2)
+            frame[name] = _text([FLAG_LABELS[c] for c in range(-2, 3)], column("flag_code") + 2)
         elif name == "reason":
-            frame[name] = text(REASONS, column("_reason_code"))
+            frame[name] = _text(REASONS, column("_reason_code"))
         elif name == "spc_variation":
-            frame[name] = text(VARIATION_LABELS, column("spc_variation"))
+            frame[name] = _text(VARIATION_LABELS, column("spc_variation"))
         elif name == "spc_rule":
-            frame[name] = text(RULE_LABELS, column("spc_rule"))
+            frame[name] = _text(RULE_LABELS, column("spc_rule"))
         else:
             frame[name] = column(name)
     return pd.DataFrame(frame)
 
 
-ADVERSE_SIGN = {"lower_is_better": 1.0, "higher_is_better": -1.0}
-"""Sign turning z into the adverse direction (high values are bad when lower is better)."""
+def _judgement_frame(parts: list[dict], rows: _Rows) -> pd.DataFrame:
+    """The judgements table from the per-indicator results, sorted by indicator, organisation, period."""
+    judged = [p["_judged"] for p in parts]
+    ind = np.repeat(np.arange(len(parts)), [len(j["_org"]) for j in judged])
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([j[name] for j in judged])
+
+    days = column("_day")
+    frame = {
+        "indicator_id": _text(rows.ind_names, ind),
+        "org_code": _text(rows.org_names, column("_org")),
+        "period": pd.to_datetime(days.astype("datetime64[D]")).date
+        if len(days)
+        else np.array([], dtype=object),
+        "peer_group": _text(rows.peer_names, column("_peer")),
+    }
+    for name in JUDGEMENT_COLUMNS[4:]:
+        if name == "od_note":
+            frame[name] = _text(OD_NOTE_LABELS, column("_od_note"))
+        elif name == "direction":
+            frame[name] = _text(DIRECTION_LABELS, column("_direction"))
+        elif name == "verdict":
+            frame[name] = _text(VERDICTS, column("_verdict"))
+        elif name == "reason":
+            frame[name] = _text(REASONS, column("_reason"))
+        else:
+            frame[name] = column(name)
+    out = pd.DataFrame(frame)
+    out["period"] = out["period"].astype(object)
+    return out
+
+
+def method_text(spec: Comparison, settings: MonitorSettings) -> str:
+    """A short, complete description of how an indicator was compared and charted."""
+    return (
+        f"{spec.describe()}; "
+        f"SPC XmR on {settings.spc_measure} values, alert in latest {settings.spc_latest_points}"
+    )
+
+
 IMPROVEMENT = {"lower_is_better": "decrease", "higher_is_better": "increase", "neutral": "neutral"}
 """SPC improvement direction by polarity (z and values both rise when the value rises)."""
 
@@ -601,3 +805,8 @@ RULE_LABELS = ("", *spc.RULES)
 def empty_result() -> pd.DataFrame:
     """An assessed table with no rows."""
     return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+
+
+def empty_judgements() -> pd.DataFrame:
+    """A judgements table with no rows."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in JUDGEMENT_COLUMNS})

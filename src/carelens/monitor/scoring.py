@@ -3,7 +3,8 @@ bands 1-6, counts by key question (METHODS.md §1a, CQC Intelligent Monitoring).
 
 score = Σ points / (max points × applicable indicators), with risk = 1 point and elevated risk = 2
 (configurable); an indicator is applicable when it has a flag (not "insufficient data", not a
-neutral-polarity indicator). Bands: band 1 = highest risk; cut-points are quantiles of the scores of the
+neutral-polarity indicator) and is not out of date (:func:`out_of_date_kinds`; unless the settings'
+``freshness.score_out_of_date`` says to score such indicators too). Bands: band 1 = highest risk; cut-points are quantiles of the scores of the
 organisations being banded (among their own kind by default) or fixed scores. Organisations in special
 measures are forced to band 1; recently inspected ones are shown as "recently inspected", not banded;
 organisations with no applicable indicator have "insufficient data".
@@ -28,10 +29,46 @@ ORG_RESULT_COLUMNS = (
     "elevated",
     "spc_alerts",
     "insufficient",
+    "out_of_date",
     "score",
     "band",
     "status",
 )
+
+
+def months_between(earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """Whole calendar months from ``earlier`` to ``later`` (dates as ``datetime64``): 2019-03 to 2012-10
+    is -77; days within the month do not count."""
+    a = np.asarray(earlier, dtype="datetime64[M]").astype(np.int64)
+    b = np.asarray(later, dtype="datetime64[M]").astype(np.int64)
+    return b - a
+
+
+def out_of_date_kinds(
+    flags: pd.DataFrame, organisations: pd.DataFrame, max_age_months: int | None
+) -> dict[str, list[str]]:
+    """For each indicator, the organisation kinds it is out of date for: its latest period is more than
+    ``max_age_months`` before the newest latest period of any indicator assessed for organisations of
+    that kind in the same pass (docs/methods/judgements.md). SHMI from 2012 beside A&E from 2019 is
+    out of date for NHS trusts; nothing is out of date when ``max_age_months`` is None."""
+    if max_age_months is None or flags.empty:
+        return {}
+    kind_of = organisations.drop_duplicates("code").set_index("code")["kind"]
+    pairs = pd.DataFrame(
+        {
+            "indicator_id": flags["indicator_id"].to_numpy(dtype=object),
+            "kind": flags["org_code"].map(kind_of).fillna("unknown").to_numpy(dtype=object),
+            "period": pd.to_datetime(flags["period"]).to_numpy(),
+        }
+    ).drop_duplicates(["indicator_id", "kind"])
+    newest = pairs.groupby("kind")["period"].transform("max").to_numpy()
+    old = months_between(pairs["period"].to_numpy(), newest) > max_age_months
+    stale: dict[str, list[str]] = {}
+    for indicator_id, kind in pairs.loc[old, ["indicator_id", "kind"]].itertuples(index=False):
+        stale.setdefault(str(indicator_id), []).append(str(kind))
+    return {k: sorted(v) for k, v in sorted(stale.items())}
+
+
 QUESTION_COLUMNS = ("org_code", "key_question", "indicators", "applicable", "risks", "elevated", "spc_alerts")
 
 
@@ -48,6 +85,11 @@ def score_organisations(
     groups = Groups(org_codes.astype(np.int64), len(org_names))
     code = flags["flag_code"].to_numpy(dtype=np.int64)
     alert = flags["spc_alert"].to_numpy(dtype=bool)
+    stale = (
+        flags["out_of_date"].to_numpy(dtype=bool) if "out_of_date" in flags else np.zeros(len(flags), bool)
+    )
+    if not settings.score_out_of_date:  # out of date: neither applicable nor scored
+        code = np.where(stale & (code >= 0), -3, code)
     applicable = code >= 0
     points = np.where(code == 1, settings.points_risk, 0) + np.where(code == 2, settings.points_elevated, 0)
     n_applicable = groups.count(applicable)
@@ -71,6 +113,7 @@ def score_organisations(
             "elevated": groups.count(code == 2),
             "spc_alerts": groups.count(alert),
             "insufficient": groups.count(code == -1),
+            "out_of_date": groups.count(stale),
             "score": score,
         }
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -26,9 +27,17 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from carelens.monitor.comparison import Comparison
 from carelens.monitor.inputs import Inputs, attach_peer_groups, batches, parquet_inputs, sql_inputs
-from carelens.monitor.kernel import OUTPUT_COLUMNS, assess, empty_result
-from carelens.monitor.scoring import score_organisations
+from carelens.monitor.kernel import (
+    JUDGEMENT_COLUMNS,
+    OUTPUT_COLUMNS,
+    assess_all,
+    empty_judgements,
+    empty_result,
+    method_text,
+)
+from carelens.monitor.scoring import out_of_date_kinds, score_organisations
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema_monitor
 from carelens.store.migrate import ensure_schema
@@ -44,6 +53,10 @@ class PassResult:
     flags: pd.DataFrame
     organisations: pd.DataFrame
     questions: pd.DataFrame
+    judgements: pd.DataFrame
+    """One row per indicator x organisation x judged period (:data:`JUDGEMENT_COLUMNS` + ``out_of_date``)."""
+    indicator_rows: pd.DataFrame
+    """How each indicator was compared and which periods were judged (the ``monitor_indicator`` rows)."""
     inputs_digest: str
     results_digest: str
     indicators: int
@@ -54,6 +67,37 @@ class PassResult:
     period_to: dt.date | None = None
     special_measures: list[str] = field(default_factory=list)
     recently_inspected: list[str] = field(default_factory=list)
+    scope: str = "complete"
+    """``complete``, ``partial`` or ``what-if`` (:func:`run_scope`)."""
+    scope_note: str = ""
+
+
+SCOPES = ("complete", "partial", "what-if")
+"""What a run covers. Only a complete run can be the default run (docs/methods/judgements.md)."""
+
+
+def run_scope(
+    period_from: dt.date | None,
+    period_to: dt.date | None,
+    indicator_ids=None,
+    what_if: bool = False,
+    held: tuple[dt.date | None, dt.date | None] = (None, None),
+) -> tuple[str, str]:
+    """A run's scope and why: ``what-if`` when the user says so, ``partial`` when it leaves out periods
+    the store ``held`` (first and last period) or indicators, else ``complete``."""
+    if what_if:
+        return "what-if", "labelled a what-if run when it was started"
+    first, last = held
+    left_out = []
+    if period_from is not None and (first is None or period_from > first):
+        left_out.append(f"periods before {period_from.isoformat()}")
+    if period_to is not None and (last is None or period_to < last):
+        left_out.append(f"periods after {period_to.isoformat()}")
+    if indicator_ids is not None:
+        left_out.append("indicators not asked for")
+    if left_out:
+        return "partial", "leaves out " + " and ".join(left_out)
+    return "complete", ""
 
 
 def frame_digest(*frames: pd.DataFrame) -> str:
@@ -77,12 +121,67 @@ def indicator_digests(flags: pd.DataFrame) -> list[str]:
     return [frame_digest(flags.iloc[a:b]) for a, b in itertools.pairwise(starts)]
 
 
-def results_digest(flag_digests: list[str], organisations: pd.DataFrame, questions: pd.DataFrame) -> str:
-    """The digest of a pass's results: every indicator's flags (:func:`indicator_digests`), then the
-    organisations' scores and bands and the key-question counts."""
-    digest = hashlib.sha256(json.dumps(flag_digests).encode())
-    digest.update(frame_digest(organisations, questions).encode())
+def results_digest(
+    flag_digests: list[str],
+    judgement_digests: list[str],
+    organisations: pd.DataFrame,
+    questions: pd.DataFrame,
+    indicator_rows: pd.DataFrame,
+) -> str:
+    """The digest of a pass's results: every indicator's flags and judgements (:func:`indicator_digests`
+    of each), then the organisations' scores and bands, the key-question counts and how each indicator
+    was compared."""
+    digest = hashlib.sha256(json.dumps([flag_digests, judgement_digests]).encode())
+    digest.update(frame_digest(organisations, questions, indicator_rows).encode())
     return digest.hexdigest()
+
+
+def indicator_rows(
+    comparisons: dict[str, Comparison],
+    flags: pd.DataFrame,
+    judgements: pd.DataFrame,
+    settings: MonitorSettings,
+    stale: dict[str, list[str]],
+) -> pd.DataFrame:
+    """The ``monitor_indicator`` rows of a pass: each assessed indicator's comparison, latest period and
+    judged periods, and the organisation kinds it is out of date for."""
+    columns = [
+        "indicator_id",
+        "latest_period",
+        "first_judged",
+        "judged_periods",
+        "value_type",
+        "polarity",
+        "peer_group",
+        "verdict_level",
+        "elevated_level",
+        "method",
+        "out_of_date_kinds",
+    ]
+    if flags.empty:
+        return pd.DataFrame(columns=columns)
+    latest = flags.groupby("indicator_id", sort=True)["period"].first()
+    periods = judgements.groupby("indicator_id", sort=True)["period"].agg(["min", "nunique"])
+    rows = []
+    for indicator_id, period in latest.items():
+        spec = comparisons[str(indicator_id)]
+        first, count = periods.loc[indicator_id] if indicator_id in periods.index else (period, 0)
+        rows.append(
+            {
+                "indicator_id": str(indicator_id),
+                "latest_period": period,
+                "first_judged": first,
+                "judged_periods": int(count),
+                "value_type": spec.value_type,
+                "polarity": spec.polarity,
+                "peer_group": spec.peer_group,
+                "verdict_level": spec.verdict_level,
+                "elevated_level": spec.elevated_level,
+                "method": method_text(spec, settings)[:400],
+                "out_of_date_kinds": ", ".join(stale.get(str(indicator_id), []))[:400],
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
 
 
 def compute_pass(
@@ -95,58 +194,134 @@ def compute_pass(
     progress: Progress | None = None,
     indicator_ids: Iterable[str] | None = None,
     workers: int = 1,
+    what_if: bool = False,
 ) -> PassResult:
     """Assess every indicator (in batches), then score and band organisations. Nothing is stored.
 
+    The run's scope (:func:`run_scope`) says whether it is complete; ``what_if`` labels it a what-if.
     ``workers`` > 1 assesses that many batches at once in worker processes (one per core is the most
     that helps), when the inputs can be read from another process (a Parquet store); results are the
     same whatever the number of workers.
     """
     settings = settings or load_settings()
+    comparisons = inputs.comparisons(settings)
     ids = sorted(inputs.indicators if indicator_ids is None else set(indicator_ids) & set(inputs.indicators))
     digest = hashlib.sha256(settings.as_json().encode())
     parts: list[pd.DataFrame] = []
+    judged: list[pd.DataFrame] = []
     flag_digests: list[str] = []
+    judgement_digests: list[str] = []
     observations = 0
     done = 0
     todo = list(batches(ids, settings.indicators_per_batch))
-    for batch, assessed in zip(
-        todo, _assessed_batches(inputs, todo, settings, period_from, period_to, workers), strict=True
-    ):
+    assessed_batches = _assessed_batches(inputs, comparisons, todo, settings, period_from, period_to, workers)
+    for batch, assessed in zip(todo, assessed_batches, strict=True):
         observations += assessed.observations
         if assessed.flags is not None:
             digest.update(assessed.keys_digest.encode())
             parts.append(assessed.flags)
+            judged.append(assessed.judgements)
             flag_digests += assessed.flag_digests
-        digest.update(json.dumps([repr(inputs.indicators[i]) for i in batch]).encode())
+            judgement_digests += assessed.judgement_digests
+        digest.update(json.dumps([_canonical(inputs.indicators[i]) for i in batch]).encode())
         done += len(batch)
         if progress is not None:
             progress(done, len(ids))
     flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
     flags = flags[list(OUTPUT_COLUMNS)]
-    key_questions = {k: v.key_question for k, v in inputs.indicators.items()}
+    judgements = pd.concat(judged, ignore_index=True) if judged else empty_judgements()
+    judgements = judgements[list(JUDGEMENT_COLUMNS)]
+    bounded = period_from is not None or period_to is not None
+    held = inputs.reader.period_range(ids) if bounded and ids else (None, None)
+    scope, note = run_scope(period_from, period_to, None if indicator_ids is None else ids, what_if, held)
+    result = finish_pass(
+        inputs,
+        comparisons,
+        settings,
+        flags,
+        judgements,
+        flag_digests,
+        judgement_digests,
+        inputs_digest=digest,
+        observations=observations,
+        indicators=len(ids),
+        period_from=period_from,
+        period_to=period_to,
+        special_measures=special_measures,
+        recently_inspected=recently_inspected,
+        source=inputs.source,
+    )
+    return dataclasses.replace(result, scope=scope, scope_note=note)
+
+
+def finish_pass(
+    inputs: Inputs,
+    comparisons: dict[str, Comparison],
+    settings: MonitorSettings,
+    flags: pd.DataFrame,
+    judgements: pd.DataFrame,
+    flag_digests: list[str],
+    judgement_digests: list[str],
+    *,
+    inputs_digest,
+    observations: int,
+    indicators: int,
+    period_from: dt.date | None,
+    period_to: dt.date | None,
+    special_measures: Iterable[str],
+    recently_inspected: Iterable[str],
+    source: str,
+) -> PassResult:
+    """What every engine does once its indicators are assessed: mark out-of-date indicators, score and
+    band organisations, describe each indicator's comparison, and digest it all."""
+    stale = out_of_date_kinds(flags, inputs.organisations, settings.max_age_months)
+    kind_of = inputs.organisations.drop_duplicates("code").set_index("code")["kind"]
+    flags = flags.assign(out_of_date=_stale_rows(flags, kind_of, stale))
+    judgements = judgements.assign(out_of_date=_stale_rows(judgements, kind_of, stale))
+    key_questions = {k: v.key_question for k, v in comparisons.items()}
     special = sorted(set(special_measures))
     recent = sorted(set(recently_inspected))
-    orgs, questions = score_organisations(
-        flags, inputs.organisations, key_questions, settings, special, recent
-    )
-    digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
-    digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
+    orgs, questions = score_organisations(flags, inputs.organisations, key_questions, settings, special, recent)
+    described = indicator_rows(comparisons, flags, judgements, settings, stale)
+    if inputs_digest is not None:
+        inputs_digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
+        inputs_digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
     return PassResult(
         flags=flags,
         organisations=orgs,
         questions=questions,
-        inputs_digest=digest.hexdigest(),
-        results_digest=results_digest(flag_digests, orgs, questions),
-        indicators=len(ids),
+        judgements=judgements,
+        indicator_rows=described,
+        inputs_digest=inputs_digest.hexdigest() if inputs_digest is not None else "",
+        results_digest=results_digest(flag_digests, judgement_digests, orgs, questions, described),
+        indicators=indicators,
         observations=observations,
         settings=settings,
-        source=inputs.source,
+        source=source,
         period_from=period_from,
         period_to=period_to,
         special_measures=special,
         recently_inspected=recent,
     )
+
+
+def _canonical(definition: dict) -> str:
+    """A definition as canonical JSON (part of the inputs digest)."""
+    return json.dumps(definition, sort_keys=True, default=str)
+
+
+def _stale_rows(frame: pd.DataFrame, kind_of: pd.Series, stale: dict[str, list[str]]) -> np.ndarray:
+    """Whether each row's indicator is out of date for its organisation's kind."""
+    if frame.empty or not stale:
+        return np.zeros(len(frame), dtype=bool)
+    out = np.zeros(len(frame), dtype=bool)
+    ids = frame["indicator_id"].to_numpy(dtype=object)
+    for indicator_id, kinds in stale.items():
+        rows = np.flatnonzero(ids == indicator_id)
+        if len(rows):
+            kinds_here = frame["org_code"].iloc[rows].map(kind_of).fillna("unknown").to_numpy(dtype=object)
+            out[rows] = np.isin(kinds_here, kinds)
+    return out
 
 
 @dataclass(frozen=True)
@@ -156,14 +331,18 @@ class AssessedBatch:
 
     observations: int
     flags: pd.DataFrame | None
+    judgements: pd.DataFrame | None = None
     keys_digest: str = ""
     """:func:`frame_digest` of the (indicator, organisation) pairs assessed (part of the inputs digest)."""
     flag_digests: list[str] = field(default_factory=list)
     """:func:`indicator_digests` of the assessed rows."""
+    judgement_digests: list[str] = field(default_factory=list)
+    """:func:`indicator_digests` of the judgements."""
 
 
 def assess_batch(
     inputs: Inputs,
+    comparisons: dict[str, Comparison],
     settings: MonitorSettings,
     period_from: dt.date | None,
     period_to: dt.date | None,
@@ -173,18 +352,21 @@ def assess_batch(
     frame = inputs.reader.read(batch, period_from, period_to)
     if not len(frame):
         return AssessedBatch(0, None)
-    frame = attach_peer_groups(frame, inputs.organisations, inputs.indicators)
-    flags = assess(frame, inputs.indicators, settings)
+    frame = attach_peer_groups(frame, inputs.organisations, comparisons)
+    assessed = assess_all(frame, comparisons, settings)
     return AssessedBatch(
         observations=len(frame),
-        flags=flags,
-        keys_digest=frame_digest(flags[["indicator_id", "org_code"]]),
-        flag_digests=indicator_digests(flags),
+        flags=assessed.flags,
+        judgements=assessed.judgements,
+        keys_digest=frame_digest(assessed.flags[["indicator_id", "org_code"]]),
+        flag_digests=indicator_digests(assessed.flags),
+        judgement_digests=indicator_digests(assessed.judgements),
     )
 
 
 def _assessed_batches(
     inputs: Inputs,
+    comparisons: dict[str, Comparison],
     todo: list[list[str]],
     settings: MonitorSettings,
     period_from: dt.date | None,
@@ -192,7 +374,7 @@ def _assessed_batches(
     workers: int,
 ) -> Iterator[AssessedBatch]:
     """:func:`assess_batch` of each batch, in order: here, or in ``workers`` processes."""
-    work = functools.partial(assess_batch, inputs, settings, period_from, period_to)
+    work = functools.partial(assess_batch, inputs, comparisons, settings, period_from, period_to)
     if workers <= 1 or len(todo) <= 1 or not inputs.reader.processes:
         yield from map(work, todo)
         return
@@ -265,6 +447,8 @@ class RunSummary:
     changed_flags: int
     changed_bands: int
     results_digest: str
+    scope: str = "complete"
+    scope_note: str = ""
 
 
 def run_monitor(
@@ -279,10 +463,11 @@ def run_monitor(
     user: str = "carelens",
     progress: Progress | None = None,
     workers: int = 1,
+    what_if: bool = False,
 ) -> RunSummary:
     """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
-    change since the previous run, in one transaction with its audit event. ``workers``: see
-    :func:`compute_pass`."""
+    change since the previous run, in one transaction with its audit event. ``workers`` and ``what_if``:
+    see :func:`compute_pass`."""
     ensure_schema(engine)
     inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(engine)
     result = compute_pass(
@@ -294,6 +479,7 @@ def run_monitor(
         recently_inspected,
         progress,
         workers=workers,
+        what_if=what_if,
     )
     return store_run(engine, result, user)
 
@@ -302,7 +488,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
     """Write a pass as a new run (with the change since the last run) and its audit event."""
     run = schema_monitor.monitor_run
     with engine.begin() as connection:
-        previous = connection.execute(sa.select(sa.func.max(run.c.id))).scalar()
+        previous = previous_run_id(connection)
         flags, orgs = _with_previous(connection, result.flags, result.organisations, previous)
         inserted = connection.execute(
             run.insert().values(
@@ -320,10 +506,18 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
                 inputs_digest=result.inputs_digest,
                 results_digest=result.results_digest,
                 previous_run_id=previous,
+                scope=result.scope,
+                scope_note=result.scope_note[:500],
             )
         )
         run_id = int(inserted.inserted_primary_key[0])
+        repository.insert_rows(
+            connection, schema_monitor.monitor_indicator, result.indicator_rows.assign(run_id=run_id)
+        )
         repository.insert_rows(connection, schema_monitor.monitor_flag, flags.assign(run_id=run_id))
+        repository.insert_rows(
+            connection, schema_monitor.monitor_judgement, result.judgements.assign(run_id=run_id)
+        )
         repository.insert_rows(connection, schema_monitor.monitor_org, orgs.assign(run_id=run_id))
         repository.insert_rows(
             connection, schema_monitor.monitor_org_question, result.questions.assign(run_id=run_id)
@@ -352,6 +546,8 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             changed_flags=changed_flags,
             changed_bands=changed_bands,
             results_digest=result.results_digest,
+            scope=result.scope,
+            scope_note=result.scope_note,
         )
         repository.audit(
             connection,
@@ -360,6 +556,8 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             "monitor_run",
             str(run_id),
             {
+                "scope": result.scope,
+                "scope_note": result.scope_note,
                 "source": result.source,
                 "period_from": result.period_from,
                 "period_to": result.period_to,
@@ -428,12 +626,22 @@ def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[c.name for c in query.selected_columns])
 
 
+def previous_run_id(connection: sa.Connection) -> int | None:
+    """The run a new run is compared with: the latest complete run, else the latest run of any scope."""
+    return latest_run_id(connection) or connection.execute(
+        sa.select(sa.func.max(schema_monitor.monitor_run.c.id))
+    ).scalar()
+
+
 # --- reading runs back ----------------------------------------------------------------------------
 
 
 def latest_run_id(connection: sa.Connection) -> int | None:
+    """The default run: the latest *complete* run (every indicator, organisation and period the store
+    held when it ran; docs/methods/judgements.md). Partial and what-if runs are read only when asked
+    for by id. None when no complete run is stored."""
     run = schema_monitor.monitor_run
-    return connection.execute(sa.select(sa.func.max(run.c.id))).scalar()
+    return connection.execute(sa.select(sa.func.max(run.c.id)).where(run.c.scope == "complete")).scalar()
 
 
 def read_run(engine: sa.Engine, run_id: int | None = None) -> dict[str, pd.DataFrame]:

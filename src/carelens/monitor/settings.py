@@ -41,6 +41,9 @@ class MonitorSettings:
     band_within: str
     zero_score_band: int
     indicators_per_batch: int
+    history_periods: int | None
+    max_age_months: int | None
+    score_out_of_date: bool
 
     def as_json(self) -> str:
         """The settings as canonical JSON (sorted keys): stored with each run and part of its digest."""
@@ -97,6 +100,9 @@ def load_settings(path: str | Path | None = None) -> MonitorSettings:
         band_within=one_of("bands.within", ("kind", "all")),
         zero_score_band=r.get("bands.zero_score_band", int, minimum=1, maximum=6),
         indicators_per_batch=r.get("batch.indicators_per_batch", int, minimum=1),
+        history_periods=r.get("judgements.history_periods", int, minimum=1, optional=True),
+        max_age_months=r.get("freshness.max_age_months", int, minimum=0, optional=True),
+        score_out_of_date=r.get("freshness.score_out_of_date", bool),
     )
     r.raise_if_any()
     return settings

@@ -10,6 +10,7 @@ Needs the ``spark`` extra (``pip install carelens[spark]``) and Java 17.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Iterable
@@ -17,20 +18,22 @@ from collections.abc import Iterable
 import pandas as pd
 
 from carelens.monitor.inputs import Inputs, ParquetReader, attach_peer_groups
-from carelens.monitor.kernel import OUTPUT_COLUMNS, assess
-from carelens.monitor.scoring import score_organisations
-from carelens.monitor.service import PassResult, indicator_digests, results_digest
+from carelens.monitor.kernel import JUDGEMENT_COLUMNS, OUTPUT_COLUMNS, assess_all
+from carelens.monitor.service import PassResult, finish_pass, indicator_digests, run_scope
 from carelens.monitor.settings import MonitorSettings, load_settings
 
 _SPARK_TYPES = {
     "period": "date",
     "peer_units": "bigint",
+    "peers": "bigint",
     "flag_code": "bigint",
     "spc_points": "bigint",
     "od_adjusted": "boolean",
     "spc_alert": "boolean",
+    "out_of_date": "boolean",
 }
 _TEXT = {
+    "part",
     "indicator_id",
     "org_code",
     "peer_group",
@@ -41,11 +44,32 @@ _TEXT = {
     "reason",
     "spc_variation",
     "spc_rule",
+    "direction",
+    "verdict",
 }
+_COLUMNS = ("part", *OUTPUT_COLUMNS, *(c for c in JUDGEMENT_COLUMNS if c not in OUTPUT_COLUMNS))
+"""The kernel's two tables as one (Spark's ``applyInPandas`` returns one): ``part`` says which a row is
+of (``flag`` or ``judgement``); a column the other table lacks is filled and dropped again."""
 RESULT_SCHEMA = ", ".join(
-    f"{c} {_SPARK_TYPES.get(c, 'string' if c in _TEXT else 'double')}" for c in OUTPUT_COLUMNS
+    f"{c} {_SPARK_TYPES.get(c, 'string' if c in _TEXT else 'double')}" for c in _COLUMNS
 )
 """Spark DDL schema of the kernel's output."""
+
+
+def _filler(column: str):
+    kind = _SPARK_TYPES.get(column)
+    if column in _TEXT:
+        return ""
+    return {"bigint": 0, "boolean": False, "date": None}.get(kind, float("nan"))
+
+
+def _as_one_table(flags: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFrame:
+    parts = []
+    for name, frame in (("flag", flags), ("judgement", judgements)):
+        missing = {c: _filler(c) for c in _COLUMNS if c not in frame.columns and c != "part"}
+        parts.append(frame.assign(part=name, **missing)[list(_COLUMNS)])
+    both = pd.concat(parts, ignore_index=True)
+    return both.astype({c: object for c in _TEXT})  # one plain array a column, as Arrow expects
 
 
 def local_spark(app_name: str = "carelens-monitor", cores: int = 2):
@@ -101,41 +125,55 @@ def compute_pass_spark(
         F.col("import_id").cast("double").alias("import_id"),
     )
     observations = frame.count()
-    indicators = inputs.indicators
+    comparisons = inputs.comparisons(settings)
     organisations = inputs.organisations
 
     def kernel(part: pd.DataFrame) -> pd.DataFrame:
         part = part.assign(period=pd.to_datetime(part["period"]))
-        return assess(attach_peer_groups(part, organisations, indicators), indicators, settings)
+        assessed = assess_all(attach_peer_groups(part, organisations, comparisons), comparisons, settings)
+        return _as_one_table(assessed.flags, assessed.judgements)
 
-    assessed = frame.groupBy("indicator_id").applyInPandas(kernel, schema=RESULT_SCHEMA).toPandas()
-    flags = normalise_flags(assessed)
-    key_questions = {k: v.key_question for k, v in indicators.items()}
-    special = sorted(set(special_measures))
-    recent = sorted(set(recently_inspected))
-    orgs, questions = score_organisations(flags, organisations, key_questions, settings, special, recent)
-    return PassResult(
-        flags=flags,
-        organisations=orgs,
-        questions=questions,
-        inputs_digest="",
-        results_digest=results_digest(indicator_digests(flags), orgs, questions),
-        indicators=len(ids),
+    both = frame.groupBy("indicator_id").applyInPandas(kernel, schema=RESULT_SCHEMA).toPandas()
+    flags = normalise_flags(both[both["part"] == "flag"])
+    judgements = normalise_judgements(both[both["part"] == "judgement"])
+    result = finish_pass(
+        inputs,
+        comparisons,
+        settings,
+        flags,
+        judgements,
+        indicator_digests(flags),
+        indicator_digests(judgements),
+        inputs_digest=None,
         observations=observations,
-        settings=settings,
-        source=f"spark: {inputs.source}",
+        indicators=len(ids),
         period_from=period_from,
         period_to=period_to,
-        special_measures=special,
-        recently_inspected=recent,
+        special_measures=special_measures,
+        recently_inspected=recently_inspected,
+        source=f"spark: {inputs.source}",
     )
+    bounded = period_from is not None or period_to is not None
+    held = inputs.reader.period_range(ids) if bounded and ids else (None, None)
+    scope, note = run_scope(period_from, period_to, held=held)
+    return dataclasses.replace(result, scope=scope, scope_note=note)
 
 
 def normalise_flags(flags: pd.DataFrame) -> pd.DataFrame:
     """Flags in the embedded engine's order and dtypes (sorted by indicator, organisation)."""
-    out = flags[list(OUTPUT_COLUMNS)].sort_values(["indicator_id", "org_code"], kind="stable")
+    return _normalised(flags, OUTPUT_COLUMNS, ["indicator_id", "org_code"])
+
+
+def normalise_judgements(judgements: pd.DataFrame) -> pd.DataFrame:
+    """Judgements in the embedded engine's order and dtypes (by indicator, organisation, period)."""
+    return _normalised(judgements, JUDGEMENT_COLUMNS, ["indicator_id", "org_code", "period"])
+
+
+def _normalised(frame: pd.DataFrame, columns, order: list[str]) -> pd.DataFrame:
+    columns = [*columns, *(["out_of_date"] if "out_of_date" in frame else [])]  # added after the kernel
+    out = frame[columns].sort_values(order, kind="stable")
     out = out.reset_index(drop=True)
-    for column in OUTPUT_COLUMNS:
+    for column in columns:
         if column in _TEXT:
             out[column] = out[column].astype(object)
         elif column == "period":

@@ -153,6 +153,7 @@ def funnel(
     cqc_reference_limits: bool = False,
     round_expected: bool = False,
     polarity: Polarity = DEFAULT_POLARITY,
+    exact_poisson: bool = True,
 ) -> FunnelResult:
     """Funnel-plot limits, z-scores and flags for every unit of every group in one vectorised pass.
 
@@ -167,6 +168,9 @@ def funnel(
     ``cqc_reference_limits``: give FunnelPlotR's unsquared CQC limits 1 ± z·√(1/(4E)+τ²) (its issue #33)
     instead of the correct (1 ± z·√(1/(4E)+τ²))². ``round_expected``: round the denominator to 2 dp first
     (SHMI convention in FunnelPlotR). ``polarity`` turns flags into ``"worse"``/``"better"``.
+    ``exact_poisson``: limits of a ratio group without an overdispersion adjustment are exact Poisson
+    limits (FunnelPlotR's); ``False`` gives the normal limits on the ratio's scale instead, the ones
+    that agree with its z-score (a value lies beyond them exactly when its z does), as monitoring needs.
     """
     kind, method, levels = _check_options(kind, method, levels, trim, overdispersion, polarity)
     o, d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
@@ -178,7 +182,9 @@ def funnel(
     lower = np.empty((len(levels), len(o)))
     upper = np.empty((len(levels), len(o)))
     sigma = np.sqrt(scale.s_limits**2 + spread.row_tau2) * spread.row_phi_factor
-    poisson_rows = np.flatnonzero(~row_adjusted) if kind == "sr" else np.empty(0, dtype=np.int64)
+    poisson_rows = (
+        np.flatnonzero(~row_adjusted) if kind == "sr" and exact_poisson else np.empty(0, dtype=np.int64)
+    )
     for i, level in enumerate(levels):
         zq = z_for_level(level)
         lower[i] = scale.back(scale.centre - zq * sigma)

@@ -37,10 +37,18 @@ def insert_rows(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame)
     records = _records(frame)
     if connection.dialect.name == "postgresql" and len(records) >= COPY_THRESHOLD_ROWS:
         quoted = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
+        # COPY sends text, which PostgreSQL parses by the column's type: a whole number held as a float
+        # (pandas keeps an integer column with nulls as float) must go as "1", never "1.0".
+        whole = [isinstance(table.c[c].type, sa.Integer) for c in columns]
         with connection.connection.driver_connection.cursor() as cursor:
             with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
                 for record in records:
-                    copy.write_row(tuple(record[c] for c in columns))
+                    copy.write_row(
+                        tuple(
+                            int(record[c]) if integer and isinstance(record[c], float) else record[c]
+                            for c, integer in zip(columns, whole, strict=True)
+                        )
+                    )
     else:
         connection.execute(table.insert(), records)
     return len(records)

@@ -30,7 +30,74 @@ monitor_run = sa.Table(
     sa.Column("inputs_digest", sa.String(64), nullable=False, comment="SHA-256 of inputs and settings"),
     sa.Column("results_digest", sa.String(64), nullable=False, comment="SHA-256 of flags and scores"),
     sa.Column("previous_run_id", RowId, sa.ForeignKey("monitor_run.id"), nullable=True),
+    sa.Column(
+        "scope",
+        sa.String(20),
+        nullable=False,
+        server_default="complete",
+        comment="complete (every indicator, organisation and period), partial or what-if",
+    ),
+    sa.Column("scope_note", sa.String(500), nullable=False, server_default="", comment="why not complete"),
 )
+
+monitor_indicator = sa.Table(
+    "monitor_indicator",
+    metadata,
+    sa.Column("run_id", RowId, sa.ForeignKey("monitor_run.id"), primary_key=True),
+    sa.Column("indicator_id", sa.String(80), primary_key=True),
+    sa.Column("latest_period", sa.Date, nullable=False, comment="the indicator's latest period in the run"),
+    sa.Column("first_judged", sa.Date, nullable=False, comment="earliest period with stored judgements"),
+    sa.Column("judged_periods", sa.Integer, nullable=False),
+    sa.Column("value_type", sa.String(40), nullable=False),
+    sa.Column("polarity", sa.String(20), nullable=False),
+    sa.Column("peer_group", sa.String(20), nullable=False, comment="the peer-group rule"),
+    sa.Column("verdict_level", Number, nullable=False, comment="% level deciding worse/better"),
+    sa.Column("elevated_level", Number, nullable=False),
+    sa.Column("method", sa.String(400), nullable=False, comment="how it was compared, in one line"),
+    sa.Column(
+        "out_of_date_kinds",
+        sa.String(400),
+        nullable=False,
+        comment="organisation kinds it is out of date for",
+    ),
+)
+"""How each indicator was compared in a run (its :class:`carelens.monitor.comparison.Comparison`) and
+which periods the run judged."""
+
+monitor_judgement = sa.Table(
+    "monitor_judgement",
+    metadata,
+    sa.Column("run_id", RowId, sa.ForeignKey("monitor_run.id"), primary_key=True),
+    sa.Column("indicator_id", sa.String(80), primary_key=True),
+    sa.Column("period", sa.Date, primary_key=True),
+    sa.Column("org_code", Code, primary_key=True),
+    sa.Column("peer_group", sa.String(200), nullable=False),
+    sa.Column("numerator", Number, nullable=True),
+    sa.Column("denominator", Number, nullable=True),
+    sa.Column("expected", Number, nullable=True),
+    sa.Column("value", Number, nullable=True, comment="the compared value: O/n or O/E"),
+    sa.Column("target", Number, nullable=True, comment="the peers' value (funnel centre)"),
+    sa.Column("z", Number, nullable=True),
+    sa.Column("z_adjusted", Number, nullable=True),
+    sa.Column("lower", Number, nullable=True, comment="limits at the verdict level"),
+    sa.Column("upper", Number, nullable=True),
+    sa.Column("elevated_lower", Number, nullable=True),
+    sa.Column("elevated_upper", Number, nullable=True),
+    sa.Column("phi", Number, nullable=True),
+    sa.Column("tau2", Number, nullable=True),
+    sa.Column("peers", sa.Integer, nullable=False, comment="organisations in the funnel"),
+    sa.Column("od_adjusted", sa.Boolean, nullable=False),
+    sa.Column("od_note", sa.String(200), nullable=False),
+    sa.Column(
+        "direction", sa.String(10), nullable=False, comment="higher, lower, within; empty: not compared"
+    ),
+    sa.Column("verdict", sa.String(20), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False, comment="why not compared"),
+    sa.Column("out_of_date", sa.Boolean, nullable=False),
+    sa.Index("ix_monitor_judgement_org", "org_code", "run_id"),
+)
+"""Every organisation's judgement on every indicator in each judged period of a run: what pages, the
+API, league tables and reports show (docs/methods/judgements.md)."""
 
 monitor_flag = sa.Table(
     "monitor_flag",
@@ -74,6 +141,13 @@ monitor_flag = sa.Table(
     sa.Column("spc_rule", sa.String(20), nullable=False),
     sa.Column("import_id", RowId, nullable=True, comment="import that wrote the observation"),
     sa.Column("previous_flag", sa.String(30), nullable=True, comment="flag in the previous run"),
+    sa.Column(
+        "out_of_date",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="not counted in the score",
+    ),
     sa.Index("ix_monitor_flag_org", "org_code", "run_id"),
 )
 
@@ -89,6 +163,9 @@ monitor_org = sa.Table(
     sa.Column("elevated", sa.Integer, nullable=False),
     sa.Column("spc_alerts", sa.Integer, nullable=False),
     sa.Column("insufficient", sa.Integer, nullable=False),
+    sa.Column(
+        "out_of_date", sa.Integer, nullable=False, server_default="0", comment="indicators out of date"
+    ),
     sa.Column("score", Number, nullable=True, comment="proportion of possible score"),
     sa.Column("band", sa.Integer, nullable=True, comment="priority band 1 (highest risk) to 6"),
     sa.Column("status", sa.String(30), nullable=False),
