@@ -586,9 +586,12 @@ def monitor(
 def profile(
     org_code: str = typer.Argument(..., help="Organisation code (ODS / CQC id)."),
     db: DbOption = None,
-    run: int | None = typer.Option(None, "--run", help="Monitoring run id (default: the latest)."),
+    run: int | None = typer.Option(
+        None, "--run", help="Monitoring run id (default: the latest complete run)."
+    ),
 ) -> None:
-    """Print an organisation's intelligence profile: every indicator, its flag, benchmark and trend."""
+    """Print an organisation's intelligence profile: every indicator, its verdict against peers, flag,
+    benchmark and trend, as the monitoring run stored them."""
     from rich.console import Console
     from rich.table import Table
 
@@ -605,13 +608,22 @@ def profile(
     band = org["band"] if org["band"] is not None else "-"
     score = f"{org['score']:.3f}" if org["score"] is not None else "-"
     console.print(
-        f"[bold]{org_code}[/] ({org['kind']}) run {data['run_id']}: band {band}, status {org['status']}, "
+        f"[bold]{org_code}[/] ({org['kind']}) {data['run_label']}: band {band}, status {org['status']}, "
         f"score {score} ({org['risks']} risk, {org['elevated']} elevated of {org['applicable']} applicable; "
         f"{org['spc_alerts']} SPC alerts); change since last run: {org['change']}",
         highlight=False,
     )
     table = Table(title="indicators", title_justify="left")
-    for column in ("indicator", "period", "value", "peers", "z adj", "England", "flag", "SPC", "trend"):
+    columns = (
+        "indicator",
+        "period",
+        "value",
+        "peers' value",
+        "range expected",
+        "z adj",
+        "compared with peers",
+    )
+    for column in (*columns, "England", "flag", "SPC", "trend"):
         table.add_column(column)
 
     def num(v) -> str:
@@ -624,12 +636,17 @@ def profile(
         flag = row["flag"] + (
             f" (was {row['previous_flag']})" if row["previous_flag"] not in (None, row["flag"]) else ""
         )
+        if row.get("out_of_date"):
+            flag += " (out of date: not scored)"
+        limits = "-" if row["risk_lower"] is None else f"{num(row['risk_lower'])} to {num(row['risk_upper'])}"
         table.add_row(
             f"{row['indicator_id']} [{row['key_question']}]",
             row["period"],
             num(row["value"]),
             num(row["target"]),
+            limits,
             num(row["z_adjusted"]),
+            row["verdict"],
             row["benchmark"],
             flag,
             spc,

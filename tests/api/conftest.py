@@ -152,6 +152,65 @@ def _flag(run_id: int, org: str, flag: str, previous: str | None) -> dict:
     )
 
 
+JUDGED = {"P1": ("worse", "higher"), "P2": ("as expected", "within"), "G1": ("as expected", "within")}
+"""Run 2's verdicts on ``ind_p`` (L2 is "better"): P1 is the one flagged 'risk'."""
+
+
+def _judgements(run_id: int) -> list[dict]:
+    """The stored judgements of both indicators in one run, for the four organisations with figures."""
+    rows = []
+    for indicator_id in ("ind_p", "ind_n"):
+        for org, n, d in (("P1", 3, 100), ("P2", 5, 100), ("G1", 40, 1000), ("L2", 30, 200)):
+            verdict, direction = JUDGED.get(org, ("better", "lower"))
+            if indicator_id == "ind_n":
+                verdict = {"worse": "higher", "better": "lower"}.get(verdict, verdict)
+            rows.append(
+                dict(
+                    run_id=run_id,
+                    indicator_id=indicator_id,
+                    org_code=org,
+                    period=dt.date(2024, 1, 1),
+                    peer_group="nhs_trust",
+                    numerator=n,
+                    denominator=d,
+                    value=n / d,
+                    target=0.04,
+                    z=2.0,
+                    z_adjusted=2.5,
+                    lower=0.01,
+                    upper=0.02,
+                    peers=4,
+                    od_adjusted=False,
+                    od_note="none",
+                    direction=direction,
+                    verdict=verdict,
+                    reason="",
+                    out_of_date=False,
+                )
+            )
+    return rows
+
+
+def _indicator_rows(run_id: int) -> list[dict]:
+    return [
+        dict(
+            run_id=run_id,
+            indicator_id=indicator_id,
+            latest_period=dt.date(2024, 1, 1),
+            first_judged=dt.date(2024, 1, 1),
+            judged_periods=1,
+            value_type="proportion",
+            polarity=polarity,
+            peer_group="org_kind",
+            verdict_level=95.0,
+            elevated_level=99.8,
+            method="test",
+            out_of_date_kinds="",
+        )
+        for indicator_id, polarity in (("ind_p", "lower_is_better"), ("ind_n", "neutral"))
+    ]
+
+
 def _band(run_id: int, org: str, band: int | None, previous: int | None, change: str) -> dict:
     return dict(
         run_id=run_id,
@@ -175,7 +234,13 @@ def fill_areas(c: sa.Connection, now: dt.datetime) -> None:
     """Monitoring runs, assessed ratings and an allocation run (see the module docstring)."""
     from carelens.store.schema_assess import assessed_rating
     from carelens.store.schema_fund import fund_allocation, fund_allocation_run
-    from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
+    from carelens.store.schema_monitor import (
+        monitor_flag,
+        monitor_indicator,
+        monitor_judgement,
+        monitor_org,
+        monitor_run,
+    )
 
     for run_id in (1, MONITOR_RUN):
         c.execute(
@@ -204,6 +269,8 @@ def fill_areas(c: sa.Connection, now: dt.datetime) -> None:
             _flag(2, "P2", "no evidence of risk", "no evidence of risk"),
         ],
     )
+    c.execute(monitor_indicator.insert(), _indicator_rows(1) + _indicator_rows(MONITOR_RUN))
+    c.execute(monitor_judgement.insert(), _judgements(1) + _judgements(MONITOR_RUN))
     c.execute(
         monitor_org.insert(),
         [

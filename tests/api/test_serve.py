@@ -87,6 +87,11 @@ def test_demo_store_has_a_working_account_for_every_role(tmp_path):
     headers = {"Authorization": f"Bearer {token}"}
     own = provider.organisations[0]
     assert client.get(f"/api/v1/organisations/{own}", headers=headers).json()["confidential"] is True
+    missing = client.get("/api/v1/league-tables/ae_4hr_breach_type1", headers=headers)
+    assert missing.status_code == 404 and "no monitoring run is stored" in missing.json()["detail"]
+    from carelens.monitor.service import run_monitor
+
+    run_monitor(engine)  # league tables give the verdicts a monitoring run stored
     league = client.get("/api/v1/league-tables/ae_4hr_breach_type1", headers=headers).json()
     other = next(r["org_code"] for r in league["items"] if r["org_code"] != own)
     assert client.get(f"/api/v1/organisations/{other}", headers=headers).json()["confidential"] is False

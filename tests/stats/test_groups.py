@@ -62,7 +62,12 @@ def test_quantiles_by_selection_and_by_sorting_are_identical(rows, qs, extreme):
     for code in range(groups.n):
         finite = (groups.codes == code) & ~np.isnan(x)
         if finite.any() and np.isfinite(x[finite]).all():
-            np.testing.assert_allclose(by_mode["select"][:, code], np.quantile(x[finite], qs))
+            # NumPy interpolates with another (equally valid) formula: between neighbours of opposite
+            # sign a result near 0 may differ by a few units in the last place of the neighbours.
+            scale = np.abs(x[finite]).max()
+            np.testing.assert_allclose(
+                by_mode["select"][:, code], np.quantile(x[finite], qs), rtol=1e-7, atol=1e-12 * scale
+            )
 
 
 def test_from_keys_combines_several_columns_in_order_of_first_appearance():

@@ -53,7 +53,7 @@ def test_profile_shows_ratings_indicators_and_accessible_charts(client):
     assert len(charts) >= 4, "every indicator with peers has a funnel plot and a control chart"
     assert all('role="img"' in c and 'aria-label="' in c for c in charts)
     assert any("Funnel plot" in c for c in charts) and any("Control chart" in c for c in charts)
-    assert "Compared with peers" in text
+    assert "Compared with similar organisations" in text
 
 
 def test_profile_of_rated_location_explains_its_rating(client, web_engine):

@@ -32,12 +32,19 @@ OrgCode = Annotated[str, Path(min_length=1, max_length=40, description="Organisa
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
+    """Rows as CSV; a column named ``a.b`` is field ``b`` of the row's object ``a`` (e.g.
+    ``comparison.verdict``), and any other object or list is written as JSON."""
     buffer = io.StringIO()
     names = columns or (list(rows[0]) if rows else [])
     writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+        flat = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+        for name in names:
+            outer, _, inner = name.partition(".")
+            if inner and isinstance(row.get(outer), dict):
+                flat[name] = row[outer].get(inner)
+        writer.writerow(flat)
     return buffer.getvalue().encode()
 
 

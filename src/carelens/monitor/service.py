@@ -281,7 +281,9 @@ def finish_pass(
     key_questions = {k: v.key_question for k, v in comparisons.items()}
     special = sorted(set(special_measures))
     recent = sorted(set(recently_inspected))
-    orgs, questions = score_organisations(flags, inputs.organisations, key_questions, settings, special, recent)
+    orgs, questions = score_organisations(
+        flags, inputs.organisations, key_questions, settings, special, recent
+    )
     described = indicator_rows(comparisons, flags, judgements, settings, stale)
     if inputs_digest is not None:
         inputs_digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
@@ -628,9 +630,10 @@ def _frame(connection: sa.Connection, query: sa.Select) -> pd.DataFrame:
 
 def previous_run_id(connection: sa.Connection) -> int | None:
     """The run a new run is compared with: the latest complete run, else the latest run of any scope."""
-    return latest_run_id(connection) or connection.execute(
-        sa.select(sa.func.max(schema_monitor.monitor_run.c.id))
-    ).scalar()
+    return (
+        latest_run_id(connection)
+        or connection.execute(sa.select(sa.func.max(schema_monitor.monitor_run.c.id))).scalar()
+    )
 
 
 # --- reading runs back ----------------------------------------------------------------------------
@@ -732,8 +735,10 @@ PROFILE_FLAG_COLUMNS = (
     "risk_lower",
     "risk_upper",
     "z_adjusted",
+    "verdict",
     "benchmark",
     "flag",
+    "out_of_date",
     "previous_flag",
     "reason",
     "spc_variation",
@@ -763,6 +768,14 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
         run_id = run_id if run_id is not None else latest_run_id(connection)
         if run_id is None:
             raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+        run_row = connection.execute(
+            sa.select(schema_monitor.monitor_run.c.scope, schema_monitor.monitor_run.c.scope_note).where(
+                schema_monitor.monitor_run.c.id == run_id
+            )
+        ).first()
+        if run_row is None:
+            raise LookupError(f"no monitoring run {run_id}")
+        run_text = f"run {run_id} ({run_row.scope}{': ' + run_row.scope_note if run_row.scope_note else ''})"
         org = (
             connection.execute(sa.select(org_t).where(org_t.c.run_id == run_id, org_t.c.org_code == org_code))
             .mappings()
@@ -782,6 +795,15 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
             .where(q_t.c.run_id == run_id, q_t.c.org_code == org_code)
             .order_by(q_t.c.key_question),
         )
+        j = schema_monitor.monitor_judgement
+        verdicts = {
+            (row.indicator_id, row.period): (row.verdict, row.direction)
+            for row in connection.execute(
+                sa.select(j.c.indicator_id, j.c.period, j.c.verdict, j.c.direction).where(
+                    j.c.run_id == run_id, j.c.org_code == org_code
+                )
+            )
+        }
         titles = dict(connection.execute(sa.select(schema.indicator.c.id, schema.indicator.c.title)).all())
         definitions = dict(
             connection.execute(sa.select(schema.indicator.c.id, schema.indicator.c.definition)).all()
@@ -805,6 +827,9 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
         definition = definitions.get(row["indicator_id"]) or {}
         row["title"] = titles.get(row["indicator_id"], row["indicator_id"])
         row["key_question"] = definition.get("key_question") or definition.get("domain") or "unassigned"
+        row["verdict"], row["direction"] = verdicts.get(
+            (row["indicator_id"], row["period"]), ("not compared", "")
+        )
         row["period"] = str(row["period"])
         row["trend"] = trend.get(row["indicator_id"], [])
         row.pop("run_id", None)
@@ -813,6 +838,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     return {
         "org_code": org_code,
         "run_id": run_id,
+        "run_label": run_text,
         "organisation": organisation,
         "key_questions": [
             {k: _plain(v) for k, v in r.items() if k not in ("run_id", "org_code")}

@@ -1,11 +1,13 @@
-"""League tables: organisations ranked on one indicator in one period, best first.
+"""League tables: organisations ranked on one indicator in one period, best first, each with the
+verdict the monitoring run stored for it (:mod:`carelens.services.judgements`).
 
-Ranking follows the indicator's polarity (a neutral indicator has no better direction, so no league
-table). Rows whose figures are suppressed for this actor (small numbers) are listed last, unranked.
-Ties share a rank (1, 2, 2, 4). The order of a whole table is cached per store version, so paging
-through a national table does not re-sort it on every request; the statements a page runs are built
-once (``functools.cache``) with their values as bound parameters, as building and cache-keying a
-statement costs more than running it.
+A table reads one run (the default run: the latest complete one, or a run asked for by id) and any
+period that run judged. Ranking follows the indicator's polarity (a neutral indicator has no better
+direction, so no league table). Rows whose figures are suppressed for this actor (small numbers) are
+listed last, unranked, without their verdict. Ties share a rank (1, 2, 2, 4). Runs never change, so the
+order of a whole table is cached per run; the statements a page runs are built once
+(``functools.cache``) with their values as bound parameters, as building and cache-keying a statement
+costs more than running it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import Invalid, NotFound
 from carelens.services._db import Db, Page, page_bounds, plain, reading
-from carelens.services.observations import suppress, suppressed_flag
+from carelens.services.judgements import (
+    FIGURES,
+    comparison,
+    resolve_run,
+    run_indicators,
+    suppress_figures,
+)
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import get_settings
 from carelens.store import schema
+from carelens.store.schema_monitor import monitor_judgement
 
 LEAGUE_COLUMNS = [
     "rank",
@@ -36,7 +45,17 @@ LEAGUE_COLUMNS = [
     "expected",
     "value",
     "suppressed",
+    "comparison.verdict",
+    "comparison.direction",
+    "comparison.level",
+    "comparison.target",
+    "comparison.lower",
+    "comparison.upper",
+    "comparison.peers",
+    "comparison.out_of_date",
+    "comparison.run_id",
 ]
+"""Columns of a league table (``comparison.x``: a field of the row's ``comparison`` object)."""
 
 
 _CACHE: OrderedDict[tuple, list[tuple[str, int | None, bool]]] = OrderedDict()
@@ -45,30 +64,40 @@ _CACHE_LOCK = threading.Lock()
 
 def _ranking(
     connection: sa.Connection,
+    run_id: int,
     indicator_id: str,
-    period: dt.date | None,
+    period: dt.date,
     kind: str | None,
     higher_is_better: bool,
     within: Reach,
 ) -> list[tuple[str, int | None, bool]]:
     """The whole table's order as (org_code, rank, suppressed): ranked rows best first (ties share a
-    rank), then suppressed rows. Cached per store version (the newest import id), so a page costs one
-    small query once the table has been ranked."""
-    obs, org = schema.observation, schema.organisation
-    version = connection.execute(_store_version()).scalar()
-    key = (str(connection.engine.url), version, indicator_id, period, kind, higher_is_better, within)
+    rank), then suppressed rows. Cached per run (runs never change), so a page costs one small query
+    once the table has been ranked."""
+    j, org = monitor_judgement, schema.organisation
+    key = (str(connection.engine.url), run_id, indicator_id, period, kind, higher_is_better, within)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    query = sa.select(obs.c.org_code, obs.c.value, suppressed_flag(obs, within).label("suppressed")).where(
-        obs.c.indicator_id == indicator_id, obs.c.period == period, obs.c.superseded_by.is_(None)
+    threshold = get_settings().small_number_threshold
+    small = sa.or_(
+        sa.and_(j.c.numerator > 0, j.c.numerator < threshold),
+        sa.and_(j.c.denominator > 0, j.c.denominator < threshold),
+    )
+    hidden = (
+        sa.literal(0)
+        if within.everything
+        else sa.case((sa.and_(small, sa.not_(within.clause(j.c.org_code))), 1), else_=0)
+    )
+    query = sa.select(j.c.org_code, j.c.value, hidden.label("suppressed")).where(
+        j.c.run_id == run_id, j.c.indicator_id == indicator_id, j.c.period == period
     )
     if kind:
-        query = query.where(obs.c.org_code.in_(sa.select(org.c.code).where(org.c.kind == kind)))
+        query = query.where(j.c.org_code.in_(sa.select(org.c.code).where(org.c.kind == kind)))
     rows = connection.execute(query).all()
     shown = sorted(
-        ((code, value) for code, value, hidden in rows if not hidden),
+        ((code, value) for code, value, hidden in rows if not hidden and value is not None),
         key=lambda r: (-r[1] if higher_is_better else r[1], r[0]),
     )
     ranking: list[tuple[str, int | None, bool]] = []
@@ -77,28 +106,13 @@ def _ranking(
         if value != previous:
             rank, previous = position, value
         ranking.append((code, rank, False))
+    ranking += [(code, None, False) for code, value, hidden in sorted(rows) if not hidden and value is None]
     ranking += [(code, None, True) for code, _, hidden in sorted(rows) if hidden]
     with _CACHE_LOCK:
         _CACHE[key] = ranking
         while len(_CACHE) > get_settings().league_cache_entries:
             _CACHE.popitem(last=False)
     return ranking
-
-
-@cache
-def _store_version() -> sa.Select:
-    """The newest import's id: any import changes it, so cached orderings keyed by it never go stale."""
-    return sa.select(sa.func.max(schema.import_record.c.id))
-
-
-@cache
-def _latest_period() -> sa.Select:
-    obs = schema.observation
-    return sa.select(sa.func.max(obs.c.period)).where(obs.c.indicator_id == sa.bindparam("indicator_id"))
-
-
-def latest_period(connection: sa.Connection, indicator_id: str) -> dt.date | None:
-    return connection.execute(_latest_period(), {"indicator_id": indicator_id}).scalar()
 
 
 @cache
@@ -109,25 +123,17 @@ def _definition() -> sa.Select:
 
 @cache
 def _page_details() -> sa.Select:
-    """The figures and names of the organisations on one page (bound parameters ``indicator_id``,
-    ``period`` and ``codes``; the period is the page's, so it is not read back for every row)."""
-    obs, org = schema.observation, schema.organisation
+    """The judgements and names of the organisations on one page (bound parameters ``run``,
+    ``indicator_id``, ``period`` and ``codes``)."""
+    j, org = monitor_judgement, schema.organisation
     return (
-        sa.select(
-            obs.c.org_code,
-            obs.c.numerator,
-            obs.c.denominator,
-            obs.c.expected,
-            obs.c.value,
-            org.c.name,
-            org.c.kind,
-        )
-        .join(org, org.c.code == obs.c.org_code)
+        sa.select(j, org.c.name, org.c.kind)
+        .outerjoin(org, org.c.code == j.c.org_code)
         .where(
-            obs.c.indicator_id == sa.bindparam("indicator_id"),
-            obs.c.period == sa.bindparam("period"),
-            obs.c.superseded_by.is_(None),
-            obs.c.org_code.in_(sa.bindparam("codes", expanding=True)),
+            j.c.run_id == sa.bindparam("run"),
+            j.c.indicator_id == sa.bindparam("indicator_id"),
+            j.c.period == sa.bindparam("period"),
+            j.c.org_code.in_(sa.bindparam("codes", expanding=True)),
         )
     )
 
@@ -140,8 +146,10 @@ def league_table(
     kind: str | None = None,
     page: int = 1,
     page_size: int | None = None,
+    run_id: int | None = None,
 ) -> Page:
-    """One page of the league table for ``indicator_id`` in ``period`` (default: its latest period)."""
+    """One page of the league table for ``indicator_id`` in ``period`` (default: the run's latest period
+    of the indicator), from run ``run_id`` (default: the latest complete run)."""
     page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         definition = connection.execute(_definition(), {"indicator_id": indicator_id}).scalar()
@@ -150,13 +158,26 @@ def league_table(
         polarity = (definition or {}).get("polarity")
         if polarity not in ("higher_is_better", "lower_is_better"):
             raise Invalid(f"indicator {indicator_id!r} is neutral: it has no better direction to rank by")
-        period = period or latest_period(connection, indicator_id)
+        run = resolve_run(connection, run_id)
+        info = run_indicators(connection, run["id"]).get(indicator_id)
+        if info is None:
+            raise NotFound(f"indicator {indicator_id!r} was not judged in monitoring run {run['id']}")
+        period = period or dt.date.fromisoformat(info["latest_period"])
+        first, last = info["first_judged"], info["latest_period"]
+        if not first <= period.isoformat() <= last:
+            raise NotFound(
+                f"monitoring run {run['id']} judged {indicator_id!r} from {first} to {last}, not "
+                f"{period.isoformat()} (settings judgements.history_periods)"
+            )
         within = reach(connection, actor, actor.rules.confidential_data)
-        ranking = _ranking(connection, indicator_id, period, kind, polarity == "higher_is_better", within)
+        ranking = _ranking(
+            connection, run["id"], indicator_id, period, kind, polarity == "higher_is_better", within
+        )
         chosen = ranking[(page - 1) * size : page * size]
         details = {}
         if chosen:
             values = {
+                "run": run["id"],
                 "indicator_id": indicator_id,
                 "period": period,
                 "codes": [code for code, _, _ in chosen],
@@ -165,9 +186,18 @@ def league_table(
             details = {row["org_code"]: plain(row) for row in rows}
         items = []
         for code, rank, hidden in chosen:
-            item = suppress(
-                {**details[code], "period": period.isoformat(), "rank": rank, "suppressed": hidden}
+            row = details[code]
+            figures = suppress_figures({k: row[k] for k in FIGURES}, hidden)
+            items.append(
+                {
+                    "rank": rank,
+                    "org_code": code,
+                    "name": row["name"],
+                    "kind": row["kind"],
+                    "period": row["period"],
+                    **figures,
+                    "comparison": comparison(row, info, run, hidden),
+                }
             )
-            items.append({c: item.get(c) for c in LEAGUE_COLUMNS})
         total = len(ranking)
     return Page(items, total, page, size, LEAGUE_COLUMNS)

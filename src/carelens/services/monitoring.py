@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
+from carelens.services.judgements import resolve_run, run_indicators
 from carelens.services.reach import Reach, reach, reach_or_forbidden
 from carelens.store import schema
-from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
+from carelens.store.schema_monitor import monitor_flag, monitor_judgement, monitor_org, monitor_run
 
 RUN_COLUMNS = [
     "id",
@@ -33,6 +34,8 @@ RUN_COLUMNS = [
     "indicators",
     "previous_run_id",
     "results_digest",
+    "scope",
+    "scope_note",
 ]
 FLAG_COLUMNS = [
     "run_id",
@@ -55,6 +58,7 @@ FLAG_COLUMNS = [
     "method",
     "benchmark",
     "flag",
+    "out_of_date",
     "previous_flag",
     "reason",
     "spc_variation",
@@ -88,15 +92,9 @@ def _within(connection: sa.Connection, actor: Actor) -> Reach:
 
 
 def _run_id(connection: sa.Connection, run_id: int | None) -> int:
-    """The run asked for (default the latest); NotFound when there is none."""
-    if run_id is None:
-        run_id = connection.execute(sa.select(sa.func.max(monitor_run.c.id))).scalar()
-        if run_id is None:
-            raise NotFound("no monitoring run is stored yet: run `carelens monitor`")
-        return int(run_id)
-    if connection.execute(sa.select(monitor_run.c.id).where(monitor_run.c.id == run_id)).first() is None:
-        raise NotFound(f"no monitoring run {run_id}")
-    return run_id
+    """The run asked for (default the latest complete run: :func:`carelens.services.judgements.
+    resolve_run`); NotFound when there is none."""
+    return int(resolve_run(connection, run_id)["id"])
 
 
 def monitoring_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
@@ -131,6 +129,10 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
             .group_by(monitor_org.c.band, monitor_org.c.status)
             .order_by(monitor_org.c.band.is_(None), monitor_org.c.band, monitor_org.c.status)
         ).all()
+        indicators = [
+            {k: v for k, v in info.items() if k != "run_id"}
+            for _, info in sorted(run_indicators(connection, run_id).items())
+        ]
         changes = connection.execute(
             sa.select(monitor_org.c.change, sa.func.count())
             .where(monitor_org.c.run_id == run_id, within.clause(monitor_org.c.org_code))
@@ -139,6 +141,7 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
         ).all()
     return {
         "run": run,
+        "indicators": indicators,
         "everything": within.everything,
         "flags": {flag: count for flag, count in flags},
         "bands": [{"band": band, "status": status, "organisations": n} for band, status, n in bands],
@@ -163,9 +166,16 @@ def flags(
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
+        j = monitor_judgement
+        judged = sa.and_(
+            j.c.run_id == f.c.run_id,
+            j.c.indicator_id == f.c.indicator_id,
+            j.c.period == f.c.period,
+            j.c.org_code == f.c.org_code,
+        )
         query = (
-            sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name)
-            .select_from(f.outerjoin(org, org.c.code == f.c.org_code))
+            sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, j.c.verdict)
+            .select_from(f.outerjoin(org, org.c.code == f.c.org_code).outerjoin(j, judged))
             .where(f.c.run_id == run_id, within.clause(f.c.org_code))
         )
         if org_code:
@@ -181,12 +191,14 @@ def flags(
         )
         order = [risks_first, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id]
         named = FLAG_COLUMNS.index("org_code") + 1
-        columns = [*FLAG_COLUMNS[:named], "name", *FLAG_COLUMNS[named:], "why"]
+        columns = [*FLAG_COLUMNS[:named], "name", *FLAG_COLUMNS[named:], "verdict", "why"]
         return page_query(connection, query, order, page, page_size, columns, lambda r: _flag_row(plain(r)))
 
 
 def _flag_row(row: dict[str, Any]) -> dict[str, Any]:
     row["spc_alert"] = bool(row["spc_alert"])
+    row["out_of_date"] = bool(row["out_of_date"])
+    row["verdict"] = row.get("verdict") or "not compared"
     row["why"] = explain_flag(row)
     return row
 
@@ -213,6 +225,8 @@ def explain_flag(row: dict[str, Any]) -> str:
         parts.append(f"Control chart alert ({row.get('spc_rule') or 'special cause'}).")
     if row.get("previous_flag") not in (None, row.get("flag")):
         parts.append(f"Was '{row['previous_flag']}' in the previous run.")
+    if row.get("out_of_date"):
+        parts.append("Out of date: much older than this organisation's other figures, so not scored.")
     return " ".join(parts)
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
+from carelens.services.judgements import organisation_judgements, public_run
 from carelens.services.observations import latest_by_indicator
 from carelens.services.ratings import explain, visible_ratings
 from carelens.services.reach import reach
@@ -119,20 +120,47 @@ def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
 
 def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
     """Everything the actor may see about one organisation: directory entry, links, ratings with a
-    plain-English explanation, the latest figure for every indicator it has, and its inspections
+    plain-English explanation, every indicator it has with the figure and verdict the default
+    monitoring run judged (``comparison``; :mod:`carelens.services.judgements`), and its inspections
     (completed ones only, unless the actor may see the inspection plan)."""
     from carelens.services.planning import profile_inspections
 
     with reading(db) as connection:
         organisation = get_organisation(connection, actor, code)
+        sector = organisation["sector"]
         within = reach(connection, actor, actor.rules.confidential_data)
-        ratings = visible_ratings(connection, actor, code, organisation["sector"])
+        ratings = visible_ratings(connection, actor, code, sector)
+        judged = organisation_judgements(connection, actor, code, sector, within)
+        latest = latest_by_indicator(connection, actor, code, sector, within)
         return {
             "organisation": organisation,
-            "confidential": within.includes(code, organisation["sector"]),
+            "confidential": within.includes(code, sector),
             "relationships": _links(connection, code),
             "ratings": ratings,
             "explanation": explain(organisation, ratings),
-            "indicators": latest_by_indicator(connection, actor, code, organisation["sector"], within),
+            "monitoring_run": public_run(judged["run"]),
+            "indicators": [_indicator(row, judged) for row in latest],
             "inspections": profile_inspections(connection, actor, code),
         }
+
+
+def _indicator(latest: dict[str, Any], judged: dict[str, Any]) -> dict[str, Any]:
+    """One indicator of a profile: the figures the run judged (its most recent judged period for this
+    organisation) with their ``comparison``; an indicator the run did not judge keeps its latest
+    published figures and says why it is not compared. ``latest_period`` is the newest period with
+    figures, which may be newer than the judged one until the next run."""
+    item = {**latest, "latest_period": latest["period"]}
+    found = judged["indicators"].get(latest["indicator_id"])
+    if found is None:
+        run = judged["run"]
+        why = (
+            "no complete monitoring run is stored yet"
+            if run is None
+            else f"monitoring run {run['id']} did not judge this organisation on this indicator "
+            "(no figures for the periods it judged)"
+        )
+        return item | {
+            "comparison": {"verdict": "not compared", "reason": why, "run_id": run and run["id"]},
+            "history": [],
+        }
+    return item | found["figures"] | {"comparison": found["comparison"], "history": found["history"]}

@@ -7,6 +7,7 @@ Pages for areas that have not landed are not registered, so they are 404.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -210,11 +211,12 @@ def league_tables(
     request: Request,
     actor: ActorDep,
     indicator: str | None = None,
+    period: Annotated[date | None, Query(description="A period the monitoring run judged.")] = None,
     page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
 ):
     from carelens.services.league import league_table
     from carelens.services.observations import list_indicators
-    from carelens.web.views import KIND_NAMES, suppression_note
+    from carelens.web.views import KIND_NAMES, VALUE_FORMATS, suppression_note
 
     engine = _engine(request)
     rankable = [
@@ -225,11 +227,17 @@ def league_tables(
     if chosen is not None:
         try:
             table = league_table(
-                engine, actor, chosen["id"], page=page_number, page_size=web_settings().league_table_rows
+                engine,
+                actor,
+                chosen["id"],
+                period=period,
+                page=page_number,
+                page_size=web_settings().league_table_rows,
             )
         except ServiceError as error:
             return error_page(request, actor, error)
-    links = _pager_links("/league-tables", {"indicator": chosen["id"] if chosen else ""}, table)
+    params = {"indicator": chosen["id"] if chosen else ""} | ({"period": period.isoformat()} if period else {})
+    links = _pager_links("/league-tables", params, table)
     return page(
         request,
         actor,
@@ -239,6 +247,7 @@ def league_tables(
         options=[(i["id"], i["title"]) for i in rankable],
         chosen=chosen,
         table=table,
+        value_format=VALUE_FORMATS.get(chosen["value_type"], "number") if chosen else "number",
         kind_names=KIND_NAMES,
         suppression_note=suppression_note(),
         **links,

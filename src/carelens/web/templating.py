@@ -32,6 +32,8 @@ def environment() -> Environment:
     )
     env.globals["design"] = DESIGN_SYSTEM
     env.filters["number"] = format_number
+    env.filters["figure"] = format_figure
+    env.filters["exact"] = exact
     env.filters["combine"] = lambda a, b: {**a, **b}
     env.globals["table_cells"] = table_cells
     env.globals["org_link"] = org_link
@@ -53,6 +55,30 @@ def format_number(value, digits: int = 3) -> str:
     if abs(value) >= 100 or (float(value).is_integer() and abs(value) >= 1):
         return f"{round(value):,}"
     return f"{value:.{digits}g}"
+
+
+def format_figure(value, style: str = "number") -> str:
+    """An indicator's figure as readers expect it: a proportion as a percentage ("2.7%"), a ratio to two
+    decimals, other numbers with thousands separators; text as is; missing as an en dash."""
+    from carelens.web.charts import format_value
+
+    if isinstance(value, str):
+        return value
+    if value is None or value != value:
+        return "–"
+    if style == "percent":
+        return format_value(value, "percent", 0.001)
+    if style == "ratio":
+        return format_value(value, "ratio")
+    return format_number(value)
+
+
+def exact(value) -> str:
+    """A value written so it reads back exactly (for machine-readable attributes): full float precision,
+    empty for missing."""
+    if value is None or value != value:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def table_cells(head, rows, numeric=()) -> dict:

@@ -1,9 +1,9 @@
 """What the pages show, assembled from the access-checked services (never from the database).
 
-The funnel plot and control chart of an indicator are drawn from the observations the actor may see
-(suppressed figures are left out), with the same kernels the monitoring pass uses
-(:func:`carelens.monitor.funnels.funnel_table`, :func:`carelens.monitor.control_charts.spc_table`)
-and the indicator's own method, polarity and limits.
+An indicator's figure, its verdict against its peers and its funnel plot are what the default
+monitoring run stored (:mod:`carelens.services.judgements`): the same on every page, in the API and in
+the reports, never worked out again here. The control chart is drawn from the organisation's published
+series with the XmR kernel (:func:`carelens.monitor.control_charts.spc_table`).
 """
 
 from __future__ import annotations
@@ -16,20 +16,24 @@ import numpy as np
 import pandas as pd
 
 from carelens.model.access import Actor
+from carelens.services import judgements as judgement_service
 from carelens.services import observations as observation_service
 from carelens.services import organisations as organisation_service
 from carelens.services import ratings as rating_service
 from carelens.services._db import Db
 from carelens.services.settings import get_settings
-from carelens.web.charts import funnel_chart, spc_chart
+from carelens.web.charts import FunnelFigure, cached_funnel, funnel_chart, spc_chart
 from carelens.web.settings import WebSettings
 
-FUNNEL_KINDS = {"proportion": "pr", "indirectly_standardised_ratio": "sr", "rate": "rc"}
-"""Indicator value types drawn as funnels, with the funnel kernel's data type for each."""
-FUNNEL_POLARITY = {"lower_is_better": "lower-is-better", "higher_is_better": "higher-is-better"}
 SPC_IMPROVEMENT = {"lower_is_better": "decrease", "higher_is_better": "increase"}
-MIN_FUNNEL_UNITS = 3
-"""Fewer comparable organisations than this: no funnel is drawn (no spread to estimate)."""
+VALUE_FORMATS = {"proportion": "percent", "indirectly_standardised_ratio": "ratio", "rate": "number"}
+"""How each value type's figures are written (a proportion as a percentage)."""
+AXIS_TITLES = {
+    "proportion": ("People or attendances (denominator)", "Proportion"),
+    "indirectly_standardised_ratio": ("Expected count", "Observed / expected"),
+    "rate": ("Population or exposure (denominator)", "Rate"),
+}
+"""Funnel axis titles (x, y) by value type."""
 
 KIND_NAMES = {
     "nhs_trust": "NHS trust",
@@ -66,15 +70,18 @@ LINK_NAMES = {
 COMPARISON_TEXT = {
     "worse": "worse than expected compared with similar organisations",
     "better": "better than expected compared with similar organisations",
-    "within": "within the range expected compared with similar organisations",
+    "as expected": "within the range expected compared with similar organisations",
     "higher": "higher than expected compared with similar organisations",
     "lower": "lower than expected compared with similar organisations",
+    "not compared": "not compared with similar organisations",
+    "suppressed": "not shown: small numbers are not published",
 }
+"""What each stored verdict means, in a sentence."""
 
 
 @dataclass
 class IndicatorPanel:
-    """One indicator on a profile: latest figure, comparison with peers, and its two charts."""
+    """One indicator on a profile: the judged figure, its stored comparison with peers, two charts."""
 
     id: str
     title: str
@@ -85,7 +92,10 @@ class IndicatorPanel:
     denominator: Any
     suppressed: bool
     polarity: str
-    comparison: str | None = None
+    value_format: str
+    comparison: dict[str, Any]
+    """The stored judgement's ``comparison`` object (:func:`carelens.services.judgements.comparison`)."""
+    latest_period: str | None = None
     comparison_text: str | None = None
     funnel_note: str | None = None
     funnel_svg: str | None = None
@@ -93,6 +103,10 @@ class IndicatorPanel:
     spc_note: str | None = None
     charts: dict[str, Any] = field(default_factory=dict)
     """The :class:`carelens.web.charts.Chart` objects (``funnel``, ``spc``) for the PDF report."""
+
+    @property
+    def verdict(self) -> str:
+        return self.comparison.get("verdict") or "not compared"
 
 
 def suppression_note() -> str:
@@ -126,7 +140,10 @@ def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict
     overall = [r for r in current if r["level"] == "location" and r["service"] == "Overall"]
     services = [r for r in current if r["level"] == "service"]
     past = [r for r in history if not r["current"]][: settings.rating_history_rows]
-    panels = [indicator_panel(db, actor, organisation, row, settings) for row in profile["indicators"]]
+    audience = judgement_service.funnel_audience(db, actor)
+    panels = [
+        indicator_panel(db, actor, organisation, row, audience, settings) for row in profile["indicators"]
+    ]
     links = [
         {**link, "label": LINK_NAMES.get((link["kind"], link["direction"]), link["kind"].replace("_", " "))}
         for link in profile["relationships"]
@@ -141,6 +158,7 @@ def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict
         "rating_history": past,
         "links": links,
         "panels": panels,
+        "monitoring_run": profile["monitoring_run"],
         "any_suppressed": any(p.suppressed for p in panels),
         "suppression_note": suppression_note(),
         "monitoring": monitoring_panel(db, actor, code) if profile["confidential"] else None,
@@ -154,99 +172,101 @@ def _definition(db: Db, actor: Actor, indicator_id: str) -> dict[str, Any]:
 
 
 def indicator_panel(
-    db: Db, actor: Actor, organisation: dict[str, Any], latest: dict[str, Any], settings: WebSettings
+    db: Db,
+    actor: Actor,
+    organisation: dict[str, Any],
+    item: dict[str, Any],
+    audience: str,
+    settings: WebSettings,
 ) -> IndicatorPanel:
-    """The latest figure of one indicator with its funnel plot (peers, latest period) and control chart."""
-    definition = _definition(db, actor, latest["indicator_id"])
-    polarity = definition.get("polarity") or "neutral"
+    """One indicator of a profile (an item of the organisation profile service): its judged figure and
+    stored verdict, the run's funnel with this organisation marked, and its control chart."""
+    definition = _definition(db, actor, item["indicator_id"])
+    value_type = definition.get("value_type", "")
+    comparison = item["comparison"]
     panel = IndicatorPanel(
-        id=latest["indicator_id"],
-        title=latest["title"],
+        id=item["indicator_id"],
+        title=item["title"],
         description=definition.get("description", ""),
-        period=latest["period"],
-        value=latest["value"],
-        numerator=latest["numerator"],
-        denominator=latest["denominator"] if latest.get("expected") is None else latest["expected"],
-        suppressed=latest["suppressed"],
-        polarity=polarity.replace("_", " "),
+        period=item["period"],
+        value=item["value"],
+        numerator=item["numerator"],
+        denominator=item["denominator"] if item.get("expected") is None else item["expected"],
+        suppressed=item["suppressed"],
+        polarity=(definition.get("polarity") or "neutral").replace("_", " "),
+        value_format=VALUE_FORMATS.get(value_type, "number"),
+        comparison=comparison,
+        latest_period=item.get("latest_period"),
     )
-    _add_funnel(db, actor, organisation, definition, panel, settings)
+    panel.comparison_text = COMPARISON_TEXT.get(panel.verdict)
+    _add_funnel(db, actor, organisation, item, value_type, panel, audience, settings)
     _add_spc(db, actor, organisation, definition, panel, settings)
     return panel
 
 
-def _peer_codes(db: Db, actor: Actor, organisation: dict[str, Any]) -> set[str]:
-    rows = _all_pages(
-        organisation_service.search_organisations, db=db, actor=actor, kind=organisation["kind"]
-    )
-    return {r["code"] for r in rows}
+def _level_text(level: float | None) -> str:
+    """95.0004 → '95%', 99.73 → '99.73%'."""
+    if level is None:
+        return "–"
+    return f"{round(level, 1):g}%" if abs(level - round(level, 1)) < 1e-3 else f"{level:.4g}%"
 
 
-def _add_funnel(db, actor, organisation, definition, panel: IndicatorPanel, settings: WebSettings) -> None:
-    kind = FUNNEL_KINDS.get(definition.get("value_type", ""))
-    if kind is None:
-        panel.funnel_note = "This kind of figure is not compared on a funnel plot."
+def _add_funnel(
+    db,
+    actor,
+    organisation,
+    item: dict,
+    value_type: str,
+    panel: IndicatorPanel,
+    audience: str,
+    settings: WebSettings,
+) -> None:
+    """The funnel the run stored for this indicator, period and peer group, this organisation marked."""
+    c = panel.comparison
+    if c.get("peer_group") is None or c.get("run_id") is None:
+        panel.funnel_note = f"Not compared with similar organisations: {c.get('reason') or 'no judgement'}."
         return
-    rows = _all_pages(
-        observation_service.observations,
-        db=db,
-        actor=actor,
-        indicator_id=panel.id,
-        period_from=_date(panel.period),
-        period_to=_date(panel.period),
-    )
-    frame = pd.DataFrame(rows)
-    if definition.get("peer_group") == "org_kind" and not frame.empty:
-        frame = frame[frame["org_code"].isin(_peer_codes(db, actor, organisation))]
-    denominator = "expected" if kind == "sr" else "denominator"
-    if frame.empty:
-        usable = frame
-    else:
-        usable = frame[
-            ~frame["suppressed"].astype(bool) & frame["numerator"].notna() & (frame[denominator] > 0)
-        ].copy()
-    hidden = len(frame) - len(usable)
-    if len(usable) < MIN_FUNNEL_UNITS:
-        panel.funnel_note = "Too few comparable organisations with published figures to draw a funnel plot."
-        return
-    from carelens.monitor.funnels import funnel_table
-    from carelens.stats.intervals import level_label
+    run_id, period, group = c["run_id"], c["period"], c["peer_group"]
+    x_title, y_title = AXIS_TITLES.get(value_type, ("Denominator", "Value"))
+    levels = (_level_text(c["level"]), _level_text(c["elevated_level"]))
 
-    levels = tuple(float(level) for level in definition.get("levels") or (0.95, 0.998))
-    table = funnel_table(
-        usable.reset_index(drop=True),
-        type=kind,
-        numerator="numerator",
-        denominator=denominator,
-        unit="org_code",
-        method="shmi" if "trimmed" in definition.get("method", "") or kind != "sr" else "cqc",
-        levels=levels,
-        polarity=FUNNEL_POLARITY.get(definition.get("polarity", ""), "neutral"),
-    )
-    mine = table[table["unit"] == organisation["code"]]
-    if not mine.empty:
-        panel.comparison = str(mine["assessment"].iloc[0])
-        panel.comparison_text = COMPARISON_TEXT.get(panel.comparison)
-    limit_labels = tuple(level_label(level) for level in levels)
-    chart = funnel_chart(
-        table,
-        organisation["code"],
-        title=f"{panel.title}, {_month(panel.period)}",
-        x_title="Expected events" if kind == "sr" else "Denominator (people or attendances)",
-        y_title="Observed / expected" if kind == "sr" else "Value",
-        levels=limit_labels,
-        width=settings.chart_width,
-        height=settings.chart_height,
-    )
+    def figure() -> FunnelFigure | None:
+        rows = judgement_service.funnel_points(db, actor, run_id, panel.id, period, group)
+        if not rows:
+            return None
+        frame = pd.DataFrame(rows)
+        size = frame["expected"] if value_type == "indirectly_standardised_ratio" else frame["denominator"]
+        frame = frame.assign(x=pd.to_numeric(size, errors="coerce"), y=pd.to_numeric(frame["value"]))
+        return FunnelFigure(
+            peers=frame[["x", "y", "direction"]],
+            limits=frame[["x", "lower", "upper", "elevated_lower", "elevated_upper"]],
+            target=float(frame["target"].iloc[0]),
+            title=f"{panel.title}, {_month(period)}",
+            x_title=x_title,
+            y_title=y_title,
+            value_format=panel.value_format,
+            levels=levels,
+            peer_count=int(c.get("peers") or len(frame)),
+            width=settings.chart_width,
+            height=settings.chart_height,
+        )
+
+    base = cached_funnel((str(getattr(db, "url", "")), run_id, panel.id, period, group, audience), figure)
+    if base is None:
+        panel.funnel_note = "No organisation in this comparison has published figures to draw."
+        return
+    shown = panel.verdict not in ("suppressed",) and panel.value is not None
+    size = item.get("expected") if value_type == "indirectly_standardised_ratio" else item.get("denominator")
+    highlight = (size, panel.value) if shown and size is not None else None
+    chart = funnel_chart(base, highlight, panel.comparison_text or "")
     panel.charts["funnel"] = chart
     panel.funnel_svg = chart.svg()
-    widest = limit_labels[-1].replace("_", ".")
-    od = str(table["od_note"].iloc[0])
+    hidden = int(c.get("peers") or 0) - base.shown
     panel.funnel_note = (
-        f"{len(table)} comparable organisations in {_month(panel.period)}; limits at "
-        f"{', '.join(x.replace('_', '.') for x in limit_labels)}% ({od}). A point outside the {widest}% "
-        f"limits is unlikely to be chance alone."
-        + (f" {hidden} organisations with suppressed or incomplete figures are not shown." if hidden else "")
+        f"{c.get('peers') or base.shown:,} comparable organisations in {_month(period)}, from monitoring run "
+        f"{run_id}; limits at {levels[0]} and {levels[1]} ({c.get('od_note') or 'no overdispersion note'}). "
+        f"A point outside the {levels[0]} limits is unlikely to be chance alone."
+        + (f" {hidden:,} organisations are not drawn (suppressed or thinned)." if hidden > 0 else "")
     )
 
 
@@ -279,7 +299,9 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     chart = spc_chart(
         points,
         title=f"{panel.title}: {organisation['name'] or organisation['code']} over time",
-        y_title="Value",
+        y_title=AXIS_TITLES.get(definition.get("value_type", ""), ("", "Value"))[1],
+        value_format=panel.value_format,
+        floor=0.0,
         width=settings.chart_width,
         height=settings.chart_height,
     )
@@ -288,7 +310,8 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     last = str(points["variation_icon"].iloc[-1])
     short = bool(points["short_series"].iloc[-1])
     panel.spc_note = (
-        f"XmR control chart of {len(points)} periods (NHS 'Making Data Count'): the latest point shows "
+        f"XmR control chart of this organisation's own {len(points)} periods (NHS 'Making Data Count'; "
+        f"separate from the comparison with peers): the latest point shows "
         f"{last.replace('_', ' ') or 'no special cause'}."
         + (" Fewer than 12 points: limits are provisional." if short else "")
     )

@@ -46,16 +46,25 @@ def get_observations(
     return respond(request, actor, result, format, "observations")
 
 
-@router.get("/league-tables/{indicator_id}", summary="Organisations ranked on one indicator, best first")
+@router.get(
+    "/league-tables/{indicator_id}",
+    summary="Organisations ranked on one indicator, best first, each with the monitoring run's verdict",
+)
 def get_league_table(
     request: Request,
     actor: ActorDep,
     indicator_id: IndicatorId,
-    period: Annotated[dt.date | None, Query(description="First day of the period; default latest.")] = None,
+    period: Annotated[
+        dt.date | None, Query(description="First day of a period the run judged; default its latest.")
+    ] = None,
     kind: Annotated[str | None, Query(max_length=30)] = None,
+    run: Annotated[
+        int | None, Query(ge=1, le=2**62, description="Monitoring run id; default the latest complete run.")
+    ] = None,
     page: PageNumber = 1,
     page_size: PageSize = None,
     format: OutputFormat = "json",
 ):
-    result = league_table(request.app.state.engine, actor, indicator_id, period, kind, page, page_size)
+    engine = request.app.state.engine
+    result = league_table(engine, actor, indicator_id, period, kind, page, page_size, run_id=run)
     return respond(request, actor, result, format, f"league-{indicator_id}")

@@ -1,0 +1,274 @@
+"""Judgements a monitoring run stored: the one verdict per figure every page, API answer, league table
+and report shows (docs/methods/judgements.md).
+
+A judgement compares a published figure with its peers, so anyone may read it, with one exception:
+a figure with small numbers (counts from 1 to ``small_number_threshold - 1``) is suppressed, with its
+verdict and limits (which would reveal its denominator), for actors not entitled to the organisation's
+confidential data. Suppression never changes who the peers are or anyone else's verdict: those were
+fixed when the run was made.
+
+Which run: the latest *complete* run unless a run id is asked for (:func:`resolve_run`); a partial or
+what-if run is read only by its id, and every answer names the run and its scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.services import NotFound
+from carelens.services._db import Db, plain, reading
+from carelens.services.reach import Reach, reach
+from carelens.services.settings import get_settings
+from carelens.store import schema
+from carelens.store.schema_monitor import monitor_indicator, monitor_judgement, monitor_run
+
+RUN_FIELDS = ("id", "started_at", "scope", "scope_note", "period_from", "period_to", "results_digest")
+"""What every answer says about the run it read."""
+FIGURES = ("numerator", "denominator", "expected", "value")
+"""A judgement's figures, blanked when suppressed."""
+LIMITS = ("lower", "upper", "elevated_lower", "elevated_upper", "z", "z_adjusted")
+"""What would reveal a suppressed figure's size (limits depend on the denominator)."""
+COMPARISON_FIELDS = (
+    "verdict",
+    "direction",
+    "reason",
+    "level",
+    "value",
+    "target",
+    "lower",
+    "upper",
+    "elevated_level",
+    "elevated_lower",
+    "elevated_upper",
+    "z",
+    "z_adjusted",
+    "phi",
+    "tau2",
+    "od_note",
+    "peers",
+    "peer_group",
+    "period",
+    "out_of_date",
+    "method",
+    "run_id",
+    "run_scope",
+)
+"""The ``comparison`` object of every organisation x indicator the API and pages give."""
+SUPPRESSED_REASON = "small numbers are not published, to protect people's privacy"
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+
+@cache
+def _run_query() -> sa.Select:
+    return sa.select(*(monitor_run.c[c] for c in RUN_FIELDS)).where(monitor_run.c.id == sa.bindparam("run"))
+
+
+@cache
+def _default_run_query() -> sa.Select:
+    return sa.select(sa.func.max(monitor_run.c.id)).where(monitor_run.c.scope == "complete")
+
+
+def resolve_run(connection: sa.Connection, run_id: int | None = None) -> dict[str, Any]:
+    """The run asked for, or the default run: the latest complete one. :class:`NotFound` when there is
+    no such run, or no complete run (then saying which runs there are)."""
+    if run_id is None:
+        run_id = connection.execute(_default_run_query()).scalar()
+        if run_id is None:
+            last = connection.execute(
+                sa.select(monitor_run.c.id, monitor_run.c.scope, monitor_run.c.scope_note)
+                .order_by(monitor_run.c.id.desc())
+                .limit(1)
+            ).first()
+            if last is None:
+                raise NotFound("no monitoring run is stored yet: run `carelens monitor`")
+            raise NotFound(
+                f"no complete monitoring run is stored: the latest, run {last.id}, is {last.scope} "
+                f"({last.scope_note}); ask for it by its id, or run `carelens monitor` over every period"
+            )
+    row = connection.execute(_run_query(), {"run": run_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"no monitoring run {run_id}")
+    return plain(row)
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """'run 4 (complete)' or 'run 3 (partial: leaves out periods after 2018-12-01)'."""
+    if run["scope"] == "complete":
+        return f"run {run['id']} (complete)"
+    return f"run {run['id']} ({run['scope']}: {run['scope_note']})"
+
+
+_INDICATORS: OrderedDict[tuple, dict[str, dict[str, Any]]] = OrderedDict()
+_INDICATORS_LOCK = threading.Lock()
+
+
+def run_indicators(connection: sa.Connection, run_id: int) -> dict[str, dict[str, Any]]:
+    """How each indicator was compared in a run, and the periods it judged (runs never change, so this
+    is read once per run and server process)."""
+    key = (str(connection.engine.url), run_id)
+    with _INDICATORS_LOCK:
+        if key in _INDICATORS:
+            return _INDICATORS[key]
+    ind = schema.indicator
+    query = (
+        sa.select(monitor_indicator, ind.c.title)
+        .select_from(monitor_indicator.outerjoin(ind, ind.c.id == monitor_indicator.c.indicator_id))
+        .where(monitor_indicator.c.run_id == run_id)
+    )
+    found = {}
+    for row in connection.execute(query).mappings():
+        item = plain(row)
+        item["out_of_date_kinds"] = [k for k in item["out_of_date_kinds"].split(", ") if k]
+        found[item["indicator_id"]] = item
+    with _INDICATORS_LOCK:
+        _INDICATORS[key] = found
+        while len(_INDICATORS) > 32:
+            _INDICATORS.popitem(last=False)
+    return found
+
+
+# --- one judgement as the public sees it ------------------------------------------------------------
+
+
+def is_small(row: dict[str, Any]) -> bool:
+    """Whether a row has a count (numerator or denominator) from 1 to the threshold minus one (the
+    rule of :func:`carelens.services.observations.small_number`, for a row in hand)."""
+    threshold = get_settings().small_number_threshold
+    return any(
+        row.get(name) is not None and 0 < row[name] < threshold for name in ("numerator", "denominator")
+    )
+
+
+def comparison(row: dict[str, Any], info: dict[str, Any], run: dict[str, Any], hidden: bool) -> dict:
+    """The ``comparison`` object of one stored judgement (``row``: a ``monitor_judgement`` row as plain
+    data; ``info``: its indicator's row of :func:`run_indicators`; ``hidden``: suppressed for this
+    actor)."""
+    out = {name: row.get(name) for name in COMPARISON_FIELDS}
+    out.update(
+        level=round(info["verdict_level"], 4),
+        elevated_level=round(info["elevated_level"], 4),
+        method=info["method"],
+        run_id=run["id"],
+        run_scope=run["scope"],
+        direction=row["direction"] or None,
+        reason=row["reason"] or None,
+        out_of_date=bool(row.get("out_of_date")),
+    )
+    if hidden:
+        out.update({name: None for name in (*LIMITS, "value", "direction")})
+        out.update(verdict="suppressed", reason=SUPPRESSED_REASON)
+    return out
+
+
+def suppress_figures(row: dict[str, Any], hidden: bool) -> dict[str, Any]:
+    """A judgement row with its figures blanked when ``hidden``."""
+    if hidden:
+        row = {**row, **dict.fromkeys(FIGURES)}
+    return row | {"suppressed": hidden}
+
+
+@cache
+def _organisation_query() -> sa.Select:
+    j = monitor_judgement
+    return (
+        sa.select(j)
+        .where(j.c.org_code == sa.bindparam("code"), j.c.run_id == sa.bindparam("run"))
+        .order_by(j.c.indicator_id, j.c.period)
+    )
+
+
+def organisation_judgements(
+    connection: sa.Connection, actor: Actor, code: str, sector: str | None, within: Reach | None = None
+) -> dict[str, Any]:
+    """One organisation's stored judgements in the default run: per indicator its most recent judged
+    period's figures and ``comparison``, and the verdicts of the periods before it (``history``).
+    ``run`` is None when no complete run is stored."""
+    try:
+        run = resolve_run(connection)
+    except NotFound:
+        return {"run": None, "indicators": {}}
+    within = within if within is not None else reach(connection, actor, actor.rules.confidential_data)
+    entitled = within.includes(code, sector)
+    info = run_indicators(connection, run["id"])
+    indicators: dict[str, dict[str, Any]] = {}
+    for row in connection.execute(_organisation_query(), {"code": code, "run": run["id"]}).mappings():
+        item = plain(row)
+        hidden = not entitled and is_small(item)
+        entry = indicators.setdefault(item["indicator_id"], {"history": []})
+        entry["history"].append(
+            {"period": item["period"], "verdict": "suppressed" if hidden else item["verdict"]}
+        )
+        entry["figures"] = suppress_figures({k: item[k] for k in ("period", *FIGURES)}, hidden)
+        entry["comparison"] = comparison(item, info[item["indicator_id"]], run, hidden)
+    return {"run": run, "indicators": indicators}
+
+
+def public_run(run: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What an answer says about its run: id, when, scope and a label."""
+    if run is None:
+        return None
+    return {**{k: run[k] for k in ("id", "started_at", "scope", "scope_note")}, "label": run_label(run)}
+
+
+# --- every peer of one funnel, for charts -------------------------------------------------------------
+
+EVERYTHING, PUBLISHED = "everything", "published"
+"""What a funnel drawing shows: every peer (actors who may see all confidential data), or only the
+peers whose figures are published (everyone else; their own figure is marked on top, unsuppressed when
+they are entitled to it)."""
+
+
+def funnel_audience(db: Db, actor: Actor) -> str:
+    """Which peers :func:`funnel_points` gives ``actor``: :data:`EVERYTHING` or :data:`PUBLISHED`."""
+    with reading(db) as connection:
+        return EVERYTHING if reach(connection, actor, actor.rules.confidential_data).everything else PUBLISHED
+
+
+def funnel_points(
+    db: Db,
+    actor: Actor,
+    run_id: int,
+    indicator_id: str,
+    period: dt.date | str,
+    peer_group: str,
+) -> list[dict[str, Any]]:
+    """Every compared organisation of one funnel (run, indicator, period, peer group) with its figures,
+    limits and verdict, as :func:`funnel_audience` says: for actors who may not see everything, only
+    the organisations whose figures are published (none with small numbers, whoever's they are)."""
+    j = monitor_judgement
+    period = dt.date.fromisoformat(str(period)[:10])
+    with reading(db) as connection:
+        everything = reach(connection, actor, actor.rules.confidential_data).everything
+        query = sa.select(
+            j.c.org_code,
+            j.c.denominator,
+            j.c.expected,
+            j.c.value,
+            j.c.target,
+            *(j.c[c] for c in ("lower", "upper", "elevated_lower", "elevated_upper")),
+            j.c.direction,
+            j.c.verdict,
+        ).where(
+            j.c.run_id == run_id,
+            j.c.indicator_id == indicator_id,
+            j.c.period == period,
+            j.c.peer_group == peer_group,
+            j.c.direction != "",
+        )
+        if not everything:
+            threshold = get_settings().small_number_threshold
+            numerator, denominator = sa.func.coalesce(j.c.numerator, 0), sa.func.coalesce(j.c.denominator, 0)
+            query = query.where(
+                sa.not_(sa.and_(numerator > 0, numerator < threshold)),
+                sa.not_(sa.and_(denominator > 0, denominator < threshold)),
+            )
+        return [dict(r) for r in connection.execute(query.order_by(j.c.org_code)).mappings()]
