@@ -10,10 +10,10 @@ For each indicator the comparison period is its latest period in the data given.
 2. funnel per indicator x period x peer group (:func:`carelens.stats.funnel.funnel`): proportions on the
    arcsine scale, standardised ratios by the SHMI (trimmed, log) or CQC (Winsorised, square-root)
    method, rates as ratios to the peers' rate; overdispersion by DerSimonian-Laird τ²;
-3. flag (METHODS.md §1a): adverse-direction z_adjusted beyond ``risk_z`` = risk, beyond ``elevated_z`` =
-   elevated risk; neutral-polarity indicators are compared but not scored;
-4. benchmark against England (Fingertips, METHODS.md §4): the value's confidence interval (Wilson, or
-   Byar/exact Poisson) wholly above / below / around the England value;
+3. flag (docs/methods/intelligent-monitoring.md): adverse-direction z_adjusted beyond ``risk_z`` = risk,
+   beyond ``elevated_z`` = elevated risk; neutral-polarity indicators are compared but not scored;
+4. benchmark against England (Fingertips, docs/methods/benchmarking.md): the value's confidence interval
+   (Wilson, or Byar/exact Poisson) wholly above / below / around the England value;
 5. SPC (:func:`carelens.stats.spc.xmr`) on each organisation's series; an alert is a special cause of
    concern among the latest ``spc_latest_points`` periods of the indicator.
 
