@@ -1,4 +1,5 @@
-"""Table-driven tests of every rating rule and limiter, with hand-made cases (METHODS.md §1b)."""
+"""Table-driven tests of every rating rule and limiter, with hand-made cases
+(docs/methods/ratings-aggregation.md)."""
 
 from __future__ import annotations
 

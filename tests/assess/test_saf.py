@@ -1,4 +1,5 @@
-"""Single Assessment Framework scoring: bands at their edges, limiters, both methods (METHODS.md §1c)."""
+"""Single Assessment Framework scoring: bands at their edges, limiters, both methods
+(docs/methods/single-assessment-framework.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""NHS Oversight Framework segmentation on a hand-made set of trusts: a worked example (METHODS.md §2).
+"""NHS Oversight Framework segmentation on a hand-made set of trusts: a worked example
+(docs/methods/nhs-oversight.md).
 
 Acute trusts (8), metric scores -> average (2 dp) -> quarter within acute trusts (n = 8: ranks 1-2 ->
 segment 1, 3-4 -> 2, 5-6 -> 3, 7-8 -> 4; tied trusts share their best rank):

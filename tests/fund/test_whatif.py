@@ -1,4 +1,5 @@
-"""Age-weighted vs deprivation-weighted formula on the real 2024/25 practice data (METHODS.md §5)."""
+"""Age-weighted vs deprivation-weighted formula on the real 2024/25 practice data
+(docs/methods/allocations.md)."""
 
 from __future__ import annotations
 

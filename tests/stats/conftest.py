@@ -1,4 +1,5 @@
-"""A plain, per-series loop reference for XmR charts (METHODS.md §9, as NHSRplotthedots 0.2.2 behaves).
+"""A plain, per-series loop reference for XmR charts (docs/methods/spc.md, as NHSRplotthedots 0.2.2
+behaves).
 
 Written to be read next to the method text, not to be fast: it splits a series into phases, takes each
 rule as NHSRplotthedots does (a sliding window that must lie wholly inside a phase and be made of

@@ -50,7 +50,8 @@ def test_kernel_reproduces_published_shmi_banding(data_dir, release):
     assert_same_at_4dp(upper, shmi["OD_UL"], "OD_UL")
     np.testing.assert_array_equal(result.band, shmi["OD_BANDING"].to_numpy())
     assert result.od_adjusted.tolist() == [True]
-    # METHODS §3: φ ≈ 6–8 and τ² ≈ 0.0027–0.0038 on these releases; trimming keeps floor(10r/(N+1)) in 1..8.
+    # docs/methods/shmi.md: φ ≈ 6.6–8.0 and τ² ≈ 0.0030–0.0038 on these releases; trimming keeps
+    # floor(10r/(N+1)) in 1..8.
     n = len(shmi)
     ranks_kept = [r for r in range(1, n + 1) if 1 <= (10 * r) // (n + 1) <= 8]
     assert result.units_used.tolist() == [len(ranks_kept)]
@@ -138,7 +139,8 @@ def ae_month(data_dir) -> pd.DataFrame:
 
 
 def reference_pr_funnel(numerator, denominator, levels, trim=0.1):
-    """METHODS §8 for proportions, literally, for one funnel: plain Python over the units."""
+    """docs/methods/funnel-plots.md for proportions, literally, for one funnel: plain Python over the
+    units."""
     units = len(numerator)
     target = sum(numerator) / sum(denominator)
     centre = math.asin(math.sqrt(target))
@@ -343,7 +345,7 @@ def test_any_level_and_its_column_names():
     assert (table["upper_99"] >= table["upper_90"]).all()
 
 
-def test_ratio_of_counts_follows_methods_section_8():
+def test_ratio_of_counts_follows_the_funnel_method():
     o = np.array([12.0, 30.0, 5.0, 60.0, 22.0])
     e = np.array([10.0, 35.0, 9.0, 50.0, 20.0])
     result = funnel(o, e, kind="rc", levels=(95,), overdispersion=None)

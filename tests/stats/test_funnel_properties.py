@@ -17,7 +17,7 @@ REL = 1e-9
 """Relative tolerance between the kernel and the reference (different summation order only)."""
 
 
-# -- reference: METHODS.md §3/§8 literally, one group at a time, plain Python -----------------------
+# -- reference: docs/methods/funnel-plots.md and shmi.md literally, one group at a time, plain Python --
 
 
 def _quantile_type7(values: list[float], q: float) -> float:

@@ -1,4 +1,4 @@
-"""Confidence intervals against worked examples from the methods' sources (METHODS.md §4)."""
+"""Confidence intervals against worked examples from the methods' sources (docs/methods/intervals.md)."""
 
 import math
 

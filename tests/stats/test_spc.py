@@ -1,8 +1,8 @@
-"""XmR charts (METHODS.md §9): hand-worked series for each rule and option, and the real A&E data.
+"""XmR charts (docs/methods/spc.md): hand-worked series for each rule and option, and the real A&E data.
 
 Numbers in the A&E tests were produced by the per-series loop reference in ``conftest.py`` (which
-follows METHODS §9 and NHSRplotthedots 0.2.2 window by window); the tests check both the kernel and the
-reference against them, and check the limits once more with plain NumPy.
+follows docs/methods/spc.md and NHSRplotthedots 0.2.2 window by window); the tests check both the
+kernel and the reference against them, and check the limits once more with plain NumPy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""CQC rating principles (KLOE era, METHODS.md §1b) as vectorised rules over long tables.
+"""CQC rating principles (KLOE era, docs/methods/ratings-aggregation.md) as vectorised rules over long
+tables.
 
 One kernel, :func:`decide`, turns counts of underlying ratings into an aggregated rating and the rule
 that decided it; :func:`aggregate` counts ratings per group of a long table with ``np.bincount`` (no
@@ -396,7 +397,8 @@ def nhs_trust(
     *,
     has_locations: bool = True,
 ) -> TrustRatings:
-    """All levels of NHS trust ratings from key question x core service ratings (METHODS.md §1b).
+    """All levels of NHS trust ratings from key question x core service ratings
+    (docs/methods/ratings-aggregation.md).
 
     ``services``: long table with ``provider_id``, ``location_id``, ``service``, ``key_question`` (the five)
     and ``rating``. ``enforcement``: optional ``location_id``, ``service``, ``key_question``, ``action``

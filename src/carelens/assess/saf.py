@@ -1,7 +1,7 @@
 """Single Assessment Framework (SAF) scoring: scores 1-4 -> quality statement -> key question -> overall.
 
-METHODS.md §1c; every band, limiter and method is in ``carelens/config/assess/saf.yaml``. Two methods,
-selectable per assessment (input column ``method``):
+docs/methods/single-assessment-framework.md; every band, limiter and method is in
+``carelens/config/assess/saf.yaml``. Two methods, selectable per assessment (input column ``method``):
 
 - ``evidence-categories`` (before December 2024): each evidence category of a quality statement is
   scored; the statement's % = sum / (4 x categories) is banded back to a statement score 1-4.

@@ -1,4 +1,5 @@
-"""NHS Oversight Framework segmentation and league tables (METHODS.md §2, ``oversight.yaml``).
+"""NHS Oversight Framework segmentation and league tables (docs/methods/nhs-oversight.md,
+``oversight.yaml``).
 
 Four steps over all trusts at once (pandas/NumPy, no loop per trust):
 

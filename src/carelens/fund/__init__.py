@@ -1,2 +1,3 @@
 """Funding: the capitation allocation formula, formula what-ifs, running costs, delegated and pooled
-budgets, and the assessment of commissioners (METHODS.md §5, §2). See docs/allocations.md."""
+budgets, and the assessment of commissioners (docs/methods/allocations.md, docs/methods/nhs-oversight.md).
+See docs/allocations.md."""

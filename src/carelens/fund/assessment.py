@@ -1,7 +1,7 @@
 """Commissioner assessment: outcomes against peers, finance, leadership; a rating with its reasons.
 
-METHODS.md §2 (CCG Improvement and Assessment Framework; NHS Oversight Framework). Rules are data
-(``config/fund/assessment.yaml``). Steps:
+docs/methods/nhs-oversight.md (CCG Improvement and Assessment Framework; NHS Oversight Framework).
+Rules are data (``config/fund/assessment.yaml``). Steps:
 
 1. **Outcomes**: each indicator's latest period is compared across all commissioners with the
    overdispersed funnel (``carelens.stats.funnel``; proportions ``pr``, indirectly standardised ratios

@@ -1,11 +1,12 @@
 """The allocation engine: weighted capitation targets, distance from target and pace of change.
 
-METHODS.md §5. For each funding stream s (core services, primary medical care) and practice p, the
-scenario gives a need-weighted population WP_p,s (published, or recombined from components with the
-scenario's weights and health-inequalities share). A commissioner's weighted population is the sum over
-its practices; its need index is WP / population. Its target share of stream s is
-WP_i,s × MFF_i / Σ_j WP_j,s × MFF_j, and its target £ is Σ_s quantum_s × share_i,s. Places (areas
-within a commissioner) get the same share of their commissioner's target as of its weighted population.
+Method: docs/methods/allocations.md. For each funding stream s (core services, primary medical care)
+and practice p, the scenario gives a need-weighted population WP_p,s (published, or recombined from
+components with the scenario's weights and health-inequalities share). A commissioner's weighted
+population is the sum over its practices; its need index is WP / population. Its target share of
+stream s is WP_i,s × MFF_i / Σ_j WP_j,s × MFF_j, and its target £ is Σ_s quantum_s × share_i,s. Places
+(areas within a commissioner) get the same share of their commissioner's target as of its weighted
+population.
 
 Pace of change (:func:`pace_of_change`) then moves each commissioner from its baseline towards target
 while spending exactly the national quantum. Everything is vectorised over practices and commissioners.
@@ -142,7 +143,7 @@ def allocate(
 
 
 def distance_from_target(allocation, target) -> np.ndarray:
-    """(allocation − target) / target: negative means under target (METHODS.md §5)."""
+    """(allocation − target) / target: negative means under target (docs/methods/allocations.md)."""
     allocation = np.asarray(allocation, dtype=float)
     target = np.asarray(target, dtype=float)
     return (allocation - target) / target

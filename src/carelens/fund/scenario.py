@@ -23,7 +23,8 @@ SCHEMA_VERSION = 1
 """The scenario file layout this loader reads."""
 
 COMPONENTS = ("general_acute", "community", "mental_health", "maternity", "prescribing")
-"""Core-services components (METHODS.md §5), each a practice weighted population in the store."""
+"""Core-services components (docs/methods/allocations.md), each a practice weighted population in the
+store."""
 STREAMS = ("core", "primary_medical_care")
 """Funding streams with their own formula and quantum."""
 NEED_METHODS = ("published", "components")

@@ -1,4 +1,5 @@
-"""Formula what-if: who gains and who loses when the formula changes (METHODS.md §5, the 2011–13 debate).
+"""Formula what-if: who gains and who loses when the formula changes (the 2011–13 debate,
+docs/methods/allocations.md).
 
 Two allocations of the same year are compared on their targets (or allocations) by commissioner, by
 region and by deprivation decile of practices. The practice files carry no IMD score, so deprivation is

@@ -1,4 +1,5 @@
-"""Who is asking, and what each role may see: the access rules of DESIGN.md's user table, as data.
+"""Who is asking, and what each role may see: the access rules of the user table in docs/design.md
+(§Who uses carelens), as data.
 
 An :class:`Actor` is the person (or program) behind a request: a user name, a :class:`Role` and the
 organisations the role is tied to (a provider's own organisations, a commissioner's own code, an
@@ -15,7 +16,7 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """The kinds of user in DESIGN.md's table."""
+    """The kinds of user in the table of docs/design.md §Who uses carelens."""
 
     PUBLIC = "public"
     """Anyone, not signed in: published ratings, league tables, search."""
@@ -94,7 +95,7 @@ ROLE_RULES: dict[Role, RoleRules] = {
     ),
     Role.POLICY_MAKER: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
 }
-"""Default rules per role, after DESIGN.md's user table. Providers and the public never see
+"""Default rules per role, after the user table in docs/design.md. Providers and the public never see
 unpublished ratings or inspection plans (they get 404, as if the thing did not exist). Policy makers
 see everything but inspection plans: what-if work on inspector capacity needs counts, not the
 confidential dates of unannounced visits. Local system reviews (``local_systems``) are the regulator's

@@ -1,5 +1,5 @@
 """From per-indicator flags to organisations: the proportion-of-possible-score risk score, priority
-bands 1-6, counts by key question (METHODS.md §1a, CQC Intelligent Monitoring).
+bands 1-6, counts by key question (CQC Intelligent Monitoring, docs/methods/intelligent-monitoring.md).
 
 score = Σ points / (max points × applicable indicators), with risk = 1 point and elevated risk = 2
 (configurable); an indicator is applicable when it has a flag (not "insufficient data", not a

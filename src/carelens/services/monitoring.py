@@ -1,12 +1,12 @@
 """Monitoring results (``carelens.monitor``): runs, flags with their explanation, priority bands, the
 biggest movers since the previous run, and an organisation's intelligence profile.
 
-Monitoring output is the regulator's confidential intelligence (DESIGN.md): every row about an
-organisation follows the role's ``confidential_data`` rule. Roles whose rule reaches no organisation
-(the public) may not use the area at all (:class:`Forbidden`); other roles see the rows of the
-organisations in their reach only (a provider its own, a commissioner its area, a chief inspector its
-sector), and an organisation's profile outside the reach does not exist for them (:class:`NotFound`).
-Reading goes through the monitoring area's public functions where they exist
+Monitoring output is the regulator's confidential intelligence (docs/design.md §Access rules and
+confidentiality): every row about an organisation follows the role's ``confidential_data`` rule. Roles
+whose rule reaches no organisation (the public) may not use the area at all (:class:`Forbidden`); other
+roles see the rows of the organisations in their reach only (a provider its own, a commissioner its area,
+a chief inspector its sector), and an organisation's profile outside the reach does not exist for them
+(:class:`NotFound`). Reading goes through the monitoring area's public functions where they exist
 (:func:`carelens.monitor.service.profile`, :func:`~carelens.monitor.service.latest_run_id`).
 """
 

@@ -1,4 +1,5 @@
-"""Funnel plots with overdispersion, vectorised over many groups at once (METHODS.md §3, §8).
+"""Funnel plots with overdispersion, vectorised over many groups at once (docs/methods/funnel-plots.md,
+docs/methods/shmi.md).
 
 One call computes every unit of every funnel: a funnel is a *group* (indicator × period × peer group)
 and each row is one unit (trust, practice...). Per group the kernel estimates the target, the

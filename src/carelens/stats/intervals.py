@@ -1,4 +1,4 @@
-"""Confidence intervals used by public health publishers (OHID Fingertips, METHODS.md §4).
+"""Confidence intervals used by public health publishers (OHID Fingertips; docs/methods/intervals.md).
 
 All functions are vectorised: they take scalars or arrays (broadcast together) and return arrays.
 ``level`` is a confidence level given either as a percentage (95, 99.8) or a fraction (0.95, 0.998).

@@ -1,4 +1,4 @@
-"""Statistical process control: XmR charts with the NHS "Making Data Count" rules (METHODS.md §9).
+"""Statistical process control: XmR charts with the NHS "Making Data Count" rules (docs/methods/spc.md).
 
 Reference behaviour: NHSRplotthedots 0.2.2 (MIT). One call handles many series at once: the input is one
 long array of points sorted by series then period, each point carrying an integer series code. Every step

@@ -1,4 +1,5 @@
-"""Local system reviews and accountable care organisation settlements (issue 9; METHODS.md §6).
+"""Local system reviews and accountable care organisation settlements (issue 9;
+docs/methods/local-system-reviews.md).
 
 Declared on the shared :data:`carelens.store.schema.metadata`; created by the ``systems`` migration
 branch. A review programme starts with a *direction* (who directed it, under what power, its scope, date

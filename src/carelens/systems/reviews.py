@@ -1,12 +1,13 @@
 """The system review programme: direction, selection of places, review records and action plans.
 
-METHODS.md §6: the Secretaries of State direct the regulator under s48 of the Health and Social Care
-Act 2008 to review how a local system serves people aged 65+ moving between health and social care.
-A *direction* records who directed it, under what power, its scope, date and budget; *selection*
-ranks places by the documented score (:mod:`carelens.systems.selection`) and plans how many reviews the
-budget buys; each *review* has findings by pathway stage (never a rating), is reported to the place's
-health and wellbeing board, and has an *action plan* of actions with owners and deadlines, tracked to
-completion (open actions past their deadline are overdue). Every change is audited in its transaction.
+docs/methods/local-system-reviews.md: the Secretaries of State direct the regulator under s48 of the
+Health and Social Care Act 2008 to review how a local system serves people aged 65+ moving between health
+and social care. A *direction* records who directed it, under what power, its scope, date and budget;
+*selection* ranks places by the documented score (:mod:`carelens.systems.selection`) and plans how many
+reviews the budget buys; each *review* has findings by pathway stage (never a rating), is reported to the
+place's health and wellbeing board, and has an *action plan* of actions with owners and deadlines,
+tracked to completion (open actions past their deadline are overdue). Every change is audited in its
+transaction.
 """
 
 from __future__ import annotations

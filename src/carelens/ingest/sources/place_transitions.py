@@ -1,4 +1,5 @@
-"""Place-level transition indicators for local system reviews (issue 9; METHODS.md §6).
+"""Place-level transition indicators for local system reviews (issue 9;
+docs/methods/local-system-reviews.md).
 
 One row per organisation (a place, or an ACO, or a local authority) and period, with the counts behind
 the transition indicators of ``config/indicators/transitions.yaml``. Columns:
