@@ -154,6 +154,39 @@ def spc_table(
     return table
 
 
+def series_chart(dates, values, improvement: spc.Improvement = "increase") -> dict[str, np.ndarray]:
+    """The XmR chart of one regular series already in date order, with no checks (for figures read from
+    the store, e.g. a profile page): per point the mean, process limits and point type, and the series'
+    variation icon and short-series warning. The same kernel and gap rule as :func:`spc_table`."""
+    dates = np.asarray(dates, dtype="datetime64[ns]")
+    values = np.asarray(values, dtype=float)
+    months = dates.astype("datetime64[M]")
+    if len(dates) > 1 and bool(np.all(months.astype("datetime64[ns]") == dates)):  # monthly, on the 1st
+        step = np.diff(months.astype(np.int64))
+        steps, counts = np.unique(step, return_counts=True)
+        period = steps[np.argmax(counts)]  # the most common step, ties to the shortest, as gaps_before
+        gaps = np.r_[0, np.maximum(step // period - 1, 0)] if period > 0 else None
+    else:
+        gaps = None
+    if gaps is None:
+        first = np.zeros(len(values), dtype=bool)
+        first[:1] = True
+        gaps = gaps_before(dates, first)
+    result = spc.xmr(
+        values, np.zeros(len(values), dtype=np.int64), gap_before=gaps > 0, improvement=improvement
+    )
+    return {
+        "period": dates,
+        "value": values,
+        "mean": result.mean,
+        "upper": result.upper,
+        "lower": result.lower,
+        "point_type": result.point_type,
+        "variation_icon": result.variation_icon,
+        "short_series": result.short_phase,
+    }
+
+
 def _parse_rebase(rebase: Sequence[Any], source: str) -> np.ndarray:
     """Rebase dates as a sorted datetime64[ns] array; every unparseable one is reported."""
     parsed = pd.to_datetime(pd.Series(list(rebase), dtype=object), errors="coerce")

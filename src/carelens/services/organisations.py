@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.judgements import organisation_judgements, public_run
+from carelens.services.judgements import COMPARISON_FIELDS, organisation_judgements, public_run
 from carelens.services.observations import latest_by_indicator
 from carelens.services.ratings import explain, visible_ratings
 from carelens.services.reach import reach
@@ -159,8 +159,8 @@ def _indicator(latest: dict[str, Any], judged: dict[str, Any]) -> dict[str, Any]
             else f"monitoring run {run['id']} did not judge this organisation on this indicator "
             "(no figures for the periods it judged)"
         )
-        return item | {
-            "comparison": {"verdict": "not compared", "reason": why, "run_id": run and run["id"]},
-            "history": [],
-        }
+        comparison = dict.fromkeys(COMPARISON_FIELDS) | {"verdict": "not compared", "reason": why}
+        if run is not None:
+            comparison |= {"run_id": run["id"], "run_scope": run["scope"]}
+        return item | {"comparison": comparison, "history": []}
     return item | found["figures"] | {"comparison": found["comparison"], "history": found["history"]}

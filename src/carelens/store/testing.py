@@ -132,3 +132,37 @@ def seed_ratings(
     if records:
         connection.execute(schema.rating.insert(), records)
     return len(records)
+
+
+def seed_synthetic(
+    engine: sa.Engine, orgs: int, indicators: int, months: int, seed: int = 1
+) -> tuple[list[str], list[str]]:
+    """A synthetic national data set (:mod:`carelens.ingest.synth`: organisations, indicator
+    definitions and their monthly observations) written straight into a database store, for tests and
+    benchmarks at scale. Returns the organisation codes and indicator ids."""
+    import json
+
+    from carelens.ingest.synth import iter_batches, make_indicators, make_organisations
+
+    organisations = make_organisations(orgs, months, seed)
+    definitions = make_indicators(indicators, seed)
+    org_rows = organisations.table.select(["code", "name", "kind"]).to_pylist()
+    with engine.begin() as c:
+        import_id = seed_import(c, "synth", "seed")
+        seed_organisations(c, org_rows, import_id)
+        c.execute(
+            schema.indicator.insert(),
+            [
+                {"id": d["id"], "version": 1, "title": d["title"], "definition": json.loads(json.dumps(d))}
+                for d in definitions.table.to_pylist()
+            ],
+        )
+        names = ("indicator_id", "org_code", "period", "numerator", "denominator", "expected", "value")
+        for observations, _planted in iter_batches(organisations, definitions, months, seed):
+            columns = observations.to_pydict()
+            rows = [
+                dict(zip(names, values, strict=True))
+                for values in zip(*(columns[n] for n in names), strict=True)
+            ]
+            c.execute(schema.observation.insert(), [r | {"import_id": import_id} for r in rows])
+    return [r["code"] for r in org_rows], list(definitions.ids)

@@ -461,29 +461,28 @@ def funnel_chart(base: _FunnelBase, highlight: tuple[float, float] | None, label
 
 
 def spc_chart(
-    points: pd.DataFrame,
+    points: dict[str, np.ndarray],
     *,
     title: str,
     y_title: str,
     value_format: str = "number",
     target: float | None = None,
     floor: float | None = None,
-    date: str = "period",
-    value: str = "value",
     width: int = 640,
     height: int = 320,
 ) -> Chart:
-    """An XmR control chart of one series (columns ``date``, ``value``, ``mean``, ``upper``, ``lower``,
-    ``point_type``): values, mean, process limits (not below ``floor``), optional target, special causes."""
-    frame = points[[date, value, "mean", "upper", "lower", "point_type"]].copy()
-    frame[date] = pd.to_datetime(frame[date])
+    """An XmR control chart of one series (``points``: arrays ``period``, ``value``, ``mean``, ``upper``,
+    ``lower``, ``point_type`` as :func:`carelens.monitor.control_charts.series_chart` gives them):
+    values, mean, process limits (not below ``floor``), optional target, special causes."""
+    dates = np.asarray(points["period"], dtype="datetime64[D]")
+    values = np.asarray(points["value"], dtype=float)
+    mean, upper = np.asarray(points["mean"], dtype=float), np.asarray(points["upper"], dtype=float)
+    lower = np.asarray(points["lower"], dtype=float)
     if floor is not None:
-        frame["lower"] = frame["lower"].clip(lower=floor)
-    kinds = frame["point_type"].astype(object).where(frame["point_type"].notna(), "common_cause").astype(str)
-    days = (frame[date] - frame[date].min()).dt.days.to_numpy(dtype=float)
-    y_all = np.concatenate([frame[c].to_numpy(float) for c in (value, "mean", "upper", "lower")])
-    if target is not None:
-        y_all = np.append(y_all, target)
+        lower = np.maximum(lower, floor)
+    kinds = [str(k) if k else "common_cause" for k in points["point_type"]]
+    days = (dates - dates.min()).astype(float) if len(dates) else np.zeros(0)
+    y_all = np.concatenate([values, mean, upper, lower, [] if target is None else [target]])
     y_all = y_all[np.isfinite(y_all)]
     y_ticks, y_step = nice_ticks(
         float(y_all.min()) if len(y_all) else 0, float(y_all.max()) if len(y_all) else 1
@@ -491,13 +490,13 @@ def spc_chart(
     title_lines = _wrap_title(title, width)
     top = 20 + 17 * len(title_lines)
     y_labels = max(len(format_value(v, value_format, y_step)) for v in y_ticks)
-    span = max(days.max() if len(days) else 1.0, 1.0)
+    span = max(float(days.max()) if len(days) else 1.0, 1.0)
     plot = _Frame(
         width,
         height,
         34 + 7 * y_labels,
         top,
-        width - 16,
+        width - 30,
         top + height - 130,
         (0.0, span),
         (float(y_ticks[0]), float(y_ticks[-1])),
@@ -512,7 +511,7 @@ def spc_chart(
     parts.append(
         f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{plot.bottom:.1f}" y2="{plot.bottom:.1f}" stroke="{NHS_DARK_GREY}"/>'
     )
-    labels = [f"{d:%b %Y}" for d in frame[date]]
+    labels = [_month_label(d) for d in dates]
     every = max(1, math.ceil(len(labels) * 64 / max(plot.right - plot.left, 1)))
     xs = plot.x(days)
     for k, (x, label) in enumerate(zip(xs, labels, strict=True)):
@@ -526,16 +525,17 @@ def spc_chart(
         f'<text x="14" y="{cy:.1f}" transform="rotate(-90 14 {cy:.1f})" text-anchor="middle" font-size="12" '
         f'font-weight="bold" fill="{NHS_BLACK}">{_esc(y_title)}</text>'
     )
-    parts.append(_polyline(xs, plot.y(frame["upper"]), NHS_DARK_GREY, 1.2, "6 4"))
-    parts.append(_polyline(xs, plot.y(frame["lower"]), NHS_DARK_GREY, 1.2, "6 4"))
-    parts.append(_polyline(xs, plot.y(frame["mean"]), NHS_BLACK, 1.2))
+    parts.append(_polyline(xs, plot.y(upper), NHS_DARK_GREY, 1.2, "6 4"))
+    parts.append(_polyline(xs, plot.y(lower), NHS_DARK_GREY, 1.2, "6 4"))
+    parts.append(_polyline(xs, plot.y(mean), NHS_BLACK, 1.2))
     if target is not None:
         ty = float(plot.y(target))
         parts.append(
             f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{NHS_DARK_BLUE}" stroke-width="1.5" stroke-dasharray="2 3"/>'
         )
-    parts.append(_polyline(xs, plot.y(frame[value]), NHS_MID_GREY, 1.5))
-    for x, y, kind in zip(xs, plot.y(frame[value]), kinds, strict=True):
+    ys = plot.y(values)
+    parts.append(_polyline(xs, ys, NHS_MID_GREY, 1.5))
+    for x, y, kind in zip(xs, ys, kinds, strict=True):
         if not math.isfinite(y):
             continue
         colour = POINT_COLOURS.get(kind, NHS_MID_GREY)
@@ -560,22 +560,41 @@ def spc_chart(
         items.append((_line_symbol(NHS_DARK_BLUE, "2 3"), "Target"))
     legend, used = _legend(items, plot.left, plot.bottom + 40, plot.right - plot.left)
     parts.append(legend)
-    description = _spc_description(frame, kinds, title, date, value, value_format)
+    description = _spc_description(dates, values, kinds, title, value_format)
     return Chart(_svg(width, int(plot.bottom + 40 + used + 6), "".join(parts), description), description)
 
 
-def _spc_description(
-    frame: pd.DataFrame, kinds: pd.Series, title: str, date: str, value: str, style: str
-) -> str:
-    if frame.empty:
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_LONG_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _month_label(day: np.datetime64, long: bool = False) -> str:
+    month = day.astype("datetime64[M]").astype(int)
+    names = _LONG_MONTHS if long else _MONTHS
+    return f"{names[month % 12]} {1970 + month // 12}"
+
+
+def _spc_description(dates: np.ndarray, values: np.ndarray, kinds: list[str], title: str, style: str) -> str:
+    if not len(dates):
         return f"Control chart: {title}. No data."
-    first, last = frame[date].min(), frame[date].max()
-    special = int(kinds.str.startswith("special_cause").sum())
-    latest = frame.iloc[-1]
+    special = sum(k.startswith("special_cause") for k in kinds)
     return (
-        f"Control chart: {title}, {len(frame)} points from {first:%B %Y} to {last:%B %Y}; "
-        f"{special} special-cause points; latest value {format_value(latest[value], style)} "
-        f"({POINT_LABELS.get(kinds.iloc[-1], 'common cause')})."
+        f"Control chart: {title}, {len(dates)} points from {_month_label(dates.min(), True)} to "
+        f"{_month_label(dates.max(), True)}; {special} special-cause points; latest value "
+        f"{format_value(values[-1], style)} ({POINT_LABELS.get(kinds[-1], 'common cause')})."
     )
 
 

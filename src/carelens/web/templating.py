@@ -8,7 +8,7 @@ look (e.g. GOV.UK Frontend for a regulator) is a new folder with the same two fi
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
@@ -29,6 +29,7 @@ def environment() -> Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # packaged templates do not change while serving (no stat() per render)
     )
     env.globals["design"] = DESIGN_SYSTEM
     env.filters["number"] = format_number
@@ -36,6 +37,10 @@ def environment() -> Environment:
     env.filters["exact"] = exact
     env.filters["combine"] = lambda a, b: {**a, **b}
     env.globals["table_cells"] = table_cells
+    env.globals["nhs_table"] = nhs_table
+    env.globals["nhs_tag"] = nhs_tag
+    env.globals["nhs_summary"] = nhs_summary
+    env.globals["site_part"] = site_part
     env.globals["org_link"] = org_link
     return env
 
@@ -98,6 +103,83 @@ def table_cells(head, rows, numeric=()) -> dict:
         "head": [{"text": t} | ({"format": "numeric"} if i in numeric else {}) for i, t in enumerate(head)],
         "rows": [[cell(v, i) for i, v in enumerate(row)] for row in rows],
     }
+
+
+def nhs_tag(text, colour: str = "grey"):
+    """The NHS.UK tag component's markup (``<strong class="nhsuk-tag nhsuk-tag--grey">``), built directly:
+    pages show one per table row, and the component macro costs more than the rest of a row."""
+    from markupsafe import Markup
+
+    return Markup('<strong class="nhsuk-tag nhsuk-tag--{}">{}</strong>').format(colour, text)
+
+
+def site_part(part: str, account: str | None = None, nav=None):
+    """The site ``header`` (for a signed-in account's label, or the public, and its navigation) or
+    ``footer``, as HTML. Drawn by ``templates/<design>/site_parts.jinja``, once per combination."""
+    key = tuple((item["text"], item["href"], bool(item.get("current"))) for item in nav or ())
+    return _site_part(part, account, key)
+
+
+@lru_cache(maxsize=1024)
+def _site_part(part: str, account: str | None, nav: tuple):
+    from markupsafe import Markup
+
+    items = [{"text": text, "href": href, "current": current} for text, href, current in nav]
+    template = environment().get_template(f"{DESIGN_SYSTEM}/site_parts.jinja")
+    return Markup(template.render(part=part, account=account, nav=items))
+
+
+def nhs_summary(pairs):
+    """The NHS.UK summary list component's markup (key, value pairs; a value is text, escaped, or
+    Markup), built directly like :func:`nhs_table`."""
+    from markupsafe import Markup
+
+    row = Markup(
+        '<div class="nhsuk-summary-list__row"><dt class="nhsuk-summary-list__key">{}</dt>'
+        '<dd class="nhsuk-summary-list__value">{}</dd></div>'
+    )
+    inner = Markup("").join(row.format(key, value) for key, value in pairs)
+    return Markup('<dl class="nhsuk-summary-list">{}</dl>').format(inner)
+
+
+def nhs_table(caption, head, rows, numeric=(), id=None):
+    """The NHS.UK responsive table component's markup, built directly (the component macro renders
+    every cell through nested attribute macros: 80 ms for a 50-row league page, this 1 ms). Cells are
+    text (escaped; numbers in ``numeric`` columns formatted with :func:`format_number`) or Markup."""
+    from markupsafe import Markup, escape
+
+    cells = table_cells(head, rows, numeric)
+    out = [
+        Markup('<table class="nhsuk-table nhsuk-table--responsive"{} role="table">').format(
+            Markup(' id="{}"').format(id) if id else ""
+        ),
+        Markup('<caption class="nhsuk-table__caption nhsuk-table__caption--s">{}</caption>').format(caption),
+        Markup('<thead class="nhsuk-table__head" role="rowgroup"><tr class="nhsuk-table__row" role="row">'),
+    ]
+    headings = []
+    for h in cells["head"]:
+        numeric_class = " nhsuk-table__header--numeric" if h.get("format") == "numeric" else ""
+        out.append(
+            Markup('<th class="nhsuk-table__header{}" scope="col" role="columnheader">{}</th>').format(
+                numeric_class, h["text"]
+            )
+        )
+        headings.append(escape(h["text"]))
+    out.append(Markup('</tr></thead><tbody class="nhsuk-table__body">'))
+    for row in cells["rows"]:
+        out.append(Markup('<tr class="nhsuk-table__row" role="row">'))
+        for heading, cell in zip(headings, row, strict=False):
+            numeric_class = " nhsuk-table__cell--numeric" if cell.get("format") == "numeric" else ""
+            content = cell["html"] if "html" in cell else escape(cell["text"])
+            out.append(
+                Markup(
+                    '<td class="nhsuk-table__cell{}" role="cell"><span class="nhsuk-table__heading" '
+                    'aria-hidden="true">{} </span>{}</td>'
+                ).format(numeric_class, heading, content)
+            )
+        out.append(Markup("</tr>"))
+    out.append(Markup("</tbody></table>"))
+    return Markup("").join(out)
 
 
 def org_link(code: str, name: str | None = None):

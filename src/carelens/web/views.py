@@ -168,7 +168,7 @@ def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict
 
 
 def _definition(db: Db, actor: Actor, indicator_id: str) -> dict[str, Any]:
-    return observation_service.get_indicator(db, actor, indicator_id)["definition"] or {}
+    return observation_service.indicator_definition(db, actor, indicator_id)
 
 
 def indicator_panel(
@@ -271,31 +271,18 @@ def _add_funnel(
 
 
 def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, settings: WebSettings) -> None:
-    rows = _all_pages(
-        observation_service.observations,
-        db=db,
-        actor=actor,
-        indicator_id=panel.id,
-        org_code=organisation["code"],
+    """The organisation's own series of the indicator as an XmR control chart (Making Data Count)."""
+    from carelens.monitor.control_charts import series_chart
+
+    rows = observation_service.series(
+        db, actor, organisation["code"], organisation["sector"], panel.id, settings.spc_points
     )
-    frame = pd.DataFrame(rows).tail(settings.spc_points)
-    if len(frame) < 2:
+    if len(rows) < 2:
         panel.spc_note = "Only one period of data: no control chart."
         return
-    from carelens.monitor.control_charts import spc_table
-
-    series = pd.DataFrame(
-        {
-            "period": pd.to_datetime(frame["period"]).to_numpy(),
-            "value": pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
-        }
-    )
-    points = spc_table(
-        series,
-        value="value",
-        date="period",
-        improvement=SPC_IMPROVEMENT.get(definition.get("polarity", ""), "neutral"),
-    )
+    dates = np.array([period for period, _ in rows], dtype="datetime64[D]")
+    values = np.array([np.nan if value is None else value for _, value in rows], dtype=float)
+    points = series_chart(dates, values, SPC_IMPROVEMENT.get(definition.get("polarity", ""), "neutral"))
     chart = spc_chart(
         points,
         title=f"{panel.title}: {organisation['name'] or organisation['code']} over time",
@@ -307,10 +294,10 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     )
     panel.charts["spc"] = chart
     panel.spc_svg = chart.svg()
-    last = str(points["variation_icon"].iloc[-1])
-    short = bool(points["short_series"].iloc[-1])
+    last = str(points["variation_icon"][0])
+    short = bool(points["short_series"][-1])
     panel.spc_note = (
-        f"XmR control chart of this organisation's own {len(points)} periods (NHS 'Making Data Count'; "
+        f"XmR control chart of this organisation's own {len(rows)} periods (NHS 'Making Data Count'; "
         f"separate from the comparison with peers): the latest point shows "
         f"{last.replace('_', ' ') or 'no special cause'}."
         + (" Fewer than 12 points: limits are provisional." if short else "")

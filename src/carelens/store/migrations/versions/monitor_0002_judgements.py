@@ -40,6 +40,10 @@ def upgrade() -> None:
             )
         )
     with op.batch_alter_table("monitor_flag", schema=None) as batch_op:
+        # An organisation's flags in order of indicator, from the index alone: with (org_code, run_id)
+        # only, SQLite preferred the primary key and read every flag of the run.
+        batch_op.drop_index("ix_monitor_flag_org")
+        batch_op.create_index("ix_monitor_flag_org", ["org_code", "run_id", "indicator_id"], unique=False)
         batch_op.add_column(
             sa.Column(
                 "out_of_date",
@@ -129,7 +133,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("monitor_judgement", schema=None) as batch_op:
-        batch_op.create_index("ix_monitor_judgement_org", ["org_code", "run_id"], unique=False)
+        batch_op.create_index(
+            "ix_monitor_judgement_org", ["org_code", "run_id", "indicator_id", "period"], unique=False
+        )
 
 
 def downgrade() -> None:
@@ -141,6 +147,8 @@ def downgrade() -> None:
         batch_op.drop_column("out_of_date")
     with op.batch_alter_table("monitor_flag", schema=None) as batch_op:
         batch_op.drop_column("out_of_date")
+        batch_op.drop_index("ix_monitor_flag_org")
+        batch_op.create_index("ix_monitor_flag_org", ["org_code", "run_id"], unique=False)
     with op.batch_alter_table("monitor_run", schema=None) as batch_op:
         batch_op.drop_column("scope_note")
         batch_op.drop_column("scope")
