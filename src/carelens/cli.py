@@ -1437,7 +1437,9 @@ LeaveOption = Annotated[Path | None, typer.Option("--leave", help="Leave CSV (in
 RegionsOption = Annotated[
     Path | None,
     typer.Option(
-        "--regions", help="Regions CSV (org_code, region) for organisations the store has no region for."
+        "--regions",
+        help="Regions CSV (org_code, region): adds to and overrides, per organisation, the regions in the "
+        "store (NHS trusts from the ODS trust file) and the packaged ones of the demo's CQC locations.",
     ),
 ]
 ConcernsOption = Annotated[
@@ -1556,7 +1558,7 @@ def plan_capacity(
     """What-if: with N more inspectors, high-risk locations inspected within 3 months and overdue inspections remaining."""
     from carelens.errors import InputError, Problem
     from carelens.plan.programme import capacity
-    from carelens.plan.whatif import curve_svg
+    from carelens.plan.whatif import curve_svg, why_flat
 
     try:
         numbers = sorted({int(x) for x in extra.split(",") if x.strip()})
@@ -1572,6 +1574,8 @@ def plan_capacity(
         f"{curve.attrs['due_total']} with a deadline before the end"
     )
     typer.echo(curve.to_string(index=False))
+    for line in why_flat(curve):
+        typer.echo(line)
     if svg:
         svg.write_text(curve_svg(curve))
         typer.echo(f"wrote {svg}")
