@@ -160,6 +160,11 @@ def demo(
         highlight=False,
     )
     console.print(
+        f"trust ratings: {jobs.trust_ratings_recorded:,} provider ratings of NHS trusts aggregated from their "
+        "locations' published ratings by the NHS trust rating principles (on each trust's page)",
+        highlight=False,
+    )
+    console.print(
         f"allocation: {jobs.allocation_scenario} for {jobs.commissioners} commissioners saved as run "
         f"{jobs.allocation_run_id}",
         highlight=False,
@@ -1073,6 +1078,26 @@ def rate_record(
         published=published,
     )
     typer.echo(f"recorded rating #{new_id}: {org_code} {key_question} {rating}")
+
+
+@rate_app.command("trusts")
+@handles_errors
+def rate_trusts(
+    on: str | None = typer.Option(
+        None, "--on", help="Aggregate the location ratings in effect on this date (ISO; default today)."
+    ),
+    db: DbOption = None,
+) -> None:
+    """Aggregate each NHS trust's published location ratings to trust key question and overall ratings
+    (NHS trust rating principles) and record them, with the rule and what they came from (audited)."""
+    import datetime as dt
+
+    from carelens.assess.providers import record_trust_ratings
+    from carelens.ingest.service import current_user
+
+    when = _date_option(on, "--on") if on else dt.date.today()
+    recorded = record_trust_ratings(_store(db), when, current_user())
+    typer.echo(f"recorded {recorded} trust ratings aggregated from location ratings in effect on {when}")
 
 
 @app.command("segment")

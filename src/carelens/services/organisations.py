@@ -118,21 +118,24 @@ def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
 
 
 def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
-    """Everything the actor may see about one organisation: directory entry, links, ratings with a
-    plain-English explanation, the latest figure for every indicator it has, and its inspections
+    """Everything the actor may see about one organisation: directory entry, links, ratings (its own, and
+    provider ratings aggregated from its locations' ratings, with the rule) with a plain-English explanation, the latest figure for every indicator it has, and its inspections
     (completed ones only, unless the actor may see the inspection plan)."""
+    from carelens.services.assessment import provider_ratings
     from carelens.services.planning import profile_inspections
 
     with reading(db) as connection:
         organisation = get_organisation(connection, actor, code)
         within = reach(connection, actor, actor.rules.confidential_data)
         ratings = visible_ratings(connection, actor, code, organisation["sector"])
+        aggregated = provider_ratings(connection, actor, code)
         return {
             "organisation": organisation,
             "confidential": within.includes(code, organisation["sector"]),
             "relationships": _links(connection, code),
             "ratings": ratings,
-            "explanation": explain(organisation, ratings),
+            "provider_ratings": aggregated,
+            "explanation": explain(organisation, ratings, aggregated),
             "indicators": latest_by_indicator(connection, actor, code, organisation["sector"], within),
             "inspections": profile_inspections(connection, actor, code),
         }
