@@ -127,6 +127,7 @@ def test_demo_store_loads_every_packaged_data_set_once(tmp_path):
         "cqc-ratings": 2_920,
         "gp-weighted-population": 19_660,
         "ons-population": 1_274,
+        "ods-trusts": 273,
         "organisations": 143,  # synthetic places, councils, trusts and ACOs for system reviews
         "relationships": 120,
         "place-transitions": 84,

@@ -160,6 +160,11 @@ def demo(
         highlight=False,
     )
     console.print(
+        f"trust ratings: {jobs.trust_ratings_recorded:,} provider ratings of NHS trusts aggregated from their "
+        "locations' published ratings by the NHS trust rating principles (on each trust's page)",
+        highlight=False,
+    )
+    console.print(
         f"allocation: {jobs.allocation_scenario} for {jobs.commissioners} commissioners saved as run "
         f"{jobs.allocation_run_id}",
         highlight=False,
@@ -1105,6 +1110,26 @@ def rate_record(
     typer.echo(f"recorded rating #{new_id}: {org_code} {key_question} {rating}")
 
 
+@rate_app.command("trusts")
+@handles_errors
+def rate_trusts(
+    on: str | None = typer.Option(
+        None, "--on", help="Aggregate the location ratings in effect on this date (ISO; default today)."
+    ),
+    db: DbOption = None,
+) -> None:
+    """Aggregate each NHS trust's published location ratings to trust key question and overall ratings
+    (NHS trust rating principles) and record them, with the rule and what they came from (audited)."""
+    import datetime as dt
+
+    from carelens.assess.providers import record_trust_ratings
+    from carelens.ingest.service import current_user
+
+    when = _date_option(on, "--on") if on else dt.date.today()
+    recorded = record_trust_ratings(_store(db), when, current_user())
+    typer.echo(f"recorded {recorded} trust ratings aggregated from location ratings in effect on {when}")
+
+
 @app.command("segment")
 @handles_errors
 def segment_command(
@@ -1467,7 +1492,9 @@ LeaveOption = Annotated[Path | None, typer.Option("--leave", help="Leave CSV (in
 RegionsOption = Annotated[
     Path | None,
     typer.Option(
-        "--regions", help="Regions CSV (org_code, region) for organisations the store has no region for."
+        "--regions",
+        help="Regions CSV (org_code, region): adds to and overrides, per organisation, the regions in the "
+        "store (NHS trusts from the ODS trust file) and the packaged ones of the demo's CQC locations.",
     ),
 ]
 ConcernsOption = Annotated[
@@ -1586,7 +1613,7 @@ def plan_capacity(
     """What-if: with N more inspectors, high-risk locations inspected within 3 months and overdue inspections remaining."""
     from carelens.errors import InputError, Problem
     from carelens.plan.programme import capacity
-    from carelens.plan.whatif import curve_svg
+    from carelens.plan.whatif import curve_svg, why_flat
 
     try:
         numbers = sorted({int(x) for x in extra.split(",") if x.strip()})
@@ -1602,6 +1629,8 @@ def plan_capacity(
         f"{curve.attrs['due_total']} with a deadline before the end"
     )
     typer.echo(curve.to_string(index=False))
+    for line in why_flat(curve):
+        typer.echo(line)
     if svg:
         svg.write_text(curve_svg(curve))
         typer.echo(f"wrote {svg}")

@@ -73,7 +73,7 @@ EXPECTED = {
         ("independent_provider", 372),
         ("local_authority", 309),
         ("location", 29),
-        ("nhs_trust", 186),
+        ("nhs_trust", 276),  # 186 named by the SHMI, A&E and CQC files + 90 more in the ODS trust file
         ("pcn", 1256),
         ("region", 7),
     ],
@@ -81,6 +81,7 @@ EXPECTED = {
         ("commissioner_parent", 110),
         ("commissioner_region", 42),
         ("local_authority_area", 6560),
+        ("organisation_region", 270),  # every trust in the ODS trust file but 3 Welsh ones
         ("practice_commissioner", 6560),
         ("practice_pcn", 6554),
         ("provider_location", 445),
@@ -116,6 +117,7 @@ EXPECTED = {
         ("ae", 1, 12765),
         ("cqc-ratings", 1, 2920),
         ("gp-weighted-population", 3, 19660),
+        ("ods-trusts", 1, 273),
         ("ons-population", 1, 1274),
         ("shmi", 5, 726),
     ],

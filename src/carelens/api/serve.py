@@ -56,6 +56,8 @@ class DemoJobs:
     ratings_recorded: int
     ratings_published: int
     ratings_proposed: int
+    trust_ratings_recorded: int
+    """NHS trust ratings aggregated from their locations' published ratings (:mod:`carelens.assess.providers`)."""
     allocation_run_id: int
     allocation_scenario: str
     commissioners: int
@@ -78,6 +80,9 @@ def run_demo_jobs(
     CQC ratings; each outcome is recorded in the rating history (audited). Where the rules agree with the
     regulator's published rating it is recorded as published; where they disagree it is a proposal (the
     regulator departed from the rules, or the file is incomplete), seen only by roles entitled to it.
+    Each NHS trust's published location ratings are then aggregated to trust key question and overall
+    ratings by the NHS trust rating principles and recorded, with the rule and the ratings they came from
+    (:func:`carelens.assess.providers.record_trust_ratings`): the plan reads them as the trusts' ratings.
 
     Planning: the inspections due within the packaged synthetic inspectorate's weeks are scheduled and
     saved as a draft, as ``carelens plan inspections --save`` does (same functions, default inputs).
@@ -96,6 +101,7 @@ def run_demo_jobs(
 
     from carelens.assess.compare import compare_published
     from carelens.assess.history import record_rating
+    from carelens.assess.providers import record_trust_ratings
     from carelens.demo.store import demo_loads
     from carelens.fund.scenario import load_scenario
     from carelens.fund.service import practice_loader, run_allocation, save_run
@@ -151,6 +157,9 @@ def run_demo_jobs(
                 recorded += 1
                 published += agrees
 
+    say("trust ratings from location ratings")
+    trust_ratings = record_trust_ratings(engine, dt.date.today(), user)
+
     say("allocation")
     scenario = load_scenario(DEMO_SCENARIO)
     result = run_allocation(scenario, practice_loader(engine))
@@ -177,6 +186,7 @@ def run_demo_jobs(
         ratings_recorded=recorded,
         ratings_published=published,
         ratings_proposed=recorded - published,
+        trust_ratings_recorded=trust_ratings,
         allocation_run_id=run_id,
         allocation_scenario=f"{scenario.name} ({scenario.year_label})",
         commissioners=len(result.commissioners),

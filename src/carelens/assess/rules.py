@@ -443,12 +443,54 @@ def nhs_trust(
             l3["rating"] = to_labels(l3["code"])
         l4 = aggregate(l3, ["provider_id", "location_id"], table, name="key_question")
         l4 = _labelled(l4, "overall", "key question", "key questions")
-        l5 = aggregate(l3, ["provider_id", "key_question"], table, name="location_id")
-        l5 = _labelled(l5, "for " + l5["key_question"], "location", "locations")
+        l5, l6 = _trust_levels(l3, trust, config, name="location_id", noun="location", nouns="locations")
     else:
         l3 = l4 = pd.DataFrame()
-        l5 = aggregate(l1, ["provider_id", "key_question"], table, name="service")
-        l5 = _labelled(l5, "for " + l5["key_question"], "core service", "core services")
+        l5, l6 = _trust_levels(l1, trust, config, name="service", noun="core service", nouns="core services")
+    return TrustRatings(l1, l2, l3, l4, l5, l6)
+
+
+def trust_from_locations(
+    location_key_questions: pd.DataFrame,
+    trust_assessments: pd.DataFrame | None = None,
+    config: RulesConfig | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trust key questions and trust overall (levels 5 and 6 of :func:`nhs_trust`) from the key-question
+    ratings of the trust's locations, for trusts whose location ratings are known but not the core-service
+    ratings behind them (e.g. the regulator's published location ratings).
+
+    ``location_key_questions``: long table with ``provider_id``, ``location_id``, ``key_question`` (the
+    five; other rows are ignored) and ``rating``; ``trust_assessments`` as for :func:`nhs_trust`. Returns
+    (trust key questions, trust overall), each with counts, thresholds, ``reason``, ``rating`` and
+    ``explanation``; Well-led is the trust-level assessment when the rules say so (not rated without one).
+    """
+    config = config or load_rules()
+    _check_columns(
+        location_key_questions, ["provider_id", "location_id", "key_question", "rating"], "locations"
+    )
+    l3 = location_key_questions[["provider_id", "location_id", "key_question", "rating"]].copy()
+    for column in ("provider_id", "location_id", "key_question"):
+        l3[column] = l3[column].astype("string").str.strip().astype(object)
+    l3 = l3[l3["key_question"].isin(KEY_QUESTIONS)].reset_index(drop=True)
+    l3["code"] = to_codes(l3["rating"])
+    return _trust_levels(
+        l3,
+        _trust_assessments(trust_assessments),
+        config,
+        name="location_id",
+        noun="location",
+        nouns="locations",
+    )
+
+
+def _trust_levels(
+    rows: pd.DataFrame, trust: pd.DataFrame, config: RulesConfig, *, name: str, noun: str, nouns: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """L5 (trust key question, aggregated over ``name``: locations, or core services for trusts without a
+    location level) and L6 (trust overall, with Use of Resources where given) from rating codes in ``rows``."""
+    table = config.nhs_table
+    l5 = aggregate(rows, ["provider_id", "key_question"], table, name=name)
+    l5 = _labelled(l5, "for " + l5["key_question"], noun, nouns)
     if config.well_led_from_trust_assessment:
         assessed = (
             to_codes(l5["provider_id"].map(trust["well_led"]))
@@ -481,7 +523,7 @@ def nhs_trust(
         "provider_id", ignore_index=True
     )
     l6 = _labelled(l6, "overall", "rating", "ratings")
-    return TrustRatings(l1, l2, l3, l4, l5, l6)
+    return l5, l6
 
 
 def _trust_assessments(frame: pd.DataFrame | None) -> pd.DataFrame:

@@ -30,6 +30,7 @@ def demo_loads(include_synthetic: bool = True) -> list[tuple[str, list[Path]]]:
             sorted((DATA_DIR / "allocations").glob("gp_practice_weighted_population_*.csv.gz")),
         ),
         ("ons-population", [DATA_DIR / "nhsrdatasets" / "ons_uk_population_2023.csv"]),
+        ("ods-trusts", [DATA_DIR / "nhs_ods" / "etr.csv"]),
     ]
     synthetic = [
         ("organisations", [DATA_DIR / "systems" / "organisations.csv"]),

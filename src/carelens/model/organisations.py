@@ -70,6 +70,9 @@ class RelationshipKind(StrEnum):
     2022 some CCG areas were split between ICBs (e.g. 06H, 71E, 01Y, D2P2L)."""
     COMMISSIONER_REGION = "commissioner_region"
     """subject = commissioner, object = NHS England region."""
+    ORGANISATION_REGION = "organisation_region"
+    """subject = an inspected provider or site (NHS trust, independent provider, hospital location or care
+    home), object = the NHS England region it is overseen in (for a trust: the ODS national grouping)."""
     LOCAL_AUTHORITY_AREA = "local_authority_area"
     """subject = any organisation, object = the local authority whose area it lies in."""
     CONTRACT = "contract"
@@ -98,6 +101,7 @@ RELATIONSHIP_ENDPOINTS: dict[RelationshipKind, tuple[frozenset[OrgKind], frozens
         frozenset({OrgKind.COMMISSIONER}),
     ),
     RelationshipKind.COMMISSIONER_REGION: (frozenset({OrgKind.COMMISSIONER}), frozenset({OrgKind.REGION})),
+    RelationshipKind.ORGANISATION_REGION: (PROVIDERS | SITES, frozenset({OrgKind.REGION})),
     RelationshipKind.LOCAL_AUTHORITY_AREA: (ANY, frozenset({OrgKind.LOCAL_AUTHORITY})),
     RelationshipKind.CONTRACT: (frozenset({OrgKind.COMMISSIONER}), PROVIDERS | SITES | {OrgKind.GP_PRACTICE}),
     RelationshipKind.PLACE_MEMBER: (ANY, frozenset({OrgKind.PLACE})),
@@ -111,10 +115,23 @@ ONE_AT_A_TIME: dict[RelationshipKind, str] = {
     RelationshipKind.PRACTICE_PCN: "subject",
     RelationshipKind.PRACTICE_COMMISSIONER: "subject",
     RelationshipKind.COMMISSIONER_REGION: "subject",
+    RelationshipKind.ORGANISATION_REGION: "subject",
     RelationshipKind.LOCAL_AUTHORITY_AREA: "subject",
 }
 """Relationships that hold one at a time for the named side (a location has one provider, a practice
 one PCN): asserting a different link closes the current one the day before the new one starts."""
+
+NHS_ENGLAND_REGIONS: dict[str, str] = {
+    "Y56": "London",
+    "Y58": "South West",
+    "Y59": "South East",
+    "Y60": "Midlands",
+    "Y61": "East of England",
+    "Y62": "North West",
+    "Y63": "North East and Yorkshire",
+}
+"""The seven NHS England regions (since April 2020) by ODS code, as ODS files name them in their national
+grouping field; the names are NHS England's."""
 
 _NHS_TRUST_CODE = re.compile(r"^[RT5][A-Z0-9]{2}$")
 _PRACTICE_CODE = re.compile(r"^[A-Z]\d{5}$")

@@ -21,6 +21,16 @@ from carelens.plan.config import RATINGS, PlanSettings, load_settings
 
 INPUT_COLUMNS = ("org_code", "kind", "sector", "region", "registered", "rating", "rating_date")
 """Required columns of the organisations frame; optional: band, spc_alerts, concerns, size."""
+NO_REGION = {
+    "nhs_trust": "no region on record: the ODS trust file loaded into the store (carelens ingest ods-trusts) "
+    "does not list the trust, or gives it no NHS England region (a trust outside England), and no --regions "
+    "file does",
+    "gp_practice": "no region on record: no commissioner with a region is linked to the practice, "
+    "nor is it in a --regions file",
+    "other": "no region on record for this organisation: not in the packaged or --regions file, "
+    "nor linked to a region in the store",
+}
+"""Why an organisation has no region, by kind: what the plan looked for (its reason it cannot schedule)."""
 TRIGGERS = ("band_1", "band_2", "band_3", "spc_alert", "concern", "never_rated", "stale_rating")
 
 
@@ -44,7 +54,7 @@ def compute_demand(orgs: pd.DataFrame, as_of: dt.date, settings: PlanSettings | 
     """Due dates, deadlines, risk weights, team and days for every inspectable organisation in ``orgs``.
 
     Returns one row per organisation whose kind is inspected (``demand.kinds``), with columns org_code,
-    kind, sector, region, inspection_type, rating, rating_date, deadline, due_date, overdue, risk,
+    kind, sector, region, no_region (why there is none, when ``orgs`` says), inspection_type, rating, rating_date, deadline, due_date, overdue, risk,
     high_risk, reasons, team, days, skill, unannounced.
     """
     settings = settings or load_settings()
@@ -145,6 +155,7 @@ def compute_demand(orgs: pd.DataFrame, as_of: dt.date, settings: PlanSettings | 
             "kind": frame["kind"],
             "sector": frame["sector"],
             "region": frame["region"],
+            "no_region": frame["no_region"] if "no_region" in frame else None,
             "inspection_type": frame["inspection_type"],
             "rating": np.where(rated, frame["rating"], None),
             "rating_date": pd.to_datetime(np.where(rated, rating_date, np.datetime64("NaT"))),
@@ -200,10 +211,14 @@ def organisations_from_store(
     regions: pd.DataFrame | None = None,
     concerns: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The organisations frame for :func:`compute_demand` from the store: inspectable organisations,
-    their overall rating in effect at ``as_of`` (``carelens.assess``), region (a given org_code -> region
-    table first, else practice -> commissioner -> region links, else the commissioner's own region), the
-    latest monitoring run's band and SPC alerts, concerns (org_code per row) and list size."""
+    """The organisations frame for :func:`compute_demand` from the store: inspectable organisations open
+    on ``as_of`` (none closed before it), their overall rating in effect at ``as_of`` (``carelens.assess``),
+    region, the latest monitoring run's band and SPC alerts, concerns (org_code per row) and list size.
+
+    Region, first that applies: the given org_code -> region table (``regions``: it adds to and overrides
+    the store, per organisation); the organisation's own region link (``organisation_region``: NHS trusts
+    from the ODS trust file); practice -> commissioner -> region links; the commissioner's own region.
+    ``no_region`` says, where there is none, what was looked for (the plan's reason it cannot schedule)."""
     from carelens.assess.history import ratings_at
     from carelens.model.organisations import RelationshipKind
     from carelens.monitor.service import latest_run_id
@@ -217,7 +232,10 @@ def organisations_from_store(
             sa.select(
                 org.c.code.label("org_code"), org.c.kind, org.c.sector, org.c.valid_from.label("registered")
             )
-            .where(org.c.kind.in_(list(settings.kinds)))
+            .where(
+                org.c.kind.in_(list(settings.kinds)),
+                sa.or_(org.c.valid_to.is_(None), org.c.valid_to >= as_of),
+            )
             .order_by(org.c.code),
         )
         links = _frame(
@@ -225,7 +243,11 @@ def organisations_from_store(
             sa.select(rel.c.kind, rel.c.subject_code, rel.c.object_code).where(
                 rel.c.valid_to.is_(None),
                 rel.c.kind.in_(
-                    [RelationshipKind.PRACTICE_COMMISSIONER, RelationshipKind.COMMISSIONER_REGION]
+                    [
+                        RelationshipKind.PRACTICE_COMMISSIONER,
+                        RelationshipKind.COMMISSIONER_REGION,
+                        RelationshipKind.ORGANISATION_REGION,
+                    ]
                 ),
             ),
         )
@@ -265,10 +287,18 @@ def organisations_from_store(
     region_of = region_of[~region_of.index.duplicated()]
     practice = links[links["kind"] == RelationshipKind.PRACTICE_COMMISSIONER].drop_duplicates("subject_code")
     via = practice.set_index("subject_code")["object_code"].map(region_of)
-    orgs["region"] = orgs["org_code"].map(via).fillna(orgs["org_code"].map(region_of))
+    own = links[links["kind"] == RelationshipKind.ORGANISATION_REGION].drop_duplicates("subject_code")
+    region = pd.Series(None, index=orgs.index, dtype=object)
+    for source in (region_of, via, own.set_index("subject_code")["object_code"]):  # the later, the stronger
+        found = orgs["org_code"].map(source).astype(object)
+        region = region.where(found.isna(), found)
+    orgs["region"] = region
     if regions is not None and len(regions):
-        given = regions.drop_duplicates("org_code").set_index("org_code")["region"]
+        given = regions.drop_duplicates("org_code", keep="last").set_index("org_code")["region"]
         orgs["region"] = orgs["org_code"].map(given).fillna(orgs["region"])
+    orgs["no_region"] = np.where(
+        orgs["region"].isna(), orgs["kind"].map(NO_REGION).fillna(NO_REGION["other"]), None
+    )
     if len(monitor):
         orgs = orgs.merge(monitor, on="org_code", how="left")
     if len(sizes):

@@ -161,17 +161,11 @@ def counts_for(
 def demo_regions(data_dir: Path | None = None) -> pd.DataFrame:
     """Regions of the demo CQC locations: the ratings file's ``region`` name mapped to its NHS England
     region code (the importer does not store it)."""
+    from carelens.model.organisations import NHS_ENGLAND_REGIONS
+
     data_dir = data_dir or DATA_DIR
     cqc = pd.read_csv(data_dir / "cqc_ratings" / "cqc_ratings_long_devon_plymouth_2021-04.csv", dtype=str)
-    names = {
-        "North East and Yorkshire": "Y63",
-        "North West": "Y62",
-        "Midlands": "Y60",
-        "East of England": "Y61",
-        "London": "Y56",
-        "South East": "Y59",
-        "South West": "Y58",
-    }
+    names = {name: code for code, name in NHS_ENGLAND_REGIONS.items()}
     pairs = cqc[["location_id", "region"]].drop_duplicates("location_id")
     return pd.DataFrame({"org_code": pairs["location_id"], "region": pairs["region"].map(names)}).dropna()
 

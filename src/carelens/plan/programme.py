@@ -46,13 +46,16 @@ def load_inputs(
     settings: Path | None = None,
 ) -> Inputs:
     """Demand due within ``weeks`` from the store, and the inspectorate (default: the packaged synthetic
-    one with its leave and the demo locations' regions)."""
+    one with its leave).
+
+    Regions: the store's (trusts from the ODS trust file, practices through their commissioners), then
+    the packaged regions of the demo's CQC locations, then ``regions``: each adds to and overrides the
+    one before it, organisation by organisation (:func:`region_table`)."""
     plan_settings = load_settings(settings)
     if inspectors is None:
         inspectors, leave = DEMO_DIR / "inspectors.csv", leave or DEMO_DIR / "leave.csv"
-        regions = regions or DEMO_DIR / "location_regions.csv"
     staff, away = read_inspectorate(inspectors, leave)
-    region_table = read_codes_table(regions, ["org_code", "region"]) if regions else None
+    region_table = region_overrides(regions)
     concern_table = read_codes_table(concerns, ["org_code"]) if concerns else None
     as_of = monday(as_of or default_as_of(engine))
     orgs = organisations_from_store(engine, as_of, plan_settings, region_table, concern_table)
@@ -67,6 +70,20 @@ def load_inputs(
         )
     demand = due_within(compute_demand(orgs, as_of, plan_settings), as_of, weeks)
     return Inputs(as_of, weeks, demand, staff, away, plan_settings)
+
+
+PACKAGED_REGIONS = DEMO_DIR / "location_regions.csv"
+"""The NHS England region of each CQC location in the packaged ratings file (see the folder's README)."""
+
+
+def region_overrides(regions: Path | None = None) -> pd.DataFrame:
+    """org_code -> region on top of the store's regions: the packaged location regions, then ``regions``
+    (a file's row wins over the packaged one for the same organisation; the rest are kept)."""
+    tables = [read_codes_table(PACKAGED_REGIONS, ["org_code", "region"])]
+    if regions is not None:
+        tables.append(read_codes_table(regions, ["org_code", "region"]))
+    both = pd.concat(tables, ignore_index=True)
+    return both.drop_duplicates("org_code", keep="last").reset_index(drop=True)
 
 
 def schedule(inputs: Inputs, method: str = "milp") -> Schedule:

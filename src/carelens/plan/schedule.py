@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from carelens.plan.config import PlanSettings, load_settings
+from carelens.plan.demand import NO_REGION
 from carelens.plan.inspectorate import availability, monday, plan_days
 
 
@@ -85,7 +86,9 @@ def _values(plan: pd.DataFrame, weeks: int, settings: PlanSettings, bonus: float
 def _groups(plan: pd.DataFrame, inspectors: pd.DataFrame) -> tuple[list[_Group], pd.Series]:
     """Split into sector x region; say why inspections no group can do are unschedulable."""
     reason = pd.Series(None, index=plan.index, dtype=object)
-    reason[plan["region"].isna()] = "no region on record for this organisation (add it to the regions file)"
+    missing = plan["region"].isna()
+    why = plan["no_region"] if "no_region" in plan else pd.Series(None, index=plan.index, dtype=object)
+    reason[missing] = why[missing].fillna(NO_REGION["other"])
     skills = _skills(inspectors)
     groups = []
     by_group = inspectors.groupby(["sector", "region"]).indices

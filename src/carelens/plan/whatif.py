@@ -113,11 +113,13 @@ def capacity_curve(
     within = range(min(settings.within_weeks, weeks))
     rows = []
     largest = extra_inspectors(plan, inspectors, weeks, max(extra, default=0), settings.weekdays)
+    unschedulable: pd.Series = pd.Series(dtype=object)
     for n in sorted(set(extra)):
         staff = pd.concat([inspectors, largest.iloc[:n]], ignore_index=True)
         free = availability(staff, leave, start, weeks, settings.weekdays)
         skills = _skills(staff)
-        groups, _ = _groups(plan, staff)
+        groups, reasons = _groups(plan, staff)
+        unschedulable = reasons[high & reasons.notna().to_numpy()]
         high_done = due_done = 0
         for group in groups:
             items = group.items
@@ -143,8 +145,42 @@ def capacity_curve(
         "high_risk_total": int(high.sum()),
         "due_total": int(due.sum()),
         "within_weeks": len(within),
+        "high_risk_unschedulable": unschedulable.value_counts().to_dict(),
+        "added_to": (largest["sector"] + " / " + largest["region"]).value_counts().to_dict(),
     }
     return curve
+
+
+def why_flat(curve: pd.DataFrame) -> list[str]:
+    """Plain-English reasons why extra inspectors do not inspect more high-risk organisations within the
+    what-if's weeks, when the curve says so (empty when they do): what capacity already allows, what no
+    number of inspectors can schedule (with the scheduler's reasons, at the largest number tried), and
+    where the extra inspectors went."""
+    if curve.empty or curve["high_risk_within"].iloc[-1] > curve["high_risk_within"].iloc[0]:
+        return []
+    attrs = curve.attrs
+    total, weeks = attrs["high_risk_total"], attrs["within_weeks"]
+    blocked = attrs.get("high_risk_unschedulable", {})
+    done = int(curve["high_risk_within"].iloc[0])
+    schedulable = total - sum(blocked.values())
+    lines = [
+        f"High-risk inspections within {weeks} weeks do not change with extra inspectors: {done} of the "
+        f"{schedulable} that can be scheduled ({total} due) fit with none added."
+    ]
+    if done == schedulable:
+        lines.append(
+            "Capacity is not what holds back high-risk inspections: every schedulable one already fits."
+        )
+    for reason, count in blocked.items():
+        lines.append(f"{count} cannot be scheduled however many inspectors are added: {reason}.")
+    added = attrs.get("added_to", {})
+    if added and done < schedulable:
+        placed = ", ".join(f"{n} to {where}" for where, n in added.items())
+        lines.append(
+            f"Extra inspectors go where demand per unit of capacity is highest ({placed}), "
+            "not where the remaining high-risk inspections are."
+        )
+    return lines
 
 
 def curve_svg(curve: pd.DataFrame) -> str:

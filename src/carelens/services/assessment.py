@@ -132,6 +132,40 @@ def explain_assessed(row: dict[str, Any], detail: dict[str, Any]) -> str:
     return text
 
 
+def provider_ratings(db: Db, actor: Actor, code: str) -> list[dict[str, Any]]:
+    """An organisation's current provider-level ratings the actor may see (an NHS trust's ratings aggregated
+    from its locations' ratings, :mod:`carelens.assess.providers`): per key question the newest visible one
+    (``Overall`` first), with the rule that produced it, how many location ratings of how many locations
+    it came from, its explanation, and those location ratings (``based_on``)."""
+    t = assessed_rating
+    with reading(db) as connection:
+        rows = (
+            connection.execute(
+                sa.select(*(t.c[c] for c in ASSESSED_COLUMNS), t.c.detail)
+                .where(t.c.org_code == code, t.c.level == "provider", _visible(connection, actor))
+                .order_by(t.c.effective_date.desc(), t.c.id.desc())
+            )
+            .mappings()
+            .all()
+        )
+    newest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        newest.setdefault(row["key_question"], _row(row))
+    out = []
+    for key_question in ("Overall", "Safe", "Effective", "Caring", "Responsive", "Well-led"):
+        if key_question not in newest:
+            continue
+        item = newest[key_question]
+        detail = item.pop("detail") or {}
+        item["rule"] = detail.get("rule")
+        item["locations"] = detail.get("locations")
+        item["ratings"] = detail.get("ratings")
+        item["explanation"] = explain_assessed(item, detail)
+        item["based_on"] = detail.get("based_on", [])
+        out.append(item)
+    return out
+
+
 def ratings_at_date(db: Db, actor: Actor, code: str, on: dt.date) -> list[dict[str, Any]]:
     """Every rating of an organisation in effect on ``on`` that the actor may see (published regulator
     ratings and assessed ratings; the latest date wins, and on the same date an assessed rating)."""

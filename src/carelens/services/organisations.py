@@ -119,10 +119,12 @@ def _links(connection: sa.Connection, code: str) -> list[dict[str, Any]]:
 
 
 def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
-    """Everything the actor may see about one organisation: directory entry, links, ratings with a
-    plain-English explanation, every indicator it has with the figure and verdict the default
-    monitoring run judged (``comparison``; :mod:`carelens.services.judgements`), and its inspections
+    """Everything the actor may see about one organisation: directory entry, links, ratings (its own, and
+    provider ratings aggregated from its locations' ratings, with the rule) with a plain-English
+    explanation, every indicator it has with the figure and verdict the default monitoring run judged
+    (``comparison``; :mod:`carelens.services.judgements`), and its inspections
     (completed ones only, unless the actor may see the inspection plan)."""
+    from carelens.services.assessment import provider_ratings
     from carelens.services.planning import profile_inspections
 
     with reading(db) as connection:
@@ -130,6 +132,7 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
         sector = organisation["sector"]
         within = reach(connection, actor, actor.rules.confidential_data)
         ratings = visible_ratings(connection, actor, code, sector)
+        aggregated = provider_ratings(connection, actor, code)
         judged = organisation_judgements(connection, actor, code, sector, within)
         latest = latest_by_indicator(connection, actor, code, sector, within)
         return {
@@ -137,7 +140,8 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
             "confidential": within.includes(code, sector),
             "relationships": _links(connection, code),
             "ratings": ratings,
-            "explanation": explain(organisation, ratings),
+            "provider_ratings": aggregated,
+            "explanation": explain(organisation, ratings, aggregated),
             "monitoring_run": public_run(judged["run"]),
             "indicators": [_indicator(row, judged) for row in latest],
             "inspections": profile_inspections(connection, actor, code),

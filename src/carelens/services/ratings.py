@@ -129,10 +129,17 @@ def search_ratings(
         return page_query(connection, query, [rating.c.id], page, page_size, RATING_COLUMNS, _row)
 
 
-def explain(organisation: dict[str, Any], ratings: list[dict[str, Any]]) -> str:
-    """A plain-English summary of an organisation's current ratings, for the public."""
+def explain(
+    organisation: dict[str, Any],
+    ratings: list[dict[str, Any]],
+    aggregated: list[dict[str, Any]] | None = None,
+) -> str:
+    """A plain-English summary of an organisation's current ratings, for the public; ``aggregated`` are its
+    provider ratings aggregated from its locations' ratings (:func:`carelens.services.assessment.provider_ratings`)."""
     name = organisation.get("name") or organisation.get("code")
     current = [r for r in ratings if r.get("current", True)]
+    if not current and aggregated:
+        return explain_aggregated(name, aggregated)
     if not current:
         return f"{name} has no published rating yet."
     overall = [r for r in current if r["service"] == "Overall" and r["key_question"] == "Overall"]
@@ -156,4 +163,25 @@ def explain(organisation: dict[str, Any], ratings: list[dict[str, Any]]) -> str:
     )
     if weak:
         parts.append("Areas needing improvement: " + ", ".join(w.lower() for w in weak) + ".")
+    return " ".join(parts)
+
+
+def explain_aggregated(name: str, aggregated: list[dict[str, Any]]) -> str:
+    """Plain English for provider ratings aggregated from location ratings: the overall rating, the rule and
+    how many location ratings it came from, and the key questions."""
+    overall = [r for r in aggregated if r["key_question"] == "Overall"]
+    parts = []
+    if overall:
+        r = overall[0]
+        status = "" if r["published"] else " (proposed, not yet published)"
+        parts.append(
+            f"{name} is rated {r['rating']} overall from {r['effective_date']}{status}: aggregated from "
+            f"{r['ratings']} ratings of {r['locations']} of its locations by the {r['rule']}."
+        )
+    else:
+        parts.append(f"{name} has no overall rating.")
+    questions = [r for r in aggregated if r["key_question"] != "Overall"]
+    if questions:
+        listed = "; ".join(f"{r['key_question'].lower()}: {r['rating']}" for r in questions)
+        parts.append(f"Its key questions, aggregated the same way: {listed}.")
     return " ".join(parts)

@@ -210,7 +210,8 @@ def existing_organisations(connection: sa.Connection, codes: Iterable[str]) -> p
 def write_organisations(
     connection: sa.Connection, organisations: pd.DataFrame, existing: pd.DataFrame, import_id: int
 ) -> WriteCounts:
-    """Insert new organisations; give a name to stored ones that had none (names are never overwritten)."""
+    """Insert new organisations; give a name, and a close date (``valid_to``), to stored ones that had none
+    (a source that knows an organisation closed says so once; names and dates are never overwritten)."""
     table = schema.organisation
     is_new = ~organisations["code"].isin(existing["code"])
     columns = [c for c in (*ORG_COLUMNS, "valid_from", "valid_to") if c in organisations.columns]
@@ -223,6 +224,15 @@ def write_organisations(
             table.update().where(table.c.code == sa.bindparam("b_code")).values(name=sa.bindparam("b_name")),
             [{"b_code": c, "b_name": n} for c, n in zip(naming["code"], naming["name"], strict=True)],
         )
+    if "valid_to" in organisations.columns:
+        closing = organisations[~is_new & organisations["valid_to"].notna()]
+        if not closing.empty:
+            connection.execute(
+                table.update()
+                .where(table.c.code == sa.bindparam("b_code"), table.c.valid_to.is_(None))
+                .values(valid_to=sa.bindparam("b_to")),
+                [{"b_code": c, "b_to": d} for c, d in zip(closing["code"], closing["valid_to"], strict=True)],
+            )
     return WriteCounts(inserted=inserted, superseded=0, unchanged=len(organisations) - inserted)
 
 

@@ -76,6 +76,21 @@ def report_pdf(view: dict[str, Any]) -> bytes:
             ["Question", "Rating", "Report date"],
             [[r["key_question"], r["rating"], r["report_date"] or "-"] for r in view["overall_ratings"]],
         )
+    if view["provider_ratings"]:
+        table(
+            ["Question", "Rating", "From", "Location ratings it came from", "Status"],
+            [
+                [
+                    r["key_question"],
+                    r["rating"],
+                    r["effective_date"],
+                    r["ratings"],
+                    "published" if r["published"] else "proposed, not published",
+                ]
+                for r in view["provider_ratings"]
+            ],
+        )
+        para(f"Rule: {view['provider_ratings'][0]['rule']}.", 9)
     if view["service_ratings"]:
         table(
             ["Service", "Question", "Rating", "Report date"],

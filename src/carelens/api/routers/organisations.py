@@ -30,12 +30,20 @@ def list_organisations(
     return respond(request, actor, result, format, "organisations")
 
 
-@router.get("/{code}", summary="Organisation profile: links, ratings with explanation, latest figures")
+@router.get(
+    "/{code}",
+    summary="Organisation profile: links, ratings (a trust's aggregated from its locations, with the rule) "
+    "with explanation, latest figures",
+)
 def get_profile(request: Request, actor: ActorDep, code: OrgCode):
     return respond(request, actor, organisation_profile(request.app.state.engine, actor, code))
 
 
-@router.get("/{code}/ratings", summary="An organisation's ratings (current, or the whole history)")
+@router.get(
+    "/{code}/ratings",
+    summary="An organisation's ratings (current, or the whole history) and its current provider ratings "
+    "aggregated from its locations' ratings",
+)
 def get_ratings(
     request: Request,
     actor: ActorDep,
@@ -43,6 +51,7 @@ def get_ratings(
     history: Annotated[bool, Query(description="Every rating ever, not only the current ones.")] = False,
     format: OutputFormat = "json",
 ):
+    from carelens.services.assessment import provider_ratings
     from carelens.services.organisations import get_organisation
 
     engine = request.app.state.engine
@@ -51,4 +60,13 @@ def get_ratings(
     if format == "csv":
         return respond(request, actor, ratings, format, f"ratings-{code}")
     current = [r for r in ratings if r["current"]]
-    return respond(request, actor, {"ratings": ratings, "explanation": explain(organisation, current)})
+    aggregated = provider_ratings(engine, actor, code)
+    return respond(
+        request,
+        actor,
+        {
+            "ratings": ratings,
+            "provider_ratings": aggregated,
+            "explanation": explain(organisation, current, aggregated),
+        },
+    )

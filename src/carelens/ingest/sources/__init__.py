@@ -17,6 +17,7 @@ SOURCE_MODULES = {
     "organisations": "carelens.ingest.sources.organisations",
     "relationships": "carelens.ingest.sources.relationships",
     "place-transitions": "carelens.ingest.sources.place_transitions",
+    "ods-trusts": "carelens.ingest.sources.ods_trusts",
 }
 """Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE``."""
 
