@@ -149,8 +149,9 @@ def demo(
             if run.previous_run_id
             else ""
         )
+        scope = "" if run.scope == "complete" else f" ({run.scope}: {run.scope_note}; not the default run)"
         console.print(
-            f"monitoring run {run.run_id}: {run.indicators} indicators, {run.organisations:,} organisations, "
+            f"monitoring run {run.run_id}{scope}: {run.indicators} indicators, {run.organisations:,} organisations, "
             f"flags {dict(run.flags)}, bands {dict(run.bands)}{against}",
             highlight=False,
         )

@@ -783,18 +783,22 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
         )
         if org is None:
             raise LookupError(f"organisation {org_code!r} is not in monitoring run {run_id}")
-        flags = _frame(
-            connection,
-            sa.select(flag_t)
-            .where(flag_t.c.run_id == run_id, flag_t.c.org_code == org_code)
-            .order_by(flag_t.c.indicator_id),
-        )
-        questions = _frame(
-            connection,
-            sa.select(q_t)
-            .where(q_t.c.run_id == run_id, q_t.c.org_code == org_code)
-            .order_by(q_t.c.key_question),
-        )
+        flags = [
+            dict(r)
+            for r in connection.execute(
+                sa.select(flag_t)
+                .where(flag_t.c.run_id == run_id, flag_t.c.org_code == org_code)
+                .order_by(flag_t.c.indicator_id)
+            ).mappings()
+        ]
+        questions = [
+            dict(r)
+            for r in connection.execute(
+                sa.select(q_t)
+                .where(q_t.c.run_id == run_id, q_t.c.org_code == org_code)
+                .order_by(q_t.c.key_question)
+            ).mappings()
+        ]
         j = schema_monitor.monitor_judgement
         verdicts = {
             (row.indicator_id, row.period): (row.verdict, row.direction)
@@ -804,34 +808,37 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
                 )
             )
         }
-        titles = dict(connection.execute(sa.select(schema.indicator.c.id, schema.indicator.c.title)).all())
-        definitions = dict(
-            connection.execute(sa.select(schema.indicator.c.id, schema.indicator.c.definition)).all()
-        )
+        ids = sorted({f["indicator_id"] for f in flags})
+        ind = schema.indicator
+        described = {
+            r.id: (r.title, r.definition or {})
+            for r in connection.execute(
+                sa.select(ind.c.id, ind.c.title, ind.c.definition).where(ind.c.id.in_(ids))
+            )
+        }
         obs = schema.observation
-        history = _frame(
-            connection,
+        trend: dict[str, list] = {}
+        for indicator_id, period, value in connection.execute(
             sa.select(obs.c.indicator_id, obs.c.period, obs.c.value)
-            .where(obs.c.org_code == org_code, obs.c.superseded_by.is_(None))
-            .order_by(obs.c.indicator_id, obs.c.period),
-        )
-    trend: dict[str, list] = {}
-    if not history.empty:
-        history = history.groupby("indicator_id", sort=True).tail(trend_points)
-        for indicator_id, part in history.groupby("indicator_id", sort=True):  # one per indicator
-            trend[str(indicator_id)] = [
-                [str(p), float(v)] for p, v in zip(part["period"], part["value"], strict=True)
-            ]
+            .where(
+                # the run's indicators: lets the (indicator, organisation, period) index serve the rows
+                obs.c.indicator_id.in_(ids),
+                obs.c.org_code == org_code,
+                obs.c.superseded_by.is_(None),
+            )
+            .order_by(obs.c.indicator_id, obs.c.period)
+        ):
+            trend.setdefault(indicator_id, []).append([str(period), None if value is None else float(value)])
     indicators = []
-    for row in flags.to_dict("records"):  # one organisation's indicators (about a hundred at most)
-        definition = definitions.get(row["indicator_id"]) or {}
-        row["title"] = titles.get(row["indicator_id"], row["indicator_id"])
+    for row in flags:  # one organisation's indicators (about a hundred at most)
+        title, definition = described.get(row["indicator_id"], (row["indicator_id"], {}))
+        row["title"] = title
         row["key_question"] = definition.get("key_question") or definition.get("domain") or "unassigned"
         row["verdict"], row["direction"] = verdicts.get(
             (row["indicator_id"], row["period"]), ("not compared", "")
         )
         row["period"] = str(row["period"])
-        row["trend"] = trend.get(row["indicator_id"], [])
+        row["trend"] = trend.get(row["indicator_id"], [])[-trend_points:]
         row.pop("run_id", None)
         indicators.append({k: _plain(v) for k, v in row.items()})
     organisation = {k: _plain(v) for k, v in dict(org).items() if k != "run_id"}
@@ -841,8 +848,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
         "run_label": run_text,
         "organisation": organisation,
         "key_questions": [
-            {k: _plain(v) for k, v in r.items() if k not in ("run_id", "org_code")}
-            for r in questions.to_dict("records")
+            {k: _plain(v) for k, v in r.items() if k not in ("run_id", "org_code")} for r in questions
         ],
         "indicators": indicators,
     }

@@ -199,16 +199,18 @@ def organisation_judgements(
     within = within if within is not None else reach(connection, actor, actor.rules.confidential_data)
     entitled = within.includes(code, sector)
     info = run_indicators(connection, run["id"])
+    rows = connection.execute(_organisation_query(), {"code": code, "run": run["id"]}).mappings().all()
     indicators: dict[str, dict[str, Any]] = {}
-    for row in connection.execute(_organisation_query(), {"code": code, "run": run["id"]}).mappings():
-        item = plain(row)
-        hidden = not entitled and is_small(item)
-        entry = indicators.setdefault(item["indicator_id"], {"history": []})
+    for k, row in enumerate(rows):  # in order of indicator, then period
+        hidden = not entitled and is_small(row)
+        entry = indicators.setdefault(row["indicator_id"], {"history": []})
         entry["history"].append(
-            {"period": item["period"], "verdict": "suppressed" if hidden else item["verdict"]}
+            {"period": row["period"].isoformat(), "verdict": "suppressed" if hidden else row["verdict"]}
         )
-        entry["figures"] = suppress_figures({k: item[k] for k in ("period", *FIGURES)}, hidden)
-        entry["comparison"] = comparison(item, info[item["indicator_id"]], run, hidden)
+        if k + 1 == len(rows) or rows[k + 1]["indicator_id"] != row["indicator_id"]:  # its latest period
+            item = plain(row)
+            entry["figures"] = suppress_figures({k: item[k] for k in ("period", *FIGURES)}, hidden)
+            entry["comparison"] = comparison(item, info[item["indicator_id"]], run, hidden)
     return {"run": run, "indicators": indicators}
 
 

@@ -180,6 +180,8 @@ rating = sa.Table(
         sqlite_where=sa.text("superseded_by IS NULL"),
         postgresql_where=sa.text("superseded_by IS NULL"),
     ),
+    # An organisation's whole rating history (the partial index above holds current ratings only).
+    sa.Index("ix_rating_org", "org_code", "level", "service", "key_question"),
 )
 
 VERSIONED_TABLES = (observation, population, rating)

@@ -290,7 +290,9 @@ class FunnelFigure:
     """Organisations in the funnel (those left out for suppression included)."""
     width: int = 640
     height: int = 340
-    max_points: int = 2000
+    max_points: int = 1000
+    """Most peers drawn: all those outside the limits, and an even spread of the rest by size (a
+    national funnel of 50,000 dots is no clearer than 1,000, and a page would carry megabytes)."""
 
 
 @dataclass(frozen=True)
@@ -305,16 +307,15 @@ class _FunnelBase:
     description: str
 
 
-def _thin(frame: pd.DataFrame, limit: int, keep: np.ndarray | None = None) -> pd.DataFrame:
-    """At most ``limit`` rows, evenly spread over the rows in x order, always with ``keep`` rows."""
+def _spread(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """At most ``limit`` rows, evenly spread over the rows in order of x (the smallest and the largest
+    always among them)."""
     if len(frame) <= limit:
         return frame
     ordered = frame.sort_values("x", kind="stable").reset_index(drop=True)
-    picked = np.zeros(len(ordered), dtype=bool)
-    picked[np.linspace(0, len(ordered) - 1, limit).round().astype(int)] = True
-    if keep is not None:
-        picked |= keep[ordered.index.to_numpy()] if len(keep) == len(ordered) else False
-    return ordered[picked]
+    if limit <= 0:
+        return ordered.iloc[0:0]
+    return ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, limit).round().astype(int))]
 
 
 def _funnel_base(figure: FunnelFigure) -> _FunnelBase:
@@ -322,12 +323,11 @@ def _funnel_base(figure: FunnelFigure) -> _FunnelBase:
     peers = peers[peers["x"] > 0]
     limits = figure.limits.dropna(subset=["x"]).sort_values("x", kind="stable")
     limits = limits[limits["x"] > 0]
-    outside = peers["direction"].isin(["higher", "lower"]).to_numpy()
-    if len(peers) > figure.max_points:
-        inside = peers[~outside]
-        step = max(1, math.ceil(len(inside) / max(figure.max_points - int(outside.sum()), 1)))
-        peers = pd.concat([peers[outside], inside.sort_values("x", kind="stable").iloc[::step]])
-    limits = _thin(limits, 400)
+    if len(peers) > figure.max_points:  # outside the limits first (up to half), then an even spread
+        outside = peers["direction"].isin(["higher", "lower"]).to_numpy()
+        keep_outside = _spread(peers[outside], min(int(outside.sum()), figure.max_points // 2))
+        peers = pd.concat([keep_outside, _spread(peers[~outside], figure.max_points - len(keep_outside))])
+    limits = _spread(limits, 400)
     x_values = np.concatenate([peers["x"].to_numpy(float), limits["x"].to_numpy(float)])
     y_columns = [limits[c].to_numpy(float) for c in ("lower", "upper", "elevated_lower", "elevated_upper")]
     y_values = np.concatenate([peers["y"].to_numpy(float), *y_columns, [figure.target]])

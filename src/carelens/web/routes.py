@@ -24,8 +24,17 @@ router = APIRouter(include_in_schema=False)
 
 
 def navigation(actor: Actor, current: str) -> list[dict]:
-    """Header links: what this actor can use (by its role rules, which the pages' services enforce)."""
-    items = [("Find an organisation", "/search"), ("League tables", "/league-tables")]
+    """Header links: what this actor can use (by its role rules, which the pages' services enforce).
+    The role's own pages come first: the header moves the links that do not fit its width into "More",
+    starting from the last, so a commissioner's scorecard or a provider's own page is never hidden there."""
+    items = []
+    # An inspector's organisations are its assignments: its plan lists them.
+    own_organisations = () if actor.inspector_id else sorted(actor.organisations)[:2]
+    for code in own_organisations:
+        if actor.role is Role.COMMISSIONER:
+            items.append((f"Scorecard ({code})", f"/commissioners/{code}"))
+        items.append((f"My organisation ({code})", f"/organisations/{code}"))
+    items += [("Find an organisation", "/search"), ("League tables", "/league-tables")]
     scope = actor.rules.confidential_data
     if scope in (Scope.ALL, Scope.SECTOR):
         items.append(("Monitoring", "/monitoring"))
@@ -39,12 +48,6 @@ def navigation(actor: Actor, current: str) -> list[dict]:
     items.append(("System reviews", "/system-reviews"))  # published review reports are open to all
     if actor.rules.local_systems is not Scope.NONE:
         items.append(("Accountable care", "/accountable-care"))
-    # An inspector's organisations are its assignments: its plan lists them.
-    own_organisations = () if actor.inspector_id else sorted(actor.organisations)[:2]
-    for code in own_organisations:
-        if actor.role is Role.COMMISSIONER:
-            items.append((f"Scorecard ({code})", f"/commissioners/{code}"))
-        items.append((f"My organisation ({code})", f"/organisations/{code}"))
     return [{"text": text, "href": href, "current": href == current} for text, href in items]
 
 
@@ -216,7 +219,7 @@ def league_tables(
 ):
     from carelens.services.league import league_table
     from carelens.services.observations import list_indicators
-    from carelens.web.views import KIND_NAMES, VALUE_FORMATS, suppression_note
+    from carelens.web.views import KIND_NAMES, VALUE_FORMATS, league_rows, suppression_note
 
     engine = _engine(request)
     rankable = [
@@ -248,6 +251,7 @@ def league_tables(
         chosen=chosen,
         table=table,
         value_format=VALUE_FORMATS.get(chosen["value_type"], "number") if chosen else "number",
+        league_rows=league_rows,
         kind_names=KIND_NAMES,
         suppression_note=suppression_note(),
         **links,

@@ -12,6 +12,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from markupsafe import Markup, escape
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -41,6 +42,9 @@ def environment() -> Environment:
     env.globals["nhs_tag"] = nhs_tag
     env.globals["nhs_summary"] = nhs_summary
     env.globals["site_part"] = site_part
+    env.globals["nhs_details"] = nhs_details
+    env.globals["nhs_warning"] = nhs_warning
+    env.globals["marked"] = marked
     env.globals["org_link"] = org_link
     return env
 
@@ -89,8 +93,6 @@ def exact(value) -> str:
 def table_cells(head, rows, numeric=()) -> dict:
     """Head and rows in the shape the design system's table macro takes; ``numeric`` columns are
     right-aligned and formatted with :func:`format_number`. Cells that are Markup are kept as HTML."""
-    from markupsafe import Markup
-
     def cell(value, i):
         entry = {"format": "numeric"} if i in numeric else {}
         if isinstance(value, Markup):
@@ -108,9 +110,7 @@ def table_cells(head, rows, numeric=()) -> dict:
 def nhs_tag(text, colour: str = "grey"):
     """The NHS.UK tag component's markup (``<strong class="nhsuk-tag nhsuk-tag--grey">``), built directly:
     pages show one per table row, and the component macro costs more than the rest of a row."""
-    from markupsafe import Markup
-
-    return Markup('<strong class="nhsuk-tag nhsuk-tag--{}">{}</strong>').format(colour, text)
+    return Markup(f'<strong class="nhsuk-tag nhsuk-tag--{_html(colour)}">{_html(text)}</strong>')
 
 
 def site_part(part: str, account: str | None = None, nav=None):
@@ -122,70 +122,89 @@ def site_part(part: str, account: str | None = None, nav=None):
 
 @lru_cache(maxsize=1024)
 def _site_part(part: str, account: str | None, nav: tuple):
-    from markupsafe import Markup
-
     items = [{"text": text, "href": href, "current": current} for text, href, current in nav]
     template = environment().get_template(f"{DESIGN_SYSTEM}/site_parts.jinja")
     return Markup(template.render(part=part, account=account, nav=items))
 
 
+def nhs_details(summary, html):
+    """The NHS.UK details (expander) component's markup, built directly (one per indicator panel)."""
+    return Markup(
+        '<details class="nhsuk-details"><summary class="nhsuk-details__summary">'
+        '<span class="nhsuk-details__summary-text">{}</span></summary>'
+        '<div class="nhsuk-details__text">{}</div></details>'
+    ).format(summary, html)
+
+
+def nhs_warning(heading, html):
+    """The NHS.UK warning callout's markup, built directly."""
+    return Markup(
+        '<div class="nhsuk-card nhsuk-card--warning"><div class="nhsuk-card__content">'
+        '<h3 class="nhsuk-card__heading"><span role="text"><span class="nhsuk-u-visually-hidden">'
+        "Important: </span>{}</span></h3>{}</div></div>"
+    ).format(heading, html)
+
+
+def marked(inner, **data):
+    """``inner`` (Markup or text) in a ``<span>`` carrying ``data-*`` attributes (values written with
+    :func:`exact`), so tests and scripts can read a figure off a page exactly."""
+    attributes = "".join(f' data-{k.replace("_", "-")}="{_html(exact(v))}"' for k, v in data.items())
+    return Markup(f'<span class="carelens-verdict"{attributes}>{_html(inner)}</span>')
+
+
+def _html(value) -> str:
+    """Text escaped for HTML, Markup as it is (``escape`` leaves Markup alone)."""
+    return str(escape(value))
+
+
 def nhs_summary(pairs):
     """The NHS.UK summary list component's markup (key, value pairs; a value is text, escaped, or
     Markup), built directly like :func:`nhs_table`."""
-    from markupsafe import Markup
-
-    row = Markup(
-        '<div class="nhsuk-summary-list__row"><dt class="nhsuk-summary-list__key">{}</dt>'
-        '<dd class="nhsuk-summary-list__value">{}</dd></div>'
+    rows = "".join(
+        '<div class="nhsuk-summary-list__row"><dt class="nhsuk-summary-list__key">'
+        + _html(key)
+        + '</dt><dd class="nhsuk-summary-list__value">'
+        + _html(value)
+        + "</dd></div>"
+        for key, value in pairs
     )
-    inner = Markup("").join(row.format(key, value) for key, value in pairs)
-    return Markup('<dl class="nhsuk-summary-list">{}</dl>').format(inner)
+    return Markup('<dl class="nhsuk-summary-list">' + rows + "</dl>")
 
 
 def nhs_table(caption, head, rows, numeric=(), id=None):
     """The NHS.UK responsive table component's markup, built directly (the component macro renders
-    every cell through nested attribute macros: 80 ms for a 50-row league page, this 1 ms). Cells are
-    text (escaped; numbers in ``numeric`` columns formatted with :func:`format_number`) or Markup."""
-    from markupsafe import Markup, escape
-
+    every cell through nested attribute macros: 80 ms for a 50-row league page, this under 1 ms). Cells
+    are text (escaped; numbers in ``numeric`` columns formatted with :func:`format_number`) or Markup."""
     cells = table_cells(head, rows, numeric)
     out = [
-        Markup('<table class="nhsuk-table nhsuk-table--responsive"{} role="table">').format(
-            Markup(' id="{}"').format(id) if id else ""
-        ),
-        Markup('<caption class="nhsuk-table__caption nhsuk-table__caption--s">{}</caption>').format(caption),
-        Markup('<thead class="nhsuk-table__head" role="rowgroup"><tr class="nhsuk-table__row" role="row">'),
+        '<table class="nhsuk-table nhsuk-table--responsive"'
+        + (f' id="{_html(id)}"' if id else "")
+        + ' role="table"><caption class="nhsuk-table__caption nhsuk-table__caption--s">'
+        + _html(caption)
+        + '</caption><thead class="nhsuk-table__head" role="rowgroup"><tr class="nhsuk-table__row" role="row">'
     ]
     headings = []
     for h in cells["head"]:
         numeric_class = " nhsuk-table__header--numeric" if h.get("format") == "numeric" else ""
+        text = _html(h["text"])
         out.append(
-            Markup('<th class="nhsuk-table__header{}" scope="col" role="columnheader">{}</th>').format(
-                numeric_class, h["text"]
-            )
+            f'<th class="nhsuk-table__header{numeric_class}" scope="col" role="columnheader">{text}</th>'
         )
-        headings.append(escape(h["text"]))
-    out.append(Markup('</tr></thead><tbody class="nhsuk-table__body">'))
+        headings.append(f'<span class="nhsuk-table__heading" aria-hidden="true">{text} </span>')
+    out.append('</tr></thead><tbody class="nhsuk-table__body">')
     for row in cells["rows"]:
-        out.append(Markup('<tr class="nhsuk-table__row" role="row">'))
+        out.append('<tr class="nhsuk-table__row" role="row">')
         for heading, cell in zip(headings, row, strict=False):
             numeric_class = " nhsuk-table__cell--numeric" if cell.get("format") == "numeric" else ""
-            content = cell["html"] if "html" in cell else escape(cell["text"])
-            out.append(
-                Markup(
-                    '<td class="nhsuk-table__cell{}" role="cell"><span class="nhsuk-table__heading" '
-                    'aria-hidden="true">{} </span>{}</td>'
-                ).format(numeric_class, heading, content)
-            )
-        out.append(Markup("</tr>"))
-    out.append(Markup("</tbody></table>"))
-    return Markup("").join(out)
+            content = _html(cell["html"]) if "html" in cell else _html(cell["text"])
+            out.append(f'<td class="nhsuk-table__cell{numeric_class}" role="cell">{heading}{content}</td>')
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return Markup("".join(out))
 
 
 def org_link(code: str, name: str | None = None):
     """A link to an organisation's profile (HTML-safe), for table cells and lists."""
     from urllib.parse import quote
 
-    from markupsafe import Markup, escape
-
-    return Markup('<a href="/organisations/{}">{}</a>').format(quote(code, safe=""), escape(name or code))
+    return Markup(f'<a href="/organisations/{_html(quote(code, safe=""))}">{_html(name or code)}</a>')

@@ -307,6 +307,51 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     )
 
 
+def league_rows(table, value_format: str) -> list[list]:
+    """The rows of a league table page: rank, organisation, type, value, numerator, size, and the stored
+    verdict (marked with its figures for machines: :func:`carelens.web.templating.marked`)."""
+    from carelens.web.templating import format_figure, marked, nhs_tag, org_link
+
+    rows = []
+    for r in table.items:
+        c = r["comparison"]
+        hidden = r["suppressed"]
+        verdict = marked(
+            nhs_tag(c["verdict"], VERDICT_COLOURS.get(c["verdict"], "grey")),
+            org=r["org_code"],
+            verdict=c["verdict"],
+            lower=c["lower"],
+            upper=c["upper"],
+            peers=c["peers"],
+            run=c["run_id"],
+        )
+        size = r["expected"] if r["expected"] is not None else r["denominator"]
+        rows.append(
+            [
+                r["rank"] if r["rank"] is not None else "–",
+                org_link(r["org_code"], r["name"]),
+                KIND_NAMES.get(r["kind"], r["kind"]),
+                "suppressed" if hidden else format_figure(r["value"], value_format),
+                "suppressed" if hidden else r["numerator"],
+                "suppressed" if hidden else size,
+                verdict,
+            ]
+        )
+    return rows
+
+
+VERDICT_COLOURS = {
+    "worse": "orange",
+    "better": "blue",
+    "as expected": "grey",
+    "higher": "purple",
+    "lower": "purple",
+    "not compared": "white",
+    "suppressed": "white",
+}
+"""Tag colours of the verdicts (as the design system's ``flag_tag``)."""
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(str(text)[:10])
 
