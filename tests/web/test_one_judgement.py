@@ -313,3 +313,12 @@ def test_a_partial_run_never_becomes_the_default(tmp_path, data_dir):
         )
     assert max(periods) == dt.date(2018, 12, 1)
     engine.dispose()
+
+
+def test_the_monitoring_overview_says_which_indicators_are_out_of_date(client, accounts):
+    sign_in(client, accounts["analyst"])
+    page = client.get("/monitoring").text
+    section = page[page.index('id="run-indicators"') :]
+    shmi = section[section.index("Summary Hospital-level Mortality Indicator") :]
+    assert "2012-10-01" in shmi[:400] and "out of date for nhs trust" in shmi[:800]
+    assert "(complete)" in page
