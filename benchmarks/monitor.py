@@ -5,6 +5,7 @@ bands), at full size and at 1/10 of the organisations so growth can be seen to b
     python benchmarks/monitor.py --data DIR        # an existing synthetic data set (carelens synth)
     python benchmarks/monitor.py --orgs 5000 --no-tenth   # one size only
     python benchmarks/monitor.py --orgs 5000 --no-tenth --repeat 3 --workers 1
+    python benchmarks/monitor.py --data DIR --settings my-monitor.yaml   # e.g. judgements.history_periods: 1
 
 Data are generated with ``carelens.ingest.synth`` into a temporary folder first (not timed). Each pass
 runs in a fresh child process (``--repeat`` times: best and median are printed, since other jobs on
@@ -29,13 +30,15 @@ import time
 from pathlib import Path
 
 
-def one_pass(data: str, workers: int) -> None:
+def one_pass(data: str, workers: int, settings: str | None = None) -> None:
     """Run in a child process: time the pass over ``data`` and print JSON figures."""
     from carelens.monitor.inputs import parquet_inputs
     from carelens.monitor.service import compute_pass
+    from carelens.monitor.settings import load_settings
 
+    config = load_settings(settings)
     started = time.perf_counter()
-    result = compute_pass(parquet_inputs(data), workers=workers)
+    result = compute_pass(parquet_inputs(data), config, workers=workers)
     seconds = time.perf_counter() - started
     me, workers_used = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(u.ru_utime + u.ru_stime for u in (me, workers_used))  # CPU time, whatever else is running
@@ -50,6 +53,7 @@ def one_pass(data: str, workers: int) -> None:
                 "flags": len(result.flags),
                 "organisations": len(result.organisations),
                 "results_digest": result.results_digest,
+                "judgements": sum(len(part) for part in result.judgement_parts),
             }
         )
     )
@@ -70,9 +74,10 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def measure(data: Path, workers: int) -> dict:
+def measure(data: Path, workers: int, settings: Path | None = None) -> dict:
     child = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(data), "--workers", str(workers)],
+        [sys.executable, __file__, "--child", str(data), "--workers", str(workers)]
+        + (["--settings", str(settings)] if settings else []),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -112,10 +117,13 @@ def main() -> None:
         "--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: one per core)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="passes per size (best and median shown)")
+    parser.add_argument(
+        "--settings", type=Path, help="monitoring settings YAML (default: the packaged monitor.yaml)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        one_pass(args.child, args.workers)
+        one_pass(args.child, args.workers, args.settings)
         return
 
     from carelens.ingest.synth import write_synthetic
@@ -134,13 +142,14 @@ def main() -> None:
             )
             targets.append((f"{orgs:,} orgs", folder))
         for label, folder in reversed(targets):  # smallest first
-            runs = [measure(folder, args.workers) for _ in range(max(args.repeat, 1))]
+            runs = [measure(folder, args.workers, args.settings) for _ in range(max(args.repeat, 1))]
             figures = min(runs, key=lambda f: f["seconds"])
             median = statistics.median(f["seconds"] for f in runs)
             rate = figures["observations"] / max(figures["seconds"], 1e-9)
             print(
                 f"monitor pass, {label}, {args.workers} worker(s): {figures['observations']:,} observations "
-                f"-> {figures['flags']:,} flags, {figures['organisations']:,} organisations: "
+                f"-> {figures['flags']:,} flags, {figures['judgements']:,} judgements, "
+                f"{figures['organisations']:,} organisations: "
                 f"{figures['seconds']:.1f} s wall best, {median:.1f} s median of {len(runs)} "
                 f"(CPU {min(f['cpu_seconds'] for f in runs):.1f} s) "
                 f"({rate:,.0f} obs/s), peak memory {max(f['peak_gib'] for f in runs):.2f} GiB "

@@ -185,7 +185,6 @@ def _judgements(run_id: int) -> list[dict]:
                     direction=direction,
                     verdict=verdict,
                     reason="",
-                    out_of_date=False,
                 )
             )
     return rows

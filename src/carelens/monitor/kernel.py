@@ -193,6 +193,8 @@ class Assessed:
 
     flags: pd.DataFrame
     judgements: pd.DataFrame
+    judged_periods: dict[str, tuple]
+    """Each indicator's first judged period (a ``datetime.date``) and number of judged periods."""
 
 
 def assess_all(
@@ -202,12 +204,13 @@ def assess_all(
     each compared as its :class:`Comparison` says. The result depends only on the rows given, not on
     their order."""
     if observations.empty:
-        return Assessed(empty_result(), empty_judgements())
+        return Assessed(empty_result(), empty_judgements(), {})
     rows = _Rows.sorted_from(observations)
     parts = [
         _assess_indicator(rows, k, comparisons[str(name)], settings) for k, name in enumerate(rows.ind_names)
     ]
-    return Assessed(_result_frame(parts, rows, settings), _judgement_frame(parts, rows))
+    periods = {str(name): p["_judged_periods"] for name, p in zip(rows.ind_names, parts, strict=True)}
+    return Assessed(_result_frame(parts, rows, settings), _judgement_frame(parts, rows), periods)
 
 
 def assess(
@@ -538,6 +541,10 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
         **spc_out,
         "import_id": pick(rows.take("import_id", k, r), np.nan, picked=True),
         "_period": np.datetime64(int(day.max()), "D"),
+        "_judged_periods": (
+            pd.Timestamp(np.datetime64(int(day[judged].min()), "D")).date(),
+            int(np.unique(position[judged]).size),
+        ),
         "_spec": spec,
         "_judged": _judged_rows(
             np.flatnonzero(judged), fit, org, day, peer, o, d, e, value, units[group], eligible, reason, spec
@@ -751,36 +758,38 @@ def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> 
 
 
 def _judgement_frame(parts: list[dict], rows: _Rows) -> pd.DataFrame:
-    """The judgements table from the per-indicator results, sorted by indicator, organisation, period."""
+    """The judgements table from the per-indicator results, sorted by indicator, organisation, period.
+    Millions of rows at national scale, so the period is a ``datetime64[D]`` column and text columns are
+    categoricals made from codes (no Python object per row)."""
     judged = [p["_judged"] for p in parts]
     ind = np.repeat(np.arange(len(parts)), [len(j["_org"]) for j in judged])
 
     def column(name: str) -> np.ndarray:
         return np.concatenate([j[name] for j in judged])
 
-    days = column("_day")
+    def text(labels, codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(
+            np.asarray(codes, dtype=np.int64), categories=pd.Index(labels, dtype=object)
+        )
+
     frame = {
-        "indicator_id": _text(rows.ind_names, ind),
-        "org_code": _text(rows.org_names, column("_org")),
-        "period": pd.to_datetime(days.astype("datetime64[D]")).date
-        if len(days)
-        else np.array([], dtype=object),
-        "peer_group": _text(rows.peer_names, column("_peer")),
+        "indicator_id": text(rows.ind_names, ind),
+        "org_code": text(rows.org_names, column("_org")),
+        "period": column("_day").astype("datetime64[D]"),
+        "peer_group": text(rows.peer_names, column("_peer")),
     }
     for name in JUDGEMENT_COLUMNS[4:]:
         if name == "od_note":
-            frame[name] = _text(OD_NOTE_LABELS, column("_od_note"))
+            frame[name] = text(OD_NOTE_LABELS, column("_od_note"))
         elif name == "direction":
-            frame[name] = _text(DIRECTION_LABELS, column("_direction"))
+            frame[name] = text(DIRECTION_LABELS, column("_direction"))
         elif name == "verdict":
-            frame[name] = _text(VERDICTS, column("_verdict"))
+            frame[name] = text(VERDICTS, column("_verdict"))
         elif name == "reason":
-            frame[name] = _text(REASONS, column("_reason"))
+            frame[name] = text(REASONS, column("_reason"))
         else:
             frame[name] = column(name)
-    out = pd.DataFrame(frame)
-    out["period"] = out["period"].astype(object)
-    return out
+    return pd.DataFrame(frame)
 
 
 def method_text(spec: Comparison, settings: MonitorSettings) -> str:

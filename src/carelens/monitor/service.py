@@ -30,7 +30,6 @@ import sqlalchemy as sa
 from carelens.monitor.comparison import Comparison
 from carelens.monitor.inputs import Inputs, attach_peer_groups, batches, parquet_inputs, sql_inputs
 from carelens.monitor.kernel import (
-    JUDGEMENT_COLUMNS,
     OUTPUT_COLUMNS,
     assess_all,
     empty_judgements,
@@ -53,8 +52,9 @@ class PassResult:
     flags: pd.DataFrame
     organisations: pd.DataFrame
     questions: pd.DataFrame
-    judgements: pd.DataFrame
-    """One row per indicator x organisation x judged period (:data:`JUDGEMENT_COLUMNS` + ``out_of_date``)."""
+    judgement_parts: JudgementParts
+    """The judgements, one part per batch of indicators (columns :data:`JUDGEMENT_COLUMNS`), kept on disk
+    until stored."""
     indicator_rows: pd.DataFrame
     """How each indicator was compared and which periods were judged (the ``monitor_indicator`` rows)."""
     inputs_digest: str
@@ -70,6 +70,57 @@ class PassResult:
     scope: str = "complete"
     """``complete``, ``partial`` or ``what-if`` (:func:`run_scope`)."""
     scope_note: str = ""
+
+    @property
+    def judgements(self) -> pd.DataFrame:
+        """Every judgement of the pass in one frame (sorted by indicator, organisation, period): for
+        small passes and tests; a national pass is read part by part (:attr:`judgement_parts`)."""
+        parts = list(self.judgement_parts)
+        return pd.concat(parts, ignore_index=True) if parts else empty_judgements()
+
+
+SPILL_ROWS = 200_000
+"""Judgements of a batch from this many rows on are written to a temporary file where they are made
+(a worker process), instead of being kept in memory and sent back: at national scale (50,000
+organisations x 100 indicators) each period judged adds 5 million rows, more than memory should hold,
+while a small pass's few thousand rows cost more to write than to keep."""
+
+
+class JudgementParts:
+    """A pass's judgements, one part per batch of indicators: small parts in memory, large ones (at least
+    :data:`SPILL_ROWS` rows) in temporary Arrow files, so a national pass holds one part at a time. The
+    files go when this object does."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._folder = tempfile.TemporaryDirectory(prefix="carelens-judgements-")
+        self.folder = Path(self._folder.name)
+        self.parts: list[pd.DataFrame | Path] = []
+        self.rows = 0
+
+    @staticmethod
+    def keep(frame: pd.DataFrame, folder: Path, name: str) -> pd.DataFrame | Path:
+        """``frame`` as it is, or written into ``folder`` (lz4-compressed Arrow IPC) when it is large."""
+        if len(frame) < SPILL_ROWS:
+            return frame
+        path = folder / f"{name}.arrow"
+        frame.reset_index(drop=True).to_feather(path, compression="lz4")
+        return path
+
+    def add(self, part: pd.DataFrame | Path, rows: int) -> None:
+        self.parts.append(part)
+        self.rows += rows
+
+    def add_frame(self, frame: pd.DataFrame) -> None:
+        self.add(self.keep(frame, self.folder, f"part-{len(self.parts):06d}"), len(frame))
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for part in self.parts:
+            yield pd.read_feather(part) if isinstance(part, Path) else part
+
+    def __len__(self) -> int:
+        return len(self.parts)
 
 
 SCOPES = ("complete", "partial", "what-if")
@@ -136,10 +187,18 @@ def results_digest(
     return digest.hexdigest()
 
 
+def judged_periods(judgements: pd.DataFrame) -> dict[str, tuple[dt.date, int]]:
+    """Each indicator's first judged period and number of judged periods in a part of judgements."""
+    if judgements.empty:
+        return {}
+    summary = judgements.groupby("indicator_id", sort=True, observed=True)["period"].agg(["min", "nunique"])
+    return {str(k): (pd.Timestamp(v["min"]).date(), int(v["nunique"])) for k, v in summary.iterrows()}
+
+
 def indicator_rows(
     comparisons: dict[str, Comparison],
     flags: pd.DataFrame,
-    judgements: pd.DataFrame,
+    periods: dict[str, tuple[dt.date, int]],
     settings: MonitorSettings,
     stale: dict[str, list[str]],
 ) -> pd.DataFrame:
@@ -161,11 +220,10 @@ def indicator_rows(
     if flags.empty:
         return pd.DataFrame(columns=columns)
     latest = flags.groupby("indicator_id", sort=True)["period"].first()
-    periods = judgements.groupby("indicator_id", sort=True)["period"].agg(["min", "nunique"])
     rows = []
     for indicator_id, period in latest.items():
         spec = comparisons[str(indicator_id)]
-        first, count = periods.loc[indicator_id] if indicator_id in periods.index else (period, 0)
+        first, count = periods.get(str(indicator_id), (period, 0))
         rows.append(
             {
                 "indicator_id": str(indicator_id),
@@ -208,19 +266,23 @@ def compute_pass(
     ids = sorted(inputs.indicators if indicator_ids is None else set(indicator_ids) & set(inputs.indicators))
     digest = hashlib.sha256(settings.as_json().encode())
     parts: list[pd.DataFrame] = []
-    judged: list[pd.DataFrame] = []
+    judged = JudgementParts()
+    periods: dict[str, tuple[dt.date, int]] = {}
     flag_digests: list[str] = []
     judgement_digests: list[str] = []
     observations = 0
     done = 0
     todo = list(batches(ids, settings.indicators_per_batch))
-    assessed_batches = _assessed_batches(inputs, comparisons, todo, settings, period_from, period_to, workers)
+    assessed_batches = _assessed_batches(
+        inputs, comparisons, todo, settings, period_from, period_to, workers, judged.folder
+    )
     for batch, assessed in zip(todo, assessed_batches, strict=True):
         observations += assessed.observations
         if assessed.flags is not None:
             digest.update(assessed.keys_digest.encode())
             parts.append(assessed.flags)
-            judged.append(assessed.judgements)
+            judged.add(assessed.judgements, assessed.judgement_rows)
+            periods |= assessed.judged_periods
             flag_digests += assessed.flag_digests
             judgement_digests += assessed.judgement_digests
         digest.update(json.dumps([_canonical(inputs.indicators[i]) for i in batch]).encode())
@@ -229,8 +291,6 @@ def compute_pass(
             progress(done, len(ids))
     flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
     flags = flags[list(OUTPUT_COLUMNS)]
-    judgements = pd.concat(judged, ignore_index=True) if judged else empty_judgements()
-    judgements = judgements[list(JUDGEMENT_COLUMNS)]
     bounded = period_from is not None or period_to is not None
     held = inputs.reader.period_range(ids) if bounded and ids else (None, None)
     scope, note = run_scope(period_from, period_to, None if indicator_ids is None else ids, what_if, held)
@@ -239,7 +299,8 @@ def compute_pass(
         comparisons,
         settings,
         flags,
-        judgements,
+        judged,
+        periods,
         flag_digests,
         judgement_digests,
         inputs_digest=digest,
@@ -259,7 +320,8 @@ def finish_pass(
     comparisons: dict[str, Comparison],
     settings: MonitorSettings,
     flags: pd.DataFrame,
-    judgements: pd.DataFrame,
+    judgement_parts: JudgementParts,
+    periods: dict[str, tuple[dt.date, int]],
     flag_digests: list[str],
     judgement_digests: list[str],
     *,
@@ -277,14 +339,13 @@ def finish_pass(
     stale = out_of_date_kinds(flags, inputs.organisations, settings.max_age_months)
     kind_of = inputs.organisations.drop_duplicates("code").set_index("code")["kind"]
     flags = flags.assign(out_of_date=_stale_rows(flags, kind_of, stale))
-    judgements = judgements.assign(out_of_date=_stale_rows(judgements, kind_of, stale))
     key_questions = {k: v.key_question for k, v in comparisons.items()}
     special = sorted(set(special_measures))
     recent = sorted(set(recently_inspected))
     orgs, questions = score_organisations(
         flags, inputs.organisations, key_questions, settings, special, recent
     )
-    described = indicator_rows(comparisons, flags, judgements, settings, stale)
+    described = indicator_rows(comparisons, flags, periods, settings, stale)
     if inputs_digest is not None:
         inputs_digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
         inputs_digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
@@ -292,7 +353,7 @@ def finish_pass(
         flags=flags,
         organisations=orgs,
         questions=questions,
-        judgements=judgements,
+        judgement_parts=judgement_parts,
         indicator_rows=described,
         inputs_digest=inputs_digest.hexdigest() if inputs_digest is not None else "",
         results_digest=results_digest(flag_digests, judgement_digests, orgs, questions, described),
@@ -316,14 +377,13 @@ def _stale_rows(frame: pd.DataFrame, kind_of: pd.Series, stale: dict[str, list[s
     """Whether each row's indicator is out of date for its organisation's kind."""
     if frame.empty or not stale:
         return np.zeros(len(frame), dtype=bool)
-    out = np.zeros(len(frame), dtype=bool)
-    ids = frame["indicator_id"].to_numpy(dtype=object)
-    for indicator_id, kinds in stale.items():
-        rows = np.flatnonzero(ids == indicator_id)
-        if len(rows):
-            kinds_here = frame["org_code"].iloc[rows].map(kind_of).fillna("unknown").to_numpy(dtype=object)
-            out[rows] = np.isin(kinds_here, kinds)
-    return out
+    pairs = {(indicator, kind) for indicator, kinds in stale.items() for kind in kinds}
+    ind_codes, ind_names = pd.factorize(frame["indicator_id"])
+    org_codes, org_names = pd.factorize(frame["org_code"])
+    kinds = pd.Index(org_names).map(kind_of).fillna("unknown").to_numpy(dtype=object)
+    kind_codes, kind_names = pd.factorize(kinds)
+    table = np.array([[(str(i), str(k)) in pairs for k in kind_names] for i in ind_names], dtype=bool)
+    return table[ind_codes, kind_codes[org_codes]]
 
 
 @dataclass(frozen=True)
@@ -333,7 +393,11 @@ class AssessedBatch:
 
     observations: int
     flags: pd.DataFrame | None
-    judgements: pd.DataFrame | None = None
+    judgements: pd.DataFrame | Path | None = None
+    """The batch's judgements, or the file they were written to (:meth:`JudgementParts.keep`)."""
+    judgement_rows: int = 0
+    judged_periods: dict = field(default_factory=dict)
+    """:func:`judged_periods` of the batch's judgements."""
     keys_digest: str = ""
     """:func:`frame_digest` of the (indicator, organisation) pairs assessed (part of the inputs digest)."""
     flag_digests: list[str] = field(default_factory=list)
@@ -348,21 +412,27 @@ def assess_batch(
     settings: MonitorSettings,
     period_from: dt.date | None,
     period_to: dt.date | None,
+    spill: Path,
     batch: list[str],
 ) -> AssessedBatch:
-    """Read one batch of indicators and assess it."""
+    """Read one batch of indicators and assess it; large judgements are written into folder ``spill``."""
     frame = inputs.reader.read(batch, period_from, period_to)
     if not len(frame):
         return AssessedBatch(0, None)
+    observations = len(frame)
     frame = attach_peer_groups(frame, inputs.organisations, comparisons)
     assessed = assess_all(frame, comparisons, settings)
+    del frame
+    judgements = assessed.judgements
     return AssessedBatch(
-        observations=len(frame),
+        observations=observations,
         flags=assessed.flags,
-        judgements=assessed.judgements,
+        judgements=JudgementParts.keep(judgements, spill, f"batch-{batch[0]}"),
+        judgement_rows=len(judgements),
+        judged_periods=assessed.judged_periods,
         keys_digest=frame_digest(assessed.flags[["indicator_id", "org_code"]]),
         flag_digests=indicator_digests(assessed.flags),
-        judgement_digests=indicator_digests(assessed.judgements),
+        judgement_digests=indicator_digests(judgements),
     )
 
 
@@ -374,9 +444,10 @@ def _assessed_batches(
     period_from: dt.date | None,
     period_to: dt.date | None,
     workers: int,
+    spill: Path,
 ) -> Iterator[AssessedBatch]:
     """:func:`assess_batch` of each batch, in order: here, or in ``workers`` processes."""
-    work = functools.partial(assess_batch, inputs, comparisons, settings, period_from, period_to)
+    work = functools.partial(assess_batch, inputs, comparisons, settings, period_from, period_to, spill)
     if workers <= 1 or len(todo) <= 1 or not inputs.reader.processes:
         yield from map(work, todo)
         return
@@ -517,9 +588,8 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             connection, schema_monitor.monitor_indicator, result.indicator_rows.assign(run_id=run_id)
         )
         repository.insert_rows(connection, schema_monitor.monitor_flag, flags.assign(run_id=run_id))
-        repository.insert_rows(
-            connection, schema_monitor.monitor_judgement, result.judgements.assign(run_id=run_id)
-        )
+        for part in result.judgement_parts:
+            repository.insert_rows(connection, schema_monitor.monitor_judgement, part.assign(run_id=run_id))
         repository.insert_rows(connection, schema_monitor.monitor_org, orgs.assign(run_id=run_id))
         repository.insert_rows(
             connection, schema_monitor.monitor_org_question, result.questions.assign(run_id=run_id)

@@ -19,7 +19,14 @@ import pandas as pd
 
 from carelens.monitor.inputs import Inputs, ParquetReader, attach_peer_groups
 from carelens.monitor.kernel import JUDGEMENT_COLUMNS, OUTPUT_COLUMNS, assess_all
-from carelens.monitor.service import PassResult, finish_pass, indicator_digests, run_scope
+from carelens.monitor.service import (
+    JudgementParts,
+    PassResult,
+    finish_pass,
+    indicator_digests,
+    judged_periods,
+    run_scope,
+)
 from carelens.monitor.settings import MonitorSettings, load_settings
 
 _SPARK_TYPES = {
@@ -136,12 +143,15 @@ def compute_pass_spark(
     both = frame.groupBy("indicator_id").applyInPandas(kernel, schema=RESULT_SCHEMA).toPandas()
     flags = normalise_flags(both[both["part"] == "flag"])
     judgements = normalise_judgements(both[both["part"] == "judgement"])
+    parts = JudgementParts()
+    parts.add_frame(judgements)
     result = finish_pass(
         inputs,
         comparisons,
         settings,
         flags,
-        judgements,
+        parts,
+        judged_periods(judgements),
         indicator_digests(flags),
         indicator_digests(judgements),
         inputs_digest=None,
@@ -165,11 +175,12 @@ def normalise_flags(flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def normalise_judgements(judgements: pd.DataFrame) -> pd.DataFrame:
-    """Judgements in the embedded engine's order and dtypes (by indicator, organisation, period)."""
-    return _normalised(judgements, JUDGEMENT_COLUMNS, ["indicator_id", "org_code", "period"])
+    """Judgements in the embedded engine's order and dtypes (by indicator, organisation, period; the
+    period as ``datetime64``)."""
+    return _normalised(judgements, JUDGEMENT_COLUMNS, ["indicator_id", "org_code", "period"], dates=False)
 
 
-def _normalised(frame: pd.DataFrame, columns, order: list[str]) -> pd.DataFrame:
+def _normalised(frame: pd.DataFrame, columns, order: list[str], dates: bool = True) -> pd.DataFrame:
     columns = [*columns, *(["out_of_date"] if "out_of_date" in frame else [])]  # added after the kernel
     out = frame[columns].sort_values(order, kind="stable")
     out = out.reset_index(drop=True)
@@ -177,7 +188,8 @@ def _normalised(frame: pd.DataFrame, columns, order: list[str]) -> pd.DataFrame:
         if column in _TEXT:
             out[column] = out[column].astype(object)
         elif column == "period":
-            out[column] = pd.to_datetime(out[column]).dt.date.astype(object)
+            period = pd.to_datetime(out[column])
+            out[column] = period.dt.date.astype(object) if dates else period.astype("datetime64[s]")
         elif _SPARK_TYPES.get(column) == "bigint":
             out[column] = out[column].astype("int64")
         elif _SPARK_TYPES.get(column) == "boolean":

@@ -148,10 +148,12 @@ def is_small(row: dict[str, Any]) -> bool:
     )
 
 
-def comparison(row: dict[str, Any], info: dict[str, Any], run: dict[str, Any], hidden: bool) -> dict:
+def comparison(
+    row: dict[str, Any], info: dict[str, Any], run: dict[str, Any], hidden: bool, kind: str | None
+) -> dict:
     """The ``comparison`` object of one stored judgement (``row``: a ``monitor_judgement`` row as plain
     data; ``info``: its indicator's row of :func:`run_indicators`; ``hidden``: suppressed for this
-    actor)."""
+    actor; ``kind``: the organisation's kind, which says whether the indicator is out of date for it)."""
     out = {name: row.get(name) for name in COMPARISON_FIELDS}
     out.update(
         level=round(info["verdict_level"], 4),
@@ -161,7 +163,7 @@ def comparison(row: dict[str, Any], info: dict[str, Any], run: dict[str, Any], h
         run_scope=run["scope"],
         direction=row["direction"] or None,
         reason=row["reason"] or None,
-        out_of_date=bool(row.get("out_of_date")),
+        out_of_date=(kind or "unknown") in info["out_of_date_kinds"],
     )
     if hidden:
         out.update({name: None for name in (*LIMITS, "value", "direction")})
@@ -187,11 +189,15 @@ def _organisation_query() -> sa.Select:
 
 
 def organisation_judgements(
-    connection: sa.Connection, actor: Actor, code: str, sector: str | None, within: Reach | None = None
+    connection: sa.Connection,
+    actor: Actor,
+    organisation: dict[str, Any],
+    within: Reach | None = None,
 ) -> dict[str, Any]:
-    """One organisation's stored judgements in the default run: per indicator its most recent judged
-    period's figures and ``comparison``, and the verdicts of the periods before it (``history``).
-    ``run`` is None when no complete run is stored."""
+    """One organisation's (its directory entry's) stored judgements in the default run: per indicator its
+    most recent judged period's figures and ``comparison``, and the verdicts of the periods before it
+    (``history``). ``run`` is None when no complete run is stored."""
+    code, sector = organisation["code"], organisation["sector"]
     try:
         run = resolve_run(connection)
     except NotFound:
@@ -210,7 +216,7 @@ def organisation_judgements(
         if k + 1 == len(rows) or rows[k + 1]["indicator_id"] != row["indicator_id"]:  # its latest period
             item = plain(row)
             entry["figures"] = suppress_figures({k: item[k] for k in ("period", *FIGURES)}, hidden)
-            entry["comparison"] = comparison(item, info[item["indicator_id"]], run, hidden)
+            entry["comparison"] = comparison(item, info[item["indicator_id"]], run, hidden, organisation["kind"])
     return {"run": run, "indicators": indicators}
 
 

@@ -196,7 +196,7 @@ def league_table(
                     "kind": row["kind"],
                     "period": row["period"],
                     **figures,
-                    "comparison": comparison(row, info, run, hidden),
+                    "comparison": comparison(row, info, run, hidden, row["kind"]),
                 }
             )
         total = len(ranking)

@@ -133,7 +133,7 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
         within = reach(connection, actor, actor.rules.confidential_data)
         ratings = visible_ratings(connection, actor, code, sector)
         aggregated = provider_ratings(connection, actor, code)
-        judged = organisation_judgements(connection, actor, code, sector, within)
+        judged = organisation_judgements(connection, actor, organisation, within)
         latest = latest_by_indicator(connection, actor, code, sector, within)
         return {
             "organisation": organisation,

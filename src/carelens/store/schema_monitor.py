@@ -93,7 +93,6 @@ monitor_judgement = sa.Table(
     ),
     sa.Column("verdict", sa.String(20), nullable=False),
     sa.Column("reason", sa.String(200), nullable=False, comment="why not compared"),
-    sa.Column("out_of_date", sa.Boolean, nullable=False),
     sa.Index("ix_monitor_judgement_org", "org_code", "run_id", "indicator_id", "period"),
 )
 """Every organisation's judgement on every indicator in each judged period of a run: what pages, the

@@ -124,7 +124,6 @@ def upgrade() -> None:
         ),
         sa.Column("verdict", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.String(length=200), nullable=False, comment="why not compared"),
-        sa.Column("out_of_date", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["monitor_run.id"], name=op.f("fk_monitor_judgement_run_id_monitor_run")
         ),
