@@ -347,6 +347,28 @@ def test_commissioner_sees_its_scorecard_and_no_other(client, accounts):
     assert client.get(f"/commissioners/{other}").status_code == 404
 
 
+def test_a_commissioner_with_no_evidence_is_not_assessed_on_its_scorecard_and_in_the_api(client, accounts):
+    """Issue 14's reproduction: the demo store has no commissioner indicator and no finance return, and
+    the scorecard said "Good"; now the page and the API say not assessed, and why."""
+    account = accounts["commissioner"]
+    own = account.organisations[0]
+    sign_in(client, account)
+    page = client.get(f"/commissioners/{own}")
+    assessment = page.text[page.text.index('id="assessment-heading"') :]
+    assert "Not assessed" in assessment and "Outstanding" not in assessment
+    assert not re.search(r">\s*Good\s*<", assessment)
+    assert "no finance return for 2024-25" in assessment
+    assert "a commissioner is never rated on missing evidence" in assessment
+    token = client.post(
+        "/api/v1/auth/token", json={"user_name": account.user_name, "password": account.password}
+    ).json()["access_token"]
+    card = client.get(
+        f"/api/v1/commissioners/{own}/scorecard", headers={"Authorization": f"Bearer {token}"}
+    ).json()["assessment"]
+    assert (card["overall"], card["outcomes_rating"], card["finance_rating"]) == ("not assessed",) * 3
+    assert card["not_assessed"] == "outcomes and finance" and card["intervene"] is False
+
+
 def test_allocation_explorer_draws_the_whatif_for_those_who_see_every_commissioner(client, accounts):
     assert client.get("/allocations").status_code == 403
     sign_in(client, accounts["policy_maker"])
