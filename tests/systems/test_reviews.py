@@ -52,8 +52,10 @@ def test_programme_from_direction_to_overdue_actions(
     plan = select_places(engine, "LSR-2017", config, definitions, "analyst")
     # £300,000 at £86,956.52 buys 3 reviews (£260,869.56, £39,130.44 left): the worst places first
     assert (plan.reviews, plan.total_cost_gbp, plan.remaining_gbp) == (3, 260_869.56, 39_130.44)
-    # P10 is worse on readmissions and admissions (both z capped at 3; other indicators z = 0): score 6 / 6
-    assert plan.as_dict()["selected"] == ["P10", "P02", "P04"]
+    # P10 is worse on readmissions and admissions (both z capped at 3; other indicators z = 0): score 6 / 6;
+    # then the sums of the two adverse z-scores (readmissions + admissions): P02 -0.30 + 0.21 = -0.09,
+    # P07 +0.24 - 0.43 = -0.19 (P04 -0.12 - 0.11 = -0.23 is next)
+    assert plan.as_dict()["selected"] == ["P10", "P02", "P07"]
     assert plan.places.loc[0, "score"] == pytest.approx(1.0)
     with engine.connect() as connection:
         chosen = (

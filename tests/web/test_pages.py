@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -412,6 +413,36 @@ def test_analyst_sees_places_ranked_with_why_the_programme_and_a_budget_whatif(c
     assert whatif.status_code == 200
     assert "buys 5 reviews" in whatif.text and "Nothing is stored" in whatif.text
     assert _table(whatif.text, "whatif-places").count("<tr") == 6  # a header row and five places
+
+
+def test_a_places_verdicts_in_the_review_work_are_the_monitoring_runs(client, accounts, web_engine):
+    """Issue 14: PL004's delayed days attributable to the NHS (2017-18) are flagged "risk" by the demo's
+    monitoring run; the system-review place detail now says "worse" too, as for every indicator."""
+    from carelens.store.schema_monitor import monitor_judgement
+
+    account = accounts["analyst"]
+    token = client.post(
+        "/api/v1/auth/token", json={"user_name": account.user_name, "password": account.password}
+    ).json()["access_token"]
+    place = client.get(
+        "/api/v1/systems/places/PL004",
+        params={"period": "2017-04-01"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    verdicts = {i["indicator_id"]: i["assessment"] for i in place["indicators"]}
+    assert verdicts["dtoc_nhs"] == "worse"
+    j = monitor_judgement
+    with web_engine.connect() as connection:
+        run = connection.execute(sa.select(sa.func.max(j.c.run_id))).scalar_one()
+        stored = dict(
+            connection.execute(
+                sa.select(j.c.indicator_id, j.c.verdict).where(
+                    j.c.run_id == run, j.c.org_code == "PL004", j.c.period == dt.date(2017, 4, 1)
+                )
+            ).all()
+        )
+    named = {"worse": "worse", "better": "better", "as expected": "within"}
+    assert verdicts == {k: named[v] for k, v in stored.items()} and len(verdicts) == 8
 
 
 @pytest.mark.parametrize(
