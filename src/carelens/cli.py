@@ -1258,9 +1258,10 @@ def systems_rank(
     config: SystemsConfigOption = None,
     db: DbOption = None,
 ) -> None:
-    """Rank places by the documented selection score on the transition indicators (worst first)."""
+    """Rank places by the documented selection score on the transition indicators (worst first); a place
+    with no indicator compared in the period is listed last as not assessed, with no rank."""
     from carelens.ingest.tables import write_table
-    from carelens.systems.places import place_indicators
+    from carelens.systems.places import place_codes, place_indicators
     from carelens.systems.selection import selection_scores
 
     engine, cfg, definitions = _systems_context(db, config)
@@ -1273,7 +1274,8 @@ def systems_rank(
             highlight=False,
         )
         return
-    ranking = selection_scores(compared, cfg)
+    with engine.connect() as connection:
+        ranking = selection_scores(compared, cfg, place_codes(connection))
     columns = [
         "rank",
         "org_code",
@@ -1283,6 +1285,12 @@ def systems_rank(
     ]
     shown = compared["period"].iloc[0] if not compared.empty else "-"
     _print_frame(f"selection score, period {shown} (adverse z, capped)", ranking, columns, limit)
+    unranked = ranking.loc[~ranking["assessed"], "org_code"]
+    if len(unranked):
+        typer.echo(
+            f"{len(unranked)} place(s) not assessed (no indicator compared in {shown}, so no rank): "
+            + ", ".join(unranked)
+        )
     if out:
         write_table(compared, out)
         typer.echo(f"wrote {out}")

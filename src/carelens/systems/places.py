@@ -126,6 +126,17 @@ def members(
     )
 
 
+def place_codes(connection: sa.Connection, kind: OrgKind = OrgKind.PLACE) -> list[str]:
+    """Every organisation of ``kind`` (a place, by default) in the store, by code: the places a ranking
+    lists, whether or not they have indicators in its period."""
+    org = schema.organisation
+    return list(
+        connection.execute(
+            sa.select(org.c.code).where(org.c.kind == kind.value).order_by(org.c.code)
+        ).scalars()
+    )
+
+
 def observations(
     connection: sa.Connection,
     indicator_ids: Sequence[str],
