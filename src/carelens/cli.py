@@ -1198,6 +1198,12 @@ def segment_command(
         ["trust_type", "rank", "org_code", "org_name", "segment", "average_score", "tied"],
         60,
     )
+    unassessed = table.loc[~table["assessed"], "org_code"]
+    if len(unassessed):
+        typer.echo(
+            f"{len(unassessed)} trust(s) not assessed (no metric scored, so no segment): "
+            + ", ".join(unassessed)
+        )
     typer.echo(f"wrote {out}")
 
 

@@ -169,14 +169,16 @@ def test_cli_saf_and_segment(tmp_path):
     metrics = tmp_path / "nof.csv"
     pd.DataFrame(
         {
-            "org_code": ["X", "X", "Y", "Y"],
+            "org_code": ["X", "X", "Y", "Y", "Z"],
             "trust_type": "acute",
-            "metric": ["a", "b", "a", "b"],
-            "score": [1, 2, 3, 3],
+            "metric": ["a", "b", "a", "b", "a"],
+            "score": [1, 2, 3, 3, None],
         }
     ).to_csv(metrics, index=False)
     out = tmp_path / "league.csv"
     result = CliRunner().invoke(app, ["segment", str(metrics), "-o", str(out)])
     assert result.exit_code == 0, result.output
     league = pd.read_csv(out)
-    assert list(league["org_code"]) == ["X", "Y"] and list(league["segment"]) == [1, 3]
+    assert list(league["org_code"]) == ["X", "Y", "Z"] and league["segment"].tolist()[:2] == [1, 3]
+    assert pd.isna(league["segment"].iloc[2]) and list(league["assessed"]) == [True, True, False]
+    assert "1 trust(s) not assessed (no metric scored, so no segment): Z" in result.output

@@ -370,6 +370,25 @@ def test_a_commissioner_with_no_evidence_is_not_assessed_on_its_scorecard_and_in
     assert card["not_assessed"] == "outcomes and finance" and card["intervene"] is False
 
 
+def test_segmentation_lists_trusts_with_nothing_to_score_as_not_assessed(client, web_engine):
+    """No evidence, no segment: every NHS trust in the demo store is listed; those with no published
+    metric to score (no A&E or SHMI figure in the latest period) have no segment and no rank."""
+    with web_engine.connect() as connection:
+        trusts = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(schema.organisation)
+            .where(schema.organisation.c.kind == "nhs_trust")
+        ).scalar_one()
+    body = client.get("/api/v1/segmentation", params={"page_size": 500}).json()
+    assert body["total"] == trusts == len(body["items"])
+    unassessed = [r for r in body["items"] if not r["assessed"]]
+    assert unassessed and all(r["segment"] is None and r["rank"] is None for r in unassessed)
+    assert {r["explanation"] for r in unassessed} == {
+        "Not assessed: no metric is scored, so it is not segmented (never placed in a quarter by default)."
+    }
+    assert all(r["segment"] in (1, 2, 3, 4, 5) for r in body["items"] if r["assessed"])
+
+
 def test_allocation_explorer_draws_the_whatif_for_those_who_see_every_commissioner(client, accounts):
     assert client.get("/allocations").status_code == 403
     sign_in(client, accounts["policy_maker"])
