@@ -80,6 +80,24 @@ def test_profile_explains_ratings_in_plain_english(client):
     assert {r["code"] for r in p1["relationships"]} == {"L1"}
 
 
+def test_an_overall_rating_on_part_of_the_key_questions_says_so():
+    """CQC rates outpatients and diagnostic services overall without effective: the explanation says
+    what the overall rests on, never presenting four key questions as the five."""
+    from carelens.services.ratings import explain
+
+    def rating(question: str, value: str) -> dict:
+        return {"service": "Overall", "key_question": question, "rating": value, "published": True}
+
+    four = [
+        rating("Overall", "Good"),
+        *(rating(q, "Good") for q in ("Safe", "Caring", "Responsive", "Well-led")),
+    ]
+    text = explain({"name": "Clinic"}, [*four, rating("Effective", "Insufficient evidence to rate")])
+    assert text.endswith("The overall rating rests on 4 of the 5 key questions: effective is not rated.")
+    complete = explain({"name": "Clinic"}, [*four, rating("Effective", "Good")])
+    assert "rests on" not in complete and complete.startswith("Clinic is rated Good overall.")
+
+
 def test_synchronous_routes_run_on_the_configured_number_of_threads(api_engine, monkeypatch):
     """``request_threads`` bounds the thread pool that runs synchronous routes (AnyIO's default is 40)."""
     import anyio.to_thread

@@ -334,6 +334,86 @@ def test_nhs_trust_without_locations_and_two_requires_improvement_with_use_of_re
     assert overall["rating"] == G  # Safe RI only (1 RI of 6), Caring O
 
 
+NR = "Not rated"
+
+
+def test_a_partial_set_of_key_questions_is_never_rated_as_complete():
+    """Adult social care aggregates all five key questions (ratings.yaml complete_with: 5): A has three
+    rated, B four; neither gets an overall rating, and each says on how many it would have been rated
+    and what the rules would give on those alone. C has all five."""
+    rows = {
+        "A": [G, NR, O, NR, G],
+        "B": [O, O, G, "Insufficient evidence to rate", G],
+        "C": [O, O, G, G, G],
+    }
+    kq = pd.DataFrame(
+        [
+            {"location_id": loc, "key_question": q, "rating": r}
+            for loc, five in rows.items()
+            for q, r in zip(KEY_QUESTIONS, five, strict=True)
+        ]
+    )
+    result = adult_social_care(kq).set_index("location_id")
+    assert result["rating"].to_dict() == {"A": NR, "B": NR, "C": O}
+    assert result["reason"].to_dict() == {"A": "incomplete", "B": "incomplete", "C": "outstanding"}
+    assert result.loc["A", "explanation"] == (
+        "Not rated overall: rated on three of five key questions (Safe, Caring and Well-led; not rated: "
+        "Effective and Responsive), and a complete rating needs at least five, so this is not a complete "
+        "rating (the rules on these three alone would give Good)."
+    )
+    assert "rated on four of five key questions" in result.loc["B", "explanation"]
+    assert "would give Outstanding" in result.loc["B", "explanation"]
+    # a limiter on the overall rating cannot turn an incomplete rating into one
+    limited = adult_social_care(
+        kq, pd.DataFrame({"location_id": ["A"], "limiter": ["breach_of_regulations"]})
+    ).set_index("location_id")
+    assert limited.loc["A", "rating"] == NR
+
+
+def test_nhs_overall_ratings_need_four_key_questions_and_the_trust_five():
+    """Core services and locations are rated overall on four key questions (outpatients: effective not
+    rated), never on three; a trust overall needs all five, so no trust-level well-led assessment means
+    no trust overall rating."""
+    services = trust_services()
+    outpatients = pd.DataFrame(
+        {
+            "provider_id": "T2",
+            "location_id": "S1",
+            "service": ["outpatients"] * 5 + ["diagnostic"] * 5,
+            "key_question": list(KEY_QUESTIONS) * 2,
+            "rating": [G, "Insufficient evidence to rate", O, G, G, G, NR, NR, G, R],
+        }
+    )
+    levels = nhs_trust(pd.concat([services, outpatients], ignore_index=True))
+    l2 = levels.service.set_index(["location_id", "service"])
+    assert l2.loc[("S1", "outpatients"), "rating"] == G  # four of five: a complete core service rating
+    assert (
+        l2.loc[("S1", "diagnostic"), "rating"] == NR
+        and l2.loc[("S1", "diagnostic"), "reason"] == "incomplete"
+    )
+    assert "rated on three of five key questions" in l2.loc[("S1", "diagnostic"), "explanation"]
+    assert l2.loc[("S1", "diagnostic"), "explanation"].startswith("Not rated overall for diagnostic")
+    trust = levels.trust.set_index("provider_id")
+    assert trust["rating"].to_dict() == {"T1": NR, "T2": NR}  # no trust-level well-led assessment given
+    assert trust.loc["T1", "explanation"] == (
+        "Not rated overall: rated on four of five key questions (Safe, Effective, Caring and Responsive; not "
+        "rated: Well-led), and a complete rating needs at least five, so this is not a complete rating "
+        "(the rules on these four alone would give Outstanding)."
+    )
+
+
+@pytest.mark.parametrize("value", [0, 6, "all", None])
+def test_a_bad_or_missing_completeness_rule_names_the_field(tmp_path, value):
+    text = config_file("ratings.yaml").read_text()
+    assert "    trust_overall: 5\n" in text
+    replacement = "" if value is None else f"    trust_overall: {value}\n"
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text.replace("    trust_overall: 5\n", replacement, 1))
+    with pytest.raises(InputError) as caught:
+        load_rules(bad)
+    assert [p.field for p in caught.value.problems] == ["nhs_trust.complete_with.trust_overall"]
+
+
 def test_unknown_enforcement_action_is_bad_input():
     with pytest.raises(InputError, match="'fine' is not one of"):
         nhs_trust(

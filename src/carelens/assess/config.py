@@ -78,6 +78,8 @@ class RulesConfig:
     """Everything the ratings rules need (see ``ratings.yaml`` for meaning and sources)."""
 
     asc_overall: XTable
+    asc_complete_with: int
+    """Key questions an adult social care overall rating needs rated (fewer: not a complete rating)."""
     asc_limiters: dict[str, Limiter]
     no_raise_after_months: int | None
     nhs_table: XTable
@@ -85,7 +87,13 @@ class RulesConfig:
     well_led_from_trust_assessment: bool
     single_site_well_led_from_trust: bool
     enforcement: dict[str, Limiter]
+    nhs_complete_with: dict[str, int]
+    """Key questions an NHS overall rating needs rated, by level (``COMPLETE_LEVELS``)."""
     source: str = "ratings.yaml"
+
+
+COMPLETE_LEVELS = ("service_overall", "location_overall", "trust_overall")
+"""The NHS trust levels aggregated from key questions (``nhs_trust.complete_with`` in ``ratings.yaml``)."""
 
 
 def load_rules(path: str | Path | None = None) -> RulesConfig:
@@ -154,12 +162,34 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
         problems.append(
             Problem(source, None, "nhs_trust.x_table", "min_ratings must start at 1 and increase")
         )
+
+    def questions(value: Any, where: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= len(KEY_QUESTIONS):
+            problems.append(
+                Problem(source, None, where, f"must be a whole number of key questions 1-5, not {value!r}")
+            )
+            return len(KEY_QUESTIONS)
+        return value
+
+    asc_complete = questions(
+        get(data, "adult_social_care", "key_questions_to_overall", "complete_with"),
+        "adult_social_care.key_questions_to_overall.complete_with",
+    )
+    nhs_complete_spec = get(data, "nhs_trust", "complete_with") or {}
+    nhs_complete = {
+        level: questions(
+            nhs_complete_spec.get(level) if isinstance(nhs_complete_spec, dict) else None,
+            f"nhs_trust.complete_with.{level}",
+        )
+        for level in COMPLETE_LEVELS
+    }
     uor = get(data, "nhs_trust", "trust_overall_with_use_of_resources") or {}
     focused = asc.get("focused_inspection") or {}
     config = RulesConfig(
         asc_overall=XTable.fixed(
             thresholds(kq, "adult_social_care.key_questions_to_overall"), bool(kq.get("cap_at_count", False))
         ),
+        asc_complete_with=asc_complete,
         asc_limiters=limiters(asc.get("limiters"), "adult_social_care.limiters", None),
         no_raise_after_months=focused.get("no_raise_after_months"),
         nhs_table=XTable(
@@ -172,6 +202,7 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
         well_led_from_trust_assessment=bool(nhs.get("well_led_from_trust_assessment", True)),
         single_site_well_led_from_trust=bool(nhs.get("single_site_well_led_from_trust", True)),
         enforcement=limiters(nhs.get("enforcement"), "nhs_trust.enforcement", None),
+        nhs_complete_with=nhs_complete,
         source=source,
     )
     if problems:

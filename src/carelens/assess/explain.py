@@ -20,6 +20,7 @@ REASONS = (
     "requires_improvement_count",
     "outstanding",
     "good",
+    "incomplete",
 )
 """Which rule decided an aggregated rating (index = reason code stored in results)."""
 
@@ -61,12 +62,16 @@ def explain(
     nouns: str = "key questions",
     rule_rating: int | None = None,
     limits: Sequence[str] = (),
+    incomplete: tuple[Sequence[str], Sequence[str], int, int] | None = None,
 ) -> str:
     """One sentence saying why a rating is what it is.
 
     ``names`` maps a rating code to the names of the underlying items with that rating; ``thresholds``
     are the (outstanding, requires improvement, inadequate) counts that applied; ``rule_rating`` is the
-    rating before limiters, ``limits`` the texts of the limiters that applied.
+    rating before limiters, ``limits`` the texts of the limiters that applied. For ``reason`` "incomplete"
+    (fewer key questions rated than a complete rating needs), ``incomplete`` is (the key questions
+    rated, those not rated, how many a complete rating needs, the rating the rules would give on the
+    ones rated).
     """
     x_out, x_ri, x_inad = thresholds
     out = list(names.get(CODES["Outstanding"], ()))
@@ -74,7 +79,15 @@ def explain(
     inad = list(names.get(CODES["Inadequate"], ()))
     rule_rating = rating if rule_rating is None else rule_rating
     head = label(rule_rating)
-    if reason == "not_rated":
+    if reason == "incomplete" and incomplete is not None:
+        rated, missing, needed, partial = incomplete
+        because = (
+            f"Not rated {subject}: rated on {number(len(rated))} of {number(len(rated) + len(missing))} "
+            f"key questions ({join_names(rated)}; not rated: {join_names(missing)}), and a complete rating needs "
+            f"at least {number(needed)}, so this is not a complete rating (the rules on these "
+            f"{number(len(rated))} alone would give {label(partial)})"
+        )
+    elif reason == "not_rated":
         because = f"Not rated {subject}: no {noun} has a rating"
     elif reason == "inadequate_count":
         because = f"{head} {subject} because {_some(inad, 1, noun, nouns)}"
