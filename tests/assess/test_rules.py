@@ -370,10 +370,10 @@ def test_a_partial_set_of_key_questions_is_never_rated_as_complete():
     assert limited.loc["A", "rating"] == NR
 
 
-def test_nhs_overall_ratings_need_four_key_questions_and_the_trust_five():
+def test_nhs_overall_ratings_need_four_key_questions_and_a_trust_five_to_be_complete():
     """Core services and locations are rated overall on four key questions (outpatients: effective not
-    rated), never on three; a trust overall needs all five, so no trust-level well-led assessment means
-    no trust overall rating."""
+    rated), never on three, and say which is not rated; a trust without its trust-level well-led
+    assessment is rated on the other four but always said to be not a complete rating."""
     services = trust_services()
     outpatients = pd.DataFrame(
         {
@@ -386,7 +386,10 @@ def test_nhs_overall_ratings_need_four_key_questions_and_the_trust_five():
     )
     levels = nhs_trust(pd.concat([services, outpatients], ignore_index=True))
     l2 = levels.service.set_index(["location_id", "service"])
-    assert l2.loc[("S1", "outpatients"), "rating"] == G  # four of five: a complete core service rating
+    assert l2.loc[("S1", "outpatients"), "rating"] == G and l2.loc[("S1", "outpatients"), "complete"]
+    assert l2.loc[("S1", "outpatients"), "explanation"].endswith(
+        "Rated on four of five key questions (not rated: Effective)."
+    )
     assert (
         l2.loc[("S1", "diagnostic"), "rating"] == NR
         and l2.loc[("S1", "diagnostic"), "reason"] == "incomplete"
@@ -394,12 +397,17 @@ def test_nhs_overall_ratings_need_four_key_questions_and_the_trust_five():
     assert "rated on three of five key questions" in l2.loc[("S1", "diagnostic"), "explanation"]
     assert l2.loc[("S1", "diagnostic"), "explanation"].startswith("Not rated overall for diagnostic")
     trust = levels.trust.set_index("provider_id")
-    assert trust["rating"].to_dict() == {"T1": NR, "T2": NR}  # no trust-level well-led assessment given
-    assert trust.loc["T1", "explanation"] == (
-        "Not rated overall: rated on four of five key questions (Safe, Effective, Caring and Responsive; not "
-        "rated: Well-led), and a complete rating needs at least five, so this is not a complete rating "
-        "(the rules on these four alone would give Outstanding)."
+    assert trust["rating"].to_dict() == {"T1": O, "T2": O}  # no trust-level well-led assessment given
+    assert not trust["complete"].any()
+    assert trust.loc["T1", "explanation"].endswith(
+        "Rated on four of five key questions (not rated: Well-led): not a complete rating, which needs at "
+        "least five."
     )
+    with_well_led = nhs_trust(
+        services, trust_assessments=pd.DataFrame({"provider_id": ["T1"], "well_led": [G]})
+    )
+    t1 = with_well_led.trust.set_index("provider_id").loc["T1"]
+    assert t1["complete"] and "Rated on" not in t1["explanation"]
 
 
 @pytest.mark.parametrize("value", [0, 6, "all", None])
@@ -435,3 +443,18 @@ def test_rules_file_problems_are_reported(tmp_path):
     with pytest.raises(InputError, match=r"adult_social_care\.key_questions_to_overall\.outstanding"):
         load_rules(bad)
     assert dataclasses.is_dataclass(RULES)
+
+
+def test_rate_with_above_complete_with_is_refused_naming_the_field(tmp_path):
+    text = config_file("ratings.yaml").read_text()
+    old = "  rate_with:\n    service_overall: 4\n"
+    assert old in text
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text.replace(old, "  rate_with:\n    service_overall: 5\n", 1))
+    with pytest.raises(InputError) as caught:
+        load_rules(bad)
+    [problem] = caught.value.problems
+    assert (
+        problem.field == "nhs_trust.rate_with.service_overall"
+        and "at most complete_with (4)" in problem.reason
+    )

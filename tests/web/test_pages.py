@@ -370,6 +370,14 @@ def test_a_commissioner_with_no_evidence_is_not_assessed_on_its_scorecard_and_in
     assert card["not_assessed"] == "outcomes and finance" and card["intervene"] is False
 
 
+def test_a_trust_rated_on_four_key_questions_says_it_is_not_a_complete_rating(client):
+    """RK9's overall is aggregated from its hospitals' ratings without a trust-level well-led assessment:
+    the page gives it and says it is not a complete rating."""
+    text = re.sub(r"\s+", " ", client.get("/organisations/RK9").text)
+    assert "is rated Requires improvement overall from 2019-12-18" in text
+    assert "It is not a complete rating: it rests on 4 of the 5 key questions (well-led not rated)." in text
+
+
 def test_segmentation_lists_trusts_with_nothing_to_score_as_not_assessed(client, web_engine):
     """No evidence, no segment: every NHS trust in the demo store is listed; those with no published
     metric to score (no A&E or SHMI figure in the latest period) have no segment and no rank."""

@@ -17,12 +17,15 @@ a *default*: departures by professional judgement are recorded with :mod:`carele
 
 **A partial set of key questions is never rated as complete.** Every step that aggregates key questions
 into an overall rating (adult social care location overall; NHS core service, location and trust
-overall) needs a number of the five rated (``complete_with`` in ``ratings.yaml``: all five for adult
-social care and the trust, four for a core service or location, as CQC rates outpatients and diagnostic
-imaging without effective). With fewer, the overall is not rated (reason ``incomplete``) and its
-explanation says so: "rated on three of five key questions (...; not rated: ...), and a complete rating
-needs at least five, so this is not a complete rating (the rules on these three alone would give
-Good)". A limiter never turns such a result into a rating. Steps that aggregate one key question across
+overall) has ``complete_with`` (key questions a complete rating needs: all five for adult social care
+and the trust, four for a core service or location, as CQC rates outpatients and diagnostic imaging
+without effective) and ``rate_with`` (the fewest for any rating; ``ratings.yaml``). With fewer than
+``rate_with`` the overall is not rated (reason ``incomplete``) and its explanation says so: "rated on
+three of five key questions (...; not rated: ...), and a complete rating needs at least five, so this
+is not a complete rating (the rules on these three alone would give Good)"; between the two it is rated,
+``complete`` is false and the explanation says "not a complete rating" (a trust without its trust-level
+well-led assessment); a rating on fewer than five always says which are not rated. A limiter never
+turns a result that is not rated into a rating. Steps that aggregate one key question across
 core services or locations are not affected (a core service that does not rate a key question is
 simply not counted).
 """
@@ -94,6 +97,7 @@ def aggregate(
     codes: str = "code",
     name: str | None = None,
     complete_with: int | None = None,
+    rate_with: int | None = None,
 ) -> pd.DataFrame:
     """Aggregate the rating codes in column ``codes`` of a long table over groups ``by``.
 
@@ -103,10 +107,12 @@ def aggregate(
     ``names_requires_improvement`` / ``names_inadequate`` (lists of the underlying items, for explanations).
 
     ``complete_with``: the underlying items are key questions (``name``), and a complete rating needs at
-    least this many of the five rated. A group with fewer (but some) is not rated, reason
-    ``incomplete``; ``partial_code`` keeps what the rules would give on the key questions rated, and
-    ``names_rated`` / ``names_not_rated`` list them, for the explanation. ``complete`` says whether a
-    group's rating rests on enough key questions.
+    least this many of the five rated; ``rate_with`` (default the same, at most ``complete_with``): the
+    fewest rated for any rating. A group with fewer than ``rate_with`` (but some) is not rated, reason
+    ``incomplete``; one with at least ``rate_with`` but fewer than ``complete_with`` is rated and its
+    explanation says it is not a complete rating. ``complete`` says whether a group's rating rests on
+    enough key questions; ``partial_code`` keeps what the rules give on the key questions rated, and
+    ``names_rated`` / ``names_not_rated`` list them, for the explanation.
     """
     by = list(by)
     if frame.empty:
@@ -141,9 +147,10 @@ def aggregate(
             raise ValueError("complete_with needs the name column of the key questions")
         is_question = frame[name].isin(KEY_QUESTIONS).to_numpy() & (values > NOT_RATED)
         questions = np.bincount(ids[is_question], minlength=size)
-        short = (questions < complete_with) & (n > 0)
+        rate_with = complete_with if rate_with is None else min(rate_with, complete_with)
+        short = (questions < rate_with) & (n > 0)
         out["partial_code"] = rating
-        out["complete"] = (n > 0) & ~short
+        out["complete"] = (n > 0) & (questions >= complete_with)
         rating = np.where(short, NOT_RATED, rating).astype(np.int8)
         reason = np.where(short, _REASON["incomplete"], reason).astype(np.int8)
         rated = pd.DataFrame({"id": ids[is_question], "name": frame.loc[is_question, name].to_numpy()})
@@ -184,6 +191,7 @@ def _explain_rows(
                 result["names_not_rated"],
                 result["required"],
                 result["partial_code"],
+                result["complete"],
                 strict=True,
             )
         )
@@ -200,7 +208,7 @@ def _explain_rows(
             nouns=nouns,
             rule_rating=int(rc),
             limits=tuple(lt),
-            incomplete=(p[0], p[1], int(p[2]), int(p[3])) if p is not None else None,
+            incomplete=(p[0], p[1], int(p[2]), int(p[3]), bool(p[4])) if p is not None else None,
         )
         for code, rc, reason, o, r, i, xo, xr, xi, s, lt, p in zip(
             result["code"],
@@ -304,7 +312,12 @@ def adult_social_care(
     kq_caps = caps[caps["limits"] != OVERALL].rename(columns={"limits": "key_question"})
     kq = _apply_caps(kq, kq_caps, [location, "key_question"])
     result = aggregate(
-        kq, [location], config.asc_overall, name="key_question", complete_with=config.asc_complete_with
+        kq,
+        [location],
+        config.asc_overall,
+        name="key_question",
+        complete_with=config.asc_complete_with,
+        rate_with=config.asc_rate_with,
     )
     overall_caps = caps[caps["limits"] == OVERALL]
     result = _apply_caps(result, overall_caps, [location])
@@ -482,6 +495,7 @@ def nhs_trust(
         table,
         name="key_question",
         complete_with=complete["service_overall"],
+        rate_with=config.nhs_rate_with["service_overall"],
     )
     l2 = _labelled(l2, l2["service"].map(lambda s: f"overall for {s}"), "key question", "key questions")
 
@@ -504,6 +518,7 @@ def nhs_trust(
             table,
             name="key_question",
             complete_with=complete["location_overall"],
+            rate_with=config.nhs_rate_with["location_overall"],
         )
         l4 = _labelled(l4, "overall", "key question", "key questions")
         l5, l6 = _trust_levels(l3, trust, config, name="location_id", noun="location", nouns="locations")
@@ -578,10 +593,16 @@ def _trust_levels(
     else:
         uor_rows = pd.DataFrame(columns=["provider_id", "key_question", "code"])
     with_uor = l6_input["provider_id"].isin(uor_rows["provider_id"])
-    trust_complete = complete["trust_overall"]
+    trust_complete = config.nhs_complete_with["trust_overall"]
+    trust_rate = config.nhs_rate_with["trust_overall"]
     parts = [
         aggregate(
-            l6_input[~with_uor], ["provider_id"], table, name="key_question", complete_with=trust_complete
+            l6_input[~with_uor],
+            ["provider_id"],
+            table,
+            name="key_question",
+            complete_with=trust_complete,
+            rate_with=trust_rate,
         )
     ]
     if with_uor.any():
@@ -593,6 +614,7 @@ def _trust_levels(
                 config.trust_overall_with_uor,
                 name="key_question",
                 complete_with=trust_complete,
+                rate_with=trust_rate,
             )
         )
     l6 = pd.concat([p for p in parts if not p.empty], ignore_index=True).sort_values(

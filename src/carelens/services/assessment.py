@@ -162,6 +162,7 @@ def provider_ratings(db: Db, actor: Actor, code: str) -> list[dict[str, Any]]:
         item["rule"] = detail.get("rule")
         item["locations"] = detail.get("locations")
         item["ratings"] = detail.get("ratings")
+        item["complete"] = bool(detail.get("complete", True))
         item["explanation"] = explain_assessed(item, detail)
         item["based_on"] = detail.get("based_on", [])
         out.append(item)

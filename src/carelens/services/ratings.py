@@ -189,6 +189,13 @@ def explain_aggregated(name: str, aggregated: list[dict[str, Any]]) -> str:
             f"{name} is rated {r['rating']} overall from {r['effective_date']}{status}: aggregated from "
             f"{r['ratings']} ratings of {r['locations']} of its locations by the {r['rule']}."
         )
+        if not r.get("complete", True):  # a partial set of key questions is never presented as complete
+            rated = {q["key_question"] for q in aggregated if q["rating"] in RATINGS} - {"Overall"}
+            missing = [q for q in KEY_QUESTIONS if q not in rated]
+            parts.append(
+                f"It is not a complete rating: it rests on {len(KEY_QUESTIONS) - len(missing)} of the "
+                f"{len(KEY_QUESTIONS)} key questions ({', '.join(q.lower() for q in missing)} not rated)."
+            )
     else:
         parts.append(f"{name} has no overall rating.")
     questions = [r for r in aggregated if r["key_question"] != "Overall"]
