@@ -36,17 +36,40 @@ def test_reader_checks_types_ranges_and_defaults():
     ]
 
 
+def test_a_retired_field_still_present_is_named_with_what_decides_now():
+    reader = FieldReader("s.yaml", {"outcomes": {"level": 99.8, "kept": 1}, "flat": None})
+    reader.retired("outcomes.level", "the comparison specification decides")
+    reader.retired("outcomes.absent", "never set")
+    reader.retired("flat.deeper", "a null section has no fields")
+    with pytest.raises(InputError) as caught:
+        reader.raise_if_any()
+    assert [(p.source, p.field, p.reason) for p in caught.value.problems] == [
+        (
+            "s.yaml",
+            "outcomes.level",
+            "is no longer a setting: the comparison specification decides; remove it",
+        )
+    ]
+
+
 def test_bad_systems_config_names_file_and_fields(tmp_path):
     document = yaml.safe_load(default_config_file().read_text(encoding="utf-8"))
     document["aco"]["savings_cap"] = 1.5
     document["aco"]["hhi"]["high_above"] = "high"
-    document["transitions"]["indicators"]["dtoc_total"]["funnel"] = "normal"
+    # the comparison specification decides how indicators are compared: the old fields are refused
+    document["transitions"]["indicators"]["dtoc_total"]["funnel"] = "rate"
+    document["transitions"]["level"] = 99.8
+    document["aco"]["quality"]["level"] = 99.8
     bad = tmp_path / "systems.yaml"
     bad.write_text(yaml.safe_dump(document))
     with pytest.raises(InputError) as caught:
         load_config(bad)
     assert {(p.source, p.field) for p in caught.value.problems} == {
         (str(bad), "transitions.indicators.dtoc_total.funnel"),
+        (str(bad), "transitions.level"),
+        (str(bad), "aco.quality.level"),
         (str(bad), "aco.savings_cap"),
         (str(bad), "aco.hhi.high_above"),
     }
+    retired = [p for p in caught.value.problems if p.field.endswith(("funnel", "level"))]
+    assert all("no longer a setting" in p.reason and "comparison specification" in p.reason for p in retired)

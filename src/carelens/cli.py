@@ -916,6 +916,11 @@ def assess_commissioners(
         None, "--leadership", help="Leadership: commissioner_code, leadership."
     ),
     rules: Path | None = typer.Option(None, "--rules", help="Assessment rules YAML (default: packaged)."),
+    settings: Path | None = typer.Option(
+        None,
+        "--settings",
+        help="Monitoring settings YAML the outcome comparisons use (default: the packaged monitor.yaml).",
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the scorecard (.csv/.parquet)."),
     intervene: list[str] | None = typer.Option(
         None, "--intervene", help="Record an intervention for this commissioner code (repeatable)."
@@ -925,19 +930,31 @@ def assess_commissioners(
     ),
     db: DbOption = None,
 ) -> None:
-    """Commissioner scorecards against peers, finance and leadership; rating with reasons; size analysis."""
+    """Commissioner scorecards against peers, finance and leadership; rating with reasons; size analysis.
+
+    A part with no evidence (no indicator scored against peers, no finance return) is "not assessed",
+    and so is the overall rating; an intervention is never recorded on a commissioner not assessed."""
     import pandas as pd
 
     from carelens.errors import InputError, Problem
-    from carelens.fund.assessment import assess, load_rules, observations_from_store, record_intervention
+    from carelens.fund.assessment import (
+        NOT_ASSESSED,
+        RATINGS,
+        assess,
+        load_rules,
+        observations_from_store,
+        record_intervention,
+    )
     from carelens.fund.scenario import parse_year
     from carelens.fund.service import practice_loader
     from carelens.ingest.service import current_user
     from carelens.ingest.tables import read_table, write_table
     from carelens.model.indicators import load_indicators
+    from carelens.monitor.settings import load_settings
 
     wanted = parse_year(year)
     the_rules = load_rules(rules)
+    the_settings = load_settings(settings)
     engine = _store(db) if (db or observations is None or intervene) else None
     if observations is not None:
         obs = read_table(observations)
@@ -952,13 +969,16 @@ def assess_commissioners(
     commissioners = practices.groupby("commissioner_code", as_index=False)["population"].sum()
     fin = read_table(finance) if finance else None
     lead = read_table(leadership) if leadership else None
-    result = assess(commissioners, obs, load_indicators(), the_rules, fin, lead)
+    result = assess(
+        commissioners, obs, load_indicators(), the_rules, fin, lead, settings=the_settings, year=wanted
+    )
     card = result.scorecard
+    order = [*RATINGS, NOT_ASSESSED]
     _print_frame(
         f"commissioner assessment {year}",
         card.sort_values(
-            "overall",
-            key=lambda s: s.map(["outstanding", "good", "requires_improvement", "inadequate"].index),
+            ["overall", "commissioner_code"],
+            key=lambda s: s.map(lambda v: order.index(v) if v in order else v),
         ),
         [
             "commissioner_code",
@@ -971,28 +991,52 @@ def assess_commissioners(
             "overall",
         ],
     )
+    unassessed = card[card["overall"] == NOT_ASSESSED]
+    if not unassessed.empty:
+        parts = unassessed["not_assessed"].value_counts()
+        typer.echo(
+            f"{len(unassessed)} of {len(card)} commissioners not assessed (no rating without evidence): "
+            + "; ".join(f"{n} with no evidence on {what}" for what, n in parts.items())
+        )
     _print_frame("is performance related to size?", result.size, list(result.size.columns))
     typer.echo(
         f"Spearman rho (population vs net worse share) = {result.size_correlation:.3f}, p = {result.size_p_value:.3f}"
     )
-    if out:
-        write_table(card.assign(reasons=card["reasons"].map("; ".join)), out)
-        typer.echo(f"wrote {out}")
+    chosen = []
+    problems = []
     for code in intervene or []:
         rows = card[card["commissioner_code"] == code]
         if rows.empty:
-            raise InputError(Problem("--intervene", None, None, f"commissioner {code!r} was not assessed"))
-        row = rows.iloc[0]
+            problems.append(Problem("--intervene", None, None, f"commissioner {code!r} was not assessed"))
+        elif rows.iloc[0]["overall"] == NOT_ASSESSED:
+            row = rows.iloc[0]
+            problems.append(
+                Problem(
+                    "--intervene",
+                    None,
+                    None,
+                    f"commissioner {code!r} is not assessed (no evidence on {row['not_assessed']}): "
+                    "an intervention needs an assessment with evidence",
+                )
+            )
+        else:
+            chosen.append(rows.iloc[0])
+    if problems:  # before anything is written: all the interventions or none
+        raise InputError(problems)
+    if out:
+        write_table(card.assign(reasons=card["reasons"].map("; ".join)), out)
+        typer.echo(f"wrote {out}")
+    for row in chosen:
         new_id = record_intervention(
             engine,
-            code,
+            row["commissioner_code"],
             wanted,
             decision,
             list(row["reasons"]),
             current_user(),
             {"overall": row["overall"], "outcomes": row["outcomes_rating"], "finance": row["finance_rating"]},
         )
-        typer.echo(f"recorded intervention #{new_id} for {code}: {decision}")
+        typer.echo(f"recorded intervention #{new_id} for {row['commissioner_code']}: {decision}")
 
 
 rate_app = typer.Typer(
@@ -1154,6 +1198,12 @@ def segment_command(
         ["trust_type", "rank", "org_code", "org_name", "segment", "average_score", "tied"],
         60,
     )
+    unassessed = table.loc[~table["assessed"], "org_code"]
+    if len(unassessed):
+        typer.echo(
+            f"{len(unassessed)} trust(s) not assessed (no metric scored, so no segment): "
+            + ", ".join(unassessed)
+        )
     typer.echo(f"wrote {out}")
 
 
@@ -1214,9 +1264,10 @@ def systems_rank(
     config: SystemsConfigOption = None,
     db: DbOption = None,
 ) -> None:
-    """Rank places by the documented selection score on the transition indicators (worst first)."""
+    """Rank places by the documented selection score on the transition indicators (worst first); a place
+    with no indicator compared in the period is listed last as not assessed, with no rank."""
     from carelens.ingest.tables import write_table
-    from carelens.systems.places import place_indicators
+    from carelens.systems.places import place_codes, place_indicators
     from carelens.systems.selection import selection_scores
 
     engine, cfg, definitions = _systems_context(db, config)
@@ -1229,7 +1280,8 @@ def systems_rank(
             highlight=False,
         )
         return
-    ranking = selection_scores(compared, cfg)
+    with engine.connect() as connection:
+        ranking = selection_scores(compared, cfg, place_codes(connection))
     columns = [
         "rank",
         "org_code",
@@ -1239,6 +1291,12 @@ def systems_rank(
     ]
     shown = compared["period"].iloc[0] if not compared.empty else "-"
     _print_frame(f"selection score, period {shown} (adverse z, capped)", ranking, columns, limit)
+    unranked = ranking.loc[~ranking["assessed"], "org_code"]
+    if len(unranked):
+        typer.echo(
+            f"{len(unranked)} place(s) not assessed (no indicator compared in {shown}, so no rank): "
+            + ", ".join(unranked)
+        )
     if out:
         write_table(compared, out)
         typer.echo(f"wrote {out}")

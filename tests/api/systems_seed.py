@@ -1,8 +1,9 @@
 """Local system reviews and ACOs in the API test store, written through the real importers and the
 domain's own functions (as ``carelens ingest`` and ``carelens systems review ...``/``aco settle`` do).
 
-Places PL1-PL5 with stated transition counts for 2017/18, worst first PL2, PL1, PL3, PL4, PL5 on every
-weighted indicator. Members: L1 (contracted by C1) belongs to PL1, C1 itself to PL3, P2 to PL2, LA1 to
+Places PL1-PL10 with stated transition counts for 2017/18, worst first PL2, PL1, PL3, PL6, PL7, PL8, PL4,
+PL9, PL5, PL10 on every weighted indicator (ten places: the fewest a funnel compares, by the monitoring
+settings' small-number rule). Members: L1 (contracted by C1) belongs to PL1, C1 itself to PL3, P2 to PL2, LA1 to
 PL5: the commissioner's area reaches PL1 and PL3. Direction ``LSR-T`` buys three reviews (PL2, PL1,
 PL3); PL1's review is reported (published) with findings and an action plan (one action overdue), PL2's
 and PL3's are planned (unpublished). ACOs: ACO1 (member L1) saves 5% and is paid; ACO2 (member P2)
@@ -21,8 +22,21 @@ import sqlalchemy as sa
 
 PERIOD = dt.date(2017, 4, 1)
 QUALITY_PERIOD = dt.date(2024, 4, 1)
-PLACES = ["PL1", "PL2", "PL3", "PL4", "PL5"]
-RANKED = ["PL2", "PL1", "PL3", "PL4", "PL5"]
+PLACES = [f"PL{i}" for i in range(1, 11)]
+BADNESS = {
+    "PL2": 2.0,
+    "PL1": 1.0,
+    "PL3": 0.5,
+    "PL6": 0.25,
+    "PL7": 0.0,
+    "PL8": -0.25,
+    "PL4": -0.5,
+    "PL9": -0.75,
+    "PL5": -1.0,
+    "PL10": -1.5,
+}
+"""How far each place is from the England average (see ``_transitions``)."""
+RANKED = list(BADNESS)
 """Places by selection score, worst first."""
 SYSTEMS_ORGS = [*PLACES, "ACO1", "ACO2"]
 MEMBERS = [
@@ -55,7 +69,7 @@ def _transitions(period: dt.date, codes: list[str], kinds: list[str], badness: l
         {
             "org_code": codes,
             "org_name": [
-                f"Test {'place' if k == 'place' else 'ACO'} {c[-1]}"
+                f"Test {'place' if k == 'place' else 'ACO'} {c.removeprefix('PL').removeprefix('ACO')}"
                 for c, k in zip(codes, kinds, strict=True)
             ],
             "org_kind": kinds,
@@ -94,10 +108,12 @@ def fill_systems(engine: sa.Engine) -> None:
     )
 
     config, definitions = load_config(), load_indicators()
-    badness = {"PL2": 2.0, "PL1": 1.0, "PL3": 0.5, "PL4": -0.5, "PL5": -1.0}
-    places = _transitions(PERIOD, PLACES, ["place"] * 5, [badness[c] for c in PLACES])
+    places = _transitions(PERIOD, PLACES, ["place"] * len(PLACES), [BADNESS[c] for c in PLACES])
     quality = _transitions(
-        QUALITY_PERIOD, SYSTEMS_ORGS, ["place"] * 5 + ["aco"] * 2, [0, 0.2, -0.2, 0.1, -0.1, 0, 0]
+        QUALITY_PERIOD,
+        SYSTEMS_ORGS,
+        ["place"] * len(PLACES) + ["aco"] * 2,
+        [0, 0.2, -0.2, 0.1, -0.1, 0.05, -0.05, 0.15, -0.15, 0, 0, 0],
     )
     members = pd.DataFrame(MEMBERS, columns=["kind", "subject_code", "object_code"]).assign(
         valid_from="2016-04-01"

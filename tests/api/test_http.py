@@ -33,12 +33,12 @@ def test_confidential_responses_are_never_stored_and_public_ones_may_be_cached(c
 
 
 def test_csv_output_and_pagination(client):
-    organisations = len(ORGS) + len(SYSTEMS_ORGS)  # 14: 4 pages of 3 and a last page of 2
+    organisations = len(ORGS) + len(SYSTEMS_ORGS)  # 19: 6 pages of 3 and a last page of 1
     page1 = client.get("/api/v1/organisations?page_size=3").json()
-    page5 = client.get("/api/v1/organisations?page_size=3&page=5").json()
-    assert page1["total"] == organisations and page1["pages"] == 5 and len(page1["items"]) == 3
-    assert len(page5["items"]) == 2
-    assert {o["code"] for o in page1["items"]}.isdisjoint(o["code"] for o in page5["items"])
+    page7 = client.get("/api/v1/organisations?page_size=3&page=7").json()
+    assert page1["total"] == organisations and page1["pages"] == 7 and len(page1["items"]) == 3
+    assert len(page7["items"]) == 1
+    assert {o["code"] for o in page1["items"]}.isdisjoint(o["code"] for o in page7["items"])
     response = client.get("/api/v1/organisations?format=csv")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -78,6 +78,24 @@ def test_profile_explains_ratings_in_plain_english(client):
     p1 = client.get("/api/v1/organisations/P1").json()
     assert {i["indicator_id"] for i in p1["indicators"]} == {"ind_n", "ind_p"}
     assert {r["code"] for r in p1["relationships"]} == {"L1"}
+
+
+def test_an_overall_rating_on_part_of_the_key_questions_says_so():
+    """CQC rates outpatients and diagnostic services overall without effective: the explanation says
+    what the overall rests on, never presenting four key questions as the five."""
+    from carelens.services.ratings import explain
+
+    def rating(question: str, value: str) -> dict:
+        return {"service": "Overall", "key_question": question, "rating": value, "published": True}
+
+    four = [
+        rating("Overall", "Good"),
+        *(rating(q, "Good") for q in ("Safe", "Caring", "Responsive", "Well-led")),
+    ]
+    text = explain({"name": "Clinic"}, [*four, rating("Effective", "Insufficient evidence to rate")])
+    assert text.endswith("The overall rating rests on 4 of the 5 key questions: effective is not rated.")
+    complete = explain({"name": "Clinic"}, [*four, rating("Effective", "Good")])
+    assert "rests on" not in complete and complete.startswith("Clinic is rated Good overall.")
 
 
 def test_synchronous_routes_run_on_the_configured_number_of_threads(api_engine, monkeypatch):

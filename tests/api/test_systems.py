@@ -31,11 +31,13 @@ PUBLIC = Actor("anonymous", Role.PUBLIC)
 def test_places_rank_worst_first_with_why_and_a_commissioner_sees_its_area_at_national_ranks(api_engine):
     ranked = service.place_ranking(api_engine, ANALYST, period=PERIOD)
     assert [r["place_code"] for r in ranked.items] == RANKED
-    assert [r["rank"] for r in ranked.items] == [1, 2, 3, 4, 5]
+    assert [r["rank"] for r in ranked.items] == list(range(1, 11))
     scores = [r["score"] for r in ranked.items]
     assert scores == sorted(scores, reverse=True)
     top = ranked.items[0]
-    assert top["why"].startswith("No indicator outside the funnel limits. Score +")
+    # PL2 is worse than its peers beyond the 95% verdict limits on all five weighted indicators
+    assert top["why"].startswith("Worse than its peers on Emergency readmissions")
+    assert "Score +2.32: the weighted mean of 5 adverse z-scores" in top["why"]
     assert "raised most by Delayed transfers of care" in top["why"]  # weighted double
     assert top["z_dtoc_total"] > 0 and top["period"] == "2017-04-01"
     mine = service.place_ranking(api_engine, COMMISSIONER, period=PERIOD)
@@ -46,7 +48,7 @@ def test_places_rank_worst_first_with_why_and_a_commissioner_sees_its_area_at_na
 def test_place_detail_shows_members_indicators_and_the_reviews_the_actor_may_see(api_engine):
     place = service.place(api_engine, COMMISSIONER, "PL1", PERIOD)
     assert [m["member_code"] for m in place["members"]] == ["L1"]
-    assert place["ranking"]["rank"] == 2 and place["places_ranked"] == 5
+    assert place["ranking"]["rank"] == 2 and place["places_ranked"] == 10
     delayed = next(i for i in place["indicators"] if i["indicator_id"] == "dtoc_total")
     assert delayed["weight"] == 2 and delayed["lower"] < delayed["target"] < delayed["upper"]
     assert delayed["assessment"] == "within"
@@ -110,7 +112,7 @@ def test_direction_figures_add_up_from_the_recorded_selection(api_engine):
         260_869.56,
         9_130.44,
     )
-    assert (row["places_ranked"], row["reviews"], row["reviews_published"]) == (5, 3, 1)
+    assert (row["places_ranked"], row["reviews"], row["reviews_published"]) == (10, 3, 1)
     detail = service.direction(api_engine, ANALYST, REFERENCE)
     assert [s["place_code"] for s in detail["selection"] if s["selected"]] == RANKED[:3]
     assert set(detail["selection"][0]["adverse_z"]) >= {"dtoc_total", "readmission_30d_65plus"}
@@ -173,7 +175,7 @@ def test_ranking_as_csv_and_paged(client, tokens):
     assert [r["place_code"] for r in rows] == RANKED and rows[0]["why"]
     assert list(rows[0])[:4] == ["rank", "place_code", "place_name", "period"]
     second = client.get("/api/v1/systems/places?period=2017-04-01&page=2&page_size=2", headers=headers).json()
-    assert (second["total"], second["pages"]) == (5, 3)
+    assert (second["total"], second["pages"]) == (10, 5)
     assert [r["place_code"] for r in second["items"]] == RANKED[2:4]
 
 

@@ -47,7 +47,17 @@ def test_adult_social_care_rules_reproduce_care_home_overall_ratings(extract):
         {"location_name": "Holmesley Care Home", "computed": G, "published": R},
     ]
     overall = agreement(table).set_index("key_question")
-    assert (overall.loc["all", "compared"], overall.loc["all", "agree"]) == (427, 425)
+    assert (overall.loc["all", "compared"], overall.loc["all", "agree"]) == (426, 424)
+    # Mount Gould Hospital (published Requires improvement) is rated on 4 of 5 key questions (effective:
+    # insufficient evidence to rate): the adult social care principles aggregate all five, so these rules
+    # give no complete rating and say so (the NHS trust rules rate a location on four)
+    (partial,) = table[table["reason"] == "incomplete"].itertuples(index=False)
+    assert (partial.location_id, partial.computed, partial.published) == ("RK901", "Not rated", R)
+    assert partial.explanation == (
+        "Not rated overall: rated on four of five key questions (Safe, Caring, Responsive and Well-led; "
+        "not rated: Effective), and a complete rating needs at least five, so this is not a complete "
+        "rating (the rules on these four alone would give Requires improvement)."
+    )
 
 
 EXPECTED_NHS_MISSES = [
@@ -115,7 +125,7 @@ def test_cli_rate_aggregate(data_dir, tmp_path):
     )
     assert result.exit_code == 0, result.output
     written = pd.read_csv(out)
-    assert len(written) == 445 and int(written["agree"].sum()) == 425  # 416 care homes + 29 hospitals
+    assert len(written) == 445 and int(written["agree"].sum()) == 424  # 416 care homes + 29 hospitals
     assert "Holmesley" in result.output
     out = tmp_path / "nhs.csv"
     result = CliRunner().invoke(
@@ -169,14 +179,16 @@ def test_cli_saf_and_segment(tmp_path):
     metrics = tmp_path / "nof.csv"
     pd.DataFrame(
         {
-            "org_code": ["X", "X", "Y", "Y"],
+            "org_code": ["X", "X", "Y", "Y", "Z"],
             "trust_type": "acute",
-            "metric": ["a", "b", "a", "b"],
-            "score": [1, 2, 3, 3],
+            "metric": ["a", "b", "a", "b", "a"],
+            "score": [1, 2, 3, 3, None],
         }
     ).to_csv(metrics, index=False)
     out = tmp_path / "league.csv"
     result = CliRunner().invoke(app, ["segment", str(metrics), "-o", str(out)])
     assert result.exit_code == 0, result.output
     league = pd.read_csv(out)
-    assert list(league["org_code"]) == ["X", "Y"] and list(league["segment"]) == [1, 3]
+    assert list(league["org_code"]) == ["X", "Y", "Z"] and league["segment"].tolist()[:2] == [1, 3]
+    assert pd.isna(league["segment"].iloc[2]) and list(league["assessed"]) == [True, True, False]
+    assert "1 trust(s) not assessed (no metric scored, so no segment): Z" in result.output

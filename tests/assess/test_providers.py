@@ -212,3 +212,25 @@ def test_cli_rate_trusts_records_once_and_refuses_a_bad_date(trust_store):
     assert "recorded 0 trust ratings" in again.output
     bad = CliRunner().invoke(app, ["rate", "trusts", "--on", "June", "--db", url])
     assert bad.exit_code == 2 and "--on" in bad.output
+
+
+def test_a_trust_overall_without_the_well_led_assessment_is_never_presented_as_complete(trust_store):
+    """Issue 14: a partial set of key questions is never rated as complete. T1's overall rests on four key
+    questions (no trust-level well-led assessment): it is recorded, marked incomplete, and its
+    explanation and the profile say so."""
+    engine, on = trust_store
+    record_trust_ratings(engine, on, "tester")
+    profile = organisation_profile(engine, Actor("anyone", Role.PUBLIC), "T1")
+    overall = next(r for r in profile["provider_ratings"] if r["key_question"] == "Overall")
+    assert overall["rating"] == "Good" and overall["complete"] is False
+    assert overall["explanation"].endswith(
+        "Rated on four of five key questions (not rated: Well-led): not a complete rating, which needs "
+        "at least five."
+    )
+    assert (
+        "of its locations by the NHS trust rating principles (CQC), levels 5 and 6: each trust key question "
+        "from its locations' ratings for that question, the trust overall from the trust key questions; "
+        "Well-led from the trust-level well-led assessment. It is not a complete rating: it rests on 4 of "
+        "the 5 key questions (well-led not rated)."
+    ) in profile["explanation"]
+    assert all(r["complete"] for r in profile["provider_ratings"] if r["key_question"] != "Overall")

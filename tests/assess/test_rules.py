@@ -334,6 +334,94 @@ def test_nhs_trust_without_locations_and_two_requires_improvement_with_use_of_re
     assert overall["rating"] == G  # Safe RI only (1 RI of 6), Caring O
 
 
+NR = "Not rated"
+
+
+def test_a_partial_set_of_key_questions_is_never_rated_as_complete():
+    """Adult social care aggregates all five key questions (ratings.yaml complete_with: 5): A has three
+    rated, B four; neither gets an overall rating, and each says on how many it would have been rated
+    and what the rules would give on those alone. C has all five."""
+    rows = {
+        "A": [G, NR, O, NR, G],
+        "B": [O, O, G, "Insufficient evidence to rate", G],
+        "C": [O, O, G, G, G],
+    }
+    kq = pd.DataFrame(
+        [
+            {"location_id": loc, "key_question": q, "rating": r}
+            for loc, five in rows.items()
+            for q, r in zip(KEY_QUESTIONS, five, strict=True)
+        ]
+    )
+    result = adult_social_care(kq).set_index("location_id")
+    assert result["rating"].to_dict() == {"A": NR, "B": NR, "C": O}
+    assert result["reason"].to_dict() == {"A": "incomplete", "B": "incomplete", "C": "outstanding"}
+    assert result.loc["A", "explanation"] == (
+        "Not rated overall: rated on three of five key questions (Safe, Caring and Well-led; not rated: "
+        "Effective and Responsive), and a complete rating needs at least five, so this is not a complete "
+        "rating (the rules on these three alone would give Good)."
+    )
+    assert "rated on four of five key questions" in result.loc["B", "explanation"]
+    assert "would give Outstanding" in result.loc["B", "explanation"]
+    # a limiter on the overall rating cannot turn an incomplete rating into one
+    limited = adult_social_care(
+        kq, pd.DataFrame({"location_id": ["A"], "limiter": ["breach_of_regulations"]})
+    ).set_index("location_id")
+    assert limited.loc["A", "rating"] == NR
+
+
+def test_nhs_overall_ratings_need_four_key_questions_and_a_trust_five_to_be_complete():
+    """Core services and locations are rated overall on four key questions (outpatients: effective not
+    rated), never on three, and say which is not rated; a trust without its trust-level well-led
+    assessment is rated on the other four but always said to be not a complete rating."""
+    services = trust_services()
+    outpatients = pd.DataFrame(
+        {
+            "provider_id": "T2",
+            "location_id": "S1",
+            "service": ["outpatients"] * 5 + ["diagnostic"] * 5,
+            "key_question": list(KEY_QUESTIONS) * 2,
+            "rating": [G, "Insufficient evidence to rate", O, G, G, G, NR, NR, G, R],
+        }
+    )
+    levels = nhs_trust(pd.concat([services, outpatients], ignore_index=True))
+    l2 = levels.service.set_index(["location_id", "service"])
+    assert l2.loc[("S1", "outpatients"), "rating"] == G and l2.loc[("S1", "outpatients"), "complete"]
+    assert l2.loc[("S1", "outpatients"), "explanation"].endswith(
+        "Rated on four of five key questions (not rated: Effective)."
+    )
+    assert (
+        l2.loc[("S1", "diagnostic"), "rating"] == NR
+        and l2.loc[("S1", "diagnostic"), "reason"] == "incomplete"
+    )
+    assert "rated on three of five key questions" in l2.loc[("S1", "diagnostic"), "explanation"]
+    assert l2.loc[("S1", "diagnostic"), "explanation"].startswith("Not rated overall for diagnostic")
+    trust = levels.trust.set_index("provider_id")
+    assert trust["rating"].to_dict() == {"T1": O, "T2": O}  # no trust-level well-led assessment given
+    assert not trust["complete"].any()
+    assert trust.loc["T1", "explanation"].endswith(
+        "Rated on four of five key questions (not rated: Well-led): not a complete rating, which needs at "
+        "least five."
+    )
+    with_well_led = nhs_trust(
+        services, trust_assessments=pd.DataFrame({"provider_id": ["T1"], "well_led": [G]})
+    )
+    t1 = with_well_led.trust.set_index("provider_id").loc["T1"]
+    assert t1["complete"] and "Rated on" not in t1["explanation"]
+
+
+@pytest.mark.parametrize("value", [0, 6, "all", None])
+def test_a_bad_or_missing_completeness_rule_names_the_field(tmp_path, value):
+    text = config_file("ratings.yaml").read_text()
+    assert "    trust_overall: 5\n" in text
+    replacement = "" if value is None else f"    trust_overall: {value}\n"
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text.replace("    trust_overall: 5\n", replacement, 1))
+    with pytest.raises(InputError) as caught:
+        load_rules(bad)
+    assert [p.field for p in caught.value.problems] == ["nhs_trust.complete_with.trust_overall"]
+
+
 def test_unknown_enforcement_action_is_bad_input():
     with pytest.raises(InputError, match="'fine' is not one of"):
         nhs_trust(
@@ -355,3 +443,18 @@ def test_rules_file_problems_are_reported(tmp_path):
     with pytest.raises(InputError, match=r"adult_social_care\.key_questions_to_overall\.outstanding"):
         load_rules(bad)
     assert dataclasses.is_dataclass(RULES)
+
+
+def test_rate_with_above_complete_with_is_refused_naming_the_field(tmp_path):
+    text = config_file("ratings.yaml").read_text()
+    old = "  rate_with:\n    service_overall: 4\n"
+    assert old in text
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text.replace(old, "  rate_with:\n    service_overall: 5\n", 1))
+    with pytest.raises(InputError) as caught:
+        load_rules(bad)
+    [problem] = caught.value.problems
+    assert (
+        problem.field == "nhs_trust.rate_with.service_overall"
+        and "at most complete_with (4)" in problem.reason
+    )

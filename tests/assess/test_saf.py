@@ -140,6 +140,38 @@ def test_overall_is_banded_and_limited_by_the_legacy_principles():
     assert overall["limited_by"] == "the rating principles give Requires improvement"
 
 
+def test_a_partial_set_of_key_questions_is_never_an_overall_rating():
+    """saf.yaml overall.complete_with: 5. Assessment P scores three key questions: its key questions are
+    rated, its overall is not, and says why (the three alone: 3 + 4 + 3 = 10 of 12 points, 83%, Good)."""
+    rows = (
+        statements("P", "Safe", [3, 3, 3])
+        + statements("P", "Caring", [4, 4, 4])
+        + statements("P", "Well-led", [3, 3, 3])
+    )
+    out = score(pd.DataFrame(rows))
+    kq = out[out["level"] == "key_question"].set_index("key_question")["rating"]
+    assert kq.to_dict() == {"Safe": "Good", "Caring": "Outstanding", "Well-led": "Good"}
+    overall = out[out["level"] == "overall"].iloc[0]
+    assert (overall["rating"], overall["band_position"], overall["limited_by"]) == ("Not rated", "", "")
+    assert overall["explanation"] == (
+        "Overall: Not rated: scored on 3 of 5 key questions (Safe, Caring and Well-led; not scored: "
+        "Effective and Responsive), and an overall rating needs 5, so this is not a complete rating "
+        "(the 3 key question ratings alone would give Good, 10 of 12 points, 83%)."
+    )
+
+
+def test_a_bad_completeness_rule_names_the_field(tmp_path):
+    from carelens.assess.config import config_file
+
+    text = config_file("saf.yaml").read_text()
+    assert "  complete_with: 5" in text
+    bad = tmp_path / "saf.yaml"
+    bad.write_text(text.replace("  complete_with: 5", "  complete_with: 7"))
+    with pytest.raises(InputError) as caught:
+        load_saf(bad)
+    assert [p.field for p in caught.value.problems] == ["overall.complete_with"]
+
+
 def test_band_position_within_the_rating():
     assert kq_result([3, 3, 3, 3])["band_position"] == "upper"  # 75% in 63-87: midpoint 75
     assert kq_result([3, 3, 3, 2])["band_position"] == "lower"  # 69%

@@ -82,14 +82,46 @@ def test_worked_example():
     assert list(acute["tied"]) == [False, True, True, False, False, False, False, False]
     by_code = table.set_index("org_code")
     assert by_code.loc["A2", "explanation"] == (
-        "Segment 3: its average metric score 1.67 over 3 metrics puts it in segment 2 (quarter), but the financial "
+        "Segment 3: its average metric score 1.67 over 3 of 3 metrics puts it in segment 2 (quarter), but the financial "
         "override (deficit or deficit support) means no better than segment 3."
     )
     assert by_code.loc["A8", "explanation"].startswith("Segment 5 by NHS England decision")
     mental = table[table["trust_type"] == "mental health"]
     assert list(mental["org_code"]) == ["M2", "M1", "M4", "M3"]
     assert list(mental["segment"]) == [1, 2, 3, 4] and list(mental["rank"]) == [1, 2, 3, 4]
-    assert by_code.loc["M4", "metrics_scored"] == 2
+    assert by_code.loc["M4", "metrics_scored"] == 2 and by_code.loc["M4", "metrics_available"] == 2
+    assert table["assessed"].all()
+
+
+def test_a_trust_with_nothing_to_score_is_not_assessed_never_segmented():
+    """No evidence, no segment: Z1 has only blank scores, Z2 has no row at all (listed with ``trusts``),
+    Z3 has nothing to score but an NHS England segment 5 decision; the quarters are those of the
+    worked example (the not-assessed trusts do not count in n)."""
+    extra = pd.DataFrame(
+        [
+            {"org_code": "Z1", "org_name": "Zulu", "trust_type": "acute", "metric": "m0", "score": None},
+            {"org_code": "Z3", "org_name": "Yankee", "trust_type": "acute", "metric": "m0", "score": None}
+            | {"segment_5": "yes"},
+        ]
+    )
+    frame = pd.concat([metrics(), extra], ignore_index=True)
+    trusts = pd.DataFrame({"org_code": ["Z2", "A1"], "org_name": ["X-ray", "Delta"], "trust_type": "acute"})
+    table = segment(frame, trusts=trusts)
+    by_code = table.set_index("org_code")
+    assert by_code.loc[["A1", "A2", "A3", "A7"], "score_segment"].tolist() == [1, 2, 2, 4]  # as before
+    for code in ("Z1", "Z2"):
+        row = by_code.loc[code]
+        assert not row["assessed"] and pd.isna(row["segment"]) and pd.isna(row["rank"])
+        assert pd.isna(row["score_segment"]) and row["metrics_scored"] == 0
+        assert row["explanation"] == (
+            "Not assessed: no metric is scored, so it is not segmented (never placed in a quarter by default)."
+        )
+    assert by_code.loc["Z3", "segment"] == 5 and not by_code.loc["Z3", "assessed"]
+    assert by_code.loc["Z3", "explanation"] == (
+        "Segment 5 by NHS England decision (intensive support); not assessed on metrics: no metric is scored."
+    )
+    acute = table[table["trust_type"] == "acute"]
+    assert list(acute["org_code"])[-2:] == ["Z2", "Z1"]  # listed after the ranked trusts, by name
 
 
 def test_quartiles_nationally_and_fixed_thresholds():

@@ -1,5 +1,6 @@
 """Delegated/pooled budgets and commissioner interventions in the store (SQLite and PostgreSQL), and
-the commissioner assessment on a hand-made example."""
+the commissioner assessment on a hand-made example: verdicts from the one comparison specification,
+and no rating without evidence."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from carelens.errors import InputError
-from carelens.fund.assessment import assess, interventions, load_rules, record_intervention
+from carelens.fund.assessment import (
+    NOT_ASSESSED,
+    assess,
+    compare_outcomes,
+    interventions,
+    load_rules,
+    record_intervention,
+)
 from carelens.fund.budgets import Budget, budget_summary, budgets, read_budgets, record_budgets
 from carelens.store import schema
 
@@ -154,3 +162,109 @@ def test_bad_rating_in_assessment_rules_names_the_yaml_field(tmp_path):
         load_rules(bad)
     message = str(caught.value)
     assert "overall.intervene_at" in message and str(bad) in message
+
+
+def test_outcome_verdicts_are_the_comparison_specifications(worked_example):
+    """No levels in the definition: the verdict level is the monitoring settings' risk_z (1.96), and
+    the judgement columns are the monitoring kernel's."""
+    from carelens.monitor.kernel import JUDGEMENT_COLUMNS
+
+    _, observations, definitions, _, _ = worked_example
+    judged = compare_outcomes(observations, definitions).set_index("org_code")
+    assert list(judged.columns) == ["domain", *(c for c in JUDGEMENT_COLUMNS if c != "org_code")]
+    assert judged.loc["C00", "verdict"] == "worse" and judged.loc["C01", "verdict"] == "better"
+    assert set(judged.drop(index=["C00", "C01"])["verdict"]) == {"as expected"}
+    assert (judged["peer_group"] == "commissioners").all() and (judged["peers"] == 20).all()
+    assert judged.loc["C00", "z_adjusted"] > 1.96 > -1.96 > judged.loc["C01", "z_adjusted"]
+
+
+def test_no_evidence_no_rating(worked_example):
+    """C05 sent no finance return and C06 has no observation: neither is rated, and neither is proposed
+    for an intervention; with nothing at all (the demo store's case) nobody is rated good."""
+    commissioners, observations, definitions, finance, leadership = worked_example
+    fin = finance[finance["commissioner_code"] != "C05"]
+    obs = observations[observations["org_code"] != "C06"]
+    card = assess(commissioners, obs, definitions, load_rules(), fin, leadership, year=2024).scorecard
+    card = card.set_index("commissioner_code")
+    c05 = card.loc["C05"]
+    assert (c05["outcomes_rating"], c05["finance_rating"], c05["overall"], c05["not_assessed"]) == (
+        "good",
+        NOT_ASSESSED,
+        NOT_ASSESSED,
+        "finance",
+    )
+    assert "finance: not assessed: no finance return for 2024-25" in c05["reasons"]
+    assert c05["reasons"][-1].startswith("overall: not assessed: finance not assessed")
+    c06 = card.loc["C06"]
+    assert (c06["outcomes_rating"], c06["overall"], c06["assessed"]) == (NOT_ASSESSED, NOT_ASSESSED, 0)
+    assert c06["reasons"][0] == (
+        "outcomes: not assessed: no observation of any indicator compared (emergency_readmissions)"
+    )
+    assert card.loc["C00", "overall"] == "inadequate" and card.loc["C04", "overall"] == "good"
+    assert not card.loc[["C05", "C06"], "intervene"].any()
+
+    nothing = assess(commissioners, obs.iloc[0:0], definitions, load_rules(), year=2024).scorecard
+    assert set(nothing["overall"]) == {NOT_ASSESSED} and not nothing["intervene"].any()
+    assert set(nothing["outcomes_rating"]) == {NOT_ASSESSED} == set(nothing["finance_rating"])
+    assert set(nothing["not_assessed"]) == {"outcomes and finance"}
+
+
+def test_too_few_peers_is_not_assessed_and_says_why(worked_example):
+    """Five commissioners are fewer than the funnel's minimum (monitoring settings min_units = 10)."""
+    commissioners, observations, definitions, finance, _ = worked_example
+    few = commissioners.head(5)
+    card = assess(few, observations, definitions, load_rules(), finance).scorecard
+    assert set(card["outcomes_rating"]) == {NOT_ASSESSED}
+    assert card.iloc[0]["reasons"][0] == (
+        "outcomes: not assessed: no indicator could be compared with peers: "
+        "emergency_readmissions (too few comparable peers in the funnel)"
+    )
+    assert set(card["overall"]) == {NOT_ASSESSED} and set(card["not_assessed"]) == {"outcomes"}
+
+
+def test_leadership_can_be_required(worked_example, tmp_path):
+    from carelens.config import packaged
+
+    commissioners, observations, definitions, finance, leadership = worked_example
+    text = packaged("fund", "assessment.yaml").read_text()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        text.replace("required: [outcomes, finance]", "required: [outcomes, finance, leadership]")
+    )
+    card = assess(commissioners, observations, definitions, load_rules(rules), finance, leadership).scorecard
+    card = card.set_index("commissioner_code")
+    assert card.loc["C03", "overall"] == "inadequate"  # the one panel rating given
+    assert set(card.drop(index="C03")["not_assessed"]) == {"leadership"}
+
+
+@pytest.mark.parametrize(
+    ("replace", "field", "reason"),
+    [
+        ("  outstanding_if", "  level: 99.8\n  outstanding_if", "is no longer a setting"),
+        ("  outstanding_if", "  overdispersion: additive\n  outstanding_if", "is no longer a setting"),
+        ("required: [outcomes, finance]", "required: [outcomes, money]", "must list one or more of"),
+    ],
+)
+def test_retired_or_bad_rules_name_the_field(tmp_path, replace, field, reason):
+    from carelens.config import packaged
+
+    text = packaged("fund", "assessment.yaml").read_text()
+    assert replace in text
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text.replace(replace, field, 1))
+    with pytest.raises(InputError) as caught:
+        load_rules(bad)
+    [problem] = caught.value.problems
+    name = field.strip().split(":")[0].split("\n")[0]
+    assert problem.source == str(bad) and reason in problem.reason
+    assert problem.field == {"level": "outcomes.level", "overdispersion": "outcomes.overdispersion"}.get(
+        name, "overall.required"
+    )
+
+
+def test_an_intervention_on_a_commissioner_not_assessed_is_refused_and_nothing_is_written(engine):
+    with pytest.raises(InputError, match="not assessed"):
+        record_intervention(
+            engine, "QOP", 2024, "directions", ["no finance return"], "carol", {"overall": NOT_ASSESSED}
+        )
+    assert interventions(engine).empty and audit_actions(engine) == []

@@ -55,19 +55,27 @@ def test_allocate_compare_writes_table_and_chart(tmp_path):
     assert chart.read_text().startswith("<svg")
 
 
+def _commissioners_2024() -> list[str]:
+    from carelens.fund.service import practice_loader
+
+    return sorted(practice_loader(None)(2024)["commissioner_code"].unique())
+
+
 def test_assess_commissioners_from_files_and_intervene(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
-    codes = ["QHM", "QUE", "QYG", "QRV", "QT6", "QOP", "QE1", "QWO"]
+    codes = _commissioners_2024()[:12]
     obs = pd.DataFrame(
         {
             "indicator_id": "ae_4hr_breach_type1",
             "org_code": codes,
             "period": "2024-04-01",
-            "numerator": [2000, 1000, 1000, 1000, 1000, 1000, 1000, 1000],
+            "numerator": [2000] + [1000] * (len(codes) - 1),
             "denominator": 10000,
         }
     )
     obs.to_csv(tmp_path / "obs.csv", index=False)
+    finance = pd.DataFrame({"commissioner_code": codes, "allocation_gbp": 1e9, "spend_gbp": 0.999e9})
+    finance.to_csv(tmp_path / "finance.csv", index=False)
     result = runner.invoke(
         app,
         [
@@ -77,18 +85,57 @@ def test_assess_commissioners_from_files_and_intervene(tmp_path):
             "2024-25",
             "--observations",
             str(tmp_path / "obs.csv"),
+            "--finance",
+            str(tmp_path / "finance.csv"),
             "--db",
             db,
             "--intervene",
-            "QHM",
+            codes[0],
             "-o",
             str(tmp_path / "card.csv"),
         ],
     )
     assert result.exit_code == 0, result.output
     card = pd.read_csv(tmp_path / "card.csv").set_index("commissioner_code")
-    assert card.loc["QHM", "overall"] == "inadequate" and card.loc["QUE", "overall"] == "good"
-    assert "recorded intervention #1 for QHM" in result.output
+    assert card.loc[codes[0], "overall"] == "inadequate" and card.loc[codes[1], "overall"] == "good"
+    assert f"recorded intervention #1 for {codes[0]}" in result.output
+    others = card.drop(index=codes)  # the 30 with neither observations nor a finance return
+    assert len(others) == 30 and set(others["overall"]) == {"not assessed"}
+    assert "30 of 42 commissioners not assessed" in result.output
+
+
+def test_no_evidence_is_not_assessed_and_no_intervention_is_recorded(tmp_path):
+    """The reproduction of issue 14: a store with no commissioner indicator and no finance return rated
+    every ICB's outcomes good and its finance outstanding; now each is not assessed, and --intervene on
+    one is refused (exit 2) before anything is written."""
+    import sqlalchemy as sa
+
+    from carelens.store import schema
+    from carelens.store.engine import create_engine
+    from carelens.store.schema_fund import fund_intervention
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    out = tmp_path / "card.csv"
+    result = runner.invoke(app, ["assess", "commissioners", "--year", "2024-25", "--db", db, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    card = pd.read_csv(out)
+    assert len(card) == 42 and set(card["overall"]) == {"not assessed"}
+    assert set(card["outcomes_rating"]) == {"not assessed"} == set(card["finance_rating"])
+    assert card["reasons"].str.contains("finance: not assessed: no finance return for 2024-25").all()
+    assert "42 of 42 commissioners not assessed" in result.output
+    out.unlink()
+    refused = runner.invoke(
+        app,
+        ["assess", "commissioners", "--year", "2024-25", "--db", db, "-o", str(out), "--intervene", "QOP"],
+    )
+    assert refused.exit_code == 2
+    assert "'QOP' is not assessed" in refused.output and "outcomes and finance" in refused.output
+    assert not out.exists()
+    engine = create_engine(db)
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(fund_intervention)).scalar() == 0
+        assert connection.execute(sa.select(sa.func.count()).select_from(schema.audit_event)).scalar() == 0
+    engine.dispose()
 
 
 def test_allocate_with_year_is_short_for_allocate_run(tmp_path):

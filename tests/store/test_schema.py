@@ -122,3 +122,62 @@ def test_audit_detail_stores_nan_as_null_and_odd_values_as_text(engine):
             sa.select(schema.audit_event.c.detail).where(schema.audit_event.c.action == "test.nan")
         ).scalar_one()
     assert stored == {"owner": None, "due": "2024-05-01"}
+
+
+def test_selection_rows_not_assessed_survive_a_downgrade_and_upgrade_of_the_systems_branch(engine):
+    """systems_0002 lets a place not assessed have no rank; going back to systems_0001 (rank required)
+    numbers those after the ranked places, in code order, and the upgrade brings the schema back."""
+    from alembic import command
+
+    from carelens.store.migrate import alembic_config, upgrade
+    from carelens.store.schema_systems import systems_direction, systems_selection
+    from carelens.store.testing import seed_import, seed_organisations
+
+    now = dt.datetime(2017, 8, 1, tzinfo=dt.UTC)
+    with engine.begin() as connection:
+        seed_organisations(
+            connection,
+            [{"code": c, "name": c, "kind": "place"} for c in ("A", "B", "C", "D")],
+            seed_import(connection),
+        )
+        connection.execute(
+            systems_direction.insert().values(
+                id=1,
+                reference="R",
+                directed_by="x",
+                power="s48",
+                scope="s",
+                directed_on=dt.date(2017, 8, 1),
+                budget_gbp=1,
+                cost_per_review_gbp=1,
+                fixed_cost_gbp=0,
+                user_name="u",
+                recorded_at=now,
+            )
+        )
+        connection.execute(
+            systems_selection.insert(),
+            [
+                {
+                    "direction_id": 1,
+                    "place_code": code,
+                    "period": dt.date(2017, 4, 1),
+                    "rank": rank,
+                    "score": None if rank is None else 1.0 / rank,
+                    "indicators_scored": 0 if rank is None else 5,
+                    "selected": False,
+                    "detail": {},
+                }
+                for code, rank in (("B", 1), ("D", 2), ("C", None), ("A", None))
+            ],
+        )
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "systems_0001")
+    with engine.connect() as connection:
+        ranks = connection.execute(
+            sa.text("SELECT place_code, rank FROM systems_selection ORDER BY rank")
+        ).all()
+    assert [tuple(r) for r in ranks] == [("B", 1), ("D", 2), ("A", 3), ("C", 4)]
+    assert upgrade(engine) == head_revisions()

@@ -1,5 +1,7 @@
-"""Place transition indicators: hand-made places reproduce the values and their funnel comparisons,
-through the pure comparison and through the importer and the store (SQLite and PostgreSQL)."""
+"""Place transition indicators: hand-made places reproduce the values and their judgements by each
+indicator's one comparison specification (the monitoring settings' 95% verdict limits, Winsorised
+funnels with additive overdispersion), through the pure comparison and through the importer and the
+store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from scipy import stats
 
 from carelens.errors import InputError
 from carelens.ingest.service import ingest
@@ -20,7 +21,7 @@ from carelens.systems.places import compare, dtoc_attribution, members, place_in
 PERIOD = dt.date(2017, 4, 1)
 PLACES = [f"P{i:02d}" for i in range(1, 11)]
 
-Z998 = 3.090232
+Z95 = 1.96  # the monitoring settings' flags.risk_z (transitions.yaml gives no levels)
 
 
 def by(frame: pd.DataFrame, indicator: str) -> pd.DataFrame:
@@ -34,30 +35,42 @@ def test_hand_made_proportion_values_and_comparison(config, definitions, long_ob
     )
     np.testing.assert_allclose(result["target"], 17.0)  # 3,400 / 20,000
     # The spread is within chance once the two outliers are Winsorised: tau2 = 0, so the limits are
-    # the unadjusted arcsine limits sin^2(asin(sqrt(0.17)) -/+ z / (2 sqrt(2000))).
+    # the unadjusted arcsine limits sin^2(asin(sqrt(0.17)) -/+ z / (2 sqrt(2000))) at the verdict level.
     assert (result["tau2"] == 0).all()
     centre = np.arcsin(np.sqrt(0.17))
-    lower = 100 * np.sin(centre - Z998 / (2 * np.sqrt(2000))) ** 2
-    upper = 100 * np.sin(centre + Z998 / (2 * np.sqrt(2000))) ** 2
+    lower = 100 * np.sin(centre - Z95 / (2 * np.sqrt(2000))) ** 2
+    upper = 100 * np.sin(centre + Z95 / (2 * np.sqrt(2000))) ** 2
     np.testing.assert_allclose(result["lower"], lower, rtol=1e-6)
     np.testing.assert_allclose(result["upper"], upper, rtol=1e-6)
-    assert lower == pytest.approx(14.49, abs=0.005) and upper == pytest.approx(19.67, abs=0.005)
+    assert lower == pytest.approx(15.39, abs=0.005) and upper == pytest.approx(18.68, abs=0.005)
     assert list(result["assessment"]) == ["within"] * 8 + ["better", "worse"]
-    assert result.loc["P10", "adverse_z"] > 3.09 > -3.09 > result.loc["P09", "adverse_z"]
+    assert list(result["verdict"]) == ["as expected"] * 8 + ["better", "worse"]
+    assert result.loc["P10", "adverse_z"] > Z95 > -Z95 > result.loc["P09", "adverse_z"]
+    assert (result["peers"] == 10).all() and (result["reason"] == "").all()
 
 
 def test_hand_made_rate_values_and_comparison(config, definitions, long_observations):
     result = by(compare(long_observations, config, definitions), "emergency_admissions_65plus")
     np.testing.assert_allclose(result.loc[["P01", "P09", "P10"], "value"], [250.0, 190.0, 325.0])
     np.testing.assert_allclose(result["target"], 251.5)  # 50,300 / 200,000 per 1,000
-    # Expected admissions E = 20,000 x 0.2515 = 5,030; tau2 = 0 gives exact Poisson limits on E.
-    assert (result["tau2"] == 0).all()
+    # Expected admissions E = 20,000 x 0.2515 = 5,030, compared as O/E by the CQC method (square-root
+    # scale, Winsorised): the Winsorised spread leaves tau2 of about 3.7e-5, and the limits are
+    # 251.5 x (1 -/+ z sqrt(1 / (4E) + tau2))^2.
+    tau2 = result["tau2"].iloc[0]
+    assert (result["tau2"] == tau2).all() and tau2 == pytest.approx(3.7e-5, rel=0.05)
     e = 5030.0
-    lower = stats.chi2.ppf(0.001, 2 * e) / 2 / e * 251.5
-    upper = stats.chi2.ppf(0.999, 2 * e + 2) / 2 / e * 251.5
-    np.testing.assert_allclose(result["lower"], lower, rtol=1e-6)
-    np.testing.assert_allclose(result["upper"], upper, rtol=1e-6)
+    half = Z95 * np.sqrt(1 / (4 * e) + tau2)
+    np.testing.assert_allclose(result["lower"], 251.5 * (1 - half) ** 2, rtol=1e-9)
+    np.testing.assert_allclose(result["upper"], 251.5 * (1 + half) ** 2, rtol=1e-9)
     assert list(result["assessment"]) == ["within"] * 8 + ["better", "worse"]
+
+
+def test_too_few_places_are_not_compared_and_say_why(config, definitions, long_observations):
+    """The monitoring settings' small-number rule: a funnel needs 10 comparable places."""
+    few = long_observations[long_observations["org_code"].isin(PLACES[:9])]
+    result = compare(few, config, definitions)
+    assert set(result["assessment"]) == {"not compared"} and result["adverse_z"].isna().all()
+    assert set(result["reason"]) == {"too few comparable peers in the funnel"}
 
 
 def test_higher_is_better_indicator_turns_high_values_into_better(config, definitions, long_observations):

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 
 from carelens.errors import InputError
 from carelens.ingest.service import ingest
+from carelens.model.access import Actor, Role
+from carelens.services import systems as systems_service
 from carelens.store import schema
 from carelens.store.schema_systems import systems_review, systems_selection
 from carelens.systems.reviews import (
@@ -37,6 +39,9 @@ def test_programme_from_direction_to_overdue_actions(
     path = tmp_path / "transitions.csv"
     hand_made_transitions.to_csv(path, index=False)
     ingest(engine, "place-transitions", [path], user="tester")
+    newcomer = tmp_path / "newcomer.csv"  # a place with no indicator in the period: not assessed
+    newcomer.write_text("code,name,kind\nP11,Hand-made place P11,place\n")
+    ingest(engine, "organisations", [newcomer], user="tester")
     direction = Direction(
         "LSR-2017",
         "Secretaries of State",
@@ -52,8 +57,10 @@ def test_programme_from_direction_to_overdue_actions(
     plan = select_places(engine, "LSR-2017", config, definitions, "analyst")
     # £300,000 at £86,956.52 buys 3 reviews (£260,869.56, £39,130.44 left): the worst places first
     assert (plan.reviews, plan.total_cost_gbp, plan.remaining_gbp) == (3, 260_869.56, 39_130.44)
-    # P10 is worse on readmissions and admissions (both z capped at 3; other indicators z = 0): score 6 / 6
-    assert plan.as_dict()["selected"] == ["P10", "P02", "P04"]
+    # P10 is worse on readmissions and admissions (both z capped at 3; other indicators z = 0): score 6 / 6;
+    # then the sums of the two adverse z-scores (readmissions + admissions): P02 -0.30 + 0.21 = -0.09,
+    # P07 +0.24 - 0.43 = -0.19 (P04 -0.12 - 0.11 = -0.23 is next)
+    assert plan.as_dict()["selected"] == ["P10", "P02", "P07"]
     assert plan.places.loc[0, "score"] == pytest.approx(1.0)
     with engine.connect() as connection:
         chosen = (
@@ -68,6 +75,20 @@ def test_programme_from_direction_to_overdue_actions(
         planned = connection.execute(sa.select(systems_review.c.place_code, systems_review.c.status)).all()
     assert chosen == plan.as_dict()["selected"]
     assert sorted(planned) == sorted((c, "planned") for c in chosen)
+    with engine.connect() as connection:
+        p11 = connection.execute(
+            sa.select(systems_selection).where(systems_selection.c.place_code == "P11")
+        ).one()
+    assert (p11.rank, p11.score, p11.indicators_scored, p11.selected) == (None, None, 0, False)
+    analyst = Actor("analyst", Role.ANALYST)
+    ranked = systems_service.place_ranking(engine, analyst).items
+    assert [r["rank"] for r in ranked] == [*range(1, 11), None] and ranked[-1]["place_code"] == "P11"
+    assert ranked[-1]["assessed"] is False and ranked[-1]["score"] is None
+    assert ranked[-1]["why"].startswith("Not assessed: no weighted transition indicator was compared")
+    (listed,) = systems_service.directions(engine, analyst).items
+    assert (listed["places_ranked"], listed["places_not_assessed"]) == (10, 1)
+    recorded = systems_service.direction(engine, analyst, "LSR-2017")["selection"]
+    assert [r["place_code"] for r in recorded][-1] == "P11" and recorded[-1]["rank"] is None
     assert "rating" not in systems_review.c  # system reviews are never rated
 
     findings = pd.DataFrame(

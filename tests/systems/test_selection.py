@@ -58,19 +58,35 @@ def test_score_is_the_capped_weighted_mean_adverse_z(config, zs, expected):
     assert result.loc[0, "score"] == pytest.approx(expected)
 
 
-def test_places_rank_worst_first_ties_by_code_no_data_last(config):
+def test_places_rank_worst_first_ties_by_code_and_no_evidence_is_not_assessed(config):
     rows = {
         "P3": {"dtoc_total": 1.0, "readmission_30d_65plus": 1.0},  # 1.0
         "P1": {"dtoc_total": 2.0},  # 2.0
         "P2": {"readmission_30d_65plus": 1.0},  # 1.0, ties with P3: code order
-        "P4": {"dtoc_nhs": 3.0},  # nothing weighted: no score, last
+        "P4": {"dtoc_nhs": 3.0},  # nothing weighted: not assessed
         "P5": {"dtoc_total": -1.0, "emergency_admissions_65plus": 0.5},  # -0.5
+        "P6": {"dtoc_total": np.nan},  # compared with nobody: not assessed
     }
-    result = selection_scores(compared(rows), config)
-    assert list(result["org_code"]) == ["P1", "P2", "P3", "P5", "P4"]
-    assert list(result["rank"]) == [1, 2, 3, 4, 5]
-    assert np.isnan(result.loc[4, "score"]) and result.loc[4, "indicators_scored"] == 0
-    assert list(result["indicators_scored"][:4]) == [1, 1, 2, 2]
+    result = selection_scores(compared(rows), config, places=["P7"])  # P7: no observation at all
+    assert list(result["org_code"]) == ["P1", "P2", "P3", "P5", "P4", "P6", "P7"]
+    assert result["rank"].tolist()[:4] == [1, 2, 3, 4] and result["rank"].iloc[4:].isna().all()
+    assert list(result["assessed"]) == [True] * 4 + [False] * 3
+    assert result["score"].iloc[4:].isna().all() and list(result["indicators_scored"]) == [
+        1,
+        1,
+        2,
+        2,
+        0,
+        0,
+        0,
+    ]
+    plan = plan_programme(result, budget_gbp=10_000_000, cost_per_review_gbp=100_000)
+    assert plan.reviews == 4 and list(plan.places.loc[plan.places["selected"], "org_code"]) == [
+        "P1",
+        "P2",
+        "P3",
+        "P5",
+    ]
 
 
 def ranking(n: int, unscored: int = 0) -> pd.DataFrame:
@@ -142,4 +158,13 @@ def test_reasons_name_the_indicators_outside_the_limits_and_what_raises_the_scor
     assert reasons["A"].endswith("(z +1.00).")  # readmissions raise it second
     assert reasons["B"].startswith("No indicator outside the funnel limits. Score +0.10")
     assert reasons["B"].endswith("raised most by Discharged to usual place of residence, 65+ (%) (z +0.40).")
-    assert reasons["C"] == "No transition indicator could be scored."  # unweighted parts only
+    # unweighted parts only: not assessed, saying which weighted indicator had no observation or why
+    # it was not compared
+    assert reasons["C"] == (
+        "Not assessed: no weighted transition indicator was compared for this place in 2017-04-01 "
+        "(Delayed transfers of care: delayed days per 100,000 adults (18+) (no observation); "
+        "Emergency readmissions within 30 days, 65+ (%) (no observation); "
+        "Still at home 91 days after discharge into reablement, 65+ (%) (no observation); "
+        "Discharged to usual place of residence, 65+ (%) (no observation); "
+        "Emergency admissions of people aged 65+ per 1,000 (no observation)), so it has no score and no rank."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -347,6 +348,55 @@ def test_commissioner_sees_its_scorecard_and_no_other(client, accounts):
     assert client.get(f"/commissioners/{other}").status_code == 404
 
 
+def test_a_commissioner_with_no_evidence_is_not_assessed_on_its_scorecard_and_in_the_api(client, accounts):
+    """Issue 14's reproduction: the demo store has no commissioner indicator and no finance return, and
+    the scorecard said "Good"; now the page and the API say not assessed, and why."""
+    account = accounts["commissioner"]
+    own = account.organisations[0]
+    sign_in(client, account)
+    page = client.get(f"/commissioners/{own}")
+    assessment = page.text[page.text.index('id="assessment-heading"') :]
+    assert "Not assessed" in assessment and "Outstanding" not in assessment
+    assert not re.search(r">\s*Good\s*<", assessment)
+    assert "no finance return for 2024-25" in assessment
+    assert "a commissioner is never rated on missing evidence" in assessment
+    token = client.post(
+        "/api/v1/auth/token", json={"user_name": account.user_name, "password": account.password}
+    ).json()["access_token"]
+    card = client.get(
+        f"/api/v1/commissioners/{own}/scorecard", headers={"Authorization": f"Bearer {token}"}
+    ).json()["assessment"]
+    assert (card["overall"], card["outcomes_rating"], card["finance_rating"]) == ("not assessed",) * 3
+    assert card["not_assessed"] == "outcomes and finance" and card["intervene"] is False
+
+
+def test_a_trust_rated_on_four_key_questions_says_it_is_not_a_complete_rating(client):
+    """RK9's overall is aggregated from its hospitals' ratings without a trust-level well-led assessment:
+    the page gives it and says it is not a complete rating."""
+    text = re.sub(r"\s+", " ", client.get("/organisations/RK9").text)
+    assert "is rated Requires improvement overall from 2019-12-18" in text
+    assert "It is not a complete rating: it rests on 4 of the 5 key questions (well-led not rated)." in text
+
+
+def test_segmentation_lists_trusts_with_nothing_to_score_as_not_assessed(client, web_engine):
+    """No evidence, no segment: every NHS trust in the demo store is listed; those with no published
+    metric to score (no A&E or SHMI figure in the latest period) have no segment and no rank."""
+    with web_engine.connect() as connection:
+        trusts = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(schema.organisation)
+            .where(schema.organisation.c.kind == "nhs_trust")
+        ).scalar_one()
+    body = client.get("/api/v1/segmentation", params={"page_size": 500}).json()
+    assert body["total"] == trusts == len(body["items"])
+    unassessed = [r for r in body["items"] if not r["assessed"]]
+    assert unassessed and all(r["segment"] is None and r["rank"] is None for r in unassessed)
+    assert {r["explanation"] for r in unassessed} == {
+        "Not assessed: no metric is scored, so it is not segmented (never placed in a quarter by default)."
+    }
+    assert all(r["segment"] in (1, 2, 3, 4, 5) for r in body["items"] if r["assessed"])
+
+
 def test_allocation_explorer_draws_the_whatif_for_those_who_see_every_commissioner(client, accounts):
     assert client.get("/allocations").status_code == 403
     sign_in(client, accounts["policy_maker"])
@@ -390,6 +440,36 @@ def test_analyst_sees_places_ranked_with_why_the_programme_and_a_budget_whatif(c
     assert whatif.status_code == 200
     assert "buys 5 reviews" in whatif.text and "Nothing is stored" in whatif.text
     assert _table(whatif.text, "whatif-places").count("<tr") == 6  # a header row and five places
+
+
+def test_a_places_verdicts_in_the_review_work_are_the_monitoring_runs(client, accounts, web_engine):
+    """Issue 14: PL004's delayed days attributable to the NHS (2017-18) are flagged "risk" by the demo's
+    monitoring run; the system-review place detail now says "worse" too, as for every indicator."""
+    from carelens.store.schema_monitor import monitor_judgement
+
+    account = accounts["analyst"]
+    token = client.post(
+        "/api/v1/auth/token", json={"user_name": account.user_name, "password": account.password}
+    ).json()["access_token"]
+    place = client.get(
+        "/api/v1/systems/places/PL004",
+        params={"period": "2017-04-01"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    verdicts = {i["indicator_id"]: i["assessment"] for i in place["indicators"]}
+    assert verdicts["dtoc_nhs"] == "worse"
+    j = monitor_judgement
+    with web_engine.connect() as connection:
+        run = connection.execute(sa.select(sa.func.max(j.c.run_id))).scalar_one()
+        stored = dict(
+            connection.execute(
+                sa.select(j.c.indicator_id, j.c.verdict).where(
+                    j.c.run_id == run, j.c.org_code == "PL004", j.c.period == dt.date(2017, 4, 1)
+                )
+            ).all()
+        )
+    named = {"worse": "worse", "better": "better", "as expected": "within"}
+    assert verdicts == {k: named[v] for k, v in stored.items()} and len(verdicts) == 8
 
 
 @pytest.mark.parametrize(

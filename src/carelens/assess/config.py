@@ -78,6 +78,10 @@ class RulesConfig:
     """Everything the ratings rules need (see ``ratings.yaml`` for meaning and sources)."""
 
     asc_overall: XTable
+    asc_complete_with: int
+    """Key questions an adult social care overall rating needs rated to be complete."""
+    asc_rate_with: int
+    """Fewest key questions rated for any adult social care overall rating (fewer: not rated)."""
     asc_limiters: dict[str, Limiter]
     no_raise_after_months: int | None
     nhs_table: XTable
@@ -85,7 +89,15 @@ class RulesConfig:
     well_led_from_trust_assessment: bool
     single_site_well_led_from_trust: bool
     enforcement: dict[str, Limiter]
+    nhs_complete_with: dict[str, int]
+    """Key questions an NHS overall rating needs rated to be complete, by level (``COMPLETE_LEVELS``)."""
+    nhs_rate_with: dict[str, int]
+    """Fewest key questions rated for any NHS overall rating, by level (fewer: not rated)."""
     source: str = "ratings.yaml"
+
+
+COMPLETE_LEVELS = ("service_overall", "location_overall", "trust_overall")
+"""The NHS trust levels aggregated from key questions (``nhs_trust.complete_with`` in ``ratings.yaml``)."""
 
 
 def load_rules(path: str | Path | None = None) -> RulesConfig:
@@ -154,12 +166,50 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
         problems.append(
             Problem(source, None, "nhs_trust.x_table", "min_ratings must start at 1 and increase")
         )
+
+    def questions(value: Any, where: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= len(KEY_QUESTIONS):
+            problems.append(
+                Problem(source, None, where, f"must be a whole number of key questions 1-5, not {value!r}")
+            )
+            return len(KEY_QUESTIONS)
+        return value
+
+    def at_most(value: int, limit: int, where: str) -> int:
+        if value > limit:
+            problems.append(
+                Problem(source, None, where, f"must be at most complete_with ({limit}), not {value}")
+            )
+        return min(value, limit)
+
+    asc_where = "adult_social_care.key_questions_to_overall"
+    asc_complete = questions(
+        get(data, "adult_social_care", "key_questions_to_overall", "complete_with"),
+        f"{asc_where}.complete_with",
+    )
+    asc_rate = at_most(
+        questions(
+            get(data, "adult_social_care", "key_questions_to_overall", "rate_with"), f"{asc_where}.rate_with"
+        ),
+        asc_complete,
+        f"{asc_where}.rate_with",
+    )
+    nhs_complete, nhs_rate = {}, {}
+    for key, out in (("complete_with", nhs_complete), ("rate_with", nhs_rate)):
+        spec = get(data, "nhs_trust", key) or {}
+        for level in COMPLETE_LEVELS:
+            value = spec.get(level) if isinstance(spec, dict) else None
+            out[level] = questions(value, f"nhs_trust.{key}.{level}")
+    for level in COMPLETE_LEVELS:
+        nhs_rate[level] = at_most(nhs_rate[level], nhs_complete[level], f"nhs_trust.rate_with.{level}")
     uor = get(data, "nhs_trust", "trust_overall_with_use_of_resources") or {}
     focused = asc.get("focused_inspection") or {}
     config = RulesConfig(
         asc_overall=XTable.fixed(
             thresholds(kq, "adult_social_care.key_questions_to_overall"), bool(kq.get("cap_at_count", False))
         ),
+        asc_complete_with=asc_complete,
+        asc_rate_with=asc_rate,
         asc_limiters=limiters(asc.get("limiters"), "adult_social_care.limiters", None),
         no_raise_after_months=focused.get("no_raise_after_months"),
         nhs_table=XTable(
@@ -172,6 +222,8 @@ def load_rules(path: str | Path | None = None) -> RulesConfig:
         well_led_from_trust_assessment=bool(nhs.get("well_led_from_trust_assessment", True)),
         single_site_well_led_from_trust=bool(nhs.get("single_site_well_led_from_trust", True)),
         enforcement=limiters(nhs.get("enforcement"), "nhs_trust.enforcement", None),
+        nhs_complete_with=nhs_complete,
+        nhs_rate_with=nhs_rate,
         source=source,
     )
     if problems:

@@ -20,6 +20,7 @@ REASONS = (
     "requires_improvement_count",
     "outstanding",
     "good",
+    "incomplete",
 )
 """Which rule decided an aggregated rating (index = reason code stored in results)."""
 
@@ -61,12 +62,17 @@ def explain(
     nouns: str = "key questions",
     rule_rating: int | None = None,
     limits: Sequence[str] = (),
+    incomplete: tuple[Sequence[str], Sequence[str], int, int, bool] | None = None,
 ) -> str:
     """One sentence saying why a rating is what it is.
 
     ``names`` maps a rating code to the names of the underlying items with that rating; ``thresholds``
     are the (outstanding, requires improvement, inadequate) counts that applied; ``rule_rating`` is the
-    rating before limiters, ``limits`` the texts of the limiters that applied.
+    rating before limiters, ``limits`` the texts of the limiters that applied. ``incomplete`` (for
+    aggregations of key questions) is (the key questions rated, those not rated, how many a complete
+    rating needs, the rating the rules give on the ones rated, whether that is enough for a complete
+    rating): for ``reason`` "incomplete" (too few to rate) it is the whole sentence; for a rating on
+    fewer than five key questions a sentence says so, and whether it is a complete rating.
     """
     x_out, x_ri, x_inad = thresholds
     out = list(names.get(CODES["Outstanding"], ()))
@@ -74,7 +80,15 @@ def explain(
     inad = list(names.get(CODES["Inadequate"], ()))
     rule_rating = rating if rule_rating is None else rule_rating
     head = label(rule_rating)
-    if reason == "not_rated":
+    if reason == "incomplete" and incomplete is not None:
+        rated, missing, needed, partial, _ = incomplete
+        because = (
+            f"Not rated {subject}: rated on {number(len(rated))} of {number(len(rated) + len(missing))} "
+            f"key questions ({join_names(rated)}; not rated: {join_names(missing)}), and a complete rating needs "
+            f"at least {number(needed)}, so this is not a complete rating (the rules on these "
+            f"{number(len(rated))} alone would give {label(partial)})"
+        )
+    elif reason == "not_rated":
         because = f"Not rated {subject}: no {noun} has a rating"
     elif reason == "inadequate_count":
         because = f"{head} {subject} because {_some(inad, 1, noun, nouns)}"
@@ -102,6 +116,13 @@ def explain(
             )
             because += f"; {_some(out, 4, noun, nouns, False)} but {why_not}"
     sentence = because + "."
+    if incomplete is not None and reason != "incomplete" and incomplete[1] and rating != NOT_RATED:
+        rated, missing, needed, _, complete = incomplete
+        sentence += (
+            f" Rated on {number(len(rated))} of {number(len(rated) + len(missing))} key questions (not "
+            f"rated: {join_names(missing)})"
+            + ("." if complete else f": not a complete rating, which needs at least {number(needed)}.")
+        )
     if limits:
         sentence += f" Limited to {label(rating) if rating != NOT_RATED else 'no rating'} because {join_names(limits)}."
         if rating == rule_rating:

@@ -125,6 +125,7 @@ def trust_ratings(locations: pd.DataFrame, config: RulesConfig | None = None) ->
         "locations",
         "ratings",
         "based_on",
+        "complete",
     ]
     if locations.empty:
         return pd.DataFrame(columns=columns)
@@ -137,6 +138,7 @@ def trust_ratings(locations: pd.DataFrame, config: RulesConfig | None = None) ->
     }
     newest = locations.groupby("provider_id")["date"].max()
     sites = locations.groupby("provider_id")["location_id"].nunique()
+    questions = questions.assign(complete=True)  # a key question is not an aggregate of key questions
     both = pd.concat([questions, overall.assign(key_question=OVERALL)], ignore_index=True)
     both = both[both["rating"].isin(RATINGS)].copy()
     based = [
@@ -186,6 +188,7 @@ def record_trust_ratings(engine: sa.Engine, on: dt.date, user: str, config: Rule
                     "locations": int(row.locations),
                     "ratings": int(row.ratings),
                     "based_on": row.based_on,
+                    "complete": bool(row.complete),  # False: rated on part of the five key questions
                 },
             )
             recorded += 1

@@ -14,6 +14,20 @@ Python loop per group) and applies it. On top of it:
 
 The thresholds come from :class:`carelens.assess.config.RulesConfig` (``ratings.yaml``). The rules give
 a *default*: departures by professional judgement are recorded with :mod:`carelens.assess.history`.
+
+**A partial set of key questions is never rated as complete.** Every step that aggregates key questions
+into an overall rating (adult social care location overall; NHS core service, location and trust
+overall) has ``complete_with`` (key questions a complete rating needs: all five for adult social care
+and the trust, four for a core service or location, as CQC rates outpatients and diagnostic imaging
+without effective) and ``rate_with`` (the fewest for any rating; ``ratings.yaml``). With fewer than
+``rate_with`` the overall is not rated (reason ``incomplete``) and its explanation says so: "rated on
+three of five key questions (...; not rated: ...), and a complete rating needs at least five, so this
+is not a complete rating (the rules on these three alone would give Good)"; between the two it is rated,
+``complete`` is false and the explanation says "not a complete rating" (a trust without its trust-level
+well-led assessment); a rating on fewer than five always says which are not rated. A limiter never
+turns a result that is not rated into a rating. Steps that aggregate one key question across
+core services or locations are not affected (a core service that does not rate a key question is
+simply not counted).
 """
 
 from __future__ import annotations
@@ -82,6 +96,8 @@ def aggregate(
     *,
     codes: str = "code",
     name: str | None = None,
+    complete_with: int | None = None,
+    rate_with: int | None = None,
 ) -> pd.DataFrame:
     """Aggregate the rating codes in column ``codes`` of a long table over groups ``by``.
 
@@ -89,6 +105,14 @@ def aggregate(
     / ``x_requires_improvement`` / ``x_inadequate`` (thresholds used), ``code`` (the aggregated rating),
     ``reason`` (the rule that decided it) and, when ``name`` names a column, ``names_outstanding`` /
     ``names_requires_improvement`` / ``names_inadequate`` (lists of the underlying items, for explanations).
+
+    ``complete_with``: the underlying items are key questions (``name``), and a complete rating needs at
+    least this many of the five rated; ``rate_with`` (default the same, at most ``complete_with``): the
+    fewest rated for any rating. A group with fewer than ``rate_with`` (but some) is not rated, reason
+    ``incomplete``; one with at least ``rate_with`` but fewer than ``complete_with`` is rated and its
+    explanation says it is not a complete rating. ``complete`` says whether a group's rating rests on
+    enough key questions; ``partial_code`` keeps what the rules give on the key questions rated, and
+    ``names_rated`` / ``names_not_rated`` list them, for the explanation.
     """
     by = list(by)
     if frame.empty:
@@ -117,6 +141,23 @@ def aggregate(
     out["n_requires_improvement"] = counts[RI]
     out["n_inadequate"] = counts[INAD]
     out["x_outstanding"], out["x_requires_improvement"], out["x_inadequate"] = x_out, x_ri, x_inad
+    out["complete"] = n > 0
+    if complete_with is not None:
+        if name is None:
+            raise ValueError("complete_with needs the name column of the key questions")
+        is_question = frame[name].isin(KEY_QUESTIONS).to_numpy() & (values > NOT_RATED)
+        questions = np.bincount(ids[is_question], minlength=size)
+        rate_with = complete_with if rate_with is None else min(rate_with, complete_with)
+        short = (questions < rate_with) & (n > 0)
+        out["partial_code"] = rating
+        out["complete"] = (n > 0) & (questions >= complete_with)
+        rating = np.where(short, NOT_RATED, rating).astype(np.int8)
+        reason = np.where(short, _REASON["incomplete"], reason).astype(np.int8)
+        rated = pd.DataFrame({"id": ids[is_question], "name": frame.loc[is_question, name].to_numpy()})
+        lists = rated.groupby("id")["name"].agg(lambda q: [k for k in KEY_QUESTIONS if k in set(q)])
+        out["names_rated"] = [lists.get(i, []) for i in range(size)]
+        out["names_not_rated"] = [[k for k in KEY_QUESTIONS if k not in r] for r in out["names_rated"]]
+        out["required"] = complete_with
     out["code"] = rating
     out["reason"] = np.asarray(REASONS, dtype=object)[reason]
     if name is not None:
@@ -143,6 +184,19 @@ def _explain_rows(
     subjects = subject if isinstance(subject, pd.Series) else pd.Series(subject, index=result.index)
     rule = result["rule_code"] if "rule_code" in result else result["code"]
     limit_texts = limits if limits is not None else pd.Series([()] * len(result), index=result.index)
+    if "partial_code" in result:
+        partial = list(
+            zip(
+                result["names_rated"],
+                result["names_not_rated"],
+                result["required"],
+                result["partial_code"],
+                result["complete"],
+                strict=True,
+            )
+        )
+    else:
+        partial = [None] * len(result)
     return [
         explain(
             int(code),
@@ -154,8 +208,9 @@ def _explain_rows(
             nouns=nouns,
             rule_rating=int(rc),
             limits=tuple(lt),
+            incomplete=(p[0], p[1], int(p[2]), int(p[3]), bool(p[4])) if p is not None else None,
         )
-        for code, rc, reason, o, r, i, xo, xr, xi, s, lt in zip(
+        for code, rc, reason, o, r, i, xo, xr, xi, s, lt, p in zip(
             result["code"],
             rule,
             result["reason"],
@@ -167,6 +222,7 @@ def _explain_rows(
             result["x_inadequate"],
             subjects,
             limit_texts,
+            partial,
             strict=True,
         )
     ]
@@ -255,7 +311,14 @@ def adult_social_care(
     caps = _limiter_caps(kq, limiters, config.asc_limiters, [location], "limiters")
     kq_caps = caps[caps["limits"] != OVERALL].rename(columns={"limits": "key_question"})
     kq = _apply_caps(kq, kq_caps, [location, "key_question"])
-    result = aggregate(kq, [location], config.asc_overall, name="key_question")
+    result = aggregate(
+        kq,
+        [location],
+        config.asc_overall,
+        name="key_question",
+        complete_with=config.asc_complete_with,
+        rate_with=config.asc_rate_with,
+    )
     overall_caps = caps[caps["limits"] == OVERALL]
     result = _apply_caps(result, overall_caps, [location])
     kq_limited = (
@@ -425,7 +488,15 @@ def nhs_trust(
     l1["rule_rating"] = to_labels(l1["rule_code"])
     l1["rating"] = to_labels(l1["code"])
 
-    l2 = aggregate(l1, ["provider_id", "location_id", "service"], table, name="key_question")
+    complete = config.nhs_complete_with
+    l2 = aggregate(
+        l1,
+        ["provider_id", "location_id", "service"],
+        table,
+        name="key_question",
+        complete_with=complete["service_overall"],
+        rate_with=config.nhs_rate_with["service_overall"],
+    )
     l2 = _labelled(l2, l2["service"].map(lambda s: f"overall for {s}"), "key question", "key questions")
 
     trust = _trust_assessments(trust_assessments)
@@ -441,7 +512,14 @@ def nhs_trust(
                 l3, mask, assessed, "Well-led is the trust-level well-led assessment (single-location trust)."
             )
             l3["rating"] = to_labels(l3["code"])
-        l4 = aggregate(l3, ["provider_id", "location_id"], table, name="key_question")
+        l4 = aggregate(
+            l3,
+            ["provider_id", "location_id"],
+            table,
+            name="key_question",
+            complete_with=complete["location_overall"],
+            rate_with=config.nhs_rate_with["location_overall"],
+        )
         l4 = _labelled(l4, "overall", "key question", "key questions")
         l5, l6 = _trust_levels(l3, trust, config, name="location_id", noun="location", nouns="locations")
     else:
@@ -515,10 +593,30 @@ def _trust_levels(
     else:
         uor_rows = pd.DataFrame(columns=["provider_id", "key_question", "code"])
     with_uor = l6_input["provider_id"].isin(uor_rows["provider_id"])
-    parts = [aggregate(l6_input[~with_uor], ["provider_id"], table, name="key_question")]
+    trust_complete = config.nhs_complete_with["trust_overall"]
+    trust_rate = config.nhs_rate_with["trust_overall"]
+    parts = [
+        aggregate(
+            l6_input[~with_uor],
+            ["provider_id"],
+            table,
+            name="key_question",
+            complete_with=trust_complete,
+            rate_with=trust_rate,
+        )
+    ]
     if with_uor.any():
         combined = pd.concat([l6_input[with_uor], uor_rows], ignore_index=True)
-        parts.append(aggregate(combined, ["provider_id"], config.trust_overall_with_uor, name="key_question"))
+        parts.append(
+            aggregate(
+                combined,
+                ["provider_id"],
+                config.trust_overall_with_uor,
+                name="key_question",
+                complete_with=trust_complete,
+                rate_with=trust_rate,
+            )
+        )
     l6 = pd.concat([p for p in parts if not p.empty], ignore_index=True).sort_values(
         "provider_id", ignore_index=True
     )

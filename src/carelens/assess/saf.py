@@ -11,6 +11,11 @@ Key question % = sum of statement scores / (4 x statements), banded to a rating,
 statement scored 1 in the Good band -> Requires improvement; any below 3 in the Outstanding band ->
 Good). Overall: key question ratings as scores 1-4, summed and banded, limited by the legacy adult social
 care rating principles. Everything is grouped with pandas/NumPy over all assessments at once.
+
+A partial set of key questions is never rated as complete: with fewer key questions scored than
+``overall.complete_with`` (all five), the overall is "Not rated" and its explanation says on how many it
+was scored and what those alone would give (CQC carries forward the key questions an assessment does
+not look at, so a complete overall always rests on five).
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class SafConfig:
     """Rating code -> lowest whole percentage of its band."""
     limiters: tuple[SafLimiter, ...]
     legacy_principles_limit: bool
+    complete_with: int
+    """Key questions an overall rating needs scored (fewer: not a complete rating, "Not rated")."""
 
 
 def load_saf(path: str | Path | None = None) -> SafConfig:
@@ -87,6 +94,20 @@ def load_saf(path: str | Path | None = None) -> SafConfig:
     default_method = data.get("default_method", "quality-statements")
     if default_method not in METHODS:
         problems.append(Problem(source, None, "default_method", f"must be one of: {', '.join(METHODS)}"))
+    complete_with = (data.get("overall") or {}).get("complete_with")
+    if (
+        not isinstance(complete_with, int)
+        or isinstance(complete_with, bool)
+        or not 1 <= complete_with <= len(KEY_QUESTIONS)
+    ):
+        problems.append(
+            Problem(
+                source,
+                None,
+                "overall.complete_with",
+                f"must be a whole number of key questions 1-5, not {complete_with!r}",
+            )
+        )
     if problems:
         raise InputError(problems)
     scores = data.get("scores") or {}
@@ -99,6 +120,7 @@ def load_saf(path: str | Path | None = None) -> SafConfig:
         # highest band first, so a rating lowered by one limiter is checked by the next (order-free)
         limiters=tuple(sorted(limiters, key=lambda limiter: -limiter.applies_in)),
         legacy_principles_limit=bool((data.get("overall") or {}).get("legacy_principles_limit", True)),
+        complete_with=complete_with,
     )
 
 
@@ -291,6 +313,16 @@ def score(
         ["the rating principles give " + to_labels([lc])[0]] if c < s else []
         for c, s, lc in zip(overall["code"], overall["score_rating"], legacy_codes, strict=True)
     ]
+    # a partial set of key questions is never rated as complete
+    scored = kq.groupby("assessment_id", sort=True)["key_question"].agg(set)
+    overall["rated"] = [[k for k in KEY_QUESTIONS if k in scored[a]] for a in overall["assessment_id"]]
+    overall["complete"] = overall["n"] >= config.complete_with
+    overall["partial"] = np.where(overall["complete"], "", to_labels(overall["code"]))
+    overall["code"] = np.where(overall["complete"], overall["code"], NOT_RATED).astype(np.int8)
+    overall["limited_by"] = [
+        limits if complete else []
+        for limits, complete in zip(overall["limited_by"], overall["complete"], strict=True)
+    ]
 
     rows = [
         pd.DataFrame(
@@ -313,9 +345,10 @@ def score(
         _summary_rows(kq, "key_question", kq["key_question"], config, top),
         _summary_rows(overall, "overall", pd.Series(OVERALL, index=overall.index), config, top),
     ]
+    incomplete = overall.loc[~overall["complete"]].set_index("assessment_id")
     out = pd.concat(rows, ignore_index=True)
     out["percent"] = out["percent"].astype("Int64")
-    out["explanation"] = [_explain(r) for r in out.itertuples(index=False)]
+    out["explanation"] = [_explain(r, incomplete, config) for r in out.itertuples(index=False)]
     order = {"quality_statement": 0, "key_question": 1, "overall": 2}
     kq_order = {q: i for i, q in enumerate((*KEY_QUESTIONS, OVERALL))}
     out = out.assign(_a=out["level"].map(order), _k=out["key_question"].map(kq_order))
@@ -343,16 +376,31 @@ def _summary_rows(
             "score": None,
             "rating": to_labels(part["code"]),
             "band_position": np.where(
-                part["code"].to_numpy() == part["score_rating"].to_numpy(),
-                band_position(part["percent"], part["code"], config),
-                "limited",
+                part["code"].to_numpy() == NOT_RATED,
+                "",  # not a complete rating: no position in a band
+                np.where(
+                    part["code"].to_numpy() == part["score_rating"].to_numpy(),
+                    band_position(part["percent"], part["code"], config),
+                    "limited",
+                ),
             ),
             "limited_by": ["; ".join(x) for x in part["limited_by"]],
         }
     )
 
 
-def _explain(row) -> str:
+def _explain(row, incomplete: pd.DataFrame, config: SafConfig) -> str:
+    if row.level == "overall" and row.assessment_id in incomplete.index:
+        part = incomplete.loc[row.assessment_id]
+        rated = list(part["rated"])
+        missing = [k for k in KEY_QUESTIONS if k not in rated]
+        return (
+            f"Overall: Not rated: scored on {len(rated)} of {len(KEY_QUESTIONS)} key questions "
+            f"({join_names(rated)}; not scored: {join_names(missing)}), and an overall rating needs "
+            f"{config.complete_with}, so this is not a complete rating (the {len(rated)} key question "
+            f"ratings alone would give {part['partial']}, {row.points} of {row.max_points} points, "
+            f"{row.percent}%)."
+        )
     if row.level == "quality_statement":
         if row.method == "evidence-categories":
             return f"Score {row.score}: {row.points} of {row.max_points} points ({row.percent}%) across {row.n_scored} evidence categories."

@@ -9,6 +9,13 @@ Four steps over all trusts at once (pandas/NumPy, no loop per trust):
    financial override (no better than segment 3), then segment 5 by NHS England decision;
 4. league tables per trust type ranked by segment, then by average score; ties (same segment and score)
    share a rank (competition ranking "1, 2, 2, 4") and are listed by name, then code.
+
+**No evidence, no segment.** A trust with no scored metric (every score blank, or -- given the list of
+every trust to segment, ``trusts`` -- no row at all) is *not assessed*: it has no segment, no score
+segment and no rank, is listed after the ranked trusts of its type with ``assessed`` false, and its
+explanation says so; it is never placed in a quarter (or given a threshold segment) by default. Only an
+NHS England segment 5 decision, which is not a score, places such a trust in a segment, and its
+explanation says it is not assessed on metrics.
 """
 
 from __future__ import annotations
@@ -121,8 +128,10 @@ OUTPUT_COLUMNS = [
     "org_code",
     "org_name",
     "segment",
+    "assessed",
     "average_score",
     "metrics_scored",
+    "metrics_available",
     "score_segment",
     "financial_override",
     "segment_5_decision",
@@ -132,13 +141,18 @@ OUTPUT_COLUMNS = [
 
 
 def segment(
-    frame: pd.DataFrame, config: OversightConfig | None = None, source: str | None = None
+    frame: pd.DataFrame,
+    config: OversightConfig | None = None,
+    source: str | None = None,
+    trusts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Segments and league-table ranks for every trust (see the module docstring).
 
     ``frame``: long table ``org_code``, ``trust_type``, ``metric``, ``score`` (1-4; empty = not scored);
     optional ``org_name``, ``financial_override`` and ``segment_5`` (yes/no, the same on every row of a
-    trust). Returns one row per trust, sorted as the league tables are.
+    trust). ``trusts``: optionally every trust to list (``org_code``, ``trust_type``, ``org_name``);
+    one with no row in ``frame`` is listed as not assessed. Returns one row per trust, sorted as the
+    league tables are (``segment``, ``score_segment`` and ``rank`` null when not assessed).
     """
     config = config or load_oversight()
     source = source or frame.attrs.get("source", "input")
@@ -172,6 +186,7 @@ def segment(
     if problems:
         raise InputError(problems)
 
+    listed = trusts
     trusts = data.groupby("org_code", sort=True).agg(
         trust_type=("trust_type", "first"),
         org_name=("org_name", "first"),
@@ -181,6 +196,20 @@ def segment(
         segment_5_decision=("segment_5", "first"),
     )
     trusts = trusts.reset_index()
+    if listed is not None:  # every trust to list: those with no metric row are not assessed
+        absent = listed[~listed["org_code"].isin(trusts["org_code"])]
+        extra = pd.DataFrame(
+            {
+                "org_code": absent["org_code"].astype(object),
+                "trust_type": absent["trust_type"].astype(object),
+                "org_name": absent["org_name"].astype(object) if "org_name" in absent else None,
+                "metrics_scored": 0,
+                "total": 0.0,
+                "financial_override": False,
+                "segment_5_decision": False,
+            }
+        )
+        trusts = pd.concat([trusts, extra], ignore_index=True) if not extra.empty else trusts
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(trusts["metrics_scored"] > 0, trusts["total"] / trusts["metrics_scored"], np.nan)
     trusts["average_score"] = round_half_up(mean, config.decimals)
@@ -198,6 +227,12 @@ def segment(
     )
     final = np.where(trusts["segment_5_decision"], config.segment_5, final)
     trusts["segment"] = final.astype(np.int64)
+    trusts["assessed"] = trusts["metrics_scored"] > 0
+    # metrics scored for any trust of the type: a trust scored on fewer is segmented on part of them
+    # (its explanation says how many of how many)
+    scored_rows = data.assign(metric=frame["metric"].to_numpy())[data["score"].notna()]
+    available = scored_rows.groupby("trust_type")["metric"].nunique()
+    trusts["metrics_available"] = trusts["trust_type"].map(available).fillna(0).astype(np.int64)
 
     # league tables: by segment then score; ties share a rank (competition ranking)
     trusts["_sort_name"] = trusts["org_name"].fillna("").str.lower()
@@ -217,14 +252,28 @@ def segment(
     trusts.loc[trusts["segment"] == 0, ["rank", "tied"]] = [pd.NA, False]
     trusts["rank"] = trusts["rank"].astype("Int64")
     trusts["explanation"] = [_explain(r, config) for r in trusts.itertuples(index=False)]
-    return trusts[OUTPUT_COLUMNS]
+    for column in ("segment", "score_segment"):  # 0 is no segment: null, never a number to read as one
+        trusts[column] = trusts[column].astype("Int64").mask(trusts[column] == 0)
+    return trusts[OUTPUT_COLUMNS].reset_index(drop=True)
+
+
+NOT_ASSESSED = (
+    "Not assessed: no metric is scored, so it is not segmented (never placed in a quarter by default)."
+)
+"""The explanation of a trust with nothing to score."""
 
 
 def _explain(row, config: OversightConfig) -> str:
-    if row.segment == 0:
-        return "Not segmented: no metric is scored."
+    if not row.assessed:
+        if row.segment_5_decision:
+            return (
+                f"Segment {row.segment} by NHS England decision (intensive support); not assessed on "
+                "metrics: no metric is scored."
+            )
+        return NOT_ASSESSED
     basis = (
-        f"average metric score {row.average_score:.{config.decimals}f} over {row.metrics_scored} metrics puts it in "
+        f"average metric score {row.average_score:.{config.decimals}f} over {row.metrics_scored} of "
+        f"{row.metrics_available} metrics puts it in "
         f"segment {row.score_segment} ({'quarter' if config.method == 'quartile' else 'fixed thresholds'})"
     )
     if row.segment_5_decision:

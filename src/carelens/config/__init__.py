@@ -79,6 +79,16 @@ class FieldReader:
         """Record a problem with a field (``None``: with the mapping as a whole)."""
         self.problems.append(Problem(self.source, None, self._field(field_name), reason))
 
+    def retired(self, dotted: str, why: str) -> None:
+        """Record a problem when field ``dotted`` is present: a setting carelens no longer reads, so a
+        file that still sets it would silently not mean what it says (``why`` says what decides now)."""
+        value: Any = self.document
+        for part in dotted.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return
+            value = value[part]
+        self.problem(dotted, f"is no longer a setting: {why}; remove it")
+
     def raise_if_any(self) -> None:
         """Raise every problem recorded so far as one InputError."""
         if self.problems:

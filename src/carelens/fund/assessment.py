@@ -3,15 +3,25 @@
 docs/methods/nhs-oversight.md (CCG Improvement and Assessment Framework; NHS Oversight Framework).
 Rules are data (``config/fund/assessment.yaml``). Steps:
 
-1. **Outcomes**: each indicator's latest period is compared across all commissioners with the
-   overdispersed funnel (``carelens.stats.funnel``; proportions ``pr``, indirectly standardised ratios
-   ``sr``, rates ``rc``), one vectorised call per data type over every indicator. Net worse share =
-   (worse − better) / indicators assessed gives the outcomes rating by thresholds.
+1. **Outcomes**: each indicator's latest period is judged across the commissioners assessed by
+   :func:`carelens.monitor.kernel.judge` with the indicator's one comparison specification
+   (:func:`carelens.monitor.comparison.comparison_for`: funnel, method, thresholds, small-number rule;
+   docs/methods/comparison.md), so a commissioner's verdict on an indicator is the one a monitoring run
+   over the same observations stores. Net worse share = (worse − better) / indicators scored (verdict
+   worse, better or as expected; neutral indicators are compared, not scored) gives the outcomes rating
+   by thresholds.
 2. **Finance**: surplus (+) or deficit (−) = allocation − spend, as a share of allocation; running
    costs against allowance. Either can cap the rating.
 3. **Leadership**: a panel's rating (input) caps the overall rating.
 4. **Overall** = the worst of the three, with one plain-English reason per step; a commissioner rated
    at ``intervene_at`` gets a proposed intervention (:func:`record_intervention` records the decision).
+
+**No evidence, no rating.** A commissioner with no indicator scored against its peers has outcomes
+:data:`NOT_ASSESSED` (the reason names the indicators it has no observation of, and why each of the
+others could not be compared); one with no finance return has finance not assessed; the overall rating
+is not assessed when any part ``overall.required`` names is, and says which. A rating is never good or
+outstanding for want of evidence, and no intervention is proposed or recorded on a commissioner that is
+not assessed.
 
 The **size analysis** asks whether performance is related to size: Spearman's rank correlation of
 population with the net score, and scores by population band.
@@ -31,29 +41,32 @@ import sqlalchemy as sa
 from carelens.config import FieldReader, packaged, read_mapping
 from carelens.errors import InputError, Problem
 from carelens.model.organisations import OrgKind
-from carelens.stats.funnel import funnel
+from carelens.monitor.comparison import Comparison, comparison_for
+from carelens.monitor.kernel import JUDGEMENT_COLUMNS, judge
+from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema
 from carelens.store.schema_fund import fund_intervention
 
 RATINGS = ("outstanding", "good", "requires_improvement", "inadequate")
 """Best first; a rating's position is its severity."""
-FUNNEL_KIND = {
-    "proportion": ("pr", "denominator"),
-    "indirectly_standardised_ratio": ("sr", "expected"),
-    "rate": ("rc", "denominator"),
+NOT_ASSESSED = "not assessed"
+"""A part (or the whole) of an assessment with no evidence to rate it: never a rating in :data:`RATINGS`."""
+PARTS = ("outcomes", "finance", "leadership")
+"""The parts of an assessment ``overall.required`` may name."""
+PEER_GROUP = "commissioners"
+"""Peer-group label of the outcome funnels: every commissioner assessed is compared with all the others."""
+SCORED_VERDICTS = {"worse": "worse", "better": "better", "as expected": "within"}
+"""Verdicts that count towards the outcomes rating, and the scorecard column each is counted in."""
+RETIRED = {
+    "outcomes.level": "limits come from each indicator's comparison specification (its definition's "
+    "levels, else the monitoring settings' flags.risk_z)",
+    "outcomes.overdispersion": "overdispersion comes from the monitoring settings (funnel.overdispersion)",
 }
-"""Indicator value type -> (funnel data type, column holding its denominator)."""
-POLARITY = {
-    "higher_is_better": "higher-is-better",
-    "lower_is_better": "lower-is-better",
-    "neutral": "neutral",
-}
+"""Fields of older rule files that no longer decide anything (docs/methods/comparison.md)."""
 
 
 @dataclass(frozen=True)
 class AssessmentRules:
-    level: float
-    overdispersion: str | None
     outstanding_net_better: float
     ri_net_worse: float
     inadequate_net_worse: float
@@ -61,6 +74,8 @@ class AssessmentRules:
     inadequate_deficit: float
     running_costs_cap: str
     leadership_caps: bool
+    required: tuple[str, ...]
+    """Parts that must be assessed for an overall rating (else the overall is not assessed)."""
     intervene_at: str
     size_bands: tuple[float, ...]
     source: str
@@ -70,10 +85,11 @@ def load_rules(path: str | Path | None = None) -> AssessmentRules:
     """Read the assessment rules (packaged defaults unless ``path`` is given)."""
     document, source = read_mapping(Path(path) if path else packaged("fund", "assessment.yaml"))
     r = FieldReader(source, document)
+    for dotted, why in RETIRED.items():
+        r.retired(dotted, why)
     share = {"minimum": 0.0, "maximum": 1.0}
+    required = r.get("overall.required", list)
     rules = AssessmentRules(
-        level=r.get("outcomes.level", float, minimum=0.0, maximum=100.0, exclusive=True),
-        overdispersion=r.get("outcomes.overdispersion", str, optional=True),
         outstanding_net_better=r.get("outcomes.outstanding_if_net_better_at_least", float, **share),
         ri_net_worse=r.get("outcomes.requires_improvement_if_net_worse_at_least", float, **share),
         inadequate_net_worse=r.get("outcomes.inadequate_if_net_worse_at_least", float, **share),
@@ -81,6 +97,7 @@ def load_rules(path: str | Path | None = None) -> AssessmentRules:
         inadequate_deficit=r.get("finance.inadequate_if_deficit_over", float, **share),
         running_costs_cap=r.get("finance.running_costs_over_allowance", str),
         leadership_caps=bool(r.get("leadership.cap_overall", bool, default=True)),
+        required=tuple(str(p) for p in required or ()),
         intervene_at=r.get("overall.intervene_at", str),
         size_bands=tuple(float(b) for b in (r.get("size.bands", list, default=[]) or [])),
         source=source,
@@ -91,15 +108,15 @@ def load_rules(path: str | Path | None = None) -> AssessmentRules:
     ):
         if getattr(rules, attribute) not in RATINGS:
             r.problem(field_name, f"must be one of {', '.join(RATINGS)}")
-    if rules.overdispersion not in (None, "additive", "multiplicative"):
-        r.problem("outcomes.overdispersion", "must be additive, multiplicative or empty")
+    if required is not None and (not rules.required or not set(rules.required) <= set(PARTS)):
+        r.problem("overall.required", f"must list one or more of {', '.join(PARTS)}, got {required!r}")
     r.raise_if_any()
     return rules
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """Per-indicator comparisons, the per-commissioner scorecard, and the size analysis."""
+    """Per-indicator judgements, the per-commissioner scorecard, and the size analysis."""
 
     comparisons: pd.DataFrame
     scorecard: pd.DataFrame
@@ -108,61 +125,129 @@ class Assessment:
     size_p_value: float
 
 
-def compare_outcomes(observations: pd.DataFrame, definitions: dict, rules: AssessmentRules) -> pd.DataFrame:
-    """Each commissioner's latest value of each indicator against its peers (all commissioners).
+COMPARISON_COLUMNS = ("domain", *JUDGEMENT_COLUMNS)
+"""Columns of :attr:`Assessment.comparisons`: each indicator's key question or domain, then the
+judgement exactly as :func:`carelens.monitor.kernel.judge` gives it."""
 
-    ``observations``: the observation columns (indicator_id, org_code, period, numerator, denominator,
-    expected, value). Indicators whose value type has no funnel are listed with assessment 'not compared'.
+
+def outcome_comparisons(definitions: dict, indicator_ids, settings: MonitorSettings) -> dict[str, Comparison]:
+    """The one comparison specification of each indicator (InputError for one that has no definition or
+    whose value type nothing can compare)."""
+    problems, specs = [], {}
+    for indicator_id in sorted(set(indicator_ids)):
+        if indicator_id not in definitions:
+            problems.append(
+                Problem("observations", None, "indicator_id", f"no indicator definition for {indicator_id!r}")
+            )
+            continue
+        try:
+            specs[indicator_id] = comparison_for(indicator_id, definitions[indicator_id], settings)
+        except ValueError as exc:
+            problems.append(Problem("observations", None, "indicator_id", str(exc)))
+    if problems:
+        raise InputError(problems)
+    return specs
+
+
+def compare_outcomes(
+    observations: pd.DataFrame,
+    definitions: dict,
+    settings: MonitorSettings | None = None,
+    commissioners=None,
+) -> pd.DataFrame:
+    """Each commissioner's latest value of each indicator judged against its peers (columns
+    :data:`COMPARISON_COLUMNS`).
+
+    ``observations``: indicator_id, org_code, period, numerator, denominator and, where the indicator
+    needs them, expected and value. Peers are every commissioner given (``commissioners``: the codes
+    assessed, default everyone in ``observations``) with an observation in the indicator's latest
+    period; each indicator is compared as its comparison specification says (``settings``: the
+    monitoring settings, default the packaged ones), by the monitoring kernel's :func:`judge`.
     """
     if observations.empty:
-        return pd.DataFrame(columns=["indicator_id", "org_code", "period", "domain", "value", "assessment"])
-    unknown = sorted(set(observations["indicator_id"]) - set(definitions))
-    if unknown:
-        raise InputError(
-            Problem("observations", None, "indicator_id", f"no indicator definition for {unknown}")
-        )
-    latest = observations["period"] == observations.groupby("indicator_id")["period"].transform("max")
-    obs = observations[latest].reset_index(drop=True).copy()
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COMPARISON_COLUMNS})
+    settings = settings or load_settings()
+    specs = outcome_comparisons(definitions, observations["indicator_id"].unique(), settings)
+    obs = observations
+    if commissioners is not None:
+        obs = obs[obs["org_code"].isin(set(commissioners))]
+    obs = obs.assign(period=pd.to_datetime(obs["period"]))
+    latest = obs["period"] == obs.groupby("indicator_id")["period"].transform("max")
+    obs = obs[latest].reset_index(drop=True)
     for column in ("numerator", "denominator", "expected", "value"):
         if column not in obs:
             obs[column] = np.nan
-    obs["domain"] = obs["indicator_id"].map({k: d.domain for k, d in definitions.items()})
-    value_type = obs["indicator_id"].map(
-        {k: str(getattr(d.value_type, "value", d.value_type)) for k, d in definitions.items()}
-    )
-    polarity = obs["indicator_id"].map(
-        {k: str(getattr(d.polarity, "value", d.polarity)) for k, d in definitions.items()}
-    )
-    obs["assessment"] = "not compared"
-    obs["lower"] = np.nan
-    obs["upper"] = np.nan
-    obs["z"] = np.nan
-    for vtype, (kind, denominator) in FUNNEL_KIND.items():
-        for pol, funnel_polarity in POLARITY.items():
-            rows = np.flatnonzero((value_type == vtype).to_numpy() & (polarity == pol).to_numpy())
-            rows = rows[obs.loc[rows, ["numerator", denominator]].notna().all(axis=1).to_numpy()]
-            if len(rows) == 0:
-                continue
-            result = funnel(
-                obs.loc[rows, "numerator"].to_numpy(dtype=float),
-                obs.loc[rows, denominator].to_numpy(dtype=float),
-                groups=obs.loc[rows, "indicator_id"].to_numpy(),
-                kind=kind,
-                levels=(rules.level,),
-                overdispersion=rules.overdispersion,
-                polarity=funnel_polarity,
-            )
-            obs.loc[rows, "assessment"] = result.assessment
-            obs.loc[rows, "lower"] = result.lower[0]
-            obs.loc[rows, "upper"] = result.upper[0]
-            obs.loc[rows, "z"] = result.z_adjusted
-            obs.loc[rows, "value"] = result.value
-    return obs
+    if obs.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COMPARISON_COLUMNS})
+    frame = obs[["indicator_id", "org_code", "period", "numerator", "denominator", "expected", "value"]]
+    judged = judge(frame.assign(peer_group=PEER_GROUP), specs, settings)
+    judged.insert(0, "domain", judged["indicator_id"].map({k: s.key_question for k, s in specs.items()}))
+    return judged[list(COMPARISON_COLUMNS)]
 
 
 def _worst(*ratings: pd.Series) -> pd.Series:
     codes = np.max(np.vstack([r.map(RATINGS.index).to_numpy(dtype=int) for r in ratings]), axis=0)
     return pd.Series(np.asarray(RATINGS, dtype=object)[codes], index=ratings[0].index)
+
+
+def _and(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def _percent(level: float) -> str:
+    return f"{level:.4g}%" if abs(level - round(level, 1)) > 1e-3 else f"{round(level, 1):g}%"
+
+
+def _why_not_compared(rows: pd.DataFrame, polarity: dict[str, str]) -> str:
+    """'a (reason); b (reason)' for a commissioner's judgement rows that do not count."""
+    parts = []
+    for indicator_id, verdict, reason in zip(
+        rows["indicator_id"], rows["verdict"], rows["reason"], strict=True
+    ):
+        if verdict == "not compared":
+            parts.append(f"{indicator_id} ({reason or 'not compared'})")
+        elif polarity.get(indicator_id) == "neutral":
+            parts.append(f"{indicator_id} (neutral polarity: compared, not scored)")
+    return "; ".join(parts)
+
+
+def _outcome_reasons(
+    card: pd.DataFrame, comparisons: pd.DataFrame, specs: dict[str, Comparison]
+) -> dict[str, str]:
+    """One reason per commissioner: what its outcomes rating rests on, or why it is not assessed."""
+    polarity = {k: s.polarity for k, s in specs.items()}
+    by_org = dict(tuple(comparisons.groupby("org_code"))) if not comparisons.empty else {}
+    indicators = sorted(set(comparisons["indicator_id"])) if not comparisons.empty else []
+    levels = sorted({s.verdict_level for s in specs.values()})
+    limits = " or ".join(_percent(level) for level in levels)
+    out = {}
+    for code, row in card.iterrows():  # explanation text only; the arithmetic is vectorised
+        rows = by_org.get(code, comparisons.iloc[0:0])
+        missing = [i for i in indicators if i not in set(rows["indicator_id"])]
+        uncounted = _why_not_compared(rows, polarity)
+        if row["assessed"] > 0:
+            text = (
+                f"outcomes: {row['worse']} of {row['assessed']} indicators worse and {row['better']} better "
+                f"than peers at their {limits} limits (net worse {row['net_worse_share']:+.0%}): "
+                f"{row['outcomes_rating']}"
+            )
+            if uncounted:
+                text += f"; not counted: {uncounted}"
+            if missing:
+                text += f"; no observation of {', '.join(missing)}"
+            out[code] = text
+            continue
+        if comparisons.empty:
+            why = "no commissioner assessed has an observation of any indicator"
+        elif rows.empty:
+            why = f"no observation of any indicator compared ({', '.join(indicators)})"
+        else:
+            why = "no indicator could be compared with peers: " + uncounted
+            if missing:
+                why += f"; no observation of {', '.join(missing)}"
+        out[code] = f"outcomes: {NOT_ASSESSED}: {why}"
+    return out
 
 
 def assess(
@@ -172,18 +257,29 @@ def assess(
     rules: AssessmentRules,
     finance: pd.DataFrame | None = None,
     leadership: pd.DataFrame | None = None,
+    *,
+    settings: MonitorSettings | None = None,
+    year: int | None = None,
 ) -> Assessment:
     """Assess every commissioner in ``commissioners`` (columns commissioner_code, population and, for
     running costs, running_cost_allowance_gbp).
 
-    ``finance``: commissioner_code, allocation_gbp, spend_gbp, optional running_costs_gbp.
-    ``leadership``: commissioner_code, leadership (a rating in :data:`RATINGS`).
+    ``finance``: commissioner_code, allocation_gbp, spend_gbp, optional running_costs_gbp (one row per
+    commissioner returning its accounts for ``year``). ``leadership``: commissioner_code, leadership (a
+    rating in :data:`RATINGS`). ``settings``: the monitoring settings the outcome comparisons use.
     """
-    comparisons = compare_outcomes(observations, definitions, rules)
+    from carelens.fund.scenario import year_label
+
+    settings = settings or load_settings()
+    codes = list(commissioners["commissioner_code"])
+    comparisons = compare_outcomes(observations, definitions, settings, codes)
+    specs = outcome_comparisons(definitions, comparisons["indicator_id"].unique(), settings)
     card = commissioners[["commissioner_code", "population"]].copy().set_index("commissioner_code")
-    compared = comparisons[comparisons["assessment"] != "not compared"]
+    scored = comparisons[comparisons["verdict"].isin(list(SCORED_VERDICTS))]
     counts = (
-        pd.crosstab(compared["org_code"], compared["assessment"]) if not compared.empty else pd.DataFrame()
+        pd.crosstab(scored["org_code"], scored["verdict"].map(SCORED_VERDICTS))
+        if not scored.empty
+        else pd.DataFrame()
     )
     for label in ("better", "worse", "within"):
         card[label] = counts[label].reindex(card.index).fillna(0).astype(int) if label in counts else 0
@@ -197,54 +293,60 @@ def assess(
     outcomes[-net >= rules.outstanding_net_better] = "outstanding"
     outcomes[net >= rules.ri_net_worse] = "requires_improvement"
     outcomes[net >= rules.inadequate_net_worse] = "inadequate"
+    outcomes[card["assessed"] == 0] = NOT_ASSESSED
     card["outcomes_rating"] = outcomes
-    reasons = {code: [] for code in card.index}
-    for code, row in card.iterrows():  # explanation text only; the arithmetic above is vectorised
-        if row["assessed"] == 0:
-            reasons[code].append(
-                "outcomes: no indicator could be compared with peers (rated good by default)"
-            )
-        else:
-            reasons[code].append(
-                f"outcomes: {row['worse']} of {row['assessed']} indicators worse and {row['better']} better than "
-                f"peers at {rules.level:g}% limits (net worse {row['net_worse_share']:+.0%}): {row['outcomes_rating']}"
-            )
+    outcome_text = _outcome_reasons(card, comparisons, specs)
+    reasons = {code: [outcome_text[code]] for code in card.index}
 
-    finance_rating = pd.Series("outstanding", index=card.index, dtype=object)
+    period = year_label(year) if year is not None else "the year"
+    finance_rating = pd.Series(NOT_ASSESSED, index=card.index, dtype=object)
     if finance is not None:
+        absent = [c for c in ("commissioner_code", "allocation_gbp", "spend_gbp") if c not in finance]
+        if absent:
+            source = finance.attrs.get("source", "finance")
+            raise InputError([Problem(source, None, c, "required column is missing") for c in absent])
         f = finance.set_index("commissioner_code").reindex(card.index)
-        card["allocation_gbp"] = f["allocation_gbp"]
-        card["spend_gbp"] = f["spend_gbp"]
-        card["surplus_gbp"] = f["allocation_gbp"] - f["spend_gbp"]
-        card["surplus_share"] = card["surplus_gbp"] / f["allocation_gbp"]
-        deficit = -card["surplus_share"]
-        finance_rating[deficit > rules.ri_deficit] = "requires_improvement"
-        finance_rating[deficit > rules.inadequate_deficit] = "inadequate"
-        if "running_costs_gbp" in f and "running_cost_allowance_gbp" in commissioners:
-            allowance = commissioners.set_index("commissioner_code")["running_cost_allowance_gbp"].reindex(
-                card.index
+    else:
+        f = pd.DataFrame(index=card.index, columns=["allocation_gbp", "spend_gbp"], dtype=float)
+    card["allocation_gbp"] = f["allocation_gbp"].astype(float)
+    card["spend_gbp"] = f["spend_gbp"].astype(float)
+    card["surplus_gbp"] = card["allocation_gbp"] - card["spend_gbp"]
+    card["surplus_share"] = card["surplus_gbp"] / card["allocation_gbp"]
+    returned = card["surplus_share"].notna()
+    deficit = -card["surplus_share"]
+    finance_rating[returned] = "outstanding"  # no concern
+    finance_rating[returned & (deficit > rules.ri_deficit)] = "requires_improvement"
+    finance_rating[returned & (deficit > rules.inadequate_deficit)] = "inadequate"
+    if "running_costs_gbp" in f and "running_cost_allowance_gbp" in commissioners:
+        allowance = commissioners.set_index("commissioner_code")["running_cost_allowance_gbp"].reindex(
+            card.index
+        )
+        card["running_costs_gbp"] = f["running_costs_gbp"]
+        card["running_cost_allowance_gbp"] = allowance
+        over = returned & (card["running_costs_gbp"] > allowance)
+        capped = _worst(
+            finance_rating.where(returned, "outstanding"),
+            pd.Series(rules.running_costs_cap, index=card.index),
+        )
+        finance_rating = finance_rating.where(~over, capped)
+    for code, row in card.iterrows():
+        if not returned[code]:
+            reasons[code].append(f"finance: {NOT_ASSESSED}: no finance return for {period}")
+            continue
+        word = "surplus" if row["surplus_gbp"] >= 0 else "deficit"
+        text = (
+            f"finance: {word} of £{abs(row['surplus_gbp']):,.0f} ({row['surplus_share']:+.1%} of allocation)"
+        )
+        if "running_costs_gbp" in card and pd.notna(row.get("running_costs_gbp")):
+            within = row["running_costs_gbp"] <= row["running_cost_allowance_gbp"]
+            text += (
+                f"; running costs £{row['running_costs_gbp']:,.0f} "
+                f"{'within' if within else 'over'} allowance £{row['running_cost_allowance_gbp']:,.0f}"
             )
-            card["running_costs_gbp"] = f["running_costs_gbp"]
-            card["running_cost_allowance_gbp"] = allowance
-            over = card["running_costs_gbp"] > allowance
-            capped = _worst(finance_rating, pd.Series(rules.running_costs_cap, index=card.index))
-            finance_rating = finance_rating.where(~over, capped)
-        for code, row in card.iterrows():
-            if pd.isna(row["surplus_gbp"]):
-                reasons[code].append("finance: no finance return")
-                continue
-            word = "surplus" if row["surplus_gbp"] >= 0 else "deficit"
-            text = f"finance: {word} of £{abs(row['surplus_gbp']):,.0f} ({row['surplus_share']:+.1%} of allocation)"
-            if "running_costs_gbp" in card and pd.notna(row.get("running_costs_gbp")):
-                within = row["running_costs_gbp"] <= row["running_cost_allowance_gbp"]
-                text += (
-                    f"; running costs £{row['running_costs_gbp']:,.0f} "
-                    f"{'within' if within else 'over'} allowance £{row['running_cost_allowance_gbp']:,.0f}"
-                )
-            reasons[code].append(f"{text}: {finance_rating[code].replace('outstanding', 'no concern')}")
+        reasons[code].append(f"{text}: {finance_rating[code].replace('outstanding', 'no concern')}")
     card["finance_rating"] = finance_rating
 
-    leadership_rating = pd.Series("outstanding", index=card.index, dtype=object)
+    leadership_rating = pd.Series(NOT_ASSESSED, index=card.index, dtype=object)
     if leadership is not None:
         given = leadership.set_index("commissioner_code")["leadership"].reindex(card.index)
         bad = given.notna() & ~given.isin(RATINGS)
@@ -258,12 +360,31 @@ def assess(
                 )
             )
         card["leadership"] = given
-        if rules.leadership_caps:
-            leadership_rating = given.fillna("outstanding")
+        leadership_rating = given.fillna(NOT_ASSESSED).astype(object)
         for code, value in given.dropna().items():
             reasons[code].append(f"leadership: panel rated {value}")
-    card["overall"] = _worst(card["outcomes_rating"], finance_rating, leadership_rating)
-    card["intervene"] = card["overall"].map(RATINGS.index) >= RATINGS.index(rules.intervene_at)
+    parts = {"outcomes": card["outcomes_rating"], "finance": finance_rating, "leadership": leadership_rating}
+    missing = pd.Series(
+        [_and([p for p in rules.required if parts[p][code] == NOT_ASSESSED]) for code in card.index],
+        index=card.index,
+        dtype=object,
+    )
+    capping = {name: parts[name] for name in PARTS if name != "leadership" or rules.leadership_caps}
+    worst = _worst(*(p.where(p != NOT_ASSESSED, RATINGS[0]) for p in capping.values()))
+    # with nothing assessed at all there is nothing to rate, whatever overall.required says
+    nothing = np.logical_and.reduce([(p == NOT_ASSESSED).to_numpy() for p in capping.values()])
+    missing[nothing & (missing == "")] = _and(list(capping))
+    overall = worst.where(missing == "", NOT_ASSESSED)
+    card["overall"] = overall
+    card["not_assessed"] = missing
+    for code in card.index[overall == NOT_ASSESSED]:
+        reasons[code].append(
+            f"overall: {NOT_ASSESSED}: {missing[code]} not assessed, and an overall rating needs evidence "
+            f"on {_and(list(rules.required))} (a missing part is never rated good or outstanding)"
+        )
+    card["intervene"] = overall.isin(RATINGS) & (
+        overall.map(lambda r: RATINGS.index(r) if r in RATINGS else -1) >= RATINGS.index(rules.intervene_at)
+    )
     card["reasons"] = pd.Series(reasons)
     card = card.reset_index()
 
@@ -334,8 +455,19 @@ def record_intervention(
     """Record a decision to intervene in a failing commissioner, with its reasons, audited.
 
     The inspection area's failure regime takes open interventions over when it exists; until then the
-    decision and its reasons are the record.
+    decision and its reasons are the record. An ``assessment`` whose overall rating is
+    :data:`NOT_ASSESSED` is refused: no intervention rests on an assessment without evidence.
     """
+    if assessment is not None and assessment.get("overall") == NOT_ASSESSED:
+        raise InputError(
+            Problem(
+                "intervention",
+                None,
+                "assessment",
+                f"commissioner {commissioner_code!r} is {NOT_ASSESSED}: an intervention needs an assessment "
+                "with evidence",
+            )
+        )
     if not str(commissioner_code).strip():
         raise InputError(Problem("intervention", None, "commissioner_code", "value is missing"))
     if not str(decision).strip():

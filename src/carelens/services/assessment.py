@@ -11,7 +11,9 @@ per trust and metric. The store holds indicator values, not NHS England's metric
 position among trusts of the same kind in the indicator's latest period (NOF 2025/26 scores continuous
 metrics by relative position): ``score = 1 + 3 x (rank - 1) / (n - 1)``, rank 1 the best value, ties
 sharing their best rank. Only published figures are used (values suppressed for the public are left
-out), so the table is published data that anyone may see.
+out), so the table is published data that anyone may see. Every trust in the store is listed: one with
+no metric to score is *not assessed* (no segment, no rank; its explanation says so), never placed in a
+quarter by default.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ def provider_ratings(db: Db, actor: Actor, code: str) -> list[dict[str, Any]]:
         item["rule"] = detail.get("rule")
         item["locations"] = detail.get("locations")
         item["ratings"] = detail.get("ratings")
+        item["complete"] = bool(detail.get("complete", True))
         item["explanation"] = explain_assessed(item, detail)
         item["based_on"] = detail.get("based_on", [])
         out.append(item)
@@ -261,6 +264,20 @@ def metric_scores(connection: sa.Connection, kinds: tuple[str, ...] = SEGMENT_KI
     return pd.concat(frames, ignore_index=True)
 
 
+def segment_trusts(connection: sa.Connection, kinds: tuple[str, ...] = SEGMENT_KINDS) -> pd.DataFrame:
+    """Every organisation segmented (``org_code``, ``org_name``, ``trust_type`` as :func:`metric_scores`
+    gives it), whether or not it has a metric to score."""
+    org = schema.organisation
+    frame = pd.DataFrame(
+        connection.execute(
+            sa.select(org.c.code, org.c.name, org.c.kind, org.c.subtype).where(org.c.kind.in_(kinds))
+        ).all(),
+        columns=["org_code", "org_name", "kind", "subtype"],
+    )
+    frame["trust_type"] = frame["subtype"].fillna(frame["kind"]).replace("", None).fillna(frame["kind"])
+    return frame[["org_code", "org_name", "trust_type"]]
+
+
 def segmentation_table(
     db: Db,
     actor: Actor,
@@ -268,15 +285,19 @@ def segmentation_table(
     page: int = 1,
     page_size: int | None = None,
 ) -> Page:
-    """Segments and league-table ranks of NHS trusts (published figures only: open to everyone)."""
-    from carelens.assess.segmentation import OUTPUT_COLUMNS, load_oversight, segment
+    """Segments and league-table ranks of NHS trusts (published figures only: open to everyone); trusts
+    with no metric to score are listed after each table as not assessed."""
+    from carelens.assess.segmentation import INPUT_COLUMNS, OUTPUT_COLUMNS, load_oversight, segment
 
     page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         scores = metric_scores(connection)
-    if scores.empty:
+        trusts = segment_trusts(connection)
+    if scores.empty and trusts.empty:
         return Page([], 0, page, size, list(OUTPUT_COLUMNS))
-    table = segment(scores, load_oversight(), source="store")
+    if scores.empty:
+        scores = pd.DataFrame({c.name: pd.Series(dtype=object) for c in INPUT_COLUMNS})
+    table = segment(scores, load_oversight(), source="store", trusts=trusts)
     if trust_type:
         if trust_type not in set(table["trust_type"]):
             raise Invalid(f"no trusts of type {trust_type!r}")

@@ -136,7 +136,7 @@ def _assessment(connection: sa.Connection, year: int):
         observations = observations_from_store(connection)
         definitions = load_indicators()
         observations = observations[observations["indicator_id"].isin(set(definitions))]
-        return assess(commissioners, observations, definitions, load_rules())
+        return assess(commissioners, observations, definitions, load_rules(), year=year)
 
     return _cached(("assessment", year, *_version(connection)), compute)
 
@@ -159,7 +159,11 @@ def _position(values: pd.Series, mine: float | None) -> dict[str, Any]:
 
 def commissioner_scorecard(db: Db, actor: Actor, code: str, run_id: int | None = None) -> dict[str, Any]:
     """One commissioner's scorecard: its allocation against target, its place among its peers, its
-    assessment (outcomes, finance, overall, with reasons), budgets and any interventions."""
+    assessment (outcomes, finance, overall, with reasons; a part without evidence is "not assessed", and
+    so is the overall rating, with ``not_assessed`` naming the parts), budgets and any interventions.
+
+    The store holds no finance returns (allocations and budgets are not spend), so finance, and with it
+    the overall rating, is not assessed here; ``carelens assess commissioners --finance FILE`` rates it."""
     a, org = fund_allocation, schema.organisation
     with reading(db) as connection:
         within = reach(connection, actor, actor.rules.confidential_data)

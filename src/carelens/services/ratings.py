@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from carelens.assess.scale import KEY_QUESTIONS, RATINGS
 from carelens.model.access import Actor
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
@@ -158,6 +159,16 @@ def explain(
             f"For the five questions asked of every service (is it safe, effective, caring, "
             f"responsive and well-led?) the ratings are {listed}."
         )
+    if overall and overall[0]["rating"] in RATINGS:
+        # a partial set of key questions is never presented as complete: say what the overall rests on
+        rated = {r["key_question"] for r in questions if r["rating"] in RATINGS}
+        missing = [q for q in KEY_QUESTIONS if q not in rated]
+        if missing:
+            parts.append(
+                f"The overall rating rests on {len(KEY_QUESTIONS) - len(missing)} of the "
+                f"{len(KEY_QUESTIONS)} key questions: {', '.join(q.lower() for q in missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not rated."
+            )
     weak = sorted(
         {r["key_question"] for r in current if r["rating"] in ("Inadequate", "Requires improvement")}
     )
@@ -178,6 +189,13 @@ def explain_aggregated(name: str, aggregated: list[dict[str, Any]]) -> str:
             f"{name} is rated {r['rating']} overall from {r['effective_date']}{status}: aggregated from "
             f"{r['ratings']} ratings of {r['locations']} of its locations by the {r['rule']}."
         )
+        if not r.get("complete", True):  # a partial set of key questions is never presented as complete
+            rated = {q["key_question"] for q in aggregated if q["rating"] in RATINGS} - {"Overall"}
+            missing = [q for q in KEY_QUESTIONS if q not in rated]
+            parts.append(
+                f"It is not a complete rating: it rests on {len(KEY_QUESTIONS) - len(missing)} of the "
+                f"{len(KEY_QUESTIONS)} key questions ({', '.join(q.lower() for q in missing)} not rated)."
+            )
     else:
         parts.append(f"{name} has no overall rating.")
     questions = [r for r in aggregated if r["key_question"] != "Overall"]

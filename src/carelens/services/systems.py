@@ -86,6 +86,7 @@ DIRECTION_COLUMNS = [
     "fixed_cost_gbp",
     "period",
     "places_ranked",
+    "places_not_assessed",
     "reviews_affordable",
     "reviews_selected",
     "total_cost_gbp",
@@ -156,6 +157,7 @@ def ranking_columns() -> list[str]:
         "period",
         "score",
         "indicators_scored",
+        "assessed",
         "worse",
         "better",
         "why",
@@ -225,7 +227,7 @@ def _ranking(connection: sa.Connection, period: dt.date | None) -> tuple[pd.Data
             else "no place-level transition indicators are stored: load them with "
             "`carelens ingest place-transitions FILE`"
         )
-    ranking = selection.selection_scores(compared, config)
+    ranking = selection.selection_scores(compared, config, places.place_codes(connection))
     ranking["why"] = selection.selection_reasons(compared, ranking, config)
     weighted = compared[compared["indicator_id"].isin([i.id for i in config.indicators if i.weight > 0])]
     counts = pd.crosstab(weighted["org_code"], weighted["assessment"])
@@ -249,7 +251,8 @@ def place_ranking(
     db: Db, actor: Actor, period: dt.date | None = None, page: int = 1, page_size: int | None = None
 ) -> Page:
     """Places ranked for review by the documented selection score (worst first) with why; ranks are
-    among every place, rows only those in reach."""
+    among every place, rows only those in reach. A place with no weighted indicator compared in the
+    period is listed after the ranked ones, not assessed (``assessed`` false, no rank, no score, why)."""
     with reading(db) as connection:
         within = _within(connection, actor)
         visible = _groups_in_reach(connection, within, OrgKind.PLACE)
@@ -285,7 +288,7 @@ def place(db: Db, actor: Actor, code: str, period: dt.date | None = None) -> dic
         "place": {"code": code, "name": name},
         "members": records(mine[["member_code", "member_name", "member_kind", "valid_from", "valid_to"]]),
         "period": ranked["period"] if ranked else (period.isoformat() if period else None),
-        "places_ranked": 0 if ranking is None else len(ranking),
+        "places_ranked": 0 if ranking is None else int(ranking["assessed"].sum()),
         "ranking": ranked,
         "indicators": records(
             indicators[
@@ -441,7 +444,8 @@ def _plans(connection: sa.Connection) -> list[dict[str, Any]]:
             {
                 **plain(row),
                 "period": ranking["period"].iloc[0].isoformat() if not ranking.empty else None,
-                "places_ranked": len(ranking),
+                "places_ranked": int(ranking["rank"].notna().sum()),
+                "places_not_assessed": int(ranking["rank"].isna().sum()),
                 "reviews_affordable": plan.reviews_affordable,
                 "reviews_selected": plan.reviews,
                 "total_cost_gbp": plan.total_cost_gbp,
@@ -476,7 +480,7 @@ def direction(db: Db, actor: Actor, reference: str) -> dict[str, Any]:
                     s.c.rank, s.c.place_code, s.c.score, s.c.indicators_scored, s.c.selected, s.c.detail
                 )
                 .where(s.c.direction_id == found["id"])
-                .order_by(s.c.rank)
+                .order_by(s.c.rank.is_(None), s.c.rank, s.c.place_code)  # not assessed (no rank) last
             )
             .mappings()
             .all(),

@@ -37,7 +37,12 @@ systems_selection = sa.Table(
     sa.Column("direction_id", RowId, sa.ForeignKey("systems_direction.id"), primary_key=True),
     sa.Column("place_code", Code, sa.ForeignKey("organisation.code"), primary_key=True),
     sa.Column("period", sa.Date, nullable=False, comment="period of the indicators scored"),
-    sa.Column("rank", sa.Integer, nullable=False, comment="1 = highest selection score"),
+    sa.Column(
+        "rank",
+        sa.Integer,
+        nullable=True,
+        comment="1 = highest selection score; null: not assessed (no score)",
+    ),
     sa.Column("score", Number, nullable=True, comment="null when no indicator could be scored"),
     sa.Column("indicators_scored", sa.Integer, nullable=False),
     sa.Column("selected", sa.Boolean, nullable=False, comment="within the number of reviews the budget buys"),

@@ -15,9 +15,10 @@ reads the store, settles every ACO of a year in one transaction and audits each 
   loss x shared-loss rate, at most ``loss_cap`` x benchmark; one-sided models repay nothing;
 * population below ``min_population``: not settled.
 
-**Quality gate**: the ACO's quality indicators are compared with every place and ACO using the same
-funnel engine as providers (:func:`carelens.systems.places.compare`); the gate fails if more than
-``max_worse`` are significantly worse, or fewer than ``min_assessed`` could be assessed.
+**Quality gate**: the ACO's quality indicators are judged against every place and ACO (the gate's
+peers: does the ACO's population fare worse than places'?) by each indicator's one comparison
+specification, as monitoring judges (:func:`carelens.systems.places.compare`); the gate fails if more
+than ``max_worse`` are worse, or fewer than ``min_assessed`` could be compared (no data, no payment).
 
 **Market concentration**: Herfindahl-Hirschman index = Σ (provider % share)² per ACO and service line
 (0-10,000); above ``high_above`` (2,500) is highly concentrated and flagged: patient choice at risk.
@@ -38,6 +39,7 @@ import sqlalchemy as sa
 from carelens.errors import InputError, Problem
 from carelens.model.indicators import IndicatorDefinition
 from carelens.model.organisations import OrgKind
+from carelens.monitor.settings import MonitorSettings
 from carelens.store import repository
 from carelens.store.schema_fund import fund_budget
 from carelens.store.schema_systems import systems_aco_settlement
@@ -45,6 +47,8 @@ from carelens.systems.config import SystemsConfig
 from carelens.systems.places import compare, members, observations, read_connection
 
 RISK_MODELS = ("one_sided", "two_sided")
+QUALITY_PEERS = "places and ACOs"
+"""Peer group of the quality gate: every place and ACO with the indicator in the year."""
 OUTCOMES = (
     "not settled: population below minimum",
     "shared savings paid",
@@ -115,7 +119,7 @@ def quality_gate(compared: pd.DataFrame, codes, config: SystemsConfig) -> pd.Dat
     rows = compared[
         compared["org_code"].isin(list(codes)) & compared["indicator_id"].isin(config.quality_indicators)
     ]
-    rows = rows[rows["assessment"] != ""]
+    rows = rows[~rows["assessment"].isin(["", "not compared"])]
     counts = (
         rows.assign(worse=rows["assessment"] == "worse")
         .groupby("org_code")
@@ -261,12 +265,14 @@ def settle_year(
     user: str,
     market: pd.DataFrame | None = None,
     source: str = "finance",
+    settings: MonitorSettings | None = None,
 ) -> pd.DataFrame:
     """Settle every ACO in ``finance`` for financial year ``year`` (2024 = 2024/25) and store it.
 
     Members come from ``aco_member`` links valid on 1 April; the pooled budget from the pooled budget
     lines recorded for the ACO's code (``carelens allocate budgets``); the quality gate from the ACOs'
-    stored quality indicators in the year, compared with every place and ACO. One transaction: each
+    stored quality indicators in the year, judged against every place and ACO (``settings``: the
+    monitoring settings, default the packaged ones). One transaction: each
     ACO's previous settlement of the year is superseded and every settlement is audited.
     """
     start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
@@ -291,7 +297,8 @@ def settle_year(
     if problems:
         raise InputError(problems)
     obs = obs[(obs["period"] >= start) & (obs["period"] <= end)]
-    gate = quality_gate(compare(obs, config, definitions, config.quality_level), finance["aco_code"], config)
+    peers = obs.assign(peer_group=QUALITY_PEERS)
+    gate = quality_gate(compare(peers, config, definitions, settings), finance["aco_code"], config)
     settled = settle(finance.merge(gate[["aco_code", "quality_passed"]], on="aco_code"), config)
     settled = settled.merge(gate.drop(columns="quality_passed"), on="aco_code")
     settled["pooled_budget_gbp"] = settled["aco_code"].map(dict(pools))

@@ -2,7 +2,10 @@
 
 Selection weights, the review programme's reference cost, minimum savings rates by population band,
 sharing rates, the quality gate, HHI thresholds and the bundle rules are data with documented
-defaults (the YAML file says where each comes from), never constants in code.
+defaults (the YAML file says where each comes from), never constants in code. How a transition
+indicator is compared is not set here: its one comparison specification (definition plus monitoring
+settings, :mod:`carelens.monitor.comparison`) decides, and the fields that used to
+(``transitions.level``, ``transitions.indicators.*.funnel``, ``aco.quality.level``) are refused by name.
 """
 
 from __future__ import annotations
@@ -13,17 +16,16 @@ from pathlib import Path
 from carelens.config import FieldReader, packaged, read_mapping
 
 SCHEMA_VERSION = 1
-FUNNELS = ("pr", "rate")
+RETIRED = "how an indicator is compared comes from its comparison specification (its definition and the monitoring settings, config/monitor/monitor.yaml)"
 
 
 @dataclass(frozen=True)
 class TransitionIndicator:
-    """How one transition indicator is shown, compared and weighted in the selection score."""
+    """How one transition indicator is shown and weighted in the selection score."""
 
     id: str
     title: str
     multiplier: float
-    funnel: str
     weight: float
 
 
@@ -32,7 +34,6 @@ class SystemsConfig:
     """Everything configurable about places, reviews and ACOs (see the packaged YAML for meanings)."""
 
     source: str
-    level: float
     z_cap: float
     indicators: tuple[TransitionIndicator, ...]
     previous_budget_gbp: float
@@ -47,7 +48,6 @@ class SystemsConfig:
     shared_loss_rate: float
     savings_cap: float
     loss_cap: float
-    quality_level: float
     quality_max_worse: int
     quality_min_assessed: int
     quality_indicators: tuple[str, ...]
@@ -78,15 +78,13 @@ def load_config(path: str | Path | None = None) -> SystemsConfig:
     indicators = []
     for ident, entry in (reader.get("transitions.indicators", dict) or {}).items():
         sub = reader.within(f"transitions.indicators.{ident}", entry)
+        sub.retired("funnel", RETIRED)
         indicator = TransitionIndicator(
             id=str(ident),
             title=str(sub.get("title", str)),
             multiplier=sub.get("multiplier", float, minimum=0, exclusive=True),
-            funnel=str(sub.get("funnel", str)),
             weight=sub.get("weight", float, minimum=0),
         )
-        if indicator.funnel not in FUNNELS:
-            sub.problem("funnel", f"must be one of {', '.join(FUNNELS)}")
         indicators.append(indicator)
     bands = reader.get("aco.msr_bands", list) or []
     parsed_bands: list[tuple[float, float]] = []
@@ -103,9 +101,10 @@ def load_config(path: str | Path | None = None) -> SystemsConfig:
     if [b[0] for b in parsed_bands] != sorted({b[0] for b in parsed_bands}) or not parsed_bands:
         reader.problem("aco.msr_bands", "lower bounds must be ascending without repeats (at least one band)")
     share = {"minimum": 0, "maximum": 1}
+    reader.retired("transitions.level", RETIRED)
+    reader.retired("aco.quality.level", RETIRED)
     config = SystemsConfig(
         source=source,
-        level=reader.get("transitions.level", float, minimum=0, exclusive=True),
         z_cap=reader.get("transitions.z_cap", float, minimum=0, exclusive=True),
         indicators=tuple(indicators),
         previous_budget_gbp=reader.get("programme.previous_budget_gbp", float, minimum=0, exclusive=True),
@@ -120,7 +119,6 @@ def load_config(path: str | Path | None = None) -> SystemsConfig:
         shared_loss_rate=reader.get("aco.shared_loss_rate", float, **share),
         savings_cap=reader.get("aco.savings_cap", float, **share),
         loss_cap=reader.get("aco.loss_cap", float, **share),
-        quality_level=reader.get("aco.quality.level", float, minimum=0, exclusive=True),
         quality_max_worse=reader.get("aco.quality.max_worse", int, minimum=0),
         quality_min_assessed=reader.get("aco.quality.min_assessed", int, minimum=0),
         quality_indicators=tuple(str(s) for s in reader.get("aco.quality.indicators", list) or []),

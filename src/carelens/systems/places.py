@@ -3,41 +3,53 @@
 A place is an organisation of kind ``place`` (a local authority footprint or an integrated care system);
 its members (NHS bodies, the council, partners) are the ``place_member`` links valid on a date. ACOs
 are the same with ``aco`` and ``aco_member``. Transition indicators (``config/indicators/
-transitions.yaml``) are read from the observation table and compared across places with the funnel
-kernel (:func:`carelens.stats.funnel.funnel`), one vectorised call per funnel type over every
-indicator x period at once:
+transitions.yaml``) are read from the observation table and judged by the monitoring kernel
+(:func:`carelens.monitor.kernel.judge`) with each indicator's one comparison specification
+(:func:`carelens.monitor.comparison.comparison_for`: its definition plus the monitoring settings;
+docs/methods/comparison.md), so a place's verdict on an indicator is the one a monitoring run stores:
 
 * proportions (readmissions, reablement, usual residence): ``pr`` funnel on the arcsine scale;
 * rates (delayed days per adult, admissions per person 65+): observed O against expected
-  E = n x the peers' rate ΣO/Σn, an indirectly standardised ratio on the log scale (SHMI method),
-  mapped back to the rate scale by multiplying value and limits by the peers' rate.
+  E = n x the peers' rate ΣO/Σn, compared as a ratio (the CQC method: square-root scale, Winsorised,
+  since their method is not ``_trimmed``), shown on the rate scale;
 
-Both use DerSimonian-Laird additive overdispersion, as provider monitoring does.
+with DerSimonian-Laird overdispersion, verdicts at the definition's first level (else the monitoring
+setting ``flags.risk_z``) and the small-number rule of the monitoring settings. Peers follow the
+definition's peer-group rule as a monitoring pass labels it (``org_kind``: organisations of the same
+kind, and subtype where one is recorded, e.g. every place). Only the display is the systems
+configuration's: values, targets and limits are shown times each indicator's ``multiplier`` (per
+100,000, %, per 1,000).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.model.indicators import IndicatorDefinition, Polarity
+from carelens.model.indicators import IndicatorDefinition
 from carelens.model.organisations import OrgKind, RelationshipKind
-from carelens.stats.funnel import funnel
-from carelens.stats.groups import Groups
+from carelens.monitor.comparison import Comparison, comparisons_for
+from carelens.monitor.inputs import UNKNOWN, attach_peer_groups
+from carelens.monitor.kernel import judge
+from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import schema
 from carelens.systems.config import SystemsConfig
 
 MEMBERSHIP = {OrgKind.PLACE: RelationshipKind.PLACE_MEMBER, OrgKind.ACO: RelationshipKind.ACO_MEMBER}
-POLARITY = {
-    Polarity.LOWER_IS_BETTER: "lower-is-better",
-    Polarity.HIGHER_IS_BETTER: "higher-is-better",
-    Polarity.NEUTRAL: "neutral",
+ASSESSMENT = {
+    "worse": "worse",
+    "better": "better",
+    "as expected": "within",
+    "higher": "higher",
+    "lower": "lower",
+    "not compared": "not compared",
 }
+"""A judgement's verdict -> the place comparison's ``assessment`` (``higher``/``lower``: neutral polarity)."""
 COMPARISON_COLUMNS = (
     "indicator_id",
     "org_code",
@@ -52,7 +64,15 @@ COMPARISON_COLUMNS = (
     "adverse_z",
     "assessment",
     "tau2",
+    "peer_group",
+    "peers",
+    "verdict",
+    "reason",
 )
+"""Columns of :func:`compare` (``lower``/``upper``: limits at the verdict level; ``verdict`` and ``reason``
+exactly as the judgement gives them)."""
+ALL_GIVEN = "all given"
+"""Peer-group label when the rows given carry none: every row of an indicator and period is a peer."""
 
 
 def read_connection(bind: sa.Engine | sa.Connection):
@@ -106,6 +126,17 @@ def members(
     )
 
 
+def place_codes(connection: sa.Connection, kind: OrgKind = OrgKind.PLACE) -> list[str]:
+    """Every organisation of ``kind`` (a place, by default) in the store, by code: the places a ranking
+    lists, whether or not they have indicators in its period."""
+    org = schema.organisation
+    return list(
+        connection.execute(
+            sa.select(org.c.code).where(org.c.kind == kind.value).order_by(org.c.code)
+        ).scalars()
+    )
+
+
 def observations(
     connection: sa.Connection,
     indicator_ids: Sequence[str],
@@ -115,7 +146,15 @@ def observations(
     """Current observations of the given indicators for organisations of the given kinds."""
     obs, org = schema.observation, schema.organisation
     query = (
-        sa.select(obs.c.indicator_id, obs.c.org_code, obs.c.period, obs.c.numerator, obs.c.denominator)
+        sa.select(
+            obs.c.indicator_id,
+            obs.c.org_code,
+            obs.c.period,
+            obs.c.numerator,
+            obs.c.denominator,
+            org.c.kind.label("org_kind"),
+            org.c.subtype,
+        )
         .join(org, org.c.code == obs.c.org_code)
         .where(
             obs.c.superseded_by.is_(None),
@@ -126,93 +165,107 @@ def observations(
     if period is not None:
         query = query.where(obs.c.period == period)
     rows = connection.execute(query).mappings().all()
-    frame = pd.DataFrame(rows, columns=["indicator_id", "org_code", "period", "numerator", "denominator"])
-    return frame.astype({"numerator": float, "denominator": float})
+    frame = pd.DataFrame(
+        rows,
+        columns=["indicator_id", "org_code", "period", "numerator", "denominator", "org_kind", "subtype"],
+    )
+    frame = frame.astype({"numerator": float, "denominator": float})
+    # the organisation's kind as a monitoring pass labels it (carelens.monitor.inputs.sql_inputs)
+    subtype = frame.pop("subtype").astype(object)
+    frame["peer_kind"] = np.where(
+        subtype.notna(),
+        frame["org_kind"].astype(str) + ": " + subtype.fillna("").astype(str),
+        frame["org_kind"],
+    )
+    return frame
+
+
+def comparisons(
+    config: SystemsConfig, definitions: Mapping[str, IndicatorDefinition], settings: MonitorSettings
+) -> dict[str, Comparison]:
+    """The one comparison specification of each transition indicator."""
+    return comparisons_for({i.id: definitions[i.id] for i in config.indicators}, settings)
+
+
+def with_peer_groups(frame: pd.DataFrame, specs: Mapping[str, Comparison]) -> pd.DataFrame:
+    """``frame`` (from :func:`observations`) with the ``peer_group`` label of each row by its indicator's
+    peer-group rule, labelled as a monitoring pass labels it (a place's region and commissioner are not
+    recorded, so those rules compare within "unknown", as the pass does)."""
+    organisations = (
+        frame[["org_code", "peer_kind"]]
+        .drop_duplicates("org_code")
+        .rename(columns={"org_code": "code"})
+        .assign(region=UNKNOWN, commissioner=UNKNOWN)
+    )
+    labelled = attach_peer_groups(frame.reset_index(drop=True), organisations, dict(specs))
+    return labelled.assign(peer_group=labelled["peer_group"].astype(object))
 
 
 def compare(
     frame: pd.DataFrame,
     config: SystemsConfig,
-    definitions: dict[str, IndicatorDefinition],
-    level: float | None = None,
+    definitions: Mapping[str, IndicatorDefinition],
+    settings: MonitorSettings | None = None,
 ) -> pd.DataFrame:
-    """Compare every organisation with its peers on each indicator and period (pure, vectorised).
+    """Judge every organisation against its peers on each indicator and period (pure, vectorised).
 
-    ``frame`` has ``indicator_id``, ``org_code``, ``period``, ``numerator``, ``denominator``; peers are
-    all rows of the same indicator and period. Values, targets and limits are shown scaled by each
-    indicator's ``multiplier`` (per 100,000, %, per 1,000). ``adverse_z`` is the overdispersion-adjusted
-    z-score signed so that positive is worse (zero for neutral indicators); ``assessment`` is
-    ``worse``/``better``/``within`` at ``level`` (default: the configured level).
+    ``frame`` has ``indicator_id``, ``org_code``, ``period``, ``numerator``, ``denominator`` and, to
+    follow the indicators' peer-group rules, ``peer_group`` (:func:`with_peer_groups`); without it all
+    rows of the same indicator and period are peers. Each indicator is judged by its comparison
+    specification under ``settings`` (the monitoring settings, default the packaged ones), by the
+    monitoring kernel's :func:`judge`. Values, targets and limits (at the verdict level) are shown times
+    each indicator's ``multiplier`` (per 100,000, %, per 1,000). ``adverse_z`` is the
+    overdispersion-adjusted z signed so that positive is worse (zero for neutral indicators);
+    ``assessment`` is ``worse``/``better``/``within`` (``higher``/``lower`` for neutral indicators) from
+    the verdict, or ``not compared`` (``reason`` says why).
     """
-    level = config.level if level is None else level
+    settings = settings or load_settings()
     configured = {i.id: i for i in config.indicators}
     frame = frame[frame["indicator_id"].isin(list(configured))].reset_index(drop=True)
-    frame = frame[(frame["denominator"] > 0) & frame["numerator"].notna()].reset_index(drop=True)
     out = pd.DataFrame({c: pd.Series(dtype=object) for c in COMPARISON_COLUMNS})
     if frame.empty:
         return out
-    ids = frame["indicator_id"].to_numpy()
-    kind = np.array([configured[i].funnel for i in ids])
-    multiplier = np.array([configured[i].multiplier for i in ids])
-    polarity = np.array([POLARITY[definitions[i].polarity] for i in ids])
-    sign = np.select([polarity == "lower-is-better", polarity == "higher-is-better"], [1.0, -1.0], 0.0)
-    o = frame["numerator"].to_numpy(float)
-    n = frame["denominator"].to_numpy(float)
-    result = {
-        c: np.full(len(frame), np.nan) for c in ("value", "target", "lower", "upper", "z_adjusted", "tau2")
-    }
-    result["assessment"] = np.full(len(frame), "", dtype=object)
-    for funnel_kind in ("pr", "rate"):
-        rows = np.flatnonzero(kind == funnel_kind)
-        if not len(rows):
-            continue
-        groups = Groups.from_keys(ids[rows], frame["period"].to_numpy()[rows])
-        if funnel_kind == "pr":
-            res = funnel(o[rows], n[rows], groups=groups, kind="pr", levels=(level,))
-            scale = np.ones(len(rows))
-        else:
-            rate = groups.sum(o[rows]) / groups.sum(n[rows])
-            scale = rate[groups.codes]
-            res = funnel(o[rows], n[rows] * scale, groups=groups, kind="sr", method="shmi", levels=(level,))
-        lower, upper = res.limits(level)
-        result["value"][rows] = res.value * scale
-        result["target"][rows] = res.target * scale
-        result["lower"][rows] = lower * scale
-        result["upper"][rows] = upper * scale
-        result["z_adjusted"][rows] = res.z_adjusted
-        result["tau2"][rows] = res.tau2[groups.codes]
-        flag = res.flag  # higher / lower / within
-        worse = ((flag == "higher") & (sign[rows] > 0)) | ((flag == "lower") & (sign[rows] < 0))
-        better = ((flag == "lower") & (sign[rows] > 0)) | ((flag == "higher") & (sign[rows] < 0))
-        text = np.where(
-            worse, "worse", np.where(better, "better", np.where(flag == "within", "within", flag))
-        )
-        result["assessment"][rows] = text
-    out = frame[["indicator_id", "org_code", "period", "numerator", "denominator"]].copy()
+    specs = comparisons(config, definitions, settings)
+    rows = frame[["indicator_id", "org_code", "period", "numerator", "denominator"]].assign(
+        expected=np.nan,
+        value=np.nan,
+        period=pd.to_datetime(frame["period"]),
+        peer_group=frame["peer_group"] if "peer_group" in frame else ALL_GIVEN,
+    )
+    judged = judge(rows, {k: specs[k] for k in rows["indicator_id"].unique()}, settings)
+    multiplier = judged["indicator_id"].map({k: i.multiplier for k, i in configured.items()}).astype(float)
+    sign = judged["indicator_id"].map({k: s.adverse_sign for k, s in specs.items()}).astype(float)
+    out = judged[["indicator_id", "org_code", "period", "numerator", "denominator"]].copy()
     for name in ("value", "target", "lower", "upper"):
-        out[name] = result[name] * multiplier
-    out["z_adjusted"] = result["z_adjusted"]
-    out["adverse_z"] = result["z_adjusted"] * sign
-    out["assessment"] = result["assessment"]
-    out["tau2"] = result["tau2"]
+        out[name] = judged[name].astype(float) * multiplier
+    out["z_adjusted"] = judged["z_adjusted"].astype(float)
+    out["adverse_z"] = out["z_adjusted"] * sign
+    out["assessment"] = judged["verdict"].map(ASSESSMENT)
+    for name in ("tau2", "peer_group", "peers", "verdict", "reason"):
+        out[name] = judged[name]
     return out[list(COMPARISON_COLUMNS)]
 
 
 def place_indicators(
     bind: sa.Engine | sa.Connection,
     config: SystemsConfig,
-    definitions: dict[str, IndicatorDefinition],
+    definitions: Mapping[str, IndicatorDefinition],
     period: dt.date | None = None,
     kinds: Sequence[OrgKind] = (OrgKind.PLACE,),
+    settings: MonitorSettings | None = None,
 ) -> pd.DataFrame:
-    """Transition indicators of every place for ``period`` (default: the latest stored), compared."""
+    """Transition indicators of every place for ``period`` (default: the latest stored), judged against
+    the peers each indicator's peer-group rule gives (:func:`compare`)."""
+    settings = settings or load_settings()
     with read_connection(bind) as connection:
         frame = observations(connection, [i.id for i in config.indicators], kinds)
     if frame.empty:
-        return compare(frame, config, definitions)
+        return compare(frame, config, definitions, settings)
     wanted = period or max(frame["period"])
     frame = frame[frame["period"] == wanted]
-    return compare(frame, config, definitions)
+    return compare(
+        with_peer_groups(frame, comparisons(config, definitions, settings)), config, definitions, settings
+    )
 
 
 def transition_periods(

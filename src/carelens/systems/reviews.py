@@ -31,7 +31,7 @@ from carelens.store.schema_systems import (
     systems_selection,
 )
 from carelens.systems.config import SystemsConfig
-from carelens.systems.places import place_indicators, read_connection
+from carelens.systems.places import place_codes, place_indicators, read_connection
 from carelens.systems.selection import ProgrammePlan, plan_programme, selection_scores
 
 ACTION_STATUSES = ("open", "done")
@@ -111,7 +111,8 @@ def select_places(
     """Rank places on the transition indicators, plan the direction's programme and record the selection.
 
     A repeated selection replaces the earlier one (both are in the audit log); selected places get a
-    review in status ``planned``.
+    review in status ``planned``. Every place in the store is recorded: one with no weighted indicator
+    compared in the period is not assessed (no score, no rank) and never selected.
     """
     compared = place_indicators(engine, config, definitions, period)
     if compared.empty:
@@ -120,7 +121,7 @@ def select_places(
     with engine.begin() as connection:
         found = direction(connection, reference)
         plan = plan_programme(
-            selection_scores(compared, config),
+            selection_scores(compared, config, place_codes(connection)),
             found["budget_gbp"],
             found["cost_per_review_gbp"],
             found["fixed_cost_gbp"],
@@ -132,7 +133,7 @@ def select_places(
                 "direction_id": found["id"],
                 "place_code": r["org_code"],
                 "period": scored_period,
-                "rank": int(r["rank"]),
+                "rank": None if pd.isna(r["rank"]) else int(r["rank"]),  # null: not assessed
                 "score": None if pd.isna(r["score"]) else float(r["score"]),
                 "indicators_scored": int(r["indicators_scored"]),
                 "selected": bool(r["selected"]),

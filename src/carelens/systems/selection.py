@@ -3,16 +3,21 @@
 **Selection score** (documented in docs/systems.md): for each place and each transition indicator with
 a weight w > 0, take the overdispersion-adjusted z-score from the place comparison, signed so that
 positive means worse than peers (``adverse_z``), capped at ± ``z_cap``; the score is the weighted mean
-Σ w·z / Σ w over the indicators the place has data for. Places rank by score, highest (worst) first,
-ties by place code; places with no scored indicator rank last with no score.
+Σ w·z / Σ w over the indicators compared for the place. Places rank by score, highest (worst) first,
+ties by place code.
+
+**No evidence, no rank**: a place with no weighted indicator compared in the period (no observation,
+or none its peers could be compared with) is *not assessed*: it has no score and no rank (it is not
+"low need"), is listed after the ranked places with why, and is never selected.
 
 **Programme plan**: reviews affordable = ⌊(budget − fixed cost) / cost per review⌋ (in whole pence, so
-£2,000,000 at £86,956.52 buys exactly 23), at most the number of places with a score; the top places by
+£2,000,000 at £86,956.52 buys exactly 23), at most the number of places assessed; the top places by
 score are selected. Total cost = fixed cost + reviews x cost per review; budget left = budget − total.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,18 +27,21 @@ from carelens.errors import InputError, Problem
 from carelens.systems.config import SystemsConfig
 
 
-def selection_scores(compared: pd.DataFrame, config: SystemsConfig) -> pd.DataFrame:
+def selection_scores(
+    compared: pd.DataFrame, config: SystemsConfig, places: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Score and rank places from :func:`carelens.systems.places.compare` output (one period).
 
-    Columns: ``rank``, ``org_code``, ``score``, ``indicators_scored`` and one ``z_<indicator>`` column
-    per weighted indicator (the capped adverse z used).
+    ``places``: every place to list (default: those in ``compared``); one with nothing compared is not
+    assessed. Columns: ``rank`` (null when not assessed), ``org_code``, ``score``, ``indicators_scored``,
+    ``assessed`` and one ``z_<indicator>`` column per weighted indicator (the capped adverse z used).
     """
     weights = {i.id: i.weight for i in config.indicators if i.weight > 0}
     scored = compared[compared["indicator_id"].isin(list(weights))]
-    places = sorted(compared["org_code"].unique())
+    codes = sorted(set(compared["org_code"]) | set(places or ()))
     matrix = (
         scored.pivot_table(index="org_code", columns="indicator_id", values="adverse_z", aggfunc="first")
-        .reindex(index=places, columns=list(weights))
+        .reindex(index=codes, columns=list(weights))
         .to_numpy(float)
     )
     capped = np.clip(matrix, -config.z_cap, config.z_cap)
@@ -42,13 +50,16 @@ def selection_scores(compared: pd.DataFrame, config: SystemsConfig) -> pd.DataFr
     total_w = (present * w).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(total_w > 0, np.nansum(np.where(present, capped, 0.0) * w, axis=1) / total_w, np.nan)
-    out = pd.DataFrame({"org_code": places, "score": score, "indicators_scored": present.sum(axis=1)})
+    out = pd.DataFrame({"org_code": codes, "score": score, "indicators_scored": present.sum(axis=1)})
+    out["assessed"] = out["score"].notna()
     for j, ident in enumerate(weights):
         out[f"z_{ident}"] = capped[:, j]
-    out["_missing"] = out["score"].isna()
+    out["_missing"] = ~out["assessed"]
     out["_neg"] = -out["score"].fillna(0.0)
     out = out.sort_values(["_missing", "_neg", "org_code"]).drop(columns=["_missing", "_neg"])
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    rank = pd.array(np.arange(1, len(out) + 1), dtype="Int64")
+    rank[~out["assessed"].to_numpy(bool)] = pd.NA
+    out.insert(0, "rank", rank)
     return out.reset_index(drop=True)
 
 
@@ -63,6 +74,7 @@ def selection_reasons(compared: pd.DataFrame, ranking: pd.DataFrame, config: Sys
     indicators = {i.id: i for i in config.indicators if i.weight > 0}
     scored = compared[compared["indicator_id"].isin(list(indicators))]
     by_place = dict(tuple(scored.groupby("org_code")))
+    period = f" in {compared['period'].iloc[0]}" if not compared.empty else ""
 
     def describe(indicator_id: str, z: float) -> str:
         indicator = indicators[indicator_id]
@@ -82,7 +94,19 @@ def selection_reasons(compared: pd.DataFrame, ranking: pd.DataFrame, config: Sys
         ranking["org_code"], ranking["score"], ranking["indicators_scored"], strict=True
     ):
         if pd.isna(score):
-            reasons.append("No transition indicator could be scored.")
+            rows = by_place.get(code, scored.iloc[0:0])
+            why_not = rows["reason"] if "reason" in rows else pd.Series("", index=rows.index, dtype=object)
+            found = dict(zip(rows["indicator_id"], why_not, strict=True))
+            why = "; ".join(
+                f"{indicators[i].title.strip()} ({found[i] or 'not compared'})"
+                if i in found
+                else f"{indicators[i].title.strip()} (no observation)"
+                for i in indicators
+            )
+            reasons.append(
+                f"Not assessed: no weighted transition indicator was compared for this place{period} "
+                f"({why}), so it has no score and no rank."
+            )
             continue
         rows = by_place[code][by_place[code]["adverse_z"].notna()]
         flagged = []
@@ -114,7 +138,7 @@ class ProgrammePlan:
     total_cost_gbp: float
     remaining_gbp: float
     places: pd.DataFrame
-    """The ranking with a ``selected`` column (the first ``reviews`` scored places)."""
+    """The ranking with a ``selected`` column (the first ``reviews`` places assessed)."""
 
     def as_dict(self) -> dict:
         return {
@@ -149,7 +173,10 @@ def plan_programme(
     eligible = int(ranking["score"].notna().sum())
     reviews = min(affordable, eligible)
     places = ranking.copy()
-    places["selected"] = places["score"].notna() & (places["rank"] <= reviews)
+    ranked = pd.array(places["rank"], dtype="Int64")
+    places["selected"] = places["score"].notna().to_numpy(bool) & (ranked <= reviews).fillna(False).to_numpy(
+        bool
+    )
     total = round(fixed_cost_gbp + reviews * cost_per_review_gbp, 2)
     return ProgrammePlan(
         budget_gbp=float(budget_gbp),
