@@ -223,14 +223,16 @@ def assess(
 def judge(
     observations: pd.DataFrame, comparisons: Mapping[str, Comparison], settings: MonitorSettings
 ) -> pd.DataFrame:
-    """The judgement of every row given, in every period (columns :data:`JUDGEMENT_COLUMNS`), exactly
-    as a monitoring pass over the same rows would store it: what system-review places and commissioner
+    """The judgement of every row given, in every period (columns :data:`JUDGEMENT_COLUMNS`; text as
+    text and periods as dates), exactly as a monitoring pass over the same rows would store it: what system-review places and commissioner
     assessment compare with (``observations`` needs ``peer_group``; ``import_id`` may be left out)."""
     if "import_id" not in observations:
         observations = observations.assign(import_id=np.nan)
-    return assess_all(
+    judged = assess_all(
         observations, comparisons, dataclasses.replace(settings, history_periods=None)
     ).judgements
+    text = judged.select_dtypes("category").columns  # plain text: these tables are small
+    return judged.astype(dict.fromkeys(text, object)).assign(period=judged["period"].dt.date.astype(object))
 
 
 @dataclass(frozen=True)
