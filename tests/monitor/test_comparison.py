@@ -61,11 +61,11 @@ def synthetic(tmp_path_factory):
     inputs = parquet_inputs(out)
     comparisons = inputs.comparisons(SETTINGS)
     frame = inputs.reader.read(sorted(inputs.indicators), None, None)
-    return attach_peer_groups(frame, inputs.organisations, comparisons), comparisons
+    return attach_peer_groups(frame, inputs.organisations, comparisons), comparisons, inputs
 
 
 def test_verdicts_agree_with_limits_and_with_the_flags(synthetic):
-    frame, comparisons = synthetic
+    frame, comparisons, _ = synthetic
     assessed = assess_all(frame, comparisons, SETTINGS)
     judged = assessed.judgements
     compared = judged[judged["verdict"] != "not compared"]
@@ -99,17 +99,22 @@ def test_verdicts_agree_with_limits_and_with_the_flags(synthetic):
 
 
 @pytest.mark.parametrize("history", [1, 3, None])
-def test_judged_periods_follow_the_setting(synthetic, history):
-    frame, comparisons = synthetic
+def test_judged_periods_follow_the_setting_unless_the_definition_says(synthetic, history):
+    frame, _, inputs = synthetic
     settings = dataclasses.replace(SETTINGS, history_periods=history)
-    judged = assess_all(frame, comparisons, settings).judgements
-    periods = judged.groupby("indicator_id")["period"].nunique()
-    assert (periods == (18 if history is None else history)).all()
+    definitions = dict(inputs.indicators)
+    own = sorted(definitions)[0]
+    definitions[own] = definitions[own] | {"judged_periods": 5}
+    judged = assess_all(frame, comparisons_for(definitions, settings), settings).judgements
+    periods = judged.groupby("indicator_id", observed=True)["period"].nunique()
+    assert periods[own] == 5
+    assert (periods.drop(own) == (18 if history is None else history)).all()
 
 
 def test_judge_gives_what_a_pass_over_the_same_rows_stores(synthetic):
-    frame, comparisons = synthetic
-    every = assess_all(frame, comparisons, dataclasses.replace(SETTINGS, history_periods=None)).judgements
+    frame, comparisons, _ = synthetic
+    every_period = {k: dataclasses.replace(c, judged_periods=None) for k, c in comparisons.items()}
+    every = assess_all(frame, every_period, SETTINGS).judgements
     one_period = frame[frame["period"] == frame["period"].min()]
     again = judge(one_period.drop(columns="import_id"), comparisons, SETTINGS)
     expected = every[every["period"] == one_period["period"].min()].reset_index(drop=True)

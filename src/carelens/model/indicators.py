@@ -104,6 +104,14 @@ class IndicatorDefinition:
             "flags.risk_z and flags.elevated_z apply (optional)."
         },
     )
+    judged_periods: int | None = field(
+        default=None,
+        metadata={
+            "doc": "How many of the indicator's latest periods each monitoring run judges and stores, "
+            "overriding the monitoring setting judgements.history_periods: e.g. every release a publisher "
+            "bands that users may look up (optional)."
+        },
+    )
 
 
 FIELD_DOCS: dict[str, str] = {f.name: f.metadata["doc"] for f in fields(IndicatorDefinition)}
@@ -214,7 +222,7 @@ def _convert(name: str, raw: Any) -> Any:
                 f"{raw!r} must be lower-case letters, digits and underscores, starting with a letter"
             )
         return raw
-    if name == "version":
+    if name in ("version", "judged_periods"):
         if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
             raise ValueError(f"{raw!r} must be a whole number ≥ 1")
         return raw

@@ -79,6 +79,8 @@ class Comparison:
     """Smallest denominator (proportions, rates) or expected count (ratios) a value is compared with."""
     min_units: int
     """Fewest comparable organisations a funnel needs; fewer and nobody in it is compared."""
+    judged_periods: int | None = 1
+    """How many of the indicator's latest periods are judged and stored (None: every period)."""
 
     @property
     def is_rate(self) -> bool:
@@ -165,6 +167,7 @@ def comparison_for(indicator_id: str, definition, settings: MonitorSettings) -> 
         if value_type == "indirectly_standardised_ratio"
         else settings.min_denominator,
         min_units=settings.min_units,
+        judged_periods=int(get("judged_periods") or 0) or settings.history_periods,
     )
 
 

@@ -23,8 +23,8 @@ nothing else. For each indicator the comparison period is its latest period in t
 5. SPC (:func:`carelens.stats.spc.xmr`) on each organisation's series; an alert is a special cause of
    concern among the latest ``spc_latest_points`` periods of the indicator.
 
-Judgements are kept for each indicator's latest ``history_periods`` periods (the monitoring settings;
-all periods for :func:`judge`): the same funnels as step 2, with their limits, for every organisation
+Judgements are kept for each indicator's latest ``judged_periods`` periods (its comparison's: the
+definition's, else the monitoring settings' ``history_periods``; all periods for :func:`judge`): the same funnels as step 2, with their limits, for every organisation
 with an observation in those periods.
 
 How the work is split (for speed; no figure depends on it, see ``tests/monitor/test_kernel_equivalence``):
@@ -388,7 +388,7 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
     position = (np.cumsum(present) - 1)[day - first_day]
     last_position = int(position.max())
     at_latest = position == last_position
-    history = settings.history_periods
+    history = spec.judged_periods
     judged = at_latest if history == 1 else np.ones(n, dtype=bool)
     if history is not None and history > 1:
         judged = position > last_position - history

@@ -79,7 +79,7 @@ class PassResult:
         return pd.concat(parts, ignore_index=True) if parts else empty_judgements()
 
 
-SPILL_ROWS = 200_000
+SPILL_ROWS = 50_000
 """Judgements of a batch from this many rows on are written to a temporary file where they are made
 (a worker process), instead of being kept in memory and sent back: at national scale (50,000
 organisations x 100 indicators) each period judged adds 5 million rows, more than memory should hold,
