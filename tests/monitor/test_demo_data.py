@@ -116,3 +116,26 @@ def test_profile_cli_and_data(demo_engine, monkeypatch):
     assert missing.exit_code == 2
     bad = runner.invoke(app, ["monitor", "--db", url, "--from", "March"])
     assert bad.exit_code == 2
+
+
+def test_a_funnel_is_thinned_by_the_database_keeping_the_outliers(demo_engine):
+    """The points a funnel plot draws are chosen in SQL (window functions on SQLite and PostgreSQL):
+    every organisation outside the limits (up to half the points), an even spread of the rest, and the
+    smallest and largest always."""
+    from carelens.model.access import Actor, Role
+    from carelens.services.judgements import funnel_points
+
+    run_monitor(demo_engine, user="test")
+    analyst = Actor(user_name="a", role=Role.ANALYST)
+    args = (demo_engine, analyst, 1, "ae_4hr_breach_type1", "2019-03-01", "nhs_trust")
+    every = pd.DataFrame(funnel_points(*args))
+    assert len(every) == 134
+    few = pd.DataFrame(funnel_points(*args, most=40))
+    outside = every[every["direction"] != "within"]
+    assert 0 < len(outside) <= 20 and set(outside["org_code"]) <= set(few["org_code"])
+    assert len(few) <= 40 + 2
+    inside = every[every["direction"] == "within"]
+    assert {inside["denominator"].min(), inside["denominator"].max()} <= set(few["denominator"])
+    pd.testing.assert_frame_equal(
+        few.reset_index(drop=True), every[every["org_code"].isin(few["org_code"])].reset_index(drop=True)
+    )

@@ -20,6 +20,7 @@ pages:
 charts:
   width: 520
   height: 260
+  points: 1000
 """
 
 

@@ -780,17 +780,15 @@ def _judgement_frame(parts: list[dict], rows: _Rows) -> pd.DataFrame:
         "period": column("_day").astype("datetime64[D]"),
         "peer_group": text(rows.peer_names, column("_peer")),
     }
+    labelled = {
+        "od_note": OD_NOTE_LABELS,
+        "direction": DIRECTION_LABELS,
+        "verdict": VERDICTS,
+        "reason": REASONS,
+    }
     for name in JUDGEMENT_COLUMNS[4:]:
-        if name == "od_note":
-            frame[name] = text(OD_NOTE_LABELS, column("_od_note"))
-        elif name == "direction":
-            frame[name] = text(DIRECTION_LABELS, column("_direction"))
-        elif name == "verdict":
-            frame[name] = text(VERDICTS, column("_verdict"))
-        elif name == "reason":
-            frame[name] = text(REASONS, column("_reason"))
-        else:
-            frame[name] = column(name)
+        labels = labelled.get(name)
+        frame[name] = column(name) if labels is None else text(labels, column(f"_{name}"))
     return pd.DataFrame(frame)
 
 

@@ -216,7 +216,9 @@ def organisation_judgements(
         if k + 1 == len(rows) or rows[k + 1]["indicator_id"] != row["indicator_id"]:  # its latest period
             item = plain(row)
             entry["figures"] = suppress_figures({k: item[k] for k in ("period", *FIGURES)}, hidden)
-            entry["comparison"] = comparison(item, info[item["indicator_id"]], run, hidden, organisation["kind"])
+            entry["comparison"] = comparison(
+                item, info[item["indicator_id"]], run, hidden, organisation["kind"]
+            )
     return {"run": run, "indicators": indicators}
 
 
@@ -248,35 +250,74 @@ def funnel_points(
     indicator_id: str,
     period: dt.date | str,
     peer_group: str,
+    size: str = "denominator",
+    most: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every compared organisation of one funnel (run, indicator, period, peer group) with its figures,
+    """The compared organisations of one funnel (run, indicator, period, peer group) with their figures,
     limits and verdict, as :func:`funnel_audience` says: for actors who may not see everything, only
-    the organisations whose figures are published (none with small numbers, whoever's they are)."""
+    the organisations whose figures are published (none with small numbers, whoever's they are).
+
+    ``most``: at most about this many, chosen by the database (a national funnel has 50,000): those
+    outside the limits first (up to half), then an even spread of the others in order of ``size``
+    (``denominator`` or ``expected``, the funnel's x axis), the smallest and largest always among them.
+    """
     j = monitor_judgement
     period = dt.date.fromisoformat(str(period)[:10])
+    columns = ("lower", "upper", "elevated_lower", "elevated_upper")
     with reading(db) as connection:
         everything = reach(connection, actor, actor.rules.confidential_data).everything
-        query = sa.select(
-            j.c.org_code,
-            j.c.denominator,
-            j.c.expected,
-            j.c.value,
-            j.c.target,
-            *(j.c[c] for c in ("lower", "upper", "elevated_lower", "elevated_upper")),
-            j.c.direction,
-            j.c.verdict,
-        ).where(
+        conditions = [
             j.c.run_id == run_id,
             j.c.indicator_id == indicator_id,
             j.c.period == period,
             j.c.peer_group == peer_group,
             j.c.direction != "",
-        )
+        ]
         if not everything:
             threshold = get_settings().small_number_threshold
             numerator, denominator = sa.func.coalesce(j.c.numerator, 0), sa.func.coalesce(j.c.denominator, 0)
-            query = query.where(
+            conditions += [
                 sa.not_(sa.and_(numerator > 0, numerator < threshold)),
                 sa.not_(sa.and_(denominator > 0, denominator < threshold)),
+            ]
+        fields = [
+            j.c.org_code,
+            j.c.denominator,
+            j.c.expected,
+            j.c.value,
+            j.c.target,
+            *(j.c[c] for c in columns),
+            j.c.direction,
+            j.c.verdict,
+        ]
+        if most is None:
+            query = sa.select(*fields).where(*conditions).order_by(j.c.org_code)
+            return [dict(r) for r in connection.execute(query).mappings()]
+        outside = sa.case((j.c.direction == "within", 0), else_=1)
+        x = j.c[size]
+        ranked = (
+            sa.select(
+                *fields,
+                outside.label("outside"),
+                sa.func.row_number().over(partition_by=outside, order_by=(x, j.c.org_code)).label("rank"),
+                sa.func.count().over(partition_by=outside).label("of"),
+                sa.func.sum(outside).over().label("outliers"),
+                sa.func.count().over().label("total"),
             )
-        return [dict(r) for r in connection.execute(query.order_by(j.c.org_code)).mappings()]
+            .where(*conditions)
+            .subquery()
+        )
+        # Outside the limits: up to half the points; the rest for an even spread of those within. Every
+        # step-th of a group is kept, step = ceil(group size / its budget) (whole-number division).
+        half = max(most // 2, 1)
+        outliers_kept = sa.case((ranked.c.outliers < half, ranked.c.outliers), else_=half)
+        rest = most - outliers_kept
+        budget = sa.case((ranked.c.outside == 1, half), (rest < 1, 1), else_=rest)
+        step = (ranked.c.of + budget - 1) // budget
+        keep = sa.or_(
+            ranked.c.total <= most,
+            (ranked.c.rank - 1) % step == 0,
+            ranked.c.rank == ranked.c.of,
+        )
+        query = sa.select(*(ranked.c[f.name] for f in fields)).where(keep).order_by(ranked.c.org_code)
+        return [dict(r) for r in connection.execute(query).mappings()]

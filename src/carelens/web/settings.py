@@ -25,6 +25,7 @@ class WebSettings:
     spc_points: int
     chart_width: int
     chart_height: int
+    chart_points: int
 
 
 SCHEMA_VERSION = 1
@@ -37,6 +38,7 @@ FIELDS = {
     "spc_points": "pages.spc_points",
     "chart_width": "charts.width",
     "chart_height": "charts.height",
+    "chart_points": "charts.points",
 }
 """Where each :class:`WebSettings` field is in the file (every one a whole number >= 1)."""
 

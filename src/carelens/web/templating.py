@@ -114,8 +114,9 @@ def nhs_tag(text, colour: str = "grey"):
 
 
 def site_part(part: str, account: str | None = None, nav=None):
-    """The site ``header`` (for a signed-in account's label, or the public, and its navigation) or
-    ``footer``, as HTML. Drawn by ``templates/<design>/site_parts.jinja``, once per combination."""
+    """The site ``header`` (for a signed-in account's label, or the public, and its navigation),
+    ``breadcrumbs`` (``nav``: the parent pages) or ``footer``, as HTML. Drawn by
+    ``templates/<design>/site_parts.jinja``, once per combination."""
     key = tuple((item["text"], item["href"], bool(item.get("current"))) for item in nav or ())
     return _site_part(part, account, key)
 

@@ -234,7 +234,10 @@ def _add_funnel(
     levels = (_level_text(c["level"]), _level_text(c["elevated_level"]))
 
     def figure() -> FunnelFigure | None:
-        rows = judgement_service.funnel_points(db, actor, run_id, panel.id, period, group)
+        size_column = "expected" if value_type == "indirectly_standardised_ratio" else "denominator"
+        rows = judgement_service.funnel_points(
+            db, actor, run_id, panel.id, period, group, size=size_column, most=settings.chart_points
+        )
         if not rows:
             return None
         frame = pd.DataFrame(rows)
@@ -252,6 +255,7 @@ def _add_funnel(
             peer_count=int(c.get("peers") or len(frame)),
             width=settings.chart_width,
             height=settings.chart_height,
+            max_points=settings.chart_points,
         )
 
     base = cached_funnel((str(getattr(db, "url", "")), run_id, panel.id, period, group, audience), figure)
@@ -269,7 +273,12 @@ def _add_funnel(
         f"{c.get('peers') or base.shown:,} comparable organisations in {_month(period)}, from monitoring run "
         f"{run_id}; limits at {levels[0]} and {levels[1]} ({c.get('od_note') or 'no overdispersion note'}). "
         f"A point outside the {levels[0]} limits is unlikely to be chance alone."
-        + (f" {hidden:,} organisations are not drawn (suppressed or thinned)." if hidden > 0 else "")
+        + (
+            f" {base.shown:,} are drawn: those outside the limits first, then an even spread of the rest; "
+            "organisations whose figures are suppressed are not drawn."
+            if hidden > 0
+            else ""
+        )
     )
 
 
