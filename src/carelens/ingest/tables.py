@@ -75,11 +75,13 @@ def _open_bytes(path: Path):
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")
 
 
-def check_text_file(path: str | Path) -> None:
+def check_text_file(path: str | Path, header: bool = True) -> None:
     """Raise :class:`InputError` unless ``path`` is UTF-8 text (a gzipped file must be whole and valid).
 
-    A UTF-16 file, a binary file (NUL bytes), bytes that are not UTF-8 and a corrupt or truncated gzip
-    file are named with the line where they were found, read in blocks so memory stays small.
+    A UTF-16 file, a binary file or other bytes that are not UTF-8 (named with the line where they were
+    found) and a corrupt or truncated gzip file are refused; the file is read in blocks, so memory stays
+    small. (A NUL or other control character in a cell is for the columns' checks to name.) Rows are
+    counted under the header line, or from the first line when the file has no ``header``.
     """
     import codecs
     import gzip
@@ -98,33 +100,25 @@ def check_text_file(path: str | Path) -> None:
                         Problem(source, None, None, "the file is UTF-16 text: save it as UTF-8 (CSV UTF-8)")
                     )
                 first = False
-                nul = block.find(b"\0")
                 try:
-                    decoder.decode(block[:nul] if nul >= 0 else block)
+                    decoder.decode(block)
                 except UnicodeDecodeError as exc:
                     at = line + block.count(b"\n", 0, exc.start)
                     raise InputError(
                         Problem(
                             source,
-                            _data_row(at),
+                            _data_row(at, header),
                             None,
                             f"line {at} is not UTF-8 text: save the file as UTF-8",
                         )
                     ) from None
-                if nul >= 0:
-                    at = line + block.count(b"\n", 0, nul)
-                    raise InputError(
-                        Problem(
-                            source, _data_row(at), None, f"line {at} holds a NUL byte: not a text (CSV) file"
-                        )
-                    )
                 line += block.count(b"\n")
             decoder.decode(b"", final=True)
     except InputError:
         raise
     except UnicodeDecodeError:
         raise InputError(
-            Problem(source, _data_row(line), None, "the file ends inside a UTF-8 character")
+            Problem(source, _data_row(line, header), None, "the file ends inside a UTF-8 character")
         ) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise InputError(Problem(source, None, None, f"not a whole gzip file: {exc}")) from None
@@ -132,8 +126,10 @@ def check_text_file(path: str | Path) -> None:
         raise InputError(Problem(source, None, None, f"cannot read file: {exc}")) from None
 
 
-def _data_row(line: int) -> int | None:
-    """The data row (from 1, under the header) of a 1-based line; None for the header line."""
+def _data_row(line: int, header: bool = True) -> int | None:
+    """The data row (from 1, under the header if any) of a 1-based line; None for the header line."""
+    if not header:
+        return line
     return line - 1 if line > 1 else None
 
 
@@ -502,6 +498,8 @@ def validate(
 def check_unique(frame: pd.DataFrame, keys: Sequence[str], source: str | None = None) -> None:
     """Raise :class:`InputError` listing every row whose key combination appeared on an earlier row."""
     source = source or frame.attrs.get("source", "input")
+    if any(k not in frame.columns for k in keys):
+        return  # a missing key column is reported by the columns' checks
     first = int(frame.attrs.get("first_row", 1))
     codes = frame.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
     _, first_index = np.unique(codes, return_index=True)

@@ -239,7 +239,9 @@ def league_tables(
             )
         except ServiceError as error:
             return error_page(request, actor, error)
-    params = {"indicator": chosen["id"] if chosen else ""} | ({"period": period.isoformat()} if period else {})
+    params = {"indicator": chosen["id"] if chosen else ""} | (
+        {"period": period.isoformat()} if period else {}
+    )
     links = _pager_links("/league-tables", params, table)
     return page(
         request,

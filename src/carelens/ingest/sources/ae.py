@@ -35,7 +35,7 @@ COLUMNS = [
     Column("breaches", "count"),
     Column("admissions", "count"),
 ]
-KEY = ["period", "org_code", "type"]
+KEY = ["org_code", "period", "type"]
 
 
 def stream(path: Path, period: dt.date | None, problems: ProblemList) -> Iterator[Batch]:

@@ -100,7 +100,7 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     population_column = next((c for c in header if PROJECTED_POPULATION.match(c)), "pop YYYY/YY")
     wanted = [o[0] for o in ORGANISATIONS] + [o[1] for o in ORGANISATIONS]
     wanted += [population_column if m == "pop" else m for m in MEASURES]
-    frame = read_text_table(path, wanted).rename(columns={population_column: "pop"})
+    frame = read_text_table(path, wanted)
     year = period.year if period else financial_year_from_name(path)
     problems = ProblemList()
     if year is None:
@@ -114,8 +114,18 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
         Column(c, "code" if c in CODE_COLUMNS else "text", allow_missing=True, max_length=NAME_MAX_LENGTH)
         for c in OPTIONAL_TEXT
     ]
-    columns += [Column(c, "number", min_value=0, allow_missing=c in ("Patients", "Mat WP")) for c in MEASURES]
+    columns += [
+        Column(
+            population_column if c == "pop" else c,
+            "number",
+            min_value=0,
+            allow_missing=c in ("Patients", "Mat WP"),
+        )
+        for c in MEASURES
+    ]
     values = problems.attempt(validate, frame, columns, source)
+    if values is not None:
+        values["pop"] = values.pop(population_column)
     problems.attempt(check_unique, frame, ["Practice_Code"], source)
     organisations = []
     for code, name, kind, subtype in ORGANISATIONS:

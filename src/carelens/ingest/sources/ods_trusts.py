@@ -54,7 +54,7 @@ def _date(text: str) -> dt.date | None:
 
 
 def _rows(path: Path, source: str) -> list[list[str]]:
-    check_text_file(path)
+    check_text_file(path, header=False)
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             return [row for row in csv.reader(handle) if row]
