@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
@@ -233,3 +234,22 @@ def test_bulk_copy_checks_references_for_the_whole_table(engine):
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM observation")).scalar() == 0
         assert connection.execute(sa.text("SHOW session_replication_role")).scalar() == "origin"
+
+
+def test_all_digit_codes_and_names_load_as_text(engine, tmp_path):
+    """A column of digits is read as text, not as numbers (which had no ``.str``), in CSV and Parquet."""
+    listing = tmp_path / "orgs.csv"
+    listing.write_text("code,name,kind\n12345,2024,place\n00123,7,place\n")
+    [loaded] = ingest(engine, "organisations", [listing], user="tester")
+    pd.DataFrame({"code": [678, 910], "name": [2025, 11], "kind": ["place", "place"]}).to_parquet(
+        tmp_path / "orgs.parquet"
+    )
+    [parquet] = ingest(engine, "organisations", [tmp_path / "orgs.parquet"], user="tester")
+    ae = tmp_path / "ae.csv"
+    ae.write_text("period,org_code,type,attendances,breaches,admissions\n2024-01-01,54321,1,10,1,2\n")
+    [observed] = ingest(engine, "ae", [ae], user="tester")
+    table = schema.organisation
+    with engine.connect() as connection:
+        names = dict(connection.execute(sa.select(table.c.code, table.c.name)).all())
+    assert (loaded.inserted, parquet.inserted, observed.inserted) == (2, 2, 3)  # organisation + 2
+    assert names == {"12345": "2024", "00123": "7", "678": "2025", "910": "11", "54321": None}

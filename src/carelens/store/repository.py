@@ -35,7 +35,13 @@ def insert_rows(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame)
     if frame.empty:
         return 0
     if connection.dialect.name == "postgresql" and len(frame) >= COPY_THRESHOLD_ROWS:
-        return copy_arrow(connection, table, arrow_for(table, frame))
+        try:
+            data = arrow_for(table, frame)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            data = None  # values Arrow cannot type as the column: COPY them row by row
+        if data is not None:
+            return copy_arrow(connection, table, data)
+        return _copy_rows(connection, table, frame)
     columns = list(frame.columns)
     preparer = connection.dialect.identifier_preparer
     marks = ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(columns))
@@ -101,6 +107,21 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _copy_rows(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """COPY ``frame`` row by row (the driver adapts each value): for values :func:`arrow_for` cannot type."""
+    columns = list(frame.columns)
+    quoted = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
+            for start in range(0, len(frame), INSERT_BATCH_ROWS):
+                values = bind_columns(
+                    connection.dialect, table, frame.iloc[start : start + INSERT_BATCH_ROWS]
+                )
+                for record in zip(*values, strict=True):
+                    copy.write_row(record)
+    return len(frame)
+
+
 def arrow_for(table: sa.Table, frame: pd.DataFrame) -> pa.Table:
     """``frame`` as an Arrow table typed by ``table``'s columns (integers as int64, dates as date32), for
     :func:`copy_arrow`: a whole number held as a float reaches an integer column as "1", never "1.0"."""
@@ -114,10 +135,20 @@ def arrow_for(table: sa.Table, frame: pd.DataFrame) -> pa.Table:
             )
         elif isinstance(kind, sa.Float):
             arrays[name] = pa.array(series.to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
+        elif isinstance(kind, sa.DateTime):
+            raise TypeError("timestamps are copied row by row")
         elif isinstance(kind, sa.Date):
             arrays[name] = pa.array(
                 [None if v is None or pd.isna(v) else _plain(v) for v in series], pa.date32()
             )
+        elif isinstance(kind, sa.JSON):
+            arrays[name] = pa.array(
+                [None if v is None else json.dumps(v) for v in series.astype(object)], pa.string()
+            )
+        elif isinstance(kind, sa.Boolean):
+            arrays[name] = pa.array(series.astype(object).where(series.notna(), None), pa.bool_())
+        elif isinstance(kind, sa.String):
+            arrays[name] = pa.array(series.astype(object).where(series.notna(), None), pa.string())
         else:
             arrays[name] = pa.array(series.astype(object).where(series.notna(), None), from_pandas=True)
     return pa.table(arrays)
