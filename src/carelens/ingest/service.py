@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from carelens.errors import InputError, Problem
 from carelens.ingest.sources import SOURCE_MODULES, get_source
 from carelens.ingest.sources.base import Batch, ProblemList, Source
-from carelens.ingest.tables import MAX_PROBLEMS_PER_CHECK
 from carelens.model.indicators import load_indicators
 from carelens.model.organisations import ONE_AT_A_TIME, RELATIONSHIP_ENDPOINTS, RelationshipKind
 from carelens.store import repository, schema
@@ -285,7 +284,6 @@ def _write(
         connection, links, {k.value: side for k, side in ONE_AT_A_TIME.items()}, import_id
     )
     observations = batch.observations
-    rows = observations.pop("row").to_numpy() if "row" in observations.columns else None
     if not observations.empty:
         used = sorted(observations["indicator_id"].unique())
         missing = [i for i in used if i not in definitions]
@@ -297,28 +295,14 @@ def _write(
                 ]
             )
         repository.write_indicators(connection, [_as_json(definitions[i]) for i in used])
-    try:
-        counts += repository.write_versioned(
-            connection,
-            schema.observation,
-            observations,
-            key=["indicator_id", "org_code", "period"],
-            narrow_by=["org_code", "indicator_id", "period"],
-            import_id=import_id,
-        )
-    except repository.RepeatedKeys as repeated:
-        raise InputError(
-            [
-                Problem(
-                    batch.source_file,
-                    int(rows[i]) if rows is not None else None,
-                    batch.key_column,
-                    f"duplicate key {observations['org_code'].iloc[i]} {observations['period'].iloc[i]}: "
-                    "an earlier row of this file has it",
-                )
-                for i in sorted({int(i) for i in repeated.positions})[:MAX_PROBLEMS_PER_CHECK]
-            ]
-        ) from None
+    counts += repository.write_versioned(
+        connection,
+        schema.observation,
+        observations,
+        key=["indicator_id", "org_code", "period"],
+        narrow_by=["org_code", "indicator_id", "period"],
+        import_id=import_id,
+    )
     counts += repository.write_versioned(
         connection,
         schema.population,

@@ -64,8 +64,8 @@ def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pd.Dat
 
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
-BATCH_BYTES = 8 << 20
-"""Bytes of CSV parsed per batch by :func:`iter_text_table` (about 250,000 rows of a monthly A&E file):
+BATCH_BYTES = 2 << 20
+"""Bytes of CSV parsed per batch by :func:`iter_text_table` (about 64,000 rows of a monthly A&E file):
 an import's memory is bounded by this, not by the size of the file."""
 
 

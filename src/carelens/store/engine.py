@@ -54,9 +54,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-SQLITE_CACHE_KIB = 65_536
-"""SQLite page cache per connection (64 MiB; SQLite's default is 2 MiB): a national import updates
-indexes of a million rows, which thrash a small cache."""
+SQLITE_CACHE_KIB = 16_384
+"""SQLite page cache per connection (16 MiB; SQLite's default is 2 MiB): a national import updates
+indexes of a million rows, which thrash a small cache when rows do not arrive in key order."""
 
 
 def bind_numpy_in_sqlite() -> None:

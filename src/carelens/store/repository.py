@@ -81,18 +81,19 @@ def bind_columns(dialect: sa.Dialect, table: sa.Table, frame: pd.DataFrame) -> l
         series = frame[name]
         kind = table.c[name].type
         missing = series.isna().to_numpy()
-        if isinstance(kind, sa.Integer) and series.dtype.kind in "iuf":
+        numeric = series.dtype.kind in "iuf"
+        if isinstance(kind, sa.Integer) and numeric:
             numbers = series.to_numpy(dtype=float, na_value=np.nan)
             values = np.where(missing, 0, numbers).astype(np.int64).astype(object)
-        elif series.dtype.kind in "iuf":
+        elif numeric:
             values = series.to_numpy(dtype=float, na_value=np.nan).astype(object)
         elif series.dtype.kind == "M":
             values = np.array([None if pd.isna(v) else v.date() for v in series], dtype=object)
         else:
             values = series.to_numpy(dtype=object, copy=True)
         values[missing] = None
-        process = kind.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
+        process = None if numeric else kind.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:  # e.g. dates as ISO text on SQLite: each distinct value once
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
             converted = np.array([process(_plain(u)) for u in uniques] + [None], dtype=object)
             values = converted[codes]
@@ -257,13 +258,14 @@ def select_in(
 ) -> pd.DataFrame:
     """Run ``query`` filtered by ``column IN values`` in chunks; return all rows as one frame."""
     values = sorted(set(values))
+    names = [c.name for c in query.selected_columns]
     frames = [
-        pd.DataFrame(
-            connection.execute(query.where(column.in_(values[i : i + QUERY_CHUNK]))).mappings().all()
+        pd.DataFrame.from_records(
+            [tuple(row) for row in connection.execute(query.where(column.in_(values[i : i + QUERY_CHUNK])))],
+            columns=names,
         )
         for i in range(0, len(values), QUERY_CHUNK)
     ]
-    names = [c.name for c in query.selected_columns]
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=names)
 
@@ -519,14 +521,6 @@ def write_indicators(connection: sa.Connection, definitions: Sequence[dict]) -> 
             connection.execute(table.update().where(table.c.id == definition["id"]).values(**values))
 
 
-class RepeatedKeys(Exception):
-    """Rows of one import that repeat a key an earlier batch of the same import wrote (their positions)."""
-
-    def __init__(self, positions: np.ndarray) -> None:
-        super().__init__(f"{len(positions)} repeated key(s)")
-        self.positions = positions
-
-
 def write_versioned(
     connection: sa.Connection,
     table: sa.Table,
@@ -541,15 +535,15 @@ def write_versioned(
     and the old row's ``superseded_by`` is set to ``import_id``; new keys are inserted. ``narrow_by``
     names key columns used to fetch the current rows (their distinct values in ``frame`` are few).
     Date columns must hold :class:`datetime.date` objects so they compare equal to stored dates.
-    A key whose current row was written by ``import_id`` itself (an earlier batch of the same file)
-    raises :class:`RepeatedKeys` with the positions in ``frame`` of the rows that repeat it.
+    Rows written by ``import_id`` itself (earlier batches of the same file) are not fetched: a file
+    read in batches must not repeat a key (its reader checks), and the current-row index refuses one.
     """
     counts = WriteCounts()
     if frame.empty:
         return counts
     values = [c for c in frame.columns if c not in key]
-    query = sa.select(table.c.id, table.c.import_id.label("_import_id"), *(table.c[c] for c in frame.columns))
-    query = query.where(table.c.superseded_by.is_(None))
+    query = sa.select(table.c.id, *(table.c[c] for c in frame.columns))
+    query = query.where(table.c.superseded_by.is_(None), table.c.import_id != import_id)
     for column in narrow_by[1:]:
         query = query.where(table.c[column].in_(sorted(frame[column].unique())))
     current = select_in(connection, query, table.c[narrow_by[0]], frame[narrow_by[0]].unique())
@@ -558,9 +552,6 @@ def write_versioned(
         return counts
     merged = frame.merge(current, on=list(key), how="left", suffixes=("", "_stored"), indicator=True)
     stored = merged["_merge"] == "both"
-    repeated = (stored & (merged["_import_id"] == import_id)).to_numpy(dtype=bool)
-    if repeated.any():
-        raise RepeatedKeys(np.flatnonzero(repeated))
     same = stored.copy()
     for column in values:
         new = merged[column]

@@ -93,26 +93,24 @@ def _batch(frame: pd.DataFrame, source: str, problems: ProblemList, seen: SeenKe
 
     codes = frame["org_code"].astype(object)
     periods = to_dates(values["period"])
-    suffix = frame["type"].map(DEPARTMENT_TYPES).astype(object)
-    rows = np.arange(first, first + len(frame))
+    suffix = frame["type"].astype(object)
     observations = pd.concat(
         [
             pd.DataFrame(
                 {
-                    "indicator_id": prefix + suffix,
+                    "indicator_id": suffix.map({t: prefix + s for t, s in DEPARTMENT_TYPES.items()}),
                     "org_code": codes,
                     "period": periods,
                     "numerator": values[numerator],
                     "denominator": values["attendances"],
                     "expected": np.nan,
                     "value": values[numerator] / values["attendances"],
-                    "row": rows,
                 }
             )
             for prefix, numerator in (("ae_4hr_breach_", "breaches"), ("ae_admissions_", "admissions"))
         ],
         ignore_index=True,
-    )[[*OBSERVATION_COLUMNS, "row"]]
+    )[list(OBSERVATION_COLUMNS)]
     distinct = sorted(codes.unique())
     kinds = [kind_from_ods_code(c) for c in distinct]
     organisations = pd.DataFrame(
@@ -124,9 +122,7 @@ def _batch(frame: pd.DataFrame, source: str, problems: ProblemList, seen: SeenKe
             "sector": [DEFAULT_SECTOR[k].value for k in kinds],
         }
     )
-    return Batch(
-        source, len(frame), organisations=organisations, observations=observations, key_column="org_code"
-    )
+    return Batch(source, len(frame), organisations=organisations, observations=observations)
 
 
 def read(path: Path, period: dt.date | None = None) -> Batch:

@@ -56,8 +56,6 @@ class Batch:
     observations: pd.DataFrame = field(default_factory=lambda: _empty(OBSERVATION_COLUMNS))
     populations: pd.DataFrame = field(default_factory=lambda: _empty(POPULATION_COLUMNS))
     ratings: pd.DataFrame = field(default_factory=lambda: _empty(RATING_COLUMNS))
-    key_column: str | None = None
-    """The file's column that names a repeated key, for a problem found when writing (streamed files)."""
 
 
 Reader = Callable[[Path, dt.date | None], Batch]
