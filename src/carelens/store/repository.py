@@ -28,9 +28,12 @@ QUERY_CHUNK = 900
 def insert_rows(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     """Insert every row of ``frame`` (columns named as in ``table``) and return how many.
 
-    PostgreSQL: COPY (:func:`copy_arrow`) for large frames. Elsewhere, and for small frames: one
-    executemany of plain Python tuples (each column converted once, as a whole, by :func:`bind_columns`),
-    with no per-row work by SQLAlchemy.
+    PostgreSQL: COPY (:func:`copy_arrow`) for large frames, else one executemany (which psycopg
+    pipelines). SQLite: multi-row ``INSERT ... VALUES (...), (...)`` statements of a few hundred rows,
+    each column converted once, as a whole, by :func:`bind_columns` (sqlite3's executemany pays a
+    statement reset, a step and a GIL hand-off per row: a third of a million-row import). A column
+    holding one value on every row of a chunk (the import's id; NULL) is written into the statement
+    once (:func:`_bound_columns`) instead of being bound on every row.
     """
     if frame.empty:
         return 0
@@ -44,15 +47,46 @@ def insert_rows(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame)
         return _copy_rows(connection, table, frame)
     columns = list(frame.columns)
     preparer = connection.dialect.identifier_preparer
-    marks = ", ".join(["?" if connection.dialect.paramstyle == "qmark" else "%s"] * len(columns))
-    statement = (
-        f"INSERT INTO {preparer.format_table(table)} "
-        f"({', '.join(preparer.quote(c) for c in columns)}) VALUES ({marks})"
-    )
+    into = f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in columns)}) VALUES "
+    if connection.dialect.name != "sqlite":
+        row = f"({', '.join(['%s' if connection.dialect.paramstyle != 'qmark' else '?'] * len(columns))})"
+        for start in range(0, len(frame), INSERT_BATCH_ROWS):
+            values = bind_columns(connection.dialect, table, frame.iloc[start : start + INSERT_BATCH_ROWS])
+            connection.exec_driver_sql(into + row, list(zip(*values, strict=True)))
+        return len(frame)
+    limit = _sqlite_variable_limit(connection)
     for start in range(0, len(frame), INSERT_BATCH_ROWS):
-        values = bind_columns(connection.dialect, table, frame.iloc[start : start + INSERT_BATCH_ROWS])
-        connection.exec_driver_sql(statement, list(zip(*values, strict=True)))
+        columns_bound = _bound_columns(
+            connection.dialect, table, frame.iloc[start : start + INSERT_BATCH_ROWS]
+        )
+        bound = [values for values, literal in columns_bound if literal is None]
+        row = f"({', '.join('?' if literal is None else literal for _, literal in columns_bound)})"
+        per_statement = max(1, min(SQLITE_ROWS_PER_STATEMENT, limit // max(1, len(bound))))
+        total = len(columns_bound[0][0])
+        statement, flat = into + ", ".join([row] * per_statement), [None] * (per_statement * len(bound))
+        for at in range(0, total, per_statement):
+            n = min(per_statement, total - at)
+            if n < per_statement:
+                statement, flat = into + ", ".join([row] * n), [None] * (n * len(bound))
+            for j, column in enumerate(bound):  # row-major parameters, one column at a time
+                flat[j :: len(bound)] = column[at : at + n]
+            connection.exec_driver_sql(statement, tuple(flat))
     return len(frame)
+
+
+SQLITE_ROWS_PER_STATEMENT = 500
+"""Rows in one multi-row INSERT on SQLite (more gains nothing measurable; the statement is reused)."""
+
+
+def _sqlite_variable_limit(connection: sa.Connection) -> int:
+    """Most parameters one SQLite statement may bind (32,766 since SQLite 3.32; 999 before)."""
+    import sqlite3
+
+    driver = connection.connection.driver_connection
+    try:
+        return driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except (AttributeError, sqlite3.Error):  # a driver without getlimit: the oldest default
+        return 999
 
 
 def in_key_order(frame: pd.DataFrame, key: Sequence[str]) -> pd.DataFrame:
@@ -65,7 +99,7 @@ def in_key_order(frame: pd.DataFrame, key: Sequence[str]) -> pd.DataFrame:
 
 
 INSERT_BATCH_ROWS = 100_000
-"""Rows sent to one executemany by :func:`insert_rows` (bounds the tuples held at once)."""
+"""Rows converted at once by :func:`insert_rows` (bounds the Python values held at once)."""
 
 
 def bind_columns(dialect: sa.Dialect, table: sa.Table, frame: pd.DataFrame) -> list[list]:
@@ -76,19 +110,33 @@ def bind_columns(dialect: sa.Dialect, table: sa.Table, frame: pd.DataFrame) -> l
     database (dates on SQLite are ISO text) are converted through SQLAlchemy's own bind processor,
     once per distinct value.
     """
+    return [values for values, _ in _bound_columns(dialect, table, frame)]
+
+
+def _bound_columns(
+    dialect: sa.Dialect, table: sa.Table, frame: pd.DataFrame
+) -> list[tuple[list, str | None]]:
+    """:func:`bind_columns`, each column with its SQL when it holds one value on every row: ``NULL`` when
+    every value is missing, the number when an integer column holds one whole number (an import's id)."""
     out = []
     for name in frame.columns:
         series = frame[name]
         kind = table.c[name].type
         missing = series.isna().to_numpy()
         numeric = series.dtype.kind in "iuf"
+        literal = "NULL" if missing.all() else None
         if isinstance(kind, sa.Integer) and numeric:
-            numbers = series.to_numpy(dtype=float, na_value=np.nan)
-            values = np.where(missing, 0, numbers).astype(np.int64).astype(object)
+            numbers = np.where(missing, 0, series.to_numpy(dtype=float, na_value=np.nan)).astype(np.int64)
+            if not missing.any() and (numbers == numbers[0]).all():
+                literal = str(int(numbers[0]))
+            values = numbers.astype(object)
         elif numeric:
             values = series.to_numpy(dtype=float, na_value=np.nan).astype(object)
         elif series.dtype.kind == "M":
             values = np.array([None if pd.isna(v) else v.date() for v in series], dtype=object)
+        elif isinstance(kind, sa.String | sa.Date) and (shared := _by_distinct_value(series, kind, dialect)):
+            out.append((shared, literal))  # missing values are None already
+            continue
         else:
             values = series.to_numpy(dtype=object, copy=True)
         values[missing] = None
@@ -97,8 +145,22 @@ def bind_columns(dialect: sa.Dialect, table: sa.Table, frame: pd.DataFrame) -> l
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
             converted = np.array([process(_plain(u)) for u in uniques] + [None], dtype=object)
             values = converted[codes]
-        out.append(values.tolist())
+        out.append((values.tolist(), literal))
     return out
+
+
+def _by_distinct_value(series: pd.Series, kind: sa.types.TypeEngine, dialect: sa.Dialect) -> list | None:
+    """A text or date column converted once per distinct value (a column of a few indicator ids, codes
+    or months costs a few Python objects, not one per row); None when its values cannot be hashed."""
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except TypeError:
+        return None
+    process = kind.dialect_impl(dialect).bind_processor(dialect)
+    plain = [_plain(u) for u in uniques.to_numpy(dtype=object)]
+    converted = np.empty(len(plain) + 1, dtype=object)  # the last one is for missing values (code -1)
+    converted[:-1] = [process(u) for u in plain] if process else plain
+    return converted[codes].tolist()
 
 
 def _plain(value):
