@@ -124,6 +124,7 @@ def _load(
         return FileResult(str(path), source.name, digest, previous.rows, "already imported", previous.id)
     import_id: int | None = None
     counts = repository.WriteCounts()
+    bulk = repository.BulkLoad(connection)
     rows = 0
     for batch in prefetched(source.batches(path, period, problems)):
         rows += batch.rows
@@ -133,11 +134,14 @@ def _load(
             _check_references(connection, batch)
             if import_id is None:
                 import_id = repository.start_import(connection, source.name, path.name, digest, 0, user)
-            counts += _write(connection, batch, definitions, import_id, user, source.authoritative_names)
+            counts += _write(
+                connection, batch, definitions, import_id, user, source.authoritative_names, bulk
+            )
         except InputError as error:
             problems.extend(error.problems)
     if problems or import_id is None:
         return FileResult(str(path), source.name, digest, rows, "rejected", 0)
+    bulk.finish()
     repository.finish_import(connection, import_id, counts, user, rows)
     return FileResult(str(path), source.name, digest, rows, "loaded", import_id, **counts.as_dict())
 
@@ -273,6 +277,7 @@ def _write(
     import_id: int,
     user: str,
     rename: bool,
+    bulk: repository.BulkLoad,
 ) -> repository.WriteCounts:
     counts = repository.WriteCounts()
     existing = repository.existing_organisations(connection, batch.organisations["code"])
@@ -302,6 +307,7 @@ def _write(
         key=["indicator_id", "org_code", "period"],
         narrow_by=["org_code", "indicator_id", "period"],
         import_id=import_id,
+        bulk=bulk,
     )
     counts += repository.write_versioned(
         connection,
@@ -310,6 +316,7 @@ def _write(
         key=["org_code", "year", "measure", "age_band", "sex"],
         narrow_by=["org_code", "year", "measure"],
         import_id=import_id,
+        bulk=bulk,
     )
     counts += repository.write_versioned(
         connection,
@@ -318,6 +325,7 @@ def _write(
         key=["org_code", "level", "service", "key_question", "method"],
         narrow_by=["org_code", "method"],
         import_id=import_id,
+        bulk=bulk,
     )
     return counts
 

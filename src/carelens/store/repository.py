@@ -583,6 +583,74 @@ def write_indicators(connection: sa.Connection, definitions: Sequence[dict]) -> 
             connection.execute(table.update().where(table.c.id == definition["id"]).values(**values))
 
 
+BULK_INDEX_ROWS = 20_000
+"""Rows of a first insert into an empty SQLite table from which :class:`BulkLoad` builds its indexes after
+the load instead of maintaining them row by row."""
+
+
+class BulkLoad:
+    """What one import knows about the versioned tables it writes, across the batches of its file.
+
+    A table that held no rows when the import first wrote to it can hold no current rows but the import's
+    own, so :func:`write_versioned` looks nothing up in it (each batch's look-up would otherwise read back
+    every earlier batch's rows of the same organisations). On SQLite, such a table's secondary indexes
+    (the unique index of current rows among them) are dropped before a first insert of at least
+    :data:`BULK_INDEX_ROWS` rows and built again by :meth:`finish`, sorting each once instead of inserting
+    a million entries one at a time: 1.3 s instead of 2.3 s for a national A&E file's million
+    observations. The drop and the rebuild are in the import's transaction (SQLite's schema changes are
+    transactional): a failure or a killed process restores the indexes with everything else, other
+    connections never see the table without them, and a key repeated in the file still fails the import
+    when the unique index is built. PostgreSQL keeps its indexes (dropping one would lock the table
+    against readers until commit).
+    """
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+        self.empty: dict[str, bool] = {}
+        self.dropped: dict[str, list[str]] = {}
+        """Per table, the ``CREATE INDEX`` statements to run again in :meth:`finish`."""
+
+    def was_empty(self, table: sa.Table) -> bool:
+        """Whether ``table`` held no rows when this import first asked (before it wrote to it)."""
+        if table.name not in self.empty:
+            query = sa.select(sa.literal(1)).select_from(table).limit(1)
+            self.empty[table.name] = self.connection.execute(query).first() is None
+        return self.empty[table.name]
+
+    def defers_indexes(self, table: sa.Table) -> bool:
+        """Whether ``table``'s secondary indexes are (now) dropped until :meth:`finish`."""
+        return table.name in self.dropped
+
+    def before_insert(self, table: sa.Table, rows: int) -> None:
+        """Drop ``table``'s secondary indexes when this is a large first insert into it on SQLite."""
+        connection = self.connection
+        if (
+            connection.dialect.name != "sqlite"
+            or rows < BULK_INDEX_ROWS
+            or not self.was_empty(table)
+            or self.defers_indexes(table)
+            or not connection.connection.driver_connection.in_transaction  # DDL would commit on its own
+        ):
+            return
+        indexes = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (table.name,),
+        ).all()
+        if not indexes or connection.exec_driver_sql(f'SELECT 1 FROM "{table.name}" LIMIT 1').first():
+            return
+        for name, _ in indexes:
+            connection.exec_driver_sql(f'DROP INDEX "{name}"')
+        self.dropped[table.name] = [sql for _, sql in indexes]
+
+    def finish(self) -> None:
+        """Build again every index dropped by :meth:`before_insert` (raises IntegrityError on a repeated
+        key, as the insert would have)."""
+        while self.dropped:
+            _, statements = self.dropped.popitem()
+            for sql in statements:
+                self.connection.exec_driver_sql(sql)
+
+
 def write_versioned(
     connection: sa.Connection,
     table: sa.Table,
@@ -590,6 +658,7 @@ def write_versioned(
     key: Sequence[str],
     narrow_by: Sequence[str],
     import_id: int,
+    bulk: BulkLoad | None = None,
 ) -> WriteCounts:
     """Make ``frame`` the current rows of ``table`` for its keys, keeping what it replaces as history.
 
@@ -599,9 +668,16 @@ def write_versioned(
     Date columns must hold :class:`datetime.date` objects so they compare equal to stored dates.
     Rows written by ``import_id`` itself (earlier batches of the same file) are not fetched: a file
     read in batches must not repeat a key (its reader checks), and the current-row index refuses one.
+    ``bulk`` (the import's :class:`BulkLoad`, across its batches) skips the look-up in a table that was
+    empty when the import began, and may defer its indexes.
     """
     counts = WriteCounts()
     if frame.empty:
+        return counts
+    if bulk is not None and bulk.was_empty(table):
+        bulk.before_insert(table, len(frame))
+        ordered = frame if bulk.defers_indexes(table) else in_key_order(frame, key)
+        counts.inserted = insert_rows(connection, table, ordered.assign(import_id=import_id))
         return counts
     values = [c for c in frame.columns if c not in key]
     query = sa.select(table.c.id, *(table.c[c] for c in frame.columns))
