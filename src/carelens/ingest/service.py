@@ -131,11 +131,11 @@ def _load(
         if problems:
             continue  # nothing more is written; the rest is only checked
         try:
-            _check_references(connection, batch)
+            known = _check_references(connection, batch)
             if import_id is None:
                 import_id = repository.start_import(connection, source.name, path.name, digest, 0, user)
             counts += _write(
-                connection, batch, definitions, import_id, user, source.authoritative_names, bulk
+                connection, batch, known, definitions, import_id, user, source.authoritative_names, bulk
             )
         except InputError as error:
             problems.extend(error.problems)
@@ -216,8 +216,9 @@ def _clash(engine: sa.Engine, source_name: str, files: list[tuple[Path, str]], e
     return error
 
 
-def _check_references(connection: sa.Connection, batch: Batch) -> None:
-    """Reject a batch whose organisations clash with stored ones or whose links name unknown codes."""
+def _check_references(connection: sa.Connection, batch: Batch) -> pd.DataFrame:
+    """Reject a batch whose organisations clash with stored ones or whose links name unknown codes;
+    return the stored organisations it names (as :func:`repository.existing_organisations`)."""
     source = batch.source_file
     problems: list[Problem] = []
     links = batch.relationships
@@ -268,11 +269,13 @@ def _check_references(connection: sa.Connection, batch: Batch) -> None:
                 )
     if problems:
         raise InputError(problems)
+    return known
 
 
 def _write(
     connection: sa.Connection,
     batch: Batch,
+    known: pd.DataFrame,
     definitions: dict,
     import_id: int,
     user: str,
@@ -280,7 +283,7 @@ def _write(
     bulk: repository.BulkLoad,
 ) -> repository.WriteCounts:
     counts = repository.WriteCounts()
-    existing = repository.existing_organisations(connection, batch.organisations["code"])
+    existing = known[known["code"].isin(batch.organisations["code"])]  # stored before this batch
     counts += repository.write_organisations(
         connection, batch.organisations, existing, import_id, user=user, rename=rename
     )

@@ -122,8 +122,13 @@ def _bound_columns(
     for name in frame.columns:
         series = frame[name]
         kind = table.c[name].type
-        missing = series.isna().to_numpy()
         numeric = series.dtype.kind in "iuf"
+        if not numeric and series.dtype.kind != "M" and isinstance(kind, sa.String | sa.Date):
+            shared = _by_distinct_value(series, kind, dialect)
+            if shared is not None:
+                out.append(shared)
+                continue
+        missing = series.isna().to_numpy()
         literal = "NULL" if missing.all() else None
         if isinstance(kind, sa.Integer) and numeric:
             numbers = np.where(missing, 0, series.to_numpy(dtype=float, na_value=np.nan)).astype(np.int64)
@@ -134,9 +139,6 @@ def _bound_columns(
             values = series.to_numpy(dtype=float, na_value=np.nan).astype(object)
         elif series.dtype.kind == "M":
             values = np.array([None if pd.isna(v) else v.date() for v in series], dtype=object)
-        elif isinstance(kind, sa.String | sa.Date) and (shared := _by_distinct_value(series, kind, dialect)):
-            out.append((shared, literal))  # missing values are None already
-            continue
         else:
             values = series.to_numpy(dtype=object, copy=True)
         values[missing] = None
@@ -149,9 +151,12 @@ def _bound_columns(
     return out
 
 
-def _by_distinct_value(series: pd.Series, kind: sa.types.TypeEngine, dialect: sa.Dialect) -> list | None:
+def _by_distinct_value(
+    series: pd.Series, kind: sa.types.TypeEngine, dialect: sa.Dialect
+) -> tuple[list, str | None] | None:
     """A text or date column converted once per distinct value (a column of a few indicator ids, codes
-    or months costs a few Python objects, not one per row); None when its values cannot be hashed."""
+    or months costs a few Python objects, not one per row), and ``NULL`` when every value is missing;
+    None when its values cannot be hashed."""
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:
@@ -160,7 +165,7 @@ def _by_distinct_value(series: pd.Series, kind: sa.types.TypeEngine, dialect: sa
     plain = [_plain(u) for u in uniques.to_numpy(dtype=object)]
     converted = np.empty(len(plain) + 1, dtype=object)  # the last one is for missing values (code -1)
     converted[:-1] = [process(u) for u in plain] if process else plain
-    return converted[codes].tolist()
+    return converted[codes].tolist(), ("NULL" if not plain else None)
 
 
 def _plain(value):
