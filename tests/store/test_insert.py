@@ -98,3 +98,22 @@ def test_few_parameters_per_statement_still_write_every_row(engine, monkeypatch)
         repository.insert_rows(connection, schema.organisation, orgs)
         got = stored(connection, schema.organisation, ["code", "name", "kind"])
     assert got == [(f"Z{i}", f"name {i}", "nhs_trust") for i in range(9)]
+
+
+def test_whole_numbers_held_as_floats_reach_a_bigint_column_through_copy(engine):
+    """Issue 16: 2,000 rows or more go to PostgreSQL through COPY, which wrote an import id held as a float
+    (a column that had a missing value somewhere upstream) as "1.0" into a bigint column and failed."""
+    rows = repository.COPY_THRESHOLD_ROWS + 500
+    with engine.begin() as connection:
+        import_id = repository.start_import(connection, "test", "f", "0" * 64, rows, "tester")
+        orgs = pd.DataFrame(
+            {
+                "code": [f"F{i}" for i in range(rows)],
+                "kind": "nhs_trust",
+                "import_id": np.full(rows, float(import_id)),
+            }
+        )
+        assert orgs["import_id"].dtype == np.float64
+        assert repository.insert_rows(connection, schema.organisation, orgs) == rows
+        got = connection.execute(sa.select(schema.organisation.c.import_id).distinct()).scalars().all()
+    assert got == [import_id] and type(got[0]) is int
