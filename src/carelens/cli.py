@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -501,6 +502,13 @@ def _period_option(text: str | None, name: str):
         ) from None
 
 
+class MonitorEngine(StrEnum):
+    """What assesses a monitoring pass (carelens.monitor.engines)."""
+
+    EMBEDDED = "embedded"
+    SPARK = "spark"
+
+
 @app.command()
 @handles_errors
 def monitor(
@@ -527,6 +535,16 @@ def monitor(
         "--what-if",
         help="Label the run a what-if: stored and readable by its id, never the default run.",
     ),
+    engine: MonitorEngine = typer.Option(
+        MonitorEngine.EMBEDDED,
+        "--engine",
+        help="embedded (NumPy, --workers processes) or spark (needs the spark extra and Java 17).",
+    ),
+    spark_master: str = typer.Option(
+        "local[2]",
+        "--spark-master",
+        help="Spark master URL for --engine spark (local[N], spark://host:port).",
+    ),
 ) -> None:
     """Monitor every indicator of every organisation against its peers and its own history; store the run.
 
@@ -545,6 +563,11 @@ def monitor(
     end = _period_option(period_to, "--to")
     config = load_settings(settings)
     console = _stderr()
+    runner = None
+    if engine is MonitorEngine.SPARK:
+        from carelens.monitor.spark import SparkEngine, spark_session
+
+        runner = SparkEngine(spark_session(spark_master))
     with Progress(
         TextColumn("monitor"),
         BarColumn(),
@@ -566,7 +589,10 @@ def monitor(
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             workers=workers,
             what_if=what_if,
+            engine=runner,
         )
+    if runner is not None:
+        runner.spark.stop()
     title = f"monitoring run {summary.run_id}"
     if summary.scope != "complete":
         title += f" ({summary.scope}: {summary.scope_note}; not the default run)"
