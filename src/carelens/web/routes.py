@@ -43,7 +43,7 @@ def navigation(actor: Actor, current: str) -> list[dict]:
     plans = actor.rules.inspection_plans
     if plans in (Scope.ALL, Scope.SECTOR):
         items.append(("Inspection plan", "/plan"))
-    if plans is Scope.OWN:
+    if plans is Scope.ASSIGNED:
         items.append(("My inspection plan", "/plan"))
     items.append(("System reviews", "/system-reviews"))  # published review reports are open to all
     if actor.rules.local_systems is not Scope.NONE:
@@ -367,7 +367,7 @@ def inspection_plan(
         request,
         actor,
         "plan.jinja",
-        title="My inspection plan" if actor.rules.inspection_plans is Scope.OWN else "Inspection plan",
+        title="My inspection plan" if actor.rules.inspection_plans is Scope.ASSIGNED else "Inspection plan",
         status_filter=status,
         options=[("", "All inspections"), *PLAN_STATUS_NAMES.items()],
         **view,
