@@ -6,7 +6,6 @@ may read inspection plans is decided in :mod:`carelens.services.planning`, the o
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import nullcontext
 
 import pandas as pd
 import sqlalchemy as sa
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from carelens.errors import InputError, Problem
 from carelens.plan.schedule import Schedule, with_inspector_ids
 from carelens.store import repository
+from carelens.store.engine import writing
 from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
 
 SOURCE = "inspection"
@@ -32,16 +32,12 @@ TOOK_PLACE = ("in_progress", "completed")
 """Inspection statuses of visits that happened: shown from every schedule, not only the latest."""
 
 
-def _tx(bind):
-    return bind.begin() if isinstance(bind, sa.Engine) else nullcontext(bind)
-
-
 def save_schedule(
     bind: sa.Engine | sa.Connection, schedule: Schedule, inspectors: pd.DataFrame, user: str, as_of: dt.date
 ) -> int:
     """Store a schedule as a draft: every inspection (scheduled or not, with its reason) and its team."""
     plan = schedule.inspections
-    with _tx(bind) as connection:
+    with writing(bind) as connection:
         schedule_id = int(
             connection.execute(
                 plan_schedule.insert().values(
@@ -113,7 +109,7 @@ def save_schedule(
 
 def approve_schedule(bind: sa.Engine | sa.Connection, schedule_id: int, user: str) -> None:
     """Approve a draft schedule; the approver must not be its author."""
-    with _tx(bind) as connection:
+    with writing(bind) as connection:
         row = (
             connection.execute(sa.select(plan_schedule).where(plan_schedule.c.id == schedule_id))
             .mappings()
@@ -158,7 +154,7 @@ def record_inspection(
 
     if not (user or "").strip():
         raise InputError(Problem(SOURCE, None, "user", "who records the inspection must be named"))
-    with _tx(bind) as connection:
+    with writing(bind) as connection:
         row = (
             connection.execute(sa.select(plan_inspection).where(plan_inspection.c.id == inspection_id))
             .mappings()

@@ -8,6 +8,8 @@ as ``postgresql://…``; the psycopg 3 driver is used.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,3 +51,29 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+Bind = sa.Engine | sa.Connection
+"""What a domain function or a service accepts: an engine (it opens its own connection) or a caller's
+open connection (the caller's transaction then holds everything it does)."""
+
+
+@contextmanager
+def reading(bind: Bind) -> Iterator[sa.Connection]:
+    """A connection to read with: the caller's, or a new one from the engine (closed after)."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.connect() as connection:
+            yield connection
+
+
+@contextmanager
+def writing(bind: Bind) -> Iterator[sa.Connection]:
+    """A connection in a transaction: the caller's (the caller commits), or a new one committed on
+    success and rolled back on error."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.begin() as connection:
+            yield connection
