@@ -71,7 +71,7 @@ def test_demo_store_has_a_working_account_for_every_role(tmp_path):
     from fastapi.testclient import TestClient
 
     from carelens.api.app import create_app
-    from carelens.api.serve import prepare_demo_store
+    from carelens.demo.jobs import prepare_demo_store
     from carelens.services.auth import create_demo_users
 
     engine = prepare_demo_store(tmp_path)

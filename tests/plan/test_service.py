@@ -13,9 +13,8 @@ from carelens.assess.history import history
 from carelens.errors import InputError
 from carelens.model.access import Actor, Role
 from carelens.plan import service
-from carelens.services import planning
 from carelens.plan.schedule import make_schedule
-from carelens.services import NotFound
+from carelens.services import NotFound, planning
 from carelens.store import schema
 from carelens.store.schema_plan import plan_assignment, plan_inspection
 

@@ -21,7 +21,7 @@ TEST_SCRYPT_N = 2**10
 @pytest.fixture(scope="session")
 def web_store(tmp_path_factory):
     """(engine, demo accounts by role value) over a fresh SQLite demo store."""
-    from carelens.api.serve import run_demo_jobs
+    from carelens.demo.jobs import run_demo_jobs
     from carelens.demo.store import load_demo_store
     from carelens.services.auth import create_demo_users
     from carelens.store.engine import create_engine

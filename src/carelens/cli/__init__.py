@@ -16,6 +16,7 @@ from carelens import __version__
 from carelens.cli._common import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, app, handles_errors
 
 COMMAND_MODULES = (
+    "demo",
     "serve",
     "analysis",
     "store",

@@ -86,7 +86,7 @@ def systems_rank(
         stderr_console().print(
             "No place-level transition indicators in the store: load them with "
             "`carelens ingest place-transitions FILE` (a synthetic set is packaged in "
-            "carelens/demo/data/systems/).",
+            "carelens/data/systems/).",
             highlight=False,
         )
         return
