@@ -108,6 +108,28 @@ def wilson(numerator, denominator, level: float = 95) -> tuple[np.ndarray, np.nd
         return (centre - spread) / denom, (centre + spread) / denom
 
 
+def wilson_funnel_limits(target, denominator, level: float = 95) -> tuple[np.ndarray, np.ndarray]:
+    """Fingertips' funnel limits for a proportion: the proportions p at which a unit of size n, observing
+    p, has a Wilson score interval whose bound just reaches the ``target`` (the lower bound for the upper
+    limit, the upper bound for the lower limit), clipped to [0, 1].
+
+    Setting the Wilson bound of p equal to the target t and squaring gives, with c = z² − 2t(n + z²),
+    the quadratic (4n² + 4nz²)p² + 4n(c − z²)p + c² − z⁴ = 0, whose two roots are the lower and upper
+    limits.
+    """
+    t = np.asarray(target, dtype=float)
+    n = check_values(denominator, "denominator", positive=True)
+    z2 = z_for_level(level) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = z2 - 2 * t * (n + z2)
+        a = 4 * n * (n + z2)
+        b = 4 * n * (c - z2)
+        root = np.sqrt(np.maximum(b * b - 4 * a * (c * c - z2 * z2), 0.0))
+        lower = (-b - root) / (2 * a)
+        upper = (-b + root) / (2 * a)
+    return np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)
+
+
 # -- counts ------------------------------------------------------------------------------------------
 
 
