@@ -280,6 +280,15 @@ def improvement_and_target(improvement, target, n_series: int) -> tuple[np.ndarr
     return imp_sign, _per_series(np.nan if target is None else target, n_series, "target", float)
 
 
+def baseline_points(observed: np.ndarray, phase_first: np.ndarray, fix_after: int | None) -> np.ndarray:
+    """True for the first ``fix_after`` observed points of each phase (every observed point when None)."""
+    if fix_after is None:
+        return observed
+    seen = np.cumsum(observed)
+    before_phase = np.maximum.accumulate(np.where(phase_first, seen - observed, 0)) if len(seen) else seen
+    return observed & (seen - before_phase <= fix_after)
+
+
 def series_last(series_first: np.ndarray) -> np.ndarray:
     """Index of each series' last point, in order of the series' blocks."""
     n = len(series_first)
@@ -555,10 +564,7 @@ class _Core:
         first = np.ones(n, dtype=bool)
         first[1:] = phase[1:] != phase[:-1]
 
-        # Baseline: the first ``fix_after`` observed values of each phase.
-        seen = np.cumsum(observed)
-        before_phase = np.maximum.accumulate(np.where(first, seen - observed, 0)) if n else seen
-        baseline = observed if fix_after is None else observed & (seen - before_phase <= fix_after)
+        baseline = baseline_points(observed, first, fix_after)
 
         with np.errstate(invalid="ignore"):
             moving_range = np.where(link, np.abs(y - _previous(y, np.nan)), np.nan)
