@@ -361,7 +361,12 @@ def _spread(chart, centre, sd, sigma, near_sigma, transform, phase):
             def back(x):
                 return np.where(x > 0, np.maximum(x, 0.0) ** T_EXPONENT, np.where(np.isnan(x), np.nan, 0.0))
 
-            return back(c + sigma * sd), back(c - sigma * sd), back(c + near_sigma * sd), back(c - near_sigma * sd)
+            return (
+                back(c + sigma * sd),
+                back(c - sigma * sd),
+                back(c + near_sigma * sd),
+                back(c - near_sigma * sd),
+            )
         upper, lower = c + sigma * sd, c - sigma * sd
         near_upper, near_lower = c + near_sigma * sd, c - near_sigma * sd
         lower, near_lower = np.maximum(lower, 0.0), np.maximum(near_lower, 0.0)  # NaN stays NaN

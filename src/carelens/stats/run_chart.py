@@ -239,4 +239,3 @@ def run_chart(
         runs_signal=signal,
         variation_code=variation_codes(type_code, observed, codes, series_first, n_series),
     )
-

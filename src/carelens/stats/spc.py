@@ -245,7 +245,7 @@ def check_series(values, series_codes) -> tuple[np.ndarray, np.ndarray, np.ndarr
         raise ValueError("values and series_codes must be 1-d arrays of the same length")
     if n and not np.issubdtype(codes.dtype, np.integer):
         raise ValueError("series_codes must be integers")
-    codes = codes.astype(np.int64)
+    codes = codes.astype(np.int64, copy=False)
     if n and codes.min() < 0:
         raise ValueError("series_codes must be >= 0")
     n_series = int(codes.max()) + 1 if n else 0
