@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from carelens.errors import NotFound
 from carelens.monitor.comparison import Comparison
 from carelens.monitor.engines import (
     EmbeddedEngine,
@@ -563,7 +564,7 @@ def diff_runs(engine: sa.Engine, run_id: int | None = None, against: int | None 
     with engine.connect() as connection:
         run_id = run_id if run_id is not None else latest_run_id(connection)
         if run_id is None:
-            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+            raise NotFound("no monitoring run is stored: run `carelens monitor` first")
         if against is None:
             against = connection.execute(sa.select(sa.func.max(run.c.id)).where(run.c.id < run_id)).scalar()
     now = read_run(engine, run_id)
@@ -633,7 +634,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     ``key_questions`` (list of count dicts), ``indicators`` (one dict per indicator with its value,
     peers' target, limits, z, benchmark, flag and why, SPC icon and alert, and ``trend``: its last
     ``trend_points`` reported values as [period ISO date, value] pairs).
-    Raises :class:`LookupError` when there is no run or the organisation is not in it.
+    Raises :class:`carelens.errors.NotFound` when there is no run or the organisation is not in it.
     """
     from carelens.store import schema
 
@@ -645,14 +646,14 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     with engine.connect() as connection:
         run_id = run_id if run_id is not None else latest_run_id(connection)
         if run_id is None:
-            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+            raise NotFound("no monitoring run is stored: run `carelens monitor` first")
         run_row = connection.execute(
             sa.select(schema_monitor.monitor_run.c.scope, schema_monitor.monitor_run.c.scope_note).where(
                 schema_monitor.monitor_run.c.id == run_id
             )
         ).first()
         if run_row is None:
-            raise LookupError(f"no monitoring run {run_id}")
+            raise NotFound(f"no monitoring run {run_id}")
         run_text = f"run {run_id} ({run_row.scope}{': ' + run_row.scope_note if run_row.scope_note else ''})"
         org = (
             connection.execute(sa.select(org_t).where(org_t.c.run_id == run_id, org_t.c.org_code == org_code))
@@ -660,7 +661,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
             .first()
         )
         if org is None:
-            raise LookupError(f"organisation {org_code!r} is not in monitoring run {run_id}")
+            raise NotFound(f"organisation {org_code!r} is not in monitoring run {run_id}")
         flags = [
             dict(r)
             for r in connection.execute(

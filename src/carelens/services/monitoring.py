@@ -305,10 +305,7 @@ def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = N
             raise NotFound(f"no monitoring profile for {code!r}")
         run_id = _run_id(connection, run_id)
         engine = connection.engine
-    try:
-        data = profile(engine, code, run_id)
-    except LookupError as exc:
-        raise NotFound(str(exc)) from None
+    data = profile(engine, code, run_id)
     for row in data["indicators"]:
         row["why"] = explain_flag(row | {"peer_units": None})
     return data
