@@ -31,6 +31,9 @@ from carelens.services.reach import Reach, reach_or_forbidden
 from carelens.store import schema
 from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
 
+INSPECTION_STATUSES = tuple(plan_service.STATUS_MOVES)
+"""The statuses an inspection in a saved plan may have (the moves between them are the plan's rules)."""
+
 REGIME_RULE = "inspection_plans"
 """The :class:`carelens.model.access.RoleRules` field deciding who sees failure-regime cases: the
 regulator's roles (an inspector the organisations it is tied to, a chief inspector its sector, analysts
