@@ -100,7 +100,7 @@ def load(url: str, orgs: int, indicators: int, months: int, seed: int) -> list[s
     from carelens.assess.scale import KEY_QUESTIONS, OVERALL
     from carelens.model.access import Role
     from carelens.monitor.service import run_monitor
-    from carelens.services.auth import NewUser, create_users
+    from carelens.services.auth import NewUser, create_users, password_hasher
     from carelens.store import schema
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema
@@ -121,7 +121,7 @@ def load(url: str, orgs: int, indicators: int, months: int, seed: int) -> list[s
     ]
     with engine.begin() as c:
         seed_ratings(c, ratings, seed_import(c, "synth-ratings", "benchmark"), RATING_REPORT_DATE)
-        create_users(c, [NewUser("analyst", Role.ANALYST, "analyst-pw")], by="benchmark", n=2**10)
+        create_users(c, [NewUser("analyst", Role.ANALYST, "analyst-pw")], by="benchmark", hasher=password_hasher())
     with engine.connect() as c:
         rows = c.execute(sa.select(sa.func.count()).select_from(schema.observation)).scalar()
     print(

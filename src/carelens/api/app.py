@@ -2,8 +2,8 @@
 
 ``create_app(engine)`` keeps the engine on ``app.state.engine``; every route reads it from there and
 calls :mod:`carelens.services`, which enforce the role rules. Service errors become JSON errors with
-their HTTP status (``NotFound`` 404, ``Forbidden`` 403, ``Unauthenticated`` 401, ``Invalid`` 400),
-never cached.
+their HTTP status (``NotFound`` 404, ``Forbidden`` 403, ``Unauthenticated`` 401, ``Invalid`` 400,
+``TooManyAttempts`` 429 and ``Busy`` 503 with Retry-After), never cached.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from carelens import __version__
+from carelens.api.security import sign_in_guard
 from carelens.services import ServiceError, Unauthenticated
 from carelens.services.settings import get_settings
 
@@ -41,12 +42,15 @@ def create_app(engine: sa.Engine) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.engine = engine
+    sign_in_guard(app)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         headers = {"Cache-Control": "no-store"}
         if isinstance(exc, Unauthenticated):
             headers["WWW-Authenticate"] = "Bearer"
+        if getattr(exc, "retry_after", None):
+            headers["Retry-After"] = str(exc.retry_after)
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
 
     for router in area_routers():
