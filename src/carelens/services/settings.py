@@ -95,6 +95,27 @@ class AccessSettings:
             "a client that ignores Retry-After gets one answer a second per connection. 0 answers at once."
         },
     )
+    max_request_bytes: int = field(
+        default=1_048_576,
+        metadata={
+            "doc": "Largest request body accepted (1 MiB), checked on Content-Length and while reading; a "
+            "larger one is answered 413 without being read."
+        },
+    )
+    error_excerpt_chars: int = field(
+        default=80,
+        metadata={
+            "doc": "Most characters of a rejected input value quoted back in an error (422) response; the "
+            "rest is cut, so an error is never as large as the input."
+        },
+    )
+    hsts_seconds: int = field(
+        default=31_536_000,
+        metadata={
+            "doc": "max-age of the Strict-Transport-Security header sent on responses served over https "
+            "(one year); 0 sends none."
+        },
+    )
     page_size: int = field(default=50, metadata={"doc": "Rows per page when a request does not say."})
     max_page_size: int = field(default=1000, metadata={"doc": "Most rows one page may hold."})
     league_cache_entries: int = field(

@@ -1,0 +1,136 @@
+"""What every response and request goes through: security headers on every API route and page (the
+permission matrix's routes and every page the app registers), the request-size limit, 422 bodies that
+quote only excerpts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from carelens.api.app import create_app
+from carelens.api.protection import API_DOCS_CSP, PAGE_CSP
+from carelens.model.access import Role
+from carelens.services.settings import get_settings
+
+from .conftest import auth
+from .test_permissions import MATRIX
+
+PAGE_EXAMPLES = {"code": "P1", "review_id": "1"}
+"""Values for the path parameters of web pages."""
+
+
+def page_paths(app) -> list[str]:
+    """Every page (GET route outside /api/v1: the web router's and the app's own), with example path
+    parameters."""
+    from carelens.web.routes import router as web_router
+
+    paths = []
+    for route in [*web_router.routes, *app.routes]:
+        if isinstance(route, APIRoute) and "GET" in route.methods and not route.path.startswith("/api/"):
+            paths.append(re.sub(r"\{(\w+)\}", lambda m: PAGE_EXAMPLES[m.group(1)], route.path))
+    return sorted(paths)
+
+
+def assert_security_headers(response, csp: str = PAGE_CSP, https: bool = False) -> None:
+    headers = response.headers
+    assert headers["content-security-policy"] == csp, response.request.url
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    if https:
+        assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    else:
+        assert "strict-transport-security" not in headers
+
+
+@pytest.mark.parametrize("role", [Role.PUBLIC, Role.ANALYST], ids=["public", "analyst"])
+def test_every_api_route_answers_with_the_security_headers(client, tokens, role):
+    seen = set()
+    for method, path, _expected in MATRIX:
+        body = {"user_name": f"headers-{role.value}", "role": "analyst"} if method == "POST" else None
+        response = client.request(method, path, headers=auth(tokens[role]), json=body)
+        assert_security_headers(response)
+        seen.add(response.status_code)
+    assert {200, 403, 404} <= seen  # answers and refusals alike
+
+
+def test_every_page_answers_with_the_security_headers(api_engine, client, tokens):
+    paths = page_paths(client.app)
+    assert {"/", "/login", "/search", "/organisations/P1", "/plan", "/docs", "/redoc"} <= set(paths)
+    # Even a page that fails (this store's plan summary is a stub) answers with them.
+    pages = TestClient(create_app(api_engine), raise_server_exceptions=False)
+    for path in paths:
+        for token in (None, tokens[Role.ANALYST]):
+            response = pages.get(path, headers=auth(token))
+            assert_security_headers(response, API_DOCS_CSP if path in ("/docs", "/redoc") else PAGE_CSP)
+    for other in ("/static/carelens.css", "/no-such-page", "/api/v1/no-such-route"):
+        assert_security_headers(client.get(other))
+    assert_security_headers(client.post("/api/v1/auth/token", json={}))  # 422
+    assert_security_headers(client.put("/api/v1/organisations"))  # 405
+
+
+def test_strict_transport_security_only_over_https(api_engine):
+    secure = TestClient(create_app(api_engine), base_url="https://testserver")
+    for path in ("/", "/api/v1/organisations", "/docs", "/static/carelens.css"):
+        response = secure.get(path)
+        csp = API_DOCS_CSP if path == "/docs" else PAGE_CSP
+        assert_security_headers(response, csp, https=True)
+
+
+def test_every_inline_script_on_a_page_is_allowed_by_its_hash(client):
+    html = client.get("/").text
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", html, re.DOTALL)
+    assert inline, "the design system's template marks the page js-enabled inline"
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in PAGE_CSP
+    assert re.findall(r'<script[^>]*\bsrc="([^"]+)"', html) == ["/static/carelens.js"]
+
+
+def test_api_documentation_assets_are_served_from_the_package(client):
+    docs, redoc = client.get("/docs").text, client.get("/redoc").text
+    assert "cdn" not in (docs + redoc).lower() and "https://" not in docs + redoc
+    for asset in (
+        "/static/swagger-ui/swagger-ui-bundle.js",
+        "/static/swagger-ui/swagger-ui.css",
+        "/static/api-docs/swagger.js",
+        "/static/redoc/redoc.standalone.js",
+        "/static/api-docs/redoc.js",
+    ):
+        assert asset in docs + redoc
+        assert client.get(asset).status_code == 200, asset
+    for licence in ("/static/swagger-ui/LICENSE", "/static/redoc/LICENSE"):
+        assert "Permission" in client.get(licence).text or "Apache" in client.get(licence).text
+
+
+def test_a_large_body_is_refused_unread_and_a_long_value_is_quoted_as_an_excerpt(client):
+    limit = get_settings().max_request_bytes
+    huge = b'{"user_name": "' + b"a" * (limit + 10) + b'", "password": "x"}'
+    declared = client.post("/api/v1/auth/token", content=huge, headers={"content-type": "application/json"})
+    assert declared.status_code == 413 and len(declared.content) < 200
+
+    def chunks():  # no Content-Length: counted while read
+        for _ in range(limit // 65536 + 2):
+            yield b"a" * 65536
+
+    streamed = client.post(
+        "/api/v1/auth/token", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413 and len(streamed.content) < 200
+    login_form = client.post(
+        "/login", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert login_form.status_code == 413
+
+    long_name = "b" * 200_000  # within the limit, but far over the field's 100 characters
+    echoed = client.post("/api/v1/auth/token", json={"user_name": long_name, "password": "x"})
+    assert echoed.status_code == 422 and len(echoed.content) < 1000
+    (error,) = echoed.json()["detail"]
+    assert error["loc"] == ["body", "user_name"] and error["type"] == "string_too_long"
+    assert error["input"].endswith(f"... ({200_000 - get_settings().error_excerpt_chars:,} more characters)")
