@@ -1,12 +1,13 @@
 """What every response and request goes through: security headers on every API route and page (the
 permission matrix's routes and every page the app registers), the request-size limit, 422 bodies that
-quote only excerpts."""
+quote only excerpts, bounded page numbers and safe download names."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
+from urllib.parse import quote
 
 import pytest
 from fastapi.routing import APIRoute
@@ -16,6 +17,8 @@ from carelens.api.app import create_app
 from carelens.api.protection import API_DOCS_CSP, PAGE_CSP
 from carelens.model.access import Role
 from carelens.services.settings import get_settings
+from carelens.store import schema
+from carelens.store.testing import seed_import, seed_organisations
 
 from .conftest import auth
 from .test_permissions import MATRIX
@@ -134,3 +137,36 @@ def test_a_large_body_is_refused_unread_and_a_long_value_is_quoted_as_an_excerpt
     (error,) = echoed.json()["detail"]
     assert error["loc"] == ["body", "user_name"] and error["type"] == "string_too_long"
     assert error["input"].endswith(f"... ({200_000 - get_settings().error_excerpt_chars:,} more characters)")
+
+
+@pytest.mark.parametrize(
+    "path", ["/search?q=a&page=", "/allocations?page=", "/league-tables?page=", "/system-reviews?page="]
+)
+def test_huge_page_numbers_are_bounded(client, tokens, path):
+    """A page number past any database integer is answered as page 1 is (not 500: OverflowError)."""
+    headers = auth(tokens[Role.ANALYST])
+    first = client.get(path + "1", headers=headers).status_code
+    for page in ("99999999999999999999999", "1000001"):
+        assert client.get(path + page, headers=headers).status_code == first < 500
+
+
+def test_an_organisation_code_with_line_breaks_or_quotes_cannot_break_the_pdf_header(client, api_engine):
+    code = 'Q"1\r\nSet-Cookie: x=1'
+    with api_engine.begin() as c:
+        seed_organisations(
+            c,
+            [dict(code=code, name="Quoted Clinic", kind="location", sector="hospitals")],
+            seed_import(c, "odd-code", "test"),
+        )
+    try:
+        response = client.get(f"/organisations/{quote(code, safe='')}/report.pdf")
+        assert response.status_code == 200 and response.content.startswith(b"%PDF")
+        disposition = response.headers["content-disposition"]
+        assert disposition == (
+            'inline; filename="carelens-Q1Set-Cookiex1.pdf"; '
+            "filename*=UTF-8''carelens-Q%221%0D%0ASet-Cookie%3A%20x%3D1.pdf"
+        )
+        assert "set-cookie" not in response.headers
+    finally:
+        with api_engine.begin() as c:
+            c.execute(schema.organisation.delete().where(schema.organisation.c.code == code))

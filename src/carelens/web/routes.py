@@ -11,7 +11,7 @@ import hmac
 import secrets
 from datetime import date
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -255,10 +255,18 @@ def organisation_report_pdf(request: Request, actor: ActorDep, code: str):
         view = profile_view(_engine(request), actor, code, web_settings())
     except ServiceError as error:
         return error_page(request, actor, error)
-    headers = {"Content-Disposition": f'inline; filename="carelens-{code}.pdf"'}
+    headers = {"Content-Disposition": _pdf_disposition(view["organisation"]["code"])}
     if actor.signed_in:
         headers["Cache-Control"] = "no-store"
     return Response(report_pdf(view), media_type="application/pdf", headers=headers)
+
+
+def _pdf_disposition(code: str) -> str:
+    """``inline`` with a file name made of the code's letters, digits, '-' and '_' only (an organisation
+    code may hold any character: CR/LF or quotes must not reach a header), and the code in full,
+    percent-encoded, as RFC 6266's ``filename*``."""
+    plain = "".join(c for c in code if c.isascii() and (c.isalnum() or c in "-_"))[:60] or "organisation"
+    return f"inline; filename=\"carelens-{plain}.pdf\"; filename*=UTF-8''carelens-{quote(code, safe='')}.pdf"
 
 
 @router.get("/league-tables", response_class=HTMLResponse)
