@@ -170,3 +170,40 @@ def test_an_organisation_code_with_line_breaks_or_quotes_cannot_break_the_pdf_he
     finally:
         with api_engine.begin() as c:
             c.execute(schema.organisation.delete().where(schema.organisation.c.code == code))
+
+
+def test_where_the_store_is_is_shown_only_to_administrators_and_never_its_password(
+    client, tokens, api_engine
+):
+    import sqlalchemy as sa
+
+    from carelens.store.engine import hide_password
+    from carelens.store.schema_monitor import monitor_run
+
+    assert hide_password("database postgresql+psycopg://care:s3cr3t@db.internal:5432/carelens") == (
+        "database postgresql+psycopg://care:***@db.internal:5432/carelens"
+    )
+    assert hide_password("database sqlite:////srv/carelens.db") == "database sqlite:////srv/carelens.db"
+    stored = "database postgresql+psycopg://care:s3cr3t@db.internal:5432/carelens"  # as runs once were
+    with api_engine.begin() as c:
+        before = c.execute(sa.select(monitor_run.c.id, monitor_run.c.source)).all()
+        c.execute(monitor_run.update().values(source=stored))
+    try:
+        for role in Role:
+            if role is Role.PUBLIC:
+                continue
+            headers = auth(tokens[role])
+            runs = client.get("/api/v1/monitoring/runs", headers=headers).json()["items"]
+            one = client.get(f"/api/v1/monitoring/runs/{runs[0]['id']}", headers=headers).json()
+            exported = client.get("/api/v1/monitoring/runs?format=csv", headers=headers).text
+            everything = str(runs) + str(one) + exported
+            assert "s3cr3t" not in everything
+            if role is Role.ADMIN:
+                assert {r["source"] for r in runs} == {hide_password(stored)}
+                assert "db.internal" in exported and "source" in one["run"]
+            else:
+                assert "db.internal" not in everything and "source" not in runs[0] and "source" not in one["run"]
+    finally:
+        with api_engine.begin() as c:
+            for run_id, source in before:
+                c.execute(monitor_run.update().where(monitor_run.c.id == run_id).values(source=source))
