@@ -112,7 +112,7 @@ def test_api_documentation_assets_are_served_from_the_package(client):
         assert "Permission" in client.get(licence).text or "Apache" in client.get(licence).text
 
 
-def test_a_large_body_is_refused_unread_and_a_long_value_is_quoted_as_an_excerpt(client):
+def test_a_large_body_is_refused_unread_and_a_long_value_is_quoted_as_an_excerpt(client, tokens):
     limit = get_settings().max_request_bytes
     huge = b'{"user_name": "' + b"a" * (limit + 10) + b'", "password": "x"}'
     declared = client.post("/api/v1/auth/token", content=huge, headers={"content-type": "application/json"})
@@ -137,6 +137,11 @@ def test_a_large_body_is_refused_unread_and_a_long_value_is_quoted_as_an_excerpt
     (error,) = echoed.json()["detail"]
     assert error["loc"] == ["body", "user_name"] and error["type"] == "string_too_long"
     assert error["input"].endswith(f"... ({200_000 - get_settings().error_excerpt_chars:,} more characters)")
+    long_code = "Z" * 20_000  # a path echoed in a message: cut too, on pages and in the API
+    page = client.get(f"/organisations/{long_code}")
+    assert page.status_code == 404 and "Z" * 400 not in page.text and "more characters" in page.text
+    api = client.get(f"/api/v1/systems/directions/{long_code}", headers=auth(tokens[Role.ANALYST]))
+    assert api.status_code in (404, 422) and len(api.content) < 1000
 
 
 @pytest.mark.parametrize(

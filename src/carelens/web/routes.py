@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from carelens.api.protection import excerpt
 from carelens.api.security import SESSION_COOKIE, ActorDep, end_session, logout, sign_in, start_session
 from carelens.model.access import Actor, Role, Scope
 from carelens.services import NotFound, ServiceError, Unauthenticated
@@ -63,7 +64,8 @@ def page(request: Request, actor: Actor, template: str, status: int = 200, **con
 def error_page(request: Request, actor: Actor, error: ServiceError) -> HTMLResponse:
     titles = {404: "Page not found", 403: "You cannot see this page", 400: "Cannot show this page"}
     title = titles.get(error.status, "Something went wrong")
-    return page(request, actor, "error.jinja", status=error.status, title=title, message=error.message)
+    message = excerpt(error.message, 300)  # a message may quote the request (a code in the path)
+    return page(request, actor, "error.jinja", status=error.status, title=title, message=message)
 
 
 def _engine(request: Request):
