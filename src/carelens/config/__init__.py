@@ -5,11 +5,14 @@ Each area keeps its files in a folder here (``monitor/``, ``assess/``, ``fund/``
 them: :func:`packaged` gives a packaged file's path, :func:`read_mapping` reads any settings file
 (packaged or the user's own), reporting a missing, unreadable or malformed file as bad input, and
 :class:`FieldReader` reads its fields with their types and ranges checked, collecting every problem
-(naming the file and the field) so that one error reports them all.
+(naming the file and the field) so that one error reports them all. A field that no reader asked for
+is a problem too (a misspelt or retired setting would otherwise silently not mean what it says), as is
+a number that is not finite (``.nan``, ``.inf``) or a section given as a single value.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -58,30 +61,66 @@ class FieldReader:
         document: Mapping[str, Any],
         prefix: str = "",
         problems: list[Problem] | None = None,
+        read: set[str] | None = None,
     ) -> None:
         self.source = source
         self.document = document
         self.prefix = prefix
         """Dotted path of ``document`` within the file ("" for the whole file), put before field names."""
         self.problems: list[Problem] = [] if problems is None else problems
+        self.read: set[str] = set() if read is None else read
+        """Dotted paths (from the top of the file) of every field asked for: a field read whole (a
+        mapping or list) covers everything beneath it; :meth:`unknown_fields` is what no one asked for."""
 
     def within(self, name: str, document: Any) -> FieldReader:
-        """A reader of ``document``, the mapping at field ``name`` (not a mapping: read as empty), whose
-        fields are named below ``name`` and whose problems are this reader's."""
+        """A reader of ``document``, the mapping at field ``name`` (not a mapping: a problem, then read as
+        empty), whose fields are named below ``name`` and whose problems and reads are this reader's."""
+        if document is not None and not isinstance(document, Mapping):
+            self.problem(name, f"must be a mapping (key: value), got {document!r}")
+            self.read.add(self._field(name) or "")
         return FieldReader(
-            self.source, document if isinstance(document, Mapping) else {}, self._field(name), self.problems
+            self.source,
+            document if isinstance(document, Mapping) else {},
+            self._field(name),
+            self.problems,
+            self.read,
         )
+
+    def known(self, *dotted: str) -> None:
+        """Mark fields as read by other means (e.g. ``schema_version``, checked before the reader)."""
+        self.read.update(self._field(name) or "" for name in dotted)
+
+    def unknown_fields(self) -> list[str]:
+        """Dotted paths of the fields in the file that no reader asked for (shallowest first)."""
+        read = self.read
+        unknown: list[str] = []
+
+        def walk(mapping: Mapping[str, Any], prefix: str) -> None:
+            for key, value in mapping.items():
+                path = f"{prefix}.{key}" if prefix else str(key)
+                if path in read or any(path.startswith(r + ".") for r in read):
+                    continue  # read, or beneath a field read whole
+                if not any(r.startswith(path + ".") for r in read):
+                    unknown.append(path)
+                elif isinstance(value, Mapping):
+                    walk(value, path)
+
+        walk(self.document, self.prefix)
+        return unknown
 
     def _field(self, name: str | None) -> str | None:
         return ".".join(part for part in (self.prefix, name) if part) or None
 
     def problem(self, field_name: str | None, reason: str) -> None:
-        """Record a problem with a field (``None``: with the mapping as a whole)."""
-        self.problems.append(Problem(self.source, None, self._field(field_name), reason))
+        """Record a problem with a field (``None``: with the mapping as a whole); once."""
+        problem = Problem(self.source, None, self._field(field_name), reason)
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def retired(self, dotted: str, why: str) -> None:
         """Record a problem when field ``dotted`` is present: a setting carelens no longer reads, so a
         file that still sets it would silently not mean what it says (``why`` says what decides now)."""
+        self.known(dotted)  # reported here, not again as unknown
         value: Any = self.document
         for part in dotted.split("."):
             if not isinstance(value, Mapping) or part not in value:
@@ -89,8 +128,12 @@ class FieldReader:
             value = value[part]
         self.problem(dotted, f"is no longer a setting: {why}; remove it")
 
-    def raise_if_any(self) -> None:
-        """Raise every problem recorded so far as one InputError."""
+    def raise_if_any(self, unknown: bool = True) -> None:
+        """Raise every problem recorded so far as one InputError; with ``unknown`` (the default), every
+        field of the file that no reader asked for is one too ("unknown setting")."""
+        if unknown:
+            for path in self.unknown_fields():
+                self.problems.append(Problem(self.source, None, path, "unknown setting"))
         if self.problems:
             raise InputError(self.problems)
 
@@ -115,10 +158,16 @@ class FieldReader:
         otherwise a problem ("required field is missing"; a null required field is reported as the
         wrong type).
         """
+        self.read.add(self._field(dotted) or "")
         value: Any = self.document
+        walked: list[str] = []
         for part in dotted.split("."):
+            if value is not self.document and not isinstance(value, Mapping) and value is not None:
+                self.problem(".".join(walked), f"must be a mapping (key: value), got {value!r}")
+                return None
             if isinstance(value, Mapping) and part in value:
                 value = value[part]
+                walked.append(part)
             else:
                 value = _REQUIRED
                 break
@@ -132,6 +181,9 @@ class FieldReader:
                 self.problem(dotted, f"must be a number, got {value!r}")
                 return None
             value = float(value)
+            if not math.isfinite(value):
+                self.problem(dotted, f"must be a finite number, got {value!r}")
+                return None
         elif kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 self.problem(dotted, f"must be a whole number, got {value!r}")

@@ -85,8 +85,11 @@ def load_rules(path: str | Path | None = None) -> AssessmentRules:
     """Read the assessment rules (packaged defaults unless ``path`` is given)."""
     document, source = read_mapping(Path(path) if path else packaged("fund", "assessment.yaml"))
     r = FieldReader(source, document)
+    r.known("schema_version")
     for dotted, why in RETIRED.items():
         r.retired(dotted, why)
+    if r.get("overall.rule", str, default="worst_of") != "worst_of":
+        r.problem("overall.rule", "must be worst_of (the overall rating is the worst of the parts)")
     share = {"minimum": 0.0, "maximum": 1.0}
     required = r.get("overall.required", list)
     rules = AssessmentRules(

@@ -53,6 +53,8 @@ def load_rules(path: str | Path | None = None) -> RunningCostRules:
     """Read the running-cost rules (packaged defaults unless ``path`` is given)."""
     document, source = read_mapping(Path(path) if path else default_rules_path())
     reader = FieldReader(source, document)
+    reader.known("schema_version")
+    reader.get("illustrative", list, default=[])  # which figures are illustrative: documentation only
     rates: dict[int, float] = {}
     for key, value in (reader.get("allowance_per_head_gbp", dict) or {}).items():
         try:

@@ -139,6 +139,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     if not isinstance(document, dict):
         reader.problem(None, "the file must be a mapping of fields")
         reader.raise_if_any()
+    reader.get("description", str, default="")
     if reader.get("schema_version", int) != SCHEMA_VERSION:
         reader.problem("schema_version", f"must be {SCHEMA_VERSION}")
     name = reader.get("name", str)

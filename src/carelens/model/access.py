@@ -84,6 +84,13 @@ class RoleRules:
     )
     audit_log: bool = field(default=False, metadata={"doc": "May read the audit log."})
     manage_users: bool = field(default=False, metadata={"doc": "May create users and change their roles."})
+    service_details: bool = field(
+        default=False,
+        metadata={
+            "doc": "May see how the service is run: where the store is (a monitoring run's source: a file "
+            "path, or a database's user, host and name; never a password)."
+        },
+    )
 
 
 ROLE_RULES: dict[Role, RoleRules] = {
@@ -95,7 +102,13 @@ ROLE_RULES: dict[Role, RoleRules] = {
     Role.CHIEF_INSPECTOR: RoleRules(Scope.SECTOR, Scope.SECTOR, Scope.SECTOR, local_systems=Scope.ALL),
     Role.NATIONAL_BOARD: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
     Role.ADMIN: RoleRules(
-        Scope.ALL, Scope.ALL, Scope.ALL, local_systems=Scope.ALL, audit_log=True, manage_users=True
+        Scope.ALL,
+        Scope.ALL,
+        Scope.ALL,
+        local_systems=Scope.ALL,
+        audit_log=True,
+        manage_users=True,
+        service_details=True,
     ),
     Role.POLICY_MAKER: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
 }

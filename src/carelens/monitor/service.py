@@ -39,6 +39,7 @@ from carelens.monitor.kernel import (
 from carelens.monitor.scoring import out_of_date_kinds, score_organisations
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema_monitor
+from carelens.store.engine import hide_password
 from carelens.store.migrate import ensure_schema
 
 Progress = Callable[[int, int], None]
@@ -376,7 +377,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             run.insert().values(
                 started_at=dt.datetime.now(dt.UTC),
                 user_name=user,
-                source=result.source[:500],
+                source=hide_password(result.source)[:500],
                 period_from=result.period_from,
                 period_to=result.period_to,
                 settings=result.settings.as_json(),
@@ -439,7 +440,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             {
                 "scope": result.scope,
                 "scope_note": result.scope_note,
-                "source": result.source,
+                "source": hide_password(result.source),
                 "period_from": result.period_from,
                 "period_to": result.period_to,
                 "indicators": result.indicators,

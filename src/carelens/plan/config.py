@@ -3,12 +3,16 @@ and days, scheduler settings, and the failure-regime state machines. Defaults an
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carelens.config import packaged, read_mapping
+from carelens.config import FieldReader, packaged, read_mapping
 from carelens.errors import InputError, Problem
+
+_MISSING: Any = object()
 
 RATINGS = ("Inadequate", "Requires improvement", "Good", "Outstanding")
 
@@ -60,80 +64,111 @@ class PlanSettings:
 
 
 def load_settings(path: str | Path | None = None) -> PlanSettings:
-    """Read and check ``planning.yaml``; every problem is reported with the file and field."""
+    """Read and check ``planning.yaml``; every problem (a missing, unknown or mistyped field, a section
+    given as a single value) is reported with the file and field
+    (:class:`carelens.config.FieldReader`)."""
     data, source = read_yaml(path, "planning.yaml")
-    problems: list[Problem] = []
+    r = FieldReader(source, data)
+    r.known("schema_version")
 
-    def get(section: str, key: str, default: Any = ...) -> Any:
-        block = data.get(section) or {}
-        if key not in block:
-            if default is not ...:
-                return default
-            problems.append(Problem(source, None, f"{section}.{key}", "missing"))
-            return None
-        return block[key]
+    def mapping(dotted: str, default: Any = _MISSING) -> dict:
+        """The mapping at ``dotted`` whose keys are the caller's to check (a problem if not a mapping)."""
+        if default is _MISSING:
+            return r.get(dotted, dict) or {}
+        return r.get(dotted, dict, default=default) or {}
+
+    def number(dotted: str, kind: type, default: Any = _MISSING, **bounds: Any) -> Any:
+        if default is _MISSING:
+            return r.get(dotted, kind, **bounds)
+        return r.get(dotted, kind, default=default, **bounds)
 
     types: dict[str, InspectionType] = {}
-    for name, spec in (get("inspections", "types") or {}).items():
+    for name, spec in mapping("inspections.types").items():
+        where = f"inspections.types.{name}"
+        if not isinstance(spec, Mapping):
+            r.problem(where, f"must be a mapping (key: value), got {spec!r}")
+            continue
         sizes = spec.get("sizes") or {}
-        if "default" not in sizes:
-            problems.append(
-                Problem(source, None, f"inspections.types.{name}.sizes", "needs a 'default' size")
-            )
+        if not isinstance(sizes, Mapping) or "default" not in sizes:
+            r.problem(f"{where}.sizes", "needs a 'default' size")
+            sizes = sizes if isinstance(sizes, Mapping) else {}
         for size, team in sizes.items():
-            days = team.get("days", 0)
-            if not (1 <= int(team.get("team", 0)) and 1 <= int(days) <= 5):
-                problems.append(
-                    Problem(
-                        source,
-                        None,
-                        f"inspections.types.{name}.sizes.{size}",
-                        "team must be >= 1 and days between 1 and 5 (an inspection fits in one week)",
-                    )
+            if not (
+                isinstance(team, Mapping)
+                and all(
+                    isinstance(team.get(k), int) and not isinstance(team.get(k), bool)
+                    for k in ("team", "days")
+                )
+                and 1 <= team["team"]
+                and 1 <= team["days"] <= 5
+            ):
+                r.problem(
+                    f"{where}.sizes.{size}",
+                    "team must be >= 1 and days between 1 and 5 (an inspection fits in one week)",
                 )
         types[name] = InspectionType(
             name=name,
             sector=str(spec.get("sector", "")),
             unannounced=bool(spec.get("unannounced", False)),
             skill=str(spec.get("skill") or ""),
-            sizes=sizes,
+            sizes=dict(sizes),
             size_measure=spec.get("size_measure"),
         )
-    kinds = get("demand", "kinds") or {}
+    kinds = mapping("demand.kinds")
     for kind, type_name in kinds.items():
-        if type_name not in types:
-            problems.append(
-                Problem(source, None, f"demand.kinds.{kind}", f"unknown inspection type {type_name!r}")
-            )
-    intervals = get("demand", "interval_months") or {}
+        if not isinstance(type_name, str) or type_name not in types:
+            r.problem(f"demand.kinds.{kind}", f"unknown inspection type {type_name!r}")
+    intervals = mapping("demand.interval_months")
     for key, table in intervals.items():
-        missing = [r for r in RATINGS if r not in table] if key == "default" else []
+        if not isinstance(table, Mapping):
+            r.problem(f"demand.interval_months.{key}", f"must be a mapping of rating: months, got {table!r}")
+            continue
+        missing = [rating for rating in RATINGS if rating not in table] if key == "default" else []
         if missing:
-            problems.append(Problem(source, None, f"demand.interval_months.{key}", f"missing {missing}"))
-    bonus = get("scheduler", "deadline_bonus", "auto")
+            r.problem(f"demand.interval_months.{key}", f"missing {missing}")
+    if not isinstance(intervals.get("default"), Mapping):
+        intervals = {**intervals, "default": {}}
+        r.problem("demand.interval_months.default", "required field is missing")
+    bonus = r.get("scheduler.deadline_bonus", object, default="auto")
+    if bonus != "auto" and (
+        isinstance(bonus, bool) or not isinstance(bonus, int | float) or not math.isfinite(bonus)
+    ):
+        r.problem("scheduler.deadline_bonus", f"must be auto or a number, got {bonus!r}")
+        bonus = "auto"
     settings = PlanSettings(
         kinds=kinds,
         interval_months=intervals,
-        new_registration_months=int(get("demand", "new_registration_months") or 0),
-        stale_rating_months=int(get("demand", "stale_rating_months") or 0),
-        bring_forward_months=get("demand", "bring_forward_months") or {},
-        risk_base=get("demand", "risk_base") or {},
-        risk_points=get("demand", "risk_points") or {},
-        high_risk_min=float(get("demand", "high_risk_min") or 0),
+        new_registration_months=number("demand.new_registration_months", int, minimum=0) or 0,
+        stale_rating_months=number("demand.stale_rating_months", int, minimum=0) or 0,
+        bring_forward_months=_numbers(r, "demand.bring_forward_months"),
+        risk_base=_numbers(r, "demand.risk_base"),
+        risk_points=_numbers(r, "demand.risk_points"),
+        high_risk_min=number("demand.high_risk_min", float) or 0.0,
         types=types,
-        unannounced_window_days=int(get("inspections", "unannounced_window_days") or 0),
-        weekdays=int(get("capacity", "weekdays", 5)),
-        earliness=float(get("scheduler", "earliness", 0.5)),
+        unannounced_window_days=number("inspections.unannounced_window_days", int, minimum=0) or 0,
+        weekdays=number("capacity.weekdays", int, 5, minimum=1, maximum=7) or 5,
+        earliness=number("scheduler.earliness", float, 0.5) or 0.0,
         deadline_bonus=None if bonus == "auto" else float(bonus),
-        mip_rel_gap=float(get("scheduler", "mip_rel_gap", 0.01)),
-        time_limit_seconds=float(get("scheduler", "time_limit_seconds", 60)),
-        presolve=bool(get("scheduler", "presolve", True)),
-        within_weeks=int(get("whatif", "within_weeks", 13)),
+        mip_rel_gap=number("scheduler.mip_rel_gap", float, 0.01, minimum=0.0) or 0.0,
+        time_limit_seconds=number("scheduler.time_limit_seconds", float, 60.0, minimum=0.0, exclusive=True)
+        or 60.0,
+        presolve=bool(r.get("scheduler.presolve", bool, default=True)),
+        within_weeks=number("whatif.within_weeks", int, 13, minimum=1) or 13,
         source=source,
     )
-    if problems:
-        raise InputError(problems)
+    r.raise_if_any()
     return settings
+
+
+def _numbers(r: FieldReader, dotted: str) -> dict[str, Any]:
+    """A mapping of names to finite numbers (each bad one a problem naming its field)."""
+    out = {}
+    for key, value in (r.get(dotted, dict) or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            r.problem(f"{dotted}.{key}", f"must be a number, got {value!r}")
+        else:
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -171,10 +206,18 @@ def load_regimes(path: str | Path | None = None) -> dict[str, Regime]:
     data, source = read_yaml(path, "regime.yaml")
     regimes: dict[str, Regime] = {}
     problems: list[Problem] = []
-    for name, spec in (data.get("regimes") or {}).items():
+    declared = data.get("regimes") or {}
+    if not isinstance(declared, Mapping):
+        raise InputError(
+            Problem(source, None, "regimes", f"must be a mapping (key: value), got {declared!r}")
+        )
+    for name, spec in declared.items():
         transitions = {}
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("transitions") or {}, Mapping):
+            problems.append(Problem(source, None, f"regimes.{name}", "must be a mapping with transitions"))
+            continue
         for event, t in (spec.get("transitions") or {}).items():
-            if not t.get("from") or not t.get("to"):
+            if not isinstance(t, Mapping) or not t.get("from") or not t.get("to"):
                 problems.append(Problem(source, None, f"regimes.{name}.{event}", "needs 'from' and 'to'"))
                 continue
             transitions[event] = Transition(

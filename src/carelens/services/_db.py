@@ -44,11 +44,17 @@ class Page:
         }
 
 
+MAX_PAGE = 1_000_000
+"""The highest page number asked for (the API refuses more; a page beyond the last is empty): it keeps
+the row offset, (page - 1) x size, within the database's 64-bit integers whatever number a URL holds."""
+
+
 def page_bounds(page: int, page_size: int | None) -> tuple[int, int]:
-    """(page, size) clamped to the settings: pages count from 1, size between 1 and ``max_page_size``."""
+    """(page, size) clamped to the settings: pages count from 1 to :data:`MAX_PAGE`, size between 1 and
+    ``max_page_size``."""
     settings = get_settings()
     size = settings.page_size if page_size is None else page_size
-    return max(1, page), max(1, min(size, settings.max_page_size))
+    return max(1, min(page, MAX_PAGE)), max(1, min(size, settings.max_page_size))
 
 
 def plain(row: sa.RowMapping | dict) -> dict[str, Any]:

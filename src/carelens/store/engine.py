@@ -8,6 +8,7 @@ as ``postgresql://…``; the psycopg 3 driver is used.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,15 @@ def database_url(url: str | None = None) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def hide_password(text: str) -> str:
+    """``text`` with the password of any URL in it (``scheme://user:password@host``) shown as ``***``:
+    what carelens stores or shows about where a store is (a monitoring run's source) never holds one."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 def create_engine(url: str | None = None) -> sa.Engine:

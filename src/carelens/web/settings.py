@@ -53,20 +53,9 @@ def load_web_settings(path: str | Path | None = None) -> WebSettings:
     if document.get("schema_version") != SCHEMA_VERSION:
         raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
     reader = FieldReader(source, document)
-    sections = {dotted.split(".")[0] for dotted in FIELDS.values()}
-    known = {"schema_version", *sections, *FIELDS.values()}
-    for section, fields in document.items():
-        if section not in known:
-            reader.problem(section, "unknown setting")
-        elif section in sections:
-            if not isinstance(fields, dict):
-                reader.problem(section, f"must be a mapping, got {fields!r}")
-                continue
-            for key in fields:
-                if f"{section}.{key}" not in known:
-                    reader.problem(f"{section}.{key}", "unknown setting")
+    reader.known("schema_version")
     values = {name: reader.get(dotted, int, minimum=1) for name, dotted in FIELDS.items()}
-    reader.raise_if_any()
+    reader.raise_if_any()  # unknown fields too
     return WebSettings(**values)
 
 
