@@ -7,7 +7,8 @@ them: :func:`packaged` gives a packaged file's path, :func:`read_settings` opens
 input) as a :class:`FieldReader`, which reads its fields with their types and ranges checked, collecting
 every problem (naming the file and the field) so that one error reports them all. A field that no reader asked for
 is a problem too (a misspelt or retired setting would otherwise silently not mean what it says), as is
-a number that is not finite (``.nan``, ``.inf``) or a section given as a single value.
+a number that is not finite (``.nan``, ``.inf``) or a section given as a single value. Every
+setting of every packaged file is listed in docs/settings.md.
 """
 
 from __future__ import annotations
