@@ -4,11 +4,11 @@ Each area keeps its files in a folder here (``monitor/``, ``assess/``, ``fund/``
 ``indicators/``), each value with its meaning and source. This module is the one way to find and read
 them: :func:`packaged` gives a packaged file's path, :func:`read_settings` opens any settings file
 (packaged or the user's own; a missing, unreadable or malformed file, or one of another layout, is bad
-input) as a :class:`FieldReader`, which reads its fields with their types and ranges checked, collecting
-every problem (naming the file and the field) so that one error reports them all. A field that no reader asked for
-is a problem too (a misspelt or retired setting would otherwise silently not mean what it says), as is
-a number that is not finite (``.nan``, ``.inf``) or a section given as a single value. Every
-setting of every packaged file is listed in docs/settings.md.
+input) as a :class:`FieldReader`, which reads its fields with their types and ranges checked,
+collecting every problem (naming the file and the field) so that one error reports them all. A field
+that no reader asked for is a problem too (a misspelt or retired setting would otherwise silently not
+mean what it says), as is a number that is not finite (``.nan``, ``.inf``) or a section given as a
+single value. Every setting of every packaged file is listed in docs/settings.md.
 """
 
 from __future__ import annotations
@@ -49,11 +49,11 @@ SCHEMA_VERSION = 1
 
 
 def read_settings(
-    path: str | Path | None, default: Path | None = None, version: int = SCHEMA_VERSION
+    path: str | Path | None, default: str | Path = "", version: int = SCHEMA_VERSION
 ) -> FieldReader:
-    """A reader of the settings file at ``path`` (or ``default``), whose ``schema_version`` is checked first:
-    a file of another layout is refused at once, as its other fields would not mean what they say."""
-    document, source = read_mapping(path if path else default)  # type: ignore[arg-type]
+    """A reader of the settings file at ``path`` (or ``default``), whose ``schema_version`` is checked
+    first: a file of another layout is refused at once, as its other fields would not mean what they say."""
+    document, source = read_mapping(path or default)
     reader = FieldReader(source, document)
     found = document.get("schema_version")
     if isinstance(found, bool) or found != version:
