@@ -203,5 +203,5 @@ def test_planning_settings_refuse_unknown_fields_and_non_finite_numbers(tmp_path
     assert {(p.field, p.reason.split(",")[0]) for p in caught.value.problems} == {
         ("scheduler.earliness", "must be a finite number"),
         ("scheduler.earlyness", "unknown setting"),
-        ("demand.bring_forward_months.band_1", "must be a number"),
+        ("demand.bring_forward_months.band_1", "must be a whole number"),
     }

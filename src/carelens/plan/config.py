@@ -4,23 +4,15 @@ and days, scheduler settings, and the failure-regime state machines. Defaults an
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carelens.config import FieldReader, packaged, read_mapping
-from carelens.errors import InputError, Problem
+from carelens.config import FieldReader, packaged, read_settings
 
 _MISSING: Any = object()
 
 RATINGS = ("Inadequate", "Requires improvement", "Good", "Outstanding")
-
-
-def read_yaml(path: str | Path | None, default: str) -> tuple[dict[str, Any], str]:
-    """Parse a settings file (``path`` or the packaged ``config/plan/<default>``) with
-    :func:`carelens.config.read_mapping`; bad files are an InputError naming them."""
-    return read_mapping(path if path is not None else packaged("plan", default))
 
 
 @dataclass(frozen=True)
@@ -67,9 +59,7 @@ def load_settings(path: str | Path | None = None) -> PlanSettings:
     """Read and check ``planning.yaml``; every problem (a missing, unknown or mistyped field, a section
     given as a single value) is reported with the file and field
     (:class:`carelens.config.FieldReader`)."""
-    data, source = read_yaml(path, "planning.yaml")
-    r = FieldReader(source, data)
-    r.known("schema_version")
+    r = read_settings(path, packaged("plan", "planning.yaml"))
 
     def mapping(dotted: str, default: Any = _MISSING) -> dict:
         """The mapping at ``dotted`` whose keys are the caller's to check (a problem if not a mapping)."""
@@ -83,52 +73,39 @@ def load_settings(path: str | Path | None = None) -> PlanSettings:
         return r.get(dotted, kind, default=default, **bounds)
 
     types: dict[str, InspectionType] = {}
-    for name, spec in mapping("inspections.types").items():
-        where = f"inspections.types.{name}"
-        if not isinstance(spec, Mapping):
-            r.problem(where, f"must be a mapping (key: value), got {spec!r}")
-            continue
-        sizes = spec.get("sizes") or {}
-        if not isinstance(sizes, Mapping) or "default" not in sizes:
-            r.problem(f"{where}.sizes", "needs a 'default' size")
-            sizes = sizes if isinstance(sizes, Mapping) else {}
-        for size, team in sizes.items():
-            if not (
-                isinstance(team, Mapping)
-                and all(
-                    isinstance(team.get(k), int) and not isinstance(team.get(k), bool)
-                    for k in ("team", "days")
-                )
-                and 1 <= team["team"]
-                and 1 <= team["days"] <= 5
-            ):
-                r.problem(
-                    f"{where}.sizes.{size}",
-                    "team must be >= 1 and days between 1 and 5 (an inspection fits in one week)",
-                )
+    for name, spec in r.sections("inspections.types").items():
+        sizes = spec.sections("sizes")
+        if "default" not in sizes:
+            spec.problem("sizes", "needs a 'default' size")
+        for size in sizes.values():
+            size.get("team", int, minimum=1)
+            size.get("days", int, minimum=1, maximum=5)  # an inspection fits in one week
+            size.get("min", float, minimum=0, optional=True)
         types[name] = InspectionType(
             name=name,
-            sector=str(spec.get("sector", "")),
-            unannounced=bool(spec.get("unannounced", False)),
-            skill=str(spec.get("skill") or ""),
-            sizes=dict(sizes),
-            size_measure=spec.get("size_measure"),
+            sector=spec.get("sector", str, default=""),
+            unannounced=spec.get("unannounced", bool, default=False),
+            skill=spec.get("skill", str, default=""),
+            sizes={size: dict(reader.document) for size, reader in sizes.items()},
+            size_measure=spec.get("size_measure", str, optional=True),
         )
     kinds = mapping("demand.kinds")
     for kind, type_name in kinds.items():
         if not isinstance(type_name, str) or type_name not in types:
             r.problem(f"demand.kinds.{kind}", f"unknown inspection type {type_name!r}")
-    intervals = mapping("demand.interval_months")
+    intervals = {
+        str(key): r.numbers(f"demand.interval_months.{key}", int, minimum=0)
+        for key in r.section("demand.interval_months").document
+    }
+    if "default" not in intervals:
+        intervals["default"] = r.numbers("demand.interval_months.default", int)  # missing: a problem
     for key, table in intervals.items():
-        if not isinstance(table, Mapping):
-            r.problem(f"demand.interval_months.{key}", f"must be a mapping of rating: months, got {table!r}")
-            continue
+        unknown = [rating for rating in table if rating not in RATINGS]
         missing = [rating for rating in RATINGS if rating not in table] if key == "default" else []
-        if missing:
-            r.problem(f"demand.interval_months.{key}", f"missing {missing}")
-    if not isinstance(intervals.get("default"), Mapping):
-        intervals = {**intervals, "default": {}}
-        r.problem("demand.interval_months.default", "required field is missing")
+        if missing or unknown:
+            r.problem(
+                f"demand.interval_months.{key}", f"missing {missing}" if missing else f"unknown {unknown}"
+            )
     bonus = r.get("scheduler.deadline_bonus", object, default="auto")
     if bonus != "auto" and (
         isinstance(bonus, bool) or not isinstance(bonus, int | float) or not math.isfinite(bonus)
@@ -140,9 +117,9 @@ def load_settings(path: str | Path | None = None) -> PlanSettings:
         interval_months=intervals,
         new_registration_months=number("demand.new_registration_months", int, minimum=0) or 0,
         stale_rating_months=number("demand.stale_rating_months", int, minimum=0) or 0,
-        bring_forward_months=_numbers(r, "demand.bring_forward_months"),
-        risk_base=_numbers(r, "demand.risk_base"),
-        risk_points=_numbers(r, "demand.risk_points"),
+        bring_forward_months=r.numbers("demand.bring_forward_months", int),
+        risk_base=r.numbers("demand.risk_base"),
+        risk_points=r.numbers("demand.risk_points"),
         high_risk_min=number("demand.high_risk_min", float) or 0.0,
         types=types,
         unannounced_window_days=number("inspections.unannounced_window_days", int, minimum=0) or 0,
@@ -154,21 +131,10 @@ def load_settings(path: str | Path | None = None) -> PlanSettings:
         or 60.0,
         presolve=bool(r.get("scheduler.presolve", bool, default=True)),
         within_weeks=number("whatif.within_weeks", int, 13, minimum=1) or 13,
-        source=source,
+        source=r.source,
     )
     r.raise_if_any()
     return settings
-
-
-def _numbers(r: FieldReader, dotted: str) -> dict[str, Any]:
-    """A mapping of names to finite numbers (each bad one a problem naming its field)."""
-    out = {}
-    for key, value in (r.get(dotted, dict) or {}).items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            r.problem(f"{dotted}.{key}", f"must be a number, got {value!r}")
-        else:
-            out[key] = value
-    return out
 
 
 @dataclass(frozen=True)
@@ -202,42 +168,38 @@ class Regime:
 
 
 def load_regimes(path: str | Path | None = None) -> dict[str, Regime]:
-    """Read ``regime.yaml`` into state machines."""
-    data, source = read_yaml(path, "regime.yaml")
+    """Read ``regime.yaml`` into state machines; every problem is reported with the file and field."""
+    r = read_settings(path, packaged("plan", "regime.yaml"))
     regimes: dict[str, Regime] = {}
-    problems: list[Problem] = []
-    declared = data.get("regimes") or {}
-    if not isinstance(declared, Mapping):
-        raise InputError(
-            Problem(source, None, "regimes", f"must be a mapping (key: value), got {declared!r}")
-        )
-    for name, spec in declared.items():
+    for name, spec in r.sections("regimes").items():
         transitions = {}
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("transitions") or {}, Mapping):
-            problems.append(Problem(source, None, f"regimes.{name}", "must be a mapping with transitions"))
-            continue
-        for event, t in (spec.get("transitions") or {}).items():
-            if not isinstance(t, Mapping) or not t.get("from") or not t.get("to"):
-                problems.append(Problem(source, None, f"regimes.{name}.{event}", "needs 'from' and 'to'"))
-                continue
+        for event, t in spec.sections("transitions").items():
+            sources = t.get("from", list, of=str)
+            if sources == []:
+                t.problem("from", "must name at least one state")
             transitions[event] = Transition(
                 event=event,
-                sources=tuple(t["from"]),
-                target=t["to"],
-                deadline_days=t.get("deadline_days"),
-                deadline_action=t.get("deadline_action"),
-                rating_in=tuple(t.get("rating_in") or ()),
-                rating_not_in=tuple(t.get("rating_not_in") or ()),
+                sources=tuple(sources or ()),
+                target=t.get("to", str),
+                deadline_days=t.get("deadline_days", int, minimum=1, optional=True),
+                deadline_action=t.get("deadline_action", str, optional=True),
+                rating_in=_ratings(t, "rating_in"),
+                rating_not_in=_ratings(t, "rating_not_in"),
             )
-        if not spec.get("initial"):
-            problems.append(Problem(source, None, f"regimes.{name}.initial", "missing"))
-            continue
         regimes[name] = Regime(
             name=name,
-            initial=spec["initial"],
-            terminal=frozenset(spec.get("terminal") or ()),
+            initial=spec.get("initial", str),
+            terminal=frozenset(spec.get("terminal", list, default=[], of=str)),
             transitions=transitions,
         )
-    if problems:
-        raise InputError(problems)
+    r.raise_if_any()
     return regimes
+
+
+def _ratings(r: FieldReader, dotted: str) -> tuple[str, ...]:
+    """The ratings listed at ``dotted`` (none if absent), each one of the four."""
+    listed = r.get(dotted, list, default=[], of=str) or []
+    for rating in listed:
+        if rating not in RATINGS:
+            r.problem(dotted, f"{rating!r} is not one of: {', '.join(RATINGS)}")
+    return tuple(listed)
