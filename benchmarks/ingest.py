@@ -63,7 +63,7 @@ def make_ae_file(path: Path, rows: int, seed: int) -> int:
     perturbed (binomially, so breaches never exceed attendances). Returns the rows written."""
     import pandas as pd
 
-    from carelens.demo.store import DATA_DIR
+    from carelens.packaged import DATA_DIR
 
     packaged = pd.read_csv(DATA_DIR / "nhsrdatasets" / "ae_attendances.csv", dtype={"type": str})
     rng = np.random.default_rng(seed)

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from carelens.config import FieldReader, read_settings
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
@@ -135,45 +136,30 @@ def default_indicator_files() -> list[Path]:
 def load_indicators(paths: Iterable[str | Path] | None = None) -> dict[str, IndicatorDefinition]:
     """Read and validate indicator YAML files (the packaged ones by default), keyed by indicator id.
 
-    Raises :class:`InputError` listing every problem: unreadable file, wrong schema version, unknown
-    or missing field, bad value, duplicate id. Rows in problems number indicators within a file from 1.
+    Each file is read by :class:`carelens.config.FieldReader`. Raises :class:`InputError` listing every
+    problem: unreadable file, wrong schema version, unknown or missing field, bad value, duplicate id.
+    Rows in problems number indicators within a file from 1.
     """
-    import yaml
-
     problems: list[Problem] = []
     found: dict[str, IndicatorDefinition] = {}
     seen_in: dict[str, str] = {}
     for path in default_indicator_files() if paths is None else [Path(p) for p in paths]:
-        source = str(path)
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(Problem(source, None, None, f"cannot read indicator file: {exc}"))
+            reader = read_settings(path, version=SCHEMA_VERSION)
+        except InputError as error:
+            problems += error.problems
             continue
-        if not isinstance(document, dict) or not isinstance(document.get("indicators"), list):
-            problems.append(
-                Problem(source, None, "indicators", "file must be a mapping with a list 'indicators'")
-            )
-            continue
-        if document.get("schema_version") != SCHEMA_VERSION:
-            problems.append(
-                Problem(
-                    source,
-                    None,
-                    "schema_version",
-                    f"must be {SCHEMA_VERSION}, got {document.get('schema_version')!r}",
-                )
-            )
-            continue
-        for number, entry in enumerate(document["indicators"], start=1):
-            definition, entry_problems = _parse(entry, source, number)
-            problems += entry_problems
+        listed = reader.get("indicators", list) or []
+        reader.check_unknown()
+        problems += reader.problems
+        for number, entry in enumerate(listed, start=1):
+            definition = _parse(FieldReader(reader.source, entry, problems=problems, row=number), entry)
             if definition is None:
                 continue
             if definition.id in found:
                 problems.append(
                     Problem(
-                        source,
+                        reader.source,
                         number,
                         "id",
                         f"duplicate indicator id {definition.id!r} (also in {seen_in[definition.id]})",
@@ -181,59 +167,56 @@ def load_indicators(paths: Iterable[str | Path] | None = None) -> dict[str, Indi
                 )
                 continue
             found[definition.id] = definition
-            seen_in[definition.id] = source
+            seen_in[definition.id] = reader.source
     if problems:
         raise InputError(problems)
     return found
 
 
-def _parse(entry: Any, source: str, number: int) -> tuple[IndicatorDefinition | None, list[Problem]]:
+def _parse(r: FieldReader, entry: Any) -> IndicatorDefinition | None:
+    """One indicator definition (``None`` after recording its problems in ``r``)."""
     if not isinstance(entry, dict):
-        return None, [Problem(source, number, None, "an indicator must be a mapping of field: value")]
-    problems = [Problem(source, number, str(k), "unknown field") for k in entry if k not in FIELD_DOCS]
+        r.problem(None, "an indicator must be a mapping of field: value")
+        return None
+    before = len(r.problems)
     values: dict[str, Any] = {}
     for spec in fields(IndicatorDefinition):
-        name = spec.name
-        if name not in entry or entry[name] is None:
-            if spec.default is not MISSING:
-                continue
-            problems.append(Problem(source, number, name, "required field is missing"))
-            continue
-        raw = entry[name]
-        try:
-            values[name] = _convert(name, raw)
-        except ValueError as exc:
-            problems.append(Problem(source, number, name, str(exc)))
-    if problems:
-        return None, problems
-    return IndicatorDefinition(**values), []
+        value = _read(r, spec.name, optional=spec.default is not MISSING)
+        if value is not None:
+            values[spec.name] = value
+    r.check_unknown()
+    return IndicatorDefinition(**values) if len(r.problems) == before else None
 
 
-def _convert(name: str, raw: Any) -> Any:
+def _read(r: FieldReader, name: str, optional: bool) -> Any:
+    """Field ``name`` of an indicator, checked and converted (``None``: absent, or a problem recorded)."""
     if name in _ENUMS:
         allowed = _ENUMS[name]
-        if raw not in set(allowed):
+        raw = r.get(name, str, optional=optional)
+        if raw is not None and raw not in set(allowed):
             what = " (the value types carelens can compare with peers)" if name == "value_type" else ""
-            raise ValueError(f"{raw!r} is not one of: {', '.join(allowed)}{what}")
-        return allowed(raw)
-    if name == "id":
-        if not isinstance(raw, str) or not _ID.match(raw):
-            raise ValueError(
-                f"{raw!r} must be lower-case letters, digits and underscores, starting with a letter"
-            )
-        return raw
+            r.problem(name, f"{raw!r} is not one of: {', '.join(allowed)}{what}")
+            return None
+        return None if raw is None else allowed(raw)
     if name in ("version", "judged_periods"):
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-            raise ValueError(f"{raw!r} must be a whole number ≥ 1")
-        return raw
+        return r.get(name, int, minimum=1, optional=optional)
     if name == "levels":
-        if not isinstance(raw, list) or not raw:
-            raise ValueError("must be a non-empty list of numbers")
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) and 0 < x < 1 for x in raw):
-            raise ValueError(f"{raw!r}: every level must be a number strictly between 0 and 1")
-        if list(raw) != sorted(set(raw)):
-            raise ValueError(f"{raw!r} must be ascending without repeats")
-        return tuple(float(x) for x in raw)
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError("must be non-empty text")
-    return raw.strip()
+        levels = r.get(name, list, of=float, optional=optional)
+        if levels is None:
+            return None
+        if not levels or not all(0 < x < 1 for x in levels) or levels != sorted(set(levels)):
+            r.problem(
+                name, f"{levels!r}: must be numbers strictly between 0 and 1, ascending without repeats"
+            )
+            return None
+        return tuple(levels)
+    text = r.get(name, str, optional=optional)
+    if text is not None and not text.strip():
+        r.problem(name, "must be non-empty text")
+        return None
+    if name == "id" and text is not None and not _ID.match(text):
+        r.problem(
+            name, f"{text!r} must be lower-case letters, digits and underscores, starting with a letter"
+        )
+        return None
+    return None if text is None else text.strip()

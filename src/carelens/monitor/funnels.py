@@ -22,7 +22,9 @@ from carelens.stats.funnel import (
     DEFAULT_TRIM,
     FLAG_LABELS,
     OD_NOTES,
+    AdjustWhen,
     Kind,
+    LimitMethod,
     Method,
     Overdispersion,
     Polarity,
@@ -72,6 +74,9 @@ def funnel_table(
     overdispersion: Overdispersion = "additive",
     polarity: Polarity = DEFAULT_POLARITY,
     source: str | None = None,
+    round_expected: bool = False,
+    adjust_when: AdjustWhen = "tau2_positive",
+    limits: LimitMethod = "stabilised",
 ) -> pd.DataFrame:
     """One row per unit (per ``by`` group) with its value, target, z-scores, limits per level and flag.
 
@@ -97,6 +102,9 @@ def funnel_table(
         trim=trim,
         overdispersion=overdispersion,
         polarity=polarity,
+        round_expected=round_expected,
+        adjust_when=adjust_when,
+        limits=limits,
     )
     codes = result.group_codes
     # Key columns keep their dtype (e.g. Arrow strings, dates); text results are categoricals, so a table

@@ -7,6 +7,7 @@ another file. :func:`load_settings` validates it and reports every problem at on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def load_settings(path: str | Path | None = None) -> MonitorSettings:
     if document.get("schema_version") != SCHEMA_VERSION:
         raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
     r = FieldReader(source, document)
+    r.known("schema_version")
 
     def positive(dotted: str) -> float | None:
         return r.get(dotted, float, minimum=0.0, exclusive=True)
@@ -113,7 +115,7 @@ def _cut_points(r: FieldReader, band_method: str | None) -> tuple[float, ...]:
     cuts = r.get("bands.cut_points", list)
     if cuts is None:
         return ()
-    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) for c in cuts)
+    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in cuts)
     if not numbers or len(cuts) != 5 or list(cuts) != sorted(cuts):
         r.problem("bands.cut_points", f"must be 5 ascending numbers (6 bands), got {cuts!r}")
         return ()

@@ -86,7 +86,7 @@ def reach(connection: sa.Connection, actor: Actor, scope: Scope) -> Reach:
     if scope is Scope.SECTOR:
         return Reach(sector=actor.sector) if actor.sector else NOWHERE
     own = frozenset(actor.organisations)
-    if scope is Scope.OWN:
+    if scope in (Scope.OWN, Scope.ASSIGNED):  # an inspector's assignments' organisations are its own
         sites = _current_links(connection, RelationshipKind.PROVIDER_LOCATION, "subject", own)
         return Reach(codes=own | sites)
     if scope is Scope.AREA:

@@ -7,14 +7,17 @@ Pages for areas that have not landed are not registered, so they are 404.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import date
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from carelens.api.security import SESSION_COOKIE, ActorDep, end_session, login, logout, start_session
+from carelens.api.protection import excerpt
+from carelens.api.security import SESSION_COOKIE, ActorDep, end_session, logout, sign_in, start_session
 from carelens.model.access import Actor, Role, Scope
 from carelens.services import NotFound, ServiceError, Unauthenticated
 from carelens.web.settings import web_settings
@@ -43,7 +46,7 @@ def navigation(actor: Actor, current: str) -> list[dict]:
     plans = actor.rules.inspection_plans
     if plans in (Scope.ALL, Scope.SECTOR):
         items.append(("Inspection plan", "/plan"))
-    if plans is Scope.OWN:
+    if plans is Scope.ASSIGNED:
         items.append(("My inspection plan", "/plan"))
     items.append(("System reviews", "/system-reviews"))  # published review reports are open to all
     if actor.rules.local_systems is not Scope.NONE:
@@ -61,7 +64,8 @@ def page(request: Request, actor: Actor, template: str, status: int = 200, **con
 def error_page(request: Request, actor: Actor, error: ServiceError) -> HTMLResponse:
     titles = {404: "Page not found", 403: "You cannot see this page", 400: "Cannot show this page"}
     title = titles.get(error.status, "Something went wrong")
-    return page(request, actor, "error.jinja", status=error.status, title=title, message=error.message)
+    message = excerpt(error.message, 300)  # a message may quote the request (a code in the path)
+    return page(request, actor, "error.jinja", status=error.status, title=title, message=message)
 
 
 def _engine(request: Request):
@@ -87,43 +91,93 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, actor: ActorDep, next: str | None = None):
-    return page(request, actor, "login.jinja", title="Sign in", next=_safe_next(next), errors=[])
+CSRF_COOKIE = "carelens_csrf"
+"""The sign-in form's anti-forgery cookie (double submit): GET /login sets a random value in this
+cookie (HttpOnly, SameSite=Strict, path /login) and in a hidden field of the form; POST /login signs in
+only when the two match, so another site cannot sign a visitor's browser in to an account of its
+choosing (login CSRF). Another site can neither read the cookie nor set it with the field's value."""
 
 
-@router.post("/login")
-def login_submit(
-    request: Request,
-    actor: ActorDep,
-    user_name: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/",
-):
-    errors = []
-    if not user_name.strip():
-        errors.append({"text": "Enter your user name", "href": "#user_name"})
-    if not password:
-        errors.append({"text": "Enter your password", "href": "#password"})
-    if not errors:
-        try:
-            token, expires = login(_engine(request), user_name.strip(), password)
-        except Unauthenticated:
-            errors.append({"text": "User name or password is not right", "href": "#user_name"})
-        else:
-            response = RedirectResponse(_safe_next(next), status_code=303)
-            start_session(response, token, expires, secure=request.url.scheme == "https")
-            return response
-    return page(
+def _login_page(
+    request: Request, actor: Actor, next_path: str, errors: list, status: int = 200, user_name: str = ""
+) -> HTMLResponse:
+    """The sign-in form with a fresh anti-forgery token (cookie and hidden field), never cached."""
+    csrf = secrets.token_urlsafe(32)
+    response = page(
         request,
         actor,
         "login.jinja",
-        status=401 if user_name.strip() and password else 400,
+        status=status,
         title="Sign in",
-        next=_safe_next(next),
+        next=next_path,
         errors=errors,
         user_name=user_name,
+        csrf_token=csrf,
     )
+    response.headers["Cache-Control"] = "no-store"
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, actor: ActorDep, next: str | None = None):
+    return _login_page(request, actor, _safe_next(next), [])
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    actor: ActorDep,
+    user_name: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+):
+    """Sign in (the password is checked off the request threads, throttled: api.security.sign_in)."""
+    errors = []
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not (cookie and csrf_token and hmac.compare_digest(cookie.encode(), csrf_token.encode())):
+        errors.append({"text": "Your sign-in form had expired: sign in again", "href": "#user_name"})
+        return _login_page(request, actor, _safe_next(next), errors, status=400, user_name=user_name)
+    if not user_name.strip():
+        errors.append({"text": "Enter your user name", "href": "#user_name"})
+    elif any(ord(c) < 32 or ord(c) == 127 for c in user_name):
+        errors.append({"text": "A user name has no control characters", "href": "#user_name"})
+    if not password:
+        errors.append({"text": "Enter your password", "href": "#password"})
+    status, retry_after = 400, None
+    if not errors:
+        try:
+            token, expires = await sign_in(request, user_name.strip(), password, kind="session")
+        except Unauthenticated:
+            errors.append({"text": "User name or password is not right", "href": "#user_name"})
+            status = 401
+        except ServiceError as error:  # locked out (429) or too many sign-ins at once (503)
+            errors.append({"text": _sign_in_refusal(error), "href": "#user_name"})
+            status, retry_after = error.status, getattr(error, "retry_after", None)
+        else:
+            response = RedirectResponse(_safe_next(next), status_code=303)
+            start_session(response, token, expires, secure=request.url.scheme == "https")
+            response.delete_cookie(CSRF_COOKIE, path="/login")
+            return response
+    response = _login_page(request, actor, _safe_next(next), errors, status=status, user_name=user_name)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _sign_in_refusal(error: ServiceError) -> str:
+    seconds = getattr(error, "retry_after", 1)
+    if error.status == 429:
+        return f"Too many failed sign-ins: try again in {seconds} second{'s' if seconds != 1 else ''}"
+    return "Too many people are signing in at once: try again in a moment"
 
 
 @router.post("/logout")
@@ -203,10 +257,18 @@ def organisation_report_pdf(request: Request, actor: ActorDep, code: str):
         view = profile_view(_engine(request), actor, code, web_settings())
     except ServiceError as error:
         return error_page(request, actor, error)
-    headers = {"Content-Disposition": f'inline; filename="carelens-{code}.pdf"'}
+    headers = {"Content-Disposition": _pdf_disposition(view["organisation"]["code"])}
     if actor.signed_in:
         headers["Cache-Control"] = "no-store"
     return Response(report_pdf(view), media_type="application/pdf", headers=headers)
+
+
+def _pdf_disposition(code: str) -> str:
+    """``inline`` with a file name made of the code's letters, digits, '-' and '_' only (an organisation
+    code may hold any character: CR/LF or quotes must not reach a header), and the code in full,
+    percent-encoded, as RFC 6266's ``filename*``."""
+    plain = "".join(c for c in code if c.isascii() and (c.isalnum() or c in "-_"))[:60] or "organisation"
+    return f"inline; filename=\"carelens-{plain}.pdf\"; filename*=UTF-8''carelens-{quote(code, safe='')}.pdf"
 
 
 @router.get("/league-tables", response_class=HTMLResponse)
@@ -369,7 +431,7 @@ def inspection_plan(
         request,
         actor,
         "plan.jinja",
-        title="My inspection plan" if actor.rules.inspection_plans is Scope.OWN else "Inspection plan",
+        title="My inspection plan" if actor.rules.inspection_plans is Scope.ASSIGNED else "Inspection plan",
         status_filter=status,
         options=[("", "All inspections"), *PLAN_STATUS_NAMES.items()],
         **view,

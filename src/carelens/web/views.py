@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from carelens.model.access import Actor
@@ -25,7 +24,6 @@ from carelens.services.settings import get_settings
 from carelens.web.charts import FunnelFigure, cached_funnel, funnel_chart, spc_chart
 from carelens.web.settings import WebSettings
 
-SPC_IMPROVEMENT = {"lower_is_better": "decrease", "higher_is_better": "increase"}
 VALUE_FORMATS = {"proportion": "percent", "indirectly_standardised_ratio": "ratio", "rate": "number"}
 """How each value type's figures are written (a proportion as a percentage)."""
 AXIS_TITLES = {
@@ -284,17 +282,18 @@ def _add_funnel(
 
 def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, settings: WebSettings) -> None:
     """The organisation's own series of the indicator as an XmR control chart (Making Data Count)."""
-    from carelens.monitor.control_charts import series_chart
-
-    rows = observation_service.series(
-        db, actor, organisation["code"], organisation["sector"], panel.id, settings.spc_points
+    points = observation_service.series_chart(
+        db,
+        actor,
+        organisation["code"],
+        organisation["sector"],
+        panel.id,
+        definition.get("polarity", ""),
+        settings.spc_points,
     )
-    if len(rows) < 2:
+    if points is None:
         panel.spc_note = "Only one period of data: no control chart."
         return
-    dates = np.array([period for period, _ in rows], dtype="datetime64[D]")
-    values = np.array([np.nan if value is None else value for _, value in rows], dtype=float)
-    points = series_chart(dates, values, SPC_IMPROVEMENT.get(definition.get("polarity", ""), "neutral"))
     chart = spc_chart(
         points,
         title=f"{panel.title}: {organisation['name'] or organisation['code']} over time",
@@ -309,7 +308,7 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     last = str(points["variation_icon"][0])
     short = bool(points["short_series"][-1])
     panel.spc_note = (
-        f"XmR control chart of this organisation's own {len(rows)} periods (NHS 'Making Data Count'; "
+        f"XmR control chart of this organisation's own {len(points['value'])} periods (NHS 'Making Data Count'; "
         f"separate from the comparison with peers): the latest point shows "
         f"{last.replace('_', ' ') or 'no special cause'}."
         + (" Fewer than 12 points: limits are provisional." if short else "")
@@ -430,7 +429,7 @@ PLAN_STATUS_NAMES = {
     "cancelled": "Cancelled",
     "unscheduled": "Not scheduled",
 }
-"""Display names of the inspection statuses (:data:`carelens.plan.service.STATUS_MOVES`)."""
+"""Display names of the inspection statuses (:data:`carelens.services.planning.INSPECTION_STATUSES`)."""
 
 
 def _span(start: str | None, end: str | None) -> str | None:

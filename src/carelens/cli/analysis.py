@@ -1,0 +1,214 @@
+"""Statistics on any table: funnel plots, control charts, synthetic national data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from carelens.cli._common import (
+    OutTableOption,
+    app,
+    handles_errors,
+    stderr_console,
+)
+
+
+@app.command()
+@handles_errors
+def funnel(
+    input: Path = typer.Argument(..., help="Table of units: .csv or .parquet."),
+    type: Literal["sr", "pr", "rc"] = typer.Option(
+        ..., "--type", help="sr: standardised ratio O/E; pr: proportion O/n; rc: ratio of counts."
+    ),
+    numerator: str = typer.Option(..., "--numerator", help="Column of observed counts."),
+    denominator: str = typer.Option(
+        ...,
+        "--denominator",
+        help="Column of expected counts (sr), counts at risk (pr) or comparison counts (rc).",
+    ),
+    unit: str = typer.Option(..., "--unit", help="Column naming each unit (trust, practice...)."),
+    by: list[str] | None = typer.Option(
+        None, "--by", help="Column(s) splitting the table into separate funnels (indicator, period...)."
+    ),
+    method: Literal["shmi", "cqc"] = typer.Option(
+        "shmi", "--method", help="For sr: shmi (log scale, rank trim) or cqc (square root, Winsorised)."
+    ),
+    level: list[float] | None = typer.Option(
+        None,
+        "--level",
+        help="Confidence level(s) in % of the limits; repeat for several. Default 95 and 99.8.",
+    ),
+    trim: float = typer.Option(
+        0.1, "--trim", help="Share trimmed/Winsorised in each tail before estimating phi."
+    ),
+    overdispersion: bool = typer.Option(
+        True, "--overdispersion/--no-overdispersion", help="Widen limits for overdispersion (additive tau2)."
+    ),
+    polarity: Literal["higher-is-better", "lower-is-better", "neutral"] = typer.Option(
+        "neutral", "--polarity", help="Which direction is good: turns flags into better/worse."
+    ),
+    out: OutTableOption = ...,
+) -> None:
+    """Funnel plot limits, z-scores and outlier flags for every unit, with overdispersion."""
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.tables import read_table, write_table
+    from carelens.monitor.funnels import funnel_table, summarise_funnels
+
+    by = list(by or [])
+    levels = tuple(level) if level else (95.0, 99.8)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    columns = list(dict.fromkeys([unit, *by, numerator, denominator]))
+    with stderr_console().status(f"Reading {input}...") as status:
+        frame = read_table(input, columns)
+        status.update(f"Computing funnels for {len(frame):,} rows...")
+        table = funnel_table(
+            frame,
+            type=type,
+            numerator=numerator,
+            denominator=denominator,
+            unit=unit,
+            by=by,
+            method=method,
+            levels=levels,
+            trim=trim,
+            overdispersion="additive" if overdispersion else None,
+            polarity=polarity,
+            source=str(input),
+        )
+        status.update(f"Writing {out}...")
+        write_table(table, out)
+    summary = summarise_funnels(table, by)
+    stderr_console().print(
+        f"[bold]funnel[/]: {summary.units:,} units in {summary.groups:,} group(s); "
+        f"outliers at {max(levels):g}%: {summary.higher:,} higher, {summary.lower:,} lower; "
+        f"{summary.groups_unadjusted:,} group(s) with unadjusted limits; wrote {out}",
+        highlight=False,
+    )
+
+
+@app.command()
+@handles_errors
+def spc(
+    input: Path = typer.Argument(..., help="Time series table (.csv or .parquet), one row per period."),
+    value: str = typer.Option(..., "--value", help="Column of values to chart (empty cells = missing)."),
+    date: str = typer.Option(..., "--date", help="Column of period dates."),
+    facet: str | None = typer.Option(None, "--facet", help="Column splitting the table into series."),
+    improvement: Literal["increase", "decrease", "neutral"] = typer.Option(
+        "increase", "--improvement", help="Which direction is good: special causes become better/worse."
+    ),
+    target: float | None = typer.Option(None, "--target", help="Target value for the assurance icon."),
+    rebase: list[str] | None = typer.Option(
+        None, "--rebase", help="Date from which limits are recalculated (a new phase); repeat for several."
+    ),
+    fix_after: int | None = typer.Option(
+        None, "--fix-after", min=2, help="Limits from the first N points of each phase (N >= 12 recommended)."
+    ),
+    screen: bool = typer.Option(
+        True, "--screen/--no-screen", help="Drop moving ranges >= 3.267 x mean once (off: the Excel tool)."
+    ),
+    missing: Literal["break", "skip"] = typer.Option(
+        "break", "--missing", help="break: a missing value or gap breaks runs; skip: ignore it."
+    ),
+    out: OutTableOption = ...,
+) -> None:
+    """XmR control charts (NHS Making Data Count): limits, special-cause rules and icons per series."""
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.tables import read_table, write_table
+    from carelens.monitor.control_charts import spc_summary, spc_table
+    from carelens.stats.spc import MIN_POINTS
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    columns = list(dict.fromkeys([c for c in (facet, date, value) if c is not None]))
+    with stderr_console().status(f"Reading {input}...") as status:
+        frame = read_table(input, columns)
+        status.update(f"Computing control charts for {len(frame):,} points...")
+        table = spc_table(
+            frame,
+            value=value,
+            date=date,
+            facet=facet,
+            improvement=improvement,
+            target=target,
+            rebase=list(rebase or []),
+            fix_after=fix_after,
+            screen=screen,
+            missing=missing,
+            source=str(input),
+        )
+        status.update(f"Writing {out}...")
+        write_table(table, out)
+    from rich.table import Table
+
+    s = spc_summary(table, facet)
+
+    def counts(d: dict) -> str:
+        return ", ".join(f"{name.removeprefix('special_cause_')} {n:,}" for name, n in d.items()) or "none"
+
+    summary = Table(title="spc summary", title_justify="left", show_header=False)
+    summary.add_row("series", f"{s['series']:,}")
+    summary.add_row("points", f"{s['points']:,}")
+    summary.add_row("special-cause points", f"{s['special_cause_points']:,}")
+    summary.add_row("  by rule", counts(s["by_rule"]))
+    summary.add_row("  by type", counts(s["by_point_type"]))
+    summary.add_row("missing values", f"{s['missing_values']:,}")
+    summary.add_row("gaps (missing periods)", f"{s['gaps']:,} ({s['missing_periods']:,})")
+    summary.add_row(f"short series (< {MIN_POINTS} points)", f"{s['short_series']:,}")
+    summary.add_row("variation icons", counts(s["variation_icons"]))
+    summary.add_row("assurance icons", counts(s["assurance_icons"]) if target is not None else "no target")
+    console = stderr_console()
+    console.print(summary)
+    if s["short_series"]:
+        console.print(
+            f"[yellow]warning[/]: {s['short_series']:,} series have a phase with fewer than {MIN_POINTS} "
+            "points: their limits are trial limits",
+            highlight=False,
+        )
+    console.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
+@handles_errors
+def synth(
+    orgs: int = typer.Option(50_000, "--orgs", min=1, help="Number of organisations."),
+    indicators: int = typer.Option(100, "--indicators", min=1, help="Number of indicators."),
+    months: int = typer.Option(60, "--months", min=1, help="Number of monthly periods."),
+    seed: int = typer.Option(1, "--seed", help="Random seed: the same seed writes byte-identical files."),
+    out: Path = typer.Option(..., "--out", "-o", help="New or empty folder to write the data set to."),
+) -> None:
+    """Write a synthetic national-scale data set (partitioned Parquet) with planted deteriorations."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from carelens.ingest.synth import check_request, write_synthetic
+
+    check_request(out, orgs, indicators, months)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("synth"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("indicators, {task.fields[rows]:,} rows"),
+        TimeRemainingColumn(),
+        console=stderr_console(),
+    ) as progress:
+        task = progress.add_task("synth", total=indicators, rows=0)
+        written = 0
+
+        def advance(rows: int) -> None:
+            nonlocal written
+            written += rows
+            progress.update(task, advance=1, rows=written)
+
+        summary = write_synthetic(out, orgs, indicators, months, seed, on_indicator=advance)
+    seconds = time.perf_counter() - started
+    stderr_console().print(
+        f"synth: {summary.observations:,} observations for {summary.organisations:,} organisations x "
+        f"{summary.indicators:,} indicators x {summary.months} months, {summary.planted:,} planted "
+        f"deteriorations, in {seconds:.1f} s ({summary.observations / max(seconds, 1e-9):,.0f} rows/s); wrote {out}",
+        highlight=False,
+    )
