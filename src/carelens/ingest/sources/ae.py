@@ -64,9 +64,7 @@ def _batch(frame: pd.DataFrame, source: str, problems: ProblemList, seen: SeenKe
     found.attempt(check_unique, frame, KEY, source)
     if values is not None:
         months = pd.DatetimeIndex(values["period"])
-        types = (
-            frame["type"].map(dict(zip(DEPARTMENT_TYPES, range(3), strict=True))).to_numpy(dtype=np.uint64)
-        )
+        types = pd.Categorical(frame["type"], categories=list(DEPARTMENT_TYPES)).codes.astype(np.uint64)
         keys = seen.pack((months.year * 12 + months.month - 1).to_numpy(), frame["org_code"], types)
         found += [
             Problem(
@@ -93,12 +91,14 @@ def _batch(frame: pd.DataFrame, source: str, problems: ProblemList, seen: SeenKe
 
     codes = frame["org_code"].astype(object)
     periods = to_dates(values["period"])
-    suffix = frame["type"].astype(object)
+    types = pd.Categorical(frame["type"], categories=list(DEPARTMENT_TYPES)).codes  # all valid here
     observations = pd.concat(
         [
             pd.DataFrame(
                 {
-                    "indicator_id": suffix.map({t: prefix + s for t, s in DEPARTMENT_TYPES.items()}),
+                    "indicator_id": np.array([prefix + s for s in DEPARTMENT_TYPES.values()], dtype=object)[
+                        types
+                    ],
                     "org_code": codes,
                     "period": periods,
                     "numerator": values[numerator],
