@@ -13,8 +13,8 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from carelens.api.app import create_app
-from carelens.api.protection import API_DOCS_CSP, PAGE_CSP
+from carelens.app import create_app
+from carelens.http.protection import API_DOCS_CSP, PAGE_CSP
 from carelens.model.access import Role
 from carelens.services.settings import get_settings
 from carelens.store import schema

@@ -1,4 +1,4 @@
-"""Web pages, mounted by :func:`carelens.api.app.create_app` at the site root.
+"""Web pages, mounted by :func:`carelens.app.create_app` at the site root.
 
 Thin by rule: each page asks the access-checked services (:mod:`carelens.services`) for its data and
 renders a template; a service's ``NotFound``/``Forbidden`` becomes the matching HTML error page.
@@ -16,8 +16,8 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from carelens.api.protection import excerpt
-from carelens.api.security import SESSION_COOKIE, ActorDep, end_session, logout, sign_in, start_session
+from carelens.http.protection import excerpt
+from carelens.http.security import SESSION_COOKIE, ActorDep, end_session, logout, sign_in, start_session
 from carelens.model.access import Actor, Role, Scope
 from carelens.services import NotFound, ServiceError, Unauthenticated
 from carelens.web.settings import web_settings
@@ -140,7 +140,7 @@ async def login_submit(
     next: Annotated[str, Form(max_length=2000)] = "/",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ):
-    """Sign in (the password is checked off the request threads, throttled: api.security.sign_in)."""
+    """Sign in (the password is checked off the request threads, throttled: http.security.sign_in)."""
     errors = []
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not (cookie and csrf_token and hmac.compare_digest(cookie.encode(), csrf_token.encode())):
