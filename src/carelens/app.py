@@ -6,6 +6,10 @@ calls :mod:`carelens.services`, which enforce the role rules. Every response car
 headers, request bodies are limited and 422 errors quote only excerpts (:mod:`carelens.http.protection`).
 The API documentation (/docs, /redoc) is served from the package's own copies of Swagger UI and ReDoc
 under /static.
+
+A service error (not found, forbidden, invalid...) keeps its HTTP status everywhere: the API answers it
+as JSON (:func:`carelens.api.responses.service_error`), the pages as their HTML error page
+(:func:`carelens.web.layout.service_error_page`).
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from carelens import __version__
 from carelens.api import API_PREFIX
@@ -27,7 +32,8 @@ from carelens.http.protection import API_DOCS_CSP, BodyLimit, SecurityHeaders, v
 from carelens.http.security import sign_in_guard
 from carelens.services import ServiceError
 from carelens.services.settings import get_settings
-from carelens.web.routes import router as web_router
+from carelens.web.layout import service_error_page
+from carelens.web.pages import page_routers
 from carelens.web.templating import STATIC_DIR
 
 DEFAULT_HOST = "127.0.0.1"
@@ -56,7 +62,7 @@ def create_app(engine: sa.Engine) -> FastAPI:
     # Outside even Starlette's last-resort 500 handler, so that every response carries the headers.
     app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(ServiceError, _service_error)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -75,10 +81,18 @@ def create_app(engine: sa.Engine) -> FastAPI:
 
     for router in area_routers():
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(web_router)
+    for router in page_routers():
+        app.include_router(router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+async def _service_error(request: Request, exc: ServiceError) -> Response:
+    """JSON for an API route, the HTML error page for a page (rendered on a worker thread, as pages are)."""
+    if request.url.path.startswith(f"{API_PREFIX}/"):
+        return await service_error(request, exc)
+    return await run_in_threadpool(service_error_page, request, exc)
 
 
 def _docs_page(name: str, element: str, css: str | None, scripts: tuple[str, ...]) -> HTMLResponse:
