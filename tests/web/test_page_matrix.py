@@ -196,3 +196,10 @@ def test_every_page_route_is_in_the_matrix():
     covered = {(m, p.split("?")[0]) for m, p, _ in MATRIX}
     missing = sorted(f"{m} {path}" for m, path in routes if (m, TEMPLATES.get(path, path)) not in covered)
     assert missing == []
+
+
+def test_every_page_module_says_who_it_is_for():
+    """Each page module declares ``visible_to(actor)``; the header asks it (a page with links)."""
+    from carelens.web.pages import page_modules
+
+    assert [m.__name__ for m in page_modules() if not callable(getattr(m, "visible_to", None))] == []
