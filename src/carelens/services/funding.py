@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.model.access import Actor
-from carelens.services import Invalid, NotFound
+from carelens.model.access import Actor, Role, Scope
+from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.reach import Reach, reach, reach_or_forbidden
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
 
@@ -68,9 +68,28 @@ def _version(connection: sa.Connection) -> tuple:
     return (str(connection.engine.url), imports, runs)
 
 
+def may_see(actor: Actor) -> bool:
+    """Whether the actor may see any allocations and commissioner assessments: its confidential-data rule
+    covers some organisation. The functions here refuse anyone else (Forbidden)."""
+    return covers_any(actor, actor.rules.confidential_data)
+
+
+def oversees_allocations(actor: Actor) -> bool:
+    """Whether allocations are the actor's business: its confidential-data rule covers a commissioner's
+    area or every organisation. The pages offer these actors the allocation explorer; others whom
+    :func:`may_see` allows may open it too and see the commissioners in their reach."""
+    return actor.rules.confidential_data in (Scope.AREA, Scope.ALL)
+
+
+def has_own_scorecard(actor: Actor) -> bool:
+    """Whether the actor's own organisations are commissioners, each with its scorecard (a commissioner's)."""
+    return actor.role is Role.COMMISSIONER
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
-    why = "allocations and commissioner assessments: sign in with a role that may see them"
-    return reach_or_forbidden(connection, actor, actor.rules.confidential_data, why)
+    if not may_see(actor):
+        raise Forbidden("allocations and commissioner assessments: sign in with a role that may see them")
+    return reach(connection, actor, actor.rules.confidential_data)
 
 
 def allocation_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
