@@ -55,7 +55,8 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/monitoring", only(200, public=403)),
     ("GET", "/commissioners/{commissioner}", only(404, commissioner=200, **SEE_ALL)),
     ("GET", "/commissioners/{other_commissioner}", only(404, **SEE_ALL)),
-    ("GET", "/allocations", only(200, public=403)),
+    # Money is the business of those who see every organisation and of commissioners (their area).
+    ("GET", "/allocations", only(403, commissioner=200, **SEE_ALL)),
     ("GET", "/plan", only(404, **PLANNERS)),
     ("GET", "/plan?status=nope", only(404, **dict.fromkeys(PLANNERS, 400))),
     ("GET", "/system-reviews", ALL_200),
@@ -75,17 +76,18 @@ TEMPLATES = {
 
 NAVIGATION: dict[Role, list[str]] = {
     Role.PUBLIC: ["/search", "/league-tables", "/system-reviews"],
-    Role.PROVIDER: ["/organisations/{provider}", "/search", "/league-tables", "/system-reviews"],
+    Role.PROVIDER: ["/organisations/{provider}", "/search", "/league-tables", "/monitoring", "/system-reviews"],
     Role.COMMISSIONER: [
         "/commissioners/{commissioner}",
         "/organisations/{commissioner}",
         "/search",
         "/league-tables",
+        "/monitoring",
         "/allocations",
         "/system-reviews",
         "/accountable-care",
     ],
-    Role.INSPECTOR: ["/search", "/league-tables", "/plan", "/system-reviews"],
+    Role.INSPECTOR: ["/search", "/league-tables", "/monitoring", "/plan", "/system-reviews"],
     Role.ANALYST: [
         "/search",
         "/league-tables",
@@ -129,7 +131,9 @@ NAVIGATION: dict[Role, list[str]] = {
         "/accountable-care",
     ],
 }
-"""The header's links for each role, in order (the demo accounts: a provider and a commissioner with
+"""The header's links for each role, in order: a page is linked exactly when its service shows the
+actor something (its ``visible_to``), so a provider, commissioner or inspector is offered the monitoring
+overview of the organisations in its reach (the demo accounts: a provider and a commissioner with
 one organisation each; the inspector's organisations are its assignments, listed in its plan)."""
 
 

@@ -69,16 +69,11 @@ def _version(connection: sa.Connection) -> tuple:
 
 
 def may_see(actor: Actor) -> bool:
-    """Whether the actor may see any allocations and commissioner assessments: its confidential-data rule
-    covers some organisation. The functions here refuse anyone else (Forbidden)."""
-    return covers_any(actor, actor.rules.confidential_data)
-
-
-def oversees_allocations(actor: Actor) -> bool:
-    """Whether allocations are the actor's business: its confidential-data rule covers a commissioner's
-    area or every organisation. The pages offer these actors the allocation explorer; others whom
-    :func:`may_see` allows may open it too and see the commissioners in their reach."""
-    return actor.rules.confidential_data in (Scope.AREA, Scope.ALL)
+    """Whether the actor may see allocations and commissioner assessments: money is the business of those
+    whose confidential-data rule is every organisation or a commissioner's area (and covers some). A
+    provider, an inspector or a sector's chief inspector is refused (Forbidden): no commissioner is theirs."""
+    scope = actor.rules.confidential_data
+    return scope in (Scope.AREA, Scope.ALL) and covers_any(actor, scope)
 
 
 def has_own_scorecard(actor: Actor) -> bool:

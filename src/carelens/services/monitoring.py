@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from carelens.model.access import Actor, Scope
+from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.judgements import resolve_run, run_indicators
@@ -90,13 +90,6 @@ def may_see(actor: Actor) -> bool:
     """Whether the actor may see any monitoring results: its confidential-data rule covers some
     organisation. The functions here refuse anyone else (Forbidden)."""
     return covers_any(actor, actor.rules.confidential_data)
-
-
-def oversees(actor: Actor) -> bool:
-    """Whether the actor oversees organisations beyond its own: its confidential-data rule covers a sector
-    or every one. The pages offer these actors the monitoring overview; a provider, commissioner or
-    inspector may open it too (:func:`may_see`) and sees the organisations in its reach."""
-    return actor.rules.confidential_data in (Scope.SECTOR, Scope.ALL)
 
 
 def _within(connection: sa.Connection, actor: Actor) -> Reach:

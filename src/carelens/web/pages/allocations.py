@@ -20,8 +20,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def visible_to(actor: Actor) -> bool:
-    """Offered to those whose business allocations are (:func:`carelens.services.funding.oversees_allocations`)."""
-    return funding.oversees_allocations(actor)
+    """Offered to everyone the service shows allocations (:func:`carelens.services.funding.may_see`)."""
+    return funding.may_see(actor)
 
 
 def nav_links(actor: Actor) -> list[NavLink]:

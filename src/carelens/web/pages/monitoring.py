@@ -18,8 +18,8 @@ router = APIRouter(include_in_schema=False)
 
 
 def visible_to(actor: Actor) -> bool:
-    """Offered to those who oversee organisations (the services' :func:`~carelens.services.monitoring.oversees`)."""
-    return monitoring_service.oversees(actor)
+    """Offered to everyone the service shows some results (:func:`carelens.services.monitoring.may_see`)."""
+    return monitoring_service.may_see(actor)
 
 
 def nav_links(actor: Actor) -> list[NavLink]:
