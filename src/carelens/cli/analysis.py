@@ -49,6 +49,29 @@ def funnel(
     polarity: Literal["higher-is-better", "lower-is-better", "neutral"] = typer.Option(
         "neutral", "--polarity", help="Which direction is good: turns flags into better/worse."
     ),
+    limits: Literal["stabilised", "wilson"] = typer.Option(
+        "stabilised",
+        "--limits",
+        help="stabilised: limits on the variance-stabilising scale; wilson (pr only): Wilson score limits "
+        "around the group's proportion, as Fingertips draws them (no overdispersion adjustment).",
+    ),
+    round_expected: bool = typer.Option(
+        False,
+        "--round-expected",
+        help="Round denominators to 2 decimals for z, phi, tau2 and the limits (SHMI convention); the value "
+        "stays O/E unrounded.",
+    ),
+    adjust_when: Literal["tau2-positive", "phi-above-one"] = typer.Option(
+        "tau2-positive",
+        "--adjust-when",
+        help="Apply the additive adjustment whenever tau2 > 0, or only when phi > 1 (FunnelPlotR).",
+    ),
+    aggregate: bool = typer.Option(
+        False,
+        "--aggregate",
+        help="Rows are records: sum numerator and denominator per unit (and --by group) instead of "
+        "refusing repeated units.",
+    ),
     out: OutTableOption = ...,
 ) -> None:
     """Funnel plot limits, z-scores and outlier flags for every unit, with overdispersion."""
@@ -60,6 +83,10 @@ def funnel(
     levels = tuple(level) if level else (95.0, 99.8)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    if limits == "wilson" and type != "pr":
+        raise InputError(
+            Problem("--limits", None, None, "Wilson limits are for proportions (--type pr) only")
+        )
     columns = list(dict.fromkeys([unit, *by, numerator, denominator]))
     with stderr_console().status(f"Reading {input}...") as status:
         frame = read_table(input, columns)
@@ -77,12 +104,17 @@ def funnel(
             overdispersion="additive" if overdispersion else None,
             polarity=polarity,
             source=str(input),
+            round_expected=round_expected,
+            adjust_when="tau2_positive" if adjust_when == "tau2-positive" else "phi_above_one",
+            limits=limits,
+            aggregate=aggregate,
         )
         status.update(f"Writing {out}...")
         write_table(table, out)
     summary = summarise_funnels(table, by)
+    records = f" (from {len(frame):,} records)" if aggregate else ""
     stderr_console().print(
-        f"[bold]funnel[/]: {summary.units:,} units in {summary.groups:,} group(s); "
+        f"[bold]funnel[/]: {summary.units:,} units{records} in {summary.groups:,} group(s); "
         f"outliers at {max(levels):g}%: {summary.higher:,} higher, {summary.lower:,} lower; "
         f"{summary.groups_unadjusted:,} group(s) with unadjusted limits; wrote {out}",
         highlight=False,
