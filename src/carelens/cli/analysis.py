@@ -125,15 +125,39 @@ def funnel(
 @handles_errors
 def spc(
     input: Path = typer.Argument(..., help="Time series table (.csv or .parquet), one row per period."),
-    value: str = typer.Option(..., "--value", help="Column of values to chart (empty cells = missing)."),
+    value: str = typer.Option(
+        ...,
+        "--value",
+        help="Column of values to chart (empty cells = missing): the count for p, u and c charts, the time "
+        "between events for t, the opportunities between events for g.",
+    ),
     date: str = typer.Option(..., "--date", help="Column of period dates."),
     facet: str | None = typer.Option(None, "--facet", help="Column splitting the table into series."),
+    chart: Literal["xmr", "run", "p", "pp", "u", "up", "c", "t", "g"] = typer.Option(
+        "xmr",
+        "--chart",
+        help="xmr (Making Data Count); run (median, Anhøj rules); p, pp (Laney p'), u, up (Laney u'), c; "
+        "t (time between rare events), g (opportunities between rare events).",
+    ),
+    denominator: str | None = typer.Option(
+        None, "--denominator", help="Column of denominators (p, pp: counts at risk; u, up: exposure)."
+    ),
     improvement: Literal["increase", "decrease", "neutral"] = typer.Option(
         "increase", "--improvement", help="Which direction is good: special causes become better/worse."
     ),
     target: float | None = typer.Option(None, "--target", help="Target value for the assurance icon."),
+    target_column: str | None = typer.Option(
+        None,
+        "--target-column",
+        help="Column holding each series' own target (the same on every row of a series; empty = none).",
+    ),
     rebase: list[str] | None = typer.Option(
         None, "--rebase", help="Date from which limits are recalculated (a new phase); repeat for several."
+    ),
+    rebase_column: str | None = typer.Option(
+        None,
+        "--rebase-column",
+        help="Column of 0/1 (empty = 0): 1 where the point starts a new phase of its own series.",
     ),
     fix_after: int | None = typer.Option(
         None, "--fix-after", min=2, help="Limits from the first N points of each phase (N >= 12 recommended)."
@@ -146,15 +170,17 @@ def spc(
     ),
     out: OutTableOption = ...,
 ) -> None:
-    """XmR control charts (NHS Making Data Count): limits, special-cause rules and icons per series."""
+    """Control charts per series: XmR (NHS Making Data Count), run, p, p', u, u', c, t and g charts, with
+    limits, special-cause rules and icons."""
     from carelens.errors import InputError, Problem
     from carelens.ingest.tables import read_table, write_table
-    from carelens.monitor.control_charts import spc_summary, spc_table
+    from carelens.monitor.control_charts import CHART_TITLES, spc_summary, spc_table
     from carelens.stats.spc import MIN_POINTS
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
-    columns = list(dict.fromkeys([c for c in (facet, date, value) if c is not None]))
+    options = (facet, date, value, denominator, target_column, rebase_column)
+    columns = list(dict.fromkeys(c for c in options if c is not None))
     with stderr_console().status(f"Reading {input}...") as status:
         frame = read_table(input, columns)
         status.update(f"Computing control charts for {len(frame):,} points...")
@@ -163,9 +189,13 @@ def spc(
             value=value,
             date=date,
             facet=facet,
+            chart=chart,
+            denominator=denominator,
             improvement=improvement,
             target=target,
+            target_column=target_column,
             rebase=list(rebase or []),
+            rebase_column=rebase_column,
             fix_after=fix_after,
             screen=screen,
             missing=missing,
@@ -181,6 +211,8 @@ def spc(
         return ", ".join(f"{name.removeprefix('special_cause_')} {n:,}" for name, n in d.items()) or "none"
 
     summary = Table(title="spc summary", title_justify="left", show_header=False)
+    if chart != "xmr":
+        summary.add_row("chart", CHART_TITLES[chart])
     summary.add_row("series", f"{s['series']:,}")
     summary.add_row("points", f"{s['points']:,}")
     summary.add_row("special-cause points", f"{s['special_cause_points']:,}")
@@ -188,9 +220,14 @@ def spc(
     summary.add_row("  by type", counts(s["by_point_type"]))
     summary.add_row("missing values", f"{s['missing_values']:,}")
     summary.add_row("gaps (missing periods)", f"{s['gaps']:,} ({s['missing_periods']:,})")
-    summary.add_row(f"short series (< {MIN_POINTS} points)", f"{s['short_series']:,}")
+    if chart != "run":
+        summary.add_row(f"short series (< {MIN_POINTS} points)", f"{s['short_series']:,}")
+    if "runs_signals" in s:
+        summary.add_row("runs signals (Anhøj, last phase)", f"{s['runs_signals']:,}")
     summary.add_row("variation icons", counts(s["variation_icons"]))
-    summary.add_row("assurance icons", counts(s["assurance_icons"]) if target is not None else "no target")
+    if chart != "run":
+        has_target = target is not None or target_column is not None
+        summary.add_row("assurance icons", counts(s["assurance_icons"]) if has_target else "no target")
     console = stderr_console()
     console.print(summary)
     if s["short_series"]:
