@@ -1,4 +1,4 @@
-"""Statistics on any table: funnel plots, control charts, synthetic national data."""
+"""Statistics on any table: funnel plots, control charts, risk-adjusted CUSUM, synthetic national data."""
 
 from __future__ import annotations
 
@@ -236,6 +236,114 @@ def spc(
             "points: their limits are trial limits",
             highlight=False,
         )
+    console.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
+@handles_errors
+def cusum(
+    input: Path = typer.Argument(
+        ..., help="Table of records (.csv or .parquet), one row per patient or episode."
+    ),
+    series: str = typer.Option(
+        ..., "--series", help="Column naming each chart's series (unit, or unit and diagnosis group)."
+    ),
+    outcome: str = typer.Option(..., "--outcome", help="Column of outcomes: 1 = the event (death), 0 = not."),
+    risk: str = typer.Option(
+        ..., "--risk", help="Column of each record's predicted risk of the event, in [0, 1]."
+    ),
+    date: str | None = typer.Option(
+        None, "--date", help="Column of record dates: records are charted in date order (else file order)."
+    ),
+    odds_ratio: float = typer.Option(
+        2.0, "--odds-ratio", help="The odds ratio to detect: 2 = odds of death doubled, 0.5 = halved."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Signal when the statistic reaches this value (h), for every series."
+    ),
+    false_alarm_rate: float | None = typer.Option(
+        None,
+        "--false-alarm-rate",
+        help="Instead of --threshold: each series' threshold gives an in-control series this chance of any "
+        "signal over its records (default 0.05), by simulation.",
+    ),
+    horizon: int | None = typer.Option(
+        None, "--horizon", help="With --false-alarm-rate: the chance is over this many records instead."
+    ),
+    simulations: int = typer.Option(
+        2000, "--simulations", min=1, help="Simulated charts per series for the threshold."
+    ),
+    seed: int = typer.Option(
+        20000, "--seed", help="Seed of the threshold simulation (same seed, same thresholds)."
+    ),
+    reset: bool = typer.Option(True, "--reset/--no-reset", help="Restart the chart from 0 after a signal."),
+    out: OutTableOption = ...,
+) -> None:
+    """Risk-adjusted CUSUM (Steiner) per series of patient records: statistic, threshold and signals."""
+    from rich.table import Table
+
+    from carelens.cli._common import cell_text
+    from carelens.errors import InputError, Problem
+    from carelens.ingest.tables import read_table, write_table
+    from carelens.monitor.cusum import cusum_table, summarise_cusum
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    columns = list(dict.fromkeys(c for c in (series, date, outcome, risk) if c is not None))
+    with stderr_console().status(f"Reading {input}...") as status:
+        frame = read_table(input, columns)
+        status.update(f"Computing CUSUM charts for {len(frame):,} records...")
+        table = cusum_table(
+            frame,
+            series=series,
+            outcome=outcome,
+            risk=risk,
+            date=date,
+            odds_ratio=odds_ratio,
+            threshold=threshold,
+            false_alarm_rate=false_alarm_rate,
+            horizon=horizon,
+            n_simulations=simulations,
+            seed=seed,
+            reset=reset,
+            source=str(input),
+        )
+        status.update(f"Writing {out}...")
+        write_table(table, out)
+    s = summarise_cusum(table)
+    alpha = table.attrs["false_alarm_rate"]
+    summary = Table(title="cusum summary", title_justify="left", show_header=False)
+    summary.add_row("series", f"{s.series:,}")
+    summary.add_row("records", f"{s.records:,}")
+    summary.add_row("events (observed / expected)", f"{s.deaths:,} / {s.expected:,.1f}")
+    summary.add_row("odds ratio to detect", f"{odds_ratio:g}")
+    if alpha is None:
+        summary.add_row("threshold", f"{threshold:g} (given)")
+    else:
+        over = f"{horizon:,} records" if horizon else "each series' records"
+        summary.add_row(
+            "threshold",
+            f"{s.threshold_min:.3f} to {s.threshold_max:.3f} (false-alarm rate {alpha:g} over {over})",
+        )
+    summary.add_row(
+        "signals", f"{s.signals:,} in {s.series_signalled:,} series" + ("" if reset else " (no reset)")
+    )
+    console = stderr_console()
+    console.print(summary)
+    if s.series_signalled:
+        shown = s.signalled.head(10)
+        columns = [series, "records", "deaths", "expected", "signals", "first_signal_row"]
+        signalled = Table(title=f"series with a signal (first {len(shown)})", title_justify="left")
+        for name in [series, "records", "deaths", "expected", "signals", "first signal: row"]:
+            signalled.add_column(name)
+        if date:
+            signalled.add_column("first signal: date")
+        for row in shown.itertuples(index=False):
+            cells = [cell_text(getattr(row, c) if c != series else row[0]) for c in columns]
+            if date:
+                cells.append(f"{getattr(row, 'first_signal_' + date):%Y-%m-%d}")
+            signalled.add_row(*cells)
+        console.print(signalled)
     console.print(f"wrote {out}", highlight=False)
 
 
