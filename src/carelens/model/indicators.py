@@ -62,6 +62,22 @@ class KeyQuestion(StrEnum):
     WELL_LED = "well_led"
 
 
+MONITORING_CHARTS = ("xmr", "run", "p", "pp", "u", "up")
+"""Control charts the monitoring pass can draw of an indicator's series (docs/methods/spc.md)."""
+
+
+@dataclass(frozen=True)
+class CusumAlert:
+    """A CUSUM alert on an indicator's observed against expected counts per period (docs/methods/cusum.md)."""
+
+    odds_ratio: float = 2.0
+    """The change in the rate of events to detect: above 1 when lower is better, below 1 when higher is."""
+    false_alarm_rate: float = 0.05
+    """Chance that an organisation performing as expected signals at all over its periods."""
+    reset: bool = True
+    """Restart the chart from 0 after a signal."""
+
+
 @dataclass(frozen=True)
 class IndicatorDefinition:
     """One indicator, as read from an indicator YAML file."""
@@ -110,6 +126,22 @@ class IndicatorDefinition:
             "doc": "How many of the indicator's latest periods each monitoring run judges and stores, "
             "overriding the monitoring setting judgements.history_periods: e.g. every release a publisher "
             "bands that users may look up (optional)."
+        },
+    )
+    chart: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Control chart the monitoring pass draws of each organisation's series: xmr (the default), "
+            "run, p or pp (Laney p') for proportions, u or up (Laney u') for rates and ratios; p and u charts "
+            "chart the counts themselves (optional)."
+        },
+    )
+    cusum: CusumAlert | None = field(
+        default=None,
+        metadata={
+            "doc": "A CUSUM alert on observed against expected counts per period (indirectly standardised "
+            "ratios): a mapping of odds_ratio (default 2), false_alarm_rate (default 0.05) and reset "
+            "(default true); a signal in the latest periods makes the flag an elevated risk (optional)."
         },
     )
 
@@ -204,9 +236,33 @@ def _parse(entry: Any, source: str, number: int) -> tuple[IndicatorDefinition | 
             values[name] = _convert(name, raw)
         except ValueError as exc:
             problems.append(Problem(source, number, name, str(exc)))
+    problems += _monitoring_problems(values, source, number)
     if problems:
         return None, problems
     return IndicatorDefinition(**values), []
+
+
+def _monitoring_problems(values: dict[str, Any], source: str, number: int) -> list[Problem]:
+    """A chart or CUSUM alert that does not suit the indicator's value type or polarity."""
+    value_type, polarity = values.get("value_type"), values.get("polarity")
+    problems = []
+    chart, alert = values.get("chart"), values.get("cusum")
+    if chart in ("p", "pp") and value_type not in (None, ValueType.PROPORTION):
+        problems.append(Problem(source, number, "chart", f"a {chart} chart is for proportions"))
+    if chart in ("u", "up") and value_type == ValueType.PROPORTION:
+        problems.append(Problem(source, number, "chart", f"a {chart} chart is for rates and ratios"))
+    if alert is not None:
+        if value_type not in (None, ValueType.INDIRECTLY_STANDARDISED_RATIO):
+            reason = "needs expected counts: only for indirectly_standardised_ratio indicators"
+            problems.append(Problem(source, number, "cusum", reason))
+        adverse = {
+            Polarity.LOWER_IS_BETTER: alert.odds_ratio > 1,
+            Polarity.HIGHER_IS_BETTER: alert.odds_ratio < 1,
+        }
+        if polarity is not None and not adverse.get(polarity, False):
+            reason = "odds_ratio must look for the adverse change: above 1 when lower is better, below 1 when higher is better (not for neutral indicators)"
+            problems.append(Problem(source, number, "cusum", reason))
+    return problems
 
 
 def _convert(name: str, raw: Any) -> Any:
@@ -234,6 +290,35 @@ def _convert(name: str, raw: Any) -> Any:
         if list(raw) != sorted(set(raw)):
             raise ValueError(f"{raw!r} must be ascending without repeats")
         return tuple(float(x) for x in raw)
+    if name == "chart":
+        if raw not in MONITORING_CHARTS:
+            raise ValueError(f"{raw!r} is not one of: {', '.join(MONITORING_CHARTS)}")
+        return raw
+    if name == "cusum":
+        return _cusum_alert(raw)
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("must be non-empty text")
     return raw.strip()
+
+
+def _cusum_alert(raw: Any) -> CusumAlert:
+    if not isinstance(raw, dict):
+        raise ValueError("must be a mapping of odds_ratio, false_alarm_rate and reset")
+    names = [f.name for f in fields(CusumAlert)]
+    unknown = sorted(str(k) for k in raw if k not in names)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(names)})")
+    alert = CusumAlert(**raw)
+    number = (int, float)
+    if (
+        not isinstance(alert.odds_ratio, number)
+        or isinstance(alert.odds_ratio, bool)
+        or not 0 < alert.odds_ratio != 1
+    ):
+        raise ValueError(f"odds_ratio {alert.odds_ratio!r} must be a positive number other than 1")
+    rate = alert.false_alarm_rate
+    if not isinstance(rate, number) or isinstance(rate, bool) or not 0.001 <= rate < 1:
+        raise ValueError(f"false_alarm_rate {rate!r} must be a number in [0.001, 1)")
+    if not isinstance(alert.reset, bool):
+        raise ValueError(f"reset {alert.reset!r} must be true or false")
+    return CusumAlert(float(alert.odds_ratio), float(rate), alert.reset)
