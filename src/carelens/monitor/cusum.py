@@ -33,6 +33,8 @@ RECORD_COLUMNS = (
     "expected",
 )
 """Result columns after the series, date, outcome and risk columns (which keep the input's names)."""
+REASON_LENGTH = 200
+"""A flag's reason is stored in at most this many characters."""
 
 
 def cusum_table(
@@ -207,4 +209,112 @@ def summarise_cusum(table: pd.DataFrame) -> CusumSummary:
         threshold_min=float(thresholds.min()) if len(thresholds) else float("nan"),
         threshold_max=float(thresholds.max()) if len(thresholds) else float("nan"),
         signalled=signalled,
+    )
+
+
+# -- the monitoring pass's CUSUM alert ------------------------------------------------------------------
+
+
+def cusum_alerts(
+    inputs,
+    comparisons: dict,
+    settings,
+    flags: pd.DataFrame,
+    period_from=None,
+    period_to=None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The CUSUM alert step of a monitoring pass, once after every indicator is assessed (whatever the
+    engine): for each indicator whose definition declares a CUSUM alert, a CUSUM of each organisation's
+    observed against expected counts per period (:func:`carelens.stats.cusum.count_cusum`) with its own
+    threshold for the alert's false-alarm rate over its periods. A signal among the indicator's latest
+    ``spc.latest_points`` periods makes a scored flag (no evidence of risk, or risk) an elevated risk whose
+    reason gives the observed and expected counts since the chart last restarted, the statistic, the
+    threshold and the false-alarm rate (docs/methods/cusum.md).
+
+    Returns the flags (unchanged when no indicator declares an alert) and digests of each alerting
+    indicator's CUSUM figures, for the pass's results digest (empty when none declares one)."""
+    from carelens.monitor.engines import frame_digest  # the digest every part of a pass uses
+    from carelens.monitor.kernel import FLAG_LABELS
+
+    ids = sorted(k for k, spec in comparisons.items() if spec.cusum is not None)
+    ids = [k for k in ids if k in set(flags["indicator_id"].astype(str))]
+    if not ids:
+        return flags, []
+    observations = inputs.reader.read(ids, period_from, period_to)
+    flags = flags.assign(reason=flags["reason"].astype(object), flag=flags["flag"].astype(object))
+    digests = []
+    for indicator_id in ids:
+        rows = observations[observations["indicator_id"].astype(str) == indicator_id]
+        figures = indicator_cusum(rows, comparisons[indicator_id].cusum, settings.spc_latest_points)
+        digests.append(frame_digest(figures))
+        alerting = figures[figures["alert"]]
+        at = flags["indicator_id"].astype(str).eq(indicator_id) & flags["org_code"].astype(str).isin(
+            alerting["org_code"]
+        )
+        at &= flags["flag_code"].isin([0, 1])
+        reasons = alerting.set_index("org_code")["explanation"]
+        flags.loc[at, "reason"] = flags.loc[at, "org_code"].astype(str).map(reasons).to_numpy()
+        flags.loc[at, "flag_code"] = 2
+        flags.loc[at, "flag"] = FLAG_LABELS[2]
+    return flags, digests
+
+
+def indicator_cusum(observations: pd.DataFrame, alert, latest_points: int) -> pd.DataFrame:
+    """Per organisation, the CUSUM of one indicator's observed against expected counts per period: its
+    periods, the statistic and threshold at its last signal in the latest ``latest_points`` periods of the
+    indicator (or at its last period), whether that is an alert, and the explanation. Periods without a
+    whole observed count and a positive expected count are left out."""
+    o = pd.to_numeric(observations["numerator"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    e = pd.to_numeric(observations["expected"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(o) & (o >= 0) & (o == np.round(o)) & np.isfinite(e) & (e > 0)
+    rows = observations.loc[usable, ["org_code", "period"]].reset_index(drop=True)
+    o, e = o[usable], e[usable]
+    org_codes, orgs = pd.factorize(rows["org_code"].astype(str), sort=True)
+    periods = pd.to_datetime(rows["period"]).to_numpy(dtype="datetime64[ns]")
+    order = np.lexsort((periods, org_codes))
+    codes, periods, o, e = org_codes[order].astype(np.int64), periods[order], o[order], e[order]
+    alpha = alert.false_alarm_rate
+    simulations = max(cusum.DEFAULT_SIMULATIONS, int(np.ceil(cusum.MIN_EXCEEDANCES / alpha)))
+    h = cusum.count_cusum_threshold(
+        e, codes, false_alarm_rate=alpha, rate_ratio=alert.odds_ratio, n_simulations=simulations
+    )
+    result = cusum.count_cusum(o, e, codes, threshold=h, rate_ratio=alert.odds_ratio, reset=alert.reset)
+    distinct = np.unique(periods)
+    recent = (
+        periods >= distinct[-min(latest_points, len(distinct))] if len(distinct) else periods.astype(bool)
+    )
+    n = len(o)
+    index = np.arange(n)
+    last = np.r_[np.flatnonzero(np.diff(codes)), n - 1] if n else index
+    # the row reported per organisation: its last recent signal, else its last period
+    pick = last.copy()
+    signalled = np.flatnonzero(result.signal & recent)
+    pick[codes[signalled]] = signalled  # later signals overwrite earlier ones
+    started = np.maximum.accumulate(np.where(result.restart, index, 0))[pick] if n else pick
+    observed, expected = result.observed[pick], result.expected[pick]
+    alarm = result.signal[pick] & recent[pick]
+    day = pd.DatetimeIndex(periods)
+    explanation = [
+        f"CUSUM alert at {day[i]:%Y-%m}: {observed[j]:,.0f} observed where {expected[j]:,.1f} were expected "
+        f"since {day[started[j]]:%Y-%m}; statistic {result.statistic[i]:.2f} reached the threshold "
+        f"{h[codes[i]]:.2f} (false-alarm rate {alpha:g} over {result.n_records[codes[i]]} periods, "
+        f"rate x{alert.odds_ratio:g})"
+        if alarm[j]
+        else ""
+        for j, i in enumerate(pick)
+    ]
+    explanation = [text[:REASON_LENGTH] for text in explanation]
+    return pd.DataFrame(
+        {
+            "org_code": np.asarray(orgs, dtype=object)[codes[pick]],
+            "period": periods[pick],
+            "periods": result.n_records[codes[pick]],
+            "observed": observed,
+            "expected": expected,
+            "statistic": result.statistic[pick],
+            "threshold": h[codes[pick]],
+            "alert": alarm,
+            "explanation": explanation,
+        }
     )
