@@ -88,6 +88,7 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ): "reads a practice file with the gp-weighted-population importer's own reader (one way to read that file)",
     ("carelens.fund.running_costs", "ingest"): TABLES,
     ("carelens.monitor.control_charts", "ingest"): TABLES,
+    ("carelens.monitor.cusum", "ingest"): TABLES,
     ("carelens.monitor.funnels", "ingest"): TABLES,
     ("carelens.plan.demand", "ingest"): TABLES,
     ("carelens.plan.inspectorate", "ingest"): TABLES,

@@ -69,12 +69,19 @@ class ObservationReader:
         raise NotImplementedError  # pragma: no cover - interface
 
 
+UNDECLARED_LEFT_OUT = ("chart", "cusum")
+"""Optional monitoring fields left out of a definition that does not declare them, so that definitions
+stored before these fields existed (and the runs' inputs digests) read the same."""
+
+
 def definition_dict(definition) -> dict:
     """An indicator definition (dataclass or its stored JSON dict) as a plain dict of text and numbers."""
     if isinstance(definition, dict):
         return dict(definition)
     out = {}
     for name, value in dataclasses.asdict(definition).items():
+        if value is None and name in UNDECLARED_LEFT_OUT:
+            continue
         value = getattr(value, "value", value)
         out[name] = list(value) if isinstance(value, tuple) else value
     return out
