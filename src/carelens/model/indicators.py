@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -145,6 +145,22 @@ class IndicatorDefinition:
             "(default true); a signal in the latest periods makes the flag an elevated risk (optional)."
         },
     )
+
+
+UNDECLARED_LEFT_OUT = ("chart", "cusum")
+"""Optional monitoring fields left out of the stored form of a definition that does not declare them, so
+that definitions stored before these fields existed (and monitoring runs' inputs digests) read the same."""
+
+
+def definition_json(definition: IndicatorDefinition) -> dict[str, Any]:
+    """A definition as stored with its observations and digested by monitoring runs: text, numbers, lists."""
+    out: dict[str, Any] = {}
+    for name, value in asdict(definition).items():
+        if value is None and name in UNDECLARED_LEFT_OUT:
+            continue
+        value = getattr(value, "value", value)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 FIELD_DOCS: dict[str, str] = {f.name: f.metadata["doc"] for f in fields(IndicatorDefinition)}
