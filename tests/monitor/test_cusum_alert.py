@@ -122,11 +122,12 @@ def test_definition_reads_a_chart_and_a_cusum_alert(tmp_path):
         ("    chart: g\n", "chart", "'g' is not one of: xmr, run, p, pp, u, up"),
         ("    chart: pp\n", "chart", "a pp chart is for proportions"),
         ("    cusum: 2\n", "cusum", "must be a mapping"),
-        ("    cusum: {odds: 2}\n", "cusum", "unknown setting(s) odds"),
-        ("    cusum: {odds_ratio: 1}\n", "cusum", "must be a positive number other than 1"),
+        ("    cusum: {odds: 2}\n", "cusum.odds", "unknown setting"),
+        ("    cusum: {odds_ratio: 1}\n", "cusum.odds_ratio", "must be a positive number other than 1"),
         ("    cusum: {odds_ratio: 0.5}\n", "cusum", "odds_ratio must look for the adverse change"),
-        ("    cusum: {false_alarm_rate: 0}\n", "cusum", "false_alarm_rate 0 must be a number in [0.001, 1)"),
-        ("    cusum: {reset: 'yes'}\n", "cusum", "must be true or false"),
+        ("    cusum: {false_alarm_rate: 0}\n", "cusum.false_alarm_rate", "must be >= 0.001, got 0"),
+        ("    cusum: {false_alarm_rate: 1}\n", "cusum.false_alarm_rate", "must be <= 0.999, got 1"),
+        ("    cusum: {reset: 'yes'}\n", "cusum.reset", "must be true or false, got 'yes'"),
     ],
 )
 def test_bad_chart_or_cusum_is_named(tmp_path, extra, field, reason):
