@@ -10,7 +10,7 @@ import secrets
 import pytest
 import sqlalchemy as sa
 
-from carelens.api.security import SESSION_COOKIE
+from carelens.http.security import SESSION_COOKIE
 from carelens.model.access import ROLE_RULES, Actor, Role, documented_rules
 from carelens.services import NotFound, Unauthenticated
 from carelens.services.auth import (

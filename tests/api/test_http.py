@@ -7,7 +7,7 @@ import io
 
 from fastapi.testclient import TestClient
 
-from carelens.api.app import create_app
+from carelens.app import create_app
 from carelens.model.access import Role
 
 from .conftest import ORGS, auth

@@ -13,8 +13,8 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from carelens.api.app import create_app
-from carelens.api.protection import API_DOCS_CSP, PAGE_CSP
+from carelens.app import create_app
+from carelens.http.protection import API_DOCS_CSP, PAGE_CSP
 from carelens.model.access import Role
 from carelens.services.settings import get_settings
 from carelens.store import schema
@@ -28,12 +28,12 @@ PAGE_EXAMPLES = {"code": "P1", "review_id": "1"}
 
 
 def page_paths(app) -> list[str]:
-    """Every page (GET route outside /api/v1: the web router's and the app's own), with example path
+    """Every page (GET route outside /api/v1: the web pages' and the app's own), with example path
     parameters."""
-    from carelens.web.routes import router as web_router
+    from carelens.web.pages import page_routers
 
     paths = []
-    for route in [*web_router.routes, *app.routes]:
+    for route in [*(r for router in page_routers() for r in router.routes), *app.routes]:
         if isinstance(route, APIRoute) and "GET" in route.methods and not route.path.startswith("/api/"):
             paths.append(re.sub(r"\{(\w+)\}", lambda m: PAGE_EXAMPLES[m.group(1)], route.path))
     return sorted(paths)
@@ -207,7 +207,9 @@ def test_where_the_store_is_is_shown_only_to_administrators_and_never_its_passwo
                 assert {r["source"] for r in runs} == {hide_password(stored)}
                 assert "db.internal" in exported and "source" in one["run"]
             else:
-                assert "db.internal" not in everything and "source" not in runs[0] and "source" not in one["run"]
+                assert (
+                    "db.internal" not in everything and "source" not in runs[0] and "source" not in one["run"]
+                )
     finally:
         with api_engine.begin() as c:
             for run_id, source in before:

@@ -70,7 +70,7 @@ def test_serve_starts_on_a_free_loopback_port_and_answers(tmp_path):
 def test_demo_store_has_a_working_account_for_every_role(tmp_path):
     from fastapi.testclient import TestClient
 
-    from carelens.api.app import create_app
+    from carelens.app import create_app
     from carelens.demo.jobs import prepare_demo_store
     from carelens.services.auth import create_demo_users, password_hasher
 

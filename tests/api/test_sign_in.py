@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from carelens.api.app import create_app
+from carelens.app import create_app
 from carelens.model.access import Role
 from carelens.services import auth as auth_service
 from carelens.services.auth import FAILED_SIGN_IN_ACTOR, NewUser, create_users, password_hasher

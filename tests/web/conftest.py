@@ -53,7 +53,7 @@ def accounts(web_store):
 
 @pytest.fixture(scope="session")
 def app(web_engine):
-    from carelens.api.app import create_app
+    from carelens.app import create_app
 
     return create_app(web_engine)
 

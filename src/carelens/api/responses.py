@@ -1,4 +1,5 @@
-"""Turning service results into HTTP responses: JSON or CSV, ETags (304 on If-None-Match) and caching.
+"""Turning service results into HTTP responses: JSON or CSV, ETags (304 on If-None-Match) and caching;
+service errors as JSON errors (:func:`service_error`).
 
 A response to a signed-in actor may hold confidential data (flags, unpublished ratings, unsuppressed
 small numbers), so it is ``Cache-Control: no-store``. A response to the public holds published data
@@ -15,7 +16,10 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
+from carelens.errors import ServiceError, Unauthenticated
+from carelens.http.protection import excerpt
 from carelens.model.access import Actor
 from carelens.services._db import Page
 from carelens.services.settings import get_settings
@@ -107,3 +111,15 @@ def _matches(header: str | None, etag: str) -> bool:
 
 def _dumps(data: Any) -> bytes:
     return json.dumps(data, default=str, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    """A service error as a JSON error with its HTTP status (``NotFound`` 404, ``Forbidden`` 403,
+    ``Unauthenticated`` 401 with WWW-Authenticate, ``Invalid`` 400, ``TooManyAttempts`` 429 and ``Busy``
+    503 with Retry-After), never cached; the message is cut to 300 characters (it may quote the request)."""
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"detail": excerpt(exc.message, 300)}, status_code=exc.status, headers=headers)

@@ -26,7 +26,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from carelens.api.serve import serve
+    from carelens.app import serve
     from carelens.demo.job import run_demo
     from carelens.demo.jobs import DEMO_DB_FILE, prepare_demo_store, run_demo_jobs
     from carelens.services.auth import create_demo_users

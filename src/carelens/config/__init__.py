@@ -83,6 +83,8 @@ def _typed(value: Any, kind: type) -> tuple[Any, str | None]:
         if not isinstance(value, str | int):
             return None, f"must be text, got {value!r}"
         return str(value), None
+    if kind is bool and not isinstance(value, bool):
+        return None, f"must be true or false, got {value!r}"
     if not isinstance(value, kind):
         return None, f"must be a {kind.__name__}, got {value!r}"
     return value, None

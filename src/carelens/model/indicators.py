@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -63,6 +63,22 @@ class KeyQuestion(StrEnum):
     WELL_LED = "well_led"
 
 
+MONITORING_CHARTS = ("xmr", "run", "p", "pp", "u", "up")
+"""Control charts the monitoring pass can draw of an indicator's series (docs/methods/spc.md)."""
+
+
+@dataclass(frozen=True)
+class CusumAlert:
+    """A CUSUM alert on an indicator's observed against expected counts per period (docs/methods/cusum.md)."""
+
+    odds_ratio: float = 2.0
+    """The change in the rate of events to detect: above 1 when lower is better, below 1 when higher is."""
+    false_alarm_rate: float = 0.05
+    """Chance that an organisation performing as expected signals at all over its periods."""
+    reset: bool = True
+    """Restart the chart from 0 after a signal."""
+
+
 @dataclass(frozen=True)
 class IndicatorDefinition:
     """One indicator, as read from an indicator YAML file."""
@@ -113,6 +129,38 @@ class IndicatorDefinition:
             "bands that users may look up (optional)."
         },
     )
+    chart: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Control chart the monitoring pass draws of each organisation's series: xmr (the default), "
+            "run, p or pp (Laney p') for proportions, u or up (Laney u') for rates and ratios; p and u charts "
+            "chart the counts themselves (optional)."
+        },
+    )
+    cusum: CusumAlert | None = field(
+        default=None,
+        metadata={
+            "doc": "A CUSUM alert on observed against expected counts per period (indirectly standardised "
+            "ratios): a mapping of odds_ratio (default 2), false_alarm_rate (default 0.05) and reset "
+            "(default true); a signal in the latest periods makes the flag an elevated risk (optional)."
+        },
+    )
+
+
+UNDECLARED_LEFT_OUT = ("chart", "cusum")
+"""Optional monitoring fields left out of the stored form of a definition that does not declare them, so
+that definitions stored before these fields existed (and monitoring runs' inputs digests) read the same."""
+
+
+def definition_json(definition: IndicatorDefinition) -> dict[str, Any]:
+    """A definition as stored with its observations and digested by monitoring runs: text, numbers, lists."""
+    out: dict[str, Any] = {}
+    for name, value in asdict(definition).items():
+        if value is None and name in UNDECLARED_LEFT_OUT:
+            continue
+        value = getattr(value, "value", value)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 FIELD_DOCS: dict[str, str] = {f.name: f.metadata["doc"] for f in fields(IndicatorDefinition)}
@@ -185,7 +233,31 @@ def _parse(r: FieldReader, entry: Any) -> IndicatorDefinition | None:
         if value is not None:
             values[spec.name] = value
     r.check_unknown()
+    _check_monitoring(r, values)
     return IndicatorDefinition(**values) if len(r.problems) == before else None
+
+
+def _check_monitoring(r: FieldReader, values: dict[str, Any]) -> None:
+    """Record a chart or CUSUM alert that does not suit the indicator's value type or polarity."""
+    value_type, polarity = values.get("value_type"), values.get("polarity")
+    chart, alert = values.get("chart"), values.get("cusum")
+    if chart in ("p", "pp") and value_type not in (None, ValueType.PROPORTION):
+        r.problem("chart", f"a {chart} chart is for proportions")
+    if chart in ("u", "up") and value_type == ValueType.PROPORTION:
+        r.problem("chart", f"a {chart} chart is for rates and ratios")
+    if alert is not None:
+        if value_type not in (None, ValueType.INDIRECTLY_STANDARDISED_RATIO):
+            r.problem("cusum", "needs expected counts: only for indirectly_standardised_ratio indicators")
+        adverse = {
+            Polarity.LOWER_IS_BETTER: alert.odds_ratio > 1,
+            Polarity.HIGHER_IS_BETTER: alert.odds_ratio < 1,
+        }
+        if polarity is not None and not adverse.get(polarity, False):
+            r.problem(
+                "cusum",
+                "odds_ratio must look for the adverse change: above 1 when lower is better, below 1 when "
+                "higher is better (not for neutral indicators)",
+            )
 
 
 def _read(r: FieldReader, name: str, optional: bool) -> Any:
@@ -210,6 +282,10 @@ def _read(r: FieldReader, name: str, optional: bool) -> Any:
             )
             return None
         return tuple(levels)
+    if name == "chart":
+        return r.get(name, str, optional=optional, choices=MONITORING_CHARTS)
+    if name == "cusum":
+        return _cusum_alert(r, optional)
     text = r.get(name, str, optional=optional)
     if text is not None and not text.strip():
         r.problem(name, "must be non-empty text")
@@ -220,3 +296,20 @@ def _read(r: FieldReader, name: str, optional: bool) -> Any:
         )
         return None
     return None if text is None else text.strip()
+
+
+def _cusum_alert(r: FieldReader, optional: bool) -> CusumAlert | None:
+    """The ``cusum`` section of an indicator (``None``: absent, or a problem recorded)."""
+    if r.document.get("cusum") is None:  # absent, or null
+        r.known("cusum")
+        return None
+    before = len(r.problems)
+    alert = r.section("cusum", optional)
+    odds_ratio = alert.get("odds_ratio", float, minimum=0.0, exclusive=True, default=CusumAlert.odds_ratio)
+    if odds_ratio == 1:
+        alert.problem("odds_ratio", "must be a positive number other than 1")
+    rate = alert.get(
+        "false_alarm_rate", float, minimum=0.001, maximum=0.999, default=CusumAlert.false_alarm_rate
+    )
+    reset = alert.get("reset", bool, default=CusumAlert.reset)
+    return CusumAlert(odds_ratio, rate, reset) if len(r.problems) == before else None

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from carelens.errors import NotFound
 from carelens.monitor.comparison import Comparison
+from carelens.monitor.cusum import cusum_alerts
 from carelens.monitor.engines import (
     EmbeddedEngine,
     Engine,
@@ -219,6 +220,9 @@ def compute_pass(
             progress(done, len(ids))
     flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
     flags = flags[list(OUTPUT_COLUMNS)]
+    # once, after every engine's assess step: indicators declaring a CUSUM alert (none: nothing changes)
+    flags, alert_digests = cusum_alerts(inputs, comparisons, settings, flags, period_from, period_to)
+    flag_digests += alert_digests
     bounded = period_from is not None or period_to is not None
     held = inputs.reader.period_range(ids) if bounded and ids else (None, None)
     scope, note = run_scope(period_from, period_to, None if indicator_ids is None else ids, what_if, held)

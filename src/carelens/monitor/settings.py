@@ -11,8 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from carelens.config import FieldReader, packaged, read_mapping
-from carelens.errors import InputError, Problem
+from carelens.config import FieldReader, packaged, read_settings
 
 SCHEMA_VERSION = 1
 
@@ -60,11 +59,7 @@ def default_settings_file() -> Path:
 def load_settings(path: str | Path | None = None) -> MonitorSettings:
     """Read and validate a monitoring settings file (the packaged defaults when ``path`` is None); every
     problem is reported at once, naming the file and the field."""
-    document, source = read_mapping(Path(path) if path is not None else default_settings_file())
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
-    r = FieldReader(source, document)
-    r.known("schema_version")
+    r = read_settings(path, default_settings_file(), SCHEMA_VERSION)
 
     def positive(dotted: str) -> float | None:
         return r.get(dotted, float, minimum=0.0, exclusive=True)

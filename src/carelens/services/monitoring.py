@@ -17,10 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from carelens.model.access import Actor
-from carelens.services import NotFound
+from carelens.services import Forbidden, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.judgements import resolve_run, run_indicators
-from carelens.services.reach import Reach, reach, reach_or_forbidden
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.engine import hide_password
 from carelens.store.schema_monitor import monitor_flag, monitor_judgement, monitor_org, monitor_run
@@ -86,10 +86,17 @@ RISK_FLAGS = ("elevated risk", "risk")
 """Flags that count as a risk (the monitoring settings' names), listed first."""
 
 
+def may_see(actor: Actor) -> bool:
+    """Whether the actor may see any monitoring results: its confidential-data rule covers some
+    organisation. The functions here refuse anyone else (Forbidden)."""
+    return covers_any(actor, actor.rules.confidential_data)
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
     """The organisations whose monitoring results the actor sees; Forbidden when none."""
-    why = "monitoring results are confidential: sign in with a role that may see them"
-    return reach_or_forbidden(connection, actor, actor.rules.confidential_data, why)
+    if not may_see(actor):
+        raise Forbidden("monitoring results are confidential: sign in with a role that may see them")
+    return reach(connection, actor, actor.rules.confidential_data)
 
 
 def _run_id(connection: sa.Connection, run_id: int | None) -> int:

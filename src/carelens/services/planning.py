@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from carelens.model.access import Actor, Scope
 from carelens.plan import regime
 from carelens.plan import service as plan_service
-from carelens.services import Invalid, NotFound
+from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, organisation_names, page_bounds, page_of, plain, reading, records
 from carelens.services.organisations import get_organisation
-from carelens.services.reach import Reach, reach_or_forbidden
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
 
@@ -65,6 +65,17 @@ PLAN_COLUMNS = [
 ]
 """Columns of an inspection plan row: the inspection, its confidential window, its team (inspector
 ids, lead first) and whether the asking inspector leads it."""
+
+
+def may_see_plans(actor: Actor) -> bool:
+    """Whether the actor's role may see inspection plans at all (its ``inspection_plans`` rule reaches
+    something); anyone else gets NotFound (404, never 403) for every plan and planned inspection."""
+    return actor.rules.inspection_plans is not Scope.NONE
+
+
+def plans_own_assignments(actor: Actor) -> bool:
+    """Whether the plan the actor sees is its own assignments (an inspector's), not a sector's or all."""
+    return actor.rules.inspection_plans is Scope.ASSIGNED
 
 
 def _inspections_clause(actor: Actor) -> sa.ColumnElement[bool] | None:
@@ -241,7 +252,7 @@ def profile_inspections(connection: sa.Connection, actor: Actor, code: str) -> l
 
 def schedule_summary(db: Db, actor: Actor, schedule_id: int | None = None) -> dict[str, Any]:
     """A schedule's status and summary (default: the latest), for roles that may see inspection plans."""
-    if actor.rules.inspection_plans is Scope.NONE:
+    if not may_see_plans(actor):
         raise NotFound("no such inspection plan")
     s = plan_schedule
     with reading(db) as connection:
@@ -258,8 +269,10 @@ def schedule_summary(db: Db, actor: Actor, schedule_id: int | None = None) -> di
 
 
 def _regime_reach(connection: sa.Connection, actor: Actor) -> Reach:
-    why = "failure-regime cases are for the regulator's roles"
-    return reach_or_forbidden(connection, actor, getattr(actor.rules, REGIME_RULE), why)
+    scope = getattr(actor.rules, REGIME_RULE)
+    if not covers_any(actor, scope):
+        raise Forbidden("failure-regime cases are for the regulator's roles")
+    return reach(connection, actor, scope)
 
 
 def _in_reach(connection: sa.Connection, within: Reach, frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from carelens.api.responses import respond
-from carelens.api.security import ActorDep, request_token, sign_in
+from carelens.http.security import ActorDep, request_token, sign_in
 from carelens.model.access import ANONYMOUS
 from carelens.services import Unauthenticated
 from carelens.services.auth import logout

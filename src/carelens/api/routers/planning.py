@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.services import planning as service
 
 router = APIRouter(tags=["planning"])
