@@ -93,6 +93,7 @@ def exact(value) -> str:
 def table_cells(head, rows, numeric=()) -> dict:
     """Head and rows in the shape the design system's table macro takes; ``numeric`` columns are
     right-aligned and formatted with :func:`format_number`. Cells that are Markup are kept as HTML."""
+
     def cell(value, i):
         entry = {"format": "numeric"} if i in numeric else {}
         if isinstance(value, Markup):

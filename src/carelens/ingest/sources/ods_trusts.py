@@ -24,6 +24,7 @@ import pandas as pd
 
 from carelens.errors import InputError, Problem
 from carelens.ingest.sources.base import Batch, ProblemList, Source, month_from_name
+from carelens.ingest.tables import check_text_file, code_problem, name_problem
 from carelens.model.organisations import (
     DEFAULT_SECTOR,
     NHS_ENGLAND_REGIONS,
@@ -53,6 +54,7 @@ def _date(text: str) -> dt.date | None:
 
 
 def _rows(path: Path, source: str) -> list[list[str]]:
+    check_text_file(path, header=False)
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             return [row for row in csv.reader(handle) if row]
@@ -81,12 +83,16 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
         opened, closed = _date(row[OPENED].strip()), _date(row[CLOSED].strip())
         if not code:
             problems.append(Problem(source, number, FIELD_NAMES[CODE], "missing"))
+        elif reason := code_problem(code):
+            problems.append(Problem(source, number, FIELD_NAMES[CODE], reason))
         elif code in seen:
             problems.append(Problem(source, number, FIELD_NAMES[CODE], f"{code} is also on row {seen[code]}"))
         else:
             seen[code] = number
         if not name:
             problems.append(Problem(source, number, FIELD_NAMES[NAME], "missing"))
+        elif reason := name_problem(name):
+            problems.append(Problem(source, number, FIELD_NAMES[NAME], reason))
         if region and region not in NHS_ENGLAND_REGIONS:
             problems.append(
                 Problem(

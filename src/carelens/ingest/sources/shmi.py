@@ -13,10 +13,12 @@ finished provider spells, value = the published ratio (observed / expected, 4 dp
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from carelens.errors import InputError, Problem
@@ -28,7 +30,7 @@ from carelens.ingest.sources.base import (
     organisations_from,
     to_dates,
 )
-from carelens.ingest.tables import Column, check_unique, validate
+from carelens.ingest.tables import NAME_MAX_LENGTH, Column, check_text_file, check_unique, validate
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import kind_from_ods_code
 
@@ -36,7 +38,8 @@ INDICATOR_CODE = "I00699"
 """HSCIC Indicator Portal code of the SHMI."""
 
 COLUMNS = [
-    Column("PROVIDER", "text"),
+    Column("PROVIDER", "code"),
+    Column("PROVIDER_NAME", "text", allow_missing=True, max_length=NAME_MAX_LENGTH),
     Column("DENOMINATOR", "count", positive=True),
     Column("OBSERVED", "count"),
     Column("EXPECTED", "number", positive=True),
@@ -46,8 +49,9 @@ COLUMNS = [
 
 def _read_without_footer(path: Path) -> pd.DataFrame:
     source = str(path)
+    check_text_file(path)  # a release is small: read whole, after checking it is UTF-8 text
     try:
-        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise InputError(Problem(source, None, None, f"cannot read file: {exc}")) from None
     lines = text.splitlines()
@@ -55,11 +59,18 @@ def _read_without_footer(path: Path) -> pd.DataFrame:
         lines.pop()
     if not lines:
         raise InputError(Problem(source, None, None, "file is empty (no header row)"))
+    if len(lines) == 1:
+        raise InputError(Problem(source, None, None, "the file has a header but no data rows"))
     try:
-        frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, ValueError) as exc:
+        frame = pd.read_csv(
+            io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False, na_values=[""], engine="python"
+        )
+    except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise InputError(Problem(source, None, None, f"cannot read file: {exc}")) from None
-    frame.columns = [c.strip().upper().replace(" ", "_") for c in frame.columns]
+    frame.columns = [str(c).strip().upper().replace(" ", "_") for c in frame.columns]
+    repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if repeated:
+        raise InputError([Problem(source, None, c, "the header names this column twice") for c in repeated])
     return frame
 
 
@@ -68,7 +79,7 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     source = str(path)
     frame = _read_without_footer(path)
     problems = ProblemList()
-    required = [c.name for c in COLUMNS] + ["PROVIDER_NAME"]
+    required = [c.name for c in COLUMNS]
     if "DATE" not in frame.columns and "INDICATOR_CODE" not in frame.columns:
         required.insert(0, "DATE or INDICATOR_CODE")
     missing = [c for c in required if c not in frame.columns]
@@ -101,6 +112,11 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
             )
         release = pd.Series([release_month] * len(frame), index=frame.index, dtype=object)
     values = problems.attempt(validate, frame, COLUMNS, source)
+    if values is not None:
+        problems += [
+            Problem(source, int(i) + 1, "OBSERVED", "more deaths than spells (DENOMINATOR)")
+            for i in np.flatnonzero(values["OBSERVED"] > values["DENOMINATOR"])
+        ]
     if release is not None:
         keyed = frame.assign(_release=release)
         problems.attempt(check_unique, keyed, ["PROVIDER", "_release"], source)

@@ -1,0 +1,573 @@
+"""Write the bad-input corpus: one small file per case, and ``expected.csv`` saying what each must name.
+
+    python tests/ingest/bad_inputs/make_corpus.py
+
+Each case is a valid file (``BASE`` for an importer, the packaged file for a settings file) with one thing
+wrong. ``expected.csv`` gives, per case, the data row and the field (column, or dotted setting) that the
+error must name, blank where the problem is with the whole file (empty, not UTF-8, not gzip...).
+``tests/ingest/test_bad_inputs.py`` runs every case through the command line on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+
+# --- importers: a valid base file each (codes the seeded store knows, see test_bad_inputs.SEED) -------
+
+BASE = {
+    "ae": (
+        "ae_2024.csv",
+        [
+            ["period", "org_code", "type", "attendances", "breaches", "admissions"],
+            ["2024-01-01", "ZZA", "1", "1000", "100", "200"],
+            ["2024-01-01", "ZZB", "1", "900", "50", "100"],
+            ["2024-01-01", "ZZA", "2", "100", "5", "0"],
+        ],
+    ),
+    "shmi": (
+        "shmi_2024.csv",
+        [
+            ["DATE", "PROVIDER", "PROVIDER NAME", "DENOMINATOR", "OBSERVED", "EXPECTED", "VALUE"],
+            ["2024-01-01", "ZZA", "Trust A", "10000", "300", "280.5", "1.0695"],
+            ["2024-01-01", "ZZB", "Trust B", "8000", "200", "210.0", "0.9524"],
+            ["2024-01-01", "ZZC", "Trust C", "6000", "150", "160.0", "0.9375"],
+        ],
+    ),
+    "cqc-ratings": (
+        "cqc_ratings_2024-01.csv",
+        [
+            [
+                "source",
+                "location_id",
+                "provider_id",
+                "location_name",
+                "location_type",
+                "care_home",
+                "level",
+                "service",
+                "key_question",
+                "rating",
+                "report_date",
+                "report_link_id",
+            ],
+            [
+                "hospitals",
+                "1-100001",
+                "1-200001",
+                "Site one",
+                "Independent Healthcare Org",
+                "N",
+                "location",
+                "Overall",
+                "Overall",
+                "Good",
+                "2023-05-01",
+                "abc-1",
+            ],
+            [
+                "hospitals",
+                "1-100001",
+                "1-200001",
+                "Site one",
+                "Independent Healthcare Org",
+                "N",
+                "location",
+                "Overall",
+                "Safe",
+                "Requires improvement",
+                "2023-05-01",
+                "abc-1",
+            ],
+            [
+                "care_homes",
+                "1-100002",
+                "1-200002",
+                "Home two",
+                "Social Care Org",
+                "Y",
+                "location",
+                "Overall",
+                "Overall",
+                "Outstanding",
+                "",
+                "",
+            ],
+        ],
+    ),
+    "gp-weighted-population": (
+        "gp_weighted_population_2024_25.csv",
+        [
+            [
+                "Practice_Code",
+                "GP_Practice_Name",
+                "CCG21",
+                "Former CCG",
+                "PCN_Code",
+                "PCN_Name",
+                "ICS22",
+                "ICS22name",
+                "R22",
+                "Region22",
+                "LAD21",
+                "LTLA21",
+                "Patients",
+                "pop 2024/25",
+                "G&A WP",
+                "CS WP",
+                "MH WP",
+                "Mat WP",
+                "Health Ineq WP",
+                "Prescr WP",
+                "Final WP",
+                "Primary Medical Care WP",
+                "Final PMC WP",
+            ],
+            [
+                "ZP001",
+                "Practice one",
+                "ZC1",
+                "CCG one",
+                "ZN1",
+                "PCN one",
+                "ZI1",
+                "ICB one",
+                "ZR1",
+                "Region one",
+                "ZL1",
+                "LA one",
+                "",
+                "4000",
+                "4100",
+                "4200",
+                "4300",
+                "4400",
+                "4500",
+                "4600",
+                "4700",
+                "4800",
+                "4900",
+            ],
+            [
+                "ZP002",
+                "Practice two",
+                "ZC1",
+                "CCG one",
+                "",
+                "",
+                "ZI1",
+                "ICB one",
+                "ZR1",
+                "Region one",
+                "ZL1",
+                "LA one",
+                "",
+                "3000",
+                "3100",
+                "3200",
+                "3300",
+                "3400",
+                "3500",
+                "3600",
+                "3700",
+                "3800",
+                "3900",
+            ],
+        ],
+    ),
+    "ons-population": (
+        "ons_population_2023.csv",
+        [
+            ["sex", "Code", "Name", "Geography", "age", "count"],
+            ["females", "ZE1", "Region one", "Region", "0", "1000"],
+            ["males", "ZE1", "Region one", "Region", "0", "1100"],
+            ["females", "ZE1", "Region one", "Region", "90+", "300"],
+        ],
+    ),
+    "organisations": (
+        "organisations.csv",
+        [
+            ["code", "name", "kind", "subtype", "sector", "valid_from", "valid_to"],
+            ["ZQ1", "New place one", "place", "", "", "2024-04-01", ""],
+            ["ZQ2", "New place two", "place", "", "", "2024-04-01", ""],
+        ],
+    ),
+    "relationships": (
+        "relationships.csv",
+        [
+            ["kind", "subject_code", "object_code", "valid_from"],
+            ["place_member", "ZT1", "ZP1", "2024-04-01"],
+            ["succeeded_by", "ZT1", "ZT2", "2024-10-01"],
+        ],
+    ),
+    "place-transitions": (
+        "place_transitions.csv",
+        [
+            [
+                "org_code",
+                "org_kind",
+                "period",
+                "population_18plus",
+                "population_65plus",
+                "dtoc_days_nhs",
+                "dtoc_days_social_care",
+                "dtoc_days_both",
+                "emergency_admissions_65plus",
+                "discharges_65plus",
+                "readmissions_30d_65plus",
+                "discharges_usual_residence_65plus",
+                "reablement_discharges_65plus",
+                "reablement_at_home_91d",
+            ],
+            [
+                "ZP1",
+                "place",
+                "2024-04-01",
+                "100000",
+                "20000",
+                "500",
+                "300",
+                "100",
+                "4000",
+                "4000",
+                "600",
+                "3500",
+                "200",
+                "150",
+            ],
+            [
+                "ZP2",
+                "place",
+                "2024-04-01",
+                "90000",
+                "18000",
+                "400",
+                "200",
+                "50",
+                "3500",
+                "3600",
+                "500",
+                "3100",
+                "150",
+                "120",
+            ],
+        ],
+    ),
+}
+NAME_COLUMN = {
+    "shmi": "PROVIDER NAME",
+    "cqc-ratings": "location_name",
+    "gp-weighted-population": "GP_Practice_Name",
+    "ons-population": "Name",
+    "organisations": "name",
+}
+CODE_COLUMN = {
+    "ae": "org_code",
+    "shmi": "PROVIDER",
+    "cqc-ratings": "location_id",
+    "gp-weighted-population": "Practice_Code",
+    "ons-population": "Code",
+    "organisations": "code",
+    "relationships": "subject_code",
+    "place-transitions": "org_code",
+}
+FIELD_NAME = {"shmi": lambda c: c.upper().replace(" ", "_")}
+"""How an importer names a column in its problems (SHMI names them as it reads them, upper case)."""
+
+
+BINARY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+"""A binary file (a PNG's signature first, as a picture saved under the wrong name would have)."""
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def _with(rows: list[list[str]], row: int, column: str, value: str) -> list[list[str]]:
+    rows = [list(r) for r in rows]
+    rows[row][rows[0].index(column)] = value
+    return rows
+
+
+def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """path (under this folder) -> (file bytes, data row named, field named)."""
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+    for source, (name, rows) in BASE.items():
+        stem, suffix = name.rsplit(".", 1)
+        field = FIELD_NAME.get(source, lambda c: c)
+
+        def add(
+            case: str,
+            data: bytes,
+            row: int | None,
+            column: str | None,
+            ext: str = suffix,
+            prefix: str = f"{source}/",
+            stem: str = stem,
+            field=field,
+        ) -> None:
+            cases[f"{prefix}{case}__{stem}.{ext}"] = (data, row, field(column) if column else None)
+
+        good = _csv(rows)
+        add("empty", b"", None, None)
+        add("header_only", _csv(rows[:1]), None, None)
+        add("utf16", good.decode().encode("utf-16"), None, None)
+        add("binary", BINARY, None, None)
+        add("corrupt_gzip", gzip.compress(good, mtime=0)[:-12], None, None, ext=f"{suffix}.gz")
+        add("not_gzip", good, None, None, ext=f"{suffix}.gz")
+        code = CODE_COLUMN[source]
+        missing = [[c for i, c in enumerate(r) if rows[0][i] != code] for r in rows]
+        add("missing_column", _csv(missing), None, code)
+        add("ragged_row", good + b"2024-01-01,ZZA\n", len(rows), None)
+        add("code_nul", _csv(_with(rows, 2, code, "ZZ\x009")), 2, code)
+        add("code_crlf", _csv(_with(rows, 2, code, "ZZ\r\n9")), 2, code)
+        add("code_quote", _csv(_with(rows, 2, code, 'ZZ"9')), 2, code)
+        add("code_300_chars", _csv(_with(rows, 2, code, "Z" * 300)), 2, code)
+        add("code_41_chars", _csv(_with(rows, 2, code, "Z" * 41)), 2, code)
+        add("code_space_inside", _csv(_with(rows, 2, code, "ZZ 9")), 2, code)
+        add("code_blank", _csv(_with(rows, 2, code, "   ")), 2, code)
+        if source in NAME_COLUMN:
+            column = NAME_COLUMN[source]
+            add("name_5000_chars", _csv(_with(rows, 1, column, "N" * 5000)), 1, column)
+            add("name_301_chars", _csv(_with(rows, 1, column, "N" * 301)), 1, column)
+            add("name_crlf", _csv(_with(rows, 1, column, "Name\r\nInjected")), 1, column)
+    # keys differing only by spaces: the second is a duplicate of the first
+    ae = BASE["ae"][1]
+    cases["ae/key_spaces__ae_2024.csv"] = (_csv([*ae, _with(ae, 1, "org_code", " ZZA ")[1]]), 4, "org_code")
+    orgs = BASE["organisations"][1]
+    cases["organisations/key_spaces__organisations.csv"] = (
+        _csv([*orgs, _with(orgs, 1, "code", "ZQ1 ")[1]]),
+        3,
+        "code",
+    )
+    ons = BASE["ons-population"][1]
+    cases["ons-population/key_spaces__ons_population_2023.csv"] = (
+        _csv([*ons, _with(ons, 1, "Code", " ZE1")[1]]),
+        4,
+        "Code",
+    )
+    specific = [
+        ("ae", "negative_breaches", 1, "breaches", "-1"),
+        ("ae", "breaches_over_attendances", 1, "breaches", "5000"),
+        ("ae", "period_not_month_start", 2, "period", "2024-01-15"),
+        ("ae", "period_not_a_date", 2, "period", "January"),
+        ("ae", "unknown_type", 3, "type", "3"),
+        ("ae", "attendances_zero", 2, "attendances", "0"),
+        ("ae", "attendances_not_a_number", 2, "attendances", "lots"),
+        ("ae", "admissions_fraction", 2, "admissions", "1.5"),
+        ("ae", "breaches_infinite", 2, "breaches", "inf"),
+        ("shmi", "deaths_above_spells", 2, "OBSERVED", "9000"),
+        ("shmi", "expected_zero", 1, "EXPECTED", "0"),
+        ("shmi", "value_negative", 3, "VALUE", "-1"),
+        ("shmi", "date_not_a_date", 1, "DATE", "soon"),
+        ("cqc-ratings", "unknown_rating", 2, "rating", "Brilliant"),
+        ("cqc-ratings", "care_home_maybe", 3, "care_home", "maybe"),
+        ("cqc-ratings", "service_61_chars", 1, "service", "S" * 61),
+        ("cqc-ratings", "report_link_61_chars", 1, "report_link_id", "L" * 61),
+        ("cqc-ratings", "report_date_not_a_date", 1, "report_date", "last year"),
+        ("cqc-ratings", "unknown_key_question", 2, "key_question", "Kind"),
+        ("gp-weighted-population", "negative_weighted_population", 1, "Final WP", "-5"),
+        ("gp-weighted-population", "icb_code_quote", 2, "ICS22", 'Z"I1'),
+        ("gp-weighted-population", "pcn_code_300_chars", 1, "PCN_Code", "P" * 300),
+        ("gp-weighted-population", "region_name_crlf", 1, "Region22", "Region\r\none"),
+        ("gp-weighted-population", "projected_not_a_number", 2, "pop 2024/25", "many"),
+        ("ons-population", "unknown_sex", 2, "sex", "other"),
+        ("ons-population", "age_91", 3, "age", "91"),
+        ("ons-population", "unknown_geography", 1, "Geography", "Ward"),
+        ("ons-population", "negative_count", 2, "count", "-3"),
+        ("organisations", "unknown_kind", 1, "kind", "castle"),
+        ("organisations", "unknown_sector", 2, "sector", "space"),
+        ("organisations", "ends_before_it_starts", 1, "valid_to", "2020-01-01"),
+        ("organisations", "subtype_41_chars", 2, "subtype", "s" * 41),
+        ("organisations", "valid_from_not_a_date", 2, "valid_from", "2024-13-01"),
+        ("relationships", "succeeded_by_itself", 2, "object_code", "ZT1"),
+        ("relationships", "member_of_itself", 1, "object_code", "ZT1"),
+        ("relationships", "unknown_kind", 1, "kind", "friend_of"),
+        ("relationships", "unknown_object", 1, "object_code", "ZNOPE"),
+        ("relationships", "object_code_nul", 2, "object_code", "Z\x00T2"),
+        ("relationships", "valid_from_not_a_date", 2, "valid_from", "2024-02-30"),
+        ("place-transitions", "readmissions_over_discharges", 1, "readmissions_30d_65plus", "5000"),
+        ("place-transitions", "unknown_kind", 2, "org_kind", "castle"),
+        ("place-transitions", "population_zero", 1, "population_18plus", "0"),
+        ("place-transitions", "period_not_a_date", 2, "period", "2024-04-31"),
+        ("place-transitions", "negative_days", 2, "dtoc_days_nhs", "-10"),
+    ]
+    for source, case, row, column, value in specific:
+        name, rows = BASE[source]
+        stem, suffix = name.rsplit(".", 1)
+        field = FIELD_NAME.get(source, lambda c: c)
+        cases[f"{source}/{case}__{stem}.{suffix}"] = (
+            _csv(_with(rows, row, column, value)),
+            row,
+            field(column),
+        )
+    # ODS trust file: no header, 27 quoted fields a row
+    ods = [
+        ["ZT1", "TRUST ONE NHS TRUST", "Y56", *[""] * 7, "20200101", "", *[""] * 15],
+        ["ZT2", "TRUST TWO NHS TRUST", "Y58", *[""] * 7, "20200101", "", *[""] * 15],
+    ]
+
+    def ods_bytes(rows: list[list[str]]) -> bytes:
+        out = io.StringIO()
+        csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(rows)
+        return out.getvalue().encode()
+
+    def ods_with(row: int, field: int, value: str) -> list[list[str]]:
+        rows = [list(r) for r in ods]
+        rows[row - 1][field] = value
+        return rows
+
+    code, name, region, opened, closed = (
+        "1 (organisation code)",
+        "2 (name)",
+        "3 (national grouping: NHS England region)",
+        "11 (open date)",
+        "12 (close date)",
+    )
+    good = ods_bytes(ods)
+    ods_cases = {
+        "empty": (b"", None, None),
+        "utf16": (good.decode().encode("utf-16"), None, None),
+        "binary": (BINARY, 1, None),
+        "latin1": (ods_bytes(ods_with(2, 1, "CAF\u00c9 NHS TRUST")).decode().encode("latin-1"), 2, None),
+        "code_nul": (ods_bytes(ods_with(2, 0, "Z\x00T2")), 2, code),
+        "code_crlf": (ods_bytes(ods_with(2, 0, "ZT\r\n2")), 2, code),
+        "code_quote": (ods_bytes(ods_with(2, 0, 'ZT"2')), 2, code),
+        "code_300_chars": (ods_bytes(ods_with(2, 0, "Z" * 300)), 2, code),
+        "code_spaces_repeat": (ods_bytes(ods_with(2, 0, " ZT1 ")), 2, code),
+        "name_5000_chars": (ods_bytes(ods_with(1, 1, "N" * 5000)), 1, name),
+        "name_crlf": (ods_bytes(ods_with(1, 1, "TRUST\r\nONE")), 1, name),
+        "name_missing": (ods_bytes(ods_with(2, 1, "")), 2, name),
+        "unknown_region": (ods_bytes(ods_with(2, 2, "Y99")), 2, region),
+        "open_date_not_a_date": (ods_bytes(ods_with(1, 10, "2020-01-01")), 1, opened),
+        "closes_before_opening": (ods_bytes(ods_with(2, 11, "19990101")), 2, closed),
+        "26_fields": (ods_bytes([ods[0], ods[1][:26]]), 2, None),
+    }
+    for case, (data, row, field) in ods_cases.items():
+        cases[f"ods-trusts/{case}__etr.csv"] = (data, row, field)
+    return cases
+
+
+# --- settings files read from a user's path ------------------------------------------------------------
+
+SETTINGS = {
+    # kind: (packaged file, fields to break: (dotted field, bad value, the field named))
+    "monitor-settings": (
+        ("config", "monitor", "monitor.yaml"),
+        [
+            ("flags.risk_z", "high", "flags.risk_z"),
+            ("flags.risk_z", -1.0, "flags.risk_z"),
+            ("small_numbers.min_units", 2.5, "small_numbers.min_units"),
+            ("spc.measure", "sideways", "spc.measure"),
+            ("funnel.trim", None, "funnel.trim"),
+        ],
+    ),
+    "planning-settings": (
+        ("config", "plan", "planning.yaml"),
+        [
+            ("demand.new_registration_months", "soon", "demand.new_registration_months"),
+            ("demand.stale_rating_months", -6, "demand.stale_rating_months"),
+        ],
+    ),
+    "funding-scenario": (
+        ("config", "fund", "scenario_2024_25.yaml"),
+        [
+            ("quantum_gbp.core", "lots", "quantum_gbp.core"),
+            ("pace_of_change.minimum_growth", "fast", "pace_of_change.minimum_growth"),
+        ],
+    ),
+    "funding-assessment": (
+        ("config", "fund", "assessment.yaml"),
+        [
+            ("finance.inadequate_if_deficit_over", "big", "finance.inadequate_if_deficit_over"),
+            ("outcomes.inadequate_if_net_worse_at_least", -0.3, "outcomes.inadequate_if_net_worse_at_least"),
+        ],
+    ),
+    "systems-settings": (
+        ("config", "systems", "systems.yaml"),
+        [
+            ("transitions.z_cap", "wide", "transitions.z_cap"),
+            ("programme.previous_reviews", "many", "programme.previous_reviews"),
+        ],
+    ),
+    "web-settings": (
+        ("web", "settings.yaml"),
+        [
+            ("pages.search_results", 0, "pages.search_results"),
+            ("charts.width", "wide", "charts.width"),
+            ("pages.page_size_typo", 20, "pages.page_size_typo"),
+        ],
+    ),
+}
+
+
+def _set(document: dict, dotted: str, value) -> dict:
+    *parents, last = dotted.split(".")
+    node = document
+    for part in parents:
+        node = node[part]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    return document
+
+
+def settings_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+    for kind, (packaged, fields) in SETTINGS.items():
+        text = Path(str(resources.files("carelens").joinpath(*packaged))).read_text(encoding="utf-8")
+        cases[f"{kind}/empty.yaml"] = (b"", None, None)
+        cases[f"{kind}/not_yaml.yaml"] = (b"flags: [1, 2\n  risk_z: {\n", None, None)
+        cases[f"{kind}/a_list.yaml"] = (b"- 1\n- 2\n", None, None)
+        cases[f"{kind}/utf16.yaml"] = (text.encode("utf-16"), None, None)
+        cases[f"{kind}/wrong_schema_version.yaml"] = (
+            yaml.safe_dump(_set(yaml.safe_load(text), "schema_version", 99)).encode(),
+            None,
+            "schema_version",
+        )
+        for dotted, value, named in fields:
+            label = dotted.replace(".", "_") + ("_missing" if value is None else f"_{str(value)[:8]}")
+            document = _set(yaml.safe_load(text), dotted, value)
+            cases[f"{kind}/{label}.yaml"] = (yaml.safe_dump(document, sort_keys=False).encode(), None, named)
+    return cases
+
+
+def corpus() -> dict[str, bytes]:
+    """Every file of the corpus by its path under this folder, ``expected.csv`` among them. The same bytes
+    every time (gzip without a timestamp), so ``test_bad_inputs`` can check the folder is this output."""
+    cases = {**importer_cases(), **settings_cases()}
+    cases = dict(sorted(cases.items()))
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(["case", "row", "field"])
+    for path, (_, row, field) in cases.items():
+        writer.writerow([path, "" if row is None else row, field or ""])
+    return {
+        **{path: data for path, (data, _, _) in cases.items()},
+        "expected.csv": expected.getvalue().encode(),
+    }
+
+
+def main() -> None:
+    files = corpus()
+    for old in HERE.glob("*/*"):
+        old.unlink()
+    for path, data in files.items():
+        target = HERE / path
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(data)
+    print(f"{len(files) - 1} cases")
+
+
+if __name__ == "__main__":
+    main()
