@@ -17,12 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from carelens.errors import InputError, Problem
 from carelens.ingest.sources import SOURCE_MODULES, get_source
-from carelens.ingest.sources.base import Batch, ProblemList, Source
+from carelens.ingest.sources.base import MAX_PROBLEMS, Batch, ProblemList, Source
 from carelens.model.indicators import definition_json, load_indicators
 from carelens.model.organisations import ONE_AT_A_TIME, RELATIONSHIP_ENDPOINTS, RelationshipKind
 from carelens.store import repository, schema
@@ -267,9 +268,31 @@ def _check_references(connection: sa.Connection, batch: Batch) -> pd.DataFrame:
                         f"{code} is a {kinds[code]}, which cannot be the {side} of a {link.kind} link",
                     )
                 )
+    problems += _unknown_observed(connection, batch)
     if problems:
         raise InputError(problems)
     return known
+
+
+def _unknown_observed(connection: sa.Connection, batch: Batch) -> list[Problem]:
+    """A problem for each observation of an organisation neither in the batch nor in the store (a
+    reader that names no organisations of its own, such as ``observations``, relies on this)."""
+    observed = batch.observations["org_code"]
+    unnamed = set(pd.unique(observed)) - set(batch.organisations["code"])
+    if not unnamed:
+        return []
+    stored = set(repository.existing_organisations(connection, unnamed)["code"])
+    unknown = np.flatnonzero(observed.isin(unnamed - stored).to_numpy())
+    rows = batch.observation_rows
+    return [
+        Problem(
+            batch.source_file,
+            None if rows is None else int(rows[i]),
+            "org_code",
+            f"unknown organisation code {observed.iloc[i]!r}: import the organisations first",
+        )
+        for i in unknown[:MAX_PROBLEMS]
+    ]
 
 
 def _write(

@@ -18,6 +18,7 @@ SOURCE_MODULES = {
     "relationships": "carelens.ingest.sources.relationships",
     "place-transitions": "carelens.ingest.sources.place_transitions",
     "ods-trusts": "carelens.ingest.sources.ods_trusts",
+    "observations": "carelens.ingest.sources.observations",
 }
 """Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE``."""
 

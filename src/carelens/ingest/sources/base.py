@@ -56,6 +56,8 @@ class Batch:
     observations: pd.DataFrame = field(default_factory=lambda: _empty(OBSERVATION_COLUMNS))
     populations: pd.DataFrame = field(default_factory=lambda: _empty(POPULATION_COLUMNS))
     ratings: pd.DataFrame = field(default_factory=lambda: _empty(RATING_COLUMNS))
+    observation_rows: np.ndarray | None = None
+    """The data row of each observation, to name in messages (None: a reader that does not say)."""
 
 
 Reader = Callable[[Path, dt.date | None], Batch]
