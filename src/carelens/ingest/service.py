@@ -14,7 +14,7 @@ import hashlib
 import queue
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +43,8 @@ class FileResult:
     inserted: int = 0
     superseded: int = 0
     unchanged: int = 0
+    revised: tuple[str, ...] = ()
+    """Organisations whose stored values this file changed (a revised release)."""
 
 
 def current_user() -> str:
@@ -130,6 +132,8 @@ def _load(
         if problems:
             continue  # nothing more is written; the rest is only checked
         try:
+            if source.stored_kinds:
+                batch = _with_stored_kinds(connection, batch)
             _check_references(connection, batch)
             if import_id is None:
                 import_id = repository.start_import(connection, source.name, path.name, digest, 0, user)
@@ -139,7 +143,16 @@ def _load(
     if problems or import_id is None:
         return FileResult(str(path), source.name, digest, rows, "rejected", 0)
     repository.finish_import(connection, import_id, counts, user, rows)
-    return FileResult(str(path), source.name, digest, rows, "loaded", import_id, **counts.as_dict())
+    return FileResult(
+        str(path),
+        source.name,
+        digest,
+        rows,
+        "loaded",
+        import_id,
+        **counts.as_dict(),
+        revised=tuple(sorted(counts.revised)),
+    )
 
 
 def prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:
@@ -210,6 +223,20 @@ def _clash(engine: sa.Engine, source_name: str, files: list[tuple[Path, str]], e
             )
         )
     return error
+
+
+def _with_stored_kinds(connection: sa.Connection, batch: Batch) -> Batch:
+    """The batch with each stored organisation's kind and sector in place of the ones the source gave."""
+    stored = repository.existing_organisations(connection, batch.organisations["code"])
+    if stored.empty:
+        return batch
+    organisations = batch.organisations.copy()
+    kinds = dict(zip(stored["code"], stored["kind"], strict=True))
+    sectors = dict(zip(stored["code"], stored["sector"], strict=True))
+    known = organisations["code"].isin(kinds)
+    organisations.loc[known, "kind"] = organisations.loc[known, "code"].map(kinds)
+    organisations.loc[known, "sector"] = organisations.loc[known, "code"].map(sectors)
+    return replace(batch, organisations=organisations)
 
 
 def _check_references(connection: sa.Connection, batch: Batch) -> None:

@@ -73,6 +73,10 @@ class Source:
     batch that had any), so an import's memory is bounded by the batch, not the file.
     ``authoritative_names``: a name this source gives replaces a stored organisation's name (a curated
     list or the registry's own file corrects names; a data release only names the unnamed).
+    ``stored_kinds``: the source names organisations by code only, so the kinds it gives are for codes new
+    to the store; a stored organisation keeps its kind (from ODS or a curated list) rather than clashing.
+    ``known_only``: a reference file covering every kind of organisation (ODS successions): links naming
+    an organisation the store does not hold are left out and counted, not refused.
     """
 
     name: str
@@ -80,6 +84,8 @@ class Source:
     read: Reader
     stream: Streamer | None = None
     authoritative_names: bool = False
+    stored_kinds: bool = False
+    known_only: bool = False
 
     def batches(self, path: Path, period: dt.date | None, problems: ProblemList) -> Iterator[Batch]:
         """The file's batches (one when the source has no ``stream``); problems go to ``problems``."""
