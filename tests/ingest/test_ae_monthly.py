@@ -158,3 +158,31 @@ def test_a_file_whose_providers_do_not_sum_to_its_total_is_refused_naming_the_ce
     rows = source.count("\n") - 1
     assert (problem.row, problem.field) == (rows, "A&E attendances Type 1")
     assert "sum to 1,271,831" in problem.reason
+
+
+def test_ingest_a_folder_loads_each_month_in_order_and_says_what_it_skipped(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from carelens.cli import app
+
+    folder = tmp_path / "downloads"
+    (folder / "first").mkdir(parents=True)
+    shutil.copy(CSV_DIR / "2025-26" / "2025-05.csv", folder / "2025-05.csv")
+    shutil.copy(CSV_DIR / "2025-26" / "2025-04.csv", folder / "2025-04.csv")
+    shutil.copy(CSV_DIR / "vintages_first_publication" / "Monthly-AE-April-2025.csv", folder / "first")
+    (folder / "notes.txt").write_text("downloaded in July\n")
+    (folder / "other.csv").write_text("code,name\nRXX,A trust\n")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = CliRunner().invoke(app, ["ingest", "ae-monthly", str(folder), "--db", url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    loaded = [line.split()[1] for line in lines if line.startswith("loaded")]
+    assert loaded == ["2025-04.csv:", "2025-05.csv:"]
+    skipped = {line.split(":")[0].rsplit("/", 1)[-1]: line for line in lines if line.startswith("skipped")}
+    assert set(skipped) == {"Monthly-AE-April-2025.csv", "notes.txt", "other.csv"}
+    assert "a second file for April 2025" in skipped["Monthly-AE-April-2025.csv"]
+    assert "ae-monthly: 2 files loaded, 0 already imported, 3 skipped" in result.output
+    refused = CliRunner().invoke(app, ["ingest", "ae", str(folder), "--db", url])
+    assert refused.exit_code == 2 and "ae imports files one by one" in refused.output

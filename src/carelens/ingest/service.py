@@ -13,7 +13,7 @@ import getpass
 import hashlib
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -63,25 +63,55 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def files_to_import(
+    source_name: str, paths: Sequence[str | Path]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files ``paths`` name, a folder replaced by its files in the source's order; and the files
+    skipped, with why. Only a source published as a series of files (``Source.folder``) reads folders."""
+    source = _source(source_name)
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.is_dir():
+            files.append(path)
+        elif source.folder is None:
+            raise InputError(
+                Problem(str(path), None, None, f"a folder: {source_name} imports files one by one")
+            )
+        else:
+            found, passed = source.folder(path)
+            files += found
+            skipped += passed
+    return files, skipped
+
+
+def _source(source_name: str) -> Source:
+    if source_name not in SOURCE_MODULES:
+        raise InputError(
+            Problem(source_name, None, None, f"unknown source; choose one of: {', '.join(SOURCE_MODULES)}")
+        )
+    return get_source(source_name)
+
+
 def ingest(
     engine: sa.Engine,
     source_name: str,
     paths: Sequence[str | Path],
     user: str | None = None,
     period: dt.date | None = None,
+    progress: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
     """Validate and load every file in one transaction; return one result per file.
+
+    ``progress`` is called with each file's result as it is read (before the transaction commits).
 
     Files are read batch by batch (a national file never whole in memory); each batch is written once
     it is valid. The first problem stops all writing, the rest of every file is still checked so that
     every problem is reported, and the transaction is rolled back: nothing is half-written. A file
     imported by another process at the same time, or a store locked by one, is bad input naming it.
     """
-    if source_name not in SOURCE_MODULES:
-        raise InputError(
-            Problem(source_name, None, None, f"unknown source; choose one of: {', '.join(SOURCE_MODULES)}")
-        )
-    source = get_source(source_name)
+    source = _source(source_name)
     user = user or current_user()
     problems = ProblemList()
     files: list[tuple[Path, str]] = []
@@ -100,10 +130,11 @@ def ingest(
     ensure_schema(engine)
     try:
         with engine.begin() as connection:
-            results = [
-                _load(connection, source, path, digest, period, user, definitions, problems)
-                for path, digest in files
-            ]
+            results = []
+            for path, digest in files:
+                results.append(_load(connection, source, path, digest, period, user, definitions, problems))
+                if progress is not None:
+                    progress(results[-1])
             problems.raise_if_any()  # rolls the whole command back
     except (sa.exc.IntegrityError, sa.exc.OperationalError) as error:
         raise _clash(engine, source_name, files, error) from None

@@ -323,10 +323,55 @@ def _observations(codes: np.ndarray, month: dt.date, numbers: dict[str, np.ndarr
     return pd.concat(frames, ignore_index=True)[list(OBSERVATION_COLUMNS)]
 
 
+def folder(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Every month's file under ``path`` (searched recursively), oldest month first, and what is skipped.
+
+    A file is recognised by its header (``Period`` and ``Org Code`` first) and its month by its first row.
+    A second file for a month already found (in path order) is skipped: which of two vintages is the later
+    cannot be told from the files, so a revision is imported on its own, after the month it revises.
+    """
+    found: dict[dt.date, Path] = {}
+    unknown: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+        if candidate.suffix.lower() != ".csv":
+            skipped.append((candidate, "not a CSV file"))
+            continue
+        header, first = _first_rows(candidate)
+        if [h.strip() for h in header[:2]] != [PERIOD, CODE]:
+            skipped.append((candidate, "not a monthly A&E file (its header does not start Period, Org Code)"))
+            continue
+        month = month_of(first[0]) if first else None
+        if month is None:
+            unknown.append(candidate)  # imported first: the reader names what is wrong with it
+        elif month in found:
+            skipped.append(
+                (
+                    candidate,
+                    f"a second file for {month:%B %Y} (loaded: {found[month].relative_to(path)}); "
+                    "import a revision on its own, after the month it revises",
+                )
+            )
+        else:
+            found[month] = candidate
+    return unknown + [found[m] for m in sorted(found)], skipped
+
+
+def _first_rows(path: Path) -> tuple[list[str], list[str]]:
+    """The header and first data row of a file, or empty lists when it cannot be read as CSV text."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = csv.reader(handle)
+            return next(rows, []), next(rows, [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return [], []
+
+
 SOURCE = Source(
     "ae-monthly",
     "NHS England's monthly A&E CSV as published: attendances, 4-hour breaches, admissions and booked "
     "appointments by department type",
     read,
     stored_kinds=True,
+    folder=folder,
 )

@@ -59,6 +59,8 @@ class Batch:
 
 
 Reader = Callable[[Path, dt.date | None], Batch]
+Folder = Callable[[Path], tuple[list[Path], list[tuple[Path, str]]]]
+"""A folder's files to import, in order, and the files skipped with why."""
 Streamer = Callable[[Path, dt.date | None, "ProblemList"], Iterator[Batch]]
 
 
@@ -77,6 +79,8 @@ class Source:
     to the store; a stored organisation keeps its kind (from ODS or a curated list) rather than clashing.
     ``known_only``: a reference file covering every kind of organisation (ODS successions): links naming
     an organisation the store does not hold are left out and counted, not refused.
+    ``folder``: for a source published as a series of files, which files of a folder to import and in
+    what order (e.g. one a month, oldest first), and which it skips and why.
     """
 
     name: str
@@ -86,6 +90,7 @@ class Source:
     authoritative_names: bool = False
     stored_kinds: bool = False
     known_only: bool = False
+    folder: Folder | None = None
 
     def batches(self, path: Path, period: dt.date | None, problems: ProblemList) -> Iterator[Batch]:
         """The file's batches (one when the source has no ``stream``); problems go to ``problems``."""
