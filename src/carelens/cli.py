@@ -511,6 +511,8 @@ def ingest(
         name = Path(result.file).name
         if result.status == "loaded":
             revised = f"; revised {', '.join(result.revised)}" if result.revised else ""
+            if result.left_out:
+                revised += f"; {result.left_out:,} links left out: they name organisations not in the store"
             typer.echo(
                 f"loaded {name}: {result.rows:,} rows read, {result.inserted:,} written, "
                 f"{result.superseded:,} superseded, {result.unchanged:,} unchanged (import #{result.import_id})"

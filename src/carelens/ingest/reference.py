@@ -12,6 +12,7 @@ ODS import, or an earlier file) is kept: the import service defers to it (``Sour
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def reference_kinds() -> dict[str, OrgKind]:
     return kinds
 
 
-def kind_of(code: str) -> OrgKind:
-    """The kind of a code reporting activity (see the module's docstring); a site when ODS does not list it."""
-    return reference_kinds().get(code, OrgKind.LOCATION)
+def kind_of(code: str, otherwise: Callable[[str], OrgKind] = lambda _code: OrgKind.LOCATION) -> OrgKind:
+    """The kind of a code reporting activity (see the module's docstring); ``otherwise(code)`` when ODS does
+    not list it (a site, unless the caller knows better)."""
+    kind = reference_kinds().get(code)
+    return kind if kind is not None else otherwise(code)

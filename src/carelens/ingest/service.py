@@ -45,6 +45,8 @@ class FileResult:
     unchanged: int = 0
     revised: tuple[str, ...] = ()
     """Organisations whose stored values this file changed (a revised release)."""
+    left_out: int = 0
+    """Links naming organisations the store does not hold, left out (a ``known_only`` source)."""
 
 
 def current_user() -> str:
@@ -157,7 +159,7 @@ def _load(
         return FileResult(str(path), source.name, digest, previous.rows, "already imported", previous.id)
     import_id: int | None = None
     counts = repository.WriteCounts()
-    rows = 0
+    rows = left_out = 0
     for batch in prefetched(source.batches(path, period, problems)):
         rows += batch.rows
         if problems:
@@ -165,6 +167,9 @@ def _load(
         try:
             if source.stored_kinds:
                 batch = _with_stored_kinds(connection, batch)
+            if source.known_only:
+                batch, dropped = _known_links_only(connection, batch)
+                left_out += dropped
             _check_references(connection, batch)
             if import_id is None:
                 import_id = repository.start_import(connection, source.name, path.name, digest, 0, user)
@@ -183,6 +188,7 @@ def _load(
         import_id,
         **counts.as_dict(),
         revised=tuple(sorted(counts.revised)),
+        left_out=left_out,
     )
 
 
@@ -268,6 +274,17 @@ def _with_stored_kinds(connection: sa.Connection, batch: Batch) -> Batch:
     organisations.loc[known, "kind"] = organisations.loc[known, "code"].map(kinds)
     organisations.loc[known, "sector"] = organisations.loc[known, "code"].map(sectors)
     return replace(batch, organisations=organisations)
+
+
+def _known_links_only(connection: sa.Connection, batch: Batch) -> tuple[Batch, int]:
+    """The batch without the links that name an organisation neither stored nor in the batch; how many."""
+    links = batch.relationships
+    codes = set(links["subject_code"]) | set(links["object_code"])
+    known = set(repository.existing_organisations(connection, codes)["code"]) | set(
+        batch.organisations["code"]
+    )
+    keep = links["subject_code"].isin(known) & links["object_code"].isin(known)
+    return replace(batch, relationships=links[keep].reset_index(drop=True)), int((~keep).sum())
 
 
 def _check_references(connection: sa.Connection, batch: Batch) -> None:

@@ -18,11 +18,16 @@ SOURCE_MODULES = {
     "organisations": "carelens.ingest.sources.organisations",
     "relationships": "carelens.ingest.sources.relationships",
     "place-transitions": "carelens.ingest.sources.place_transitions",
+    "ods-etr": "carelens.ingest.sources.ods:ETR",
     "ods-trusts": "carelens.ingest.sources.ods_trusts",
+    "ods-eccg": "carelens.ingest.sources.ods:ECCG",
+    "ods-succ": "carelens.ingest.sources.ods:SUCC",
+    "ods-epraccur": "carelens.ingest.sources.ods:EPRACCUR",
 }
-"""Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE``."""
+"""Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE`` (or ``module:NAME``)."""
 
 
 def get_source(name: str) -> Source:
     """The importer called ``name``; raises KeyError for an unknown name."""
-    return import_module(SOURCE_MODULES[name]).SOURCE
+    module, _, attribute = SOURCE_MODULES[name].partition(":")
+    return getattr(import_module(module), attribute or "SOURCE")
