@@ -101,6 +101,24 @@ def test_the_corpus_is_large_and_covers_every_importer_and_settings_file():
     )
 
 
+def test_the_corpus_is_what_its_generator_writes():
+    """The files are make_corpus.py's output, byte for byte: a case is changed there, not by hand (after
+    changing it, or a packaged settings file the settings cases copy, run the script again)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    expected = generator.corpus()
+    on_disk = {
+        p.relative_to(CORPUS).as_posix(): p.read_bytes()
+        for p in [*CORPUS.glob("*/*"), CORPUS / "expected.csv"]
+    }
+    assert sorted(on_disk) == sorted(expected)
+    stale = sorted(path for path, data in expected.items() if on_disk[path] != data)
+    assert not stale, f"run python {CORPUS / 'make_corpus.py'} again: {stale}"
+
+
 @pytest.mark.parametrize(("case", "row", "field"), CASES, ids=[c for c, _, _ in CASES])
 def test_bad_input_exits_2_naming_file_row_and_field_and_changes_nothing(store, capsys, case, row, field):
     path = CORPUS / case

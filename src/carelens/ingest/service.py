@@ -159,25 +159,25 @@ def _load(
         return FileResult(str(path), source.name, digest, previous.rows, "already imported", previous.id)
     import_id: int | None = None
     counts = repository.WriteCounts()
+    bulk = repository.BulkLoad(connection)
     rows = left_out = 0
     for batch in prefetched(source.batches(path, period, problems)):
         rows += batch.rows
         if problems:
             continue  # nothing more is written; the rest is only checked
         try:
-            if source.stored_kinds:
-                batch = _with_stored_kinds(connection, batch)
-            if source.known_only:
-                batch, dropped = _known_links_only(connection, batch)
-                left_out += dropped
-            _check_references(connection, batch)
+            batch, known, dropped = _check_references(connection, batch, source)
+            left_out += dropped
             if import_id is None:
                 import_id = repository.start_import(connection, source.name, path.name, digest, 0, user)
-            counts += _write(connection, batch, definitions, import_id, user, source.authoritative_names)
+            counts += _write(
+                connection, batch, known, definitions, import_id, user, source.authoritative_names, bulk
+            )
         except InputError as error:
             problems.extend(error.problems)
     if problems or import_id is None:
         return FileResult(str(path), source.name, digest, rows, "rejected", 0)
+    bulk.finish()
     repository.finish_import(connection, import_id, counts, user, rows)
     return FileResult(
         str(path),
@@ -262,42 +262,49 @@ def _clash(engine: sa.Engine, source_name: str, files: list[tuple[Path, str]], e
     return error
 
 
-def _with_stored_kinds(connection: sa.Connection, batch: Batch) -> Batch:
+def _with_stored_kinds(batch: Batch, known: pd.DataFrame) -> Batch:
     """The batch with each stored organisation's kind and sector in place of the ones the source gave."""
-    stored = repository.existing_organisations(connection, batch.organisations["code"])
-    if stored.empty:
+    if known.empty:
         return batch
     organisations = batch.organisations.copy()
-    kinds = dict(zip(stored["code"], stored["kind"], strict=True))
-    sectors = dict(zip(stored["code"], stored["sector"], strict=True))
-    known = organisations["code"].isin(kinds)
-    organisations.loc[known, "kind"] = organisations.loc[known, "code"].map(kinds)
-    organisations.loc[known, "sector"] = organisations.loc[known, "code"].map(sectors)
+    kinds = dict(zip(known["code"], known["kind"], strict=True))
+    sectors = dict(zip(known["code"], known["sector"], strict=True))
+    stored = organisations["code"].isin(kinds)
+    organisations.loc[stored, "kind"] = organisations.loc[stored, "code"].map(kinds)
+    organisations.loc[stored, "sector"] = organisations.loc[stored, "code"].map(sectors)
     return replace(batch, organisations=organisations)
 
 
-def _known_links_only(connection: sa.Connection, batch: Batch) -> tuple[Batch, int]:
+def _known_links_only(batch: Batch, known: pd.DataFrame) -> tuple[Batch, int]:
     """The batch without the links that name an organisation neither stored nor in the batch; how many."""
     links = batch.relationships
-    codes = set(links["subject_code"]) | set(links["object_code"])
-    known = set(repository.existing_organisations(connection, codes)["code"]) | set(
-        batch.organisations["code"]
-    )
-    keep = links["subject_code"].isin(known) & links["object_code"].isin(known)
+    codes = set(known["code"]) | set(batch.organisations["code"])
+    keep = links["subject_code"].isin(codes) & links["object_code"].isin(codes)
     return replace(batch, relationships=links[keep].reset_index(drop=True)), int((~keep).sum())
 
 
-def _check_references(connection: sa.Connection, batch: Batch) -> None:
-    """Reject a batch whose organisations clash with stored ones or whose links name unknown codes."""
-    source = batch.source_file
+def _check_references(
+    connection: sa.Connection, batch: Batch, source: Source
+) -> tuple[Batch, pd.DataFrame, int]:
+    """Reject a batch whose organisations clash with stored ones or whose links name unknown codes;
+    return the batch as written, the stored organisations it names (as
+    :func:`repository.existing_organisations`) and the links left out. A ``stored_kinds`` source's
+    organisations take their stored kinds; a ``known_only`` source's links naming organisations not in
+    the store are left out rather than refused."""
+    referenced = set(batch.relationships["subject_code"]) | set(batch.relationships["object_code"])
+    known = repository.existing_organisations(connection, set(batch.organisations["code"]) | referenced)
+    left_out = 0
+    if source.stored_kinds:
+        batch = _with_stored_kinds(batch, known)
+    if source.known_only:
+        batch, left_out = _known_links_only(batch, known)
+    where = batch.source_file
     problems: list[Problem] = []
     links = batch.relationships
-    referenced = set(links["subject_code"]) | set(links["object_code"])
-    known = repository.existing_organisations(connection, set(batch.organisations["code"]) | referenced)
     clash = batch.organisations.merge(known[["code", "kind"]], on="code", suffixes=("", "_stored"))
     clash = clash[clash["kind"] != clash["kind_stored"]]
     problems += [
-        Problem(source, None, "code", f"organisation {c} is a {k} here but already stored as a {s}")
+        Problem(where, None, "code", f"organisation {c} is a {k} here but already stored as a {s}")
         for c, k, s in zip(clash["code"], clash["kind"], clash["kind_stored"], strict=True)
     ]
     kinds = dict(zip(known["code"], known["kind"], strict=True))
@@ -308,7 +315,7 @@ def _check_references(connection: sa.Connection, batch: Batch) -> None:
         if link.subject_code == link.object_code:
             problems.append(
                 Problem(
-                    source,
+                    where,
                     row,
                     "object_code",
                     f"{link.subject_code} cannot be linked to itself (a {link.kind} link)",
@@ -322,7 +329,7 @@ def _check_references(connection: sa.Connection, batch: Batch) -> None:
             if code not in kinds:
                 problems.append(
                     Problem(
-                        source,
+                        where,
                         row,
                         f"{side}_code",
                         f"unknown organisation code {code!r} in a {link.kind} link",
@@ -331,7 +338,7 @@ def _check_references(connection: sa.Connection, batch: Batch) -> None:
             elif kinds[code] not in allowed:
                 problems.append(
                     Problem(
-                        source,
+                        where,
                         row,
                         f"{side}_code",
                         f"{code} is a {kinds[code]}, which cannot be the {side} of a {link.kind} link",
@@ -339,18 +346,21 @@ def _check_references(connection: sa.Connection, batch: Batch) -> None:
                 )
     if problems:
         raise InputError(problems)
+    return batch, known, left_out
 
 
 def _write(
     connection: sa.Connection,
     batch: Batch,
+    known: pd.DataFrame,
     definitions: dict,
     import_id: int,
     user: str,
     rename: bool,
+    bulk: repository.BulkLoad,
 ) -> repository.WriteCounts:
     counts = repository.WriteCounts()
-    existing = repository.existing_organisations(connection, batch.organisations["code"])
+    existing = known[known["code"].isin(batch.organisations["code"])]  # stored before this batch
     counts += repository.write_organisations(
         connection, batch.organisations, existing, import_id, user=user, rename=rename
     )
@@ -377,6 +387,7 @@ def _write(
         key=["indicator_id", "org_code", "period"],
         narrow_by=["org_code", "indicator_id", "period"],
         import_id=import_id,
+        bulk=bulk,
     )
     counts += repository.write_versioned(
         connection,
@@ -385,6 +396,7 @@ def _write(
         key=["org_code", "year", "measure", "age_band", "sex"],
         narrow_by=["org_code", "year", "measure"],
         import_id=import_id,
+        bulk=bulk,
     )
     counts += repository.write_versioned(
         connection,
@@ -393,6 +405,7 @@ def _write(
         key=["org_code", "level", "service", "key_question", "method"],
         narrow_by=["org_code", "method"],
         import_id=import_id,
+        bulk=bulk,
     )
     return counts
 

@@ -322,7 +322,7 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
         add("header_only", _csv(rows[:1]), None, None)
         add("utf16", good.decode().encode("utf-16"), None, None)
         add("binary", BINARY, None, None)
-        add("corrupt_gzip", gzip.compress(good)[:-12], None, None, ext=f"{suffix}.gz")
+        add("corrupt_gzip", gzip.compress(good, mtime=0)[:-12], None, None, ext=f"{suffix}.gz")
         add("not_gzip", good, None, None, ext=f"{suffix}.gz")
         code = CODE_COLUMN[source]
         missing = [[c for i, c in enumerate(r) if rows[0][i] != code] for r in rows]
@@ -691,20 +691,31 @@ def settings_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
     return cases
 
 
-def main() -> None:
+def corpus() -> dict[str, bytes]:
+    """Every file of the corpus by its path under this folder, ``expected.csv`` among them. The same bytes
+    every time (gzip without a timestamp), so ``test_bad_inputs`` can check the folder is this output."""
     cases = {**importer_cases(), **settings_cases()}
-    cases = {path: case for path, case in cases.items() if path not in NOT_YET_REFUSED}
+    cases = {path: case for path, case in sorted(cases.items()) if path not in NOT_YET_REFUSED}
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(["case", "row", "field"])
+    for path, (_, row, field) in cases.items():
+        writer.writerow([path, "" if row is None else row, field or ""])
+    return {
+        **{path: data for path, (data, _, _) in cases.items()},
+        "expected.csv": expected.getvalue().encode(),
+    }
+
+
+def main() -> None:
+    files = corpus()
     for old in HERE.glob("*/*"):
         old.unlink()
-    with (HERE / "expected.csv").open("w", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["case", "row", "field"])
-        for path, (data, row, field) in sorted(cases.items()):
-            target = HERE / path
-            target.parent.mkdir(exist_ok=True)
-            target.write_bytes(data)
-            writer.writerow([path, "" if row is None else row, field or ""])
-    print(f"{len(cases)} cases")
+    for path, data in files.items():
+        target = HERE / path
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(data)
+    print(f"{len(files) - 1} cases")
 
 
 if __name__ == "__main__":
