@@ -1,10 +1,14 @@
 """Benchmark the statistics kernels at national scale and print the figures.
 
-Targets (issue "Foundation and the statistics engine", on a 2-core machine):
+Targets (on a 2-core machine; issue "Foundation and the statistics engine" and issue 21):
 - XmR limits + all four rules on 10,000 series × 60 points: ≤ 0.25 s;
-- an overdispersed funnel on 50,000 units: ≤ 50 ms.
+- an overdispersed funnel on 50,000 units: ≤ 50 ms;
+- a run chart with the Anhøj rules, and a Laney p′ chart with the four rules, on 10,000 series × 60 points:
+  ≤ 0.25 s each;
+- a risk-adjusted CUSUM over 10,000 series × 1,000 patient records each: ≤ 1 s.
 
-Usage: python benchmarks/stats.py [--series 10000] [--points 60] [--units 50000] [--repeats 7]
+Usage: python benchmarks/stats.py [--series 10000] [--points 60] [--units 50000] [--records 1000]
+       [--repeats 7]
 Each figure is the median (and best) wall time of ``--repeats`` runs after one warm-up run.
 """
 
@@ -17,11 +21,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from carelens.stats.control_charts import control_chart
+from carelens.stats.cusum import risk_adjusted_cusum
 from carelens.stats.funnel import funnel
+from carelens.stats.run_chart import run_chart
 from carelens.stats.spc import xmr
 
 SPC_TARGET_S = 0.25
 FUNNEL_TARGET_S = 0.050
+CUSUM_TARGET_S = 1.0
 
 
 def timed(run: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -54,6 +62,34 @@ def funnel_input(units: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     return rng.binomial(n.astype(np.int64), p).astype(float), n
 
 
+def laney_input(series: int, points: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Monthly counts over large denominators (thousands of admissions) with between-month variation."""
+    n = rng.integers(2_000, 20_000, size=series * points).astype(float)
+    rate = np.repeat(rng.uniform(0.05, 0.2, series), points) * np.exp(rng.normal(0, 0.05, series * points))
+    counts = rng.binomial(n.astype(np.int64), np.clip(rate, 0, 1)).astype(float)
+    return counts, n
+
+
+def cusum_input(series: int, records: int, rng: np.random.Generator):
+    """Patients' predicted risks (skewed, mean about 5%) and outcomes; 5% of series have the odds of death
+    doubled in their second half, so some charts signal several times and restart."""
+    risks = rng.beta(1, 20, size=series * records)
+    odds = risks / (1 - risks)
+    worse = np.repeat(rng.random(series) < 0.05, records) & np.tile(
+        np.arange(records) >= records // 2, series
+    )
+    odds = np.where(worse, 2 * odds, odds)
+    outcomes = (rng.random(series * records) < odds / (1 + odds)).astype(float)
+    return outcomes, risks, np.repeat(np.arange(series), records)
+
+
+def report(name: str, median: float, best: float, target: float, extra: str) -> None:
+    print(
+        f"{name}: median {median:.3f} s, best {best:.3f} s (target <= {target} s) [{extra}] "
+        f"{'OK' if median <= target else 'OVER TARGET'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,6 +97,7 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=60)
     parser.add_argument("--units", type=int, default=50_000)
+    parser.add_argument("--records", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
@@ -74,6 +111,41 @@ def main() -> None:
         f"spc     XmR limits + 4 rules, {args.series:,} series x {args.points} points: "
         f"median {median:.3f} s, best {best:.3f} s (target <= {SPC_TARGET_S} s) "
         f"[{special:,} special-cause points] {'OK' if median <= SPC_TARGET_S else 'OVER TARGET'}"
+    )
+
+    result = run_chart(values, codes)
+    median, best = timed(lambda: run_chart(values, codes), args.repeats)
+    report(
+        f"run     run chart + Anhøj rules, {args.series:,} series x {args.points} points",
+        median,
+        best,
+        SPC_TARGET_S,
+        f"{int(result.runs_signal.sum()):,} series signal",
+    )
+
+    counts, n = laney_input(args.series, args.points, rng)
+    options = {"improvement": "decrease", "target": 0.1}
+    result = control_chart("pp", counts, codes, n, **options)
+    median, best = timed(lambda: control_chart("pp", counts, codes, n, **options), args.repeats)
+    report(
+        f"laney   p' chart + 4 rules + runs analysis, {args.series:,} series x {args.points} points",
+        median,
+        best,
+        SPC_TARGET_S,
+        f"{int(np.count_nonzero(result.rule_code)):,} special-cause points",
+    )
+
+    outcomes, risks, patient_codes = cusum_input(args.series, args.records, rng)
+    result = risk_adjusted_cusum(outcomes, risks, patient_codes, threshold=4.5)
+    median, best = timed(
+        lambda: risk_adjusted_cusum(outcomes, risks, patient_codes, threshold=4.5), max(3, args.repeats // 2)
+    )
+    report(
+        f"cusum   RA-CUSUM (odds ratio 2, h 4.5, reset), {args.series:,} series x {args.records:,} records",
+        median,
+        best,
+        CUSUM_TARGET_S,
+        f"{int(result.n_signals.sum()):,} signals in {int((result.n_signals > 0).sum()):,} series",
     )
 
     for kind in ("pr", "sr"):

@@ -20,9 +20,9 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The real demo datasets shipped with the package: ``src/carelens/demo/data``."""
-    path = Path(carelens.__file__).resolve().parent / "demo" / "data"
-    assert path.is_dir(), f"demo data folder not found at {path}"
+    """The real demo datasets shipped with the package: ``src/carelens/data``."""
+    path = Path(carelens.__file__).resolve().parent / "data"
+    assert path.is_dir(), f"packaged data folder not found at {path}"
     return path
 
 

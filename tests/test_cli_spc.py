@@ -15,7 +15,7 @@ from carelens.errors import InputError
 from carelens.monitor.control_charts import POINT_COLUMNS, gaps_before, spc_summary, spc_table
 
 runner = CliRunner()
-AE_FILE = Path(carelens.__file__).resolve().parent / "demo" / "data" / "nhsrdatasets" / "ae_attendances.csv"
+AE_FILE = Path(carelens.__file__).resolve().parent / "data" / "nhsrdatasets" / "ae_attendances.csv"
 TOL = 1e-12
 
 

@@ -23,16 +23,17 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from carelens.api.app import create_app
+from carelens.app import create_app
 from carelens.model.access import Role
-from carelens.services.auth import NewUser, create_users, login
+from carelens.services.auth import NewUser, create_users, login, password_hasher
 from carelens.store import schema
 from carelens.store.testing import seed_import, seed_organisations, seed_ratings
 
 from .systems_seed import fill_systems
 
-TEST_SCRYPT_N = 2**10
-"""Cheap password hashing for tests (the default cost is a setting)."""
+TEST_HASH = dict(memory_kib=1024, time_cost=1)
+"""Cheap password hashing to create the users (the default cost is a setting; a hash is re-made at that
+cost when its user first signs in)."""
 
 ORGS = [
     ("P1", "Alpha Hospitals NHS Trust", "nhs_trust", "hospitals"),
@@ -112,7 +113,7 @@ def fill(engine: sa.Engine) -> None:
             c,
             [NewUser(role.value, role, f"{role.value}-pw", **extra) for role, extra in USERS.items()],
             by="test",
-            n=TEST_SCRYPT_N,
+            hasher=password_hasher(**TEST_HASH),
         )
     fill_systems(engine)  # places, reviews and ACOs (tests/api/systems_seed.py), through the domain functions
 

@@ -37,6 +37,8 @@ L1_PROPOSED = RATING_IDS["L1_proposed"]
 L2_PROPOSED = RATING_IDS["L2_proposed"]
 ENTITLED_EVERYWHERE = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
 SEE_ALL = dict(analyst=200, national_board=200, admin=200, policy_maker=200)
+MONEY = dict(commissioner=200, **SEE_ALL)
+"""Roles that may see allocations and commissioner assessments."""
 """Roles whose confidential-data rule reaches every organisation (the chief inspector's is a sector)."""
 SEE_ALL_PLANS = dict(analyst=200, admin=200)
 SEE_PLANS_SECTOR = dict(chief_inspector=200, **SEE_ALL_PLANS)
@@ -160,12 +162,14 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations/L2/ratings-at?date=2024-06-01", ALL_200),
     ("GET", "/api/v1/organisations/NOPE/ratings-at?date=2024-06-01", dict.fromkeys(R, 404)),
     ("GET", "/api/v1/segmentation", ALL_200),
-    # Allocations: the public may not use them; a commissioner sees its own scorecard only.
-    ("GET", "/api/v1/allocations/runs", only(200, public=403)),
-    ("GET", f"/api/v1/allocations?run_id={ALLOCATION_RUN}", only(200, public=403)),
-    ("GET", "/api/v1/allocations?run_id=99", only(404, public=403)),
-    ("GET", "/api/v1/allocations/scenarios", only(200, public=403)),
-    ("GET", "/api/v1/allocations/whatif?a=2024_25&b=nope", only(400, public=403)),
+    # Allocations: for those who see every organisation and for commissioners (their area); providers,
+    # inspectors and a sector's chief inspector have no commissioner in reach (403). A commissioner sees
+    # its own scorecard only.
+    ("GET", "/api/v1/allocations/runs", only(403, **MONEY)),
+    ("GET", f"/api/v1/allocations?run_id={ALLOCATION_RUN}", only(403, **MONEY)),
+    ("GET", "/api/v1/allocations?run_id=99", only(403, **dict.fromkeys(MONEY, 404))),
+    ("GET", "/api/v1/allocations/scenarios", only(403, **MONEY)),
+    ("GET", "/api/v1/allocations/whatif?a=2024_25&b=nope", only(403, **dict.fromkeys(MONEY, 400))),
     ("GET", "/api/v1/commissioners/C1/scorecard", only(404, commissioner=200, **SEE_ALL)),
     ("GET", "/api/v1/commissioners/C2/scorecard", only(404, **SEE_ALL)),
     ("GET", "/api/v1/commissioners/P1/scorecard", dict.fromkeys(R, 404)),
@@ -334,8 +338,6 @@ def test_rating_at_a_date_prefers_the_assessed_rating_for_those_entitled(client,
         (Role.COMMISSIONER, {"C1"}),
         (Role.NATIONAL_BOARD, {"C1", "C2"}),
         (Role.POLICY_MAKER, {"C1", "C2"}),
-        (Role.PROVIDER, set()),
-        (Role.CHIEF_INSPECTOR, set()),
     ],
 )
 def test_allocations_show_commissioners_in_reach(client, tokens, role, expected):

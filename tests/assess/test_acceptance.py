@@ -1,6 +1,6 @@
 """Acceptance on the real Devon and Plymouth CQC extract (April 2021), and the command line.
 
-Counts measured on ``demo/data/cqc_ratings/cqc_ratings_long_devon_plymouth_2021-04.csv``:
+Counts measured on ``data/cqc_ratings/cqc_ratings_long_devon_plymouth_2021-04.csv``:
 
 - adult social care rules: 413 of 415 care homes with a published overall rating (99.5%); the two misses
   are focused inspections (Ashleigh Manor kept Good with two RI key questions; Holmesley kept RI after

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from carelens.demo.store import DATA_DIR, demo_loads
+from carelens.demo.store import demo_loads
 from carelens.ingest.service import ingest
+from carelens.packaged import DATA_DIR
 
 LOADS = demo_loads(include_synthetic=False)  # the real public data sets only
 

@@ -15,7 +15,7 @@ from carelens.ingest import tables
 from carelens.ingest.service import ingest
 from carelens.store import repository, schema
 
-AE = Path(str(resources.files("carelens") / "demo" / "data" / "nhsrdatasets" / "ae_attendances.csv"))
+AE = Path(str(resources.files("carelens") / "data" / "nhsrdatasets" / "ae_attendances.csv"))
 
 
 def snapshot(engine: sa.Engine) -> dict[str, list]:

@@ -22,7 +22,7 @@ from carelens.ingest import tables
 from carelens.ingest.service import ingest
 from carelens.store import repository, schema
 
-DATA = Path(str(resources.files("carelens") / "demo" / "data"))
+DATA = Path(str(resources.files("carelens") / "data"))
 ONS = DATA / "nhsrdatasets" / "ons_uk_population_2023.csv"
 GP = DATA / "allocations" / "gp_practice_weighted_population_2024_25.csv.gz"
 AE = DATA / "nhsrdatasets" / "ae_attendances.csv"

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from carelens.cli import app
-from carelens.demo.store import DATA_DIR
 from carelens.errors import InputError
 from carelens.ingest.service import ingest
 from carelens.ingest.sources.ods_trusts import read
+from carelens.packaged import DATA_DIR
 from carelens.store import schema
 from carelens.store.testing import seed_import, seed_organisations
 

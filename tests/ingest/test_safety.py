@@ -20,7 +20,7 @@ from carelens.errors import InputError
 from carelens.ingest.service import ingest
 from carelens.store import repository, schema
 
-DATA = Path(str(resources.files("carelens") / "demo" / "data"))
+DATA = Path(str(resources.files("carelens") / "data"))
 AE = DATA / "nhsrdatasets" / "ae_attendances.csv"
 SHMI_APRIL = DATA / "shmi" / "archive_raw" / "shmi-2012-april.csv"
 

@@ -12,8 +12,9 @@ import pytest
 
 from carelens.errors import InputError
 from carelens.monitor.funnels import funnel_columns, funnel_table
-from carelens.stats.funnel import OD_NOTES, funnel
+from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
 from carelens.stats.groups import Groups
+from carelens.stats.intervals import wilson_funnel_limits
 
 FOUR_DP = 1e-9
 """After rounding to 4 dp, published and computed values must be the same number (float noise only)."""
@@ -330,6 +331,150 @@ def test_round_expected_equals_rounding_first():
     rounded = funnel(o, e, kind="sr", round_expected=True)
     by_hand = funnel(o, np.round(e, 2), kind="sr")
     np.testing.assert_array_equal(rounded.upper, by_hand.upper)
+    np.testing.assert_array_equal(rounded.z, by_hand.z)
+    np.testing.assert_array_equal(rounded.phi, by_hand.phi)
+    np.testing.assert_array_equal(rounded.tau2, by_hand.tau2)
+
+
+def test_round_expected_reports_the_ratio_with_unrounded_expected():
+    # The published SHMI is O/E with E as modelled; FunnelPlotR rounds E only for z, φ, τ² and the limits.
+    # Before the fix the reported ratio was O/round(E): 40/35.56 instead of 40/35.555 (1.4e-4 relative).
+    o = np.array([3, 40, 18, 7, 90, 33])
+    e = np.array([4.126, 35.555, 20.004, 6.995, 80.123, 30.0049])
+    rounded = funnel(o, e, kind="sr", round_expected=True)
+    np.testing.assert_array_equal(rounded.value, o / e)
+    assert rounded.z[1] == pytest.approx(math.sqrt(35.56) * math.log(40 / 35.56), rel=1e-12)
+    fit = funnel_fit(o, e, kind="sr", round_expected=True)
+    np.testing.assert_array_equal(fit.value, o / e)
+    np.testing.assert_array_equal(fit.z_adjusted, rounded.z_adjusted)
+
+
+def test_round_expected_on_the_published_shmi_release_keeps_value_and_bands(data_dir):
+    shmi = read_shmi_release(data_dir / "shmi" / "archive_raw" / "shmi-2012-october.csv")
+    result = funnel(shmi["OBSERVED"], shmi["EXPECTED"], kind="sr", levels=(95,), round_expected=True)
+    assert_same_at_4dp(result.value, shmi["VALUE"], "VALUE")
+    np.testing.assert_array_equal(result.band, shmi["OD_BANDING"].to_numpy())
+
+
+# -- when the additive adjustment applies (adjust_when) ----------------------------------------------
+
+# CQC method, trim 0, E = 100 for five units: z = 2(√O − 10), so O = (10 + z/2)² gives z = [1, −1, 1, −1,
+# 0.5] exactly: φ = 4.25/5 = 0.85, between (m − 1)/m = 0.8 and 1. w = 4E = 400: τ² = (5·0.85 − 4) /
+# (2000 − 400) = 1.5625e-4.
+BORDER_Z = np.array([1.0, -1.0, 1.0, -1.0, 0.5])
+BORDER_E = np.full(5, 100.0)
+BORDER_O = (10 + BORDER_Z / 2) ** 2
+
+
+def test_adjust_when_phi_between_m_minus_1_over_m_and_1():
+    default = funnel(BORDER_O, BORDER_E, kind="sr", method="cqc", trim=0.0, levels=(95,))
+    np.testing.assert_allclose(default.z, BORDER_Z, rtol=0, atol=1e-12)
+    assert default.phi[0] == pytest.approx(0.85, rel=1e-12)
+    assert default.tau2[0] == pytest.approx(1.5625e-4, rel=1e-9)
+    assert default.od_adjusted.tolist() == [True]  # carelens's default: τ² > 0 is applied
+    assert default.od_note.tolist() == ["additive random effects (tau2)"]
+    reference = funnel(
+        BORDER_O, BORDER_E, kind="sr", method="cqc", trim=0.0, levels=(95,), adjust_when="phi_above_one"
+    )
+    assert reference.od_adjusted.tolist() == [False]  # FunnelPlotR: φ ≤ 1, no adjustment
+    assert reference.od_note.tolist() == ["no overdispersion (phi <= 1): unadjusted limits"]
+    assert reference.tau2[0] == pytest.approx(1.5625e-4, rel=1e-9)  # still reported
+    np.testing.assert_array_equal(reference.z_adjusted, reference.z)
+    unadjusted = funnel(BORDER_O, BORDER_E, kind="sr", method="cqc", levels=(95,), overdispersion=None)
+    np.testing.assert_array_equal(reference.upper, unadjusted.upper)
+    # above φ = 1 both rules adjust alike
+    wide_o = (10 + 2 * BORDER_Z / 2) ** 2  # z doubled: φ = 3.4
+    a = funnel(wide_o, BORDER_E, kind="sr", method="cqc", trim=0.0, levels=(95,))
+    b = funnel(wide_o, BORDER_E, kind="sr", method="cqc", trim=0.0, levels=(95,), adjust_when="phi_above_one")
+    np.testing.assert_array_equal(a.upper, b.upper)
+    assert a.od_adjusted.tolist() == b.od_adjusted.tolist() == [True]
+
+
+# -- Wilson score funnel for proportions (Fingertips, PHEindicatormethods) ---------------------------
+
+# PHEindicatormethods' test data for phe_funnels (testdata_funnel_prop_outputs.csv): the baseline
+# (average proportion) 80.642448% and, by population, the 95% (0.025) and 99.8% (0.001) limits in %,
+# given there to 6 decimals.
+PHE_BASELINE = 0.80642448
+PHE_FUNNEL = [
+    # population, lower 95, upper 95, lower 99.8, upper 99.8
+    (1, 3.204264, 100.0, 0.0, 100.0),
+    (3, 35.933491, 100.0, 10.150815, 100.0),
+    (18, 62.390093, 98.894803, 51.864359, 100.0),
+    (41, 68.548635, 92.73626, 61.574398, 99.710497),
+    (102, 72.974925, 88.309971, 68.553233, 92.731663),
+    (1008, 78.203374, 83.081521, 76.796814, 84.488082),
+    (9998, 79.867989, 81.416907, 79.421375, 81.863521),
+    (110000, 80.408963, 80.875933, 80.274317, 81.010578),
+]
+# Areas of the same test data (testdata_funnel_prop_inputs.csv) with the significance it documents.
+PHE_AREAS = [
+    ("New Forest PCT", 35078.488, 41980, "High (0.001)"),
+    ("Norwich PCT", 24803.6256, 31824, "Low (0.001)"),
+    ("South Gloucestershire PCT", 50050.7443, 61921, "Not significant"),
+    ("West Norfolk PCT", 26789.238, 33012, "High (0.025)"),
+    ("Mid-Hampshire PCT", 34502.0685, 42485, "High (0.025)"),
+    ("North Devon PCT", 30277.5312, 37828, "Low (0.025)"),
+    ("Exeter PCT", 24866.916, 30929, "Not significant"),
+    ("Heywood and Middleton PCT", 14493.3552, 17964, "Not significant"),
+]
+
+
+def test_wilson_funnel_limits_reproduce_phe_indicator_methods():
+    n = np.array([row[0] for row in PHE_FUNNEL], dtype=float)
+    lo95, hi95 = wilson_funnel_limits(PHE_BASELINE, n, 95)
+    lo998, hi998 = wilson_funnel_limits(PHE_BASELINE, n, 99.8)
+    for got, column in ((lo95, 1), (hi95, 2), (lo998, 3), (hi998, 4)):
+        published = np.array([row[column] for row in PHE_FUNNEL])
+        np.testing.assert_allclose(100 * got, published, rtol=0, atol=1e-6)  # 6 dp in %
+
+
+def test_wilson_funnel_significance_matches_phe_indicator_methods():
+    o = np.array([a[1] for a in PHE_AREAS])
+    n = np.array([a[2] for a in PHE_AREAS], dtype=float)
+    value = o / n
+    lo95, hi95 = wilson_funnel_limits(PHE_BASELINE, n, 95)
+    lo998, hi998 = wilson_funnel_limits(PHE_BASELINE, n, 99.8)
+    got = np.select(
+        [value < lo998, value < lo95, value > hi998, value > hi95],
+        ["Low (0.001)", "Low (0.025)", "High (0.001)", "High (0.025)"],
+        "Not significant",
+    )
+    assert got.tolist() == [a[3] for a in PHE_AREAS]
+
+
+def test_funnel_with_wilson_limits_uses_the_group_target_and_no_overdispersion():
+    rng = np.random.default_rng(11)
+    n = rng.integers(5, 3000, 80)
+    o = rng.binomial(n, np.clip(rng.normal(0.3, 0.08, 80), 0.01, 0.99))
+    groups = np.repeat(["a", "b"], 40)
+    result = funnel(o, n, groups=groups, kind="pr", levels=(95, 99.8), limits="wilson")
+    for rows in (slice(0, 40), slice(40, 80)):
+        target = o[rows].sum() / n[rows].sum()
+        lo, hi = wilson_funnel_limits(target, n[rows], 99.8)
+        np.testing.assert_allclose(result.limits(99.8)[0][rows], lo, rtol=1e-15)
+        np.testing.assert_allclose(result.limits(99.8)[1][rows], hi, rtol=1e-15)
+    assert result.od_adjusted.tolist() == [False, False]
+    assert set(result.od_note) == {"Wilson score limits (Fingertips): no overdispersion adjustment"}
+    assert np.all(result.phi > 1)  # still estimated and reported
+    np.testing.assert_array_equal(result.z_adjusted, result.z)
+    value = o / n
+    lower, upper = result.limits(99.8)
+    np.testing.assert_array_equal(result.flag_code, (value > upper).astype(int) - (value < lower))
+    # at n ≤ 30 the Wilson limits differ from the arcsine normal approximation (the issue's 52%)
+    arcsine = funnel(o, n, groups=groups, kind="pr", levels=(95, 99.8), overdispersion=None)
+    small = n <= 30
+    if small.any():
+        assert np.max(np.abs(arcsine.lower[0][small] - result.lower[0][small])) > 0.01
+
+
+def test_wilson_limits_are_for_proportions_only():
+    with pytest.raises(ValueError, match="proportions"):
+        funnel([3, 4], [10.0, 12.0], kind="sr", limits="wilson")
+    with pytest.raises(ValueError, match="limits must be one of"):
+        funnel([3, 4], [10, 12], kind="pr", limits="exact")
+    with pytest.raises(ValueError, match="adjust_when must be one of"):
+        funnel([3, 4], [10, 12], kind="pr", adjust_when="always")
 
 
 def test_any_level_and_its_column_names():
@@ -370,9 +515,10 @@ def test_groups_object_and_key_array_give_the_same_result():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(numerator=[1, -1], denominator=[2, 2]), "numerator"),
-        (dict(numerator=[1, 1], denominator=[2, 0]), "denominator"),
-        (dict(numerator=[3, 1], denominator=[2, 2], kind="pr"), "exceed"),
+        (dict(numerator=[1, -1], denominator=[2, 2]), "numerator .* at index 1"),
+        (dict(numerator=[1, 1], denominator=[2, 0]), "denominator .* at index 1"),
+        (dict(numerator=[3, 1], denominator=[2, 2], kind="pr"), "exceed .* at index 0"),
+        (dict(numerator=[1, np.nan], denominator=[2, 2]), "numerator must not be missing"),
         (dict(numerator=[1, 1], denominator=[2, 2], kind="xx"), "kind"),
         (dict(numerator=[1, 1], denominator=[2, 2], trim=0.5), "trim"),
         (dict(numerator=[1, 1], denominator=[2, 2], levels=(100,)), "between"),
@@ -391,3 +537,23 @@ def test_table_service_collects_every_problem():
     # row 2 numerator 9 > denominator 5, row 3 zero denominator, row 3 duplicate unit 'a', row 4 negative count
     assert found == {(2, "o"), (3, "n"), (3, "org"), (4, "o")}
     assert all(p.source == "t.csv" for p in caught.value.problems)
+
+
+def test_table_service_passes_the_rounding_overdispersion_and_limit_options(ae_month):
+    kwargs = dict(type="pr", numerator="breaches", denominator="attendances", unit="org_code", levels=(95,))
+    wilson_table = funnel_table(ae_month, limits="wilson", **kwargs)
+    direct = funnel(ae_month["breaches"], ae_month["attendances"], kind="pr", levels=(95,), limits="wilson")
+    np.testing.assert_array_equal(wilson_table["upper_95"], direct.upper[0])
+    assert set(wilson_table["od_note"]) == {"Wilson score limits (Fingertips): no overdispersion adjustment"}
+    shmi_table = funnel_table(
+        pd.DataFrame({"trust": ["a", "b", "c"], "o": [3, 40, 18], "e": [4.126, 35.555, 20.004]}),
+        type="sr",
+        numerator="o",
+        denominator="e",
+        unit="trust",
+        round_expected=True,
+        adjust_when="phi_above_one",
+    )
+    np.testing.assert_array_equal(
+        shmi_table["value"], np.array([3, 40, 18]) / np.array([4.126, 35.555, 20.004])
+    )

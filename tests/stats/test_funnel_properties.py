@@ -34,8 +34,16 @@ def _average_rank(values: list[float], i: int) -> Fraction:
     return Fraction(2 * smaller + equal + 1, 2)
 
 
-def reference_group(o, d, kind, method, levels, trim, overdispersion):
-    """Everything the kernel reports, for one funnel; returns per-unit rows and per-group estimates."""
+def reference_group(
+    o, d, kind, method, levels, trim, overdispersion, adjust_when="tau2_positive", round_expected=False
+):
+    """Everything the kernel reports, for one funnel; returns per-unit rows and per-group estimates.
+
+    ``round_expected``: the model (z, φ, τ², limits) uses the denominators rounded to 2 dp, the reported
+    value O/d the denominators as given."""
+    raw_d = list(d)
+    if round_expected:
+        d = [float(np.round(x, 2)) for x in d]
     m_units = len(o)
     shmi = kind == "sr" and method == "shmi"
     if kind == "sr":
@@ -95,6 +103,9 @@ def reference_group(o, d, kind, method, levels, trim, overdispersion):
     if overdispersion == "additive":
         adjusted = m >= 2 and tau2 > 0
         borderline = m >= 2 and abs(m * phi - (m - 1)) < 1e-9 * max(1.0, m * phi)
+        if adjust_when == "phi_above_one":  # FunnelPlotR: adjust only when φ > 1
+            adjusted = adjusted and phi > 1
+            borderline = borderline or (m >= 2 and abs(phi - 1) < 1e-9)
     elif overdispersion == "multiplicative":
         adjusted = m >= 2 and phi > 1
         borderline = m >= 2 and abs(phi - 1) < 1e-9
@@ -125,7 +136,7 @@ def reference_group(o, d, kind, method, levels, trim, overdispersion):
                     sigma = s_limits[i] * math.sqrt(phi)
                 lower, upper = back(centre - zq * sigma), back(centre + zq * sigma)
             limits.append((lower, upper))
-        rows.append({"value": o[i] / d[i], "z": z[i], "z_adjusted": z_adj, "limits": limits})
+        rows.append({"value": o[i] / raw_d[i], "z": z[i], "z_adjusted": z_adj, "limits": limits})
     estimates = {"target": target, "phi": phi, "tau2": tau2, "units_used": m, "od_adjusted": adjusted}
     return rows, estimates, borderline
 
@@ -174,6 +185,8 @@ OPTIONS = st.fixed_dictionaries(
         "levels": st.sampled_from([(95.0, 99.8), (80.0,), (90.0, 99.0, 99.9)]),
         "trim": st.sampled_from([0.1, 0.05, 0.2, 0.25, 0.0]),
         "overdispersion": st.sampled_from(["additive", "multiplicative", None]),
+        "adjust_when": st.sampled_from(["tau2_positive", "phi_above_one"]),
+        "round_expected": st.booleans(),
     }
 )
 
@@ -201,6 +214,8 @@ def test_vectorised_kernel_agrees_with_per_group_reference(case, options):
             options["levels"],
             options["trim"],
             options["overdispersion"],
+            options["adjust_when"],
+            options["round_expected"],
         )
         code = result.group_codes[rows_of_group[0]]
         assert result.units_used[code] == estimates["units_used"]
@@ -232,6 +247,7 @@ def test_limits_widen_as_the_level_rises(case, options):
         levels=(80, 90, 95, 99, 99.8, 99.99),
         trim=options["trim"],
         overdispersion=options["overdispersion"],
+        adjust_when=options["adjust_when"],
     )
     tolerance = 1e-12
     assert np.all(np.diff(result.lower, axis=0) <= tolerance)
@@ -242,7 +258,7 @@ def test_limits_widen_as_the_level_rises(case, options):
 @settings(max_examples=100, deadline=None)
 @given(case=funnels(), options=OPTIONS)
 def test_limits_narrow_as_the_denominator_grows(case, options):
-    result = run(case, **options)
+    result = run(case, **(options | {"round_expected": False}))
     for code in np.unique(result.group_codes):
         rows = np.flatnonzero(result.group_codes == code)
         rows = rows[np.argsort(case["d"][rows], kind="stable")]
@@ -266,3 +282,55 @@ def test_results_do_not_depend_on_row_order(case, options, data):
     np.testing.assert_allclose(
         shuffled.tau2[shuffled.group_codes], result.tau2[result.group_codes][order], rtol=1e-9, atol=1e-15
     )
+
+
+# -- Wilson score funnel for proportions (Fingertips) -------------------------------------------------
+
+
+def reference_wilson_bound(p: float, n: float, z: float, upper: bool) -> float:
+    """The Wilson score interval's upper (or lower) bound for an observed proportion p of n."""
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre + half if upper else centre - half) / (1 + z * z / n)
+
+
+def reference_wilson_funnel(target: float, n: float, level: float) -> tuple[float, float]:
+    """By bisection, the proportions whose Wilson interval just reaches ``target``: the lower funnel limit
+    is the p whose upper bound equals the target, the upper limit the p whose lower bound equals it (0 or
+    1 when no proportion in [0, 1] reaches it). Independent of the kernel's closed form."""
+    z = NormalDist().inv_cdf(0.5 + level / 200)
+
+    def solve(bound_is_upper: bool) -> float:
+        f = lambda p: reference_wilson_bound(p, n, z, bound_is_upper) - target  # noqa: E731
+        lo, hi = 0.0, 1.0
+        if f(lo) > 0:
+            return 0.0
+        if f(hi) < 0:
+            return 1.0
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+        return (lo + hi) / 2
+
+    return solve(True), solve(False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    d=st.lists(st.integers(1, 5000), min_size=1, max_size=15),
+    share=st.floats(0.0, 1.0),
+    data=st.data(),
+    levels=st.sampled_from([(95.0, 99.8), (90.0,)]),
+)
+def test_wilson_funnel_agrees_with_bisection_reference(d, share, data, levels):
+    o = [data.draw(st.integers(0, n)) for n in d]
+    o[0] = round(share * d[0])
+    result = funnel(o, d, kind="pr", levels=levels, limits="wilson")
+    target = sum(o) / sum(d)
+    assert result.od_adjusted.tolist() == [False]
+    np.testing.assert_array_equal(result.z_adjusted, result.z)
+    for j, n in enumerate(d):
+        for i, level in enumerate(levels):
+            lower, upper = reference_wilson_funnel(target, n, level)
+            np.testing.assert_allclose(result.lower[i, j], lower, rtol=0, atol=1e-8)
+            np.testing.assert_allclose(result.upper[i, j], upper, rtol=0, atol=1e-8)

@@ -17,7 +17,7 @@ import carelens
 from carelens.stats.spc import RULES, xmr
 
 TOL = 1e-12  # relative tolerance where kernel and a calculation do the same arithmetic
-AE_FILE = Path(carelens.__file__).resolve().parent / "demo" / "data" / "nhsrdatasets" / "ae_attendances.csv"
+AE_FILE = Path(carelens.__file__).resolve().parent / "data" / "nhsrdatasets" / "ae_attendances.csv"
 
 # A stable baseline: 12 points alternating around 10 → mean 10, every moving range 2, M̄R 2, no screening.
 # upper 15.32, lower 4.68, near limits 10 ± (2/3)·2.66·2 = 13.5467 / 6.4533.

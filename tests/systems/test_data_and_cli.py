@@ -22,7 +22,7 @@ def loaded(tmp_path_factory):
 
     import carelens
 
-    folder = Path(carelens.__file__).parent / "demo" / "data" / "systems"
+    folder = Path(carelens.__file__).parent / "data" / "systems"
     db = f"sqlite:///{tmp_path_factory.mktemp('systems') / 'store.db'}"
     runner = CliRunner()
     for source, name in (

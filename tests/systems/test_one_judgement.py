@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from carelens.demo.store import DATA_DIR
 from carelens.fund.assessment import assess, load_rules, observations_from_store
 from carelens.fund.service import practice_loader
 from carelens.ingest.service import ingest
 from carelens.model.indicators import load_indicators
 from carelens.monitor.service import run_monitor
+from carelens.packaged import DATA_DIR
 from carelens.store import repository, schema
 from carelens.store.engine import create_engine
 from carelens.store.migrate import upgrade

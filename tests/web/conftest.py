@@ -7,6 +7,7 @@ inspection schedule and the failure regime -- and one demo user per role) served
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -14,16 +15,17 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-TEST_SCRYPT_N = 2**10
-"""Cheap password hashing for tests (the real cost is a setting of the services)."""
+TEST_HASH = dict(memory_kib=1024, time_cost=1)
+"""Cheap password hashing to create the accounts (the real cost is a setting of the services; a hash is
+re-made at that cost when its account first signs in)."""
 
 
 @pytest.fixture(scope="session")
 def web_store(tmp_path_factory):
     """(engine, demo accounts by role value) over a fresh SQLite demo store."""
-    from carelens.api.serve import run_demo_jobs
+    from carelens.demo.jobs import run_demo_jobs
     from carelens.demo.store import load_demo_store
-    from carelens.services.auth import create_demo_users
+    from carelens.services.auth import create_demo_users, password_hasher
     from carelens.store.engine import create_engine
     from carelens.store.migrate import upgrade
 
@@ -33,7 +35,7 @@ def web_store(tmp_path_factory):
     load_demo_store(engine)
     run_demo_jobs(engine)  # as `carelens demo` does: monitoring, ratings, allocation, inspection plan, regime
     # after the jobs, as in the demo: the inspector account is tied to its assignments in the saved plan
-    accounts = {a.role.value: a for a in create_demo_users(engine, n=TEST_SCRYPT_N)}
+    accounts = {a.role.value: a for a in create_demo_users(engine, password_hasher(**TEST_HASH))}
     yield engine, accounts
     engine.dispose()
 
@@ -51,7 +53,7 @@ def accounts(web_store):
 
 @pytest.fixture(scope="session")
 def app(web_engine):
-    from carelens.api.app import create_app
+    from carelens.app import create_app
 
     return create_app(web_engine)
 
@@ -62,11 +64,25 @@ def client(app):
         yield test_client
 
 
+def csrf_token(client: TestClient) -> str:
+    """Open the sign-in form, as a browser would before posting it: its anti-forgery token (the
+    matching cookie stays on the client)."""
+    form = client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert found, form.text[:500]
+    return found.group(1)
+
+
 def sign_in(client: TestClient, account) -> None:
     """Sign in through the login form (the session cookie stays on the client)."""
     response = client.post(
         "/login",
-        data={"user_name": account.user_name, "password": account.password, "next": "/"},
+        data={
+            "user_name": account.user_name,
+            "password": account.password,
+            "next": "/",
+            "csrf_token": csrf_token(client),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text[:500]

@@ -52,15 +52,21 @@ def page(browser, live_server):
             route.abort()
 
     context.route("**/*", only_loopback)
+    # axe-core goes in as an init script: the pages' Content-Security-Policy forbids adding inline scripts.
+    context.add_init_script(path=str(AXE))
     tab = context.new_page()
     tab.set_default_timeout(15_000)
     tab.blocked = blocked
+    tab.csp_violations = []
+    tab.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and tab.csp_violations.append(message.text),
+    )
     yield tab
     context.close()
 
 
 def check_accessibility(page) -> None:
-    page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     bad = [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
@@ -97,6 +103,27 @@ def test_public_finds_a_hospital_and_reads_its_ratings(page, live_server, tmp_pa
     shot(page, tmp_path, "public-profile")
     check_accessibility(page)
     assert any("assets.nhs.uk" in url for url in page.blocked), "the remote font request was blocked"
+    assert page.csp_violations == []  # the design system's scripts and styles all run under the policy
+    assert page.evaluate("document.body.classList.contains('js-enabled')")  # its inline script, by hash
+
+
+@pytest.mark.parametrize(
+    ("path", "shows"),
+    [
+        ("/docs", '.opblock-summary-path:has-text("/api/v1/organisations")'),
+        ("/redoc", 'h2:has-text("Create a user (administrators only")'),
+    ],
+)
+def test_api_documentation_is_served_from_the_package(page, live_server, path, shows, tmp_path):
+    """Swagger UI and ReDoc load from /static (nothing from another host) and run under their page's
+    Content-Security-Policy."""
+    response = page.goto(f"{live_server}{path}")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(shows).first).to_be_visible(timeout=30_000)
+    shot(page, tmp_path, path.strip("/"))
+    assert page.blocked == []
+    # ReDoc's sidebar shows its maker's logo from the maker's site: the policy stops that, and only that.
+    assert [v for v in page.csp_violations if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in v] == []
 
 
 def test_provider_sees_own_organisation(page, live_server, accounts, tmp_path):

@@ -180,8 +180,8 @@ def test_a_recomputing_page_would_be_caught(app, web_engine, accounts, monkeypat
 
 @pytest.fixture(scope="module")
 def synthetic_app(tmp_path_factory):
-    from carelens.api.app import create_app
-    from carelens.services.auth import NewUser, create_users
+    from carelens.app import create_app
+    from carelens.services.auth import NewUser, create_users, password_hasher
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema
     from carelens.store.testing import seed_synthetic
@@ -190,7 +190,12 @@ def synthetic_app(tmp_path_factory):
     ensure_schema(engine)
     codes, _ = seed_synthetic(engine, orgs=3000, indicators=3, months=12, seed=14)
     with engine.begin() as c:
-        create_users(c, [NewUser("analyst", Role.ANALYST, "analyst-pw")], by="test", n=2**10)
+        create_users(
+            c,
+            [NewUser("analyst", Role.ANALYST, "analyst-pw")],
+            by="test",
+            hasher=password_hasher(memory_kib=1024, time_cost=1),
+        )
     run_monitor(engine, user="test")
     yield create_app(engine), engine, codes
     engine.dispose()
@@ -285,7 +290,7 @@ def test_shmi_from_2012_beside_ae_from_2019_says_it_is_out_of_date(client):
 
 def test_a_partial_run_never_becomes_the_default(tmp_path, data_dir):
     """Before: whatever run was stored last became the default everywhere, even `monitor --to 2018-12`."""
-    from carelens.api.app import create_app
+    from carelens.app import create_app
     from carelens.ingest.service import ingest
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema

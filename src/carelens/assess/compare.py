@@ -1,6 +1,6 @@
 """Run the rating rules on CQC's long ratings layout and compare them with the published ratings.
 
-Input: the long tidy layout of ``demo/data/cqc_ratings`` (``location_id``, ``level`` location|service,
+Input: the long tidy layout of ``data/cqc_ratings`` (``location_id``, ``level`` location|service,
 ``service`` Overall|core-service id, ``key_question`` Overall|the five, ``rating``; optional
 ``provider_id``, ``location_name``, ``location_type``, ``care_home``). Output (:func:`compare_published`):
 one row per location x key question that the rules compute, with the computed and published ratings and

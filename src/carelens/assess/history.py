@@ -16,19 +16,11 @@ import sqlalchemy as sa
 from carelens.assess.scale import ALL_LABELS, OVERALL
 from carelens.errors import InputError, Problem
 from carelens.store import repository, schema
+from carelens.store.engine import writing
 from carelens.store.schema_assess import assessed_rating
 
 LEVELS = ("service", "location", "provider")
 KEY = ("org_code", "level", "service", "key_question")
-
-
-def _connection(bind: sa.Engine | sa.Connection):
-    """A transaction on ``bind``: a new one for an Engine, the caller's for a Connection."""
-    if isinstance(bind, sa.Engine):
-        return bind.begin()
-    from contextlib import nullcontext
-
-    return nullcontext(bind)
 
 
 def record_rating(
@@ -93,7 +85,7 @@ def record_rating(
             )
     if problems:
         raise InputError(problems)
-    with _connection(bind) as connection:
+    with writing(bind) as connection:
         previous = current_row(connection, org_code, level, service, key_question)
         values = dict(
             org_code=org_code,
@@ -187,7 +179,7 @@ def ratings_at(
     published_query = sa.select(
         p.c.id, *(p.c[c] for c in KEY), p.c.rating, p.c.report_date.label("date"), p.c.method
     ).where(p.c.report_date <= on)
-    with _connection(bind) as connection:
+    with writing(bind) as connection:
         if org_codes is not None:
             codes = list(org_codes)
             assessed = repository.select_in(connection, assessed_query, t.c.org_code, codes)
@@ -243,7 +235,7 @@ def rating_at(
 def history(bind: sa.Engine | sa.Connection, org_code: str) -> pd.DataFrame:
     """Every rating recorded for an organisation, oldest first (the audit trail of its ratings)."""
     t = assessed_rating
-    with _connection(bind) as connection:
+    with writing(bind) as connection:
         rows = (
             connection.execute(
                 sa.select(t).where(t.c.org_code == org_code).order_by(t.c.effective_date, t.c.id)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from carelens.packaged import DATA_DIR
+
 SHMI_FILE = DATA_DIR / "shmi" / "shmi_trust_2011-2012_hscic.csv"
 AE_FILE = DATA_DIR / "nhsrdatasets" / "ae_attendances.csv"
 FOUR_HOUR_STANDARD = 0.95

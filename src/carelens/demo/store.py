@@ -1,6 +1,6 @@
 """The packaged demo data set, and loading it into a store.
 
-Every file is real public NHS data shipped in ``carelens/demo/data`` (each folder's README gives the
+Every file is real public NHS data shipped in ``carelens/data`` (each folder's README gives the
 publisher, licence and provenance), except the place-level data for local system reviews and ACOs
 (``systems/``), which no public file provides: it is synthetic, documented, and its places, councils,
 trusts and ACOs are fictional codes (``PL…``, ``LA…``, ``RX…``, ``ACO…``) that collide with no real one. Loading goes through the same importers and guarantees as
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from carelens.packaged import DATA_DIR
+
 DEMO_USER = "carelens-demo"
 """The user name recorded on the demo imports."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from carelens.demo.store import DATA_DIR
+from carelens.packaged import DATA_DIR
 
 DEMO_REFERENCE = "LSR-DEMO"
 DEMO_PERIOD = dt.date(2017, 4, 1)

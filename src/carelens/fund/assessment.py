@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.config import FieldReader, packaged, read_mapping
+from carelens.config import packaged, read_settings
 from carelens.errors import InputError, Problem
 from carelens.model.organisations import OrgKind
 from carelens.monitor.comparison import Comparison, comparison_for
@@ -83,12 +83,13 @@ class AssessmentRules:
 
 def load_rules(path: str | Path | None = None) -> AssessmentRules:
     """Read the assessment rules (packaged defaults unless ``path`` is given)."""
-    document, source = read_mapping(Path(path) if path else packaged("fund", "assessment.yaml"))
-    r = FieldReader(source, document)
+    r = read_settings(path, packaged("fund", "assessment.yaml"))
     for dotted, why in RETIRED.items():
         r.retired(dotted, why)
+    if r.get("overall.rule", str, default="worst_of") != "worst_of":
+        r.problem("overall.rule", "must be worst_of (the overall rating is the worst of the parts)")
     share = {"minimum": 0.0, "maximum": 1.0}
-    required = r.get("overall.required", list)
+    required = r.get("overall.required", list, of=str)
     rules = AssessmentRules(
         outstanding_net_better=r.get("outcomes.outstanding_if_net_better_at_least", float, **share),
         ri_net_worse=r.get("outcomes.requires_improvement_if_net_worse_at_least", float, **share),
@@ -97,10 +98,10 @@ def load_rules(path: str | Path | None = None) -> AssessmentRules:
         inadequate_deficit=r.get("finance.inadequate_if_deficit_over", float, **share),
         running_costs_cap=r.get("finance.running_costs_over_allowance", str),
         leadership_caps=bool(r.get("leadership.cap_overall", bool, default=True)),
-        required=tuple(str(p) for p in required or ()),
+        required=tuple(required or ()),
         intervene_at=r.get("overall.intervene_at", str),
-        size_bands=tuple(float(b) for b in (r.get("size.bands", list, default=[]) or [])),
-        source=source,
+        size_bands=tuple(r.get("size.bands", list, default=[], of=float) or ()),
+        source=r.source,
     )
     for attribute, field_name in (
         ("running_costs_cap", "finance.running_costs_over_allowance"),

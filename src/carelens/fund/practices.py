@@ -49,7 +49,7 @@ PRACTICE_COLUMNS = CODE_COLUMNS + tuple(MEASURE_COLUMNS.values())
 def packaged_file(year: int) -> Path:
     """The packaged NHS England practice weighted-population file for a year (2022, 2023 or 2024)."""
     name = f"gp_practice_weighted_population_{year}_{(year + 1) % 100:02d}.csv.gz"
-    path = Path(str(resources.files("carelens") / "demo" / "data" / "allocations" / name))
+    path = Path(str(resources.files("carelens") / "data" / "allocations" / name))
     if not path.is_file():
         raise InputError(Problem(name, None, None, "no packaged weighted-population file for this year"))
     return path

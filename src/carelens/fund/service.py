@@ -93,3 +93,101 @@ def save_run(engine: sa.Engine, result: AllocationResult, inputs: str, user: str
 def scenario_as_json(scenario: Scenario) -> dict:
     """The scenario as plain JSON-able data (stored with each run so it can be explained later)."""
     return dataclasses.asdict(scenario)
+
+
+@dataclasses.dataclass(frozen=True)
+class YearAssessment:
+    """A commissioner assessment for one financial year, and where its commissioners came from."""
+
+    year: int
+    assessment: object
+    """The :class:`carelens.fund.assessment.Assessment`."""
+    practices_from: str
+    """``store`` when the store holds the year's practices, else ``packaged NHS England files``."""
+
+
+def assess_year(
+    store: sa.Engine | None,
+    year: int,
+    observations: pd.DataFrame | None = None,
+    finance: pd.DataFrame | None = None,
+    leadership: pd.DataFrame | None = None,
+    rules=None,
+    settings=None,
+) -> YearAssessment:
+    """Assess every commissioner of ``year`` (:func:`carelens.fund.assessment.assess`): its
+    commissioners and populations from the store's practices of that year, or, when the store has none
+    (or there is no store), from the packaged NHS England files, which the result says; outcome
+    observations given, else the commissioners' observations in the store."""
+    from carelens.errors import InputError
+    from carelens.fund import assessment
+    from carelens.model.indicators import load_indicators
+    from carelens.monitor.settings import load_settings
+
+    if observations is None:
+        if store is None:
+            raise ValueError("observations are needed when there is no store")
+        with store.connect() as connection:
+            observations = assessment.observations_from_store(connection)
+    practices_from = "store"
+    try:
+        practices = practice_loader(store)(year) if store is not None else None
+    except InputError:
+        practices = None
+    if practices is None or practices.empty:
+        practices, practices_from = practice_loader(None)(year), "packaged NHS England files"
+    commissioners = practices.groupby("commissioner_code", as_index=False)["population"].sum()
+    result = assessment.assess(
+        commissioners,
+        observations,
+        load_indicators(),
+        rules or assessment.load_rules(),
+        finance,
+        leadership,
+        settings=settings or load_settings(),
+        year=year,
+    )
+    return YearAssessment(year, result, practices_from)
+
+
+def intervene(
+    store: sa.Engine, assessed: YearAssessment, codes: list[str], decision: str, user: str
+) -> list[int]:
+    """Record an intervention (``decision``) in each commissioner of ``codes``, with the assessment's
+    reasons, audited: all or none. A commissioner not assessed, or without evidence, is refused with
+    every problem named (:class:`carelens.errors.InputError`), before anything is written."""
+    from carelens.errors import InputError, Problem
+    from carelens.fund.assessment import NOT_ASSESSED, record_intervention
+
+    card = assessed.assessment.scorecard
+    chosen, problems = [], []
+    for code in codes:
+        rows = card[card["commissioner_code"] == code]
+        if rows.empty:
+            problems.append(Problem("--intervene", None, None, f"commissioner {code!r} was not assessed"))
+        elif rows.iloc[0]["overall"] == NOT_ASSESSED:
+            problems.append(
+                Problem(
+                    "--intervene",
+                    None,
+                    None,
+                    f"commissioner {code!r} is not assessed (no evidence on {rows.iloc[0]['not_assessed']}): "
+                    "an intervention needs an assessment with evidence",
+                )
+            )
+        else:
+            chosen.append(rows.iloc[0])
+    if problems:
+        raise InputError(problems)
+    return [
+        record_intervention(
+            store,
+            row["commissioner_code"],
+            assessed.year,
+            decision,
+            list(row["reasons"]),
+            user,
+            {"overall": row["overall"], "outcomes": row["outcomes_rating"], "finance": row["finance_rating"]},
+        )
+        for row in chosen
+    ]

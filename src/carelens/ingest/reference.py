@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 
 from carelens.model.organisations import OrgKind
+from carelens.packaged import DATA_DIR
 
-ODS_DIR = Path(__file__).resolve().parents[1] / "demo" / "data" / "nhs_ods"
+ODS_DIR = DATA_DIR / "nhs_ods"
 TRUST_FILES = ("etr.csv", "2026-07/etr.csv")
 """Packaged ODS trust files, oldest snapshot first (a trust that closed before the newest is in the older)."""
 PRACTICE_FILE = "2023-12/epraccur.csv"

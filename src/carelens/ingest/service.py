@@ -14,7 +14,7 @@ import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from carelens.errors import InputError, Problem
 from carelens.ingest.sources import SOURCE_MODULES, get_source
 from carelens.ingest.sources.base import Batch, ProblemList, Source
-from carelens.model.indicators import load_indicators
+from carelens.model.indicators import definition_json, load_indicators
 from carelens.model.organisations import ONE_AT_A_TIME, RELATIONSHIP_ENDPOINTS, RelationshipKind
 from carelens.store import repository, schema
 from carelens.store.migrate import ensure_schema
@@ -379,7 +379,7 @@ def _write(
                     for i in missing
                 ]
             )
-        repository.write_indicators(connection, [_as_json(definitions[i]) for i in used])
+        repository.write_indicators(connection, [definition_json(definitions[i]) for i in used])
     counts += repository.write_versioned(
         connection,
         schema.observation,
@@ -408,9 +408,3 @@ def _write(
         bulk=bulk,
     )
     return counts
-
-
-def _as_json(definition) -> dict:
-    data = asdict(definition)
-    data["levels"] = list(data["levels"])
-    return {k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}

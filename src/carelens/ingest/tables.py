@@ -545,3 +545,25 @@ def check_unique(frame: pd.DataFrame, keys: Sequence[str], source: str | None = 
             )
         )
     raise InputError(problems)
+
+
+def not_above_problems(
+    frame: pd.DataFrame, numerator: str, denominator: str, source: str | None = None
+) -> list[Problem]:
+    """A problem for every row whose numerator exceeds its denominator (a proportion above 1), checked on
+    whatever parses as a number, so it can be reported alongside the other problems of the same input."""
+    source = source or frame.attrs.get("source", "input")
+    if numerator not in frame.columns or denominator not in frame.columns:
+        return []
+    o = pd.to_numeric(frame[numerator], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    n = pd.to_numeric(frame[denominator], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return [
+        Problem(
+            source,
+            int(i) + 1,
+            numerator,
+            f"numerator {o[i]:g} exceeds denominator {denominator!r} = {n[i]:g} "
+            "(a proportion cannot exceed 1)",
+        )
+        for i in _rows(o > n)
+    ]

@@ -44,7 +44,11 @@ class Scope(StrEnum):
     NONE = "none"
     """No organisation."""
     OWN = "own"
-    """The actor's own organisations (and the sites they run): providers, inspectors' assignments."""
+    """The actor's own organisations (and the sites they run): a provider's, an inspector's assigned
+    organisations."""
+    ASSIGNED = "assigned"
+    """For inspection plans: the inspections assigned to the actor (an inspector), and those of the
+    organisations it is tied to; for organisations, the same as OWN."""
     AREA = "area"
     """The actor's commissioner area: itself, its practices, its sub-areas and contracted providers."""
     SECTOR = "sector"
@@ -80,18 +84,31 @@ class RoleRules:
     )
     audit_log: bool = field(default=False, metadata={"doc": "May read the audit log."})
     manage_users: bool = field(default=False, metadata={"doc": "May create users and change their roles."})
+    service_details: bool = field(
+        default=False,
+        metadata={
+            "doc": "May see how the service is run: where the store is (a monitoring run's source: a file "
+            "path, or a database's user, host and name; never a password)."
+        },
+    )
 
 
 ROLE_RULES: dict[Role, RoleRules] = {
     Role.PUBLIC: RoleRules(Scope.NONE, Scope.NONE, Scope.NONE),
     Role.PROVIDER: RoleRules(Scope.OWN, Scope.NONE, Scope.NONE),
     Role.COMMISSIONER: RoleRules(Scope.AREA, Scope.AREA, Scope.NONE, local_systems=Scope.AREA),
-    Role.INSPECTOR: RoleRules(Scope.OWN, Scope.OWN, Scope.OWN),
+    Role.INSPECTOR: RoleRules(Scope.OWN, Scope.OWN, Scope.ASSIGNED),
     Role.ANALYST: RoleRules(Scope.ALL, Scope.ALL, Scope.ALL, local_systems=Scope.ALL),
     Role.CHIEF_INSPECTOR: RoleRules(Scope.SECTOR, Scope.SECTOR, Scope.SECTOR, local_systems=Scope.ALL),
     Role.NATIONAL_BOARD: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
     Role.ADMIN: RoleRules(
-        Scope.ALL, Scope.ALL, Scope.ALL, local_systems=Scope.ALL, audit_log=True, manage_users=True
+        Scope.ALL,
+        Scope.ALL,
+        Scope.ALL,
+        local_systems=Scope.ALL,
+        audit_log=True,
+        manage_users=True,
+        service_details=True,
     ),
     Role.POLICY_MAKER: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
 }

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from scipy import stats as sps
 
-from carelens.model.indicators import COMPARABLE_VALUE_TYPES
+from carelens.model.indicators import COMPARABLE_VALUE_TYPES, CusumAlert
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats.intervals import z_for_level
 
@@ -81,6 +81,10 @@ class Comparison:
     """Fewest comparable organisations a funnel needs; fewer and nobody in it is compared."""
     judged_periods: int | None = 1
     """How many of the indicator's latest periods are judged and stored (None: every period)."""
+    chart: str = "xmr"
+    """The control chart of each organisation's series (the definition's ``chart``; docs/methods/spc.md)."""
+    cusum: CusumAlert | None = None
+    """The definition's CUSUM alert, if any (docs/methods/cusum.md)."""
 
     @property
     def is_rate(self) -> bool:
@@ -168,7 +172,16 @@ def comparison_for(indicator_id: str, definition, settings: MonitorSettings) -> 
         else settings.min_denominator,
         min_units=settings.min_units,
         judged_periods=int(get("judged_periods") or 0) or settings.history_periods,
+        chart=text("chart", "xmr"),
+        cusum=_cusum_alert(get("cusum")),
     )
+
+
+def _cusum_alert(value) -> CusumAlert | None:
+    """A definition's CUSUM alert, from the dataclass or its stored JSON mapping."""
+    if value is None or isinstance(value, CusumAlert):
+        return value
+    return CusumAlert(**value)
 
 
 def comparisons_for(definitions: Mapping, settings: MonitorSettings) -> dict[str, Comparison]:

@@ -20,8 +20,9 @@ nothing else. For each indicator the comparison period is its latest period in t
    indicators are compared but not scored;
 4. benchmark against England (Fingertips, docs/methods/benchmarking.md): the value's confidence interval
    (Wilson, or Byar/exact Poisson) wholly above / below / around the England value;
-5. SPC (:func:`carelens.stats.spc.xmr`) on each organisation's series; an alert is a special cause of
-   concern among the latest ``spc_latest_points`` periods of the indicator.
+5. SPC (:func:`carelens.stats.spc.xmr`, or the chart the definition declares: a run chart, or a p, p′, u
+   or u′ chart of the counts) on each organisation's series; an alert is a special cause of concern among
+   the latest ``spc_latest_points`` periods of the indicator.
 
 Judgements are kept for each indicator's latest ``judged_periods`` periods (its comparison's: the
 definition's, else the monitoring settings' ``history_periods``; all periods for :func:`judge`): the same funnels as step 2, with their limits, for every organisation
@@ -49,7 +50,7 @@ import pandas as pd
 
 from carelens.monitor.comparison import DIRECTIONS, VERDICTS, Comparison, level_for_z
 from carelens.monitor.settings import MonitorSettings
-from carelens.stats import spc
+from carelens.stats import control_charts, run_chart, spc
 from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
 from carelens.stats.groups import Groups
 from carelens.stats.intervals import poisson_limits, wilson
@@ -370,6 +371,173 @@ def _funnels(
     return out
 
 
+@dataclass(frozen=True)
+class _Periods:
+    """Where each row's period lies among the indicator's distinct periods (the SPC axis: gaps are
+    missing periods), which rows are at the latest period, and which periods are judged."""
+
+    position: np.ndarray
+    last_position: int
+    at_latest: np.ndarray
+    judged: np.ndarray
+
+
+def periods_of(day: np.ndarray, judged_periods: int | None) -> _Periods:
+    """Step 0: each row's period position, the latest period, and the latest ``judged_periods`` periods
+    (None: every period)."""
+    first_day = day.min()
+    present = np.zeros(int(day.max() - first_day) + 1, dtype=bool)
+    present[day - first_day] = True
+    position = (np.cumsum(present) - 1)[day - first_day]
+    last_position = int(position.max())
+    at_latest = position == last_position
+    if judged_periods is None:
+        judged = np.ones(len(day), dtype=bool)
+    else:
+        judged = position > last_position - judged_periods
+    return _Periods(position, last_position, at_latest, judged)
+
+
+@dataclass(frozen=True)
+class _Eligibility:
+    """Step 1's results per row: the compared value, whether it has enough behind it, and why not."""
+
+    value: np.ndarray
+    valid: np.ndarray
+    eligible: np.ndarray
+    reason: np.ndarray
+    """Index into :data:`REASONS` (``_R_NONE`` where eligible)."""
+
+
+def eligibility(o: np.ndarray, d: np.ndarray, e: np.ndarray, spec: Comparison) -> _Eligibility:
+    """Step 1, small numbers: a value is eligible only with valid counts and enough behind it (a
+    denominator, or an expected count for ratios, of at least the comparison's minimum)."""
+    with np.errstate(invalid="ignore"):
+        if spec.is_ratio:
+            valid = np.isfinite(o) & (o >= 0) & np.isfinite(e) & (e > 0)
+            big_enough = e >= spec.min_size
+        else:
+            valid = np.isfinite(o) & (o >= 0) & np.isfinite(d) & (d > 0)
+            if spec.kind == "pr":
+                valid &= o <= d
+            big_enough = d >= spec.min_size
+    reason = np.full(len(o), _R_NONE, dtype=np.int8)
+    reason[~big_enough] = _R_EXPECTED if spec.is_ratio else _R_DENOMINATOR
+    reason[~valid] = _R_INVALID
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = o / np.where(valid, e if spec.is_ratio else d, 1.0)
+    value[~valid] = np.nan
+    return _Eligibility(value, valid, valid & big_enough, reason)
+
+
+def comparable_rows(
+    o: np.ndarray, group: np.ndarray, checked: _Eligibility, spec: Comparison
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 1, peers: (comparable, units): a row is compared only if its funnel (``group``: period x
+    peer group) has at least ``min_units`` eligible units and, for rates, any events. ``units`` counts
+    the eligible units of each group. Updates ``checked.reason`` for rows left out here."""
+    eligible = checked.eligible
+    units = np.bincount(group, weights=eligible).astype(np.int64)
+    enough_peers = units[group] >= spec.min_units
+    if spec.is_rate:
+        has_events = np.bincount(group, weights=np.where(eligible, o, 0.0))[group] > 0
+    else:
+        has_events = np.ones(len(o), dtype=bool)
+    checked.reason[eligible & ~has_events] = _R_NO_EVENTS
+    checked.reason[eligible & ~enough_peers] = _R_FEW_PEERS
+    return eligible & enough_peers & has_events, units
+
+
+def flags_of(
+    z_adjusted: np.ndarray, compared: np.ndarray, has_latest: np.ndarray, reason: np.ndarray, spec: Comparison
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3, per series (its latest row): the flag code (:data:`FLAG_LABELS`) from the adverse-direction
+    adjusted z against the verdict and elevated levels, and why (:data:`REASONS`)."""
+    adverse = z_adjusted * spec.adverse_sign
+    flag = np.full(len(z_adjusted), -1, dtype=np.int8)
+    if spec.adverse_sign != 0:
+        flag[compared] = 0
+        flag[compared & (adverse > spec.verdict_z)] = 1
+        flag[compared & (adverse > spec.elevated_z)] = 2
+    else:
+        flag[compared] = -2
+    why = np.where(has_latest, reason, _R_NO_LATEST).astype(np.int8)
+    why[flag == 1] = _R_RISK
+    why[flag == 2] = _R_ELEVATED
+    why[flag == -2] = _R_NEUTRAL
+    return flag, why
+
+
+def benchmark(
+    o: np.ndarray,
+    d: np.ndarray,
+    e: np.ndarray,
+    reported: np.ndarray,
+    latest_eligible: np.ndarray,
+    spec: Comparison,
+    level: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Step 4, for the ``reported`` rows (one per series, -1 where none): (England value, interval lower,
+    upper, code -1 below / 0 around / 1 above / 9 not compared) of each value's confidence interval
+    (Wilson for proportions, Byar or exact Poisson otherwise) against the England value, the sum over the
+    latest period's eligible rows (``latest_eligible``), added in row order as every per-group sum is."""
+    n = len(reported)
+    bench, ci_lo, ci_hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    code = np.full(n, 9, dtype=np.int64)
+    shown = reported >= 0
+    c = reported[shown]
+    if not len(c):
+        return bench, ci_lo, ci_hi, code
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if spec.is_ratio:
+            england = 1.0
+        else:
+            zeros = np.zeros(len(latest_eligible), dtype=np.int64)
+            total_o = np.bincount(zeros, weights=o[latest_eligible], minlength=1)[0]
+            total_d = np.bincount(zeros, weights=d[latest_eligible], minlength=1)[0]
+            england = total_o / max(total_d, 1e-300)
+        if spec.kind == "pr":
+            lo, hi = wilson(o[c], d[c], level)
+        else:
+            p_lo, p_hi = poisson_limits(o[c], level)
+            base = e[c] if spec.is_ratio else d[c]
+            lo, hi = p_lo / base, p_hi / base
+        bench[shown] = england
+        ci_lo[shown], ci_hi[shown] = lo, hi
+        code[shown] = np.where(lo > england, 1, np.where(hi < england, -1, 0))
+    return bench, ci_lo, ci_hi, code
+
+
+def _latest_of_series(fit: _Funnels, at_latest: np.ndarray, series: np.ndarray, n_series: int) -> dict:
+    """Step 2's figures for each series at the indicator's latest period (NaN where it has none)."""
+    out = {
+        name: np.full(n_series, np.nan)
+        for name in (
+            *("target", "z", "z_adjusted", "risk_lower", "risk_upper"),
+            *("elevated_lower", "elevated_upper", "phi", "tau2"),
+        )
+    }
+    out["od_adjusted"] = np.zeros(n_series, dtype=bool)
+    out["od_note"] = np.zeros(n_series, dtype=np.int8)  # index into OD_NOTE_LABELS
+    latest = at_latest[fit.rows]  # the judged rows of the latest period: one per series at most
+    at = series[fit.rows[latest]]
+    for name, values in (
+        ("target", fit.target),
+        ("z", fit.z),
+        ("z_adjusted", fit.z_adjusted[fit.rows]),
+        ("risk_lower", fit.lower),
+        ("risk_upper", fit.upper),
+        ("elevated_lower", fit.elevated_lower),
+        ("elevated_upper", fit.elevated_upper),
+        ("phi", fit.phi),
+        ("tau2", fit.tau2),
+        ("od_adjusted", fit.od_adjusted),
+        ("od_note", fit.od_note),
+    ):
+        out[name][at] = values[latest]
+    return out
+
+
 def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSettings) -> dict:
     """Steps 1-5 of the module docstring for indicator ``k`` of ``rows`` (in organisation, period order).
 
@@ -380,141 +548,50 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
     org, day, peer = rows.take("org", k), rows.take("day", k), rows.take("peer", k)
     o, d, e = rows.take("o", k), rows.take("d", k), rows.take("e", k)
     n = len(o)
-
-    # Position of each period among the indicator's distinct periods (the SPC axis; gaps are missing).
-    first_day = day.min()
-    present = np.zeros(int(day.max() - first_day) + 1, dtype=bool)
-    present[day - first_day] = True
-    position = (np.cumsum(present) - 1)[day - first_day]
-    last_position = int(position.max())
-    at_latest = position == last_position
-    history = spec.judged_periods
-    judged = at_latest if history == 1 else np.ones(n, dtype=bool)
-    if history is not None and history > 1:
-        judged = position > last_position - history
-
-    # 1. small numbers
-    with np.errstate(invalid="ignore"):
-        if spec.is_ratio:
-            valid = np.isfinite(o) & (o >= 0) & np.isfinite(e) & (e > 0)
-            big_enough = e >= spec.min_size
-        else:
-            valid = np.isfinite(o) & (o >= 0) & np.isfinite(d) & (d > 0)
-            if spec.kind == "pr":
-                valid &= o <= d
-            big_enough = d >= spec.min_size
-    eligible = valid & big_enough
-    reason = np.full(n, _R_NONE, dtype=np.int8)
-    reason[~big_enough] = _R_EXPECTED if spec.is_ratio else _R_DENOMINATOR
-    reason[~valid] = _R_INVALID
-
-    # Funnel groups: period x peer group, as one integer.
-    group = position * max(len(rows.peer_names), 1) + peer
-    units = np.bincount(group, weights=eligible).astype(np.int64)
-    enough_peers = units[group] >= spec.min_units
-    if spec.is_rate:
-        has_events = np.bincount(group, weights=np.where(eligible, o, 0.0))[group] > 0
-    else:
-        has_events = np.ones(n, dtype=bool)
-    comparable = eligible & enough_peers & has_events
-    reason[eligible & ~has_events] = _R_NO_EVENTS
-    reason[eligible & ~enough_peers] = _R_FEW_PEERS
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = o / np.where(valid, e if spec.is_ratio else d, 1.0)
-    value[~valid] = np.nan
+    when = periods_of(day, spec.judged_periods)
+    checked = eligibility(o, d, e, spec)
+    group = when.position * max(len(rows.peer_names), 1) + peer  # funnel: period x peer group
+    comparable, units = comparable_rows(o, group, checked, spec)
 
     # Series (organisations): rows are sorted, so each series is one contiguous block.
     first = np.r_[True, org[1:] != org[:-1]]
     series = np.cumsum(first) - 1
     n_series = int(series[-1]) + 1
-    last_row = np.r_[np.flatnonzero(first)[1:] - 1, n - 1]
-    has_latest = at_latest[last_row]
+    r = np.r_[np.flatnonzero(first)[1:] - 1, n - 1]  # each series' last row
+    has_latest = when.at_latest[r]
 
-    # 2. funnels of every period (the relative SPC charts each period's z_adjusted)
-    fit = _funnels(o, d, e, group, comparable, judged, spec)
-    z_adj = fit.z_adjusted
-    out = {
-        name: np.full(n_series, np.nan)
-        for name in (
-            *("target", "z", "z_adjusted", "risk_lower", "risk_upper"),
-            *("elevated_lower", "elevated_upper", "phi", "tau2"),
-        )
-    }
-    od_adjusted = np.zeros(n_series, dtype=bool)
-    od_note = np.zeros(n_series, dtype=np.int8)  # index into OD_NOTE_LABELS
-    latest = at_latest[fit.rows]  # the judged rows of the latest period: one per series at most
-    at = series[fit.rows[latest]]
-    for name, values in (
-        ("target", fit.target),
-        ("z", fit.z),
-        ("z_adjusted", z_adj[fit.rows]),
-        ("risk_lower", fit.lower),
-        ("risk_upper", fit.upper),
-        ("elevated_lower", fit.elevated_lower),
-        ("elevated_upper", fit.elevated_upper),
-        ("phi", fit.phi),
-        ("tau2", fit.tau2),
-    ):
-        out[name][at] = values[latest]
-    od_adjusted[at] = fit.od_adjusted[latest]
-    od_note[at] = fit.od_note[latest]
-
-    # 3. flags from the adverse-direction adjusted z, for each series' latest row
-    r = last_row
-    compared = comparable[r] & has_latest
-    adverse_sign = spec.adverse_sign
-    adverse = out["z_adjusted"] * adverse_sign
-    flag = np.full(n_series, -1, dtype=np.int8)
-    if adverse_sign != 0:
-        flag[compared] = 0
-        flag[compared & (adverse > spec.verdict_z)] = 1
-        flag[compared & (adverse > spec.elevated_z)] = 2
-    else:
-        flag[compared] = -2
-    why = np.where(has_latest, reason[r], _R_NO_LATEST).astype(np.int8)
-    why[flag == 1] = _R_RISK
-    why[flag == 2] = _R_ELEVATED
-    why[flag == -2] = _R_NEUTRAL
-
-    # 5. SPC per organisation x indicator series, in chunks of whole series
-    charted, chartable = (z_adj, comparable) if settings.spc_measure == "relative" else (value, eligible)
-    spc_out = _control_charts(
-        np.where(chartable & np.isfinite(charted), charted, np.nan),  # z = -inf (O = 0) cannot be charted
+    fit = _funnels(o, d, e, group, comparable, when.judged, spec)  # 2. every period's funnels
+    out = _latest_of_series(fit, when.at_latest, series, n_series)
+    flag, why = flags_of(out["z_adjusted"], comparable[r] & has_latest, has_latest, checked.reason[r], spec)
+    charted = (
+        (fit.z_adjusted, comparable)
+        if settings.spc_measure == "relative"
+        else (checked.value, checked.eligible)
+    )
+    counts = sizes = None
+    if spec.chart in COUNT_CHARTS:  # p and u charts chart the counts themselves, whatever spc.measure says
+        size = e if spec.is_ratio else d
+        with np.errstate(invalid="ignore"):
+            usable = checked.eligible & np.isfinite(o) & (size > 0) & ((o <= size) | (spec.kind != "pr"))
+        counts, sizes = np.where(usable, o, np.nan), np.where(usable, size, np.nan)
+        charted = (counts / sizes, usable)
+    spc_out = _control_charts(  # 5. z = -inf (O = 0) cannot be charted
+        np.where(charted[1] & np.isfinite(charted[0]), charted[0], np.nan),
         series,
         first,
-        position,
-        last_position,
-        last_row,
+        when.position,
+        when.last_position,
+        r,
         spec,
         settings,
+        counts,
+        sizes,
     )
-
-    # 4. benchmark against England, for the rows reported: each value's interval vs the England value
-    bench = np.full(n_series, np.nan)
-    ci_lo, ci_hi = np.full(n_series, np.nan), np.full(n_series, np.nan)
-    bench_code = np.full(n_series, 9, dtype=np.int64)
-    shown = eligible[r] & has_latest
-    c = r[shown]
-    if len(c):
-        level = settings.benchmark_level
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if spec.is_ratio:
-                england = 1.0
-            else:  # summed in row order (np.bincount), as for every other per-group sum
-                latest_rows = np.flatnonzero(at_latest & eligible)
-                zeros = np.zeros(len(latest_rows), dtype=np.int64)
-                total_o = np.bincount(zeros, weights=o[latest_rows], minlength=1)[0]
-                total_d = np.bincount(zeros, weights=d[latest_rows], minlength=1)[0]
-                england = total_o / max(total_d, 1e-300)
-            if spec.kind == "pr":
-                lo, hi = wilson(o[c], d[c], level)
-            else:
-                p_lo, p_hi = poisson_limits(o[c], level)
-                base = e[c] if spec.is_ratio else d[c]
-                lo, hi = p_lo / base, p_hi / base
-            bench[shown] = england
-            ci_lo[shown], ci_hi[shown] = lo, hi
-            bench_code[shown] = np.where(lo > england, 1, np.where(hi < england, -1, 0))
+    reported = np.where(checked.eligible[r] & has_latest, r, -1)
+    latest_eligible = np.flatnonzero(when.at_latest & checked.eligible)
+    bench, ci_lo, ci_hi, bench_code = benchmark(
+        o, d, e, reported, latest_eligible, spec, settings.benchmark_level
+    )
 
     def pick(a: np.ndarray, fill, picked: bool = False) -> np.ndarray:
         """A row's value per series, at the indicator's latest period (``fill`` if it has none)."""
@@ -529,11 +606,11 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
         "denominator": pick(d, np.nan),
         "expected": pick(e, np.nan),
         "reported_value": pick(rows.take("reported", k, r), np.nan, picked=True),
-        "value": pick(value, np.nan),
+        "value": pick(checked.value, np.nan),
         **out,
-        "peer_units": pick(np.where(eligible[r], units[group[r]], 0).astype(np.int64), 0, picked=True),
-        "od_adjusted": od_adjusted,
-        "od_note": od_note,
+        "peer_units": pick(
+            np.where(checked.eligible[r], units[group[r]], 0).astype(np.int64), 0, picked=True
+        ),
         "benchmark_value": bench,
         "ci_lower": ci_lo,
         "ci_upper": ci_hi,
@@ -544,12 +621,24 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
         "import_id": pick(rows.take("import_id", k, r), np.nan, picked=True),
         "_period": np.datetime64(int(day.max()), "D"),
         "_judged_periods": (
-            pd.Timestamp(np.datetime64(int(day[judged].min()), "D")).date(),
-            int(np.unique(position[judged]).size),
+            pd.Timestamp(np.datetime64(int(day[when.judged].min()), "D")).date(),
+            int(np.unique(when.position[when.judged]).size),
         ),
         "_spec": spec,
         "_judged": _judged_rows(
-            np.flatnonzero(judged), fit, org, day, peer, o, d, e, value, units[group], eligible, reason, spec
+            np.flatnonzero(when.judged),
+            fit,
+            org,
+            day,
+            peer,
+            o,
+            d,
+            e,
+            checked.value,
+            units[group],
+            checked.eligible,
+            checked.reason,
+            spec,
         ),
     }
 
@@ -563,9 +652,13 @@ def _control_charts(
     last_row: np.ndarray,
     spec: Comparison,
     settings: MonitorSettings,
+    counts: np.ndarray | None = None,
+    sizes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Step 5: an XmR chart of each series' ``measure``, in chunks of whole series; per series the
-    latest phase's mean and limits, the variation icon and whether (and by which rule) it alerts."""
+    """Step 5: the indicator's control chart (``spec.chart``: XmR of ``measure`` by default, a run chart of
+    it, or a p, p′, u or u′ chart of ``counts`` over ``sizes``) of each series, in chunks of whole series;
+    per series the latest phase's centre and limits, the variation icon and whether (and by which rule)
+    it alerts."""
     n_series = len(last_row)
     gap = np.zeros(len(measure), dtype=bool)
     gap[1:] = ~first[1:] & (position[1:] - position[:-1] > 1)
@@ -579,9 +672,8 @@ def _control_charts(
     series_start = np.r_[0, last_row + 1]
     for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
         a, b = series_start[s0], series_start[s1]
-        chart = spc.xmr(
-            measure[a:b],
-            series[a:b] - s0,
+        codes, last = series[a:b] - s0, last_row[s0:s1] - a
+        rules = dict(
             gap_before=gap[a:b],
             fix_after=settings.spc_fix_after,
             shift_length=settings.spc_run_length,
@@ -589,17 +681,31 @@ def _control_charts(
             improvement=IMPROVEMENT[spec.polarity],
             min_points=settings.spc_min_points,
         )
-        last_phase = chart.phase_index[last_row[s0:s1] - a]
-        spc_mean[s0:s1] = chart.phase_mean[last_phase]
-        spc_lower[s0:s1] = chart.phase_lower[last_phase]
-        spc_upper[s0:s1] = chart.phase_upper[last_phase]
+        if spec.chart == "run":
+            chart = run_chart.run_chart(
+                measure[a:b], codes, fix_after=rules["fix_after"], improvement=rules["improvement"]
+            )
+            spc_mean[s0:s1] = chart.phase_median[chart.phase_index[last]]
+            rule_code = np.where(chart.runs.long_run, RULE_LABELS.index(LONG_RUN), 0)
+        elif spec.chart in COUNT_CHARTS:
+            chart = control_charts.control_chart(spec.chart, counts[a:b], codes, sizes[a:b], **rules)
+            spc_mean[s0:s1] = chart.phase_centre[chart.phase_index[last]]
+            spc_lower[s0:s1], spc_upper[s0:s1] = chart.lower[last], chart.upper[last]
+            rule_code = chart.rule_code
+        else:
+            chart = spc.xmr(measure[a:b], codes, **rules)
+            last_phase = chart.phase_index[last]
+            spc_mean[s0:s1] = chart.phase_mean[last_phase]
+            spc_lower[s0:s1] = chart.phase_lower[last_phase]
+            spc_upper[s0:s1] = chart.phase_upper[last_phase]
+            rule_code = chart.rule_code
         variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
         concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
         last_concern = np.full(s1 - s0, -1, dtype=np.int64)
         np.maximum.at(last_concern, series[a:b][concern] - s0, concern)
         fired = (last_concern >= 0) & (points[s0:s1] >= settings.spc_min_points)
         alert[s0:s1] = fired
-        spc_rule[s0:s1][fired] = chart.rule_code[last_concern[fired]]
+        spc_rule[s0:s1][fired] = rule_code[last_concern[fired]]
     variation[points < settings.spc_min_points] = VARIATION_LABELS.index("insufficient data")
     return {
         "spc_points": points,
@@ -794,10 +900,18 @@ def _judgement_frame(parts: list[dict], rows: _Rows) -> pd.DataFrame:
 
 def method_text(spec: Comparison, settings: MonitorSettings) -> str:
     """A short, complete description of how an indicator was compared and charted."""
-    return (
-        f"{spec.describe()}; "
-        f"SPC XmR on {settings.spc_measure} values, alert in latest {settings.spc_latest_points}"
-    )
+    if spec.chart in COUNT_CHARTS:
+        charted = f"SPC {CHART_TEXT[spec.chart]} of the counts"
+    else:
+        charted = f"SPC {CHART_TEXT[spec.chart]} on {settings.spc_measure} values"
+    text = f"{spec.describe()}; {charted}, alert in latest {settings.spc_latest_points}"
+    if spec.cusum is not None:
+        alert = spec.cusum
+        text += (
+            f"; CUSUM of O against E (rate x{alert.odds_ratio:g}, false-alarm rate {alert.false_alarm_rate:g}"
+            f"{'' if alert.reset else ', no reset'})"
+        )
+    return text
 
 
 IMPROVEMENT = {"lower_is_better": "decrease", "higher_is_better": "increase", "neutral": "neutral"}
@@ -807,8 +921,21 @@ OD_NOTE_LABELS = ("", *(str(note) for note in OD_NOTES))
 """Overdispersion note text by code (``""``: not compared by funnel)."""
 VARIATION_LABELS = ("", *spc.POINT_TYPES, "insufficient data")
 """SPC variation icon text by code."""
-RULE_LABELS = ("", *spc.RULES)
+LONG_RUN = "long_run"
+"""A run chart's rule: the point is in an unusually long run (Anhøj)."""
+RULE_LABELS = ("", *spc.RULES, LONG_RUN)
 """SPC rule text by code (``""``: no alert)."""
+COUNT_CHARTS = ("p", "pp", "u", "up")
+"""Charts of the counts (numerator over denominator, or observed over expected) rather than of a measure."""
+CHART_TEXT = {
+    "xmr": "XmR",
+    "run": "run chart",
+    "p": "p chart",
+    "pp": "p' chart",
+    "u": "u chart",
+    "up": "u' chart",
+}
+"""The chart's name in the method text."""
 
 
 def empty_result() -> pd.DataFrame:

@@ -8,18 +8,11 @@ results (rows are in a canonical order; nothing depends on time except the run's
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
-import itertools
 import json
-import multiprocessing
-import sys
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,11 +20,19 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from carelens.errors import NotFound
 from carelens.monitor.comparison import Comparison
-from carelens.monitor.inputs import Inputs, attach_peer_groups, batches, parquet_inputs, sql_inputs
+from carelens.monitor.cusum import cusum_alerts
+from carelens.monitor.engines import (
+    EmbeddedEngine,
+    Engine,
+    JudgementParts,
+    PassJob,
+    frame_digest,
+)
+from carelens.monitor.inputs import Inputs, batches, parquet_inputs, sql_inputs
 from carelens.monitor.kernel import (
     OUTPUT_COLUMNS,
-    assess_all,
     empty_judgements,
     empty_result,
     method_text,
@@ -39,6 +40,7 @@ from carelens.monitor.kernel import (
 from carelens.monitor.scoring import out_of_date_kinds, score_organisations
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema_monitor
+from carelens.store.engine import hide_password
 from carelens.store.migrate import ensure_schema
 
 Progress = Callable[[int, int], None]
@@ -79,50 +81,6 @@ class PassResult:
         return pd.concat(parts, ignore_index=True) if parts else empty_judgements()
 
 
-SPILL_ROWS = 50_000
-"""Judgements of a batch from this many rows on are written to a temporary file where they are made
-(a worker process), instead of being kept in memory and sent back: at national scale (50,000
-organisations x 100 indicators) each period judged adds 5 million rows, more than memory should hold,
-while a small pass's few thousand rows cost more to write than to keep."""
-
-
-class JudgementParts:
-    """A pass's judgements, one part per batch of indicators: small parts in memory, large ones (at least
-    :data:`SPILL_ROWS` rows) in temporary Arrow files, so a national pass holds one part at a time. The
-    files go when this object does."""
-
-    def __init__(self) -> None:
-        import tempfile
-
-        self._folder = tempfile.TemporaryDirectory(prefix="carelens-judgements-")
-        self.folder = Path(self._folder.name)
-        self.parts: list[pd.DataFrame | Path] = []
-        self.rows = 0
-
-    @staticmethod
-    def keep(frame: pd.DataFrame, folder: Path, name: str) -> pd.DataFrame | Path:
-        """``frame`` as it is, or written into ``folder`` (lz4-compressed Arrow IPC) when it is large."""
-        if len(frame) < SPILL_ROWS:
-            return frame
-        path = folder / f"{name}.arrow"
-        frame.reset_index(drop=True).to_feather(path, compression="lz4")
-        return path
-
-    def add(self, part: pd.DataFrame | Path, rows: int) -> None:
-        self.parts.append(part)
-        self.rows += rows
-
-    def add_frame(self, frame: pd.DataFrame) -> None:
-        self.add(self.keep(frame, self.folder, f"part-{len(self.parts):06d}"), len(frame))
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        for part in self.parts:
-            yield pd.read_feather(part) if isinstance(part, Path) else part
-
-    def __len__(self) -> int:
-        return len(self.parts)
-
-
 SCOPES = ("complete", "partial", "what-if")
 """What a run covers. Only a complete run can be the default run (docs/methods/judgements.md)."""
 
@@ -151,27 +109,6 @@ def run_scope(
     return "complete", ""
 
 
-def frame_digest(*frames: pd.DataFrame) -> str:
-    """SHA-256 of the contents of frames (values and column names, in order)."""
-    digest = hashlib.sha256()
-    for frame in frames:
-        digest.update(json.dumps(list(map(str, frame.columns))).encode())
-        if len(frame):
-            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def indicator_digests(flags: pd.DataFrame) -> list[str]:
-    """:func:`frame_digest` of each indicator's rows of an assessed table (rows sorted by indicator), in
-    order. A pass's results digest is built from these, so each batch (or Spark partition) can hash its
-    own rows where it is assessed, whatever the batches are."""
-    if not len(flags):
-        return []
-    ids = flags["indicator_id"].to_numpy(dtype=object)
-    starts = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(flags)]
-    return [frame_digest(flags.iloc[a:b]) for a, b in itertools.pairwise(starts)]
-
-
 def results_digest(
     flag_digests: list[str],
     judgement_digests: list[str],
@@ -185,14 +122,6 @@ def results_digest(
     digest = hashlib.sha256(json.dumps([flag_digests, judgement_digests]).encode())
     digest.update(frame_digest(organisations, questions, indicator_rows).encode())
     return digest.hexdigest()
-
-
-def judged_periods(judgements: pd.DataFrame) -> dict[str, tuple[dt.date, int]]:
-    """Each indicator's first judged period and number of judged periods in a part of judgements."""
-    if judgements.empty:
-        return {}
-    summary = judgements.groupby("indicator_id", sort=True, observed=True)["period"].agg(["min", "nunique"])
-    return {str(k): (pd.Timestamp(v["min"]).date(), int(v["nunique"])) for k, v in summary.iterrows()}
 
 
 def indicator_rows(
@@ -253,13 +182,14 @@ def compute_pass(
     indicator_ids: Iterable[str] | None = None,
     workers: int = 1,
     what_if: bool = False,
+    engine: Engine | None = None,
 ) -> PassResult:
-    """Assess every indicator (in batches), then score and band organisations. Nothing is stored.
+    """Assess every indicator (in batches, by ``engine``), then score and band organisations, mark
+    out-of-date indicators and digest it all. Nothing is stored. This is the one orchestration of a
+    pass: every engine only assesses batches (:class:`carelens.monitor.engines.Engine`).
 
-    The run's scope (:func:`run_scope`) says whether it is complete; ``what_if`` labels it a what-if.
-    ``workers`` > 1 assesses that many batches at once in worker processes (one per core is the most
-    that helps), when the inputs can be read from another process (a Parquet store); results are the
-    same whatever the number of workers.
+    ``engine``: default the embedded engine with ``workers`` processes (:class:`EmbeddedEngine`). The
+    run's scope (:func:`run_scope`) says whether it is complete; ``what_if`` labels it a what-if.
     """
     settings = settings or load_settings()
     comparisons = inputs.comparisons(settings)
@@ -273,10 +203,9 @@ def compute_pass(
     observations = 0
     done = 0
     todo = list(batches(ids, settings.indicators_per_batch))
-    assessed_batches = _assessed_batches(
-        inputs, comparisons, todo, settings, period_from, period_to, workers, judged.folder
-    )
-    for batch, assessed in zip(todo, assessed_batches, strict=True):
+    engine = engine or EmbeddedEngine(workers)
+    job = PassJob(inputs, comparisons, settings, period_from, period_to, todo, judged.folder)
+    for batch, assessed in zip(todo, engine.assess(job), strict=True):
         observations += assessed.observations
         if assessed.flags is not None:
             digest.update(assessed.keys_digest.encode())
@@ -291,10 +220,13 @@ def compute_pass(
             progress(done, len(ids))
     flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
     flags = flags[list(OUTPUT_COLUMNS)]
+    # once, after every engine's assess step: indicators declaring a CUSUM alert (none: nothing changes)
+    flags, alert_digests = cusum_alerts(inputs, comparisons, settings, flags, period_from, period_to)
+    flag_digests += alert_digests
     bounded = period_from is not None or period_to is not None
     held = inputs.reader.period_range(ids) if bounded and ids else (None, None)
     scope, note = run_scope(period_from, period_to, None if indicator_ids is None else ids, what_if, held)
-    result = finish_pass(
+    result = _finish(
         inputs,
         comparisons,
         settings,
@@ -310,12 +242,12 @@ def compute_pass(
         period_to=period_to,
         special_measures=special_measures,
         recently_inspected=recently_inspected,
-        source=inputs.source,
+        source=inputs.source if engine.name == "embedded" else f"{engine.name}: {inputs.source}",
     )
     return dataclasses.replace(result, scope=scope, scope_note=note)
 
 
-def finish_pass(
+def _finish(
     inputs: Inputs,
     comparisons: dict[str, Comparison],
     settings: MonitorSettings,
@@ -334,8 +266,8 @@ def finish_pass(
     recently_inspected: Iterable[str],
     source: str,
 ) -> PassResult:
-    """What every engine does once its indicators are assessed: mark out-of-date indicators, score and
-    band organisations, describe each indicator's comparison, and digest it all."""
+    """Once every batch is assessed: mark out-of-date indicators, score and band organisations, describe
+    each indicator's comparison, and digest it all."""
     stale = out_of_date_kinds(flags, inputs.organisations, settings.max_age_months)
     kind_of = inputs.organisations.drop_duplicates("code").set_index("code")["kind"]
     flags = flags.assign(out_of_date=_stale_rows(flags, kind_of, stale))
@@ -346,16 +278,15 @@ def finish_pass(
         flags, inputs.organisations, key_questions, settings, special, recent
     )
     described = indicator_rows(comparisons, flags, periods, settings, stale)
-    if inputs_digest is not None:
-        inputs_digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
-        inputs_digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
+    inputs_digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
+    inputs_digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
     return PassResult(
         flags=flags,
         organisations=orgs,
         questions=questions,
         judgement_parts=judgement_parts,
         indicator_rows=described,
-        inputs_digest=inputs_digest.hexdigest() if inputs_digest is not None else "",
+        inputs_digest=inputs_digest.hexdigest(),
         results_digest=results_digest(flag_digests, judgement_digests, orgs, questions, described),
         indicators=indicators,
         observations=observations,
@@ -387,125 +318,6 @@ def _stale_rows(frame: pd.DataFrame, kind_of: pd.Series, stale: dict[str, list[s
 
 
 @dataclass(frozen=True)
-class AssessedBatch:
-    """What :func:`assess_batch` sends back: the batch's assessed rows and their digests, hashed where
-    they were computed (in a worker process when there are several)."""
-
-    observations: int
-    flags: pd.DataFrame | None
-    judgements: pd.DataFrame | Path | None = None
-    """The batch's judgements, or the file they were written to (:meth:`JudgementParts.keep`)."""
-    judgement_rows: int = 0
-    judged_periods: dict = field(default_factory=dict)
-    """:func:`judged_periods` of the batch's judgements."""
-    keys_digest: str = ""
-    """:func:`frame_digest` of the (indicator, organisation) pairs assessed (part of the inputs digest)."""
-    flag_digests: list[str] = field(default_factory=list)
-    """:func:`indicator_digests` of the assessed rows."""
-    judgement_digests: list[str] = field(default_factory=list)
-    """:func:`indicator_digests` of the judgements."""
-
-
-def assess_batch(
-    inputs: Inputs,
-    comparisons: dict[str, Comparison],
-    settings: MonitorSettings,
-    period_from: dt.date | None,
-    period_to: dt.date | None,
-    spill: Path,
-    batch: list[str],
-) -> AssessedBatch:
-    """Read one batch of indicators and assess it; large judgements are written into folder ``spill``."""
-    frame = inputs.reader.read(batch, period_from, period_to)
-    if not len(frame):
-        return AssessedBatch(0, None)
-    observations = len(frame)
-    frame = attach_peer_groups(frame, inputs.organisations, comparisons)
-    assessed = assess_all(frame, comparisons, settings)
-    del frame
-    judgements = assessed.judgements
-    return AssessedBatch(
-        observations=observations,
-        flags=assessed.flags,
-        judgements=JudgementParts.keep(judgements, spill, f"batch-{batch[0]}"),
-        judgement_rows=len(judgements),
-        judged_periods=assessed.judged_periods,
-        keys_digest=frame_digest(assessed.flags[["indicator_id", "org_code"]]),
-        flag_digests=indicator_digests(assessed.flags),
-        judgement_digests=indicator_digests(judgements),
-    )
-
-
-def _assessed_batches(
-    inputs: Inputs,
-    comparisons: dict[str, Comparison],
-    todo: list[list[str]],
-    settings: MonitorSettings,
-    period_from: dt.date | None,
-    period_to: dt.date | None,
-    workers: int,
-    spill: Path,
-) -> Iterator[AssessedBatch]:
-    """:func:`assess_batch` of each batch, in order: here, or in ``workers`` processes."""
-    work = functools.partial(assess_batch, inputs, comparisons, settings, period_from, period_to, spill)
-    if workers <= 1 or len(todo) <= 1 or not inputs.reader.processes:
-        yield from map(work, todo)
-        return
-    # Batches are independent, so processes can share them out. "fork" (where there is one) starts a
-    # worker without importing anything again; a worker only reads Parquet files and runs NumPy kernels.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    # The inputs (organisations, indicator definitions) go to each worker once, when it starts; each
-    # task then carries only its batch's indicator ids.
-    with ProcessPoolExecutor(
-        min(workers, len(todo)), mp_context=context, initializer=_start_worker, initargs=(work,)
-    ) as pool:
-        yield from pool.map(_work_in_worker, todo)
-
-
-_worker_job: Callable[[list[str]], AssessedBatch] | None = None
-"""In a worker process: the pass's :func:`assess_batch` with its inputs bound (set by :func:`_start_worker`)."""
-
-
-def _start_worker(job: Callable[[list[str]], AssessedBatch]) -> None:
-    global _worker_job
-    _worker_job = job
-    keep_freed_memory()
-
-
-def _work_in_worker(batch: list[str]) -> AssessedBatch:
-    assert _worker_job is not None, "not started by _start_worker"
-    return _worker_job(batch)
-
-
-WORKER_MMAP_THRESHOLD = 32 * 2**20
-"""Bytes: in a worker, blocks up to this size come from the reusable heap, not fresh pages (glibc's
-largest allowed value; an indicator's arrays at 50,000 organisations x 60 months are 23 MB)."""
-WORKER_TRIM_THRESHOLD = 2**30
-"""Bytes of free heap a worker keeps rather than hands back to the system (it exits after the pass).
-``mallopt`` takes a C ``int``, so at most 2**31 - 1."""
-
-
-def keep_freed_memory() -> None:
-    """Run in each worker process: make glibc's allocator keep freed arrays for the next indicator.
-
-    By default large NumPy arrays are fresh pages from the system, so every batch pays page faults to
-    touch them again: measured as a quarter of a monitoring pass's CPU time (``benchmarks/monitor.py``).
-    A worker lives for one pass, so keeping its memory costs nothing after. Elsewhere (not glibc) this
-    does nothing."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
-    mallopt(m_mmap_threshold, WORKER_MMAP_THRESHOLD)
-    mallopt(m_trim_threshold, WORKER_TRIM_THRESHOLD)
-
-
-@dataclass(frozen=True)
 class RunSummary:
     """What a stored run found."""
 
@@ -525,7 +337,7 @@ class RunSummary:
 
 
 def run_monitor(
-    engine: sa.Engine,
+    store: sa.Engine,
     *,
     parquet: str | Path | None = None,
     period_from: dt.date | None = None,
@@ -537,12 +349,13 @@ def run_monitor(
     progress: Progress | None = None,
     workers: int = 1,
     what_if: bool = False,
+    engine: Engine | None = None,
 ) -> RunSummary:
     """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
-    change since the previous run, in one transaction with its audit event. ``workers`` and ``what_if``:
-    see :func:`compute_pass`."""
-    ensure_schema(engine)
-    inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(engine)
+    change since the previous run, in one transaction with its audit event. ``workers``, ``what_if`` and
+    ``engine``: see :func:`compute_pass`."""
+    ensure_schema(store)
+    inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(store)
     result = compute_pass(
         inputs,
         settings,
@@ -553,8 +366,9 @@ def run_monitor(
         progress,
         workers=workers,
         what_if=what_if,
+        engine=engine,
     )
-    return store_run(engine, result, user)
+    return store_run(store, result, user)
 
 
 def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
@@ -567,7 +381,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             run.insert().values(
                 started_at=dt.datetime.now(dt.UTC),
                 user_name=user,
-                source=result.source[:500],
+                source=hide_password(result.source)[:500],
                 period_from=result.period_from,
                 period_to=result.period_to,
                 settings=result.settings.as_json(),
@@ -630,7 +444,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             {
                 "scope": result.scope,
                 "scope_note": result.scope_note,
-                "source": result.source,
+                "source": hide_password(result.source),
                 "period_from": result.period_from,
                 "period_to": result.period_to,
                 "indicators": result.indicators,
@@ -755,7 +569,7 @@ def diff_runs(engine: sa.Engine, run_id: int | None = None, against: int | None 
     with engine.connect() as connection:
         run_id = run_id if run_id is not None else latest_run_id(connection)
         if run_id is None:
-            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+            raise NotFound("no monitoring run is stored: run `carelens monitor` first")
         if against is None:
             against = connection.execute(sa.select(sa.func.max(run.c.id)).where(run.c.id < run_id)).scalar()
     now = read_run(engine, run_id)
@@ -825,7 +639,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     ``key_questions`` (list of count dicts), ``indicators`` (one dict per indicator with its value,
     peers' target, limits, z, benchmark, flag and why, SPC icon and alert, and ``trend``: its last
     ``trend_points`` reported values as [period ISO date, value] pairs).
-    Raises :class:`LookupError` when there is no run or the organisation is not in it.
+    Raises :class:`carelens.errors.NotFound` when there is no run or the organisation is not in it.
     """
     from carelens.store import schema
 
@@ -837,14 +651,14 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     with engine.connect() as connection:
         run_id = run_id if run_id is not None else latest_run_id(connection)
         if run_id is None:
-            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+            raise NotFound("no monitoring run is stored: run `carelens monitor` first")
         run_row = connection.execute(
             sa.select(schema_monitor.monitor_run.c.scope, schema_monitor.monitor_run.c.scope_note).where(
                 schema_monitor.monitor_run.c.id == run_id
             )
         ).first()
         if run_row is None:
-            raise LookupError(f"no monitoring run {run_id}")
+            raise NotFound(f"no monitoring run {run_id}")
         run_text = f"run {run_id} ({run_row.scope}{': ' + run_row.scope_note if run_row.scope_note else ''})"
         org = (
             connection.execute(sa.select(org_t).where(org_t.c.run_id == run_id, org_t.c.org_code == org_code))
@@ -852,7 +666,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
             .first()
         )
         if org is None:
-            raise LookupError(f"organisation {org_code!r} is not in monitoring run {run_id}")
+            raise NotFound(f"organisation {org_code!r} is not in monitoring run {run_id}")
         flags = [
             dict(r)
             for r in connection.execute(

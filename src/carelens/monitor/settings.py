@@ -7,11 +7,11 @@ another file. :func:`load_settings` validates it and reports every problem at on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from carelens.config import FieldReader, packaged, read_mapping
-from carelens.errors import InputError, Problem
+from carelens.config import FieldReader, packaged, read_settings
 
 SCHEMA_VERSION = 1
 
@@ -59,10 +59,7 @@ def default_settings_file() -> Path:
 def load_settings(path: str | Path | None = None) -> MonitorSettings:
     """Read and validate a monitoring settings file (the packaged defaults when ``path`` is None); every
     problem is reported at once, naming the file and the field."""
-    document, source = read_mapping(Path(path) if path is not None else default_settings_file())
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
-    r = FieldReader(source, document)
+    r = read_settings(path, default_settings_file(), SCHEMA_VERSION)
 
     def positive(dotted: str) -> float | None:
         return r.get(dotted, float, minimum=0.0, exclusive=True)
@@ -113,7 +110,7 @@ def _cut_points(r: FieldReader, band_method: str | None) -> tuple[float, ...]:
     cuts = r.get("bands.cut_points", list)
     if cuts is None:
         return ()
-    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) for c in cuts)
+    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in cuts)
     if not numbers or len(cuts) != 5 or list(cuts) != sorted(cuts):
         r.problem("bands.cut_points", f"must be 5 ascending numbers (6 bands), got {cuts!r}")
         return ()

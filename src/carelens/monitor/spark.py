@@ -1,33 +1,32 @@
-"""The monitoring pass on Apache Spark, for data that outgrows one machine.
+"""The monitoring pass on Apache Spark, for data that outgrows one machine: :class:`SparkEngine`.
 
-The same kernel (:func:`carelens.monitor.kernel.assess`) runs on each indicator's partition through
-``groupBy("indicator_id").applyInPandas``; organisations are then scored on the driver with the same
-:func:`carelens.monitor.scoring.score_organisations`. Results equal the embedded engine's exactly
-(tested), because the kernel puts its rows in a canonical order before any arithmetic.
+The same kernel (:func:`carelens.monitor.kernel.assess_all`) runs on each indicator's partition through
+``groupBy("indicator_id").applyInPandas``; the pass is then finished on the driver exactly as for the
+embedded engine (:func:`carelens.monitor.service.compute_pass`). Results, inputs digest included,
+equal the embedded engine's exactly (tested), because the kernel puts its rows in a canonical order
+before any arithmetic.
 
 Needs the ``spark`` extra (``pip install carelens[spark]``) and Java 17.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pandas as pd
 
-from carelens.monitor.inputs import Inputs, ParquetReader, attach_peer_groups
-from carelens.monitor.kernel import JUDGEMENT_COLUMNS, OUTPUT_COLUMNS, assess_all
-from carelens.monitor.service import (
+from carelens.monitor.engines import (
+    AssessedBatch,
     JudgementParts,
-    PassResult,
-    finish_pass,
+    PassJob,
+    frame_digest,
     indicator_digests,
     judged_periods,
-    run_scope,
 )
-from carelens.monitor.settings import MonitorSettings, load_settings
+from carelens.monitor.inputs import ParquetReader, attach_peer_groups
+from carelens.monitor.kernel import JUDGEMENT_COLUMNS, OUTPUT_COLUMNS, assess_all
 
 _SPARK_TYPES = {
     "period": "date",
@@ -79,94 +78,99 @@ def _as_one_table(flags: pd.DataFrame, judgements: pd.DataFrame) -> pd.DataFrame
     return both.astype({c: object for c in _TEXT})  # one plain array a column, as Arrow expects
 
 
-def local_spark(app_name: str = "carelens-monitor", cores: int = 2):
-    """A local Spark session set up for carelens: loopback only, no UI, no downloaded packages."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+def spark_session(master: str = "local[2]", app_name: str = "carelens-monitor"):
+    """A Spark session for carelens on ``master`` (``local[N]``, ``spark://host:port``): no UI, Arrow
+    transfers, UTC; a local master is bound to loopback."""
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder.master(master).appName(app_name)
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = builder.config("spark.driver.host", "127.0.0.1")
+        cores = master.removeprefix("local[").removesuffix("]")
+        partitions = 2 * int(cores) if cores.isdigit() else 4
+        builder = builder.config("spark.sql.shuffle.partitions", str(max(partitions, 2)))
     return (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName(app_name)
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", str(max(cores * 2, 2)))
+        builder.config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.host", "127.0.0.1")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
 
 
-def compute_pass_spark(
-    spark,
-    inputs: Inputs,
-    settings: MonitorSettings | None = None,
-    period_from: dt.date | None = None,
-    period_to: dt.date | None = None,
-    special_measures: Iterable[str] = (),
-    recently_inspected: Iterable[str] = (),
-) -> PassResult:
-    """The monitoring pass of :func:`carelens.monitor.service.compute_pass`, with the per-indicator
-    kernel run by Spark executors. Observations are read by Spark straight from a Parquet store."""
-    from pyspark.sql import functions as F
+@dataclass(frozen=True)
+class SparkEngine:
+    """The monitoring kernel run by Spark executors, one indicator a task
+    (``groupBy("indicator_id").applyInPandas``): observations are read by Spark straight from a Parquet
+    store (or from the database on the driver), and each batch's results come back to the driver, where
+    the pass is finished as for the embedded engine (:func:`carelens.monitor.service.compute_pass`)."""
 
-    settings = settings or load_settings()
-    ids = sorted(inputs.indicators)
-    if isinstance(inputs.reader, ParquetReader):
-        frame = spark.read.parquet(str(inputs.reader.store.root))
-    else:  # a database store: read on the driver, distribute the rows
-        pdf = inputs.reader.read(ids, period_from, period_to)
-        pdf["period"] = pd.to_datetime(pdf["period"]).dt.date
-        frame = spark.createDataFrame(pdf.astype({"import_id": float}))
-    if "import_id" not in frame.columns:
-        frame = frame.withColumn("import_id", F.lit(None).cast("double"))
-    frame = frame.where(F.col("indicator_id").isin(ids))
-    if period_from is not None:
-        frame = frame.where(F.col("period") >= F.lit(period_from))
-    if period_to is not None:
-        frame = frame.where(F.col("period") <= F.lit(period_to))
-    frame = frame.select(
-        "indicator_id",
-        "org_code",
-        "period",
-        *(F.col(c).cast("double").alias(c) for c in ("numerator", "denominator", "expected", "value")),
-        F.col("import_id").cast("double").alias("import_id"),
-    )
-    observations = frame.count()
-    comparisons = inputs.comparisons(settings)
-    organisations = inputs.organisations
+    spark: object
+    """A ``pyspark.sql.SparkSession`` (:func:`spark_session`)."""
+    name: str = "spark"
 
-    def kernel(part: pd.DataFrame) -> pd.DataFrame:
-        part = part.assign(period=pd.to_datetime(part["period"]))
-        assessed = assess_all(attach_peer_groups(part, organisations, comparisons), comparisons, settings)
-        return _as_one_table(assessed.flags, assessed.judgements)
+    def assess(self, job: PassJob) -> Iterator[AssessedBatch]:
+        ids = sorted({i for batch in job.batches for i in batch})
+        if not ids:
+            return
+        frame = self._observations(job, ids)
+        counts = {
+            row["indicator_id"]: int(row["count"]) for row in frame.groupBy("indicator_id").count().collect()
+        }
+        comparisons, organisations, settings = job.comparisons, job.inputs.organisations, job.settings
 
-    both = frame.groupBy("indicator_id").applyInPandas(kernel, schema=RESULT_SCHEMA).toPandas()
-    flags = normalise_flags(both[both["part"] == "flag"])
-    judgements = normalise_judgements(both[both["part"] == "judgement"])
-    parts = JudgementParts()
-    parts.add_frame(judgements)
-    result = finish_pass(
-        inputs,
-        comparisons,
-        settings,
-        flags,
-        parts,
-        judged_periods(judgements),
-        indicator_digests(flags),
-        indicator_digests(judgements),
-        inputs_digest=None,
-        observations=observations,
-        indicators=len(ids),
-        period_from=period_from,
-        period_to=period_to,
-        special_measures=special_measures,
-        recently_inspected=recently_inspected,
-        source=f"spark: {inputs.source}",
-    )
-    bounded = period_from is not None or period_to is not None
-    held = inputs.reader.period_range(ids) if bounded and ids else (None, None)
-    scope, note = run_scope(period_from, period_to, held=held)
-    return dataclasses.replace(result, scope=scope, scope_note=note)
+        def kernel(part: pd.DataFrame) -> pd.DataFrame:
+            part = part.assign(period=pd.to_datetime(part["period"]))
+            assessed = assess_all(attach_peer_groups(part, organisations, comparisons), comparisons, settings)
+            return _as_one_table(assessed.flags, assessed.judgements)
+
+        both = frame.groupBy("indicator_id").applyInPandas(kernel, schema=RESULT_SCHEMA).toPandas()
+        flags = normalise_flags(both[both["part"] == "flag"])
+        judgements = normalise_judgements(both[both["part"] == "judgement"])
+        del both
+        for batch in job.batches:
+            observed = sum(counts.get(i, 0) for i in batch)
+            mine = flags[flags["indicator_id"].isin(batch)].reset_index(drop=True)
+            if mine.empty:
+                yield AssessedBatch(observed, None)
+                continue
+            judged = judgements[judgements["indicator_id"].isin(batch)].reset_index(drop=True)
+            yield AssessedBatch(
+                observations=observed,
+                flags=mine,
+                judgements=JudgementParts.keep(judged, job.spill, f"spark-{batch[0]}"),
+                judgement_rows=len(judged),
+                judged_periods=judged_periods(judged),
+                keys_digest=frame_digest(mine[["indicator_id", "org_code"]]),
+                flag_digests=indicator_digests(mine),
+                judgement_digests=indicator_digests(judged),
+            )
+
+    def _observations(self, job: PassJob, ids: list[str]):
+        """The observations of ``ids`` in the job's periods, as a Spark DataFrame in the kernel's columns."""
+        from pyspark.sql import functions as F
+
+        reader = job.inputs.reader
+        if isinstance(reader, ParquetReader):
+            frame = self.spark.read.parquet(str(reader.store.root))
+        else:  # a database store: read on the driver, distribute the rows
+            pdf = reader.read(ids, job.period_from, job.period_to)
+            pdf["period"] = pd.to_datetime(pdf["period"]).dt.date
+            frame = self.spark.createDataFrame(pdf.astype({"import_id": float}))
+        if "import_id" not in frame.columns:
+            frame = frame.withColumn("import_id", F.lit(None).cast("double"))
+        frame = frame.where(F.col("indicator_id").isin(ids))
+        if job.period_from is not None:
+            frame = frame.where(F.col("period") >= F.lit(job.period_from))
+        if job.period_to is not None:
+            frame = frame.where(F.col("period") <= F.lit(job.period_to))
+        return frame.select(
+            "indicator_id",
+            "org_code",
+            "period",
+            *(F.col(c).cast("double").alias(c) for c in ("numerator", "denominator", "expected", "value")),
+            F.col("import_id").cast("double").alias("import_id"),
+        )
 
 
 def normalise_flags(flags: pd.DataFrame) -> pd.DataFrame:

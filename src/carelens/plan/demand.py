@@ -122,7 +122,13 @@ def compute_demand(orgs: pd.DataFrame, as_of: dt.date, settings: PlanSettings | 
         "no rating on record",
     )
     reasons = reasons.astype(object)
-    risk = frame["rating"].where(rated, "none").map(settings.risk_base).fillna(0).to_numpy(dtype=float)
+    risk = (
+        frame["rating"]
+        .where(rated, "none")
+        .map(settings.risk_base)
+        .fillna(0)
+        .to_numpy(dtype=float, copy=True)
+    )
     for trigger in TRIGGERS:
         hit = flags[trigger]
         if trigger in settings.bring_forward_months:

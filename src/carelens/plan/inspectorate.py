@@ -3,7 +3,7 @@ leave, read from files or generated synthetically, turned into a day-by-day avai
 
 Files (CSV): inspectors ``inspector_id, sector, region, skills, days_per_week`` (skills separated by
 ``;``, may be empty) and leave ``inspector_id, start, end`` (inclusive dates). The packaged synthetic
-inspectorate (``carelens/demo/data/inspectorate``) is made by :func:`write_demo_inspectorate`.
+inspectorate (``carelens/data/inspectorate``) is made by :func:`carelens.demo.inspectorate.write_demo_inspectorate`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carelens.demo.store import DATA_DIR
 from carelens.errors import InputError, Problem
+from carelens.packaged import DATA_DIR
 
-DEMO_DIR = DATA_DIR / "inspectorate"
+PACKAGED_INSPECTORATE = DATA_DIR / "inspectorate"
 INSPECTOR_COLUMNS = ("inspector_id", "sector", "region", "skills", "days_per_week")
 LEAVE_COLUMNS = ("inspector_id", "start", "end")
 SECTOR_SKILLS = {
@@ -156,50 +156,3 @@ def counts_for(
         need.groupby(["sector", "region"])["team"].max().to_numpy() + 1,
     )
     return table[["sector", "region", "inspectors"]]
-
-
-def demo_regions(data_dir: Path | None = None) -> pd.DataFrame:
-    """Regions of the demo CQC locations: the ratings file's ``region`` name mapped to its NHS England
-    region code (the importer does not store it)."""
-    from carelens.model.organisations import NHS_ENGLAND_REGIONS
-
-    data_dir = data_dir or DATA_DIR
-    cqc = pd.read_csv(data_dir / "cqc_ratings" / "cqc_ratings_long_devon_plymouth_2021-04.csv", dtype=str)
-    names = {name: code for code, name in NHS_ENGLAND_REGIONS.items()}
-    pairs = cqc[["location_id", "region"]].drop_duplicates("location_id")
-    return pd.DataFrame({"org_code": pairs["location_id"], "region": pairs["region"].map(names)}).dropna()
-
-
-DEMO_WEEKS = 26
-DEMO_COVERAGE = 0.85
-DEMO_SEED = 20210125
-
-
-def write_demo_inspectorate(out: Path = DEMO_DIR) -> dict[str, int]:
-    """Regenerate the packaged synthetic inspectorate from the demo data (see the folder's README)."""
-    import sqlalchemy as sa
-
-    from carelens.demo.store import load_demo_store
-    from carelens.plan.demand import compute_demand, default_as_of, due_within, organisations_from_store
-    from carelens.store.migrate import ensure_schema
-
-    engine = sa.create_engine("sqlite://")
-    ensure_schema(engine)
-    load_demo_store(engine)
-    regions = demo_regions()
-    as_of = default_as_of(engine)
-    demand = due_within(
-        compute_demand(organisations_from_store(engine, as_of, regions=regions), as_of), as_of, DEMO_WEEKS
-    )
-    inspectors, leave = synthetic_inspectorate(
-        counts_for(demand, DEMO_WEEKS, DEMO_COVERAGE), as_of, DEMO_WEEKS, DEMO_SEED
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    regions.to_csv(out / "location_regions.csv", index=False)
-    inspectors.to_csv(out / "inspectors.csv", index=False)
-    leave.to_csv(out / "leave.csv", index=False)
-    return {"regions": len(regions), "inspectors": len(inspectors), "leave": len(leave)}
-
-
-if __name__ == "__main__":
-    print(write_demo_inspectorate())

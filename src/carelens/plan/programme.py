@@ -19,7 +19,7 @@ from carelens.plan.demand import (
     organisations_from_store,
     read_codes_table,
 )
-from carelens.plan.inspectorate import DEMO_DIR, monday, read_inspectorate
+from carelens.plan.inspectorate import PACKAGED_INSPECTORATE, monday, read_inspectorate
 from carelens.plan.schedule import Schedule, make_schedule
 
 
@@ -53,7 +53,10 @@ def load_inputs(
     one before it, organisation by organisation (:func:`region_table`)."""
     plan_settings = load_settings(settings)
     if inspectors is None:
-        inspectors, leave = DEMO_DIR / "inspectors.csv", leave or DEMO_DIR / "leave.csv"
+        inspectors, leave = (
+            PACKAGED_INSPECTORATE / "inspectors.csv",
+            leave or PACKAGED_INSPECTORATE / "leave.csv",
+        )
     staff, away = read_inspectorate(inspectors, leave)
     region_table = region_overrides(regions)
     concern_table = read_codes_table(concerns, ["org_code"]) if concerns else None
@@ -72,7 +75,7 @@ def load_inputs(
     return Inputs(as_of, weeks, demand, staff, away, plan_settings)
 
 
-PACKAGED_REGIONS = DEMO_DIR / "location_regions.csv"
+PACKAGED_REGIONS = PACKAGED_INSPECTORATE / "location_regions.csv"
 """The NHS England region of each CQC location in the packaged ratings file (see the folder's README)."""
 
 

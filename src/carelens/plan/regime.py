@@ -11,7 +11,6 @@ allowed, and nothing is written. Deadlines come from the machine; :func:`overdue
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import nullcontext
 
 import pandas as pd
 import sqlalchemy as sa
@@ -19,15 +18,12 @@ import sqlalchemy as sa
 from carelens.errors import InputError, Problem
 from carelens.plan.config import Regime, load_regimes
 from carelens.store import repository
+from carelens.store.engine import reading, writing
 from carelens.store.schema_plan import plan_regime_case, plan_regime_transition
 
 SOURCE = "regime"
 OPENED = "(none)"
 """``from_state`` of the transition that opens a case."""
-
-
-def _tx(bind: sa.Engine | sa.Connection):
-    return bind.begin() if isinstance(bind, sa.Engine) else nullcontext(bind)
 
 
 def _regime(name: str, regimes: dict[str, Regime] | None) -> Regime:
@@ -75,7 +71,7 @@ def open_case(
     machine = _regime(regime, regimes)
     _require(user, reason)
     at = at or dt.date.today()
-    with _tx(bind) as connection:
+    with writing(bind) as connection:
         c = plan_regime_case
         existing = connection.execute(
             sa.select(c.c.id).where(c.c.regime == regime, c.c.org_code == org_code, c.c.closed.is_(False))
@@ -144,7 +140,7 @@ def transition(
     holds on ``at``); record who, when and why; set the next deadline. Returns the case as it now is."""
     _require(user, reason)
     at = at or dt.date.today()
-    with _tx(bind) as connection:
+    with writing(bind) as connection:
         c = plan_regime_case
         # lock the case row (PostgreSQL) so two concurrent moves cannot both start from the same state
         case = connection.execute(sa.select(c).where(c.c.id == case_id).with_for_update()).mappings().first()
@@ -247,7 +243,7 @@ def transition(
 
 
 def _frame(bind, query: sa.Select) -> pd.DataFrame:
-    with bind.connect() if isinstance(bind, sa.Engine) else nullcontext(bind) as connection:
+    with reading(bind) as connection:
         return pd.DataFrame(
             connection.execute(query).mappings().all(), columns=list(query.selected_columns.keys())
         )
@@ -303,7 +299,7 @@ def inadequate_without_special_measures(bind: sa.Engine | sa.Connection, on: dt.
     (special measures is entered on an Inadequate overall rating), so the regime cannot be ducked."""
     from carelens.assess.history import ratings_at
 
-    with bind.connect() if isinstance(bind, sa.Engine) else nullcontext(bind) as connection:
+    with reading(bind) as connection:
         table = ratings_at(connection, on)
     overall = table[
         (table["service"] == "Overall")
@@ -330,7 +326,7 @@ def adopt_fund_interventions(
 
     at = at or dt.date.today()
     adopted = []
-    with _tx(bind) as connection:
+    with writing(bind) as connection:
         rows = connection.execute(sa.select(f).where(f.c.status == "open").order_by(f.c.id)).mappings().all()
         for row in rows:
             why = f"national-board decision {row['id']} ({row['decision']}): " + "; ".join(

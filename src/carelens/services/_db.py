@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,32 +11,13 @@ import sqlalchemy as sa
 
 from carelens.services.settings import get_settings
 from carelens.store import schema
+from carelens.store.engine import Bind, reading, writing  # noqa: F401 (the services' way to connect)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-Db = sa.Engine | sa.Connection
+Db = Bind
 """What a service accepts: an engine (it opens its own connection) or a caller's open connection."""
-
-
-@contextmanager
-def reading(db: Db) -> Iterator[sa.Connection]:
-    """A connection to read with: the caller's, or a new one from the engine."""
-    if isinstance(db, sa.Connection):
-        yield db
-    else:
-        with db.connect() as connection:
-            yield connection
-
-
-@contextmanager
-def writing(db: Db) -> Iterator[sa.Connection]:
-    """A connection in a transaction: the caller's (which commits), or a new one committed on success."""
-    if isinstance(db, sa.Connection):
-        yield db
-    else:
-        with db.begin() as connection:
-            yield connection
 
 
 @dataclass(frozen=True)
@@ -64,11 +44,17 @@ class Page:
         }
 
 
+MAX_PAGE = 1_000_000
+"""The highest page number asked for (the API refuses more; a page beyond the last is empty): it keeps
+the row offset, (page - 1) x size, within the database's 64-bit integers whatever number a URL holds."""
+
+
 def page_bounds(page: int, page_size: int | None) -> tuple[int, int]:
-    """(page, size) clamped to the settings: pages count from 1, size between 1 and ``max_page_size``."""
+    """(page, size) clamped to the settings: pages count from 1 to :data:`MAX_PAGE`, size between 1 and
+    ``max_page_size``."""
     settings = get_settings()
     size = settings.page_size if page_size is None else page_size
-    return max(1, page), max(1, min(size, settings.max_page_size))
+    return max(1, min(page, MAX_PAGE)), max(1, min(size, settings.max_page_size))
 
 
 def plain(row: sa.RowMapping | dict) -> dict[str, Any]:

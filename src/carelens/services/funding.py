@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.model.access import Actor
-from carelens.services import Invalid, NotFound
+from carelens.model.access import Actor, Role, Scope
+from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.reach import Reach, reach, reach_or_forbidden
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
 
@@ -68,9 +68,23 @@ def _version(connection: sa.Connection) -> tuple:
     return (str(connection.engine.url), imports, runs)
 
 
+def may_see(actor: Actor) -> bool:
+    """Whether the actor may see allocations and commissioner assessments: money is the business of those
+    whose confidential-data rule is every organisation or a commissioner's area (and covers some). A
+    provider, an inspector or a sector's chief inspector is refused (Forbidden): no commissioner is theirs."""
+    scope = actor.rules.confidential_data
+    return scope in (Scope.AREA, Scope.ALL) and covers_any(actor, scope)
+
+
+def has_own_scorecard(actor: Actor) -> bool:
+    """Whether the actor's own organisations are commissioners, each with its scorecard (a commissioner's)."""
+    return actor.role is Role.COMMISSIONER
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
-    why = "allocations and commissioner assessments: sign in with a role that may see them"
-    return reach_or_forbidden(connection, actor, actor.rules.confidential_data, why)
+    if not may_see(actor):
+        raise Forbidden("allocations and commissioner assessments: sign in with a role that may see them")
+    return reach(connection, actor, actor.rules.confidential_data)
 
 
 def allocation_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:

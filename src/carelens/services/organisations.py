@@ -30,6 +30,12 @@ PLACE_LINKS = ("local_authority_area", "place_member", "commissioner_region", "p
 commissioner)."""
 
 
+def own_organisations(actor: Actor) -> list[str]:
+    """The codes of the actor's own organisations, sorted: a provider's, a commissioner's. An inspector's
+    organisations are the ones it is assigned to inspect, not its own (its inspection plan lists them)."""
+    return [] if actor.inspector_id else sorted(actor.organisations)
+
+
 def search_organisations(
     db: Db,
     actor: Actor,

@@ -1,9 +1,10 @@
 """Inspection plans and the failure regime (``carelens.plan``), read through the role rules.
 
-Inspections are read only through the access-checked functions of :mod:`carelens.plan.service`
-(rule ``inspection_plans``): providers, the public, the national board and policy makers get
-:class:`~carelens.services.NotFound` (404, never 403) for any planned inspection and never see an
-unannounced window; they see completed inspections only, without window or plan details.
+This is the one place that decides which inspections an actor may read (rule ``inspection_plans``):
+an inspector the inspections assigned to it and the organisations they cover (``Scope.ASSIGNED``), a
+chief inspector its sector, analysts and admins all. Providers, the public, the national board and
+policy makers get :class:`~carelens.services.NotFound` (404, never 403) for any planned inspection and
+never see an unannounced window; they see completed inspections only, without window or plan details.
 
 Failure-regime cases (warning notices, conditions, special measures...) are the regulator's
 enforcement work in progress. Who sees them is the role rule named by :data:`REGIME_RULE` (data, not
@@ -14,6 +15,7 @@ the cases of the organisations in their reach, and a case outside it does not ex
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -22,12 +24,15 @@ import sqlalchemy as sa
 from carelens.model.access import Actor, Scope
 from carelens.plan import regime
 from carelens.plan import service as plan_service
-from carelens.services import Invalid, NotFound
+from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, organisation_names, page_bounds, page_of, plain, reading, records
 from carelens.services.organisations import get_organisation
-from carelens.services.reach import Reach, reach_or_forbidden
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
-from carelens.store.schema_plan import plan_assignment, plan_schedule
+from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
+
+INSPECTION_STATUSES = tuple(plan_service.STATUS_MOVES)
+"""The statuses an inspection in a saved plan may have (the moves between them are the plan's rules)."""
 
 REGIME_RULE = "inspection_plans"
 """The :class:`carelens.model.access.RoleRules` field deciding who sees failure-regime cases: the
@@ -62,6 +67,85 @@ PLAN_COLUMNS = [
 ids, lead first) and whether the asking inspector leads it."""
 
 
+def may_see_plans(actor: Actor) -> bool:
+    """Whether the actor's role may see inspection plans at all (its ``inspection_plans`` rule reaches
+    something); anyone else gets NotFound (404, never 403) for every plan and planned inspection."""
+    return actor.rules.inspection_plans is not Scope.NONE
+
+
+def plans_own_assignments(actor: Actor) -> bool:
+    """Whether the plan the actor sees is its own assignments (an inspector's), not a sector's or all."""
+    return actor.rules.inspection_plans is Scope.ASSIGNED
+
+
+def _inspections_clause(actor: Actor) -> sa.ColumnElement[bool] | None:
+    """SQL: the planned inspections ``actor`` may see (None: none at all), by its ``inspection_plans``
+    scope: ALL every one; SECTOR its sector's; ASSIGNED those assigned to it and those of the
+    organisations it is tied to (:func:`carelens.services.reach.reach` gives the same organisations)."""
+    scope = actor.rules.inspection_plans
+    i = plan_inspection
+    if scope is Scope.ALL:
+        return sa.true()
+    if scope is Scope.SECTOR:
+        return i.c.sector == actor.sector if actor.sector else None
+    if scope is Scope.ASSIGNED:
+        parts = []
+        if actor.inspector_id:
+            assigned = sa.select(plan_assignment.c.inspection_id).where(
+                plan_assignment.c.inspector_id == actor.inspector_id
+            )
+            parts.append(i.c.id.in_(assigned))
+        if actor.organisations:
+            parts.append(i.c.org_code.in_(sorted(actor.organisations)))
+        return sa.or_(*parts) if parts else None
+    return None
+
+
+def _plan_frame(connection: sa.Connection, actor: Actor, schedule_id: int | None) -> pd.DataFrame:
+    """The planned inspections of a schedule (default: the latest) that ``actor`` may see; NotFound (404)
+    for roles without the inspection-plans right, or with nothing in reach."""
+    clause = _inspections_clause(actor)
+    if clause is None:
+        raise NotFound("no such inspection plan")
+    s = plan_schedule
+    schedule_id = schedule_id or connection.execute(sa.select(sa.func.max(s.c.id))).scalar()
+    if schedule_id is None:
+        raise NotFound("no such inspection plan")
+    i = plan_inspection
+    # Scheduled inspections first, by date; then the unscheduled (SQLite sorts NULL first otherwise).
+    query = (
+        sa.select(i)
+        .where(i.c.schedule_id == schedule_id, clause)
+        .order_by(i.c.start_date.is_(None), i.c.start_date, i.c.org_code)
+    )
+    frame = pd.DataFrame(connection.execute(query).mappings().all(), columns=[c.name for c in i.columns])
+    if frame.empty and actor.rules.inspection_plans is not Scope.ALL:
+        raise NotFound("no such inspection plan")
+    return frame
+
+
+@lru_cache(maxsize=256)
+def _organisation_queries(actor: Actor) -> tuple[sa.Select | None, sa.Select]:
+    """The statements behind an organisation's inspections for ``actor`` (bound parameter ``code``): its
+    view of the plan (None if it has none) and the public view of completed inspections. Built once per
+    actor, since building a statement costs more than running it."""
+    i = plan_inspection
+    clause = _inspections_clause(actor)
+    planned = None
+    if clause is not None:
+        # Re-planning saves a new schedule: an earlier schedule's inspections that never started were
+        # replaced by the latest one's, so only those that took place (or are taking place) are kept.
+        latest = sa.select(sa.func.max(plan_schedule.c.id)).scalar_subquery()
+        current = sa.or_(i.c.schedule_id == latest, i.c.status.in_(plan_service.TOOK_PLACE))
+        planned = sa.select(i).where(i.c.org_code == sa.bindparam("code"), clause, current).order_by(i.c.id)
+    done = (
+        sa.select(*(i.c[c] for c in plan_service.PUBLIC_COLUMNS))
+        .where(i.c.org_code == sa.bindparam("code"), i.c.status == "completed")
+        .order_by(i.c.id)
+    )
+    return planned, done
+
+
 def _teams(connection: sa.Connection, ids: list[int]) -> dict[int, list[tuple[str, bool]]]:
     """Each inspection's team (inspector id, lead), lead first."""
     if not ids:
@@ -87,13 +171,13 @@ def inspection_plan(
     status: str | None = None,
 ) -> Page:
     """The planned inspections of a schedule (default: the latest) that ``actor`` may see, with windows
-    and teams: an inspector's own assignments, a chief inspector's sector, everything for analysts;
+    and teams: an inspector's assignments, a chief inspector's sector, everything for analysts;
     scheduled ones first by date, then those that could not be scheduled. ``status`` keeps one status
     (:data:`carelens.plan.service.STATUS_MOVES`). Anyone else gets NotFound (404)."""
     with reading(db) as connection:
         if schedule_id is not None:
             schedule_summary(connection, actor, schedule_id)  # NotFound for a schedule that does not exist
-        frame = plan_service.inspection_plan(connection, actor, schedule_id)
+        frame = _plan_frame(connection, actor, schedule_id)
         if status is not None:
             if status not in plan_service.STATUS_MOVES:
                 raise Invalid(f"status must be one of {', '.join(plan_service.STATUS_MOVES)}, not {status!r}")
@@ -111,10 +195,26 @@ def inspection_plan(
 
 
 def inspection(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
-    """One inspection as ``actor`` may see it (:func:`carelens.plan.service.get_inspection`), with its
-    team when the actor may see the plan."""
+    """One inspection as ``actor`` may see it, with its team when the actor may see the plan. Planned (not
+    completed) inspections, and every unannounced window, exist only for roles that may see the plan:
+    anyone else gets NotFound (404), never 403. A completed inspection is shown to anyone without its
+    window or plan details."""
+    i = plan_inspection
     with reading(db) as connection:
-        row = plain(plan_service.get_inspection(connection, actor, inspection_id))
+        found = connection.execute(sa.select(i).where(i.c.id == inspection_id)).mappings().first()
+        if found is None:
+            raise NotFound(f"no inspection {inspection_id}")
+        clause = _inspections_clause(actor)
+        visible = (
+            clause is not None
+            and connection.execute(sa.select(i.c.id).where(i.c.id == inspection_id, clause)).first()
+        )
+        if visible:
+            row = plain(dict(found))
+        elif found["status"] == "completed":
+            row = plain({k: found[k] for k in plan_service.PUBLIC_COLUMNS})
+        else:
+            raise NotFound(f"no inspection {inspection_id}")
         if "window_start" in row:
             row["team"] = [m for m, _ in _teams(connection, [inspection_id]).get(inspection_id, [])]
     return row
@@ -134,7 +234,12 @@ def organisation_inspections(
 def _organisation_inspections(
     connection: sa.Connection, actor: Actor, code: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = plan_service.organisation_inspections(connection, actor, code)
+    planned, done = _organisation_queries(actor)
+    rows = []
+    if planned is not None:
+        rows = [dict(row) for row in connection.execute(planned, {"code": code}).mappings()]
+    if not rows:
+        rows = [dict(row) for row in connection.execute(done, {"code": code}).mappings()]
     shown = rows[0] if rows else plan_service.PUBLIC_COLUMNS
     columns = [c for c in shown if c not in ("evidence", "proposed_ratings")]
     return [plain({c: row[c] for c in columns}) for row in rows], columns
@@ -147,7 +252,7 @@ def profile_inspections(connection: sa.Connection, actor: Actor, code: str) -> l
 
 def schedule_summary(db: Db, actor: Actor, schedule_id: int | None = None) -> dict[str, Any]:
     """A schedule's status and summary (default: the latest), for roles that may see inspection plans."""
-    if actor.rules.inspection_plans is Scope.NONE:
+    if not may_see_plans(actor):
         raise NotFound("no such inspection plan")
     s = plan_schedule
     with reading(db) as connection:
@@ -164,8 +269,10 @@ def schedule_summary(db: Db, actor: Actor, schedule_id: int | None = None) -> di
 
 
 def _regime_reach(connection: sa.Connection, actor: Actor) -> Reach:
-    why = "failure-regime cases are for the regulator's roles"
-    return reach_or_forbidden(connection, actor, getattr(actor.rules, REGIME_RULE), why)
+    scope = getattr(actor.rules, REGIME_RULE)
+    if not covers_any(actor, scope):
+        raise Forbidden("failure-regime cases are for the regulator's roles")
+    return reach(connection, actor, scope)
 
 
 def _in_reach(connection: sa.Connection, within: Reach, frame: pd.DataFrame) -> pd.DataFrame:

@@ -68,15 +68,18 @@ def _current_links(
     return set(connection.execute(query).scalars())
 
 
-def reach_or_forbidden(connection: sa.Connection, actor: Actor, scope: Scope, why: str) -> Reach:
-    """The organisations ``scope`` covers for ``actor``; :class:`Forbidden` (saying ``why``) when it
-    covers none, for areas that have nothing to show a role outside them."""
-    from carelens.services import Forbidden
-
-    within = reach(connection, actor, scope)
-    if within.empty:
-        raise Forbidden(why)
-    return within
+def covers_any(actor: Actor, scope: Scope) -> bool:
+    """Whether ``scope`` covers any organisation for ``actor``, decided without the store: exactly when
+    :func:`reach` is not empty (every organisation; a sector, when the actor has one; its own
+    organisations or area, when it is tied to some). Areas that have nothing to show a role outside
+    them refuse an actor it is false for (Forbidden); the pages ask it too."""
+    if scope is Scope.ALL:
+        return True
+    if scope is Scope.SECTOR:
+        return bool(actor.sector)
+    if scope in (Scope.OWN, Scope.ASSIGNED, Scope.AREA):
+        return bool(actor.organisations)
+    return False
 
 
 def reach(connection: sa.Connection, actor: Actor, scope: Scope) -> Reach:
@@ -86,7 +89,7 @@ def reach(connection: sa.Connection, actor: Actor, scope: Scope) -> Reach:
     if scope is Scope.SECTOR:
         return Reach(sector=actor.sector) if actor.sector else NOWHERE
     own = frozenset(actor.organisations)
-    if scope is Scope.OWN:
+    if scope in (Scope.OWN, Scope.ASSIGNED):  # an inspector's assignments' organisations are its own
         sites = _current_links(connection, RelationshipKind.PROVIDER_LOCATION, "subject", own)
         return Reach(codes=own | sites)
     if scope is Scope.AREA:

@@ -34,7 +34,7 @@ from carelens.model.access import Actor, Scope
 from carelens.model.organisations import OrgKind
 from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, organisation_names, page_of, plain, reading, records
-from carelens.services.reach import Reach, reach, reach_or_forbidden
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_systems import systems_direction, systems_finding, systems_selection
 from carelens.systems import aco, places, selection
@@ -168,17 +168,32 @@ def ranking_columns() -> list[str]:
 # --- who sees what ---------------------------------------------------------------------------------
 
 
+def has_review_work(actor: Actor) -> bool:
+    """Whether the actor's role has review work at all (its local-systems rule is not NONE): the places
+    and ACOs its rule reaches, beyond the published review reports everyone sees. The functions here
+    refuse review work (Forbidden) to an actor whose rule reaches nothing."""
+    return getattr(actor.rules, RULE) is not Scope.NONE
+
+
+def sees_programme(actor: Actor) -> bool:
+    """Whether the actor sees the review programme as a whole (directions, budgets, every place's
+    selection, the budget what-if): its local-systems rule reaches every place. Others get Forbidden."""
+    return getattr(actor.rules, RULE) is Scope.ALL
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
     """The organisations the actor's review-work rule reaches; Forbidden when none."""
-    why = (
-        "local system review work is for the regulator, the national board, policy makers and "
-        "commissioners (their area); published review reports are open to everyone"
-    )
-    return reach_or_forbidden(connection, actor, getattr(actor.rules, RULE), why)
+    rule = getattr(actor.rules, RULE)
+    if not covers_any(actor, rule):
+        raise Forbidden(
+            "local system review work is for the regulator, the national board, policy makers and "
+            "commissioners (their area); published review reports are open to everyone"
+        )
+    return reach(connection, actor, rule)
 
 
 def _programme(actor: Actor) -> None:
-    if getattr(actor.rules, RULE) is not Scope.ALL:
+    if not sees_programme(actor):
         raise Forbidden("the review programme ranks every place: only for roles that see every place")
 
 
@@ -324,7 +339,7 @@ def _visible_reviews(connection: sa.Connection, actor: Actor, within: Reach | No
     """Every review the actor may see: published ones, and any of a place its review-work rule reaches."""
     frame = review_store.reviews(connection)
     frame["published"] = _published(frame, dt.date.today())
-    if within is None and getattr(actor.rules, RULE) is not Scope.NONE:
+    if within is None and has_review_work(actor):
         within = reach(connection, actor, getattr(actor.rules, RULE))
     if within is None or within.empty:
         frame = frame[frame["published"]]
@@ -374,11 +389,10 @@ def review(db: Db, actor: Actor, review_id: int) -> dict[str, Any]:
         findings = connection.execute(
             sa.select(f.c.stage, f.c.finding).where(f.c.review_id == review_id).order_by(f.c.id)
         ).all()
-        rule = getattr(actor.rules, RULE)
-        within = reach(connection, actor, rule)
+        within = reach(connection, actor, getattr(actor.rules, RULE))
         visible = _groups_in_reach(connection, within, OrgKind.PLACE)
         actions = None
-        if rule is not Scope.NONE and not within.empty and (visible is None or row["place_code"] in visible):
+        if has_review_work(actor) and not within.empty and (visible is None or row["place_code"] in visible):
             plan = review_store.action_plan(connection, dt.date.today(), row["reference"])
             actions = records(plan[plan["place_code"] == row["place_code"]].drop(columns="reference"))
     stages = list(config.stages) + sorted({s for s, _ in findings} - set(config.stages))

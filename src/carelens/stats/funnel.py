@@ -16,28 +16,47 @@ Data types (``kind``) and the variance-stabilising scale on which z-scores and l
 
 Unlike FunnelPlotR, which silently falls back to unadjusted limits when it finds no overdispersion,
 each group reports whether the adjustment was applied (``od_adjusted``) and why not (``od_note``).
+When the additive adjustment applies is a documented choice (``adjust_when``): whenever τ² > 0 (carelens's
+default), or only when φ > 1 (FunnelPlotR's rule). Proportions may instead take Fingertips' Wilson score
+funnel limits (``limits="wilson"``), which make no overdispersion adjustment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
 
 from carelens.stats.groups import Groups
-from carelens.stats.intervals import as_fraction, poisson_exact, z_for_level
+from carelens.stats.intervals import (
+    as_fraction,
+    check_not_above,
+    check_values,
+    poisson_exact,
+    wilson_funnel_limits,
+    z_for_level,
+)
 
 Kind = Literal["sr", "pr", "rc"]
 Method = Literal["shmi", "cqc"]
 Overdispersion = Literal["additive", "multiplicative"] | None
 Polarity = Literal["lower-is-better", "higher-is-better", "neutral"]
+AdjustWhen = Literal["tau2_positive", "phi_above_one"]
+LimitMethod = Literal["stabilised", "wilson"]
 
 KINDS: tuple[str, ...] = ("sr", "pr", "rc")
 METHODS: tuple[str, ...] = ("shmi", "cqc")
 OVERDISPERSION: tuple[str | None, ...] = ("additive", "multiplicative", None)
 POLARITIES: tuple[str, ...] = ("lower-is-better", "higher-is-better", "neutral")
+ADJUST_WHEN: tuple[str, ...] = ("tau2_positive", "phi_above_one")
+"""When the additive adjustment applies: whenever DerSimonian–Laird τ² > 0, i.e. m·φ > m − 1 (carelens's
+default), or only when φ > 1 (FunnelPlotR). They differ only for (m − 1)/m < φ ≤ 1, where the first
+applies a small τ² and the second gives unadjusted limits."""
+LIMIT_METHODS: tuple[str, ...] = ("stabilised", "wilson")
+"""``stabilised``: limits on the variance-stabilising scale of the data type (exact Poisson for unadjusted
+ratios); ``wilson``: Fingertips' Wilson score funnel for proportions (no overdispersion adjustment)."""
 
 DEFAULT_LEVELS: tuple[float, ...] = (95.0, 99.8)
 """Confidence levels of the limits (%): the usual 2 and 3 sigma funnel (z = 1.959964 and 3.090232)."""
@@ -65,10 +84,19 @@ OD_NOTES = np.array(
         "fewer than 2 units with a finite z left after trimming: unadjusted limits",
         "no overdispersion (n*phi <= n-1, tau2 = 0): unadjusted limits",
         "no overdispersion (phi <= 1): unadjusted limits",
+        "Wilson score limits (Fingertips): no overdispersion adjustment",
     ]
 )
 """Per-group explanation of the limits used; index is the group's note code."""
-_NOTE_ADDITIVE, _NOTE_MULTIPLICATIVE, _NOTE_OFF, _NOTE_TOO_FEW, _NOTE_TAU2_ZERO, _NOTE_PHI_LE_1 = range(6)
+(
+    _NOTE_ADDITIVE,
+    _NOTE_MULTIPLICATIVE,
+    _NOTE_OFF,
+    _NOTE_TOO_FEW,
+    _NOTE_TAU2_ZERO,
+    _NOTE_PHI_LE_1,
+    _NOTE_WILSON,
+) = range(7)
 
 
 @dataclass(frozen=True)
@@ -155,6 +183,8 @@ def funnel(
     round_expected: bool = False,
     polarity: Polarity = DEFAULT_POLARITY,
     exact_poisson: bool = True,
+    adjust_when: AdjustWhen = "tau2_positive",
+    limits: LimitMethod = "stabilised",
 ) -> FunnelResult:
     """Funnel-plot limits, z-scores and flags for every unit of every group in one vectorised pass.
 
@@ -167,15 +197,28 @@ def funnel(
     ``trim`` and ``1 - trim`` quantiles). ``overdispersion``: ``"additive"`` (DerSimonian–Laird τ²),
     ``"multiplicative"`` (z/√φ, limits widened by √φ on the transformed scale) or ``None``.
     ``cqc_reference_limits``: give FunnelPlotR's unsquared CQC limits 1 ± z·√(1/(4E)+τ²) (its issue #33)
-    instead of the correct (1 ± z·√(1/(4E)+τ²))². ``round_expected``: round the denominator to 2 dp first
-    (SHMI convention in FunnelPlotR). ``polarity`` turns flags into ``"worse"``/``"better"``.
+    instead of the correct (1 ± z·√(1/(4E)+τ²))². ``round_expected``: round the denominator to 2 dp for z,
+    φ, τ² and the limits (FunnelPlotR's SHMI convention); the reported value stays O/E with the unrounded
+    E, as the published SHMI. ``polarity`` turns flags into ``"worse"``/``"better"``.
     ``exact_poisson``: limits of a ratio group without an overdispersion adjustment are exact Poisson
     limits (FunnelPlotR's); ``False`` gives the normal limits on the ratio's scale instead, the ones
     that agree with its z-score (a value lies beyond them exactly when its z does), as monitoring needs.
+    ``adjust_when``: see :data:`ADJUST_WHEN`. ``limits="wilson"`` (proportions only): each level's limits
+    are the proportions at which a unit's Wilson score interval just reaches the group target (Fingertips'
+    funnel), with no overdispersion adjustment (``od_note`` says so; φ and τ² are still estimated).
     """
     kind, method, levels = _check_options(kind, method, levels, trim, overdispersion, polarity)
-    o, d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
-    fit, scale, spread = _fit(o, d, grouping, kind, method, trim, overdispersion)
+    _check_limit_options(kind, adjust_when, limits)
+    o, d, raw_d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
+    if limits == "wilson":
+        fit, _, _ = _fit(o, d, grouping, kind, method, trim, None, adjust_when, raw_d)
+        fit = replace(fit, od_note=np.full(grouping.n, OD_NOTES[_NOTE_WILSON], dtype=OD_NOTES.dtype))
+        lower = np.empty((len(levels), len(o)))
+        upper = np.empty((len(levels), len(o)))
+        for i, level in enumerate(levels):
+            lower[i], upper[i] = wilson_funnel_limits(fit.target, d, level)
+        return _result(fit, levels, lower, upper, polarity)
+    fit, scale, spread = _fit(o, d, grouping, kind, method, trim, overdispersion, adjust_when, raw_d)
     codes = grouping.codes
 
     # Limits per level on the transformed scale, mapped back; exact Poisson for unadjusted SR.
@@ -202,6 +245,11 @@ def funnel(
             lower[i] = np.where(row_adjusted, 1.0 - zq * sigma, lower[i])
             upper[i] = np.where(row_adjusted, 1.0 + zq * sigma, upper[i])
 
+    return _result(fit, levels, lower, upper, polarity)
+
+
+def _result(fit: FunnelFit, levels, lower: np.ndarray, upper: np.ndarray, polarity: str) -> FunnelResult:
+    """A fit with its limits per level, flagged at the widest level."""
     widest = int(np.argmax([as_fraction(level) for level in levels]))
     return FunnelResult(
         **{f.name: getattr(fit, f.name) for f in fields(FunnelFit)},
@@ -223,14 +271,16 @@ def funnel_fit(
     trim: float = DEFAULT_TRIM,
     overdispersion: Overdispersion = "additive",
     round_expected: bool = False,
+    adjust_when: AdjustWhen = "tau2_positive",
 ) -> FunnelFit:
     """The z-scores and overdispersion estimates of :func:`funnel` (same arguments), without limits.
 
     For work that needs only z, such as charting each period's z_adjusted over time: it skips the
     limits, their back-transform and exact Poisson intervals, and gives the very same numbers."""
     kind, method, _ = _check_options(kind, method, DEFAULT_LEVELS, trim, overdispersion, DEFAULT_POLARITY)
-    o, d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
-    return _fit(o, d, grouping, kind, method, trim, overdispersion)[0]
+    _check_limit_options(kind, adjust_when, "stabilised")
+    o, d, raw_d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
+    return _fit(o, d, grouping, kind, method, trim, overdispersion, adjust_when, raw_d)[0]
 
 
 @dataclass(frozen=True)
@@ -243,21 +293,40 @@ class _Spread:
 
 def _prepare(
     numerator, denominator, groups, kind: str, round_expected: bool
-) -> tuple[np.ndarray, np.ndarray, Groups]:
-    o, d = _check_counts(numerator, denominator, kind)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Groups]:
+    """Checked numerators, the denominators the model uses (rounded with ``round_expected``), the
+    denominators as given (for the reported value) and the groups."""
+    o, raw_d = _check_counts(numerator, denominator, kind)
+    d = raw_d
     if round_expected:
-        d = np.round(d, SHMI_EXPECTED_DECIMALS)
+        d = np.round(raw_d, SHMI_EXPECTED_DECIMALS)
         if np.any(d <= 0):
-            raise ValueError("a denominator rounds to 0 at 2 decimals: cannot use round_expected")
-    return o, d, _as_groups(groups, len(o))
+            i = int(np.flatnonzero(d <= 0)[0])
+            raise ValueError(
+                f"denominator {raw_d[i]:g} at index {i} rounds to 0 at 2 decimals: cannot use round_expected"
+            )
+    return o, d, raw_d, _as_groups(groups, len(o))
 
 
 def _fit(
-    o: np.ndarray, d: np.ndarray, grouping: Groups, kind: str, method: str, trim: float, overdispersion
+    o: np.ndarray,
+    d: np.ndarray,
+    grouping: Groups,
+    kind: str,
+    method: str,
+    trim: float,
+    overdispersion,
+    adjust_when: str = "tau2_positive",
+    raw_d: np.ndarray | None = None,
 ) -> tuple[FunnelFit, _Scale, _Spread]:
-    """Target, z, φ, τ² and z_adjusted per group and row (the part of the funnel before limits)."""
+    """Target, z, φ, τ² and z_adjusted per group and row (the part of the funnel before limits).
+
+    ``d`` is the denominator of the model (z, φ, τ², limits); ``raw_d`` the one of the reported value."""
     codes = grouping.codes
     scale = _transform(o, d, grouping, kind, method)
+    if raw_d is not None and raw_d is not d:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = replace(scale, value=o / raw_d)
     z = scale.z
     z_robust, keep = _robust_z(z, grouping, trim, trim_by_rank=(kind == "sr" and method == "shmi"))
 
@@ -276,6 +345,8 @@ def _fit(
     note = np.full(grouping.n, _NOTE_OFF, dtype=np.int64)
     if overdispersion == "additive":
         note = np.where(estimable, np.where(tau2 > 0, _NOTE_ADDITIVE, _NOTE_TAU2_ZERO), _NOTE_TOO_FEW)
+        if adjust_when == "phi_above_one":
+            note = np.where((note == _NOTE_ADDITIVE) & ~(phi > 1), _NOTE_PHI_LE_1, note)
     elif overdispersion == "multiplicative":
         note = np.where(
             units_used >= 2, np.where(phi > 1, _NOTE_MULTIPLICATIVE, _NOTE_PHI_LE_1), _NOTE_TOO_FEW
@@ -422,6 +493,15 @@ def _check_options(kind, method, levels, trim, overdispersion, polarity):
     return kind, method, levels
 
 
+def _check_limit_options(kind: str, adjust_when, limits) -> None:
+    if adjust_when not in ADJUST_WHEN:
+        raise ValueError(f"adjust_when must be one of {ADJUST_WHEN}, got {adjust_when!r}")
+    if limits not in LIMIT_METHODS:
+        raise ValueError(f"limits must be one of {LIMIT_METHODS}, got {limits!r}")
+    if limits == "wilson" and kind != "pr":
+        raise ValueError(f"Wilson score limits are for proportions (kind 'pr'), not kind {kind!r}")
+
+
 def _check_counts(numerator, denominator, kind: str) -> tuple[np.ndarray, np.ndarray]:
     o = np.asarray(numerator, dtype=float)
     d = np.asarray(denominator, dtype=float)
@@ -429,12 +509,10 @@ def _check_counts(numerator, denominator, kind: str) -> tuple[np.ndarray, np.nda
         raise ValueError(
             f"numerator and denominator must be 1-D of equal length, got {o.shape} and {d.shape}"
         )
-    if not np.all(np.isfinite(o) & (o >= 0)):
-        raise ValueError("numerator must be finite and >= 0")
-    if not np.all(np.isfinite(d) & (d > 0)):
-        raise ValueError("denominator must be finite and > 0")
-    if kind == "pr" and np.any(o > d):
-        raise ValueError("a proportion's numerator cannot exceed its denominator")
+    check_values(o, "numerator", allow_missing=False)
+    check_values(d, "denominator", positive=True, allow_missing=False)
+    if kind == "pr":
+        check_not_above(o, d)  # a proportion cannot exceed 1
     return o, d
 
 

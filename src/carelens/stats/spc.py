@@ -231,6 +231,190 @@ def _run_lengths(new_run: np.ndarray) -> np.ndarray:
     return np.bincount(run_id)[run_id] if len(new_run) else np.zeros(0, dtype=np.int64)
 
 
+# -- shared by every chart kernel (XmR here; run, attribute and rare-event charts in their modules) ------
+
+
+def check_series(values, series_codes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Values as floats, series codes as int64, the first-point-of-series mask and the number of codes.
+
+    Refuses mismatched shapes, non-integer or negative codes and series split into several blocks."""
+    y = np.asarray(values, dtype=float)
+    codes = np.asarray(series_codes)
+    n = len(y)
+    if y.ndim != 1 or codes.shape != y.shape:
+        raise ValueError("values and series_codes must be 1-d arrays of the same length")
+    if n and not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError("series_codes must be integers")
+    codes = codes.astype(np.int64, copy=False)
+    if n and codes.min() < 0:
+        raise ValueError("series_codes must be >= 0")
+    n_series = int(codes.max()) + 1 if n else 0
+    series_first = np.ones(n, dtype=bool)
+    series_first[1:] = codes[1:] != codes[:-1]
+    if np.count_nonzero(series_first) != np.count_nonzero(np.bincount(codes, minlength=n_series)):
+        raise ValueError("each series must be one contiguous block of points (sort by series then period)")
+    return y, codes, series_first, n_series
+
+
+def check_rule_options(shift_length: int, trend_length: int, missing: str, precedence: Sequence[str]) -> None:
+    if shift_length < 1 or trend_length < 2:
+        raise ValueError("shift_length must be >= 1 and trend_length >= 2")
+    if missing not in ("break", "skip"):
+        raise ValueError("missing must be 'break' or 'skip'")
+    unknown = [r for r in precedence if r not in RULES]
+    if unknown or len(set(precedence)) != len(precedence):
+        raise ValueError(f"precedence must list distinct rules from {RULES}, got {tuple(precedence)}")
+
+
+def improvement_and_target(improvement, target, n_series: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-series improvement sign (+1, −1, 0) and target (NaN = none), from one value or one per series."""
+    imp_names = np.atleast_1d(np.asarray(improvement, dtype=object))
+    bad = sorted({str(s) for s in imp_names if s not in IMPROVEMENT_SIGN})
+    if bad:
+        raise ValueError(f"improvement must be one of {tuple(IMPROVEMENT_SIGN)}, got {bad}")
+    imp_sign = np.array([IMPROVEMENT_SIGN[s] for s in imp_names], dtype=np.int8)
+    if np.ndim(improvement) == 0:
+        imp_sign = np.full(n_series, imp_sign[0], dtype=np.int8)
+    elif imp_sign.shape != (n_series,):
+        raise ValueError(f"improvement must be one string or one per series ({n_series})")
+    return imp_sign, _per_series(np.nan if target is None else target, n_series, "target", float)
+
+
+def baseline_points(observed: np.ndarray, phase_first: np.ndarray, fix_after: int | None) -> np.ndarray:
+    """True for the first ``fix_after`` observed points of each phase (every observed point when None)."""
+    if fix_after is None:
+        return observed
+    seen = np.cumsum(observed)
+    before_phase = np.maximum.accumulate(np.where(phase_first, seen - observed, 0)) if len(seen) else seen
+    return observed & (seen - before_phase <= fix_after)
+
+
+def series_last(series_first: np.ndarray) -> np.ndarray:
+    """Index of each series' last point, in order of the series' blocks."""
+    n = len(series_first)
+    return np.r_[np.flatnonzero(series_first)[1:] - 1, n - 1] if n else np.zeros(0, dtype=np.int64)
+
+
+def rule_flags(
+    y: np.ndarray,
+    link: np.ndarray,
+    centre: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    near_upper: np.ndarray,
+    near_lower: np.ndarray,
+    *,
+    shift_length: int,
+    trend_length: int,
+    two_in_three_beyond_process: bool,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The four Making Data Count rules on per-point centre and limits (which may vary point to point).
+
+    ``link[i]``: point i directly follows point i−1 in the same phase (both observed, no gap); every run
+    and window needs linked points. Returns the flags by rule name, each point's side of the centre
+    (+1/−1/0) and each trend point's direction."""
+    with np.errstate(invalid="ignore"):
+        side = np.sign(y - centre)
+        astronomical = (y > upper) | (y < lower)
+        near = (y > near_upper) | (y < near_lower)
+    side = np.where(np.isnan(side), 0, side).astype(np.int8)
+
+    # Shift: runs of equal non-zero side; a break in ``link`` (phase start, missing, gap) starts a run.
+    new_run = ~link | (side != _previous(side, 0))
+    shift = (side != 0) & (_run_lengths(new_run) >= shift_length)
+
+    # Trend: runs of equal non-zero step signs; step i joins points i−1 and i.
+    with np.errstate(invalid="ignore"):
+        step = np.where(link, np.sign(y - _previous(y, np.nan)), 0)
+    step = np.where(np.isnan(step), 0, step).astype(np.int8)
+    long_step = (step != 0) & (_run_lengths(step != _previous(step, 0)) >= trend_length - 1)
+    long_step_after = _next(long_step, False)
+    trend = long_step | long_step_after
+    right = np.where(long_step_after, _next(step, 0), 0)
+    trend_direction = np.where(right != 0, right, np.where(long_step, step, 0)).astype(np.int8)
+
+    # Two-in-three: windows (i−2, i−1, i) linked, all on one side, with >= 2 beyond the near limit.
+    counted = near if two_in_three_beyond_process else near & ~astronomical
+    c = counted.astype(np.int8)
+    window = (
+        link
+        & _previous(link, False)
+        & (side != 0)
+        & (side == _previous(side, 0))
+        & (side == _previous(_previous(side, 0), 0))
+        & (c + _previous(c, 0) + _previous(_previous(c, 0), 0) >= 2)
+    )
+    in_window = window | _next(window, False) | _next(window, False, 2)
+    flags = {
+        "astronomical": astronomical,
+        "trend": trend,
+        "two_in_three": counted & in_window,
+        "shift": shift,
+    }
+    return flags, side, trend_direction
+
+
+def classify_points(
+    flags: dict[str, np.ndarray],
+    directions: dict[str, np.ndarray],
+    precedence: Sequence[str],
+    point_improvement: np.ndarray,
+    observed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rule that fires after precedence (code into ``("", *RULES)``), its direction and the point type
+    (code into ``POINT_TYPES``) given each point's improvement sign."""
+    n = len(observed)
+    rule_code = np.zeros(n, dtype=np.int8)
+    point_direction = np.zeros(n, dtype=np.int8)
+    for name in reversed(tuple(precedence)):  # a loop over (at most 4) rules, not over points or series
+        fired = flags[name]
+        rule_code[fired] = RULES.index(name) + 1
+        point_direction[fired] = directions[name][fired]
+    type_code = np.where(
+        point_improvement == 0,
+        np.where(point_direction > 0, 3, 4),
+        np.where(point_direction * point_improvement > 0, 1, 2),
+    ).astype(np.int8)
+    type_code[rule_code == 0] = 0
+    type_code[~observed] = _MISSING_TYPE
+    return rule_code, point_direction, type_code
+
+
+def variation_codes(
+    type_code: np.ndarray, observed: np.ndarray, codes: np.ndarray, series_first: np.ndarray, n_series: int
+) -> np.ndarray:
+    """Each series' variation icon: the type of its last observed point (−1 when it has none)."""
+    n = len(type_code)
+    variation = np.full(n_series, -1, dtype=np.int8)
+    if n:
+        series_start = np.flatnonzero(series_first)
+        last_observed = np.maximum.reduceat(np.where(observed, np.arange(n), -1), series_start)
+        has_obs = last_observed >= 0
+        variation[codes[series_start][has_obs]] = type_code[last_observed[has_obs]]
+    return variation
+
+
+def assurance_codes(
+    target: np.ndarray,
+    imp_sign: np.ndarray,
+    series_id: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    n_series: int,
+) -> np.ndarray:
+    """Assurance icon per series (code into ``ASSURANCE_TYPES``) from its target and the limits at its last
+    point (``upper``/``lower`` given per series block, in the order of ``series_id``)."""
+    out = np.zeros(n_series, dtype=np.int8)
+    if len(series_id):
+        t = target[series_id]
+        s = imp_sign[series_id]
+        above, below = t > upper, t < lower
+        code = np.where(above, np.where(s > 0, 2, 1), np.where(below, np.where(s > 0, 1, 2), 3))
+        code[np.isnan(t) | (s == 0) | np.isnan(upper) | np.isnan(lower)] = 0
+        out[series_id] = code
+    return out
+
+
 def xmr(
     values,
     series_codes,
@@ -259,42 +443,12 @@ def xmr(
     from the first N observed values of each phase (N ≥ 12 recommended). ``improvement`` and ``target``:
     one for all series or one per series (target NaN = none). Other parameters: see the module docstring.
     """
-    y = np.asarray(values, dtype=float)
-    codes = np.asarray(series_codes)
-    n = len(y)
-    if y.ndim != 1 or codes.shape != y.shape:
-        raise ValueError("values and series_codes must be 1-d arrays of the same length")
-    if n and not np.issubdtype(codes.dtype, np.integer):
-        raise ValueError("series_codes must be integers")
-    codes = codes.astype(np.int64)
-    if n and codes.min() < 0:
-        raise ValueError("series_codes must be >= 0")
     if fix_after is not None and fix_after < 2:
         raise ValueError("fix_after must be at least 2 (a moving range needs two points)")
-    if shift_length < 1 or trend_length < 2:
-        raise ValueError("shift_length must be >= 1 and trend_length >= 2")
-    if missing not in ("break", "skip"):
-        raise ValueError("missing must be 'break' or 'skip'")
-    unknown = [r for r in precedence if r not in RULES]
-    if unknown or len(set(precedence)) != len(precedence):
-        raise ValueError(f"precedence must list distinct rules from {RULES}, got {tuple(precedence)}")
-
-    n_series = int(codes.max()) + 1 if n else 0
-    series_first = np.ones(n, dtype=bool)
-    series_first[1:] = codes[1:] != codes[:-1]
-    if np.count_nonzero(series_first) != np.count_nonzero(np.bincount(codes, minlength=n_series)):
-        raise ValueError("each series must be one contiguous block of points (sort by series then period)")
-
-    imp_names = np.atleast_1d(np.asarray(improvement, dtype=object))
-    bad = sorted({str(s) for s in imp_names if s not in IMPROVEMENT_SIGN})
-    if bad:
-        raise ValueError(f"improvement must be one of {tuple(IMPROVEMENT_SIGN)}, got {bad}")
-    imp_sign = np.array([IMPROVEMENT_SIGN[s] for s in imp_names], dtype=np.int8)
-    if np.ndim(improvement) == 0:
-        imp_sign = np.full(n_series, imp_sign[0], dtype=np.int8)
-    elif imp_sign.shape != (n_series,):
-        raise ValueError(f"improvement must be one string or one per series ({n_series})")
-    target_arr = _per_series(np.nan if target is None else target, n_series, "target", float)
+    y, codes, series_first, n_series = check_series(values, series_codes)
+    n = len(y)
+    check_rule_options(shift_length, trend_length, missing, precedence)
+    imp_sign, target_arr = improvement_and_target(improvement, target, n_series)
 
     new_phase = series_first | _point_flags(phase_start, n, "phase_start")
     phase = np.cumsum(new_phase) - 1
@@ -333,55 +487,28 @@ def xmr(
         out[keep] = a
         return out
 
-    rule_flags = {name: full(core.flags[name], False) for name in RULES}
-    direction = {
+    flags = {name: full(core.flags[name], False) for name in RULES}
+    directions = {
         "astronomical": full(core.side, 0),
         "trend": full(core.trend_direction, 0),
         "two_in_three": full(core.side, 0),
         "shift": full(core.side, 0),
     }
-    rule_code = np.zeros(n, dtype=np.int8)
-    point_direction = np.zeros(n, dtype=np.int8)
-    for name in reversed(tuple(precedence)):  # a loop over (at most 4) rules, not over points or series
-        fired = rule_flags[name]
-        rule_code[fired] = RULES.index(name) + 1
-        point_direction[fired] = direction[name][fired]
-
-    point_imp = imp_sign[codes]
-    type_code = np.where(
-        point_imp == 0,
-        np.where(point_direction > 0, 3, 4),
-        np.where(point_direction * point_imp > 0, 1, 2),
-    ).astype(np.int8)
-    type_code[rule_code == 0] = 0
-    type_code[~observed] = _MISSING_TYPE
+    rule_code, point_direction, type_code = classify_points(
+        flags, directions, precedence, imp_sign[codes], observed
+    )
 
     # Per-series summaries.
     series_of_phase = codes[new_phase]
-    series_start = np.flatnonzero(series_first)
-    series_id = codes[series_start]
     n_points = np.bincount(codes, minlength=n_series)
     n_missing = np.bincount(codes, weights=~observed, minlength=n_series).astype(np.int64)
     n_phases = np.bincount(series_of_phase, minlength=n_series)
     short_series = np.bincount(series_of_phase, weights=core.short_phase, minlength=n_series) > 0
-
-    variation = np.full(n_series, -1, dtype=np.int8)
-    if n:
-        last_observed = np.maximum.reduceat(np.where(observed, np.arange(n), -1), series_start)
-        has_obs = last_observed >= 0
-        variation[series_id[has_obs]] = type_code[last_observed[has_obs]]
-
-    assurance_code = np.zeros(n_series, dtype=np.int8)
-    if n:
-        last_phase = phase[np.r_[series_start[1:] - 1, n - 1]]
-        up = core.upper[last_phase]
-        lo = core.lower[last_phase]
-        t = target_arr[series_id]
-        s = imp_sign[series_id]
-        above, below = t > up, t < lo
-        code = np.where(above, np.where(s > 0, 2, 1), np.where(below, np.where(s > 0, 1, 2), 3))
-        code[np.isnan(t) | (s == 0) | np.isnan(up) | np.isnan(lo)] = 0
-        assurance_code[series_id] = code
+    variation = variation_codes(type_code, observed, codes, series_first, n_series)
+    last_phase = phase[series_last(series_first)] if n else np.zeros(0, dtype=np.int64)
+    assurance_code = assurance_codes(
+        target_arr, imp_sign, codes[series_first], core.upper[last_phase], core.lower[last_phase], n_series
+    )
 
     return XmrResult(
         phase_mean=core.mean,
@@ -395,10 +522,10 @@ def xmr(
         moving_range=full(core.moving_range, np.nan),
         moving_range_used=full(core.moving_range_used, False),
         missing=~observed,
-        astronomical=rule_flags["astronomical"],
-        trend=rule_flags["trend"],
-        two_in_three=rule_flags["two_in_three"],
-        shift=rule_flags["shift"],
+        astronomical=flags["astronomical"],
+        trend=flags["trend"],
+        two_in_three=flags["two_in_three"],
+        shift=flags["shift"],
         rule_code=rule_code,
         direction=point_direction,
         point_type_code=type_code,
@@ -437,10 +564,7 @@ class _Core:
         first = np.ones(n, dtype=bool)
         first[1:] = phase[1:] != phase[:-1]
 
-        # Baseline: the first ``fix_after`` observed values of each phase.
-        seen = np.cumsum(observed)
-        before_phase = np.maximum.accumulate(np.where(first, seen - observed, 0)) if n else seen
-        baseline = observed if fix_after is None else observed & (seen - before_phase <= fix_after)
+        baseline = baseline_points(observed, first, fix_after)
 
         with np.errstate(invalid="ignore"):
             moving_range = np.where(link, np.abs(y - _previous(y, np.nan)), np.nan)
@@ -461,42 +585,15 @@ class _Core:
         self.near_lower = self.mean - near_fraction * constant * mean_mr
         self.short_phase = n_baseline < min_points
 
-        mean = self.mean[phase]
-        with np.errstate(invalid="ignore"):
-            side = np.sign(y - mean)
-            astronomical = (y > self.upper[phase]) | (y < self.lower[phase])
-            near = (y > self.near_upper[phase]) | (y < self.near_lower[phase])
-        side = np.where(np.isnan(side), 0, side).astype(np.int8)
-        self.side = side
-
-        # Shift: runs of equal non-zero side; a break in ``link`` (phase start, missing, gap) starts a run.
-        new_run = ~link | (side != _previous(side, 0))
-        shift = (side != 0) & (_run_lengths(new_run) >= shift_length)
-
-        # Trend: runs of equal non-zero step signs; step i joins points i−1 and i.
-        step = np.where(link, np.sign(y - _previous(y, np.nan)), 0)
-        step = np.where(np.isnan(step), 0, step).astype(np.int8)
-        long_step = (step != 0) & (_run_lengths(step != _previous(step, 0)) >= trend_length - 1)
-        long_step_after = _next(long_step, False)
-        trend = long_step | long_step_after
-        right = np.where(long_step_after, _next(step, 0), 0)
-        self.trend_direction = np.where(right != 0, right, np.where(long_step, step, 0)).astype(np.int8)
-
-        # Two-in-three: windows (i−2, i−1, i) linked, all on one side, with >= 2 beyond the near limit.
-        counted = near if two_in_three_beyond_process else near & ~astronomical
-        c = counted.astype(np.int8)
-        window = (
-            link
-            & _previous(link, False)
-            & (side != 0)
-            & (side == _previous(side, 0))
-            & (side == _previous(_previous(side, 0), 0))
-            & (c + _previous(c, 0) + _previous(_previous(c, 0), 0) >= 2)
+        self.flags, self.side, self.trend_direction = rule_flags(
+            y,
+            link,
+            self.mean[phase],
+            self.upper[phase],
+            self.lower[phase],
+            self.near_upper[phase],
+            self.near_lower[phase],
+            shift_length=shift_length,
+            trend_length=trend_length,
+            two_in_three_beyond_process=two_in_three_beyond_process,
         )
-        in_window = window | _next(window, False) | _next(window, False, 2)
-        self.flags = {
-            "astronomical": astronomical,
-            "trend": trend,
-            "two_in_three": counted & in_window,
-            "shift": shift,
-        }

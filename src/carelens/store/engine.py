@@ -8,6 +8,9 @@ as ``postgresql://…``; the psycopg 3 driver is used.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +34,15 @@ def database_url(url: str | None = None) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def hide_password(text: str) -> str:
+    """``text`` with the password of any URL in it (``scheme://user:password@host``) shown as ``***``:
+    what carelens stores or shows about where a store is (a monitoring run's source) never holds one."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 def create_engine(url: str | None = None) -> sa.Engine:
@@ -77,3 +89,29 @@ def bind_numpy_in_sqlite() -> None:
     for kind in (np.float16, np.float32, np.float64):
         sqlite3.register_adapter(kind, float)
     sqlite3.register_adapter(np.bool_, bool)
+
+
+Bind = sa.Engine | sa.Connection
+"""What a domain function or a service accepts: an engine (it opens its own connection) or a caller's
+open connection (the caller's transaction then holds everything it does)."""
+
+
+@contextmanager
+def reading(bind: Bind) -> Iterator[sa.Connection]:
+    """A connection to read with: the caller's, or a new one from the engine (closed after)."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.connect() as connection:
+            yield connection
+
+
+@contextmanager
+def writing(bind: Bind) -> Iterator[sa.Connection]:
+    """A connection in a transaction: the caller's (the caller commits), or a new one committed on
+    success and rolled back on error."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.begin() as connection:
+            yield connection

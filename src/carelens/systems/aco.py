@@ -41,10 +41,11 @@ from carelens.model.indicators import IndicatorDefinition
 from carelens.model.organisations import OrgKind
 from carelens.monitor.settings import MonitorSettings
 from carelens.store import repository
+from carelens.store.engine import reading
 from carelens.store.schema_fund import fund_budget
 from carelens.store.schema_systems import systems_aco_settlement
 from carelens.systems.config import SystemsConfig
-from carelens.systems.places import compare, members, observations, read_connection
+from carelens.systems.places import compare, members, observations
 
 RISK_MODELS = ("one_sided", "two_sided")
 QUALITY_PEERS = "places and ACOs"
@@ -384,7 +385,7 @@ def settlements(
         query = query.where(table.c.year == year)
     if not history:
         query = query.where(table.c.superseded_by.is_(None))
-    with read_connection(bind) as connection:
+    with reading(bind) as connection:
         return pd.DataFrame(
             connection.execute(query).mappings().all(), columns=[c.name for c in table.columns]
         )

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
@@ -38,6 +37,7 @@ from carelens.monitor.inputs import UNKNOWN, attach_peer_groups
 from carelens.monitor.kernel import judge
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import schema
+from carelens.store.engine import reading
 from carelens.systems.config import SystemsConfig
 
 MEMBERSHIP = {OrgKind.PLACE: RelationshipKind.PLACE_MEMBER, OrgKind.ACO: RelationshipKind.ACO_MEMBER}
@@ -73,11 +73,6 @@ COMPARISON_COLUMNS = (
 exactly as the judgement gives them)."""
 ALL_GIVEN = "all given"
 """Peer-group label when the rows given carry none: every row of an indicator and period is a peer."""
-
-
-def read_connection(bind: sa.Engine | sa.Connection):
-    """A connection to read with: a new one from an engine, or the caller's own (left open)."""
-    return bind.connect() if isinstance(bind, sa.Engine) else nullcontext(bind)
 
 
 def members(
@@ -257,7 +252,7 @@ def place_indicators(
     """Transition indicators of every place for ``period`` (default: the latest stored), judged against
     the peers each indicator's peer-group rule gives (:func:`compare`)."""
     settings = settings or load_settings()
-    with read_connection(bind) as connection:
+    with reading(bind) as connection:
         frame = observations(connection, [i.id for i in config.indicators], kinds)
     if frame.empty:
         return compare(frame, config, definitions, settings)

@@ -23,6 +23,7 @@ from carelens.errors import InputError, Problem
 from carelens.model.indicators import IndicatorDefinition
 from carelens.model.organisations import OrgKind
 from carelens.store import repository, schema
+from carelens.store.engine import reading
 from carelens.store.schema_systems import (
     systems_action,
     systems_direction,
@@ -31,7 +32,7 @@ from carelens.store.schema_systems import (
     systems_selection,
 )
 from carelens.systems.config import SystemsConfig
-from carelens.systems.places import place_codes, place_indicators, read_connection
+from carelens.systems.places import place_codes, place_indicators
 from carelens.systems.selection import ProgrammePlan, plan_programme, selection_scores
 
 ACTION_STATUSES = ("open", "done")
@@ -356,7 +357,7 @@ def action_plan(
     )
     if reference is not None:
         query = query.where(d.c.reference == reference)
-    with read_connection(bind) as connection:
+    with reading(bind) as connection:
         rows = connection.execute(query).mappings().all()
     out = pd.DataFrame(
         rows,
@@ -401,7 +402,7 @@ def reviews(bind: sa.Engine | sa.Connection, reference: str | None = None) -> pd
     )
     if reference is not None:
         query = query.where(d.c.reference == reference)
-    with read_connection(bind) as connection:
+    with reading(bind) as connection:
         rows = connection.execute(query).mappings().all()
     return pd.DataFrame(
         rows,

@@ -1,4 +1,4 @@
-"""Generate the synthetic place-level data set shipped in ``demo/data/systems`` (see its README).
+"""Generate the synthetic place-level data set shipped in ``data/systems`` (see its README).
 
 No public place-level file of the transition indicators is packaged, so this writes realistic values
 (levels and spreads of the 2016/17-2017/18 English publications, quoted in the README) for fictional

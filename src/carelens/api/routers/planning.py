@@ -15,8 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
-from carelens.api.security import ActorDep
-from carelens.plan.service import STATUS_MOVES
+from carelens.http.security import ActorDep
 from carelens.services import planning as service
 
 router = APIRouter(tags=["planning"])
@@ -24,7 +23,7 @@ ScheduleId = Annotated[
     int | None, Query(ge=1, le=2**62, description="Saved schedule id (default: the latest).")
 ]
 PlanStatus = Annotated[
-    Literal[tuple(STATUS_MOVES)] | None,
+    Literal[service.INSPECTION_STATUSES] | None,
     Query(description="Only inspections with this status (unscheduled: could not be scheduled, and why)."),
 ]
 

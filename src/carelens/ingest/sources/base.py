@@ -179,9 +179,9 @@ class SeenKeys:
 
     def pack(self, months: np.ndarray, codes: pd.Series, categories: np.ndarray) -> np.ndarray:
         """One number per row for (month, code, category); ``months`` count from year 0."""
-        for code in codes.unique():
-            self.codes.setdefault(code, len(self.codes))
-        numbers = codes.map(self.codes).to_numpy(dtype=np.uint64)
+        positions, distinct = pd.factorize(codes)  # every code is present (validated)
+        known = np.array([self.codes.setdefault(c, len(self.codes)) for c in distinct], dtype=np.uint64)
+        numbers = known[positions]
         return (
             (months.astype(np.uint64) << np.uint64(40))
             | (numbers << np.uint64(8))

@@ -14,7 +14,7 @@ the transition indicators of ``config/indicators/transitions.yaml``. Columns:
   ``discharges_usual_residence_65plus``; ``reablement_discharges_65plus``, ``reablement_at_home_91d``.
 
 Cells may be blank (real publications cover different indicators): an observation is written only when
-its numerator and denominator are both present. The synthetic data set in ``demo/data/systems`` and
+its numerator and denominator are both present. The synthetic data set in ``data/systems`` and
 real data (reshaped to these columns) load through this same importer.
 """
 

@@ -1,4 +1,4 @@
-"""Serving the app with uvicorn, and preparing the demo store that ``carelens demo`` serves."""
+"""The demo jobs ``carelens demo`` runs on a fresh store of the packaged data before serving it."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from carelens.demo.inspectorate import DEMO_WEEKS
 from carelens.demo.systems import SystemsDemo, run_systems_demo
 
-DEFAULT_HOST = "127.0.0.1"
-"""Loopback only by default: exposing the service on a network is an explicit choice (``--host``)."""
-DEFAULT_PORT = 8000
 DEMO_DB_FILE = "carelens-demo.db"
 """Name of the fresh SQLite store ``carelens demo`` writes into its output folder."""
 
@@ -107,7 +105,6 @@ def run_demo_jobs(
     from carelens.fund.service import practice_loader, run_allocation, save_run
     from carelens.ingest.tables import read_table
     from carelens.monitor.service import run_monitor
-    from carelens.plan.inspectorate import DEMO_WEEKS
     from carelens.plan.programme import load_inputs, schedule
     from carelens.plan.regime import inadequate_without_special_measures, open_case, transition
     from carelens.plan.service import save_schedule
@@ -195,39 +192,3 @@ def run_demo_jobs(
         special_measures_cases=cases,
         systems=systems,
     )
-
-
-def serve(engine: sa.Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1) -> None:
-    """Serve the API and web pages over ``engine``'s store until interrupted.
-
-    With ``workers`` > 1, uvicorn runs that many processes; each builds the app from the store URL
-    (passed in ``CARELENS_DB``) with :func:`app_from_environment`.
-    """
-    import os
-
-    import uvicorn
-
-    from carelens.api.app import create_app
-
-    if workers <= 1:
-        uvicorn.run(create_app(engine), host=host, port=port, log_level="info", access_log=False)
-        return
-    os.environ["CARELENS_DB"] = engine.url.render_as_string(hide_password=False)
-    engine.dispose()
-    uvicorn.run(
-        "carelens.api.serve:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
-
-
-def app_from_environment():
-    """The app over the store named by ``CARELENS_DB`` (what each uvicorn worker process runs)."""
-    from carelens.api.app import create_app
-    from carelens.store.engine import create_engine
-
-    return create_app(create_engine(None))

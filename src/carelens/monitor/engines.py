@@ -1,0 +1,250 @@
+"""Monitoring engines: what assesses a pass's batches of indicators with the kernel
+(:func:`carelens.monitor.kernel.assess_all`). The embedded engine (NumPy, here or in worker processes)
+is here; the Spark engine (:mod:`carelens.monitor.spark`) implements the same :class:`Engine`, so a
+pass is orchestrated once (:func:`carelens.monitor.service.compute_pass`) and gives the same run on
+either (docs/design.md, "Compute")."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import datetime as dt
+import functools
+import hashlib
+import itertools
+import json
+import multiprocessing
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from carelens.monitor.comparison import Comparison
+from carelens.monitor.inputs import Inputs, attach_peer_groups
+from carelens.monitor.kernel import assess_all
+from carelens.monitor.settings import MonitorSettings
+
+SPILL_ROWS = 50_000
+"""Judgements of a batch from this many rows on are written to a temporary file where they are made
+(a worker process), instead of being kept in memory and sent back: at national scale (50,000
+organisations x 100 indicators) each period judged adds 5 million rows, more than memory should hold,
+while a small pass's few thousand rows cost more to write than to keep."""
+
+
+class JudgementParts:
+    """A pass's judgements, one part per batch of indicators: small parts in memory, large ones (at least
+    :data:`SPILL_ROWS` rows) in temporary Arrow files, so a national pass holds one part at a time. The
+    files go when this object does."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._folder = tempfile.TemporaryDirectory(prefix="carelens-judgements-")
+        self.folder = Path(self._folder.name)
+        self.parts: list[pd.DataFrame | Path] = []
+        self.rows = 0
+
+    @staticmethod
+    def keep(frame: pd.DataFrame, folder: Path, name: str) -> pd.DataFrame | Path:
+        """``frame`` as it is, or written into ``folder`` (lz4-compressed Arrow IPC) when it is large."""
+        if len(frame) < SPILL_ROWS:
+            return frame
+        path = folder / f"{name}.arrow"
+        frame.reset_index(drop=True).to_feather(path, compression="lz4")
+        return path
+
+    def add(self, part: pd.DataFrame | Path, rows: int) -> None:
+        self.parts.append(part)
+        self.rows += rows
+
+    def add_frame(self, frame: pd.DataFrame) -> None:
+        self.add(self.keep(frame, self.folder, f"part-{len(self.parts):06d}"), len(frame))
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for part in self.parts:
+            yield pd.read_feather(part) if isinstance(part, Path) else part
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+
+def frame_digest(*frames: pd.DataFrame) -> str:
+    """SHA-256 of the contents of frames (values and column names, in order)."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(json.dumps(list(map(str, frame.columns))).encode())
+        if len(frame):
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def indicator_digests(flags: pd.DataFrame) -> list[str]:
+    """:func:`frame_digest` of each indicator's rows of an assessed table (rows sorted by indicator), in
+    order. A pass's results digest is built from these, so each batch (or Spark partition) can hash its
+    own rows where it is assessed, whatever the batches are."""
+    if not len(flags):
+        return []
+    ids = flags["indicator_id"].to_numpy(dtype=object)
+    starts = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(flags)]
+    return [frame_digest(flags.iloc[a:b]) for a, b in itertools.pairwise(starts)]
+
+
+def judged_periods(judgements: pd.DataFrame) -> dict[str, tuple[dt.date, int]]:
+    """Each indicator's first judged period and number of judged periods in a part of judgements."""
+    if judgements.empty:
+        return {}
+    summary = judgements.groupby("indicator_id", sort=True, observed=True)["period"].agg(["min", "nunique"])
+    return {str(k): (pd.Timestamp(v["min"]).date(), int(v["nunique"])) for k, v in summary.iterrows()}
+
+
+@dataclass(frozen=True)
+class AssessedBatch:
+    """What :func:`assess_batch` sends back: the batch's assessed rows and their digests, hashed where
+    they were computed (in a worker process when there are several)."""
+
+    observations: int
+    flags: pd.DataFrame | None
+    judgements: pd.DataFrame | Path | None = None
+    """The batch's judgements, or the file they were written to (:meth:`JudgementParts.keep`)."""
+    judgement_rows: int = 0
+    judged_periods: dict = field(default_factory=dict)
+    """:func:`judged_periods` of the batch's judgements."""
+    keys_digest: str = ""
+    """:func:`frame_digest` of the (indicator, organisation) pairs assessed (part of the inputs digest)."""
+    flag_digests: list[str] = field(default_factory=list)
+    """:func:`indicator_digests` of the assessed rows."""
+    judgement_digests: list[str] = field(default_factory=list)
+    """:func:`indicator_digests` of the judgements."""
+
+
+def assess_batch(
+    inputs: Inputs,
+    comparisons: dict[str, Comparison],
+    settings: MonitorSettings,
+    period_from: dt.date | None,
+    period_to: dt.date | None,
+    spill: Path,
+    batch: list[str],
+) -> AssessedBatch:
+    """Read one batch of indicators and assess it; large judgements are written into folder ``spill``."""
+    frame = inputs.reader.read(batch, period_from, period_to)
+    if not len(frame):
+        return AssessedBatch(0, None)
+    observations = len(frame)
+    frame = attach_peer_groups(frame, inputs.organisations, comparisons)
+    assessed = assess_all(frame, comparisons, settings)
+    del frame
+    judgements = assessed.judgements
+    return AssessedBatch(
+        observations=observations,
+        flags=assessed.flags,
+        judgements=JudgementParts.keep(judgements, spill, f"batch-{batch[0]}"),
+        judgement_rows=len(judgements),
+        judged_periods=assessed.judged_periods,
+        keys_digest=frame_digest(assessed.flags[["indicator_id", "org_code"]]),
+        flag_digests=indicator_digests(assessed.flags),
+        judgement_digests=indicator_digests(judgements),
+    )
+
+
+@dataclass(frozen=True)
+class PassJob:
+    """What an engine assesses: the pass's inputs, how each indicator is compared, its settings and
+    period bounds, the batches of indicators in order, and the folder for large judgements."""
+
+    inputs: Inputs
+    comparisons: dict[str, Comparison]
+    settings: MonitorSettings
+    period_from: dt.date | None
+    period_to: dt.date | None
+    batches: list[list[str]]
+    spill: Path
+
+
+class Engine(Protocol):
+    """Assesses a pass's batches of indicators: one :class:`AssessedBatch` per batch, in the job's
+    order. Everything else of a pass (the inputs digest, scoring and bands, out-of-date indicators, the
+    stored run) is built once from these by :func:`carelens.monitor.service.compute_pass`, whatever
+    the engine, so engines give the same run to the bit."""
+
+    name: str
+
+    def assess(self, job: PassJob) -> Iterator[AssessedBatch]: ...  # pragma: no cover - interface
+
+
+@dataclass(frozen=True)
+class EmbeddedEngine:
+    """The monitoring kernel in this process, or in ``workers`` worker processes (one per core is the
+    most that helps) when the inputs can be read from another process (a Parquet store); the results are
+    the same whatever the number of workers."""
+
+    workers: int = 1
+    name: str = "embedded"
+
+    def assess(self, job: PassJob) -> Iterator[AssessedBatch]:
+        work = functools.partial(
+            assess_batch, job.inputs, job.comparisons, job.settings, job.period_from, job.period_to, job.spill
+        )
+        if self.workers <= 1 or len(job.batches) <= 1 or not job.inputs.reader.processes:
+            yield from map(work, job.batches)
+            return
+        # Batches are independent, so processes can share them out. "fork" (where there is one) starts a
+        # worker without importing anything again; a worker only reads Parquet files and runs NumPy kernels.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        # The inputs (organisations, indicator definitions) go to each worker once, when it starts; each
+        # task then carries only its batch's indicator ids.
+        with ProcessPoolExecutor(
+            min(self.workers, len(job.batches)),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(work,),
+        ) as pool:
+            yield from pool.map(_work_in_worker, job.batches)
+
+
+_worker_job: Callable[[list[str]], AssessedBatch] | None = None
+"""In a worker process: the pass's :func:`assess_batch` with its inputs bound (set by :func:`_start_worker`)."""
+
+
+def _start_worker(job: Callable[[list[str]], AssessedBatch]) -> None:
+    global _worker_job
+    _worker_job = job
+    keep_freed_memory()
+
+
+def _work_in_worker(batch: list[str]) -> AssessedBatch:
+    assert _worker_job is not None, "not started by _start_worker"
+    return _worker_job(batch)
+
+
+WORKER_MMAP_THRESHOLD = 32 * 2**20
+"""Bytes: in a worker, blocks up to this size come from the reusable heap, not fresh pages (glibc's
+largest allowed value; an indicator's arrays at 50,000 organisations x 60 months are 23 MB)."""
+WORKER_TRIM_THRESHOLD = 2**30
+"""Bytes of free heap a worker keeps rather than hands back to the system (it exits after the pass).
+``mallopt`` takes a C ``int``, so at most 2**31 - 1."""
+
+
+def keep_freed_memory() -> None:
+    """Run in each worker process: make glibc's allocator keep freed arrays for the next indicator.
+
+    By default large NumPy arrays are fresh pages from the system, so every batch pays page faults to
+    touch them again: measured as a quarter of a monitoring pass's CPU time (``benchmarks/monitor.py``).
+    A worker lives for one pass, so keeping its memory costs nothing after. Elsewhere (not glibc) this
+    does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
+    mallopt(m_mmap_threshold, WORKER_MMAP_THRESHOLD)
+    mallopt(m_trim_threshold, WORKER_TRIM_THRESHOLD)
