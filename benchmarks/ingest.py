@@ -22,6 +22,12 @@ repeated under new codes with perturbed counts) into a fresh SQLite store with `
 service, in a child process, and prints the import's time and the child's peak memory (targets: 4 s and
 400 MB for 492,000 rows), and the CPU time the import used (reading and writing run on two threads, so on
 an idle machine the time is less than this; on a busy one, more).
+
+    python benchmarks/ingest.py --ae-monthly
+
+instead imports every month of the packaged NHS England monthly A&E files (April 2019 - March 2026, 84
+files, as ``carelens ingest ae-monthly DIR`` does) into a fresh SQLite store, in a child process, and prints
+the time (target: 20 s).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ TARGET_COPY_ROWS_PER_SECOND = 200_000
 """Issue 16's target for loading observations into PostgreSQL."""
 TARGET_AE_SECONDS, TARGET_AE_MB = 4.0, 400
 """Issue 16's targets for importing a 492,000-row A&E CSV into SQLite."""
+TARGET_AE_MONTHLY_SECONDS = 20.0
+"""Issue 17's target for importing the 84 packaged months of NHS England's A&E files into SQLite."""
 
 AE_IMPORT = """
 import resource, sys, time
@@ -59,6 +67,51 @@ after = resource.getrusage(resource.RUSAGE_SELF)
 cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 print(result.rows, result.inserted, seconds, after.ru_maxrss / 1024, cpu)
 """
+
+
+AE_MONTHLY_IMPORT = """
+import sys, time
+from carelens.ingest.service import files_to_import, ingest
+from carelens.store.engine import create_engine
+engine = create_engine(sys.argv[1])
+started = time.perf_counter()
+files, skipped = files_to_import("ae-monthly", [sys.argv[2]])
+results = ingest(engine, "ae-monthly", files, user="benchmark")
+seconds = time.perf_counter() - started
+print(len(results), sum(r.rows for r in results), sum(r.inserted for r in results), seconds)
+"""
+
+
+def benchmark_ae_monthly_sqlite() -> None:
+    """Import all 84 packaged months of NHS England's A&E files into a fresh SQLite store; print the time."""
+    import subprocess
+    import sys
+
+    from carelens.demo.store import DATA_DIR
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    folder = Path(tempfile.mkdtemp(prefix="carelens-bench-ae-monthly-"))
+    try:
+        url = f"sqlite:///{folder / 'store.db'}"
+        engine = create_engine(url)
+        ensure_schema(engine)
+        engine.dispose()
+        child = subprocess.run(
+            [sys.executable, "-c", AE_MONTHLY_IMPORT, url, str(DATA_DIR / "ae_monthly")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        files, rows, inserted, seconds = child.stdout.split()
+        assert int(files) == 84, files
+        fast = "meets" if float(seconds) <= TARGET_AE_MONTHLY_SECONDS else "MISSES"
+        print(
+            f"A&E monthly files into SQLite: {files} months, {int(rows):,} rows read, {int(inserted):,} rows "
+            f"written in {float(seconds):.2f} s ({fast} the {TARGET_AE_MONTHLY_SECONDS:g} s target)"
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_ae_file(path: Path, rows: int, seed: int) -> int:
@@ -250,8 +303,14 @@ def main() -> None:
     parser.add_argument(
         "--ae", action="store_true", help="only import a national-size A&E CSV into SQLite, timed"
     )
+    parser.add_argument(
+        "--ae-monthly", action="store_true", help="time the 84 packaged A&E months into SQLite instead"
+    )
     parser.add_argument("--ae-rows", type=int, default=492_000, help="rows of the A&E CSV (default 492,000)")
     args = parser.parse_args()
+    if args.ae_monthly:
+        benchmark_ae_monthly_sqlite()
+        return
     if args.ae:
         benchmark_ae_sqlite(args.ae_rows, args.seed)
         return

@@ -70,10 +70,10 @@ EXPECTED = {
         ("care_home", 416),
         ("commissioner", 148),  # 106 former CCGs + 42 ICBs
         ("country", 7),
-        ("gp_practice", 6593),  # 6,554 in the weighted-population files + walk-in codes from A&E
+        ("gp_practice", 6571),  # 6,554 in the weighted-population files + A&E codes ODS lists as practices
         ("independent_provider", 372),
         ("local_authority", 309),
-        ("location", 29),
+        ("location", 51),  # 22 of them A&E walk-in and urgent care centres ODS lists as other settings
         ("nhs_trust", 276),  # 186 named by the SHMI, A&E and CQC files + 90 more in the ODS trust file
         ("pcn", 1256),
         ("region", 7),
@@ -82,6 +82,7 @@ EXPECTED = {
         ("commissioner_parent", 110),
         ("commissioner_region", 42),
         ("local_authority_area", 6560),
+        ("organisation_icb", 270),  # every trust in the ODS trust file but 3 Welsh ones
         ("organisation_region", 270),  # every trust in the ODS trust file but 3 Welsh ones
         ("practice_commissioner", 6560),
         ("practice_pcn", 6554),

@@ -11,6 +11,7 @@ from carelens.cli._common import (
     app,
     date_option,
     handles_errors,
+    stderr_console,
 )
 
 
@@ -47,23 +48,65 @@ def db_upgrade(
 @handles_errors
 def ingest(
     source: str = typer.Argument(..., help="Importer: " + ", ".join(_source_names()) + "."),
-    files: list[Path] = typer.Argument(..., help="Files to import (.csv, .csv.gz or .parquet)."),
+    files: list[Path] = typer.Argument(
+        ..., help="Files to import (.csv, .csv.gz or .parquet); ae-monthly also takes a folder of months."
+    ),
     db: DbOption = None,
     period: str | None = typer.Option(
         None, "--period", help="YYYY-MM-DD: release or year start, for files that do not state it."
     ),
 ) -> None:
-    """Import files into the store: all or nothing, and a file already imported changes nothing."""
+    """Import files into the store: all or nothing, and a file already imported changes nothing.
+
+    A folder (for a source published month by month) is imported in order with a progress bar, and the
+    files in it that are skipped are listed with why."""
+    from carelens.ingest.service import files_to_import
     from carelens.ingest.service import ingest as run_ingest
     from carelens.store.engine import create_engine
 
     as_of = date_option(period, "--period")
-    for result in run_ingest(create_engine(db), source, files, period=as_of):
+    paths, skipped = files_to_import(source, files)
+    folder = any(f.is_dir() for f in files)
+    for path, why in skipped:
+        typer.echo(f"skipped {path}: {why}")
+    engine = create_engine(db)
+    if folder:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn(f"{source}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=stderr_console(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("", total=len(paths))
+            results = run_ingest(
+                engine,
+                source,
+                paths,
+                period=as_of,
+                progress=lambda r: bar.update(task, advance=1, description=Path(r.file).name),
+            )
+    else:
+        results = run_ingest(engine, source, paths, period=as_of)
+    for result in results:
         name = Path(result.file).name
         if result.status == "loaded":
+            revised = f"; revised {', '.join(result.revised)}" if result.revised else ""
+            if result.left_out:
+                revised += f"; {result.left_out:,} links left out: they name organisations not in the store"
             typer.echo(
                 f"loaded {name}: {result.rows:,} rows read, {result.inserted:,} written, "
                 f"{result.superseded:,} superseded, {result.unchanged:,} unchanged (import #{result.import_id})"
+                f"{revised}"
             )
         else:
             typer.echo(f"no change: {name} was already imported (import #{result.import_id}, same SHA-256)")
+    if folder:
+        loaded = sum(r.status == "loaded" for r in results)
+        typer.echo(
+            f"{source}: {loaded} files loaded, {len(results) - loaded} already imported, {len(skipped)} skipped"
+        )

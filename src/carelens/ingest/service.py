@@ -13,8 +13,8 @@ import getpass
 import hashlib
 import queue
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,10 @@ class FileResult:
     inserted: int = 0
     superseded: int = 0
     unchanged: int = 0
+    revised: tuple[str, ...] = ()
+    """Organisations whose stored values this file changed (a revised release)."""
+    left_out: int = 0
+    """Links naming organisations the store does not hold, left out (a ``known_only`` source)."""
 
 
 def current_user() -> str:
@@ -62,25 +66,55 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def files_to_import(
+    source_name: str, paths: Sequence[str | Path]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files ``paths`` name, a folder replaced by its files in the source's order; and the files
+    skipped, with why. Only a source published as a series of files (``Source.folder``) reads folders."""
+    source = _source(source_name)
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.is_dir():
+            files.append(path)
+        elif source.folder is None:
+            raise InputError(
+                Problem(str(path), None, None, f"a folder: {source_name} imports files one by one")
+            )
+        else:
+            found, passed = source.folder(path)
+            files += found
+            skipped += passed
+    return files, skipped
+
+
+def _source(source_name: str) -> Source:
+    if source_name not in SOURCE_MODULES:
+        raise InputError(
+            Problem(source_name, None, None, f"unknown source; choose one of: {', '.join(SOURCE_MODULES)}")
+        )
+    return get_source(source_name)
+
+
 def ingest(
     engine: sa.Engine,
     source_name: str,
     paths: Sequence[str | Path],
     user: str | None = None,
     period: dt.date | None = None,
+    progress: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
     """Validate and load every file in one transaction; return one result per file.
+
+    ``progress`` is called with each file's result as it is read (before the transaction commits).
 
     Files are read batch by batch (a national file never whole in memory); each batch is written once
     it is valid. The first problem stops all writing, the rest of every file is still checked so that
     every problem is reported, and the transaction is rolled back: nothing is half-written. A file
     imported by another process at the same time, or a store locked by one, is bad input naming it.
     """
-    if source_name not in SOURCE_MODULES:
-        raise InputError(
-            Problem(source_name, None, None, f"unknown source; choose one of: {', '.join(SOURCE_MODULES)}")
-        )
-    source = get_source(source_name)
+    source = _source(source_name)
     user = user or current_user()
     problems = ProblemList()
     files: list[tuple[Path, str]] = []
@@ -99,10 +133,11 @@ def ingest(
     ensure_schema(engine)
     try:
         with engine.begin() as connection:
-            results = [
-                _load(connection, source, path, digest, period, user, definitions, problems)
-                for path, digest in files
-            ]
+            results = []
+            for path, digest in files:
+                results.append(_load(connection, source, path, digest, period, user, definitions, problems))
+                if progress is not None:
+                    progress(results[-1])
             problems.raise_if_any()  # rolls the whole command back
     except (sa.exc.IntegrityError, sa.exc.OperationalError) as error:
         raise _clash(engine, source_name, files, error) from None
@@ -126,13 +161,14 @@ def _load(
     import_id: int | None = None
     counts = repository.WriteCounts()
     bulk = repository.BulkLoad(connection)
-    rows = 0
+    rows = left_out = 0
     for batch in prefetched(source.batches(path, period, problems)):
         rows += batch.rows
         if problems:
             continue  # nothing more is written; the rest is only checked
         try:
-            known = _check_references(connection, batch)
+            batch, known, dropped = _check_references(connection, batch, source)
+            left_out += dropped
             if import_id is None:
                 import_id = repository.start_import(connection, source.name, path.name, digest, 0, user)
             counts += _write(
@@ -144,7 +180,17 @@ def _load(
         return FileResult(str(path), source.name, digest, rows, "rejected", 0)
     bulk.finish()
     repository.finish_import(connection, import_id, counts, user, rows)
-    return FileResult(str(path), source.name, digest, rows, "loaded", import_id, **counts.as_dict())
+    return FileResult(
+        str(path),
+        source.name,
+        digest,
+        rows,
+        "loaded",
+        import_id,
+        **counts.as_dict(),
+        revised=tuple(sorted(counts.revised)),
+        left_out=left_out,
+    )
 
 
 def prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:
@@ -217,18 +263,49 @@ def _clash(engine: sa.Engine, source_name: str, files: list[tuple[Path, str]], e
     return error
 
 
-def _check_references(connection: sa.Connection, batch: Batch) -> pd.DataFrame:
+def _with_stored_kinds(batch: Batch, known: pd.DataFrame) -> Batch:
+    """The batch with each stored organisation's kind and sector in place of the ones the source gave."""
+    if known.empty:
+        return batch
+    organisations = batch.organisations.copy()
+    kinds = dict(zip(known["code"], known["kind"], strict=True))
+    sectors = dict(zip(known["code"], known["sector"], strict=True))
+    stored = organisations["code"].isin(kinds)
+    organisations.loc[stored, "kind"] = organisations.loc[stored, "code"].map(kinds)
+    organisations.loc[stored, "sector"] = organisations.loc[stored, "code"].map(sectors)
+    return replace(batch, organisations=organisations)
+
+
+def _known_links_only(batch: Batch, known: pd.DataFrame) -> tuple[Batch, int]:
+    """The batch without the links that name an organisation neither stored nor in the batch; how many."""
+    links = batch.relationships
+    codes = set(known["code"]) | set(batch.organisations["code"])
+    keep = links["subject_code"].isin(codes) & links["object_code"].isin(codes)
+    return replace(batch, relationships=links[keep].reset_index(drop=True)), int((~keep).sum())
+
+
+def _check_references(
+    connection: sa.Connection, batch: Batch, source: Source
+) -> tuple[Batch, pd.DataFrame, int]:
     """Reject a batch whose organisations clash with stored ones or whose links name unknown codes;
-    return the stored organisations it names (as :func:`repository.existing_organisations`)."""
-    source = batch.source_file
+    return the batch as written, the stored organisations it names (as
+    :func:`repository.existing_organisations`) and the links left out. A ``stored_kinds`` source's
+    organisations take their stored kinds; a ``known_only`` source's links naming organisations not in
+    the store are left out rather than refused."""
+    referenced = set(batch.relationships["subject_code"]) | set(batch.relationships["object_code"])
+    known = repository.existing_organisations(connection, set(batch.organisations["code"]) | referenced)
+    left_out = 0
+    if source.stored_kinds:
+        batch = _with_stored_kinds(batch, known)
+    if source.known_only:
+        batch, left_out = _known_links_only(batch, known)
+    where = batch.source_file
     problems: list[Problem] = []
     links = batch.relationships
-    referenced = set(links["subject_code"]) | set(links["object_code"])
-    known = repository.existing_organisations(connection, set(batch.organisations["code"]) | referenced)
     clash = batch.organisations.merge(known[["code", "kind"]], on="code", suffixes=("", "_stored"))
     clash = clash[clash["kind"] != clash["kind_stored"]]
     problems += [
-        Problem(source, None, "code", f"organisation {c} is a {k} here but already stored as a {s}")
+        Problem(where, None, "code", f"organisation {c} is a {k} here but already stored as a {s}")
         for c, k, s in zip(clash["code"], clash["kind"], clash["kind_stored"], strict=True)
     ]
     kinds = dict(zip(known["code"], known["kind"], strict=True))
@@ -239,7 +316,7 @@ def _check_references(connection: sa.Connection, batch: Batch) -> pd.DataFrame:
         if link.subject_code == link.object_code:
             problems.append(
                 Problem(
-                    source,
+                    where,
                     row,
                     "object_code",
                     f"{link.subject_code} cannot be linked to itself (a {link.kind} link)",
@@ -253,7 +330,7 @@ def _check_references(connection: sa.Connection, batch: Batch) -> pd.DataFrame:
             if code not in kinds:
                 problems.append(
                     Problem(
-                        source,
+                        where,
                         row,
                         f"{side}_code",
                         f"unknown organisation code {code!r} in a {link.kind} link",
@@ -262,7 +339,7 @@ def _check_references(connection: sa.Connection, batch: Batch) -> pd.DataFrame:
             elif kinds[code] not in allowed:
                 problems.append(
                     Problem(
-                        source,
+                        where,
                         row,
                         f"{side}_code",
                         f"{code} is a {kinds[code]}, which cannot be the {side} of a {link.kind} link",
@@ -271,7 +348,7 @@ def _check_references(connection: sa.Connection, batch: Batch) -> pd.DataFrame:
     problems += _unknown_observed(connection, batch)
     if problems:
         raise InputError(problems)
-    return known
+    return batch, known, left_out
 
 
 def _unknown_observed(connection: sa.Connection, batch: Batch) -> list[Problem]:

@@ -385,13 +385,18 @@ def text_problems(
 
 
 def code_problem(code: str) -> str | None:
-    """Why ``code`` (stripped) is not an organisation code, or None when it is one."""
+    """Why ``code`` (stripped) is not an organisation code, or None when it is one (checked row by row in
+    reference files of thousands of rows, so a good code is passed without building a Series)."""
+    if len(code) <= CODE_MAX_LENGTH and CODE_PATTERN.fullmatch(code):
+        return None
     problems = text_problems(pd.Series([code], dtype="string"), "", "", 1, "code", CODE_MAX_LENGTH)
     return problems[0].reason if problems else None
 
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` (stripped) cannot be an organisation's name, or None when it can."""
+    if len(name) <= NAME_MAX_LENGTH and not CONTROL.search(name):
+        return None
     problems = text_problems(pd.Series([name], dtype="string"), "", "", 1, "text", NAME_MAX_LENGTH)
     return problems[0].reason if problems else None
 

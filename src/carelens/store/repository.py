@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -377,7 +377,8 @@ def finish_import(
     if rows is not None:
         values["rows"] = rows
     connection.execute(table.update().where(table.c.id == import_id).values(**values))
-    audit(connection, user, "import.loaded", "import_record", str(import_id), counts.as_dict(), import_id)
+    detail = counts.as_dict() | ({"revised": sorted(counts.revised)} if counts.revised else {})
+    audit(connection, user, "import.loaded", "import_record", str(import_id), detail, import_id)
 
 
 def audit(
@@ -414,11 +415,14 @@ class WriteCounts:
     inserted: int = 0
     superseded: int = 0
     unchanged: int = 0
+    revised: set[str] = field(default_factory=set)
+    """Organisations whose stored values (observations, populations, ratings) this write replaced."""
 
     def __iadd__(self, other: WriteCounts) -> WriteCounts:
         self.inserted += other.inserted
         self.superseded += other.superseded
         self.unchanged += other.unchanged
+        self.revised |= other.revised
         return self
 
     def as_dict(self) -> dict[str, int]:
@@ -707,6 +711,8 @@ def write_versioned(
         chunk = superseded_ids[start : start + QUERY_CHUNK]
         connection.execute(table.update().where(table.c.id.in_(chunk)).values(superseded_by=import_id))
     counts.superseded = len(superseded_ids)
+    if "org_code" in key:
+        counts.revised = set(merged.loc[changed, "org_code"])
     counts.unchanged = int(same.sum())
     fresh = in_key_order(frame.loc[~same.to_numpy()], key)
     counts.inserted = insert_rows(connection, table, fresh.assign(import_id=import_id))

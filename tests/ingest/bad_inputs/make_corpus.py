@@ -32,6 +32,15 @@ BASE = {
             ["2024-01-01", "ZZA", "2", "100", "5", "0"],
         ],
     ),
+    "observations": (
+        "observations.csv",
+        [
+            ["indicator_id", "org_code", "period", "numerator", "denominator", "expected"],
+            ["ae_4hr_breach_type1", "ZZA", "2024-01-01", "100", "1000", ""],
+            ["ae_4hr_breach_type1", "ZZB", "2024-01-01", "50", "900", ""],
+            ["shmi", "ZZA", "2024-01-01", "300", "10000", "280.5"],
+        ],
+    ),
     "shmi": (
         "shmi_2024.csv",
         [
@@ -277,6 +286,7 @@ CODE_COLUMN = {
     "organisations": "code",
     "relationships": "subject_code",
     "place-transitions": "org_code",
+    "observations": "org_code",
 }
 FIELD_NAME = {"shmi": lambda c: c.upper().replace(" ", "_")}
 """How an importer names a column in its problems (SHMI names them as it reads them, upper case)."""
@@ -365,6 +375,14 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
         ("ae", "attendances_not_a_number", 2, "attendances", "lots"),
         ("ae", "admissions_fraction", 2, "admissions", "1.5"),
         ("ae", "breaches_infinite", 2, "breaches", "inf"),
+        ("observations", "unknown_indicator", 2, "indicator_id", "ae_nope"),
+        ("observations", "unknown_organisation", 2, "org_code", "ZNOPE"),
+        ("observations", "ratio_without_expected", 3, "expected", ""),
+        ("observations", "proportion_without_denominator", 1, "denominator", ""),
+        ("observations", "numerator_over_denominator", 2, "numerator", "901"),
+        ("observations", "negative_numerator", 1, "numerator", "-1"),
+        ("observations", "period_not_month_start", 2, "period", "2024-01-15"),
+        ("observations", "expected_zero", 3, "expected", "0"),
         ("shmi", "deaths_above_spells", 2, "OBSERVED", "9000"),
         ("shmi", "expected_zero", 1, "EXPECTED", "0"),
         ("shmi", "value_negative", 3, "VALUE", "-1"),
@@ -452,8 +470,147 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
         "closes_before_opening": (ods_bytes(ods_with(2, 11, "19990101")), 2, closed),
         "26_fields": (ods_bytes([ods[0], ods[1][:26]]), 2, None),
     }
+    icb = "4 (high-level health geography: ICB)"
+    ods_cases["icb_code_quote"] = (ods_bytes(ods_with(2, 3, 'Q"H')), 2, icb)
     for case, (data, row, field) in ods_cases.items():
         cases[f"ods-trusts/{case}__etr.csv"] = (data, row, field)
+        cases[f"ods-etr/{case}__etr.csv"] = (data, row, field)
+    sub_icbs = [["ZC1", "NHS ONE ICB - 00A", *r[2:]] for r in ods]
+    sub_icbs[1][0] = "ZC2"
+    for case, (data, row, field) in {
+        "empty": (b"", None, None),
+        "binary": (BINARY, 1, None),
+        "26_fields": (ods_bytes([sub_icbs[0], sub_icbs[1][:26]]), 2, None),
+        "code_quote": (ods_bytes([sub_icbs[0], ['Z"C2', *sub_icbs[1][1:]]]), 2, code),
+        "unknown_region": (ods_bytes([sub_icbs[0], [*sub_icbs[1][:2], "Y99", *sub_icbs[1][3:]]]), 2, region),
+        "icb_code_quote": (ods_bytes([sub_icbs[0], [*sub_icbs[1][:3], "Q H", *sub_icbs[1][4:]]]), 2, icb),
+        "close_date_not_a_date": (
+            ods_bytes([[*sub_icbs[0][:11], "2021-03-31", *sub_icbs[0][12:]], sub_icbs[1]]),
+            1,
+            closed,
+        ),
+    }.items():
+        cases[f"ods-eccg/{case}__eccg.csv"] = (data, row, field)
+    practice = ["ZG1", "THE SURGERY", "Y56", "QMF", *[""] * 6, "19740401", "", "A", "B", "ZC1", "20200401"]
+    practices = [practice + [""] * 9 + ["4", ""], ["ZG2", *practice[1:]] + [""] * 9 + ["1", ""]]
+    setting, commissioner = "26 (prescribing setting)", "15 (commissioner)"
+
+    def practice_with(row: int, field: int, value: str) -> bytes:
+        rows = [list(r) for r in practices]
+        rows[row - 1][field] = value
+        return ods_bytes(rows)
+
+    for case, (data, row, field) in {
+        "empty": (b"", None, None),
+        "binary": (BINARY, 1, None),
+        "28_fields": (ods_bytes([practices[0], [*practices[1], ""]]), 2, None),
+        "unknown_setting": (practice_with(2, 25, "99"), 2, setting),
+        "commissioner_quote": (practice_with(1, 14, 'Z"C1'), 1, commissioner),
+        "code_nul": (practice_with(2, 0, "Z\x00G2"), 2, code),
+        "name_missing": (practice_with(1, 1, ""), 1, name),
+        "open_date_not_a_date": (practice_with(2, 10, "1974"), 2, opened),
+        "code_repeated": (practice_with(2, 0, "ZG1"), 2, code),
+    }.items():
+        cases[f"ods-epraccur/{case}__epraccur.csv"] = (data, row, field)
+    successions = [["ZT1", "ZT2", "", "20240101", "0"], ["ZP1", "ZP2", "", "20240401", "1"]]
+
+    def succession_with(row: int, field: int, value: str) -> bytes:
+        rows = [list(r) for r in successions]
+        rows[row - 1][field] = value
+        return ods_bytes(rows)
+
+    for case, (data, row, field) in {
+        "empty": (b"", None, None),
+        "binary": (BINARY, 1, None),
+        "utf16": (ods_bytes(successions).decode().encode("utf-16"), None, None),
+        "4_fields": (ods_bytes([successions[0], successions[1][:4]]), 2, None),
+        "predecessor_quote": (succession_with(1, 0, 'Z"T1'), 1, "1 (predecessor)"),
+        "successor_blank": (succession_with(2, 1, " "), 2, "2 (successor)"),
+        "succeeds_itself": (succession_with(2, 1, "ZP1"), 2, "2 (successor)"),
+        "date_not_a_date": (succession_with(2, 3, "2024-04-01"), 2, "4 (effective date)"),
+    }.items():
+        cases[f"ods-succ/{case}__succ.csv"] = (data, row, field)
+    cases.update(ae_monthly_cases())
+    return cases
+
+
+AE_MONTHLY = [
+    ["Period", "Org Code", "Parent Org", "Org name", "A&E attendances Type 1", "A&E attendances Type 2"],
+    ["MSitAE-APRIL-2024", "ZZA", "NHS ENGLAND LONDON ", "TRUST A", "1000", "10"],
+    ["MSitAE-APRIL-2024", "ZZB", "NHS ENGLAND LONDON ", "TRUST B", "900", "0"],
+    ["MSitAE-APRIL-2024", "TOTAL", "TOTAL", "TOTAL", "1900", "10"],
+]
+"""The start of a monthly A&E file (August 2020 layout); :func:`ae_monthly_cases` adds the other counts."""
+AE_MONTHLY_COUNTS = [
+    ("A&E attendances Other A&E Department", "50", "40"),
+    ("A&E attendances Booked Appointments Type 1", "20", "0"),
+    ("A&E attendances Booked Appointments Type 2", "0", "0"),
+    ("A&E attendances Booked Appointments Other Department", "0", "5"),
+    ("Attendances over 4hrs Type 1", "300", "200"),
+    ("Attendances over 4hrs Type 2", "1", "0"),
+    ("Attendances over 4hrs Other Department", "2", "1"),
+    ("Attendances over 4hrs Booked Appointments Type 1", "3", "0"),
+    ("Attendances over 4hrs Booked Appointments Type 2", "0", "0"),
+    ("Attendances over 4hrs Booked Appointments Other Department", "0", "1"),
+    ("Patients who have waited 4-12 hs from DTA to admission", "40", "30"),
+    ("Patients who have waited 12+ hrs from DTA to admission", "5", "2"),
+    ("Emergency admissions via A&E - Type 1", "250", "220"),
+    ("Emergency admissions via A&E - Type 2", "1", "0"),
+    ("Emergency admissions via A&E - Other A&E department", "0", "0"),
+    ("Other emergency admissions", "90", "80"),
+]
+
+
+def ae_monthly_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """A valid monthly A&E file (two providers and their TOTAL row) with one thing wrong in each case."""
+    rows = [list(r) for r in AE_MONTHLY]
+    for header, a, b in AE_MONTHLY_COUNTS:
+        for row, value in zip(rows, [header, a, b, str(int(a) + int(b))], strict=True):
+            row.append(value)
+    total = "Attendances over 4hrs Type 1"
+
+    def add(case: str, data: bytes, row: int | None, field: str | None) -> None:
+        cases[f"ae-monthly/{case}__Monthly-AE-April-2024.csv"] = (data, row, field)
+
+    def changed(*edits: tuple[int, str, str]) -> bytes:
+        edited = [list(r) for r in rows]
+        for row, column, value in edits:
+            edited[row][edited[0].index(column)] = value
+        return _csv(edited)
+
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+    good = _csv(rows)
+    add("empty", b"", None, None)
+    add("utf16", good.decode().encode("utf-16"), None, None)
+    add("binary", BINARY, None, None)
+    add("header_only", _csv(rows[:1]), None, None)
+    add("no_total_row", _csv(rows[:3]), None, None)
+    add("total_does_not_add_up", changed((3, total, "499")), 3, total)
+    add("over_4_hours_above_attendances", changed((1, total, "1300"), (3, total, "1500")), 1, total)
+    add("count_not_a_number", changed((2, "A&E attendances Type 2", "none")), 2, "A&E attendances Type 2")
+    add("count_negative", changed((1, "Other emergency admissions", "-90")), 1, "Other emergency admissions")
+    add("another_month", changed((2, "Period", "MSitAE-MAY-2024")), 2, "Period")
+    add("period_not_a_period", changed((1, "Period", "April 2024")), 1, "Period")
+    add("code_repeated", changed((2, "Org Code", "ZZA")), 2, "Org Code")
+    add("code_quote", changed((2, "Org Code", 'ZZ"B')), 2, "Org Code")
+    add("code_blank", changed((1, "Org Code", " ")), 1, "Org Code")
+    add("name_crlf", changed((1, "Org name", "TRUST\r\nA")), 1, "Org name")
+    add("ragged_row", _csv([*rows[:2], rows[2][:10], rows[3]]), 2, None)
+    missing = rows[0].index(total)
+    add("missing_column", _csv([r[:missing] + r[missing + 1 :] for r in rows]), None, total)
+    add(
+        "unknown_column",
+        _csv([[*r, v] for r, v in zip(rows, ["Ambulance handovers", "1", "2", "3"], strict=True)]),
+        None,
+        "Ambulance handovers",
+    )
+    booked = rows[0].index("A&E attendances Booked Appointments Type 2")
+    add(
+        "some_booked_columns",
+        _csv([r[:booked] + r[booked + 1 :] for r in rows]),
+        None,
+        "A&E attendances Booked Appointments Type 2",
+    )
     return cases
 
 

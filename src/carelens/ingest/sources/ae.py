@@ -5,7 +5,10 @@ Columns (the tidy NHSRdatasets ``ae_attendances`` layout): ``period`` (month sta
 ``admissions`` (emergency admissions via A&E). Each row gives two observations: the 4-hour breach
 proportion ``ae_4hr_breach_<type>`` and the admission proportion ``ae_admissions_<type>``, both over
 attendances (admissions may exceed attendances: a handful of real rows do, e.g. RTX type 2 in
-October 2018, so that is not treated as an error). Providers are recorded by code only; their kind is guessed from the code's shape.
+October 2018, so that is not treated as an error). Providers are recorded by code only: a stored kind is
+kept, else the kind comes from the packaged ODS files (:mod:`carelens.ingest.reference`, e.g. walk-in
+centres such as Y03082 are sites, not GP practices), and only a code ODS does not list (a provider that
+closed before the packaged snapshots) falls back to the shape of its code.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from carelens.errors import InputError, Problem
+from carelens.ingest.reference import kind_of
 from carelens.ingest.sources.base import Batch, ProblemList, SeenKeys, Source, to_dates
 from carelens.ingest.tables import Column, check_unique, iter_text_table, validate
 from carelens.model.observations import OBSERVATION_COLUMNS
@@ -118,7 +122,7 @@ def _batch(frame: pd.DataFrame, source: str, problems: ProblemList, seen: SeenKe
         ignore_index=True,
     )[list(OBSERVATION_COLUMNS)]
     distinct = sorted(set(codes))
-    kinds = [kind_from_ods_code(c) for c in distinct]
+    kinds = [kind_of(c, kind_from_ods_code) for c in distinct]
     organisations = pd.DataFrame(
         {
             "code": distinct,
@@ -147,5 +151,9 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
 
 
 SOURCE = Source(
-    "ae", "A&E attendances, 4-hour breaches and admissions by month and department type", read, stream
+    "ae",
+    "A&E attendances, 4-hour breaches and admissions by month and department type",
+    read,
+    stream,
+    stored_kinds=True,
 )

@@ -61,6 +61,8 @@ class Batch:
 
 
 Reader = Callable[[Path, dt.date | None], Batch]
+Folder = Callable[[Path], tuple[list[Path], list[tuple[Path, str]]]]
+"""A folder's files to import, in order, and the files skipped with why."""
 Streamer = Callable[[Path, dt.date | None, "ProblemList"], Iterator[Batch]]
 
 
@@ -75,6 +77,12 @@ class Source:
     batch that had any), so an import's memory is bounded by the batch, not the file.
     ``authoritative_names``: a name this source gives replaces a stored organisation's name (a curated
     list or the registry's own file corrects names; a data release only names the unnamed).
+    ``stored_kinds``: the source names organisations by code only, so the kinds it gives are for codes new
+    to the store; a stored organisation keeps its kind (from ODS or a curated list) rather than clashing.
+    ``known_only``: a reference file covering every kind of organisation (ODS successions): links naming
+    an organisation the store does not hold are left out and counted, not refused.
+    ``folder``: for a source published as a series of files, which files of a folder to import and in
+    what order (e.g. one a month, oldest first), and which it skips and why.
     """
 
     name: str
@@ -82,6 +90,9 @@ class Source:
     read: Reader
     stream: Streamer | None = None
     authoritative_names: bool = False
+    stored_kinds: bool = False
+    known_only: bool = False
+    folder: Folder | None = None
 
     def batches(self, path: Path, period: dt.date | None, problems: ProblemList) -> Iterator[Batch]:
         """The file's batches (one when the source has no ``stream``); problems go to ``problems``."""

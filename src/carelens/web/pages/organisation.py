@@ -103,6 +103,8 @@ LINK_NAMES = {
     ("commissioner_region", "from"): "Commissioner",
     ("organisation_region", "to"): "Region",
     ("organisation_region", "from"): "Organisation in region",
+    ("organisation_icb", "to"): "Integrated care board",
+    ("organisation_icb", "from"): "Provider in ICB",
     ("local_authority_area", "to"): "Local authority area",
     ("local_authority_area", "from"): "Organisation in area",
     ("contract", "to"): "Contract with",
