@@ -51,50 +51,32 @@ The package itself and the top-level ``carelens`` (its version) are always allow
 DEMO_COMMAND = "carelens.cli.demo"
 """The one module that may import the demo: the ``carelens demo`` command."""
 
-TABLES = "the shared table checks still live in ingest.tables (moving to carelens.tables)"
 CLI = (
     "the command line still runs its file analyses and its writes on the domain directly; its w"
     "rites move into services when the command line signs in as a user"
 )
 
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("carelens.assess.compare", "ingest"): TABLES,
-    ("carelens.assess.saf", "ingest"): TABLES,
-    ("carelens.assess.segmentation", "ingest"): TABLES,
     ("carelens.cli._common", "store"): CLI,
     ("carelens.cli.allocate", "fund"): CLI,
-    ("carelens.cli.allocate", "ingest"): CLI,
     ("carelens.cli.analysis", "ingest"): CLI,
     ("carelens.cli.analysis", "monitor"): CLI,
     ("carelens.cli.analysis", "stats"): CLI,
     ("carelens.cli.assessment", "assess"): CLI,
     ("carelens.cli.assessment", "fund"): CLI,
-    ("carelens.cli.assessment", "ingest"): CLI,
     ("carelens.cli.assessment", "monitor"): CLI,
-    ("carelens.cli.monitoring", "ingest"): CLI,
     ("carelens.cli.monitoring", "monitor"): CLI,
     ("carelens.cli.monitoring", "store"): CLI,
-    ("carelens.cli.planning", "ingest"): CLI,
     ("carelens.cli.planning", "plan"): CLI,
     ("carelens.cli.store", "ingest"): CLI,
     ("carelens.cli.store", "store"): CLI,
     ("carelens.cli.systems", "fund"): CLI,
-    ("carelens.cli.systems", "ingest"): CLI,
     ("carelens.cli.systems", "systems"): CLI,
-    ("carelens.fund.budgets", "ingest"): TABLES,
     (
         "carelens.fund.practices",
         "ingest",
     ): "reads a practice file with the gp-weighted-population importer's own reader (one way to read that file)",
-    ("carelens.fund.running_costs", "ingest"): TABLES,
-    ("carelens.monitor.control_charts", "ingest"): TABLES,
-    ("carelens.monitor.cusum", "ingest"): TABLES,
-    ("carelens.monitor.funnels", "ingest"): TABLES,
-    ("carelens.plan.demand", "ingest"): TABLES,
-    ("carelens.plan.inspectorate", "ingest"): TABLES,
     ("carelens.store.testing", "ingest"): "test support: seeds stores with the synthetic data generator",
-    ("carelens.systems.aco", "ingest"): TABLES,
-    ("carelens.systems.reviews", "ingest"): TABLES,
 }
 """(importing module, imported package) pairs allowed despite :data:`MAY_IMPORT`, each with its reason."""
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from carelens.errors import InputError
-from carelens.ingest.tables import Column, check_unique, read_table, validate
+from carelens.tables import Column, check_unique, read_table, validate
 
 
 def write(tmp_path, name, text):
@@ -85,7 +85,7 @@ NUMBER_CELLS = [
 def test_text_cells_read_as_numbers_exactly_as_pandas_reads_them(cells):
     """Number columns are read from text by Arrow when it can: the result is pandas' to the bit (spaces
     stripped, thousands separators and hexadecimal not numbers, nan and inf as themselves, no -0.0)."""
-    from carelens.ingest.tables import _numbers
+    from carelens.tables import _numbers
 
     text = pd.Series(cells, dtype="string[pyarrow]")
     expected = pd.to_numeric(text, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from carelens.ingest import tables
+from carelens import tables
 from carelens.ingest.service import ingest
 from carelens.store import repository, schema
 

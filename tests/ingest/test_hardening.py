@@ -17,8 +17,8 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from carelens import tables
 from carelens.errors import InputError
-from carelens.ingest import tables
 from carelens.ingest.service import ingest
 from carelens.store import repository, schema
 

@@ -32,7 +32,7 @@ from carelens.assess.rules import aggregate, limit
 from carelens.assess.scale import CODES, KEY_QUESTIONS, NOT_RATED, OVERALL, RATINGS, to_labels
 from carelens.config import read_settings
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import Column, check_unique, validate
+from carelens.tables import Column, check_unique, validate
 
 METHODS = ("evidence-categories", "quality-statements")
 

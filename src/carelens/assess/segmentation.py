@@ -29,7 +29,7 @@ import pandas as pd
 from carelens.assess.config import config_file
 from carelens.config import read_settings
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import Column, check_unique, validate
+from carelens.tables import Column, check_unique, validate
 
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0", "")

@@ -60,6 +60,16 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def current_user() -> str:
+    """The operating-system user running the command, recorded in the audit log with what it changes."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def open_store(db: str | None):
     """The store at ``db`` (default: $CARELENS_DB), its schema created if empty (refused if out of date)."""
     from carelens.store.engine import create_engine

@@ -12,6 +12,7 @@ from carelens.cli._common import (
     EXIT_OK,
     DbOption,
     app,
+    current_user,
     handles_errors,
     open_store,
     print_frame,
@@ -78,8 +79,7 @@ def allocate_run(
     from carelens.errors import InputError, Problem
     from carelens.fund.scenario import load_scenario, parse_year
     from carelens.fund.service import practice_loader, run_allocation, save_run
-    from carelens.ingest.service import current_user
-    from carelens.ingest.tables import write_table
+    from carelens.tables import write_table
 
     wanted = parse_year(year)
     chosen = load_scenario(scenario)
@@ -135,7 +135,7 @@ def allocate_compare(
     from carelens.fund.scenario import load_scenario
     from carelens.fund.service import practice_loader, run_allocation
     from carelens.fund.whatif import chart_svg, compare
-    from carelens.ingest.tables import write_table
+    from carelens.tables import write_table
 
     first, second = load_scenario(a), load_scenario(b)
     load = practice_loader(_fund_engine(db, False))
@@ -179,7 +179,7 @@ def allocate_running_costs(
     from carelens.fund.running_costs import floor_summary, load_rules, read_actuals, running_costs
     from carelens.fund.scenario import parse_year
     from carelens.fund.service import practice_loader
-    from carelens.ingest.tables import write_table
+    from carelens.tables import write_table
 
     the_rules = load_rules(rules)
     wanted = parse_year(year)
@@ -222,7 +222,6 @@ def allocate_budgets(
     """Record or list delegated and pooled budgets per commissioner and year (changes are audited)."""
     from carelens.fund.budgets import budget_summary, read_budgets, record_budgets
     from carelens.fund.scenario import parse_year
-    from carelens.ingest.service import current_user
 
     engine = open_store(db)
     if file is not None:

@@ -76,8 +76,8 @@ def funnel(
 ) -> None:
     """Funnel plot limits, z-scores and outlier flags for every unit, with overdispersion."""
     from carelens.errors import InputError, Problem
-    from carelens.ingest.tables import read_table, write_table
     from carelens.monitor.funnels import funnel_table, summarise_funnels
+    from carelens.tables import read_table, write_table
 
     by = list(by or [])
     levels = tuple(level) if level else (95.0, 99.8)
@@ -173,9 +173,9 @@ def spc(
     """Control charts per series: XmR (NHS Making Data Count), run, p, p', u, u', c, t and g charts, with
     limits, special-cause rules and icons."""
     from carelens.errors import InputError, Problem
-    from carelens.ingest.tables import read_table, write_table
     from carelens.monitor.control_charts import CHART_TITLES, spc_summary, spc_table
     from carelens.stats.spc import MIN_POINTS
+    from carelens.tables import read_table, write_table
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
@@ -284,8 +284,8 @@ def cusum(
 
     from carelens.cli._common import cell_text
     from carelens.errors import InputError, Problem
-    from carelens.ingest.tables import read_table, write_table
     from carelens.monitor.cusum import cusum_table, summarise_cusum
+    from carelens.tables import read_table, write_table
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))

@@ -11,6 +11,7 @@ from carelens.cli._common import (
     DbOption,
     OutTableOption,
     app,
+    current_user,
     date_option,
     handles_errors,
     open_store,
@@ -62,9 +63,8 @@ def assess_commissioners(
     from carelens.fund.assessment import NOT_ASSESSED, RATINGS, load_rules
     from carelens.fund.scenario import parse_year
     from carelens.fund.service import assess_year, intervene
-    from carelens.ingest.service import current_user
-    from carelens.ingest.tables import read_table, write_table
     from carelens.monitor.settings import load_settings
+    from carelens.tables import read_table, write_table
 
     wanted = parse_year(year)
     engine = open_store(db) if (db or observations is None or intervene_codes) else None
@@ -152,7 +152,7 @@ def rate_aggregate(
     """Apply the rating rules per location and compare with the published ratings (agree or not)."""
     from carelens.assess.compare import agreement, compare_published, disagreements
     from carelens.assess.config import load_rules
-    from carelens.ingest.tables import read_table, write_table
+    from carelens.tables import read_table, write_table
 
     _check_out(out)
     table = compare_published(read_table(input), rules, load_rules(config), source=str(input))
@@ -181,7 +181,7 @@ def rate_saf(
 ) -> None:
     """Single Assessment Framework scores -> quality statement, key question and overall ratings."""
     from carelens.assess.saf import load_saf, score
-    from carelens.ingest.tables import read_table, write_table
+    from carelens.tables import read_table, write_table
 
     _check_out(out)
     table = score(read_table(input), load_saf(config), method=method, source=str(input))
@@ -216,7 +216,6 @@ def rate_record(
 ) -> None:
     """Record a rating in the append-only history (a departure needs --rationale and --approved-by)."""
     from carelens.assess.history import record_rating
-    from carelens.ingest.service import current_user
 
     when = date_option(date, "--date")
     new_id = record_rating(
@@ -250,7 +249,6 @@ def rate_trusts(
     import datetime as dt
 
     from carelens.assess.providers import record_trust_ratings
-    from carelens.ingest.service import current_user
 
     when = date_option(on, "--on") if on else dt.date.today()
     recorded = record_trust_ratings(open_store(db), when, current_user())
@@ -269,7 +267,7 @@ def segment_command(
 ) -> None:
     """NHS Oversight Framework segments and league tables by trust type."""
     from carelens.assess.segmentation import load_oversight, segment
-    from carelens.ingest.tables import read_table, write_table
+    from carelens.tables import read_table, write_table
 
     _check_out(out)
     table = segment(read_table(input), load_oversight(config), source=str(input))

@@ -10,6 +10,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
+    current_user,
     handles_errors,
     stderr_console,
 )
@@ -83,7 +84,6 @@ def monitor(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from carelens.ingest.service import current_user
     from carelens.monitor.service import run_monitor
     from carelens.monitor.settings import load_settings
     from carelens.store.engine import create_engine

@@ -90,10 +90,10 @@ def plan_inspections(
     user: str = typer.Option("carelens", "--user", help="Who saves the schedule (audit log)."),
 ) -> None:
     """Schedule the inspections due within the horizon: teams and dates, deadlines met, and what cannot be met and why."""
-    from carelens.ingest.tables import write_table
     from carelens.plan.programme import schedule as make
     from carelens.plan.schedule import with_inspector_ids
     from carelens.plan.service import save_schedule
+    from carelens.tables import write_table
 
     engine, inputs = _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings)
     with stderr_console().status("Scheduling..."):

@@ -9,6 +9,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
+    current_user,
     date_option,
     handles_errors,
     stderr_console,
@@ -87,11 +88,12 @@ def ingest(
                 engine,
                 source,
                 paths,
+                user=current_user(),
                 period=as_of,
                 progress=lambda r: bar.update(task, advance=1, description=Path(r.file).name),
             )
     else:
-        results = run_ingest(engine, source, paths, period=as_of)
+        results = run_ingest(engine, source, paths, user=current_user(), period=as_of)
     for result in results:
         name = Path(result.file).name
         if result.status == "loaded":

@@ -10,6 +10,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
+    current_user,
     date_option,
     handles_errors,
     open_store,
@@ -76,9 +77,9 @@ def systems_rank(
 ) -> None:
     """Rank places by the documented selection score on the transition indicators (worst first); a place
     with no indicator compared in the period is listed last as not assessed, with no rank."""
-    from carelens.ingest.tables import write_table
     from carelens.systems.places import place_codes, place_indicators
     from carelens.systems.selection import selection_scores
+    from carelens.tables import write_table
 
     engine, cfg, definitions = _systems_context(db, config)
     compared = place_indicators(engine, cfg, definitions, date_option(period, "--period"))
@@ -126,7 +127,6 @@ def systems_review_direct(
     db: DbOption = None,
 ) -> None:
     """Record a direction to review local systems (who, power, scope, date, budget); audited."""
-    from carelens.ingest.service import current_user
     from carelens.systems.reviews import Direction, record_direction
 
     engine, cfg, _ = _systems_context(db, config)
@@ -175,7 +175,6 @@ def systems_review_select(
     db: DbOption = None,
 ) -> None:
     """Select the places a direction's budget buys reviews for (highest score first); recorded and audited."""
-    from carelens.ingest.service import current_user
     from carelens.systems.reviews import select_places
 
     engine, cfg, definitions = _systems_context(db, config)
@@ -197,7 +196,6 @@ def systems_review_record(
     db: DbOption = None,
 ) -> None:
     """Record a review's findings by pathway stage (no rating) and its report to the board; audited."""
-    from carelens.ingest.service import current_user
     from carelens.systems.reviews import read_findings, record_review
 
     engine, cfg, _ = _systems_context(db, config)
@@ -233,7 +231,6 @@ def systems_review_actions(
     import datetime as dt
 
     from carelens.errors import InputError, Problem
-    from carelens.ingest.service import current_user
     from carelens.systems.reviews import action_plan, read_actions, record_actions
 
     engine, _, _ = _systems_context(db, None)
@@ -272,9 +269,8 @@ def aco_settle(
 ) -> None:
     """Settle each ACO's year against its risk-adjusted benchmark (MSR by size, quality gate); audited."""
     from carelens.fund.scenario import parse_year
-    from carelens.ingest.service import current_user
-    from carelens.ingest.tables import write_table
     from carelens.systems.aco import hhi, read_finance, read_market, settle_year
+    from carelens.tables import write_table
 
     engine, cfg, definitions = _systems_context(db, config)
     wanted = parse_year(year)
@@ -300,9 +296,9 @@ def aco_bundle(
     config: SystemsConfigOption = None,
 ) -> None:
     """Bundled payment per care pathway from episode costs (Winsorised mean less a discount)."""
-    from carelens.ingest.tables import Column, read_table, validate
     from carelens.systems.aco import bundle_prices
     from carelens.systems.config import load_config
+    from carelens.tables import Column, read_table, validate
 
     frame = read_table(episodes, ["pathway", "pathway_id", "stage", "cost_gbp"])
     validate(

@@ -45,9 +45,9 @@ def ae_type1_performance() -> pd.DataFrame:
 
 def run_demo(out_dir: Path) -> DemoResult:
     """Run the three demo analyses on the packaged data and write their results to ``out_dir``."""
-    from carelens.ingest.tables import read_table, write_table
     from carelens.monitor.control_charts import spc_table
     from carelens.monitor.funnels import funnel_table
+    from carelens.tables import read_table, write_table
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = DemoResult()

@@ -103,12 +103,12 @@ def run_demo_jobs(
     from carelens.demo.store import demo_loads
     from carelens.fund.scenario import load_scenario
     from carelens.fund.service import practice_loader, run_allocation, save_run
-    from carelens.ingest.tables import read_table
     from carelens.monitor.service import run_monitor
     from carelens.plan.programme import load_inputs, schedule
     from carelens.plan.regime import inadequate_without_special_measures, open_case, transition
     from carelens.plan.service import save_schedule
     from carelens.store import schema
+    from carelens.tables import read_table
 
     say = progress or (lambda _step: None)
     say("monitoring (earlier data)")

@@ -129,7 +129,7 @@ def floor_summary(table: pd.DataFrame, year: int, rules: RunningCostRules) -> Fl
 
 def read_actuals(path: str | Path) -> pd.DataFrame:
     """Read actual running costs: columns commissioner_code, running_costs_gbp (and optional population)."""
-    from carelens.ingest.tables import Column, check_unique, read_table, validate
+    from carelens.tables import Column, check_unique, read_table, validate
 
     frame = read_table(path)
     columns = [Column("commissioner_code", "text"), Column("running_costs_gbp", "number", min_value=0)]

@@ -9,7 +9,6 @@ changes nothing; a corrected file supersedes the values it changes and keeps the
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import queue
 import threading
@@ -48,14 +47,6 @@ class FileResult:
     """Organisations whose stored values this file changed (a revised release)."""
     left_out: int = 0
     """Links naming organisations the store does not hold, left out (a ``known_only`` source)."""
-
-
-def current_user() -> str:
-    """The operating-system user running the import, recorded with it."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def sha256_of(path: Path) -> str:
@@ -101,7 +92,7 @@ def ingest(
     engine: sa.Engine,
     source_name: str,
     paths: Sequence[str | Path],
-    user: str | None = None,
+    user: str,
     period: dt.date | None = None,
     progress: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
@@ -115,7 +106,6 @@ def ingest(
     imported by another process at the same time, or a store locked by one, is bad input naming it.
     """
     source = _source(source_name)
-    user = user or current_user()
     problems = ProblemList()
     files: list[tuple[Path, str]] = []
     for raw_path in paths:

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import MAX_PROBLEMS_PER_CHECK, Column, check_unique, not_above_problems, validate
 from carelens.stats import control_charts, run_chart, spc
+from carelens.tables import MAX_PROBLEMS_PER_CHECK, Column, check_unique, not_above_problems, validate
 
 POINT_COLUMNS = (
     "phase",

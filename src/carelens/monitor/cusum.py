@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import MAX_PROBLEMS_PER_CHECK, Column, validate
 from carelens.stats import cusum
+from carelens.tables import MAX_PROBLEMS_PER_CHECK, Column, validate
 
 DEFAULT_FALSE_ALARM_RATE = 0.05
 """When no threshold is given: each series' threshold gives it a 5% chance of any false alarm over its

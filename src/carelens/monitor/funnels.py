@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import MAX_PROBLEMS_PER_CHECK, Column, check_unique, not_above_problems, validate
 from carelens.stats.funnel import (
     ASSESSMENT_LABELS,
     DEFAULT_LEVELS,
@@ -32,6 +31,7 @@ from carelens.stats.funnel import (
 )
 from carelens.stats.groups import Groups
 from carelens.stats.intervals import level_label
+from carelens.tables import MAX_PROBLEMS_PER_CHECK, Column, check_unique, not_above_problems, validate
 
 
 def funnel_columns(levels: Sequence[float], by: Sequence[str] = ()) -> list[str]:

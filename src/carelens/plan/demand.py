@@ -317,8 +317,8 @@ def organisations_from_store(
 
 
 def read_codes_table(path, columns: Iterable[str]) -> pd.DataFrame:
-    """A small CSV of codes (regions, concerns) validated with :mod:`carelens.ingest.tables`."""
-    from carelens.ingest.tables import Column, read_table, validate
+    """A small CSV of codes (regions, concerns) validated with :mod:`carelens.tables`."""
+    from carelens.tables import Column, read_table, validate
 
     frame = read_table(path, list(columns))
     validate(frame, [Column(c, "text") for c in columns], str(path))

@@ -424,7 +424,7 @@ def reviews(bind: sa.Engine | sa.Connection, reference: str | None = None) -> pd
 
 def read_findings(path: str | Path) -> pd.DataFrame:
     """Findings file: ``stage``, ``finding`` (every bad row reported; stages are checked on recording)."""
-    from carelens.ingest.tables import Column, read_table, validate
+    from carelens.tables import Column, read_table, validate
 
     frame = read_table(path, ["stage", "finding"])
     validate(frame, [Column("stage", "text"), Column("finding", "text")], str(path))
@@ -436,7 +436,7 @@ def read_findings(path: str | Path) -> pd.DataFrame:
 def read_actions(path: str | Path) -> pd.DataFrame:
     """Action plan file: ``number``, ``action``, ``owner``, ``deadline``, optional ``stage``, ``status``
     (open/done), ``completed_on``. A ``done`` action needs ``completed_on``."""
-    from carelens.ingest.tables import Column, check_unique, read_table, validate
+    from carelens.tables import Column, check_unique, read_table, validate
 
     source = str(path)
     frame = read_table(path)

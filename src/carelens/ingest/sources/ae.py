@@ -23,9 +23,9 @@ import pandas as pd
 from carelens.errors import InputError, Problem
 from carelens.ingest.reference import kind_of
 from carelens.ingest.sources.base import Batch, ProblemList, SeenKeys, Source, to_dates
-from carelens.ingest.tables import Column, check_unique, iter_text_table, validate
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import DEFAULT_SECTOR, kind_from_ods_code
+from carelens.tables import Column, check_unique, iter_text_table, validate
 
 DEPARTMENT_TYPES = {"1": "type1", "2": "type2", "other": "other"}
 """A&E department types (1 major consultant-led, 2 single-specialty, other: MIU, walk-in, UTC) and the

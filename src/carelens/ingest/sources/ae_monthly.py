@@ -33,9 +33,9 @@ import pandas as pd
 from carelens.errors import InputError, Problem
 from carelens.ingest.reference import kind_of
 from carelens.ingest.sources.base import MONTHS, Batch, ProblemList, Source
-from carelens.ingest.tables import Column, check_text_file, validate
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import DEFAULT_SECTOR
+from carelens.tables import Column, check_text_file, validate
 
 PERIOD, CODE, REGION, NAME = "Period", "Org Code", "Parent Org", "Org name"
 LABELS = (PERIOD, CODE, REGION, NAME)

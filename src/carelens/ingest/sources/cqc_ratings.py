@@ -29,8 +29,8 @@ from carelens.ingest.sources.base import (
     organisations_from,
     to_dates,
 )
-from carelens.ingest.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 from carelens.model.organisations import OrgKind, RelationshipKind
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 RATINGS = (
     "Outstanding",

@@ -31,7 +31,8 @@ from carelens.ingest.sources.base import (
     links_from,
     organisations_from,
 )
-from carelens.ingest.tables import (
+from carelens.model.organisations import ONE_AT_A_TIME, OrgKind, RelationshipKind
+from carelens.tables import (
     NAME_MAX_LENGTH,
     Column,
     check_unique,
@@ -39,7 +40,6 @@ from carelens.ingest.tables import (
     read_text_table,
     validate,
 )
-from carelens.model.organisations import ONE_AT_A_TIME, OrgKind, RelationshipKind
 
 PROJECTED_POPULATION = re.compile(r"^pop \d{4}/\d{2}$")
 """The projected registered population column (its header names a year, not always the file's own)."""

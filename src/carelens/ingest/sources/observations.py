@@ -19,9 +19,9 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import Batch, ProblemList, Source, to_dates
-from carelens.ingest.tables import Column, check_unique, read_text_table, validate
 from carelens.model.indicators import ValueType, load_indicators
 from carelens.model.observations import OBSERVATION_COLUMNS
+from carelens.tables import Column, check_unique, read_text_table, validate
 
 COLUMNS = [
     Column("indicator_id", "text"),

@@ -27,13 +27,13 @@ import pandas as pd
 from carelens.errors import InputError, Problem
 from carelens.ingest.reference import kind_of_prescribing_setting
 from carelens.ingest.sources.base import Batch, ProblemList, Source, month_from_name
-from carelens.ingest.tables import check_text_file, code_problem, name_problem
 from carelens.model.organisations import (
     DEFAULT_SECTOR,
     NHS_ENGLAND_REGIONS,
     OrgKind,
     RelationshipKind,
 )
+from carelens.tables import check_text_file, code_problem, name_problem
 
 FIELDS = 27
 """Fields in every row of an ODS organisation file."""

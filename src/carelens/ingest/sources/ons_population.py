@@ -16,8 +16,8 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import POPULATION_COLUMNS, Batch, ProblemList, Source, organisations_from
-from carelens.ingest.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 from carelens.model.organisations import OrgKind
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 GEOGRAPHY_KINDS = {"Country": OrgKind.COUNTRY, "Region": OrgKind.REGION}
 """ONS geography level -> organisation kind."""

@@ -13,8 +13,8 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import Batch, ProblemList, Source, to_dates
-from carelens.ingest.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 from carelens.model.organisations import DEFAULT_SECTOR, OrgKind, Sector
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 COLUMNS = [
     Column("code", "code"),

@@ -28,9 +28,9 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import Batch, ProblemList, Source, to_dates
-from carelens.ingest.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import DEFAULT_SECTOR, OrgKind
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 KINDS = (OrgKind.PLACE.value, OrgKind.ACO.value, OrgKind.LOCAL_AUTHORITY.value)
 COUNTS = (

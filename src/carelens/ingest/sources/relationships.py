@@ -14,8 +14,8 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import RELATIONSHIP_COLUMNS, Batch, ProblemList, Source, to_dates
-from carelens.ingest.tables import Column, check_unique, read_text_table, validate
 from carelens.model.organisations import RelationshipKind
+from carelens.tables import Column, check_unique, read_text_table, validate
 
 COLUMNS = [
     Column("kind", "text", allowed=tuple(RelationshipKind)),

@@ -30,9 +30,9 @@ from carelens.ingest.sources.base import (
     organisations_from,
     to_dates,
 )
-from carelens.ingest.tables import NAME_MAX_LENGTH, Column, check_text_file, check_unique, validate
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import kind_from_ods_code
+from carelens.tables import NAME_MAX_LENGTH, Column, check_text_file, check_unique, validate
 
 INDICATOR_CODE = "I00699"
 """HSCIC Indicator Portal code of the SHMI."""
