@@ -234,6 +234,15 @@ def read_text_table(path: str | Path, columns: Sequence[str] | None = None) -> p
     return frame
 
 
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def check_output_table(path: str | Path) -> None:
+    """Refuse an output path that is not a ``.csv`` or ``.parquet`` file, before any work is done."""
+    if Path(path).suffix.lower() not in TABLE_SUFFIXES:
+        raise InputError(Problem(str(path), None, None, "output must be a .csv or .parquet file"))
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write ``.csv`` or ``.parquet`` via a temporary file renamed into place, so nothing is half-written.
 
@@ -242,9 +251,8 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     import pyarrow as pa
 
     path = Path(path)
+    check_output_table(path)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise InputError(Problem(str(path), None, None, "output must be a .csv or .parquet file"))
     table = table.copy(deep=False)
     for name in table.columns:
         column = table[name]

@@ -77,12 +77,11 @@ def funnel(
     """Funnel plot limits, z-scores and outlier flags for every unit, with overdispersion."""
     from carelens.errors import InputError, Problem
     from carelens.monitor.funnels import funnel_table, summarise_funnels
-    from carelens.tables import read_table, write_table
+    from carelens.tables import check_output_table, read_table, write_table
 
     by = list(by or [])
     levels = tuple(level) if level else (95.0, 99.8)
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    check_output_table(out)
     if limits == "wilson" and type != "pr":
         raise InputError(
             Problem("--limits", None, None, "Wilson limits are for proportions (--type pr) only")
@@ -172,13 +171,11 @@ def spc(
 ) -> None:
     """Control charts per series: XmR (NHS Making Data Count), run, p, p', u, u', c, t and g charts, with
     limits, special-cause rules and icons."""
-    from carelens.errors import InputError, Problem
     from carelens.monitor.control_charts import CHART_TITLES, spc_summary, spc_table
     from carelens.stats.spc import MIN_POINTS
-    from carelens.tables import read_table, write_table
+    from carelens.tables import check_output_table, read_table, write_table
 
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    check_output_table(out)
     options = (facet, date, value, denominator, target_column, rebase_column)
     columns = list(dict.fromkeys(c for c in options if c is not None))
     with stderr_console().status(f"Reading {input}...") as status:
@@ -283,12 +280,10 @@ def cusum(
     from rich.table import Table
 
     from carelens.cli._common import cell_text
-    from carelens.errors import InputError, Problem
     from carelens.monitor.cusum import cusum_table, summarise_cusum
-    from carelens.tables import read_table, write_table
+    from carelens.tables import check_output_table, read_table, write_table
 
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
+    check_output_table(out)
     columns = list(dict.fromkeys(c for c in (series, date, outcome, risk) if c is not None))
     with stderr_console().status(f"Reading {input}...") as status:
         frame = read_table(input, columns)

@@ -128,13 +128,6 @@ rate_app = typer.Typer(
 app.add_typer(rate_app, name="rate")
 
 
-def _check_out(out: Path) -> None:
-    from carelens.errors import InputError, Problem
-
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
-
-
 @rate_app.command("aggregate")
 @handles_errors
 def rate_aggregate(
@@ -152,9 +145,9 @@ def rate_aggregate(
     """Apply the rating rules per location and compare with the published ratings (agree or not)."""
     from carelens.assess.compare import agreement, compare_published, disagreements
     from carelens.assess.config import load_rules
-    from carelens.tables import read_table, write_table
+    from carelens.tables import check_output_table, read_table, write_table
 
-    _check_out(out)
+    check_output_table(out)
     table = compare_published(read_table(input), rules, load_rules(config), source=str(input))
     write_table(table, out)
     summary = agreement(table)
@@ -181,9 +174,9 @@ def rate_saf(
 ) -> None:
     """Single Assessment Framework scores -> quality statement, key question and overall ratings."""
     from carelens.assess.saf import load_saf, score
-    from carelens.tables import read_table, write_table
+    from carelens.tables import check_output_table, read_table, write_table
 
-    _check_out(out)
+    check_output_table(out)
     table = score(read_table(input), load_saf(config), method=method, source=str(input))
     write_table(table, out)
     shown = table[table["level"] != "quality_statement"]
@@ -267,9 +260,9 @@ def segment_command(
 ) -> None:
     """NHS Oversight Framework segments and league tables by trust type."""
     from carelens.assess.segmentation import load_oversight, segment
-    from carelens.tables import read_table, write_table
+    from carelens.tables import check_output_table, read_table, write_table
 
-    _check_out(out)
+    check_output_table(out)
     table = segment(read_table(input), load_oversight(config), source=str(input))
     write_table(table, out)
     print_frame(
