@@ -283,7 +283,9 @@ def _check_references(
     organisations take their stored kinds; a ``known_only`` source's links naming organisations not in
     the store are left out rather than refused."""
     referenced = set(batch.relationships["subject_code"]) | set(batch.relationships["object_code"])
-    known = repository.existing_organisations(connection, set(batch.organisations["code"]) | referenced)
+    named = set(batch.organisations["code"])
+    unnamed = set(pd.unique(batch.observations["org_code"])) - named  # observed, named by no row here
+    known = repository.existing_organisations(connection, named | referenced | unnamed)
     left_out = 0
     if source.stored_kinds:
         batch = _with_stored_kinds(batch, known)
@@ -335,21 +337,19 @@ def _check_references(
                         f"{code} is a {kinds[code]}, which cannot be the {side} of a {link.kind} link",
                     )
                 )
-    problems += _unknown_observed(connection, batch)
+    problems += _unknown_observed(batch, unnamed - set(known["code"]))
     if problems:
         raise InputError(problems)
     return batch, known, left_out
 
 
-def _unknown_observed(connection: sa.Connection, batch: Batch) -> list[Problem]:
-    """A problem for each observation of an organisation neither in the batch nor in the store (a
-    reader that names no organisations of its own, such as ``observations``, relies on this)."""
-    observed = batch.observations["org_code"]
-    unnamed = set(pd.unique(observed)) - set(batch.organisations["code"])
-    if not unnamed:
+def _unknown_observed(batch: Batch, unknown: set[str]) -> list[Problem]:
+    """A problem for each observation of an ``unknown`` organisation: neither in the batch nor in the
+    store (a reader that names no organisations of its own, such as ``observations``, relies on this)."""
+    if not unknown:
         return []
-    stored = set(repository.existing_organisations(connection, unnamed)["code"])
-    unknown = np.flatnonzero(observed.isin(unnamed - stored).to_numpy())
+    observed = batch.observations["org_code"]
+    at = np.flatnonzero(observed.isin(unknown).to_numpy())
     rows = batch.observation_rows
     return [
         Problem(
@@ -358,7 +358,7 @@ def _unknown_observed(connection: sa.Connection, batch: Batch) -> list[Problem]:
             "org_code",
             f"unknown organisation code {observed.iloc[i]!r}: import the organisations first",
         )
-        for i in unknown[:MAX_PROBLEMS]
+        for i in at[:MAX_PROBLEMS]
     ]
 
 
