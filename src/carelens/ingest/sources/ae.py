@@ -22,7 +22,7 @@ import pandas as pd
 
 from carelens.errors import InputError, Problem
 from carelens.ingest.reference import kind_of
-from carelens.ingest.sources.base import Batch, ProblemList, SeenKeys, Source, to_dates
+from carelens.ingest.sources.base import Batch, ProblemList, SeenKeys, Source, not_month_starts, to_dates
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import DEFAULT_SECTOR, kind_from_ods_code
 from carelens.tables import Column, check_unique, iter_text_table, validate
@@ -81,12 +81,7 @@ def _batch(frame: pd.DataFrame, source: str, problems: ProblemList, seen: SeenKe
             )
             for row, earlier in seen.repeats(keys, np.arange(first, first + len(frame)))
         ]
-        found += [
-            Problem(
-                source, int(i) + first, "period", f"not the first day of a month: {frame['period'].iloc[i]}"
-            )
-            for i in np.flatnonzero(months.day != 1)
-        ]
+        found += not_month_starts(source, months, frame["period"], first)
         over = np.flatnonzero(values["breaches"] > values["attendances"])
         found += [Problem(source, int(i) + first, "breaches", "more breaches than attendances") for i in over]
     problems.extend(found)

@@ -290,6 +290,17 @@ def links_from(
     return links.drop_duplicates(["kind", "subject_code", "object_code"]).reset_index(drop=True)
 
 
+def not_month_starts(
+    source: str, months: pd.DatetimeIndex, cells: pd.Series, first_row: int, column: str = "period"
+) -> list[Problem]:
+    """A problem for each date that is not the first day of its month (monthly data are dated by that
+    day), quoting the cell as written; ``first_row`` is the data row of the first date."""
+    return [
+        Problem(source, int(i) + first_row, column, f"not the first day of a month: {cells.iloc[i]}")
+        for i in np.flatnonzero(months.day != 1)
+    ]
+
+
 def to_dates(values: Any) -> pd.Series:
     """Convert datetime-like values to :class:`datetime.date` objects (None where missing)."""
     parsed = pd.Series(pd.to_datetime(values))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from carelens.errors import Problem
-from carelens.ingest.sources.base import Batch, ProblemList, Source, to_dates
+from carelens.ingest.sources.base import Batch, ProblemList, Source, not_month_starts, to_dates
 from carelens.model.indicators import ValueType, load_indicators
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.tables import Column, check_unique, read_text_table, validate
@@ -72,11 +72,7 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
                 f"{numerator[i]:g} exceeds the denominator {denominator[i]:g}",
             )
         )
-    months = pd.DatetimeIndex(values["period"])
-    problems += [
-        Problem(source, int(i) + 1, "period", f"not the first day of a month: {frame['period'].iloc[i]}")
-        for i in np.flatnonzero(months.day != 1)
-    ]
+    problems += not_month_starts(source, pd.DatetimeIndex(values["period"]), frame["period"], 1)
     problems.raise_if_any()
 
     with np.errstate(divide="ignore", invalid="ignore"):
