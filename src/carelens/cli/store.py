@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,6 +17,17 @@ from carelens.cli._common import (
     handles_errors,
     stderr_console,
 )
+
+
+@contextmanager
+def _progress(source: str, files: int) -> Iterator[Callable[[Any], None]]:
+    """A progress bar over a folder's files; yields what to call with each file's result."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    with Progress(TextColumn(source), *columns, console=stderr_console(), transient=True) as bar:
+        task = bar.add_task("", total=files)
+        yield lambda result: bar.update(task, advance=1, description=Path(result.file).name)
 
 
 def _source_names() -> list[str]:
@@ -70,30 +84,10 @@ def ingest(
     folder = any(f.is_dir() for f in files)
     for path, why in skipped:
         typer.echo(f"skipped {path}: {why}")
-    engine = create_engine(db)
-    if folder:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            TextColumn(f"{source}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=stderr_console(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task("", total=len(paths))
-            results = run_ingest(
-                engine,
-                source,
-                paths,
-                user=current_user(),
-                period=as_of,
-                progress=lambda r: bar.update(task, advance=1, description=Path(r.file).name),
-            )
-    else:
-        results = run_ingest(engine, source, paths, user=current_user(), period=as_of)
+    with _progress(source, len(paths)) if folder else nullcontext() as advance:
+        results = run_ingest(
+            create_engine(db), source, paths, user=current_user(), period=as_of, progress=advance
+        )
     for result in results:
         name = Path(result.file).name
         if result.status == "loaded":
