@@ -24,6 +24,7 @@ from carelens.store import schema
 WORKBOOKS = Path(__file__).parents[1] / "data" / "ae_workbooks"
 FILES = sorted(WORKBOOKS.glob("*.xls"))
 NHSR = DATA_DIR / "nhsrdatasets" / "ae_attendances.csv"
+TIME_SERIES = Path(__file__).parents[1] / "data" / "ae_monthly" / "Monthly-AE-Time-Series-June-2025-1-1.xls"
 APRIL_2019_CSV = (
     DATA_DIR / "ae_monthly" / "csv" / "2019-20" / "Monthly-AE-April-2019-revised-220720-ab123.csv"
 )
@@ -190,6 +191,7 @@ def test_ingest_a_folder_of_workbooks_loads_each_month_in_order_once(tmp_path):
         shutil.copy(WORKBOOKS / name, downloads / name)
     shutil.copy(WORKBOOKS / "17-dec.xls", downloads / "december-again.xls")
     shutil.copy(DATA_DIR / "ae_monthly" / "csv" / "2025-26" / "2025-04.csv", downloads)
+    shutil.copy(TIME_SERIES, downloads)  # a workbook, but NHS England's national series
     url = f"sqlite:///{tmp_path / 'store.db'}"
     result = CliRunner().invoke(app, ["ingest", "ae-workbook", str(downloads), "--db", url])
     assert result.exit_code == 0, result.output
@@ -200,9 +202,10 @@ def test_ingest_a_folder_of_workbooks_loads_each_month_in_order_once(tmp_path):
         "19-apr.xls:",
     ]
     skipped = {line.split(":")[0].rsplit("/", 1)[-1]: line for line in lines if line.startswith("skipped")}
-    assert set(skipped) == {"2025-04.csv", "december-again.xls"}
+    assert set(skipped) == {"2025-04.csv", "december-again.xls", TIME_SERIES.name}
     assert "a second file for December 2017" in skipped["december-again.xls"]
-    assert "ae-workbook: 3 files loaded, 0 already imported, 2 skipped" in result.output
+    assert "not an A&E by provider workbook (no sheet named" in skipped[TIME_SERIES.name]
+    assert "ae-workbook: 3 files loaded, 0 already imported, 3 skipped" in result.output
     again = CliRunner().invoke(app, ["ingest", "ae-workbook", str(downloads), "--db", url])
     assert again.exit_code == 0 and "0 files loaded, 3 already imported" in again.output
 

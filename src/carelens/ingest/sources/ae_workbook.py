@@ -92,6 +92,10 @@ def _blank(cell: object) -> bool:
     return isinstance(cell, str) and not cell.strip()
 
 
+class NoDataSheet(InputError):
+    """A workbook without the data sheet: some other workbook (a folder import skips it)."""
+
+
 def _cells(path: Path) -> list[list[object]]:
     """The data sheet's cells, row by row (numbers as floats, text as ``str``, empty cells as ``''``)."""
     import xlrd
@@ -107,7 +111,7 @@ def _cells(path: Path) -> list[list[object]]:
         names = book.sheet_names()
         wanted = [n for n in names if _key(n) in {_key(s) for s in SHEETS}]
         if not wanted:
-            raise InputError(
+            raise NoDataSheet(
                 Problem(
                     source,
                     None,
@@ -321,10 +325,10 @@ def _month_of_file(path: Path) -> dt.date | str | None:
         return "not an Excel 97-2003 workbook (.xls)"
     try:
         cells = _cells(path)
-    except InputError as error:
-        if "no sheet named" in error.problems[0].reason:
-            return f"not an A&E by provider workbook ({error.problems[0].reason})"
-        return None
+    except NoDataSheet as error:
+        return f"not an A&E by provider workbook ({error.problems[0].reason})"
+    except InputError:
+        return None  # imported first: the reader names what is wrong
     try:
         return _month(str(path), _metadata(cells, _header_at(str(path), cells)))
     except InputError:
