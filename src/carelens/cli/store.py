@@ -64,7 +64,9 @@ def db_upgrade(
 def ingest(
     source: str = typer.Argument(..., help="Importer: " + ", ".join(_source_names()) + "."),
     files: list[Path] = typer.Argument(
-        ..., help="Files to import (.csv, .csv.gz or .parquet); ae-monthly also takes a folder of months."
+        ...,
+        help="Files to import (.csv, .csv.gz or .parquet; .xls for ae-workbook); ae-monthly and ae-workbook "
+        "also take a folder of months.",
     ),
     db: DbOption = None,
     period: str | None = typer.Option(

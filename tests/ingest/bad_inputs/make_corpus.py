@@ -531,6 +531,7 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
     }.items():
         cases[f"ods-succ/{case}__succ.csv"] = (data, row, field)
     cases.update(ae_monthly_cases())
+    cases.update(ae_workbook_cases())
     return cases
 
 
@@ -611,6 +612,115 @@ def ae_monthly_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
         None,
         "A&E attendances Booked Appointments Type 2",
     )
+    return cases
+
+
+AE_WORKBOOK_HEADER = [
+    "",
+    "Code",
+    "Region",
+    "Name",
+    *["Type 1 Departments - Major A&E", "Type 2 Departments - Single Specialty"],
+    *["Type 3 Departments - Other A&E/Minor Injury Unit", "Total attendances"],
+    *["Type 1 Departments - Major A&E", "Type 2 Departments - Single Specialty"],
+    *["Type 3 Departments - Other A&E/Minor Injury Unit", "Total Attendances > 4 hours"],
+    *["Emergency Admissions via Type 1 A&E", "Emergency Admissions via Type 2 A&E"],
+    "Emergency Admissions via Type 3 and 4 A&E",
+]
+"""The header of an A&E by provider workbook (2016 layout, percentages left out): columns A to O."""
+AE_WORKBOOK_PROVIDERS = [
+    ["", "ZZA", "NHS England London", "Trust A", 1000, 10, 50, 1060, 300, 1, 2, 303, 250, 1, 0],
+    ["", "ZZB", "NHS England London", "Trust B", 900, 0, 40, 940, 200, 0, 1, 201, 220, 0, 0],
+]
+AE_WORKBOOK_ROWS = {"period": 3, "header": 8, "england": 9, "first provider": 11}
+"""Where things are in the base workbook, as the spreadsheet numbers its rows."""
+
+
+def _xls(rows: list[list[object]], sheet: str = "Provider Level Data") -> bytes:
+    """An Excel 97-2003 workbook of one sheet holding ``rows`` (xlwt writes the same bytes every time)."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    cells = book.add_sheet(sheet)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value != "":
+                cells.write(r, c, value)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def ae_workbook_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """A valid A&E by provider workbook (two providers under the England row) with one thing wrong in each
+    case; rows are the spreadsheet's, columns its letter and header."""
+    first, second = (r[4:] for r in AE_WORKBOOK_PROVIDERS)
+    england = ["", "-", "-", "England"] + [a + b for a, b in zip(first, second, strict=True)]
+    rows: list[list[object]] = [
+        [],
+        ["", "Title:", "A&E Attendances & Emergency Admission monthly statistics"],
+        ["", "Period:", "April 2018"],
+        ["", "Published:", "10th May 2018"],
+        ["", "Revised:", ""],
+        [],
+        ["", "", "", "", "A&E attendances", "", "", "", "A&E attendances > 4 hours", "", "", "", "Emergency"],
+        AE_WORKBOOK_HEADER,
+        england,
+        [],
+        *AE_WORKBOOK_PROVIDERS,
+    ]
+    period, header, total, provider = AE_WORKBOOK_ROWS.values()
+
+    def field(column: str) -> str:
+        return f"{column}: {AE_WORKBOOK_HEADER[ord(column) - ord('A')]}"
+
+    def add(case: str, data: bytes, row: int | None, named: str | None) -> None:
+        cases[f"ae-workbook/{case}__18-apr.xls"] = (data, row, named)
+
+    def changed(*edits: tuple[int, str, object]) -> bytes:
+        edited = [list(r) for r in rows]
+        for row, column, value in edits:
+            edited[row - 1][ord(column) - ord("A")] = value
+        return _xls(edited)
+
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+    good = _xls(rows)
+    add("empty", b"", None, None)
+    add("binary", BINARY, None, None)
+    add("csv_not_xls", _csv([[str(c) for c in r] for r in rows]), None, None)
+    add("truncated", good[: len(good) // 2], None, None)
+    add("sheet_missing", _xls(rows, sheet="Sheet1"), None, None)
+    add("header_missing", changed((header, "B", "Org")), None, None)
+    add("no_rows", _xls(rows[:header]), None, None)
+    add("period_missing", _xls([*rows[:2], [], *rows[3:]]), None, "Period")
+    add("period_not_a_month", changed((period, "C", "2018/19 Q1")), period, "Period")
+    add("count_negative", changed((provider, "M", -250)), provider, field("M"))
+    add("count_not_a_number", changed((provider + 1, "F", "n/a")), provider + 1, field("F"))
+    add("count_missing", changed((provider + 1, "O", "")), provider + 1, field("O"))
+    add("count_fraction", changed((provider, "N", 0.5)), provider, field("N"))
+    add(
+        "breaches_above_attendances", changed((provider, "I", 1001), (total, "I", 1201)), provider, field("I")
+    )
+    add("england_does_not_reconcile", changed((total, "E", 1901)), total, field("E"))
+    add("england_row_missing", _xls(rows[: total - 1] + rows[total:]), provider - 1, field("D"))
+    add("code_blank", changed((provider, "B", "")), provider, field("B"))
+    add("code_repeated", changed((provider + 1, "B", "ZZA")), provider + 1, field("B"))
+    add("code_quote", changed((provider, "B", 'ZZ"A')), provider, field("B"))
+    add("name_blank", changed((provider + 1, "D", " ")), provider + 1, field("D"))
+    add("name_crlf", changed((provider, "D", "Trust\r\nA")), provider, field("D"))
+    add(
+        "department_missing_in_a_block",
+        _xls([r[:9] + r[10:] for r in rows]),
+        None,
+        "Type 2 Departments - Single Specialty before Total Attendances > 4 hours",
+    )
+    add(
+        "admissions_missing",
+        _xls([r[:12] + r[13:] for r in rows]),
+        None,
+        "Emergency Admissions via Type 1 A&E",
+    )
+    add("block_total_missing", changed((header, "L", "Over 4 hours")), None, "Total Attendances > 4 hours")
     return cases
 
 

@@ -208,6 +208,39 @@ MAX_PROBLEMS = 5000
 """Most problems kept for one command (each file's first ones); the rest are counted."""
 
 
+def monthly_files(
+    path: Path, month_of_file: Callable[[Path], dt.date | str | None]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Every month's file under ``path`` (searched recursively), oldest month first, and what is skipped.
+
+    ``month_of_file`` gives a file's month, or why the file is not one of the source's (a ``str``), or None
+    for a file of the source whose month cannot be read: such files come first, so that their reader names
+    what is wrong. A second file for a month already found (in path order) is skipped: which of two
+    vintages is the later cannot be told from the files, so a revision is imported on its own, after the
+    month it revises.
+    """
+    found: dict[dt.date, Path] = {}
+    unknown: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+        month = month_of_file(candidate)
+        if isinstance(month, str):
+            skipped.append((candidate, month))
+        elif month is None:
+            unknown.append(candidate)
+        elif month in found:
+            skipped.append(
+                (
+                    candidate,
+                    f"a second file for {month:%B %Y} (loaded: {found[month].relative_to(path)}); "
+                    "import a revision on its own, after the month it revises",
+                )
+            )
+        else:
+            found[month] = candidate
+    return unknown + [found[m] for m in sorted(found)], skipped
+
+
 def month_from_name(path: Path) -> dt.date | None:
     """First day of the month named in a file name: ``…2012-april…``, ``…2021-04…`` or ``…2021_04…``."""
     stem = path.name.lower()
