@@ -245,6 +245,16 @@ def test_bands_that_do_not_sum_to_total_all_are_refused_naming_row_and_field(tmp
     rows = small()
     rows[0]["Total All"] = ""
     assert (1, "Total All", "missing on an incomplete-pathway row") in _refused(tmp_path, rows)
+    rows = small()
+    rows[0]["Total"] = "21"  # blank as published; where given, it too is the bands' sum
+    assert _refused(tmp_path, rows) == [(1, "Total", "says 21 but the week bands sum to 22")]
+
+
+def test_a_repeated_row_is_refused_on_its_own_not_as_unbalanced_totals(tmp_path):
+    rows = small()
+    assert _refused(tmp_path, [*rows, rows[0]]) == [
+        (4, "Treatment Function Code", "RXX × 07L × Part_2 × C_110 is also on row 1")
+    ]
 
 
 def test_a_total_row_that_is_not_its_treatment_functions_sum_is_refused(tmp_path):

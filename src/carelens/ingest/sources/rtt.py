@@ -182,8 +182,8 @@ def _read_csv(path: Path, source: str) -> Batch:
         problems.raise_if_any()
     keys_frame = pd.concat(keys, ignore_index=True)
     lists = pd.concat(waiting, ignore_index=True)
-    problems += _repeated_keys(source, keys_frame)
-    problems += _functions_add_up(source, lists)
+    repeated = _repeated_keys(source, keys_frame)
+    problems += repeated or _functions_add_up(source, lists)  # a repeated row would unbalance the totals
     problems += _undeclared_functions(source, lists)
     problems.raise_if_any()
     [month] = months
@@ -238,14 +238,17 @@ def _checked_batch(
                 source,
                 int(rows[i]),
                 TOTAL_ALL,
-                f"{total_all[i]:,.0f} but the week bands sum to {summed[i]:,.0f}{why}",
+                f"says {total_all[i]:,.0f} but the week bands sum to {summed[i]:,.0f}{why}",
             )
         )
     stated = values[TOTAL][part2]
     for i in np.flatnonzero(~np.isnan(stated) & (stated != summed)):
         problems.append(
             Problem(
-                source, int(rows[i]), TOTAL, f"{stated[i]:,.0f} but the week bands sum to {summed[i]:,.0f}"
+                source,
+                int(rows[i]),
+                TOTAL,
+                f"says {stated[i]:,.0f} but the week bands sum to {summed[i]:,.0f}",
             )
         )
     if problems:
