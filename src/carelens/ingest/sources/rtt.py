@@ -158,6 +158,8 @@ def _extracted(path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _read_csv(path: Path, source: str) -> Batch:
+    """Read the CSV at ``path`` a batch at a time, naming it ``source`` in problems; then check across
+    batches (repeated keys, totals against treatment functions) and sum the waiting list."""
     header = [h.strip() for h in read_header(path)]
     unknown = [h or f"column {i + 1}" for i, h in enumerate(header) if h not in COLUMNS]
     missing = [c for c in COLUMNS if c not in header]
@@ -178,8 +180,7 @@ def _read_csv(path: Path, source: str) -> Batch:
         if checked is not None:
             keys.append(checked[0])
             waiting.append(checked[1])
-    if problems:
-        problems.raise_if_any()
+    problems.raise_if_any()
     keys_frame = pd.concat(keys, ignore_index=True)
     lists = pd.concat(waiting, ignore_index=True)
     repeated = _repeated_keys(source, keys_frame)
