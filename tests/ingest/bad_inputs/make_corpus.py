@@ -276,6 +276,7 @@ NAME_COLUMN = {
     "gp-weighted-population": "GP_Practice_Name",
     "ons-population": "Name",
     "organisations": "name",
+    "rtt": "Provider Org Name",
 }
 CODE_COLUMN = {
     "ae": "org_code",
@@ -287,9 +288,109 @@ CODE_COLUMN = {
     "relationships": "subject_code",
     "place-transitions": "org_code",
     "observations": "org_code",
+    "rtt": "Provider Org Code",
 }
 FIELD_NAME = {"shmi": lambda c: c.upper().replace(" ", "_")}
 """How an importer names a column in its problems (SHMI names them as it reads them, upper case)."""
+
+
+RTT_LABELS = [
+    "Period",
+    "Provider Parent Org Code",
+    "Provider Parent Name",
+    "Provider Org Code",
+    "Provider Org Name",
+    "Commissioner Parent Org Code",
+    "Commissioner Parent Name",
+    "Commissioner Org Code",
+    "Commissioner Org Name",
+    "RTT Part Type",
+    "RTT Part Description",
+    "Treatment Function Code",
+    "Treatment Function Name",
+]
+RTT_BANDS = [f"Gt {w:02d} To {w + 1:02d} Weeks SUM 1" for w in range(104)] + ["Gt 104 Weeks SUM 1"]
+RTT_HEADER = [*RTT_LABELS, *RTT_BANDS, "Total", "Patients with unknown clock start date", "Total All"]
+"""NHS England's referral to treatment full extract, as published for April 2026 (written out here, not
+taken from the reader, so the corpus checks the reader against the publisher's layout)."""
+
+
+def _rtt_row(part: str, function: str, bands: dict[int, int], total_all: int | None = None) -> list[str]:
+    """A row of provider ZZA for commissioner 07L: week band (0 = up to 1 week) -> count, others blank;
+    ``Total All`` is the bands' sum unless given (blank bands, ``Total`` and unknown clock start, as
+    published for incomplete pathways)."""
+    labels = ["RTT-April-2026", "QXX", "AN ICB", "ZZA", "TRUST A", "QXX", "AN ICB", "07L", "A SUB-ICB"]
+    labels += [part, part.replace("_", " "), function, function]
+    counts = [str(bands[b]) if b in bands else "" for b in range(len(RTT_BANDS))]
+    total = sum(bands.values()) if total_all is None else total_all
+    return [*labels, *counts, "", "", str(total)]
+
+
+RTT_ROWS = [
+    RTT_HEADER,
+    _rtt_row("Part_2", "C_110", {0: 10, 17: 5, 52: 2}),
+    _rtt_row("Part_2", "C_330", {3: 7, 60: 3}),
+    _rtt_row("Part_2", "C_999", {0: 10, 3: 7, 17: 5, 52: 2, 60: 3}),
+    _rtt_row("Part_3", "C_999", {}, total_all=40),
+]
+"""A small valid RTT file: a provider's waiting list in two treatment functions and their total, and its new
+RTT periods (``Total All`` only)."""
+BASE["rtt"] = ("rtt_april_2026.csv", RTT_ROWS)
+
+
+def rtt_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """The valid RTT file with one thing wrong in each case; zips with no CSV or two."""
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+
+    def add(case: str, data: bytes, row: int | None, field: str | None, ext: str = "csv") -> None:
+        cases[f"rtt/{case}__rtt_april_2026.{ext}"] = (data, row, field)
+
+    def changed(*edits: tuple[int, str, str]) -> bytes:
+        rows = [list(r) for r in RTT_ROWS]
+        for row, column, value in edits:
+            rows[row][RTT_HEADER.index(column)] = value
+        return _csv(rows)
+
+    band = "Gt 03 To 04 Weeks SUM 1"
+    add("count_negative", changed((2, band, "-7")), 2, band)
+    add("count_not_a_number", changed((2, band, "seven")), 2, band)
+    add("bands_do_not_sum_to_total_all", changed((1, "Total All", "18")), 1, "Total All")
+    add(
+        "unknown_clock_start_not_in_a_band",
+        changed((3, "Patients with unknown clock start date", "4"), (3, "Total All", "31")),
+        3,
+        "Total All",
+    )
+    add("total_all_blank", changed((2, "Total All", "")), 2, "Total All")
+    add("functions_do_not_sum_to_c_999", changed((2, band, "6"), (2, "Total All", "9")), 3, "Total All")
+    add("key_repeated", _csv([*RTT_ROWS, RTT_ROWS[1]]), 5, "Treatment Function Code")
+    add("another_month", changed((2, "Period", "RTT-May-2026")), 2, "Period")
+    add("period_not_a_period", changed((1, "Period", "April 2026")), 1, "Period")
+    add("part_unknown", changed((4, "RTT Part Type", "Part_4")), 4, "RTT Part Type")
+    add("function_undeclared", changed((2, "Treatment Function Code", "C_200")), 2, "Treatment Function Code")
+    gone = RTT_HEADER.index("Gt 104 Weeks SUM 1")
+    add("band_column_missing", _csv([r[:gone] + r[gone + 1 :] for r in RTT_ROWS]), None, "Gt 104 Weeks SUM 1")
+    add(
+        "column_unknown",
+        _csv([[*r, v] for r, v in zip(RTT_ROWS, ["Median wait", "1", "2", "3", "4"], strict=True)]),
+        None,
+        "Median wait",
+    )
+    add("zip_without_csv", _zip({"notes.txt": b"no data here\n"}), None, None, ext="zip")
+    add("zip_two_csvs", _zip({"a.csv": _csv(RTT_ROWS), "b.csv": _csv(RTT_ROWS)}), None, None, ext="zip")
+    add("zip_broken", _zip({"rtt.csv": _csv(RTT_ROWS)})[:60], None, None, ext="zip")
+    return cases
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    """A zip of ``members`` (fixed timestamps, so the same bytes every time)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 6, 3, 0, 0, 0)), data)
+    return out.getvalue()
 
 
 BINARY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -532,6 +633,7 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
         cases[f"ods-succ/{case}__succ.csv"] = (data, row, field)
     cases.update(ae_monthly_cases())
     cases.update(ae_workbook_cases())
+    cases.update(rtt_cases())
     return cases
 
 

@@ -25,6 +25,7 @@ SOURCE_MODULES = {
     "ods-succ": "carelens.ingest.sources.ods:SUCC",
     "ods-epraccur": "carelens.ingest.sources.ods:EPRACCUR",
     "observations": "carelens.ingest.sources.observations",
+    "rtt": "carelens.ingest.sources.rtt",
 }
 """Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE`` (or ``module:NAME``)."""
 
