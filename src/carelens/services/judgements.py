@@ -9,6 +9,11 @@ fixed when the run was made.
 
 Which run: the latest *complete* run unless a run id is asked for (:func:`resolve_run`); a partial or
 what-if run is read only by its id, and every answer names the run and its scope.
+
+Where the publisher gave its own verdict on a figure (NHS England's SHMI banding, read from its current
+trust-level file), that is the verdict shown, with the publisher's value and limits: carelens's
+recomputation from the rounded published counts cannot reproduce it exactly, so the run's own verdict
+and limits are given beside it (``recomputed``), never instead of it (:func:`judgements_shown`).
 """
 
 from __future__ import annotations
@@ -59,9 +64,69 @@ COMPARISON_FIELDS = (
     "method",
     "run_id",
     "run_scope",
+    "verdict_source",
+    "recomputed",
 )
 """The ``comparison`` object of every organisation x indicator the API and pages give."""
 SUPPRESSED_REASON = "small numbers are not published, to protect people's privacy"
+PUBLISHED, RECOMPUTED = "published", "carelens"
+"""Whose verdict a judgement shows: the publisher's own (where it gave one) or carelens's."""
+SHOWN_FROM_PUBLISHER = ("value", "lower", "upper", "direction", "verdict", "reason")
+"""A judgement's fields that a published verdict replaces (the run's own are kept as ``computed_*``)."""
+
+
+# --- the verdict shown: the publisher's where it gave one --------------------------------------------
+
+
+@cache
+def judgements_shown() -> sa.Subquery:
+    """``monitor_judgement`` as every answer shows it: where a current published verdict exists for the
+    figure (same indicator, organisation and period), its value, limits, direction and verdict are the
+    publisher's (band 1 higher, 2 within, 3 lower; worse or better by the run's polarity) and
+    ``verdict_source`` is ``published``; the run's own are kept as ``computed_value``,
+    ``computed_lower``, ``computed_upper``, ``computed_direction`` and ``computed_verdict``. Same
+    column names as ``monitor_judgement`` otherwise, so a query reads it in its place."""
+    j, p, ind = monitor_judgement, schema.published_verdict, monitor_indicator
+    found = p.c.band.is_not(None)
+    direction = sa.case((p.c.band == 1, "higher"), (p.c.band == 3, "lower"), else_="within")
+    by_polarity = sa.case(
+        (p.c.band == 2, "as expected"),
+        (ind.c.polarity == "neutral", direction),
+        (sa.and_(p.c.band == 1, ind.c.polarity == "higher_is_better"), "better"),
+        (sa.and_(p.c.band == 3, ind.c.polarity == "lower_is_better"), "better"),
+        else_="worse",
+    )
+    published = {
+        "value": p.c.value,
+        "lower": p.c.lower,
+        "upper": p.c.upper,
+        "direction": direction,
+        "verdict": by_polarity,
+        "reason": sa.literal(""),
+    }
+    columns = [
+        sa.case((found, published[c.name]), else_=c).label(c.name) if c.name in published else c for c in j.c
+    ]
+    columns += [j.c[name].label(f"computed_{name}") for name in SHOWN_FROM_PUBLISHER[:-1]]
+    columns.append(sa.case((found, PUBLISHED), else_=RECOMPUTED).label("verdict_source"))
+    matches = sa.and_(
+        p.c.indicator_id == j.c.indicator_id,
+        p.c.org_code == j.c.org_code,
+        p.c.period == j.c.period,
+        p.c.superseded_by.is_(None),
+    )
+    joined = j.outerjoin(p, matches).outerjoin(
+        ind, sa.and_(ind.c.run_id == j.c.run_id, ind.c.indicator_id == j.c.indicator_id)
+    )
+    return sa.select(*columns).select_from(joined).subquery("judgement")
+
+
+def recomputed(row: dict[str, Any]) -> dict[str, Any] | None:
+    """carelens's own verdict, value and limits of a judgement that shows the publisher's (None for one
+    that shows carelens's)."""
+    if row.get("verdict_source") != PUBLISHED:
+        return None
+    return {name: row.get(f"computed_{name}") for name in SHOWN_FROM_PUBLISHER[:-1]}
 
 
 # --- runs -----------------------------------------------------------------------------------------
@@ -164,9 +229,11 @@ def comparison(
         direction=row["direction"] or None,
         reason=row["reason"] or None,
         out_of_date=(kind or "unknown") in info["out_of_date_kinds"],
+        verdict_source=row.get("verdict_source") or RECOMPUTED,
+        recomputed=recomputed(row),
     )
     if hidden:
-        out.update({name: None for name in (*LIMITS, "value", "direction")})
+        out.update({name: None for name in (*LIMITS, "value", "direction", "recomputed")})
         out.update(verdict="suppressed", reason=SUPPRESSED_REASON)
     return out
 
@@ -180,7 +247,7 @@ def suppress_figures(row: dict[str, Any], hidden: bool) -> dict[str, Any]:
 
 @cache
 def _organisation_query() -> sa.Select:
-    j = monitor_judgement
+    j = judgements_shown()
     return (
         sa.select(j)
         .where(j.c.org_code == sa.bindparam("code"), j.c.run_id == sa.bindparam("run"))
@@ -261,7 +328,7 @@ def funnel_points(
     outside the limits first (up to half), then an even spread of the others in order of ``size``
     (``denominator`` or ``expected``, the funnel's x axis), the smallest and largest always among them.
     """
-    j = monitor_judgement
+    j = judgements_shown()
     period = dt.date.fromisoformat(str(period)[:10])
     columns = ("lower", "upper", "elevated_lower", "elevated_upper")
     with reading(db) as connection:
