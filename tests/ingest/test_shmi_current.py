@@ -18,6 +18,7 @@ from carelens.errors import InputError
 from carelens.ingest.service import ingest
 from carelens.ingest.sources.shmi import read
 from carelens.model.access import Actor, Role
+from carelens.monitor.service import profile as profile_of
 from carelens.monitor.service import run_monitor
 from carelens.services import monitoring as monitoring_service
 from carelens.store import schema
@@ -176,6 +177,8 @@ def test_the_published_banding_is_shown_even_where_carelens_recomputes_another(e
         assert from_api_profile(client, other[0])[other].verdict == "worse"
     flags = monitoring_service.flags(engine, ANALYST, org_code=code, indicator_id="shmi").items
     assert [f["verdict"] for f in flags] == ["as expected"]
+    [shown] = [i for i in profile_of(engine, code)["indicators"] if i["indicator_id"] == "shmi"]
+    assert (shown["verdict"], shown["direction"]) == ("as expected", "within")
 
 
 def test_older_layouts_show_carelens_verdict_as_before(engine, data_dir):

@@ -27,12 +27,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from carelens.model.access import Actor
+from carelens.monitor.published import (
+    CARELENS_VERDICT,
+    PUBLISHER_VERDICT,
+    SHOWN_FROM_PUBLISHER,
+    judgements_shown,
+)
 from carelens.services import NotFound
 from carelens.services._db import Db, plain, reading
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import get_settings
 from carelens.store import schema
-from carelens.store.schema_monitor import monitor_indicator, monitor_judgement, monitor_run
+from carelens.store.schema_monitor import monitor_indicator, monitor_run
 
 RUN_FIELDS = ("id", "started_at", "scope", "scope_note", "period_from", "period_to", "results_digest")
 """What every answer says about the run it read."""
@@ -69,62 +75,13 @@ COMPARISON_FIELDS = (
 )
 """The ``comparison`` object of every organisation x indicator the API and pages give."""
 SUPPRESSED_REASON = "small numbers are not published, to protect people's privacy"
-PUBLISHED, RECOMPUTED = "published", "carelens"
-"""Whose verdict a judgement shows: the publisher's own (where it gave one) or carelens's."""
-SHOWN_FROM_PUBLISHER = ("value", "lower", "upper", "direction", "verdict", "reason")
-"""A judgement's fields that a published verdict replaces (the run's own are kept as ``computed_*``)."""
-
-
 # --- the verdict shown: the publisher's where it gave one --------------------------------------------
-
-
-@cache
-def judgements_shown() -> sa.Subquery:
-    """``monitor_judgement`` as every answer shows it: where a current published verdict exists for the
-    figure (same indicator, organisation and period), its value, limits, direction and verdict are the
-    publisher's (band 1 higher, 2 within, 3 lower; worse or better by the run's polarity) and
-    ``verdict_source`` is ``published``; the run's own are kept as ``computed_value``,
-    ``computed_lower``, ``computed_upper``, ``computed_direction`` and ``computed_verdict``. Same
-    column names as ``monitor_judgement`` otherwise, so a query reads it in its place."""
-    j, p, ind = monitor_judgement, schema.published_verdict, monitor_indicator
-    found = p.c.band.is_not(None)
-    direction = sa.case((p.c.band == 1, "higher"), (p.c.band == 3, "lower"), else_="within")
-    by_polarity = sa.case(
-        (p.c.band == 2, "as expected"),
-        (ind.c.polarity == "neutral", direction),
-        (sa.and_(p.c.band == 1, ind.c.polarity == "higher_is_better"), "better"),
-        (sa.and_(p.c.band == 3, ind.c.polarity == "lower_is_better"), "better"),
-        else_="worse",
-    )
-    published = {
-        "value": p.c.value,
-        "lower": p.c.lower,
-        "upper": p.c.upper,
-        "direction": direction,
-        "verdict": by_polarity,
-        "reason": sa.literal(""),
-    }
-    columns = [
-        sa.case((found, published[c.name]), else_=c).label(c.name) if c.name in published else c for c in j.c
-    ]
-    columns += [j.c[name].label(f"computed_{name}") for name in SHOWN_FROM_PUBLISHER[:-1]]
-    columns.append(sa.case((found, PUBLISHED), else_=RECOMPUTED).label("verdict_source"))
-    matches = sa.and_(
-        p.c.indicator_id == j.c.indicator_id,
-        p.c.org_code == j.c.org_code,
-        p.c.period == j.c.period,
-        p.c.superseded_by.is_(None),
-    )
-    joined = j.outerjoin(p, matches).outerjoin(
-        ind, sa.and_(ind.c.run_id == j.c.run_id, ind.c.indicator_id == j.c.indicator_id)
-    )
-    return sa.select(*columns).select_from(joined).subquery("judgement")
 
 
 def recomputed(row: dict[str, Any]) -> dict[str, Any] | None:
     """carelens's own verdict, value and limits of a judgement that shows the publisher's (None for one
     that shows carelens's)."""
-    if row.get("verdict_source") != PUBLISHED:
+    if row.get("verdict_source") != PUBLISHER_VERDICT:
         return None
     return {name: row.get(f"computed_{name}") for name in SHOWN_FROM_PUBLISHER[:-1]}
 
@@ -229,7 +186,7 @@ def comparison(
         direction=row["direction"] or None,
         reason=row["reason"] or None,
         out_of_date=(kind or "unknown") in info["out_of_date_kinds"],
-        verdict_source=row.get("verdict_source") or RECOMPUTED,
+        verdict_source=row.get("verdict_source") or CARELENS_VERDICT,
         recomputed=recomputed(row),
     )
     if hidden:

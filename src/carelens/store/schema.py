@@ -199,7 +199,9 @@ published_verdict = sa.Table(
     sa.Column("poisson_lower", Number, nullable=True, comment="published limits without overdispersion"),
     sa.Column("poisson_upper", Number, nullable=True),
     sa.Column("recomputed_value", Number, nullable=True, comment="carelens: value from the published counts"),
-    sa.Column("recomputed_band", sa.Integer, nullable=True, comment="carelens's band from the published counts"),
+    sa.Column(
+        "recomputed_band", sa.Integer, nullable=True, comment="carelens's band from the published counts"
+    ),
     sa.Column("recomputed_lower", Number, nullable=True, comment="carelens's limits at the same level"),
     sa.Column("recomputed_upper", Number, nullable=True),
     sa.Column("recomputed_poisson_lower", Number, nullable=True),

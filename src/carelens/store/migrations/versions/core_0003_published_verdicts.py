@@ -40,10 +40,16 @@ def upgrade() -> None:
         ),
         sa.Column("poisson_upper", sa.Double(), nullable=True),
         sa.Column(
-            "recomputed_value", sa.Double(), nullable=True, comment="carelens: value from the published counts"
+            "recomputed_value",
+            sa.Double(),
+            nullable=True,
+            comment="carelens: value from the published counts",
         ),
         sa.Column(
-            "recomputed_band", sa.Integer(), nullable=True, comment="carelens's band from the published counts"
+            "recomputed_band",
+            sa.Integer(),
+            nullable=True,
+            comment="carelens's band from the published counts",
         ),
         sa.Column(
             "recomputed_lower", sa.Double(), nullable=True, comment="carelens's limits at the same level"
