@@ -47,9 +47,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @cache
-def password_hasher(
-    memory_kib: int | None = None, time_cost: int | None = None, parallelism: int | None = None
-):
+def password_hasher(memory_kib: int | None = None, time_cost: int | None = None, parallelism: int | None = None):
     """The argon2id hasher with these parameters (each defaults to its setting)."""
     settings = get_settings()
     return PasswordHasher(
