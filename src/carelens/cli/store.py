@@ -59,6 +59,26 @@ def db_upgrade(
     )
 
 
+def _echo_verdicts(report) -> None:
+    """The published verdicts of a file against carelens's recomputation from the published counts."""
+    typer.echo(
+        f"  published verdicts: {report.verdicts:,}, shown as published; carelens's recomputation from the "
+        f"published counts differs on {len(report.differing):,}"
+    )
+    for name, (gap, code) in report.largest_differences.items():
+        typer.echo(f"  largest |published - recomputed| {name}: {gap:.4f} ({code})")
+    if report.differing:
+        typer.echo(
+            "  org_code  period      published  recomputed  value   recomputed  limits published  recomputed"
+        )
+        for row in report.differing:
+            typer.echo(
+                f"  {row['org_code']:<8}  {row['period']}  {row['band']:>9}  {row['recomputed_band']:>10}  "
+                f"{row['value']:.4f}  {row['recomputed_value']:>10.4f}  "
+                f"{row['lower']:.4f}-{row['upper']:.4f}  {row['recomputed_lower']:.4f}-{row['recomputed_upper']:.4f}"
+            )
+
+
 @app.command()
 @handles_errors
 def ingest(
@@ -101,6 +121,8 @@ def ingest(
                 f"{result.superseded:,} superseded, {result.unchanged:,} unchanged (import #{result.import_id})"
                 f"{revised}"
             )
+            if result.verdicts is not None:
+                _echo_verdicts(result.verdicts)
         else:
             typer.echo(f"no change: {name} was already imported (import #{result.import_id}, same SHA-256)")
     if folder:

@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.judgements import resolve_run, run_indicators
+from carelens.services.judgements import judgements_shown, resolve_run, run_indicators
 from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.engine import hide_password
-from carelens.store.schema_monitor import monitor_flag, monitor_judgement, monitor_org, monitor_run
+from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
 
 RUN_COLUMNS = [
     "id",
@@ -189,7 +189,7 @@ def flags(
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        j = monitor_judgement
+        j = judgements_shown()
         judged = sa.and_(
             j.c.run_id == f.c.run_id,
             j.c.indicator_id == f.c.indicator_id,

@@ -664,6 +664,38 @@ AE_MONTHLY_COUNTS = [
 ]
 
 
+SHMI_CURRENT = [
+    "INDICATOR_CODE,PROVIDER_CODE,PROVIDER_NAME,SHMI_VALUE,SHMI_BANDING,SPELLS,OBSERVED,EXPECTED,PO_LL,PO_UL,OD_LL,OD_UL".split(
+        ","
+    ),
+    "I00699,ZZA,Trust A,1.0714,2,10000,300,280,0.8899,1.1230,0.8500,1.1600".split(","),
+    "I00699,ZZB,Trust B,1.2500,1,8000,250,200,0.8680,1.1440,0.8300,1.1800".split(","),
+    "I00699,ZZC,Trust C,0.7500,3,6000,120,160,0.8510,1.1660,0.8200,1.1900".split(","),
+]
+"""A valid file in NHS England's current SHMI trust-level layout: one trust in each band."""
+
+
+def shmi_current_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """The current SHMI layout (byte-order mark, CRLF line ends) with one thing wrong in each case."""
+
+    def publish(rows: list[list[str]]) -> bytes:
+        return b"\xef\xbb\xbf" + _csv(rows).replace(b"\n", b"\r\n")
+
+    def add(case: str, rows: list[list[str]], row: int | None, field: str | None) -> None:
+        cases[f"shmi/current_{case}__shmi_trust_level-2024-06.csv"] = (publish(rows), row, field)
+
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+    rows = SHMI_CURRENT
+    gone = rows[0].index("OD_UL")
+    add("missing_column", [r[:gone] + r[gone + 1 :] for r in rows], None, "OD_UL")
+    add("banding_4", _with(rows, 2, "SHMI_BANDING", "4"), 2, "SHMI_BANDING")
+    add("banding_inconsistent", _with(rows, 1, "SHMI_BANDING", "1"), 1, "SHMI_BANDING")
+    add("lower_limit_above_upper", _with(rows, 2, "PO_LL", "1.2000"), 2, "PO_LL")
+    add("negative_spells", _with(rows, 3, "SPELLS", "-5"), 3, "SPELLS")
+    add("provider_repeated", _with(rows, 3, "PROVIDER_CODE", "ZZA"), 3, "PROVIDER_CODE")
+    return cases
+
+
 def ae_monthly_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
     """A valid monthly A&E file (two providers and their TOTAL row) with one thing wrong in each case."""
     rows = [list(r) for r in AE_MONTHLY]
@@ -914,7 +946,7 @@ def settings_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
 def corpus() -> dict[str, bytes]:
     """Every file of the corpus by its path under this folder, ``expected.csv`` among them. The same bytes
     every time (gzip without a timestamp), so ``test_bad_inputs`` can check the folder is this output."""
-    cases = {**importer_cases(), **settings_cases()}
+    cases = {**importer_cases(), **shmi_current_cases(), **settings_cases()}
     cases = dict(sorted(cases.items()))
     expected = io.StringIO()
     writer = csv.writer(expected, lineterminator="\n")

@@ -35,6 +35,26 @@ RATING_COLUMNS = (
     "report_link_id",
     "method",
 )
+PUBLISHED_VERDICT_COLUMNS = (
+    "indicator_id",
+    "org_code",
+    "period",
+    "value",
+    "band",
+    "level",
+    "lower",
+    "upper",
+    "poisson_lower",
+    "poisson_upper",
+    "recomputed_value",
+    "recomputed_band",
+    "recomputed_lower",
+    "recomputed_upper",
+    "recomputed_poisson_lower",
+    "recomputed_poisson_upper",
+)
+"""A publisher's verdict on an observation and carelens's recomputation beside it
+(:data:`carelens.store.schema.published_verdict`)."""
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -56,6 +76,7 @@ class Batch:
     observations: pd.DataFrame = field(default_factory=lambda: _empty(OBSERVATION_COLUMNS))
     populations: pd.DataFrame = field(default_factory=lambda: _empty(POPULATION_COLUMNS))
     ratings: pd.DataFrame = field(default_factory=lambda: _empty(RATING_COLUMNS))
+    published_verdicts: pd.DataFrame = field(default_factory=lambda: _empty(PUBLISHED_VERDICT_COLUMNS))
     observation_rows: np.ndarray | None = None
     """The data row of each observation, to name in messages (None: a reader that does not say)."""
 
