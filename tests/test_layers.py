@@ -57,19 +57,13 @@ CLI = (
 )
 
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("carelens.cli._common", "store"): CLI,
     ("carelens.cli.allocate", "fund"): CLI,
-    ("carelens.cli.analysis", "ingest"): CLI,
-    ("carelens.cli.analysis", "monitor"): CLI,
-    ("carelens.cli.analysis", "stats"): CLI,
     ("carelens.cli.assessment", "assess"): CLI,
     ("carelens.cli.assessment", "fund"): CLI,
     ("carelens.cli.assessment", "monitor"): CLI,
     ("carelens.cli.monitoring", "monitor"): CLI,
     ("carelens.cli.monitoring", "store"): CLI,
     ("carelens.cli.planning", "plan"): CLI,
-    ("carelens.cli.store", "ingest"): CLI,
-    ("carelens.cli.store", "store"): CLI,
     ("carelens.cli.systems", "fund"): CLI,
     ("carelens.cli.systems", "systems"): CLI,
     (
