@@ -61,7 +61,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("carelens.cli.assessment", "assess"): CLI,
     ("carelens.cli.assessment", "fund"): CLI,
     ("carelens.cli.assessment", "monitor"): CLI,
-    ("carelens.cli.planning", "plan"): CLI,
     ("carelens.cli.systems", "fund"): CLI,
     ("carelens.cli.systems", "systems"): CLI,
     (

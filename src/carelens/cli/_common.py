@@ -76,7 +76,7 @@ def cli_actor(user: str | None = None):
     in the audit log under this name."""
     from carelens.model.access import Actor, Role
 
-    return Actor(user_name=user or current_user(), role=Role.ADMIN)
+    return Actor(user_name=current_user() if user is None else user, role=Role.ADMIN)
 
 
 def open_store(db: str | None):
