@@ -57,10 +57,6 @@ CLI = (
 )
 
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("carelens.cli.allocate", "fund"): CLI,
-    ("carelens.cli.assessment", "assess"): CLI,
-    ("carelens.cli.assessment", "fund"): CLI,
-    ("carelens.cli.assessment", "monitor"): CLI,
     ("carelens.cli.systems", "fund"): CLI,
     ("carelens.cli.systems", "systems"): CLI,
     (
