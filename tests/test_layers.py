@@ -57,8 +57,6 @@ CLI = (
 )
 
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("carelens.cli.systems", "fund"): CLI,
-    ("carelens.cli.systems", "systems"): CLI,
     (
         "carelens.fund.practices",
         "ingest",
