@@ -1,8 +1,9 @@
 """Inspection plans and the failure regime (``carelens.plan``), read through the role rules.
 
-This is the one place that decides which inspections an actor may read (rule ``inspection_plans``):
-an inspector the inspections assigned to it and the organisations they cover (``Scope.ASSIGNED``), a
-chief inspector its sector, analysts and admins all. Providers, the public, the national board and
+Which inspections an actor may read is its ``inspection_plans`` rule, interpreted with every other
+scope in :mod:`carelens.services.reach`: an inspector the inspections assigned to it and those of the
+organisations it is tied to (``Scope.ASSIGNED``), a chief inspector its sector, analysts and admins
+all. Providers, the public, the national board and
 policy makers get :class:`~carelens.services.NotFound` (404, never 403) for any planned inspection and
 never see an unannounced window; they see completed inspections only, without window or plan details.
 
@@ -37,7 +38,7 @@ from carelens.services._db import (
     records,
 )
 from carelens.services.organisations import get_organisation
-from carelens.services.reach import Reach, covers_any, reach
+from carelens.services.reach import Reach, covers_any, inspections, reach
 from carelens.store import schema
 from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
 
@@ -89,26 +90,9 @@ def plans_own_assignments(actor: Actor) -> bool:
 
 
 def _inspections_clause(actor: Actor) -> sa.ColumnElement[bool] | None:
-    """SQL: the planned inspections ``actor`` may see (None: none at all), by its ``inspection_plans``
-    scope: ALL every one; SECTOR its sector's; ASSIGNED those assigned to it and those of the
-    organisations it is tied to (:func:`carelens.services.reach.reach` gives the same organisations)."""
-    scope = actor.rules.inspection_plans
-    i = plan_inspection
-    if scope is Scope.ALL:
-        return sa.true()
-    if scope is Scope.SECTOR:
-        return i.c.sector == actor.sector if actor.sector else None
-    if scope is Scope.ASSIGNED:
-        parts = []
-        if actor.inspector_id:
-            assigned = sa.select(plan_assignment.c.inspection_id).where(
-                plan_assignment.c.inspector_id == actor.inspector_id
-            )
-            parts.append(i.c.id.in_(assigned))
-        if actor.organisations:
-            parts.append(i.c.org_code.in_(sorted(actor.organisations)))
-        return sa.or_(*parts) if parts else None
-    return None
+    """SQL: the planned inspections ``actor`` may see (None: none at all), as its ``inspection_plans``
+    scope reaches them (:func:`carelens.services.reach.inspections`)."""
+    return inspections(actor, actor.rules.inspection_plans)
 
 
 def _plan_frame(connection: sa.Connection, actor: Actor, schedule_id: int | None) -> pd.DataFrame:
