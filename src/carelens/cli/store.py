@@ -12,7 +12,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
-    current_user,
+    cli_actor,
     date_option,
     handles_errors,
     stderr_console,
@@ -31,9 +31,9 @@ def _progress(source: str, files: int) -> Iterator[Callable[[Any], None]]:
 
 
 def _source_names() -> list[str]:
-    from carelens.ingest.sources import SOURCE_MODULES
+    from carelens.services.imports import source_names
 
-    return list(SOURCE_MODULES)
+    return source_names()
 
 
 db_app = typer.Typer(help="The database store: create or migrate its schema.", no_args_is_help=True)
@@ -49,14 +49,10 @@ def db_upgrade(
     ),
 ) -> None:
     """Create the database schema, or migrate it to the newest (or a given) revision."""
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import upgrade
+    from carelens.services.database import upgrade
 
-    engine = create_engine(db)
-    reached = upgrade(engine, revision)
-    typer.echo(
-        f"database {engine.url.render_as_string(hide_password=True)} is at revision(s) {', '.join(sorted(reached))}"
-    )
+    url, reached = upgrade(db, revision)
+    typer.echo(f"database {url} is at revision(s) {', '.join(sorted(reached))}")
 
 
 def _echo_verdicts(report) -> None:
@@ -97,9 +93,8 @@ def ingest(
 
     A folder (for a source published month by month) is imported in order with a progress bar, and the
     files in it that are skipped are listed with why."""
-    from carelens.ingest.service import files_to_import
-    from carelens.ingest.service import ingest as run_ingest
-    from carelens.store.engine import create_engine
+    from carelens.services.database import connect
+    from carelens.services.imports import files_to_import, import_files
 
     as_of = date_option(period, "--period")
     paths, skipped = files_to_import(source, files)
@@ -107,9 +102,7 @@ def ingest(
     for path, why in skipped:
         typer.echo(f"skipped {path}: {why}")
     with _progress(source, len(paths)) if folder else nullcontext() as advance:
-        results = run_ingest(
-            create_engine(db), source, paths, user=current_user(), period=as_of, progress=advance
-        )
+        results = import_files(connect(db), cli_actor(), source, paths, period=as_of, progress=advance)
     for result in results:
         name = Path(result.file).name
         if result.status == "loaded":

@@ -332,3 +332,31 @@ def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = N
     for row in data["indicators"]:
         row["why"] = explain_flag(row | {"peer_units": None})
     return data
+
+
+# --- running a pass -------------------------------------------------------------------------------
+
+
+def load_settings(path: Any = None) -> Any:
+    """The monitoring settings in ``path`` (default: the packaged monitor.yaml), every field checked."""
+    from carelens.monitor.settings import load_settings as read
+
+    return read(path)
+
+
+def spark_engine(master: str) -> Any:
+    """The Spark engine for a monitoring pass, on a session at ``master`` (local[N], spark://host:port);
+    its caller stops ``engine.spark`` when done."""
+    from carelens.monitor.spark import SparkEngine, spark_session
+
+    return SparkEngine(spark_session(master))
+
+
+def run_pass(db: sa.Engine, actor: Actor, **options: Any) -> Any:
+    """Monitor every indicator of every organisation and store the run, audited as done by ``actor``;
+    ``options`` as :func:`carelens.monitor.service.run_monitor` takes them (parquet, periods, settings,
+    workers, what_if, engine...). The run's summary."""
+    from carelens.monitor.service import run_monitor
+    from carelens.services._db import author
+
+    return run_monitor(db, user=author(actor), **options)
