@@ -344,13 +344,13 @@ def reinspection_refusals(connection: sa.Connection, case: dict, at: dt.date) ->
     reasons = []
     for key_question in failing:
         found = now.get(key_question)
-        if found is None or found["date"] < visit.start_date:
+        if found is not None and found["rating"] == "Inadequate":
+            reasons.append(f"{code} is still rated Inadequate on {key_question} (published {found['date']})")
+        elif found is None or found["date"] < visit.start_date:
             reasons.append(
                 f"no {key_question} rating of {code} published since re-inspection {visit.id} began on"
                 f" {visit.start_date}"
             )
-        elif found["rating"] == "Inadequate":
-            reasons.append(f"{code} is still rated Inadequate on {key_question} (published {found['date']})")
     return reasons
 
 
