@@ -83,9 +83,7 @@ def test_an_intervention_is_not_closed_while_the_commissioner_is_still_inadequat
     with pytest.raises(Refused, match=r"1 recovery action\(s\) still open: #\d+ recovery plan"):
         planning.move_case(engine, BOARD, case_id, "exit_intervention", "improved")
     planning.complete_recovery_action(engine, BOARD, action["id"], "plan agreed by the board")
-    assert (
-        planning.move_case(engine, BOARD, case_id, "exit_intervention", "improved")["state"] == "closed"
-    )
+    assert planning.move_case(engine, BOARD, case_id, "exit_intervention", "improved")["state"] == "closed"
     # the chief inspector neither sees nor changes the national board's cases
     with pytest.raises(NotFound, match=f"no regime case {case_id}"):
         planning.regime_case(engine, CHIEF, case_id)
