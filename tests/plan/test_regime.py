@@ -117,7 +117,7 @@ CASES = [
     (
         "provider",
         [("rate", "Inadequate"), "enter_special_measures", ("inspect",), "exit_special_measures"],
-        "no Overall rating of 1-000000001 published since re-inspection 1 began on 2024-01-04",
+        "1-000000001 is still rated Inadequate on Overall (published 2024-01-02)",
     ),
     (
         "provider",
