@@ -47,6 +47,14 @@ class InputError(ValueError):
         return "\n".join(shown)
 
 
+class Refused(InputError):
+    """A change the rules refuse in the state the store holds (a failure-regime guard, a review beyond its
+    direction's budget), saying why: bad input for the command line (exit 2), ``409 Conflict`` for the
+    API (other :class:`InputError` are 422)."""
+
+    status = 409
+
+
 # Errors a request can meet: raised by the services (and by domain look-ups), mapped to HTTP statuses by
 # the API and the web pages and to messages by the command line.
 

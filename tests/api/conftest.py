@@ -11,7 +11,8 @@ Allocations: one saved run (2024) with commissioners C1 and C2 (C2 is not in the
 Inspections (two saved schedules, see :data:`INSPECTIONS`): a completed unannounced one to L1 (its
 window stays secret); then an unannounced planned visit to L1 led by the inspector, an announced one to
 L2 and an unannounced one to G1. Every planned date is in 2030 (:data:`SECRET_YEAR`). Failure regime: a
-provider case each for L1, L2 and G1, with deadlines long past for L1 and L2.
+provider case each for L1, L2 and G1, with deadlines long past for L1 and L2, and the national board's
+intervention in commissioner C1 (deadline past, one recovery action open).
 Local system reviews and ACOs: see :mod:`tests.api.systems_seed` (places PL1-PL5, ACO1 and ACO2).
 """
 
@@ -375,7 +376,8 @@ INSPECTIONS = {"L1_completed": 1, "L1_unannounced": 2, "L2_announced": 3, "G1_un
 """Ids: schedule 1 holds the completed inspection; schedule 2 (the latest) the three planned ones."""
 COMPLETED_WINDOW = ("2023-05-22", "2023-06-20")
 """The window of the completed unannounced inspection: past, but never published."""
-REGIME_CASES = {"L1": 1, "L2": 2, "G1": 3}
+REGIME_CASES = {"L1": 1, "L2": 2, "G1": 3, "C1": 4}
+RECOVERY_ACTIONS = {"C1": 1}
 
 
 def _visit(org, sector, unannounced, start, days, window_days=14):
@@ -446,3 +448,10 @@ def fill_plan(c: sa.Connection) -> None:
         assert case == REGIME_CASES[org]
     regime.transition(c, REGIME_CASES["L1"], "requirement_notice", "chief", "breach", dt.date(2023, 1, 2))
     regime.transition(c, REGIME_CASES["L2"], "warning_notice", "chief", "breach", dt.date(2024, 1, 1))
+    case = regime.open_case(c, "commissioner", "C1", "board", "assessment inadequate", dt.date(2023, 1, 2))
+    assert case == REGIME_CASES["C1"]
+    regime.transition(c, case, "intervene", "board", "assessment inadequate", dt.date(2023, 1, 2))
+    action = regime.add_action(
+        c, case, "agree a financial recovery plan", "C1 finance director", dt.date(2023, 4, 1), "board"
+    )
+    assert action == RECOVERY_ACTIONS["C1"]

@@ -19,6 +19,7 @@ from .conftest import (
     MONITOR_RUN,
     ORG_NAMES,
     RATING_IDS,
+    RECOVERY_ACTIONS,
     REGIME_CASES,
     auth,
 )
@@ -45,6 +46,35 @@ SEE_PLANS_SECTOR = dict(chief_inspector=200, **SEE_ALL_PLANS)
 PLANNERS = dict(inspector=200, **SEE_PLANS_SECTOR)
 """Roles whose inspection_plans rule reaches something (the regulator's roles)."""
 NOT_IN_REACH = dict(inspector=404, chief_inspector=404)
+BOARD_CASES = dict(analyst=200, national_board=200, admin=200)
+"""Roles whose board_cases rule reaches every organisation (the national board's regimes)."""
+REGIME_READERS = dict(**PLANNERS, national_board=200)
+"""Roles that see some failure-regime cases (the regulator's or the national board's)."""
+WRITE_BODIES = {
+    "/api/v1/regime/cases": {"regime": "provider", "org_code": "L1", "reason": "concerns"},
+    "/api/v1/regime/cases#board": {"regime": "commissioner", "org_code": "NOPE", "reason": "failing"},
+    f"/api/v1/regime/cases/{REGIME_CASES['L1']}/transitions": {
+        "event": "exit_special_measures",
+        "reason": "improved",
+    },
+    f"/api/v1/regime/cases/{REGIME_CASES['C1']}/transitions": {
+        "event": "exit_intervention",
+        "reason": "improved",
+        "at": "2024-01-01",
+    },
+    f"/api/v1/regime/cases/{REGIME_CASES['L2']}/escalations": {"reason": "overdue", "at": "2023-06-01"},
+    f"/api/v1/regime/cases/{REGIME_CASES['C1']}/actions": {
+        "action": " ",
+        "owner": "C1 board",
+        "due_date": "2024-06-01",
+    },
+    f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}": {
+        "status": "done",
+        "note": "done",
+        "on": "2020-01-01",
+    },
+}
+"""Bodies of the write routes in the matrix, each one the domain refuses (so the store never changes)."""
 
 # --- local system reviews and ACOs (tests/api/systems_seed.py) -----------------------------------------
 # Published review reports are open to all; review work follows the local_systems rule (403 to roles it
@@ -189,14 +219,54 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations/L1/inspections", ALL_200),
     ("GET", "/api/v1/organisations/L1/inspections?format=csv", ALL_200),
     ("GET", "/api/v1/organisations/NOPE/inspections", dict.fromkeys(R, 404)),
-    # Failure regime: the regulator's roles only (403 to others); a case outside the reach is 404.
-    ("GET", "/api/v1/regime/cases", only(403, **PLANNERS)),
-    ("GET", "/api/v1/regime/cases?open_only=true&format=csv", only(403, **PLANNERS)),
-    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L1']}", only(403, **PLANNERS)),
-    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L2']}", only(403, **SEE_PLANS_SECTOR, inspector=404)),
-    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['G1']}", only(403, **SEE_ALL_PLANS, **NOT_IN_REACH)),
-    ("GET", "/api/v1/regime/cases/999", only(403, **dict.fromkeys(PLANNERS, 404))),
-    ("GET", "/api/v1/regime/overdue?as_of=2024-06-01", only(403, **PLANNERS)),
+    # Failure regime: the regulator's roles see the providers' cases, the national board its own
+    # (commissioner interventions, NHS trust oversight); 403 to others; a case outside the reach is 404.
+    ("GET", "/api/v1/regime/cases", only(403, **REGIME_READERS)),
+    ("GET", "/api/v1/regime/cases?regime=commissioner", only(403, **REGIME_READERS)),
+    ("GET", "/api/v1/regime/cases?open_only=true&format=csv", only(403, **REGIME_READERS)),
+    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L1']}", only(403, **PLANNERS, national_board=404)),
+    (
+        "GET",
+        f"/api/v1/regime/cases/{REGIME_CASES['L2']}",
+        only(403, **SEE_PLANS_SECTOR, inspector=404, national_board=404),
+    ),
+    (
+        "GET",
+        f"/api/v1/regime/cases/{REGIME_CASES['G1']}",
+        only(403, **SEE_ALL_PLANS, **NOT_IN_REACH, national_board=404),
+    ),
+    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['C1']}", only(403, **BOARD_CASES, **NOT_IN_REACH)),
+    ("GET", "/api/v1/regime/cases/999", only(403, **dict.fromkeys(REGIME_READERS, 404))),
+    ("GET", "/api/v1/regime/overdue?as_of=2024-06-01", only(403, **REGIME_READERS)),
+    # Changes: chief inspectors (their sector's providers), the national board (its cases), admins. Every
+    # request here is refused by the domain (409: a guard, or 422: bad input), so none changes the store.
+    ("POST", "/api/v1/regime/cases", only(403, chief_inspector=409, admin=409)),
+    ("POST", "/api/v1/regime/cases#board", only(403, national_board=422, admin=422, chief_inspector=403)),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['L1']}/transitions",
+        only(403, chief_inspector=409, admin=409, national_board=404, analyst=403, inspector=403),
+    ),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['C1']}/transitions",
+        only(403, national_board=409, admin=409, analyst=403, inspector=404, chief_inspector=404),
+    ),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['L2']}/escalations",
+        only(403, chief_inspector=409, admin=409, national_board=404, inspector=404),
+    ),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['C1']}/actions",
+        only(403, national_board=422, admin=422, analyst=403, inspector=404, chief_inspector=404),
+    ),
+    (
+        "PUT",
+        f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}",
+        only(403, national_board=409, admin=409, analyst=403, inspector=404, chief_inspector=404),
+    ),
     *SYSTEMS_MATRIX,
 ]
 
@@ -204,8 +274,10 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
 @pytest.mark.parametrize("role", R, ids=[r.value for r in R])
 @pytest.mark.parametrize(("method", "path", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_permission_matrix(client, tokens, method, path, expected, role):
-    body = {"user_name": f"new-{role.value}", "role": "analyst"} if method == "POST" else None
-    response = client.request(method, path, headers=auth(tokens[role]), json=body)
+    body = WRITE_BODIES.get(path)
+    if body is None and method == "POST":
+        body = {"user_name": f"new-{role.value}", "role": "analyst"}
+    response = client.request(method, path.split("#")[0], headers=auth(tokens[role]), json=body)
     assert response.status_code == expected[role], response.text
 
 
@@ -226,6 +298,10 @@ def test_every_api_route_is_in_the_matrix(client):
         "/api/v1/inspections/{inspection_id}": f"/api/v1/inspections/{INSPECTIONS['L1_unannounced']}",
         "/api/v1/organisations/{code}/inspections": "/api/v1/organisations/L1/inspections",
         "/api/v1/regime/cases/{case_id}": f"/api/v1/regime/cases/{REGIME_CASES['L1']}",
+        "/api/v1/regime/cases/{case_id}/transitions": f"/api/v1/regime/cases/{REGIME_CASES['L1']}/transitions",
+        "/api/v1/regime/cases/{case_id}/escalations": f"/api/v1/regime/cases/{REGIME_CASES['L2']}/escalations",
+        "/api/v1/regime/cases/{case_id}/actions": f"/api/v1/regime/cases/{REGIME_CASES['C1']}/actions",
+        "/api/v1/regime/actions/{action_id}": f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}",
         **SYSTEMS_TEMPLATES,
     }
     missing = []

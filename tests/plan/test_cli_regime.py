@@ -5,11 +5,23 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from carelens.cli import app
+from carelens.services.database import open_store
+from carelens.store import schema
 
 
 def test_regime_commands(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     run = CliRunner().invoke
+    nope = run(app, ["regime", "open", "provider", "1-42", "--reason", "x", "--user", "chief-1", "--db", db])
+    assert nope.exit_code == 2 and "no organisation '1-42' in the store" in " ".join(nope.output.split())
+    engine = open_store(db)
+    with engine.begin() as connection:
+        connection.execute(
+            schema.organisation.insert().values(
+                code="1-42", name="A care home", kind="care_home", sector="adult_social_care"
+            )
+        )
+    engine.dispose()
     opened = run(
         app,
         [

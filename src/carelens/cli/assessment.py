@@ -52,6 +52,12 @@ def assess_commissioners(
     decision: str = typer.Option(
         "directions", "--decision", help="The intervention decided (with --intervene)."
     ),
+    record: bool = typer.Option(
+        False,
+        "--record",
+        help="Record every commissioner's assessment in the store (audited): the evidence an intervention "
+        "is closed on.",
+    ),
     db: DbOption = None,
 ) -> None:
     """Commissioner scorecards against peers, finance and leadership; rating with reasons; size analysis.
@@ -64,11 +70,12 @@ def assess_commissioners(
         by_rating,
         intervene,
         parse_year,
+        record_assessments,
     )
     from carelens.tables import write_table
 
     wanted = parse_year(year)
-    engine = open_store(db) if (db or observations is None or intervene_codes) else None
+    engine = open_store(db) if (db or observations is None or intervene_codes or record) else None
     assessed = assess_commissioners(engine, wanted, observations, finance, leadership, rules, settings)
     result = assessed.assessment
     card = result.scorecard
@@ -99,6 +106,10 @@ def assess_commissioners(
     )
     if intervene_codes:  # every code checked before anything is written: all the interventions or none
         recorded = intervene(engine, cli_actor(), assessed, list(intervene_codes), decision)
+    if record:
+        typer.echo(
+            f"recorded {len(record_assessments(engine, cli_actor(), assessed))} assessment(s) of {year}"
+        )
     if out:
         write_table(card.assign(reasons=card["reasons"].map("; ".join)), out)
         typer.echo(f"wrote {out}")

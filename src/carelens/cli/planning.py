@@ -253,9 +253,9 @@ def regime_overdue(
     day = date_option(as_of, "--as-of") or dt.date.today()
     late = overdue_cases(engine, actor, day)
     print_frame(
-        "overdue actions",
+        "overdue actions (escalate with `regime escalate`)",
         late,
-        ["id", "regime", "org_code", "state", "deadline", "deadline_action", "days_overdue"],
+        ["id", "regime", "org_code", "state", "deadline", "deadline_action", "days_overdue", "escalate_to"],
     )
     due = inadequate_without_special_measures(engine, actor, day)
     print_frame(
@@ -274,3 +274,92 @@ def regime_adopt(
 
     cases = adopt_interventions(open_store(db), cli_actor(user))
     typer.echo(f"adopted {len(cases)} intervention(s) as commissioner cases {cases}")
+
+
+@regime_app.command("cases")
+@handles_errors
+def regime_list(
+    regime: str | None = typer.Option(None, "--regime", help="Only this regime's cases."),
+    org_code: str | None = typer.Option(None, "--org", help="Only this organisation's cases."),
+    open_only: bool = typer.Option(False, "--open", help="Only cases still open."),
+    db: DbOption = None,
+) -> None:
+    """Failure-regime cases, by id."""
+    import pandas as pd
+
+    from carelens.services.planning import regime_cases
+
+    page = regime_cases(open_store(db), cli_actor(), org_code, regime, open_only, page_size=10**6)
+    frame = pd.DataFrame(page.items, columns=page.columns)
+    print_frame("regime cases", frame, ["id", "regime", "org_code", "name", "state", "deadline", "closed"])
+
+
+@regime_app.command("escalate")
+@handles_errors
+def regime_escalate(
+    case_id: int = typer.Argument(..., help="Case id."),
+    reason: ReasonOption = ...,
+    user: WhoOption = ...,
+    at: EffectiveDateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Take an overdue case to its next step (enforcement; cancellation of registration last)."""
+    from carelens.services.planning import escalate_case
+
+    case = escalate_case(open_store(db), cli_actor(user), case_id, reason, date_option(at, "--at"))
+    due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
+    typer.echo(f"case {case_id} escalated to {case['state']}{due}")
+
+
+action_app = typer.Typer(help="Recovery actions of a failure-regime case.", no_args_is_help=True)
+regime_app.add_typer(action_app, name="action")
+
+
+@action_app.command("add")
+@handles_errors
+def action_add(
+    case_id: int = typer.Argument(..., help="Case id."),
+    action: str = typer.Option(..., "--action", help="What must be done."),
+    owner: str = typer.Option(..., "--owner", help="Who must do it."),
+    due: str = typer.Option(..., "--due", help="By when (ISO date)."),
+    user: WhoOption = ...,
+    db: DbOption = None,
+) -> None:
+    """Add a recovery action with its owner and due date."""
+    from carelens.services.planning import add_recovery_action
+
+    row = add_recovery_action(
+        open_store(db), cli_actor(user), case_id, action, owner, date_option(due, "--due")
+    )
+    typer.echo(
+        f"added recovery action {row['id']} to case {case_id}: {row['action']} ({row['owner']}, due {row['due_date']})"
+    )
+
+
+@action_app.command("done")
+@handles_errors
+def action_done(
+    action_id: int = typer.Argument(..., help="Recovery action id."),
+    note: str = typer.Option(..., "--note", help="The evidence it was done (recorded)."),
+    user: WhoOption = ...,
+    on: str | None = typer.Option(None, "--on", help="When (ISO; default today)."),
+    db: DbOption = None,
+) -> None:
+    """Mark a recovery action done, with the evidence."""
+    from carelens.services.planning import complete_recovery_action
+
+    row = complete_recovery_action(open_store(db), cli_actor(user), action_id, note, date_option(on, "--on"))
+    typer.echo(f"recovery action {action_id} done on {row['done_on']}")
+
+
+@action_app.command("list")
+@handles_errors
+def action_list(case_id: int = typer.Argument(..., help="Case id."), db: DbOption = None) -> None:
+    """A case's recovery actions, by due date."""
+    import pandas as pd
+
+    from carelens.services.planning import regime_case
+
+    case = regime_case(open_store(db), cli_actor(), case_id)
+    frame = pd.DataFrame(case["actions"], columns=["id", "action", "owner", "due_date", "status", "done_on"])
+    print_frame(f"recovery actions of case {case_id}", frame, list(frame.columns))

@@ -45,7 +45,7 @@ from carelens.monitor.comparison import Comparison, comparison_for
 from carelens.monitor.kernel import JUDGEMENT_COLUMNS, judge
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema
-from carelens.store.schema_fund import fund_intervention
+from carelens.store.schema_fund import fund_commissioner_assessment, fund_intervention
 
 RATINGS = ("outstanding", "good", "requires_improvement", "inadequate")
 """Best first; a rating's position is its severity."""
@@ -502,6 +502,43 @@ def record_intervention(
             },
         )
     return int(new_id)
+
+
+def record_assessments(engine: sa.Engine, scorecard: pd.DataFrame, year: int, user: str) -> list[int]:
+    """Record each commissioner's assessment of a year (overall, outcomes and finance ratings, reasons),
+    audited in one transaction: the evidence a commissioner intervention is closed on
+    (:mod:`carelens.plan.regime`). Returns the new ids, in scorecard order."""
+    if not (user or "").strip():
+        raise InputError(Problem("assessment", None, "user", "who records the assessment must be named"))
+    now = dt.datetime.now(dt.UTC)
+    ids = []
+    with engine.begin() as connection:
+        for row in scorecard.to_dict("records"):
+            values = dict(
+                commissioner_code=row["commissioner_code"],
+                year=year,
+                overall=row["overall"],
+                outcomes=row.get("outcomes_rating"),
+                finance=row.get("finance_rating"),
+                reasons=[str(r) for r in row["reasons"]],
+                user_name=user,
+                recorded_at=now,
+            )
+            new_id = int(
+                connection.execute(
+                    fund_commissioner_assessment.insert().values(**values)
+                ).inserted_primary_key[0]
+            )
+            repository.audit(
+                connection,
+                user,
+                "assessment.recorded",
+                fund_commissioner_assessment.name,
+                str(new_id),
+                {k: values[k] for k in ("commissioner_code", "year", "overall", "outcomes", "finance")},
+            )
+            ids.append(new_id)
+    return ids
 
 
 def interventions(engine: sa.Engine) -> pd.DataFrame:

@@ -148,6 +148,17 @@ class Transition:
     deadline_action: str | None = None
     rating_in: tuple[str, ...] = ()
     rating_not_in: tuple[str, ...] = ()
+    guard: str | None = None
+    """The evidence the move needs (one of :data:`GUARDS`), checked by :mod:`carelens.plan.regime`."""
+
+
+GUARDS = {
+    "reinspected": "a completed re-inspection since the case entered special measures, and published "
+    "ratings dated after entry that are no longer Inadequate overall or on any key question that was",
+    "recovered": "a commissioner assessment recorded since the case opened that is no longer inadequate, "
+    "and every recovery action of the case complete",
+}
+"""The evidence guards a transition may name (``guard:`` in ``regime.yaml``), with what each needs."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,8 @@ class Regime:
     initial: str
     terminal: frozenset[str]
     transitions: dict[str, Transition]
+    escalate: dict[str, str]
+    """For a state whose deadline has passed, the event that escalates the case (the next step)."""
 
     @property
     def states(self) -> set[str]:
@@ -185,12 +198,21 @@ def load_regimes(path: str | Path | None = None) -> dict[str, Regime]:
                 deadline_action=t.get("deadline_action", str, optional=True),
                 rating_in=_ratings(t, "rating_in"),
                 rating_not_in=_ratings(t, "rating_not_in"),
+                guard=t.get("guard", str, optional=True),
             )
+            if transitions[event].guard not in (None, *GUARDS):
+                t.problem("guard", f"unknown guard; one of: {', '.join(GUARDS)}")
+        escalate = spec.get("escalate", dict, default={}) or {}
+        for state, event in escalate.items():
+            move = transitions.get(event) if isinstance(event, str) else None
+            if move is None or state not in move.sources:
+                spec.problem(f"escalate.{state}", f"{event!r} is not a transition from {state!r}")
         regimes[name] = Regime(
             name=name,
             initial=spec.get("initial", str),
             terminal=frozenset(spec.get("terminal", list, default=[], of=str)),
             transitions=transitions,
+            escalate={str(state): str(event) for state, event in escalate.items()},
         )
     r.raise_if_any()
     return regimes

@@ -477,6 +477,14 @@ def by_rating(card: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def record_assessments(db: sa.Engine, actor: Actor, assessed: Any) -> list[int]:
+    """Record every commissioner's assessment of the year, audited as the actor's (the national board's):
+    the evidence a commissioner intervention is closed on."""
+    from carelens.fund.assessment import record_assessments as record
+
+    return record(db, assessed.assessment.scorecard, assessed.year, _national(actor))
+
+
 def intervene(db: sa.Engine, actor: Actor, assessed: Any, codes: list[str], decision: str) -> list[int]:
     """Record an intervention in each assessed commissioner of ``codes``, audited as the actor's: all or
     none, every commissioner not assessed named (:func:`carelens.fund.service.intervene`)."""

@@ -1,6 +1,7 @@
 """Inspection planning and the failure regime (``carelens.plan``): saved schedules, the inspections in
 them (with the confidential window of unannounced visits, their status, findings and evidence), the
-inspectors assigned, and failure-regime cases with every transition (who, when, why).
+inspectors assigned, and failure-regime cases with every transition (who, when, why) and their recovery
+actions (what, whose, by when, and when done).
 
 Declared on the shared :data:`carelens.store.schema.metadata`; created by the ``plan`` migration branch.
 Inspector ids are plain codes (the inspectorate is read from files). Unannounced windows are read only
@@ -103,4 +104,21 @@ plan_regime_transition = sa.Table(
     sa.Column("user_name", sa.String(100), nullable=False, comment="who"),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_plan_regime_transition_case", "case_id"),
+)
+
+plan_recovery_action = sa.Table(
+    "plan_recovery_action",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", RowId, sa.ForeignKey("plan_regime_case.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False, comment="what must be done"),
+    sa.Column("owner", sa.String(200), nullable=False, comment="who must do it"),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, comment="'open' or 'done'"),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("done_on", sa.Date, nullable=True),
+    sa.Column("done_by", sa.String(100), nullable=True),
+    sa.Column("note", sa.Text, nullable=True, comment="the evidence it was done"),
+    sa.Index("ix_plan_recovery_action_case", "case_id"),
 )
