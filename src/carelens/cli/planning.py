@@ -88,7 +88,6 @@ def plan_inspections(
     ),
     teams: Path | None = typer.Option(None, "--teams", help="Write the team of each inspection here."),
     save: bool = typer.Option(False, "--save/--no-save", help="Store the schedule as a draft (audited)."),
-    user: str = typer.Option("carelens", "--user", help="Who saves the schedule (audit log)."),
 ) -> None:
     """Schedule the inspections due within the horizon: teams and dates, deadlines met, and what cannot be met and why."""
     from carelens.services.planning import make_schedule, save_schedule, schedule_teams
@@ -150,7 +149,7 @@ def plan_inspections(
         write_table(schedule_teams(result, inputs.inspectors), teams)
         typer.echo(f"wrote {teams}")
     if save:
-        schedule_id = save_schedule(engine, cli_actor(user), result, inputs.inspectors, inputs.as_of)
+        schedule_id = save_schedule(engine, cli_actor(engine), result, inputs.inspectors, inputs.as_of)
         typer.echo(f"saved as draft schedule {schedule_id}")
 
 
@@ -199,7 +198,6 @@ regime_app = typer.Typer(
 )
 app.add_typer(regime_app, name="regime")
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
-WhoOption = Annotated[str, typer.Option("--user", help="Who (recorded).")]
 EffectiveDateOption = Annotated[str | None, typer.Option("--at", help="Effective date (ISO; default today).")]
 
 
@@ -209,14 +207,14 @@ def regime_open(
     regime: str = typer.Argument(..., help="provider, nhs_trust or commissioner."),
     org_code: str = typer.Argument(..., help="Organisation code."),
     reason: ReasonOption = ...,
-    user: WhoOption = ...,
     at: EffectiveDateOption = None,
     db: DbOption = None,
 ) -> None:
     """Open a failure-regime case."""
     from carelens.services.planning import open_case
 
-    case_id = open_case(open_store(db), cli_actor(user), regime, org_code, reason, date_option(at, "--at"))
+    engine = open_store(db)
+    case_id = open_case(engine, cli_actor(engine), regime, org_code, reason, date_option(at, "--at"))
     typer.echo(f"opened {regime} case {case_id} for {org_code}")
 
 
@@ -226,14 +224,14 @@ def regime_move(
     case_id: int = typer.Argument(..., help="Case id."),
     event: str = typer.Argument(..., help="Transition, e.g. warning_notice, enter_special_measures."),
     reason: ReasonOption = ...,
-    user: WhoOption = ...,
     at: EffectiveDateOption = None,
     db: DbOption = None,
 ) -> None:
     """Move a case (illegal transitions are refused with exit code 2)."""
     from carelens.services.planning import move_case
 
-    case = move_case(open_store(db), cli_actor(user), case_id, event, reason, date_option(at, "--at"))
+    engine = open_store(db)
+    case = move_case(engine, cli_actor(engine), case_id, event, reason, date_option(at, "--at"))
     due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
     typer.echo(f"case {case_id} is now {case['state']}{due}")
 
@@ -249,7 +247,8 @@ def regime_overdue(
 
     from carelens.services.planning import inadequate_without_special_measures, overdue_cases
 
-    engine, actor = open_store(db), cli_actor()
+    engine = open_store(db)
+    actor = cli_actor(engine)
     day = date_option(as_of, "--as-of") or dt.date.today()
     late = overdue_cases(engine, actor, day)
     print_frame(
@@ -266,11 +265,11 @@ def regime_overdue(
 @regime_app.command("adopt-interventions")
 @handles_errors
 def regime_adopt(
-    user: WhoOption = ...,
     db: DbOption = None,
 ) -> None:
     """Take over the open commissioner interventions decided by the national board (carelens fund)."""
     from carelens.services.planning import adopt_interventions
 
-    cases = adopt_interventions(open_store(db), cli_actor(user))
+    engine = open_store(db)
+    cases = adopt_interventions(engine, cli_actor(engine))
     typer.echo(f"adopted {len(cases)} intervention(s) as commissioner cases {cases}")
