@@ -71,8 +71,8 @@ def confirm_identity(db: Db, user_name: str, password: str) -> Actor:
     """The actor of a stored user whose password is given now (an approver confirming at the command
     line, beside the signed-in proposer): one answer for an unknown user, a wrong password or a disabled
     account (:class:`Unauthenticated`), and every failure in the audit log."""
-    from carelens.services.auth import FAILED_SIGN_IN_ACTOR, _dummy_hash, actor_from_row, verify_password
     from carelens.services._db import writing
+    from carelens.services.auth import FAILED_SIGN_IN_ACTOR, _dummy_hash, actor_from_row, verify_password
 
     with reading(db) as connection:
         row = (
