@@ -38,11 +38,12 @@ def stderr_console():
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Map :class:`InputError` to exit 2 (listing every problem) and other exceptions to exit 1."""
+    """Map :class:`InputError` to exit 2 (listing every problem), a refusal (not signed in, not allowed,
+    an impossible request) to exit 2 saying why, and other exceptions to exit 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from carelens.errors import Forbidden, InputError, Unauthenticated
+        from carelens.errors import Forbidden, InputError, Invalid, Unauthenticated
 
         try:
             return func(*args, **kwargs)
@@ -53,7 +54,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except typer.Exit:
             raise
-        except (Unauthenticated, Forbidden) as exc:  # not signed in, or not allowed: the user's to fix
+        except (Unauthenticated, Forbidden, Invalid) as exc:  # not signed in, not allowed, impossible
             stderr_console().print(f"[bold red]Refused[/]: {exc}", highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as exc:  # anything else is our failure, not the user's input
