@@ -48,7 +48,9 @@ def seed_trusts(engine) -> None:
     with engine.begin() as connection:
         import_id = seed_import(connection, "test", "test")
         rows = [dict(code=c, name=f"Trust {c}", kind="nhs_trust") for c in TRUSTS]
-        seed_organisations(connection, rows + [dict(code="G1", name="A surgery", kind="gp_practice")], import_id)
+        seed_organisations(
+            connection, [*rows, dict(code="G1", name="A surgery", kind="gp_practice")], import_id
+        )
 
 
 def audit_names(engine, action: str) -> list[str]:
@@ -154,7 +156,9 @@ def test_rate_record_departure_needs_the_approvers_own_password(stores):
     right = run(cli, args, input="chief-password\n")
     assert right.exit_code == 0, right.output
     with engine.connect() as connection:
-        approved = connection.execute(sa.select(sa.text("approved_by, recorded_by FROM assessed_rating"))).one()
+        approved = connection.execute(
+            sa.select(sa.text("approved_by, recorded_by FROM assessed_rating"))
+        ).one()
     assert approved[0] == "chief" and approved[1].startswith(LOCAL_ADMIN + " (operating-system user")
 
 
@@ -221,7 +225,9 @@ def bearer(engine, name: str) -> dict[str, str]:
 
 def test_submissions_through_the_api_are_seen_only_by_those_who_handle_them(api):
     engine, client = api
-    sent = client.post("/api/v1/intel/experiences", json={"org_code": "T01", "sentiment": "negative", "text": "x"})
+    sent = client.post(
+        "/api/v1/intel/experiences", json={"org_code": "T01", "sentiment": "negative", "text": "x"}
+    )
     assert sent.status_code == 201 and sent.json()["status"] == "recorded"
     concern = client.post("/api/v1/intel/concerns", json={"org_code": "T01", "text": "unsafe staffing"})
     assert concern.status_code == 201 and concern.json()["status"] == "new"
@@ -241,9 +247,13 @@ def test_submissions_through_the_api_are_seen_only_by_those_who_handle_them(api)
     assert {item["kind"] for item in listed["items"]} == {"experience", "concern"}
     # the text is nowhere in the audit log; the sender is 'anonymous'
     with engine.connect() as connection:
-        events = connection.execute(
-            sa.select(schema.audit_event).where(schema.audit_event.c.action.like("intel.%"))
-        ).mappings().all()
+        events = (
+            connection.execute(
+                sa.select(schema.audit_event).where(schema.audit_event.c.action.like("intel.%"))
+            )
+            .mappings()
+            .all()
+        )
     assert [(e["action"], e["user_name"]) for e in events] == [
         ("intel.experience", "anonymous"),
         ("intel.concern", "anonymous"),
@@ -275,9 +285,13 @@ def test_triage_by_an_analyst_is_audited_and_follows_its_steps(api):
     done = client.post(path, json={"status": "validated", "reason": "two staff say so"}, headers=analyst)
     assert done.status_code == 200 and done.json()["triaged_by"] == "analyst-1"
     with engine.connect() as connection:
-        event = connection.execute(
-            sa.select(schema.audit_event).where(schema.audit_event.c.action == "intel.triaged")
-        ).mappings().one()
+        event = (
+            connection.execute(
+                sa.select(schema.audit_event).where(schema.audit_event.c.action == "intel.triaged")
+            )
+            .mappings()
+            .one()
+        )
     assert event["user_name"] == "analyst-1"
     assert event["detail"]["before"]["status"] == "new" and event["detail"]["after"]["status"] == "validated"
 
@@ -360,10 +374,11 @@ def test_a_validated_staff_concern_raises_elevated_risk_in_monitoring(engine):
     with engine.connect() as connection:
         org = schema_monitor_org()
         rows = {
-            r.org_code: r
-            for r in connection.execute(sa.select(org).where(org.c.run_id == raised.run_id))
+            r.org_code: r for r in connection.execute(sa.select(org).where(org.c.run_id == raised.run_id))
         }
-        before = {r.org_code: r for r in connection.execute(sa.select(org).where(org.c.run_id == first.run_id))}
+        before = {
+            r.org_code: r for r in connection.execute(sa.select(org).where(org.c.run_id == first.run_id))
+        }
     assert rows["T05"].elevated == before["T05"].elevated + 1
     assert rows["T05"].applicable == before["T05"].applicable + 1
     assert rows["T05"].score > before["T05"].score

@@ -80,7 +80,13 @@ TEMPLATES = {
 
 NAVIGATION: dict[Role, list[str]] = {
     Role.PUBLIC: ["/search", "/league-tables", "/system-reviews"],
-    Role.PROVIDER: ["/organisations/{provider}", "/search", "/league-tables", "/monitoring", "/system-reviews"],
+    Role.PROVIDER: [
+        "/organisations/{provider}",
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/system-reviews",
+    ],
     Role.COMMISSIONER: [
         "/commissioners/{commissioner}",
         "/organisations/{commissioner}",

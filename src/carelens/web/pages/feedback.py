@@ -34,7 +34,9 @@ def visible_to(actor: Actor) -> bool:
     return True
 
 
-def _form(request: Request, actor: Actor, code: str, errors: list, status: int = 200, **values) -> HTMLResponse:
+def _form(
+    request: Request, actor: Actor, code: str, errors: list, status: int = 200, **values
+) -> HTMLResponse:
     """The form with a fresh anti-forgery token (cookie and hidden field), never cached."""
     organisation = organisation_service.get_organisation(store(request), actor, code)
     csrf = secrets.token_urlsafe(32)
@@ -54,7 +56,12 @@ def _form(request: Request, actor: Actor, code: str, errors: list, status: int =
     )
     response.headers["Cache-Control"] = "no-store"
     response.set_cookie(
-        CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/organisations"
+        CSRF_COOKIE,
+        csrf,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/organisations",
     )
     return response
 
@@ -96,7 +103,9 @@ def feedback_submit(
     except ServiceError as error:
         if error.status == 404:
             raise
-        response = _form(request, actor, code, [{"text": error.message, "href": "#text"}], error.status, **values)
+        response = _form(
+            request, actor, code, [{"text": error.message, "href": "#text"}], error.status, **values
+        )
         if getattr(error, "retry_after", None):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
