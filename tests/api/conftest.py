@@ -117,6 +117,31 @@ def fill(engine: sa.Engine) -> None:
             hasher=password_hasher(**TEST_HASH),
         )
     fill_systems(engine)  # places, reviews and ACOs (tests/api/systems_seed.py), through the domain functions
+    fill_intel(engine)
+
+
+INTEL_IDS = {"P1_concern": 1, "P2_experience": 2, "G1_concern": 3}
+"""Submissions in the fixture (ids as a fresh store numbers them): a staff concern about P1 (hospitals,
+the inspector's own), a negative experience of P2 (hospitals) and a public concern about G1 (primary care)."""
+
+
+def fill_intel(engine: sa.Engine) -> None:
+    """The fixture's experiences and concerns, written straight into the table in :data:`INTEL_IDS` order."""
+    from carelens.store.schema_intel import intel_submission
+
+    received = dt.datetime(2024, 2, 10, tzinfo=dt.UTC)
+    rows = [
+        dict(kind="concern", org_code="P1", submitter="staff", sentiment=None, status="new"),
+        dict(kind="experience", org_code="P2", submitter="public", sentiment="negative", status="recorded"),
+        dict(kind="concern", org_code="G1", submitter="public", sentiment=None, status="new"),
+    ]
+    with engine.begin() as c:
+        for row in rows:
+            c.execute(
+                intel_submission.insert().values(
+                    **row, text=f"about {row['org_code']}", received_at=received, submitted_by="anonymous"
+                )
+            )
 
 
 MONITOR_RUN = 2

@@ -16,6 +16,7 @@ from .conftest import (
     ALLOCATION_RUN,
     ASSESSED_IDS,
     INSPECTIONS,
+    INTEL_IDS,
     MONITOR_RUN,
     ORG_NAMES,
     RATING_IDS,
@@ -144,6 +145,41 @@ SYSTEMS_TEMPLATES = {
     "/api/v1/systems/aco-settlements/{settlement_id}": f"/api/v1/systems/aco-settlements/{SETTLEMENTS['ACO1']}",
 }
 
+# --- intelligence from people (tests/api/conftest.py fill_intel) ---------------------------------------
+# Anyone may share an experience or raise a concern; only the roles that handle them see them, each in
+# its reach of confidential data (an inspector its own P1, a chief inspector hospitals), and everyone
+# else gets 404, never 403. Only analysts and administrators triage (an experience is not triaged: 400).
+HANDLE_ALL = dict(analyst=200, admin=200)
+HANDLE_HOSPITALS = dict(chief_inspector=200, **HANDLE_ALL)
+HANDLERS = dict(inspector=200, **HANDLE_HOSPITALS)
+INTEL_MATRIX: list[tuple[str, str, dict[Role, int]]] = [
+    ("POST", "/api/v1/intel/experiences", dict.fromkeys(R, 201)),
+    ("POST", "/api/v1/intel/concerns", dict.fromkeys(R, 201)),
+    ("GET", "/api/v1/intel/submissions", only(404, **HANDLERS)),
+    ("GET", "/api/v1/intel/submissions?kind=concern&format=csv", only(404, **HANDLERS)),
+    ("GET", f"/api/v1/intel/submissions/{INTEL_IDS['P1_concern']}", only(404, **HANDLERS)),
+    ("GET", f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}", only(404, **HANDLE_HOSPITALS)),
+    ("GET", f"/api/v1/intel/submissions/{INTEL_IDS['G1_concern']}", only(404, **HANDLE_ALL)),
+    ("GET", "/api/v1/intel/submissions/999", dict.fromkeys(R, 404)),
+    (
+        "POST",
+        f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}/triage",
+        only(404, analyst=400, admin=400, chief_inspector=403),
+    ),
+    ("GET", "/api/v1/intel/experience-indicator", only(404, **HANDLERS)),
+]
+INTEL_TEMPLATES = {
+    "/api/v1/intel/submissions/{submission_id}": f"/api/v1/intel/submissions/{INTEL_IDS['P1_concern']}",
+    "/api/v1/intel/submissions/{submission_id}/triage": (
+        f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}/triage"
+    ),
+}
+POST_BODIES = {
+    "/api/v1/intel/experiences": {"org_code": "L1", "sentiment": "positive", "text": "kind nurses"},
+    "/api/v1/intel/concerns": {"org_code": "L1", "text": "staffing on the ward at night"},
+    f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}/triage": {"status": "validated", "reason": "r"},
+}
+
 MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations", ALL_200),
     ("GET", "/api/v1/organisations?q=plymouth&format=csv", ALL_200),
@@ -268,15 +304,18 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
         only(403, national_board=409, admin=409, analyst=403, inspector=404, chief_inspector=404),
     ),
     *SYSTEMS_MATRIX,
+    *INTEL_MATRIX,
 ]
 
 
 @pytest.mark.parametrize("role", R, ids=[r.value for r in R])
 @pytest.mark.parametrize(("method", "path", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_permission_matrix(client, tokens, method, path, expected, role):
-    body = WRITE_BODIES.get(path)
-    if body is None and method == "POST":
-        body = {"user_name": f"new-{role.value}", "role": "analyst"}
+    body = WRITE_BODIES.get(path, POST_BODIES.get(path))
+    if method == "POST":
+        if body is None:
+            body = {"user_name": f"new-{role.value}", "role": "analyst"}
+        client.app.state.submission_guard = None  # each case its own rate limit (tested in tests/intel)
     response = client.request(method, path.split("#")[0], headers=auth(tokens[role]), json=body)
     assert response.status_code == expected[role], response.text
 
@@ -303,6 +342,7 @@ def test_every_api_route_is_in_the_matrix(client):
         "/api/v1/regime/cases/{case_id}/actions": f"/api/v1/regime/cases/{REGIME_CASES['C1']}/actions",
         "/api/v1/regime/actions/{action_id}": f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}",
         **SYSTEMS_TEMPLATES,
+        **INTEL_TEMPLATES,
     }
     missing = []
     for path, item in client.get("/openapi.json").json()["paths"].items():

@@ -50,6 +50,9 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/organisations/NOPE/report", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/report.pdf", ALL_200),
     ("GET", "/organisations/NOPE/report.pdf", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/RK9/feedback", ALL_200),
+    ("GET", "/organisations/NOPE/feedback", dict.fromkeys(R, 404)),
+    ("POST", "/organisations/RK9/feedback", dict.fromkeys(R, 400)),  # no anti-forgery token: refused
     ("GET", "/league-tables", ALL_200),
     # Every role but the public may open the overview; it shows only the organisations in reach.
     ("GET", "/monitoring", only(200, public=403)),
@@ -69,6 +72,7 @@ TEMPLATES = {
     "/organisations/{code}": "/organisations/RK9",
     "/organisations/{code}/report": "/organisations/RK9/report",
     "/organisations/{code}/report.pdf": "/organisations/RK9/report.pdf",
+    "/organisations/{code}/feedback": "/organisations/RK9/feedback",
     "/commissioners/{code}": "/commissioners/{commissioner}",
     "/system-reviews/{review_id}": "/system-reviews/{unpublished_review}",
 }
@@ -76,7 +80,13 @@ TEMPLATES = {
 
 NAVIGATION: dict[Role, list[str]] = {
     Role.PUBLIC: ["/search", "/league-tables", "/system-reviews"],
-    Role.PROVIDER: ["/organisations/{provider}", "/search", "/league-tables", "/monitoring", "/system-reviews"],
+    Role.PROVIDER: [
+        "/organisations/{provider}",
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/system-reviews",
+    ],
     Role.COMMISSIONER: [
         "/commissioners/{commissioner}",
         "/organisations/{commissioner}",

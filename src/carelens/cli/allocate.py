@@ -109,7 +109,7 @@ def allocate_run(
         write_table(result.places, places)
         typer.echo(f"wrote {places}")
     if save:
-        run_id = save_allocation(engine, cli_actor(), result, "store" if (db or store) else "files")
+        run_id = save_allocation(engine, cli_actor(engine), result, "store" if (db or store) else "files")
         typer.echo(f"saved allocation run #{run_id}")
 
 
@@ -202,7 +202,8 @@ def allocate_budgets(
     """Record or list delegated and pooled budgets per commissioner and year (changes are audited)."""
     from carelens.services.funding import budget_summary, record_budgets
 
-    engine, actor = open_store(db), cli_actor()
+    engine = open_store(db)
+    actor = cli_actor(engine)
     if file is not None:
         counts = record_budgets(engine, actor, file)
         typer.echo(

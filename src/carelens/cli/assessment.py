@@ -105,10 +105,10 @@ def assess_commissioners(
         f"Spearman rho (population vs net worse share) = {result.size_correlation:.3f}, p = {result.size_p_value:.3f}"
     )
     if intervene_codes:  # every code checked before anything is written: all the interventions or none
-        recorded = intervene(engine, cli_actor(), assessed, list(intervene_codes), decision)
+        recorded = intervene(engine, cli_actor(engine), assessed, list(intervene_codes), decision)
     if record:
         typer.echo(
-            f"recorded {len(record_assessments(engine, cli_actor(), assessed))} assessment(s) of {year}"
+            f"recorded {len(record_assessments(engine, cli_actor(engine), assessed))} assessment(s) of {year}"
         )
     if out:
         write_table(card.assign(reasons=card["reasons"].map("; ".join)), out)
@@ -197,17 +197,31 @@ def rate_record(
     rationale: str | None = typer.Option(
         None, "--rationale", help="Required for a departure from the rules."
     ),
-    approved_by: str | None = typer.Option(None, "--approved-by", help="Required for a departure."),
+    approved_by: str | None = typer.Option(
+        None,
+        "--approved-by",
+        help="The user approving a departure (a second person: asked for their password here).",
+    ),
     published: bool = typer.Option(False, "--published/--draft"),
     db: DbOption = None,
 ) -> None:
-    """Record a rating in the append-only history (a departure needs --rationale and --approved-by)."""
+    """Record a rating in the append-only history (a departure needs --rationale and --approved-by,
+    whose user confirms with their own password)."""
+    from carelens.services.approvals import confirm_identity, require_second_person
     from carelens.services.assessment import record_rating
 
     when = date_option(date, "--date")
+    engine = open_store(db)
+    actor = cli_actor(engine)
+    if approved_by is not None:
+        password = typer.prompt(f"password of {approved_by} (approving the departure)", hide_input=True)
+        approver = confirm_identity(engine, approved_by, password)
+        approved_by = require_second_person(
+            engine, approver, actor.user_name, org_code=org_code, what="a departure from the rules"
+        )
     new_id = record_rating(
-        open_store(db),
-        cli_actor(),
+        engine,
+        actor,
         org_code,
         level=level,
         service=service,
@@ -238,7 +252,8 @@ def rate_trusts(
     from carelens.services.assessment import record_trust_ratings
 
     when = date_option(on, "--on") if on else dt.date.today()
-    recorded = record_trust_ratings(open_store(db), cli_actor(), when)
+    engine = open_store(db)
+    recorded = record_trust_ratings(engine, cli_actor(engine), when)
     typer.echo(f"recorded {recorded} trust ratings aggregated from location ratings in effect on {when}")
 
 

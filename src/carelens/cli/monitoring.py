@@ -103,9 +103,10 @@ def monitor(
         console=console,
     ) as progress:
         task = progress.add_task("monitor", total=None)
+        store = connect(db)
         summary = run_pass(
-            connect(db),
-            cli_actor(),
+            store,
+            cli_actor(store),
             parquet=parquet,
             period_from=start,
             period_to=end,
@@ -158,7 +159,8 @@ def profile(
     from carelens.services.monitoring import intelligence_profile
 
     try:
-        data = intelligence_profile(connect(db), cli_actor(), org_code, run)
+        store = connect(db)
+        data = intelligence_profile(store, cli_actor(store), org_code, run)
     except LookupError as exc:
         raise InputError(Problem("profile", None, "org_code", str(exc))) from None
     org = data["organisation"]

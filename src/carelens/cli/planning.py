@@ -88,7 +88,6 @@ def plan_inspections(
     ),
     teams: Path | None = typer.Option(None, "--teams", help="Write the team of each inspection here."),
     save: bool = typer.Option(False, "--save/--no-save", help="Store the schedule as a draft (audited)."),
-    user: str = typer.Option("carelens", "--user", help="Who saves the schedule (audit log)."),
 ) -> None:
     """Schedule the inspections due within the horizon: teams and dates, deadlines met, and what cannot be met and why."""
     from carelens.services.planning import make_schedule, save_schedule, schedule_teams
@@ -150,7 +149,7 @@ def plan_inspections(
         write_table(schedule_teams(result, inputs.inspectors), teams)
         typer.echo(f"wrote {teams}")
     if save:
-        schedule_id = save_schedule(engine, cli_actor(user), result, inputs.inspectors, inputs.as_of)
+        schedule_id = save_schedule(engine, cli_actor(engine), result, inputs.inspectors, inputs.as_of)
         typer.echo(f"saved as draft schedule {schedule_id}")
 
 
@@ -199,7 +198,6 @@ regime_app = typer.Typer(
 )
 app.add_typer(regime_app, name="regime")
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
-WhoOption = Annotated[str, typer.Option("--user", help="Who (recorded).")]
 EffectiveDateOption = Annotated[str | None, typer.Option("--at", help="Effective date (ISO; default today).")]
 
 
@@ -209,14 +207,14 @@ def regime_open(
     regime: str = typer.Argument(..., help="provider, nhs_trust or commissioner."),
     org_code: str = typer.Argument(..., help="Organisation code."),
     reason: ReasonOption = ...,
-    user: WhoOption = ...,
     at: EffectiveDateOption = None,
     db: DbOption = None,
 ) -> None:
     """Open a failure-regime case."""
     from carelens.services.planning import open_case
 
-    case_id = open_case(open_store(db), cli_actor(user), regime, org_code, reason, date_option(at, "--at"))
+    engine = open_store(db)
+    case_id = open_case(engine, cli_actor(engine), regime, org_code, reason, date_option(at, "--at"))
     typer.echo(f"opened {regime} case {case_id} for {org_code}")
 
 
@@ -226,14 +224,14 @@ def regime_move(
     case_id: int = typer.Argument(..., help="Case id."),
     event: str = typer.Argument(..., help="Transition, e.g. warning_notice, enter_special_measures."),
     reason: ReasonOption = ...,
-    user: WhoOption = ...,
     at: EffectiveDateOption = None,
     db: DbOption = None,
 ) -> None:
     """Move a case (illegal transitions are refused with exit code 2)."""
     from carelens.services.planning import move_case
 
-    case = move_case(open_store(db), cli_actor(user), case_id, event, reason, date_option(at, "--at"))
+    engine = open_store(db)
+    case = move_case(engine, cli_actor(engine), case_id, event, reason, date_option(at, "--at"))
     due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
     typer.echo(f"case {case_id} is now {case['state']}{due}")
 
@@ -249,7 +247,8 @@ def regime_overdue(
 
     from carelens.services.planning import inadequate_without_special_measures, overdue_cases
 
-    engine, actor = open_store(db), cli_actor()
+    engine = open_store(db)
+    actor = cli_actor(engine)
     day = date_option(as_of, "--as-of") or dt.date.today()
     late = overdue_cases(engine, actor, day)
     print_frame(
@@ -266,13 +265,13 @@ def regime_overdue(
 @regime_app.command("adopt-interventions")
 @handles_errors
 def regime_adopt(
-    user: WhoOption = ...,
     db: DbOption = None,
 ) -> None:
     """Take over the open commissioner interventions decided by the national board (carelens fund)."""
     from carelens.services.planning import adopt_interventions
 
-    cases = adopt_interventions(open_store(db), cli_actor(user))
+    engine = open_store(db)
+    cases = adopt_interventions(engine, cli_actor(engine))
     typer.echo(f"adopted {len(cases)} intervention(s) as commissioner cases {cases}")
 
 
@@ -289,7 +288,8 @@ def regime_list(
 
     from carelens.services.planning import regime_cases
 
-    page = regime_cases(open_store(db), cli_actor(), org_code, regime, open_only, page_size=10**6)
+    store = open_store(db)
+    page = regime_cases(store, cli_actor(store), org_code, regime, open_only, page_size=10**6)
     frame = pd.DataFrame(page.items, columns=page.columns)
     print_frame("regime cases", frame, ["id", "regime", "org_code", "name", "state", "deadline", "closed"])
 
@@ -299,14 +299,14 @@ def regime_list(
 def regime_escalate(
     case_id: int = typer.Argument(..., help="Case id."),
     reason: ReasonOption = ...,
-    user: WhoOption = ...,
     at: EffectiveDateOption = None,
     db: DbOption = None,
 ) -> None:
     """Take an overdue case to its next step (enforcement; cancellation of registration last)."""
     from carelens.services.planning import escalate_case
 
-    case = escalate_case(open_store(db), cli_actor(user), case_id, reason, date_option(at, "--at"))
+    store = open_store(db)
+    case = escalate_case(store, cli_actor(store), case_id, reason, date_option(at, "--at"))
     due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
     typer.echo(f"case {case_id} escalated to {case['state']}{due}")
 
@@ -322,15 +322,13 @@ def action_add(
     action: str = typer.Option(..., "--action", help="What must be done."),
     owner: str = typer.Option(..., "--owner", help="Who must do it."),
     due: str = typer.Option(..., "--due", help="By when (ISO date)."),
-    user: WhoOption = ...,
     db: DbOption = None,
 ) -> None:
     """Add a recovery action with its owner and due date."""
     from carelens.services.planning import add_recovery_action
 
-    row = add_recovery_action(
-        open_store(db), cli_actor(user), case_id, action, owner, date_option(due, "--due")
-    )
+    store = open_store(db)
+    row = add_recovery_action(store, cli_actor(store), case_id, action, owner, date_option(due, "--due"))
     typer.echo(
         f"added recovery action {row['id']} to case {case_id}: {row['action']} ({row['owner']}, due {row['due_date']})"
     )
@@ -341,14 +339,14 @@ def action_add(
 def action_done(
     action_id: int = typer.Argument(..., help="Recovery action id."),
     note: str = typer.Option(..., "--note", help="The evidence it was done (recorded)."),
-    user: WhoOption = ...,
     on: str | None = typer.Option(None, "--on", help="When (ISO; default today)."),
     db: DbOption = None,
 ) -> None:
     """Mark a recovery action done, with the evidence."""
     from carelens.services.planning import complete_recovery_action
 
-    row = complete_recovery_action(open_store(db), cli_actor(user), action_id, note, date_option(on, "--on"))
+    store = open_store(db)
+    row = complete_recovery_action(store, cli_actor(store), action_id, note, date_option(on, "--on"))
     typer.echo(f"recovery action {action_id} done on {row['done_on']}")
 
 
@@ -360,6 +358,7 @@ def action_list(case_id: int = typer.Argument(..., help="Case id."), db: DbOptio
 
     from carelens.services.planning import regime_case
 
-    case = regime_case(open_store(db), cli_actor(), case_id)
+    store = open_store(db)
+    case = regime_case(store, cli_actor(store), case_id)
     frame = pd.DataFrame(case["actions"], columns=["id", "action", "owner", "due_date", "status", "done_on"])
     print_frame(f"recovery actions of case {case_id}", frame, list(frame.columns))

@@ -49,9 +49,10 @@ def db_upgrade(
     ),
 ) -> None:
     """Create the database schema, or migrate it to the newest (or a given) revision."""
+    from carelens.cli._common import current_user
     from carelens.services.database import upgrade
 
-    url, reached = upgrade(db, revision)
+    url, reached = upgrade(db, revision, os_user=current_user())
     typer.echo(f"database {url} is at revision(s) {', '.join(sorted(reached))}")
 
 
@@ -102,7 +103,8 @@ def ingest(
     for path, why in skipped:
         typer.echo(f"skipped {path}: {why}")
     with _progress(source, len(paths)) if folder else nullcontext() as advance:
-        results = import_files(connect(db), cli_actor(), source, paths, period=as_of, progress=advance)
+        engine = connect(db)
+        results = import_files(engine, cli_actor(engine), source, paths, period=as_of, progress=advance)
     for result in results:
         name = Path(result.file).name
         if result.status == "loaded":

@@ -81,7 +81,7 @@ def systems_rank(
 
     engine, cfg, definitions = _systems_context(db, config)
     compared, ranking = place_selection(
-        engine, cli_actor(), cfg, definitions, date_option(period, "--period")
+        engine, cli_actor(engine), cfg, definitions, date_option(period, "--period")
     )
     if ranking is None:
         stderr_console().print(
@@ -130,7 +130,7 @@ def systems_review_direct(
     engine, cfg, _ = _systems_context(db, config)
     new_id, under = record_direction(
         engine,
-        cli_actor(),
+        cli_actor(engine),
         cfg,
         reference=reference,
         directed_by=directed_by,
@@ -157,7 +157,7 @@ def systems_review_plan(
 
     engine, cfg, definitions = _systems_context(db, config)
     plan = programme_plan(
-        engine, cli_actor(), cfg, definitions, budget, cost_per_review, date_option(period, "--period")
+        engine, cli_actor(engine), cfg, definitions, budget, cost_per_review, date_option(period, "--period")
     )
     _print_plan(plan)
     print_frame("places", plan.places[plan.places["selected"]], ["rank", "org_code", "score"])
@@ -175,7 +175,9 @@ def systems_review_select(
     from carelens.services.systems import select_places
 
     engine, cfg, definitions = _systems_context(db, config)
-    plan = select_places(engine, cli_actor(), reference, cfg, definitions, date_option(period, "--period"))
+    plan = select_places(
+        engine, cli_actor(engine), reference, cfg, definitions, date_option(period, "--period")
+    )
     _print_plan(plan)
     print_frame("selected places", plan.places[plan.places["selected"]], ["rank", "org_code", "score"])
 
@@ -198,7 +200,7 @@ def systems_review_record(
     engine, cfg, _ = _systems_context(db, config)
     review_id = record_review(
         engine,
-        cli_actor(),
+        cli_actor(engine),
         reference,
         place,
         findings,
@@ -230,7 +232,7 @@ def systems_review_actions(
     from carelens.services.systems import action_plans, record_actions
 
     engine, _, _ = _systems_context(db, None)
-    actor = cli_actor()
+    actor = cli_actor(engine)
     if file is not None:
         if place is None:
             raise InputError(
@@ -271,7 +273,7 @@ def aco_settle(
 
     engine, cfg, definitions = _systems_context(db, config)
     wanted = parse_year(year)
-    settled, lines = settle_acos(engine, cli_actor(), finance, wanted, cfg, definitions, market)
+    settled, lines = settle_acos(engine, cli_actor(engine), finance, wanted, cfg, definitions, market)
     columns = ["aco_code", "population", "benchmark_gbp", "expenditure_gbp", "savings_rate", "minimum_rate"]
     columns += ["quality_passed", "outcome", "payment_gbp"]
     print_frame(f"ACO settlement {year}", settled, columns)

@@ -19,9 +19,14 @@ def prepare_demo_store(out: Path, progress: Callable[[str], None] | None = None)
     """A fresh SQLite store in ``out`` with the packaged demo data loaded.
 
     The demo accounts are made after :func:`run_demo_jobs` (:func:`carelens.services.auth.create_demo_users`),
-    because the demo inspector is tied to assignments in the inspection plan those jobs save.
+    because the demo inspector is tied to assignments in the inspection plan those jobs save. The store
+    is created with its local administrator (:mod:`carelens.services.identity`), so the command line
+    works on it before anyone signs in.
     """
+    import getpass
+
     from carelens.demo.store import load_demo_store
+    from carelens.services.identity import create_with_store
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema
 
@@ -30,6 +35,7 @@ def prepare_demo_store(out: Path, progress: Callable[[str], None] | None = None)
     path.unlink(missing_ok=True)
     engine = create_engine(f"sqlite:///{path}")
     ensure_schema(engine)
+    create_with_store(engine, getpass.getuser())
     load_demo_store(engine, progress=progress)
     return engine
 

@@ -26,7 +26,7 @@ from carelens.model.access import ANONYMOUS, Actor
 from carelens.services import ServiceError
 from carelens.services.auth import actor_for_token, login, logout, remembered_actor
 from carelens.services.settings import get_settings
-from carelens.services.throttle import SignInGuard, TooManyAttempts
+from carelens.services.throttle import SignInGuard, SubmissionGuard, TooManyAttempts
 
 SESSION_COOKIE = "carelens_session"
 """Name of the web session cookie (HttpOnly, SameSite=Lax)."""
@@ -42,6 +42,7 @@ __all__ = [
     "logout",
     "sign_in",
     "start_session",
+    "submission_guard",
 ]
 
 
@@ -130,6 +131,14 @@ def sign_in_guard(app) -> SignInGuard:
     guard = getattr(app.state, "sign_in_guard", None)
     if guard is None:
         guard = app.state.sign_in_guard = SignInGuard(get_settings())
+    return guard
+
+
+def submission_guard(app) -> SubmissionGuard:
+    """The app's throttle of experiences and concerns sent (one per app, so per server process)."""
+    guard = getattr(app.state, "submission_guard", None)
+    if guard is None:
+        guard = app.state.submission_guard = SubmissionGuard(get_settings())
     return guard
 
 

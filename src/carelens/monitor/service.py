@@ -69,6 +69,8 @@ class PassResult:
     period_to: dt.date | None = None
     special_measures: list[str] = field(default_factory=list)
     recently_inspected: list[str] = field(default_factory=list)
+    staff_concerns: list[str] = field(default_factory=list)
+    """Organisations with a validated concern raised by their staff (scored as elevated risk)."""
     scope: str = "complete"
     """``complete``, ``partial`` or ``what-if`` (:func:`run_scope`)."""
     scope_note: str = ""
@@ -180,6 +182,7 @@ def compute_pass(
     recently_inspected: Iterable[str] = (),
     progress: Progress | None = None,
     indicator_ids: Iterable[str] | None = None,
+    staff_concerns: Iterable[str] = (),
     workers: int = 1,
     what_if: bool = False,
     engine: Engine | None = None,
@@ -187,6 +190,7 @@ def compute_pass(
     """Assess every indicator (in batches, by ``engine``), then score and band organisations, mark
     out-of-date indicators and digest it all. Nothing is stored. This is the one orchestration of a
     pass: every engine only assesses batches (:class:`carelens.monitor.engines.Engine`).
+    ``staff_concerns``: organisations with a validated concern from their staff (:mod:`scoring`).
 
     ``engine``: default the embedded engine with ``workers`` processes (:class:`EmbeddedEngine`). The
     run's scope (:func:`run_scope`) says whether it is complete; ``what_if`` labels it a what-if.
@@ -242,6 +246,7 @@ def compute_pass(
         period_to=period_to,
         special_measures=special_measures,
         recently_inspected=recently_inspected,
+        staff_concerns=staff_concerns,
         source=inputs.source if engine.name == "embedded" else f"{engine.name}: {inputs.source}",
     )
     return dataclasses.replace(result, scope=scope, scope_note=note)
@@ -265,6 +270,7 @@ def _finish(
     special_measures: Iterable[str],
     recently_inspected: Iterable[str],
     source: str,
+    staff_concerns: Iterable[str] = (),
 ) -> PassResult:
     """Once every batch is assessed: mark out-of-date indicators, score and band organisations, describe
     each indicator's comparison, and digest it all."""
@@ -274,12 +280,15 @@ def _finish(
     key_questions = {k: v.key_question for k, v in comparisons.items()}
     special = sorted(set(special_measures))
     recent = sorted(set(recently_inspected))
+    concerns = sorted(set(staff_concerns))
     orgs, questions = score_organisations(
-        flags, inputs.organisations, key_questions, settings, special, recent
+        flags, inputs.organisations, key_questions, settings, special, recent, concerns
     )
     described = indicator_rows(comparisons, flags, periods, settings, stale)
     inputs_digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
     inputs_digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
+    if concerns:  # only a pass with such concerns digests them: every other digest is as it was
+        inputs_digest.update(json.dumps({"staff_concerns": concerns}).encode())
     return PassResult(
         flags=flags,
         organisations=orgs,
@@ -296,6 +305,7 @@ def _finish(
         period_to=period_to,
         special_measures=special,
         recently_inspected=recent,
+        staff_concerns=concerns,
     )
 
 
@@ -345,6 +355,7 @@ def run_monitor(
     settings: MonitorSettings | None = None,
     special_measures: Iterable[str] = (),
     recently_inspected: Iterable[str] = (),
+    staff_concerns: Iterable[str] = (),
     user: str = "carelens",
     progress: Progress | None = None,
     workers: int = 1,
@@ -352,8 +363,8 @@ def run_monitor(
     engine: Engine | None = None,
 ) -> RunSummary:
     """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
-    change since the previous run, in one transaction with its audit event. ``workers``, ``what_if`` and
-    ``engine``: see :func:`compute_pass`."""
+    change since the previous run, in one transaction with its audit event. ``workers``, ``what_if``,
+    ``engine`` and ``staff_concerns``: see :func:`compute_pass`."""
     ensure_schema(store)
     inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(store)
     result = compute_pass(
@@ -367,6 +378,7 @@ def run_monitor(
         workers=workers,
         what_if=what_if,
         engine=engine,
+        staff_concerns=staff_concerns,
     )
     return store_run(store, result, user)
 
@@ -454,7 +466,8 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
                 "results_digest": result.results_digest,
                 "special_measures": result.special_measures,
                 "recently_inspected": result.recently_inspected,
-            },
+            }
+            | ({"staff_concerns": result.staff_concerns} if result.staff_concerns else {}),
         )
     return summary
 

@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from carelens.model.access import Actor, Role
 from carelens.services import Forbidden, Invalid, Unauthenticated
 from carelens.services._db import Db, reading, writing
+from carelens.services.identity import is_reserved
 from carelens.services.settings import get_settings
 from carelens.services.throttle import SignInGuard
 from carelens.store import schema
@@ -47,7 +48,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @cache
-def password_hasher(memory_kib: int | None = None, time_cost: int | None = None, parallelism: int | None = None):
+def password_hasher(
+    memory_kib: int | None = None, time_cost: int | None = None, parallelism: int | None = None
+):
     """The argon2id hasher with these parameters (each defaults to its setting)."""
     settings = get_settings()
     return PasswordHasher(
@@ -181,6 +184,8 @@ def create_user(db: Db, actor: Actor, user: NewUser) -> dict:
         raise Forbidden("only administrators manage users")
     if not user.user_name or len(user.user_name) > 100 or _CONTROL.search(user.user_name):
         raise Invalid("user name must be 1 to 100 characters, none of them control characters")
+    if is_reserved(user.user_name):
+        raise Invalid(f"user name {user.user_name!r} is reserved for the store's local administrator")
     with writing(db) as connection:
         if connection.execute(
             sa.select(app_user.c.user_name).where(app_user.c.user_name == user.user_name)

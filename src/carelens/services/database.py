@@ -28,11 +28,20 @@ def open_store(db: str | None) -> sa.Engine:
     return engine
 
 
-def upgrade(db: str | None, revision: str = "heads") -> tuple[str, frozenset[str]]:
+def upgrade(
+    db: str | None, revision: str = "heads", os_user: str | None = None
+) -> tuple[str, frozenset[str]]:
     """Create the schema of the store at ``db``, or migrate it to ``revision`` (default: the newest);
-    the store's address (without its password) and the revisions reached."""
+    the store's address (without its password) and the revisions reached. A store created from nothing
+    (to the newest revision) is created with its local administrator, recorded as made by ``os_user``
+    (:mod:`carelens.services.identity`)."""
+    from carelens.services.identity import create_with_store
+    from carelens.store.migrate import current_revisions, head_revisions
     from carelens.store.migrate import upgrade as migrate
 
     engine = connect(db)
+    new = not current_revisions(engine)
     reached = migrate(engine, revision)
+    if new and os_user is not None and reached == head_revisions():
+        create_with_store(engine, os_user)
     return engine.url.render_as_string(hide_password=True), reached

@@ -355,8 +355,14 @@ def spark_engine(master: str) -> Any:
 def run_pass(db: sa.Engine, actor: Actor, **options: Any) -> Any:
     """Monitor every indicator of every organisation and store the run, audited as done by ``actor``;
     ``options`` as :func:`carelens.monitor.service.run_monitor` takes them (parquet, periods, settings,
-    workers, what_if, engine...). The run's summary."""
+    workers, what_if, engine...). The run's summary. Validated concerns raised by organisations' staff
+    are read from the store and scored as elevated risk (:mod:`carelens.services.intel`) unless
+    ``staff_concerns`` says otherwise."""
     from carelens.monitor.service import run_monitor
     from carelens.services._db import author
+    from carelens.services.intel import validated_staff_concerns
 
-    return run_monitor(db, user=author(actor), **options)
+    user = author(actor)
+    if "staff_concerns" not in options:
+        options["staff_concerns"] = validated_staff_concerns(db)
+    return run_monitor(db, user=user, **options)

@@ -95,6 +95,22 @@ class AccessSettings:
             "a client that ignores Retry-After gets one answer a second per connection. 0 answers at once."
         },
     )
+    submission_free: int = field(
+        default=5,
+        metadata={
+            "doc": "Experiences and concerns one client address (or one signed-in user) may send within "
+            "submission_forget_seconds of each other; the next is refused 429 with Retry-After for "
+            "submission_lockout_seconds, doubling each time it is tried again while locked out."
+        },
+    )
+    submission_lockout_seconds: float = field(
+        default=3600.0,
+        metadata={"doc": "How long a sender who has sent submission_free submissions waits, in seconds."},
+    )
+    submission_forget_seconds: float = field(
+        default=3600.0,
+        metadata={"doc": "A sender's count of submissions is forgotten this long after its last one."},
+    )
     max_request_bytes: int = field(
         default=1_048_576,
         metadata={

@@ -147,3 +147,47 @@ class SignInGuard:
 
     def succeeded(self, user_name: str) -> None:
         self.accounts.succeeded(user_name)
+
+
+class TooManySubmissions(ServiceError):
+    """A submission refused: this address or user has sent its share for now (429, with Retry-After)."""
+
+    status = 429
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, int(-(-retry_after // 1)))
+        super().__init__(f"too many submissions: try again in {self.retry_after} seconds")
+
+
+class SubmissionGuard:
+    """Submissions of experiences and concerns, counted per client address and per signed-in user with
+    the same back-off as sign-in (:class:`Throttle`): ``submission_free`` may be sent within
+    ``submission_forget_seconds`` of each other; the next locks the sender out for
+    ``submission_lockout_seconds``, doubling each time (up to 24 times that). Kept in memory per server
+    process."""
+
+    def __init__(self, settings: AccessSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.senders = Throttle(
+            "sender",
+            max(0, settings.submission_free - 1),  # the free-th submission starts the lockout
+            lockout=settings.submission_lockout_seconds,
+            max_lockout=settings.submission_lockout_seconds * 24,
+            forget=settings.submission_forget_seconds,
+            clock=clock,
+        )
+
+    @staticmethod
+    def _keys(user_name: str | None, address: str | None) -> list[str]:
+        keys = [f"user:{user_name}"] if user_name else []
+        return keys + ([f"address:{address}"] if address else [])
+
+    def check(self, user_name: str | None, address: str | None) -> None:
+        """Raise :class:`TooManySubmissions` when the user or the address is locked out."""
+        wait = max((self.senders.wait(key) for key in self._keys(user_name, address)), default=0.0)
+        if wait > 0:
+            raise TooManySubmissions(wait)
+
+    def sent(self, user_name: str | None, address: str | None) -> None:
+        """Count a submission made."""
+        for key in self._keys(user_name, address):
+            self.senders.failed(key)
