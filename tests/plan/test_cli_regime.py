@@ -12,7 +12,7 @@ from carelens.store import schema
 def test_regime_commands(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     run = CliRunner().invoke
-    nope = run(app, ["regime", "open", "provider", "1-42", "--reason", "x", "--user", "chief-1", "--db", db])
+    nope = run(app, ["regime", "open", "provider", "1-42", "--reason", "x", "--db", db])
     assert nope.exit_code == 2 and "no organisation '1-42' in the store" in " ".join(nope.output.split())
     engine = open_store(db)
     with engine.begin() as connection:

@@ -165,8 +165,6 @@ def test_the_demo_special_measures_case_is_not_closed_on_a_published_overall_rat
         "2021-01-27",
         "--reason",
         "improved",
-        "--user",
-        "chief-1",
         "--db",
         demo_copy,
     )
@@ -178,9 +176,7 @@ def test_the_demo_special_measures_case_is_not_closed_on_a_published_overall_rat
 
 
 def test_regime_open_for_an_organisation_that_does_not_exist(demo_copy):
-    opened = _run(
-        "regime", "open", "provider", "NOPE", "--reason", "x", "--user", "chief-1", "--db", demo_copy
-    )
+    opened = _run("regime", "open", "provider", "NOPE", "--reason", "x", "--db", demo_copy)
     assert opened.exit_code == 2
     assert "no organisation 'NOPE' in the store: no case opened" in " ".join(opened.output.split())
     assert regime.cases(sa.create_engine(demo_copy), "NOPE").empty
