@@ -30,7 +30,8 @@ from carelens.api.responses import service_error
 from carelens.api.routers import area_routers
 from carelens.http.protection import API_DOCS_CSP, BodyLimit, SecurityHeaders, validation_error
 from carelens.http.security import sign_in_guard
-from carelens.services import ServiceError
+from carelens.errors import InputError
+from carelens.services import Invalid, ServiceError
 from carelens.services.settings import get_settings
 from carelens.web.layout import service_error_page
 from carelens.web.pages import page_routers
@@ -63,6 +64,7 @@ def create_app(engine: sa.Engine) -> FastAPI:
     app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(InputError, _input_error)
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
@@ -93,6 +95,11 @@ async def _service_error(request: Request, exc: ServiceError) -> Response:
     if request.url.path.startswith(f"{API_PREFIX}/"):
         return await service_error(request, exc)
     return await run_in_threadpool(service_error_page, request, exc)
+
+
+async def _input_error(request: Request, exc: InputError) -> Response:
+    """Bad input a service refused (each problem named) answers 400, as :class:`Invalid` does."""
+    return await _service_error(request, Invalid(exc.summary()))
 
 
 def _docs_page(name: str, element: str, css: str | None, scripts: tuple[str, ...]) -> HTMLResponse:
