@@ -88,7 +88,7 @@ def test_the_rules_rating_is_computed_and_a_departure_needs_a_different_chief_in
         row = connection.execute(sa.text(f"select * from assessed_rating where id = {published}")).mappings().one()
     assert (row["rule_rating"], row["departure"], row["proposed_by"], row["approved_by"]) == ("Good", True, "ann", "chief")
     with pytest.raises(InputError, match="cannot rate it overall"):
-        record_rating(engine, INSPECTOR, "1-OTHER", rating="Good", effective_date=D1)  # no key questions held
+        record_rating(engine, CHIEF, "1-OTHER", rating="Good", effective_date=D1)  # no key questions held
 
 
 def test_cli_rate_record_names_an_organisation_not_in_the_store(stores, tmp_path):
