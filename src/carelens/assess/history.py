@@ -51,7 +51,8 @@ def record_rating(
     written): an organisation not in the store, and an effective date before that of the current
     published rating of the same thing (published history is corrected by a newer row, never rewritten
     by an older date). ``supersedes_id`` names the row this one replaces (default: the pending draft of
-    the same thing, if any, which a newer draft or its publication replaces).
+    the same thing, which a newer draft or its publication replaces; else, for a published rating, the
+    current published one).
     """
     source = "rating"
     rationale = (rationale or "").strip() or None
@@ -99,8 +100,10 @@ def record_rating(
             )
         refuse_rewriting_history(connection, org_code, level, service, key_question, effective_date)
         if supersedes_id is None:
-            pending = pending_draft(connection, org_code, level, service, key_question)
-            supersedes_id = pending["id"] if pending else None
+            replaced = pending_draft(connection, org_code, level, service, key_question)
+            if replaced is None and published:
+                replaced = current_published(connection, org_code, level, service, key_question)
+            supersedes_id = replaced["id"] if replaced else None
         now = dt.datetime.now(dt.UTC)
         values = dict(
             org_code=org_code,
