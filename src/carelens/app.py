@@ -28,9 +28,9 @@ from carelens import __version__
 from carelens.api import API_PREFIX
 from carelens.api.responses import service_error
 from carelens.api.routers import area_routers
+from carelens.errors import InputError
 from carelens.http.protection import API_DOCS_CSP, BodyLimit, SecurityHeaders, validation_error
 from carelens.http.security import sign_in_guard
-from carelens.errors import InputError
 from carelens.services import Invalid, ServiceError
 from carelens.services.settings import get_settings
 from carelens.web.layout import service_error_page

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
-
 from carelens.model.access import Actor, Role
 from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
 from carelens.store.testing import seed_import, seed_organisations
@@ -21,7 +19,13 @@ OTHER_CHIEF = Actor("chief.hosp", Role.CHIEF_INSPECTOR, sector="hospitals")
 PROVIDER_STAFF = Actor("owner", Role.PROVIDER, organisations=frozenset({PROVIDER}))
 PUBLIC = Actor("anonymous", Role.PUBLIC)
 ADMIN = Actor("admin", Role.ADMIN)
-FINDINGS = {"Safe": "Requires improvement", "Effective": "Good", "Caring": "Good", "Responsive": "Good", "Well-led": "Good"}
+FINDINGS = {
+    "Safe": "Requires improvement",
+    "Effective": "Good",
+    "Caring": "Good",
+    "Responsive": "Good",
+    "Well-led": "Good",
+}
 
 
 def seed(engine) -> int:
@@ -51,21 +55,39 @@ def seed(engine) -> int:
         )
         schedule_id = connection.execute(
             plan_schedule.insert().values(
-                as_of=dt.date.today(), weeks=4, method="greedy", summary={}, status="draft",
-                created_by="planner", created_at=dt.datetime.now(dt.UTC),
+                as_of=dt.date.today(),
+                weeks=4,
+                method="greedy",
+                summary={},
+                status="draft",
+                created_by="planner",
+                created_at=dt.datetime.now(dt.UTC),
             )
         ).inserted_primary_key[0]
         today = dt.date.today()
         inspection_id = connection.execute(
             plan_inspection.insert().values(
-                schedule_id=schedule_id, org_code=HOME, sector=SECTOR, region="R1", inspection_type="care_home",
-                unannounced=True, start_date=today, end_date=today, window_start=today - dt.timedelta(days=7),
-                window_end=today + dt.timedelta(days=7), team_size=2, days=1, risk=5.0, reasons="due",
+                schedule_id=schedule_id,
+                org_code=HOME,
+                sector=SECTOR,
+                region="R1",
+                inspection_type="care_home",
+                unannounced=True,
+                start_date=today,
+                end_date=today,
+                window_start=today - dt.timedelta(days=7),
+                window_end=today + dt.timedelta(days=7),
+                team_size=2,
+                days=1,
+                risk=5.0,
+                reasons="due",
                 status="planned",
             )
         ).inserted_primary_key[0]
         for inspector, lead in (("I1", True), ("I2", False)):
             connection.execute(
-                plan_assignment.insert().values(inspection_id=inspection_id, inspector_id=inspector, lead=lead)
+                plan_assignment.insert().values(
+                    inspection_id=inspection_id, inspector_id=inspector, lead=lead
+                )
             )
     return int(inspection_id)

@@ -95,9 +95,7 @@ def record_rating(
     with writing(bind) as connection:
         org = schema.organisation
         if connection.execute(sa.select(org.c.code).where(org.c.code == org_code)).first() is None:
-            raise InputError(
-                Problem(source, None, "org_code", f"no organisation {org_code!r} in the store")
-            )
+            raise InputError(Problem(source, None, "org_code", f"no organisation {org_code!r} in the store"))
         refuse_rewriting_history(connection, org_code, level, service, key_question, effective_date)
         if supersedes_id is None:
             replaced = pending_draft(connection, org_code, level, service, key_question)

@@ -485,18 +485,24 @@ def approve_rating(db: Db, actor: Actor, rating_id: int) -> int:
     who = author(actor)
     t = assessed_rating
     with writing(db) as connection:
-        draft = connection.execute(
-            sa.select(t).where(t.c.id == rating_id, _visible(connection, actor))
-        ).mappings().first()
+        draft = (
+            connection.execute(sa.select(t).where(t.c.id == rating_id, _visible(connection, actor)))
+            .mappings()
+            .first()
+        )
         if draft is None:
             raise NotFound(f"no assessed rating {rating_id}")
         sector = _organisation_in_reach(connection, actor, draft["org_code"])
         if not may_approve_ratings(actor, sector):
-            raise Forbidden(f"ratings in the {sector} sector are approved by a chief inspector of that sector")
+            raise Forbidden(
+                f"ratings in the {sector} sector are approved by a chief inspector of that sector"
+            )
         keys = (draft["org_code"], draft["level"], draft["service"], draft["key_question"])
         pending = pending_draft(connection, *keys)
         if draft["published"] or pending is None or pending["id"] != rating_id:
-            raise Invalid(f"rating {rating_id} is not a pending draft (published, or replaced by a newer row)")
+            raise Invalid(
+                f"rating {rating_id} is not a pending draft (published, or replaced by a newer row)"
+            )
         proposer = draft["proposed_by"] or draft["recorded_by"]
         if proposer == who:
             raise Invalid("a rating must be approved by someone other than its proposer")

@@ -47,6 +47,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A stored time as UTC (SQLite gives it back without its zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def _today() -> dt.date:
     return dt.date.today()
 
@@ -85,7 +90,9 @@ def _team_only(connection: sa.Connection, actor: Actor, inspection: dict) -> Non
 
 
 def _team_or_chief(connection: sa.Connection, actor: Actor, inspection: dict) -> None:
-    if not (_on_team(connection, actor, inspection["id"]) or may_approve_ratings(actor, inspection["sector"])):
+    if not (
+        _on_team(connection, actor, inspection["id"]) or may_approve_ratings(actor, inspection["sector"])
+    ):
         raise Forbidden("only the inspection's team or a chief inspector of its sector does this")
 
 
@@ -100,11 +107,14 @@ def _stage(report: dict | None, *wanted: str) -> None:
         raise Invalid(f"the inspection's report is {stage}; this needs it {' or '.join(wanted)}")
 
 
-def _move(connection: sa.Connection, who: str, inspection_id: int, action: str, detail: dict, **values) -> None:
+def _move(
+    connection: sa.Connection, who: str, inspection_id: int, action: str, detail: dict, **values
+) -> None:
     """Update the report row and audit the step in the same transaction."""
-    connection.execute(
-        plan_report.update().where(plan_report.c.inspection_id == inspection_id).values(**values)
-    )
+    if values:
+        connection.execute(
+            plan_report.update().where(plan_report.c.inspection_id == inspection_id).values(**values)
+        )
     repository.audit(connection, who, action, "plan_inspection", str(inspection_id), detail)
 
 
@@ -116,10 +126,17 @@ def approve_plan(db: Db, actor: Actor, schedule_id: int) -> dict[str, Any]:
     if actor.role is not Role.CHIEF_INSPECTOR:
         raise Forbidden("inspection plans are approved by a chief inspector")
     with writing(db) as connection:
-        if connection.execute(sa.select(plan_schedule.c.id).where(plan_schedule.c.id == schedule_id)).first() is None:
+        if (
+            connection.execute(sa.select(plan_schedule.c.id).where(plan_schedule.c.id == schedule_id)).first()
+            is None
+        ):
             raise NotFound(f"no schedule {schedule_id}")
         approve_schedule(connection, schedule_id, who)
-        row = connection.execute(sa.select(plan_schedule).where(plan_schedule.c.id == schedule_id)).mappings().one()
+        row = (
+            connection.execute(sa.select(plan_schedule).where(plan_schedule.c.id == schedule_id))
+            .mappings()
+            .one()
+        )
     return plain(row)
 
 
@@ -221,7 +238,9 @@ def propose(
         findings = _findings(connection, inspection_id)
         missing = [q for q in KEY_QUESTIONS if q not in findings]
         if missing:
-            raise Invalid(f"ratings are proposed once every key question has a finding; missing: {', '.join(missing)}")
+            raise Invalid(
+                f"ratings are proposed once every key question has a finding; missing: {', '.join(missing)}"
+            )
         ratings = {q: findings[q]["rating"] for q in KEY_QUESTIONS}
         rule, why = overall_from_key_questions(ratings, inspection["sector"])
         overall = overall or rule
@@ -241,7 +260,10 @@ def propose(
                     effective_date=on,
                     rationale=rationale if question == "Overall" else None,
                     user=who,
-                    detail={"inspection_id": inspection_id, "explanation": why if question == "Overall" else None},
+                    detail={
+                        "inspection_id": inspection_id,
+                        "explanation": why if question == "Overall" else None,
+                    },
                 )
             )
         _move(
@@ -270,8 +292,16 @@ def approve(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
         _stage(current, "proposed")
         if current["proposed_by"] == who:
             raise Invalid("the ratings must be approved by someone other than their proposer")
-        _move(connection, who, inspection_id, "inspection.approved", {"proposed_by": current["proposed_by"]},
-              stage="approved", approved_by=who, approved_at=_now())
+        _move(
+            connection,
+            who,
+            inspection_id,
+            "inspection.approved",
+            {"proposed_by": current["proposed_by"]},
+            stage="approved",
+            approved_by=who,
+            approved_at=_now(),
+        )
     return report(db, actor, inspection_id)
 
 
@@ -286,8 +316,17 @@ def send_draft(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
         _team_or_chief(connection, actor, inspection)
         _stage(_report(connection, inspection_id), "approved")
         until = _today() + dt.timedelta(days=days)
-        _move(connection, who, inspection_id, "inspection.draft_sent", {"challenge_until": until.isoformat()},
-              stage="sent", sent_by=who, sent_at=_now(), challenge_until=until)
+        _move(
+            connection,
+            who,
+            inspection_id,
+            "inspection.draft_sent",
+            {"challenge_until": until.isoformat()},
+            stage="sent",
+            sent_by=who,
+            sent_at=_now(),
+            challenge_until=until,
+        )
     return report(db, actor, inspection_id)
 
 
@@ -330,8 +369,14 @@ def challenge(
                 raised_at=_now(),
             )
         ).inserted_primary_key[0]
-        repository.audit(connection, who, "inspection.challenged", "plan_inspection", str(inspection_id),
-                         {"challenge_id": int(new_id), "key_question": key_question})
+        repository.audit(
+            connection,
+            who,
+            "inspection.challenged",
+            "plan_inspection",
+            str(inspection_id),
+            {"challenge_id": int(new_id), "key_question": key_question},
+        )
     return report(db, actor, inspection_id)
 
 
@@ -350,27 +395,35 @@ def decide_challenge(
         inspection = _inspection(connection, actor, inspection_id)
         _team_or_chief(connection, actor, inspection)
         _stage(_report(connection, inspection_id), "sent")
-        found = connection.execute(
-            sa.select(c).where(c.c.id == challenge_id, c.c.inspection_id == inspection_id)
-        ).mappings().first()
+        found = (
+            connection.execute(sa.select(c).where(c.c.id == challenge_id, c.c.inspection_id == inspection_id))
+            .mappings()
+            .first()
+        )
         if found is None:
             raise NotFound(f"no challenge {challenge_id}")
         if found["decision"] is not None:
             raise Invalid(f"challenge {challenge_id} was already {found['decision']}")
         connection.execute(
-            c.update().where(c.c.id == challenge_id).values(
-                decision=decision, reasons=reasons.strip(), decided_by=who, decided_at=_now()
-            )
+            c.update()
+            .where(c.c.id == challenge_id)
+            .values(decision=decision, reasons=reasons.strip(), decided_by=who, decided_at=_now())
         )
         values = {"stage": "open"} if decision == "accepted" else {}
-        _move(connection, who, inspection_id, f"inspection.challenge_{decision}",
-              {"challenge_id": challenge_id, "reasons": reasons.strip()}, **values)
+        _move(
+            connection,
+            who,
+            inspection_id,
+            f"inspection.challenge_{decision}",
+            {"challenge_id": challenge_id, "reasons": reasons.strip()},
+            **values,
+        )
     return report(db, actor, inspection_id)
 
 
 def publish(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
     """Publish (a chief inspector of the sector): once the accuracy window has closed, or earlier when
-    every challenge raised is decided. The proposed ratings are published (each naming its proposer and
+    every challenge raised on the draft as last sent is decided. The proposed ratings are published (each naming its proposer and
     approver) and the report and inspection become public in the same transaction."""
     from carelens.assess.history import pending_draft, record_rating
 
@@ -380,7 +433,10 @@ def publish(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
         _chief(actor, inspection)
         current = _report(connection, inspection_id)
         _stage(current, "sent")
-        raised = _challenges(connection, inspection_id)
+        everything = _challenges(connection, inspection_id)
+        if any(c["decision"] is None for c in everything):
+            raise Invalid("a factual-accuracy challenge is still to be decided")
+        raised = [c for c in everything if _aware(c["raised_at"]) >= _aware(current["sent_at"])]
         if any(c["decision"] is None for c in raised):
             raise Invalid("a factual-accuracy challenge is still to be decided")
         if not raised and _today() <= current["challenge_until"]:
@@ -390,7 +446,9 @@ def publish(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
         for question in (*KEY_QUESTIONS, "Overall"):
             draft = pending_draft(connection, inspection["org_code"], "location", "Overall", question)
             if draft is None or (draft["detail"] or {}).get("inspection_id") != inspection_id:
-                raise Invalid(f"the proposed {question} rating of this inspection was replaced; propose again")
+                raise Invalid(
+                    f"the proposed {question} rating of this inspection was replaced; propose again"
+                )
             published.append(
                 record_rating(
                     connection,
@@ -405,12 +463,23 @@ def publish(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
                 )
             )
         connection.execute(
-            plan_inspection.update().where(plan_inspection.c.id == inspection_id).values(
+            plan_inspection.update()
+            .where(plan_inspection.c.id == inspection_id)
+            .values(
                 status="completed", end_date=inspection["end_date"] or on, updated_by=who, updated_at=_now()
             )
         )
-        _move(connection, who, inspection_id, "inspection.published", {"rating_ids": published},
-              stage="published", published_by=who, published_at=_now(), effective_date=on)
+        _move(
+            connection,
+            who,
+            inspection_id,
+            "inspection.published",
+            {"rating_ids": published},
+            stage="published",
+            published_by=who,
+            published_at=_now(),
+            effective_date=on,
+        )
     return report(db, actor, inspection_id)
 
 
@@ -427,7 +496,9 @@ def _ratings(connection: sa.Connection, inspection_id: int, published: bool) -> 
     rows = connection.execute(
         sa.select(t).where(t.c.published.is_(published), t.c.method == "inspection").order_by(t.c.id)
     ).mappings()
-    return {r["key_question"]: plain(r) for r in rows if (r["detail"] or {}).get("inspection_id") == inspection_id}
+    return {
+        r["key_question"]: plain(r) for r in rows if (r["detail"] or {}).get("inspection_id") == inspection_id
+    }
 
 
 def report(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
@@ -449,7 +520,9 @@ def report(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
                 view = "provider"
         stage = current["stage"] if current else "not started"
         published = stage == "published"
-        findings = _findings(connection, inspection_id) if (view == "plan" or stage in ("sent", "published")) else {}
+        findings = (
+            _findings(connection, inspection_id) if (view == "plan" or stage in ("sent", "published")) else {}
+        )
         ratings = _ratings(connection, inspection_id, published=published)
         challenges = _challenges(connection, inspection_id) if view != "public" else []
         out = {

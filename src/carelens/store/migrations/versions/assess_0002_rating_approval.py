@@ -19,7 +19,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("assessed_rating", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("proposed_by", sa.String(100), nullable=True, comment="who proposed it (null: recorded_by)")
+            sa.Column(
+                "proposed_by", sa.String(100), nullable=True, comment="who proposed it (null: recorded_by)"
+            )
         )
         batch_op.add_column(sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.alter_column(
@@ -34,7 +36,8 @@ def upgrade() -> None:
             op.f("ck_assessed_rating_departure_needs_rationale"), "NOT departure OR rationale IS NOT NULL"
         )
         batch_op.create_check_constraint(
-            op.f("ck_assessed_rating_published_departure_needs_approver"), "NOT (departure AND published) OR approved_by IS NOT NULL"
+            op.f("ck_assessed_rating_published_departure_needs_approver"),
+            "NOT (departure AND published) OR approved_by IS NOT NULL",
         )
 
 

@@ -19,17 +19,23 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "plan_finding",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("inspection_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("key_question", sa.String(20), nullable=False),
-        sa.Column("rating", sa.String(40), nullable=False, comment="the team's judgement of the key question"),
+        sa.Column(
+            "rating", sa.String(40), nullable=False, comment="the team's judgement of the key question"
+        ),
         sa.Column("finding", sa.Text(), nullable=False, comment="what the team found"),
         sa.Column("evidence", sa.JSON(), nullable=False, comment="list of evidence items"),
         sa.Column("recorded_by", sa.String(100), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("supersedes_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(
-            ["inspection_id"], ["plan_inspection.id"], name=op.f("fk_plan_finding_inspection_id_plan_inspection")
+            ["inspection_id"],
+            ["plan_inspection.id"],
+            name=op.f("fk_plan_finding_inspection_id_plan_inspection"),
         ),
         sa.ForeignKeyConstraint(
             ["supersedes_id"], ["plan_finding.id"], name=op.f("fk_plan_finding_supersedes_id_plan_finding")
@@ -40,7 +46,9 @@ def upgrade() -> None:
     op.create_table(
         "plan_report",
         sa.Column("inspection_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("stage", sa.String(20), nullable=False, comment="open, proposed, approved, sent or published"),
+        sa.Column(
+            "stage", sa.String(20), nullable=False, comment="open, proposed, approved, sent or published"
+        ),
         sa.Column("summary", sa.Text(), nullable=True, comment="the report's summary, from the proposal"),
         sa.Column("proposed_by", sa.String(100), nullable=True),
         sa.Column("proposed_at", sa.DateTime(timezone=True), nullable=True),
@@ -53,13 +61,17 @@ def upgrade() -> None:
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("effective_date", sa.Date(), nullable=True, comment="date the ratings take effect"),
         sa.ForeignKeyConstraint(
-            ["inspection_id"], ["plan_inspection.id"], name=op.f("fk_plan_report_inspection_id_plan_inspection")
+            ["inspection_id"],
+            ["plan_inspection.id"],
+            name=op.f("fk_plan_report_inspection_id_plan_inspection"),
         ),
         sa.PrimaryKeyConstraint("inspection_id", name=op.f("pk_plan_report")),
     )
     op.create_table(
         "plan_accuracy_challenge",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("inspection_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("key_question", sa.String(20), nullable=True, comment="the finding challenged, if one"),
         sa.Column("text", sa.Text(), nullable=False, comment="what the provider says is inaccurate"),
