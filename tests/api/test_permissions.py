@@ -179,6 +179,55 @@ POST_BODIES = {
     "/api/v1/intel/concerns": {"org_code": "L1", "text": "staffing on the ward at night"},
     f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}/triage": {"status": "validated", "reason": "r"},
 }
+# --- an inspection's life (docs/inspections.md) ------------------------------------------------------
+# Writes are refused before anything changes: anonymous callers may change nothing (403); an inspection
+# the inspection-plans rule does not reach is 404, never 403; a step that is not the actor's is 403; the
+# step's own role meets a refusal of the state (400: schedule 2 is a draft, L1's inspection not started).
+U = INSPECTIONS["L1_unannounced"]
+TEAM_STEP = dict(inspector=400, chief_inspector=403, analyst=403, admin=403, public=403)
+TEAM_OR_CHIEF_STEP = dict(inspector=400, chief_inspector=400, analyst=403, admin=403, public=403)
+CHIEF_STEP = dict(inspector=403, chief_inspector=400, analyst=403, admin=403, public=403)
+INSPECTION_MATRIX: list[tuple[str, str, dict[Role, int]]] = [
+    ("GET", f"/api/v1/inspections/{U}/report", only(404, **PLANNERS)),
+    ("POST", "/api/v1/plan/schedules/99/approval", only(403, chief_inspector=404)),
+    ("POST", f"/api/v1/inspections/{U}/start", only(404, **TEAM_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/findings", only(404, **TEAM_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/proposal", only(404, **TEAM_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/approval", only(404, **CHIEF_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/draft-report", only(404, **TEAM_OR_CHIEF_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/challenges", only(404, public=403)),
+    ("PUT", f"/api/v1/inspections/{U}/challenges/1", only(404, **TEAM_OR_CHIEF_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/publication", only(404, **CHIEF_STEP)),
+    # a published rating is no draft to approve (400 to the sector's chief inspector, 403 to the rest;
+    # 404 to the provider, whose unpublished-ratings rule reaches nothing)
+    (
+        "POST",
+        f"/api/v1/assessed-ratings/{ASSESSED_IDS['L1_published']}/approval",
+        only(403, chief_inspector=400, provider=404),
+    ),
+]
+BODIES = {
+    "findings": {
+        "key_question": "Safe",
+        "rating": "Good",
+        "finding": "Seen on the day",
+        "evidence": ["notes"],
+    },
+    "proposal": {},
+    "challenges": {"text": "The audit was done on the day", "key_question": "Safe"},
+    "1": {"decision": "rejected", "reasons": "The audit was incomplete"},
+}
+"""The body each write route is sent in the matrix (by the last part of its path)."""
+INSPECTION_TEMPLATES = {
+    "/api/v1/inspections/{inspection_id}/report": f"/api/v1/inspections/{U}/report",
+    "/api/v1/plan/schedules/{schedule_id}/approval": "/api/v1/plan/schedules/99/approval",
+    **{
+        f"/api/v1/inspections/{{inspection_id}}/{step}": f"/api/v1/inspections/{U}/{step}"
+        for step in ("start", "findings", "proposal", "approval", "draft-report", "challenges", "publication")
+    },
+    "/api/v1/inspections/{inspection_id}/challenges/{challenge_id}": f"/api/v1/inspections/{U}/challenges/1",
+    "/api/v1/assessed-ratings/{rating_id}/approval": f"/api/v1/assessed-ratings/{ASSESSED_IDS['L1_published']}/approval",
+}
 
 MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations", ALL_200),
@@ -305,6 +354,7 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ),
     *SYSTEMS_MATRIX,
     *INTEL_MATRIX,
+    *INSPECTION_MATRIX,
 ]
 
 
@@ -312,9 +362,10 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
 @pytest.mark.parametrize(("method", "path", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_permission_matrix(client, tokens, method, path, expected, role):
     body = WRITE_BODIES.get(path, POST_BODIES.get(path))
+    if body is None and method in ("POST", "PUT"):
+        last = path.split("#")[0].rsplit("/", 1)[-1]
+        body = BODIES.get(last, {"user_name": f"new-{role.value}", "role": "analyst"})
     if method == "POST":
-        if body is None:
-            body = {"user_name": f"new-{role.value}", "role": "analyst"}
         client.app.state.submission_guard = None  # each case its own rate limit (tested in tests/intel)
     response = client.request(method, path.split("#")[0], headers=auth(tokens[role]), json=body)
     assert response.status_code == expected[role], response.text
@@ -343,6 +394,7 @@ def test_every_api_route_is_in_the_matrix(client):
         "/api/v1/regime/actions/{action_id}": f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}",
         **SYSTEMS_TEMPLATES,
         **INTEL_TEMPLATES,
+        **INSPECTION_TEMPLATES,
     }
     missing = []
     for path, item in client.get("/openapi.json").json()["paths"].items():

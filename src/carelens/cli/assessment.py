@@ -188,7 +188,11 @@ def rate_saf(
 def rate_record(
     org_code: str = typer.Argument(..., help="Organisation code (must be in the store)."),
     rating: str = typer.Option(..., "--rating", help="The rating given."),
-    rule_rating: str | None = typer.Option(None, "--rule-rating", help="The rules' default rating."),
+    rule_rating: str | None = typer.Option(
+        None,
+        "--rule-rating",
+        help="Cross-check only: the rules' rating you expect (carelens computes it; refused if it differs).",
+    ),
     key_question: str = typer.Option("Overall", "--key-question"),
     level: str = typer.Option("location", "--level", help="service, location or provider."),
     service: str = typer.Option("Overall", "--service"),
@@ -197,28 +201,16 @@ def rate_record(
     rationale: str | None = typer.Option(
         None, "--rationale", help="Required for a departure from the rules."
     ),
-    approved_by: str | None = typer.Option(
-        None,
-        "--approved-by",
-        help="The user approving a departure (a second person: asked for their password here).",
-    ),
-    published: bool = typer.Option(False, "--published/--draft"),
     db: DbOption = None,
 ) -> None:
-    """Record a rating in the append-only history (a departure needs --rationale and --approved-by,
-    whose user confirms with their own password)."""
-    from carelens.services.approvals import confirm_identity, require_second_person
+    """Propose a rating (a draft in the append-only history). The rules' rating is computed from the
+    ratings carelens holds; a departure needs --rationale. It is published by `rate approve`, by a chief
+    inspector of the sector who is not its proposer."""
     from carelens.services.assessment import record_rating
 
     when = date_option(date, "--date")
     engine = open_store(db)
     actor = cli_actor(engine)
-    if approved_by is not None:
-        password = typer.prompt(f"password of {approved_by} (approving the departure)", hide_input=True)
-        approver = confirm_identity(engine, approved_by, password)
-        approved_by = require_second_person(
-            engine, approver, actor.user_name, org_code=org_code, what="a departure from the rules"
-        )
     new_id = record_rating(
         engine,
         actor,
@@ -227,14 +219,26 @@ def rate_record(
         service=service,
         key_question=key_question,
         rating=rating,
-        rule_rating=rule_rating,
         method=method,
         effective_date=when,
         rationale=rationale,
-        approved_by=approved_by,
-        published=published,
+        expected_rule_rating=rule_rating,
     )
-    typer.echo(f"recorded rating #{new_id}: {org_code} {key_question} {rating}")
+    typer.echo(f"proposed rating #{new_id}: {org_code} {key_question} {rating} (a draft until approved)")
+
+
+@rate_app.command("approve")
+@handles_errors
+def rate_approve(
+    rating_id: int = typer.Argument(..., help="The draft rating's id (from `rate record`)."),
+    db: DbOption = None,
+) -> None:
+    """Approve a draft rating and publish it (a chief inspector of the sector, not its proposer)."""
+    from carelens.services.assessment import approve_rating
+
+    engine = open_store(db)
+    new_id = approve_rating(engine, cli_actor(engine), rating_id)
+    typer.echo(f"published rating #{new_id} (approves draft #{rating_id})")
 
 
 @rate_app.command("trusts")

@@ -41,6 +41,7 @@ class PlanSettings:
     high_risk_min: float
     types: dict[str, InspectionType]
     unannounced_window_days: int
+    accuracy_challenge_days: int
     weekdays: int
     earliness: float
     deadline_bonus: float | None
@@ -123,6 +124,7 @@ def load_settings(path: str | Path | None = None) -> PlanSettings:
         high_risk_min=number("demand.high_risk_min", float) or 0.0,
         types=types,
         unannounced_window_days=number("inspections.unannounced_window_days", int, minimum=0) or 0,
+        accuracy_challenge_days=number("inspections.accuracy_challenge_days", int, 14, minimum=0) or 0,
         weekdays=number("capacity.weekdays", int, 5, minimum=1, maximum=7) or 5,
         earliness=number("scheduler.earliness", float, 0.5) or 0.0,
         deadline_bonus=None if bonus == "auto" else float(bonus),
