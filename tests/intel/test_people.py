@@ -142,24 +142,29 @@ def test_nobody_can_take_the_local_administrators_name(engine):
         create_user(engine, ADMIN, NewUser(LOCAL_ADMIN + " (operating-system user eve)", Role.ADMIN, "x" * 9))
 
 
-def test_rate_record_departure_needs_the_approvers_own_password(stores):
+def test_a_rating_is_published_only_by_a_second_signed_in_person(stores):
+    """No free-text approver: a draft is approved by a chief inspector of the sector signed in as themself,
+    never by its proposer (here the store's local administrator)."""
     engine = stores.new()
     url = engine.url.render_as_string(hide_password=False)
     seed_trusts(engine)
     create_with_store(engine, "tester")
     add_users(engine, NewUser("chief", Role.CHIEF_INSPECTOR, "chief-password", sector="hospitals"))
-    args = ["rate", "record", "T01", "--rating", "Good", "--rule-rating", "Requires improvement"]
-    args += ["--date", "2024-01-01", "--rationale", "new evidence", "--approved-by", "chief", "--db", url]
     run = CliRunner().invoke
-    wrong = run(cli, args, input="guess\n")
-    assert wrong.exit_code == 2 and "not right" in wrong.output
-    right = run(cli, args, input="chief-password\n")
-    assert right.exit_code == 0, right.output
+    args = ["rate", "record", "T01", "--rating", "Good", "--key-question", "Safe", "--date", "2024-01-01"]
+    proposed = run(cli, [*args, "--rationale", "new evidence", "--db", url])
+    assert proposed.exit_code == 0, proposed.output
+    draft = proposed.output.split("#")[1].split(":")[0]
+    by_proposer = run(cli, ["rate", "approve", draft, "--db", url])
+    assert by_proposer.exit_code == 2 and "chief inspector" in by_proposer.output
+    assert run(cli, ["login", "--db", url, "--user", "chief"], input="chief-password\n").exit_code == 0
+    approved = run(cli, ["rate", "approve", draft, "--db", url])
+    assert approved.exit_code == 0, approved.output
     with engine.connect() as connection:
-        approved = connection.execute(
-            sa.select(sa.text("approved_by, recorded_by FROM assessed_rating"))
+        published = connection.execute(
+            sa.select(sa.text("approved_by, proposed_by FROM assessed_rating WHERE published"))
         ).one()
-    assert approved[0] == "chief" and approved[1].startswith(LOCAL_ADMIN + " (operating-system user")
+    assert published[0] == "chief" and published[1].startswith(LOCAL_ADMIN + " (operating-system user")
 
 
 # --- the second-person check ----------------------------------------------------------------------------

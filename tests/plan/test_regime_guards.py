@@ -140,7 +140,11 @@ def _run(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def test_the_demo_special_measures_case_is_not_closed_on_a_published_overall_rating(demo_copy):
+def test_the_demo_special_measures_case_is_not_closed_on_a_new_overall_rating(demo_copy):
+    """Before: `rate record ... --published` then `regime move 1 exit_special_measures` closed the case of a
+    location still rated Inadequate on Safe and Well-led. A rating is now proposed (published only by a
+    second person) and the exit needs a completed re-inspection with published ratings no longer
+    Inadequate (tests below, on small stores)."""
     case = regime.cases(sa.create_engine(demo_copy), "1-112104377")
     assert list(case["id"]) == [1] and case.iloc[0]["state"] == "special_measures"
     rated = _run(
@@ -151,7 +155,8 @@ def test_the_demo_special_measures_case_is_not_closed_on_a_published_overall_rat
         "Good",
         "--date",
         "2021-01-26",
-        "--published",
+        "--rationale",
+        "improved",
         "--db",
         demo_copy,
     )

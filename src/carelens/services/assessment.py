@@ -476,11 +476,12 @@ def record_rating(
 
 def approve_rating(db: Db, actor: Actor, rating_id: int) -> int:
     """Approve a pending draft rating and so publish it: a new published row replacing the draft, naming
-    the draft's proposer and the actor as approver, audited. The approver must be a chief inspector of
-    the organisation's sector (Forbidden otherwise) and not the proposer; a draft already replaced, or
-    dated before the published rating, is refused."""
+    the draft's proposer and the actor as approver, audited. The approver must be a second person, a
+    chief inspector of the organisation's sector (:func:`carelens.services.approvals.require_second_person`);
+    a draft already replaced, or dated before the published rating, is refused."""
     from carelens.assess.history import pending_draft
     from carelens.assess.history import record_rating as record
+    from carelens.services.approvals import require_second_person
 
     who = author(actor)
     t = assessed_rating
@@ -492,11 +493,7 @@ def approve_rating(db: Db, actor: Actor, rating_id: int) -> int:
         )
         if draft is None:
             raise NotFound(f"no assessed rating {rating_id}")
-        sector = _organisation_in_reach(connection, actor, draft["org_code"])
-        if not may_approve_ratings(actor, sector):
-            raise Forbidden(
-                f"ratings in the {sector} sector are approved by a chief inspector of that sector"
-            )
+        _organisation_in_reach(connection, actor, draft["org_code"])
         keys = (draft["org_code"], draft["level"], draft["service"], draft["key_question"])
         pending = pending_draft(connection, *keys)
         if draft["published"] or pending is None or pending["id"] != rating_id:
@@ -504,8 +501,14 @@ def approve_rating(db: Db, actor: Actor, rating_id: int) -> int:
                 f"rating {rating_id} is not a pending draft (published, or replaced by a newer row)"
             )
         proposer = draft["proposed_by"] or draft["recorded_by"]
-        if proposer == who:
-            raise Invalid("a rating must be approved by someone other than its proposer")
+        require_second_person(
+            connection,
+            actor,
+            proposer,
+            roles=[Role.CHIEF_INSPECTOR],
+            org_code=draft["org_code"],
+            what="a rating",
+        )
         return record(
             connection,
             **{k: draft[k] for k in ("org_code", "level", "service", "key_question", "rating")},
