@@ -28,6 +28,12 @@ an idle machine the time is less than this; on a busy one, more).
 instead imports every month of the packaged NHS England monthly A&E files (April 2019 - March 2026, 84
 files, as ``carelens ingest ae-monthly DIR`` does) into a fresh SQLite store, in a child process, and prints
 the time (target: 20 s).
+
+    python benchmarks/ingest.py --rtt
+
+instead imports the packaged NHS England referral to treatment full extract (April 2026, 180,781 rows,
+zipped), as ``carelens ingest rtt FILE`` does, into a fresh SQLite store, in a child process, and prints
+the time, the rows read per second and the child's peak memory (target: 10 s).
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ TARGET_AE_SECONDS, TARGET_AE_MB = 4.0, 400
 """Issue 16's targets for importing a 492,000-row A&E CSV into SQLite."""
 TARGET_AE_MONTHLY_SECONDS = 20.0
 """Issue 17's target for importing the 84 packaged months of NHS England's A&E files into SQLite."""
+TARGET_RTT_SECONDS = 10.0
+"""Target for importing one month's referral to treatment full extract (180,781 rows) into SQLite."""
 
 AE_IMPORT = """
 import resource, sys, time
@@ -80,6 +88,50 @@ results = ingest(engine, "ae-monthly", files, user="benchmark")
 seconds = time.perf_counter() - started
 print(len(results), sum(r.rows for r in results), sum(r.inserted for r in results), seconds)
 """
+
+
+RTT_IMPORT = """
+import resource, sys, time
+from carelens.ingest.service import ingest
+from carelens.store.engine import create_engine
+engine = create_engine(sys.argv[1])
+started = time.perf_counter()
+[result] = ingest(engine, "rtt", [sys.argv[2]], user="benchmark")
+seconds = time.perf_counter() - started
+print(result.rows, result.inserted, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def benchmark_rtt_sqlite() -> None:
+    """Import the packaged referral to treatment full extract into a fresh SQLite store; print the time."""
+    import subprocess
+    import sys
+
+    from carelens.packaged import DATA_DIR
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import ensure_schema
+
+    path = DATA_DIR / "rtt" / "20260430-RTT-April-2026-full-extract.csv.zip"
+    folder = Path(tempfile.mkdtemp(prefix="carelens-bench-rtt-"))
+    try:
+        url = f"sqlite:///{folder / 'store.db'}"
+        engine = create_engine(url)
+        ensure_schema(engine)  # the schema exists before the import, as in use
+        engine.dispose()
+        child = subprocess.run(
+            [sys.executable, "-c", RTT_IMPORT, url, str(path)], capture_output=True, text=True, check=True
+        )
+        rows, inserted, seconds, peak_mb = child.stdout.split()
+        rows, seconds = int(rows), float(seconds)
+        assert rows == 180_781, rows
+        fast = "meets" if seconds <= TARGET_RTT_SECONDS else "MISSES"
+        print(
+            f"RTT full extract into SQLite: {rows:,} rows read, {int(inserted):,} rows written in {seconds:.2f} s "
+            f"= {rows / seconds:,.0f} rows/s ({fast} the {TARGET_RTT_SECONDS:g} s target), peak memory "
+            f"{float(peak_mb):,.0f} MB"
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def benchmark_ae_monthly_sqlite() -> None:
@@ -307,7 +359,15 @@ def main() -> None:
         "--ae-monthly", action="store_true", help="time the 84 packaged A&E months into SQLite instead"
     )
     parser.add_argument("--ae-rows", type=int, default=492_000, help="rows of the A&E CSV (default 492,000)")
+    parser.add_argument(
+        "--rtt",
+        action="store_true",
+        help="time the packaged referral to treatment extract into SQLite instead",
+    )
     args = parser.parse_args()
+    if args.rtt:
+        benchmark_rtt_sqlite()
+        return
     if args.ae_monthly:
         benchmark_ae_monthly_sqlite()
         return

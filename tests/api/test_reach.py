@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from carelens.model.access import Actor, Role, Scope
-from carelens.services.reach import covers_any, reach
+from carelens.services.reach import covers_any, inspections, reach
 
 TIES = {
     "none": {},
@@ -26,3 +26,30 @@ def test_covers_any_is_whether_the_reach_is_empty(api_engine, scope, ties):
     actor = Actor("someone", Role.ANALYST, **TIES[ties])
     with api_engine.connect() as connection:
         assert covers_any(actor, scope) == (not reach(connection, actor, scope).empty)
+
+
+@pytest.mark.parametrize("scope", [Scope.NONE, Scope.OWN, Scope.AREA], ids=["none", "own", "area"])
+def test_a_providers_or_commissioners_scope_reaches_no_inspection_plan(scope):
+    """Whatever the actor is tied to, these scopes never reach a planned (perhaps unannounced) visit."""
+    actor = Actor(
+        "someone", Role.ANALYST, organisations=frozenset({"L1"}), sector="hospitals", inspector_id="i"
+    )
+    assert inspections(actor, scope) is None
+
+
+def test_an_inspector_reaches_its_providers_sites_but_not_their_inspections(api_engine):
+    """The inspector is tied to trust P1 (which runs L1) and assigned one of L1's visits: ASSIGNED reaches
+    L1's data as OWN does, but of L1's inspections only the one assigned, never the completed one whose
+    window stays secret."""
+    import sqlalchemy as sa
+
+    from carelens.store.schema_plan import plan_inspection
+
+    from .conftest import INSPECTIONS, INSPECTOR_ID
+
+    actor = Actor("inspector", Role.INSPECTOR, organisations=frozenset({"P1"}), inspector_id=INSPECTOR_ID)
+    with api_engine.connect() as connection:
+        assert reach(connection, actor, Scope.ASSIGNED) == reach(connection, actor, Scope.OWN)
+        assert reach(connection, actor, Scope.ASSIGNED).includes("L1", "hospitals")
+        query = sa.select(plan_inspection.c.id).where(inspections(actor, Scope.ASSIGNED))
+        assert set(connection.execute(query).scalars()) == {INSPECTIONS["L1_unannounced"]}

@@ -70,14 +70,20 @@ def current_user() -> str:
         return "unknown"
 
 
+def cli_actor(user: str | None = None):
+    """Who the command line acts as: the operating-system user (or the ``--user`` a command names),
+    as an administrator, since whoever runs it holds the store itself. The services record its changes
+    in the audit log under this name."""
+    from carelens.model.access import Actor, Role
+
+    return Actor(user_name=current_user() if user is None else user, role=Role.ADMIN)
+
+
 def open_store(db: str | None):
     """The store at ``db`` (default: $CARELENS_DB), its schema created if empty (refused if out of date)."""
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
+    from carelens.services.database import open_store as opened
 
-    engine = create_engine(db)
-    ensure_schema(engine)
-    return engine
+    return opened(db)
 
 
 def date_option(text: str | None, name: str):

@@ -76,7 +76,7 @@ def funnel(
 ) -> None:
     """Funnel plot limits, z-scores and outlier flags for every unit, with overdispersion."""
     from carelens.errors import InputError, Problem
-    from carelens.monitor.funnels import funnel_table, summarise_funnels
+    from carelens.services.analysis import funnel_table, summarise_funnels
     from carelens.tables import check_output_table, read_table, write_table
 
     by = list(by or [])
@@ -171,8 +171,7 @@ def spc(
 ) -> None:
     """Control charts per series: XmR (NHS Making Data Count), run, p, p', u, u', c, t and g charts, with
     limits, special-cause rules and icons."""
-    from carelens.monitor.control_charts import CHART_TITLES, spc_summary, spc_table
-    from carelens.stats.spc import MIN_POINTS
+    from carelens.services.analysis import CHART_TITLES, MIN_POINTS, spc_summary, spc_table
     from carelens.tables import check_output_table, read_table, write_table
 
     check_output_table(out)
@@ -280,7 +279,7 @@ def cusum(
     from rich.table import Table
 
     from carelens.cli._common import cell_text
-    from carelens.monitor.cusum import cusum_table, summarise_cusum
+    from carelens.services.analysis import cusum_table, summarise_cusum
     from carelens.tables import check_output_table, read_table, write_table
 
     check_output_table(out)
@@ -356,7 +355,7 @@ def synth(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from carelens.ingest.synth import check_request, write_synthetic
+    from carelens.services.analysis import check_request, write_synthetic
 
     check_request(out, orgs, indicators, months)
     started = time.perf_counter()

@@ -11,7 +11,7 @@ from carelens.cli._common import (
     DbOption,
     OutTableOption,
     app,
-    current_user,
+    cli_actor,
     date_option,
     handles_errors,
     open_store,
@@ -58,38 +58,23 @@ def assess_commissioners(
 
     A part with no evidence (no indicator scored against peers, no finance return) is "not assessed",
     and so is the overall rating; an intervention is never recorded on a commissioner not assessed."""
-    import pandas as pd
-
-    from carelens.fund.assessment import NOT_ASSESSED, RATINGS, load_rules
-    from carelens.fund.scenario import parse_year
-    from carelens.fund.service import assess_year, intervene
-    from carelens.monitor.settings import load_settings
-    from carelens.tables import read_table, write_table
+    from carelens.services.funding import (
+        NOT_ASSESSED,
+        assess_commissioners,
+        by_rating,
+        intervene,
+        parse_year,
+    )
+    from carelens.tables import write_table
 
     wanted = parse_year(year)
     engine = open_store(db) if (db or observations is None or intervene_codes) else None
-    obs = None
-    if observations is not None:
-        obs = read_table(observations)
-        obs["period"] = pd.to_datetime(obs["period"])
-    assessed = assess_year(
-        engine,
-        wanted,
-        obs,
-        read_table(finance) if finance else None,
-        read_table(leadership) if leadership else None,
-        load_rules(rules),
-        load_settings(settings),
-    )
+    assessed = assess_commissioners(engine, wanted, observations, finance, leadership, rules, settings)
     result = assessed.assessment
     card = result.scorecard
-    order = [*RATINGS, NOT_ASSESSED]
     print_frame(
         f"commissioner assessment {year} (commissioners from the {assessed.practices_from})",
-        card.sort_values(
-            ["overall", "commissioner_code"],
-            key=lambda s: s.map(lambda v: order.index(v) if v in order else v),
-        ),
+        by_rating(card),
         [
             "commissioner_code",
             "population",
@@ -113,7 +98,7 @@ def assess_commissioners(
         f"Spearman rho (population vs net worse share) = {result.size_correlation:.3f}, p = {result.size_p_value:.3f}"
     )
     if intervene_codes:  # every code checked before anything is written: all the interventions or none
-        recorded = intervene(engine, assessed, list(intervene_codes), decision, current_user())
+        recorded = intervene(engine, cli_actor(), assessed, list(intervene_codes), decision)
     if out:
         write_table(card.assign(reasons=card["reasons"].map("; ".join)), out)
         typer.echo(f"wrote {out}")
@@ -143,16 +128,14 @@ def rate_aggregate(
     out: OutTableOption = ...,
 ) -> None:
     """Apply the rating rules per location and compare with the published ratings (agree or not)."""
-    from carelens.assess.compare import agreement, compare_published, disagreements
-    from carelens.assess.config import load_rules
-    from carelens.tables import check_output_table, read_table, write_table
+    from carelens.services.assessment import agreement, compare_published
+    from carelens.tables import check_output_table, write_table
 
     check_output_table(out)
-    table = compare_published(read_table(input), rules, load_rules(config), source=str(input))
+    table = compare_published(input, rules, config)
     write_table(table, out)
-    summary = agreement(table)
+    summary, missed = agreement(table)
     print_frame(f"rules {rules}: computed vs published", summary, list(summary.columns))
-    missed = disagreements(table)
     if not missed.empty:
         print_frame(
             "disagreements", missed, ["location_id", "location_name", "key_question", "computed", "published"]
@@ -173,11 +156,11 @@ def rate_saf(
     out: OutTableOption = ...,
 ) -> None:
     """Single Assessment Framework scores -> quality statement, key question and overall ratings."""
-    from carelens.assess.saf import load_saf, score
-    from carelens.tables import check_output_table, read_table, write_table
+    from carelens.services.assessment import saf_ratings
+    from carelens.tables import check_output_table, write_table
 
     check_output_table(out)
-    table = score(read_table(input), load_saf(config), method=method, source=str(input))
+    table = saf_ratings(input, method, config)
     write_table(table, out)
     shown = table[table["level"] != "quality_statement"]
     print_frame(
@@ -208,12 +191,13 @@ def rate_record(
     db: DbOption = None,
 ) -> None:
     """Record a rating in the append-only history (a departure needs --rationale and --approved-by)."""
-    from carelens.assess.history import record_rating
+    from carelens.services.assessment import record_rating
 
     when = date_option(date, "--date")
     new_id = record_rating(
         open_store(db),
-        org_code=org_code,
+        cli_actor(),
+        org_code,
         level=level,
         service=service,
         key_question=key_question,
@@ -221,7 +205,6 @@ def rate_record(
         rule_rating=rule_rating,
         method=method,
         effective_date=when,
-        user=current_user(),
         rationale=rationale,
         approved_by=approved_by,
         published=published,
@@ -241,10 +224,10 @@ def rate_trusts(
     (NHS trust rating principles) and record them, with the rule and what they came from (audited)."""
     import datetime as dt
 
-    from carelens.assess.providers import record_trust_ratings
+    from carelens.services.assessment import record_trust_ratings
 
     when = date_option(on, "--on") if on else dt.date.today()
-    recorded = record_trust_ratings(open_store(db), when, current_user())
+    recorded = record_trust_ratings(open_store(db), cli_actor(), when)
     typer.echo(f"recorded {recorded} trust ratings aggregated from location ratings in effect on {when}")
 
 
@@ -259,11 +242,11 @@ def segment_command(
     out: Path = typer.Option(..., "--out", "-o", help="League tables: .csv or .parquet."),
 ) -> None:
     """NHS Oversight Framework segments and league tables by trust type."""
-    from carelens.assess.segmentation import load_oversight, segment
-    from carelens.tables import check_output_table, read_table, write_table
+    from carelens.services.assessment import segments
+    from carelens.tables import check_output_table, write_table
 
     check_output_table(out)
-    table = segment(read_table(input), load_oversight(config), source=str(input))
+    table = segments(input, config)
     write_table(table, out)
     print_frame(
         "league tables",

@@ -10,7 +10,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
-    current_user,
+    cli_actor,
     handles_errors,
     stderr_console,
 )
@@ -84,9 +84,8 @@ def monitor(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from carelens.monitor.service import run_monitor
-    from carelens.monitor.settings import load_settings
-    from carelens.store.engine import create_engine
+    from carelens.services.database import connect
+    from carelens.services.monitoring import load_settings, run_pass, spark_engine
 
     start = _period_option(period_from, "--from")
     end = _period_option(period_to, "--to")
@@ -94,9 +93,7 @@ def monitor(
     console = stderr_console()
     runner = None
     if engine is MonitorEngine.SPARK:
-        from carelens.monitor.spark import SparkEngine, spark_session
-
-        runner = SparkEngine(spark_session(spark_master))
+        runner = spark_engine(spark_master)
     with Progress(
         TextColumn("monitor"),
         BarColumn(),
@@ -106,15 +103,15 @@ def monitor(
         console=console,
     ) as progress:
         task = progress.add_task("monitor", total=None)
-        summary = run_monitor(
-            create_engine(db),
+        summary = run_pass(
+            connect(db),
+            cli_actor(),
             parquet=parquet,
             period_from=start,
             period_to=end,
             settings=config,
             special_measures=special_measures or (),
             recently_inspected=recently_inspected or (),
-            user=current_user(),
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             workers=workers,
             what_if=what_if,
@@ -157,11 +154,11 @@ def profile(
     from rich.table import Table
 
     from carelens.errors import InputError, Problem
-    from carelens.monitor.service import profile as org_profile
-    from carelens.store.engine import create_engine
+    from carelens.services.database import connect
+    from carelens.services.monitoring import intelligence_profile
 
     try:
-        data = org_profile(create_engine(db), org_code, run)
+        data = intelligence_profile(connect(db), cli_actor(), org_code, run)
     except LookupError as exc:
         raise InputError(Problem("profile", None, "org_code", str(exc))) from None
     org = data["organisation"]

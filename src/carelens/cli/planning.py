@@ -10,6 +10,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
+    cli_actor,
     date_option,
     handles_errors,
     open_store,
@@ -24,11 +25,11 @@ app.add_typer(plan_app, name="plan")
 
 
 def _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings):
-    from carelens.plan.programme import load_inputs
+    from carelens.services.planning import plan_inputs
 
     engine = open_store(db)
     day = date_option(as_of, "--as-of")
-    return engine, load_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
+    return engine, plan_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
 
 
 # The inputs of a plan (`plan inspections` and `plan capacity`), passed on to _plan_inputs.
@@ -90,14 +91,12 @@ def plan_inspections(
     user: str = typer.Option("carelens", "--user", help="Who saves the schedule (audit log)."),
 ) -> None:
     """Schedule the inspections due within the horizon: teams and dates, deadlines met, and what cannot be met and why."""
-    from carelens.plan.programme import schedule as make
-    from carelens.plan.schedule import with_inspector_ids
-    from carelens.plan.service import save_schedule
+    from carelens.services.planning import make_schedule, save_schedule, schedule_teams
     from carelens.tables import write_table
 
     engine, inputs = _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings)
     with stderr_console().status("Scheduling..."):
-        result = make(inputs, method)
+        result = make_schedule(inputs, method)
     s = result.summary
     typer.echo(
         f"Inspection plan from {s['start']} for {weeks} weeks ({method}), {len(inputs.inspectors)} inspectors"
@@ -148,10 +147,10 @@ def plan_inspections(
         write_table(plan[columns], out)
         typer.echo(f"wrote {out}")
     if teams:
-        write_table(with_inspector_ids(result, inputs.inspectors), teams)
+        write_table(schedule_teams(result, inputs.inspectors), teams)
         typer.echo(f"wrote {teams}")
     if save:
-        schedule_id = save_schedule(engine, result, inputs.inspectors, user, inputs.as_of)
+        schedule_id = save_schedule(engine, cli_actor(user), result, inputs.inspectors, inputs.as_of)
         typer.echo(f"saved as draft schedule {schedule_id}")
 
 
@@ -171,8 +170,7 @@ def plan_capacity(
 ) -> None:
     """What-if: with N more inspectors, high-risk locations inspected within 3 months and overdue inspections remaining."""
     from carelens.errors import InputError, Problem
-    from carelens.plan.programme import capacity
-    from carelens.plan.whatif import curve_svg, why_flat
+    from carelens.services.planning import capacity, capacity_chart, why_flat
 
     try:
         numbers = sorted({int(x) for x in extra.split(",") if x.strip()})
@@ -191,7 +189,7 @@ def plan_capacity(
     for line in why_flat(curve):
         typer.echo(line)
     if svg:
-        svg.write_text(curve_svg(curve))
+        svg.write_text(capacity_chart(curve))
         typer.echo(f"wrote {svg}")
 
 
@@ -216,9 +214,9 @@ def regime_open(
     db: DbOption = None,
 ) -> None:
     """Open a failure-regime case."""
-    from carelens.plan.regime import open_case
+    from carelens.services.planning import open_case
 
-    case_id = open_case(open_store(db), regime, org_code, user, reason, date_option(at, "--at"))
+    case_id = open_case(open_store(db), cli_actor(user), regime, org_code, reason, date_option(at, "--at"))
     typer.echo(f"opened {regime} case {case_id} for {org_code}")
 
 
@@ -233,9 +231,9 @@ def regime_move(
     db: DbOption = None,
 ) -> None:
     """Move a case (illegal transitions are refused with exit code 2)."""
-    from carelens.plan.regime import transition
+    from carelens.services.planning import move_case
 
-    case = transition(open_store(db), case_id, event, user, reason, date_option(at, "--at"))
+    case = move_case(open_store(db), cli_actor(user), case_id, event, reason, date_option(at, "--at"))
     due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
     typer.echo(f"case {case_id} is now {case['state']}{due}")
 
@@ -249,17 +247,17 @@ def regime_overdue(
     """Overdue regime actions, and organisations rated Inadequate overall that are not in special measures."""
     import datetime as dt
 
-    from carelens.plan.regime import inadequate_without_special_measures, overdue
+    from carelens.services.planning import inadequate_without_special_measures, overdue_cases
 
-    engine = open_store(db)
+    engine, actor = open_store(db), cli_actor()
     day = date_option(as_of, "--as-of") or dt.date.today()
-    late = overdue(engine, day)
+    late = overdue_cases(engine, actor, day)
     print_frame(
         "overdue actions",
         late,
         ["id", "regime", "org_code", "state", "deadline", "deadline_action", "days_overdue"],
     )
-    due = inadequate_without_special_measures(engine, day)
+    due = inadequate_without_special_measures(engine, actor, day)
     print_frame(
         "rated Inadequate, not in special measures", due, ["org_code", "level", "rating", "date", "source"]
     )
@@ -272,7 +270,7 @@ def regime_adopt(
     db: DbOption = None,
 ) -> None:
     """Take over the open commissioner interventions decided by the national board (carelens fund)."""
-    from carelens.plan.regime import adopt_fund_interventions
+    from carelens.services.planning import adopt_interventions
 
-    cases = adopt_fund_interventions(open_store(db), user)
+    cases = adopt_interventions(open_store(db), cli_actor(user))
     typer.echo(f"adopted {len(cases)} intervention(s) as commissioner cases {cases}")

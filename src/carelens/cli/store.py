@@ -12,7 +12,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
-    current_user,
+    cli_actor,
     date_option,
     handles_errors,
     stderr_console,
@@ -31,9 +31,9 @@ def _progress(source: str, files: int) -> Iterator[Callable[[Any], None]]:
 
 
 def _source_names() -> list[str]:
-    from carelens.ingest.sources import SOURCE_MODULES
+    from carelens.services.imports import source_names
 
-    return list(SOURCE_MODULES)
+    return source_names()
 
 
 db_app = typer.Typer(help="The database store: create or migrate its schema.", no_args_is_help=True)
@@ -49,14 +49,30 @@ def db_upgrade(
     ),
 ) -> None:
     """Create the database schema, or migrate it to the newest (or a given) revision."""
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import upgrade
+    from carelens.services.database import upgrade
 
-    engine = create_engine(db)
-    reached = upgrade(engine, revision)
+    url, reached = upgrade(db, revision)
+    typer.echo(f"database {url} is at revision(s) {', '.join(sorted(reached))}")
+
+
+def _echo_verdicts(report) -> None:
+    """The published verdicts of a file against carelens's recomputation from the published counts."""
     typer.echo(
-        f"database {engine.url.render_as_string(hide_password=True)} is at revision(s) {', '.join(sorted(reached))}"
+        f"  published verdicts: {report.verdicts:,}, shown as published; carelens's recomputation from the "
+        f"published counts differs on {len(report.differing):,}"
     )
+    for name, (gap, code) in report.largest_differences.items():
+        typer.echo(f"  largest |published - recomputed| {name}: {gap:.4f} ({code})")
+    if report.differing:
+        typer.echo(
+            "  org_code  period      published  recomputed  value   recomputed  limits published  recomputed"
+        )
+        for row in report.differing:
+            typer.echo(
+                f"  {row['org_code']:<8}  {row['period']}  {row['band']:>9}  {row['recomputed_band']:>10}  "
+                f"{row['value']:.4f}  {row['recomputed_value']:>10.4f}  "
+                f"{row['lower']:.4f}-{row['upper']:.4f}  {row['recomputed_lower']:.4f}-{row['recomputed_upper']:.4f}"
+            )
 
 
 @app.command()
@@ -64,7 +80,9 @@ def db_upgrade(
 def ingest(
     source: str = typer.Argument(..., help="Importer: " + ", ".join(_source_names()) + "."),
     files: list[Path] = typer.Argument(
-        ..., help="Files to import (.csv, .csv.gz or .parquet); ae-monthly also takes a folder of months."
+        ...,
+        help="Files to import (.csv, .csv.gz or .parquet; .xls for ae-workbook); ae-monthly and ae-workbook "
+        "also take a folder of months.",
     ),
     db: DbOption = None,
     period: str | None = typer.Option(
@@ -75,9 +93,8 @@ def ingest(
 
     A folder (for a source published month by month) is imported in order with a progress bar, and the
     files in it that are skipped are listed with why."""
-    from carelens.ingest.service import files_to_import
-    from carelens.ingest.service import ingest as run_ingest
-    from carelens.store.engine import create_engine
+    from carelens.services.database import connect
+    from carelens.services.imports import files_to_import, import_files
 
     as_of = date_option(period, "--period")
     paths, skipped = files_to_import(source, files)
@@ -85,9 +102,7 @@ def ingest(
     for path, why in skipped:
         typer.echo(f"skipped {path}: {why}")
     with _progress(source, len(paths)) if folder else nullcontext() as advance:
-        results = run_ingest(
-            create_engine(db), source, paths, user=current_user(), period=as_of, progress=advance
-        )
+        results = import_files(connect(db), cli_actor(), source, paths, period=as_of, progress=advance)
     for result in results:
         name = Path(result.file).name
         if result.status == "loaded":
@@ -99,6 +114,8 @@ def ingest(
                 f"{result.superseded:,} superseded, {result.unchanged:,} unchanged (import #{result.import_id})"
                 f"{revised}"
             )
+            if result.verdicts is not None:
+                _echo_verdicts(result.verdicts)
         else:
             typer.echo(f"no change: {name} was already imported (import #{result.import_id}, same SHA-256)")
     if folder:

@@ -3,8 +3,8 @@
 For sources that name organisations by code only (NHS England's monthly A&E file): a code in an ODS trust
 file (``etr``) is an NHS trust; a code in the ODS GP practice file (``epraccur``) is a GP practice when its
 prescribing setting is 4 and otherwise a site (a walk-in centre, out-of-hours service or urgent care
-centre: :func:`kind_of_prescribing_setting`); a code on :data:`INDEPENDENT_PROVIDERS` is an independent
-provider. Any other code reporting activity is a site (``location``): in the A&E files these are urgent
+centre: :func:`kind_of_prescribing_setting`); a code on :data:`CARE_TRUSTS` is an NHS trust; a code on
+:data:`INDEPENDENT_PROVIDERS` is an independent provider. Any other code reporting activity is a site (``location``): in the A&E files these are urgent
 treatment centres, walk-in centres and independent providers' sites. A kind already in the store (from an
 ODS import, or an earlier file) is kept: the import service defers to it (``Source.stored_kinds``).
 """
@@ -38,6 +38,10 @@ INDEPENDENT_PROVIDERS = {
 trusts in ODS: independent and other (social enterprise, community interest company) providers, named as
 the A&E files name them. Every other three-character code in those files is an ODS trust."""
 
+CARE_TRUSTS = {"TAD": "BRADFORD DISTRICT CARE NHS FOUNDATION TRUST"}
+"""NHS trusts that ODS lists as care trusts (its ``ect`` file, not packaged) rather than in ``etr``, named as
+NHS England's referral to treatment files name them."""
+
 GP_PRACTICE_SETTING = "4"
 """ODS prescribing setting of a GP practice (epraccur field 26); 1 walk-in centre, 2 out of hours, ..."""
 
@@ -57,6 +61,7 @@ def reference_kinds() -> dict[str, OrgKind]:
     for name in TRUST_FILES:
         with (ODS_DIR / name).open(newline="", encoding="utf-8") as handle:
             kinds.update((row[0], OrgKind.NHS_TRUST) for row in csv.reader(handle))
+    kinds.update(dict.fromkeys(CARE_TRUSTS, OrgKind.NHS_TRUST))
     kinds.update(dict.fromkeys(INDEPENDENT_PROVIDERS, OrgKind.INDEPENDENT_PROVIDER))
     return kinds
 

@@ -47,6 +47,40 @@ class FileResult:
     """Organisations whose stored values this file changed (a revised release)."""
     left_out: int = 0
     """Links naming organisations the store does not hold, left out (a ``known_only`` source)."""
+    verdicts: VerdictReport | None = None
+    """The publisher's verdicts the file gave, against carelens's recomputation (None: it gave none)."""
+
+
+LIMIT_PAIRS = (("lower", "recomputed_lower"), ("upper", "recomputed_upper"))
+LIMIT_PAIRS += (("poisson_lower", "recomputed_poisson_lower"), ("poisson_upper", "recomputed_poisson_upper"))
+"""Each published limit and carelens's recomputation of it."""
+
+
+@dataclass(frozen=True)
+class VerdictReport:
+    """A file's published verdicts (e.g. the SHMI banding) beside carelens's recomputation from the
+    published counts: how many, the organisations whose recomputed band differs from the published one
+    (published band, value and limits beside the recomputed ones), and the largest absolute difference
+    of each limit (name -> (difference, organisation code)). The published band is the verdict shown."""
+
+    verdicts: int
+    differing: tuple[dict, ...]
+    largest_differences: dict[str, tuple[float, str]]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> VerdictReport:
+        frame = frame.sort_values(["org_code", "period"], kind="stable").reset_index(drop=True)
+        differs = frame["recomputed_band"].notna() & (frame["recomputed_band"] != frame["band"])
+        largest = {}
+        for published, recomputed in LIMIT_PAIRS:
+            gap = (frame[published] - frame[recomputed]).abs()
+            if gap.notna().any():
+                at = int(gap.idxmax())
+                largest[published] = (float(gap[at]), str(frame["org_code"][at]))
+        shown = ["org_code", "period", "band", "recomputed_band", "value", "recomputed_value"]
+        shown += ["lower", "recomputed_lower", "upper", "recomputed_upper"]
+        differing = tuple(frame.loc[differs, shown].to_dict("records"))
+        return cls(len(frame), differing, largest)
 
 
 def sha256_of(path: Path) -> str:
@@ -152,8 +186,11 @@ def _load(
     counts = repository.WriteCounts()
     bulk = repository.BulkLoad(connection)
     rows = left_out = 0
+    verdicts: list[pd.DataFrame] = []
     for batch in prefetched(source.batches(path, period, problems)):
         rows += batch.rows
+        if not batch.published_verdicts.empty:
+            verdicts.append(batch.published_verdicts)
         if problems:
             continue  # nothing more is written; the rest is only checked
         try:
@@ -180,6 +217,7 @@ def _load(
         **counts.as_dict(),
         revised=tuple(sorted(counts.revised)),
         left_out=left_out,
+        verdicts=VerdictReport.of(pd.concat(verdicts, ignore_index=True)) if verdicts else None,
     )
 
 
@@ -397,6 +435,15 @@ def _write(
         connection,
         schema.observation,
         observations,
+        key=["indicator_id", "org_code", "period"],
+        narrow_by=["org_code", "indicator_id", "period"],
+        import_id=import_id,
+        bulk=bulk,
+    )
+    counts += repository.write_versioned(
+        connection,
+        schema.published_verdict,
+        batch.published_verdicts,
         key=["indicator_id", "org_code", "period"],
         narrow_by=["org_code", "indicator_id", "period"],
         import_id=import_id,

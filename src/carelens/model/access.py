@@ -45,10 +45,10 @@ class Scope(StrEnum):
     """No organisation."""
     OWN = "own"
     """The actor's own organisations (and the sites they run): a provider's, an inspector's assigned
-    organisations."""
+    organisations. Never an inspection plan."""
     ASSIGNED = "assigned"
-    """For inspection plans: the inspections assigned to the actor (an inspector), and those of the
-    organisations it is tied to; for organisations, the same as OWN."""
+    """The actor's assignments (an inspector's): the organisations it is tied to, as OWN, and the
+    inspections assigned to it or of an organisation it is itself tied to (not of the sites those run)."""
     AREA = "area"
     """The actor's commissioner area: itself, its practices, its sub-areas and contracted providers."""
     SECTOR = "sector"

@@ -641,6 +641,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     ``trend_points`` reported values as [period ISO date, value] pairs).
     Raises :class:`carelens.errors.NotFound` when there is no run or the organisation is not in it.
     """
+    from carelens.monitor.published import judgements_shown
     from carelens.store import schema
 
     flag_t, org_t, q_t = (
@@ -683,7 +684,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
                 .order_by(q_t.c.key_question)
             ).mappings()
         ]
-        j = schema_monitor.monitor_judgement
+        j = judgements_shown()  # the publisher's verdict where it gave one
         verdicts = {
             (row.indicator_id, row.period): (row.verdict, row.direction)
             for row in connection.execute(

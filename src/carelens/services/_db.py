@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from carelens.model.access import Actor
+from carelens.services import Forbidden
 from carelens.services.settings import get_settings
 from carelens.store import schema
 from carelens.store.engine import Bind, reading, writing  # noqa: F401 (the services' way to connect)
@@ -18,6 +20,14 @@ if TYPE_CHECKING:
 
 Db = Bind
 """What a service accepts: an engine (it opens its own connection) or a caller's open connection."""
+
+
+def author(actor: Actor) -> str:
+    """The name a change is recorded under in the audit log: the actor's. Nobody who has not signed in
+    changes data (Forbidden)."""
+    if not actor.signed_in:
+        raise Forbidden("sign in to change data")
+    return actor.user_name
 
 
 @dataclass(frozen=True)

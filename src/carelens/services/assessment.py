@@ -24,9 +24,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.model.access import Actor
-from carelens.services import Invalid, NotFound
-from carelens.services._db import Db, Page, page_bounds, page_query, plain, reading
+from carelens.model.access import Actor, Scope
+from carelens.services import Forbidden, Invalid, NotFound
+from carelens.services._db import Db, Page, author, page_bounds, page_query, plain, reading
 from carelens.services.observations import small_number
 from carelens.services.reach import reach
 from carelens.store import schema
@@ -308,3 +308,67 @@ def segmentation_table(
         for r in chosen.to_dict("records")
     ]
     return Page(items, len(table), page, size, list(OUTPUT_COLUMNS))
+
+
+# --- rating rules on a user's own file, and recording ratings --------------------------------------
+
+
+def compare_published(path: Any, rules: str, config: Any = None) -> pd.DataFrame:
+    """The rating rules ``rules`` applied per location of a file of published CQC ratings, each computed
+    rating beside the published one (:func:`carelens.assess.compare.compare_published`)."""
+    from carelens.assess.compare import compare_published as compare
+    from carelens.assess.config import load_rules
+    from carelens.tables import read_table
+
+    return compare(read_table(path), rules, load_rules(config), source=str(path))
+
+
+def agreement(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How often computed and published ratings agree, and the ratings where they do not."""
+    from carelens.assess.compare import agreement as summary
+    from carelens.assess.compare import disagreements
+
+    return summary(table), disagreements(table)
+
+
+def saf_ratings(path: Any, method: str | None = None, config: Any = None) -> pd.DataFrame:
+    """Single Assessment Framework scores of a file to quality statement, key question and overall
+    ratings (:func:`carelens.assess.saf.score`)."""
+    from carelens.assess.saf import load_saf, score
+    from carelens.tables import read_table
+
+    return score(read_table(path), load_saf(config), method=method, source=str(path))
+
+
+def segments(path: Any, config: Any = None) -> pd.DataFrame:
+    """NHS Oversight Framework segments and league tables of a file of metric scores."""
+    from carelens.assess.segmentation import load_oversight, segment
+    from carelens.tables import read_table
+
+    return segment(read_table(path), load_oversight(config), source=str(path))
+
+
+def record_rating(db: Db, actor: Actor, org_code: str, **rating: Any) -> int:
+    """Append a rating of an organisation in the actor's ``unpublished_ratings`` reach to the history,
+    audited as the actor's (:func:`carelens.assess.history.record_rating`: a departure from the rules
+    needs a rationale and an approver); outside the reach the organisation does not exist (NotFound)."""
+    from carelens.assess.history import record_rating as record
+
+    with reading(db) as connection:
+        within = reach(connection, actor, actor.rules.unpublished_ratings)
+        if not within.everything:
+            org = schema.organisation
+            found = connection.execute(sa.select(org.c.sector).where(org.c.code == org_code)).first()
+            if not within.includes(org_code, found.sector if found else None):
+                raise NotFound(f"no organisation {org_code!r}")
+    return record(db, org_code=org_code, user=author(actor), **rating)
+
+
+def record_trust_ratings(db: Db, actor: Actor, on: dt.date) -> int:
+    """Aggregate every NHS trust's location ratings in effect ``on`` a date to trust ratings and record
+    them, audited as the actor's, who must reach every organisation's unpublished ratings."""
+    from carelens.assess.providers import record_trust_ratings as record
+
+    if actor.rules.unpublished_ratings is not Scope.ALL:
+        raise Forbidden("trust ratings are aggregated for every trust at once")
+    return record(db, on, author(actor))

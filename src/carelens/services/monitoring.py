@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.judgements import resolve_run, run_indicators
+from carelens.services.judgements import judgements_shown, resolve_run, run_indicators
 from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.engine import hide_password
-from carelens.store.schema_monitor import monitor_flag, monitor_judgement, monitor_org, monitor_run
+from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
 
 RUN_COLUMNS = [
     "id",
@@ -189,7 +189,7 @@ def flags(
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        j = monitor_judgement
+        j = judgements_shown()
         judged = sa.and_(
             j.c.run_id == f.c.run_id,
             j.c.indicator_id == f.c.indicator_id,
@@ -332,3 +332,31 @@ def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = N
     for row in data["indicators"]:
         row["why"] = explain_flag(row | {"peer_units": None})
     return data
+
+
+# --- running a pass -------------------------------------------------------------------------------
+
+
+def load_settings(path: Any = None) -> Any:
+    """The monitoring settings in ``path`` (default: the packaged monitor.yaml), every field checked."""
+    from carelens.monitor.settings import load_settings as read
+
+    return read(path)
+
+
+def spark_engine(master: str) -> Any:
+    """The Spark engine for a monitoring pass, on a session at ``master`` (local[N], spark://host:port);
+    its caller stops ``engine.spark`` when done."""
+    from carelens.monitor.spark import SparkEngine, spark_session
+
+    return SparkEngine(spark_session(master))
+
+
+def run_pass(db: sa.Engine, actor: Actor, **options: Any) -> Any:
+    """Monitor every indicator of every organisation and store the run, audited as done by ``actor``;
+    ``options`` as :func:`carelens.monitor.service.run_monitor` takes them (parquet, periods, settings,
+    workers, what_if, engine...). The run's summary."""
+    from carelens.monitor.service import run_monitor
+    from carelens.services._db import author
+
+    return run_monitor(db, user=author(actor), **options)

@@ -1,8 +1,9 @@
 """Inspection plans and the failure regime (``carelens.plan``), read through the role rules.
 
-This is the one place that decides which inspections an actor may read (rule ``inspection_plans``):
-an inspector the inspections assigned to it and the organisations they cover (``Scope.ASSIGNED``), a
-chief inspector its sector, analysts and admins all. Providers, the public, the national board and
+Which inspections an actor may read is its ``inspection_plans`` rule, interpreted with every other
+scope in :mod:`carelens.services.reach`: an inspector the inspections assigned to it and those of the
+organisations it is tied to (``Scope.ASSIGNED``), a chief inspector its sector, analysts and admins
+all. Providers, the public, the national board and
 policy makers get :class:`~carelens.services.NotFound` (404, never 403) for any planned inspection and
 never see an unannounced window; they see completed inspections only, without window or plan details.
 
@@ -25,9 +26,19 @@ from carelens.model.access import Actor, Scope
 from carelens.plan import regime
 from carelens.plan import service as plan_service
 from carelens.services import Forbidden, Invalid, NotFound
-from carelens.services._db import Db, Page, organisation_names, page_bounds, page_of, plain, reading, records
+from carelens.services._db import (
+    Db,
+    Page,
+    author,
+    organisation_names,
+    page_bounds,
+    page_of,
+    plain,
+    reading,
+    records,
+)
 from carelens.services.organisations import get_organisation
-from carelens.services.reach import Reach, covers_any, reach
+from carelens.services.reach import Reach, covers_any, inspections, reach
 from carelens.store import schema
 from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
 
@@ -79,26 +90,9 @@ def plans_own_assignments(actor: Actor) -> bool:
 
 
 def _inspections_clause(actor: Actor) -> sa.ColumnElement[bool] | None:
-    """SQL: the planned inspections ``actor`` may see (None: none at all), by its ``inspection_plans``
-    scope: ALL every one; SECTOR its sector's; ASSIGNED those assigned to it and those of the
-    organisations it is tied to (:func:`carelens.services.reach.reach` gives the same organisations)."""
-    scope = actor.rules.inspection_plans
-    i = plan_inspection
-    if scope is Scope.ALL:
-        return sa.true()
-    if scope is Scope.SECTOR:
-        return i.c.sector == actor.sector if actor.sector else None
-    if scope is Scope.ASSIGNED:
-        parts = []
-        if actor.inspector_id:
-            assigned = sa.select(plan_assignment.c.inspection_id).where(
-                plan_assignment.c.inspector_id == actor.inspector_id
-            )
-            parts.append(i.c.id.in_(assigned))
-        if actor.organisations:
-            parts.append(i.c.org_code.in_(sorted(actor.organisations)))
-        return sa.or_(*parts) if parts else None
-    return None
+    """SQL: the planned inspections ``actor`` may see (None: none at all), as its ``inspection_plans``
+    scope reaches them (:func:`carelens.services.reach.inspections`)."""
+    return inspections(actor, actor.rules.inspection_plans)
 
 
 def _plan_frame(connection: sa.Connection, actor: Actor, schedule_id: int | None) -> pd.DataFrame:
@@ -322,7 +316,113 @@ def overdue_actions(
     db: Db, actor: Actor, as_of: dt.date | None = None, page: int = 1, page_size: int | None = None
 ) -> Page:
     """Open cases in reach whose next action was due before ``as_of`` (default today), most overdue first."""
+    frame = overdue_cases(db, actor, as_of or dt.date.today())
+    return page_of(records(frame), page, page_size, list(frame.columns))
+
+
+def _case_in_reach(connection: sa.Connection, actor: Actor, org_code: str) -> None:
+    """Refuse a change to a case of an organisation outside the actor's regime reach (NotFound: it does
+    not exist for the actor)."""
+    within = _regime_reach(connection, actor)
+    if not within.everything and _in_reach(connection, within, pd.DataFrame({"org_code": [org_code]})).empty:
+        raise NotFound(f"no organisation {org_code!r} in reach")
+
+
+def open_case(
+    db: Db, actor: Actor, regime_name: str, org_code: str, reason: str, at: dt.date | None = None
+) -> int:
+    """Open a failure-regime case for an organisation in the actor's reach, recorded as done by it."""
+    with reading(db) as connection:
+        _case_in_reach(connection, actor, org_code)
+    return regime.open_case(db, regime_name, org_code, author(actor), reason, at)
+
+
+def move_case(
+    db: Db, actor: Actor, case_id: int, event: str, reason: str, at: dt.date | None = None
+) -> dict[str, Any]:
+    """Apply ``event`` to a case in the actor's reach (:func:`carelens.plan.regime.transition`), recorded
+    as done by it; the case as it now is."""
+    with reading(db) as connection:
+        found = regime.cases(connection)
+        found = found[found["id"] == case_id]
+        if not found.empty:
+            _case_in_reach(connection, actor, found["org_code"].iloc[0])
+    return regime.transition(db, case_id, event, author(actor), reason, at)
+
+
+def overdue_cases(db: Db, actor: Actor, as_of: dt.date) -> pd.DataFrame:
+    """Open cases in reach whose next action was due before ``as_of``, most overdue first."""
     with reading(db) as connection:
         within = _regime_reach(connection, actor)
-        frame = _in_reach(connection, within, regime.overdue(connection, as_of or dt.date.today()))
-    return page_of(records(frame), page, page_size, list(frame.columns))
+        return _in_reach(connection, within, regime.overdue(connection, as_of))
+
+
+def inadequate_without_special_measures(db: Db, actor: Actor, on: dt.date) -> pd.DataFrame:
+    """Organisations in reach rated Inadequate overall on ``on`` that are not in special measures."""
+    with reading(db) as connection:
+        within = _regime_reach(connection, actor)
+        return _in_reach(connection, within, regime.inadequate_without_special_measures(connection, on))
+
+
+def adopt_interventions(db: Db, actor: Actor) -> list[int]:
+    """Take over the open commissioner interventions decided by the national board as commissioner cases,
+    recorded as done by the actor, who must reach every organisation (they are the whole country's)."""
+    with reading(db) as connection:
+        if not _regime_reach(connection, actor).everything:
+            raise Forbidden(
+                "taking over the national board's interventions needs every organisation in reach"
+            )
+    return regime.adopt_fund_interventions(db, author(actor))
+
+
+# --- making plans ---------------------------------------------------------------------------------
+
+
+def plan_inputs(db: Db, weeks: int, as_of: dt.date | None, *files: Any) -> Any:
+    """What a plan is made from: demand from the store, the inspectorate, leave, regions, concerns and
+    settings files (:func:`carelens.plan.programme.load_inputs`)."""
+    from carelens.plan.programme import load_inputs
+
+    return load_inputs(db, weeks, as_of, *files)
+
+
+def make_schedule(inputs: Any, method: str = "milp") -> Any:
+    """Schedule the inspections due (:func:`carelens.plan.programme.schedule`); nothing is stored."""
+    from carelens.plan.programme import schedule
+
+    return schedule(inputs, method)
+
+
+def schedule_teams(result: Any, inspectors: pd.DataFrame) -> pd.DataFrame:
+    """The team of each scheduled inspection, by inspector id."""
+    from carelens.plan.schedule import with_inspector_ids
+
+    return with_inspector_ids(result, inspectors)
+
+
+def save_schedule(db: Db, actor: Actor, result: Any, inspectors: pd.DataFrame, as_of: dt.date) -> int:
+    """Store a schedule as a draft, recorded as done by the actor, who must see every inspection plan."""
+    if actor.rules.inspection_plans is not Scope.ALL:
+        raise Forbidden("saving a schedule needs every inspection plan in reach")
+    return plan_service.save_schedule(db, result, inspectors, author(actor), as_of)
+
+
+def capacity(inputs: Any, extra: list[int]) -> pd.DataFrame:
+    """What-if: the plan with each number of extra inspectors (:func:`carelens.plan.programme.capacity`)."""
+    from carelens.plan.programme import capacity as curve
+
+    return curve(inputs, extra)
+
+
+def capacity_chart(curve: pd.DataFrame) -> str:
+    """The capacity curve as an SVG chart."""
+    from carelens.plan.whatif import curve_svg
+
+    return curve_svg(curve)
+
+
+def why_flat(curve: pd.DataFrame) -> list[str]:
+    """Why the curve stops rising, in sentences (:func:`carelens.plan.whatif.why_flat`)."""
+    from carelens.plan.whatif import why_flat as reasons
+
+    return reasons(curve)

@@ -276,6 +276,7 @@ NAME_COLUMN = {
     "gp-weighted-population": "GP_Practice_Name",
     "ons-population": "Name",
     "organisations": "name",
+    "rtt": "Provider Org Name",
 }
 CODE_COLUMN = {
     "ae": "org_code",
@@ -287,9 +288,109 @@ CODE_COLUMN = {
     "relationships": "subject_code",
     "place-transitions": "org_code",
     "observations": "org_code",
+    "rtt": "Provider Org Code",
 }
 FIELD_NAME = {"shmi": lambda c: c.upper().replace(" ", "_")}
 """How an importer names a column in its problems (SHMI names them as it reads them, upper case)."""
+
+
+RTT_LABELS = [
+    "Period",
+    "Provider Parent Org Code",
+    "Provider Parent Name",
+    "Provider Org Code",
+    "Provider Org Name",
+    "Commissioner Parent Org Code",
+    "Commissioner Parent Name",
+    "Commissioner Org Code",
+    "Commissioner Org Name",
+    "RTT Part Type",
+    "RTT Part Description",
+    "Treatment Function Code",
+    "Treatment Function Name",
+]
+RTT_BANDS = [f"Gt {w:02d} To {w + 1:02d} Weeks SUM 1" for w in range(104)] + ["Gt 104 Weeks SUM 1"]
+RTT_HEADER = [*RTT_LABELS, *RTT_BANDS, "Total", "Patients with unknown clock start date", "Total All"]
+"""NHS England's referral to treatment full extract, as published for April 2026 (written out here, not
+taken from the reader, so the corpus checks the reader against the publisher's layout)."""
+
+
+def _rtt_row(part: str, function: str, bands: dict[int, int], total_all: int | None = None) -> list[str]:
+    """A row of provider ZZA for commissioner 07L: week band (0 = up to 1 week) -> count, others blank;
+    ``Total All`` is the bands' sum unless given (blank bands, ``Total`` and unknown clock start, as
+    published for incomplete pathways)."""
+    labels = ["RTT-April-2026", "QXX", "AN ICB", "ZZA", "TRUST A", "QXX", "AN ICB", "07L", "A SUB-ICB"]
+    labels += [part, part.replace("_", " "), function, function]
+    counts = [str(bands[b]) if b in bands else "" for b in range(len(RTT_BANDS))]
+    total = sum(bands.values()) if total_all is None else total_all
+    return [*labels, *counts, "", "", str(total)]
+
+
+RTT_ROWS = [
+    RTT_HEADER,
+    _rtt_row("Part_2", "C_110", {0: 10, 17: 5, 52: 2}),
+    _rtt_row("Part_2", "C_330", {3: 7, 60: 3}),
+    _rtt_row("Part_2", "C_999", {0: 10, 3: 7, 17: 5, 52: 2, 60: 3}),
+    _rtt_row("Part_3", "C_999", {}, total_all=40),
+]
+"""A small valid RTT file: a provider's waiting list in two treatment functions and their total, and its new
+RTT periods (``Total All`` only)."""
+BASE["rtt"] = ("rtt_april_2026.csv", RTT_ROWS)
+
+
+def rtt_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """The valid RTT file with one thing wrong in each case; zips with no CSV or two."""
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+
+    def add(case: str, data: bytes, row: int | None, field: str | None, ext: str = "csv") -> None:
+        cases[f"rtt/{case}__rtt_april_2026.{ext}"] = (data, row, field)
+
+    def changed(*edits: tuple[int, str, str]) -> bytes:
+        rows = [list(r) for r in RTT_ROWS]
+        for row, column, value in edits:
+            rows[row][RTT_HEADER.index(column)] = value
+        return _csv(rows)
+
+    band = "Gt 03 To 04 Weeks SUM 1"
+    add("count_negative", changed((2, band, "-7")), 2, band)
+    add("count_not_a_number", changed((2, band, "seven")), 2, band)
+    add("bands_do_not_sum_to_total_all", changed((1, "Total All", "18")), 1, "Total All")
+    add(
+        "unknown_clock_start_not_in_a_band",
+        changed((3, "Patients with unknown clock start date", "4"), (3, "Total All", "31")),
+        3,
+        "Total All",
+    )
+    add("total_all_blank", changed((2, "Total All", "")), 2, "Total All")
+    add("functions_do_not_sum_to_c_999", changed((2, band, "6"), (2, "Total All", "9")), 3, "Total All")
+    add("key_repeated", _csv([*RTT_ROWS, RTT_ROWS[1]]), 5, "Treatment Function Code")
+    add("another_month", changed((2, "Period", "RTT-May-2026")), 2, "Period")
+    add("period_not_a_period", changed((1, "Period", "April 2026")), 1, "Period")
+    add("part_unknown", changed((4, "RTT Part Type", "Part_4")), 4, "RTT Part Type")
+    add("function_undeclared", changed((2, "Treatment Function Code", "C_200")), 2, "Treatment Function Code")
+    gone = RTT_HEADER.index("Gt 104 Weeks SUM 1")
+    add("band_column_missing", _csv([r[:gone] + r[gone + 1 :] for r in RTT_ROWS]), None, "Gt 104 Weeks SUM 1")
+    add(
+        "column_unknown",
+        _csv([[*r, v] for r, v in zip(RTT_ROWS, ["Median wait", "1", "2", "3", "4"], strict=True)]),
+        None,
+        "Median wait",
+    )
+    add("zip_without_csv", _zip({"notes.txt": b"no data here\n"}), None, None, ext="zip")
+    add("zip_two_csvs", _zip({"a.csv": _csv(RTT_ROWS), "b.csv": _csv(RTT_ROWS)}), None, None, ext="zip")
+    add("zip_broken", _zip({"rtt.csv": _csv(RTT_ROWS)})[:60], None, None, ext="zip")
+    return cases
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    """A zip of ``members`` (fixed timestamps, so the same bytes every time)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 6, 3, 0, 0, 0)), data)
+    return out.getvalue()
 
 
 BINARY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -531,6 +632,8 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
     }.items():
         cases[f"ods-succ/{case}__succ.csv"] = (data, row, field)
     cases.update(ae_monthly_cases())
+    cases.update(ae_workbook_cases())
+    cases.update(rtt_cases())
     return cases
 
 
@@ -559,6 +662,38 @@ AE_MONTHLY_COUNTS = [
     ("Emergency admissions via A&E - Other A&E department", "0", "0"),
     ("Other emergency admissions", "90", "80"),
 ]
+
+
+SHMI_CURRENT = [
+    "INDICATOR_CODE,PROVIDER_CODE,PROVIDER_NAME,SHMI_VALUE,SHMI_BANDING,SPELLS,OBSERVED,EXPECTED,PO_LL,PO_UL,OD_LL,OD_UL".split(
+        ","
+    ),
+    "I00699,ZZA,Trust A,1.0714,2,10000,300,280,0.8899,1.1230,0.8500,1.1600".split(","),
+    "I00699,ZZB,Trust B,1.2500,1,8000,250,200,0.8680,1.1440,0.8300,1.1800".split(","),
+    "I00699,ZZC,Trust C,0.7500,3,6000,120,160,0.8510,1.1660,0.8200,1.1900".split(","),
+]
+"""A valid file in NHS England's current SHMI trust-level layout: one trust in each band."""
+
+
+def shmi_current_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """The current SHMI layout (byte-order mark, CRLF line ends) with one thing wrong in each case."""
+
+    def publish(rows: list[list[str]]) -> bytes:
+        return b"\xef\xbb\xbf" + _csv(rows).replace(b"\n", b"\r\n")
+
+    def add(case: str, rows: list[list[str]], row: int | None, field: str | None) -> None:
+        cases[f"shmi/current_{case}__shmi_trust_level-2024-06.csv"] = (publish(rows), row, field)
+
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+    rows = SHMI_CURRENT
+    gone = rows[0].index("OD_UL")
+    add("missing_column", [r[:gone] + r[gone + 1 :] for r in rows], None, "OD_UL")
+    add("banding_4", _with(rows, 2, "SHMI_BANDING", "4"), 2, "SHMI_BANDING")
+    add("banding_inconsistent", _with(rows, 1, "SHMI_BANDING", "1"), 1, "SHMI_BANDING")
+    add("lower_limit_above_upper", _with(rows, 2, "PO_LL", "1.2000"), 2, "PO_LL")
+    add("negative_spells", _with(rows, 3, "SPELLS", "-5"), 3, "SPELLS")
+    add("provider_repeated", _with(rows, 3, "PROVIDER_CODE", "ZZA"), 3, "PROVIDER_CODE")
+    return cases
 
 
 def ae_monthly_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
@@ -611,6 +746,115 @@ def ae_monthly_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
         None,
         "A&E attendances Booked Appointments Type 2",
     )
+    return cases
+
+
+AE_WORKBOOK_HEADER = [
+    "",
+    "Code",
+    "Region",
+    "Name",
+    *["Type 1 Departments - Major A&E", "Type 2 Departments - Single Specialty"],
+    *["Type 3 Departments - Other A&E/Minor Injury Unit", "Total attendances"],
+    *["Type 1 Departments - Major A&E", "Type 2 Departments - Single Specialty"],
+    *["Type 3 Departments - Other A&E/Minor Injury Unit", "Total Attendances > 4 hours"],
+    *["Emergency Admissions via Type 1 A&E", "Emergency Admissions via Type 2 A&E"],
+    "Emergency Admissions via Type 3 and 4 A&E",
+]
+"""The header of an A&E by provider workbook (2016 layout, percentages left out): columns A to O."""
+AE_WORKBOOK_PROVIDERS = [
+    ["", "ZZA", "NHS England London", "Trust A", 1000, 10, 50, 1060, 300, 1, 2, 303, 250, 1, 0],
+    ["", "ZZB", "NHS England London", "Trust B", 900, 0, 40, 940, 200, 0, 1, 201, 220, 0, 0],
+]
+AE_WORKBOOK_ROWS = {"period": 3, "header": 8, "england": 9, "first provider": 11}
+"""Where things are in the base workbook, as the spreadsheet numbers its rows."""
+
+
+def _xls(rows: list[list[object]], sheet: str = "Provider Level Data") -> bytes:
+    """An Excel 97-2003 workbook of one sheet holding ``rows`` (xlwt writes the same bytes every time)."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    cells = book.add_sheet(sheet)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value != "":
+                cells.write(r, c, value)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def ae_workbook_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
+    """A valid A&E by provider workbook (two providers under the England row) with one thing wrong in each
+    case; rows are the spreadsheet's, columns its letter and header."""
+    first, second = (r[4:] for r in AE_WORKBOOK_PROVIDERS)
+    england = ["", "-", "-", "England"] + [a + b for a, b in zip(first, second, strict=True)]
+    rows: list[list[object]] = [
+        [],
+        ["", "Title:", "A&E Attendances & Emergency Admission monthly statistics"],
+        ["", "Period:", "April 2018"],
+        ["", "Published:", "10th May 2018"],
+        ["", "Revised:", ""],
+        [],
+        ["", "", "", "", "A&E attendances", "", "", "", "A&E attendances > 4 hours", "", "", "", "Emergency"],
+        AE_WORKBOOK_HEADER,
+        england,
+        [],
+        *AE_WORKBOOK_PROVIDERS,
+    ]
+    period, header, total, provider = AE_WORKBOOK_ROWS.values()
+
+    def field(column: str) -> str:
+        return f"{column}: {AE_WORKBOOK_HEADER[ord(column) - ord('A')]}"
+
+    def add(case: str, data: bytes, row: int | None, named: str | None) -> None:
+        cases[f"ae-workbook/{case}__18-apr.xls"] = (data, row, named)
+
+    def changed(*edits: tuple[int, str, object]) -> bytes:
+        edited = [list(r) for r in rows]
+        for row, column, value in edits:
+            edited[row - 1][ord(column) - ord("A")] = value
+        return _xls(edited)
+
+    cases: dict[str, tuple[bytes, int | None, str | None]] = {}
+    good = _xls(rows)
+    add("empty", b"", None, None)
+    add("binary", BINARY, None, None)
+    add("csv_not_xls", _csv([[str(c) for c in r] for r in rows]), None, None)
+    add("truncated", good[: len(good) // 2], None, None)
+    add("sheet_missing", _xls(rows, sheet="Sheet1"), None, None)
+    add("header_missing", changed((header, "B", "Org")), None, None)
+    add("no_rows", _xls(rows[:header]), None, None)
+    add("period_missing", _xls([*rows[:2], [], *rows[3:]]), None, "Period")
+    add("period_not_a_month", changed((period, "C", "2018/19 Q1")), period, "Period")
+    add("count_negative", changed((provider, "M", -250)), provider, field("M"))
+    add("count_not_a_number", changed((provider + 1, "F", "n/a")), provider + 1, field("F"))
+    add("count_missing", changed((provider + 1, "O", "")), provider + 1, field("O"))
+    add("count_fraction", changed((provider, "N", 0.5)), provider, field("N"))
+    add(
+        "breaches_above_attendances", changed((provider, "I", 1001), (total, "I", 1201)), provider, field("I")
+    )
+    add("england_does_not_reconcile", changed((total, "E", 1901)), total, field("E"))
+    add("england_row_missing", _xls(rows[: total - 1] + rows[total:]), provider - 1, field("D"))
+    add("code_blank", changed((provider, "B", "")), provider, field("B"))
+    add("code_repeated", changed((provider + 1, "B", "ZZA")), provider + 1, field("B"))
+    add("code_quote", changed((provider, "B", 'ZZ"A')), provider, field("B"))
+    add("name_blank", changed((provider + 1, "D", " ")), provider + 1, field("D"))
+    add("name_crlf", changed((provider, "D", "Trust\r\nA")), provider, field("D"))
+    add(
+        "department_missing_in_a_block",
+        _xls([r[:9] + r[10:] for r in rows]),
+        None,
+        "Type 2 Departments - Single Specialty before Total Attendances > 4 hours",
+    )
+    add(
+        "admissions_missing",
+        _xls([r[:12] + r[13:] for r in rows]),
+        None,
+        "Emergency Admissions via Type 1 A&E",
+    )
+    add("block_total_missing", changed((header, "L", "Over 4 hours")), None, "Total Attendances > 4 hours")
     return cases
 
 
@@ -702,7 +946,7 @@ def settings_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
 def corpus() -> dict[str, bytes]:
     """Every file of the corpus by its path under this folder, ``expected.csv`` among them. The same bytes
     every time (gzip without a timestamp), so ``test_bad_inputs`` can check the folder is this output."""
-    cases = {**importer_cases(), **settings_cases()}
+    cases = {**importer_cases(), **shmi_current_cases(), **settings_cases()}
     cases = dict(sorted(cases.items()))
     expected = io.StringIO()
     writer = csv.writer(expected, lineterminator="\n")

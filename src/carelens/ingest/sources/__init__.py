@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # the registry stays import-light so `carelens --help` is fas
 SOURCE_MODULES = {
     "ae": "carelens.ingest.sources.ae",
     "ae-monthly": "carelens.ingest.sources.ae_monthly",
+    "ae-workbook": "carelens.ingest.sources.ae_workbook",
     "shmi": "carelens.ingest.sources.shmi",
     "cqc-ratings": "carelens.ingest.sources.cqc_ratings",
     "gp-weighted-population": "carelens.ingest.sources.gp_weighted_population",
@@ -24,6 +25,7 @@ SOURCE_MODULES = {
     "ods-succ": "carelens.ingest.sources.ods:SUCC",
     "ods-epraccur": "carelens.ingest.sources.ods:EPRACCUR",
     "observations": "carelens.ingest.sources.observations",
+    "rtt": "carelens.ingest.sources.rtt",
 }
 """Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE`` (or ``module:NAME``)."""
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from carelens.errors import InputError, Problem
 from carelens.ingest.reference import kind_of
-from carelens.ingest.sources.base import MONTHS, Batch, ProblemList, Source
+from carelens.ingest.sources.base import MONTHS, Batch, ProblemList, Source, monthly_files
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import DEFAULT_SECTOR
 from carelens.tables import Column, check_text_file, validate
@@ -174,8 +174,8 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     problems = ProblemList()
     problems += _check_providers(source, frame, names, total)
     month = _month(source, frame[names[PERIOD]], total, problems)
-    problems += _reconcile(source, values, names, counts, total)
-    problems += _check_breaches(source, values, names, counts, total)
+    problems += reconcile(source, values, names, counts, total, "TOTAL")
+    problems += check_breaches(source, values, names, counts, total)
     problems.raise_if_any()
 
     keep = ~total
@@ -184,8 +184,8 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     return Batch(
         source,
         len(data),
-        organisations=_organisations(codes, frame.loc[keep, names[NAME]]),
-        observations=_observations(codes, month, numbers),
+        organisations=organisations_of(codes, frame.loc[keep, names[NAME]]),
+        observations=observations_of(codes, month, numbers),
     )
 
 
@@ -242,45 +242,69 @@ def _month(source: str, periods: pd.Series, total: np.ndarray, problems: list[Pr
     return next(iter(months), None)
 
 
-def _reconcile(
-    source: str, values: dict[str, np.ndarray], names: dict[str, str], counts: list[str], total: np.ndarray
+def reconcile(
+    source: str,
+    values: dict[str, np.ndarray],
+    names: dict[str, str],
+    counts: list[str],
+    total: np.ndarray,
+    label: str,
+    rows: np.ndarray | None = None,
 ) -> list[Problem]:
-    """Each count column of the provider rows sums to the TOTAL row's."""
+    """Each count column of the provider rows sums to the total row's (``label``: what the file calls it).
+
+    ``values`` holds each count's column by its name in the file (``names``), total row included; ``rows``
+    is the row number to name for each value (default: counted from 1)."""
     if total.sum() != 1:
         return []
-    row = int(np.flatnonzero(total)[0])
+    at = int(np.flatnonzero(total)[0])
     problems = []
     for count in counts:
         column = values[names[count]]
-        stated, summed = column[row], column[~total].sum()
+        stated, summed = column[at], column[~total].sum()
         if stated != summed:
             problems.append(
                 Problem(
                     source,
-                    row + 1,
+                    at + 1 if rows is None else int(rows[at]),
                     names[count],
-                    f"the TOTAL row says {stated:,.0f} but the providers' rows sum to {summed:,.0f}",
+                    f"the {label} row says {stated:,.0f} but the providers' rows sum to {summed:,.0f}",
                 )
             )
     return problems
 
 
-def _check_breaches(
-    source: str, values: dict[str, np.ndarray], names: dict[str, str], counts: list[str], total: np.ndarray
+def check_breaches(
+    source: str,
+    values: dict[str, np.ndarray],
+    names: dict[str, str],
+    counts: list[str],
+    total: np.ndarray,
+    rows: np.ndarray | None = None,
+    unattended: bool = False,
 ) -> list[Problem]:
-    """No department type has more attendances over 4 hours than attendances (booked or not)."""
+    """No department type has more attendances over 4 hours than attendances (booked or not); arguments as
+    for :func:`reconcile`. ``unattended``: a type with no attendances is not checked (it gives no
+    observation, so its other counts are not used)."""
     problems = []
     for over, seen in BREACHES:
         if over not in counts:
             continue
-        for i in np.flatnonzero((values[names[over]] > values[names[seen]]) & ~total):
+        checked = ~total & (values[names[seen]] > 0) if unattended else ~total
+        for i in np.flatnonzero((values[names[over]] > values[names[seen]]) & checked):
             problems.append(
-                Problem(source, int(i) + 1, names[over], f"more than the attendances ({names[seen]})")
+                Problem(
+                    source,
+                    int(i) + 1 if rows is None else int(rows[i]),
+                    names[over],
+                    f"more than the attendances ({names[seen]})",
+                )
             )
     return problems
 
 
-def _organisations(codes: np.ndarray, names: pd.Series) -> pd.DataFrame:
+def organisations_of(codes: np.ndarray, names: pd.Series) -> pd.DataFrame:
+    """The providers named by a month's rows, their kinds from ODS (:mod:`carelens.ingest.reference`)."""
     kinds = [kind_of(c) for c in codes]
     return pd.DataFrame(
         {
@@ -293,9 +317,11 @@ def _organisations(codes: np.ndarray, names: pd.Series) -> pd.DataFrame:
     )
 
 
-def _observations(codes: np.ndarray, month: dt.date, numbers: dict[str, np.ndarray]) -> pd.DataFrame:
+def observations_of(codes: np.ndarray, month: dt.date, numbers: dict[str, np.ndarray]) -> pd.DataFrame:
     """Per department type with attendances: 4-hour breaches, admissions and (when published) booked; and
-    4-hour breaches over all types, NHS England's headline figure."""
+    4-hour breaches over all types together, NHS England's headline figure.
+
+    ``numbers`` holds each provider's counts by their names in :data:`COUNTS` (the booked ones optional)."""
     frames = []
     zero = np.zeros(len(codes))
     for kind in TYPES:
@@ -342,37 +368,19 @@ def _observations(codes: np.ndarray, month: dt.date, numbers: dict[str, np.ndarr
 
 
 def folder(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Every month's file under ``path`` (searched recursively), oldest month first, and what is skipped.
+    """Every month's file under ``path``, oldest month first, and what is skipped (see
+    :func:`~carelens.ingest.sources.base.monthly_files`). A file is recognised by its header (``Period``
+    and ``Org Code`` first) and its month by its first row."""
+    return monthly_files(path, _month_of_file)
 
-    A file is recognised by its header (``Period`` and ``Org Code`` first) and its month by its first row.
-    A second file for a month already found (in path order) is skipped: which of two vintages is the later
-    cannot be told from the files, so a revision is imported on its own, after the month it revises.
-    """
-    found: dict[dt.date, Path] = {}
-    unknown: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
-    for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
-        if candidate.suffix.lower() != ".csv":
-            skipped.append((candidate, "not a CSV file"))
-            continue
-        header, first = _first_rows(candidate)
-        if [h.strip() for h in header[:2]] != [PERIOD, CODE]:
-            skipped.append((candidate, "not a monthly A&E file (its header does not start Period, Org Code)"))
-            continue
-        month = month_of(first[0]) if first else None
-        if month is None:
-            unknown.append(candidate)  # imported first: the reader names what is wrong with it
-        elif month in found:
-            skipped.append(
-                (
-                    candidate,
-                    f"a second file for {month:%B %Y} (loaded: {found[month].relative_to(path)}); "
-                    "import a revision on its own, after the month it revises",
-                )
-            )
-        else:
-            found[month] = candidate
-    return unknown + [found[m] for m in sorted(found)], skipped
+
+def _month_of_file(path: Path) -> dt.date | str | None:
+    if path.suffix.lower() != ".csv":
+        return "not a CSV file"
+    header, first = _first_rows(path)
+    if [h.strip() for h in header[:2]] != [PERIOD, CODE]:
+        return "not a monthly A&E file (its header does not start Period, Org Code)"
+    return month_of(first[0]) if first else None
 
 
 def _first_rows(path: Path) -> tuple[list[str], list[str]]:

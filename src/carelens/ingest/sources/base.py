@@ -35,6 +35,26 @@ RATING_COLUMNS = (
     "report_link_id",
     "method",
 )
+PUBLISHED_VERDICT_COLUMNS = (
+    "indicator_id",
+    "org_code",
+    "period",
+    "value",
+    "band",
+    "level",
+    "lower",
+    "upper",
+    "poisson_lower",
+    "poisson_upper",
+    "recomputed_value",
+    "recomputed_band",
+    "recomputed_lower",
+    "recomputed_upper",
+    "recomputed_poisson_lower",
+    "recomputed_poisson_upper",
+)
+"""A publisher's verdict on an observation and carelens's recomputation beside it
+(:data:`carelens.store.schema.published_verdict`)."""
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -56,6 +76,7 @@ class Batch:
     observations: pd.DataFrame = field(default_factory=lambda: _empty(OBSERVATION_COLUMNS))
     populations: pd.DataFrame = field(default_factory=lambda: _empty(POPULATION_COLUMNS))
     ratings: pd.DataFrame = field(default_factory=lambda: _empty(RATING_COLUMNS))
+    published_verdicts: pd.DataFrame = field(default_factory=lambda: _empty(PUBLISHED_VERDICT_COLUMNS))
     observation_rows: np.ndarray | None = None
     """The data row of each observation, to name in messages (None: a reader that does not say)."""
 
@@ -206,6 +227,39 @@ class SeenKeys:
 
 MAX_PROBLEMS = 5000
 """Most problems kept for one command (each file's first ones); the rest are counted."""
+
+
+def monthly_files(
+    path: Path, month_of_file: Callable[[Path], dt.date | str | None]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Every month's file under ``path`` (searched recursively), oldest month first, and what is skipped.
+
+    ``month_of_file`` gives a file's month, or why the file is not one of the source's (a ``str``), or None
+    for a file of the source whose month cannot be read: such files come first, so that their reader names
+    what is wrong. A second file for a month already found (in path order) is skipped: which of two
+    vintages is the later cannot be told from the files, so a revision is imported on its own, after the
+    month it revises.
+    """
+    found: dict[dt.date, Path] = {}
+    unknown: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for candidate in sorted(p for p in path.rglob("*") if p.is_file()):
+        month = month_of_file(candidate)
+        if isinstance(month, str):
+            skipped.append((candidate, month))
+        elif month is None:
+            unknown.append(candidate)
+        elif month in found:
+            skipped.append(
+                (
+                    candidate,
+                    f"a second file for {month:%B %Y} (loaded: {found[month].relative_to(path)}); "
+                    "import a revision on its own, after the month it revises",
+                )
+            )
+        else:
+            found[month] = candidate
+    return unknown + [found[m] for m in sorted(found)], skipped
 
 
 def month_from_name(path: Path) -> dt.date | None:
