@@ -113,6 +113,7 @@ def test_demo_store_loads_every_packaged_data_set_once(tmp_path):
         "ods-eccg": 320,
         "gp-weighted-population": 19_660,
         "ae-monthly": 18_197,  # 84 months and 3 first publications, a TOTAL row each
+        "rtt": 180_781,  # the April 2026 full extract
         "shmi": 726,
         "cqc-ratings": 2_920,
         "ons-population": 1_274,

@@ -12,6 +12,11 @@ from carelens.packaged import DATA_DIR
 LOADS = demo_loads(include_synthetic=False)  # the real public data sets only
 
 
+BY_TREATMENT_FUNCTION = "indicator_id LIKE 'rtt_within_18_weeks_%' OR indicator_id LIKE 'rtt_over_52_weeks_%'"
+"""The referral-to-treatment indicators of one treatment function (``rtt_within_18_weeks_c_110``)."""
+MEASURE = "CASE WHEN indicator_id LIKE 'rtt_within%' THEN 'within 18 weeks' ELSE 'over 52 weeks' END"
+
+
 def summary(engine: sa.Engine) -> dict:
     """Row counts and totals that a correct load must reproduce exactly."""
     queries = {
@@ -21,7 +26,11 @@ def summary(engine: sa.Engine) -> dict:
         "current observations by indicator": (
             "SELECT indicator_id, COUNT(*), ROUND(SUM(numerator)), ROUND(SUM(denominator)), "
             "ROUND(CAST(SUM(expected) AS NUMERIC), 2) FROM observation WHERE superseded_by IS NULL "
-            "GROUP BY indicator_id"
+            f"AND NOT ({BY_TREATMENT_FUNCTION}) GROUP BY indicator_id"
+        ),
+        "waiting list by treatment function": (
+            f"SELECT {MEASURE}, COUNT(DISTINCT indicator_id), ROUND(SUM(numerator)), "
+            f"ROUND(SUM(denominator)) FROM observation WHERE {BY_TREATMENT_FUNCTION} GROUP BY {MEASURE}"
         ),
         "superseded observations": "SELECT COUNT(*) FROM observation WHERE superseded_by IS NOT NULL",
         "populations by year and measure": (
@@ -73,10 +82,10 @@ EXPECTED = {
         ("commissioner", 368),  # 106 former CCGs + 42 ICBs (allocation files) + ODS sub-ICB locations
         ("country", 7),
         ("gp_practice", 6564),  # 6,554 in the weighted-population files + A&E sites ODS lists as practices
-        ("independent_provider", 327),
+        ("independent_provider", 368),  # 9 in the A&E files, 44 in the RTT extract, CQC providers
         ("local_authority", 309),
-        ("location", 101),  # A&E walk-in and urgent care centres ODS lists as other settings, and CQC sites
-        ("nhs_trust", 277),  # the ODS trust file's 274 + 3 named by the SHMI and CQC files only
+        ("location", 436),  # A&E urgent care centres, 337 independent-sector RTT sites, CQC locations
+        ("nhs_trust", 278),  # the ODS trust file's 274, TAD (a care trust, in RTT), 3 in the SHMI/CQC files
         ("pcn", 1256),
         ("region", 7),
     ],
@@ -106,7 +115,16 @@ EXPECTED = {
         ("ae_booked_other", 11394, 2883330.0, 49419459.0, None),
         ("ae_booked_type1", 8392, 1964581.0, 91287926.0, None),
         ("ae_booked_type2", 2247, 29176.0, 2933375.0, None),
+        # RTT April 2026: England's 7,123,980 incomplete pathways, 4,623,405 (64.9%) within 18 weeks and
+        # 100,665 over 52 weeks (NHS England's published figures), over 528 providers
+        ("rtt_over_52_weeks", 528, 100665.0, 7123980.0, None),
+        ("rtt_within_18_weeks", 528, 4623405.0, 7123980.0, None),
         ("shmi", 726, 1357437.0, 42784624.0, 1358057.51),
+    ],
+    # the 23 treatment functions partition the waiting list
+    "waiting list by treatment function": [
+        ("over 52 weeks", 23, 100665.0, 7123980.0),
+        ("within 18 weeks", 23, 4623405.0, 7123980.0),
     ],
     "superseded observations": [(32,)],
     "populations by year and measure": sorted(
@@ -134,6 +152,7 @@ EXPECTED = {
         ("ods-etr", 1, 274),
         ("ods-succ", 1, 11537),
         ("ons-population", 1, 1274),
+        ("rtt", 1, 180781),
         ("shmi", 5, 726),
     ],
 }

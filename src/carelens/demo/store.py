@@ -65,6 +65,7 @@ def demo_loads(include_synthetic: bool = True) -> list[tuple[str, list[Path]]]:
             sorted((DATA_DIR / "allocations").glob("gp_practice_weighted_population_*.csv.gz")),
         ),
         ("ae-monthly", ae_monthly_files()),
+        ("rtt", sorted((DATA_DIR / "rtt").glob("*.zip"))),
         ("shmi", sorted((DATA_DIR / "shmi" / "archive_raw").glob("shmi-*.csv"))),
         ("cqc-ratings", [DATA_DIR / "cqc_ratings" / "cqc_ratings_long_devon_plymouth_2021-04.csv"]),
         ("ons-population", [DATA_DIR / "nhsrdatasets" / "ons_uk_population_2023.csv"]),
