@@ -12,11 +12,10 @@ values (September 2024); one TOTAL row spelled ``TOTAL``, ``Total``, ``Total `` 
 first four fields. The TOTAL row is not imported: every count column of the provider rows must sum to it,
 else the file is refused naming the row and column. Booked appointments are not included in the
 attendance columns, so each department type gives, where it had attendances:
-``ae_4hr_breach_<type>`` = (over 4 hours + booked over 4 hours) / (attendances + booked), counting booked
-appointments as NHS England does; ``ae_admissions_<type>`` = admissions / (attendances + booked); and, from
-August 2020, ``ae_booked_<type>`` = booked / (attendances + booked); these are the tidy A&E reader's
-indicators, so monitoring reads both. ``ae_4hr_breach_all`` is the 4-hour figure over all department types
-together, the one NHS England headlines. A later file for the same month (a revision) supersedes the values it
+``ae_4hr_breach_<type>`` = (over 4 hours + booked over 4 hours) / (attendances + booked), as NHS England
+headlines 4-hour performance; ``ae_admissions_<type>`` = admissions / (attendances + booked); and, from
+August 2020, ``ae_booked_<type>`` = booked / (attendances + booked). These are the tidy A&E reader's
+indicators, so monitoring reads both. A later file for the same month (a revision) supersedes the values it
 changes, keeping the first as history, and the import names the organisations whose values changed.
 Kinds come from ODS (:mod:`carelens.ingest.reference`), a stored kind first.
 """
@@ -318,8 +317,7 @@ def organisations_of(codes: np.ndarray, names: pd.Series) -> pd.DataFrame:
 
 
 def observations_of(codes: np.ndarray, month: dt.date, numbers: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Per department type with attendances: 4-hour breaches, admissions and (when published) booked; and
-    4-hour breaches over all types together, NHS England's headline figure.
+    """Per department type with attendances: 4-hour breaches, admissions and (when published) booked.
 
     ``numbers`` holds each provider's counts by their names in :data:`COUNTS` (the booked ones optional)."""
     frames = []
@@ -348,22 +346,6 @@ def observations_of(codes: np.ndarray, month: dt.date, numbers: dict[str, np.nda
                     }
                 )
             )
-    attendances = sum(numbers[f"attendances_{t}"] + numbers.get(f"booked_{t}", zero) for t in TYPES)
-    over4 = sum(numbers[f"over4_{t}"] + numbers.get(f"booked_over4_{t}", zero) for t in TYPES)
-    seen = attendances > 0
-    frames.append(
-        pd.DataFrame(
-            {
-                "indicator_id": "ae_4hr_breach_all",
-                "org_code": codes[seen],
-                "period": month,
-                "numerator": over4[seen],
-                "denominator": attendances[seen],
-                "expected": np.nan,
-                "value": over4[seen] / attendances[seen],
-            }
-        )
-    )
     return pd.concat(frames, ignore_index=True)[list(OBSERVATION_COLUMNS)]
 
 
