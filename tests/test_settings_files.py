@@ -25,6 +25,7 @@ from carelens.errors import InputError
 from carelens.fund.assessment import load_rules as load_fund_assessment
 from carelens.fund.running_costs import load_rules as load_running_costs
 from carelens.fund.scenario import load_scenario
+from carelens.model.data_quality import load_rules as load_data_quality
 from carelens.model.indicators import load_indicators
 from carelens.monitor.settings import load_settings as load_monitor
 from carelens.plan.config import load_regimes
@@ -92,6 +93,14 @@ FILES = {
     ),
     "monitor": SettingsFile(
         packaged("monitor", "monitor.yaml"), load_monitor, "flags.risk_z", "flags.elevated_z", "flags"
+    ),
+    "data quality": SettingsFile(
+        packaged("quality", "data_quality.yaml"),
+        load_data_quality,
+        "implausible_zero[0].above",
+        "implausible_zero[0].indicator",
+        "implausible_zero",
+        "implausible_zero[0]",
     ),
     "planning": SettingsFile(
         packaged("plan", "planning.yaml"),

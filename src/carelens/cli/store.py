@@ -109,6 +109,11 @@ def ingest(
             revised = f"; revised {', '.join(result.revised)}" if result.revised else ""
             if result.left_out:
                 revised += f"; {result.left_out:,} links left out: they name organisations not in the store"
+            if result.not_assessed:
+                revised += (
+                    f"; not assessed (failed a data-quality check, docs/methods/data-quality.md): "
+                    f"{', '.join(result.not_assessed)}"
+                )
             typer.echo(
                 f"loaded {name}: {result.rows:,} rows read, {result.inserted:,} written, "
                 f"{result.superseded:,} superseded, {result.unchanged:,} unchanged (import #{result.import_id})"

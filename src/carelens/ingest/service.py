@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from carelens.errors import InputError, Problem
 from carelens.ingest.sources import SOURCE_MODULES, get_source
 from carelens.ingest.sources.base import MAX_PROBLEMS, Batch, ProblemList, Source
+from carelens.model.data_quality import failing, packaged_rules
 from carelens.model.indicators import definition_json, load_indicators
 from carelens.model.organisations import ONE_AT_A_TIME, RELATIONSHIP_ENDPOINTS, RelationshipKind
 from carelens.store import repository, schema
@@ -47,6 +48,7 @@ class FileResult:
     """Organisations whose stored values this file changed (a revised release)."""
     left_out: int = 0
     """Links naming organisations the store does not hold, left out (a ``known_only`` source)."""
+<<<<<<< HEAD
     verdicts: VerdictReport | None = None
     """The publisher's verdicts the file gave, against carelens's recomputation (None: it gave none)."""
 
@@ -81,6 +83,11 @@ class VerdictReport:
         shown += ["lower", "recomputed_lower", "upper", "recomputed_upper"]
         differing = tuple(frame.loc[differs, shown].to_dict("records"))
         return cls(len(frame), differing, largest)
+=======
+    not_assessed: tuple[str, ...] = ()
+    """Organisations with a figure that fails a data-quality check (docs/methods/data-quality.md): stored
+    as published, and not assessed when monitored."""
+>>>>>>> quality
 
 
 def sha256_of(path: Path) -> str:
@@ -186,11 +193,18 @@ def _load(
     counts = repository.WriteCounts()
     bulk = repository.BulkLoad(connection)
     rows = left_out = 0
+<<<<<<< HEAD
     verdicts: list[pd.DataFrame] = []
     for batch in prefetched(source.batches(path, period, problems)):
         rows += batch.rows
         if not batch.published_verdicts.empty:
             verdicts.append(batch.published_verdicts)
+=======
+    failed: set[str] = set()
+    for batch in prefetched(source.batches(path, period, problems)):
+        rows += batch.rows
+        failed |= _failing_organisations(batch)
+>>>>>>> quality
         if problems:
             continue  # nothing more is written; the rest is only checked
         try:
@@ -217,8 +231,26 @@ def _load(
         **counts.as_dict(),
         revised=tuple(sorted(counts.revised)),
         left_out=left_out,
+<<<<<<< HEAD
         verdicts=VerdictReport.of(pd.concat(verdicts, ignore_index=True)) if verdicts else None,
+=======
+        not_assessed=tuple(sorted(failed)),
+>>>>>>> quality
     )
+
+
+def _failing_organisations(batch: Batch) -> set[str]:
+    """The organisations of a batch's observations with a figure that fails a data-quality check."""
+    obs = batch.observations
+    if obs is None or obs.empty:
+        return set()
+    bad = failing(
+        obs["indicator_id"],
+        obs["numerator"].to_numpy(float),
+        obs["denominator"].to_numpy(float),
+        packaged_rules(),
+    )
+    return set(obs.loc[bad, "org_code"].astype(str))
 
 
 def prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:

@@ -47,8 +47,9 @@ assert set(FUNNEL_KIND) == set(COMPARABLE_VALUE_TYPES), "every comparable value 
 ADVERSE_SIGN = {"lower_is_better": 1.0, "higher_is_better": -1.0, "neutral": 0.0}
 """Sign turning z into the adverse direction (high values are bad when lower is better)."""
 
-VERDICTS = ("worse", "better", "as expected", "higher", "lower", "not compared")
-"""Verdict texts: ``higher``/``lower`` are for neutral indicators (no better direction)."""
+VERDICTS = ("worse", "better", "as expected", "higher", "lower", "not compared", "not assessed")
+"""Verdict texts: ``higher``/``lower`` are for neutral indicators (no better direction); ``not assessed``
+is a figure that failed a data-quality check (docs/methods/data-quality.md)."""
 DIRECTIONS = ("higher", "lower", "within")
 """Where a compared value lies against the verdict level's limits."""
 
@@ -85,6 +86,9 @@ class Comparison:
     """The control chart of each organisation's series (the definition's ``chart``; docs/methods/spc.md)."""
     cusum: CusumAlert | None = None
     """The definition's CUSUM alert, if any (docs/methods/cusum.md)."""
+    implausible_zero_above: float | None = None
+    """Data-quality check 'implausible zero': a numerator of 0 against a denominator above this is missing
+    data, so the row is not assessed (None: no such rule; docs/methods/data-quality.md)."""
 
     @property
     def is_rate(self) -> bool:
@@ -174,6 +178,7 @@ def comparison_for(indicator_id: str, definition, settings: MonitorSettings) -> 
         judged_periods=int(get("judged_periods") or 0) or settings.history_periods,
         chart=text("chart", "xmr"),
         cusum=_cusum_alert(get("cusum")),
+        implausible_zero_above=settings.data_quality.implausible_zero.get(indicator_id),
     )
 
 

@@ -233,6 +233,7 @@ def cusum_alerts(
 
     Returns the flags (unchanged when no indicator declares an alert) and digests of each alerting
     indicator's CUSUM figures, for the pass's results digest (empty when none declares one)."""
+    from carelens.model.data_quality import implausible_zero
     from carelens.monitor.engines import frame_digest  # the digest every part of a pass uses
     from carelens.monitor.kernel import FLAG_LABELS
 
@@ -245,7 +246,10 @@ def cusum_alerts(
     digests = []
     for indicator_id in ids:
         rows = observations[observations["indicator_id"].astype(str) == indicator_id]
-        figures = indicator_cusum(rows, comparisons[indicator_id].cusum, settings.spc_latest_points)
+        spec = comparisons[indicator_id]
+        # a figure failing a data-quality check is no count at all (docs/methods/data-quality.md)
+        rows = rows[~implausible_zero(rows["numerator"], rows["denominator"], spec.implausible_zero_above)]
+        figures = indicator_cusum(rows, spec.cusum, settings.spc_latest_points)
         digests.append(frame_digest(figures))
         alerting = figures[figures["alert"]]
         at = flags["indicator_id"].astype(str).eq(indicator_id) & flags["org_code"].astype(str).isin(

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from carelens.model.data_quality import IMPLAUSIBLE_ZERO, implausible_zero
 from carelens.monitor.comparison import DIRECTIONS, VERDICTS, Comparison, level_for_z
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats import control_charts, run_chart, spc
@@ -56,13 +57,15 @@ from carelens.stats.groups import Groups
 from carelens.stats.intervals import poisson_limits, wilson
 
 FLAG_LABELS = {
+    -3: "not assessed",
     -2: "not scored",
     -1: "insufficient data",
     0: "no evidence of risk",
     1: "risk",
     2: "elevated risk",
 }
-"""Flag text by code. Codes 0-2 are applicable to the risk score; -1 and -2 are not."""
+"""Flag text by code. Codes 0-2 are applicable to the risk score; -1 to -3 are not ("not assessed": the
+latest figure failed a data-quality check)."""
 
 REASONS = (
     "",
@@ -75,6 +78,7 @@ REASONS = (
     "too few comparable peers in the funnel",
     "no events among peers",
     "neutral polarity: compared, not scored",
+    IMPLAUSIBLE_ZERO.reason,
 )
 """Why a row has its flag (index = reason code)."""
 (
@@ -88,7 +92,10 @@ REASONS = (
     _R_FEW_PEERS,
     _R_NO_EVENTS,
     _R_NEUTRAL,
+    _R_IMPLAUSIBLE_ZERO,
 ) = range(len(REASONS))
+NOT_ASSESSED = np.array([_R_IMPLAUSIBLE_ZERO], dtype=np.int8)
+"""Reasons that make a figure "not assessed" (a failed data-quality check) rather than "not compared"."""
 
 BENCHMARK_LABELS = {
     "lower_is_better": {-1: "better", 0: "similar", 1: "worse", 9: "not compared"},
@@ -410,8 +417,10 @@ class _Eligibility:
 
 
 def eligibility(o: np.ndarray, d: np.ndarray, e: np.ndarray, spec: Comparison) -> _Eligibility:
-    """Step 1, small numbers: a value is eligible only with valid counts and enough behind it (a
-    denominator, or an expected count for ratios, of at least the comparison's minimum)."""
+    """Step 1, data quality and small numbers: a value is eligible only with valid counts that pass the
+    data-quality checks (docs/methods/data-quality.md; a failing row has no value, so it is never
+    compared, charted or benchmarked) and enough behind it (a denominator, or an expected count for
+    ratios, of at least the comparison's minimum)."""
     with np.errstate(invalid="ignore"):
         if spec.is_ratio:
             valid = np.isfinite(o) & (o >= 0) & np.isfinite(e) & (e > 0)
@@ -424,6 +433,9 @@ def eligibility(o: np.ndarray, d: np.ndarray, e: np.ndarray, spec: Comparison) -
     reason = np.full(len(o), _R_NONE, dtype=np.int8)
     reason[~big_enough] = _R_EXPECTED if spec.is_ratio else _R_DENOMINATOR
     reason[~valid] = _R_INVALID
+    failed = implausible_zero(o, d, spec.implausible_zero_above) & valid
+    reason[failed] = _R_IMPLAUSIBLE_ZERO
+    valid &= ~failed
     with np.errstate(invalid="ignore", divide="ignore"):
         value = o / np.where(valid, e if spec.is_ratio else d, 1.0)
     value[~valid] = np.nan
@@ -465,6 +477,7 @@ def flags_of(
     why[flag == 1] = _R_RISK
     why[flag == 2] = _R_ELEVATED
     why[flag == -2] = _R_NEUTRAL
+    flag[np.isin(why, NOT_ASSESSED)] = -3
     return flag, why
 
 
@@ -776,8 +789,9 @@ def _judged_rows(
     columns["_direction"] = direction
     verdict = np.full(len(idx), VERDICTS.index("not compared"), dtype=np.int8)
     verdict[compared] = np.asarray(_VERDICT_OF[spec.polarity], dtype=np.int8)[direction[compared]]
-    columns["_verdict"] = verdict
     why = reason[idx].copy()
+    verdict[np.isin(why, NOT_ASSESSED) & ~compared] = VERDICTS.index("not assessed")
+    columns["_verdict"] = verdict
     why[compared] = _R_NONE
     columns["_reason"] = why
     return columns
@@ -853,7 +867,7 @@ def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> 
         elif name == "benchmark":
             frame[name] = _text(bench_labels, ind * 4 + bench_code)
         elif name == "flag":
-            frame[name] = _text([FLAG_LABELS[c] for c in range(-2, 3)], column("flag_code") + 2)
+            frame[name] = _text([FLAG_LABELS[c] for c in range(-3, 3)], column("flag_code") + 3)
         elif name == "reason":
             frame[name] = _text(REASONS, column("_reason_code"))
         elif name == "spc_variation":

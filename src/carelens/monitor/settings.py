@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from carelens.config import FieldReader, packaged, read_settings
+from carelens.model.data_quality import DataQualityRules, packaged_rules
 
 SCHEMA_VERSION = 1
 
@@ -44,11 +45,14 @@ class MonitorSettings:
     history_periods: int | None
     max_age_months: int | None
     score_out_of_date: bool
+    data_quality: DataQualityRules
+    """The data-quality rules (``config/quality/data_quality.yaml``), applied before any figure is judged."""
 
     def as_json(self) -> str:
         """The settings as canonical JSON (sorted keys): stored with each run and part of its digest."""
         data = asdict(self)
         data["band_cut_points"] = list(self.band_cut_points)
+        data["data_quality"] = self.data_quality.as_json_data()
         return json.dumps(data, sort_keys=True)
 
 
@@ -100,6 +104,7 @@ def load_settings(path: str | Path | None = None) -> MonitorSettings:
         history_periods=r.get("judgements.history_periods", int, minimum=1, optional=True),
         max_age_months=r.get("freshness.max_age_months", int, minimum=0, optional=True),
         score_out_of_date=r.get("freshness.score_out_of_date", bool),
+        data_quality=packaged_rules(),
     )
     r.raise_if_any()
     return settings

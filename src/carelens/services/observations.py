@@ -11,7 +11,6 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from carelens.model.access import Actor
@@ -96,48 +95,6 @@ def observations(
         return page_query(
             connection, query, order, page, page_size, OBSERVATION_COLUMNS, lambda r: suppress(plain(r))
         )
-
-
-@lru_cache(maxsize=2)
-def _series_query(everything: bool) -> sa.Select:
-    """The statement behind :func:`series` (bound parameters ``code``, ``indicator_id``, ``limit``)."""
-    obs = schema.observation
-    hidden = sa.literal(0) if everything else sa.case((small_number(obs), 1), else_=0)
-    return (
-        sa.select(obs.c.period, obs.c.value, hidden.label("suppressed"))
-        .where(
-            obs.c.indicator_id == sa.bindparam("indicator_id"),
-            obs.c.org_code == sa.bindparam("code"),
-            obs.c.superseded_by.is_(None),
-        )
-        .order_by(obs.c.period.desc())
-        .limit(sa.bindparam("limit"))
-    )
-
-
-IMPROVEMENT = {"lower_is_better": "decrease", "higher_is_better": "increase"}
-"""Which way is improvement on a control chart, from an indicator definition's ``polarity``."""
-
-
-def series_chart(
-    db: Db, actor: Actor, org_code: str, sector: str | None, indicator_id: str, polarity: str, latest: int
-) -> dict[str, Any] | None:
-    """One organisation's latest ``latest`` values of one indicator as an XmR control chart (Making Data
-    Count), oldest first: per point the period, value, mean, limits and point type, and the series'
-    variation icon (:func:`carelens.monitor.control_charts.series_chart`). A value the actor may not see
-    (small numbers) is missing, so no chart shows it. None when there are fewer than two periods."""
-    from carelens.monitor.control_charts import series_chart as xmr_chart
-
-    with reading(db) as connection:
-        within = reach(connection, actor, actor.rules.confidential_data)
-        query = _series_query(within.includes(org_code, sector))
-        rows = connection.execute(query, {"code": org_code, "indicator_id": indicator_id, "limit": latest})
-        out = [(period, None if hidden else value) for period, value, hidden in rows][::-1]
-    if len(out) < 2:
-        return None
-    dates = np.array([period for period, _ in out], dtype="datetime64[D]")
-    values = np.array([np.nan if value is None else value for _, value in out], dtype=float)
-    return xmr_chart(dates, values, IMPROVEMENT.get(polarity, "neutral"))
 
 
 @lru_cache(maxsize=1)

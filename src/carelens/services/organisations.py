@@ -22,6 +22,7 @@ from carelens.services.judgements import COMPARISON_FIELDS, organisation_judgeme
 from carelens.services.observations import latest_by_indicator
 from carelens.services.ratings import explain, visible_ratings
 from carelens.services.reach import reach
+from carelens.services.series import organisation_series, quality_notes, successions
 from carelens.store import schema
 
 ORG_COLUMNS = ["code", "name", "kind", "subtype", "sector", "valid_from", "valid_to"]
@@ -128,7 +129,9 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
     """Everything the actor may see about one organisation: directory entry, links, ratings (its own, and
     provider ratings aggregated from its locations' ratings, with the rule) with a plain-English
     explanation, every indicator it has with the figure and verdict the default monitoring run judged
-    (``comparison``; :mod:`carelens.services.judgements`), and its inspections
+    (``comparison``; :mod:`carelens.services.judgements`) and what the data-quality checks found in its
+    series (``data_quality``, ``joins``: :mod:`carelens.services.series`), the organisations it succeeded
+    and that succeeded it (``successions``), and its inspections
     (completed ones only, unless the actor may see the inspection plan)."""
     from carelens.services.assessment import provider_ratings
     from carelens.services.planning import profile_inspections
@@ -141,10 +144,16 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
         aggregated = provider_ratings(connection, actor, code)
         judged = organisation_judgements(connection, actor, organisation, within)
         latest = latest_by_indicator(connection, actor, code, sector, within)
+        for item in latest:  # what the data-quality checks found in its series (continued from predecessors)
+            ratio = item["value_type"] == "indirectly_standardised_ratio"
+            series = organisation_series(connection, within, code, sector, item["indicator_id"], ratio)
+            item["data_quality"] = quality_notes(series)
+            item["joins"] = [{"label": j.label, "date": j.date} for j in series["joins"]]
         return {
             "organisation": organisation,
             "confidential": within.includes(code, sector),
             "relationships": _links(connection, code),
+            "successions": successions(connection, code),
             "ratings": ratings,
             "provider_ratings": aggregated,
             "explanation": explain(organisation, ratings, aggregated),

@@ -28,6 +28,7 @@ VERDICT_COLOURS = {
     "higher": "purple",
     "lower": "purple",
     "not compared": "white",
+    "not assessed": "white",
     "suppressed": "white",
 }
 """Tag colours of the verdicts (as the design system's ``flag_tag``)."""

@@ -5,7 +5,8 @@ decide.
 An indicator's figure, its verdict against its peers and its funnel plot are what the default
 monitoring run stored (:mod:`carelens.services.judgements`): the same on every page, in the API and in
 the reports, never worked out again here. The control chart is drawn from the organisation's published
-series (:func:`carelens.services.observations.series_chart`).
+series, continued from the organisations it succeeded, with the months that failed a data-quality check
+marked (:func:`carelens.services.series.series_chart`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from carelens.services import judgements as judgement_service
 from carelens.services import observations as observation_service
 from carelens.services import organisations as organisation_service
 from carelens.services import ratings as rating_service
+from carelens.services import series as series_service
 from carelens.services._db import Db
 from carelens.services.monitoring import intelligence_profile
 from carelens.web.charts import FunnelFigure, cached_funnel, funnel_chart, spc_chart
@@ -119,6 +121,7 @@ COMPARISON_TEXT = {
     "higher": "higher than expected compared with similar organisations",
     "lower": "lower than expected compared with similar organisations",
     "not compared": "not compared with similar organisations",
+    "not assessed": "not assessed: the figure failed a data-quality check",
     "suppressed": "not shown: small numbers are not published",
 }
 """What each stored verdict means, in a sentence."""
@@ -141,6 +144,10 @@ class IndicatorPanel:
     comparison: dict[str, Any]
     """The stored judgement's ``comparison`` object (:func:`carelens.services.judgements.comparison`)."""
     latest_period: str | None = None
+    data_quality: list[dict[str, Any]] = field(default_factory=list)
+    """What the data-quality checks found in the series (:func:`carelens.services.series.quality_notes`)."""
+    joins: list[dict[str, Any]] = field(default_factory=list)
+    """Mergers whose predecessors' history the series continues."""
     comparison_text: str | None = None
     funnel_note: str | None = None
     funnel_svg: str | None = None
@@ -181,6 +188,7 @@ def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict
         "service_ratings": services,
         "rating_history": past,
         "links": links,
+        "successions": profile["successions"],
         "panels": panels,
         "monitoring_run": profile["monitoring_run"],
         "any_suppressed": any(p.suppressed for p in panels),
@@ -221,6 +229,8 @@ def indicator_panel(
         value_format=VALUE_FORMATS.get(value_type, "number"),
         comparison=comparison,
         latest_period=item.get("latest_period"),
+        data_quality=item.get("data_quality", []),
+        joins=item.get("joins", []),
     )
     panel.comparison_text = COMPARISON_TEXT.get(panel.verdict)
     _add_funnel(db, actor, organisation, item, value_type, panel, audience, settings)
@@ -305,14 +315,8 @@ def _add_funnel(
 
 def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, settings: WebSettings) -> None:
     """The organisation's own series of the indicator as an XmR control chart (Making Data Count)."""
-    points = observation_service.series_chart(
-        db,
-        actor,
-        organisation["code"],
-        organisation["sector"],
-        panel.id,
-        definition.get("polarity", ""),
-        settings.spc_points,
+    points = series_service.series_chart(
+        db, actor, organisation["code"], organisation["sector"], panel.id, definition, settings.spc_points
     )
     if points is None:
         panel.spc_note = "Only one period of data: no control chart."
@@ -328,6 +332,7 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     )
     panel.charts["spc"] = chart
     panel.spc_svg = chart.svg()
+    excluded = int((points["not_assessed"] != "").sum())
     last = str(points["variation_icon"][0])
     short = bool(points["short_series"][-1])
     panel.spc_note = (
@@ -335,6 +340,13 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
         f"separate from the comparison with peers): the latest point shows "
         f"{last.replace('_', ' ') or 'no special cause'}."
         + (" Fewer than 12 points: limits are provisional." if short else "")
+        + (
+            f" {excluded} months failed a data-quality check: marked with a cross on the axis, not plotted "
+            "and not in the limits."
+            if excluded
+            else ""
+        )
+        + "".join(f" The series continues across a merger: {j['label']} (marked)." for j in points["joins"])
     )
 
 
