@@ -47,8 +47,8 @@ def demo(
         "SHMI: bandings reproduced against the published ones (95% overdispersed limits)", result.shmi_summary
     )
     show(
-        "A&E four-hour breaches (all types, as NHS England headlines them), latest month: trusts outside the "
-        "95% funnel limits",
+        "A&E type 1 four-hour breaches (booked appointments counted, as NHS England does), latest month: "
+        "trusts outside the 95% funnel limits",
         result.ae_outliers,
     )
     show("A&E four-hour performance control charts: trusts by icon at the latest month", result.spc_summary)

@@ -2,9 +2,9 @@
 
 1. SHMI (HSCIC, five releases Oct 2011 – Oct 2012): the funnel with the SHMI method, compared with the
    published bandings for every trust.
-2. A&E four-hour breaches (NHS England's monthly files, Apr 2019 – Mar 2026, all department types with
-   booked appointments, as NHS England headlines it): a funnel per month across NHS trusts
-   (overdispersed, arcsine scale), outliers in the latest month.
+2. A&E four-hour breaches (NHS England's monthly files, Apr 2019 – Mar 2026, type 1 departments, booked
+   appointments counted as NHS England counts them; months failing a data-quality check left out): a
+   funnel per month across NHS trusts (overdispersed, arcsine scale), outliers in the latest month.
 3. The same trusts' monthly four-hour performance as Making Data Count control charts, with the
    variation and assurance icons against the 95% standard.
 
@@ -23,6 +23,7 @@ from carelens.packaged import DATA_DIR
 SHMI_FILE = DATA_DIR / "shmi" / "shmi_trust_2011-2012_hscic.csv"
 AE_MONTHLY = DATA_DIR / "ae_monthly" / "csv"
 AE_SOURCE = "NHS England monthly A&E files (ae_monthly/csv)"
+INDICATOR = "ae_4hr_breach_type1"
 FOUR_HOUR_STANDARD = 0.95
 """The NHS constitutional standard: 95% of A&E attendances admitted, transferred or discharged in 4 hours."""
 
@@ -37,10 +38,13 @@ class DemoResult:
     spc_summary: pd.DataFrame | None = None
 
 
-def ae_performance() -> pd.DataFrame:
-    """NHS trusts' monthly 4-hour figures over all department types (NHS England's headline), from the
-    packaged monthly files (each month's latest vintage): attendances, breaches and performance."""
+def ae_type1_performance() -> pd.DataFrame:
+    """NHS trusts' monthly type 1 (major A&E) 4-hour figures, booked appointments counted as NHS England
+    counts them, from the packaged monthly files (each month's latest vintage): attendances, breaches and
+    performance. Figures failing a data-quality check (the field-test trusts' months with no breaches
+    reported) are left out, as monitoring leaves them out: they are not assessed, not 100%."""
     from carelens.ingest.sources.ae_monthly import folder, read
+    from carelens.model.data_quality import failing, packaged_rules
     from carelens.model.organisations import OrgKind
 
     months, _skipped = folder(AE_MONTHLY)
@@ -49,10 +53,10 @@ def ae_performance() -> pd.DataFrame:
         batch = read(path)
         trusts = batch.organisations.loc[batch.organisations["kind"] == OrgKind.NHS_TRUST.value, "code"]
         rows = batch.observations
-        frames.append(rows[(rows["indicator_id"] == "ae_4hr_breach_all") & rows["org_code"].isin(trusts)])
-    ae = pd.concat(frames, ignore_index=True).rename(
-        columns={"numerator": "breaches", "denominator": "attendances"}
-    )
+        frames.append(rows[(rows["indicator_id"] == INDICATOR) & rows["org_code"].isin(trusts)])
+    ae = pd.concat(frames, ignore_index=True)
+    ae = ae[~failing(ae["indicator_id"], ae["numerator"], ae["denominator"], packaged_rules())]
+    ae = ae.rename(columns={"numerator": "breaches", "denominator": "attendances"})
     ae["period"] = pd.to_datetime(ae["period"])
     ae["performance"] = 1 - ae["breaches"] / ae["attendances"]
     return ae[["org_code", "period", "attendances", "breaches", "performance"]].sort_values(
@@ -104,7 +108,7 @@ def run_demo(out_dir: Path) -> DemoResult:
     )
     result.files.append(write_table(shmi_funnel, out_dir / "shmi_funnel.csv"))
 
-    ae = ae_performance()
+    ae = ae_type1_performance()
     ae_funnel = funnel_table(
         ae,
         type="pr",
