@@ -48,9 +48,11 @@ class FileResult:
     """Organisations whose stored values this file changed (a revised release)."""
     left_out: int = 0
     """Links naming organisations the store does not hold, left out (a ``known_only`` source)."""
-<<<<<<< HEAD
     verdicts: VerdictReport | None = None
     """The publisher's verdicts the file gave, against carelens's recomputation (None: it gave none)."""
+    not_assessed: tuple[str, ...] = ()
+    """Organisations with a figure that fails a data-quality check (docs/methods/data-quality.md): stored
+    as published, and not assessed when monitored."""
 
 
 LIMIT_PAIRS = (("lower", "recomputed_lower"), ("upper", "recomputed_upper"))
@@ -83,11 +85,6 @@ class VerdictReport:
         shown += ["lower", "recomputed_lower", "upper", "recomputed_upper"]
         differing = tuple(frame.loc[differs, shown].to_dict("records"))
         return cls(len(frame), differing, largest)
-=======
-    not_assessed: tuple[str, ...] = ()
-    """Organisations with a figure that fails a data-quality check (docs/methods/data-quality.md): stored
-    as published, and not assessed when monitored."""
->>>>>>> quality
 
 
 def sha256_of(path: Path) -> str:
@@ -193,18 +190,13 @@ def _load(
     counts = repository.WriteCounts()
     bulk = repository.BulkLoad(connection)
     rows = left_out = 0
-<<<<<<< HEAD
     verdicts: list[pd.DataFrame] = []
-    for batch in prefetched(source.batches(path, period, problems)):
-        rows += batch.rows
-        if not batch.published_verdicts.empty:
-            verdicts.append(batch.published_verdicts)
-=======
     failed: set[str] = set()
     for batch in prefetched(source.batches(path, period, problems)):
         rows += batch.rows
         failed |= _failing_organisations(batch)
->>>>>>> quality
+        if not batch.published_verdicts.empty:
+            verdicts.append(batch.published_verdicts)
         if problems:
             continue  # nothing more is written; the rest is only checked
         try:
@@ -231,11 +223,8 @@ def _load(
         **counts.as_dict(),
         revised=tuple(sorted(counts.revised)),
         left_out=left_out,
-<<<<<<< HEAD
         verdicts=VerdictReport.of(pd.concat(verdicts, ignore_index=True)) if verdicts else None,
-=======
         not_assessed=tuple(sorted(failed)),
->>>>>>> quality
     )
 
 
