@@ -101,11 +101,10 @@ EXPECTED = {
         ("succeeded_by", 245),  # ODS successions between organisations the store holds (RAP -> RAL ...)
     ],
     "closed links": [(4,)],  # practices that changed ICB or local authority between years
-    # A&E: the 84 months' current values sum to the files' TOTAL rows (all types, booked included:
+    # A&E: the 84 months' current values sum to the files' TOTAL rows by type, booked included (all types:
     # 173,835,176 attendances, 38,661,638 over 4 hours); the 3 first publications of April - June 2025
     # are kept as history, superseded by the revisions.
     "current observations by indicator": [
-        ("ae_4hr_breach_all", 16595, 38661638.0, 173835176.0, None),
         ("ae_4hr_breach_other", 14307, 1809727.0, 59375767.0, None),
         ("ae_4hr_breach_type1", 10494, 36742345.0, 110849103.0, None),
         ("ae_4hr_breach_type2", 2780, 109566.0, 3610306.0, None),
@@ -126,7 +125,7 @@ EXPECTED = {
         ("over 52 weeks", 23, 100665.0, 7123980.0),
         ("within 18 weeks", 23, 4623405.0, 7123980.0),
     ],
-    "superseded observations": [(32,)],
+    "superseded observations": [(27,)],
     "populations by year and measure": sorted(
         [(2022, "registered", 6554, 61194033.0), (2023, "resident", 1274, 263729972.0)]
         + [
