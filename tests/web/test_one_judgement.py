@@ -262,21 +262,23 @@ def test_pl004_dtoc_nhs_page_says_what_the_run_flagged(client, web_engine):
     )
 
 
-def test_rxn_other_ae_is_judged_on_the_runs_124_peers(client, web_engine):
-    """Before: RXN other-A&E was "risk" at z 1.986 on 124 peers in the run, "within" on 91 peers on the
-    public page (the page compared only the organisations whose figures are published)."""
-    flag = {(r["org_code"], r["indicator_id"]): r for r in _every_flag(web_engine)}[
-        ("RXN", "ae_4hr_breach_other")
+def test_other_ae_is_judged_on_the_runs_peers_on_every_page(client, web_engine):
+    """Before: RXN other-A&E (2016-19 data) was "risk" at z 1.986 on 124 peers in the run, "within" on 91
+    peers on the public page (the page compared only the organisations whose figures are published).
+    Now, for the trust the run finds furthest out on other-A&E 4-hour waits, the API and its page give the
+    run's verdict on the run's peers, sites included."""
+    flags = [
+        r
+        for r in _every_flag(web_engine)
+        if r["indicator_id"] == "ae_4hr_breach_other" and r["flag"] == "risk" and len(r["org_code"]) == 3
     ]
-    assert (
-        flag["flag"] == "risk"
-        and flag["z_adjusted"] == pytest.approx(1.986, abs=5e-4)
-        and flag["peer_units"] == 124
-    )
-    public = from_api_profile(client, "RXN")[("RXN", "ae_4hr_breach_other")]
-    assert (public.verdict, public.peers) == ("worse", 124)
-    page = from_page(client.get("/organisations/RXN").text, "RXN")[("RXN", "ae_4hr_breach_other")]
-    assert (page.verdict, page.peers) == ("worse", 124)
+    flag = max(flags, key=lambda r: abs(r["z_adjusted"]))
+    code = flag["org_code"]
+    verdict = "worse" if flag["z_adjusted"] > 0 else "better"
+    public = from_api_profile(client, code)[(code, "ae_4hr_breach_other")]
+    assert (public.verdict, public.peers) == (verdict, flag["peer_units"])
+    page = from_page(client.get(f"/organisations/{code}").text, code)[(code, "ae_4hr_breach_other")]
+    assert (page.verdict, page.peers) == (verdict, flag["peer_units"])
 
 
 def test_shmi_from_2012_beside_ae_from_2019_says_it_is_out_of_date(client):

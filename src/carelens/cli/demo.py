@@ -46,7 +46,11 @@ def demo(
     show(
         "SHMI: bandings reproduced against the published ones (95% overdispersed limits)", result.shmi_summary
     )
-    show("A&E type 1 four-hour breaches, latest month: outside the 95% funnel limits", result.ae_outliers)
+    show(
+        "A&E type 1 four-hour breaches (booked appointments counted, as NHS England does), latest month: "
+        "trusts outside the 95% funnel limits",
+        result.ae_outliers,
+    )
     show("A&E four-hour performance control charts: trusts by icon at the latest month", result.spc_summary)
     for path in result.files:
         console.print(f"wrote {path}")

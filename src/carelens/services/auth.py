@@ -468,11 +468,15 @@ def _pick(connection: sa.Connection, query: sa.Select) -> str | None:
 
 def _demo_inspector(connection: sa.Connection) -> tuple[str, tuple[str, ...]] | None:
     """(inspector id, the organisations it is assigned to) in the latest saved schedule, for the inspector
-    who leads its highest-risk scheduled inspection (then the earliest, then by organisation code);
-    None when no schedule is saved or nothing in it is staffed."""
-    from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
+    who leads its highest-risk scheduled inspection of an organisation with an open failure-regime case
+    (so the demo inspector's plan shows the regime at work), else its highest-risk one (then the earliest,
+    then by organisation code); None when no schedule is saved or nothing in it is staffed."""
+    from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_regime_case, plan_schedule
 
     i, a = plan_inspection, plan_assignment
+    in_regime = i.c.org_code.in_(
+        sa.select(plan_regime_case.c.org_code).where(plan_regime_case.c.closed.is_(False))
+    )
     latest = connection.execute(sa.select(sa.func.max(plan_schedule.c.id))).scalar()
     if latest is None:
         return None
@@ -481,7 +485,9 @@ def _demo_inspector(connection: sa.Connection) -> tuple[str, tuple[str, ...]] | 
         sa.select(a.c.inspector_id)
         .join(i, i.c.id == a.c.inspection_id)
         .where(i.c.schedule_id == latest, a.c.lead.is_(True))
-        .order_by(i.c.risk.desc(), i.c.start_date, i.c.org_code, a.c.inspector_id),
+        .order_by(
+            sa.case((in_regime, 0), else_=1), i.c.risk.desc(), i.c.start_date, i.c.org_code, a.c.inspector_id
+        ),
     )
     if inspector is None:
         return None
@@ -500,7 +506,8 @@ def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
 
     The provider is the one whose locations have the most ratings (else the first NHS trust); the
     commissioner the one with the most practices. The inspector is, when an inspection schedule is saved,
-    the inspector leading its highest-risk inspection, tied to the organisations it is assigned to (so
+    the inspector leading its highest-risk inspection (of an organisation in the failure regime, when there
+    is one), tied to the organisations it is assigned to (so
     signing in shows a real plan: the demo saves one before making the accounts); with no schedule it is
     assigned the provider's organisations.
     """

@@ -46,9 +46,11 @@ def search_organisations(
     page: int = 1,
     page_size: int | None = None,
 ) -> Page:
-    """Organisations whose code starts with, or name contains, ``q``, or that lie in a place so named."""
+    """Organisations whose code starts with, or name contains, ``q``, or that lie in a place so named;
+    those matched by code or name first, then those matched by their place, each by name."""
     org, rel = schema.organisation, schema.org_relationship
     query = sa.select(*(org.c[c] for c in ORG_COLUMNS))
+    order = [org.c.name.is_(None), org.c.name, org.c.code]
     if q and q.strip():
         text = q.strip().lower()
         places = org.alias("place")
@@ -61,19 +63,17 @@ def search_organisations(
                 sa.func.lower(places.c.name).contains(text, autoescape=True),
             )
         )
-        query = query.where(
-            sa.or_(
-                sa.func.lower(org.c.code).startswith(text, autoescape=True),
-                sa.func.lower(org.c.name).contains(text, autoescape=True),
-                org.c.code.in_(place),
-            )
+        itself = sa.or_(
+            sa.func.lower(org.c.code).startswith(text, autoescape=True),
+            sa.func.lower(org.c.name).contains(text, autoescape=True),
         )
+        query = query.where(sa.or_(itself, org.c.code.in_(place)))
+        order.insert(0, sa.case((itself, 0), else_=1))
     if kind:
         query = query.where(org.c.kind == kind)
     if sector:
         query = query.where(org.c.sector == sector)
     with reading(db) as connection:
-        order = [org.c.name.is_(None), org.c.name, org.c.code]
         return page_query(connection, query, order, page, page_size, ORG_COLUMNS)
 
 
