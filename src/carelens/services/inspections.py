@@ -560,8 +560,8 @@ def steps(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
     """The steps ``actor`` may take on the inspection now, for the pages to offer only those: by the
     same role, team and stage checks as the steps themselves (which still check everything when taken),
     with the id of the schedule whose approval is a step. NotFound as :func:`report`."""
-    report(db, actor, inspection_id)  # the same 404 to anyone who may not see it
-    if not actor.signed_in:
+    shown = report(db, actor, inspection_id)  # the same 404 to anyone who may not see it
+    if not actor.signed_in or shown["stage"] == "published":
         return {"steps": [], "schedule_id": None}
     with reading(db) as connection:
         try:
