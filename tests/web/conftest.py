@@ -2,15 +2,20 @@
 inspection schedule and the failure regime -- and one demo user per role) served to the page tests.
 
 ``web_engine`` loads the store once per session; ``client`` is FastAPI's TestClient over it;
-``live_server`` runs the same app with uvicorn in a thread on a free loopback port for the browser.
+``live_server`` runs the same app with uvicorn in a thread on a free loopback port for the browser;
+``browser`` and ``page`` are Playwright's Debian chromium and a fresh context of it for a journey.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
@@ -94,9 +99,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(app):
-    """The app served by uvicorn on 127.0.0.1 in a background thread; yields its base URL."""
+@contextmanager
+def serve(app):
+    """``app`` served by uvicorn on 127.0.0.1 in a background thread; gives its base URL."""
     import uvicorn
 
     port = _free_port()
@@ -108,6 +113,92 @@ def live_server(app):
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The demo store's app served on loopback (:func:`serve`); yields its base URL."""
+    with serve(app) as url:
+        yield url
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).with_name("axe.min.js")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium not installed (apt-get install chromium); CI must run the browser tests")
+        pytest.skip("chromium not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+def open_tab(browser):
+    """A tab in a fresh browser context (no cookies) whose requests to other hosts are aborted and
+    counted (``tab.blocked``), Content-Security-Policy violations collected (``tab.csp_violations``) and
+    axe-core loaded; close it with ``tab.context.close()``."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    blocked: list[str] = []
+
+    def only_loopback(route):
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    # axe-core goes in as an init script: the pages' Content-Security-Policy forbids adding inline scripts.
+    context.add_init_script(path=str(AXE))
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.blocked = blocked
+    tab.csp_violations = []
+    tab.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and tab.csp_violations.append(message.text),
+    )
+    return tab
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh tab (:func:`open_tab`) for a journey against ``live_server``."""
+    tab = open_tab(browser)
+    yield tab
+    tab.context.close()
+
+
+def check_accessibility(page) -> None:
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def shot(page, tmp_path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 10_000
+    return path

@@ -1,4 +1,5 @@
-"""Browser journeys: Playwright drives Debian's chromium against a real uvicorn server on loopback.
+"""Browser journeys: Playwright drives Debian's chromium against a real uvicorn server on loopback
+(the ``browser`` and ``page`` fixtures of conftest.py).
 
 Every request to another host is aborted (the NHS font falls back to Arial). Each journey takes a
 screenshot (in pytest's tmp folder) and runs axe-core, which must find no serious or critical violation.
@@ -6,81 +7,11 @@ screenshot (in pytest's tmp folder) and runs axe-core, which must find no seriou
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from urllib.parse import urlparse
-
 import pytest
 
+from .conftest import check_accessibility, shot
+
 expect = pytest.importorskip("playwright.sync_api").expect
-
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).with_name("axe.min.js")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium not installed (apt-get install chromium); CI must run the browser tests")
-        pytest.skip("chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh browser context (no cookies) whose requests to other hosts are aborted and counted."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    blocked: list[str] = []
-
-    def only_loopback(route):
-        if urlparse(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    # axe-core goes in as an init script: the pages' Content-Security-Policy forbids adding inline scripts.
-    context.add_init_script(path=str(AXE))
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.blocked = blocked
-    tab.csp_violations = []
-    tab.on(
-        "console",
-        lambda message: "Content Security Policy" in message.text and tab.csp_violations.append(message.text),
-    )
-    yield tab
-    context.close()
-
-
-def check_accessibility(page) -> None:
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, "\n".join(bad)
-
-
-def shot(page, tmp_path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    assert path.stat().st_size > 10_000
-    return path
 
 
 def sign_in(page, live_server, account) -> None:

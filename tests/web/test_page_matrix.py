@@ -67,6 +67,13 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/system-reviews/{unpublished_review}", only(404, **REVIEW_WORK)),
     ("GET", "/system-reviews/not-a-number", dict.fromkeys(R, 404)),
     ("GET", "/accountable-care", only(403, commissioner=200, **REVIEW_WORK)),
+    # A planned inspection is as secret as its plan: 404 to everyone its plan does not reach, the demo
+    # chief inspector included (hospitals; the inspection is in adult social care).
+    ("GET", "/inspections/{inspection}", only(404, inspector=200, analyst=200, admin=200)),
+    ("GET", "/inspections/not-a-number", dict.fromkeys(R, 404)),
+    # A step without the form's anti-forgery token: refused (400) to whoever may see the inspection.
+    ("POST", "/inspections/{inspection}/start", only(404, inspector=400, analyst=400, admin=400)),
+    ("POST", "/inspections/{inspection}/no-such-step", dict.fromkeys(R, 404)),
 ]
 TEMPLATES = {
     "/organisations/{code}": "/organisations/RK9",
@@ -75,6 +82,8 @@ TEMPLATES = {
     "/organisations/{code}/feedback": "/organisations/RK9/feedback",
     "/commissioners/{code}": "/commissioners/{commissioner}",
     "/system-reviews/{review_id}": "/system-reviews/{unpublished_review}",
+    "/inspections/{inspection_id}": "/inspections/{inspection}",
+    "/inspections/{inspection_id}/{route}": "/inspections/{inspection}/start",
 }
 """The matrix's path for each page route with path parameters."""
 
@@ -150,17 +159,29 @@ one organisation each; the inspector's organisations are its assignments, listed
 @pytest.fixture(scope="module")
 def examples(accounts, web_engine) -> dict[str, str]:
     """The demo store's values for the braces in :data:`MATRIX` and :data:`NAVIGATION`."""
+    from carelens.store.schema_plan import plan_assignment, plan_inspection
     from carelens.store.schema_systems import systems_review
 
     commissioner = accounts["commissioner"].organisations[0]
+    i, a = plan_inspection, plan_assignment
     with web_engine.connect() as connection:
         # Every demo review is planned (unpublished); the last stays so whatever other tests publish.
         last_review = connection.execute(sa.select(sa.func.max(systems_review.c.id))).scalar_one()
+        # The planned inspection the demo inspector leads with the highest risk.
+        inspection = connection.execute(
+            sa.select(i.c.id)
+            .join(a, a.c.inspection_id == i.c.id)
+            .where(a.c.inspector_id == accounts["inspector"].inspector_id, a.c.lead.is_(True))
+            .where(i.c.status == "planned")
+            .order_by(i.c.risk.desc(), i.c.id)
+            .limit(1)
+        ).scalar_one()
     return {
         "provider": accounts["provider"].organisations[0],
         "commissioner": commissioner,
         "other_commissioner": next(c for c in ("QE1", "QGH", "QR1") if c != commissioner),
         "unpublished_review": str(last_review),
+        "inspection": str(inspection),
     }
 
 

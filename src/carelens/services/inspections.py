@@ -43,6 +43,13 @@ STAGES = ("open", "proposed", "approved", "sent", "published")
 DECISIONS = ("accepted", "rejected")
 
 
+def rating_scale() -> tuple[str, ...]:
+    """The ratings a finding or an overall rating may give, best first (``assess.scale.RATINGS``)."""
+    from carelens.assess.scale import RATINGS
+
+    return tuple(RATINGS)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -543,3 +550,52 @@ def report(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
             out["window_start"] = plain(inspection)["window_start"]
             out["window_end"] = plain(inspection)["window_end"]
     return out
+
+
+STEPS = ("approve_plan", "start", "finding", "propose", "approve", "send", "challenge", "decide", "publish")
+"""The steps of an inspection's life, as :func:`steps` names them (one service function each)."""
+
+
+def steps(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
+    """The steps ``actor`` may take on the inspection now, for the pages to offer only those: by the
+    same role, team and stage checks as the steps themselves (which still check everything when taken),
+    with the id of the schedule whose approval is a step. NotFound as :func:`report`."""
+    shown = report(db, actor, inspection_id)  # the same 404 to anyone who may not see it
+    if not actor.signed_in or shown["stage"] == "published":
+        return {"steps": [], "schedule_id": None}
+    with reading(db) as connection:
+        try:
+            inspection = _inspection(connection, actor, inspection_id)
+        except NotFound:
+            _, current = _provider_report(connection, actor, inspection_id)
+            open_window = current["stage"] == "sent" and _today() <= current["challenge_until"]
+            return {"steps": ["challenge"] if open_window else [], "schedule_id": None}
+        schedule = (
+            connection.execute(
+                sa.select(plan_schedule).where(plan_schedule.c.id == inspection["schedule_id"])
+            )
+            .mappings()
+            .one()
+        )
+        current = _report(connection, inspection_id)
+        stage = current["stage"] if current else "not started"
+        on_team = _on_team(connection, actor, inspection_id)
+        chief = may_approve_ratings(actor, inspection["sector"])
+        undecided = any(c["decision"] is None for c in _challenges(connection, inspection_id))
+    who = actor.user_name
+    allowed = {
+        "approve_plan": schedule["status"] == "draft"
+        and actor.role is Role.CHIEF_INSPECTOR
+        and schedule["created_by"] != who,
+        "start": stage == "not started"
+        and on_team
+        and schedule["status"] == "approved"
+        and inspection["status"] == "planned",
+        "finding": stage == "open" and on_team,
+        "propose": stage == "open" and on_team,
+        "approve": stage == "proposed" and chief and current["proposed_by"] != who,
+        "send": stage == "approved" and (on_team or chief),
+        "decide": stage == "sent" and (on_team or chief) and undecided,
+        "publish": stage == "sent" and chief,
+    }
+    return {"steps": [s for s in STEPS if allowed.get(s)], "schedule_id": inspection["schedule_id"]}

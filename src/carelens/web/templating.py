@@ -46,6 +46,7 @@ def environment() -> Environment:
     env.globals["nhs_warning"] = nhs_warning
     env.globals["marked"] = marked
     env.globals["org_link"] = org_link
+    env.globals["inspection_link"] = inspection_link
     return env
 
 
@@ -210,3 +211,8 @@ def org_link(code: str, name: str | None = None):
     from urllib.parse import quote
 
     return Markup(f'<a href="/organisations/{_html(quote(code, safe=""))}">{_html(name or code)}</a>')
+
+
+def inspection_link(inspection_id: int, text: str):
+    """A link to an inspection's page (HTML-safe), for table cells."""
+    return Markup(f'<a href="/inspections/{int(inspection_id)}">{_html(text)}</a>')

@@ -2,14 +2,12 @@
 or not (:mod:`carelens.services.intel` records it, rate-limited, and shows it only to those who handle
 such submissions).
 
-The form carries an anti-forgery token (double submit, as the sign-in form: :data:`CSRF_COOKIE`), so
+The form carries an anti-forgery token (double submit, :mod:`carelens.web.forms`: :data:`CSRF_COOKIE`), so
 another site cannot send a submission in a visitor's name from their browser.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -20,6 +18,7 @@ from carelens.model.access import Actor
 from carelens.services import ServiceError
 from carelens.services import organisations as organisation_service
 from carelens.services.intel import MAX_TEXT, SENTIMENTS, submit
+from carelens.web.forms import new_token, set_token_cookie, token_matches
 from carelens.web.layout import render_page, store
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +38,7 @@ def _form(
 ) -> HTMLResponse:
     """The form with a fresh anti-forgery token (cookie and hidden field), never cached."""
     organisation = organisation_service.get_organisation(store(request), actor, code)
-    csrf = secrets.token_urlsafe(32)
+    csrf = new_token()
     response = render_page(
         request,
         actor,
@@ -55,14 +54,7 @@ def _form(
         sent=None,
     )
     response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
-        CSRF_COOKIE,
-        csrf,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/organisations",
-    )
+    set_token_cookie(request, response, CSRF_COOKIE, csrf, "/organisations")
     return response
 
 
@@ -84,8 +76,7 @@ def feedback_submit(
 ):
     """Record the submission (the service checks every field and the rate limit) and say it arrived."""
     values = dict(kind=kind, submitter=submitter, sentiment=sentiment, text=text)
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not (cookie and csrf_token and hmac.compare_digest(cookie.encode(), csrf_token.encode())):
+    if not token_matches(request, CSRF_COOKIE, csrf_token):
         errors = [{"text": "Your form had expired: send it again", "href": "#text"}]
         return _form(request, actor, code, errors, status=400, **values)
     try:

@@ -7,8 +7,6 @@ same-site paths are followed (no open redirects).
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -17,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from carelens.http.security import SESSION_COOKIE, ActorDep, end_session, logout, sign_in, start_session
 from carelens.model.access import Actor
 from carelens.services import ServiceError, Unauthenticated
+from carelens.web.forms import new_token, set_token_cookie, token_matches
 from carelens.web.layout import render_page, store
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +43,7 @@ def _login_page(
     request: Request, actor: Actor, next_path: str, errors: list, status: int = 200, user_name: str = ""
 ) -> HTMLResponse:
     """The sign-in form with a fresh anti-forgery token (cookie and hidden field), never cached."""
-    csrf = secrets.token_urlsafe(32)
+    csrf = new_token()
     response = render_page(
         request,
         actor,
@@ -57,14 +56,7 @@ def _login_page(
         csrf_token=csrf,
     )
     response.headers["Cache-Control"] = "no-store"
-    response.set_cookie(
-        CSRF_COOKIE,
-        csrf,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/login",
-    )
+    set_token_cookie(request, response, CSRF_COOKIE, csrf, "/login")
     return response
 
 
@@ -84,8 +76,7 @@ async def login_submit(
 ):
     """Sign in (the password is checked off the request threads, throttled: http.security.sign_in)."""
     errors = []
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not (cookie and csrf_token and hmac.compare_digest(cookie.encode(), csrf_token.encode())):
+    if not token_matches(request, CSRF_COOKIE, csrf_token):
         errors.append({"text": "Your sign-in form had expired: sign in again", "href": "#user_name"})
         return _login_page(request, actor, _safe_next(next), errors, status=400, user_name=user_name)
     if not user_name.strip():
