@@ -184,16 +184,20 @@ def _key(t: sa.Table, org_code: str, level: str, service: str, key_question: str
 
 
 def current_row(
-    connection: sa.Connection, org_code: str, level: str, service: str, key_question: str
+    connection: sa.Connection,
+    org_code: str,
+    level: str,
+    service: str,
+    key_question: str,
+    published_only: bool = False,
 ) -> dict | None:
-    """The newest recorded row for a key (latest effective date, then latest id), or None."""
+    """The newest recorded row for a key (latest effective date, then latest id), or None;
+    ``published_only``: the current published row, drafts never counting."""
     t = assessed_rating
-    query = (
-        sa.select(t)
-        .where(*_key(t, org_code, level, service, key_question))
-        .order_by(t.c.effective_date.desc(), t.c.id.desc())
-        .limit(1)
-    )
+    where = [*_key(t, org_code, level, service, key_question)]
+    if published_only:
+        where.append(t.c.published.is_(True))
+    query = sa.select(t).where(*where).order_by(t.c.effective_date.desc(), t.c.id.desc()).limit(1)
     row = connection.execute(query).mappings().first()
     return dict(row) if row else None
 
@@ -203,15 +207,7 @@ def current_published(
 ) -> dict | None:
     """The current published row for a key: the latest effective date, then the latest id; drafts
     never count."""
-    t = assessed_rating
-    query = (
-        sa.select(t)
-        .where(*_key(t, org_code, level, service, key_question), t.c.published.is_(True))
-        .order_by(t.c.effective_date.desc(), t.c.id.desc())
-        .limit(1)
-    )
-    row = connection.execute(query).mappings().first()
-    return dict(row) if row else None
+    return current_row(connection, org_code, level, service, key_question, published_only=True)
 
 
 def pending_draft(

@@ -14,12 +14,10 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from carelens.model.access import Actor, Role
-from carelens.services import Forbidden, NotFound, Unauthenticated
+from carelens.services import Forbidden, NotFound
 from carelens.services._db import Db, reading
 from carelens.services.identity import account_of
 from carelens.store import schema
-from carelens.store.repository import audit
-from carelens.store.schema_access import app_user
 
 APPROVER_ROLES = (Role.CHIEF_INSPECTOR, Role.ADMIN)
 """Who approves ratings and departures by default: a chief inspector (head of sector) or an
@@ -65,24 +63,3 @@ def require_second_person(
                 f"sector, not of {approver.sector or 'no sector'}"
             )
     return approver.user_name
-
-
-def confirm_identity(db: Db, user_name: str, password: str) -> Actor:
-    """The actor of a stored user whose password is given now (an approver confirming at the command
-    line, beside the signed-in proposer): one answer for an unknown user, a wrong password or a disabled
-    account (:class:`Unauthenticated`), and every failure in the audit log."""
-    from carelens.services._db import writing
-    from carelens.services.auth import FAILED_SIGN_IN_ACTOR, _dummy_hash, actor_from_row, verify_password
-
-    with reading(db) as connection:
-        row = (
-            connection.execute(sa.select(app_user).where(app_user.c.user_name == user_name))
-            .mappings()
-            .first()
-        )
-    stored = row["password_hash"] if row else None
-    if not (verify_password(password, stored or _dummy_hash()) and row and stored and not row["disabled"]):
-        with writing(db) as connection:
-            audit(connection, FAILED_SIGN_IN_ACTOR, "approval.identity_failed", "app_user", user_name[:200])
-        raise Unauthenticated("approver's user name or password is not right")
-    return actor_from_row(row)
