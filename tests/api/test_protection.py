@@ -23,7 +23,7 @@ from carelens.store.testing import seed_import, seed_organisations
 from .conftest import auth
 from .test_permissions import MATRIX
 
-PAGE_EXAMPLES = {"code": "P1", "review_id": "1"}
+PAGE_EXAMPLES = {"code": "P1", "review_id": "1", "inspection_id": "1"}
 """Values for the path parameters of web pages."""
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from carelens.cli import app, handles_errors
 from carelens.ingest.service import ingest
+from carelens.services.identity import create_with_store
 from carelens.store import schema
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -45,6 +46,7 @@ def store(stores, tmp_path_factory):
     (folder / "ae.csv").write_text(SEED_AE)
     ingest(engine, "organisations", [folder / "organisations.csv"], user="seed")
     ingest(engine, "ae", [folder / "ae.csv"], user="seed")
+    create_with_store(engine, "seed")  # as a store made by the command line has its local administrator
     yield engine
     engine.dispose()
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from carelens import tables
 from carelens.errors import InputError
 from carelens.ingest.service import ingest
+from carelens.services.identity import create_with_store
 from carelens.store import repository, schema
 
 DATA = Path(str(resources.files("carelens") / "data"))
@@ -168,6 +169,7 @@ ingest(create_engine(sys.argv[1]), "shmi", [sys.argv[4]], user="first")
 def test_the_same_file_imported_twice_at_once_is_a_clear_error_for_the_second(engine, tmp_path):
     shmi = DATA / "shmi" / "archive_raw" / "shmi-2012-april.csv"
     url = engine.url.render_as_string(hide_password=False)
+    create_with_store(engine, "tester")  # as a store made by the command line has its local administrator
     held, release = tmp_path / "held", tmp_path / "release"
     first = subprocess.Popen([sys.executable, "-c", HELD_IMPORT, url, str(held), str(release), str(shmi)])
     try:

@@ -95,7 +95,7 @@ def collect(
 LEAGUE_PERIODS = 6
 """League tables checked per indicator: its latest judged periods (every period is checked at scale on the
 synthetic store)."""
-DEMO_SAMPLE = 3
+DEMO_SAMPLE = 5
 """Every n-th organisation with figures in the demo store, besides every one the run flagged or did not
 assess: each view, every flag and every reason, without a request per page for each of 700 sites."""
 

@@ -494,12 +494,6 @@ def approve_rating(db: Db, actor: Actor, rating_id: int) -> int:
         if draft is None:
             raise NotFound(f"no assessed rating {rating_id}")
         _organisation_in_reach(connection, actor, draft["org_code"])
-        keys = (draft["org_code"], draft["level"], draft["service"], draft["key_question"])
-        pending = pending_draft(connection, *keys)
-        if draft["published"] or pending is None or pending["id"] != rating_id:
-            raise Invalid(
-                f"rating {rating_id} is not a pending draft (published, or replaced by a newer row)"
-            )
         proposer = draft["proposed_by"] or draft["recorded_by"]
         require_second_person(
             connection,
@@ -509,6 +503,12 @@ def approve_rating(db: Db, actor: Actor, rating_id: int) -> int:
             org_code=draft["org_code"],
             what="a rating",
         )
+        keys = (draft["org_code"], draft["level"], draft["service"], draft["key_question"])
+        pending = pending_draft(connection, *keys)
+        if draft["published"] or pending is None or pending["id"] != rating_id:
+            raise Invalid(
+                f"rating {rating_id} is not a pending draft (published, or replaced by a newer row)"
+            )
         return record(
             connection,
             **{k: draft[k] for k in ("org_code", "level", "service", "key_question", "rating")},
