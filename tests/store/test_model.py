@@ -51,6 +51,7 @@ def test_packaged_indicator_definitions_load():
         "dtoc_social_care",
         "dtoc_total",
         "emergency_admissions_65plus",
+        "experience_negative_share",
         "reablement_at_home_91d",
         "readmission_30d_65plus",
         "shmi",
