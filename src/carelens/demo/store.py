@@ -27,26 +27,17 @@ AE_MONTHLY = DATA_DIR / "ae_monthly" / "csv"
 def ae_monthly_files() -> list[Path]:
     """The 84 monthly A&E files in month order, each first publication just before the revision of its
     month (so the store keeps both vintages, the revision superseding the first)."""
-    from carelens.ingest.sources.ae_monthly import folder, month_of
+    from carelens.ingest.sources.ae_monthly import folder, month_of_file
 
     months, _skipped = folder(AE_MONTHLY)
-    first = {
-        month_of(_first_period(p)): p
-        for p in sorted((AE_MONTHLY / "vintages_first_publication").glob("*.csv"))
-    }
+    first = {month_of_file(p): p for p in sorted((AE_MONTHLY / "vintages_first_publication").glob("*.csv"))}
     files: list[Path] = []
     for path in months:
-        month = month_of(_first_period(path))
+        month = month_of_file(path)
         if month in first and first[month] != path:
             files.append(first[month])
         files.append(path)
     return files
-
-
-def _first_period(path: Path) -> str:
-    with path.open(encoding="utf-8-sig") as handle:
-        handle.readline()
-        return handle.readline().split(",", 1)[0]
 
 
 def demo_loads(include_synthetic: bool = True) -> list[tuple[str, list[Path]]]:

@@ -353,10 +353,11 @@ def folder(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Every month's file under ``path``, oldest month first, and what is skipped (see
     :func:`~carelens.ingest.sources.base.monthly_files`). A file is recognised by its header (``Period``
     and ``Org Code`` first) and its month by its first row."""
-    return monthly_files(path, _month_of_file)
+    return monthly_files(path, month_of_file)
 
 
-def _month_of_file(path: Path) -> dt.date | str | None:
+def month_of_file(path: Path) -> dt.date | str | None:
+    """A file's month from its first row, why it is not a monthly A&E file, or None when unreadable."""
     if path.suffix.lower() != ".csv":
         return "not a CSV file"
     header, first = _first_rows(path)
