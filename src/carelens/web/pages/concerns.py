@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from carelens.errors import InputError
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import NotFound, ServiceError
+from carelens.services import Invalid, NotFound, ServiceError
 from carelens.services import intel as service
 from carelens.services._db import Db
 from carelens.web.common import row_id
@@ -77,9 +77,12 @@ def _page(
     done: str = "",
 ) -> HTMLResponse:
     """The page with a fresh anti-forgery token for its forms, never cached."""
-    if kind not in ("", *service.KINDS):
-        raise NotFound(f"no such kind of submission: {kind}")
-    view = concerns_view(store(request), actor, kind or None, status or None, page)
+    known = kind in service.KINDS, status in STATUS_NAMES
+    view = concerns_view(
+        store(request), actor, kind if known[0] else None, status if known[1] else None, page
+    )
+    if (kind and not known[0]) or (status and not known[1]):  # after the service's 404 to others
+        raise Invalid("choose what to show from the lists")
     csrf = new_token()
     response = render_page(
         request,

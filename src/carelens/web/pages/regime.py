@@ -90,9 +90,9 @@ def regime_cases(
     page_number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ):
     """The failure-regime cases the actor owns, open ones by default."""
-    if regime not in ("", *REGIME_NAMES) or cases not in ("open", "all"):
+    view = cases_view(store(request), actor, regime or None, cases != "all", page_number)
+    if regime not in ("", *REGIME_NAMES) or cases not in ("open", "all"):  # after the service's 403
         raise Invalid("choose a regime and open or all cases from the lists")
-    view = cases_view(store(request), actor, regime or None, cases == "open", page_number)
     regimes = [("", "Every regime you see"), *REGIME_NAMES.items()]
     return render_page(
         request,
