@@ -23,6 +23,7 @@ from carelens.services._db import Db
 from carelens.web.common import row_id
 from carelens.web.forms import EXPIRED, new_token, refusal, set_token_cookie, token_matches
 from carelens.web.layout import pager_links, render_page, store
+from carelens.web.pages import NavLink
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,6 +50,10 @@ STATUS_OPTIONS = [("", "Any status"), *((k, v) for k, v in STATUS_NAMES.items() 
 def visible_to(actor: Actor) -> bool:
     """For the roles that handle submissions (:func:`carelens.services.intel.may_handle`)."""
     return service.may_handle(actor)
+
+
+def nav_links(actor: Actor) -> list[NavLink]:
+    return [NavLink("Concerns", "/concerns", (45,))]
 
 
 def concerns_view(db: Db, actor: Actor, kind: str | None, status: str | None, page: int) -> dict[str, Any]:

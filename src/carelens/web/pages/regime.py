@@ -27,6 +27,7 @@ from carelens.services._db import Db
 from carelens.web.common import all_pages, row_id
 from carelens.web.forms import EXPIRED, new_token, refusal, set_token_cookie, token_matches
 from carelens.web.layout import pager_links, render_page, store
+from carelens.web.pages import NavLink
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,6 +59,10 @@ DONE = {
 def visible_to(actor: Actor) -> bool:
     """For the roles some regime's rule reaches (:func:`carelens.services.planning.may_see_regime`)."""
     return planning.may_see_regime(actor)
+
+
+def nav_links(actor: Actor) -> list[NavLink]:
+    return [NavLink("Failure regime", "/regime", (65,))]
 
 
 def words(name: str | None) -> str:
