@@ -174,6 +174,14 @@ def test_the_forms_offered_are_the_changes_the_services_accept(store):
     listed = chief.get("/regime")
     overdue = re.search(r'id="overdue".*?</table>', listed.text, re.DOTALL).group(0)
     assert f">Case {cases['provider']}<" in overdue and "propose cancellation" in overdue
+    # The board's list of escalations due holds the provider case too (every regime's overdue cases),
+    # but the case itself is the regulator's: named, not linked, and 404 to the board.
+    everything = board.get("/regime").text
+    overdue = re.search(r'id="overdue".*?</table>', everything, re.DOTALL).group(0)
+    assert (
+        f"Case {cases['provider']}" in overdue and f'href="/regime/cases/{cases["provider"]}"' not in overdue
+    )
+    assert board.get(f"/regime/cases/{cases['provider']}").status_code == 404
     mine = board.get("/regime?regime=commissioner").text
     cases_table = re.search(r'id="cases".*?</table>', mine, re.DOTALL).group(0)
     assert f">Case {cases['commissioner']}<" in cases_table and IN_SPECIAL_MEASURES not in cases_table

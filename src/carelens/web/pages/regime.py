@@ -73,15 +73,17 @@ def words(name: str | None) -> str:
 def cases_view(db: Db, actor: Actor, regime: str | None, open_only: bool, page: int) -> dict[str, Any]:
     """The cases the actor sees (Forbidden, from the service, to roles that see none), and the open
     cases on its list whose next action is overdue today, most overdue first, with the step that
-    escalates each."""
+    escalates each; an overdue case links to its page when the actor sees the case itself (the board's
+    list holds every regime's overdue cases, its reach of cases only its own regimes')."""
     today = dt.date.today()
     table = planning.regime_cases(db, actor, None, regime, open_only, page, PAGE_SIZE)
     overdue = all_pages(planning.overdue_actions, db=db, actor=actor, as_of=today)
     late = {row["id"]: row["days_overdue"] for row in overdue}
+    seen = {row["id"] for row in all_pages(planning.regime_cases, db=db, actor=actor, open_only=True)}
     return {
         "table": table,
         "rows": [{**row, "days_overdue": late.get(row["id"])} for row in table.items],
-        "overdue": overdue,
+        "overdue": [{**row, "linked": row["id"] in seen} for row in overdue],
         "today": today.isoformat(),
     }
 
