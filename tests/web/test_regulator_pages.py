@@ -185,3 +185,33 @@ def test_the_forms_offered_are_the_changes_the_services_accept(store):
     mine = board.get("/regime?regime=commissioner").text
     cases_table = re.search(r'id="cases".*?</table>', mine, re.DOTALL).group(0)
     assert f">Case {cases['commissioner']}<" in cases_table and IN_SPECIAL_MEASURES not in cases_table
+
+
+def test_no_change_the_services_refuse_for_want_of_a_right_or_a_turn_is_offered(store):
+    """Each change not offered to an account (case_steps) is refused by its service when tried, writing
+    nothing: the page never hides a change the services would accept for want of a form."""
+    from carelens.errors import InputError
+    from carelens.plan.config import load_regimes
+    from carelens.services import ServiceError
+    from carelens.services.planning import case_steps, escalate_case, move_case
+
+    engine, _, cases = store
+    before = last_event(engine)
+    for actor in ACCOUNTS.values():
+        for case in cases.values():
+            try:
+                steps = case_steps(engine, actor, case)
+            except ServiceError:  # a case the account may not see: every change refused alike
+                steps = {"events": [], "escalate_to": None, "actions": False}
+            regime = "provider" if case == cases["provider"] else "commissioner"
+            for event in set(load_regimes()[regime].transitions) - set(steps["events"]):
+                with pytest.raises((ServiceError, InputError)):
+                    move_case(engine, actor, case, event, "tried")
+            if steps["escalate_to"] is None:
+                with pytest.raises((ServiceError, InputError)):
+                    escalate_case(engine, actor, case, "tried")
+    assert last_event(engine) == before
+    # What is offered is taken: the chief inspector's escalation of the overdue provider case.
+    steps = case_steps(engine, CHIEF, cases["provider"])
+    assert steps["escalate_to"] == "propose_cancellation" and steps["actions"]
+    assert escalate_case(engine, CHIEF, cases["provider"], "overdue")["state"] == "cancellation_proposed"
