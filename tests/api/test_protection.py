@@ -23,7 +23,7 @@ from carelens.store.testing import seed_import, seed_organisations
 from .conftest import auth
 from .test_permissions import MATRIX
 
-PAGE_EXAMPLES = {"code": "P1", "review_id": "1", "inspection_id": "1"}
+PAGE_EXAMPLES = {"code": "P1", "review_id": "1", "inspection_id": "1", "case_id": "1"}
 """Values for the path parameters of web pages."""
 
 
@@ -65,7 +65,8 @@ def test_every_api_route_answers_with_the_security_headers(client, tokens, role)
 
 def test_every_page_answers_with_the_security_headers(api_engine, client, tokens):
     paths = page_paths(client.app)
-    assert {"/", "/login", "/search", "/organisations/P1", "/plan", "/docs", "/redoc"} <= set(paths)
+    expected = {"/", "/login", "/search", "/organisations/P1", "/plan", "/docs", "/redoc"}
+    assert expected | {"/concerns", "/regime", "/regime/cases/1"} <= set(paths)
     # Even a page that fails (this store's plan summary is a stub) answers with them.
     pages = TestClient(create_app(api_engine), raise_server_exceptions=False)
     for path in paths:

@@ -84,6 +84,7 @@ def press(tab, button: str, done: str) -> None:
     """Press a step's button and check the page says it was done."""
     tab.get_by_role("button", name=button).click()
     expect(tab.locator("main")).to_contain_text(done)
+    expect(tab.locator("main")).not_to_contain_text("<p>")  # the message as words, not markup
 
 
 def status_of(tab, url: str) -> int:

@@ -35,6 +35,18 @@ PLANNERS = dict(inspector=200, chief_inspector=200, analyst=200, admin=200)
 """Roles whose inspection-plans rule reaches something."""
 REVIEW_WORK = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
 """Roles whose local-systems rule reaches every place and ACO (the whole review programme)."""
+HANDLERS = dict(inspector=200, chief_inspector=200, analyst=200, admin=200)
+"""Roles that handle experiences and concerns (in their reach of confidential data)."""
+REGIME = dict(inspector=200, chief_inspector=200, analyst=200, national_board=200, admin=200)
+"""Roles some failure regime's rule reaches (the inspector: the organisations it is tied to)."""
+CASE = dict(inspector=200, chief_inspector=404, analyst=200, national_board=404, admin=200)
+"""Who opens the demo's provider case of a care home the demo inspector is tied to (adult social care:
+outside the demo chief inspector's sector, and provider cases are not the national board's): 404
+outside the reach."""
+NOT_YOURS = {**CASE, "inspector": 404}
+"""The same for a provider case of a care home the demo inspector is not tied to."""
+REFUSED_WITHOUT_TOKEN = {role: 400 if status == 200 else status for role, status in CASE.items()}
+"""A change posted without the form's token: 400 to whoever may see the case."""
 
 MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/", ALL_200),
@@ -74,6 +86,27 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     # A step without the form's anti-forgery token: refused (400) to whoever may see the inspection.
     ("POST", "/inspections/{inspection}/start", only(404, inspector=400, analyst=400, admin=400)),
     ("POST", "/inspections/{inspection}/no-such-step", dict.fromkeys(R, 404)),
+    # Submissions are never public: 404 to every role that does not handle them, as the service says.
+    ("GET", "/concerns", only(404, **HANDLERS)),
+    ("GET", "/concerns?kind=experience&status=recorded", only(404, **HANDLERS)),
+    ("GET", "/concerns?kind=nope", only(404, **dict.fromkeys(HANDLERS, 400))),
+    ("POST", "/concerns/1/triage", only(404, **dict.fromkeys(HANDLERS, 400))),  # no token
+    ("POST", "/concerns/not-a-number/triage", dict.fromkeys(R, 404)),
+    # Failure-regime cases: 403 to roles no regime's rule reaches; a case outside the reach is 404
+    # (the demo case is a provider case in the demo chief inspector's sector, which the national
+    # board's rule for provider cases does not reach).
+    ("GET", "/regime", only(403, **REGIME)),
+    ("GET", "/regime?regime=commissioner&cases=all", only(403, **REGIME)),
+    ("GET", "/regime?cases=nope", only(403, **dict.fromkeys(REGIME, 400))),
+    ("GET", "/regime/cases/{case}", only(403, **CASE)),
+    ("GET", "/regime/cases/{other_case}", only(403, **NOT_YOURS)),
+    ("GET", "/regime/cases/not-a-number", dict.fromkeys(R, 404)),
+    (
+        "POST",
+        "/regime/cases/{case}/escalation",
+        only(403, **{r: 400 if s == 200 else s for r, s in CASE.items()}),
+    ),
+    ("POST", "/regime/cases/{case}/no-such-change", dict.fromkeys(R, 404)),
 ]
 TEMPLATES = {
     "/organisations/{code}": "/organisations/RK9",
@@ -84,6 +117,9 @@ TEMPLATES = {
     "/system-reviews/{review_id}": "/system-reviews/{unpublished_review}",
     "/inspections/{inspection_id}": "/inspections/{inspection}",
     "/inspections/{inspection_id}/{route}": "/inspections/{inspection}/start",
+    "/concerns/{submission_id}/triage": "/concerns/1/triage",
+    "/regime/cases/{case_id}": "/regime/cases/{case}",
+    "/regime/cases/{case_id}/{route}": "/regime/cases/{case}/escalation",
 }
 """The matrix's path for each page route with path parameters."""
 
@@ -106,13 +142,23 @@ NAVIGATION: dict[Role, list[str]] = {
         "/system-reviews",
         "/accountable-care",
     ],
-    Role.INSPECTOR: ["/search", "/league-tables", "/monitoring", "/plan", "/system-reviews"],
+    Role.INSPECTOR: [
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/concerns",
+        "/plan",
+        "/regime",
+        "/system-reviews",
+    ],
     Role.ANALYST: [
         "/search",
         "/league-tables",
         "/monitoring",
+        "/concerns",
         "/allocations",
         "/plan",
+        "/regime",
         "/system-reviews",
         "/accountable-care",
     ],
@@ -120,7 +166,9 @@ NAVIGATION: dict[Role, list[str]] = {
         "/search",
         "/league-tables",
         "/monitoring",
+        "/concerns",
         "/plan",
+        "/regime",
         "/system-reviews",
         "/accountable-care",
     ],
@@ -129,6 +177,7 @@ NAVIGATION: dict[Role, list[str]] = {
         "/league-tables",
         "/monitoring",
         "/allocations",
+        "/regime",
         "/system-reviews",
         "/accountable-care",
     ],
@@ -136,8 +185,10 @@ NAVIGATION: dict[Role, list[str]] = {
         "/search",
         "/league-tables",
         "/monitoring",
+        "/concerns",
         "/allocations",
         "/plan",
+        "/regime",
         "/system-reviews",
         "/accountable-care",
     ],
@@ -160,6 +211,7 @@ one organisation each; the inspector's organisations are its assignments, listed
 def examples(accounts, web_engine) -> dict[str, str]:
     """The demo store's values for the braces in :data:`MATRIX` and :data:`NAVIGATION`."""
     from carelens.store.schema_plan import plan_assignment, plan_inspection
+    from carelens.store.schema_plan import plan_regime_case as c
     from carelens.store.schema_systems import systems_review
 
     commissioner = accounts["commissioner"].organisations[0]
@@ -176,12 +228,24 @@ def examples(accounts, web_engine) -> dict[str, str]:
             .order_by(i.c.risk.desc(), i.c.id)
             .limit(1)
         ).scalar_one()
+        # Open provider cases: the first of an organisation the demo inspector is tied to, and the first
+        # of one it is not.
+        inspector_orgs = set(accounts["inspector"].organisations)
+        cases = connection.execute(
+            sa.select(c.c.id, c.c.org_code)
+            .where(c.c.regime == "provider", c.c.closed.is_(False))
+            .order_by(c.c.id)
+        ).all()
+        case = next(row.id for row in cases if row.org_code in inspector_orgs)
+        other_case = next(row.id for row in cases if row.org_code not in inspector_orgs)
     return {
         "provider": accounts["provider"].organisations[0],
         "commissioner": commissioner,
         "other_commissioner": next(c for c in ("QE1", "QGH", "QR1") if c != commissioner),
         "unpublished_review": str(last_review),
         "inspection": str(inspection),
+        "case": str(case),
+        "other_case": str(other_case),
     }
 
 

@@ -154,6 +154,19 @@ def open_case(
     return case_id
 
 
+def _allowed(machine: Regime, state: str) -> list[str]:
+    return sorted(e for e, t in machine.transitions.items() if state in t.sources)
+
+
+def moves_from(
+    regime: str, state: str, regimes: dict[str, Regime] | None = None
+) -> tuple[list[str], str | None]:
+    """The events ``regime``'s machine allows from ``state`` (their guards are checked when one is
+    taken), and the event that escalates ``state`` when overdue (None: no step left)."""
+    machine = _regime(regime, regimes)
+    return _allowed(machine, state), escalation(machine, state)
+
+
 def transition(
     bind: sa.Engine | sa.Connection,
     case_id: int,
@@ -175,7 +188,7 @@ def transition(
             raise InputError(Problem(SOURCE, None, "case_id", f"no regime case {case_id}"))
         machine = _regime(case["regime"], regimes)
         state = case["state"]
-        allowed = sorted(e for e, t in machine.transitions.items() if state in t.sources)
+        allowed = _allowed(machine, state)
         if case["closed"]:
             raise _refused("event", f"case {case_id} is closed ({state}): no transition is allowed")
         if event not in machine.transitions:

@@ -68,6 +68,15 @@ def may_handle(actor: Actor) -> bool:
     return actor.role in HANDLERS and covers_any(actor, actor.rules.confidential_data)
 
 
+def triage_moves(actor: Actor, row: dict[str, Any]) -> tuple[str, ...]:
+    """The statuses ``actor`` may move a submission it handles (a row of :func:`submissions`) to now,
+    for the pages to offer only those: a concern's next steps (:data:`TRIAGE`) to a role that triages;
+    nothing otherwise. :func:`triage` still checks everything when taken."""
+    if actor.role not in TRIAGERS or row["kind"] != "concern":
+        return ()
+    return TRIAGE.get(row["status"], ())
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
     """The organisations whose submissions ``actor`` sees; NotFound for a role that sees none."""
     if not may_handle(actor):

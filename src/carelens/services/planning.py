@@ -292,6 +292,13 @@ def _regime_reaches(connection: sa.Connection, actor: Actor) -> dict[str, Reach]
     return reaches
 
 
+def may_see_regime(actor: Actor) -> bool:
+    """Whether some regime's rule (:data:`REGIME_RULES`) reaches an organisation for the actor: who may
+    use the failure regime's cases at all (anyone else is refused, 403)."""
+    rules = set(REGIME_RULES.values()) | {REGIME_RULE}
+    return any(covers_any(actor, getattr(actor.rules, rule)) for rule in rules)
+
+
 def _codes(connection: sa.Connection, within: Reach, codes: set[str]) -> set[str]:
     """Those of ``codes`` in reach."""
     if within.everything or not codes:
@@ -364,6 +371,27 @@ def regime_case(db: Db, actor: Actor, case_id: int) -> dict[str, Any]:
         history = regime.transitions(connection, case_id)
         actions = regime.actions(connection, case_id)
     return {**case, "transitions": records(history), "actions": records(actions)}
+
+
+def case_steps(db: Db, actor: Actor, case_id: int, on: dt.date | None = None) -> dict[str, Any]:
+    """What the actor may do with a case now, for the pages to offer only that: the events its regime
+    allows from the case's state (``events``), the event an escalation would take when the case is
+    overdue on ``on`` (default today; ``escalate_to``, else None) and whether it may add and complete
+    recovery actions (``actions``). By the same rule as the changes, which still check everything (the
+    guards among them) when taken; nothing for a closed case. NotFound as :func:`regime_case`."""
+    on = on or dt.date.today()
+    nothing = {"events": [], "escalate_to": None, "actions": False}
+    with reading(db) as connection:
+        case = _visible_case(connection, actor, case_id)
+        if case["closed"] or not actor.signed_in:
+            return nothing
+        try:
+            _may_change(connection, actor, case["regime"], case["org_code"])
+        except (Forbidden, NotFound):
+            return nothing
+    events, escalation = regime.moves_from(case["regime"], case["state"])
+    overdue = case["deadline"] is not None and str(case["deadline"]) < on.isoformat()
+    return {"events": events, "escalate_to": escalation if overdue else None, "actions": True}
 
 
 def overdue_actions(

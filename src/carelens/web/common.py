@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from carelens.services import NotFound
 from carelens.services.settings import get_settings
 
 VALUE_FORMATS = {"proportion": "percent", "indirectly_standardised_ratio": "ratio", "rate": "number"}
@@ -64,6 +65,13 @@ def all_pages(fetch, **kwargs) -> list[dict[str, Any]]:
         if page >= result.pages:
             return items
         page += 1
+
+
+def row_id(text: str, what: str) -> int:
+    """A row id from a page's path; anything else is a ``what`` that does not exist (NotFound)."""
+    if not text.isdigit() or not 0 < int(text) < 2**62:
+        raise NotFound(f"no {what} {text}")
+    return int(text)
 
 
 def day(text: str) -> dt.date:

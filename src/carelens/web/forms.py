@@ -16,6 +16,8 @@ import secrets
 from fastapi import Request
 from fastapi.responses import Response
 
+from carelens.errors import InputError, ServiceError
+
 FIELD = "csrf_token"
 """The hidden field carrying the token in every protected form."""
 
@@ -41,3 +43,17 @@ def token_matches(request: Request, cookie: str, submitted: str) -> bool:
     """Whether the submitted field matches the form's cookie (both present; compared in constant time)."""
     expected = request.cookies.get(cookie, "")
     return bool(expected and submitted) and hmac.compare_digest(expected.encode(), submitted.encode())
+
+
+EXPIRED = "Your form had expired: send it again"
+"""What a form posted without its page's token (or with another) is told, with status 400."""
+
+
+def refusal(error: ServiceError | InputError) -> tuple[list[str], int]:
+    """What a refused form says, and its status: a service's refusal as the service put it, with its
+    status; each reason a change is refused for by the domain, in words, with 409 for a guard's refusal
+    in the state the store holds (:class:`carelens.errors.Refused`, as the API answers) and 400 for
+    other bad input."""
+    if isinstance(error, ServiceError):
+        return [error.message], error.status
+    return [problem.reason for problem in error.problems[:20]], getattr(error, "status", 400)

@@ -47,6 +47,7 @@ def environment() -> Environment:
     env.globals["marked"] = marked
     env.globals["org_link"] = org_link
     env.globals["inspection_link"] = inspection_link
+    env.globals["case_link"] = case_link
     return env
 
 
@@ -216,3 +217,8 @@ def org_link(code: str, name: str | None = None):
 def inspection_link(inspection_id: int, text: str):
     """A link to an inspection's page (HTML-safe), for table cells."""
     return Markup(f'<a href="/inspections/{int(inspection_id)}">{_html(text)}</a>')
+
+
+def case_link(case_id: int, text: str):
+    """A link to a failure-regime case's page (HTML-safe), for table cells."""
+    return Markup(f'<a href="/regime/cases/{int(case_id)}">{_html(text)}</a>')

@@ -22,7 +22,7 @@ from carelens.services import Forbidden, NotFound, ServiceError, planning
 from carelens.services import inspections as service
 from carelens.services import organisations as organisation_service
 from carelens.services._db import Db
-from carelens.web.common import inspection_row
+from carelens.web.common import inspection_row, row_id
 from carelens.web.forms import new_token, set_token_cookie, token_matches
 from carelens.web.layout import render_page, store
 
@@ -67,13 +67,6 @@ DONE = {
 def visible_to(actor: Actor) -> bool:
     """Anyone may open a published inspection; the service decides about the others (no header link)."""
     return True
-
-
-def _inspection_id(text: str) -> int:
-    """The id in the path; anything but a row id is an inspection that does not exist."""
-    if not text.isdigit() or not 0 < int(text) < 2**62:
-        raise NotFound(f"no inspection {text}")
-    return int(text)
 
 
 def inspection_view(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
@@ -127,7 +120,7 @@ def _page(
 
 @router.get("/inspections/{inspection_id}", response_class=HTMLResponse)
 def inspection_page(request: Request, actor: ActorDep, inspection_id: str, done: str = ""):
-    return _page(request, actor, _inspection_id(inspection_id), done=done)
+    return _page(request, actor, row_id(inspection_id, "inspection"), done=done)
 
 
 @router.post("/inspections/{inspection_id}/{route}", response_class=HTMLResponse)
@@ -151,7 +144,7 @@ def take_step(
 ):
     """Take one step through its service, then show the page again (303) or, refused, the page with the
     service's reason and status."""
-    number = _inspection_id(inspection_id)
+    number = row_id(inspection_id, "inspection")
     step = ROUTE_STEPS.get(route)
     if step is None:
         raise NotFound(f"no such step: {route}")
