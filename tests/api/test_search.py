@@ -53,6 +53,8 @@ def test_a_code_comes_first_then_codes_starting_with_it_by_level(registers):
     codes = [code for code, _ in found(registers, "RK9")]
     assert codes == ["RK9", "RK901", "RK906", "RK922", "RK935", "RK950", "RK953"]
     assert found(registers, "rk9")[1] == ("RK901", "code starts with RK9")
+    # a CQC location id is its code: not also every entry with a "1" in it
+    assert found(registers, "1-115574477") == [("1-115574477", None)]
 
 
 def test_words_in_any_order_misspelt_and_former_names(registers):

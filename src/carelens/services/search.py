@@ -223,16 +223,16 @@ class Directory:
                 at += 1
         return out
 
-    def by_words(self, query: Query) -> list[tuple[tuple, int, str | None]]:
-        """(sort key, entry, why) for the entries every word of ``query`` matches or, when none does, those
-        that match the most of its words (a street name the directory does not hold must not hide the
-        postcode beside it). Each word is scored by its best match in the entry (how it matches times the
+    def by_words(self, query: Query, most: bool = True) -> list[tuple[tuple, int, str | None]]:
+        """(sort key, entry, why) for the entries every word of ``query`` matches or, when none does and
+        ``most``, those that match the most of its words (a street name the directory does not hold must
+        not hide the postcode beside it). Each word is scored by its best match in the entry (how it matches times the
         weight of the part it is in), the entry by the mean over the query's words."""
         looked_up = [self.candidates(word) for word in query.words]
         if not looked_up:
             return []
         tier, matched = 2, self._every_word(looked_up) if all(looked_up) else {}
-        if not matched and len(looked_up) > 1:
+        if not matched and most and len(looked_up) > 1:
             tier, matched = 3, self._most_words(looked_up)
         out = []
         for index, matches in matched.items():
@@ -285,9 +285,11 @@ class Directory:
         return {index: m for index, m in matched.items() if len(m) == most}
 
     def search(self, query: Query) -> list[tuple[int, str | None]]:
-        """Every entry ``query`` finds, best first, each with why it matched (None: by its name)."""
+        """Every entry ``query`` finds, best first, each with why it matched (None: by its name). A query
+        that is a code lists no entries matching only some of its words (``1-115574477`` is not "1")."""
         found: dict[int, tuple[tuple, str | None]] = {}
-        hits = (self.by_code(query.code) if query.code else []) + self.by_words(query)
+        coded = self.by_code(query.code) if query.code else []
+        hits = coded + self.by_words(query, most=not coded)
         for key, index, why in hits:
             if index not in found or key < found[index][0]:
                 found[index] = (key, why)
