@@ -118,6 +118,7 @@ def test_demo_store_loads_every_packaged_data_set_once(tmp_path):
         "rtt": 180_781,  # the April 2026 full extract
         "shmi": 726,
         "cqc-ratings": 2_920,
+        "cqc-locations": 445,  # where each rated location is (town, postcode)
         "ons-population": 1_274,
         "ods-succ": 11_537,
         "organisations": 143,  # synthetic places, councils, trusts and ACOs for system reviews

@@ -62,7 +62,7 @@ def create_app(engine: sa.Engine) -> FastAPI:
     build_stack = app.build_middleware_stack
     # Outside even Starlette's last-resort 500 handler, so that every response carries the headers.
     app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(InputError, _input_error)
 
@@ -95,6 +95,19 @@ async def _service_error(request: Request, exc: ServiceError) -> Response:
     if request.url.path.startswith(f"{API_PREFIX}/"):
         return await service_error(request, exc)
     return await run_in_threadpool(service_error_page, request, exc)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """The API's 422 with each error; a page's bad query (``?page=abc``) is the HTML error page, a bad
+    request naming the parameter and what it must be."""
+    if request.url.path.startswith(f"{API_PREFIX}/"):
+        return await validation_error(request, exc)
+    reasons = [
+        f"{error.get('loc', ('', 'value'))[-1]}: {error.get('msg', 'not valid')} (was {error.get('input')!r})"
+        for error in exc.errors()
+    ]
+    message = "This address has a value the page cannot use. " + "; ".join(reasons)
+    return await run_in_threadpool(service_error_page, request, Invalid(message))
 
 
 async def _input_error(request: Request, exc: InputError) -> Response:

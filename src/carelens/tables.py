@@ -18,7 +18,7 @@ import pandas as pd
 
 from carelens.errors import InputError, Problem
 
-ColumnKind = Literal["number", "count", "text", "code", "date"]
+ColumnKind = Literal["number", "count", "text", "code", "date", "postcode"]
 MAX_PROBLEMS_PER_CHECK = 1000
 """Cap on problems collected per column check, so a wholly wrong column does not flood memory."""
 
@@ -319,6 +319,11 @@ CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*")
 """An organisation code: letters and digits, then also ``_ . / -`` (ODS ``RF4``, CQC ``1-101663049``, GSS
 ``E06000004``); no spaces, quotes or control characters, which would break links, files and reports."""
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+POSTCODE_PATTERN = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})")
+"""A UK postcode (upper case): the outward code (area and district, ``PL6``, ``EC1A``), an optional space
+and the inward code (sector and unit, ``8DH``)."""
+TOWN_MAX_LENGTH = 100
+"""Longest post town the store holds (``organisation.town``)."""
 
 
 @dataclass(frozen=True)
@@ -328,7 +333,8 @@ class Column:
     ``count``: a whole number ≥ 0; ``number``: any finite number (``min_value``/``positive`` narrow it);
     ``text``: non-empty text without control characters (a line break, NUL or tab), at most
     ``max_length`` characters (``allowed`` limits it to listed values); ``code``: an organisation code
-    (:data:`CODE_PATTERN`, at most :data:`CODE_MAX_LENGTH` characters); ``date``: an ISO date or anything
+    (:data:`CODE_PATTERN`, at most :data:`CODE_MAX_LENGTH` characters); ``postcode``: a UK postcode, kept
+    as :func:`normal_postcode` writes it; ``date``: an ISO date or anything
     pandas parses unambiguously. Text and codes are stripped of surrounding spaces, in the frame too, so
     ``" ZZ9"`` and ``"ZZ9"`` are one key.
     """
@@ -409,6 +415,40 @@ def name_problem(name: str) -> str | None:
     return problems[0].reason if problems else None
 
 
+def _postcodes(values: pd.Series, name: str, source: str, first: int, problems: list[Problem]) -> pd.Series:
+    """Present cells of ``values`` as :func:`normal_postcode` writes them; a problem for each that is not a
+    postcode (unless one was already reported on its row for this column: control characters, length)."""
+    shown = values.map(lambda v: normal_postcode(v), na_action="ignore")
+    bad = values.notna().to_numpy() & shown.isna().to_numpy()
+    reported = {(p.row, p.field) for p in problems}
+    problems += [
+        Problem(source, int(i) + first, name, postcode_problem(values.iloc[i]))
+        for i in _rows(bad)
+        if (int(i) + first, name) not in reported
+    ]
+    return shown.astype("string")
+
+
+def normal_postcode(text: str) -> str | None:
+    """``text`` as a postcode written the one way the store keeps it (upper case, one space before the
+    inward code: ``PL6 8DH``), or None when it is not a postcode."""
+    found = POSTCODE_PATTERN.fullmatch(" ".join(text.upper().split()))
+    return f"{found.group(1)} {found.group(2)}" if found else None
+
+
+def postcode_problem(text: str) -> str | None:
+    """Why ``text`` (stripped, not blank) is not a UK postcode, or None when it is one."""
+    return None if normal_postcode(text) else f"not a UK postcode (such as PL6 8DH): {_shown(text)}"
+
+
+def town_problem(town: str) -> str | None:
+    """Why ``town`` (stripped) cannot be an organisation's post town, or None when it can."""
+    if len(town) <= TOWN_MAX_LENGTH and not CONTROL.search(town):
+        return None
+    problems = text_problems(pd.Series([town], dtype="string"), "", "", 1, "text", TOWN_MAX_LENGTH)
+    return problems[0].reason if problems else None
+
+
 def validate(
     frame: pd.DataFrame, columns: Sequence[Column], source: str | None = None
 ) -> dict[str, np.ndarray]:
@@ -430,7 +470,7 @@ def validate(
             continue
         raw = frame[col.name]
         missing = raw.isna().to_numpy()
-        if col.kind in ("text", "code"):
+        if col.kind in ("text", "code", "postcode"):
             values = raw.astype("string").str.strip()
             values = values.where(values != "", pd.NA)
             frame[col.name] = values
@@ -450,6 +490,9 @@ def validate(
                     )
                     for i in _rows(unknown)
                 ]
+            if col.kind == "postcode":
+                values = _postcodes(values, col.name, source, first, problems)
+                frame[col.name] = values
             out[col.name] = values.to_numpy(dtype=object, na_value=None)
             continue
         if col.kind == "date":

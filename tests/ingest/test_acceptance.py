@@ -38,6 +38,10 @@ def summary(engine: sa.Engine) -> dict:
         ),
         "ratings by value": "SELECT rating, COUNT(*) FROM rating GROUP BY rating",
         "imports": "SELECT source, COUNT(*), SUM(rows) FROM import_record GROUP BY source",
+        "addresses by kind": (
+            "SELECT kind, COUNT(postcode), COUNT(town) FROM organisation WHERE postcode IS NOT NULL "
+            "OR town IS NOT NULL GROUP BY kind"
+        ),
     }
     with engine.connect() as connection:
         return {
@@ -145,6 +149,7 @@ EXPECTED = {
     ],
     "imports": [
         ("ae-monthly", 87, 18197),  # 84 months + 3 first publications, 197-235 providers and a TOTAL row each
+        ("cqc-locations", 1, 445),
         ("cqc-ratings", 1, 2920),
         ("gp-weighted-population", 3, 19660),
         ("ods-eccg", 1, 320),
@@ -153,6 +158,16 @@ EXPECTED = {
         ("ons-population", 1, 1274),
         ("rtt", 1, 180781),
         ("shmi", 5, 726),
+    ],
+    # every trust of the July 2026 ODS file and sub-ICB location of eccg, every rated CQC location, and the
+    # GP practices of the weighted-population files (postcode only; the 4 without one are A&E sites that
+    # ODS lists as practices)
+    "addresses by kind": [
+        ("care_home", 416, 416),
+        ("commissioner", 320, 320),
+        ("gp_practice", 6560, 0),
+        ("location", 29, 29),
+        ("nhs_trust", 274, 274),
     ],
 }
 

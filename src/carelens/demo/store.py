@@ -59,6 +59,7 @@ def demo_loads(include_synthetic: bool = True) -> list[tuple[str, list[Path]]]:
         ("rtt", sorted((DATA_DIR / "rtt").glob("*.zip"))),
         ("shmi", sorted((DATA_DIR / "shmi" / "archive_raw").glob("shmi-*.csv"))),
         ("cqc-ratings", [DATA_DIR / "cqc_ratings" / "cqc_ratings_long_devon_plymouth_2021-04.csv"]),
+        ("cqc-locations", [DATA_DIR / "cqc_ratings" / "cqc_locations_devon_plymouth_2021-04.csv"]),
         ("ons-population", [DATA_DIR / "nhsrdatasets" / "ons_uk_population_2023.csv"]),
         ("ods-succ", [ODS / "2026-05" / "succ.csv"]),
     ]

@@ -17,18 +17,17 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import NotFound
-from carelens.services._db import Db, Page, page_query, plain, reading
+from carelens.services._db import Db, Page, plain, reading
 from carelens.services.judgements import COMPARISON_FIELDS, organisation_judgements, public_run
 from carelens.services.observations import latest_by_indicator
 from carelens.services.ratings import explain, visible_ratings
 from carelens.services.reach import reach
+from carelens.services.search import DIRECTORY_COLUMNS, search_directory
 from carelens.services.series import organisation_series, quality_notes, successions
 from carelens.store import schema
 
-ORG_COLUMNS = ["code", "name", "kind", "subtype", "sector", "valid_from", "valid_to"]
-PLACE_LINKS = ("local_authority_area", "place_member", "commissioner_region", "practice_commissioner")
-"""Relationships whose object is a place an organisation can be found by (its council, place, region,
-commissioner)."""
+ORG_COLUMNS = DIRECTORY_COLUMNS
+"""A directory entry: the public facts about an organisation."""
 
 
 def own_organisations(actor: Actor) -> list[str]:
@@ -46,35 +45,10 @@ def search_organisations(
     page: int = 1,
     page_size: int | None = None,
 ) -> Page:
-    """Organisations whose code starts with, or name contains, ``q``, or that lie in a place so named;
-    those matched by code or name first, then those matched by their place, each by name."""
-    org, rel = schema.organisation, schema.org_relationship
-    query = sa.select(*(org.c[c] for c in ORG_COLUMNS))
-    order = [org.c.name.is_(None), org.c.name, org.c.code]
-    if q and q.strip():
-        text = q.strip().lower()
-        places = org.alias("place")
-        place = (
-            sa.select(rel.c.subject_code)
-            .join(places, places.c.code == rel.c.object_code)
-            .where(
-                rel.c.kind.in_(PLACE_LINKS),
-                rel.c.valid_to.is_(None),
-                sa.func.lower(places.c.name).contains(text, autoescape=True),
-            )
-        )
-        itself = sa.or_(
-            sa.func.lower(org.c.code).startswith(text, autoescape=True),
-            sa.func.lower(org.c.name).contains(text, autoescape=True),
-        )
-        query = query.where(sa.or_(itself, org.c.code.in_(place)))
-        order.insert(0, sa.case((itself, 0), else_=1))
-    if kind:
-        query = query.where(org.c.kind == kind)
-    if sector:
-        query = query.where(org.c.sector == sector)
-    with reading(db) as connection:
-        return page_query(connection, query, order, page, page_size, ORG_COLUMNS)
+    """Organisations ``q`` finds by name (words in any order, misspelt, current or former), code, postcode,
+    town or place, best first, with why each matched (:mod:`carelens.services.search`). The directory is
+    public: every role searches the same entries, and a result holds nothing but its directory entry."""
+    return search_directory(db, q, kind, sector, page, page_size)
 
 
 @cache

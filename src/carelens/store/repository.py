@@ -432,6 +432,8 @@ class WriteCounts:
 # --- organisations and relationships -------------------------------------------------------------
 
 ORG_COLUMNS = ("code", "name", "kind", "subtype", "sector")
+ADDRESS_COLUMNS = ("town", "postcode")
+"""Where an organisation is, when a source says: kept as first given, like its name."""
 
 
 def existing_organisations(connection: sa.Connection, codes: Iterable[str]) -> pd.DataFrame:
@@ -449,8 +451,8 @@ def write_organisations(
     user: str | None = None,
     rename: bool = False,
 ) -> WriteCounts:
-    """Insert new organisations; give a name, and a close date (``valid_to``), to stored ones that had none
-    (a source that knows an organisation closed says so once).
+    """Insert new organisations; give a name, an address (town, postcode) and a close date (``valid_to``)
+    to stored ones that had none (a source that knows an organisation closed says so once).
 
     A stored name is replaced only when ``rename`` (a source whose names are authoritative: a curated
     list, the registry's own file): each replacement counts as superseded and is audited with ``user``,
@@ -459,7 +461,9 @@ def write_organisations(
     """
     table = schema.organisation
     is_new = ~organisations["code"].isin(existing["code"])
-    columns = [c for c in (*ORG_COLUMNS, "valid_from", "valid_to") if c in organisations.columns]
+    columns = [
+        c for c in (*ORG_COLUMNS, *ADDRESS_COLUMNS, "valid_from", "valid_to") if c in organisations.columns
+    ]
     fresh = organisations.loc[is_new, columns].assign(import_id=import_id)
     inserted = insert_rows(connection, table, fresh)
     stored_names = dict(zip(existing["code"], existing["name"], strict=True))
@@ -486,6 +490,7 @@ def write_organisations(
             {"from": old, "to": name},
             import_id,
         )
+    _fill_addresses(connection, organisations[~is_new])
     if "valid_to" in organisations.columns:
         closing = organisations[~is_new & organisations["valid_to"].notna()]
         if not closing.empty:
@@ -502,6 +507,23 @@ def write_organisations(
         superseded=len(renaming),
         unchanged=len(organisations) - inserted - len(renaming) - repeated,
     )
+
+
+def _fill_addresses(connection: sa.Connection, stored: pd.DataFrame) -> None:
+    """Give stored organisations the town and postcode ``stored`` names for them where they have none."""
+    table = schema.organisation
+    for column in ADDRESS_COLUMNS:
+        if column not in stored.columns:
+            continue
+        given = stored[stored[column].notna()]
+        if given.empty:
+            continue
+        connection.execute(
+            table.update()
+            .where(table.c.code == sa.bindparam("b_code"), table.c[column].is_(None))
+            .values({column: sa.bindparam("b_value")}),
+            [{"b_code": c, "b_value": v} for c, v in zip(given["code"], given[column], strict=True)],
+        )
 
 
 RELATIONSHIP_COLUMNS = ("kind", "subject_code", "object_code", "valid_from")

@@ -67,6 +67,8 @@ organisation = sa.Table(
     sa.Column("sector", sa.String(30), nullable=True, comment="carelens.model.organisations.Sector"),
     sa.Column("valid_from", sa.Date, nullable=True),
     sa.Column("valid_to", sa.Date, nullable=True),
+    sa.Column("town", sa.String(100), nullable=True, comment="post town, as given"),
+    sa.Column("postcode", sa.String(10), nullable=True, comment="postcode, upper case, one space"),
     sa.Column(
         "import_id", RowId, sa.ForeignKey("import_record.id"), nullable=True, comment="first recorded by"
     ),

@@ -117,6 +117,7 @@ BASE = {
             [
                 "Practice_Code",
                 "GP_Practice_Name",
+                "Practice_Postcode",
                 "CCG21",
                 "Former CCG",
                 "PCN_Code",
@@ -142,6 +143,7 @@ BASE = {
             [
                 "ZP001",
                 "Practice one",
+                "PL6 8DH",
                 "ZC1",
                 "CCG one",
                 "ZN1",
@@ -167,6 +169,7 @@ BASE = {
             [
                 "ZP002",
                 "Practice two",
+                "",
                 "ZC1",
                 "CCG one",
                 "",
@@ -189,6 +192,15 @@ BASE = {
                 "3800",
                 "3900",
             ],
+        ],
+    ),
+    "cqc-locations": (
+        "cqc_locations_2024-01.csv",
+        [
+            ["location_id", "location_name", "care_home", "town", "postcode"],
+            ["1-100001", "Hospital one", "N", "Plymouth", "PL6 8DH"],
+            ["1-100002", "Home two", "Y", "Exeter", "ex1 2qe"],
+            ["1-100003", "Home three", "Y", "", ""],
         ],
     ),
     "ons-population": (
@@ -273,6 +285,7 @@ BASE = {
 NAME_COLUMN = {
     "shmi": "PROVIDER NAME",
     "cqc-ratings": "location_name",
+    "cqc-locations": "location_name",
     "gp-weighted-population": "GP_Practice_Name",
     "ons-population": "Name",
     "organisations": "name",
@@ -282,6 +295,7 @@ CODE_COLUMN = {
     "ae": "org_code",
     "shmi": "PROVIDER",
     "cqc-ratings": "location_id",
+    "cqc-locations": "location_id",
     "gp-weighted-population": "Practice_Code",
     "ons-population": "Code",
     "organisations": "code",
@@ -494,6 +508,11 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
         ("cqc-ratings", "report_link_61_chars", 1, "report_link_id", "L" * 61),
         ("cqc-ratings", "report_date_not_a_date", 1, "report_date", "last year"),
         ("cqc-ratings", "unknown_key_question", 2, "key_question", "Kind"),
+        ("cqc-locations", "postcode_not_a_postcode", 2, "postcode", "PL6"),
+        ("cqc-locations", "postcode_crlf", 1, "postcode", "PL6\r\n8DH"),
+        ("cqc-locations", "town_101_chars", 3, "town", "T" * 101),
+        ("cqc-locations", "care_home_maybe", 2, "care_home", "maybe"),
+        ("gp-weighted-population", "practice_postcode_junk", 2, "Practice_Postcode", "nowhere"),
         ("gp-weighted-population", "negative_weighted_population", 1, "Final WP", "-5"),
         ("gp-weighted-population", "icb_code_quote", 2, "ICS22", 'Z"I1'),
         ("gp-weighted-population", "pcn_code_300_chars", 1, "PCN_Code", "P" * 300),
@@ -573,6 +592,8 @@ def importer_cases() -> dict[str, tuple[bytes, int | None, str | None]]:
     }
     icb = "4 (high-level health geography: ICB)"
     ods_cases["icb_code_quote"] = (ods_bytes(ods_with(2, 3, 'Q"H')), 2, icb)
+    ods_cases["postcode_junk"] = (ods_bytes(ods_with(2, 9, "DERRIFORD")), 2, "10 (postcode)")
+    ods_cases["town_crlf"] = (ods_bytes(ods_with(1, 7, "PLY\r\nMOUTH")), 1, "8 (address line 4: town)")
     for case, (data, row, field) in ods_cases.items():
         cases[f"ods-trusts/{case}__etr.csv"] = (data, row, field)
         cases[f"ods-etr/{case}__etr.csv"] = (data, row, field)

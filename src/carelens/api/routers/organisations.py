@@ -14,11 +14,15 @@ from carelens.services.ratings import explain, visible_ratings
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 
 
-@router.get("", summary="Search organisations by name, code or place")
+@router.get(
+    "",
+    summary="Search organisations by name (words in any order, misspelt, current or former), code, postcode, "
+    "town or place; best matches first, each with why it matched",
+)
 def list_organisations(
     request: Request,
     actor: ActorDep,
-    q: Annotated[str | None, Query(max_length=200, description="Name, code or place.")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Name, code, postcode or place.")] = None,
     kind: Annotated[str | None, Query(max_length=30)] = None,
     sector: Annotated[str | None, Query(max_length=30)] = None,
     page: PageNumber = 1,

@@ -14,6 +14,7 @@ SOURCE_MODULES = {
     "ae-workbook": "carelens.ingest.sources.ae_workbook",
     "shmi": "carelens.ingest.sources.shmi",
     "cqc-ratings": "carelens.ingest.sources.cqc_ratings",
+    "cqc-locations": "carelens.ingest.sources.cqc_ratings:LOCATIONS",
     "gp-weighted-population": "carelens.ingest.sources.gp_weighted_population",
     "ons-population": "carelens.ingest.sources.ons_population",
     "organisations": "carelens.ingest.sources.organisations",

@@ -9,6 +9,10 @@ Writes locations (care homes when ``care_home`` is Y) with their names, provider
 location type is an NHS healthcare organisation, otherwise independent providers; the file has no
 provider names), the provider -> location link dated from the snapshot month (file name, e.g.
 ``…_2021-04.csv``, or ``--period``), and the published ratings (method ``published``).
+
+``cqc-locations`` reads where those locations are, from the same register: one row per location with
+``location_id``, ``location_name``, ``care_home`` (Y/N), ``town`` and ``postcode`` (either may be blank),
+and gives each location its town and postcode (and its name and kind, when the store does not hold it).
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ from carelens.ingest.sources.base import (
     to_dates,
 )
 from carelens.model.organisations import OrgKind, RelationshipKind
-from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
+from carelens.tables import (
+    NAME_MAX_LENGTH,
+    TOWN_MAX_LENGTH,
+    Column,
+    check_unique,
+    read_text_table,
+    validate,
+)
 
 RATINGS = (
     "Outstanding",
@@ -124,3 +135,39 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
 
 
 SOURCE = Source("cqc-ratings", "CQC locations, providers and published ratings (long tidy file)", read)
+
+
+ADDRESS_COLUMNS = [
+    Column("location_id", "code"),
+    Column("location_name", "text", max_length=NAME_MAX_LENGTH),
+    Column("care_home", "text", allowed=("Y", "N")),
+    Column("town", "text", allow_missing=True, max_length=TOWN_MAX_LENGTH),
+    Column("postcode", "postcode", allow_missing=True),
+]
+
+
+def read_locations(path: Path, period: dt.date | None = None) -> Batch:
+    """Read and validate a CQC locations file: each location's town and postcode."""
+    source = str(path)
+    frame = read_text_table(path, [c.name for c in ADDRESS_COLUMNS])
+    problems = ProblemList()
+    problems.attempt(validate, frame, ADDRESS_COLUMNS, source)
+    problems.attempt(check_unique, frame, ["location_id"], source)
+    problems.raise_if_any()
+    is_care_home = frame["care_home"] == "Y"
+    organisations = pd.concat(
+        [
+            organisations_from(frame[is_care_home], "location_id", "location_name", OrgKind.CARE_HOME),
+            organisations_from(frame[~is_care_home], "location_id", "location_name", OrgKind.LOCATION),
+        ],
+        ignore_index=True,
+    )
+    where = frame.set_index("location_id")[["town", "postcode"]].astype(object)
+    address = where.loc[organisations["code"]].reset_index(drop=True)
+    organisations[["town", "postcode"]] = address.where(address.notna(), None)
+    return Batch(source, len(frame), organisations=organisations)
+
+
+LOCATIONS = Source(
+    "cqc-locations", "CQC locations' towns and postcodes (one row per location)", read_locations
+)

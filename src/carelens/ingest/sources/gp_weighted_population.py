@@ -3,7 +3,7 @@
 One row per GP practice for one financial year, which is read from the file name (``…2024_25…``)
 or given with ``--period`` (any date in the year's first month, e.g. 2024-04-01). Writes:
 
-* organisations: practices, PCNs (when given), CCGs / sub-ICB locations (``CCG21``, named by
+* organisations: practices (with their postcode, ``Practice_Postcode``, when the file has it), PCNs (when given), CCGs / sub-ICB locations (``CCG21``, named by
   ``Former CCG``), ICBs (``ICS22``), NHS England regions (``R22``) and lower-tier local authorities
   (``LAD21``, named by ``LTLA21``);
 * dated links (from 1 April of the year): practice -> PCN, practice -> ICB (its commissioner in these
@@ -89,6 +89,7 @@ REQUIRED_CODES = [
 ]
 """Columns that must be filled on every row (PCN columns and names of CCGs/LAs may be blank)."""
 OPTIONAL_TEXT = ["PCN_Code", "PCN_Name", "Former CCG", "LTLA21"]
+POSTCODE = "Practice_Postcode"
 CODE_COLUMNS = {o[0] for o in ORGANISATIONS}
 """Columns holding organisation codes (the others hold names)."""
 
@@ -99,6 +100,7 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     header = read_header(path)
     population_column = next((c for c in header if PROJECTED_POPULATION.match(c)), "pop YYYY/YY")
     wanted = [o[0] for o in ORGANISATIONS] + [o[1] for o in ORGANISATIONS]
+    wanted += [POSTCODE] if POSTCODE in header else []
     wanted += [population_column if m == "pop" else m for m in MEASURES]
     frame = read_text_table(path, wanted)
     year = period.year if period else financial_year_from_name(path)
@@ -114,6 +116,7 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
         Column(c, "code" if c in CODE_COLUMNS else "text", allow_missing=True, max_length=NAME_MAX_LENGTH)
         for c in OPTIONAL_TEXT
     ]
+    columns.append(Column(POSTCODE, "postcode", required=False, allow_missing=True))
     columns += [
         Column(
             population_column if c == "pop" else c,
@@ -130,6 +133,10 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     organisations = []
     for code, name, kind, subtype in ORGANISATIONS:
         organisations.append(organisations_from(frame, code, name, kind, subtype))
+    if POSTCODE in frame.columns:
+        postcodes = dict(zip(frame["Practice_Code"], frame[POSTCODE].astype(object), strict=True))
+        practices = organisations[0]
+        practices["postcode"] = practices["code"].map(postcodes).where(lambda p: p.notna(), None)
     valid_from = dt.date(year, 4, 1) if year else None
     links = []
     for kind, subject, object_ in LINKS:

@@ -4,7 +4,8 @@
 The organisation files share the ODS layout: no header row, 27 fields a row, every field quoted; rows are
 counted from 1 (there is no header) and problems name fields by their ODS number. Fields read: 1 code,
 2 name, 3 national grouping (the NHS England region, ``Y56`` ... ``Y63``; in ``epraccur`` also the
-regions before 2020, so not read there), 4 high-level health geography (the integrated care board), 11
+regions before 2020, so not read there), 4 high-level health geography (the integrated care board), 8 the
+town and 10 the postcode (either may be blank: practices on the Channel Islands have no postcode), 11
 open date and 12 close date (``YYYYMMDD``, blank while open); in ``epraccur`` also 15 the commissioner
 (sub-ICB location) and 26 the prescribing setting (4 = GP practice). ``succ`` has 5 fields: predecessor,
 successor, (blank), effective date and a 0/1 indicator (not read).
@@ -33,17 +34,37 @@ from carelens.model.organisations import (
     OrgKind,
     RelationshipKind,
 )
-from carelens.tables import check_text_file, code_problem, name_problem
+from carelens.tables import (
+    check_text_file,
+    code_problem,
+    name_problem,
+    normal_postcode,
+    postcode_problem,
+    town_problem,
+)
 
 FIELDS = 27
 """Fields in every row of an ODS organisation file."""
-CODE, NAME, REGION, ICB, OPENED, CLOSED, COMMISSIONER, SETTING = 0, 1, 2, 3, 10, 11, 14, 25
+CODE, NAME, REGION, ICB, TOWN, POSTCODE, OPENED, CLOSED, COMMISSIONER, SETTING = (
+    0,
+    1,
+    2,
+    3,
+    7,
+    9,
+    10,
+    11,
+    14,
+    25,
+)
 """Positions (from 0) of the fields read; the problems name them from 1, as the ODS documentation does."""
 FIELD_NAMES = {
     CODE: "1 (organisation code)",
     NAME: "2 (name)",
     REGION: "3 (national grouping: NHS England region)",
     ICB: "4 (high-level health geography: ICB)",
+    TOWN: "8 (address line 4: town)",
+    POSTCODE: "10 (postcode)",
     OPENED: "11 (open date)",
     CLOSED: "12 (close date)",
     COMMISSIONER: "15 (commissioner)",
@@ -126,7 +147,7 @@ def _code(
 @dataclass(frozen=True)
 class Read:
     """An ODS organisation file's checked rows (``row``, ``code``, ``name``, ``region``, ``icb``,
-    ``closed`` and any extra fields asked for) and the snapshot date its links are dated from."""
+    ``town``, ``postcode``, ``opened``, ``closed`` and any extra fields asked for) and the snapshot date its links are dated from."""
 
     frame: pd.DataFrame
     snapshot: dt.date
@@ -145,7 +166,9 @@ def read_organisation_rows(
     records = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
-        code, name, region, icb = (row[i].strip() for i in (CODE, NAME, REGION, ICB))
+        code, name, region, icb, town, postcode = (
+            row[i].strip() for i in (CODE, NAME, REGION, ICB, TOWN, POSTCODE)
+        )
         opened, closed = _date(row[OPENED].strip()), _date(row[CLOSED].strip())
         _code(source, number, FIELD_NAMES[CODE], code, problems)
         if code and code in seen:
@@ -165,6 +188,10 @@ def read_organisation_rows(
                 )
             )
         _code(source, number, FIELD_NAMES[ICB], icb, problems, required=False)
+        if town and (reason := town_problem(town)):
+            problems.append(Problem(source, number, FIELD_NAMES[TOWN], reason))
+        if postcode and (reason := postcode_problem(postcode)):
+            problems.append(Problem(source, number, FIELD_NAMES[POSTCODE], reason))
         if opened is None:
             problems.append(
                 Problem(source, number, FIELD_NAMES[OPENED], f"not a YYYYMMDD date: {row[OPENED]!r}")
@@ -175,12 +202,12 @@ def read_organisation_rows(
             )
         if opened and closed and closed < opened:
             problems.append(Problem(source, number, FIELD_NAMES[CLOSED], "closes before it opens"))
-        values = (number, code, name, region if regions and region else None, icb or None, opened, closed)
-        records.append(values + tuple(row[i].strip() for i in extra))
+        values = (number, code, name, region if regions and region else None, icb or None)
+        address = (town or None, normal_postcode(postcode) if postcode else None)
+        records.append((*values, *address, opened, closed, *(row[i].strip() for i in extra)))
     problems.raise_if_any()
-    frame = pd.DataFrame(
-        records, columns=["row", "code", "name", "region", "icb", "opened", "closed", *map(str, extra)]
-    )
+    columns = ["row", "code", "name", "region", "icb", "town", "postcode", "opened", "closed"]
+    frame = pd.DataFrame(records, columns=[*columns, *map(str, extra)])
     newest = max(d for d in (*frame["opened"], *frame["closed"]) if d)
     return Read(frame, period or month_from_name(path) or newest)
 
@@ -195,6 +222,8 @@ def _organisations(frame: pd.DataFrame, kind: OrgKind, subtype=None, names: bool
             "sector": DEFAULT_SECTOR[kind].value,
             "valid_from": None,
             "valid_to": [d if d else None for d in frame["closed"]] if "closed" in frame else None,
+            "town": frame["town"].astype(object) if "town" in frame else None,
+            "postcode": frame["postcode"].astype(object) if "postcode" in frame else None,
         }
     )
 

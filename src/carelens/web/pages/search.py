@@ -1,4 +1,7 @@
-"""Finding an organisation by name, code or place (the directory is published: open to everyone)."""
+"""Finding an organisation by name, code, postcode or place (the directory is published: open to everyone).
+
+A page number below 1 is page 1 and one past the end is the last page; a page that is not a number is
+a bad request, shown as the error page (``carelens.app``)."""
 
 from __future__ import annotations
 
@@ -29,12 +32,17 @@ def nav_links(actor: Actor) -> list[NavLink]:
 
 @router.get("/search", response_class=HTMLResponse)
 def search(
-    request: Request, actor: ActorDep, q: str = "", page_number: Annotated[int, Query(alias="page", ge=1)] = 1
+    request: Request,
+    actor: ActorDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page_number: Annotated[int, Query(alias="page")] = 1,
 ):
     results = None
     if q.strip():
         size = web_settings().search_results
         results = search_organisations(store(request), actor, q=q, page=page_number, page_size=size)
+        if results.page > results.pages:
+            results = search_organisations(store(request), actor, q=q, page=results.pages, page_size=size)
     return render_page(
         request,
         actor,
