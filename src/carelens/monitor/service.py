@@ -26,6 +26,7 @@ from carelens.monitor.engines import (
     Engine,
     JudgementParts,
     PassJob,
+    engine_for,
     frame_digest,
 )
 from carelens.monitor.inputs import Inputs, batches, parquet_inputs, sql_inputs
@@ -343,25 +344,37 @@ def run_monitor(
     progress: Progress | None = None,
     workers: int = 1,
     what_if: bool = False,
-    engine: Engine | None = None,
+    engine: Engine | str | None = None,
+    spark_master: str | None = None,
 ) -> RunSummary:
     """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
-    change since the previous run, in one transaction with its audit event. ``workers``, ``what_if`` and
-    ``engine``: see :func:`compute_pass`."""
+    change since the previous run, in one transaction with its audit event. ``workers`` and ``what_if``:
+    see :func:`compute_pass`. ``engine``: an :class:`Engine`, or its name (``embedded`` or ``spark``;
+    default the settings' ``engine.name``), run on ``spark_master`` (default the settings'
+    ``engine.spark.master``); a Spark session started for the pass is stopped after it."""
     ensure_schema(store)
+    settings = settings or load_settings()
     inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(store)
-    result = compute_pass(
-        inputs,
-        settings,
-        period_from,
-        period_to,
-        special_measures,
-        recently_inspected,
-        progress,
-        workers=workers,
-        what_if=what_if,
-        engine=engine,
-    )
+
+    def run(on: Engine) -> PassResult:
+        return compute_pass(
+            inputs,
+            settings,
+            period_from,
+            period_to,
+            special_measures,
+            recently_inspected,
+            progress,
+            workers=workers,
+            what_if=what_if,
+            engine=on,
+        )
+
+    if engine is None or isinstance(engine, str):
+        with engine_for(settings.engine, engine, spark_master, workers) as chosen:
+            result = run(chosen)
+    else:
+        result = run(engine)
     return store_run(store, result, user)
 
 

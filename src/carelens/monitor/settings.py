@@ -7,13 +7,84 @@ another file. :func:`load_settings` validates it and reports every problem at on
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from carelens.config import FieldReader, packaged, read_mapping
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
+
+ENGINES = ("embedded", "spark")
+"""What can assess a pass (:mod:`carelens.monitor.engines`)."""
+MASTER_PREFIXES = ("local", "spark://", "sc://", "k8s://", "yarn")
+"""Spark master URLs carelens accepts: ``local[N]``, a standalone master ``spark://host:port``, Spark
+Connect ``sc://host:port``, and Kubernetes or YARN in client mode (docs/scale.md)."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where a pass is assessed (section ``engine`` of ``monitor.yaml``). Not part of a run's stored
+    settings or digests: every engine gives the same run to the bit, so where it ran is recorded only in
+    the run's ``source``. Values, meanings and sources in ``monitor.yaml``: no defaults here."""
+
+    name: str = field(
+        metadata={
+            "doc": "The engine: embedded (NumPy in this process and --workers "
+            "processes) or spark (Apache Spark on spark_master)."
+        }
+    )
+    spark_master: str = field(
+        metadata={
+            "doc": "Spark master URL: local[N] (N cores in this process), "
+            "spark://host:port (a standalone cluster), sc://host:port "
+            "(Spark Connect), k8s://... or yarn (client mode)."
+        }
+    )
+    spark_indicators_per_job: int = field(
+        metadata={
+            "doc": "Indicators assessed per Spark job: progress "
+            "is reported and results are collected on the "
+            "driver job by job, so this bounds the driver's "
+            "memory; make it at least the cluster's cores."
+        }
+    )
+    spark_shuffle_partitions: int | None = field(
+        metadata={
+            "doc": "spark.sql.shuffle.partitions: tasks "
+            "per job (one or more indicators a "
+            "task); null keeps 2 per core of a "
+            "local master, else the cluster's own."
+        }
+    )
+    spark_arrow_batch_rows: int = field(
+        metadata={
+            "doc": "spark.sql.execution.arrow.maxRecordsPerBatch: "
+            "rows per Arrow batch between the JVM and Python "
+            "(observations to the kernel, results back)."
+        }
+    )
+    spark_executor_memory: str | None = field(
+        metadata={
+            "doc": "spark.executor.memory for cluster "
+            "masters (an indicator at national scale "
+            "needs about 1 GiB); null: the cluster's "
+            "default."
+        }
+    )
+    spark_conf: dict[str, str] = field(
+        metadata={
+            "doc": "Any other Spark configuration, passed to the "
+            "session as it is (e.g. spark.driver.host on a "
+            "cluster, spark.kubernetes.container.image)."
+        }
+    )
+
+
+def documented_engine_settings() -> dict[str, str]:
+    """Every engine setting with its documentation (a test checks none is undocumented)."""
+    return {f.name: f.metadata.get("doc", "") for f in fields(EngineSettings)}
 
 
 @dataclass(frozen=True)
@@ -44,10 +115,14 @@ class MonitorSettings:
     history_periods: int | None
     max_age_months: int | None
     score_out_of_date: bool
+    engine: EngineSettings
+    """Where the pass runs: not part of :meth:`as_json` (every engine gives the same run)."""
 
     def as_json(self) -> str:
-        """The settings as canonical JSON (sorted keys): stored with each run and part of its digest."""
+        """The settings as canonical JSON (sorted keys): stored with each run and part of its digest.
+        The engine settings are left out: where a pass ran does not change its results."""
         data = asdict(self)
+        del data["engine"]
         data["band_cut_points"] = list(self.band_cut_points)
         return json.dumps(data, sort_keys=True)
 
@@ -103,9 +178,54 @@ def load_settings(path: str | Path | None = None) -> MonitorSettings:
         history_periods=r.get("judgements.history_periods", int, minimum=1, optional=True),
         max_age_months=r.get("freshness.max_age_months", int, minimum=0, optional=True),
         score_out_of_date=r.get("freshness.score_out_of_date", bool),
+        engine=_engine_settings(r, document),
     )
     r.raise_if_any()
     return settings
+
+
+def _engine_settings(r: FieldReader, document: dict[str, Any]) -> EngineSettings:
+    """Section ``engine`` (a file without one takes the packaged file's: it says where a pass runs, not
+    how it judges, so older settings files keep working)."""
+    if "engine" not in document:
+        packaged_document, source = read_mapping(default_settings_file())
+        r = FieldReader(source, packaged_document, problems=r.problems)
+    e = r.within("engine", r.document.get("engine"))
+    name = e.get("name", str)
+    if name is not None and name not in ENGINES:
+        e.problem("name", f"must be {' or '.join(ENGINES)}, got {name!r}")
+    master = e.get("spark.master", str)
+    if master is not None and (problem := master_problem(master)):
+        e.problem("spark.master", problem)
+    conf = e.get("spark.conf", dict, default={})
+    if conf is not None and not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in conf.items()
+    ):
+        e.problem("spark.conf", "must map Spark configuration names to values")
+        conf = {}
+    return EngineSettings(
+        name=name,
+        spark_master=master,
+        spark_indicators_per_job=e.get("spark.indicators_per_job", int, minimum=1),
+        spark_shuffle_partitions=e.get("spark.shuffle_partitions", int, minimum=1, optional=True),
+        spark_arrow_batch_rows=e.get("spark.arrow_batch_rows", int, minimum=1),
+        spark_executor_memory=e.get("spark.executor_memory", str, optional=True),
+        spark_conf={str(k): _conf_text(v) for k, v in (conf or {}).items()},
+    )
+
+
+def _conf_text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def master_problem(master: str) -> str | None:
+    """Why ``master`` is not a Spark master URL carelens can use (None when it is)."""
+    if master.startswith(MASTER_PREFIXES):
+        return None
+    return (
+        f"must be a Spark master URL: local[N], spark://host:port, sc://host:port (Spark Connect), "
+        f"k8s://https://host:port or yarn; got {master!r}"
+    )
 
 
 def _cut_points(r: FieldReader, band_method: str | None) -> tuple[float, ...]:
