@@ -17,6 +17,33 @@ For each it prints p50/p95 latency under that load, requests per second, and the
 (all its processes) and the client spent per request, then PASS or FAIL against its target, judged on
 the median of ``--repeat`` runs.
 
+``--flood-sign-in`` (issue 16): the public API's throughput while a password-guessing flood hits
+``POST /api/v1/auth/token`` (``--flood-connections`` keep-alive connections, default 4, for
+``--flood-seconds``, default 30; wrk with ``benchmarks/api_flood.lua``, every request a new wrong
+password for the analyst account, as a guesser that ignores Retry-After). Each run measures the public
+organisation profile and league table pages unloaded, then again from the 3rd second of a flood; it
+prints both, the flood's answers by status, and PASS when the flooded throughput is at least 80% of the
+unloaded one (medians of ``--repeat`` runs). The sign-in settings can be varied through the server's
+environment (``CARELENS_SIGN_IN_FREE_FAILURES=1000000`` and ``CARELENS_SIGN_IN_ADDRESS_FREE_FAILURES=1000000``
+turn the lockouts off, leaving the sign-in thread pool alone to protect the other requests).
+
+    python benchmarks/api.py --orgs 2000 --keep /tmp/bench-2000.db --flood-sign-in
+
+Measured on 2 cores shared with other work (load 2.5-4.7), wrk, 1 worker, medians of 3 runs, public
+organisation profile / league table page, req/s unloaded -> under the flood:
+
+- before (scrypt N=2**14 checked on the 2 request threads, no throttle), 2,000 organisations:
+  430 -> 35 (8%) and 258 -> 33 (13%); p95 36 -> 300 ms; the flood made ~16 guesses/s, all checked.
+- now, default settings, 2,000 organisations: 484 -> 498 (103%) and 288 -> 334 (116%), PASS; the flood
+  got ~4 answers/s (an idle second each), 1-10 of its 120-140 guesses a run checked, the rest 429.
+- now, national scale (50,000 organisations): 353 -> 451 (128%) and 238 -> 262 (110%), PASS.
+  (Above 100%: the unloaded run goes first, and the machine's other load varied more than the flood.)
+- lockouts off, the sign-in thread alone (argon2id ~38 ms a check): 403 -> 181 (45%) and 274 -> 155
+  (56%), ~15-20 checks/s: one core of two is the flood's, so on 2 cores the pool keeps requests moving
+  but the lockouts are what hold the 80%.
+- refusals answered at once (``CARELENS_SIGN_IN_REFUSAL_DELAY_SECONDS=0``): 420 -> 247 (59%) and
+  318 -> 83 (26%): ~3,000 429s a second take the event loop, which is why a refusal waits idle.
+
 Drivers (``--driver``, default ``auto``):
 
 - ``wrk``: Debian's compiled load generator (``apt-get install -y wrk``; not needed by the tests, so
@@ -86,6 +113,11 @@ TARGET_RATE = 200.0
 WEB_TARGET_RATE = 100.0
 """Issue 14: the organisation page with charts and the league table page, p95 <= 200 ms and >= 100 req/s."""
 WRK_SCRIPT = Path(__file__).with_name("api_wrk.lua")
+FLOOD_SCRIPT = Path(__file__).with_name("api_flood.lua")
+FLOOD_TARGET = 0.8
+"""Issue 16: under a bounded sign-in flood, public API throughput stays >= 80% of its unloaded figure."""
+FLOOD_SETTLE_SECONDS = 3.0
+"""The flooded measurement starts this long after the flood, once its lockouts have begun."""
 RATING_SHARES = {"Outstanding": 0.04, "Good": 0.76, "Requires improvement": 0.18, "Inadequate": 0.02}
 """Synthetic ratings are drawn with roughly the shares of CQC's published ratings (State of Care)."""
 RATING_REPORT_DATE = dt.date(2024, 1, 1)
@@ -100,7 +132,7 @@ def load(url: str, orgs: int, indicators: int, months: int, seed: int) -> list[s
     from carelens.assess.scale import KEY_QUESTIONS, OVERALL
     from carelens.model.access import Role
     from carelens.monitor.service import run_monitor
-    from carelens.services.auth import NewUser, create_users
+    from carelens.services.auth import NewUser, create_users, password_hasher
     from carelens.store import schema
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema
@@ -121,7 +153,9 @@ def load(url: str, orgs: int, indicators: int, months: int, seed: int) -> list[s
     ]
     with engine.begin() as c:
         seed_ratings(c, ratings, seed_import(c, "synth-ratings", "benchmark"), RATING_REPORT_DATE)
-        create_users(c, [NewUser("analyst", Role.ANALYST, "analyst-pw")], by="benchmark", n=2**10)
+        create_users(
+            c, [NewUser("analyst", Role.ANALYST, "analyst-pw")], by="benchmark", hasher=password_hasher()
+        )
     with engine.connect() as c:
         rows = c.execute(sa.select(sa.func.count()).select_from(schema.observation)).scalar()
     print(
@@ -237,6 +271,37 @@ def drive_wrk(base: str, paths_file: Path, headers: dict, connections: int, seco
     )
 
 
+def start_flood(base: str, connections: int, seconds: float, user: str = "analyst") -> subprocess.Popen:
+    """A wrk sign-in flood (``api_flood.lua``) running in the background."""
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(FLOOD_SCRIPT),
+    ]
+    return subprocess.Popen(
+        [*command, base, "--", user], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def flood_result(flood: subprocess.Popen) -> str:
+    """The flood's summary: requests a second and answers by status."""
+    out, err = flood.communicate(timeout=120)
+    found = re.search(r"^RESULT (.*)$", out, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"the flood printed no RESULT line:\n{out}\n{err}")
+    figures = dict(pair.split("=") for pair in found.group(1).split())
+    rate = int(figures["requests"]) / (int(figures["duration_us"]) / 1e6)
+    statuses = " ".join(
+        f"{k[1:]}: {v}" for k, v in sorted(figures.items()) if k.startswith("s") and k[1:].isdigit()
+    )
+    return f"{figures['requests']} sign-ins ({rate:.1f}/s; p50 {int(figures['p50_us']) / 1000:.0f} ms; by status {statuses})"
+
+
 def drive_python(base: str, paths: list[str], headers: dict, connections: int, requests: int) -> Run:
     """``requests`` requests from ``connections`` threads, each with its own keep-alive client."""
     latencies: list[float] = []
@@ -303,6 +368,13 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=2000, help="distinct paths walked per endpoint")
     parser.add_argument("--repeat", type=int, default=3, help="runs of every endpoint; medians decide")
     parser.add_argument(
+        "--flood-sign-in",
+        action="store_true",
+        help="measure public API throughput unloaded and under a sign-in flood (needs wrk)",
+    )
+    parser.add_argument("--flood-connections", type=int, default=4, help="connections of the sign-in flood")
+    parser.add_argument("--flood-seconds", type=float, default=30.0, help="length of one sign-in flood")
+    parser.add_argument(
         "--pages",
         choices=("api", "web", "all"),
         default="all",
@@ -314,6 +386,14 @@ def main() -> None:
         driver = "wrk" if shutil.which("wrk") else "python"
     if driver == "wrk" and not shutil.which("wrk"):
         parser.error("wrk is not on PATH (apt-get install -y wrk), use --driver python")
+    if args.flood_sign_in:
+        if not shutil.which("wrk"):
+            parser.error("--flood-sign-in drives the flood with wrk (apt-get install -y wrk)")
+        if args.pages != "all" and args.pages != "api":
+            parser.error("--flood-sign-in measures the public API (--pages api)")
+        args.pages = "api"
+        if 2 * args.seconds + FLOOD_SETTLE_SECONDS > args.flood_seconds:
+            parser.error("both flooded measurements (2 x --seconds) must fit in --flood-seconds after 3 s")
     draw = random.Random(args.seed)
 
     with tempfile.TemporaryDirectory(prefix="carelens-bench-") as tmp:
@@ -352,10 +432,13 @@ def main() -> None:
 
         server, base = start_server(url, args.workers)
         try:
-            token = httpx.post(
-                base + "/api/v1/auth/token", json={"user_name": "analyst", "password": "analyst-pw"}
-            ).json()["access_token"]
-            roles = {"analyst": {"Authorization": f"Bearer {token}"}, "public": {}}
+            if args.flood_sign_in:
+                roles = {"public": {}}  # the flood locks the analyst account out
+            else:
+                token = httpx.post(
+                    base + "/api/v1/auth/token", json={"user_name": "analyst", "password": "analyst-pw"}
+                ).json()["access_token"]
+                roles = {"analyst": {"Authorization": f"Bearer {token}"}, "public": {}}
             how = (
                 f"wrk -t1 -c{args.connections}, {args.seconds:g} s a run"
                 if driver == "wrk"
@@ -376,8 +459,9 @@ def main() -> None:
                     httpx.get(f"{base}/organisations/{codes[0]}", headers=headers, timeout=120)
                     print(f"first organisation page ({role}): {1000 * (time.perf_counter() - began):.0f} ms")
 
-            def run(name: str, headers: dict, seconds: float, requests: int) -> Run:
-                wait_until_idle(server.pid)
+            def run(name: str, headers: dict, seconds: float, requests: int, idle: bool = True) -> Run:
+                if idle:
+                    wait_until_idle(server.pid)
                 load_average = os.getloadavg()[0]
                 cpu = process_tree_cpu(server.pid)
                 if driver == "wrk":
@@ -393,6 +477,9 @@ def main() -> None:
             ]
             for _, name, headers in cases:  # warm-up, not counted: every worker's caches and connections
                 run(name, headers, 2.0, 100)
+            if args.flood_sign_in:
+                flood_benchmark(args, server, base, run, cases)
+                return
             results: dict[str, list[Run]] = {label: [] for label, _, _ in cases}
             for attempt in range(args.repeat):
                 print(f"-- run {attempt + 1} of {args.repeat}")
@@ -422,6 +509,44 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def flood_benchmark(args, server: subprocess.Popen, base: str, run, cases) -> None:
+    """Each repeat: every public endpoint unloaded, then each again during one sign-in flood."""
+
+    def line(label: str, r: Run) -> str:
+        return (
+            f"{label:<44} n={r.requests:>6}  p50 {r.p50_ms:6.1f} ms  p95 {r.p95_ms:6.1f} ms  {r.rate:5.0f} req/s"
+            f"  server CPU/request {1000 * r.server_cpu_s / r.requests:5.2f} ms  (load {r.load:.2f})"
+        )
+
+    unloaded: dict[str, list[Run]] = {label: [] for label, _, _ in cases}
+    flooded: dict[str, list[Run]] = {label: [] for label, _, _ in cases}
+    for attempt in range(args.repeat):
+        print(f"-- run {attempt + 1} of {args.repeat}")
+        for label, name, headers in cases:
+            unloaded[label].append(run(name, headers, args.seconds, args.requests))
+            print(line(f"{label}, unloaded", unloaded[label][-1]))
+        wait_until_idle(server.pid)
+        flood = start_flood(base, args.flood_connections, args.flood_seconds)
+        time.sleep(FLOOD_SETTLE_SECONDS)
+        for label, name, headers in cases:
+            flooded[label].append(run(name, headers, args.seconds, args.requests, idle=False))
+            print(line(f"{label}, sign-in flood", flooded[label][-1]))
+        print(f"flood: {flood_result(flood)}")
+    print(
+        f"-- median over {args.repeat} runs; flood: {args.flood_connections} connections x "
+        f"{args.flood_seconds:g} s of wrong passwords; target: flooded >= {FLOOD_TARGET:.0%} of unloaded"
+    )
+    for label in unloaded:
+        before = statistics.median(r.rate for r in unloaded[label])
+        during = statistics.median(r.rate for r in flooded[label])
+        p95 = statistics.median(r.p95_ms for r in flooded[label])
+        verdict = "PASS" if during >= FLOOD_TARGET * before else "FAIL"
+        print(
+            f"{label:<32} unloaded {before:5.0f} req/s  flooded {during:5.0f} req/s ({during / before:4.0%}; "
+            f"p95 {statistics.median(r.p95_ms for r in unloaded[label]):5.1f} -> {p95:5.1f} ms)  {verdict}"
+        )
 
 
 if __name__ == "__main__":

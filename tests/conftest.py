@@ -26,6 +26,13 @@ def data_dir() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _own_command_line_sign_in(tmp_path_factory, monkeypatch):
+    """Each test keeps its command-line sign-ins in a folder of its own: never the tester's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("CARELENS_TOKEN", raising=False)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def stores(request, tmp_path_factory):
     """A factory of empty, migrated databases for one backend."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -258,3 +259,186 @@ def test_cli_rejects_unknown_output_type(tmp_path):
     )
     assert result.exit_code == 2
     assert "output must be a .csv or .parquet file" in result.stderr
+
+
+# -- options: Wilson limits, rounded expected counts, when to adjust, record-level input -----------------
+
+
+def run_funnel(path: Path, out: Path, *options: str | Path):
+    result = invoke(path, "--unit", "unit", "--numerator", "o", "--denominator", "n", *options, "-o", out)
+    assert result.exit_code == 0, result.output
+    return pd.read_csv(out), result.stderr
+
+
+def test_cli_wilson_limits_reproduce_phe_indicator_methods(tmp_path):
+    # PHEindicatormethods' published funnel (see tests/stats/test_funnel.py) at its baseline 80.642448%:
+    # the units of those sizes plus one large unit that makes ΣO/Σn exactly that baseline.
+    from tests.stats.test_funnel import PHE_FUNNEL
+
+    sizes = np.array([row[0] for row in PHE_FUNNEL])
+    counts = np.floor(sizes * 0.8).astype(int)
+    total_n, total_o = 100_000_000, 80_642_448
+    frame = pd.DataFrame(
+        {
+            "unit": [f"u{n}" for n in sizes] + ["rest"],
+            "o": [*counts, total_o - counts.sum()],
+            "n": [*sizes, total_n - sizes.sum()],
+        }
+    )
+    path = tmp_path / "prop.csv"
+    frame.to_csv(path, index=False)
+    table, summary = run_funnel(path, tmp_path / "w.csv", "--type", "pr", "--limits", "wilson")
+    assert table["target"].iloc[0] == pytest.approx(0.80642448, rel=1e-15)
+    for column, name in ((1, "lower_95"), (2, "upper_95"), (3, "lower_99_8"), (4, "upper_99_8")):
+        published = [row[column] for row in PHE_FUNNEL]
+        np.testing.assert_allclose(100 * table[name].iloc[:-1], published, rtol=0, atol=1e-6, err_msg=name)
+    assert set(table["od_note"]) == {"Wilson score limits (Fingertips): no overdispersion adjustment"}
+    assert "1 group(s) with unadjusted limits" in summary
+    arcsine, _ = run_funnel(path, tmp_path / "a.csv", "--type", "pr", "--no-overdispersion")
+    assert abs(arcsine["lower_95"].iloc[1] - table["lower_95"].iloc[1]) > 0.05  # n = 3: they differ
+
+
+def test_cli_round_expected_rounds_for_z_and_limits_not_for_the_value(tmp_path):
+    # tests/stats/test_funnel.py: E = 35.555 rounds to 35.56 for z; the value stays 40/35.555
+    path = tmp_path / "sr.csv"
+    e = [4.126, 35.555, 20.004, 6.995, 80.123, 30.0049]
+    pd.DataFrame({"unit": list("ABCDEF"), "o": [3, 40, 18, 7, 90, 33], "n": e}).to_csv(path, index=False)
+    rounded, _ = run_funnel(path, tmp_path / "r.csv", "--type", "sr", "--round-expected")
+    plain, _ = run_funnel(path, tmp_path / "p.csv", "--type", "sr")
+    assert rounded["value"].iloc[1] == 40 / 35.555 == plain["value"].iloc[1]
+    assert rounded["z"].iloc[1] == pytest.approx(math.sqrt(35.56) * math.log(40 / 35.56), rel=1e-12)
+    assert plain["z"].iloc[1] == pytest.approx(math.sqrt(35.555) * math.log(40 / 35.555), rel=1e-12)
+    path.write_text("unit,o,n\nA,3,4.1\nB,0,0.004\n")
+    result = invoke(
+        path,
+        "--type",
+        "sr",
+        "--unit",
+        "unit",
+        "--numerator",
+        "o",
+        "--denominator",
+        "n",
+        "--round-expected",
+        "-o",
+        tmp_path / "x.csv",
+    )
+    assert result.exit_code == 2
+    assert f"{path}, row 2, column 'n': 0.004 rounds to 0 at 2 decimals" in result.stderr
+
+
+def test_cli_adjust_when_phi_above_one(tmp_path):
+    # as tests/stats/test_funnel.py, with whole counts: CQC method, trim 0, E = 100, z = 2(√O − 10);
+    # φ = mean z² = 0.8513 lies between (m − 1)/m = 0.8 and 1; τ² = (5φ − 4)/(2000 − 400) with w = 4E
+    o = np.array([110, 90, 110, 90, 105])
+    phi = np.mean((2 * (np.sqrt(o) - 10)) ** 2)
+    path = tmp_path / "border.csv"
+    pd.DataFrame({"unit": list("ABCDE"), "o": o, "n": 100.0}).to_csv(path, index=False)
+    options = ("--type", "sr", "--method", "cqc", "--trim", "0", "--level", "95")
+    default, _ = run_funnel(path, tmp_path / "d.csv", *options)
+    reference, _ = run_funnel(path, tmp_path / "r.csv", *options, "--adjust-when", "phi-above-one")
+    unadjusted, _ = run_funnel(path, tmp_path / "u.csv", *options, "--no-overdispersion")
+    assert 0.8 < phi < 1
+    assert default["phi"].iloc[0] == pytest.approx(phi, rel=1e-12)
+    assert default["tau2"].iloc[0] == pytest.approx((5 * phi - 4) / 1600, rel=1e-9)
+    assert default["od_adjusted"].all() and not reference["od_adjusted"].any()
+    assert set(reference["od_note"]) == {"no overdispersion (phi <= 1): unadjusted limits"}
+    np.testing.assert_array_equal(reference["upper_95"], unadjusted["upper_95"])
+    # adjusted: (1 + z·√(1/(4E) + τ²))²; unadjusted: exact Poisson limits
+    tau2 = (5 * phi - 4) / 1600
+    np.testing.assert_allclose(default["upper_95"], (1 + 1.959964 * np.sqrt(1 / 400 + tau2)) ** 2, rtol=1e-6)
+
+
+def test_cli_aggregate_sums_records_per_unit_and_group(tmp_path):
+    # record-level rows: one per patient (o = 1 died) or per month; summed per unit and --by group
+    path = tmp_path / "records.csv"
+    path.write_text(
+        "unit,year,o,n\nA,2019,1,1\nA,2019,0,1\nB,2019,2,5\nA,2019,1,1\nA,2020,0,3\nB,2019,0,0\nC,2019,4,9\n"
+    )
+    table, summary = run_funnel(path, tmp_path / "agg.csv", "--type", "pr", "--by", "year", "--aggregate")
+    assert table[["unit", "year", "numerator", "denominator"]].values.tolist() == [
+        ["A", 2019, 2, 3],
+        ["B", 2019, 2, 5],
+        ["A", 2020, 0, 3],
+        ["C", 2019, 4, 9],
+    ]
+    assert table.loc[table["year"] == 2019, "target"].tolist() == [8 / 17] * 3
+    assert "4 units (from 7 records) in 2 group(s)" in summary
+    totals = pd.DataFrame(
+        {"unit": ["A", "B", "A", "C"], "year": [2019, 2019, 2020, 2019], "o": [2, 2, 0, 4], "n": [3, 5, 3, 9]}
+    )
+    pre = tmp_path / "totals.csv"
+    totals.to_csv(pre, index=False)
+    summed, _ = run_funnel(pre, tmp_path / "pre.csv", "--type", "pr", "--by", "year")
+    pd.testing.assert_frame_equal(table, summed)
+    # without --aggregate the repeated unit is refused, as before
+    result = invoke(
+        path,
+        "--type",
+        "pr",
+        "--unit",
+        "unit",
+        "--numerator",
+        "o",
+        "--denominator",
+        "n",
+        "--by",
+        "year",
+        "-o",
+        tmp_path / "x.csv",
+    )
+    assert result.exit_code == 2 and "duplicate key unit=A" in result.stderr
+
+
+def test_cli_aggregate_on_ae_months_equals_the_yearly_totals(data_dir, tmp_path):
+    frame = pd.read_csv(data_dir / "nhsrdatasets" / "ae_attendances.csv", dtype={"type": "string"})
+    frame = frame[frame["type"] == "1"].assign(year=lambda f: f["period"].str[:4])
+    path = tmp_path / "ae_months.csv"
+    frame.rename(columns={"org_code": "unit", "breaches": "o", "attendances": "n"}).to_csv(path, index=False)
+    table, _ = run_funnel(path, tmp_path / "ae.csv", "--type", "pr", "--by", "year", "--aggregate")
+    totals = frame.groupby(["org_code", "year"], sort=False)[["breaches", "attendances"]].sum().reset_index()
+    expected = funnel_table(
+        totals, type="pr", numerator="breaches", denominator="attendances", unit="org_code", by=["year"]
+    )
+    assert len(table) == len(expected) == len(totals)
+    np.testing.assert_array_equal(table["numerator"], expected["numerator"])
+    np.testing.assert_allclose(table["z_adjusted"], expected["z_adjusted"], rtol=1e-12)
+    np.testing.assert_allclose(table["upper_99_8"], expected["upper_99_8"], rtol=1e-12)
+    assert table["flag"].tolist() == expected["flag"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "expected"),
+    [
+        (
+            "unit,o,n\nA,1,1\nA,0,0\nB,0,0\nB,0,0\n",
+            ["--type", "pr", "--aggregate"],
+            "row 3, column 'n': total denominator of unit=B over its 2 record(s) is 0",
+        ),
+        (
+            "unit,o,n\nA,1,1\nA,2,1\n",
+            ["--type", "pr", "--aggregate"],
+            "row 2, column 'o': numerator 2 exceeds denominator 'n' = 1",
+        ),
+        (
+            "unit,o,n\nA,1,1\nA,0,-1\n",
+            ["--type", "rc", "--aggregate"],
+            "row 2, column 'n': must be at least 0, got -1",
+        ),
+        (
+            "unit,o,n\nA,1,4\nB,2,3\n",
+            ["--type", "sr", "--limits", "wilson"],
+            "--limits: Wilson limits are for proportions",
+        ),
+    ],
+)
+def test_cli_option_bad_input_exits_2(tmp_path, content, options, expected):
+    path = tmp_path / "in.csv"
+    path.write_text(content)
+    out = tmp_path / "o.csv"
+    result = invoke(path, "--unit", "unit", "--numerator", "o", "--denominator", "n", *options, "-o", out)
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr
+    if "row" in expected:
+        assert f"{path}, row" in result.stderr
+    assert not out.exists()

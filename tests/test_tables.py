@@ -1,10 +1,11 @@
 """Reading and validating user tables: every problem reported with file, row and column."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from carelens.errors import InputError
-from carelens.ingest.tables import Column, check_unique, read_table, validate
+from carelens.tables import Column, check_unique, read_table, validate
 
 
 def write(tmp_path, name, text):
@@ -71,3 +72,25 @@ def test_check_unique_names_each_duplicate_and_its_first_row():
     with pytest.raises(InputError) as excinfo:
         check_unique(frame, ["unit", "month"])
     assert problems_of(excinfo) == [(4, "unit", "duplicate key unit=A, month=m1 (first seen on row 1)")]
+
+
+NUMBER_CELLS = [
+    "1", "0012", "-0", "-0.0", "+5", ".5", "5.", "1e3", "1E-2", "1.5e+2", "nan", "NaN", "-nan", "inf",
+    "-Infinity", "INF", "1e400", "9007199254740993", " 12", "12 ", "\t7", "1,000", "1_000", "0x10", "1d3",
+    "--1", "1.2.3", "e5", "True", "١٢", " ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cells", [NUMBER_CELLS, *([c] for c in NUMBER_CELLS), ["1", "2.5", None, "-3"]])
+def test_text_cells_read_as_numbers_exactly_as_pandas_reads_them(cells):
+    """Number columns are read from text by Arrow when it can: the result is pandas' to the bit (spaces
+    stripped, thousands separators and hexadecimal not numbers, nan and inf as themselves, no -0.0)."""
+    from carelens.tables import _numbers
+
+    text = pd.Series(cells, dtype="string[pyarrow]")
+    expected = pd.to_numeric(text, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    got = _numbers(text)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, expected, equal_nan=True)
+    numbers = ~np.isnan(expected)
+    assert np.array_equal(np.signbit(got[numbers]), np.signbit(expected[numbers]))  # no -0.0 for 0

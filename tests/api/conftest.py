@@ -11,7 +11,8 @@ Allocations: one saved run (2024) with commissioners C1 and C2 (C2 is not in the
 Inspections (two saved schedules, see :data:`INSPECTIONS`): a completed unannounced one to L1 (its
 window stays secret); then an unannounced planned visit to L1 led by the inspector, an announced one to
 L2 and an unannounced one to G1. Every planned date is in 2030 (:data:`SECRET_YEAR`). Failure regime: a
-provider case each for L1, L2 and G1, with deadlines long past for L1 and L2.
+provider case each for L1, L2 and G1, with deadlines long past for L1 and L2, and the national board's
+intervention in commissioner C1 (deadline past, one recovery action open).
 Local system reviews and ACOs: see :mod:`tests.api.systems_seed` (places PL1-PL5, ACO1 and ACO2).
 """
 
@@ -23,16 +24,17 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from carelens.api.app import create_app
+from carelens.app import create_app
 from carelens.model.access import Role
-from carelens.services.auth import NewUser, create_users, login
+from carelens.services.auth import NewUser, create_users, login, password_hasher
 from carelens.store import schema
 from carelens.store.testing import seed_import, seed_organisations, seed_ratings
 
 from .systems_seed import fill_systems
 
-TEST_SCRYPT_N = 2**10
-"""Cheap password hashing for tests (the default cost is a setting)."""
+TEST_HASH = dict(memory_kib=1024, time_cost=1)
+"""Cheap password hashing to create the users (the default cost is a setting; a hash is re-made at that
+cost when its user first signs in)."""
 
 ORGS = [
     ("P1", "Alpha Hospitals NHS Trust", "nhs_trust", "hospitals"),
@@ -112,9 +114,34 @@ def fill(engine: sa.Engine) -> None:
             c,
             [NewUser(role.value, role, f"{role.value}-pw", **extra) for role, extra in USERS.items()],
             by="test",
-            n=TEST_SCRYPT_N,
+            hasher=password_hasher(**TEST_HASH),
         )
     fill_systems(engine)  # places, reviews and ACOs (tests/api/systems_seed.py), through the domain functions
+    fill_intel(engine)
+
+
+INTEL_IDS = {"P1_concern": 1, "P2_experience": 2, "G1_concern": 3}
+"""Submissions in the fixture (ids as a fresh store numbers them): a staff concern about P1 (hospitals,
+the inspector's own), a negative experience of P2 (hospitals) and a public concern about G1 (primary care)."""
+
+
+def fill_intel(engine: sa.Engine) -> None:
+    """The fixture's experiences and concerns, written straight into the table in :data:`INTEL_IDS` order."""
+    from carelens.store.schema_intel import intel_submission
+
+    received = dt.datetime(2024, 2, 10, tzinfo=dt.UTC)
+    rows = [
+        dict(kind="concern", org_code="P1", submitter="staff", sentiment=None, status="new"),
+        dict(kind="experience", org_code="P2", submitter="public", sentiment="negative", status="recorded"),
+        dict(kind="concern", org_code="G1", submitter="public", sentiment=None, status="new"),
+    ]
+    with engine.begin() as c:
+        for row in rows:
+            c.execute(
+                intel_submission.insert().values(
+                    **row, text=f"about {row['org_code']}", received_at=received, submitted_by="anonymous"
+                )
+            )
 
 
 MONITOR_RUN = 2
@@ -374,7 +401,8 @@ INSPECTIONS = {"L1_completed": 1, "L1_unannounced": 2, "L2_announced": 3, "G1_un
 """Ids: schedule 1 holds the completed inspection; schedule 2 (the latest) the three planned ones."""
 COMPLETED_WINDOW = ("2023-05-22", "2023-06-20")
 """The window of the completed unannounced inspection: past, but never published."""
-REGIME_CASES = {"L1": 1, "L2": 2, "G1": 3}
+REGIME_CASES = {"L1": 1, "L2": 2, "G1": 3, "C1": 4}
+RECOVERY_ACTIONS = {"C1": 1}
 
 
 def _visit(org, sector, unannounced, start, days, window_days=14):
@@ -445,3 +473,10 @@ def fill_plan(c: sa.Connection) -> None:
         assert case == REGIME_CASES[org]
     regime.transition(c, REGIME_CASES["L1"], "requirement_notice", "chief", "breach", dt.date(2023, 1, 2))
     regime.transition(c, REGIME_CASES["L2"], "warning_notice", "chief", "breach", dt.date(2024, 1, 1))
+    case = regime.open_case(c, "commissioner", "C1", "board", "assessment inadequate", dt.date(2023, 1, 2))
+    assert case == REGIME_CASES["C1"]
+    regime.transition(c, case, "intervene", "board", "assessment inadequate", dt.date(2023, 1, 2))
+    action = regime.add_action(
+        c, case, "agree a financial recovery plan", "C1 finance director", dt.date(2023, 4, 1), "board"
+    )
+    assert action == RECOVERY_ACTIONS["C1"]

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import secrets
 
 import pytest
 import sqlalchemy as sa
 
-from carelens.api.security import SESSION_COOKIE
+from carelens.http.security import SESSION_COOKIE
 from carelens.model.access import ROLE_RULES, Actor, Role, documented_rules
-from carelens.services import NotFound
+from carelens.services import NotFound, Unauthenticated
 from carelens.services.auth import (
+    FAILED_SIGN_IN_ACTOR,
+    NewUser,
     actor_for_token,
+    create_users,
     forget_token,
     hash_password,
     login,
     logout,
+    needs_rehash,
+    password_hasher,
     token_hash,
     verify_password,
 )
@@ -34,11 +42,70 @@ def _events(engine, action: str, user: str) -> list[dict]:
         return [dict(r) for r in c.execute(query).mappings()]
 
 
-def test_password_hashes_are_salted_and_verify():
-    first, second = hash_password("s3cret", n=2**10), hash_password("s3cret", n=2**10)
+def test_password_hashes_are_argon2id_salted_and_verify():
+    cheap = password_hasher(memory_kib=1024, time_cost=1)
+    first, second = hash_password("s3cret", cheap), hash_password("s3cret", cheap)
+    assert first.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
     assert first != second and "s3cret" not in first
     assert verify_password("s3cret", first) and not verify_password("S3cret", first)
     assert not verify_password("s3cret", "not-a-hash")
+    settings = AccessSettings()
+    default = hash_password("s3cret")
+    assert default.startswith(
+        f"$argon2id$v=19$m={settings.password_memory_kib},t={settings.password_time_cost},"
+        f"p={settings.password_parallelism}$"
+    )
+    assert (settings.password_memory_kib, settings.password_time_cost) == (19_456, 2)  # OWASP's first
+    assert needs_rehash(first) and not needs_rehash(default)
+
+
+def _scrypt_hash(password: str, n: int = 2**14) -> str:
+    """A hash of the scheme carelens used before argon2 (``scrypt$n$r$p$salt$hash``), made here
+    independently of the code under test."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, dklen=32, maxmem=256 * n * 8)
+    b64 = base64.b64encode
+    return f"scrypt${n}$8$1${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def _stored_hash(engine, user_name: str) -> str:
+    with engine.connect() as c:
+        query = sa.select(app_user.c.password_hash).where(app_user.c.user_name == user_name)
+        return c.execute(query).scalar_one()
+
+
+def test_scrypt_hashes_still_verify_and_are_remade_with_argon2_at_sign_in(api_engine):
+    legacy = _scrypt_hash("old-password")
+    assert verify_password("old-password", legacy) and not verify_password("old-passwore", legacy)
+    with api_engine.begin() as c:
+        create_users(c, [NewUser("legacy-user", Role.PROVIDER, "placeholder")], by="test")
+        c.execute(app_user.update().where(app_user.c.user_name == "legacy-user").values(password_hash=legacy))
+    with pytest.raises(Unauthenticated):
+        login(api_engine, "legacy-user", "wrong")
+    assert _stored_hash(api_engine, "legacy-user") == legacy  # a failed sign-in changes nothing
+    login(api_engine, "legacy-user", "old-password")
+    upgraded = _stored_hash(api_engine, "legacy-user")
+    assert upgraded.startswith("$argon2id$") and not needs_rehash(upgraded)
+    assert verify_password("old-password", upgraded)
+    (event,) = _events(api_engine, "user.password_rehashed", "legacy-user")
+    assert event["detail"]["before"] == {"password_hash": "scrypt 16384,8,1"}
+    assert event["detail"]["after"] == {"password_hash": "argon2id v=19 m=19456,t=2,p=1"}
+    login(api_engine, "legacy-user", "old-password")  # already current: not re-made again
+    assert _stored_hash(api_engine, "legacy-user") == upgraded
+    assert len(_events(api_engine, "user.password_rehashed", "legacy-user")) == 1
+
+
+def test_a_hash_made_with_other_argon2_parameters_is_remade_at_sign_in(api_engine):
+    with api_engine.begin() as c:
+        create_users(
+            c,
+            [NewUser("cheap-user", Role.ANALYST, "cheap-password")],
+            by="test",
+            hasher=password_hasher(memory_kib=2048, time_cost=3),
+        )
+    assert "m=2048,t=3,p=1" in _stored_hash(api_engine, "cheap-user")
+    login(api_engine, "cheap-user", "cheap-password")
+    assert "m=19456,t=2,p=1" in _stored_hash(api_engine, "cheap-user")
 
 
 def test_sign_in_and_out_over_the_api_is_audited(client, api_engine):
@@ -46,7 +113,11 @@ def test_sign_in_and_out_over_the_api_is_audited(client, api_engine):
     assert bad.status_code == 401
     unknown = client.post("/api/v1/auth/token", json={"user_name": "nobody", "password": "wrong"})
     assert unknown.status_code == 401 and unknown.json() == bad.json()  # no hint which was wrong
-    assert len(_events(api_engine, "login.failed", "analyst")) >= 1
+    # Nobody was authenticated: the attempt is audited against the name sent, never as done by it.
+    failed = _events(api_engine, "login.failed", FAILED_SIGN_IN_ACTOR)
+    assert [e["entity_key"] for e in failed[-2:]] == ["analyst", "nobody"]
+    assert failed[-1]["detail"] == {"kind": "api", "address": "testclient"}
+    assert _events(api_engine, "login.failed", "analyst") == []
 
     good = client.post("/api/v1/auth/token", json={"user_name": "analyst", "password": "analyst-pw"})
     assert good.status_code == 200

@@ -7,7 +7,7 @@ import io
 
 from fastapi.testclient import TestClient
 
-from carelens.api.app import create_app
+from carelens.app import create_app
 from carelens.model.access import Role
 
 from .conftest import ORGS, auth
@@ -118,3 +118,64 @@ def test_synchronous_routes_run_on_the_configured_number_of_threads(api_engine, 
     finally:
         monkeypatch.delenv("CARELENS_REQUEST_THREADS")
         get_settings.cache_clear()
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised_and_numbers_stay_numbers():
+    from carelens.api.responses import _csv
+
+    rows = [
+        {"name": text, "value": -3.5, "n": -2, "nested": {"note": text}}
+        for text in (
+            '=HYPERLINK("http://x","y")',
+            "+1+2",
+            "-1+2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "-3.5",
+            "1e5",
+            "ok",
+        )
+    ]
+    text = _csv(rows, ["name", "value", "n", "nested.note"]).decode()
+    parsed = list(csv.reader(io.StringIO(text, newline="")))
+    assert parsed[0] == ["name", "value", "n", "nested.note"]
+    names = [r[0] for r in parsed[1:]]
+    assert names == [
+        '\'=HYPERLINK("http://x","y")',
+        "'+1+2",
+        "'-1+2",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "-3.5",
+        "1e5",
+        "ok",
+    ]
+    assert {(r[1], r[2]) for r in parsed[1:]} == {("-3.5", "-2")}  # a negative number is not a formula
+    assert [r[3] for r in parsed[1:]] == names  # fields of objects too
+
+
+def test_csv_exports_of_names_and_the_audit_log_cannot_carry_formulas(client, tokens, api_engine):
+    from carelens.store import schema
+    from carelens.store.testing import seed_import, seed_organisations
+
+    formula = '=HYPERLINK("http://evil.example","Click")'
+    with api_engine.begin() as c:
+        seed_organisations(
+            c,
+            [dict(code="F1", name=formula, kind="location", sector="hospitals")],
+            seed_import(c, "f", "test"),
+        )
+    try:
+        exported = client.get("/api/v1/organisations?q=f1&format=csv").text
+        (row,) = list(csv.DictReader(io.StringIO(exported)))
+        assert row["name"] == "'" + formula
+        client.post("/api/v1/auth/token", json={"user_name": "@SUM(1+1)*cmd|' /C calc'!A0", "password": "x"})
+        audit = client.get("/api/v1/audit?format=csv&action=login.failed", headers=auth(tokens[Role.ADMIN]))
+        keys = [r["entity_key"] for r in csv.DictReader(io.StringIO(audit.text))]
+        assert "'@SUM(1+1)*cmd|' /C calc'!A0" in keys
+        assert not any(k.startswith(("=", "+", "-", "@")) for k in keys)
+    finally:
+        with api_engine.begin() as c:
+            c.execute(schema.organisation.delete().where(schema.organisation.c.code == "F1"))

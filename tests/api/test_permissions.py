@@ -16,9 +16,11 @@ from .conftest import (
     ALLOCATION_RUN,
     ASSESSED_IDS,
     INSPECTIONS,
+    INTEL_IDS,
     MONITOR_RUN,
     ORG_NAMES,
     RATING_IDS,
+    RECOVERY_ACTIONS,
     REGIME_CASES,
     auth,
 )
@@ -37,12 +39,43 @@ L1_PROPOSED = RATING_IDS["L1_proposed"]
 L2_PROPOSED = RATING_IDS["L2_proposed"]
 ENTITLED_EVERYWHERE = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
 SEE_ALL = dict(analyst=200, national_board=200, admin=200, policy_maker=200)
+MONEY = dict(commissioner=200, **SEE_ALL)
+"""Roles that may see allocations and commissioner assessments."""
 """Roles whose confidential-data rule reaches every organisation (the chief inspector's is a sector)."""
 SEE_ALL_PLANS = dict(analyst=200, admin=200)
 SEE_PLANS_SECTOR = dict(chief_inspector=200, **SEE_ALL_PLANS)
 PLANNERS = dict(inspector=200, **SEE_PLANS_SECTOR)
 """Roles whose inspection_plans rule reaches something (the regulator's roles)."""
 NOT_IN_REACH = dict(inspector=404, chief_inspector=404)
+BOARD_CASES = dict(analyst=200, national_board=200, admin=200)
+"""Roles whose board_cases rule reaches every organisation (the national board's regimes)."""
+REGIME_READERS = dict(**PLANNERS, national_board=200)
+"""Roles that see some failure-regime cases (the regulator's or the national board's)."""
+WRITE_BODIES = {
+    "/api/v1/regime/cases": {"regime": "provider", "org_code": "L1", "reason": "concerns"},
+    "/api/v1/regime/cases#board": {"regime": "commissioner", "org_code": "NOPE", "reason": "failing"},
+    f"/api/v1/regime/cases/{REGIME_CASES['L1']}/transitions": {
+        "event": "exit_special_measures",
+        "reason": "improved",
+    },
+    f"/api/v1/regime/cases/{REGIME_CASES['C1']}/transitions": {
+        "event": "exit_intervention",
+        "reason": "improved",
+        "at": "2024-01-01",
+    },
+    f"/api/v1/regime/cases/{REGIME_CASES['L2']}/escalations": {"reason": "overdue", "at": "2023-06-01"},
+    f"/api/v1/regime/cases/{REGIME_CASES['C1']}/actions": {
+        "action": " ",
+        "owner": "C1 board",
+        "due_date": "2024-06-01",
+    },
+    f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}": {
+        "status": "done",
+        "note": "done",
+        "on": "2020-01-01",
+    },
+}
+"""Bodies of the write routes in the matrix, each one the domain refuses (so the store never changes)."""
 
 # --- local system reviews and ACOs (tests/api/systems_seed.py) -----------------------------------------
 # Published review reports are open to all; review work follows the local_systems rule (403 to roles it
@@ -112,6 +145,90 @@ SYSTEMS_TEMPLATES = {
     "/api/v1/systems/aco-settlements/{settlement_id}": f"/api/v1/systems/aco-settlements/{SETTLEMENTS['ACO1']}",
 }
 
+# --- intelligence from people (tests/api/conftest.py fill_intel) ---------------------------------------
+# Anyone may share an experience or raise a concern; only the roles that handle them see them, each in
+# its reach of confidential data (an inspector its own P1, a chief inspector hospitals), and everyone
+# else gets 404, never 403. Only analysts and administrators triage (an experience is not triaged: 400).
+HANDLE_ALL = dict(analyst=200, admin=200)
+HANDLE_HOSPITALS = dict(chief_inspector=200, **HANDLE_ALL)
+HANDLERS = dict(inspector=200, **HANDLE_HOSPITALS)
+INTEL_MATRIX: list[tuple[str, str, dict[Role, int]]] = [
+    ("POST", "/api/v1/intel/experiences", dict.fromkeys(R, 201)),
+    ("POST", "/api/v1/intel/concerns", dict.fromkeys(R, 201)),
+    ("GET", "/api/v1/intel/submissions", only(404, **HANDLERS)),
+    ("GET", "/api/v1/intel/submissions?kind=concern&format=csv", only(404, **HANDLERS)),
+    ("GET", f"/api/v1/intel/submissions/{INTEL_IDS['P1_concern']}", only(404, **HANDLERS)),
+    ("GET", f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}", only(404, **HANDLE_HOSPITALS)),
+    ("GET", f"/api/v1/intel/submissions/{INTEL_IDS['G1_concern']}", only(404, **HANDLE_ALL)),
+    ("GET", "/api/v1/intel/submissions/999", dict.fromkeys(R, 404)),
+    (
+        "POST",
+        f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}/triage",
+        only(404, analyst=400, admin=400, chief_inspector=403),
+    ),
+    ("GET", "/api/v1/intel/experience-indicator", only(404, **HANDLERS)),
+]
+INTEL_TEMPLATES = {
+    "/api/v1/intel/submissions/{submission_id}": f"/api/v1/intel/submissions/{INTEL_IDS['P1_concern']}",
+    "/api/v1/intel/submissions/{submission_id}/triage": (
+        f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}/triage"
+    ),
+}
+POST_BODIES = {
+    "/api/v1/intel/experiences": {"org_code": "L1", "sentiment": "positive", "text": "kind nurses"},
+    "/api/v1/intel/concerns": {"org_code": "L1", "text": "staffing on the ward at night"},
+    f"/api/v1/intel/submissions/{INTEL_IDS['P2_experience']}/triage": {"status": "validated", "reason": "r"},
+}
+# --- an inspection's life (docs/inspections.md) ------------------------------------------------------
+# Writes are refused before anything changes: anonymous callers may change nothing (403); an inspection
+# the inspection-plans rule does not reach is 404, never 403; a step that is not the actor's is 403; the
+# step's own role meets a refusal of the state (400: schedule 2 is a draft, L1's inspection not started).
+U = INSPECTIONS["L1_unannounced"]
+TEAM_STEP = dict(inspector=400, chief_inspector=403, analyst=403, admin=403, public=403)
+TEAM_OR_CHIEF_STEP = dict(inspector=400, chief_inspector=400, analyst=403, admin=403, public=403)
+CHIEF_STEP = dict(inspector=403, chief_inspector=400, analyst=403, admin=403, public=403)
+INSPECTION_MATRIX: list[tuple[str, str, dict[Role, int]]] = [
+    ("GET", f"/api/v1/inspections/{U}/report", only(404, **PLANNERS)),
+    ("POST", "/api/v1/plan/schedules/99/approval", only(403, chief_inspector=404)),
+    ("POST", f"/api/v1/inspections/{U}/start", only(404, **TEAM_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/findings", only(404, **TEAM_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/proposal", only(404, **TEAM_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/approval", only(404, **CHIEF_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/draft-report", only(404, **TEAM_OR_CHIEF_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/challenges", only(404, public=403)),
+    ("PUT", f"/api/v1/inspections/{U}/challenges/1", only(404, **TEAM_OR_CHIEF_STEP)),
+    ("POST", f"/api/v1/inspections/{U}/publication", only(404, **CHIEF_STEP)),
+    # a published rating is no draft to approve (400 to the sector's chief inspector, 403 to the rest;
+    # 404 to the provider, whose unpublished-ratings rule reaches nothing)
+    (
+        "POST",
+        f"/api/v1/assessed-ratings/{ASSESSED_IDS['L1_published']}/approval",
+        only(403, chief_inspector=400, provider=404),
+    ),
+]
+BODIES = {
+    "findings": {
+        "key_question": "Safe",
+        "rating": "Good",
+        "finding": "Seen on the day",
+        "evidence": ["notes"],
+    },
+    "proposal": {},
+    "challenges": {"text": "The audit was done on the day", "key_question": "Safe"},
+    "1": {"decision": "rejected", "reasons": "The audit was incomplete"},
+}
+"""The body each write route is sent in the matrix (by the last part of its path)."""
+INSPECTION_TEMPLATES = {
+    "/api/v1/inspections/{inspection_id}/report": f"/api/v1/inspections/{U}/report",
+    "/api/v1/plan/schedules/{schedule_id}/approval": "/api/v1/plan/schedules/99/approval",
+    **{
+        f"/api/v1/inspections/{{inspection_id}}/{step}": f"/api/v1/inspections/{U}/{step}"
+        for step in ("start", "findings", "proposal", "approval", "draft-report", "challenges", "publication")
+    },
+    "/api/v1/inspections/{inspection_id}/challenges/{challenge_id}": f"/api/v1/inspections/{U}/challenges/1",
+    "/api/v1/assessed-ratings/{rating_id}/approval": f"/api/v1/assessed-ratings/{ASSESSED_IDS['L1_published']}/approval",
+}
+
 MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations", ALL_200),
     ("GET", "/api/v1/organisations?q=plymouth&format=csv", ALL_200),
@@ -160,12 +277,14 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations/L2/ratings-at?date=2024-06-01", ALL_200),
     ("GET", "/api/v1/organisations/NOPE/ratings-at?date=2024-06-01", dict.fromkeys(R, 404)),
     ("GET", "/api/v1/segmentation", ALL_200),
-    # Allocations: the public may not use them; a commissioner sees its own scorecard only.
-    ("GET", "/api/v1/allocations/runs", only(200, public=403)),
-    ("GET", f"/api/v1/allocations?run_id={ALLOCATION_RUN}", only(200, public=403)),
-    ("GET", "/api/v1/allocations?run_id=99", only(404, public=403)),
-    ("GET", "/api/v1/allocations/scenarios", only(200, public=403)),
-    ("GET", "/api/v1/allocations/whatif?a=2024_25&b=nope", only(400, public=403)),
+    # Allocations: for those who see every organisation and for commissioners (their area); providers,
+    # inspectors and a sector's chief inspector have no commissioner in reach (403). A commissioner sees
+    # its own scorecard only.
+    ("GET", "/api/v1/allocations/runs", only(403, **MONEY)),
+    ("GET", f"/api/v1/allocations?run_id={ALLOCATION_RUN}", only(403, **MONEY)),
+    ("GET", "/api/v1/allocations?run_id=99", only(403, **dict.fromkeys(MONEY, 404))),
+    ("GET", "/api/v1/allocations/scenarios", only(403, **MONEY)),
+    ("GET", "/api/v1/allocations/whatif?a=2024_25&b=nope", only(403, **dict.fromkeys(MONEY, 400))),
     ("GET", "/api/v1/commissioners/C1/scorecard", only(404, commissioner=200, **SEE_ALL)),
     ("GET", "/api/v1/commissioners/C2/scorecard", only(404, **SEE_ALL)),
     ("GET", "/api/v1/commissioners/P1/scorecard", dict.fromkeys(R, 404)),
@@ -185,23 +304,70 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/api/v1/organisations/L1/inspections", ALL_200),
     ("GET", "/api/v1/organisations/L1/inspections?format=csv", ALL_200),
     ("GET", "/api/v1/organisations/NOPE/inspections", dict.fromkeys(R, 404)),
-    # Failure regime: the regulator's roles only (403 to others); a case outside the reach is 404.
-    ("GET", "/api/v1/regime/cases", only(403, **PLANNERS)),
-    ("GET", "/api/v1/regime/cases?open_only=true&format=csv", only(403, **PLANNERS)),
-    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L1']}", only(403, **PLANNERS)),
-    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L2']}", only(403, **SEE_PLANS_SECTOR, inspector=404)),
-    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['G1']}", only(403, **SEE_ALL_PLANS, **NOT_IN_REACH)),
-    ("GET", "/api/v1/regime/cases/999", only(403, **dict.fromkeys(PLANNERS, 404))),
-    ("GET", "/api/v1/regime/overdue?as_of=2024-06-01", only(403, **PLANNERS)),
+    # Failure regime: the regulator's roles see the providers' cases, the national board its own
+    # (commissioner interventions, NHS trust oversight); 403 to others; a case outside the reach is 404.
+    ("GET", "/api/v1/regime/cases", only(403, **REGIME_READERS)),
+    ("GET", "/api/v1/regime/cases?regime=commissioner", only(403, **REGIME_READERS)),
+    ("GET", "/api/v1/regime/cases?open_only=true&format=csv", only(403, **REGIME_READERS)),
+    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['L1']}", only(403, **PLANNERS, national_board=404)),
+    (
+        "GET",
+        f"/api/v1/regime/cases/{REGIME_CASES['L2']}",
+        only(403, **SEE_PLANS_SECTOR, inspector=404, national_board=404),
+    ),
+    (
+        "GET",
+        f"/api/v1/regime/cases/{REGIME_CASES['G1']}",
+        only(403, **SEE_ALL_PLANS, **NOT_IN_REACH, national_board=404),
+    ),
+    ("GET", f"/api/v1/regime/cases/{REGIME_CASES['C1']}", only(403, **BOARD_CASES, **NOT_IN_REACH)),
+    ("GET", "/api/v1/regime/cases/999", only(403, **dict.fromkeys(REGIME_READERS, 404))),
+    ("GET", "/api/v1/regime/overdue?as_of=2024-06-01", only(403, **REGIME_READERS)),
+    # Changes: chief inspectors (their sector's providers), the national board (its cases), admins. Every
+    # request here is refused by the domain (409: a guard, or 422: bad input), so none changes the store.
+    ("POST", "/api/v1/regime/cases", only(403, chief_inspector=409, admin=409)),
+    ("POST", "/api/v1/regime/cases#board", only(403, national_board=422, admin=422, chief_inspector=403)),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['L1']}/transitions",
+        only(403, chief_inspector=409, admin=409, national_board=404, analyst=403, inspector=403),
+    ),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['C1']}/transitions",
+        only(403, national_board=409, admin=409, analyst=403, inspector=404, chief_inspector=404),
+    ),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['L2']}/escalations",
+        only(403, chief_inspector=409, admin=409, national_board=404, inspector=404),
+    ),
+    (
+        "POST",
+        f"/api/v1/regime/cases/{REGIME_CASES['C1']}/actions",
+        only(403, national_board=422, admin=422, analyst=403, inspector=404, chief_inspector=404),
+    ),
+    (
+        "PUT",
+        f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}",
+        only(403, national_board=409, admin=409, analyst=403, inspector=404, chief_inspector=404),
+    ),
     *SYSTEMS_MATRIX,
+    *INTEL_MATRIX,
+    *INSPECTION_MATRIX,
 ]
 
 
 @pytest.mark.parametrize("role", R, ids=[r.value for r in R])
 @pytest.mark.parametrize(("method", "path", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
 def test_permission_matrix(client, tokens, method, path, expected, role):
-    body = {"user_name": f"new-{role.value}", "role": "analyst"} if method == "POST" else None
-    response = client.request(method, path, headers=auth(tokens[role]), json=body)
+    body = WRITE_BODIES.get(path, POST_BODIES.get(path))
+    if body is None and method in ("POST", "PUT"):
+        last = path.split("#")[0].rsplit("/", 1)[-1]
+        body = BODIES.get(last, {"user_name": f"new-{role.value}", "role": "analyst"})
+    if method == "POST":
+        client.app.state.submission_guard = None  # each case its own rate limit (tested in tests/intel)
+    response = client.request(method, path.split("#")[0], headers=auth(tokens[role]), json=body)
     assert response.status_code == expected[role], response.text
 
 
@@ -222,7 +388,13 @@ def test_every_api_route_is_in_the_matrix(client):
         "/api/v1/inspections/{inspection_id}": f"/api/v1/inspections/{INSPECTIONS['L1_unannounced']}",
         "/api/v1/organisations/{code}/inspections": "/api/v1/organisations/L1/inspections",
         "/api/v1/regime/cases/{case_id}": f"/api/v1/regime/cases/{REGIME_CASES['L1']}",
+        "/api/v1/regime/cases/{case_id}/transitions": f"/api/v1/regime/cases/{REGIME_CASES['L1']}/transitions",
+        "/api/v1/regime/cases/{case_id}/escalations": f"/api/v1/regime/cases/{REGIME_CASES['L2']}/escalations",
+        "/api/v1/regime/cases/{case_id}/actions": f"/api/v1/regime/cases/{REGIME_CASES['C1']}/actions",
+        "/api/v1/regime/actions/{action_id}": f"/api/v1/regime/actions/{RECOVERY_ACTIONS['C1']}",
         **SYSTEMS_TEMPLATES,
+        **INTEL_TEMPLATES,
+        **INSPECTION_TEMPLATES,
     }
     missing = []
     for path, item in client.get("/openapi.json").json()["paths"].items():
@@ -334,8 +506,6 @@ def test_rating_at_a_date_prefers_the_assessed_rating_for_those_entitled(client,
         (Role.COMMISSIONER, {"C1"}),
         (Role.NATIONAL_BOARD, {"C1", "C2"}),
         (Role.POLICY_MAKER, {"C1", "C2"}),
-        (Role.PROVIDER, set()),
-        (Role.CHIEF_INSPECTOR, set()),
     ],
 )
 def test_allocations_show_commissioners_in_reach(client, tokens, role, expected):

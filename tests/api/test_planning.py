@@ -118,7 +118,8 @@ def test_plan_reach_by_role(client, tokens, role, expected):
     [
         (Role.INSPECTOR, {"L1"}, ["L1"]),
         (Role.CHIEF_INSPECTOR, {"L1", "L2"}, ["L1", "L2"]),
-        (Role.ANALYST, {"L1", "L2", "G1"}, ["L1", "L2"]),
+        (Role.ANALYST, {"L1", "L2", "G1", "C1"}, ["L1", "C1", "L2"]),
+        (Role.NATIONAL_BOARD, {"C1"}, ["L1", "C1", "L2"]),
     ],
 )
 def test_regime_cases_and_overdue_actions_in_reach(client, tokens, role, cases, overdue):
@@ -164,3 +165,31 @@ def test_an_unknown_status_is_refused_by_the_service_after_the_access_check(api_
         inspection_plan(api_engine, Actor("p", Role.PROVIDER, frozenset({"P1"})), status="nonsense")
     with pytest.raises(Invalid, match="status must be one of planned"):
         inspection_plan(api_engine, Actor("a", Role.ANALYST), status="nonsense")
+
+
+def test_the_national_board_sees_its_own_commissioner_cases(client, tokens):
+    """Issue 18: GET /regime/cases?regime=commissioner refused the national board its own cases (403)."""
+    headers = auth(tokens[Role.NATIONAL_BOARD])
+    listed = client.get("/api/v1/regime/cases?regime=commissioner", headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert [(r["org_code"], r["state"]) for r in listed.json()["items"]] == [("C1", "intervention")]
+    case = client.get(f"/api/v1/regime/cases/{REGIME_CASES['C1']}", headers=headers).json()
+    assert [a["owner"] for a in case["actions"]] == ["C1 finance director"]
+    # the regulator's enforcement against providers stays the regulator's
+    assert client.get("/api/v1/regime/cases?regime=provider", headers=headers).json()["items"] == []
+
+
+def test_a_refused_exit_says_why_and_changes_nothing(client, tokens, api_engine):
+    """The intervention cannot be closed while no later assessment exists and a recovery action is open:
+    409 with each reason in words, and nothing written."""
+    headers = auth(tokens[Role.NATIONAL_BOARD])
+    path = f"/api/v1/regime/cases/{REGIME_CASES['C1']}"
+    before = client.get(path, headers=headers).json()
+    refused = client.post(
+        f"{path}/transitions", headers=headers, json={"event": "exit_intervention", "reason": "improved"}
+    )
+    assert refused.status_code == 409
+    reasons = [p["reason"] for p in refused.json()["problems"]]
+    assert any("no assessment of C1 recorded since the case opened" in r for r in reasons)
+    assert any("1 recovery action(s) still open: #1 agree a financial recovery plan" in r for r in reasons)
+    assert client.get(path, headers=headers).json() == before

@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from carelens.api.app import create_app
+from carelens.app import create_app
 from carelens.services.auth import login
 from carelens.store.engine import create_engine
 from carelens.store.migrate import ensure_schema

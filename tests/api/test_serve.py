@@ -16,7 +16,7 @@ from carelens.model.access import Role
 from carelens.store.engine import create_engine
 from carelens.store.migrate import ensure_schema
 
-from .conftest import TEST_SCRYPT_N, fill
+from .conftest import TEST_HASH, fill
 
 
 def _free_port() -> int:
@@ -70,12 +70,12 @@ def test_serve_starts_on_a_free_loopback_port_and_answers(tmp_path):
 def test_demo_store_has_a_working_account_for_every_role(tmp_path):
     from fastapi.testclient import TestClient
 
-    from carelens.api.app import create_app
+    from carelens.app import create_app
     from carelens.demo.jobs import prepare_demo_store
-    from carelens.services.auth import create_demo_users
+    from carelens.services.auth import create_demo_users, password_hasher
 
     engine = prepare_demo_store(tmp_path)
-    accounts = create_demo_users(engine, n=TEST_SCRYPT_N)
+    accounts = create_demo_users(engine, password_hasher(**TEST_HASH))
     assert {a.role for a in accounts} == set(Role) - {Role.PUBLIC}
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM observation")).scalar() > 10_000

@@ -24,7 +24,7 @@ from carelens.assess.config import Thresholds, XTable, load_rules
 from carelens.assess.rules import nhs_trust
 from carelens.assess.scale import RATINGS
 from carelens.cli import app
-from carelens.ingest.tables import read_table
+from carelens.tables import read_table
 
 G, R, O = "Good", "Requires improvement", "Outstanding"  # noqa: E741
 

@@ -39,6 +39,7 @@ def test_departures_refused_without_rationale_and_stored_attributed_audited_with
         method="rules:adult-social-care",
         effective_date=dt.date(2020, 9, 30),
         user="inspector.ann",
+        published=True,
     )
     with pytest.raises(
         InputError, match=r"departure from the rules .* refused: a written rationale is required"
@@ -85,7 +86,7 @@ def test_departures_refused_without_rationale_and_stored_attributed_audited_with
         actions = connection.execute(
             sa.select(schema.audit_event.c.action).order_by(schema.audit_event.c.id)
         ).scalars()
-        assert list(actions) == ["rating.departure", "rating.recorded"]
+        assert list(actions) == ["rating.departure", "rating.published"]
     assert row["departure"] is False and row["supersedes_id"] == new_id
 
 

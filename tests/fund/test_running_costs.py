@@ -7,7 +7,7 @@ import pytest
 from carelens.errors import InputError
 from carelens.fund import practices
 from carelens.fund.running_costs import floor_summary, load_rules, read_actuals, running_costs
-from carelens.ingest.tables import read_table
+from carelens.tables import read_table
 
 
 def test_allowance_rates_are_configured():

@@ -33,7 +33,9 @@ def test_packaged_file_gives_every_english_trust_its_region():
     assert batch.rows == len(trusts) == 273
     assert trusts["valid_to"].notna().sum() == 68  # closed trusts keep their close date
     links = batch.relationships
-    assert set(links["kind"]) == {"organisation_region"} and len(links) == 270
+    assert set(links["kind"]) == {"organisation_region", "organisation_icb"}
+    links = links[links["kind"] == "organisation_region"]
+    assert len(links) == 270
     assert set(trusts["code"]) - set(links["subject_code"]) == {"RQF", "RT4", "RYT"}  # Welsh: no region
     assert dict(zip(links["subject_code"], links["object_code"], strict=True))["RK9"] == "Y58"
     regions = batch.organisations[batch.organisations["kind"] == "region"]
@@ -83,7 +85,7 @@ def test_loading_names_stored_trusts_records_closure_and_is_idempotent(engine, t
         (_row(closed="19990101"), "12 (close date)", "closes before it opens"),
         (_row(name=""), "2 (name)", "missing"),
         (_row(code="RAA"), "1 (organisation code)", "RAA is also on row 1"),
-        (_row() + ',""', None, "28 fields; an ODS trust file has 27"),
+        (_row() + ',""', None, "28 fields; an ODS organisation file has 27"),
     ],
 )
 def test_bad_rows_are_named_by_file_row_and_field_and_nothing_is_written(tmp_path, line, field, message):

@@ -5,11 +5,23 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from carelens.cli import app
+from carelens.services.database import open_store
+from carelens.store import schema
 
 
 def test_regime_commands(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     run = CliRunner().invoke
+    nope = run(app, ["regime", "open", "provider", "1-42", "--reason", "x", "--db", db])
+    assert nope.exit_code == 2 and "no organisation '1-42' in the store" in " ".join(nope.output.split())
+    engine = open_store(db)
+    with engine.begin() as connection:
+        connection.execute(
+            schema.organisation.insert().values(
+                code="1-42", name="A care home", kind="care_home", sector="adult_social_care"
+            )
+        )
+    engine.dispose()
     opened = run(
         app,
         [
@@ -19,8 +31,6 @@ def test_regime_commands(tmp_path):
             "1-42",
             "--reason",
             "concerns",
-            "--user",
-            "chief-1",
             "--at",
             "2024-01-01",
             "--db",
@@ -29,9 +39,7 @@ def test_regime_commands(tmp_path):
     )
     assert opened.exit_code == 0, opened.output
     assert "opened provider case 1 for 1-42" in opened.output
-    illegal = run(
-        app, ["regime", "move", "1", "cancel_registration", "--reason", "x", "--user", "chief-1", "--db", db]
-    )
+    illegal = run(app, ["regime", "move", "1", "cancel_registration", "--reason", "x", "--db", db])
     assert illegal.exit_code == 2
     text = " ".join(illegal.output.split())  # the console wraps long lines
     assert "illegal transition: 'cancel_registration' is not allowed from 'open'" in text
@@ -45,8 +53,6 @@ def test_regime_commands(tmp_path):
             "warning_notice",
             "--reason",
             "breach of reg 12",
-            "--user",
-            "chief-1",
             "--at",
             "2024-01-02",
             "--db",
@@ -56,7 +62,7 @@ def test_regime_commands(tmp_path):
     assert moved.exit_code == 0 and "now warning_notice" in moved.output and "by 2024-04-01" in moved.output
     late = run(app, ["regime", "overdue", "--as-of", "2024-06-01", "--db", db])
     assert late.exit_code == 0 and "1-42" in late.output
-    adopted = run(app, ["regime", "adopt-interventions", "--user", "board-1", "--db", db])
+    adopted = run(app, ["regime", "adopt-interventions", "--db", db])
     assert adopted.exit_code == 0 and "adopted 0 intervention(s)" in adopted.output
 
 

@@ -10,10 +10,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from carelens.assess.history import record_rating
 from carelens.errors import InputError
 from carelens.plan import regime
 from carelens.store import schema
+
+from .regime_store import assess, publish, reinspect
 
 ORG = "1-000000001"
 D0 = dt.date(2024, 1, 1)
@@ -27,20 +28,27 @@ def _org(engine, code=ORG, kind="care_home"):
 
 
 def _rate(engine, rating, on, code=ORG):
-    record_rating(
-        engine,
-        org_code=code,
-        key_question="Overall",
-        rating=rating,
-        rule_rating=None,
-        method="test",
-        effective_date=on,
-        user="inspector-a",
-    )
+    publish(engine, code, on, rating)
 
 
-# (regime, steps, expected final state or the error text of the last step). A step is an event, or
-# ("rate", rating) to record an overall rating before the next event.
+def _step(engine, step, day):
+    """A step that is not an event: ("rate", rating) publishes an overall rating, ("inspect",) completes
+    a re-inspection, ("assess", overall) records a commissioner assessment, ("action", "open"|"done")
+    adds a recovery action to case 1 (and completes it)."""
+    if step[0] == "rate":
+        _rate(engine, step[1], day)
+    elif step[0] == "inspect":
+        reinspect(engine, ORG, day, days=1)
+    elif step[0] == "assess":
+        assess(engine, ORG, day.year, step[1])
+    else:
+        action = regime.add_action(engine, 1, "recovery plan", "the board", day, "chief-1")
+        if step[1] == "done":
+            regime.complete_action(engine, action, "chief-1", "plan agreed", day)
+
+
+# (regime, steps, expected final state or the error text of the last step). A step is an event, or a
+# tuple (see _step) done before the next event.
 CASES = [
     ("provider", ["requirement_notice", "warning_notice", "impose_conditions", "complied"], "closed"),
     ("provider", ["warning_notice", "complied"], "closed"),
@@ -50,6 +58,7 @@ CASES = [
         [
             ("rate", "Inadequate"),
             "enter_special_measures",
+            ("inspect",),
             ("rate", "Requires improvement"),
             "exit_special_measures",
         ],
@@ -82,7 +91,18 @@ CASES = [
         "segment_1",
     ),
     ("nhs_trust", ["to_segment_2", "to_segment_3"], "segment_3"),
-    ("commissioner", ["intervene", "give_directions", "review_directions", "exit_intervention"], "closed"),
+    (
+        "commissioner",
+        [
+            "intervene",
+            ("action", "done"),
+            "give_directions",
+            "review_directions",
+            ("assess", "requires_improvement"),
+            "exit_intervention",
+        ],
+        "closed",
+    ),
     # illegal
     ("provider", ["exit_special_measures"], "is not allowed from 'open'"),
     ("provider", ["cancel_registration"], "is not allowed from 'open'"),
@@ -92,7 +112,34 @@ CASES = [
     (
         "provider",
         [("rate", "Inadequate"), "enter_special_measures", "exit_special_measures"],
-        "needs an overall rating not in ['Inadequate']",
+        "no completed re-inspection of 1-000000001 since it entered special measures on 2024-01-03",
+    ),
+    (
+        "provider",
+        [("rate", "Inadequate"), "enter_special_measures", ("inspect",), "exit_special_measures"],
+        "1-000000001 is still rated Inadequate on Overall (published 2024-01-02)",
+    ),
+    (
+        "provider",
+        [
+            ("rate", "Inadequate"),
+            "enter_special_measures",
+            ("inspect",),
+            ("rate", "Inadequate"),
+            "exit_special_measures",
+        ],
+        "1-000000001 is still rated Inadequate on Overall (published 2024-01-05)",
+    ),
+    ("commissioner", ["intervene", "exit_intervention"], "no assessment of 1-000000001 recorded since"),
+    (
+        "commissioner",
+        ["intervene", ("assess", "inadequate"), "exit_intervention"],
+        "1-000000001's latest assessment (2024/25) is still inadequate",
+    ),
+    (
+        "commissioner",
+        ["intervene", ("action", "open"), ("assess", "good"), "exit_intervention"],
+        "1 recovery action(s) still open: #1 recovery plan (the board, due 2024-01-03)",
     ),
     (
         "provider",
@@ -104,14 +151,14 @@ CASES = [
     ("nhs_trust", ["enter_recovery_support"], "is not allowed from 'segment_1'"),
     ("nhs_trust", ["to_segment_1"], "is not allowed from 'segment_1'"),
     ("commissioner", ["give_directions"], "is not allowed from 'open'"),
-    ("commissioner", ["intervene", "exit_intervention", "intervene"], "is closed"),
+    ("commissioner", ["intervene", ("assess", "good"), "exit_intervention", "intervene"], "is closed"),
 ]
 
 
 @pytest.mark.parametrize(
     ("name", "steps", "expected"),
     CASES,
-    ids=[f"{c[0]}:{'>'.join(s if isinstance(s, str) else s[1] for s in c[1])}" for c in CASES],
+    ids=[f"{c[0]}:{'>'.join(s if isinstance(s, str) else '-'.join(s) for s in c[1])}" for c in CASES],
 )
 def test_regime_transitions(engine, name, steps, expected):
     _org(engine)
@@ -121,7 +168,7 @@ def test_regime_transitions(engine, name, steps, expected):
     for n, step in enumerate(steps):
         day += dt.timedelta(days=1)
         if not isinstance(step, str):
-            _rate(engine, step[1], day)
+            _step(engine, step, day)
             continue
         if n == len(steps) - 1 and " " in expected:  # an error message: the last step must be refused
             before = regime.transitions(engine, case_id)
@@ -141,7 +188,8 @@ def test_regime_transitions(engine, name, steps, expected):
             .select_from(schema.audit_event)
             .where(schema.audit_event.c.action.like("regime.%"))
         ).scalar()
-    assert audited == len(history)
+    actions = regime.actions(engine, case_id)
+    assert audited == len(history) + len(actions) + int((actions["status"] == "done").sum())
 
 
 def test_deadlines_and_overdue_report(engine):

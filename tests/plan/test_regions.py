@@ -29,11 +29,11 @@ def test_trusts_in_the_ods_file_are_scheduled_and_the_rest_say_why(demo_plan):
     assert len(placed) > 150 and placed["status"].eq("planned").mean() > 0.9
     assert placed.loc[placed["org_code"] == "RK9", "region"].item() == "Y58"
     missing = trusts[trusts["region"].isna()]
-    # the 59 fictional trusts of the synthetic local-systems data, 3 bodies the ODS trust file does not
-    # list, and the 3 Welsh trusts it gives no NHS England region
-    assert len(missing) == 65
+    # the 59 fictional trusts of the synthetic local-systems data, 4 bodies the ODS trust file does not
+    # list (TAD, a care trust, reports waiting times) and the 3 Welsh trusts it gives no NHS England region
+    assert len(missing) == 66
     assert missing["org_code"].str.match(r"^RX\d{3}$").sum() == 59
-    assert {"5QQ", "5QT", "TAL", "RQF", "RT4", "RYT"} <= set(missing["org_code"])
+    assert {"5QQ", "5QT", "TAL", "TAD", "RQF", "RT4", "RYT"} <= set(missing["org_code"])
     assert set(missing["unscheduled_reason"]) == {NO_REGION["nhs_trust"]}
     assert "ODS trust file" in NO_REGION["nhs_trust"]
 

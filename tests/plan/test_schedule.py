@@ -52,7 +52,9 @@ def test_cli_plan_on_demo_data_is_feasible_and_meets_deadlines(demo_db, tmp_path
     assert "Not scheduled, by reason:" in result.output
     plan = pd.read_csv(out, parse_dates=["deadline", "start_date", "end_date"])
     team = pd.read_csv(teams, parse_dates=["start_date", "end_date"])
-    inspectors, leave = read_inspectorate(PACKAGED_INSPECTORATE / "inspectors.csv", PACKAGED_INSPECTORATE / "leave.csv")
+    inspectors, leave = read_inspectorate(
+        PACKAGED_INSPECTORATE / "inspectors.csv", PACKAGED_INSPECTORATE / "leave.csv"
+    )
     start = monday(plan["start_date"].min().date())
     assert violations(plan, team, inspectors, leave, start, 26) == []
     assert plan["start_date"].notna().sum() > 5000
@@ -161,6 +163,8 @@ def test_packaged_inspectorate_is_what_the_documented_generator_makes(demo_plans
     inspectors, leave = synthetic_inspectorate(
         counts_for(inputs.demand, DEMO_WEEKS, DEMO_COVERAGE), inputs.as_of, DEMO_WEEKS, DEMO_SEED
     )
-    packaged = pd.read_csv(PACKAGED_INSPECTORATE / "inspectors.csv", dtype={"skills": str}).fillna({"skills": ""})
+    packaged = pd.read_csv(PACKAGED_INSPECTORATE / "inspectors.csv", dtype={"skills": str}).fillna(
+        {"skills": ""}
+    )
     assert inspectors.astype(str).equals(packaged.astype(str))
     assert len(leave) == len(pd.read_csv(PACKAGED_INSPECTORATE / "leave.csv"))

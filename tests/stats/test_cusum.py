@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from carelens.stats.cusum import (
+    count_cusum,
+    count_cusum_threshold,
+    count_weights,
     cusum_threshold,
     cusum_weights,
     false_alarm_probability,
@@ -179,3 +183,92 @@ def test_thresholds_are_per_series_and_reproducible():
 def test_bad_input_is_refused(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# -- counts per period against expected counts (the monitoring pass's mortality alert) -------------------
+
+
+def test_count_weights_are_the_poisson_limit_of_steiners_scores():
+    # one period of n patients, each with risk p, O of whom died: Steiner's scores sum to
+    # O·log R − n·log(1 + (R − 1)p), which tends to O·log R − (R − 1)·E with E = n·p as p → 0
+    n, p, deaths = 20_000, 0.0005, 14
+    steiner = cusum_weights([1] * deaths + [0] * (n - deaths), [p] * n, 2.0).sum()
+    # n·log(1 + p) = n·p − n·p²/2 + ...: they differ by about n·p²/2 = 0.0025
+    assert count_weights(deaths, n * p, 2.0) - steiner == pytest.approx(-n * p**2 / 2, rel=1e-3)
+    assert count_weights(deaths, n * p, 2.0) == pytest.approx(14 * math.log(2) - 10.0, rel=1e-12)
+    assert count_weights(3, 5.0, 0.5) == pytest.approx(3 * math.log(0.5) + 2.5, rel=1e-12)
+
+
+def count_reference(o, e, h, rate_ratio, reset):
+    """S = max(0, S + O·log R − (R − 1)·E), one period at a time."""
+    s, out, signals = 0.0, [], []
+    for ot, et in zip(o, e, strict=True):
+        s = max(0.0, s + ot * math.log(rate_ratio) - (rate_ratio - 1) * et)
+        out.append(s)
+        signals.append(s >= h)
+        if s >= h and reset:
+            s = 0.0
+    return out, signals
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    series=st.lists(
+        st.lists(st.tuples(st.integers(0, 20), st.floats(0.1, 10.0)), min_size=1, max_size=40),
+        min_size=1,
+        max_size=5,
+    ),
+    h=st.floats(0.5, 6.0),
+    rate_ratio=st.sampled_from([2.0, 1.5, 0.5]),
+    reset=st.booleans(),
+)
+def test_count_cusum_matches_loop_reference(series, h, rate_ratio, reset):
+    o = np.array([ot for s in series for ot, _ in s], dtype=float)
+    e = np.array([et for s in series for _, et in s])
+    codes = np.repeat(np.arange(len(series)), [len(s) for s in series])
+    r = count_cusum(o, e, codes, threshold=h, rate_ratio=rate_ratio, reset=reset)
+    start = 0
+    for s in series:
+        part = slice(start, start + len(s))
+        start += len(s)
+        out, signals = count_reference(o[part], e[part], h, rate_ratio, reset)
+        np.testing.assert_allclose(r.statistic[part], out, rtol=1e-9, atol=1e-9)
+        ok = np.abs(np.array(out) - h) > 1e-9
+        assert (r.signal[part][ok] == np.array(signals)[ok]).all()
+
+
+def count_false_alarm_probability(expected, h, rate_ratio=2.0):
+    """Exact P(max S ≥ h) for Oₜ ~ Poisson(Eₜ), by dynamic programming over the chart's values."""
+    states, alarmed = {0.0: 1.0}, 0.0
+    for et in expected:
+        counts = np.arange(int(et + 12 * math.sqrt(et) + 30))
+        probabilities = stats.poisson.pmf(counts, et)
+        following: dict[float, float] = {}
+        for s, prob in states.items():
+            values = np.maximum(0.0, s + counts * math.log(rate_ratio) - (rate_ratio - 1) * et)
+            alarmed += prob * probabilities[values >= h].sum()
+            for v, q in zip(values[values < h], probabilities[values < h], strict=True):
+                key = round(float(v), 10)
+                following[key] = following.get(key, 0.0) + prob * q
+        states = following
+    return alarmed
+
+
+def test_count_thresholds_attain_the_false_alarm_rate():
+    # 12 months of expected deaths: the exact false-alarm probability of the simulated threshold is 5%
+    expected = np.tile([2.5, 4.0, 3.0], 4)
+    h = count_cusum_threshold(
+        expected, np.zeros(12, dtype=np.int64), false_alarm_rate=0.05, n_simulations=40_000
+    )
+    exact = count_false_alarm_probability(expected, float(h[0]))
+    assert exact == pytest.approx(0.05, abs=4 * math.sqrt(0.05 * 0.95 / 40_000) + 0.004)
+    stricter = count_cusum_threshold(expected, np.zeros(12, dtype=np.int64), false_alarm_rate=0.01)
+    assert stricter[0] > h[0]
+
+
+def test_count_cusum_refuses_bad_counts():
+    codes = np.zeros(2, dtype=np.int64)
+    with pytest.raises(ValueError, match=r"observed must be whole counts: got 1\.5 at index 1"):
+        count_cusum([1, 1.5], [1.0, 1.0], codes, threshold=2)
+    with pytest.raises(ValueError, match="expected must be finite and > 0"):
+        count_cusum([1, 1], [1.0, 0.0], codes, threshold=2)

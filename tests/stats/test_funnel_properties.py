@@ -34,6 +34,11 @@ def _average_rank(values: list[float], i: int) -> Fraction:
     return Fraction(2 * smaller + equal + 1, 2)
 
 
+def _exp(x: float) -> float:
+    """``e**x``, infinite beyond the largest float (as NumPy gives it) instead of raising."""
+    return math.exp(x) if x < 709.78 else math.inf
+
+
 def reference_group(
     o, d, kind, method, levels, trim, overdispersion, adjust_when="tau2_positive", round_expected=False
 ):
@@ -52,7 +57,7 @@ def reference_group(
             centre = 0.0
             y = [math.log(oi / di) if oi > 0 else -math.inf for oi, di in zip(o, d, strict=True)]
             s = [1 / math.sqrt(di) for di in d]
-            back = math.exp
+            back = _exp
         else:
             centre = 1.0
             y = [math.sqrt(oi / di) for oi, di in zip(o, d, strict=True)]
@@ -77,7 +82,7 @@ def reference_group(
         y = [math.log((oi + 0.5) / (di + 0.5)) for oi, di in zip(o, d, strict=True)]
         s = [math.sqrt(oi / (oi + 0.5) ** 2 + di / (di + 0.5) ** 2) for oi, di in zip(o, d, strict=True)]
         s_limits = [1 / (2 * math.sqrt(di)) for di in d]
-        back = math.exp
+        back = _exp
     z = [(yi - centre) / si if math.isfinite(yi) else -math.inf for yi, si in zip(y, s, strict=True)]
 
     if shmi:

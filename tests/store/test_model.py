@@ -35,19 +35,23 @@ indicators:
 
 def test_packaged_indicator_definitions_load():
     definitions = load_indicators()
-    assert sorted(definitions) == [
+    assert sorted(i for i in definitions if not i.startswith("rtt_")) == [
         "ae_4hr_breach_other",
         "ae_4hr_breach_type1",
         "ae_4hr_breach_type2",
         "ae_admissions_other",
         "ae_admissions_type1",
         "ae_admissions_type2",
+        "ae_booked_other",
+        "ae_booked_type1",
+        "ae_booked_type2",
         "discharge_usual_residence",
         "dtoc_both",
         "dtoc_nhs",
         "dtoc_social_care",
         "dtoc_total",
         "emergency_admissions_65plus",
+        "experience_negative_share",
         "reablement_at_home_91d",
         "readmission_30d_65plus",
         "shmi",
@@ -55,6 +59,11 @@ def test_packaged_indicator_definitions_load():
     assert definitions["shmi"].polarity is Polarity.LOWER_IS_BETTER
     assert definitions["shmi"].levels == (0.95, 0.998)  # judged at the official 95% banding
     assert definitions["ae_4hr_breach_type1"].levels == ()  # the monitoring settings' thresholds
+    rtt = sorted(i for i in definitions if i.startswith("rtt_"))
+    assert len(rtt) == 2 * 24 and "rtt_within_18_weeks_c_110" in rtt and "rtt_over_52_weeks_x06" in rtt
+    assert definitions["rtt_within_18_weeks"].polarity is Polarity.HIGHER_IS_BETTER
+    assert definitions["rtt_over_52_weeks"].polarity is Polarity.LOWER_IS_BETTER
+    assert definitions["rtt_over_52_weeks_c_110"].polarity is Polarity.NEUTRAL  # compared, not scored
 
 
 @pytest.mark.parametrize("value_type", ["count", "mean", "directly_standardised_rate"])

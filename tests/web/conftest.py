@@ -2,20 +2,27 @@
 inspection schedule and the failure regime -- and one demo user per role) served to the page tests.
 
 ``web_engine`` loads the store once per session; ``client`` is FastAPI's TestClient over it;
-``live_server`` runs the same app with uvicorn in a thread on a free loopback port for the browser.
+``live_server`` runs the same app with uvicorn in a thread on a free loopback port for the browser;
+``browser`` and ``page`` are Playwright's Debian chromium and a fresh context of it for a journey.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
 
-TEST_SCRYPT_N = 2**10
-"""Cheap password hashing for tests (the real cost is a setting of the services)."""
+TEST_HASH = dict(memory_kib=1024, time_cost=1)
+"""Cheap password hashing to create the accounts (the real cost is a setting of the services; a hash is
+re-made at that cost when its account first signs in)."""
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +30,7 @@ def web_store(tmp_path_factory):
     """(engine, demo accounts by role value) over a fresh SQLite demo store."""
     from carelens.demo.jobs import run_demo_jobs
     from carelens.demo.store import load_demo_store
-    from carelens.services.auth import create_demo_users
+    from carelens.services.auth import create_demo_users, password_hasher
     from carelens.store.engine import create_engine
     from carelens.store.migrate import upgrade
 
@@ -33,7 +40,7 @@ def web_store(tmp_path_factory):
     load_demo_store(engine)
     run_demo_jobs(engine)  # as `carelens demo` does: monitoring, ratings, allocation, inspection plan, regime
     # after the jobs, as in the demo: the inspector account is tied to its assignments in the saved plan
-    accounts = {a.role.value: a for a in create_demo_users(engine, n=TEST_SCRYPT_N)}
+    accounts = {a.role.value: a for a in create_demo_users(engine, password_hasher(**TEST_HASH))}
     yield engine, accounts
     engine.dispose()
 
@@ -51,7 +58,7 @@ def accounts(web_store):
 
 @pytest.fixture(scope="session")
 def app(web_engine):
-    from carelens.api.app import create_app
+    from carelens.app import create_app
 
     return create_app(web_engine)
 
@@ -62,11 +69,25 @@ def client(app):
         yield test_client
 
 
+def csrf_token(client: TestClient) -> str:
+    """Open the sign-in form, as a browser would before posting it: its anti-forgery token (the
+    matching cookie stays on the client)."""
+    form = client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert found, form.text[:500]
+    return found.group(1)
+
+
 def sign_in(client: TestClient, account) -> None:
     """Sign in through the login form (the session cookie stays on the client)."""
     response = client.post(
         "/login",
-        data={"user_name": account.user_name, "password": account.password, "next": "/"},
+        data={
+            "user_name": account.user_name,
+            "password": account.password,
+            "next": "/",
+            "csrf_token": csrf_token(client),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text[:500]
@@ -78,9 +99,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(app):
-    """The app served by uvicorn on 127.0.0.1 in a background thread; yields its base URL."""
+@contextmanager
+def serve(app):
+    """``app`` served by uvicorn on 127.0.0.1 in a background thread; gives its base URL."""
     import uvicorn
 
     port = _free_port()
@@ -92,6 +113,92 @@ def live_server(app):
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The demo store's app served on loopback (:func:`serve`); yields its base URL."""
+    with serve(app) as url:
+        yield url
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).with_name("axe.min.js")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium not installed (apt-get install chromium); CI must run the browser tests")
+        pytest.skip("chromium not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+def open_tab(browser):
+    """A tab in a fresh browser context (no cookies) whose requests to other hosts are aborted and
+    counted (``tab.blocked``), Content-Security-Policy violations collected (``tab.csp_violations``) and
+    axe-core loaded; close it with ``tab.context.close()``."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    blocked: list[str] = []
+
+    def only_loopback(route):
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    # axe-core goes in as an init script: the pages' Content-Security-Policy forbids adding inline scripts.
+    context.add_init_script(path=str(AXE))
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.blocked = blocked
+    tab.csp_violations = []
+    tab.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and tab.csp_violations.append(message.text),
+    )
+    return tab
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh tab (:func:`open_tab`) for a journey against ``live_server``."""
+    tab = open_tab(browser)
+    yield tab
+    tab.context.close()
+
+
+def check_accessibility(page) -> None:
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def shot(page, tmp_path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 10_000
+    return path

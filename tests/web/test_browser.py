@@ -1,4 +1,5 @@
-"""Browser journeys: Playwright drives Debian's chromium against a real uvicorn server on loopback.
+"""Browser journeys: Playwright drives Debian's chromium against a real uvicorn server on loopback
+(the ``browser`` and ``page`` fixtures of conftest.py).
 
 Every request to another host is aborted (the NHS font falls back to Arial). Each journey takes a
 screenshot (in pytest's tmp folder) and runs axe-core, which must find no serious or critical violation.
@@ -6,75 +7,11 @@ screenshot (in pytest's tmp folder) and runs axe-core, which must find no seriou
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from urllib.parse import urlparse
-
 import pytest
 
+from .conftest import check_accessibility, shot
+
 expect = pytest.importorskip("playwright.sync_api").expect
-
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).with_name("axe.min.js")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium not installed (apt-get install chromium); CI must run the browser tests")
-        pytest.skip("chromium not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh browser context (no cookies) whose requests to other hosts are aborted and counted."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    blocked: list[str] = []
-
-    def only_loopback(route):
-        if urlparse(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_loopback)
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    tab.blocked = blocked
-    yield tab
-    context.close()
-
-
-def check_accessibility(page) -> None:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, "\n".join(bad)
-
-
-def shot(page, tmp_path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    assert path.stat().st_size > 10_000
-    return path
 
 
 def sign_in(page, live_server, account) -> None:
@@ -97,6 +34,27 @@ def test_public_finds_a_hospital_and_reads_its_ratings(page, live_server, tmp_pa
     shot(page, tmp_path, "public-profile")
     check_accessibility(page)
     assert any("assets.nhs.uk" in url for url in page.blocked), "the remote font request was blocked"
+    assert page.csp_violations == []  # the design system's scripts and styles all run under the policy
+    assert page.evaluate("document.body.classList.contains('js-enabled')")  # its inline script, by hash
+
+
+@pytest.mark.parametrize(
+    ("path", "shows"),
+    [
+        ("/docs", '.opblock-summary-path:has-text("/api/v1/organisations")'),
+        ("/redoc", 'h2:has-text("Create a user (administrators only")'),
+    ],
+)
+def test_api_documentation_is_served_from_the_package(page, live_server, path, shows, tmp_path):
+    """Swagger UI and ReDoc load from /static (nothing from another host) and run under their page's
+    Content-Security-Policy."""
+    response = page.goto(f"{live_server}{path}")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(shows).first).to_be_visible(timeout=30_000)
+    shot(page, tmp_path, path.strip("/"))
+    assert page.blocked == []
+    # ReDoc's sidebar shows its maker's logo from the maker's site: the policy stops that, and only that.
+    assert [v for v in page.csp_violations if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in v] == []
 
 
 def test_provider_sees_own_organisation(page, live_server, accounts, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from carelens.store import schema
-from tests.web.conftest import sign_in
+from tests.web.conftest import csrf_token, sign_in
 
 PROFILE = "RK9"
 """University Hospitals Plymouth NHS Trust: A&E and SHMI figures in the demo data."""
@@ -120,12 +120,14 @@ def test_small_numbers_are_suppressed_for_the_public_but_not_for_an_analyst(clie
 
 
 def test_login_logout_and_failed_login(client, accounts):
-    failed = client.post("/login", data={"user_name": "analyst", "password": "wrong"})
+    failed = client.post(
+        "/login", data={"user_name": "analyst", "password": "wrong", "csrf_token": csrf_token(client)}
+    )
     assert failed.status_code == 401
     assert "There is a problem" in failed.text and "carelens_session" not in failed.headers.get(
         "set-cookie", ""
     )
-    empty = client.post("/login", data={"user_name": "", "password": ""})
+    empty = client.post("/login", data={"user_name": "", "password": "", "csrf_token": csrf_token(client)})
     assert empty.status_code == 400 and "Enter your user name" in empty.text
 
     sign_in(client, accounts["provider"])
@@ -143,10 +145,40 @@ def test_login_never_redirects_off_site(client, accounts):
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         response = client.post(
             "/login",
-            data={"user_name": account.user_name, "password": account.password, "next": target},
+            data={
+                "user_name": account.user_name,
+                "password": account.password,
+                "next": target,
+                "csrf_token": csrf_token(client),
+            },
             follow_redirects=False,
         )
         assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def test_the_login_form_needs_its_anti_forgery_token(client, accounts):
+    """A form posted from another site (no token, or not the one in this browser's cookie) signs no one
+    in; the form's page is never cached and its cookie is for /login only, HttpOnly and SameSite=Strict."""
+    account = accounts["analyst"]
+    form = client.get("/login")
+    assert form.headers["cache-control"] == "no-store"
+    cookie = form.headers["set-cookie"]
+    assert "carelens_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Path=/login" in cookie
+    credentials = {"user_name": account.user_name, "password": account.password}
+    for forged in ({}, {"csrf_token": "forged-by-another-site"}):
+        refused = client.post("/login", data={**credentials, **forged}, follow_redirects=False)
+        assert refused.status_code == 400 and "Your sign-in form had expired" in refused.text
+        assert "carelens_session" not in refused.headers.get("set-cookie", "")
+    token = csrf_token(client)
+    client.cookies.clear()  # a browser that never opened the form: no cookie to match
+    refused = client.post("/login", data={**credentials, "csrf_token": token}, follow_redirects=False)
+    assert refused.status_code == 400
+    signed_in = client.post(
+        "/login", data={**credentials, "csrf_token": csrf_token(client)}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303 and "carelens_session=" in signed_in.headers["set-cookie"]
+    client.cookies.clear()
 
 
 def test_league_table_ranks_an_indicator(client):

@@ -1,4 +1,5 @@
-"""Turning service results into HTTP responses: JSON or CSV, ETags (304 on If-None-Match) and caching.
+"""Turning service results into HTTP responses: JSON or CSV, ETags (304 on If-None-Match) and caching;
+service errors as JSON errors (:func:`service_error`).
 
 A response to a signed-in actor may hold confidential data (flags, unpublished ratings, unsuppressed
 small numbers), so it is ``Cache-Control: no-store``. A response to the public holds published data
@@ -11,10 +12,14 @@ import csv
 import hashlib
 import io
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
+from carelens.errors import ServiceError, Unauthenticated
+from carelens.http.protection import excerpt
 from carelens.model.access import Actor
 from carelens.services._db import Page
 from carelens.services.settings import get_settings
@@ -31,20 +36,39 @@ RowId = Annotated[int, Path(ge=1, le=2**62)]
 OrgCode = Annotated[str, Path(min_length=1, max_length=40, description="Organisation code (ODS or CQC id).")]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection)."""
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell value that a spreadsheet cannot run: text starting with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return gets a leading ``'`` (shown as text, OWASP's advice), unless it is a plain
+    number such as ``-3.5``, which stays a number. Numbers, booleans and empty cells are unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
     """Rows as CSV; a column named ``a.b`` is field ``b`` of the row's object ``a`` (e.g.
-    ``comparison.verdict``), and any other object or list is written as JSON."""
+    ``comparison.verdict``), and any other object or list is written as JSON. Every cell goes through
+    :func:`spreadsheet_safe` (the header too), so a name such as ``=HYPERLINK(...)`` is text. Lines end
+    in CRLF (RFC 4180), so that a field holding a CR or LF is quoted and stays one field."""
     buffer = io.StringIO()
     names = columns or (list(rows[0]) if rows else [])
-    writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180: a field with CR or LF is quoted
+    writer.writerow([spreadsheet_safe(name) for name in names])
     for row in rows:
-        flat = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+        cells = []
         for name in names:
             outer, _, inner = name.partition(".")
             if inner and isinstance(row.get(outer), dict):
-                flat[name] = row[outer].get(inner)
-        writer.writerow(flat)
+                value = row[outer].get(inner)
+            else:
+                value = row.get(name)
+            cells.append(spreadsheet_safe(json.dumps(value) if isinstance(value, dict | list) else value))
+        writer.writerow(cells)
     return buffer.getvalue().encode()
 
 
@@ -87,3 +111,15 @@ def _matches(header: str | None, etag: str) -> bool:
 
 def _dumps(data: Any) -> bytes:
     return json.dumps(data, default=str, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    """A service error as a JSON error with its HTTP status (``NotFound`` 404, ``Forbidden`` 403,
+    ``Unauthenticated`` 401 with WWW-Authenticate, ``Invalid`` 400, ``TooManyAttempts`` 429 and ``Busy``
+    503 with Retry-After), never cached; the message is cut to 300 characters (it may quote the request)."""
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"detail": excerpt(exc.message, 300)}, status_code=exc.status, headers=headers)

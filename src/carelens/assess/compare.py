@@ -22,7 +22,7 @@ from carelens.assess.config import RulesConfig, load_rules
 from carelens.assess.rules import adult_social_care, nhs_trust
 from carelens.assess.scale import ALL_LABELS, KEY_QUESTIONS, OVERALL, RATINGS
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import Column, check_unique, validate
+from carelens.tables import Column, check_unique, validate
 
 RuleSet = Literal["adult-social-care", "nhs-trust"]
 RULE_SETS: tuple[str, ...] = ("adult-social-care", "nhs-trust")

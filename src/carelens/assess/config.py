@@ -1,7 +1,8 @@
 """Load the documented rules configuration (``carelens/config/assess/*.yaml``) into typed objects.
 
 Every threshold used by :mod:`carelens.assess` comes from these files; a user may pass another file.
-Problems are reported all at once as an :class:`~carelens.errors.InputError` naming the file and key.
+Each file is read by :class:`carelens.config.FieldReader`: problems are reported all at once as an
+:class:`~carelens.errors.InputError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -9,23 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from carelens.assess.scale import CODES, KEY_QUESTIONS, OVERALL
-from carelens.config import packaged, read_mapping
-from carelens.errors import InputError, Problem
+from carelens.config import FieldReader, packaged, read_settings
 
 
 def config_file(name: str) -> Path:
     """Path of a packaged configuration file in ``carelens/config/assess``."""
     return packaged("assess", name)
-
-
-def read_yaml(path: str | Path | None, default: str) -> tuple[dict[str, Any], str]:
-    """The settings file at ``path``, or the packaged ``default``, as a mapping and its source name."""
-    return read_mapping(Path(path) if path else config_file(default))
 
 
 @dataclass(frozen=True)
@@ -102,130 +96,81 @@ COMPLETE_LEVELS = ("service_overall", "location_overall", "trust_overall")
 
 def load_rules(path: str | Path | None = None) -> RulesConfig:
     """Read and check a ratings rules file (default: the packaged ``ratings.yaml``)."""
-    data, source = read_yaml(path, "ratings.yaml")
-    problems: list[Problem] = []
+    r = read_settings(path, config_file("ratings.yaml"))
+    asc = r.section("adult_social_care")
+    asc.get("source", str, optional=True)  # documentation
+    kq = asc.section("key_questions_to_overall")
+    asc_complete = _questions(kq, "complete_with")
+    asc_rate = _at_most(kq, "rate_with", asc_complete)
+    focused = asc.section("focused_inspection", optional=True)
 
-    def get(mapping: Any, *keys: str) -> Any:
-        node = mapping
-        for key in keys:
-            if not isinstance(node, dict) or key not in node:
-                problems.append(Problem(source, None, ".".join(keys), "missing"))
-                return None
-            node = node[key]
-        return node
-
-    def count(mapping: Any, where: str, key: str) -> int:
-        value = mapping.get(key) if isinstance(mapping, dict) else None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            problems.append(
-                Problem(source, None, f"{where}.{key}", f"must be a whole number >= 1, not {value!r}")
-            )
-            return 1
-        return value
-
-    def thresholds(mapping: Any, where: str) -> Thresholds:
-        return Thresholds(
-            count(mapping, where, "outstanding"),
-            count(mapping, where, "requires_improvement"),
-            count(mapping, where, "inadequate"),
-        )
-
-    def rating(value: Any, where: str) -> int:
-        if value not in CODES:
-            problems.append(Problem(source, None, where, f"{value!r} is not one of: {', '.join(CODES)}"))
-            return CODES["Requires improvement"]
-        return CODES[value]
-
-    def limiters(mapping: Any, where: str, default_limits: str | None) -> dict[str, Limiter]:
-        out = {}
-        for name, spec in (mapping or {}).items():
-            spec = spec if isinstance(spec, dict) else {}
-            limits = spec.get("limits", default_limits)
-            if limits not in (*KEY_QUESTIONS, OVERALL, None):
-                problems.append(
-                    Problem(source, None, f"{where}.{name}.limits", f"unknown key question {limits!r}")
-                )
-            out[name] = Limiter(
-                name,
-                limits or "",
-                rating(spec.get("no_better_than"), f"{where}.{name}.no_better_than"),
-                str(spec.get("text", name.replace("_", " "))),
-            )
-        return out
-
-    asc = get(data, "adult_social_care") or {}
-    kq = get(data, "adult_social_care", "key_questions_to_overall") or {}
-    nhs = get(data, "nhs_trust") or {}
-    rows = get(data, "nhs_trust", "x_table") or []
-    starts, table = [], []
-    for i, row in enumerate(rows):
-        where = f"nhs_trust.x_table[{i}]"
-        starts.append(count(row, where, "min_ratings"))
-        table.append(thresholds(row, where))
+    nhs = r.section("nhs_trust")
+    nhs.get("source", str, optional=True)
+    starts, ends, table = [], [], []
+    for row in nhs.entries("x_table"):
+        starts.append(row.get("min_ratings", int, minimum=1) or 1)
+        ends.append(row.get("max_ratings", int, minimum=1, optional=True))
+        table.append(_thresholds(row))
     if starts and (starts[0] != 1 or any(b <= a for a, b in pairwise(starts))):
-        problems.append(
-            Problem(source, None, "nhs_trust.x_table", "min_ratings must start at 1 and increase")
-        )
-
-    def questions(value: Any, where: str) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= len(KEY_QUESTIONS):
-            problems.append(
-                Problem(source, None, where, f"must be a whole number of key questions 1-5, not {value!r}")
-            )
-            return len(KEY_QUESTIONS)
-        return value
-
-    def at_most(value: int, limit: int, where: str) -> int:
-        if value > limit:
-            problems.append(
-                Problem(source, None, where, f"must be at most complete_with ({limit}), not {value}")
-            )
-        return min(value, limit)
-
-    asc_where = "adult_social_care.key_questions_to_overall"
-    asc_complete = questions(
-        get(data, "adult_social_care", "key_questions_to_overall", "complete_with"),
-        f"{asc_where}.complete_with",
-    )
-    asc_rate = at_most(
-        questions(
-            get(data, "adult_social_care", "key_questions_to_overall", "rate_with"), f"{asc_where}.rate_with"
-        ),
-        asc_complete,
-        f"{asc_where}.rate_with",
-    )
-    nhs_complete, nhs_rate = {}, {}
-    for key, out in (("complete_with", nhs_complete), ("rate_with", nhs_rate)):
-        spec = get(data, "nhs_trust", key) or {}
-        for level in COMPLETE_LEVELS:
-            value = spec.get(level) if isinstance(spec, dict) else None
-            out[level] = questions(value, f"nhs_trust.{key}.{level}")
-    for level in COMPLETE_LEVELS:
-        nhs_rate[level] = at_most(nhs_rate[level], nhs_complete[level], f"nhs_trust.rate_with.{level}")
-    uor = get(data, "nhs_trust", "trust_overall_with_use_of_resources") or {}
-    focused = asc.get("focused_inspection") or {}
+        nhs.problem("x_table", "min_ratings must start at 1 and increase")
+    elif [*(b - 1 for b in starts[1:]), None] != ends:
+        nhs.problem("x_table", "each max_ratings must be one less than the next min_ratings (the last null)")
+    nhs_complete = {level: _questions(nhs, f"complete_with.{level}") for level in COMPLETE_LEVELS}
+    nhs_rate = {level: _at_most(nhs, f"rate_with.{level}", nhs_complete[level]) for level in COMPLETE_LEVELS}
+    uor = nhs.section("trust_overall_with_use_of_resources")
+    uor.get("source", str, optional=True)
     config = RulesConfig(
-        asc_overall=XTable.fixed(
-            thresholds(kq, "adult_social_care.key_questions_to_overall"), bool(kq.get("cap_at_count", False))
-        ),
+        asc_overall=XTable.fixed(_thresholds(kq), kq.get("cap_at_count", bool, default=False)),
         asc_complete_with=asc_complete,
         asc_rate_with=asc_rate,
-        asc_limiters=limiters(asc.get("limiters"), "adult_social_care.limiters", None),
-        no_raise_after_months=focused.get("no_raise_after_months"),
+        asc_limiters=_limiters(asc, "limiters"),
+        no_raise_after_months=focused.get("no_raise_after_months", int, minimum=0, optional=True),
         nhs_table=XTable(
-            tuple(starts) or (1,), tuple(table) or (Thresholds(1, 1, 1),), bool(nhs.get("cap_at_count"))
+            tuple(starts) or (1,),
+            tuple(table) or (Thresholds(1, 1, 1),),
+            nhs.get("cap_at_count", bool, default=False),
         ),
-        trust_overall_with_uor=XTable.fixed(
-            thresholds(uor, "nhs_trust.trust_overall_with_use_of_resources"),
-            bool(uor.get("cap_at_count", False)),
-        ),
-        well_led_from_trust_assessment=bool(nhs.get("well_led_from_trust_assessment", True)),
-        single_site_well_led_from_trust=bool(nhs.get("single_site_well_led_from_trust", True)),
-        enforcement=limiters(nhs.get("enforcement"), "nhs_trust.enforcement", None),
+        trust_overall_with_uor=XTable.fixed(_thresholds(uor), uor.get("cap_at_count", bool, default=False)),
+        well_led_from_trust_assessment=nhs.get("well_led_from_trust_assessment", bool, default=True),
+        single_site_well_led_from_trust=nhs.get("single_site_well_led_from_trust", bool, default=True),
+        enforcement=_limiters(nhs, "enforcement"),
         nhs_complete_with=nhs_complete,
         nhs_rate_with=nhs_rate,
-        source=source,
+        source=r.source,
     )
-    if problems:
-        raise InputError(problems)
+    r.raise_if_any()
     return config
+
+
+def _thresholds(r: FieldReader) -> Thresholds:
+    """The three count thresholds of a section (each a whole number >= 1)."""
+    counts = [r.get(name, int, minimum=1) for name in ("outstanding", "requires_improvement", "inadequate")]
+    return Thresholds(*(count or 1 for count in counts))
+
+
+def _questions(r: FieldReader, dotted: str) -> int:
+    """A number of key questions, 1-5 (all five when it is bad, so that it adds no further problem)."""
+    value = r.get(dotted, int, minimum=1, maximum=len(KEY_QUESTIONS))
+    return value if value is not None and 1 <= value <= len(KEY_QUESTIONS) else len(KEY_QUESTIONS)
+
+
+def _at_most(r: FieldReader, dotted: str, complete_with: int) -> int:
+    """A number of key questions for any rating (``rate_with``), at most ``complete_with``."""
+    value = _questions(r, dotted)
+    if value > complete_with:
+        r.problem(dotted, f"must be at most complete_with ({complete_with}), not {value}")
+    return min(value, complete_with)
+
+
+def _limiters(r: FieldReader, dotted: str) -> dict[str, Limiter]:
+    """The named limiters of section ``dotted``: what each limits, and the best rating it allows."""
+    out = {}
+    for name, spec in r.sections(dotted, optional=True).items():
+        spec.get("source", str, optional=True)  # documentation
+        out[name] = Limiter(
+            name,
+            spec.get("limits", str, default="", choices=(*KEY_QUESTIONS, OVERALL)) or "",
+            CODES.get(spec.get("no_better_than", str, choices=tuple(CODES)), CODES["Requires improvement"]),
+            spec.get("text", str, default=name.replace("_", " ")),
+        )
+    return out

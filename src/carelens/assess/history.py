@@ -37,17 +37,27 @@ def record_rating(
     service: str = OVERALL,
     rationale: str | None = None,
     approved_by: str | None = None,
+    proposed_by: str | None = None,
     published: bool = False,
+    supersedes_id: int | None = None,
     detail: dict | None = None,
 ) -> int:
     """Append a rating to the history and audit it; return its id.
 
-    A *departure* is a ``rating`` different from the rules' ``rule_rating``: it is refused (InputError,
-    nothing written) unless a non-empty ``rationale`` and an ``approved_by`` other than ``user`` are given.
+    ``rule_rating`` is what the rules give (computed by the caller from ratings carelens holds, never
+    taken from a user); a *departure* is a ``rating`` different from it and needs a non-empty
+    ``rationale``. A published rating names its approver (``approved_by``), who may not be its proposer
+    (``proposed_by``, default ``user``); a published departure needs one. Refused (InputError, nothing
+    written): an organisation not in the store, and an effective date before that of the current
+    published rating of the same thing (published history is corrected by a newer row, never rewritten
+    by an older date). ``supersedes_id`` names the row this one replaces (default: the pending draft of
+    the same thing, which a newer draft or its publication replaces; else, for a published rating, the
+    current published one).
     """
     source = "rating"
     rationale = (rationale or "").strip() or None
     approved_by = (approved_by or "").strip() or None
+    proposed_by = (proposed_by or "").strip() or user
     problems = []
     if rating not in ALL_LABELS:
         problems.append(Problem(source, None, "rating", f"{rating!r} is not one of: {', '.join(ALL_LABELS)}"))
@@ -58,35 +68,41 @@ def record_rating(
     if not (user or "").strip():
         problems.append(Problem(source, None, "user", "who records the rating must be named"))
     departure = rule_rating is not None and rating != rule_rating
-    if departure:
-        if rationale is None:
-            problems.append(
-                Problem(
-                    source,
-                    None,
-                    "rationale",
-                    f"departure from the rules ({rule_rating} -> {rating}) refused: a written rationale is required",
-                )
+    if departure and rationale is None:
+        problems.append(
+            Problem(
+                source,
+                None,
+                "rationale",
+                f"departure from the rules ({rule_rating} -> {rating}) refused: a written rationale is required",
             )
-        if approved_by is None:
-            problems.append(
-                Problem(
-                    source, None, "approved_by", "departure from the rules refused: an approver is required"
-                )
+        )
+    if published and departure and approved_by is None:
+        problems.append(
+            Problem(source, None, "approved_by", "departure from the rules refused: an approver is required")
+        )
+    if published and approved_by is not None and approved_by == proposed_by:
+        problems.append(
+            Problem(
+                source,
+                None,
+                "approved_by",
+                "a rating must be approved by someone other than its author",
             )
-        elif approved_by == user:
-            problems.append(
-                Problem(
-                    source,
-                    None,
-                    "approved_by",
-                    "a departure must be approved by someone other than its author",
-                )
-            )
+        )
     if problems:
         raise InputError(problems)
     with writing(bind) as connection:
-        previous = current_row(connection, org_code, level, service, key_question)
+        org = schema.organisation
+        if connection.execute(sa.select(org.c.code).where(org.c.code == org_code)).first() is None:
+            raise InputError(Problem(source, None, "org_code", f"no organisation {org_code!r} in the store"))
+        refuse_rewriting_history(connection, org_code, level, service, key_question, effective_date)
+        if supersedes_id is None:
+            replaced = pending_draft(connection, org_code, level, service, key_question)
+            if replaced is None and published:
+                replaced = current_published(connection, org_code, level, service, key_question)
+            supersedes_id = replaced["id"] if replaced else None
+        now = dt.datetime.now(dt.UTC)
         values = dict(
             org_code=org_code,
             level=level,
@@ -98,18 +114,21 @@ def record_rating(
             effective_date=effective_date,
             departure=departure,
             rationale=rationale,
-            approved_by=approved_by,
+            approved_by=approved_by if published else None,
+            approved_at=now if published and approved_by else None,
+            proposed_by=proposed_by,
             published=published,
             recorded_by=user,
-            recorded_at=dt.datetime.now(dt.UTC),
-            supersedes_id=previous["id"] if previous else None,
+            recorded_at=now,
+            supersedes_id=supersedes_id,
             detail=detail,
         )
         new_id = int(connection.execute(assessed_rating.insert().values(**values)).inserted_primary_key[0])
+        action = "rating.departure" if departure else "rating.published" if published else "rating.proposed"
         repository.audit(
             connection,
             user,
-            "rating.departure" if departure else "rating.recorded",
+            action,
             "assessed_rating",
             str(new_id),
             {
@@ -122,27 +141,89 @@ def record_rating(
                 "method": method,
                 "effective_date": effective_date,
                 "rationale": rationale,
-                "approved_by": approved_by,
-                "supersedes_id": values["supersedes_id"],
+                "proposed_by": proposed_by,
+                "approved_by": values["approved_by"],
+                "published": published,
+                "supersedes_id": supersedes_id,
             },
         )
     return new_id
 
 
+def refuse_rewriting_history(
+    connection: sa.Connection,
+    org_code: str,
+    level: str,
+    service: str,
+    key_question: str,
+    effective_date: dt.date,
+) -> None:
+    """InputError when ``effective_date`` is before that of the current published rating of the same
+    thing: published history is corrected by a newer row, never rewritten by an older date."""
+    standing = current_published(connection, org_code, level, service, key_question)
+    if standing is not None and effective_date < standing["effective_date"]:
+        raise InputError(
+            Problem(
+                "rating",
+                None,
+                "effective_date",
+                f"{effective_date} is before the published {key_question} rating of {org_code} "
+                f"effective {standing['effective_date']} (#{standing['id']}): published history is "
+                "never rewritten; record a correction from that date or later",
+            )
+        )
+
+
+def _key(t: sa.Table, org_code: str, level: str, service: str, key_question: str) -> list:
+    return [
+        t.c.org_code == org_code,
+        t.c.level == level,
+        t.c.service == service,
+        t.c.key_question == key_question,
+    ]
+
+
 def current_row(
+    connection: sa.Connection,
+    org_code: str,
+    level: str,
+    service: str,
+    key_question: str,
+    published_only: bool = False,
+) -> dict | None:
+    """The newest recorded row for a key (latest effective date, then latest id), or None;
+    ``published_only``: the current published row, drafts never counting."""
+    t = assessed_rating
+    where = [*_key(t, org_code, level, service, key_question)]
+    if published_only:
+        where.append(t.c.published.is_(True))
+    query = sa.select(t).where(*where).order_by(t.c.effective_date.desc(), t.c.id.desc()).limit(1)
+    row = connection.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def current_published(
     connection: sa.Connection, org_code: str, level: str, service: str, key_question: str
 ) -> dict | None:
-    """The newest recorded row for a key (latest effective date, then latest id), or None."""
+    """The current published row for a key: the latest effective date, then the latest id; drafts
+    never count."""
+    return current_row(connection, org_code, level, service, key_question, published_only=True)
+
+
+def pending_draft(
+    connection: sa.Connection, org_code: str, level: str, service: str, key_question: str
+) -> dict | None:
+    """The draft of a key that no newer row has replaced (a newer draft, or its publication), or None."""
     t = assessed_rating
+    newer = t.alias("newer")
     query = (
         sa.select(t)
         .where(
-            t.c.org_code == org_code,
-            t.c.level == level,
-            t.c.service == service,
-            t.c.key_question == key_question,
+            *_key(t, org_code, level, service, key_question),
+            t.c.published.is_(False),
+            ~sa.exists().where(newer.c.supersedes_id == t.c.id),
         )
-        .order_by(t.c.effective_date.desc(), t.c.id.desc())
+        .order_by(t.c.id.desc())
         .limit(1)
     )
     row = connection.execute(query).mappings().first()

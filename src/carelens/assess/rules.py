@@ -633,3 +633,34 @@ def _trust_assessments(frame: pd.DataFrame | None) -> pd.DataFrame:
     if "well_led" not in out:
         out["well_led"] = None
     return out.set_index("provider_id")
+
+
+def overall_from_key_questions(
+    ratings: dict[str, str], sector: str | None, config: RulesConfig | None = None
+) -> tuple[str | None, str]:
+    """What the rules give as the overall rating of one location from its key-question ratings
+    (``ratings``: key question -> label), and why: the adult social care principles for that sector,
+    the NHS location principles otherwise. ``None`` when the key questions are too few for any rating
+    (the explanation says which are missing)."""
+    config = config or load_rules()
+    if not any(question in KEY_QUESTIONS for question in ratings):
+        return None, "Not rated overall: no key question is rated."
+    frame = pd.DataFrame(
+        {"location_id": "x", "key_question": list(ratings), "rating": list(ratings.values())}
+    )
+    if sector == "adult_social_care":
+        row = adult_social_care(frame, config=config).iloc[0]
+        rating, explanation = row["rule_rating"], row["explanation"]
+    else:
+        frame = frame[frame["key_question"].isin(KEY_QUESTIONS)].assign(code=lambda f: to_codes(f["rating"]))
+        result = aggregate(
+            frame,
+            ["location_id"],
+            config.nhs_table,
+            name="key_question",
+            complete_with=config.nhs_complete_with["location_overall"],
+            rate_with=config.nhs_rate_with["location_overall"],
+        )
+        result = _labelled(result, "overall", "key question", "key questions")
+        rating, explanation = result["rating"].iloc[0], result["explanation"].iloc[0]
+    return (None if rating not in CODES else str(rating)), str(explanation)

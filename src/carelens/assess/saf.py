@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carelens.assess.config import RulesConfig, load_rules, read_yaml
+from carelens.assess.config import RulesConfig, config_file, load_rules
 from carelens.assess.explain import join_names
 from carelens.assess.rules import aggregate, limit
 from carelens.assess.scale import CODES, KEY_QUESTIONS, NOT_RATED, OVERALL, RATINGS, to_labels
+from carelens.config import read_settings
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import Column, check_unique, validate
+from carelens.tables import Column, check_unique, validate
 
 METHODS = ("evidence-categories", "quality-statements")
 
@@ -63,65 +64,44 @@ class SafConfig:
 
 def load_saf(path: str | Path | None = None) -> SafConfig:
     """Read and check a SAF settings file (default: the packaged ``saf.yaml``)."""
-    data, source = read_yaml(path, "saf.yaml")
-    problems: list[Problem] = []
-    bands = data.get("bands") or {}
-    codes: dict[int, int] = {}
-    for name in RATINGS:
-        value = bands.get(name)
-        if not isinstance(value, int) or not 0 <= value <= 100:
-            problems.append(
-                Problem(source, None, f"bands.{name}", f"must be a whole percentage, not {value!r}")
-            )
-            value = 0
-        codes[CODES[name]] = value
+    r = read_settings(path, config_file("saf.yaml"))
+    for method in r.sections("methods").values():
+        method.get("description", str, optional=True)  # documentation
+        method.get("source", str, optional=True)
+    unknown = sorted(set(r.section("methods").document) - set(METHODS))
+    if unknown:
+        r.problem("methods", f"{', '.join(unknown)}: not a method carelens has ({', '.join(METHODS)})")
+    r.get("percent.rounding", str, default="half_up", choices=("half_up",))
+    r.get("band_position.rule", str, default="midpoint", choices=("midpoint",))
+    codes = {CODES[name]: r.get(f"bands.{name}", int, minimum=0, maximum=100) or 0 for name in RATINGS}
     if [codes[c] for c in (4, 3, 2, 1)] != sorted((codes[c] for c in (4, 3, 2, 1)), reverse=True):
-        problems.append(Problem(source, None, "bands", "must decrease from Outstanding to Inadequate"))
+        r.problem("bands", "must decrease from Outstanding to Inadequate")
     limiters = []
-    for name, spec in (data.get("limiters") or {}).items():
-        try:
-            limiters.append(
-                SafLimiter(
-                    name,
-                    CODES[spec["applies_in"]],
-                    int(spec["when_score_below"]),
-                    CODES[spec["no_better_than"]],
-                    str(spec.get("text", name)),
-                )
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            problems.append(Problem(source, None, f"limiters.{name}", f"incomplete or unknown value: {exc}"))
-    default_method = data.get("default_method", "quality-statements")
-    if default_method not in METHODS:
-        problems.append(Problem(source, None, "default_method", f"must be one of: {', '.join(METHODS)}"))
-    complete_with = (data.get("overall") or {}).get("complete_with")
-    if (
-        not isinstance(complete_with, int)
-        or isinstance(complete_with, bool)
-        or not 1 <= complete_with <= len(KEY_QUESTIONS)
-    ):
-        problems.append(
-            Problem(
-                source,
-                None,
-                "overall.complete_with",
-                f"must be a whole number of key questions 1-5, not {complete_with!r}",
+    for name, spec in r.sections("limiters", optional=True).items():
+        applies_in = spec.get("applies_in", str, choices=RATINGS)
+        no_better_than = spec.get("no_better_than", str, choices=RATINGS)
+        limiters.append(
+            SafLimiter(
+                name,
+                CODES.get(applies_in, 0),
+                spec.get("when_score_below", int, minimum=1) or 0,
+                CODES.get(no_better_than, 0),
+                spec.get("text", str, default=name),
             )
         )
-    if problems:
-        raise InputError(problems)
-    scores = data.get("scores") or {}
-    return SafConfig(
-        default_method=default_method,
-        min_score=int(scores.get("min", 1)),
-        max_score=int(scores.get("max", 4)),
-        evidence_categories=tuple(data.get("evidence_categories") or ()),
+    config = SafConfig(
+        default_method=r.get("default_method", str, default="quality-statements", choices=METHODS),
+        min_score=r.get("scores.min", int, default=1),
+        max_score=r.get("scores.max", int, default=4),
+        evidence_categories=tuple(r.get("evidence_categories", list, default=[], of=str) or ()),
         bands=codes,
         # highest band first, so a rating lowered by one limiter is checked by the next (order-free)
         limiters=tuple(sorted(limiters, key=lambda limiter: -limiter.applies_in)),
-        legacy_principles_limit=bool((data.get("overall") or {}).get("legacy_principles_limit", True)),
-        complete_with=complete_with,
+        legacy_principles_limit=r.get("overall.legacy_principles_limit", bool, default=True),
+        complete_with=r.get("overall.complete_with", int, minimum=1, maximum=len(KEY_QUESTIONS)),
     )
+    r.raise_if_any()
+    return config
 
 
 def whole_percent(points: np.ndarray, maximum: np.ndarray) -> np.ndarray:

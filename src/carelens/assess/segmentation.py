@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carelens.assess.config import read_yaml
+from carelens.assess.config import config_file
+from carelens.config import read_settings
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import Column, check_unique, validate
+from carelens.tables import Column, check_unique, validate
 
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0", "")
@@ -50,28 +51,25 @@ class OversightConfig:
 
 def load_oversight(path: str | Path | None = None) -> OversightConfig:
     """Read and check an oversight settings file (default: the packaged ``oversight.yaml``)."""
-    data, source = read_yaml(path, "oversight.yaml")
-    segments = data.get("segments") or {}
+    r = read_settings(path, config_file("oversight.yaml"))
+    method = r.get("segments.method", str, default="quartile", choices=("quartile", "fixed"))
+    cuts = r.get("segments.fixed_cut_points", list, default=[], of=float) or []
+    if method == "fixed" and (len(cuts) != 3 or cuts != sorted(cuts)):
+        r.problem("segments.fixed_cut_points", "must be 3 increasing numbers")
+    r.get("league_tables.by", str, default="trust_type", choices=("trust_type",))
     config = OversightConfig(
-        best=float((data.get("scores") or {}).get("best", 1.0)),
-        worst=float((data.get("scores") or {}).get("worst", 4.0)),
-        decimals=int((data.get("average") or {}).get("decimals", 2)),
-        method=str(segments.get("method", "quartile")),
-        within=str(segments.get("within", "trust_type")),
-        fixed_cut_points=tuple(float(c) for c in segments.get("fixed_cut_points") or ()),
-        financial_no_better_than=int((data.get("financial_override") or {}).get("no_better_than", 3)),
-        segment_5=int((data.get("segment_5") or {}).get("segment", 5)),
+        best=r.get("scores.best", float, default=1.0),
+        worst=r.get("scores.worst", float, default=4.0),
+        decimals=r.get("average.decimals", int, default=2, minimum=0),
+        method=method,
+        within=r.get("segments.within", str, default="trust_type", choices=("trust_type", "all")),
+        fixed_cut_points=tuple(cuts),
+        financial_no_better_than=r.get(
+            "financial_override.no_better_than", int, default=3, minimum=1, maximum=5
+        ),
+        segment_5=r.get("segment_5.segment", int, default=5, minimum=1, maximum=5),
     )
-    problems = []
-    if config.method not in ("quartile", "fixed"):
-        problems.append(Problem(source, None, "segments.method", "must be 'quartile' or 'fixed'"))
-    if config.within not in ("trust_type", "all"):
-        problems.append(Problem(source, None, "segments.within", "must be 'trust_type' or 'all'"))
-    cuts = list(config.fixed_cut_points)
-    if config.method == "fixed" and (len(cuts) != 3 or cuts != sorted(cuts)):
-        problems.append(Problem(source, None, "segments.fixed_cut_points", "must be 3 increasing numbers"))
-    if problems:
-        raise InputError(problems)
+    r.raise_if_any()
     return config
 
 

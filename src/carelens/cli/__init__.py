@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "serve",
     "analysis",
     "store",
+    "account",
     "monitoring",
     "allocate",
     "assessment",

@@ -38,11 +38,12 @@ def stderr_console():
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Map :class:`InputError` to exit 2 (listing every problem) and other exceptions to exit 1."""
+    """Map :class:`InputError` to exit 2 (listing every problem), a refusal (not signed in, not allowed,
+    an impossible request) to exit 2 saying why, and other exceptions to exit 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from carelens.errors import InputError
+        from carelens.errors import Forbidden, InputError, Invalid, Unauthenticated
 
         try:
             return func(*args, **kwargs)
@@ -53,6 +54,9 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except typer.Exit:
             raise
+        except (Unauthenticated, Forbidden, Invalid) as exc:  # not signed in, not allowed, impossible
+            stderr_console().print(f"[bold red]Refused[/]: {exc}", highlight=False)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as exc:  # anything else is our failure, not the user's input
             stderr_console().print(f"[bold red]Error[/]: {type(exc).__name__}: {exc}", highlight=False)
             raise typer.Exit(EXIT_FAILURE) from None
@@ -60,14 +64,73 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def current_user() -> str:
+    """The operating-system user running the command (named in the audit log beside the local
+    administrator it acts as)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+TOKEN_VARIABLE = "CARELENS_TOKEN"
+"""An environment variable holding a sign-in token (scripts, CI): used before the token file."""
+
+
+def token_file(engine) -> Path:
+    """Where ``carelens login`` keeps the token for one store: a file per store address (without its
+    password) under ``$XDG_CONFIG_HOME/carelens/tokens`` (default ``~/.config``), readable by its owner
+    only."""
+    import hashlib
+    import os
+
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    address = engine.url.render_as_string(hide_password=True)
+    return base / "carelens" / "tokens" / hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
+def saved_token(engine) -> str | None:
+    """The token the command line signs in with for this store: $CARELENS_TOKEN, else the token file."""
+    import os
+
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
+    if token:
+        return token
+    path = token_file(engine)
+    return path.read_text().strip() or None if path.is_file() else None
+
+
+def save_token(engine, token: str) -> Path:
+    """Keep a token for this store in its token file (mode 0600, in a folder of mode 0700)."""
+    import os
+
+    path = token_file(engine)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(token + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def cli_actor(engine):
+    """Who the command line acts as on this store: the user signed in with ``carelens login`` (or
+    $CARELENS_TOKEN), else the store's local administrator named with the operating-system user
+    (:mod:`carelens.services.identity`); with neither, the command is refused (exit 2, saying how to sign
+    in). The services record every change in the audit log under this actor."""
+    from carelens.services.identity import local_admin, signed_in
+
+    token = saved_token(engine)
+    return signed_in(engine, token) if token else local_admin(engine, current_user())
+
+
 def open_store(db: str | None):
     """The store at ``db`` (default: $CARELENS_DB), its schema created if empty (refused if out of date)."""
-    from carelens.store.engine import create_engine
-    from carelens.store.migrate import ensure_schema
+    from carelens.services.database import open_store as opened
 
-    engine = create_engine(db)
-    ensure_schema(engine)
-    return engine
+    return opened(db)
 
 
 def date_option(text: str | None, name: str):

@@ -12,6 +12,7 @@ from carelens.cli._common import (
     EXIT_OK,
     DbOption,
     app,
+    cli_actor,
     handles_errors,
     open_store,
     print_frame,
@@ -75,21 +76,13 @@ def allocate_run(
     save: bool = typer.Option(False, "--save", help="Save the run in the store (audited)."),
 ) -> None:
     """Weighted capitation targets, distance from target and pace of change for every commissioner."""
-    from carelens.errors import InputError, Problem
-    from carelens.fund.scenario import load_scenario, parse_year
-    from carelens.fund.service import practice_loader, run_allocation, save_run
-    from carelens.ingest.service import current_user
-    from carelens.ingest.tables import write_table
+    from carelens.services.funding import allocate, save_allocation, scenario_for_year
+    from carelens.tables import write_table
 
-    wanted = parse_year(year)
-    chosen = load_scenario(scenario)
-    if chosen.year != wanted:
-        raise InputError(
-            Problem(chosen.source, None, "year", f"scenario is for {chosen.year_label}, not {year}")
-        )
+    chosen = scenario_for_year(scenario, year)
     engine = _fund_engine(db, store or save)
     with stderr_console().status(f"Allocating {chosen.year_label} with scenario {chosen.name}..."):
-        result = run_allocation(chosen, practice_loader(engine if (db or store) else None))
+        result = allocate(chosen, engine if (db or store) else None)
     c = result.commissioners.sort_values("distance_from_target")
     print_frame(
         f"{chosen.name} v{chosen.version}: {chosen.year_label}, quantum £{chosen.total_quantum_gbp:,.0f}",
@@ -116,7 +109,7 @@ def allocate_run(
         write_table(result.places, places)
         typer.echo(f"wrote {places}")
     if save:
-        run_id = save_run(engine, result, "store" if (db or store) else "files", current_user())
+        run_id = save_allocation(engine, cli_actor(engine), result, "store" if (db or store) else "files")
         typer.echo(f"saved allocation run #{run_id}")
 
 
@@ -132,15 +125,11 @@ def allocate_compare(
     db: FundDbOption = None,
 ) -> None:
     """Formula what-if: who gains and who loses moving from scenario A to B (commissioner, region, decile)."""
-    from carelens.fund.scenario import load_scenario
-    from carelens.fund.service import practice_loader, run_allocation
-    from carelens.fund.whatif import chart_svg, compare
-    from carelens.ingest.tables import write_table
+    from carelens.services.funding import compare_scenarios, comparison_chart
+    from carelens.tables import write_table
 
-    first, second = load_scenario(a), load_scenario(b)
-    load = practice_loader(_fund_engine(db, False))
     with stderr_console().status("Running both scenarios..."):
-        comparison = compare(run_allocation(first, load), run_allocation(second, load))
+        first, second, comparison = compare_scenarios(a, b, _fund_engine(db, False))
     columns = ["population", "a_gbp", "b_gbp", "change_gbp", "change_pct", "change_per_head_gbp"]
     print_frame(f"{second.name} minus {first.name}: by region", comparison.regions, ["region_name", *columns])
     print_frame(
@@ -157,7 +146,7 @@ def allocate_compare(
         write_table(comparison.commissioners, out)
         typer.echo(f"wrote {out}")
     if chart:
-        chart.write_text(chart_svg(comparison), encoding="utf-8")
+        chart.write_text(comparison_chart(comparison), encoding="utf-8")
         typer.echo(f"wrote {chart}")
 
 
@@ -176,21 +165,12 @@ def allocate_running_costs(
     db: FundDbOption = None,
 ) -> None:
     """Running-cost allowance per head, the fixed-cost floor for small commissioners, actuals vs allowance."""
-    from carelens.fund.running_costs import floor_summary, load_rules, read_actuals, running_costs
-    from carelens.fund.scenario import parse_year
-    from carelens.fund.service import practice_loader
-    from carelens.ingest.tables import write_table
+    from carelens.services.funding import running_costs
+    from carelens.tables import write_table
 
-    the_rules = load_rules(rules)
-    wanted = parse_year(year)
-    spent = read_actuals(actuals) if actuals else None
-    if spent is not None and "population" in spent:
-        commissioners = spent[["commissioner_code", "population"]]
-    else:
-        practices = practice_loader(_fund_engine(db, False))(parse_year(population_year, "--population-year"))
-        commissioners = practices.groupby("commissioner_code", as_index=False)["population"].sum()
-    table = running_costs(commissioners, wanted, the_rules, spent)
-    s = floor_summary(table, wanted, the_rules)
+    table, s, the_rules, with_actuals = running_costs(
+        year, actuals, population_year, rules, _fund_engine(db, False)
+    )
     columns = [
         "commissioner_code",
         "population",
@@ -199,7 +179,7 @@ def allocate_running_costs(
         "headroom_gbp",
         "small",
     ]
-    if spent is not None:
+    if with_actuals:
         columns += ["actual_gbp", "within_allowance"]
     print_frame(f"running costs {year}: £{s.rate_gbp:.2f} per head", table.sort_values("population"), columns)
     typer.echo(
@@ -220,15 +200,14 @@ def allocate_budgets(
     db: DbOption = None,
 ) -> None:
     """Record or list delegated and pooled budgets per commissioner and year (changes are audited)."""
-    from carelens.fund.budgets import budget_summary, read_budgets, record_budgets
-    from carelens.fund.scenario import parse_year
-    from carelens.ingest.service import current_user
+    from carelens.services.funding import budget_summary, record_budgets
 
     engine = open_store(db)
+    actor = cli_actor(engine)
     if file is not None:
-        counts = record_budgets(engine, read_budgets(file), current_user(), str(file))
+        counts = record_budgets(engine, actor, file)
         typer.echo(
             f"budgets: {counts['inserted']} recorded, {counts['superseded']} superseded, {counts['unchanged']} unchanged"
         )
-    summary = budget_summary(engine, parse_year(year) if year else None)
+    summary = budget_summary(engine, actor, year)
     print_frame("delegated and pooled budgets", summary, list(summary.columns))

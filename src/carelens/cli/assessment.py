@@ -11,6 +11,7 @@ from carelens.cli._common import (
     DbOption,
     OutTableOption,
     app,
+    cli_actor,
     date_option,
     handles_errors,
     open_store,
@@ -51,45 +52,36 @@ def assess_commissioners(
     decision: str = typer.Option(
         "directions", "--decision", help="The intervention decided (with --intervene)."
     ),
+    record: bool = typer.Option(
+        False,
+        "--record",
+        help="Record every commissioner's assessment in the store (audited): the evidence an intervention "
+        "is closed on.",
+    ),
     db: DbOption = None,
 ) -> None:
     """Commissioner scorecards against peers, finance and leadership; rating with reasons; size analysis.
 
     A part with no evidence (no indicator scored against peers, no finance return) is "not assessed",
     and so is the overall rating; an intervention is never recorded on a commissioner not assessed."""
-    import pandas as pd
-
-    from carelens.fund.assessment import NOT_ASSESSED, RATINGS, load_rules
-    from carelens.fund.scenario import parse_year
-    from carelens.fund.service import assess_year, intervene
-    from carelens.ingest.service import current_user
-    from carelens.ingest.tables import read_table, write_table
-    from carelens.monitor.settings import load_settings
+    from carelens.services.funding import (
+        NOT_ASSESSED,
+        assess_commissioners,
+        by_rating,
+        intervene,
+        parse_year,
+        record_assessments,
+    )
+    from carelens.tables import write_table
 
     wanted = parse_year(year)
-    engine = open_store(db) if (db or observations is None or intervene_codes) else None
-    obs = None
-    if observations is not None:
-        obs = read_table(observations)
-        obs["period"] = pd.to_datetime(obs["period"])
-    assessed = assess_year(
-        engine,
-        wanted,
-        obs,
-        read_table(finance) if finance else None,
-        read_table(leadership) if leadership else None,
-        load_rules(rules),
-        load_settings(settings),
-    )
+    engine = open_store(db) if (db or observations is None or intervene_codes or record) else None
+    assessed = assess_commissioners(engine, wanted, observations, finance, leadership, rules, settings)
     result = assessed.assessment
     card = result.scorecard
-    order = [*RATINGS, NOT_ASSESSED]
     print_frame(
         f"commissioner assessment {year} (commissioners from the {assessed.practices_from})",
-        card.sort_values(
-            ["overall", "commissioner_code"],
-            key=lambda s: s.map(lambda v: order.index(v) if v in order else v),
-        ),
+        by_rating(card),
         [
             "commissioner_code",
             "population",
@@ -113,7 +105,11 @@ def assess_commissioners(
         f"Spearman rho (population vs net worse share) = {result.size_correlation:.3f}, p = {result.size_p_value:.3f}"
     )
     if intervene_codes:  # every code checked before anything is written: all the interventions or none
-        recorded = intervene(engine, assessed, list(intervene_codes), decision, current_user())
+        recorded = intervene(engine, cli_actor(engine), assessed, list(intervene_codes), decision)
+    if record:
+        typer.echo(
+            f"recorded {len(record_assessments(engine, cli_actor(engine), assessed))} assessment(s) of {year}"
+        )
     if out:
         write_table(card.assign(reasons=card["reasons"].map("; ".join)), out)
         typer.echo(f"wrote {out}")
@@ -126,13 +122,6 @@ rate_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(rate_app, name="rate")
-
-
-def _check_out(out: Path) -> None:
-    from carelens.errors import InputError, Problem
-
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(Problem(str(out), None, None, "output must be a .csv or .parquet file"))
 
 
 @rate_app.command("aggregate")
@@ -150,16 +139,14 @@ def rate_aggregate(
     out: OutTableOption = ...,
 ) -> None:
     """Apply the rating rules per location and compare with the published ratings (agree or not)."""
-    from carelens.assess.compare import agreement, compare_published, disagreements
-    from carelens.assess.config import load_rules
-    from carelens.ingest.tables import read_table, write_table
+    from carelens.services.assessment import agreement, compare_published
+    from carelens.tables import check_output_table, write_table
 
-    _check_out(out)
-    table = compare_published(read_table(input), rules, load_rules(config), source=str(input))
+    check_output_table(out)
+    table = compare_published(input, rules, config)
     write_table(table, out)
-    summary = agreement(table)
+    summary, missed = agreement(table)
     print_frame(f"rules {rules}: computed vs published", summary, list(summary.columns))
-    missed = disagreements(table)
     if not missed.empty:
         print_frame(
             "disagreements", missed, ["location_id", "location_name", "key_question", "computed", "published"]
@@ -180,11 +167,11 @@ def rate_saf(
     out: OutTableOption = ...,
 ) -> None:
     """Single Assessment Framework scores -> quality statement, key question and overall ratings."""
-    from carelens.assess.saf import load_saf, score
-    from carelens.ingest.tables import read_table, write_table
+    from carelens.services.assessment import saf_ratings
+    from carelens.tables import check_output_table, write_table
 
-    _check_out(out)
-    table = score(read_table(input), load_saf(config), method=method, source=str(input))
+    check_output_table(out)
+    table = saf_ratings(input, method, config)
     write_table(table, out)
     shown = table[table["level"] != "quality_statement"]
     print_frame(
@@ -201,7 +188,11 @@ def rate_saf(
 def rate_record(
     org_code: str = typer.Argument(..., help="Organisation code (must be in the store)."),
     rating: str = typer.Option(..., "--rating", help="The rating given."),
-    rule_rating: str | None = typer.Option(None, "--rule-rating", help="The rules' default rating."),
+    rule_rating: str | None = typer.Option(
+        None,
+        "--rule-rating",
+        help="Cross-check only: the rules' rating you expect (carelens computes it; refused if it differs).",
+    ),
     key_question: str = typer.Option("Overall", "--key-question"),
     level: str = typer.Option("location", "--level", help="service, location or provider."),
     service: str = typer.Option("Overall", "--service"),
@@ -210,31 +201,44 @@ def rate_record(
     rationale: str | None = typer.Option(
         None, "--rationale", help="Required for a departure from the rules."
     ),
-    approved_by: str | None = typer.Option(None, "--approved-by", help="Required for a departure."),
-    published: bool = typer.Option(False, "--published/--draft"),
     db: DbOption = None,
 ) -> None:
-    """Record a rating in the append-only history (a departure needs --rationale and --approved-by)."""
-    from carelens.assess.history import record_rating
-    from carelens.ingest.service import current_user
+    """Propose a rating (a draft in the append-only history). The rules' rating is computed from the
+    ratings carelens holds; a departure needs --rationale. It is published by `rate approve`, by a chief
+    inspector of the sector who is not its proposer."""
+    from carelens.services.assessment import record_rating
 
     when = date_option(date, "--date")
+    engine = open_store(db)
+    actor = cli_actor(engine)
     new_id = record_rating(
-        open_store(db),
-        org_code=org_code,
+        engine,
+        actor,
+        org_code,
         level=level,
         service=service,
         key_question=key_question,
         rating=rating,
-        rule_rating=rule_rating,
         method=method,
         effective_date=when,
-        user=current_user(),
         rationale=rationale,
-        approved_by=approved_by,
-        published=published,
+        expected_rule_rating=rule_rating,
     )
-    typer.echo(f"recorded rating #{new_id}: {org_code} {key_question} {rating}")
+    typer.echo(f"proposed rating #{new_id}: {org_code} {key_question} {rating} (a draft until approved)")
+
+
+@rate_app.command("approve")
+@handles_errors
+def rate_approve(
+    rating_id: int = typer.Argument(..., help="The draft rating's id (from `rate record`)."),
+    db: DbOption = None,
+) -> None:
+    """Approve a draft rating and publish it (a chief inspector of the sector, not its proposer)."""
+    from carelens.services.assessment import approve_rating
+
+    engine = open_store(db)
+    new_id = approve_rating(engine, cli_actor(engine), rating_id)
+    typer.echo(f"published rating #{new_id} (approves draft #{rating_id})")
 
 
 @rate_app.command("trusts")
@@ -249,11 +253,11 @@ def rate_trusts(
     (NHS trust rating principles) and record them, with the rule and what they came from (audited)."""
     import datetime as dt
 
-    from carelens.assess.providers import record_trust_ratings
-    from carelens.ingest.service import current_user
+    from carelens.services.assessment import record_trust_ratings
 
     when = date_option(on, "--on") if on else dt.date.today()
-    recorded = record_trust_ratings(open_store(db), when, current_user())
+    engine = open_store(db)
+    recorded = record_trust_ratings(engine, cli_actor(engine), when)
     typer.echo(f"recorded {recorded} trust ratings aggregated from location ratings in effect on {when}")
 
 
@@ -268,11 +272,11 @@ def segment_command(
     out: Path = typer.Option(..., "--out", "-o", help="League tables: .csv or .parquet."),
 ) -> None:
     """NHS Oversight Framework segments and league tables by trust type."""
-    from carelens.assess.segmentation import load_oversight, segment
-    from carelens.ingest.tables import read_table, write_table
+    from carelens.services.assessment import segments
+    from carelens.tables import check_output_table, write_table
 
-    _check_out(out)
-    table = segment(read_table(input), load_oversight(config), source=str(input))
+    check_output_table(out)
+    table = segments(input, config)
     write_table(table, out)
     print_frame(
         "league tables",

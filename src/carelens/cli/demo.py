@@ -26,7 +26,7 @@ def demo(
     from rich.console import Console
     from rich.table import Table
 
-    from carelens.api.serve import serve
+    from carelens.app import serve
     from carelens.demo.job import run_demo
     from carelens.demo.jobs import DEMO_DB_FILE, prepare_demo_store, run_demo_jobs
     from carelens.services.auth import create_demo_users
@@ -46,7 +46,11 @@ def demo(
     show(
         "SHMI: bandings reproduced against the published ones (95% overdispersed limits)", result.shmi_summary
     )
-    show("A&E type 1 four-hour breaches, latest month: outside the 95% funnel limits", result.ae_outliers)
+    show(
+        "A&E type 1 four-hour breaches (booked appointments counted, as NHS England does), latest month: "
+        "trusts outside the 95% funnel limits",
+        result.ae_outliers,
+    )
     show("A&E four-hour performance control charts: trusts by icon at the latest month", result.spc_summary)
     for path in result.files:
         console.print(f"wrote {path}")

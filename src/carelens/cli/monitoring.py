@@ -10,6 +10,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
+    cli_actor,
     handles_errors,
     stderr_console,
 )
@@ -85,10 +86,8 @@ def monitor(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from carelens.ingest.service import current_user
-    from carelens.monitor.service import run_monitor
-    from carelens.monitor.settings import load_settings
-    from carelens.store.engine import create_engine
+    from carelens.services.database import connect
+    from carelens.services.monitoring import load_settings, run_pass
 
     start = _period_option(period_from, "--from")
     end = _period_option(period_to, "--to")
@@ -103,15 +102,16 @@ def monitor(
         console=console,
     ) as progress:
         task = progress.add_task("monitor", total=None)
-        summary = run_monitor(
-            create_engine(db),
+        store = connect(db)
+        summary = run_pass(
+            store,
+            cli_actor(store),
             parquet=parquet,
             period_from=start,
             period_to=end,
             settings=config,
             special_measures=special_measures or (),
             recently_inspected=recently_inspected or (),
-            user=current_user(),
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             workers=workers,
             what_if=what_if,
@@ -153,11 +153,12 @@ def profile(
     from rich.table import Table
 
     from carelens.errors import InputError, Problem
-    from carelens.monitor.service import profile as org_profile
-    from carelens.store.engine import create_engine
+    from carelens.services.database import connect
+    from carelens.services.monitoring import intelligence_profile
 
     try:
-        data = org_profile(create_engine(db), org_code, run)
+        store = connect(db)
+        data = intelligence_profile(store, cli_actor(store), org_code, run)
     except LookupError as exc:
         raise InputError(Problem("profile", None, "org_code", str(exc))) from None
     org = data["organisation"]

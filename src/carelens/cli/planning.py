@@ -10,6 +10,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
+    cli_actor,
     date_option,
     handles_errors,
     open_store,
@@ -24,11 +25,11 @@ app.add_typer(plan_app, name="plan")
 
 
 def _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings):
-    from carelens.plan.programme import load_inputs
+    from carelens.services.planning import plan_inputs
 
     engine = open_store(db)
     day = date_option(as_of, "--as-of")
-    return engine, load_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
+    return engine, plan_inputs(engine, weeks, day, inspectors, leave, regions, concerns, settings)
 
 
 # The inputs of a plan (`plan inspections` and `plan capacity`), passed on to _plan_inputs.
@@ -87,17 +88,14 @@ def plan_inspections(
     ),
     teams: Path | None = typer.Option(None, "--teams", help="Write the team of each inspection here."),
     save: bool = typer.Option(False, "--save/--no-save", help="Store the schedule as a draft (audited)."),
-    user: str = typer.Option("carelens", "--user", help="Who saves the schedule (audit log)."),
 ) -> None:
     """Schedule the inspections due within the horizon: teams and dates, deadlines met, and what cannot be met and why."""
-    from carelens.ingest.tables import write_table
-    from carelens.plan.programme import schedule as make
-    from carelens.plan.schedule import with_inspector_ids
-    from carelens.plan.service import save_schedule
+    from carelens.services.planning import make_schedule, save_schedule, schedule_teams
+    from carelens.tables import write_table
 
     engine, inputs = _plan_inputs(db, weeks, as_of, inspectors, leave, regions, concerns, settings)
     with stderr_console().status("Scheduling..."):
-        result = make(inputs, method)
+        result = make_schedule(inputs, method)
     s = result.summary
     typer.echo(
         f"Inspection plan from {s['start']} for {weeks} weeks ({method}), {len(inputs.inspectors)} inspectors"
@@ -148,10 +146,10 @@ def plan_inspections(
         write_table(plan[columns], out)
         typer.echo(f"wrote {out}")
     if teams:
-        write_table(with_inspector_ids(result, inputs.inspectors), teams)
+        write_table(schedule_teams(result, inputs.inspectors), teams)
         typer.echo(f"wrote {teams}")
     if save:
-        schedule_id = save_schedule(engine, result, inputs.inspectors, user, inputs.as_of)
+        schedule_id = save_schedule(engine, cli_actor(engine), result, inputs.inspectors, inputs.as_of)
         typer.echo(f"saved as draft schedule {schedule_id}")
 
 
@@ -171,8 +169,7 @@ def plan_capacity(
 ) -> None:
     """What-if: with N more inspectors, high-risk locations inspected within 3 months and overdue inspections remaining."""
     from carelens.errors import InputError, Problem
-    from carelens.plan.programme import capacity
-    from carelens.plan.whatif import curve_svg, why_flat
+    from carelens.services.planning import capacity, capacity_chart, why_flat
 
     try:
         numbers = sorted({int(x) for x in extra.split(",") if x.strip()})
@@ -191,7 +188,7 @@ def plan_capacity(
     for line in why_flat(curve):
         typer.echo(line)
     if svg:
-        svg.write_text(curve_svg(curve))
+        svg.write_text(capacity_chart(curve))
         typer.echo(f"wrote {svg}")
 
 
@@ -201,7 +198,6 @@ regime_app = typer.Typer(
 )
 app.add_typer(regime_app, name="regime")
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
-WhoOption = Annotated[str, typer.Option("--user", help="Who (recorded).")]
 EffectiveDateOption = Annotated[str | None, typer.Option("--at", help="Effective date (ISO; default today).")]
 
 
@@ -211,14 +207,14 @@ def regime_open(
     regime: str = typer.Argument(..., help="provider, nhs_trust or commissioner."),
     org_code: str = typer.Argument(..., help="Organisation code."),
     reason: ReasonOption = ...,
-    user: WhoOption = ...,
     at: EffectiveDateOption = None,
     db: DbOption = None,
 ) -> None:
     """Open a failure-regime case."""
-    from carelens.plan.regime import open_case
+    from carelens.services.planning import open_case
 
-    case_id = open_case(open_store(db), regime, org_code, user, reason, date_option(at, "--at"))
+    engine = open_store(db)
+    case_id = open_case(engine, cli_actor(engine), regime, org_code, reason, date_option(at, "--at"))
     typer.echo(f"opened {regime} case {case_id} for {org_code}")
 
 
@@ -228,14 +224,14 @@ def regime_move(
     case_id: int = typer.Argument(..., help="Case id."),
     event: str = typer.Argument(..., help="Transition, e.g. warning_notice, enter_special_measures."),
     reason: ReasonOption = ...,
-    user: WhoOption = ...,
     at: EffectiveDateOption = None,
     db: DbOption = None,
 ) -> None:
     """Move a case (illegal transitions are refused with exit code 2)."""
-    from carelens.plan.regime import transition
+    from carelens.services.planning import move_case
 
-    case = transition(open_store(db), case_id, event, user, reason, date_option(at, "--at"))
+    engine = open_store(db)
+    case = move_case(engine, cli_actor(engine), case_id, event, reason, date_option(at, "--at"))
     due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
     typer.echo(f"case {case_id} is now {case['state']}{due}")
 
@@ -249,17 +245,18 @@ def regime_overdue(
     """Overdue regime actions, and organisations rated Inadequate overall that are not in special measures."""
     import datetime as dt
 
-    from carelens.plan.regime import inadequate_without_special_measures, overdue
+    from carelens.services.planning import inadequate_without_special_measures, overdue_cases
 
     engine = open_store(db)
+    actor = cli_actor(engine)
     day = date_option(as_of, "--as-of") or dt.date.today()
-    late = overdue(engine, day)
+    late = overdue_cases(engine, actor, day)
     print_frame(
-        "overdue actions",
+        "overdue actions (escalate with `regime escalate`)",
         late,
-        ["id", "regime", "org_code", "state", "deadline", "deadline_action", "days_overdue"],
+        ["id", "regime", "org_code", "state", "deadline", "deadline_action", "days_overdue", "escalate_to"],
     )
-    due = inadequate_without_special_measures(engine, day)
+    due = inadequate_without_special_measures(engine, actor, day)
     print_frame(
         "rated Inadequate, not in special measures", due, ["org_code", "level", "rating", "date", "source"]
     )
@@ -268,11 +265,100 @@ def regime_overdue(
 @regime_app.command("adopt-interventions")
 @handles_errors
 def regime_adopt(
-    user: WhoOption = ...,
     db: DbOption = None,
 ) -> None:
     """Take over the open commissioner interventions decided by the national board (carelens fund)."""
-    from carelens.plan.regime import adopt_fund_interventions
+    from carelens.services.planning import adopt_interventions
 
-    cases = adopt_fund_interventions(open_store(db), user)
+    engine = open_store(db)
+    cases = adopt_interventions(engine, cli_actor(engine))
     typer.echo(f"adopted {len(cases)} intervention(s) as commissioner cases {cases}")
+
+
+@regime_app.command("cases")
+@handles_errors
+def regime_list(
+    regime: str | None = typer.Option(None, "--regime", help="Only this regime's cases."),
+    org_code: str | None = typer.Option(None, "--org", help="Only this organisation's cases."),
+    open_only: bool = typer.Option(False, "--open", help="Only cases still open."),
+    db: DbOption = None,
+) -> None:
+    """Failure-regime cases, by id."""
+    import pandas as pd
+
+    from carelens.services.planning import regime_cases
+
+    store = open_store(db)
+    page = regime_cases(store, cli_actor(store), org_code, regime, open_only, page_size=10**6)
+    frame = pd.DataFrame(page.items, columns=page.columns)
+    print_frame("regime cases", frame, ["id", "regime", "org_code", "name", "state", "deadline", "closed"])
+
+
+@regime_app.command("escalate")
+@handles_errors
+def regime_escalate(
+    case_id: int = typer.Argument(..., help="Case id."),
+    reason: ReasonOption = ...,
+    at: EffectiveDateOption = None,
+    db: DbOption = None,
+) -> None:
+    """Take an overdue case to its next step (enforcement; cancellation of registration last)."""
+    from carelens.services.planning import escalate_case
+
+    store = open_store(db)
+    case = escalate_case(store, cli_actor(store), case_id, reason, date_option(at, "--at"))
+    due = f"; next: {case['deadline_action']} by {case['deadline']}" if case["deadline"] else ""
+    typer.echo(f"case {case_id} escalated to {case['state']}{due}")
+
+
+action_app = typer.Typer(help="Recovery actions of a failure-regime case.", no_args_is_help=True)
+regime_app.add_typer(action_app, name="action")
+
+
+@action_app.command("add")
+@handles_errors
+def action_add(
+    case_id: int = typer.Argument(..., help="Case id."),
+    action: str = typer.Option(..., "--action", help="What must be done."),
+    owner: str = typer.Option(..., "--owner", help="Who must do it."),
+    due: str = typer.Option(..., "--due", help="By when (ISO date)."),
+    db: DbOption = None,
+) -> None:
+    """Add a recovery action with its owner and due date."""
+    from carelens.services.planning import add_recovery_action
+
+    store = open_store(db)
+    row = add_recovery_action(store, cli_actor(store), case_id, action, owner, date_option(due, "--due"))
+    typer.echo(
+        f"added recovery action {row['id']} to case {case_id}: {row['action']} ({row['owner']}, due {row['due_date']})"
+    )
+
+
+@action_app.command("done")
+@handles_errors
+def action_done(
+    action_id: int = typer.Argument(..., help="Recovery action id."),
+    note: str = typer.Option(..., "--note", help="The evidence it was done (recorded)."),
+    on: str | None = typer.Option(None, "--on", help="When (ISO; default today)."),
+    db: DbOption = None,
+) -> None:
+    """Mark a recovery action done, with the evidence."""
+    from carelens.services.planning import complete_recovery_action
+
+    store = open_store(db)
+    row = complete_recovery_action(store, cli_actor(store), action_id, note, date_option(on, "--on"))
+    typer.echo(f"recovery action {action_id} done on {row['done_on']}")
+
+
+@action_app.command("list")
+@handles_errors
+def action_list(case_id: int = typer.Argument(..., help="Case id."), db: DbOption = None) -> None:
+    """A case's recovery actions, by due date."""
+    import pandas as pd
+
+    from carelens.services.planning import regime_case
+
+    store = open_store(db)
+    case = regime_case(store, cli_actor(store), case_id)
+    frame = pd.DataFrame(case["actions"], columns=["id", "action", "owner", "due_date", "status", "done_on"])
+    print_frame(f"recovery actions of case {case_id}", frame, list(frame.columns))

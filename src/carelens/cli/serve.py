@@ -29,7 +29,7 @@ def serve(
     ),
 ) -> None:
     """Serve the web dashboard and the HTTP API (/api/v1, OpenAPI at /openapi.json) on an existing store."""
-    from carelens.api.serve import serve as run_server
+    from carelens.app import serve as run_server
 
     engine = open_store(db)
     typer.echo(f"carelens is running at http://{host}:{port}/ (API docs /docs); press Ctrl+C to stop")

@@ -10,6 +10,7 @@ import typer
 from carelens.cli._common import (
     DbOption,
     app,
+    cli_actor,
     date_option,
     handles_errors,
     open_store,
@@ -51,10 +52,9 @@ IndicatorPeriodOption = Annotated[
 
 def _systems_context(db: str | None, config: Path | None):
     """Engine (schema checked), configuration and indicator definitions for the systems commands."""
-    from carelens.model.indicators import load_indicators
-    from carelens.systems.config import load_config
+    from carelens.services.systems import programme_settings
 
-    return open_store(db), load_config(config), load_indicators()
+    return open_store(db), *programme_settings(config)
 
 
 def _print_plan(plan) -> None:
@@ -76,13 +76,14 @@ def systems_rank(
 ) -> None:
     """Rank places by the documented selection score on the transition indicators (worst first); a place
     with no indicator compared in the period is listed last as not assessed, with no rank."""
-    from carelens.ingest.tables import write_table
-    from carelens.systems.places import place_codes, place_indicators
-    from carelens.systems.selection import selection_scores
+    from carelens.services.systems import place_selection
+    from carelens.tables import write_table
 
     engine, cfg, definitions = _systems_context(db, config)
-    compared = place_indicators(engine, cfg, definitions, date_option(period, "--period"))
-    if compared.empty:
+    compared, ranking = place_selection(
+        engine, cli_actor(engine), cfg, definitions, date_option(period, "--period")
+    )
+    if ranking is None:
         stderr_console().print(
             "No place-level transition indicators in the store: load them with "
             "`carelens ingest place-transitions FILE` (a synthetic set is packaged in "
@@ -90,8 +91,6 @@ def systems_rank(
             highlight=False,
         )
         return
-    with engine.connect() as connection:
-        ranking = selection_scores(compared, cfg, place_codes(connection))
     columns = [
         "rank",
         "org_code",
@@ -126,22 +125,22 @@ def systems_review_direct(
     db: DbOption = None,
 ) -> None:
     """Record a direction to review local systems (who, power, scope, date, budget); audited."""
-    from carelens.ingest.service import current_user
-    from carelens.systems.reviews import Direction, record_direction
+    from carelens.services.systems import record_direction
 
     engine, cfg, _ = _systems_context(db, config)
-    direction = Direction(
+    new_id, under = record_direction(
+        engine,
+        cli_actor(engine),
+        cfg,
         reference=reference,
         directed_by=directed_by,
-        power=power or cfg.power,
+        power=power,
         scope=scope,
         directed_on=date_option(on, "--on"),
         budget_gbp=budget,
-        cost_per_review_gbp=cost_per_review if cost_per_review is not None else cfg.cost_per_review_gbp,
-        fixed_cost_gbp=cfg.fixed_cost_gbp,
+        cost_per_review_gbp=cost_per_review,
     )
-    new_id = record_direction(engine, direction, current_user())
-    typer.echo(f"recorded direction #{new_id} {reference} under {direction.power}")
+    typer.echo(f"recorded direction #{new_id} {reference} under {under}")
 
 
 @review_app.command("plan")
@@ -154,14 +153,12 @@ def systems_review_plan(
     db: DbOption = None,
 ) -> None:
     """What-if: how many reviews a budget buys and which places they would be (nothing is stored)."""
-    from carelens.systems.places import place_indicators
-    from carelens.systems.selection import plan_programme, selection_scores
+    from carelens.services.systems import programme_plan
 
     engine, cfg, definitions = _systems_context(db, config)
-    ranking = selection_scores(
-        place_indicators(engine, cfg, definitions, date_option(period, "--period")), cfg
+    plan = programme_plan(
+        engine, cli_actor(engine), cfg, definitions, budget, cost_per_review, date_option(period, "--period")
     )
-    plan = plan_programme(ranking, budget, cost_per_review or cfg.cost_per_review_gbp, cfg.fixed_cost_gbp)
     _print_plan(plan)
     print_frame("places", plan.places[plan.places["selected"]], ["rank", "org_code", "score"])
 
@@ -175,11 +172,12 @@ def systems_review_select(
     db: DbOption = None,
 ) -> None:
     """Select the places a direction's budget buys reviews for (highest score first); recorded and audited."""
-    from carelens.ingest.service import current_user
-    from carelens.systems.reviews import select_places
+    from carelens.services.systems import select_places
 
     engine, cfg, definitions = _systems_context(db, config)
-    plan = select_places(engine, reference, cfg, definitions, current_user(), date_option(period, "--period"))
+    plan = select_places(
+        engine, cli_actor(engine), reference, cfg, definitions, date_option(period, "--period")
+    )
     _print_plan(plan)
     print_frame("selected places", plan.places[plan.places["selected"]], ["rank", "org_code", "score"])
 
@@ -197,21 +195,19 @@ def systems_review_record(
     db: DbOption = None,
 ) -> None:
     """Record a review's findings by pathway stage (no rating) and its report to the board; audited."""
-    from carelens.ingest.service import current_user
-    from carelens.systems.reviews import read_findings, record_review
+    from carelens.services.systems import record_review
 
     engine, cfg, _ = _systems_context(db, config)
     review_id = record_review(
         engine,
+        cli_actor(engine),
         reference,
         place,
-        read_findings(findings),
+        findings,
         cfg,
-        current_user(),
         board=board,
         reported_on=date_option(reported_on, "--reported-on"),
         summit_on=date_option(summit_on, "--summit-on"),
-        source=str(findings),
     )
     typer.echo(f"recorded review #{review_id} of {place} under {reference}")
 
@@ -233,20 +229,20 @@ def systems_review_actions(
     import datetime as dt
 
     from carelens.errors import InputError, Problem
-    from carelens.ingest.service import current_user
-    from carelens.systems.reviews import action_plan, read_actions, record_actions
+    from carelens.services.systems import action_plans, record_actions
 
     engine, _, _ = _systems_context(db, None)
+    actor = cli_actor(engine)
     if file is not None:
         if place is None:
             raise InputError(
                 Problem("--place", None, None, "give the place whose action plan the file updates")
             )
-        counts = record_actions(engine, reference, place, read_actions(file), current_user(), str(file))
+        counts = record_actions(engine, actor, reference, place, file)
         typer.echo(
             f"actions: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged"
         )
-    plan = action_plan(engine, date_option(as_of, "--as-of") or dt.date.today(), reference)
+    plan = action_plans(engine, actor, date_option(as_of, "--as-of") or dt.date.today(), reference)
     columns = ["place_code", "number", "action", "owner", "deadline", "status", "overdue", "days_overdue"]
     print_frame(f"action plans, {reference}", plan, columns)
     typer.echo(
@@ -271,22 +267,17 @@ def aco_settle(
     db: DbOption = None,
 ) -> None:
     """Settle each ACO's year against its risk-adjusted benchmark (MSR by size, quality gate); audited."""
-    from carelens.fund.scenario import parse_year
-    from carelens.ingest.service import current_user
-    from carelens.ingest.tables import write_table
-    from carelens.systems.aco import hhi, read_finance, read_market, settle_year
+    from carelens.services.funding import parse_year
+    from carelens.services.systems import settle_acos
+    from carelens.tables import write_table
 
     engine, cfg, definitions = _systems_context(db, config)
     wanted = parse_year(year)
-    activity = read_market(market) if market else None
-    settled = settle_year(
-        engine, read_finance(finance), wanted, cfg, definitions, current_user(), activity, str(finance)
-    )
+    settled, lines = settle_acos(engine, cli_actor(engine), finance, wanted, cfg, definitions, market)
     columns = ["aco_code", "population", "benchmark_gbp", "expenditure_gbp", "savings_rate", "minimum_rate"]
     columns += ["quality_passed", "outcome", "payment_gbp"]
     print_frame(f"ACO settlement {year}", settled, columns)
-    if activity is not None:
-        lines = hhi(activity, cfg)
+    if lines is not None:
         print_frame("market concentration (HHI) by service line", lines, list(lines.columns))
     if out:
         write_table(settled.drop(columns=["worse_indicators"]), out)
@@ -300,22 +291,9 @@ def aco_bundle(
     config: SystemsConfigOption = None,
 ) -> None:
     """Bundled payment per care pathway from episode costs (Winsorised mean less a discount)."""
-    from carelens.ingest.tables import Column, read_table, validate
-    from carelens.systems.aco import bundle_prices
-    from carelens.systems.config import load_config
+    from carelens.services.systems import bundle_prices
 
-    frame = read_table(episodes, ["pathway", "pathway_id", "stage", "cost_gbp"])
-    validate(
-        frame,
-        [
-            Column("pathway", "text"),
-            Column("pathway_id", "text"),
-            Column("stage", "text"),
-            Column("cost_gbp", "number", min_value=0),
-        ],
-        str(episodes),
-    )
-    prices = bundle_prices(frame.astype({"cost_gbp": float}), load_config(config))
+    prices = bundle_prices(episodes, config)
     print_frame(
         "bundled payments",
         prices,

@@ -19,9 +19,14 @@ def prepare_demo_store(out: Path, progress: Callable[[str], None] | None = None)
     """A fresh SQLite store in ``out`` with the packaged demo data loaded.
 
     The demo accounts are made after :func:`run_demo_jobs` (:func:`carelens.services.auth.create_demo_users`),
-    because the demo inspector is tied to assignments in the inspection plan those jobs save.
+    because the demo inspector is tied to assignments in the inspection plan those jobs save. The store
+    is created with its local administrator (:mod:`carelens.services.identity`), so the command line
+    works on it before anyone signs in.
     """
+    import getpass
+
     from carelens.demo.store import load_demo_store
+    from carelens.services.identity import create_with_store
     from carelens.store.engine import create_engine
     from carelens.store.migrate import ensure_schema
 
@@ -30,6 +35,7 @@ def prepare_demo_store(out: Path, progress: Callable[[str], None] | None = None)
     path.unlink(missing_ok=True)
     engine = create_engine(f"sqlite:///{path}")
     ensure_schema(engine)
+    create_with_store(engine, getpass.getuser())
     load_demo_store(engine, progress=progress)
     return engine
 
@@ -103,12 +109,12 @@ def run_demo_jobs(
     from carelens.demo.store import demo_loads
     from carelens.fund.scenario import load_scenario
     from carelens.fund.service import practice_loader, run_allocation, save_run
-    from carelens.ingest.tables import read_table
     from carelens.monitor.service import run_monitor
     from carelens.plan.programme import load_inputs, schedule
     from carelens.plan.regime import inadequate_without_special_measures, open_case, transition
     from carelens.plan.service import save_schedule
     from carelens.store import schema
+    from carelens.tables import read_table
 
     say = progress or (lambda _step: None)
     say("monitoring (earlier data)")

@@ -38,14 +38,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.config import FieldReader, packaged, read_mapping
+from carelens.config import packaged, read_settings
 from carelens.errors import InputError, Problem
 from carelens.model.organisations import OrgKind
 from carelens.monitor.comparison import Comparison, comparison_for
 from carelens.monitor.kernel import JUDGEMENT_COLUMNS, judge
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema
-from carelens.store.schema_fund import fund_intervention
+from carelens.store.schema_fund import fund_commissioner_assessment, fund_intervention
 
 RATINGS = ("outstanding", "good", "requires_improvement", "inadequate")
 """Best first; a rating's position is its severity."""
@@ -83,12 +83,13 @@ class AssessmentRules:
 
 def load_rules(path: str | Path | None = None) -> AssessmentRules:
     """Read the assessment rules (packaged defaults unless ``path`` is given)."""
-    document, source = read_mapping(Path(path) if path else packaged("fund", "assessment.yaml"))
-    r = FieldReader(source, document)
+    r = read_settings(path, packaged("fund", "assessment.yaml"))
     for dotted, why in RETIRED.items():
         r.retired(dotted, why)
+    if r.get("overall.rule", str, default="worst_of") != "worst_of":
+        r.problem("overall.rule", "must be worst_of (the overall rating is the worst of the parts)")
     share = {"minimum": 0.0, "maximum": 1.0}
-    required = r.get("overall.required", list)
+    required = r.get("overall.required", list, of=str)
     rules = AssessmentRules(
         outstanding_net_better=r.get("outcomes.outstanding_if_net_better_at_least", float, **share),
         ri_net_worse=r.get("outcomes.requires_improvement_if_net_worse_at_least", float, **share),
@@ -97,10 +98,10 @@ def load_rules(path: str | Path | None = None) -> AssessmentRules:
         inadequate_deficit=r.get("finance.inadequate_if_deficit_over", float, **share),
         running_costs_cap=r.get("finance.running_costs_over_allowance", str),
         leadership_caps=bool(r.get("leadership.cap_overall", bool, default=True)),
-        required=tuple(str(p) for p in required or ()),
+        required=tuple(required or ()),
         intervene_at=r.get("overall.intervene_at", str),
-        size_bands=tuple(float(b) for b in (r.get("size.bands", list, default=[]) or [])),
-        source=source,
+        size_bands=tuple(r.get("size.bands", list, default=[], of=float) or ()),
+        source=r.source,
     )
     for attribute, field_name in (
         ("running_costs_cap", "finance.running_costs_over_allowance"),
@@ -501,6 +502,43 @@ def record_intervention(
             },
         )
     return int(new_id)
+
+
+def record_assessments(engine: sa.Engine, scorecard: pd.DataFrame, year: int, user: str) -> list[int]:
+    """Record each commissioner's assessment of a year (overall, outcomes and finance ratings, reasons),
+    audited in one transaction: the evidence a commissioner intervention is closed on
+    (:mod:`carelens.plan.regime`). Returns the new ids, in scorecard order."""
+    if not (user or "").strip():
+        raise InputError(Problem("assessment", None, "user", "who records the assessment must be named"))
+    now = dt.datetime.now(dt.UTC)
+    ids = []
+    with engine.begin() as connection:
+        for row in scorecard.to_dict("records"):
+            values = dict(
+                commissioner_code=row["commissioner_code"],
+                year=year,
+                overall=row["overall"],
+                outcomes=row.get("outcomes_rating"),
+                finance=row.get("finance_rating"),
+                reasons=[str(r) for r in row["reasons"]],
+                user_name=user,
+                recorded_at=now,
+            )
+            new_id = int(
+                connection.execute(
+                    fund_commissioner_assessment.insert().values(**values)
+                ).inserted_primary_key[0]
+            )
+            repository.audit(
+                connection,
+                user,
+                "assessment.recorded",
+                fund_commissioner_assessment.name,
+                str(new_id),
+                {k: values[k] for k in ("commissioner_code", "year", "overall", "outcomes", "finance")},
+            )
+            ids.append(new_id)
+    return ids
 
 
 def interventions(engine: sa.Engine) -> pd.DataFrame:

@@ -147,7 +147,7 @@ def budget_summary(engine: sa.Engine, year: int | None = None) -> pd.DataFrame:
 def read_budgets(path) -> list[Budget]:
     """Budget lines from a CSV/Parquet file: commissioner_code, year (2024-25), kind, counterparty, name,
     amount_gbp, optional contribution_gbp. Every bad row is reported."""
-    from carelens.ingest.tables import Column, read_table, validate
+    from carelens.tables import Column, read_table, validate
 
     source = str(path)
     frame = read_table(path)

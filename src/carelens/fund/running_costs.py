@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from carelens.config import FieldReader, packaged, read_mapping
+from carelens.config import packaged, read_settings
 from carelens.errors import InputError, Problem
 from carelens.fund.scenario import parse_year, year_label
 
@@ -51,19 +51,16 @@ def default_rules_path() -> Path:
 
 def load_rules(path: str | Path | None = None) -> RunningCostRules:
     """Read the running-cost rules (packaged defaults unless ``path`` is given)."""
-    document, source = read_mapping(Path(path) if path else default_rules_path())
-    reader = FieldReader(source, document)
+    reader = read_settings(path, default_rules_path())
+    source = reader.source
+    # which figures are illustrative: documentation only
+    reader.get("illustrative", list, default=[], of=str)
     rates: dict[int, float] = {}
-    for key, value in (reader.get("allowance_per_head_gbp", dict) or {}).items():
+    for key, value in reader.numbers("allowance_per_head_gbp", minimum=0.0, exclusive=True).items():
         try:
-            year = parse_year(key, source, f"allowance_per_head_gbp.{key}")
+            rates[parse_year(key, source, f"allowance_per_head_gbp.{key}")] = value
         except InputError as error:
             reader.problems += error.problems
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            reader.problem(f"allowance_per_head_gbp.{key}", f"must be a number > 0, got {value!r}")
-        else:
-            rates[year] = float(value)
     rules = RunningCostRules(
         allowance_per_head_gbp=rates,
         small_population=reader.get("small_population", float, minimum=0.0),
@@ -132,7 +129,7 @@ def floor_summary(table: pd.DataFrame, year: int, rules: RunningCostRules) -> Fl
 
 def read_actuals(path: str | Path) -> pd.DataFrame:
     """Read actual running costs: columns commissioner_code, running_costs_gbp (and optional population)."""
-    from carelens.ingest.tables import Column, check_unique, read_table, validate
+    from carelens.tables import Column, check_unique, read_table, validate
 
     frame = read_table(path)
     columns = [Column("commissioner_code", "text"), Column("running_costs_gbp", "number", min_value=0)]

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from carelens.config import FieldReader
+from carelens.config import FieldReader, read_settings
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
@@ -126,21 +126,10 @@ def resolve_scenario_path(name_or_path: str | Path) -> Path:
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file (or a packaged scenario by name)."""
-    import yaml
-
     path = resolve_scenario_path(name_or_path)
-    source = str(path)
-    raw_bytes = path.read_bytes()
-    try:
-        document = yaml.safe_load(raw_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(Problem(source, None, None, f"not valid YAML: {exc}")) from None
-    reader = FieldReader(source, document if isinstance(document, dict) else {})
-    if not isinstance(document, dict):
-        reader.problem(None, "the file must be a mapping of fields")
-        reader.raise_if_any()
-    if reader.get("schema_version", int) != SCHEMA_VERSION:
-        reader.problem("schema_version", f"must be {SCHEMA_VERSION}")
+    reader = read_settings(path, version=SCHEMA_VERSION)
+    source = reader.source
+    description = reader.get("description", str, default="")
     name = reader.get("name", str)
     version = reader.get("version", int, minimum=1)
     year_text = reader.get("year", str)
@@ -157,13 +146,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         stream: reader.get(f"quantum_gbp.{stream}", float, minimum=0.0, exclusive=True) for stream in STREAMS
     }
     mff_default = reader.get("market_forces.default", float, minimum=0.0, exclusive=True, default=1.0)
-    mff = reader.get("market_forces.by_commissioner", dict, default={}) or {}
-    factors = {}
-    for code, value in mff.items():
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            reader.problem(f"market_forces.by_commissioner.{code}", f"must be a number > 0, got {value!r}")
-        else:
-            factors[str(code)] = float(value)
+    factors = reader.numbers("market_forces.by_commissioner", optional=True, minimum=0.0, exclusive=True)
     cap = reader.get("pace_of_change.under_target_cap", float, minimum=0.0, default=None, optional=True)
     baseline_year_text = reader.get("pace_of_change.baseline.year", str, default=None, optional=True)
     baseline_year = None
@@ -185,21 +168,21 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     )
     if (pace.baseline_year is None) != (pace.baseline_quantum_gbp is None):
         reader.problem("pace_of_change.baseline", "give both year and quantum_gbp, or neither")
-    illustrative = reader.get("illustrative", list, default=[]) or []
+    illustrative = reader.get("illustrative", list, default=[], of=str) or []
     reader.raise_if_any()
     return Scenario(
         name=name,
         version=version,
         year=year,
-        description=str(document.get("description", "")).strip(),
+        description=description.strip(),
         need=need,
         quantum_gbp=quantum,
         market_forces_default=mff_default,
         market_forces=factors,
         pace=pace,
         source=source,
-        sha256=hashlib.sha256(raw_bytes).hexdigest(),
-        illustrative=tuple(str(i) for i in illustrative),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        illustrative=tuple(illustrative),
     )
 
 
@@ -211,16 +194,12 @@ def _stream_need(reader: FieldReader, stream: str) -> StreamNeed:
     hi = reader.get(f"{prefix}.health_inequalities", float, minimum=0.0, maximum=1.0, default=0.0)
     weights: dict[str, float] = {}
     if stream == "core":
-        raw = reader.get(f"{prefix}.components", dict, default={}) or {}
-        for name, value in raw.items():
-            if name not in COMPONENTS:
-                reader.problem(
-                    f"{prefix}.components.{name}", f"unknown component; choose from {', '.join(COMPONENTS)}"
-                )
-            elif not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                reader.problem(f"{prefix}.components.{name}", f"must be a number >= 0, got {value!r}")
-            else:
-                weights[name] = float(value)
+        weights = reader.numbers(f"{prefix}.components", optional=True, minimum=0.0)
+        for name in [name for name in weights if name not in COMPONENTS]:
+            reader.problem(
+                f"{prefix}.components.{name}", f"unknown component; choose from {', '.join(COMPONENTS)}"
+            )
+            del weights[name]
         if method == "components" and not sum(weights.values()) > 0:
             reader.problem(
                 f"{prefix}.components", "method 'components' needs weights that sum to more than 0"

@@ -45,10 +45,10 @@ class Scope(StrEnum):
     """No organisation."""
     OWN = "own"
     """The actor's own organisations (and the sites they run): a provider's, an inspector's assigned
-    organisations."""
+    organisations. Never an inspection plan."""
     ASSIGNED = "assigned"
-    """For inspection plans: the inspections assigned to the actor (an inspector), and those of the
-    organisations it is tied to; for organisations, the same as OWN."""
+    """The actor's assignments (an inspector's): the organisations it is tied to, as OWN, and the
+    inspections assigned to it or of an organisation it is itself tied to (not of the sites those run)."""
     AREA = "area"
     """The actor's commissioner area: itself, its practices, its sub-areas and contracted providers."""
     SECTOR = "sector"
@@ -82,8 +82,38 @@ class RoleRules:
             "every place, budget what-if) needs ALL. Published review reports are open to everyone."
         },
     )
+    board_cases: Scope = field(
+        default=Scope.NONE,
+        metadata={
+            "doc": "Organisations whose national-board failure-regime cases (NHS trust oversight, commissioner "
+            "interventions) and their recovery actions it sees. The regulator's own cases (providers) follow "
+            "inspection_plans."
+        },
+    )
+    escalations: Scope = field(
+        default=Scope.NONE,
+        metadata={
+            "doc": "Organisations whose overdue failure-regime cases, of every regime, are on its list of "
+            "escalations due (besides the overdue cases it sees by the regimes' own rules)."
+        },
+    )
+    regime_changes: bool = field(
+        default=False,
+        metadata={
+            "doc": "May open, move and escalate failure-regime cases and record their recovery actions, for "
+            "the organisations the regime's rule reaches (inspection_plans for the regulator's cases, "
+            "board_cases for the national board's)."
+        },
+    )
     audit_log: bool = field(default=False, metadata={"doc": "May read the audit log."})
     manage_users: bool = field(default=False, metadata={"doc": "May create users and change their roles."})
+    service_details: bool = field(
+        default=False,
+        metadata={
+            "doc": "May see how the service is run: where the store is (a monitoring run's source: a file "
+            "path, or a database's user, host and name; never a password)."
+        },
+    )
 
 
 ROLE_RULES: dict[Role, RoleRules] = {
@@ -91,11 +121,42 @@ ROLE_RULES: dict[Role, RoleRules] = {
     Role.PROVIDER: RoleRules(Scope.OWN, Scope.NONE, Scope.NONE),
     Role.COMMISSIONER: RoleRules(Scope.AREA, Scope.AREA, Scope.NONE, local_systems=Scope.AREA),
     Role.INSPECTOR: RoleRules(Scope.OWN, Scope.OWN, Scope.ASSIGNED),
-    Role.ANALYST: RoleRules(Scope.ALL, Scope.ALL, Scope.ALL, local_systems=Scope.ALL),
-    Role.CHIEF_INSPECTOR: RoleRules(Scope.SECTOR, Scope.SECTOR, Scope.SECTOR, local_systems=Scope.ALL),
-    Role.NATIONAL_BOARD: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
+    Role.ANALYST: RoleRules(
+        Scope.ALL,
+        Scope.ALL,
+        Scope.ALL,
+        local_systems=Scope.ALL,
+        board_cases=Scope.ALL,
+        escalations=Scope.ALL,
+    ),
+    Role.CHIEF_INSPECTOR: RoleRules(
+        Scope.SECTOR,
+        Scope.SECTOR,
+        Scope.SECTOR,
+        local_systems=Scope.ALL,
+        escalations=Scope.SECTOR,
+        regime_changes=True,
+    ),
+    Role.NATIONAL_BOARD: RoleRules(
+        Scope.ALL,
+        Scope.ALL,
+        Scope.NONE,
+        local_systems=Scope.ALL,
+        board_cases=Scope.ALL,
+        escalations=Scope.ALL,
+        regime_changes=True,
+    ),
     Role.ADMIN: RoleRules(
-        Scope.ALL, Scope.ALL, Scope.ALL, local_systems=Scope.ALL, audit_log=True, manage_users=True
+        Scope.ALL,
+        Scope.ALL,
+        Scope.ALL,
+        local_systems=Scope.ALL,
+        board_cases=Scope.ALL,
+        escalations=Scope.ALL,
+        regime_changes=True,
+        audit_log=True,
+        manage_users=True,
+        service_details=True,
     ),
     Role.POLICY_MAKER: RoleRules(Scope.ALL, Scope.ALL, Scope.NONE, local_systems=Scope.ALL),
 }
@@ -106,7 +167,11 @@ confidential dates of unannounced visits. Local system reviews (``local_systems`
 work directed by the Secretary of State: analysts and chief inspectors (reviews cross every sector),
 administrators, the national board and policy makers (the review programme's budget what-if) see it
 all; a commissioner the places and ACOs in its area; providers, inspectors and the public the
-published review reports only."""
+published review reports only. Failure-regime cases belong to the regulator (providers: its
+``inspection_plans`` rule) or to the national board (NHS trust oversight and commissioner interventions:
+``board_cases``); chief inspectors, the national board and administrators act on those in reach
+(``regime_changes``); overdue cases of every regime are on the chief inspector's (its sector) and the
+national board's lists (``escalations``)."""
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from carelens.config import FieldReader, read_settings
 from carelens.errors import InputError, Problem
 
 SCHEMA_VERSION = 1
@@ -60,6 +61,22 @@ class KeyQuestion(StrEnum):
     CARING = "caring"
     RESPONSIVE = "responsive"
     WELL_LED = "well_led"
+
+
+MONITORING_CHARTS = ("xmr", "run", "p", "pp", "u", "up")
+"""Control charts the monitoring pass can draw of an indicator's series (docs/methods/spc.md)."""
+
+
+@dataclass(frozen=True)
+class CusumAlert:
+    """A CUSUM alert on an indicator's observed against expected counts per period (docs/methods/cusum.md)."""
+
+    odds_ratio: float = 2.0
+    """The change in the rate of events to detect: above 1 when lower is better, below 1 when higher is."""
+    false_alarm_rate: float = 0.05
+    """Chance that an organisation performing as expected signals at all over its periods."""
+    reset: bool = True
+    """Restart the chart from 0 after a signal."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,38 @@ class IndicatorDefinition:
             "bands that users may look up (optional)."
         },
     )
+    chart: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Control chart the monitoring pass draws of each organisation's series: xmr (the default), "
+            "run, p or pp (Laney p') for proportions, u or up (Laney u') for rates and ratios; p and u charts "
+            "chart the counts themselves (optional)."
+        },
+    )
+    cusum: CusumAlert | None = field(
+        default=None,
+        metadata={
+            "doc": "A CUSUM alert on observed against expected counts per period (indirectly standardised "
+            "ratios): a mapping of odds_ratio (default 2), false_alarm_rate (default 0.05) and reset "
+            "(default true); a signal in the latest periods makes the flag an elevated risk (optional)."
+        },
+    )
+
+
+UNDECLARED_LEFT_OUT = ("chart", "cusum")
+"""Optional monitoring fields left out of the stored form of a definition that does not declare them, so
+that definitions stored before these fields existed (and monitoring runs' inputs digests) read the same."""
+
+
+def definition_json(definition: IndicatorDefinition) -> dict[str, Any]:
+    """A definition as stored with its observations and digested by monitoring runs: text, numbers, lists."""
+    out: dict[str, Any] = {}
+    for name, value in asdict(definition).items():
+        if value is None and name in UNDECLARED_LEFT_OUT:
+            continue
+        value = getattr(value, "value", value)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 FIELD_DOCS: dict[str, str] = {f.name: f.metadata["doc"] for f in fields(IndicatorDefinition)}
@@ -135,45 +184,30 @@ def default_indicator_files() -> list[Path]:
 def load_indicators(paths: Iterable[str | Path] | None = None) -> dict[str, IndicatorDefinition]:
     """Read and validate indicator YAML files (the packaged ones by default), keyed by indicator id.
 
-    Raises :class:`InputError` listing every problem: unreadable file, wrong schema version, unknown
-    or missing field, bad value, duplicate id. Rows in problems number indicators within a file from 1.
+    Each file is read by :class:`carelens.config.FieldReader`. Raises :class:`InputError` listing every
+    problem: unreadable file, wrong schema version, unknown or missing field, bad value, duplicate id.
+    Rows in problems number indicators within a file from 1.
     """
-    import yaml
-
     problems: list[Problem] = []
     found: dict[str, IndicatorDefinition] = {}
     seen_in: dict[str, str] = {}
     for path in default_indicator_files() if paths is None else [Path(p) for p in paths]:
-        source = str(path)
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            problems.append(Problem(source, None, None, f"cannot read indicator file: {exc}"))
+            reader = read_settings(path, version=SCHEMA_VERSION)
+        except InputError as error:
+            problems += error.problems
             continue
-        if not isinstance(document, dict) or not isinstance(document.get("indicators"), list):
-            problems.append(
-                Problem(source, None, "indicators", "file must be a mapping with a list 'indicators'")
-            )
-            continue
-        if document.get("schema_version") != SCHEMA_VERSION:
-            problems.append(
-                Problem(
-                    source,
-                    None,
-                    "schema_version",
-                    f"must be {SCHEMA_VERSION}, got {document.get('schema_version')!r}",
-                )
-            )
-            continue
-        for number, entry in enumerate(document["indicators"], start=1):
-            definition, entry_problems = _parse(entry, source, number)
-            problems += entry_problems
+        listed = reader.get("indicators", list) or []
+        reader.check_unknown()
+        problems += reader.problems
+        for number, entry in enumerate(listed, start=1):
+            definition = _parse(FieldReader(reader.source, entry, problems=problems, row=number), entry)
             if definition is None:
                 continue
             if definition.id in found:
                 problems.append(
                     Problem(
-                        source,
+                        reader.source,
                         number,
                         "id",
                         f"duplicate indicator id {definition.id!r} (also in {seen_in[definition.id]})",
@@ -181,59 +215,101 @@ def load_indicators(paths: Iterable[str | Path] | None = None) -> dict[str, Indi
                 )
                 continue
             found[definition.id] = definition
-            seen_in[definition.id] = source
+            seen_in[definition.id] = reader.source
     if problems:
         raise InputError(problems)
     return found
 
 
-def _parse(entry: Any, source: str, number: int) -> tuple[IndicatorDefinition | None, list[Problem]]:
+def _parse(r: FieldReader, entry: Any) -> IndicatorDefinition | None:
+    """One indicator definition (``None`` after recording its problems in ``r``)."""
     if not isinstance(entry, dict):
-        return None, [Problem(source, number, None, "an indicator must be a mapping of field: value")]
-    problems = [Problem(source, number, str(k), "unknown field") for k in entry if k not in FIELD_DOCS]
+        r.problem(None, "an indicator must be a mapping of field: value")
+        return None
+    before = len(r.problems)
     values: dict[str, Any] = {}
     for spec in fields(IndicatorDefinition):
-        name = spec.name
-        if name not in entry or entry[name] is None:
-            if spec.default is not MISSING:
-                continue
-            problems.append(Problem(source, number, name, "required field is missing"))
-            continue
-        raw = entry[name]
-        try:
-            values[name] = _convert(name, raw)
-        except ValueError as exc:
-            problems.append(Problem(source, number, name, str(exc)))
-    if problems:
-        return None, problems
-    return IndicatorDefinition(**values), []
+        value = _read(r, spec.name, optional=spec.default is not MISSING)
+        if value is not None:
+            values[spec.name] = value
+    r.check_unknown()
+    _check_monitoring(r, values)
+    return IndicatorDefinition(**values) if len(r.problems) == before else None
 
 
-def _convert(name: str, raw: Any) -> Any:
+def _check_monitoring(r: FieldReader, values: dict[str, Any]) -> None:
+    """Record a chart or CUSUM alert that does not suit the indicator's value type or polarity."""
+    value_type, polarity = values.get("value_type"), values.get("polarity")
+    chart, alert = values.get("chart"), values.get("cusum")
+    if chart in ("p", "pp") and value_type not in (None, ValueType.PROPORTION):
+        r.problem("chart", f"a {chart} chart is for proportions")
+    if chart in ("u", "up") and value_type == ValueType.PROPORTION:
+        r.problem("chart", f"a {chart} chart is for rates and ratios")
+    if alert is not None:
+        if value_type not in (None, ValueType.INDIRECTLY_STANDARDISED_RATIO):
+            r.problem("cusum", "needs expected counts: only for indirectly_standardised_ratio indicators")
+        adverse = {
+            Polarity.LOWER_IS_BETTER: alert.odds_ratio > 1,
+            Polarity.HIGHER_IS_BETTER: alert.odds_ratio < 1,
+        }
+        if polarity is not None and not adverse.get(polarity, False):
+            r.problem(
+                "cusum",
+                "odds_ratio must look for the adverse change: above 1 when lower is better, below 1 when "
+                "higher is better (not for neutral indicators)",
+            )
+
+
+def _read(r: FieldReader, name: str, optional: bool) -> Any:
+    """Field ``name`` of an indicator, checked and converted (``None``: absent, or a problem recorded)."""
     if name in _ENUMS:
         allowed = _ENUMS[name]
-        if raw not in set(allowed):
+        raw = r.get(name, str, optional=optional)
+        if raw is not None and raw not in set(allowed):
             what = " (the value types carelens can compare with peers)" if name == "value_type" else ""
-            raise ValueError(f"{raw!r} is not one of: {', '.join(allowed)}{what}")
-        return allowed(raw)
-    if name == "id":
-        if not isinstance(raw, str) or not _ID.match(raw):
-            raise ValueError(
-                f"{raw!r} must be lower-case letters, digits and underscores, starting with a letter"
-            )
-        return raw
+            r.problem(name, f"{raw!r} is not one of: {', '.join(allowed)}{what}")
+            return None
+        return None if raw is None else allowed(raw)
     if name in ("version", "judged_periods"):
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-            raise ValueError(f"{raw!r} must be a whole number ≥ 1")
-        return raw
+        return r.get(name, int, minimum=1, optional=optional)
     if name == "levels":
-        if not isinstance(raw, list) or not raw:
-            raise ValueError("must be a non-empty list of numbers")
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) and 0 < x < 1 for x in raw):
-            raise ValueError(f"{raw!r}: every level must be a number strictly between 0 and 1")
-        if list(raw) != sorted(set(raw)):
-            raise ValueError(f"{raw!r} must be ascending without repeats")
-        return tuple(float(x) for x in raw)
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError("must be non-empty text")
-    return raw.strip()
+        levels = r.get(name, list, of=float, optional=optional)
+        if levels is None:
+            return None
+        if not levels or not all(0 < x < 1 for x in levels) or levels != sorted(set(levels)):
+            r.problem(
+                name, f"{levels!r}: must be numbers strictly between 0 and 1, ascending without repeats"
+            )
+            return None
+        return tuple(levels)
+    if name == "chart":
+        return r.get(name, str, optional=optional, choices=MONITORING_CHARTS)
+    if name == "cusum":
+        return _cusum_alert(r, optional)
+    text = r.get(name, str, optional=optional)
+    if text is not None and not text.strip():
+        r.problem(name, "must be non-empty text")
+        return None
+    if name == "id" and text is not None and not _ID.match(text):
+        r.problem(
+            name, f"{text!r} must be lower-case letters, digits and underscores, starting with a letter"
+        )
+        return None
+    return None if text is None else text.strip()
+
+
+def _cusum_alert(r: FieldReader, optional: bool) -> CusumAlert | None:
+    """The ``cusum`` section of an indicator (``None``: absent, or a problem recorded)."""
+    if r.document.get("cusum") is None:  # absent, or null
+        r.known("cusum")
+        return None
+    before = len(r.problems)
+    alert = r.section("cusum", optional)
+    odds_ratio = alert.get("odds_ratio", float, minimum=0.0, exclusive=True, default=CusumAlert.odds_ratio)
+    if odds_ratio == 1:
+        alert.problem("odds_ratio", "must be a positive number other than 1")
+    rate = alert.get(
+        "false_alarm_rate", float, minimum=0.001, maximum=0.999, default=CusumAlert.false_alarm_rate
+    )
+    reset = alert.get("reset", bool, default=CusumAlert.reset)
+    return CusumAlert(odds_ratio, rate, reset) if len(r.problems) == before else None

@@ -73,6 +73,9 @@ class RelationshipKind(StrEnum):
     ORGANISATION_REGION = "organisation_region"
     """subject = an inspected provider or site (NHS trust, independent provider, hospital location or care
     home), object = the NHS England region it is overseen in (for a trust: the ODS national grouping)."""
+    ORGANISATION_ICB = "organisation_icb"
+    """subject = an NHS trust or other provider, object = the integrated care board ODS places it in (its
+    high-level health geography)."""
     LOCAL_AUTHORITY_AREA = "local_authority_area"
     """subject = any organisation, object = the local authority whose area it lies in."""
     CONTRACT = "contract"
@@ -102,6 +105,7 @@ RELATIONSHIP_ENDPOINTS: dict[RelationshipKind, tuple[frozenset[OrgKind], frozens
     ),
     RelationshipKind.COMMISSIONER_REGION: (frozenset({OrgKind.COMMISSIONER}), frozenset({OrgKind.REGION})),
     RelationshipKind.ORGANISATION_REGION: (PROVIDERS | SITES, frozenset({OrgKind.REGION})),
+    RelationshipKind.ORGANISATION_ICB: (PROVIDERS, frozenset({OrgKind.COMMISSIONER})),
     RelationshipKind.LOCAL_AUTHORITY_AREA: (ANY, frozenset({OrgKind.LOCAL_AUTHORITY})),
     RelationshipKind.CONTRACT: (frozenset({OrgKind.COMMISSIONER}), PROVIDERS | SITES | {OrgKind.GP_PRACTICE}),
     RelationshipKind.PLACE_MEMBER: (ANY, frozenset({OrgKind.PLACE})),
@@ -116,6 +120,7 @@ ONE_AT_A_TIME: dict[RelationshipKind, str] = {
     RelationshipKind.PRACTICE_COMMISSIONER: "subject",
     RelationshipKind.COMMISSIONER_REGION: "subject",
     RelationshipKind.ORGANISATION_REGION: "subject",
+    RelationshipKind.ORGANISATION_ICB: "subject",
     RelationshipKind.LOCAL_AUTHORITY_AREA: "subject",
 }
 """Relationships that hold one at a time for the named side (a location has one provider, a practice

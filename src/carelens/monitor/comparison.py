@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from scipy import stats as sps
 
-from carelens.model.indicators import COMPARABLE_VALUE_TYPES
+from carelens.model.indicators import COMPARABLE_VALUE_TYPES, CusumAlert
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats.intervals import z_for_level
 
@@ -47,8 +47,9 @@ assert set(FUNNEL_KIND) == set(COMPARABLE_VALUE_TYPES), "every comparable value 
 ADVERSE_SIGN = {"lower_is_better": 1.0, "higher_is_better": -1.0, "neutral": 0.0}
 """Sign turning z into the adverse direction (high values are bad when lower is better)."""
 
-VERDICTS = ("worse", "better", "as expected", "higher", "lower", "not compared")
-"""Verdict texts: ``higher``/``lower`` are for neutral indicators (no better direction)."""
+VERDICTS = ("worse", "better", "as expected", "higher", "lower", "not compared", "not assessed")
+"""Verdict texts: ``higher``/``lower`` are for neutral indicators (no better direction); ``not assessed``
+is a figure that failed a data-quality check (docs/methods/data-quality.md)."""
 DIRECTIONS = ("higher", "lower", "within")
 """Where a compared value lies against the verdict level's limits."""
 
@@ -81,6 +82,13 @@ class Comparison:
     """Fewest comparable organisations a funnel needs; fewer and nobody in it is compared."""
     judged_periods: int | None = 1
     """How many of the indicator's latest periods are judged and stored (None: every period)."""
+    chart: str = "xmr"
+    """The control chart of each organisation's series (the definition's ``chart``; docs/methods/spc.md)."""
+    cusum: CusumAlert | None = None
+    """The definition's CUSUM alert, if any (docs/methods/cusum.md)."""
+    implausible_zero_above: float | None = None
+    """Data-quality check 'implausible zero': a numerator of 0 against a denominator above this is missing
+    data, so the row is not assessed (None: no such rule; docs/methods/data-quality.md)."""
 
     @property
     def is_rate(self) -> bool:
@@ -168,7 +176,17 @@ def comparison_for(indicator_id: str, definition, settings: MonitorSettings) -> 
         else settings.min_denominator,
         min_units=settings.min_units,
         judged_periods=int(get("judged_periods") or 0) or settings.history_periods,
+        chart=text("chart", "xmr"),
+        cusum=_cusum_alert(get("cusum")),
+        implausible_zero_above=settings.data_quality.implausible_zero.get(indicator_id),
     )
+
+
+def _cusum_alert(value) -> CusumAlert | None:
+    """A definition's CUSUM alert, from the dataclass or its stored JSON mapping."""
+    if value is None or isinstance(value, CusumAlert):
+        return value
+    return CusumAlert(**value)
 
 
 def comparisons_for(definitions: Mapping, settings: MonitorSettings) -> dict[str, Comparison]:

@@ -211,14 +211,21 @@ class EmbeddedEngine:
 
 @contextmanager
 def engine_for(
-    settings: EngineSettings, name: str | None = None, spark_master: str | None = None, workers: int = 1
+    settings: EngineSettings,
+    engine: Engine | str | None = None,
+    spark_master: str | None = None,
+    workers: int = 1,
 ) -> Iterator[Engine]:
-    """The engine a pass runs on: ``name`` (default ``settings.name``), with Spark on ``spark_master``
-    (default ``settings.spark_master``) and the embedded engine with ``workers`` processes. A Spark
-    session started here is stopped when the block ends, whatever happens."""
+    """The engine a pass runs on: ``engine`` itself when one is given, else the one named ``engine``
+    (default ``settings.name``): Spark on ``spark_master`` (default ``settings.spark_master``), or the
+    embedded engine with ``workers`` processes. A Spark session started here is stopped when the block
+    ends, whatever happens."""
     from carelens.errors import InputError, Problem
 
-    name = name or settings.name
+    if engine is not None and not isinstance(engine, str):
+        yield engine
+        return
+    name = engine or settings.name
     if name not in ENGINES:
         raise InputError(
             Problem("engine", None, "engine.name", f"must be {' or '.join(ENGINES)}, got {name!r}")

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from carelens.errors import InputError, Problem
-from carelens.ingest.tables import MAX_PROBLEMS_PER_CHECK, Column, check_unique, validate
 from carelens.stats.funnel import (
     ASSESSMENT_LABELS,
     DEFAULT_LEVELS,
@@ -32,6 +31,7 @@ from carelens.stats.funnel import (
 )
 from carelens.stats.groups import Groups
 from carelens.stats.intervals import level_label
+from carelens.tables import MAX_PROBLEMS_PER_CHECK, Column, check_unique, not_above_problems, validate
 
 
 def funnel_columns(levels: Sequence[float], by: Sequence[str] = ()) -> list[str]:
@@ -77,6 +77,7 @@ def funnel_table(
     round_expected: bool = False,
     adjust_when: AdjustWhen = "tau2_positive",
     limits: LimitMethod = "stabilised",
+    aggregate: bool = False,
 ) -> pd.DataFrame:
     """One row per unit (per ``by`` group) with its value, target, z-scores, limits per level and flag.
 
@@ -86,11 +87,26 @@ def funnel_table(
     Raises :class:`InputError` listing every problem with its file (``source``), row and column.
     Options are those of :func:`carelens.stats.funnel.funnel`. Columns: :func:`funnel_columns`; rows keep
     the input order.
+
+    ``aggregate``: the rows are records (patients, episodes, months...), several per unit and group; their
+    numerators and denominators are summed per unit and ``by`` group (one output row each, in order of
+    first appearance) instead of refusing duplicates. Each record is checked as above, except that a
+    denominator may be 0 as long as the unit's total is not.
     """
     source = source or frame.attrs.get("source", "input")
     by = list(by)
-    numbers = _validate(frame, type, numerator, denominator, unit, by, source)
+    numbers = _validate(frame, type, numerator, denominator, unit, by, source, aggregate)
     o, d = numbers[numerator], numbers[denominator]
+    rows = np.arange(len(frame))  # the input row behind each output row
+    if aggregate:
+        frame, o, d, rows = _aggregate(frame, o, d, [unit, *by], denominator, source)
+    if round_expected:
+        zero = np.flatnonzero(np.round(d, 2) == 0)[:MAX_PROBLEMS_PER_CHECK]
+        if len(zero):
+            raise InputError(
+                Problem(source, int(rows[i]) + 1, denominator, f"{d[i]:g} rounds to 0 at 2 decimals")
+                for i in zero
+            )
     groups = Groups.from_keys(*(frame[c] for c in by), size=len(frame)) if by else Groups.single(len(frame))
     result = funnel(
         o,
@@ -171,15 +187,60 @@ def summarise_funnels(table: pd.DataFrame, by: Sequence[str] = ()) -> FunnelSumm
     )
 
 
+def _aggregate(
+    frame: pd.DataFrame, o: np.ndarray, d: np.ndarray, keys: list[str], denominator: str, source: str
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Records summed per key combination: the keys of each combination's first record, its numerator and
+    denominator totals, and the index of that first record. A total denominator of 0 is reported on the
+    combination's first record."""
+    codes = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    n_units = int(codes.max()) + 1 if len(codes) else 0
+    _, first = np.unique(codes, return_index=True)  # groups are numbered by first appearance
+    total_o = np.bincount(codes, weights=o, minlength=n_units)
+    total_d = np.bincount(codes, weights=d, minlength=n_units)
+    empty = np.flatnonzero(total_d <= 0)[:MAX_PROBLEMS_PER_CHECK]
+    if len(empty):
+        records = np.bincount(codes, minlength=n_units)
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    int(first[g]) + 1,
+                    denominator,
+                    "total denominator of "
+                    + ", ".join(f"{k}={frame[k].iloc[first[g]]}" for k in keys)
+                    + f" over its {records[g]:,} record(s) is 0",
+                )
+                for g in empty
+            ]
+        )
+    units = frame[keys].iloc[first].reset_index(drop=True)
+    units.attrs = frame.attrs
+    return units, total_o, total_d, first
+
+
 def _validate(
-    frame: pd.DataFrame, kind: str, numerator: str, denominator: str, unit: str, by: list[str], source: str
+    frame: pd.DataFrame,
+    kind: str,
+    numerator: str,
+    denominator: str,
+    unit: str,
+    by: list[str],
+    source: str,
+    aggregate: bool = False,
 ) -> dict[str, np.ndarray]:
     """Check every input rule, collect every problem, then raise them together (or return the numbers)."""
     declared = [
         Column(numerator, kind="count"),
         # SHMI's expected deaths are real numbers; a proportion's denominator is a count; a ratio of
-        # counts may sit on a count or on an exposure (e.g. person-years): positive either way.
-        Column(denominator, kind="count" if kind == "pr" else "number", positive=True),
+        # counts may sit on a count or on an exposure (e.g. person-years): positive either way (records
+        # being summed may be 0, their total may not).
+        Column(
+            denominator,
+            kind="count" if kind == "pr" else "number",
+            positive=not aggregate,
+            min_value=0 if aggregate else None,
+        ),
         Column(unit, kind="text"),
         *(Column(c, kind="text") for c in by),
     ]
@@ -190,26 +251,13 @@ def _validate(
     except InputError as exc:
         problems += exc.problems
     keys = [unit, *by]
-    if all(k in frame.columns for k in keys):
+    if not aggregate and all(k in frame.columns for k in keys):
         try:
             check_unique(frame, keys, source=source)
         except InputError as exc:
             problems += exc.problems
-    if kind == "pr" and numerator in frame.columns and denominator in frame.columns:
-        # checked on whatever parses as a number, so this is reported alongside the other problems
-        o = pd.to_numeric(frame[numerator], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        n = pd.to_numeric(frame[denominator], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        over = np.flatnonzero(o > n)[:MAX_PROBLEMS_PER_CHECK]
-        problems += [
-            Problem(
-                source,
-                int(i) + 1,
-                numerator,
-                f"numerator {o[i]:g} exceeds denominator {denominator!r} = {n[i]:g} "
-                "(a proportion cannot exceed 1)",
-            )
-            for i in over
-        ]
+    if kind == "pr":
+        problems += not_above_problems(frame, numerator, denominator, source)
     if problems:
         raise InputError(problems)
     assert numbers is not None

@@ -10,7 +10,6 @@ commissioner is not known is compared within an "unknown" group.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import multiprocessing
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.model.indicators import load_indicators
+from carelens.model.indicators import definition_json, load_indicators
 from carelens.monitor.comparison import Comparison, comparisons_for
 from carelens.monitor.kernel import INPUT_COLUMNS
 from carelens.monitor.settings import MonitorSettings
@@ -71,13 +70,7 @@ class ObservationReader:
 
 def definition_dict(definition) -> dict:
     """An indicator definition (dataclass or its stored JSON dict) as a plain dict of text and numbers."""
-    if isinstance(definition, dict):
-        return dict(definition)
-    out = {}
-    for name, value in dataclasses.asdict(definition).items():
-        value = getattr(value, "value", value)
-        out[name] = list(value) if isinstance(value, tuple) else value
-    return out
+    return dict(definition) if isinstance(definition, dict) else definition_json(definition)
 
 
 # --- SQL store ------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ nothing else. For each indicator the comparison period is its latest period in t
    indicators are compared but not scored;
 4. benchmark against England (Fingertips, docs/methods/benchmarking.md): the value's confidence interval
    (Wilson, or Byar/exact Poisson) wholly above / below / around the England value;
-5. SPC (:func:`carelens.stats.spc.xmr`) on each organisation's series; an alert is a special cause of
-   concern among the latest ``spc_latest_points`` periods of the indicator.
+5. SPC (:func:`carelens.stats.spc.xmr`, or the chart the definition declares: a run chart, or a p, p′, u
+   or u′ chart of the counts) on each organisation's series; an alert is a special cause of concern among
+   the latest ``spc_latest_points`` periods of the indicator.
 
 Judgements are kept for each indicator's latest ``judged_periods`` periods (its comparison's: the
 definition's, else the monitoring settings' ``history_periods``; all periods for :func:`judge`): the same funnels as step 2, with their limits, for every organisation
@@ -47,21 +48,24 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from carelens.model.data_quality import IMPLAUSIBLE_ZERO, implausible_zero
 from carelens.monitor.comparison import DIRECTIONS, VERDICTS, Comparison, level_for_z
 from carelens.monitor.settings import MonitorSettings
-from carelens.stats import spc
+from carelens.stats import control_charts, run_chart, spc
 from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
 from carelens.stats.groups import Groups
 from carelens.stats.intervals import poisson_limits, wilson
 
 FLAG_LABELS = {
+    -3: "not assessed",
     -2: "not scored",
     -1: "insufficient data",
     0: "no evidence of risk",
     1: "risk",
     2: "elevated risk",
 }
-"""Flag text by code. Codes 0-2 are applicable to the risk score; -1 and -2 are not."""
+"""Flag text by code. Codes 0-2 are applicable to the risk score; -1 to -3 are not ("not assessed": the
+latest figure failed a data-quality check)."""
 
 REASONS = (
     "",
@@ -74,6 +78,7 @@ REASONS = (
     "too few comparable peers in the funnel",
     "no events among peers",
     "neutral polarity: compared, not scored",
+    IMPLAUSIBLE_ZERO.reason,
 )
 """Why a row has its flag (index = reason code)."""
 (
@@ -87,7 +92,10 @@ REASONS = (
     _R_FEW_PEERS,
     _R_NO_EVENTS,
     _R_NEUTRAL,
+    _R_IMPLAUSIBLE_ZERO,
 ) = range(len(REASONS))
+NOT_ASSESSED = np.array([_R_IMPLAUSIBLE_ZERO], dtype=np.int8)
+"""Reasons that make a figure "not assessed" (a failed data-quality check) rather than "not compared"."""
 
 BENCHMARK_LABELS = {
     "lower_is_better": {-1: "better", 0: "similar", 1: "worse", 9: "not compared"},
@@ -409,8 +417,10 @@ class _Eligibility:
 
 
 def eligibility(o: np.ndarray, d: np.ndarray, e: np.ndarray, spec: Comparison) -> _Eligibility:
-    """Step 1, small numbers: a value is eligible only with valid counts and enough behind it (a
-    denominator, or an expected count for ratios, of at least the comparison's minimum)."""
+    """Step 1, data quality and small numbers: a value is eligible only with valid counts that pass the
+    data-quality checks (docs/methods/data-quality.md; a failing row has no value, so it is never
+    compared, charted or benchmarked) and enough behind it (a denominator, or an expected count for
+    ratios, of at least the comparison's minimum)."""
     with np.errstate(invalid="ignore"):
         if spec.is_ratio:
             valid = np.isfinite(o) & (o >= 0) & np.isfinite(e) & (e > 0)
@@ -423,6 +433,9 @@ def eligibility(o: np.ndarray, d: np.ndarray, e: np.ndarray, spec: Comparison) -
     reason = np.full(len(o), _R_NONE, dtype=np.int8)
     reason[~big_enough] = _R_EXPECTED if spec.is_ratio else _R_DENOMINATOR
     reason[~valid] = _R_INVALID
+    failed = implausible_zero(o, d, spec.implausible_zero_above) & valid
+    reason[failed] = _R_IMPLAUSIBLE_ZERO
+    valid &= ~failed
     with np.errstate(invalid="ignore", divide="ignore"):
         value = o / np.where(valid, e if spec.is_ratio else d, 1.0)
     value[~valid] = np.nan
@@ -464,6 +477,7 @@ def flags_of(
     why[flag == 1] = _R_RISK
     why[flag == 2] = _R_ELEVATED
     why[flag == -2] = _R_NEUTRAL
+    flag[np.isin(why, NOT_ASSESSED)] = -3
     return flag, why
 
 
@@ -567,6 +581,13 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
         if settings.spc_measure == "relative"
         else (checked.value, checked.eligible)
     )
+    counts = sizes = None
+    if spec.chart in COUNT_CHARTS:  # p and u charts chart the counts themselves, whatever spc.measure says
+        size = e if spec.is_ratio else d
+        with np.errstate(invalid="ignore"):
+            usable = checked.eligible & np.isfinite(o) & (size > 0) & ((o <= size) | (spec.kind != "pr"))
+        counts, sizes = np.where(usable, o, np.nan), np.where(usable, size, np.nan)
+        charted = (counts / sizes, usable)
     spc_out = _control_charts(  # 5. z = -inf (O = 0) cannot be charted
         np.where(charted[1] & np.isfinite(charted[0]), charted[0], np.nan),
         series,
@@ -576,6 +597,8 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
         r,
         spec,
         settings,
+        counts,
+        sizes,
     )
     reported = np.where(checked.eligible[r] & has_latest, r, -1)
     latest_eligible = np.flatnonzero(when.at_latest & checked.eligible)
@@ -642,9 +665,13 @@ def _control_charts(
     last_row: np.ndarray,
     spec: Comparison,
     settings: MonitorSettings,
+    counts: np.ndarray | None = None,
+    sizes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Step 5: an XmR chart of each series' ``measure``, in chunks of whole series; per series the
-    latest phase's mean and limits, the variation icon and whether (and by which rule) it alerts."""
+    """Step 5: the indicator's control chart (``spec.chart``: XmR of ``measure`` by default, a run chart of
+    it, or a p, p′, u or u′ chart of ``counts`` over ``sizes``) of each series, in chunks of whole series;
+    per series the latest phase's centre and limits, the variation icon and whether (and by which rule)
+    it alerts."""
     n_series = len(last_row)
     gap = np.zeros(len(measure), dtype=bool)
     gap[1:] = ~first[1:] & (position[1:] - position[:-1] > 1)
@@ -658,9 +685,8 @@ def _control_charts(
     series_start = np.r_[0, last_row + 1]
     for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
         a, b = series_start[s0], series_start[s1]
-        chart = spc.xmr(
-            measure[a:b],
-            series[a:b] - s0,
+        codes, last = series[a:b] - s0, last_row[s0:s1] - a
+        rules = dict(
             gap_before=gap[a:b],
             fix_after=settings.spc_fix_after,
             shift_length=settings.spc_run_length,
@@ -668,17 +694,31 @@ def _control_charts(
             improvement=IMPROVEMENT[spec.polarity],
             min_points=settings.spc_min_points,
         )
-        last_phase = chart.phase_index[last_row[s0:s1] - a]
-        spc_mean[s0:s1] = chart.phase_mean[last_phase]
-        spc_lower[s0:s1] = chart.phase_lower[last_phase]
-        spc_upper[s0:s1] = chart.phase_upper[last_phase]
+        if spec.chart == "run":
+            chart = run_chart.run_chart(
+                measure[a:b], codes, fix_after=rules["fix_after"], improvement=rules["improvement"]
+            )
+            spc_mean[s0:s1] = chart.phase_median[chart.phase_index[last]]
+            rule_code = np.where(chart.runs.long_run, RULE_LABELS.index(LONG_RUN), 0)
+        elif spec.chart in COUNT_CHARTS:
+            chart = control_charts.control_chart(spec.chart, counts[a:b], codes, sizes[a:b], **rules)
+            spc_mean[s0:s1] = chart.phase_centre[chart.phase_index[last]]
+            spc_lower[s0:s1], spc_upper[s0:s1] = chart.lower[last], chart.upper[last]
+            rule_code = chart.rule_code
+        else:
+            chart = spc.xmr(measure[a:b], codes, **rules)
+            last_phase = chart.phase_index[last]
+            spc_mean[s0:s1] = chart.phase_mean[last_phase]
+            spc_lower[s0:s1] = chart.phase_lower[last_phase]
+            spc_upper[s0:s1] = chart.phase_upper[last_phase]
+            rule_code = chart.rule_code
         variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
         concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
         last_concern = np.full(s1 - s0, -1, dtype=np.int64)
         np.maximum.at(last_concern, series[a:b][concern] - s0, concern)
         fired = (last_concern >= 0) & (points[s0:s1] >= settings.spc_min_points)
         alert[s0:s1] = fired
-        spc_rule[s0:s1][fired] = chart.rule_code[last_concern[fired]]
+        spc_rule[s0:s1][fired] = rule_code[last_concern[fired]]
     variation[points < settings.spc_min_points] = VARIATION_LABELS.index("insufficient data")
     return {
         "spc_points": points,
@@ -749,8 +789,9 @@ def _judged_rows(
     columns["_direction"] = direction
     verdict = np.full(len(idx), VERDICTS.index("not compared"), dtype=np.int8)
     verdict[compared] = np.asarray(_VERDICT_OF[spec.polarity], dtype=np.int8)[direction[compared]]
-    columns["_verdict"] = verdict
     why = reason[idx].copy()
+    verdict[np.isin(why, NOT_ASSESSED) & ~compared] = VERDICTS.index("not assessed")
+    columns["_verdict"] = verdict
     why[compared] = _R_NONE
     columns["_reason"] = why
     return columns
@@ -826,7 +867,7 @@ def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> 
         elif name == "benchmark":
             frame[name] = _text(bench_labels, ind * 4 + bench_code)
         elif name == "flag":
-            frame[name] = _text([FLAG_LABELS[c] for c in range(-2, 3)], column("flag_code") + 2)
+            frame[name] = _text([FLAG_LABELS[c] for c in range(-3, 3)], column("flag_code") + 3)
         elif name == "reason":
             frame[name] = _text(REASONS, column("_reason_code"))
         elif name == "spc_variation":
@@ -873,10 +914,18 @@ def _judgement_frame(parts: list[dict], rows: _Rows) -> pd.DataFrame:
 
 def method_text(spec: Comparison, settings: MonitorSettings) -> str:
     """A short, complete description of how an indicator was compared and charted."""
-    return (
-        f"{spec.describe()}; "
-        f"SPC XmR on {settings.spc_measure} values, alert in latest {settings.spc_latest_points}"
-    )
+    if spec.chart in COUNT_CHARTS:
+        charted = f"SPC {CHART_TEXT[spec.chart]} of the counts"
+    else:
+        charted = f"SPC {CHART_TEXT[spec.chart]} on {settings.spc_measure} values"
+    text = f"{spec.describe()}; {charted}, alert in latest {settings.spc_latest_points}"
+    if spec.cusum is not None:
+        alert = spec.cusum
+        text += (
+            f"; CUSUM of O against E (rate x{alert.odds_ratio:g}, false-alarm rate {alert.false_alarm_rate:g}"
+            f"{'' if alert.reset else ', no reset'})"
+        )
+    return text
 
 
 IMPROVEMENT = {"lower_is_better": "decrease", "higher_is_better": "increase", "neutral": "neutral"}
@@ -886,8 +935,21 @@ OD_NOTE_LABELS = ("", *(str(note) for note in OD_NOTES))
 """Overdispersion note text by code (``""``: not compared by funnel)."""
 VARIATION_LABELS = ("", *spc.POINT_TYPES, "insufficient data")
 """SPC variation icon text by code."""
-RULE_LABELS = ("", *spc.RULES)
+LONG_RUN = "long_run"
+"""A run chart's rule: the point is in an unusually long run (Anhøj)."""
+RULE_LABELS = ("", *spc.RULES, LONG_RUN)
 """SPC rule text by code (``""``: no alert)."""
+COUNT_CHARTS = ("p", "pp", "u", "up")
+"""Charts of the counts (numerator over denominator, or observed over expected) rather than of a measure."""
+CHART_TEXT = {
+    "xmr": "XmR",
+    "run": "run chart",
+    "p": "p chart",
+    "pp": "p' chart",
+    "u": "u chart",
+    "up": "u' chart",
+}
+"""The chart's name in the method text."""
 
 
 def empty_result() -> pd.DataFrame:

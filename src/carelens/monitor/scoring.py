@@ -7,7 +7,10 @@ neutral-polarity indicator) and is not out of date (:func:`out_of_date_kinds`; u
 ``freshness.score_out_of_date`` says to score such indicators too). Bands: band 1 = highest risk; cut-points are quantiles of the scores of the
 organisations being banded (among their own kind by default) or fixed scores. Organisations in special
 measures are forced to band 1; recently inspected ones are shown as "recently inspected", not banded;
-organisations with no applicable indicator have "insufficient data".
+organisations with no applicable indicator have "insufficient data". A validated concern raised by an
+organisation's staff (whistleblowing, triaged by an analyst) counts as one more applicable indicator at
+elevated risk, as CQC's Intelligent Monitoring counted whistleblowing alerts: only for organisations
+the pass monitors, and only when there is such a concern (a pass without any scores exactly as before).
 """
 
 from __future__ import annotations
@@ -79,8 +82,10 @@ def score_organisations(
     settings: MonitorSettings,
     special_measures: Iterable[str] = (),
     recently_inspected: Iterable[str] = (),
+    staff_concerns: Iterable[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-organisation scores and bands, and per organisation x key question counts (both sorted)."""
+    """Per-organisation scores and bands, and per organisation x key question counts (both sorted);
+    organisations in ``staff_concerns`` score one more indicator at elevated risk."""
     org_codes, org_names = pd.factorize(flags["org_code"], sort=True)
     groups = Groups(org_codes.astype(np.int64), len(org_names))
     code = flags["flag_code"].to_numpy(dtype=np.int64)
@@ -94,6 +99,12 @@ def score_organisations(
     points = np.where(code == 1, settings.points_risk, 0) + np.where(code == 2, settings.points_elevated, 0)
     n_applicable = groups.count(applicable)
     total = groups.sum(points)
+    indicators, elevated = groups.count(), groups.count(code == 2)
+    concerns = set(staff_concerns)
+    if concerns:  # a validated staff concern: one more applicable indicator, at elevated risk
+        raised = np.isin(np.asarray(org_names, dtype=object), sorted(concerns)).astype(np.int64)
+        indicators, n_applicable, elevated = indicators + raised, n_applicable + raised, elevated + raised
+        total = total + raised * settings.points_elevated
     max_points = max(settings.points_risk, settings.points_elevated)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(n_applicable > 0, total / (max_points * n_applicable), np.nan)
@@ -107,10 +118,10 @@ def score_organisations(
         {
             "org_code": np.asarray(org_names, dtype=object),
             "kind": kinds.astype(object),
-            "indicators": groups.count(),
+            "indicators": indicators,
             "applicable": n_applicable,
             "risks": groups.count(code == 1),
-            "elevated": groups.count(code == 2),
+            "elevated": elevated,
             "spc_alerts": groups.count(alert),
             "insufficient": groups.count(code == -1),
             "out_of_date": groups.count(stale),

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from carelens.errors import NotFound
 from carelens.monitor.comparison import Comparison
+from carelens.monitor.cusum import cusum_alerts
 from carelens.monitor.engines import (
     EmbeddedEngine,
     Engine,
@@ -39,6 +41,7 @@ from carelens.monitor.kernel import (
 from carelens.monitor.scoring import out_of_date_kinds, score_organisations
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema_monitor
+from carelens.store.engine import hide_password
 from carelens.store.migrate import ensure_schema
 
 Progress = Callable[[int, int], None]
@@ -67,6 +70,8 @@ class PassResult:
     period_to: dt.date | None = None
     special_measures: list[str] = field(default_factory=list)
     recently_inspected: list[str] = field(default_factory=list)
+    staff_concerns: list[str] = field(default_factory=list)
+    """Organisations with a validated concern raised by their staff (scored as elevated risk)."""
     scope: str = "complete"
     """``complete``, ``partial`` or ``what-if`` (:func:`run_scope`)."""
     scope_note: str = ""
@@ -178,6 +183,7 @@ def compute_pass(
     recently_inspected: Iterable[str] = (),
     progress: Progress | None = None,
     indicator_ids: Iterable[str] | None = None,
+    staff_concerns: Iterable[str] = (),
     workers: int = 1,
     what_if: bool = False,
     engine: Engine | None = None,
@@ -185,6 +191,7 @@ def compute_pass(
     """Assess every indicator (in batches, by ``engine``), then score and band organisations, mark
     out-of-date indicators and digest it all. Nothing is stored. This is the one orchestration of a
     pass: every engine only assesses batches (:class:`carelens.monitor.engines.Engine`).
+    ``staff_concerns``: organisations with a validated concern from their staff (:mod:`scoring`).
 
     ``engine``: default the embedded engine with ``workers`` processes (:class:`EmbeddedEngine`). The
     run's scope (:func:`run_scope`) says whether it is complete; ``what_if`` labels it a what-if.
@@ -218,6 +225,9 @@ def compute_pass(
             progress(done, len(ids))
     flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
     flags = flags[list(OUTPUT_COLUMNS)]
+    # once, after every engine's assess step: indicators declaring a CUSUM alert (none: nothing changes)
+    flags, alert_digests = cusum_alerts(inputs, comparisons, settings, flags, period_from, period_to)
+    flag_digests += alert_digests
     bounded = period_from is not None or period_to is not None
     held = inputs.reader.period_range(ids) if bounded and ids else (None, None)
     scope, note = run_scope(period_from, period_to, None if indicator_ids is None else ids, what_if, held)
@@ -237,6 +247,7 @@ def compute_pass(
         period_to=period_to,
         special_measures=special_measures,
         recently_inspected=recently_inspected,
+        staff_concerns=staff_concerns,
         source=inputs.source if engine.name == "embedded" else f"{engine.name}: {inputs.source}",
     )
     return dataclasses.replace(result, scope=scope, scope_note=note)
@@ -260,6 +271,7 @@ def _finish(
     special_measures: Iterable[str],
     recently_inspected: Iterable[str],
     source: str,
+    staff_concerns: Iterable[str] = (),
 ) -> PassResult:
     """Once every batch is assessed: mark out-of-date indicators, score and band organisations, describe
     each indicator's comparison, and digest it all."""
@@ -269,12 +281,15 @@ def _finish(
     key_questions = {k: v.key_question for k, v in comparisons.items()}
     special = sorted(set(special_measures))
     recent = sorted(set(recently_inspected))
+    concerns = sorted(set(staff_concerns))
     orgs, questions = score_organisations(
-        flags, inputs.organisations, key_questions, settings, special, recent
+        flags, inputs.organisations, key_questions, settings, special, recent, concerns
     )
     described = indicator_rows(comparisons, flags, periods, settings, stale)
     inputs_digest.update(frame_digest(inputs.organisations.sort_values("code")).encode())
     inputs_digest.update(json.dumps([special, recent, str(period_from), str(period_to)]).encode())
+    if concerns:  # only a pass with such concerns digests them: every other digest is as it was
+        inputs_digest.update(json.dumps({"staff_concerns": concerns}).encode())
     return PassResult(
         flags=flags,
         organisations=orgs,
@@ -291,6 +306,7 @@ def _finish(
         period_to=period_to,
         special_measures=special,
         recently_inspected=recent,
+        staff_concerns=concerns,
     )
 
 
@@ -340,6 +356,7 @@ def run_monitor(
     settings: MonitorSettings | None = None,
     special_measures: Iterable[str] = (),
     recently_inspected: Iterable[str] = (),
+    staff_concerns: Iterable[str] = (),
     user: str = "carelens",
     progress: Progress | None = None,
     workers: int = 1,
@@ -348,16 +365,15 @@ def run_monitor(
     spark_master: str | None = None,
 ) -> RunSummary:
     """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
-    change since the previous run, in one transaction with its audit event. ``workers`` and ``what_if``:
-    see :func:`compute_pass`. ``engine``: an :class:`Engine`, or its name (``embedded`` or ``spark``;
-    default the settings' ``engine.name``), run on ``spark_master`` (default the settings'
-    ``engine.spark.master``); a Spark session started for the pass is stopped after it."""
+    change since the previous run, in one transaction with its audit event. ``workers``, ``what_if``
+    and ``staff_concerns``: see :func:`compute_pass`. ``engine``: an :class:`Engine`, or its name
+    (``embedded`` or ``spark``; default the settings' ``engine.name``), run on ``spark_master`` (default
+    the settings' ``engine.spark.master``); a Spark session started for the pass is stopped after it."""
     ensure_schema(store)
     settings = settings or load_settings()
     inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(store)
-
-    def run(on: Engine) -> PassResult:
-        return compute_pass(
+    with engine_for(settings.engine, engine, spark_master, workers) as chosen:
+        result = compute_pass(
             inputs,
             settings,
             period_from,
@@ -367,14 +383,9 @@ def run_monitor(
             progress,
             workers=workers,
             what_if=what_if,
-            engine=on,
+            engine=chosen,
+            staff_concerns=staff_concerns,
         )
-
-    if engine is None or isinstance(engine, str):
-        with engine_for(settings.engine, engine, spark_master, workers) as chosen:
-            result = run(chosen)
-    else:
-        result = run(engine)
     return store_run(store, result, user)
 
 
@@ -388,7 +399,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             run.insert().values(
                 started_at=dt.datetime.now(dt.UTC),
                 user_name=user,
-                source=result.source[:500],
+                source=hide_password(result.source)[:500],
                 period_from=result.period_from,
                 period_to=result.period_to,
                 settings=result.settings.as_json(),
@@ -451,7 +462,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             {
                 "scope": result.scope,
                 "scope_note": result.scope_note,
-                "source": result.source,
+                "source": hide_password(result.source),
                 "period_from": result.period_from,
                 "period_to": result.period_to,
                 "indicators": result.indicators,
@@ -461,7 +472,8 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
                 "results_digest": result.results_digest,
                 "special_measures": result.special_measures,
                 "recently_inspected": result.recently_inspected,
-            },
+            }
+            | ({"staff_concerns": result.staff_concerns} if result.staff_concerns else {}),
         )
     return summary
 
@@ -576,7 +588,7 @@ def diff_runs(engine: sa.Engine, run_id: int | None = None, against: int | None 
     with engine.connect() as connection:
         run_id = run_id if run_id is not None else latest_run_id(connection)
         if run_id is None:
-            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+            raise NotFound("no monitoring run is stored: run `carelens monitor` first")
         if against is None:
             against = connection.execute(sa.select(sa.func.max(run.c.id)).where(run.c.id < run_id)).scalar()
     now = read_run(engine, run_id)
@@ -646,8 +658,9 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     ``key_questions`` (list of count dicts), ``indicators`` (one dict per indicator with its value,
     peers' target, limits, z, benchmark, flag and why, SPC icon and alert, and ``trend``: its last
     ``trend_points`` reported values as [period ISO date, value] pairs).
-    Raises :class:`LookupError` when there is no run or the organisation is not in it.
+    Raises :class:`carelens.errors.NotFound` when there is no run or the organisation is not in it.
     """
+    from carelens.monitor.published import judgements_shown
     from carelens.store import schema
 
     flag_t, org_t, q_t = (
@@ -658,14 +671,14 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
     with engine.connect() as connection:
         run_id = run_id if run_id is not None else latest_run_id(connection)
         if run_id is None:
-            raise LookupError("no monitoring run is stored: run `carelens monitor` first")
+            raise NotFound("no monitoring run is stored: run `carelens monitor` first")
         run_row = connection.execute(
             sa.select(schema_monitor.monitor_run.c.scope, schema_monitor.monitor_run.c.scope_note).where(
                 schema_monitor.monitor_run.c.id == run_id
             )
         ).first()
         if run_row is None:
-            raise LookupError(f"no monitoring run {run_id}")
+            raise NotFound(f"no monitoring run {run_id}")
         run_text = f"run {run_id} ({run_row.scope}{': ' + run_row.scope_note if run_row.scope_note else ''})"
         org = (
             connection.execute(sa.select(org_t).where(org_t.c.run_id == run_id, org_t.c.org_code == org_code))
@@ -673,7 +686,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
             .first()
         )
         if org is None:
-            raise LookupError(f"organisation {org_code!r} is not in monitoring run {run_id}")
+            raise NotFound(f"organisation {org_code!r} is not in monitoring run {run_id}")
         flags = [
             dict(r)
             for r in connection.execute(
@@ -690,7 +703,7 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
                 .order_by(q_t.c.key_question)
             ).mappings()
         ]
-        j = schema_monitor.monitor_judgement
+        j = judgements_shown()  # the publisher's verdict where it gave one
         verdicts = {
             (row.indicator_id, row.period): (row.verdict, row.direction)
             for row in connection.execute(

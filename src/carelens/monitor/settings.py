@@ -7,12 +7,12 @@ another file. :func:`load_settings` validates it and reports every problem at on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
-from carelens.config import FieldReader, packaged, read_mapping
-from carelens.errors import InputError, Problem
+from carelens.config import FieldReader, packaged, read_settings
+from carelens.model.data_quality import DataQualityRules, packaged_rules
 
 SCHEMA_VERSION = 1
 
@@ -115,6 +115,8 @@ class MonitorSettings:
     history_periods: int | None
     max_age_months: int | None
     score_out_of_date: bool
+    data_quality: DataQualityRules
+    """The data-quality rules (``config/quality/data_quality.yaml``), applied before any figure is judged."""
     engine: EngineSettings
     """Where the pass runs: not part of :meth:`as_json` (every engine gives the same run)."""
 
@@ -124,6 +126,7 @@ class MonitorSettings:
         data = asdict(self)
         del data["engine"]
         data["band_cut_points"] = list(self.band_cut_points)
+        data["data_quality"] = self.data_quality.as_json_data()
         return json.dumps(data, sort_keys=True)
 
 
@@ -134,10 +137,7 @@ def default_settings_file() -> Path:
 def load_settings(path: str | Path | None = None) -> MonitorSettings:
     """Read and validate a monitoring settings file (the packaged defaults when ``path`` is None); every
     problem is reported at once, naming the file and the field."""
-    document, source = read_mapping(Path(path) if path is not None else default_settings_file())
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
-    r = FieldReader(source, document)
+    r = read_settings(path, default_settings_file(), SCHEMA_VERSION)
 
     def positive(dotted: str) -> float | None:
         return r.get(dotted, float, minimum=0.0, exclusive=True)
@@ -178,22 +178,21 @@ def load_settings(path: str | Path | None = None) -> MonitorSettings:
         history_periods=r.get("judgements.history_periods", int, minimum=1, optional=True),
         max_age_months=r.get("freshness.max_age_months", int, minimum=0, optional=True),
         score_out_of_date=r.get("freshness.score_out_of_date", bool),
-        engine=_engine_settings(r, document),
+        data_quality=packaged_rules(),
+        engine=_engine_settings(r),
     )
     r.raise_if_any()
     return settings
 
 
-def _engine_settings(r: FieldReader, document: dict[str, Any]) -> EngineSettings:
+def _engine_settings(r: FieldReader) -> EngineSettings:
     """Section ``engine`` (a file without one takes the packaged file's: it says where a pass runs, not
     how it judges, so older settings files keep working)."""
-    if "engine" not in document:
-        packaged_document, source = read_mapping(default_settings_file())
-        r = FieldReader(source, packaged_document, problems=r.problems)
-    e = r.within("engine", r.document.get("engine"))
-    name = e.get("name", str)
-    if name is not None and name not in ENGINES:
-        e.problem("name", f"must be {' or '.join(ENGINES)}, got {name!r}")
+    if "engine" not in r.document:
+        packaged_file = read_settings(None, default_settings_file(), SCHEMA_VERSION)
+        r = FieldReader(packaged_file.source, packaged_file.document, problems=r.problems)
+    e = r.section("engine")
+    name = e.get("name", str, choices=ENGINES)
     master = e.get("spark.master", str)
     if master is not None and (problem := master_problem(master)):
         e.problem("spark.master", problem)
@@ -233,7 +232,7 @@ def _cut_points(r: FieldReader, band_method: str | None) -> tuple[float, ...]:
     cuts = r.get("bands.cut_points", list)
     if cuts is None:
         return ()
-    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) for c in cuts)
+    numbers = all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in cuts)
     if not numbers or len(cuts) != 5 or list(cuts) != sorted(cuts):
         r.problem("bands.cut_points", f"must be 5 ascending numbers (6 bands), got {cuts!r}")
         return ()

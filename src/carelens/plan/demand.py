@@ -122,7 +122,13 @@ def compute_demand(orgs: pd.DataFrame, as_of: dt.date, settings: PlanSettings | 
         "no rating on record",
     )
     reasons = reasons.astype(object)
-    risk = frame["rating"].where(rated, "none").map(settings.risk_base).fillna(0).to_numpy(dtype=float)
+    risk = (
+        frame["rating"]
+        .where(rated, "none")
+        .map(settings.risk_base)
+        .fillna(0)
+        .to_numpy(dtype=float, copy=True)
+    )
     for trigger in TRIGGERS:
         hit = flags[trigger]
         if trigger in settings.bring_forward_months:
@@ -311,8 +317,8 @@ def organisations_from_store(
 
 
 def read_codes_table(path, columns: Iterable[str]) -> pd.DataFrame:
-    """A small CSV of codes (regions, concerns) validated with :mod:`carelens.ingest.tables`."""
-    from carelens.ingest.tables import Column, read_table, validate
+    """A small CSV of codes (regions, concerns) validated with :mod:`carelens.tables`."""
+    from carelens.tables import Column, read_table, validate
 
     frame = read_table(path, list(columns))
     validate(frame, [Column(c, "text") for c in columns], str(path))

@@ -32,7 +32,7 @@ def read_inspectorate(
     inspectors: str | Path, leave: str | Path | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate the inspectors and leave files; every problem names the file, row and column."""
-    from carelens.ingest.tables import Column, check_unique, read_table, validate
+    from carelens.tables import Column, check_unique, read_table, validate
 
     source = str(inspectors)
     frame = read_table(inspectors, list(INSPECTOR_COLUMNS))

@@ -53,7 +53,10 @@ def load_inputs(
     one before it, organisation by organisation (:func:`region_table`)."""
     plan_settings = load_settings(settings)
     if inspectors is None:
-        inspectors, leave = PACKAGED_INSPECTORATE / "inspectors.csv", leave or PACKAGED_INSPECTORATE / "leave.csv"
+        inspectors, leave = (
+            PACKAGED_INSPECTORATE / "inspectors.csv",
+            leave or PACKAGED_INSPECTORATE / "leave.csv",
+        )
     staff, away = read_inspectorate(inspectors, leave)
     region_table = region_overrides(regions)
     concern_table = read_codes_table(concerns, ["org_code"]) if concerns else None

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from carelens.model.access import Actor
+from carelens.services import Forbidden
 from carelens.services.settings import get_settings
 from carelens.store import schema
 from carelens.store.engine import Bind, reading, writing  # noqa: F401 (the services' way to connect)
@@ -18,6 +20,14 @@ if TYPE_CHECKING:
 
 Db = Bind
 """What a service accepts: an engine (it opens its own connection) or a caller's open connection."""
+
+
+def author(actor: Actor) -> str:
+    """The name a change is recorded under in the audit log: the actor's. Nobody who has not signed in
+    changes data (Forbidden)."""
+    if not actor.signed_in:
+        raise Forbidden("sign in to change data")
+    return actor.user_name
 
 
 @dataclass(frozen=True)
@@ -44,11 +54,17 @@ class Page:
         }
 
 
+MAX_PAGE = 1_000_000
+"""The highest page number asked for (the API refuses more; a page beyond the last is empty): it keeps
+the row offset, (page - 1) x size, within the database's 64-bit integers whatever number a URL holds."""
+
+
 def page_bounds(page: int, page_size: int | None) -> tuple[int, int]:
-    """(page, size) clamped to the settings: pages count from 1, size between 1 and ``max_page_size``."""
+    """(page, size) clamped to the settings: pages count from 1 to :data:`MAX_PAGE`, size between 1 and
+    ``max_page_size``."""
     settings = get_settings()
     size = settings.page_size if page_size is None else page_size
-    return max(1, page), max(1, min(size, settings.max_page_size))
+    return max(1, min(page, MAX_PAGE)), max(1, min(size, settings.max_page_size))
 
 
 def plain(row: sa.RowMapping | dict) -> dict[str, Any]:

@@ -24,9 +24,10 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.model.access import Actor
-from carelens.services import Invalid, NotFound
-from carelens.services._db import Db, Page, page_bounds, page_query, plain, reading
+from carelens.errors import InputError, Problem
+from carelens.model.access import Actor, Role, Scope
+from carelens.services import Forbidden, Invalid, NotFound
+from carelens.services._db import Db, Page, author, page_bounds, page_query, plain, reading, writing
 from carelens.services.observations import small_number
 from carelens.services.reach import reach
 from carelens.store import schema
@@ -45,6 +46,7 @@ ASSESSED_COLUMNS = [
     "departure",
     "rationale",
     "approved_by",
+    "proposed_by",
     "published",
     "recorded_by",
     "recorded_at",
@@ -61,9 +63,22 @@ def _visible(connection: sa.Connection, actor: Actor) -> sa.ColumnElement[bool]:
 
 
 def _current(t: sa.Table) -> sa.ColumnElement[bool]:
-    """SQL: no later row replaces this one."""
-    newer = t.alias("newer")
-    return ~sa.exists().where(newer.c.supersedes_id == t.c.id)
+    """SQL: the current rows: per organisation, level, service and key question the published row with
+    the latest effective date (then id), and a draft no newer row has replaced. A draft never displaces
+    the published rating, so to a role that may not see drafts "current" is the same with or without
+    one."""
+    other = t.alias("other")
+    same = [other.c[k] == t.c[k] for k in ("org_code", "level", "service", "key_question")]
+    later = sa.or_(
+        other.c.effective_date > t.c.effective_date,
+        sa.and_(other.c.effective_date == t.c.effective_date, other.c.id > t.c.id),
+    )
+    newest_published = sa.and_(
+        t.c.published.is_(True),
+        ~sa.exists().where(*same, other.c.published.is_(True), later),
+    )
+    pending_draft = sa.and_(t.c.published.is_(False), ~sa.exists().where(other.c.supersedes_id == t.c.id))
+    return sa.or_(newest_published, pending_draft)
 
 
 def _row(row) -> dict[str, Any]:
@@ -129,7 +144,8 @@ def explain_assessed(row: dict[str, Any], detail: dict[str, Any]) -> str:
     if row["departure"]:
         text += (
             f" The rules gave {row['rule_rating']}; the rating departs from them because: "
-            f"{row['rationale']} (approved by {row['approved_by']})."
+            f"{row['rationale']}"
+            + (f" (approved by {row['approved_by']})." if row["approved_by"] else " (not yet approved).")
         )
     return text
 
@@ -308,3 +324,208 @@ def segmentation_table(
         for r in chosen.to_dict("records")
     ]
     return Page(items, len(table), page, size, list(OUTPUT_COLUMNS))
+
+
+# --- rating rules on a user's own file, and recording ratings --------------------------------------
+
+
+def compare_published(path: Any, rules: str, config: Any = None) -> pd.DataFrame:
+    """The rating rules ``rules`` applied per location of a file of published CQC ratings, each computed
+    rating beside the published one (:func:`carelens.assess.compare.compare_published`)."""
+    from carelens.assess.compare import compare_published as compare
+    from carelens.assess.config import load_rules
+    from carelens.tables import read_table
+
+    return compare(read_table(path), rules, load_rules(config), source=str(path))
+
+
+def agreement(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How often computed and published ratings agree, and the ratings where they do not."""
+    from carelens.assess.compare import agreement as summary
+    from carelens.assess.compare import disagreements
+
+    return summary(table), disagreements(table)
+
+
+def saf_ratings(path: Any, method: str | None = None, config: Any = None) -> pd.DataFrame:
+    """Single Assessment Framework scores of a file to quality statement, key question and overall
+    ratings (:func:`carelens.assess.saf.score`)."""
+    from carelens.assess.saf import load_saf, score
+    from carelens.tables import read_table
+
+    return score(read_table(path), load_saf(config), method=method, source=str(path))
+
+
+def segments(path: Any, config: Any = None) -> pd.DataFrame:
+    """NHS Oversight Framework segments and league tables of a file of metric scores."""
+    from carelens.assess.segmentation import load_oversight, segment
+    from carelens.tables import read_table
+
+    return segment(read_table(path), load_oversight(config), source=str(path))
+
+
+def may_approve_ratings(actor: Actor, sector: str | None) -> bool:
+    """Whether the actor may approve (publish) ratings of an organisation in ``sector``: a chief
+    inspector of that sector. That the approver is not the proposer is checked with the rating."""
+    return actor.role is Role.CHIEF_INSPECTOR and sector is not None and actor.sector == sector
+
+
+def _organisation_in_reach(connection: sa.Connection, actor: Actor, org_code: str) -> str | None:
+    """The sector of an organisation whose unpublished ratings the actor reaches. An organisation not
+    in the store is bad input named as such (InputError); one outside the reach does not exist for the
+    actor (NotFound)."""
+    org = schema.organisation
+    found = connection.execute(sa.select(org.c.sector).where(org.c.code == org_code)).first()
+    if found is None:
+        raise InputError(Problem("rating", None, "org_code", f"no organisation {org_code!r} in the store"))
+    within = reach(connection, actor, actor.rules.unpublished_ratings)
+    if not within.includes(org_code, found.sector):
+        raise NotFound(f"no organisation {org_code!r}")
+    return found.sector
+
+
+def rule_rating_for(
+    connection: sa.Connection,
+    org_code: str,
+    sector: str | None,
+    level: str,
+    service: str,
+    key_question: str,
+    on: dt.date,
+    held: dict[str, str] | None = None,
+) -> tuple[str | None, str | None]:
+    """What carelens's own rules give for a rating, and why, from the ratings it holds: an overall
+    rating from the key-question ratings in effect on ``on`` (``held`` adds or replaces some, e.g. a
+    proposal's own); None for a key question, which is judged on the evidence, not aggregated. An
+    overall rating whose key questions are too few for the rules is refused (InputError)."""
+    from carelens.assess.history import ratings_at
+    from carelens.assess.rules import overall_from_key_questions
+    from carelens.assess.scale import KEY_QUESTIONS, OVERALL
+
+    if key_question != OVERALL:
+        return None, None
+    table = ratings_at(connection, on, [org_code])
+    table = table[(table["level"] == level) & (table["service"] == service)]
+    ratings = {
+        q: r for q, r in zip(table["key_question"], table["rating"], strict=True) if q in KEY_QUESTIONS
+    }
+    ratings.update(held or {})
+    rule, why = overall_from_key_questions(ratings, sector)
+    if rule is None:
+        raise InputError(
+            Problem("rating", None, "key_question", f"{org_code}: the rules cannot rate it overall: {why}")
+        )
+    return rule, why
+
+
+def record_rating(
+    db: Db,
+    actor: Actor,
+    org_code: str,
+    *,
+    rating: str,
+    effective_date: dt.date,
+    key_question: str = "Overall",
+    level: str = "location",
+    service: str = "Overall",
+    method: str = "judgement",
+    rationale: str | None = None,
+    expected_rule_rating: str | None = None,
+) -> int:
+    """Propose a rating (a draft, audited as the actor's) of an organisation in the actor's
+    ``unpublished_ratings`` reach. The rules' rating is computed here from the ratings carelens holds
+    (:func:`rule_rating_for`), never taken from the caller: ``expected_rule_rating`` is only a
+    cross-check, refused when it differs. A rating other than the rules' needs a rationale. It is
+    published by :func:`approve_rating`, by someone else."""
+    from carelens.assess.history import record_rating as record
+    from carelens.assess.history import refuse_rewriting_history
+
+    who = author(actor)
+    with writing(db) as connection:
+        sector = _organisation_in_reach(connection, actor, org_code)
+        refuse_rewriting_history(connection, org_code, level, service, key_question, effective_date)
+        rule, why = rule_rating_for(
+            connection, org_code, sector, level, service, key_question, effective_date
+        )
+        if expected_rule_rating is not None and expected_rule_rating != rule:
+            raise InputError(
+                Problem(
+                    "rating",
+                    None,
+                    "rule_rating",
+                    f"the rules give {rule or 'no rating'} for {org_code} {key_question} "
+                    f"({why or 'a key question is judged on the evidence'}), not {expected_rule_rating}",
+                )
+            )
+        return record(
+            connection,
+            org_code=org_code,
+            level=level,
+            service=service,
+            key_question=key_question,
+            rating=rating,
+            rule_rating=rule,
+            method=method,
+            effective_date=effective_date,
+            rationale=rationale,
+            user=who,
+            published=False,
+            detail={"explanation": why} if why else None,
+        )
+
+
+def approve_rating(db: Db, actor: Actor, rating_id: int) -> int:
+    """Approve a pending draft rating and so publish it: a new published row replacing the draft, naming
+    the draft's proposer and the actor as approver, audited. The approver must be a second person, a
+    chief inspector of the organisation's sector (:func:`carelens.services.approvals.require_second_person`);
+    a draft already replaced, or dated before the published rating, is refused."""
+    from carelens.assess.history import pending_draft
+    from carelens.assess.history import record_rating as record
+    from carelens.services.approvals import require_second_person
+
+    who = author(actor)
+    t = assessed_rating
+    with writing(db) as connection:
+        draft = (
+            connection.execute(sa.select(t).where(t.c.id == rating_id, _visible(connection, actor)))
+            .mappings()
+            .first()
+        )
+        if draft is None:
+            raise NotFound(f"no assessed rating {rating_id}")
+        _organisation_in_reach(connection, actor, draft["org_code"])
+        proposer = draft["proposed_by"] or draft["recorded_by"]
+        require_second_person(
+            connection,
+            actor,
+            proposer,
+            roles=[Role.CHIEF_INSPECTOR],
+            org_code=draft["org_code"],
+            what="a rating",
+        )
+        keys = (draft["org_code"], draft["level"], draft["service"], draft["key_question"])
+        pending = pending_draft(connection, *keys)
+        if draft["published"] or pending is None or pending["id"] != rating_id:
+            raise Invalid(
+                f"rating {rating_id} is not a pending draft (published, or replaced by a newer row)"
+            )
+        return record(
+            connection,
+            **{k: draft[k] for k in ("org_code", "level", "service", "key_question", "rating")},
+            **{k: draft[k] for k in ("rule_rating", "method", "effective_date", "rationale", "detail")},
+            user=who,
+            proposed_by=proposer,
+            approved_by=who,
+            published=True,
+            supersedes_id=rating_id,
+        )
+
+
+def record_trust_ratings(db: Db, actor: Actor, on: dt.date) -> int:
+    """Aggregate every NHS trust's location ratings in effect ``on`` a date to trust ratings and record
+    them, audited as the actor's, who must reach every organisation's unpublished ratings."""
+    from carelens.assess.providers import record_trust_ratings as record
+
+    if actor.rules.unpublished_ratings is not Scope.ALL:
+        raise Forbidden("trust ratings are aggregated for every trust at once")
+    return record(db, on, author(actor))

@@ -1,8 +1,12 @@
 """Users, passwords and sign-in tokens: signing in and out, and who a token belongs to.
 
-Passwords are hashed with scrypt (:func:`hashlib.scrypt`, salted, cost from the settings); tokens are
-random (``secrets.token_urlsafe``) and only their SHA-256 is stored. Signing in, signing out and creating
-a user are writes: each is in the audit log in the same transaction (failed sign-ins too).
+Passwords are hashed with argon2id (``argon2-cffi``; memory, iterations and lanes are settings). A hash
+made with other parameters, or by the scrypt scheme carelens used before, still verifies, and is re-made
+with the current parameters when its owner next signs in (audited as ``user.password_rehashed``). Tokens
+are random (``secrets.token_urlsafe``) and only their SHA-256 is stored. Signing in, signing out and
+creating a user are writes: each is in the audit log in the same transaction (failed sign-ins, with the
+client address, and the lockouts they start, too). Sign-in is throttled per account and per client
+address (:mod:`carelens.services.throttle`).
 """
 
 from __future__ import annotations
@@ -11,18 +15,24 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from carelens.model.access import Actor, Role
 from carelens.services import Forbidden, Invalid, Unauthenticated
 from carelens.services._db import Db, reading, writing
+from carelens.services.identity import is_reserved
 from carelens.services.settings import get_settings
+from carelens.services.throttle import SignInGuard
 from carelens.store import schema
 from carelens.store.repository import audit
 from carelens.store.schema_access import access_token, app_user
@@ -30,24 +40,63 @@ from carelens.store.schema_access import access_token, app_user
 TOKEN_KINDS = ("session", "api")
 """'session': a web sign-in (cookie); 'api': a bearer token for programs. Lifetimes are settings."""
 
+FAILED_SIGN_IN_ACTOR = "anonymous"
+"""Who a failed sign-in is audited as: nobody was authenticated, so never the user name that was sent
+(which is only the entity the attempt was against)."""
 
-def hash_password(password: str, n: int | None = None) -> str:
-    """A salted scrypt hash, self-describing: ``scrypt$n$r$p$salt$hash`` (base64)."""
-    n = n or get_settings().scrypt_n
-    r, p = 8, 1
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * n * r)
-    b64 = base64.b64encode
-    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@cache
+def password_hasher(
+    memory_kib: int | None = None, time_cost: int | None = None, parallelism: int | None = None
+):
+    """The argon2id hasher with these parameters (each defaults to its setting)."""
+    settings = get_settings()
+    return PasswordHasher(
+        time_cost=time_cost or settings.password_time_cost,
+        memory_cost=memory_kib or settings.password_memory_kib,
+        parallelism=parallelism or settings.password_parallelism,
+        hash_len=32,
+        salt_len=16,
+        type=Type.ID,
+    )
+
+
+def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+    """A salted argon2id hash in the PHC string format (``$argon2id$v=19$m=...,t=...,p=...$salt$hash``),
+    with the settings' parameters unless ``hasher`` (:func:`password_hasher`) says otherwise."""
+    return (hasher or password_hasher()).hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches a hash made by :func:`hash_password` (constant-time compare)."""
+    """Whether ``password`` matches a stored hash: argon2 (any parameters) or the older scrypt scheme."""
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
+    try:
+        return password_hasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str, hasher: PasswordHasher | None = None) -> bool:
+    """Whether a stored hash was made otherwise than the current parameters would (scrypt, or argon2
+    with other memory, iterations, lanes or lengths)."""
+    if not stored.startswith("$argon2"):
+        return True
+    try:
+        return (hasher or password_hasher()).check_needs_rehash(stored)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """A hash of the scheme carelens used before argon2: ``scrypt$n$r$p$salt$hash`` (base64)."""
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
         n_, r_, p_ = int(n), int(r), int(p)
+        if scheme != "scrypt" or not (2 <= n_ <= 2**20 and 1 <= r_ <= 32 and 1 <= p_ <= 16):
+            return False
         expected = base64.b64decode(digest)
         actual = hashlib.scrypt(
             password.encode(),
@@ -56,11 +105,21 @@ def verify_password(password: str, stored: str) -> bool:
             r=r_,
             p=p_,
             dklen=len(expected),
-            maxmem=256 * n_ * r_,
+            maxmem=256 * n_ * r_ + 1024 * 1024,
         )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def _hash_parameters(stored: str | None) -> str | None:
+    """A stored hash's scheme and parameters, without salt or digest (for the audit log)."""
+    if not stored:
+        return None
+    if stored.startswith("scrypt$"):
+        return "scrypt " + ",".join(stored.split("$")[1:4])
+    parts = stored.split("$")
+    return " ".join(parts[1:4]) if len(parts) > 4 else "unknown"
 
 
 _DUMMY_HASH: str | None = None
@@ -69,7 +128,7 @@ _DUMMY_HASH: str | None = None
 def _dummy_hash() -> str:
     """A hash to check against when the user does not exist, so timing does not reveal user names."""
     global _DUMMY_HASH
-    if _DUMMY_HASH is None:
+    if _DUMMY_HASH is None or needs_rehash(_DUMMY_HASH):
         _DUMMY_HASH = hash_password(secrets.token_hex(8))
     return _DUMMY_HASH
 
@@ -100,7 +159,7 @@ class NewUser:
     display_name: str | None = None
 
 
-def _user_row(user: NewUser, n: int | None = None) -> dict:
+def _user_row(user: NewUser, hasher: PasswordHasher | None = None) -> dict:
     return {
         "user_name": user.user_name,
         "display_name": user.display_name,
@@ -108,7 +167,7 @@ def _user_row(user: NewUser, n: int | None = None) -> dict:
         "organisations": sorted(user.organisations),
         "sector": user.sector,
         "inspector_id": user.inspector_id,
-        "password_hash": hash_password(user.password, n) if user.password else None,
+        "password_hash": hash_password(user.password, hasher) if user.password else None,
         "disabled": False,
         "created_at": _now(),
     }
@@ -123,8 +182,10 @@ def create_user(db: Db, actor: Actor, user: NewUser) -> dict:
     """Create a user (admins only); the audit log records who created whom with which role."""
     if not actor.rules.manage_users:
         raise Forbidden("only administrators manage users")
-    if not user.user_name or len(user.user_name) > 100:
-        raise Invalid("user name must be 1 to 100 characters")
+    if not user.user_name or len(user.user_name) > 100 or _CONTROL.search(user.user_name):
+        raise Invalid("user name must be 1 to 100 characters, none of them control characters")
+    if is_reserved(user.user_name):
+        raise Invalid(f"user name {user.user_name!r} is reserved for the store's local administrator")
     with writing(db) as connection:
         if connection.execute(
             sa.select(app_user.c.user_name).where(app_user.c.user_name == user.user_name)
@@ -144,9 +205,10 @@ def create_user(db: Db, actor: Actor, user: NewUser) -> dict:
 
 
 def create_users(
-    connection: sa.Connection, users: Iterable[NewUser], by: str, n: int | None = None
+    connection: sa.Connection, users: Iterable[NewUser], by: str, hasher: PasswordHasher | None = None
 ) -> list[str]:
-    """Create or replace users in bulk (set-up and demo), audited as done by ``by``."""
+    """Create or replace users in bulk (set-up and demo), audited as done by ``by``; passwords are hashed
+    with ``hasher`` (default: the settings' parameters; tests pass a cheap one)."""
     names = []
     for user in users:
         before = (
@@ -154,7 +216,7 @@ def create_users(
             .mappings()
             .first()
         )
-        row = _user_row(user, n)
+        row = _user_row(user, hasher)
         if before is None:
             connection.execute(app_user.insert().values(**row))
         else:
@@ -171,54 +233,105 @@ def create_users(
     return names
 
 
-def login(db: Db, user_name: str, password: str, kind: str = "session") -> tuple[str, dt.datetime]:
+def login(
+    db: Db,
+    user_name: str,
+    password: str,
+    kind: str = "session",
+    guard: SignInGuard | None = None,
+    address: str | None = None,
+) -> tuple[str, dt.datetime]:
     """Check a password and start a session (or issue an API token): returns (token, expires_at).
 
     Raises :class:`Unauthenticated` for an unknown user, a wrong password or a disabled account (one
-    message for all three, so user names cannot be probed). Every attempt is audited.
+    message for all three, so user names cannot be probed). Every attempt is audited; a failure is
+    audited as :data:`FAILED_SIGN_IN_ACTOR` against the user name sent, with the client ``address``.
+    With a ``guard`` (the server keeps one per process), an account or address that is locked out is
+    refused with :class:`~carelens.services.throttle.TooManyAttempts` before any password is checked,
+    failures count towards lockouts (each lockout started is audited as ``login.locked``) and success
+    clears the account's failures. A hash made with other parameters than the settings' is re-made.
     """
     if kind not in TOKEN_KINDS:
         raise Invalid(f"token kind must be one of {', '.join(TOKEN_KINDS)}")
+    if guard is not None:
+        guard.check(user_name, address)
     settings = get_settings()
-    with writing(db) as connection:
+    with reading(db) as connection:
         row = (
             connection.execute(sa.select(app_user).where(app_user.c.user_name == user_name))
             .mappings()
             .first()
         )
-        ok = verify_password(password, (row and row["password_hash"]) or _dummy_hash())
-        if not (row and row["password_hash"] and ok and not row["disabled"]):
-            audit(connection, user_name[:100], "login.failed", "app_user", user_name[:200], {"kind": kind})
-            failed = True
-        else:
-            failed = False
-            token = secrets.token_urlsafe(32)
-            now = _now()
-            lifetime = (
-                dt.timedelta(minutes=settings.session_minutes)
-                if kind == "session"
-                else dt.timedelta(days=settings.api_token_days)
-            )
-            expires = now + lifetime
-            connection.execute(
-                access_token.insert().values(
-                    token_hash=token_hash(token),
-                    user_name=user_name,
-                    kind=kind,
-                    created_at=now,
-                    expires_at=expires,
-                )
-            )
+    stored = row["password_hash"] if row else None
+    ok = verify_password(password, stored or _dummy_hash())
+    if not (row and stored and ok and not row["disabled"]):
+        lockouts = guard.failed(user_name, address) if guard is not None else []
+        with writing(db) as connection:
             audit(
                 connection,
-                user_name,
-                "login",
-                "access_token",
-                token_hash(token)[:12],
-                {"kind": kind, "before": None, "after": {"expires_at": expires}},
+                FAILED_SIGN_IN_ACTOR,
+                "login.failed",
+                "app_user",
+                user_name[:200],
+                {"kind": kind, "address": address},
             )
-    if failed:
+            for lockout in lockouts:
+                audit(
+                    connection,
+                    FAILED_SIGN_IN_ACTOR,
+                    "login.locked",
+                    lockout.kind,
+                    lockout.key[:200],
+                    {"failures": lockout.failures, "seconds": lockout.seconds, "address": address},
+                )
         raise Unauthenticated("wrong user name or password")
+    if guard is not None:
+        guard.succeeded(user_name)
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    lifetime = (
+        dt.timedelta(minutes=settings.session_minutes)
+        if kind == "session"
+        else dt.timedelta(days=settings.api_token_days)
+    )
+    expires = now + lifetime
+    with writing(db) as connection:
+        if needs_rehash(stored):
+            rehashed = hash_password(password)
+            changed = connection.execute(
+                app_user.update()
+                .where(app_user.c.user_name == user_name, app_user.c.password_hash == stored)
+                .values(password_hash=rehashed)
+            ).rowcount
+            if changed:
+                audit(
+                    connection,
+                    user_name,
+                    "user.password_rehashed",
+                    "app_user",
+                    user_name,
+                    {
+                        "before": {"password_hash": _hash_parameters(stored)},
+                        "after": {"password_hash": _hash_parameters(rehashed)},
+                    },
+                )
+        connection.execute(
+            access_token.insert().values(
+                token_hash=token_hash(token),
+                user_name=user_name,
+                kind=kind,
+                created_at=now,
+                expires_at=expires,
+            )
+        )
+        audit(
+            connection,
+            user_name,
+            "login",
+            "access_token",
+            token_hash(token)[:12],
+            {"kind": kind, "address": address, "before": None, "after": {"expires_at": expires}},
+        )
     return token, expires
 
 
@@ -355,11 +468,15 @@ def _pick(connection: sa.Connection, query: sa.Select) -> str | None:
 
 def _demo_inspector(connection: sa.Connection) -> tuple[str, tuple[str, ...]] | None:
     """(inspector id, the organisations it is assigned to) in the latest saved schedule, for the inspector
-    who leads its highest-risk scheduled inspection (then the earliest, then by organisation code);
-    None when no schedule is saved or nothing in it is staffed."""
-    from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_schedule
+    who leads its highest-risk scheduled inspection of an organisation with an open failure-regime case
+    (so the demo inspector's plan shows the regime at work), else its highest-risk one (then the earliest,
+    then by organisation code); None when no schedule is saved or nothing in it is staffed."""
+    from carelens.store.schema_plan import plan_assignment, plan_inspection, plan_regime_case, plan_schedule
 
     i, a = plan_inspection, plan_assignment
+    in_regime = i.c.org_code.in_(
+        sa.select(plan_regime_case.c.org_code).where(plan_regime_case.c.closed.is_(False))
+    )
     latest = connection.execute(sa.select(sa.func.max(plan_schedule.c.id))).scalar()
     if latest is None:
         return None
@@ -368,7 +485,9 @@ def _demo_inspector(connection: sa.Connection) -> tuple[str, tuple[str, ...]] | 
         sa.select(a.c.inspector_id)
         .join(i, i.c.id == a.c.inspection_id)
         .where(i.c.schedule_id == latest, a.c.lead.is_(True))
-        .order_by(i.c.risk.desc(), i.c.start_date, i.c.org_code, a.c.inspector_id),
+        .order_by(
+            sa.case((in_regime, 0), else_=1), i.c.risk.desc(), i.c.start_date, i.c.org_code, a.c.inspector_id
+        ),
     )
     if inspector is None:
         return None
@@ -387,7 +506,8 @@ def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
 
     The provider is the one whose locations have the most ratings (else the first NHS trust); the
     commissioner the one with the most practices. The inspector is, when an inspection schedule is saved,
-    the inspector leading its highest-risk inspection, tied to the organisations it is assigned to (so
+    the inspector leading its highest-risk inspection (of an organisation in the failure regime, when there
+    is one), tied to the organisations it is assigned to (so
     signing in shows a real plan: the demo saves one before making the accounts); with no schedule it is
     assigned the provider's organisations.
     """
@@ -436,7 +556,7 @@ def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
     return accounts
 
 
-def create_demo_users(db: Db, n: int | None = None) -> list[DemoAccount]:
+def create_demo_users(db: Db, hasher: PasswordHasher | None = None) -> list[DemoAccount]:
     """Create (or reset) one demo account per signed-in role; returns the accounts with their passwords."""
     with writing(db) as connection:
         accounts = demo_accounts(connection)
@@ -455,6 +575,6 @@ def create_demo_users(db: Db, n: int | None = None) -> list[DemoAccount]:
                 for a in accounts
             ],
             by="carelens-demo",
-            n=n,
+            hasher=hasher,
         )
     return accounts

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.model.access import Actor
-from carelens.services import Invalid, NotFound
-from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.reach import Reach, reach, reach_or_forbidden
+from carelens.fund.assessment import NOT_ASSESSED
+from carelens.model.access import Actor, Role, Scope
+from carelens.services import Forbidden, Invalid, NotFound
+from carelens.services._db import Db, Page, author, page_query, plain, reading
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
 
@@ -68,9 +69,23 @@ def _version(connection: sa.Connection) -> tuple:
     return (str(connection.engine.url), imports, runs)
 
 
+def may_see(actor: Actor) -> bool:
+    """Whether the actor may see allocations and commissioner assessments: money is the business of those
+    whose confidential-data rule is every organisation or a commissioner's area (and covers some). A
+    provider, an inspector or a sector's chief inspector is refused (Forbidden): no commissioner is theirs."""
+    scope = actor.rules.confidential_data
+    return scope in (Scope.AREA, Scope.ALL) and covers_any(actor, scope)
+
+
+def has_own_scorecard(actor: Actor) -> bool:
+    """Whether the actor's own organisations are commissioners, each with its scorecard (a commissioner's)."""
+    return actor.role is Role.COMMISSIONER
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
-    why = "allocations and commissioner assessments: sign in with a role that may see them"
-    return reach_or_forbidden(connection, actor, actor.rules.confidential_data, why)
+    if not may_see(actor):
+        raise Forbidden("allocations and commissioner assessments: sign in with a role that may see them")
+    return reach(connection, actor, actor.rules.confidential_data)
 
 
 def allocation_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
@@ -309,3 +324,170 @@ def whatif(db: Db, actor: Actor, a: str, b: str, chart: bool = False) -> dict[st
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _py(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+# --- allocating and assessing (the command line; the API could call these too) ---------------------
+
+
+def _national(actor: Actor) -> str:
+    """The name a national change (an allocation run, budgets, interventions) is recorded under; only
+    roles that see every commissioner make one (Forbidden)."""
+    if actor.rules.confidential_data is not Scope.ALL:
+        raise Forbidden("allocations, budgets and interventions are the national board's")
+    return author(actor)
+
+
+def parse_year(text: str, name: str = "--year") -> int:
+    """A financial year given as 2024-25 (or 2024): its first calendar year; bad input names ``name``."""
+    from carelens.fund.scenario import parse_year as parse
+
+    return parse(text, name)
+
+
+def scenario_for_year(scenario: str, year: str) -> Any:
+    """The scenario (file or packaged name), refused as bad input unless it is for ``year``."""
+    from carelens.errors import InputError, Problem
+    from carelens.fund.scenario import load_scenario
+
+    wanted = parse_year(year)
+    chosen = load_scenario(scenario)
+    if chosen.year != wanted:
+        raise InputError(
+            Problem(chosen.source, None, "year", f"scenario is for {chosen.year_label}, not {year}")
+        )
+    return chosen
+
+
+def allocate(scenario: Any, store: sa.Engine | None = None) -> Any:
+    """Targets, distance from target and pace of change for every commissioner under ``scenario``, from
+    the store's practices (default: the packaged NHS England files)."""
+    from carelens.fund.service import practice_loader, run_allocation
+
+    return run_allocation(scenario, practice_loader(store))
+
+
+def save_allocation(db: sa.Engine, actor: Actor, result: Any, inputs: str) -> int:
+    """Save an allocation run (``inputs``: where its practices came from), audited as the actor's."""
+    from carelens.fund.service import save_run
+
+    return save_run(db, result, inputs, _national(actor))
+
+
+def compare_scenarios(a: str, b: str, store: sa.Engine | None = None) -> tuple[Any, Any, Any]:
+    """Scenarios ``a`` and ``b`` (files or packaged names) and who gains and loses moving from a to b."""
+    from carelens.fund.scenario import load_scenario
+    from carelens.fund.service import practice_loader, run_allocation
+    from carelens.fund.whatif import compare
+
+    first, second = load_scenario(a), load_scenario(b)
+    load = practice_loader(store)
+    return first, second, compare(run_allocation(first, load), run_allocation(second, load))
+
+
+def comparison_chart(comparison: Any) -> str:
+    """An SVG chart of a what-if's gains and losses."""
+    from carelens.fund.whatif import chart_svg
+
+    return chart_svg(comparison)
+
+
+def running_costs(
+    year: str,
+    actuals: Any = None,
+    population_year: str = "2024-25",
+    rules: Any = None,
+    store: sa.Engine | None = None,
+) -> tuple[pd.DataFrame, Any, Any, bool]:
+    """Each commissioner's running-cost allowance for ``year`` against the modelled cost (and its
+    ``actuals`` file, when given): the table, the floor summary, the rules and whether actuals were
+    given. Populations come from the actuals, else from ``population_year``'s practices."""
+    from carelens.fund.running_costs import floor_summary, load_rules, read_actuals
+    from carelens.fund.running_costs import running_costs as table_of
+    from carelens.fund.service import practice_loader
+
+    the_rules = load_rules(rules)
+    wanted = parse_year(year)
+    spent = read_actuals(actuals) if actuals else None
+    if spent is not None and "population" in spent:
+        commissioners = spent[["commissioner_code", "population"]]
+    else:
+        practices = practice_loader(store)(parse_year(population_year, "--population-year"))
+        commissioners = practices.groupby("commissioner_code", as_index=False)["population"].sum()
+    table = table_of(commissioners, wanted, the_rules, spent)
+    return table, floor_summary(table, wanted, the_rules), the_rules, spent is not None
+
+
+def record_budgets(db: sa.Engine, actor: Actor, path: Any) -> dict[str, int]:
+    """Record the budget lines of a file, audited as the actor's: counts inserted, superseded, unchanged."""
+    from carelens.fund.budgets import read_budgets
+    from carelens.fund.budgets import record_budgets as record
+
+    return record(db, read_budgets(path), _national(actor), str(path))
+
+
+def budget_summary(db: sa.Engine, actor: Actor, year: str | None = None) -> pd.DataFrame:
+    """Delegated and pooled budgets per commissioner (of one financial year, when given), for roles
+    that see every commissioner."""
+    from carelens.fund.budgets import budget_summary as summary
+
+    if actor.rules.confidential_data is not Scope.ALL:
+        raise Forbidden("budgets are the national board's")
+    return summary(db, parse_year(year) if year else None)
+
+
+def assess_commissioners(
+    store: sa.Engine | None,
+    year: int,
+    observations: Any = None,
+    finance: Any = None,
+    leadership: Any = None,
+    rules: Any = None,
+    settings: Any = None,
+) -> Any:
+    """Every commissioner of a financial year (its first calendar year) assessed against its peers, finance and leadership
+    (:func:`carelens.fund.service.assess_year`), from files (observations, finance, leadership; rules
+    and monitoring settings, default packaged) or, without an observations file, the store's."""
+    from carelens.fund.assessment import load_rules
+    from carelens.fund.service import assess_year
+    from carelens.monitor.settings import load_settings
+    from carelens.tables import read_table
+
+    obs = None
+    if observations is not None:
+        obs = read_table(observations)
+        obs["period"] = pd.to_datetime(obs["period"])
+    return assess_year(
+        store,
+        year,
+        obs,
+        read_table(finance) if finance else None,
+        read_table(leadership) if leadership else None,
+        load_rules(rules),
+        load_settings(settings),
+    )
+
+
+def by_rating(card: pd.DataFrame) -> pd.DataFrame:
+    """A scorecard best rating first (not assessed last), then by commissioner code."""
+    from carelens.fund.assessment import RATINGS
+
+    order = [*RATINGS, NOT_ASSESSED]
+    return card.sort_values(
+        ["overall", "commissioner_code"], key=lambda s: s.map(lambda v: order.index(v) if v in order else v)
+    )
+
+
+def record_assessments(db: sa.Engine, actor: Actor, assessed: Any) -> list[int]:
+    """Record every commissioner's assessment of the year, audited as the actor's (the national board's):
+    the evidence a commissioner intervention is closed on."""
+    from carelens.fund.assessment import record_assessments as record
+
+    return record(db, assessed.assessment.scorecard, assessed.year, _national(actor))
+
+
+def intervene(db: sa.Engine, actor: Actor, assessed: Any, codes: list[str], decision: str) -> list[int]:
+    """Record an intervention in each assessed commissioner of ``codes``, audited as the actor's: all or
+    none, every commissioner not assessed named (:func:`carelens.fund.service.intervene`)."""
+    from carelens.fund.service import intervene as record
+
+    return record(db, assessed, list(codes), decision, _national(actor))

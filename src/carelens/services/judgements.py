@@ -9,6 +9,11 @@ fixed when the run was made.
 
 Which run: the latest *complete* run unless a run id is asked for (:func:`resolve_run`); a partial or
 what-if run is read only by its id, and every answer names the run and its scope.
+
+Where the publisher gave its own verdict on a figure (NHS England's SHMI banding, read from its current
+trust-level file), that is the verdict shown, with the publisher's value and limits: carelens's
+recomputation from the rounded published counts cannot reproduce it exactly, so the run's own verdict
+and limits are given beside it (``recomputed``), never instead of it (:func:`judgements_shown`).
 """
 
 from __future__ import annotations
@@ -22,12 +27,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from carelens.model.access import Actor
+from carelens.monitor.published import (
+    CARELENS_VERDICT,
+    PUBLISHER_VERDICT,
+    SHOWN_FROM_PUBLISHER,
+    judgements_shown,
+)
 from carelens.services import NotFound
 from carelens.services._db import Db, plain, reading
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import get_settings
 from carelens.store import schema
-from carelens.store.schema_monitor import monitor_indicator, monitor_judgement, monitor_run
+from carelens.store.schema_monitor import monitor_indicator, monitor_run
 
 RUN_FIELDS = ("id", "started_at", "scope", "scope_note", "period_from", "period_to", "results_digest")
 """What every answer says about the run it read."""
@@ -59,9 +70,20 @@ COMPARISON_FIELDS = (
     "method",
     "run_id",
     "run_scope",
+    "verdict_source",
+    "recomputed",
 )
 """The ``comparison`` object of every organisation x indicator the API and pages give."""
 SUPPRESSED_REASON = "small numbers are not published, to protect people's privacy"
+# --- the verdict shown: the publisher's where it gave one --------------------------------------------
+
+
+def recomputed(row: dict[str, Any]) -> dict[str, Any] | None:
+    """carelens's own verdict, value and limits of a judgement that shows the publisher's (None for one
+    that shows carelens's)."""
+    if row.get("verdict_source") != PUBLISHER_VERDICT:
+        return None
+    return {name: row.get(f"computed_{name}") for name in SHOWN_FROM_PUBLISHER[:-1]}
 
 
 # --- runs -----------------------------------------------------------------------------------------
@@ -164,9 +186,11 @@ def comparison(
         direction=row["direction"] or None,
         reason=row["reason"] or None,
         out_of_date=(kind or "unknown") in info["out_of_date_kinds"],
+        verdict_source=row.get("verdict_source") or CARELENS_VERDICT,
+        recomputed=recomputed(row),
     )
     if hidden:
-        out.update({name: None for name in (*LIMITS, "value", "direction")})
+        out.update({name: None for name in (*LIMITS, "value", "direction", "recomputed")})
         out.update(verdict="suppressed", reason=SUPPRESSED_REASON)
     return out
 
@@ -180,7 +204,7 @@ def suppress_figures(row: dict[str, Any], hidden: bool) -> dict[str, Any]:
 
 @cache
 def _organisation_query() -> sa.Select:
-    j = monitor_judgement
+    j = judgements_shown()
     return (
         sa.select(j)
         .where(j.c.org_code == sa.bindparam("code"), j.c.run_id == sa.bindparam("run"))
@@ -261,7 +285,7 @@ def funnel_points(
     outside the limits first (up to half), then an even spread of the others in order of ``size``
     (``denominator`` or ``expected``, the funnel's x axis), the smallest and largest always among them.
     """
-    j = monitor_judgement
+    j = judgements_shown()
     period = dt.date.fromisoformat(str(period)[:10])
     columns = ("lower", "upper", "elevated_lower", "elevated_upper")
     with reading(db) as connection:

@@ -25,6 +25,7 @@ from carelens.services._db import Db, Page, page_bounds, plain, reading
 from carelens.services.judgements import (
     FIGURES,
     comparison,
+    judgements_shown,
     resolve_run,
     run_indicators,
     suppress_figures,
@@ -32,7 +33,6 @@ from carelens.services.judgements import (
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import get_settings
 from carelens.store import schema
-from carelens.store.schema_monitor import monitor_judgement
 
 LEAGUE_COLUMNS = [
     "rank",
@@ -74,7 +74,7 @@ def _ranking(
     """The whole table's order as (org_code, rank, suppressed): ranked rows best first (ties share a
     rank), then suppressed rows. Cached per run (runs never change), so a page costs one small query
     once the table has been ranked."""
-    j, org = monitor_judgement, schema.organisation
+    j, org = judgements_shown(), schema.organisation
     key = (str(connection.engine.url), run_id, indicator_id, period, kind, higher_is_better, within)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -125,7 +125,7 @@ def _definition() -> sa.Select:
 def _page_details() -> sa.Select:
     """The judgements and names of the organisations on one page (bound parameters ``run``,
     ``indicator_id``, ``period`` and ``codes``)."""
-    j, org = monitor_judgement, schema.organisation
+    j, org = judgements_shown(), schema.organisation
     return (
         sa.select(j, org.c.name, org.c.kind)
         .outerjoin(org, org.c.code == j.c.org_code)

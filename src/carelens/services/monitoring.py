@@ -17,12 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from carelens.model.access import Actor
-from carelens.services import NotFound
+from carelens.services import Forbidden, NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
-from carelens.services.judgements import resolve_run, run_indicators
-from carelens.services.reach import Reach, reach, reach_or_forbidden
+from carelens.services.judgements import judgements_shown, resolve_run, run_indicators
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
-from carelens.store.schema_monitor import monitor_flag, monitor_judgement, monitor_org, monitor_run
+from carelens.store.engine import hide_password
+from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
 
 RUN_COLUMNS = [
     "id",
@@ -85,10 +86,17 @@ RISK_FLAGS = ("elevated risk", "risk")
 """Flags that count as a risk (the monitoring settings' names), listed first."""
 
 
+def may_see(actor: Actor) -> bool:
+    """Whether the actor may see any monitoring results: its confidential-data rule covers some
+    organisation. The functions here refuse anyone else (Forbidden)."""
+    return covers_any(actor, actor.rules.confidential_data)
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
     """The organisations whose monitoring results the actor sees; Forbidden when none."""
-    why = "monitoring results are confidential: sign in with a role that may see them"
-    return reach_or_forbidden(connection, actor, actor.rules.confidential_data, why)
+    if not may_see(actor):
+        raise Forbidden("monitoring results are confidential: sign in with a role that may see them")
+    return reach(connection, actor, actor.rules.confidential_data)
 
 
 def _run_id(connection: sa.Connection, run_id: int | None) -> int:
@@ -97,12 +105,27 @@ def _run_id(connection: sa.Connection, run_id: int | None) -> int:
     return int(resolve_run(connection, run_id)["id"])
 
 
+def _run_columns(actor: Actor) -> list[str]:
+    """A run's columns the actor sees: where the store is (``source``) only for roles that run the
+    service (the ``service_details`` rule)."""
+    return RUN_COLUMNS if actor.rules.service_details else [c for c in RUN_COLUMNS if c != "source"]
+
+
+def _run_row(row: sa.RowMapping) -> dict[str, Any]:
+    out = plain(row)
+    if out.get("source"):
+        out["source"] = hide_password(out["source"])  # runs stored before sources were stored so
+    return out
+
+
 def monitoring_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
-    """Stored runs, newest first (when, by whom, over what): no organisation's results."""
+    """Stored runs, newest first (when, by whom, over what): no organisation's results, and where the
+    store is to administrators only."""
+    columns = _run_columns(actor)
     with reading(db) as connection:
         _within(connection, actor)
-        query = sa.select(*(monitor_run.c[c] for c in RUN_COLUMNS))
-        return page_query(connection, query, [monitor_run.c.id.desc()], page, page_size, RUN_COLUMNS)
+        query = sa.select(*(monitor_run.c[c] for c in columns))
+        return page_query(connection, query, [monitor_run.c.id.desc()], page, page_size, columns, _run_row)
 
 
 def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, Any]:
@@ -110,9 +133,9 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        run = plain(
+        run = _run_row(
             connection.execute(
-                sa.select(*(monitor_run.c[c] for c in RUN_COLUMNS)).where(monitor_run.c.id == run_id)
+                sa.select(*(monitor_run.c[c] for c in _run_columns(actor))).where(monitor_run.c.id == run_id)
             )
             .mappings()
             .one()
@@ -166,7 +189,7 @@ def flags(
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        j = monitor_judgement
+        j = judgements_shown()
         judged = sa.and_(
             j.c.run_id == f.c.run_id,
             j.c.indicator_id == f.c.indicator_id,
@@ -305,10 +328,33 @@ def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = N
             raise NotFound(f"no monitoring profile for {code!r}")
         run_id = _run_id(connection, run_id)
         engine = connection.engine
-    try:
-        data = profile(engine, code, run_id)
-    except LookupError as exc:
-        raise NotFound(str(exc)) from None
+    data = profile(engine, code, run_id)
     for row in data["indicators"]:
         row["why"] = explain_flag(row | {"peer_units": None})
     return data
+
+
+# --- running a pass -------------------------------------------------------------------------------
+
+
+def load_settings(path: Any = None) -> Any:
+    """The monitoring settings in ``path`` (default: the packaged monitor.yaml), every field checked."""
+    from carelens.monitor.settings import load_settings as read
+
+    return read(path)
+
+
+def run_pass(db: sa.Engine, actor: Actor, **options: Any) -> Any:
+    """Monitor every indicator of every organisation and store the run, audited as done by ``actor``;
+    ``options`` as :func:`carelens.monitor.service.run_monitor` takes them (parquet, periods, settings,
+    workers, what_if, engine: ``embedded`` or ``spark``, spark_master...). The run's summary. Validated
+    concerns raised by organisations' staff are read from the store and scored as elevated risk
+    (:mod:`carelens.services.intel`) unless ``staff_concerns`` says otherwise."""
+    from carelens.monitor.service import run_monitor
+    from carelens.services._db import author
+    from carelens.services.intel import validated_staff_concerns
+
+    user = author(actor)
+    if "staff_concerns" not in options:
+        options["staff_concerns"] = validated_staff_concerns(db)
+    return run_monitor(db, user=user, **options)

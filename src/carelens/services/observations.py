@@ -97,36 +97,6 @@ def observations(
         )
 
 
-@lru_cache(maxsize=2)
-def _series_query(everything: bool) -> sa.Select:
-    """The statement behind :func:`series` (bound parameters ``code``, ``indicator_id``, ``limit``)."""
-    obs = schema.observation
-    hidden = sa.literal(0) if everything else sa.case((small_number(obs), 1), else_=0)
-    return (
-        sa.select(obs.c.period, obs.c.value, hidden.label("suppressed"))
-        .where(
-            obs.c.indicator_id == sa.bindparam("indicator_id"),
-            obs.c.org_code == sa.bindparam("code"),
-            obs.c.superseded_by.is_(None),
-        )
-        .order_by(obs.c.period.desc())
-        .limit(sa.bindparam("limit"))
-    )
-
-
-def series(
-    db: Db, actor: Actor, org_code: str, sector: str | None, indicator_id: str, latest: int
-) -> list[tuple[dt.date, float | None]]:
-    """One organisation's latest ``latest`` values of one indicator, oldest first, as (period, value);
-    a suppressed value (small numbers the actor may not see) is None. For control charts."""
-    with reading(db) as connection:
-        within = reach(connection, actor, actor.rules.confidential_data)
-        query = _series_query(within.includes(org_code, sector))
-        rows = connection.execute(query, {"code": org_code, "indicator_id": indicator_id, "limit": latest})
-        out = [(period, None if hidden else value) for period, value, hidden in rows]
-    return out[::-1]
-
-
 @lru_cache(maxsize=1)
 def _definition_query() -> sa.Select:
     ind = schema.indicator

@@ -22,12 +22,19 @@ from carelens.services.judgements import COMPARISON_FIELDS, organisation_judgeme
 from carelens.services.observations import latest_by_indicator
 from carelens.services.ratings import explain, visible_ratings
 from carelens.services.reach import reach
+from carelens.services.series import organisation_series, quality_notes, successions
 from carelens.store import schema
 
 ORG_COLUMNS = ["code", "name", "kind", "subtype", "sector", "valid_from", "valid_to"]
 PLACE_LINKS = ("local_authority_area", "place_member", "commissioner_region", "practice_commissioner")
 """Relationships whose object is a place an organisation can be found by (its council, place, region,
 commissioner)."""
+
+
+def own_organisations(actor: Actor) -> list[str]:
+    """The codes of the actor's own organisations, sorted: a provider's, a commissioner's. An inspector's
+    organisations are the ones it is assigned to inspect, not its own (its inspection plan lists them)."""
+    return [] if actor.inspector_id else sorted(actor.organisations)
 
 
 def search_organisations(
@@ -39,9 +46,11 @@ def search_organisations(
     page: int = 1,
     page_size: int | None = None,
 ) -> Page:
-    """Organisations whose code starts with, or name contains, ``q``, or that lie in a place so named."""
+    """Organisations whose code starts with, or name contains, ``q``, or that lie in a place so named;
+    those matched by code or name first, then those matched by their place, each by name."""
     org, rel = schema.organisation, schema.org_relationship
     query = sa.select(*(org.c[c] for c in ORG_COLUMNS))
+    order = [org.c.name.is_(None), org.c.name, org.c.code]
     if q and q.strip():
         text = q.strip().lower()
         places = org.alias("place")
@@ -54,19 +63,17 @@ def search_organisations(
                 sa.func.lower(places.c.name).contains(text, autoescape=True),
             )
         )
-        query = query.where(
-            sa.or_(
-                sa.func.lower(org.c.code).startswith(text, autoescape=True),
-                sa.func.lower(org.c.name).contains(text, autoescape=True),
-                org.c.code.in_(place),
-            )
+        itself = sa.or_(
+            sa.func.lower(org.c.code).startswith(text, autoescape=True),
+            sa.func.lower(org.c.name).contains(text, autoescape=True),
         )
+        query = query.where(sa.or_(itself, org.c.code.in_(place)))
+        order.insert(0, sa.case((itself, 0), else_=1))
     if kind:
         query = query.where(org.c.kind == kind)
     if sector:
         query = query.where(org.c.sector == sector)
     with reading(db) as connection:
-        order = [org.c.name.is_(None), org.c.name, org.c.code]
         return page_query(connection, query, order, page, page_size, ORG_COLUMNS)
 
 
@@ -122,7 +129,9 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
     """Everything the actor may see about one organisation: directory entry, links, ratings (its own, and
     provider ratings aggregated from its locations' ratings, with the rule) with a plain-English
     explanation, every indicator it has with the figure and verdict the default monitoring run judged
-    (``comparison``; :mod:`carelens.services.judgements`), and its inspections
+    (``comparison``; :mod:`carelens.services.judgements`) and what the data-quality checks found in its
+    series (``data_quality``, ``joins``: :mod:`carelens.services.series`), the organisations it succeeded
+    and that succeeded it (``successions``), and its inspections
     (completed ones only, unless the actor may see the inspection plan)."""
     from carelens.services.assessment import provider_ratings
     from carelens.services.planning import profile_inspections
@@ -135,10 +144,16 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
         aggregated = provider_ratings(connection, actor, code)
         judged = organisation_judgements(connection, actor, organisation, within)
         latest = latest_by_indicator(connection, actor, code, sector, within)
+        for item in latest:  # what the data-quality checks found in its series (continued from predecessors)
+            ratio = item["value_type"] == "indirectly_standardised_ratio"
+            series = organisation_series(connection, within, code, sector, item["indicator_id"], ratio)
+            item["data_quality"] = quality_notes(series)
+            item["joins"] = [{"label": j.label, "date": j.date} for j in series["joins"]]
         return {
             "organisation": organisation,
             "confidential": within.includes(code, sector),
             "relationships": _links(connection, code),
+            "successions": successions(connection, code),
             "ratings": ratings,
             "provider_ratings": aggregated,
             "explanation": explain(organisation, ratings, aggregated),

@@ -1,9 +1,20 @@
-"""Which organisations an actor's role rule reaches (own organisations, area, sector or all).
+"""What an actor's role rule reaches: the one place a :class:`~carelens.model.access.Scope` is interpreted.
 
-The rule itself is data (:data:`carelens.model.access.ROLE_RULES`); this module turns a rule's
-:class:`~carelens.model.access.Scope` into the organisations it covers, using the dated relationships
-that hold today: a provider's own organisations include the sites it runs; a commissioner's area is
-itself, its sub-areas, their practices and the providers they hold contracts with.
+The rule itself is data (:data:`carelens.model.access.ROLE_RULES`); this module turns a rule's scope
+into the organisations it covers (:func:`reach`, using the dated relationships that hold today) and the
+planned inspections it covers (:func:`inspections`). Each scope has one meaning:
+
+- ``NONE``: nothing.
+- ``OWN``: the organisations the actor is tied to and the sites they run. No inspection plan: an
+  unannounced visit must never reach the provider it is to.
+- ``ASSIGNED``: the actor's assignments: the organisations it is tied to (with the sites they run, as
+  ``OWN``), and the inspections assigned to it (its inspector id) or of an organisation it is itself
+  tied to. A site's inspection reaches it only through its own assignment or tie, never through its
+  provider's, so an inspector sees no more of a plan than it is assigned.
+- ``AREA``: a commissioner's area: itself, its sub-areas, their practices and the providers they hold
+  contracts with. No inspection plan.
+- ``SECTOR``: what is in the actor's sector (organisations by their sector, inspections by theirs).
+- ``ALL``: every organisation and every inspection.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor, Scope
 from carelens.model.organisations import RelationshipKind
 from carelens.store import schema
+from carelens.store.schema_plan import plan_assignment, plan_inspection
 
 
 @dataclass(frozen=True)
@@ -68,15 +80,18 @@ def _current_links(
     return set(connection.execute(query).scalars())
 
 
-def reach_or_forbidden(connection: sa.Connection, actor: Actor, scope: Scope, why: str) -> Reach:
-    """The organisations ``scope`` covers for ``actor``; :class:`Forbidden` (saying ``why``) when it
-    covers none, for areas that have nothing to show a role outside them."""
-    from carelens.services import Forbidden
-
-    within = reach(connection, actor, scope)
-    if within.empty:
-        raise Forbidden(why)
-    return within
+def covers_any(actor: Actor, scope: Scope) -> bool:
+    """Whether ``scope`` covers any organisation for ``actor``, decided without the store: exactly when
+    :func:`reach` is not empty (every organisation; a sector, when the actor has one; its own
+    organisations or area, when it is tied to some). Areas that have nothing to show a role outside
+    them refuse an actor it is false for (Forbidden); the pages ask it too."""
+    if scope is Scope.ALL:
+        return True
+    if scope is Scope.SECTOR:
+        return bool(actor.sector)
+    if scope in (Scope.OWN, Scope.ASSIGNED, Scope.AREA):
+        return bool(actor.organisations)
+    return False
 
 
 def reach(connection: sa.Connection, actor: Actor, scope: Scope) -> Reach:
@@ -86,7 +101,7 @@ def reach(connection: sa.Connection, actor: Actor, scope: Scope) -> Reach:
     if scope is Scope.SECTOR:
         return Reach(sector=actor.sector) if actor.sector else NOWHERE
     own = frozenset(actor.organisations)
-    if scope in (Scope.OWN, Scope.ASSIGNED):  # an inspector's assignments' organisations are its own
+    if scope in (Scope.OWN, Scope.ASSIGNED):  # an inspector's assigned organisations are its own
         sites = _current_links(connection, RelationshipKind.PROVIDER_LOCATION, "subject", own)
         return Reach(codes=own | sites)
     if scope is Scope.AREA:
@@ -95,3 +110,24 @@ def reach(connection: sa.Connection, actor: Actor, scope: Scope) -> Reach:
         contracted = _current_links(connection, RelationshipKind.CONTRACT, "subject", area)
         return Reach(codes=frozenset(area | members | contracted))
     return NOWHERE
+
+
+def inspections(actor: Actor, scope: Scope) -> sa.ColumnElement[bool] | None:
+    """SQL on ``plan_inspection``: the planned inspections ``scope`` covers for ``actor`` (see the
+    module's scopes); None when it covers none, so callers answer NotFound without asking the store."""
+    i = plan_inspection
+    if scope is Scope.ALL:
+        return sa.true()
+    if scope is Scope.SECTOR:
+        return i.c.sector == actor.sector if actor.sector else None
+    if scope is Scope.ASSIGNED:
+        parts = []
+        if actor.inspector_id:
+            assigned = sa.select(plan_assignment.c.inspection_id).where(
+                plan_assignment.c.inspector_id == actor.inspector_id
+            )
+            parts.append(i.c.id.in_(assigned))
+        if actor.organisations:
+            parts.append(i.c.org_code.in_(sorted(actor.organisations)))
+        return sa.or_(*parts) if parts else None
+    return None

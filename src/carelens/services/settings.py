@@ -22,9 +22,115 @@ class AccessSettings:
     api_token_days: int = field(
         default=30, metadata={"doc": "Lifetime of an API token issued by POST /api/v1/auth/token, in days."}
     )
-    scrypt_n: int = field(
-        default=2**14,
-        metadata={"doc": "scrypt CPU/memory cost N for password hashes (2**14 = 16 MiB, OWASP minimum)."},
+    password_memory_kib: int = field(
+        default=19_456,
+        metadata={
+            "doc": "Memory cost of an argon2id password hash, in KiB. The default with password_time_cost 2 "
+            "and password_parallelism 1 is the first of OWASP's Password Storage Cheat Sheet configurations "
+            "(19 MiB, 2 iterations, 1 lane; about 40 ms a check here). A stored hash made with other "
+            "parameters (or an older scrypt hash) is re-made with these at its owner's next sign-in."
+        },
+    )
+    password_time_cost: int = field(
+        default=2,
+        metadata={"doc": "Iterations (time cost) of an argon2id password hash; see password_memory_kib."},
+    )
+    password_parallelism: int = field(
+        default=1,
+        metadata={"doc": "Lanes (parallelism) of an argon2id password hash; see password_memory_kib."},
+    )
+    sign_in_threads: int = field(
+        default=1,
+        metadata={
+            "doc": "Threads per server process that check passwords, apart from the request_threads: a flood "
+            "of sign-ins queues for these and never holds a thread other requests need. argon2 releases the "
+            "interpreter lock, so 1 thread keeps password work to at most one core."
+        },
+    )
+    sign_in_queue: int = field(
+        default=16,
+        metadata={
+            "doc": "Sign-ins that may wait for a password-checking thread; one more is answered 503 with "
+            "Retry-After at once, so a flood cannot build an unbounded queue."
+        },
+    )
+    sign_in_free_failures: int = field(
+        default=5,
+        metadata={
+            "doc": "Failed sign-ins an account (a user name, whether it exists or not) may have before it is "
+            "locked out: the next failure locks it for sign_in_lockout_seconds, and each further failure "
+            "doubles that, up to sign_in_max_lockout_seconds. A locked-out sign-in is answered 429 with "
+            "Retry-After without checking the password; a successful sign-in clears the account's count."
+        },
+    )
+    sign_in_address_free_failures: int = field(
+        default=20,
+        metadata={
+            "doc": "Failed sign-ins one client address may have (to any accounts) before it is locked out "
+            "with the same back-off as an account. More than sign_in_free_failures, as several people may "
+            "share an address; a successful sign-in does not clear it (else one good account would reset "
+            "a password-spraying address)."
+        },
+    )
+    sign_in_lockout_seconds: float = field(
+        default=1.0,
+        metadata={"doc": "The first lockout after the free failures, in seconds; it doubles each time."},
+    )
+    sign_in_max_lockout_seconds: float = field(
+        default=900.0,
+        metadata={"doc": "The longest lockout (15 minutes): from then on, one guess per this many seconds."},
+    )
+    sign_in_forget_seconds: float = field(
+        default=3600.0,
+        metadata={
+            "doc": "Failures are forgotten this long after an account's or address's last failed sign-in "
+            "(and once its lockout is over)."
+        },
+    )
+    sign_in_refusal_delay_seconds: float = field(
+        default=1.0,
+        metadata={
+            "doc": "A sign-in refused because its account or address is locked out is answered after this "
+            "many seconds (or the time left, if shorter), costing the server an idle wait rather than work: "
+            "a client that ignores Retry-After gets one answer a second per connection. 0 answers at once."
+        },
+    )
+    submission_free: int = field(
+        default=5,
+        metadata={
+            "doc": "Experiences and concerns one client address (or one signed-in user) may send within "
+            "submission_forget_seconds of each other; the next is refused 429 with Retry-After for "
+            "submission_lockout_seconds, doubling each time it is tried again while locked out."
+        },
+    )
+    submission_lockout_seconds: float = field(
+        default=3600.0,
+        metadata={"doc": "How long a sender who has sent submission_free submissions waits, in seconds."},
+    )
+    submission_forget_seconds: float = field(
+        default=3600.0,
+        metadata={"doc": "A sender's count of submissions is forgotten this long after its last one."},
+    )
+    max_request_bytes: int = field(
+        default=1_048_576,
+        metadata={
+            "doc": "Largest request body accepted (1 MiB), checked on Content-Length and while reading; a "
+            "larger one is answered 413 without being read."
+        },
+    )
+    error_excerpt_chars: int = field(
+        default=80,
+        metadata={
+            "doc": "Most characters of a rejected input value quoted back in an error (422) response; the "
+            "rest is cut, so an error is never as large as the input."
+        },
+    )
+    hsts_seconds: int = field(
+        default=31_536_000,
+        metadata={
+            "doc": "max-age of the Strict-Transport-Security header sent on responses served over https "
+            "(one year); 0 sends none."
+        },
     )
     page_size: int = field(default=50, metadata={"doc": "Rows per page when a request does not say."})
     max_page_size: int = field(default=1000, metadata={"doc": "Most rows one page may hold."})

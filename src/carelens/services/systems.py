@@ -33,8 +33,8 @@ from carelens.fund.scenario import year_label
 from carelens.model.access import Actor, Scope
 from carelens.model.organisations import OrgKind
 from carelens.services import Forbidden, Invalid, NotFound
-from carelens.services._db import Db, Page, organisation_names, page_of, plain, reading, records
-from carelens.services.reach import Reach, reach, reach_or_forbidden
+from carelens.services._db import Db, Page, author, organisation_names, page_of, plain, reading, records
+from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_systems import systems_direction, systems_finding, systems_selection
 from carelens.systems import aco, places, selection
@@ -168,17 +168,32 @@ def ranking_columns() -> list[str]:
 # --- who sees what ---------------------------------------------------------------------------------
 
 
+def has_review_work(actor: Actor) -> bool:
+    """Whether the actor's role has review work at all (its local-systems rule is not NONE): the places
+    and ACOs its rule reaches, beyond the published review reports everyone sees. The functions here
+    refuse review work (Forbidden) to an actor whose rule reaches nothing."""
+    return getattr(actor.rules, RULE) is not Scope.NONE
+
+
+def sees_programme(actor: Actor) -> bool:
+    """Whether the actor sees the review programme as a whole (directions, budgets, every place's
+    selection, the budget what-if): its local-systems rule reaches every place. Others get Forbidden."""
+    return getattr(actor.rules, RULE) is Scope.ALL
+
+
 def _within(connection: sa.Connection, actor: Actor) -> Reach:
     """The organisations the actor's review-work rule reaches; Forbidden when none."""
-    why = (
-        "local system review work is for the regulator, the national board, policy makers and "
-        "commissioners (their area); published review reports are open to everyone"
-    )
-    return reach_or_forbidden(connection, actor, getattr(actor.rules, RULE), why)
+    rule = getattr(actor.rules, RULE)
+    if not covers_any(actor, rule):
+        raise Forbidden(
+            "local system review work is for the regulator, the national board, policy makers and "
+            "commissioners (their area); published review reports are open to everyone"
+        )
+    return reach(connection, actor, rule)
 
 
 def _programme(actor: Actor) -> None:
-    if getattr(actor.rules, RULE) is not Scope.ALL:
+    if not sees_programme(actor):
         raise Forbidden("the review programme ranks every place: only for roles that see every place")
 
 
@@ -324,7 +339,7 @@ def _visible_reviews(connection: sa.Connection, actor: Actor, within: Reach | No
     """Every review the actor may see: published ones, and any of a place its review-work rule reaches."""
     frame = review_store.reviews(connection)
     frame["published"] = _published(frame, dt.date.today())
-    if within is None and getattr(actor.rules, RULE) is not Scope.NONE:
+    if within is None and has_review_work(actor):
         within = reach(connection, actor, getattr(actor.rules, RULE))
     if within is None or within.empty:
         frame = frame[frame["published"]]
@@ -374,11 +389,10 @@ def review(db: Db, actor: Actor, review_id: int) -> dict[str, Any]:
         findings = connection.execute(
             sa.select(f.c.stage, f.c.finding).where(f.c.review_id == review_id).order_by(f.c.id)
         ).all()
-        rule = getattr(actor.rules, RULE)
-        within = reach(connection, actor, rule)
+        within = reach(connection, actor, getattr(actor.rules, RULE))
         visible = _groups_in_reach(connection, within, OrgKind.PLACE)
         actions = None
-        if rule is not Scope.NONE and not within.empty and (visible is None or row["place_code"] in visible):
+        if has_review_work(actor) and not within.empty and (visible is None or row["place_code"] in visible):
             plan = review_store.action_plan(connection, dt.date.today(), row["reference"])
             actions = records(plan[plan["place_code"] == row["place_code"]].drop(columns="reference"))
     stages = list(config.stages) + sorted({s for s, _ in findings} - set(config.stages))
@@ -623,3 +637,126 @@ def market_concentration(
     table = pd.DataFrame(rows, columns=CONCENTRATION_COLUMNS)
     table = table.sort_values(["hhi", "aco_code", "service_line"], ascending=[False, True, True])
     return page_of(records(table), page, page_size, CONCENTRATION_COLUMNS)
+
+
+# --- running the review programme and settling ACOs (the command line; the API could call these too) --
+# Each needs the whole programme in reach (``sees_programme``); changes are audited as the actor's.
+
+
+def programme_settings(config: Any = None) -> tuple[Any, dict[str, Any]]:
+    """The systems configuration (default: the packaged one) and the indicator definitions."""
+    from carelens.model.indicators import load_indicators
+    from carelens.systems.config import load_config
+
+    return load_config(config), load_indicators()
+
+
+def place_selection(
+    db: Db, actor: Actor, config: Any, definitions: dict, period: dt.date | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Every place's comparisons on the transition indicators in ``period`` (default the latest) and
+    their selection ranking (None when no place indicator is stored)."""
+    _programme(actor)
+    compared = places.place_indicators(db, config, definitions, period)
+    if compared.empty:
+        return compared, None
+    with reading(db) as connection:
+        return compared, selection.selection_scores(compared, config, places.place_codes(connection))
+
+
+def programme_plan(
+    db: Db, actor: Actor, config: Any, definitions: dict, budget: float, cost: float | None, period=None
+) -> Any:
+    """What-if: how many reviews ``budget`` buys at ``cost`` each (default the configured) and which
+    places they would be; nothing is stored."""
+    _programme(actor)
+    ranking = selection.selection_scores(places.place_indicators(db, config, definitions, period), config)
+    return selection.plan_programme(
+        ranking, budget, cost or config.cost_per_review_gbp, config.fixed_cost_gbp
+    )
+
+
+def record_direction(db: Db, actor: Actor, config: Any, **direction: Any) -> tuple[int, str]:
+    """Record a direction to review local systems (``direction``: reference, directed_by, scope,
+    directed_on, budget_gbp, and power and cost_per_review_gbp, default the configured); its id and
+    the power it was made under."""
+    from carelens.systems.reviews import Direction
+    from carelens.systems.reviews import record_direction as record
+
+    _programme(actor)
+    made = Direction(
+        **direction
+        | {
+            "power": direction.get("power") or config.power,
+            "cost_per_review_gbp": config.cost_per_review_gbp
+            if direction.get("cost_per_review_gbp") is None
+            else direction["cost_per_review_gbp"],
+            "fixed_cost_gbp": config.fixed_cost_gbp,
+        }
+    )
+    return record(db, made, author(actor)), made.power
+
+
+def select_places(
+    db: Db, actor: Actor, reference: str, config: Any, definitions: dict, period: dt.date | None = None
+) -> Any:
+    """Select the places a direction's budget buys reviews for, recorded (:func:`carelens.systems.
+    reviews.select_places`)."""
+    from carelens.systems.reviews import select_places as select
+
+    _programme(actor)
+    return select(db, reference, config, definitions, author(actor), period)
+
+
+def record_review(
+    db: Db, actor: Actor, reference: str, place_code: str, findings: Any, config: Any, **report: Any
+) -> int:
+    """Record a review's findings from a file (stage, finding) and its report to the board (``report``:
+    board, reported_on, summit_on)."""
+    from carelens.systems.reviews import read_findings
+    from carelens.systems.reviews import record_review as record
+
+    _programme(actor)
+    found = read_findings(findings)
+    return record(db, reference, place_code, found, config, author(actor), source=str(findings), **report)
+
+
+def record_actions(db: Db, actor: Actor, reference: str, place_code: str, path: Any) -> dict[str, int]:
+    """Add or update a review's actions from a file: counts added, updated, unchanged."""
+    from carelens.systems.reviews import read_actions
+    from carelens.systems.reviews import record_actions as record
+
+    _programme(actor)
+    return record(db, reference, place_code, read_actions(path), author(actor), str(path))
+
+
+def action_plans(db: Db, actor: Actor, as_of: dt.date, reference: str | None = None) -> pd.DataFrame:
+    """Every action (of one direction, or all) with whether it is overdue on ``as_of``."""
+    from carelens.systems.reviews import action_plan
+
+    _programme(actor)
+    return action_plan(db, as_of, reference)
+
+
+def settle_acos(
+    db: Db, actor: Actor, finance: Any, year: int, config: Any, definitions: dict, market: Any = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Settle each ACO of a finance file for a financial year against its benchmark and store it; the
+    settlement and the market's concentration (HHI) by service line when a market file is given."""
+    _programme(actor)
+    activity = aco.read_market(market) if market else None
+    settled = aco.settle_year(
+        db, aco.read_finance(finance), year, config, definitions, author(actor), activity, str(finance)
+    )
+    return settled, (aco.hhi(activity, config) if activity is not None else None)
+
+
+def bundle_prices(episodes: Any, config: Any = None) -> pd.DataFrame:
+    """Bundled payment per care pathway from a file of episode costs (a user's own file: no rule)."""
+    from carelens.systems.config import load_config
+    from carelens.tables import Column, read_table, validate
+
+    frame = read_table(episodes, ["pathway", "pathway_id", "stage", "cost_gbp"])
+    columns = [Column(c, "text") for c in ("pathway", "pathway_id", "stage")]
+    validate(frame, [*columns, Column("cost_gbp", "number", min_value=0)], str(episodes))
+    return aco.bundle_prices(frame.astype({"cost_gbp": float}), load_config(config))

@@ -18,6 +18,12 @@ first signal a chart with reset equals one without, so that probability is P(max
 off the distribution of the maximum of simulated in-control charts (:func:`cusum_threshold`; outcomes drawn
 from the series' own risks with a seeded NumPy generator, so thresholds are reproducible).
 
+Counts per period (:func:`count_cusum`): where only each period's deaths O and expected deaths E are
+known (monthly O/E per organisation), the period's score is the Poisson log-likelihood ratio
+Wₜ = Oₜ·log R − (R − 1)·Eₜ, the limit of Steiner's scores summed over the period's patients as their risks
+become small; the chart, signal, reset and the simulated threshold (:func:`count_cusum_threshold`, with
+Oₜ ~ Poisson(Eₜ)) are the same.
+
 Everything is vectorised over series: records sorted by series then time, each with an integer series
 code. The recursion is evaluated as Sₜ = Cₜ − min(0, min_{j≤t} Cⱼ) on cumulative sums C of W, restarted at
 each series start and after each signal; only the records after a signal are evaluated again.
@@ -105,12 +111,45 @@ def risk_adjusted_cusum(
     for all series or one per series code (e.g. from :func:`cusum_threshold`).
     """
     p, y, codes, series_first, n_series = _check_records(risks, outcomes, series_codes)
+    _check_odds(odds_ratio, null_odds_ratio)
+    w = cusum_weights(y, p, odds_ratio, null_odds_ratio)
+    return _cusum(w, y, p, codes, series_first, n_series, threshold, reset)
+
+
+def count_weights(observed, expected, rate_ratio: float = DEFAULT_ODDS_RATIO):
+    """The log-likelihood ratio of a period's count O against its expected count E when the rate is
+    multiplied by ``rate_ratio`` (R): W = O·log R − (R − 1)·E (Poisson). Summed over a period's patients,
+    Steiner's record scores tend to it as the risks become small."""
+    o = np.asarray(observed, dtype=float)
+    e = np.asarray(expected, dtype=float)
+    return o * np.log(rate_ratio) - (rate_ratio - 1) * e
+
+
+def count_cusum(
+    observed,
+    expected,
+    series_codes,
+    *,
+    threshold,
+    rate_ratio: float = DEFAULT_ODDS_RATIO,
+    reset: bool = True,
+) -> CusumResult:
+    """CUSUM of counts per period against expected counts (e.g. monthly deaths O against the deaths E a
+    risk model predicts), many series at once: Sₜ = max(0, Sₜ₋₁ + Wₜ) with :func:`count_weights`,
+    signalling at Sₜ ≥ h and restarting after a signal with ``reset``. ``observed``: whole counts ≥ 0;
+    ``expected``: > 0; periods sorted by series then time. The result's ``outcomes`` and ``risks`` are
+    O and E, so ``observed``/``expected`` are the counts since the chart last restarted."""
+    e, o, codes, series_first, n_series = _check_counts(expected, observed, series_codes)
+    _check_odds(rate_ratio, 1.0)
+    return _cusum(count_weights(o, e, rate_ratio), o, e, codes, series_first, n_series, threshold, reset)
+
+
+def _cusum(w, y, p, codes, series_first, n_series, threshold, reset) -> CusumResult:
+    """The chart of scores ``w`` (records sorted by series), with signals, restarts and per-series totals."""
     h = np.asarray(threshold, dtype=float)
     h = np.full(n_series, float(h)) if h.ndim == 0 else h
     if h.shape != (n_series,) or not np.all(h > 0):
         raise ValueError(f"threshold must be > 0, one value or one per series code ({n_series})")
-    _check_odds(odds_ratio, null_odds_ratio)
-    w = cusum_weights(y, p, odds_ratio, null_odds_ratio)
     n = len(w)
     record_h = h[0] if n_series and np.all(h == h[0]) else h[codes]  # one threshold: no per-record copy
 
@@ -197,6 +236,51 @@ def cusum_threshold(
     that exactly a share α of the simulated charts reach it. The generator is NumPy's default (PCG64)
     seeded with ``seed``; the Monte Carlo error of the attained rate is about √(α(1 − α)/n_simulations).
     """
+    _check_threshold_options(false_alarm_rate, n_simulations, horizon)
+    _check_odds(odds_ratio, null_odds_ratio)
+    p, _, codes, series_first, n_series = _check_records(
+        risks, np.zeros(len(np.asarray(risks))), series_codes
+    )
+    log_ratio = np.log(odds_ratio / null_odds_ratio)
+
+    def scores(rng, table, count):
+        survive = np.log((1 + (odds_ratio - 1) * table) / (1 + (null_odds_ratio - 1) * table))
+        deaths = rng.random((count, *table.shape)) < table
+        return np.where(deaths, log_ratio, 0.0) - survive
+
+    return _simulated_threshold(
+        p, codes, series_first, n_series, scores, false_alarm_rate, horizon, n_simulations, seed
+    )
+
+
+def count_cusum_threshold(
+    expected,
+    series_codes,
+    *,
+    false_alarm_rate: float,
+    rate_ratio: float = DEFAULT_ODDS_RATIO,
+    horizon: int | None = None,
+    n_simulations: int = DEFAULT_SIMULATIONS,
+    seed: int = DEFAULT_SEED,
+) -> np.ndarray:
+    """Per series, the threshold of :func:`count_cusum` at which an in-control series (Oₜ ~ Poisson(Eₜ))
+    signals with probability ``false_alarm_rate`` within its periods (or ``horizon`` periods), simulated
+    exactly as :func:`cusum_threshold` does for records."""
+    _check_threshold_options(false_alarm_rate, n_simulations, horizon)
+    _check_odds(rate_ratio, 1.0)
+    e, _, codes, series_first, n_series = _check_counts(
+        expected, np.zeros(len(np.asarray(expected))), series_codes
+    )
+
+    def scores(rng, table, count):
+        return count_weights(rng.poisson(np.broadcast_to(table, (count, *table.shape))), table, rate_ratio)
+
+    return _simulated_threshold(
+        e, codes, series_first, n_series, scores, false_alarm_rate, horizon, n_simulations, seed
+    )
+
+
+def _check_threshold_options(false_alarm_rate: float, n_simulations: int, horizon: int | None) -> None:
     if not 0 < false_alarm_rate < 1:
         raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate}")
     if n_simulations * false_alarm_rate < MIN_EXCEEDANCES:
@@ -206,33 +290,33 @@ def cusum_threshold(
         )
     if horizon is not None and horizon < 1:
         raise ValueError("horizon must be at least 1 record")
-    _check_odds(odds_ratio, null_odds_ratio)
-    p, _, codes, series_first, n_series = _check_records(
-        risks, np.zeros(len(np.asarray(risks))), series_codes
-    )
+
+
+def _simulated_threshold(
+    p, codes, series_first, n_series, scores, false_alarm_rate, horizon, n_simulations, seed
+):
+    """Thresholds from the maxima of simulated in-control charts: ``scores(rng, table, count)`` draws
+    ``count`` charts' scores for a table of per-record parameters (series × records; 0 pads short series,
+    and a zero risk or expected count adds nothing)."""
     rng = np.random.default_rng(seed)
     starts = np.flatnonzero(series_first)
     lengths = np.diff(np.r_[starts, len(p)])
     series_ids = codes[starts]
     if horizon is None:
         width = int(lengths.max()) if len(lengths) else 0
-        table = np.zeros((len(starts), width))  # risks padded with 0: a zero risk adds nothing
+        table = np.zeros((len(starts), width))
         table[np.repeat(np.arange(len(starts)), lengths), np.arange(len(p)) - np.repeat(starts, lengths)] = p
     else:
         picks = starts[:, None] + (rng.random((len(starts), horizon)) * lengths[:, None]).astype(np.int64)
         table = p[picks]
     h = np.full(n_series, np.nan)
     k = int(np.floor(false_alarm_rate * n_simulations))
-    log_ratio = np.log(odds_ratio / null_odds_ratio)
-    survive = np.log((1 + (odds_ratio - 1) * table) / (1 + (null_odds_ratio - 1) * table))
     # a block of simulations at a time keeps memory near 64 MB whatever the number of series
     block = max(1, int(8_000_000 // max(table.size, 1)))
     maxima = np.empty((n_simulations, len(starts)))
     for first in range(0, n_simulations, block):  # a loop over blocks of simulations, not over series
         count = min(block, n_simulations - first)
-        deaths = rng.random((count, *table.shape)) < table
-        w = np.where(deaths, log_ratio, 0.0) - survive
-        c = np.cumsum(w, axis=2)
+        c = np.cumsum(scores(rng, table, count), axis=2)
         maxima[first : first + count] = np.max(c - np.minimum(np.minimum.accumulate(c, axis=2), 0.0), axis=2)
     ordered = -np.sort(-maxima, axis=0)  # descending per series
     reached = ordered[k - 1] if k >= 1 else ordered[0] + 1.0
@@ -288,6 +372,19 @@ def _check_records(risks, outcomes, series_codes):
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"outcomes must be 0 or 1: got {y[i]:g} at index {i}")
     return p, y, codes, series_first, n_series
+
+
+def _check_counts(expected, observed, series_codes):
+    e, codes, series_first, n_series = check_series(expected, series_codes)
+    e = check_values(e, "expected", allow_missing=False, positive=True)
+    o = check_values(observed, "observed", allow_missing=False)
+    if o.shape != e.shape:
+        raise ValueError(f"observed must have one value per period ({len(e)}), got {o.shape}")
+    fractional = o != np.round(o)
+    if fractional.any():
+        i = int(np.flatnonzero(fractional)[0])
+        raise ValueError(f"observed must be whole counts: got {o[i]:g} at index {i}")
+    return e, o, codes, series_first, n_series
 
 
 def _segment_cusum(w: np.ndarray, segment_first: np.ndarray) -> np.ndarray:

@@ -184,7 +184,45 @@ rating = sa.Table(
     sa.Index("ix_rating_org", "org_code", "level", "service", "key_question"),
 )
 
-VERSIONED_TABLES = (observation, population, rating)
+published_verdict = sa.Table(
+    "published_verdict",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("indicator_id", sa.String(80), sa.ForeignKey("indicator.id"), nullable=False),
+    sa.Column("org_code", Code, sa.ForeignKey("organisation.code"), nullable=False),
+    sa.Column("period", sa.Date, nullable=False, comment="first day of the period (release month)"),
+    sa.Column("value", Number, nullable=False, comment="the value as published"),
+    sa.Column("band", sa.Integer, nullable=False, comment="published band: 1 higher, 2 as expected, 3 lower"),
+    sa.Column("level", Number, nullable=False, comment="% level of the published limits that set the band"),
+    sa.Column("lower", Number, nullable=False, comment="published limits that set the band"),
+    sa.Column("upper", Number, nullable=False),
+    sa.Column("poisson_lower", Number, nullable=True, comment="published limits without overdispersion"),
+    sa.Column("poisson_upper", Number, nullable=True),
+    sa.Column("recomputed_value", Number, nullable=True, comment="carelens: value from the published counts"),
+    sa.Column(
+        "recomputed_band", sa.Integer, nullable=True, comment="carelens's band from the published counts"
+    ),
+    sa.Column("recomputed_lower", Number, nullable=True, comment="carelens's limits at the same level"),
+    sa.Column("recomputed_upper", Number, nullable=True),
+    sa.Column("recomputed_poisson_lower", Number, nullable=True),
+    sa.Column("recomputed_poisson_upper", Number, nullable=True),
+    sa.Column("import_id", RowId, sa.ForeignKey("import_record.id"), nullable=False),
+    sa.Column("superseded_by", RowId, sa.ForeignKey("import_record.id"), nullable=True),
+    sa.Index(
+        "uq_published_verdict_current",
+        "indicator_id",
+        "org_code",
+        "period",
+        unique=True,
+        sqlite_where=sa.text("superseded_by IS NULL"),
+        postgresql_where=sa.text("superseded_by IS NULL"),
+    ),
+)
+"""A publisher's own verdict on an observation (e.g. NHS England's SHMI banding with the limits that set
+it), kept beside carelens's recomputation from the published counts. Where one is stored it is the
+verdict carelens shows (:mod:`carelens.services.judgements`); the recomputation is reported beside it."""
+
+VERSIONED_TABLES = (observation, population, rating, published_verdict)
 """Tables whose rows are superseded, never updated."""
 
 

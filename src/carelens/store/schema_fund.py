@@ -1,4 +1,5 @@
-"""Funding tables: saved allocation runs, delegated and pooled budgets, commissioner interventions.
+"""Funding tables: saved allocation runs, delegated and pooled budgets, commissioner assessments and
+interventions.
 
 Declared on the shared :data:`carelens.store.schema.metadata`; created by the ``fund`` migration branch.
 Commissioner codes are plain codes (not foreign keys): an allocation can be computed from files for
@@ -88,4 +89,19 @@ fund_intervention = sa.Table(
     sa.Column("user_name", sa.String(100), nullable=False),
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_fund_intervention_commissioner", "commissioner_code", "year"),
+)
+
+fund_commissioner_assessment = sa.Table(
+    "fund_commissioner_assessment",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("commissioner_code", Code, nullable=False),
+    sa.Column("year", sa.Integer, nullable=False, comment="first year of the financial year assessed"),
+    sa.Column("overall", sa.String(40), nullable=False, comment="e.g. 'inadequate', 'not assessed'"),
+    sa.Column("outcomes", sa.String(40), nullable=True),
+    sa.Column("finance", sa.String(40), nullable=True),
+    sa.Column("reasons", sa.JSON, nullable=False, comment="list of reasons, in plain English"),
+    sa.Column("user_name", sa.String(100), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_fund_commissioner_assessment_code", "commissioner_code", "year"),
 )

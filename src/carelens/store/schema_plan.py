@@ -1,6 +1,7 @@
 """Inspection planning and the failure regime (``carelens.plan``): saved schedules, the inspections in
 them (with the confidential window of unannounced visits, their status, findings and evidence), the
-inspectors assigned, and failure-regime cases with every transition (who, when, why).
+inspectors assigned, and failure-regime cases with every transition (who, when, why) and their recovery
+actions (what, whose, by when, and when done).
 
 Declared on the shared :data:`carelens.store.schema.metadata`; created by the ``plan`` migration branch.
 Inspector ids are plain codes (the inspectorate is read from files). Unannounced windows are read only
@@ -104,3 +105,79 @@ plan_regime_transition = sa.Table(
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_plan_regime_transition_case", "case_id"),
 )
+
+plan_recovery_action = sa.Table(
+    "plan_recovery_action",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("case_id", RowId, sa.ForeignKey("plan_regime_case.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False, comment="what must be done"),
+    sa.Column("owner", sa.String(200), nullable=False, comment="who must do it"),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, comment="'open' or 'done'"),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("done_on", sa.Date, nullable=True),
+    sa.Column("done_by", sa.String(100), nullable=True),
+    sa.Column("note", sa.Text, nullable=True, comment="the evidence it was done"),
+    sa.Index("ix_plan_recovery_action_case", "case_id"),
+)
+
+# --- an inspection's life after the visit (migration plan_0003) -----------------------------------
+
+plan_finding = sa.Table(
+    "plan_finding",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("inspection_id", RowId, sa.ForeignKey("plan_inspection.id"), nullable=False),
+    sa.Column("key_question", sa.String(20), nullable=False),
+    sa.Column("rating", sa.String(40), nullable=False, comment="the team's judgement of the key question"),
+    sa.Column("finding", sa.Text, nullable=False, comment="what the team found"),
+    sa.Column("evidence", sa.JSON, nullable=False, comment="list of evidence items"),
+    sa.Column("recorded_by", sa.String(100), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("supersedes_id", RowId, sa.ForeignKey("plan_finding.id"), nullable=True),
+    sa.Index("ix_plan_finding_inspection", "inspection_id", "key_question"),
+)
+"""Findings per key question, append-only: a correction is a new row naming the one it replaces."""
+
+plan_report = sa.Table(
+    "plan_report",
+    metadata,
+    sa.Column("inspection_id", RowId, sa.ForeignKey("plan_inspection.id"), primary_key=True),
+    sa.Column(
+        "stage",
+        sa.String(20),
+        nullable=False,
+        comment="open, proposed, approved, sent or published",
+    ),
+    sa.Column("summary", sa.Text, nullable=True, comment="the report's summary, from the proposal"),
+    sa.Column("proposed_by", sa.String(100), nullable=True),
+    sa.Column("proposed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("approved_by", sa.String(100), nullable=True),
+    sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("sent_by", sa.String(100), nullable=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("challenge_until", sa.Date, nullable=True, comment="last day of the accuracy window"),
+    sa.Column("published_by", sa.String(100), nullable=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("effective_date", sa.Date, nullable=True, comment="date the ratings take effect"),
+)
+"""The report of an inspection and where it stands; each move is in the audit log."""
+
+plan_accuracy_challenge = sa.Table(
+    "plan_accuracy_challenge",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("inspection_id", RowId, sa.ForeignKey("plan_inspection.id"), nullable=False),
+    sa.Column("key_question", sa.String(20), nullable=True, comment="the finding challenged, if one"),
+    sa.Column("text", sa.Text, nullable=False, comment="what the provider says is inaccurate"),
+    sa.Column("raised_by", sa.String(100), nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decision", sa.String(20), nullable=True, comment="accepted or rejected; null: undecided"),
+    sa.Column("reasons", sa.Text, nullable=True),
+    sa.Column("decided_by", sa.String(100), nullable=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_plan_accuracy_challenge_inspection", "inspection_id"),
+)
+"""A provider's factual-accuracy challenges to a draft report, each decided with reasons."""

@@ -205,7 +205,7 @@ FINANCE_COLUMNS = (
 
 def read_finance(path: str | Path) -> pd.DataFrame:
     """An ACO year's finance (columns :data:`FINANCE_COLUMNS`), every bad row reported."""
-    from carelens.ingest.tables import Column, check_unique, read_table, validate
+    from carelens.tables import Column, check_unique, read_table, validate
 
     source = str(path)
     frame = read_table(path, list(FINANCE_COLUMNS))
@@ -240,7 +240,7 @@ def read_finance(path: str | Path) -> pd.DataFrame:
 
 def read_market(path: str | Path) -> pd.DataFrame:
     """Provider activity by ACO and service line (``aco_code``, ``service_line``, ``provider_code``, ``activity``)."""
-    from carelens.ingest.tables import Column, read_table, validate
+    from carelens.tables import Column, read_table, validate
 
     source = str(path)
     frame = read_table(path, ["aco_code", "service_line", "provider_code", "activity"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from carelens.config import FieldReader, packaged, read_mapping
+from carelens.config import packaged, read_settings
 
 SCHEMA_VERSION = 1
 RETIRED = "how an indicator is compared comes from its comparison specification (its definition and the monitoring settings, config/monitor/monitor.yaml)"
@@ -71,16 +71,12 @@ def default_config_file() -> Path:
 
 def load_config(path: str | Path | None = None) -> SystemsConfig:
     """Read and check the systems configuration (packaged defaults unless ``path`` is given)."""
-    doc, source = read_mapping(Path(path) if path else default_config_file())
-    reader = FieldReader(source, doc)
-    if reader.get("schema_version", int) != SCHEMA_VERSION:
-        reader.problem("schema_version", f"must be {SCHEMA_VERSION}")
+    reader = read_settings(path, default_config_file(), SCHEMA_VERSION)
     indicators = []
-    for ident, entry in (reader.get("transitions.indicators", dict) or {}).items():
-        sub = reader.within(f"transitions.indicators.{ident}", entry)
+    for ident, sub in reader.sections("transitions.indicators").items():
         sub.retired("funnel", RETIRED)
         indicator = TransitionIndicator(
-            id=str(ident),
+            id=ident,
             title=str(sub.get("title", str)),
             multiplier=sub.get("multiplier", float, minimum=0, exclusive=True),
             weight=sub.get("weight", float, minimum=0),
@@ -104,14 +100,14 @@ def load_config(path: str | Path | None = None) -> SystemsConfig:
     reader.retired("transitions.level", RETIRED)
     reader.retired("aco.quality.level", RETIRED)
     config = SystemsConfig(
-        source=source,
+        source=reader.source,
         z_cap=reader.get("transitions.z_cap", float, minimum=0, exclusive=True),
         indicators=tuple(indicators),
         previous_budget_gbp=reader.get("programme.previous_budget_gbp", float, minimum=0, exclusive=True),
         previous_reviews=reader.get("programme.previous_reviews", int, minimum=0, exclusive=True),
         fixed_cost_gbp=reader.get("programme.fixed_cost_gbp", float, minimum=0),
         power=str(reader.get("programme.power", str)),
-        stages=tuple(str(s) for s in reader.get("programme.stages", list) or []),
+        stages=tuple(reader.get("programme.stages", list, of=str) or ()),
         min_population=reader.get("aco.min_population", float, minimum=0),
         msr_bands=tuple(parsed_bands),
         min_loss_rate=reader.get("aco.min_loss_rate", float, minimum=0, optional=True),
@@ -121,7 +117,7 @@ def load_config(path: str | Path | None = None) -> SystemsConfig:
         loss_cap=reader.get("aco.loss_cap", float, **share),
         quality_max_worse=reader.get("aco.quality.max_worse", int, minimum=0),
         quality_min_assessed=reader.get("aco.quality.min_assessed", int, minimum=0),
-        quality_indicators=tuple(str(s) for s in reader.get("aco.quality.indicators", list) or []),
+        quality_indicators=tuple(reader.get("aco.quality.indicators", list, of=str) or ()),
         hhi_moderate_above=reader.get("aco.hhi.moderate_above", float, minimum=0),
         hhi_high_above=reader.get("aco.hhi.high_above", float, minimum=0),
         bundle_winsorise_percentile=reader.get(

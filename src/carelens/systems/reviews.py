@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from carelens.errors import InputError, Problem
+from carelens.errors import InputError, Problem, Refused
 from carelens.model.indicators import IndicatorDefinition
 from carelens.model.organisations import OrgKind
 from carelens.store import repository, schema
@@ -33,7 +33,12 @@ from carelens.store.schema_systems import (
 )
 from carelens.systems.config import SystemsConfig
 from carelens.systems.places import place_codes, place_indicators
-from carelens.systems.selection import ProgrammePlan, plan_programme, selection_scores
+from carelens.systems.selection import (
+    ProgrammePlan,
+    plan_programme,
+    reviews_affordable,
+    selection_scores,
+)
 
 ACTION_STATUSES = ("open", "done")
 PLANNED, REPORTED = "planned", "reported"
@@ -175,6 +180,37 @@ def select_places(
     return plan
 
 
+def _within_programme(connection: sa.Connection, found: sa.RowMapping, place_code: str) -> None:
+    """Refuse (saying why) a new review the direction did not provide for: of a place its selection did
+    not select, or beyond the number of reviews its budget buys."""
+    s = systems_selection
+    selected = connection.execute(
+        sa.select(s.c.selected, s.c.rank).where(s.c.direction_id == found["id"], s.c.place_code == place_code)
+    ).first()
+    reasons = []
+    if selected is None or not selected.selected:
+        ranked = (
+            "no place has been selected under it yet"
+            if selected is None
+            else f"it ranked {selected.rank}"
+            if selected.rank is not None
+            else "it was not assessed"
+        )
+        reasons.append(f"{place_code!r} was not selected for review under {found['reference']} ({ranked})")
+    budget = reviews_affordable(found["budget_gbp"], found["cost_per_review_gbp"], found["fixed_cost_gbp"])
+    held = connection.execute(
+        sa.select(sa.func.count())
+        .select_from(systems_review)
+        .where(systems_review.c.direction_id == found["id"])
+    ).scalar()
+    if held >= budget:
+        reasons.append(
+            f"{found['reference']}'s budget buys {budget} review(s) and {held} are planned or recorded"
+        )
+    if reasons:
+        raise Refused([Problem("review", None, "place_code", why) for why in reasons])
+
+
 def _review(connection: sa.Connection, reference: str, place_code: str, user: str, create: bool) -> int:
     found = direction(connection, reference)
     row = connection.execute(
@@ -194,6 +230,7 @@ def _review(connection: sa.Connection, reference: str, place_code: str, user: st
             else "has no review under this direction"
         )
         raise InputError(Problem("review", None, "place_code", f"{place_code!r} {reason}"))
+    _within_programme(connection, found, place_code)
     values = {
         "direction_id": found["id"],
         "place_code": place_code,
@@ -217,7 +254,8 @@ def record_review(
     source: str = "findings",
 ) -> int:
     """Record a review's findings by pathway stage (replacing earlier ones) and its report to the health
-    and wellbeing board. A place not selected may still be reviewed (a direction can name places)."""
+    and wellbeing board. Only places the direction's selection chose are reviewed, within the number of
+    reviews its budget buys (anything else is refused, saying why)."""
     problems = [
         Problem(source, i + 1, "stage", f"{stage!r} is not one of: {', '.join(config.stages)}")
         for i, stage in enumerate(findings["stage"])
@@ -424,7 +462,7 @@ def reviews(bind: sa.Engine | sa.Connection, reference: str | None = None) -> pd
 
 def read_findings(path: str | Path) -> pd.DataFrame:
     """Findings file: ``stage``, ``finding`` (every bad row reported; stages are checked on recording)."""
-    from carelens.ingest.tables import Column, read_table, validate
+    from carelens.tables import Column, read_table, validate
 
     frame = read_table(path, ["stage", "finding"])
     validate(frame, [Column("stage", "text"), Column("finding", "text")], str(path))
@@ -436,7 +474,7 @@ def read_findings(path: str | Path) -> pd.DataFrame:
 def read_actions(path: str | Path) -> pd.DataFrame:
     """Action plan file: ``number``, ``action``, ``owner``, ``deadline``, optional ``stage``, ``status``
     (open/done), ``completed_on``. A ``done`` action needs ``completed_on``."""
-    from carelens.ingest.tables import Column, check_unique, read_table, validate
+    from carelens.tables import Column, check_unique, read_table, validate
 
     source = str(path)
     frame = read_table(path)

@@ -153,6 +153,12 @@ class ProgrammePlan:
         }
 
 
+def reviews_affordable(budget_gbp: float, cost_per_review_gbp: float, fixed_cost_gbp: float = 0.0) -> int:
+    """How many reviews a budget buys after its fixed cost (counted in whole pence)."""
+    pence = round((budget_gbp - fixed_cost_gbp) * 100)
+    return max(0, int(pence // round(cost_per_review_gbp * 100)))
+
+
 def plan_programme(
     ranking: pd.DataFrame, budget_gbp: float, cost_per_review_gbp: float, fixed_cost_gbp: float = 0.0
 ) -> ProgrammePlan:
@@ -168,8 +174,7 @@ def plan_programme(
         problems.append(Problem("plan", None, "fixed_cost_gbp", "must be between 0 and the budget"))
     if problems:
         raise InputError(problems)
-    pence = round((budget_gbp - fixed_cost_gbp) * 100)
-    affordable = int(pence // round(cost_per_review_gbp * 100))
+    affordable = reviews_affordable(budget_gbp, cost_per_review_gbp, fixed_cost_gbp)
     eligible = int(ranking["score"].notna().sum())
     reviews = min(affordable, eligible)
     places = ranking.copy()

@@ -473,7 +473,10 @@ def spc_chart(
 ) -> Chart:
     """An XmR control chart of one series (``points``: arrays ``period``, ``value``, ``mean``, ``upper``,
     ``lower``, ``point_type`` as :func:`carelens.monitor.control_charts.series_chart` gives them):
-    values, mean, process limits (not below ``floor``), optional target, special causes."""
+    values, mean, process limits (not below ``floor``), optional target, special causes. Optional
+    ``not_assessed`` (per point, the reason of a failed data-quality check) marks those months with a
+    cross on the axis (their values are not drawn); optional ``joins`` (period and label) draws each as
+    a labelled vertical line (a merger the series continues across)."""
     dates = np.asarray(points["period"], dtype="datetime64[D]")
     values = np.asarray(points["value"], dtype=float)
     mean, upper = np.asarray(points["mean"], dtype=float), np.asarray(points["upper"], dtype=float)
@@ -481,6 +484,9 @@ def spc_chart(
     if floor is not None:
         lower = np.maximum(lower, floor)
     kinds = [str(k) if k else "common_cause" for k in points["point_type"]]
+    not_assessed = np.asarray(points.get("not_assessed", np.full(len(dates), "", dtype=object)), dtype=object)
+    values = np.where(not_assessed != "", np.nan, values)
+    joins = list(points.get("joins", []))
     days = (dates - dates.min()).astype(float) if len(dates) else np.zeros(0)
     y_all = np.concatenate([values, mean, upper, lower, [] if target is None else [target]])
     y_all = y_all[np.isfinite(y_all)]
@@ -533,6 +539,26 @@ def spc_chart(
         parts.append(
             f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{NHS_DARK_BLUE}" stroke-width="1.5" stroke-dasharray="2 3"/>'
         )
+    for join in joins:
+        jx = float(plot.x((np.datetime64(join["period"], "D") - dates.min()).astype(float)))
+        parts.append(
+            f'<g class="carelens-join"><line x1="{jx:.1f}" x2="{jx:.1f}" y1="{plot.top:.1f}" y2="{plot.bottom:.1f}" '
+            f'stroke="{NHS_DARK_BLUE}" stroke-width="1.5" stroke-dasharray="4 3"/>'
+            + (
+                _text(jx - 4, plot.top + 12, join["label"], anchor="end", size=11)
+                if jx > (plot.left + plot.right) / 2
+                else _text(jx + 4, plot.top + 12, join["label"], size=11)
+            )
+            + "</g>"
+        )
+    for x, reason in zip(xs, not_assessed, strict=True):
+        if reason:
+            y = plot.bottom - 6
+            parts.append(
+                f'<g class="carelens-not-assessed"><title>{_esc(reason)}</title>'
+                f'<path d="M{x - 4:.1f},{y - 4:.1f}L{x + 4:.1f},{y + 4:.1f}M{x - 4:.1f},{y + 4:.1f}L{x + 4:.1f},{y - 4:.1f}" '
+                f'stroke="{NHS_DARK_GREY}" stroke-width="1.5"/></g>'
+            )
     ys = plot.y(values)
     parts.append(_polyline(xs, ys, NHS_MID_GREY, 1.5))
     for x, y, kind in zip(xs, ys, kinds, strict=True):
@@ -558,9 +584,21 @@ def spc_chart(
     ]
     if target is not None:
         items.append((_line_symbol(NHS_DARK_BLUE, "2 3"), "Target"))
+    if (not_assessed != "").any():
+        cross = f'<path d="M-4,-4L4,4M-4,4L4,-4" stroke="{NHS_DARK_GREY}" stroke-width="1.5"/>'
+        items.append((cross, "Not assessed: failed a data-quality check (not plotted)"))
+    if joins:
+        items.append(
+            (_line_symbol(NHS_DARK_BLUE, "4 3"), "Merger: earlier figures are the merged organisations'")
+        )
     legend, used = _legend(items, plot.left, plot.bottom + 40, plot.right - plot.left)
     parts.append(legend)
     description = _spc_description(dates, values, kinds, title, value_format)
+    if (not_assessed != "").any():
+        description += (
+            f" {int((not_assessed != '').sum())} months not assessed (failed a data-quality check)."
+        )
+    description += "".join(f" {join['label']}." for join in joins)
     return Chart(_svg(width, int(plot.bottom + 40 + used + 6), "".join(parts), description), description)
 
 

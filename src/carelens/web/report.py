@@ -38,7 +38,7 @@ def _text(value: Any) -> str:
 
 
 def report_pdf(view: dict[str, Any]) -> bytes:
-    """A PDF of one organisation's profile (:func:`carelens.web.views.profile_view`)."""
+    """A PDF of one organisation's profile (:func:`carelens.web.pages.organisation.profile_view`)."""
     from fpdf import FPDF
 
     org = view["organisation"]

@@ -46,27 +46,11 @@ FIELDS = {
 def load_web_settings(path: str | Path | None = None) -> WebSettings:
     """Read the settings file (the packaged one by default). Every problem (a missing or unknown field,
     a value that is not a whole number >= 1) is reported at once, naming the file and the field."""
-    from carelens.config import FieldReader, read_mapping
-    from carelens.errors import InputError, Problem
+    from carelens.config import read_settings
 
-    document, source = read_mapping(path or DEFAULT_SETTINGS_FILE)
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise InputError(Problem(source, None, "schema_version", f"must be {SCHEMA_VERSION}"))
-    reader = FieldReader(source, document)
-    sections = {dotted.split(".")[0] for dotted in FIELDS.values()}
-    known = {"schema_version", *sections, *FIELDS.values()}
-    for section, fields in document.items():
-        if section not in known:
-            reader.problem(section, "unknown setting")
-        elif section in sections:
-            if not isinstance(fields, dict):
-                reader.problem(section, f"must be a mapping, got {fields!r}")
-                continue
-            for key in fields:
-                if f"{section}.{key}" not in known:
-                    reader.problem(f"{section}.{key}", "unknown setting")
+    reader = read_settings(path, DEFAULT_SETTINGS_FILE, SCHEMA_VERSION)
     values = {name: reader.get(dotted, int, minimum=1) for name, dotted in FIELDS.items()}
-    reader.raise_if_any()
+    reader.raise_if_any()  # unknown fields too
     return WebSettings(**values)
 
 

@@ -46,6 +46,7 @@ def environment() -> Environment:
     env.globals["nhs_warning"] = nhs_warning
     env.globals["marked"] = marked
     env.globals["org_link"] = org_link
+    env.globals["inspection_link"] = inspection_link
     return env
 
 
@@ -93,6 +94,7 @@ def exact(value) -> str:
 def table_cells(head, rows, numeric=()) -> dict:
     """Head and rows in the shape the design system's table macro takes; ``numeric`` columns are
     right-aligned and formatted with :func:`format_number`. Cells that are Markup are kept as HTML."""
+
     def cell(value, i):
         entry = {"format": "numeric"} if i in numeric else {}
         if isinstance(value, Markup):
@@ -209,3 +211,8 @@ def org_link(code: str, name: str | None = None):
     from urllib.parse import quote
 
     return Markup(f'<a href="/organisations/{_html(quote(code, safe=""))}">{_html(name or code)}</a>')
+
+
+def inspection_link(inspection_id: int, text: str):
+    """A link to an inspection's page (HTML-safe), for table cells."""
+    return Markup(f'<a href="/inspections/{int(inspection_id)}">{_html(text)}</a>')

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.model.access import Role
 from carelens.services.audit_log import audit_events
 from carelens.services.auth import NewUser, create_user

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.services import funding as service
 
 router = APIRouter(tags=["allocations"])

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from carelens.api.responses import OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.services.league import league_table
 from carelens.services.observations import get_indicator, list_indicators, observations
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.services import monitoring as service
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])

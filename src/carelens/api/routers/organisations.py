@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.services.organisations import organisation_profile, search_organisations
 from carelens.services.ratings import explain, visible_ratings
 

@@ -4,7 +4,10 @@ overdue actions.
 
 Planned inspections and unannounced windows are 404 -- never 403 -- to anyone not entitled
 (providers, the public, the national board, policy makers); responses to signed-in actors are
-``Cache-Control: no-store``. Failure-regime routes are for the regulator's roles (403 for others).
+``Cache-Control: no-store``. Failure-regime routes are for the regulator's roles and the national
+board, each seeing the regimes it owns (403 for others). Changes (open, move, escalate a case; add and
+complete recovery actions) are audited as the signed-in actor's; a guard's refusal is 409 with the
+reason in words, bad input 422.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
-from carelens.api.security import ActorDep
-from carelens.plan.service import STATUS_MOVES
+from carelens.http.security import ActorDep
 from carelens.services import planning as service
 
 router = APIRouter(tags=["planning"])
@@ -24,7 +27,7 @@ ScheduleId = Annotated[
     int | None, Query(ge=1, le=2**62, description="Saved schedule id (default: the latest).")
 ]
 PlanStatus = Annotated[
-    Literal[tuple(STATUS_MOVES)] | None,
+    Literal[service.INSPECTION_STATUSES] | None,
     Query(description="Only inspections with this status (unscheduled: could not be scheduled, and why)."),
 ]
 
@@ -104,3 +107,73 @@ def get_overdue(
 ):
     result = service.overdue_actions(request.app.state.engine, actor, as_of, page, page_size)
     return respond(request, actor, result, format, "regime-overdue")
+
+
+Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why (recorded).")]
+EffectiveDate = Annotated[dt.date | None, Field(description="Effective date (default: today).")]
+
+
+class CaseIn(BaseModel):
+    regime: str = Field(max_length=30, description="provider, nhs_trust or commissioner")
+    org_code: str = Field(min_length=1, max_length=40)
+    reason: Reason
+    at: EffectiveDate = None
+
+
+class MoveIn(BaseModel):
+    event: str = Field(min_length=1, max_length=40, description="e.g. warning_notice, exit_special_measures")
+    reason: Reason
+    at: EffectiveDate = None
+
+
+class EscalationIn(BaseModel):
+    reason: Reason
+    at: EffectiveDate = None
+
+
+class ActionIn(BaseModel):
+    action: str = Field(min_length=1, max_length=2000)
+    owner: str = Field(min_length=1, max_length=200)
+    due_date: dt.date
+
+
+class ActionDoneIn(BaseModel):
+    status: Literal["done"] = "done"
+    note: str = Field(min_length=1, max_length=2000, description="The evidence it was done.")
+    on: EffectiveDate = None
+
+
+@router.post("/regime/cases", status_code=201, summary="Open a failure-regime case (audited)")
+def post_regime_case(request: Request, actor: ActorDep, case: CaseIn) -> dict:
+    engine = request.app.state.engine
+    case_id = service.open_case(engine, actor, case.regime, case.org_code, case.reason, case.at)
+    return service.regime_case(engine, actor, case_id)
+
+
+@router.post(
+    "/regime/cases/{case_id}/transitions",
+    summary="Move a case; a guard's refusal is 409 with the reason (audited)",
+)
+def post_regime_transition(request: Request, actor: ActorDep, case_id: RowId, move: MoveIn) -> dict:
+    return service.move_case(request.app.state.engine, actor, case_id, move.event, move.reason, move.at)
+
+
+@router.post(
+    "/regime/cases/{case_id}/escalations",
+    summary="Take an overdue case to its next step (enforcement; cancellation last) (audited)",
+)
+def post_regime_escalation(request: Request, actor: ActorDep, case_id: RowId, body: EscalationIn) -> dict:
+    return service.escalate_case(request.app.state.engine, actor, case_id, body.reason, body.at)
+
+
+@router.post(
+    "/regime/cases/{case_id}/actions", status_code=201, summary="Add a recovery action to a case (audited)"
+)
+def post_recovery_action(request: Request, actor: ActorDep, case_id: RowId, body: ActionIn) -> dict:
+    engine = request.app.state.engine
+    return service.add_recovery_action(engine, actor, case_id, body.action, body.owner, body.due_date)
+
+
+@router.put("/regime/actions/{action_id}", summary="Mark a recovery action done, with its evidence (audited)")
+def put_recovery_action(request: Request, actor: ActorDep, action_id: RowId, body: ActionDoneIn) -> dict:
+    return service.complete_recovery_action(request.app.state.engine, actor, action_id, body.note, body.on)

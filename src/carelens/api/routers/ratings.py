@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from carelens.api.responses import OutputFormat, PageNumber, PageSize, RowId, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.services.ratings import get_rating, search_ratings
 
 router = APIRouter(prefix="/ratings", tags=["ratings"])

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from carelens.api.responses import OrgCode, OutputFormat, PageNumber, PageSize, RowId, respond
-from carelens.api.security import ActorDep
+from carelens.http.security import ActorDep
 from carelens.services import systems as service
 
 router = APIRouter(prefix="/systems", tags=["systems"])

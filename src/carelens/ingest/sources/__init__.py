@@ -10,6 +10,8 @@ if TYPE_CHECKING:  # the registry stays import-light so `carelens --help` is fas
 
 SOURCE_MODULES = {
     "ae": "carelens.ingest.sources.ae",
+    "ae-monthly": "carelens.ingest.sources.ae_monthly",
+    "ae-workbook": "carelens.ingest.sources.ae_workbook",
     "shmi": "carelens.ingest.sources.shmi",
     "cqc-ratings": "carelens.ingest.sources.cqc_ratings",
     "gp-weighted-population": "carelens.ingest.sources.gp_weighted_population",
@@ -17,11 +19,18 @@ SOURCE_MODULES = {
     "organisations": "carelens.ingest.sources.organisations",
     "relationships": "carelens.ingest.sources.relationships",
     "place-transitions": "carelens.ingest.sources.place_transitions",
+    "ods-etr": "carelens.ingest.sources.ods:ETR",
     "ods-trusts": "carelens.ingest.sources.ods_trusts",
+    "ods-eccg": "carelens.ingest.sources.ods:ECCG",
+    "ods-succ": "carelens.ingest.sources.ods:SUCC",
+    "ods-epraccur": "carelens.ingest.sources.ods:EPRACCUR",
+    "observations": "carelens.ingest.sources.observations",
+    "rtt": "carelens.ingest.sources.rtt",
 }
-"""Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE``."""
+"""Source name (as typed after ``carelens ingest``) -> module defining ``SOURCE`` (or ``module:NAME``)."""
 
 
 def get_source(name: str) -> Source:
     """The importer called ``name``; raises KeyError for an unknown name."""
-    return import_module(SOURCE_MODULES[name]).SOURCE
+    module, _, attribute = SOURCE_MODULES[name].partition(":")
+    return getattr(import_module(module), attribute or "SOURCE")

@@ -29,8 +29,8 @@ from carelens.ingest.sources.base import (
     organisations_from,
     to_dates,
 )
-from carelens.ingest.tables import Column, check_unique, read_table, validate
 from carelens.model.organisations import OrgKind, RelationshipKind
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 RATINGS = (
     "Outstanding",
@@ -50,15 +50,16 @@ METHOD = "published"
 """Rating method recorded for ratings read from the regulator's publication."""
 
 COLUMNS = [
-    Column("location_id", "text"),
-    Column("provider_id", "text"),
-    Column("location_name", "text"),
+    Column("location_id", "code"),
+    Column("provider_id", "code"),
+    Column("location_name", "text", max_length=NAME_MAX_LENGTH),
     Column("location_type", "text"),
     Column("care_home", "text", allowed=("Y", "N")),
     Column("level", "text", allowed=("location", "service")),
-    Column("service", "text"),
+    Column("service", "text", max_length=60),
     Column("key_question", "text", allowed=KEY_QUESTIONS),
     Column("rating", "text", allowed=RATINGS),
+    Column("report_link_id", "text", allow_missing=True, max_length=60),
 ]
 OPTIONAL = ["report_date", "report_link_id"]
 
@@ -66,7 +67,7 @@ OPTIONAL = ["report_date", "report_link_id"]
 def read(path: Path, period: dt.date | None = None) -> Batch:
     """Read and validate a CQC ratings file."""
     source = str(path)
-    frame = read_table(path, [c.name for c in COLUMNS] + OPTIONAL)
+    frame = read_text_table(path, [c.name for c in COLUMNS if c.name not in OPTIONAL] + OPTIONAL)
     problems = ProblemList()
     problems.attempt(validate, frame, COLUMNS, source)
     problems.attempt(check_unique, frame, ["location_id", "level", "service", "key_question"], source)
@@ -74,7 +75,7 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     parsed = pd.to_datetime(raw_dates, errors="coerce", format="ISO8601")
     bad = parsed.isna() & raw_dates.notna() & (raw_dates.str.strip() != "")
     problems += [
-        Problem(source, int(i) + 1, "report_date", f"not a date: {raw_dates.iloc[i]!r}")
+        Problem(source, int(i) + 1, "report_date", f"not a date: {raw_dates.iloc[i][:40]!r}")
         for i in bad.to_numpy().nonzero()[0]
     ]
     links = links_from(frame, RelationshipKind.PROVIDER_LOCATION.value, "provider_id", "location_id", None)

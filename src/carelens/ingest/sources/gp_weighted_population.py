@@ -31,8 +31,15 @@ from carelens.ingest.sources.base import (
     links_from,
     organisations_from,
 )
-from carelens.ingest.tables import Column, check_unique, read_table, validate
 from carelens.model.organisations import ONE_AT_A_TIME, OrgKind, RelationshipKind
+from carelens.tables import (
+    NAME_MAX_LENGTH,
+    Column,
+    check_unique,
+    read_header,
+    read_text_table,
+    validate,
+)
 
 PROJECTED_POPULATION = re.compile(r"^pop \d{4}/\d{2}$")
 """The projected registered population column (its header names a year, not always the file's own)."""
@@ -81,25 +88,44 @@ REQUIRED_CODES = [
     "LAD21",
 ]
 """Columns that must be filled on every row (PCN columns and names of CCGs/LAs may be blank)."""
+OPTIONAL_TEXT = ["PCN_Code", "PCN_Name", "Former CCG", "LTLA21"]
+CODE_COLUMNS = {o[0] for o in ORGANISATIONS}
+"""Columns holding organisation codes (the others hold names)."""
 
 
 def read(path: Path, period: dt.date | None = None) -> Batch:
     """Read and validate one year's GP-practice weighted population file."""
     source = str(path)
-    header = read_table(path, []).columns.tolist() if path.exists() else []
+    header = read_header(path)
     population_column = next((c for c in header if PROJECTED_POPULATION.match(c)), "pop YYYY/YY")
     wanted = [o[0] for o in ORGANISATIONS] + [o[1] for o in ORGANISATIONS]
     wanted += [population_column if m == "pop" else m for m in MEASURES]
-    frame = read_table(path, wanted).rename(columns={population_column: "pop"})
+    frame = read_text_table(path, wanted)
     year = period.year if period else financial_year_from_name(path)
     problems = ProblemList()
     if year is None:
         problems.append(
             Problem(source, None, None, "no financial year in the file name (e.g. 2024_25): use --period")
         )
-    columns = [Column(c, "text") for c in REQUIRED_CODES]
-    columns += [Column(c, "number", min_value=0, allow_missing=c in ("Patients", "Mat WP")) for c in MEASURES]
+    columns = [
+        Column(c, "code" if c in CODE_COLUMNS else "text", max_length=NAME_MAX_LENGTH) for c in REQUIRED_CODES
+    ]
+    columns += [
+        Column(c, "code" if c in CODE_COLUMNS else "text", allow_missing=True, max_length=NAME_MAX_LENGTH)
+        for c in OPTIONAL_TEXT
+    ]
+    columns += [
+        Column(
+            population_column if c == "pop" else c,
+            "number",
+            min_value=0,
+            allow_missing=c in ("Patients", "Mat WP"),
+        )
+        for c in MEASURES
+    ]
     values = problems.attempt(validate, frame, columns, source)
+    if values is not None:
+        values["pop"] = values.pop(population_column)
     problems.attempt(check_unique, frame, ["Practice_Code"], source)
     organisations = []
     for code, name, kind, subtype in ORGANISATIONS:

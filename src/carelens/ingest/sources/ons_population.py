@@ -16,8 +16,8 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import POPULATION_COLUMNS, Batch, ProblemList, Source, organisations_from
-from carelens.ingest.tables import Column, check_unique, read_table, validate
 from carelens.model.organisations import OrgKind
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 GEOGRAPHY_KINDS = {"Country": OrgKind.COUNTRY, "Region": OrgKind.REGION}
 """ONS geography level -> organisation kind."""
@@ -27,8 +27,8 @@ MEASURE = "resident"
 
 COLUMNS = [
     Column("sex", "text", allowed=tuple(SEXES)),
-    Column("Code", "text"),
-    Column("Name", "text"),
+    Column("Code", "code"),
+    Column("Name", "text", max_length=NAME_MAX_LENGTH),
     Column("Geography", "text", allowed=tuple(GEOGRAPHY_KINDS)),
     Column("age", "text", allowed=AGE_BANDS),
     Column("count", "count"),
@@ -38,8 +38,7 @@ COLUMNS = [
 def read(path: Path, period: dt.date | None = None) -> Batch:
     """Read and validate an ONS population-by-age-and-sex file."""
     source = str(path)
-    frame = read_table(path, [c.name for c in COLUMNS])
-    frame["age"] = frame["age"].astype("string")
+    frame = read_text_table(path, [c.name for c in COLUMNS])
     problems = ProblemList()
     found = re.search(r"(?<!\d)(\d{4})(?!\d)", path.name)
     year = period.year if period else int(found.group(1)) if found else None

@@ -13,13 +13,15 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import Batch, ProblemList, Source, to_dates
-from carelens.ingest.tables import Column, check_unique, read_table, validate
 from carelens.model.organisations import DEFAULT_SECTOR, OrgKind, Sector
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 COLUMNS = [
-    Column("code", "text"),
-    Column("name", "text"),
+    Column("code", "code"),
+    Column("name", "text", max_length=NAME_MAX_LENGTH),
     Column("kind", "text", allowed=tuple(OrgKind)),
+    Column("subtype", "text", required=False, allow_missing=True, max_length=40),
+    Column("sector", "text", required=False, allow_missing=True),
 ]
 OPTIONAL = ("subtype", "sector", "valid_from", "valid_to")
 
@@ -27,7 +29,7 @@ OPTIONAL = ("subtype", "sector", "valid_from", "valid_to")
 def read(path: Path, period: dt.date | None = None) -> Batch:
     """Read and validate an organisations file (``period`` is not used)."""
     source = str(path)
-    frame = read_table(path)
+    frame = read_text_table(path)
     problems = ProblemList()
     problems.attempt(validate, frame, COLUMNS, source)
     problems.attempt(check_unique, frame, ["code"], source)
@@ -71,4 +73,9 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     return Batch(source, len(frame), organisations=organisations)
 
 
-SOURCE = Source("organisations", "A curated list of organisations (places, ACOs, new bodies)", read)
+SOURCE = Source(
+    "organisations",
+    "A curated list of organisations (places, ACOs, new bodies)",
+    read,
+    authoritative_names=True,
+)

@@ -28,9 +28,9 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import Batch, ProblemList, Source, to_dates
-from carelens.ingest.tables import Column, check_unique, read_table, validate
 from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import DEFAULT_SECTOR, OrgKind
+from carelens.tables import NAME_MAX_LENGTH, Column, check_unique, read_text_table, validate
 
 KINDS = (OrgKind.PLACE.value, OrgKind.ACO.value, OrgKind.LOCAL_AUTHORITY.value)
 COUNTS = (
@@ -63,7 +63,7 @@ INDICATORS = {
 def read(path: Path, period: dt.date | None = None) -> Batch:
     """Read and validate a place transitions file (``period`` fills a missing ``period`` column)."""
     source = str(path)
-    frame = read_table(path)
+    frame = read_text_table(path)
     if "period" not in frame.columns and period is not None:
         frame["period"] = period.isoformat()
     for optional in ("org_name", "org_kind"):
@@ -71,9 +71,10 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
             frame[optional] = pd.Series([None] * len(frame), dtype=object)
     frame["org_kind"] = frame["org_kind"].astype("string").fillna(OrgKind.PLACE.value)
     identity = [
-        Column("org_code", "text"),
+        Column("org_code", "code"),
         Column("period", "date"),
         Column("org_kind", "text", allowed=KINDS),
+        Column("org_name", "text", allow_missing=True, max_length=NAME_MAX_LENGTH),
     ]
     problems = ProblemList()
     problems.attempt(validate, frame, identity, source)

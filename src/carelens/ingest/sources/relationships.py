@@ -14,20 +14,20 @@ import pandas as pd
 
 from carelens.errors import Problem
 from carelens.ingest.sources.base import RELATIONSHIP_COLUMNS, Batch, ProblemList, Source, to_dates
-from carelens.ingest.tables import Column, check_unique, read_table, validate
 from carelens.model.organisations import RelationshipKind
+from carelens.tables import Column, check_unique, read_text_table, validate
 
 COLUMNS = [
     Column("kind", "text", allowed=tuple(RelationshipKind)),
-    Column("subject_code", "text"),
-    Column("object_code", "text"),
+    Column("subject_code", "code"),
+    Column("object_code", "code"),
 ]
 
 
 def read(path: Path, period: dt.date | None = None) -> Batch:
     """Read and validate a relationships file (``period`` is not used)."""
     source = str(path)
-    frame = read_table(path)  # all columns: valid_from is optional
+    frame = read_text_table(path)  # all columns: valid_from is optional
     if "valid_from" not in frame.columns:
         frame["valid_from"] = pd.Series([None] * len(frame), dtype=object)
     problems = ProblemList()
@@ -36,7 +36,7 @@ def read(path: Path, period: dt.date | None = None) -> Batch:
     raw = frame["valid_from"].astype("string")
     parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601")
     problems += [
-        Problem(source, int(i) + 1, "valid_from", f"not a date: {raw.iloc[i]!r}")
+        Problem(source, int(i) + 1, "valid_from", f"not a date: {raw.iloc[i][:40]!r}")
         for i in (parsed.isna() & raw.notna()).to_numpy().nonzero()[0]
     ]
     problems.raise_if_any()

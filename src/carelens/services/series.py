@@ -1,0 +1,253 @@
+"""An organisation's series of one indicator as pages and charts show it: each period's figure with the
+data-quality checks it failed (docs/methods/data-quality.md), and, after a merger, the history of the
+organisations it succeeded joined on (docs/methods/mergers.md).
+
+A merger is an ODS ``succeeded_by`` link (predecessor -> successor, from a date). When the predecessor has
+no figures of the indicator from that date on (the publisher reports its activity under the successor),
+the successor's series continues theirs: before the merger each period is the sum of the counts of the
+successor and every predecessor (the merged organisation's footprint), so the two sides of the join
+measure the same activity; from the merger date it is the successor's own. The monitoring pass still
+judges each organisation's figures as published, period by period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from carelens.model.access import Actor
+from carelens.model.data_quality import (
+    GAP,
+    IMPLAUSIBLE_ZERO,
+    REVISED,
+    failing,
+    missing_months,
+    packaged_rules,
+)
+from carelens.model.organisations import RelationshipKind
+from carelens.services._db import Db, reading
+from carelens.services.observations import small_number
+from carelens.services.reach import Reach, reach
+from carelens.store import schema
+
+SUCCEEDED_BY = RelationshipKind.SUCCEEDED_BY.value
+
+
+@dataclass(frozen=True)
+class Join:
+    """Where a predecessor's series joins its successor's."""
+
+    predecessor: str
+    predecessor_name: str | None
+    successor: str
+    successor_name: str | None
+    date: dt.date
+
+    @property
+    def label(self) -> str:
+        return f"{self.predecessor} merged into {self.successor}, {self.date:%B %Y}"
+
+
+def successions(connection: sa.Connection, code: str) -> dict[str, list[dict[str, Any]]]:
+    """The organisations ``code`` succeeded (``predecessors``) and those that succeeded it
+    (``successors``), each with its name and the date of the succession."""
+    rel, org = schema.org_relationship, schema.organisation
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, here, there in (
+        ("successors", rel.c.subject_code, rel.c.object_code),
+        ("predecessors", rel.c.object_code, rel.c.subject_code),
+    ):
+        query = (
+            sa.select(there.label("code"), org.c.name, rel.c.valid_from.label("date"))
+            .outerjoin(org, org.c.code == there)
+            .where(rel.c.kind == SUCCEEDED_BY, here == code)
+            .order_by(rel.c.valid_from, there)
+        )
+        out[name] = [dict(r) for r in connection.execute(query).mappings()]
+    return out
+
+
+def _joins(connection: sa.Connection, code: str, indicator_id: str) -> list[Join]:
+    """Every merger into ``code`` (and into its predecessors, recursively) before which the predecessor
+    published figures of the indicator and after which it published none: those whose series ``code``'s
+    continues."""
+    obs = schema.observation
+    joins: list[Join] = []
+    todo, seen = [(code, None)], {code}
+    while todo:
+        successor, successor_name = todo.pop()
+        for before in successions(connection, successor)["predecessors"]:
+            if before["code"] in seen or before["date"] is None:
+                continue
+            after = obs.c.period >= before["date"]
+            earlier, later = connection.execute(
+                sa.select(sa.func.count(sa.case((~after, 1))), sa.func.count(sa.case((after, 1)))).where(
+                    obs.c.indicator_id == indicator_id,
+                    obs.c.org_code == before["code"],
+                    obs.c.superseded_by.is_(None),
+                )
+            ).one()
+            if later or not earlier:
+                continue  # still reported on its own, or no history to continue
+            seen.add(before["code"])
+            name = successor_name
+            if name is None:
+                name = connection.execute(
+                    sa.select(schema.organisation.c.name).where(schema.organisation.c.code == successor)
+                ).scalar()
+            joins.append(Join(before["code"], before["name"], successor, name, before["date"]))
+            todo.append((before["code"], before["name"]))
+    return sorted(joins, key=lambda j: (j.date, j.predecessor))
+
+
+def organisation_series(
+    connection: sa.Connection, within: Reach, code: str, sector: str | None, indicator_id: str, ratio: bool
+) -> dict[str, Any]:
+    """One organisation's series of an indicator, oldest first, continued from its predecessors.
+
+    ``rows``: a frame of ``period``, ``numerator``, ``denominator`` (``expected`` for ratios),
+    ``value``, ``suppressed``, ``not_assessed`` (the reason of a failed data-quality check, else "") and
+    ``revised`` (a later release replaced a figure of the period); ``joins``: the mergers joined
+    (:class:`Join`); ``gaps``: months with no figure between the first and the last, with the reason."""
+    obs = schema.observation
+    joins = _joins(connection, code, indicator_id)
+    owners = [code, *(j.predecessor for j in joins)]
+    hidden = sa.case((small_number(obs), 1), else_=0)
+    query = sa.select(
+        obs.c.org_code,
+        obs.c.period,
+        obs.c.numerator,
+        obs.c.denominator,
+        obs.c.expected,
+        hidden.label("small"),
+        obs.c.superseded_by,
+    ).where(obs.c.indicator_id == indicator_id, obs.c.org_code.in_(owners))
+    frame = pd.DataFrame(
+        connection.execute(query).all(),
+        columns=["org_code", "period", "numerator", "denominator", "expected", "small", "superseded_by"],
+    )
+    revised = set(frame.loc[frame["superseded_by"].notna(), "period"])
+    rows = frame[frame["superseded_by"].isna()].copy()
+    until = {j.predecessor: j.date for j in joins}
+    # a predecessor's figures count until its merger; the successor's always
+    keep = [o == code or p < until[o] for o, p in zip(rows["org_code"], rows["period"], strict=True)]
+    rows = rows[np.asarray(keep, dtype=bool)]
+    rows["failed"] = failing(
+        [indicator_id] * len(rows),
+        rows["numerator"].to_numpy(float),
+        rows["denominator"].to_numpy(float),
+        packaged_rules(),
+    )
+    rows["hidden"] = [
+        bool(s) and not within.includes(o, sector)
+        for o, s in zip(rows["org_code"], rows["small"], strict=True)
+    ]
+    size = "expected" if ratio else "denominator"
+    summed = rows.groupby("period", sort=True).agg(
+        numerator=("numerator", "sum"),
+        size=(size, "sum"),
+        failed=("failed", "any"),
+        hidden=("hidden", "any"),
+        organisations=("org_code", lambda c: "+".join(sorted(c, key=lambda x: (x != code, x)))),
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = (summed["numerator"] / summed["size"]).where(~summed["failed"] & ~summed["hidden"])
+    periods = [p for p in summed.index]
+    out = pd.DataFrame(
+        {
+            "period": periods,
+            "numerator": summed["numerator"].to_numpy(),
+            size: summed["size"].to_numpy(),
+            "value": value.to_numpy(dtype=float),
+            "suppressed": summed["hidden"].to_numpy(dtype=bool),
+            "not_assessed": np.where(summed["failed"], IMPLAUSIBLE_ZERO.reason, ""),
+            "revised": [p in revised for p in periods],
+            "organisations": summed["organisations"].to_numpy(dtype=object),
+        }
+    )
+    return {
+        "rows": out,
+        "joins": joins,
+        "gaps": [{"period": m, "reason": GAP.reason} for m in missing_months(periods)],
+    }
+
+
+def _ranges(months: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive months as (first, last) ranges."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for m in sorted(months):
+        if out and (m.year * 12 + m.month) - (out[-1][1].year * 12 + out[-1][1].month) == 1:
+            out[-1] = (out[-1][0], m)
+        else:
+            out.append((m, m))
+    return out
+
+
+def _range_text(first: dt.date, last: dt.date) -> str:
+    return f"{first:%B %Y}" if first == last else f"{first:%B %Y} to {last:%B %Y}"
+
+
+def quality_notes(series: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the data-quality checks found in a series, one note per check: its title, reason, the months
+    (as text ranges) and how many."""
+    rows = series["rows"]
+    found = [
+        (IMPLAUSIBLE_ZERO, list(rows.loc[rows["not_assessed"] != "", "period"])),
+        (GAP, [g["period"] for g in series["gaps"]]),
+        (REVISED, list(rows.loc[rows["revised"], "period"])),
+    ]
+    return [
+        {
+            "check": check.name,
+            "title": check.title,
+            "reason": check.reason,
+            "months": len(months),
+            "periods": ", ".join(_range_text(a, b) for a, b in _ranges(months)),
+        }
+        for check, months in found
+        if months
+    ]
+
+
+IMPROVEMENT = {"lower_is_better": "decrease", "higher_is_better": "increase"}
+"""Which way is improvement on a control chart, from an indicator definition's ``polarity``."""
+
+
+def series_chart(
+    db: Db,
+    actor: Actor,
+    org_code: str,
+    sector: str | None,
+    indicator_id: str,
+    definition: dict[str, Any],
+    latest: int,
+) -> dict[str, Any] | None:
+    """One organisation's latest ``latest`` periods of one indicator (continued from its predecessors)
+    as an XmR control chart (Making Data Count), oldest first: per point the period, value, mean, limits
+    and point type, and the series' variation icon (:func:`carelens.monitor.control_charts.series_chart`);
+    ``not_assessed``: per point the reason of a failed data-quality check ("" when none), whose value is
+    left out (never drawn, never in the limits); ``joins``: the mergers within the chart (period and
+    label). A value the actor may not see (small numbers) is missing too. None with fewer than two
+    periods."""
+    from carelens.monitor.control_charts import series_chart as xmr_chart
+
+    ratio = definition.get("value_type") == "indirectly_standardised_ratio"
+    with reading(db) as connection:
+        within = reach(connection, actor, actor.rules.confidential_data)
+        series = organisation_series(connection, within, org_code, sector, indicator_id, ratio)
+    rows = series["rows"].tail(latest)
+    if len(rows) < 2:
+        return None
+    dates = np.array(list(rows["period"]), dtype="datetime64[D]")
+    points = xmr_chart(
+        dates, rows["value"].to_numpy(dtype=float), IMPROVEMENT.get(definition.get("polarity"), "neutral")
+    )
+    points["not_assessed"] = rows["not_assessed"].to_numpy(dtype=object)
+    first = rows["period"].iloc[0]
+    points["joins"] = [{"period": j.date, "label": j.label} for j in series["joins"] if j.date > first]
+    return points

@@ -1,0 +1,109 @@
+"""What several pages share: display names, the small-numbers sentence, an inspection as the pages
+show it, and reading every page of a paged service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from carelens.services.settings import get_settings
+
+VALUE_FORMATS = {"proportion": "percent", "indirectly_standardised_ratio": "ratio", "rate": "number"}
+"""How each value type's figures are written (a proportion as a percentage)."""
+
+KIND_NAMES = {
+    "nhs_trust": "NHS trust",
+    "location": "hospital or clinic",
+    "independent_provider": "independent provider",
+    "care_home": "care home",
+    "gp_practice": "GP practice",
+    "pcn": "primary care network",
+    "commissioner": "commissioner",
+    "local_authority": "local authority",
+    "region": "region",
+    "place": "place",
+    "aco": "accountable care organisation",
+    "country": "country",
+}
+"""Display names of the organisation kinds."""
+
+INSPECTION_TYPE_NAMES = {
+    "care_home": "Care home",
+    "hospital_location": "Hospital location (core services)",
+    "trust_well_led": "NHS trust well-led review",
+    "gp_practice": "GP practice",
+}
+"""Display names of the inspection types of ``config/plan/planning.yaml``."""
+PLAN_STATUS_NAMES = {
+    "planned": "Planned",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "unscheduled": "Not scheduled",
+}
+"""Display names of the inspection statuses (:data:`carelens.services.planning.INSPECTION_STATUSES`)."""
+
+
+def suppression_note() -> str:
+    """The sentence every page with published figures carries."""
+    threshold = get_settings().small_number_threshold
+    return (
+        f"Counts from 1 to {threshold - 1} are not published, nor the figures that would reveal them, "
+        "to protect people's privacy. Such figures show as 'suppressed' and are left out of charts."
+    )
+
+
+def all_pages(fetch, **kwargs) -> list[dict[str, Any]]:
+    """Every item of a paged service call (pages of the largest size the services allow)."""
+    size = get_settings().max_page_size
+    items: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        result = fetch(page=page, page_size=size, **kwargs)
+        items += result.items
+        if page >= result.pages:
+            return items
+        page += 1
+
+
+def day(text: str) -> dt.date:
+    """The date a service's ISO date (or timestamp) text starts with."""
+    return dt.date.fromisoformat(str(text)[:10])
+
+
+def month(text: str) -> str:
+    """'2024-03-01' → 'March 2024'."""
+    return f"{day(text):%B %Y}"
+
+
+def _span(start: str | None, end: str | None) -> str | None:
+    if not start:
+        return None
+    return start if end in (None, start) else f"{start} to {end}"
+
+
+def _due(due_date: str | None, deadline: str | None) -> str:
+    """When an inspection is due, and its statutory deadline when triggers brought it forward."""
+    if not due_date:
+        return f"deadline {deadline}" if deadline else "–"
+    return due_date if deadline in (None, due_date) else f"{due_date} (deadline {deadline})"
+
+
+def inspection_row(row: dict[str, Any], inspector_id: str | None = None) -> dict[str, Any]:
+    """An inspection as the pages show it: the service's row with display texts added (in the team, the
+    lead comes first and the asking inspector is "you"). Rows without a window (what the services give
+    roles that may not see the plan) stay without one."""
+    team = ["you" if member == inspector_id else member for member in row.get("team") or []]
+    members = [f"{member} (lead)" if n == 0 else member for n, member in enumerate(team)]
+    return {
+        **row,
+        "type_name": INSPECTION_TYPE_NAMES.get(
+            row["inspection_type"], row["inspection_type"].replace("_", " ")
+        ),
+        "status_name": PLAN_STATUS_NAMES.get(row["status"], row["status"]),
+        "dates": _span(row.get("start_date"), row.get("end_date"))
+        or f"not scheduled: {row.get('unscheduled_reason') or 'no reason recorded'}",
+        "window": _span(row.get("window_start"), row.get("window_end")),
+        "due": _due(row.get("due_date"), row.get("deadline")),
+        "team_text": ", ".join(members),
+    }

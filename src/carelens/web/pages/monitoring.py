@@ -1,0 +1,43 @@
+"""The monitoring overview: the latest run's bands over the organisations in reach, the biggest movers,
+and the risk flags with why."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from carelens.http.security import ActorDep
+from carelens.model.access import Actor
+from carelens.services import monitoring as monitoring_service
+from carelens.services._db import Db
+from carelens.web.common import KIND_NAMES
+from carelens.web.layout import render_page, store
+from carelens.web.pages import NavLink
+
+router = APIRouter(include_in_schema=False)
+
+
+def visible_to(actor: Actor) -> bool:
+    """Offered to everyone the service shows some results (:func:`carelens.services.monitoring.may_see`)."""
+    return monitoring_service.may_see(actor)
+
+
+def nav_links(actor: Actor) -> list[NavLink]:
+    return [NavLink("Monitoring", "/monitoring", (40,))]
+
+
+@router.get("/monitoring", response_class=HTMLResponse)
+def monitoring(request: Request, actor: ActorDep):
+    view = monitoring_view(store(request), actor)
+    return render_page(
+        request, actor, "monitoring.jinja", title="Monitoring overview", kind_names=KIND_NAMES, **view
+    )
+
+
+def monitoring_view(db: Db, actor: Actor, flag_rows: int = 50, movers: int = 20) -> dict:
+    """The monitoring overview: bands of the latest run, biggest movers, flags and why."""
+    return {
+        "summary": monitoring_service.run_summary(db, actor),
+        "movers": monitoring_service.biggest_movers(db, actor, limit=movers),
+        "flags": monitoring_service.flags(db, actor, risks_only=True, page_size=flag_rows),
+    }

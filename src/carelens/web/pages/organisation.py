@@ -1,0 +1,365 @@
+"""An organisation's profile, its printable report and the report as PDF: open to everyone, with what
+the actor's role adds (confidential figures, monitoring flags, planned inspections) as the services
+decide.
+
+An indicator's figure, its verdict against its peers and its funnel plot are what the default
+monitoring run stored (:mod:`carelens.services.judgements`): the same on every page, in the API and in
+the reports, never worked out again here. The control chart is drawn from the organisation's published
+series, continued from the organisations it succeeded, with the months that failed a data-quality check
+marked (:func:`carelens.services.series.series_chart`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from carelens.http.security import ActorDep
+from carelens.model.access import Actor
+from carelens.services import NotFound
+from carelens.services import judgements as judgement_service
+from carelens.services import observations as observation_service
+from carelens.services import organisations as organisation_service
+from carelens.services import ratings as rating_service
+from carelens.services import series as series_service
+from carelens.services._db import Db
+from carelens.services.monitoring import intelligence_profile
+from carelens.web.charts import FunnelFigure, cached_funnel, funnel_chart, spc_chart
+from carelens.web.common import KIND_NAMES, VALUE_FORMATS, inspection_row, month, suppression_note
+from carelens.web.layout import render_page, store
+from carelens.web.pages import OWN_ORGANISATION_LINKS, NavLink
+from carelens.web.report import report_pdf
+from carelens.web.settings import WebSettings, web_settings
+
+router = APIRouter(include_in_schema=False)
+
+
+def visible_to(actor: Actor) -> bool:
+    """Profiles are published: for everyone."""
+    return True
+
+
+def nav_links(actor: Actor) -> list[NavLink]:
+    """The actor's own organisations (after each one's scorecard, if it has one)."""
+    own = organisation_service.own_organisations(actor)[:OWN_ORGANISATION_LINKS]
+    return [
+        NavLink(f"My organisation ({code})", f"/organisations/{code}", (10, n, 1))
+        for n, code in enumerate(own)
+    ]
+
+
+@router.get("/organisations/{code}", response_class=HTMLResponse)
+def organisation(request: Request, actor: ActorDep, code: str):
+    view = profile_view(store(request), actor, code, web_settings())
+    title = view["organisation"]["name"] or code
+    return render_page(request, actor, "organisation.jinja", title=title, **view)
+
+
+@router.get("/organisations/{code}/report", response_class=HTMLResponse)
+def organisation_report(request: Request, actor: ActorDep, code: str):
+    view = profile_view(store(request), actor, code, web_settings())
+    title = f"Report: {view['organisation']['name'] or code}"
+    return render_page(request, actor, "report.jinja", title=title, **view)
+
+
+@router.get("/organisations/{code}/report.pdf")
+def organisation_report_pdf(request: Request, actor: ActorDep, code: str):
+    view = profile_view(store(request), actor, code, web_settings())
+    headers = {"Content-Disposition": _pdf_disposition(view["organisation"]["code"])}
+    if actor.signed_in:
+        headers["Cache-Control"] = "no-store"
+    return Response(report_pdf(view), media_type="application/pdf", headers=headers)
+
+
+def _pdf_disposition(code: str) -> str:
+    """``inline`` with a file name made of the code's letters, digits, '-' and '_' only (an organisation
+    code may hold any character: CR/LF or quotes must not reach a header), and the code in full,
+    percent-encoded, as RFC 6266's ``filename*``."""
+    plain = "".join(c for c in code if c.isascii() and (c.isalnum() or c in "-_"))[:60] or "organisation"
+    return f"inline; filename=\"carelens-{plain}.pdf\"; filename*=UTF-8''carelens-{quote(code, safe='')}.pdf"
+
+
+AXIS_TITLES = {
+    "proportion": ("People or attendances (denominator)", "Proportion"),
+    "indirectly_standardised_ratio": ("Expected count", "Observed / expected"),
+    "rate": ("Population or exposure (denominator)", "Rate"),
+}
+"""Funnel axis titles (x, y) by value type."""
+
+
+LINK_NAMES = {
+    ("provider_location", "to"): "Runs",
+    ("provider_location", "from"): "Run by",
+    ("practice_pcn", "to"): "Primary care network",
+    ("practice_pcn", "from"): "Member practice",
+    ("practice_commissioner", "to"): "Commissioner",
+    ("practice_commissioner", "from"): "Practice",
+    ("commissioner_parent", "to"): "Part of",
+    ("commissioner_parent", "from"): "Covers",
+    ("commissioner_region", "to"): "Region",
+    ("commissioner_region", "from"): "Commissioner",
+    ("organisation_region", "to"): "Region",
+    ("organisation_region", "from"): "Organisation in region",
+    ("organisation_icb", "to"): "Integrated care board",
+    ("organisation_icb", "from"): "Provider in ICB",
+    ("local_authority_area", "to"): "Local authority area",
+    ("local_authority_area", "from"): "Organisation in area",
+    ("contract", "to"): "Contract with",
+    ("contract", "from"): "Commissioned by",
+    ("succeeded_by", "to"): "Succeeded by",
+    ("succeeded_by", "from"): "Succeeds",
+}
+COMPARISON_TEXT = {
+    "worse": "worse than expected compared with similar organisations",
+    "better": "better than expected compared with similar organisations",
+    "as expected": "within the range expected compared with similar organisations",
+    "higher": "higher than expected compared with similar organisations",
+    "lower": "lower than expected compared with similar organisations",
+    "not compared": "not compared with similar organisations",
+    "not assessed": "not assessed: the figure failed a data-quality check",
+    "suppressed": "not shown: small numbers are not published",
+}
+"""What each stored verdict means, in a sentence."""
+
+
+@dataclass
+class IndicatorPanel:
+    """One indicator on a profile: the judged figure, its stored comparison with peers, two charts."""
+
+    id: str
+    title: str
+    description: str
+    period: str
+    value: Any
+    numerator: Any
+    denominator: Any
+    suppressed: bool
+    polarity: str
+    value_format: str
+    comparison: dict[str, Any]
+    """The stored judgement's ``comparison`` object (:func:`carelens.services.judgements.comparison`)."""
+    latest_period: str | None = None
+    data_quality: list[dict[str, Any]] = field(default_factory=list)
+    """What the data-quality checks found in the series (:func:`carelens.services.series.quality_notes`)."""
+    joins: list[dict[str, Any]] = field(default_factory=list)
+    """Mergers whose predecessors' history the series continues."""
+    comparison_text: str | None = None
+    funnel_note: str | None = None
+    funnel_svg: str | None = None
+    spc_svg: str | None = None
+    spc_note: str | None = None
+    charts: dict[str, Any] = field(default_factory=dict)
+    """The :class:`carelens.web.charts.Chart` objects (``funnel``, ``spc``) for the PDF report."""
+
+    @property
+    def verdict(self) -> str:
+        return self.comparison.get("verdict") or "not compared"
+
+
+def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict[str, Any]:
+    """Everything the organisation profile shows (raises the services' NotFound)."""
+    profile = organisation_service.organisation_profile(db, actor, code)
+    organisation = profile["organisation"]
+    history = rating_service.visible_ratings(db, actor, code, organisation["sector"], history=True)
+    current = profile["ratings"]
+    overall = [r for r in current if r["level"] == "location" and r["service"] == "Overall"]
+    services = [r for r in current if r["level"] == "service"]
+    past = [r for r in history if not r["current"]][: settings.rating_history_rows]
+    audience = judgement_service.funnel_audience(db, actor)
+    panels = [
+        indicator_panel(db, actor, organisation, row, audience, settings) for row in profile["indicators"]
+    ]
+    links = [
+        {**link, "label": LINK_NAMES.get((link["kind"], link["direction"]), link["kind"].replace("_", " "))}
+        for link in profile["relationships"]
+    ]
+    return {
+        "organisation": organisation,
+        "kind_name": KIND_NAMES.get(organisation["kind"], organisation["kind"]),
+        "confidential": profile["confidential"],
+        "explanation": profile["explanation"],
+        "provider_ratings": profile["provider_ratings"],
+        "overall_ratings": sorted(overall, key=lambda r: (r["key_question"] != "Overall", r["key_question"])),
+        "service_ratings": services,
+        "rating_history": past,
+        "links": links,
+        "successions": profile["successions"],
+        "panels": panels,
+        "monitoring_run": profile["monitoring_run"],
+        "any_suppressed": any(p.suppressed for p in panels),
+        "suppression_note": suppression_note(),
+        "monitoring": monitoring_panel(db, actor, code) if profile["confidential"] else None,
+        "inspections": [inspection_row(row) for row in profile["inspections"]],
+        "inspections_confidential": any("window_start" in row for row in profile["inspections"]),
+    }
+
+
+def _definition(db: Db, actor: Actor, indicator_id: str) -> dict[str, Any]:
+    return observation_service.indicator_definition(db, actor, indicator_id)
+
+
+def indicator_panel(
+    db: Db,
+    actor: Actor,
+    organisation: dict[str, Any],
+    item: dict[str, Any],
+    audience: str,
+    settings: WebSettings,
+) -> IndicatorPanel:
+    """One indicator of a profile (an item of the organisation profile service): its judged figure and
+    stored verdict, the run's funnel with this organisation marked, and its control chart."""
+    definition = _definition(db, actor, item["indicator_id"])
+    value_type = definition.get("value_type", "")
+    comparison = item["comparison"]
+    panel = IndicatorPanel(
+        id=item["indicator_id"],
+        title=item["title"],
+        description=definition.get("description", ""),
+        period=item["period"],
+        value=item["value"],
+        numerator=item["numerator"],
+        denominator=item["denominator"] if item.get("expected") is None else item["expected"],
+        suppressed=item["suppressed"],
+        polarity=(definition.get("polarity") or "neutral").replace("_", " "),
+        value_format=VALUE_FORMATS.get(value_type, "number"),
+        comparison=comparison,
+        latest_period=item.get("latest_period"),
+        data_quality=item.get("data_quality", []),
+        joins=item.get("joins", []),
+    )
+    panel.comparison_text = COMPARISON_TEXT.get(panel.verdict)
+    _add_funnel(db, actor, organisation, item, value_type, panel, audience, settings)
+    _add_spc(db, actor, organisation, definition, panel, settings)
+    return panel
+
+
+def _level_text(level: float | None) -> str:
+    """95.0004 → '95%', 99.73 → '99.73%'."""
+    if level is None:
+        return "–"
+    return f"{round(level, 1):g}%" if abs(level - round(level, 1)) < 1e-3 else f"{level:.4g}%"
+
+
+def _add_funnel(
+    db,
+    actor,
+    organisation,
+    item: dict,
+    value_type: str,
+    panel: IndicatorPanel,
+    audience: str,
+    settings: WebSettings,
+) -> None:
+    """The funnel the run stored for this indicator, period and peer group, this organisation marked."""
+    c = panel.comparison
+    if c.get("peer_group") is None or c.get("run_id") is None:
+        panel.funnel_note = f"Not compared with similar organisations: {c.get('reason') or 'no judgement'}."
+        return
+    run_id, period, group = c["run_id"], c["period"], c["peer_group"]
+    x_title, y_title = AXIS_TITLES.get(value_type, ("Denominator", "Value"))
+    levels = (_level_text(c["level"]), _level_text(c["elevated_level"]))
+
+    def figure() -> FunnelFigure | None:
+        size_column = "expected" if value_type == "indirectly_standardised_ratio" else "denominator"
+        rows = judgement_service.funnel_points(
+            db, actor, run_id, panel.id, period, group, size=size_column, most=settings.chart_points
+        )
+        if not rows:
+            return None
+        frame = pd.DataFrame(rows)
+        size = frame["expected"] if value_type == "indirectly_standardised_ratio" else frame["denominator"]
+        frame = frame.assign(x=pd.to_numeric(size, errors="coerce"), y=pd.to_numeric(frame["value"]))
+        return FunnelFigure(
+            peers=frame[["x", "y", "direction"]],
+            limits=frame[["x", "lower", "upper", "elevated_lower", "elevated_upper"]],
+            target=float(frame["target"].iloc[0]),
+            title=f"{panel.title}, {month(period)}",
+            x_title=x_title,
+            y_title=y_title,
+            value_format=panel.value_format,
+            levels=levels,
+            peer_count=int(c.get("peers") or len(frame)),
+            width=settings.chart_width,
+            height=settings.chart_height,
+            max_points=settings.chart_points,
+        )
+
+    base = cached_funnel((str(getattr(db, "url", "")), run_id, panel.id, period, group, audience), figure)
+    if base is None:
+        panel.funnel_note = "No organisation in this comparison has published figures to draw."
+        return
+    shown = panel.verdict not in ("suppressed",) and panel.value is not None
+    size = item.get("expected") if value_type == "indirectly_standardised_ratio" else item.get("denominator")
+    highlight = (size, panel.value) if shown and size is not None else None
+    chart = funnel_chart(base, highlight, panel.comparison_text or "")
+    panel.charts["funnel"] = chart
+    panel.funnel_svg = chart.svg()
+    hidden = int(c.get("peers") or 0) - base.shown
+    panel.funnel_note = (
+        f"{c.get('peers') or base.shown:,} comparable organisations in {month(period)}, from monitoring run "
+        f"{run_id}; limits at {levels[0]} and {levels[1]} ({c.get('od_note') or 'no overdispersion note'}). "
+        f"A point outside the {levels[0]} limits is unlikely to be chance alone."
+        + (
+            f" {base.shown:,} are drawn: those outside the limits first, then an even spread of the rest; "
+            "organisations whose figures are suppressed are not drawn."
+            if hidden > 0
+            else ""
+        )
+    )
+
+
+def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, settings: WebSettings) -> None:
+    """The organisation's own series of the indicator as an XmR control chart (Making Data Count)."""
+    points = series_service.series_chart(
+        db, actor, organisation["code"], organisation["sector"], panel.id, definition, settings.spc_points
+    )
+    if points is None:
+        panel.spc_note = "Only one period of data: no control chart."
+        return
+    chart = spc_chart(
+        points,
+        title=f"{panel.title}: {organisation['name'] or organisation['code']} over time",
+        y_title=AXIS_TITLES.get(definition.get("value_type", ""), ("", "Value"))[1],
+        value_format=panel.value_format,
+        floor=0.0,
+        width=settings.chart_width,
+        height=settings.chart_height,
+    )
+    panel.charts["spc"] = chart
+    panel.spc_svg = chart.svg()
+    excluded = int((points["not_assessed"] != "").sum())
+    last = str(points["variation_icon"][0])
+    short = bool(points["short_series"][-1])
+    panel.spc_note = (
+        f"XmR control chart of this organisation's own {len(points['value'])} periods (NHS 'Making Data Count'; "
+        f"separate from the comparison with peers): the latest point shows "
+        f"{last.replace('_', ' ') or 'no special cause'}."
+        + (" Fewer than 12 points: limits are provisional." if short else "")
+        + (
+            f" {excluded} months failed a data-quality check: marked with a cross on the axis, not plotted "
+            "and not in the limits."
+            if excluded
+            else ""
+        )
+        + "".join(f" The series continues across a merger: {j['label']} (marked)." for j in points["joins"])
+    )
+
+
+FLAG_SHOWN = ("elevated risk", "risk")
+"""Flags listed on a profile and the monitoring overview (with control-chart alerts); the rest are counted."""
+
+
+def monitoring_panel(db: Db, actor: Actor, code: str) -> dict[str, Any] | None:
+    """The monitoring part of a profile: band, score, and each flagged indicator with why; None when
+    the actor may not see it (the service says 404) or no run covers the organisation."""
+    try:
+        data = intelligence_profile(db, actor, code)
+    except NotFound:
+        return None
+    flagged = [r for r in data["indicators"] if r["flag"] in FLAG_SHOWN or r["spc_alert"]]
+    return {"run_id": data["run_id"], "organisation": data["organisation"], "flagged": flagged}

@@ -1,0 +1,5 @@
+// Starts the NHS.UK design system's components on every page (loaded as a module by the page layout,
+// not inline, so the Content-Security-Policy can forbid inline scripts).
+import { initAll } from "/static/nhsuk/nhsuk-frontend.min.js";
+
+initAll();

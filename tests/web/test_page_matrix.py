@@ -1,0 +1,240 @@
+"""The page permission matrix: every page x every role -> the status it must get, and the header's links
+for every role, as the API's matrix does for its routes (tests/api/test_permissions.py).
+
+Expectations are written out here, not derived from the role rules, so a change to the rules that
+changes who sees which page fails until the matrix is changed too. Inspection plans answer 404 -- never
+403 -- to the roles the inspection-plans rule does not reach (providers, the public, the national board,
+policy makers), so that they do not learn a plan exists. Paths name the demo store's accounts and rows
+in braces (:func:`examples`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from carelens.model.access import Role
+
+from .conftest import sign_in
+
+R = list(Role)
+ALL_200 = dict.fromkeys(R, 200)
+
+
+def only(status_for_others: int, **allowed: int) -> dict[Role, int]:
+    """Expected statuses: ``allowed`` roles (by value) get theirs, everyone else ``status_for_others``."""
+    return {role: allowed.get(role.value, status_for_others) for role in R}
+
+
+SEE_ALL = dict(analyst=200, national_board=200, admin=200, policy_maker=200)
+"""Roles whose confidential-data rule reaches every organisation."""
+PLANNERS = dict(inspector=200, chief_inspector=200, analyst=200, admin=200)
+"""Roles whose inspection-plans rule reaches something."""
+REVIEW_WORK = dict(analyst=200, chief_inspector=200, national_board=200, admin=200, policy_maker=200)
+"""Roles whose local-systems rule reaches every place and ACO (the whole review programme)."""
+
+MATRIX: list[tuple[str, str, dict[Role, int]]] = [
+    ("GET", "/", ALL_200),
+    ("GET", "/about", ALL_200),
+    ("GET", "/login", ALL_200),
+    ("POST", "/login", dict.fromkeys(R, 400)),  # without the form's anti-forgery token
+    ("POST", "/logout", dict.fromkeys(R, 303)),
+    ("GET", "/search", ALL_200),
+    ("GET", "/search?q=plymouth", ALL_200),
+    ("GET", "/organisations/RK9", ALL_200),
+    ("GET", "/organisations/NOPE", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/RK9/report", ALL_200),
+    ("GET", "/organisations/NOPE/report", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/RK9/report.pdf", ALL_200),
+    ("GET", "/organisations/NOPE/report.pdf", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/RK9/feedback", ALL_200),
+    ("GET", "/organisations/NOPE/feedback", dict.fromkeys(R, 404)),
+    ("POST", "/organisations/RK9/feedback", dict.fromkeys(R, 400)),  # no anti-forgery token: refused
+    ("GET", "/league-tables", ALL_200),
+    # Every role but the public may open the overview; it shows only the organisations in reach.
+    ("GET", "/monitoring", only(200, public=403)),
+    ("GET", "/commissioners/{commissioner}", only(404, commissioner=200, **SEE_ALL)),
+    ("GET", "/commissioners/{other_commissioner}", only(404, **SEE_ALL)),
+    # Money is the business of those who see every organisation and of commissioners (their area).
+    ("GET", "/allocations", only(403, commissioner=200, **SEE_ALL)),
+    ("GET", "/plan", only(404, **PLANNERS)),
+    ("GET", "/plan?status=nope", only(404, **dict.fromkeys(PLANNERS, 400))),
+    ("GET", "/system-reviews", ALL_200),
+    ("GET", "/system-reviews?budget=lots", only(200, **dict.fromkeys(REVIEW_WORK, 400))),
+    ("GET", "/system-reviews/{unpublished_review}", only(404, **REVIEW_WORK)),
+    ("GET", "/system-reviews/not-a-number", dict.fromkeys(R, 404)),
+    ("GET", "/accountable-care", only(403, commissioner=200, **REVIEW_WORK)),
+    # A planned inspection is as secret as its plan: 404 to everyone its plan does not reach, the demo
+    # chief inspector included (hospitals; the inspection is in adult social care).
+    ("GET", "/inspections/{inspection}", only(404, inspector=200, analyst=200, admin=200)),
+    ("GET", "/inspections/not-a-number", dict.fromkeys(R, 404)),
+    # A step without the form's anti-forgery token: refused (400) to whoever may see the inspection.
+    ("POST", "/inspections/{inspection}/start", only(404, inspector=400, analyst=400, admin=400)),
+    ("POST", "/inspections/{inspection}/no-such-step", dict.fromkeys(R, 404)),
+]
+TEMPLATES = {
+    "/organisations/{code}": "/organisations/RK9",
+    "/organisations/{code}/report": "/organisations/RK9/report",
+    "/organisations/{code}/report.pdf": "/organisations/RK9/report.pdf",
+    "/organisations/{code}/feedback": "/organisations/RK9/feedback",
+    "/commissioners/{code}": "/commissioners/{commissioner}",
+    "/system-reviews/{review_id}": "/system-reviews/{unpublished_review}",
+    "/inspections/{inspection_id}": "/inspections/{inspection}",
+    "/inspections/{inspection_id}/{route}": "/inspections/{inspection}/start",
+}
+"""The matrix's path for each page route with path parameters."""
+
+NAVIGATION: dict[Role, list[str]] = {
+    Role.PUBLIC: ["/search", "/league-tables", "/system-reviews"],
+    Role.PROVIDER: [
+        "/organisations/{provider}",
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/system-reviews",
+    ],
+    Role.COMMISSIONER: [
+        "/commissioners/{commissioner}",
+        "/organisations/{commissioner}",
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/allocations",
+        "/system-reviews",
+        "/accountable-care",
+    ],
+    Role.INSPECTOR: ["/search", "/league-tables", "/monitoring", "/plan", "/system-reviews"],
+    Role.ANALYST: [
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/allocations",
+        "/plan",
+        "/system-reviews",
+        "/accountable-care",
+    ],
+    Role.CHIEF_INSPECTOR: [
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/plan",
+        "/system-reviews",
+        "/accountable-care",
+    ],
+    Role.NATIONAL_BOARD: [
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/allocations",
+        "/system-reviews",
+        "/accountable-care",
+    ],
+    Role.ADMIN: [
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/allocations",
+        "/plan",
+        "/system-reviews",
+        "/accountable-care",
+    ],
+    Role.POLICY_MAKER: [
+        "/search",
+        "/league-tables",
+        "/monitoring",
+        "/allocations",
+        "/system-reviews",
+        "/accountable-care",
+    ],
+}
+"""The header's links for each role, in order: a page is linked exactly when its service shows the
+actor something (its ``visible_to``), so a provider, commissioner or inspector is offered the monitoring
+overview of the organisations in its reach (the demo accounts: a provider and a commissioner with
+one organisation each; the inspector's organisations are its assignments, listed in its plan)."""
+
+
+@pytest.fixture(scope="module")
+def examples(accounts, web_engine) -> dict[str, str]:
+    """The demo store's values for the braces in :data:`MATRIX` and :data:`NAVIGATION`."""
+    from carelens.store.schema_plan import plan_assignment, plan_inspection
+    from carelens.store.schema_systems import systems_review
+
+    commissioner = accounts["commissioner"].organisations[0]
+    i, a = plan_inspection, plan_assignment
+    with web_engine.connect() as connection:
+        # Every demo review is planned (unpublished); the last stays so whatever other tests publish.
+        last_review = connection.execute(sa.select(sa.func.max(systems_review.c.id))).scalar_one()
+        # The planned inspection the demo inspector leads with the highest risk.
+        inspection = connection.execute(
+            sa.select(i.c.id)
+            .join(a, a.c.inspection_id == i.c.id)
+            .where(a.c.inspector_id == accounts["inspector"].inspector_id, a.c.lead.is_(True))
+            .where(i.c.status == "planned")
+            .order_by(i.c.risk.desc(), i.c.id)
+            .limit(1)
+        ).scalar_one()
+    return {
+        "provider": accounts["provider"].organisations[0],
+        "commissioner": commissioner,
+        "other_commissioner": next(c for c in ("QE1", "QGH", "QR1") if c != commissioner),
+        "unpublished_review": str(last_review),
+        "inspection": str(inspection),
+    }
+
+
+@pytest.fixture(scope="module")
+def clients(app, accounts):
+    """A client per role, signed in as that role's demo account (the public's is not signed in)."""
+    opened = {}
+    for role in R:
+        client = opened[role] = TestClient(app)
+        client.__enter__()
+        if role is not Role.PUBLIC:
+            sign_in(client, accounts[role.value])
+    yield opened
+    for client in opened.values():
+        client.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("role", R, ids=[r.value for r in R])
+@pytest.mark.parametrize(("method", "path", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
+def test_page_permission_matrix(app, clients, accounts, examples, method, path, expected, role):
+    url = path.format(**examples)
+    if method == "POST" and path == "/logout":  # signing out must not end the shared client's session
+        with TestClient(app) as client:
+            if role is not Role.PUBLIC:
+                sign_in(client, accounts[role.value])
+            response = client.post(url, follow_redirects=False)
+    else:
+        response = clients[role].request(method, url, follow_redirects=False)
+    assert response.status_code == expected[role], response.text[:500]
+    if response.status_code in (403, 404):
+        assert response.headers["content-type"].startswith("text/html")  # an error page, not JSON
+
+
+@pytest.mark.parametrize("role", R, ids=[r.value for r in R])
+def test_the_header_links_what_each_role_uses(clients, examples, role):
+    html = clients[role].get("/").text
+    links = re.findall(r'nhsuk-header__navigation-link" href="([^"]+)"', html)
+    assert links == [link.format(**examples) for link in NAVIGATION[role]]
+
+
+def test_every_page_route_is_in_the_matrix():
+    """A new page must be added to the matrix (with its expected status for every role)."""
+    from carelens.web.pages import page_routers
+
+    routes = {(m, r.path) for router in page_routers() for r in router.routes for m in r.methods}
+    assert ("GET", "/") in routes
+    covered = {(m, p.split("?")[0]) for m, p, _ in MATRIX}
+    missing = sorted(f"{m} {path}" for m, path in routes if (m, TEMPLATES.get(path, path)) not in covered)
+    assert missing == []
+
+
+def test_every_page_module_says_who_it_is_for():
+    """Each page module declares ``visible_to(actor)``; the header asks it (a page with links)."""
+    from carelens.web.pages import page_modules
+
+    assert [m.__name__ for m in page_modules() if not callable(getattr(m, "visible_to", None))] == []
