@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from carelens.config import FieldReader, packaged, read_settings
@@ -25,66 +25,24 @@ Connect ``sc://host:port``, and Kubernetes or YARN in client mode (docs/scale.md
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Where a pass is assessed (section ``engine`` of ``monitor.yaml``). Not part of a run's stored
-    settings or digests: every engine gives the same run to the bit, so where it ran is recorded only in
-    the run's ``source``. Values, meanings and sources in ``monitor.yaml``: no defaults here."""
+    """Where a pass is assessed (section ``engine`` of ``monitor.yaml``; docs/scale.md). Not part of a
+    run's stored settings or digests: every engine gives the same run to the bit, so where it ran is
+    recorded only in the run's ``source``. Values, meanings and sources in ``monitor.yaml``."""
 
-    name: str = field(
-        metadata={
-            "doc": "The engine: embedded (NumPy in this process and --workers "
-            "processes) or spark (Apache Spark on spark_master)."
-        }
-    )
-    spark_master: str = field(
-        metadata={
-            "doc": "Spark master URL: local[N] (N cores in this process), "
-            "spark://host:port (a standalone cluster), sc://host:port "
-            "(Spark Connect), k8s://... or yarn (client mode)."
-        }
-    )
-    spark_indicators_per_job: int = field(
-        metadata={
-            "doc": "Indicators assessed per Spark job: progress "
-            "is reported and results are collected on the "
-            "driver job by job, so this bounds the driver's "
-            "memory; make it at least the cluster's cores."
-        }
-    )
-    spark_shuffle_partitions: int | None = field(
-        metadata={
-            "doc": "spark.sql.shuffle.partitions: tasks "
-            "per job (one or more indicators a "
-            "task); null keeps 2 per core of a "
-            "local master, else the cluster's own."
-        }
-    )
-    spark_arrow_batch_rows: int = field(
-        metadata={
-            "doc": "spark.sql.execution.arrow.maxRecordsPerBatch: "
-            "rows per Arrow batch between the JVM and Python "
-            "(observations to the kernel, results back)."
-        }
-    )
-    spark_executor_memory: str | None = field(
-        metadata={
-            "doc": "spark.executor.memory for cluster "
-            "masters (an indicator at national scale "
-            "needs about 1 GiB); null: the cluster's "
-            "default."
-        }
-    )
-    spark_conf: dict[str, str] = field(
-        metadata={
-            "doc": "Any other Spark configuration, passed to the "
-            "session as it is (e.g. spark.driver.host on a "
-            "cluster, spark.kubernetes.container.image)."
-        }
-    )
-
-
-def documented_engine_settings() -> dict[str, str]:
-    """Every engine setting with its documentation (a test checks none is undocumented)."""
-    return {f.name: f.metadata.get("doc", "") for f in fields(EngineSettings)}
+    name: str
+    """embedded (NumPy here and ``--workers`` processes) or spark (Apache Spark on ``spark_master``)."""
+    spark_master: str
+    """local[N], spark://host:port, sc://host:port (Spark Connect), k8s://... or yarn (client mode)."""
+    spark_indicators_per_job: int
+    """Indicators per Spark job: results and progress come back job by job (bounds the driver's memory)."""
+    spark_shuffle_partitions: int | None
+    """spark.sql.shuffle.partitions (None: 2 per core of a local master, else the cluster's own)."""
+    spark_arrow_batch_rows: int
+    """spark.sql.execution.arrow.maxRecordsPerBatch: rows per Arrow batch between the JVM and Python."""
+    spark_executor_memory: str | None
+    """spark.executor.memory for cluster masters (None: the cluster's default)."""
+    spark_conf: dict[str, str]
+    """Any other Spark configuration, passed to the session as it is."""
 
 
 @dataclass(frozen=True)

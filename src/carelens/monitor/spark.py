@@ -58,6 +58,14 @@ _TEXT = {
 _COLUMNS = ("part", *OUTPUT_COLUMNS, *(c for c in JUDGEMENT_COLUMNS if c not in OUTPUT_COLUMNS))
 """The kernel's two tables as one (Spark's ``applyInPandas`` returns one): ``part`` says which a row is
 of (``flag`` or ``judgement``); a column the other table lacks is filled and dropped again."""
+OBSERVATION_NAMES = ["indicator_id", "org_code", "period", "numerator", "denominator", "expected", "value"]
+OBSERVATION_DDL = (
+    "indicator_id string, org_code string, period date, numerator double, denominator double, "
+    "expected double, value double"
+)
+"""The observations the kernel is given, in Spark DDL: the Parquet store's columns (``period`` a date),
+read as the store wrote them; ``import_id`` is added (null from a Parquet store, as the embedded engine
+reads one)."""
 RESULT_SCHEMA = ", ".join(
     f"{c} {_SPARK_TYPES.get(c, 'string' if c in _TEXT else 'double')}" for c in _COLUMNS
 )
@@ -127,6 +135,7 @@ def spark_session(
     from pyspark.sql import SparkSession
 
     conf["spark.ui.enabled"] = "false"
+    conf["spark.ui.showConsoleProgress"] = "false"  # progress is the pass's own, job by job
     local = master.startswith("local")
     if local:
         cores = master.removeprefix("local[").removesuffix("]")
@@ -242,30 +251,29 @@ class SparkEngine:
         return flags, judgements, counts
 
     def _observations(self, job: PassJob, ids: list[str]):
-        """The observations of ``ids`` in the job's periods, as a Spark DataFrame in the kernel's columns."""
+        """The observations of ``ids`` in the job's periods, as a Spark DataFrame in the kernel's columns.
+        A Parquet store is read by the executors straight from its files (only these indicators'
+        partitions, in the store's own schema, so no inference job and an indicator id that looks like
+        a number stays text); a database store is read on the driver and its rows distributed."""
         from pyspark.sql import functions as F
 
         reader = job.inputs.reader
         if isinstance(reader, ParquetReader):
-            frame = self.spark.read.parquet(str(reader.store.root))
-        else:  # a database store: read on the driver, distribute the rows
+            folders = [str(reader.store.partition_dir(i)) for i in ids if reader.store.files([i])]
+            files = self.spark.read.schema(OBSERVATION_DDL).option("basePath", str(reader.store.root))
+            frame = files.parquet(*folders) if folders else self.spark.createDataFrame([], OBSERVATION_DDL)
+            frame = frame.withColumn("import_id", F.lit(None).cast("double"))
+        else:
             pdf = reader.read(ids, job.period_from, job.period_to)
             pdf["period"] = pd.to_datetime(pdf["period"]).dt.date
-            frame = self.spark.createDataFrame(pdf.astype({"import_id": float}))
-        if "import_id" not in frame.columns:
-            frame = frame.withColumn("import_id", F.lit(None).cast("double"))
+            pdf = pdf[[*OBSERVATION_NAMES, "import_id"]].astype({"import_id": float})
+            frame = self.spark.createDataFrame(pdf, f"{OBSERVATION_DDL}, import_id double")
         frame = frame.where(F.col("indicator_id").isin(ids))
         if job.period_from is not None:
             frame = frame.where(F.col("period") >= F.lit(job.period_from))
         if job.period_to is not None:
             frame = frame.where(F.col("period") <= F.lit(job.period_to))
-        return frame.select(
-            "indicator_id",
-            "org_code",
-            "period",
-            *(F.col(c).cast("double").alias(c) for c in ("numerator", "denominator", "expected", "value")),
-            F.col("import_id").cast("double").alias("import_id"),
-        )
+        return frame.select(*OBSERVATION_NAMES, "import_id")
 
 
 def _waves(batches: list[list[str]], indicators: int) -> Iterator[list[list[str]]]:
