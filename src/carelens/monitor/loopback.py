@@ -1,6 +1,6 @@
-"""Real Spark clusters on this machine's loopback, for tests and benchmarks: a standalone cluster (a
+"""A real Spark cluster on this machine's loopback, for tests and benchmarks: a standalone cluster (a
 master and workers, each its own JVM, started with the ``spark-class`` launcher that the ``pyspark``
-package ships) and a Spark Connect server.
+package ships).
 
 Every process is started in its own process group on 127.0.0.1 with ports chosen at run time, and
 :meth:`LoopbackCluster.stop` (also on leaving a ``with`` block, whatever happens) kills those groups,
@@ -17,14 +17,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
-CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
 class ClusterError(RuntimeError):
@@ -163,40 +165,23 @@ class LoopbackCluster:
         self.processes.clear()
 
 
-@dataclass
-class ConnectServer(LoopbackCluster):
-    """A Spark Connect server on loopback (``sc://127.0.0.1:PORT``) running its own ``local[cores]``
-    session; ``master_url`` is the ``sc://`` URL clients use."""
+@contextmanager
+def stopped_on_termination() -> Iterator[None]:
+    """While active (in the main thread), SIGTERM raises SystemExit, so ``finally`` blocks and ``with``
+    exits run and a cluster is stopped: Python's default is to end at once, leaving the cluster's own
+    process groups running. The previous handler is restored on leaving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def start(self) -> None:
-        port = free_port()
-        self.master_url = f"sc://127.0.0.1:{port}"
-        conf = {
-            "spark.connect.grpc.binding.address": "127.0.0.1",
-            "spark.connect.grpc.binding.port": str(port),
-            "spark.ui.enabled": "false",
-            "spark.driver.host": "127.0.0.1",
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.driver.memory": self.memory,
-            "spark.pyspark.python": sys.executable,
-        }
-        self._launch(
-            "connect",
-            "org.apache.spark.deploy.SparkSubmit",
-            *("--class", CONNECT_CLASS, "--master", f"local[{self.cores}]"),
-            *(item for key, value in conf.items() for item in ("--conf", f"{key}={value}")),
-            "spark-internal",
-        )
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if "Spark Connect server started" in (self.folder / "connect.log").read_text(errors="replace"):
-                return
-            if self.processes[0].poll() is not None:
-                raise ClusterError(f"the Spark Connect server exited: {self.log_tail()}")
-            time.sleep(0.5)
-        raise ClusterError(
-            f"the Spark Connect server did not start within {self.timeout:.0f} s: {self.log_tail()}"
-        )
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def stop_groups(processes: list[subprocess.Popen], grace: float = 10.0) -> None:
