@@ -210,30 +210,33 @@ def repeated(folder: Path, args: argparse.Namespace, engine: str, master: str | 
 
 
 def cluster_scaling(folder: Path, label: str, args: argparse.Namespace, tmp: Path) -> None:
-    """The pass embedded and on standalone loopback clusters of 1, 2 and 4 one-core workers, as a table."""
+    """The pass embedded and on standalone loopback clusters of 1, 2 and 4 one-core workers, as a table
+    printed row by row."""
     from carelens.monitor.loopback import LoopbackCluster, stopped_on_termination
 
-    rows = []
-    embedded = repeated(folder, args, "embedded", None)
-    rows.append((f"embedded, {args.workers} process(es)", embedded))
-    for workers in (1, 2, 4):
-        cluster = LoopbackCluster(tmp / f"cluster-{workers}", workers=workers, memory=args.worker_memory)
-        with stopped_on_termination(), cluster:
-            rows.append((f"spark, {workers} worker(s)", repeated(folder, args, "spark", cluster.master_url)))
     print(
         f"\ncluster scaling, {label} (best and median of {max(args.repeat, 1)}; Spark without its session start)"
     )
     print(f"{'engine':<28} {'wall best':>10} {'median':>8} {'obs/s':>12} {'driver GiB':>11}  results digest")
-    for name, runs in rows:
+    digests = set()
+
+    def row(name: str, runs: list[dict]) -> None:
         best = min(runs, key=lambda f: f["seconds"])
         median = statistics.median(f["seconds"] for f in runs)
         rate = best["observations"] / max(best["seconds"], 1e-9)
+        digests.add(best["results_digest"])
         print(
             f"{name:<28} {best['seconds']:>9.1f}s {median:>7.1f}s {rate:>12,.0f} "
             f"{max(f['peak_gib'] for f in runs):>11.2f}  {best['results_digest'][:16]}",
             flush=True,
         )
-    if len({runs[0]["results_digest"] for _, runs in rows}) != 1:
+
+    row(f"embedded, {args.workers} process(es)", repeated(folder, args, "embedded", None))
+    for workers in (1, 2, 4):
+        cluster = LoopbackCluster(tmp / f"cluster-{workers}", workers=workers, memory=args.worker_memory)
+        with stopped_on_termination(), cluster:
+            row(f"spark, {workers} worker(s)", repeated(folder, args, "spark", cluster.master_url))
+    if len(digests) != 1:
         raise SystemExit("the engines' results digests differ")
 
 

@@ -160,17 +160,6 @@ def _connect_session(master: str, app_name: str, conf: dict[str, str]):
 
     from carelens.errors import InputError, Problem
 
-    version = tuple(int(p) for p in pyspark.__version__.split(".")[:2] if p.isdigit())
-    if version < (3, 4):
-        raise InputError(
-            Problem(
-                "spark master",
-                None,
-                "engine.spark.master",
-                f"Spark Connect ({master}) needs PySpark 3.4 or later; PySpark {pyspark.__version__} is "
-                "installed",
-            )
-        )
     try:
         from pyspark.sql.connect.utils import check_dependencies
 
