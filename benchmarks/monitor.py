@@ -190,12 +190,15 @@ def main() -> None:
                 else f"Spark at {args.spark_master or 'the settings master'} (driver's figures; "
                 f"session started in {min(f['session_seconds'] for f in runs):.1f} s, not counted)"
             )
+            cpu_note = (
+                "" if args.engine == "embedded" else " in the driver's Python, not its JVM or executors"
+            )
             print(
                 f"monitor pass, {label}, {where}: {figures['observations']:,} observations "
                 f"-> {figures['flags']:,} flags, {figures['judgements']:,} judgements, "
                 f"{figures['organisations']:,} organisations: "
                 f"{figures['seconds']:.1f} s wall best, {median:.1f} s median of {len(runs)} "
-                f"(CPU {min(f['cpu_seconds'] for f in runs):.1f} s) "
+                f"(CPU {min(f['cpu_seconds'] for f in runs):.1f} s{cpu_note}) "
                 f"({rate:,.0f} obs/s), peak memory {max(f['peak_gib'] for f in runs):.2f} GiB "
                 "(target <= 60 s and <= 8 GB at 50,000 x 100 x 60); "
                 f"inputs digest {figures['inputs_digest'][:16]}, "
