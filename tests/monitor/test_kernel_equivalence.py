@@ -41,7 +41,9 @@ def test_row_order_and_column_types_do_not_change_the_result(observations):
     as_text = shuffled.astype({c: object for c in ("indicator_id", "org_code", "peer_group")})
     in_order = as_text.sort_values(["indicator_id", "org_code", "period"], kind="stable")
     for variant in (shuffled, as_text, in_order):
-        pd.testing.assert_frame_equal(kernel.assess(variant, inputs.comparisons(settings), settings), expected)
+        pd.testing.assert_frame_equal(
+            kernel.assess(variant, inputs.comparisons(settings), settings), expected
+        )
 
 
 def test_a_categorical_whose_categories_are_not_sorted_is_read_in_sorted_order(observations):

@@ -190,6 +190,10 @@ def test_settings_file_problems_are_all_reported(tmp_path):
         ("zero_score_band: 6", "zero_score_band: 7", "bands.zero_score_band", "must be <= 6"),
         ("elevated_z: 3.0", "elevated_z: 1.5", "flags.elevated_z", "must exceed risk_z"),
         ("  indicators_per_batch: 1\n", "", "batch.indicators_per_batch", "required field is missing"),
+        ("name: embedded", "name: dask", "engine.name", "is not one of: embedded, spark"),
+        ("master: local[2]", "master: mesos://x:5050", "engine.spark.master", "must be a Spark master URL"),
+        ("indicators_per_job: 16", "indicators_per_job: 0", "engine.spark.indicators_per_job", ">= 1"),
+        ("conf: {}", "conf: {a: [1]}", "engine.spark.conf", "must map Spark configuration names"),
     ],
 )
 def test_each_bad_setting_is_named(tmp_path, old, new, field, reason):
@@ -201,6 +205,21 @@ def test_each_bad_setting_is_named(tmp_path, old, new, field, reason):
         load_settings(bad)
     (problem,) = caught.value.problems
     assert problem.source == str(bad) and problem.field == field and reason in problem.reason
+
+
+def test_a_settings_file_without_an_engine_section_takes_the_packaged_one(tmp_path):
+    """Where a pass runs is not how it judges: an older settings file without ``engine`` still loads,
+    and the engine is no part of the settings stored with a run (so of no digest)."""
+    text = load_settings.__globals__["default_settings_file"]().read_text()
+    older = tmp_path / "monitor.yaml"
+    older.write_text(text[: text.index("\nengine:")])
+    packaged = load_settings()
+    assert load_settings(older) == packaged and packaged.engine.name == "embedded"
+    elsewhere = tmp_path / "spark.yaml"
+    elsewhere.write_text(text.replace("name: embedded", "name: spark").replace("conf: {}", "conf: {x.y: 1}"))
+    on_spark = load_settings(elsewhere)
+    assert on_spark.engine.name == "spark" and on_spark.engine.spark_conf == {"x.y": "1"}
+    assert on_spark.as_json() == packaged.as_json() and "engine" not in packaged.as_json()
 
 
 def test_optional_settings_may_be_null(tmp_path):

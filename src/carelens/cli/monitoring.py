@@ -65,15 +65,17 @@ def monitor(
         "--what-if",
         help="Label the run a what-if: stored and readable by its id, never the default run.",
     ),
-    engine: MonitorEngine = typer.Option(
-        MonitorEngine.EMBEDDED,
+    engine: MonitorEngine | None = typer.Option(
+        None,
         "--engine",
-        help="embedded (NumPy, --workers processes) or spark (needs the spark extra and Java 17).",
+        help="embedded (NumPy, --workers processes) or spark (needs the spark extra and Java 17); "
+        "default: the settings' engine.name.",
     ),
-    spark_master: str = typer.Option(
-        "local[2]",
+    spark_master: str | None = typer.Option(
+        None,
         "--spark-master",
-        help="Spark master URL for --engine spark (local[N], spark://host:port).",
+        help="Spark master URL for --engine spark: local[N], spark://host:port, sc://host:port (Spark "
+        "Connect); default: the settings' engine.spark.master (docs/scale.md).",
     ),
 ) -> None:
     """Monitor every indicator of every organisation against its peers and its own history; store the run.
@@ -85,15 +87,12 @@ def monitor(
     from rich.table import Table
 
     from carelens.services.database import connect
-    from carelens.services.monitoring import load_settings, run_pass, spark_engine
+    from carelens.services.monitoring import load_settings, run_pass
 
     start = _period_option(period_from, "--from")
     end = _period_option(period_to, "--to")
     config = load_settings(settings)
     console = stderr_console()
-    runner = None
-    if engine is MonitorEngine.SPARK:
-        runner = spark_engine(spark_master)
     with Progress(
         TextColumn("monitor"),
         BarColumn(),
@@ -116,10 +115,9 @@ def monitor(
             progress=lambda done, total: progress.update(task, completed=done, total=total),
             workers=workers,
             what_if=what_if,
-            engine=runner,
+            engine=engine.value if engine is not None else None,
+            spark_master=spark_master,
         )
-    if runner is not None:
-        runner.spark.stop()
     title = f"monitoring run {summary.run_id}"
     if summary.scope != "complete":
         title += f" ({summary.scope}: {summary.scope_note}; not the default run)"

@@ -17,6 +17,7 @@ import multiprocessing
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,7 +28,7 @@ import pandas as pd
 from carelens.monitor.comparison import Comparison
 from carelens.monitor.inputs import Inputs, attach_peer_groups
 from carelens.monitor.kernel import assess_all
-from carelens.monitor.settings import MonitorSettings
+from carelens.monitor.settings import ENGINES, EngineSettings, MonitorSettings
 
 SPILL_ROWS = 50_000
 """Judgements of a batch from this many rows on are written to a temporary file where they are made
@@ -206,6 +207,39 @@ class EmbeddedEngine:
             initargs=(work,),
         ) as pool:
             yield from pool.map(_work_in_worker, job.batches)
+
+
+@contextmanager
+def engine_for(
+    settings: EngineSettings,
+    engine: Engine | str | None = None,
+    spark_master: str | None = None,
+    workers: int = 1,
+) -> Iterator[Engine]:
+    """The engine a pass runs on: ``engine`` itself when one is given, else the one named ``engine``
+    (default ``settings.name``): Spark on ``spark_master`` (default ``settings.spark_master``), or the
+    embedded engine with ``workers`` processes. A Spark session started here is stopped when the block
+    ends, whatever happens."""
+    from carelens.errors import InputError, Problem
+
+    if engine is not None and not isinstance(engine, str):
+        yield engine
+        return
+    name = engine or settings.name
+    if name not in ENGINES:
+        raise InputError(
+            Problem("engine", None, "engine.name", f"must be {' or '.join(ENGINES)}, got {name!r}")
+        )
+    if name == "embedded":
+        yield EmbeddedEngine(workers)
+        return
+    from carelens.monitor.spark import SparkEngine, spark_session
+
+    spark = spark_session(spark_master or settings.spark_master, settings)
+    try:
+        yield SparkEngine(spark, settings.spark_indicators_per_job)
+    finally:
+        spark.stop()
 
 
 _worker_job: Callable[[list[str]], AssessedBatch] | None = None

@@ -28,6 +28,7 @@ from carelens.monitor.engines import (
     Engine,
     JudgementParts,
     PassJob,
+    engine_for,
     frame_digest,
 )
 from carelens.monitor.inputs import Inputs, batches, parquet_inputs, sql_inputs
@@ -360,26 +361,31 @@ def run_monitor(
     progress: Progress | None = None,
     workers: int = 1,
     what_if: bool = False,
-    engine: Engine | None = None,
+    engine: Engine | str | None = None,
+    spark_master: str | None = None,
 ) -> RunSummary:
     """Run a monitoring pass over the store (or a Parquet folder) and store it as a new run, with the
-    change since the previous run, in one transaction with its audit event. ``workers``, ``what_if``,
-    ``engine`` and ``staff_concerns``: see :func:`compute_pass`."""
+    change since the previous run, in one transaction with its audit event. ``workers``, ``what_if``
+    and ``staff_concerns``: see :func:`compute_pass`. ``engine``: an :class:`Engine`, or its name
+    (``embedded`` or ``spark``; default the settings' ``engine.name``), run on ``spark_master`` (default
+    the settings' ``engine.spark.master``); a Spark session started for the pass is stopped after it."""
     ensure_schema(store)
+    settings = settings or load_settings()
     inputs = parquet_inputs(parquet) if parquet is not None else sql_inputs(store)
-    result = compute_pass(
-        inputs,
-        settings,
-        period_from,
-        period_to,
-        special_measures,
-        recently_inspected,
-        progress,
-        workers=workers,
-        what_if=what_if,
-        engine=engine,
-        staff_concerns=staff_concerns,
-    )
+    with engine_for(settings.engine, engine, spark_master, workers) as chosen:
+        result = compute_pass(
+            inputs,
+            settings,
+            period_from,
+            period_to,
+            special_measures,
+            recently_inspected,
+            progress,
+            workers=workers,
+            what_if=what_if,
+            engine=chosen,
+            staff_concerns=staff_concerns,
+        )
     return store_run(store, result, user)
 
 

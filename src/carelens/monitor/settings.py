@@ -16,6 +16,34 @@ from carelens.model.data_quality import DataQualityRules, packaged_rules
 
 SCHEMA_VERSION = 1
 
+ENGINES = ("embedded", "spark")
+"""What can assess a pass (:mod:`carelens.monitor.engines`)."""
+MASTER_PREFIXES = ("local", "spark://", "sc://", "k8s://", "yarn")
+"""Spark master URLs carelens accepts: ``local[N]``, a standalone master ``spark://host:port``, Spark
+Connect ``sc://host:port``, and Kubernetes or YARN in client mode (docs/scale.md)."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where a pass is assessed (section ``engine`` of ``monitor.yaml``; docs/scale.md). Not part of a
+    run's stored settings or digests: every engine gives the same run to the bit, so where it ran is
+    recorded only in the run's ``source``. Values, meanings and sources in ``monitor.yaml``."""
+
+    name: str
+    """embedded (NumPy here and ``--workers`` processes) or spark (Apache Spark on ``spark_master``)."""
+    spark_master: str
+    """local[N], spark://host:port, sc://host:port (Spark Connect), k8s://... or yarn (client mode)."""
+    spark_indicators_per_job: int
+    """Indicators per Spark job: results and progress come back job by job (bounds the driver's memory)."""
+    spark_shuffle_partitions: int | None
+    """spark.sql.shuffle.partitions (None: 2 per core of a local master, else the cluster's own)."""
+    spark_arrow_batch_rows: int
+    """spark.sql.execution.arrow.maxRecordsPerBatch: rows per Arrow batch between the JVM and Python."""
+    spark_executor_memory: str | None
+    """spark.executor.memory for cluster masters (None: the cluster's default)."""
+    spark_conf: dict[str, str]
+    """Any other Spark configuration, passed to the session as it is."""
+
 
 @dataclass(frozen=True)
 class MonitorSettings:
@@ -47,10 +75,14 @@ class MonitorSettings:
     score_out_of_date: bool
     data_quality: DataQualityRules
     """The data-quality rules (``config/quality/data_quality.yaml``), applied before any figure is judged."""
+    engine: EngineSettings
+    """Where the pass runs: not part of :meth:`as_json` (every engine gives the same run)."""
 
     def as_json(self) -> str:
-        """The settings as canonical JSON (sorted keys): stored with each run and part of its digest."""
+        """The settings as canonical JSON (sorted keys): stored with each run and part of its digest.
+        The engine settings are left out: where a pass ran does not change its results."""
         data = asdict(self)
+        del data["engine"]
         data["band_cut_points"] = list(self.band_cut_points)
         data["data_quality"] = self.data_quality.as_json_data()
         return json.dumps(data, sort_keys=True)
@@ -105,9 +137,52 @@ def load_settings(path: str | Path | None = None) -> MonitorSettings:
         max_age_months=r.get("freshness.max_age_months", int, minimum=0, optional=True),
         score_out_of_date=r.get("freshness.score_out_of_date", bool),
         data_quality=packaged_rules(),
+        engine=_engine_settings(r),
     )
     r.raise_if_any()
     return settings
+
+
+def _engine_settings(r: FieldReader) -> EngineSettings:
+    """Section ``engine`` (a file without one takes the packaged file's: it says where a pass runs, not
+    how it judges, so older settings files keep working)."""
+    if "engine" not in r.document:
+        packaged_file = read_settings(None, default_settings_file(), SCHEMA_VERSION)
+        r = FieldReader(packaged_file.source, packaged_file.document, problems=r.problems)
+    e = r.section("engine")
+    name = e.get("name", str, choices=ENGINES)
+    master = e.get("spark.master", str)
+    if master is not None and (problem := master_problem(master)):
+        e.problem("spark.master", problem)
+    conf = e.get("spark.conf", dict, default={})
+    if conf is not None and not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in conf.items()
+    ):
+        e.problem("spark.conf", "must map Spark configuration names to values")
+        conf = {}
+    return EngineSettings(
+        name=name,
+        spark_master=master,
+        spark_indicators_per_job=e.get("spark.indicators_per_job", int, minimum=1),
+        spark_shuffle_partitions=e.get("spark.shuffle_partitions", int, minimum=1, optional=True),
+        spark_arrow_batch_rows=e.get("spark.arrow_batch_rows", int, minimum=1),
+        spark_executor_memory=e.get("spark.executor_memory", str, optional=True),
+        spark_conf={str(k): _conf_text(v) for k, v in (conf or {}).items()},
+    )
+
+
+def _conf_text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def master_problem(master: str) -> str | None:
+    """Why ``master`` is not a Spark master URL carelens can use (None when it is)."""
+    if master.startswith(MASTER_PREFIXES):
+        return None
+    return (
+        f"must be a Spark master URL: local[N], spark://host:port, sc://host:port (Spark Connect), "
+        f"k8s://https://host:port or yarn; got {master!r}"
+    )
 
 
 def _cut_points(r: FieldReader, band_method: str | None) -> tuple[float, ...]:

@@ -344,20 +344,12 @@ def load_settings(path: Any = None) -> Any:
     return read(path)
 
 
-def spark_engine(master: str) -> Any:
-    """The Spark engine for a monitoring pass, on a session at ``master`` (local[N], spark://host:port);
-    its caller stops ``engine.spark`` when done."""
-    from carelens.monitor.spark import SparkEngine, spark_session
-
-    return SparkEngine(spark_session(master))
-
-
 def run_pass(db: sa.Engine, actor: Actor, **options: Any) -> Any:
     """Monitor every indicator of every organisation and store the run, audited as done by ``actor``;
     ``options`` as :func:`carelens.monitor.service.run_monitor` takes them (parquet, periods, settings,
-    workers, what_if, engine...). The run's summary. Validated concerns raised by organisations' staff
-    are read from the store and scored as elevated risk (:mod:`carelens.services.intel`) unless
-    ``staff_concerns`` says otherwise."""
+    workers, what_if, engine: ``embedded`` or ``spark``, spark_master...). The run's summary. Validated
+    concerns raised by organisations' staff are read from the store and scored as elevated risk
+    (:mod:`carelens.services.intel`) unless ``staff_concerns`` says otherwise."""
     from carelens.monitor.service import run_monitor
     from carelens.services._db import author
     from carelens.services.intel import validated_staff_concerns
