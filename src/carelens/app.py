@@ -62,7 +62,7 @@ def create_app(engine: sa.Engine) -> FastAPI:
     build_stack = app.build_middleware_stack
     # Outside even Starlette's last-resort 500 handler, so that every response carries the headers.
     app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(InputError, _input_error)
 
@@ -95,6 +95,18 @@ async def _service_error(request: Request, exc: ServiceError) -> Response:
     if request.url.path.startswith(f"{API_PREFIX}/"):
         return await service_error(request, exc)
     return await run_in_threadpool(service_error_page, request, exc)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """A request whose parameters are not valid: the API's 422 with each error, a page's HTML error
+    page (400) naming each parameter and what is wrong with it (``?page=0``, ``?page=abc``)."""
+    if request.url.path.startswith(f"{API_PREFIX}/"):
+        return await validation_error(request, exc)
+    problems = "; ".join(
+        f"{error.get('loc', ('', ''))[-1]}: {str(error.get('msg', '')).lower()}" for error in exc.errors()[:5]
+    )
+    message = f"This page cannot be shown for that address ({problems})."
+    return await run_in_threadpool(service_error_page, request, Invalid(message))
 
 
 async def _input_error(request: Request, exc: InputError) -> Response:
