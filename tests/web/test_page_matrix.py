@@ -54,8 +54,23 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/organisations/NOPE/feedback", dict.fromkeys(R, 404)),
     ("POST", "/organisations/RK9/feedback", dict.fromkeys(R, 400)),  # no anti-forgery token: refused
     ("GET", "/league-tables", ALL_200),
+    ("GET", "/league-tables?page=0", dict.fromkeys(R, 400)),  # the 400 page, not JSON
+    ("GET", "/league-tables?indicator=shmi&sort=nope", dict.fromkeys(R, 400)),
+    # Downloads answer as the page of their table does, with every row the page would show the role.
+    ("GET", "/league-tables.csv?indicator=shmi", ALL_200),
+    ("GET", "/league-tables.xlsx?indicator=shmi", ALL_200),
+    ("GET", "/league-tables.pdf?indicator=shmi", dict.fromkeys(R, 400)),
+    ("GET", "/monitoring/flags.csv", only(200, public=403)),
+    ("GET", "/monitoring/flags.xlsx?risks_only=true", only(200, public=403)),
+    ("GET", "/allocations.csv", only(403, commissioner=200, **SEE_ALL)),
+    ("GET", "/allocations.xlsx", only(403, commissioner=200, **SEE_ALL)),
+    ("GET", "/commissioners/{commissioner}/scorecard.xlsx", only(404, commissioner=200, **SEE_ALL)),
+    ("GET", "/commissioners/{other_commissioner}/scorecard.csv", only(404, **SEE_ALL)),
     # Every role but the public may open the overview; it shows only the organisations in reach.
     ("GET", "/monitoring", only(200, public=403)),
+    ("GET", "/monitoring?page=2&size=10", only(200, public=403)),
+    ("GET", "/monitoring?page=0", dict.fromkeys(R, 400)),
+    ("GET", "/monitoring?size=junk", dict.fromkeys(R, 400)),
     ("GET", "/commissioners/{commissioner}", only(404, commissioner=200, **SEE_ALL)),
     ("GET", "/commissioners/{other_commissioner}", only(404, **SEE_ALL)),
     # Money is the business of those who see every organisation and of commissioners (their area).
@@ -81,6 +96,10 @@ TEMPLATES = {
     "/organisations/{code}/report.pdf": "/organisations/RK9/report.pdf",
     "/organisations/{code}/feedback": "/organisations/RK9/feedback",
     "/commissioners/{code}": "/commissioners/{commissioner}",
+    "/commissioners/{code}/scorecard.{file_format}": "/commissioners/{commissioner}/scorecard.xlsx",
+    "/league-tables.{file_format}": "/league-tables.csv",
+    "/monitoring/flags.{file_format}": "/monitoring/flags.csv",
+    "/allocations.{file_format}": "/allocations.csv",
     "/system-reviews/{review_id}": "/system-reviews/{unpublished_review}",
     "/inspections/{inspection_id}": "/inspections/{inspection}",
     "/inspections/{inspection_id}/{route}": "/inspections/{inspection}/start",
