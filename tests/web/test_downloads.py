@@ -322,3 +322,29 @@ def test_a_scorecard_downloads_its_comparison_with_peers(signed_in, accounts):
         "allocation_per_head_gbp",
     ]
     assert all(isinstance(r["peer_median"], float) for r in rows)
+
+
+# --- the inspection plan and the places ranked for review ------------------------------------------
+
+
+def test_the_plan_and_the_place_ranking_download_every_row_their_pages_count(app, accounts, signed_in):
+    analyst = signed_in["analyst"]
+    plan = analyst.get("/plan")
+    total = int(re.search(r"([\d,]+) in all\)", plan.text)[1].replace(",", ""))
+    assert 'href="/plan.csv"' in plan.text
+    rows = csv_rows(analyst.get("/plan.csv"))
+    assert len(rows) == total > 50  # more than the page shows
+    planned = csv_rows(analyst.get("/plan.csv?status=planned"))
+    assert planned and {r["status"] for r in planned} == {"planned"}
+    with TestClient(app) as inspector:
+        sign_in(inspector, accounts["inspector"])
+        own = csv_rows(inspector.get("/plan.csv"))
+    assert 0 < len(own) < len(rows)  # an inspector's own assignments only
+    reviews = analyst.get("/system-reviews")
+    places = int(re.search(r"All places with every z-score \((\d+)\)", reviews.text)[1])
+    ranked = xlsx_rows(
+        analyst.get(re.search(r'href="(/system-reviews/ranking\.xlsx[^"]*)"', reviews.text)[1])
+    )
+    assert len(ranked) == places > 0
+    assert any(k.startswith("z_") for k in ranked[0])
+    assert signed_in["public"].get("/system-reviews/ranking.csv").status_code == 403

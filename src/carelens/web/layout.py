@@ -17,7 +17,7 @@ from carelens.http.protection import excerpt
 from carelens.model.access import ANONYMOUS, Actor
 from carelens.services import ServiceError
 from carelens.web.pages import navigation
-from carelens.web.templating import render
+from carelens.web.templating import download_links, render  # noqa: F401 (the pages' way to link downloads)
 
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000, description="Page of the table, from 1.")]
 """A page's ``page`` parameter: anything but a whole number from 1 to a million (the services'
@@ -61,11 +61,3 @@ def pager_links(path: str, params: dict, result) -> dict:
         f"{path}?{urlencode({**params, 'page': result.page + 1})}" if result.page < result.pages else None
     )
     return {"previous_href": previous_href, "next_href": next_href}
-
-
-def download_links(path: str, params: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """The links a page shows under a table: (text, address) of its CSV and Excel downloads
-    (``web/pages/downloads.py``); ``path`` is without the extension, ``params`` the table's query
-    parameters (its filters and order)."""
-    query = f"?{urlencode(params)}" if params else ""
-    return [("CSV", f"{path}.csv{query}"), ("Excel (XLSX)", f"{path}.xlsx{query}")]

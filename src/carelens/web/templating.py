@@ -47,6 +47,7 @@ def environment() -> Environment:
     env.globals["marked"] = marked
     env.globals["org_link"] = org_link
     env.globals["inspection_link"] = inspection_link
+    env.globals["download_links"] = download_links
     return env
 
 
@@ -226,3 +227,13 @@ def org_link(code: str, name: str | None = None):
 def inspection_link(inspection_id: int, text: str):
     """A link to an inspection's page (HTML-safe), for table cells."""
     return Markup(f'<a href="/inspections/{int(inspection_id)}">{_html(text)}</a>')
+
+
+def download_links(path: str, params: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The links a page shows under a table: (text, address) of its CSV and Excel downloads
+    (``web/pages/downloads.py``); ``path`` is without the extension, ``params`` the table's query
+    parameters (its filters and order)."""
+    from urllib.parse import urlencode
+
+    query = f"?{urlencode(params)}" if params else ""
+    return [("CSV", f"{path}.csv{query}"), ("Excel (XLSX)", f"{path}.xlsx{query}")]

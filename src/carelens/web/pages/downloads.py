@@ -3,8 +3,9 @@
 
 Each download asks the same service as the page showing its table, so it holds what that page holds
 for the actor and is refused as that page is (the monitoring flags: 403 to the public, only the
-organisations in reach to everyone else; an allocation or a scorecard outside the actor's reach: as its
-page answers). The pages link their downloads beside their tables.
+organisations in reach to everyone else; an allocation, a scorecard, the inspection plan or the places
+ranked for review outside the actor's reach: as its page answers). The pages link their downloads
+beside their tables.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from fastapi import APIRouter, Query, Request
 from carelens.http.downloads import FileFormat, download
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import funding
+from carelens.services import funding, planning
 from carelens.services import monitoring as monitoring_service
+from carelens.services import systems as systems_service
 from carelens.services.league import league_rows
+from carelens.web.common import paged_rows
 from carelens.web.layout import store
 
 router = APIRouter(include_in_schema=False)
@@ -91,3 +94,28 @@ def scorecard(request: Request, actor: ActorDep, code: str, file_format: FileFor
     card = funding.commissioner_scorecard(store(request), actor, code)
     rows = [{"measure": measure, **figures} for measure, figures in card["peers"].items()]
     return download(actor, SCORECARD_COLUMNS, rows, f"scorecard-{code}", file_format)
+
+
+@router.get("/plan.{file_format}")
+def inspection_plan(
+    request: Request,
+    actor: ActorDep,
+    file_format: FileFormat,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+):
+    """Every inspection of the latest schedule the actor may see (404 to roles the plans do not
+    reach, as the plan page)."""
+    db = store(request)
+    schedule = planning.schedule_summary(db, actor)
+    columns, rows = paged_rows(
+        planning.inspection_plan, db=db, actor=actor, schedule_id=schedule["id"], status=status or None
+    )
+    return download(actor, columns, rows, f"inspection-plan-{schedule['id']}", file_format)
+
+
+@router.get("/system-reviews/ranking.{file_format}")
+def place_ranking(request: Request, actor: ActorDep, file_format: FileFormat, period: date | None = None):
+    """Every place in reach ranked for review in a period (default the latest), with why."""
+    columns, rows = paged_rows(systems_service.place_ranking, db=store(request), actor=actor, period=period)
+    name = "places-ranked-for-review" + (f"-{period.isoformat()}" if period else "")
+    return download(actor, columns, rows, name, file_format)
