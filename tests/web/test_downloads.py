@@ -9,6 +9,7 @@ NHS Digital bands it."""
 from __future__ import annotations
 
 import csv
+import html as html_text
 import io
 import re
 
@@ -257,11 +258,21 @@ def test_several_types_are_grouped_each_ranked_among_its_own(signed_in):
     html = signed_in["public"].get("/league-tables?indicator=ae_4hr_breach_other&size=500").text
     captions = re.findall(r"<caption[^>]*>[^<]*: ([^<(]+) \(page", html)
     assert len(captions) > 1 and captions[0].strip() == "NHS trust"
+    shown = []
     for n in range(1, len(captions) + 1):
         rows = league_cells(html, "league-table" if n == 1 else f"league-table-{n}")
         assert len({r[2] for r in rows}) == 1
         ranks = [int(r[0]) for r in rows if r[0].isdigit()]
         assert not ranks or ranks[0] == 1
+        shown += [(html_text.unescape(r[1]), r[0]) for r in rows]
+    # a page of one type still says which type it lists
+    assert (
+        ": NHS trust (page 1 of"
+        in signed_in["public"].get("/league-tables?indicator=ae_4hr_breach_other").text
+    )
+    # the download ranks each type among its own, as the page does, in the page's order
+    rows = csv_rows(signed_in["public"].get("/league-tables.csv?indicator=ae_4hr_breach_other"))
+    assert [(r["name"], r["rank"] or "–") for r in rows] == shown
 
 
 def test_league_downloads_hold_the_whole_filtered_sorted_table(signed_in):

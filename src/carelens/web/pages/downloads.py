@@ -64,7 +64,7 @@ def league_table(
     sort: Annotated[str | None, Query(max_length=20)] = None,
     order: Annotated[str | None, Query(pattern="^(ascending|descending)$")] = None,
 ):
-    """Every row of a league table, filtered and sorted as the page was."""
+    """Every row of a league table, filtered, sorted and grouped by kind as the page lists it."""
     table = league_rows(
         store(request),
         actor,
@@ -74,6 +74,7 @@ def league_table(
         region=region or None,
         sort=sort or None,
         descending=order == "descending",
+        by_kind=True,
     )
     name = "-".join(["league-table", indicator, *((period.isoformat(),) if period else ())])
     return download(actor, table.columns, table.rows, name, file_format)

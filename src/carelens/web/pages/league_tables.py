@@ -96,6 +96,7 @@ def league_tables(
             by_kind=True,
         )
     sizes = {"size": str(size)} if size else {}
+    grouped = kind is None and len(options["kinds"]) > 1
     return render_page(
         request,
         actor,
@@ -110,7 +111,8 @@ def league_tables(
         banded=options["banded"],
         chosen=chosen,
         table=table,
-        groups=_groups(table, kind),
+        grouped=grouped,
+        groups=_groups(table, grouped),
         value_format=VALUE_FORMATS.get(chosen["value_type"], "number") if chosen else "number",
         league_rows=league_rows,
         league_head=league_head(options["banded"]),
@@ -122,18 +124,18 @@ def league_tables(
     )
 
 
-def _groups(table, kind: str | None) -> list[tuple[str | None, list[dict]]]:
-    """The rows of a page by kind of organisation, as the service grouped them (one group, without a
-    name, when the page is of one kind)."""
+def _groups(table, grouped: bool) -> list[tuple[str | None, list[dict]]]:
+    """The rows of a page by kind of organisation, as the service grouped them when ``grouped`` (one
+    group, without a name, otherwise)."""
     if table is None:
         return []
+    if not grouped:
+        return [(None, table.items)]
     groups: list[tuple[str | None, list[dict]]] = []
     for row in table.items:
         if not groups or groups[-1][0] != row["kind"]:
             groups.append((row["kind"], []))
         groups[-1][1].append(row)
-    if kind or len({k for k, _ in groups}) <= 1:
-        return [(None, table.items)]
     return groups
 
 
