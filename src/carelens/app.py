@@ -98,15 +98,14 @@ async def _service_error(request: Request, exc: ServiceError) -> Response:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    """The API's 422 with each error; a page's bad query (``?page=abc``) is the HTML error page, a bad
-    request naming the parameter and what it must be."""
+    """A request whose parameters are not valid: the API's 422 with each error, a page's HTML error
+    page (400) naming each parameter and what is wrong with it (``?page=0``, ``?page=abc``)."""
     if request.url.path.startswith(f"{API_PREFIX}/"):
         return await validation_error(request, exc)
-    reasons = [
-        f"{error.get('loc', ('', 'value'))[-1]}: {error.get('msg', 'not valid')} (was {error.get('input')!r})"
-        for error in exc.errors()
-    ]
-    message = "This address has a value the page cannot use. " + "; ".join(reasons)
+    problems = "; ".join(
+        f"{error.get('loc', ('', ''))[-1]}: {str(error.get('msg', '')).lower()}" for error in exc.errors()[:5]
+    )
+    message = f"This page cannot be shown for that address ({problems})."
     return await run_in_threadpool(service_error_page, request, Invalid(message))
 
 

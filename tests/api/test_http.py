@@ -71,6 +71,35 @@ def test_league_table_ranks_best_first_and_hides_small_numbers_from_the_public(c
     assert paged["total"] == 4 and [r["org_code"] for r in paged["items"]] == ["P2"]
 
 
+def test_league_table_sorts_and_refuses_an_unknown_order(client, tokens):
+    analyst = auth(tokens[Role.ANALYST])
+    by_name = client.get("/api/v1/league-tables/ind_p?sort=name", headers=analyst).json()["items"]
+    names = [r["name"] for r in by_name]
+    assert names == sorted(names, key=str.casefold)
+    backwards = client.get("/api/v1/league-tables/ind_p?sort=rank&order=descending", headers=analyst).json()
+    assert [r["rank"] for r in backwards["items"]] == [4, 3, 2, 1]
+    assert all(r["band"] is None for r in backwards["items"])  # ind_p is not banded by a publisher
+    assert client.get("/api/v1/league-tables/ind_p?sort=nope").status_code == 422
+
+
+def test_a_league_download_suppresses_small_numbers_for_the_public_as_the_page_does(client, tokens):
+    """P1 (3/100) and P2 (5/100) are small numbers: blank and unranked in the public's file, shown to
+    the analyst, whose file is never cached."""
+
+    def rows(headers=None):
+        response = client.get("/league-tables.csv?indicator=ind_p", headers=headers or {})
+        assert response.status_code == 200
+        return response, {r["org_code"]: r for r in csv.DictReader(io.StringIO(response.text))}
+
+    public_response, public = rows()
+    assert public_response.headers["cache-control"].startswith("public")
+    assert [public[c]["suppressed"] for c in ("P1", "P2")] == ["True", "True"]
+    assert all(public[c][k] == "" for c in ("P1", "P2") for k in ("numerator", "value", "rank"))
+    analyst_response, analyst = rows(auth(tokens[Role.ANALYST]))
+    assert analyst_response.headers["cache-control"] == "no-store"
+    assert float(analyst["P1"]["numerator"]) == 3 and analyst["P1"]["rank"] == "1"
+
+
 def test_profile_explains_ratings_in_plain_english(client):
     profile = client.get("/api/v1/organisations/L1").json()
     assert profile["explanation"].startswith("Alpha General Hospital is rated Good overall")

@@ -8,17 +8,15 @@ only and may be cached for ``public_max_age`` seconds. Both vary on the credenti
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from carelens.errors import ServiceError, Unauthenticated
+from carelens.http.downloads import csv_bytes
 from carelens.http.protection import excerpt
 from carelens.model.access import Actor
 from carelens.services._db import Page
@@ -36,40 +34,10 @@ RowId = Annotated[int, Path(ge=1, le=2**62)]
 OrgCode = Annotated[str, Path(min_length=1, max_length=40, description="Organisation code (ODS or CQC id).")]
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection)."""
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A cell value that a spreadsheet cannot run: text starting with ``=``, ``+``, ``-``, ``@``, a tab
-    or a carriage return gets a leading ``'`` (shown as text, OWASP's advice), unless it is a plain
-    number such as ``-3.5``, which stays a number. Numbers, booleans and empty cells are unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
-
-
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-    """Rows as CSV; a column named ``a.b`` is field ``b`` of the row's object ``a`` (e.g.
-    ``comparison.verdict``), and any other object or list is written as JSON. Every cell goes through
-    :func:`spreadsheet_safe` (the header too), so a name such as ``=HYPERLINK(...)`` is text. Lines end
-    in CRLF (RFC 4180), so that a field holding a CR or LF is quoted and stays one field."""
-    buffer = io.StringIO()
-    names = columns or (list(rows[0]) if rows else [])
-    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180: a field with CR or LF is quoted
-    writer.writerow([spreadsheet_safe(name) for name in names])
-    for row in rows:
-        cells = []
-        for name in names:
-            outer, _, inner = name.partition(".")
-            if inner and isinstance(row.get(outer), dict):
-                value = row[outer].get(inner)
-            else:
-                value = row.get(name)
-            cells.append(spreadsheet_safe(json.dumps(value) if isinstance(value, dict | list) else value))
-        writer.writerow(cells)
-    return buffer.getvalue().encode()
+    """Rows as CSV (:func:`carelens.http.downloads.csv_chunks`: cells safe to open in a spreadsheet,
+    ``a.b`` columns read from the row's object ``a``); without ``columns``, the first row's keys."""
+    return csv_bytes(columns or (list(rows[0]) if rows else []), rows)
 
 
 def respond(

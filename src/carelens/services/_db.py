@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +94,31 @@ def page_query(
     total = connection.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = connection.execute(query.order_by(*order_by).limit(size).offset((page - 1) * size)).mappings()
     return Page([row(r) for r in rows], total, page, size, columns)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Every row of a result, for a download: its columns and the rows, read from the store as they are
+    consumed (the access rules were applied when the ``Rows`` was made, so a refusal comes before the
+    first row)."""
+
+    columns: list[str]
+    rows: Iterator[dict[str, Any]]
+
+
+STREAM_BATCH = 1_000
+"""Rows fetched from the database at a time while a result is streamed."""
+
+
+def stream_rows(
+    db: Db, query: sa.Select, row: Callable[[sa.RowMapping], dict[str, Any]] = plain
+) -> Iterator[dict[str, Any]]:
+    """Every row of ``query`` (ordered by the caller), made a dict by ``row``, fetched
+    :data:`STREAM_BATCH` at a time on a connection of its own held while they are read (or the
+    caller's)."""
+    with reading(db) as connection:
+        for found in connection.execute(query.execution_options(yield_per=STREAM_BATCH)).mappings():
+            yield row(found)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from carelens.fund.assessment import NOT_ASSESSED
 from carelens.model.access import Actor, Role, Scope
 from carelens.services import Forbidden, Invalid, NotFound
-from carelens.services._db import Db, Page, author, page_query, plain, reading
+from carelens.services._db import Db, Page, Rows, author, page_query, plain, reading, stream_rows
 from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
@@ -114,22 +114,38 @@ def _run(connection: sa.Connection, run_id: int | None, year: int | None = None)
     return plain(row)
 
 
+def _allocations_query(within: Reach, run_id: int) -> tuple[sa.Select, list[Any], list[str]]:
+    """A run's allocations to the commissioners ``within``, furthest below target first, and columns."""
+    a, org = fund_allocation, schema.organisation
+    query = (
+        sa.select(*(a.c[c] for c in ALLOCATION_COLUMNS), org.c.name.label("commissioner_name"))
+        .select_from(a.outerjoin(org, org.c.code == a.c.commissioner_code))
+        .where(a.c.run_id == run_id, within.clause(a.c.commissioner_code))
+    )
+    order = [a.c.distance_from_target, a.c.commissioner_code]
+    return query, order, ["commissioner_name", *ALLOCATION_COLUMNS]
+
+
 def allocations(
     db: Db, actor: Actor, run_id: int | None = None, page: int = 1, page_size: int | None = None
 ) -> Page:
     """A saved run's (default the latest) per-commissioner targets and allocations, within reach."""
-    a, org = fund_allocation, schema.organisation
     with reading(db) as connection:
         within = _within(connection, actor)
         run = _run(connection, run_id)
-        query = (
-            sa.select(*(a.c[c] for c in ALLOCATION_COLUMNS), org.c.name.label("commissioner_name"))
-            .select_from(a.outerjoin(org, org.c.code == a.c.commissioner_code))
-            .where(a.c.run_id == run["id"], within.clause(a.c.commissioner_code))
-        )
-        order = [a.c.distance_from_target, a.c.commissioner_code]
-        columns = ["commissioner_name", *ALLOCATION_COLUMNS]
+        query, order, columns = _allocations_query(within, run["id"])
         return page_query(connection, query, order, page, page_size, columns)
+
+
+def all_allocations(db: Db, actor: Actor, run_id: int | None = None) -> tuple[dict[str, Any], Rows]:
+    """Every allocation of a saved run (default the latest) within reach, in the order of
+    :func:`allocations`, read as they are consumed (a download): (the run, the rows). The actor and
+    the run are checked first."""
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        run = _run(connection, run_id)
+    query, order, columns = _allocations_query(within, run["id"])
+    return run, Rows(columns, stream_rows(db, query.order_by(*order)))
 
 
 def _assessment(connection: sa.Connection, year: int):

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
-from carelens.services._db import Db, Page, page_query, plain, reading
+from carelens.services._db import Db, Page, Rows, page_query, plain, reading, stream_rows
 from carelens.services.judgements import judgements_shown, resolve_run, run_indicators
 from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
@@ -172,6 +172,46 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
     }
 
 
+def _flags_query(
+    within: Reach,
+    run_id: int,
+    org_code: str | None,
+    indicator_id: str | None,
+    flag: str | None,
+    risks_only: bool,
+) -> tuple[sa.Select, list[Any], list[str]]:
+    """The query of a run's flags for the organisations ``within`` (with their names and shown
+    verdicts), its order (risks first) and its columns."""
+    f, org = monitor_flag, schema.organisation
+    j = judgements_shown()
+    judged = sa.and_(
+        j.c.run_id == f.c.run_id,
+        j.c.indicator_id == f.c.indicator_id,
+        j.c.period == f.c.period,
+        j.c.org_code == f.c.org_code,
+    )
+    query = (
+        sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, j.c.verdict)
+        .select_from(f.outerjoin(org, org.c.code == f.c.org_code).outerjoin(j, judged))
+        .where(f.c.run_id == run_id, within.clause(f.c.org_code))
+    )
+    if org_code:
+        query = query.where(f.c.org_code == org_code)
+    if indicator_id:
+        query = query.where(f.c.indicator_id == indicator_id)
+    if flag:
+        query = query.where(f.c.flag == flag)
+    if risks_only:
+        query = query.where(sa.or_(f.c.flag.in_(RISK_FLAGS), f.c.spc_alert.is_(True)))
+    risks_first = sa.case(
+        *((f.c.flag == name, i) for i, name in enumerate(RISK_FLAGS)), else_=len(RISK_FLAGS)
+    )
+    order = [risks_first, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id, f.c.period]
+    named = FLAG_COLUMNS.index("org_code") + 1
+    columns = [*FLAG_COLUMNS[:named], "name", *FLAG_COLUMNS[named:], "verdict", "why"]
+    return query, order, columns
+
+
 def flags(
     db: Db,
     actor: Actor,
@@ -185,37 +225,22 @@ def flags(
 ) -> Page:
     """Flags of a run (default the latest) for organisations in reach, risks first, each with why:
     the value against its peers' limits, the method, the England benchmark and the control chart."""
-    f, org = monitor_flag, schema.organisation
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        j = judgements_shown()
-        judged = sa.and_(
-            j.c.run_id == f.c.run_id,
-            j.c.indicator_id == f.c.indicator_id,
-            j.c.period == f.c.period,
-            j.c.org_code == f.c.org_code,
-        )
-        query = (
-            sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, j.c.verdict)
-            .select_from(f.outerjoin(org, org.c.code == f.c.org_code).outerjoin(j, judged))
-            .where(f.c.run_id == run_id, within.clause(f.c.org_code))
-        )
-        if org_code:
-            query = query.where(f.c.org_code == org_code)
-        if indicator_id:
-            query = query.where(f.c.indicator_id == indicator_id)
-        if flag:
-            query = query.where(f.c.flag == flag)
-        if risks_only:
-            query = query.where(sa.or_(f.c.flag.in_(RISK_FLAGS), f.c.spc_alert.is_(True)))
-        risks_first = sa.case(
-            *((f.c.flag == name, i) for i, name in enumerate(RISK_FLAGS)), else_=len(RISK_FLAGS)
-        )
-        order = [risks_first, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id]
-        named = FLAG_COLUMNS.index("org_code") + 1
-        columns = [*FLAG_COLUMNS[:named], "name", *FLAG_COLUMNS[named:], "verdict", "why"]
+        query, order, columns = _flags_query(within, run_id, org_code, indicator_id, flag, risks_only)
         return page_query(connection, query, order, page, page_size, columns, lambda r: _flag_row(plain(r)))
+
+
+def all_flags(db: Db, actor: Actor, run_id: int | None = None, risks_only: bool = False) -> tuple[int, Rows]:
+    """Every flag of a run (default the latest) for the organisations in reach, in the order of
+    :func:`flags`, read as they are consumed (a download): (the run's id, the rows). The actor and the
+    run are checked first: Forbidden or NotFound before any row."""
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        run_id = _run_id(connection, run_id)
+    query, order, columns = _flags_query(within, run_id, None, None, None, risks_only)
+    return run_id, Rows(columns, stream_rows(db, query.order_by(*order), lambda r: _flag_row(plain(r))))
 
 
 def _flag_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ show it, and reading every page of a paged service."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from carelens.services import NotFound
@@ -72,6 +73,21 @@ def row_id(text: str, what: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 2**62:
         raise NotFound(f"no {what} {text}")
     return int(text)
+
+
+def paged_rows(fetch: Callable[..., Any], **kwargs) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """Every row of a paged service call, for a download: (its columns, the rows). The first page is
+    fetched now, so the service's refusal (403, 404) comes before the response starts; the others, of
+    the largest size the services allow, as the rows are consumed."""
+    size = get_settings().max_page_size
+    first = fetch(page=1, page_size=size, **kwargs)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        yield from first.items
+        for page in range(2, first.pages + 1):
+            yield from fetch(page=page, page_size=size, **kwargs).items
+
+    return first.columns, rows()
 
 
 def day(text: str) -> dt.date:

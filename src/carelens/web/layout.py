@@ -6,17 +6,26 @@ Pages showing data the public may not see are never cached.
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from carelens.http.protection import excerpt
 from carelens.model.access import ANONYMOUS, Actor
 from carelens.services import ServiceError
 from carelens.web.pages import navigation
-from carelens.web.templating import render
+from carelens.web.templating import download_links, render  # noqa: F401 (the pages' way to link downloads)
+
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=1_000_000, description="Page of the table, from 1.")]
+"""A page's ``page`` parameter: anything but a whole number from 1 to a million (the services'
+highest page) is the 400 error page."""
+PageSize = Annotated[
+    int | None, Query(alias="size", ge=1, le=10_000, description="Rows a page (the settings cap it).")
+]
+"""A page's ``size`` parameter (rows a page; the services keep it within ``max_page_size``)."""
 
 ERROR_TITLES = {404: "Page not found", 403: "You cannot see this page", 400: "Cannot show this page"}
 
@@ -43,7 +52,8 @@ def store(request: Request) -> sa.Engine:
 
 
 def pager_links(path: str, params: dict, result) -> dict:
-    """``previous_href`` and ``next_href`` of a paged result (a services ``Page``; None: no links)."""
+    """``previous_href`` and ``next_href`` of a paged result (a services ``Page``; None: no links);
+    ``params`` are the page's other query parameters, kept in the links."""
     if result is None:
         return {"previous_href": None, "next_href": None}
     previous_href = f"{path}?{urlencode({**params, 'page': result.page - 1})}" if result.page > 1 else None

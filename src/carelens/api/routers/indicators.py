@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
@@ -61,10 +61,30 @@ def get_league_table(
     run: Annotated[
         int | None, Query(ge=1, le=2**62, description="Monitoring run id; default the latest complete run.")
     ] = None,
+    region: Annotated[
+        str | None, Query(max_length=40, description="Only organisations in this NHS England region (code).")
+    ] = None,
+    sort: Annotated[
+        Literal["rank", "band", "name", "type", "region", "value"] | None,
+        Query(description="Order of the rows; default rank, or band for an indicator its publisher bands."),
+    ] = None,
+    order: Annotated[Literal["ascending", "descending"], Query()] = "ascending",
     page: PageNumber = 1,
     page_size: PageSize = None,
     format: OutputFormat = "json",
 ):
     engine = request.app.state.engine
-    result = league_table(engine, actor, indicator_id, period, kind, page, page_size, run_id=run)
+    result = league_table(
+        engine,
+        actor,
+        indicator_id,
+        period,
+        kind,
+        page,
+        page_size,
+        run_id=run,
+        region=region,
+        sort=sort,
+        descending=order == "descending",
+    )
     return respond(request, actor, result, format, f"league-{indicator_id}")

@@ -12,7 +12,7 @@ from carelens.http.security import ActorDep
 from carelens.model.access import Actor
 from carelens.services import NotFound, funding
 from carelens.web.charts import whatif_svg
-from carelens.web.layout import pager_links, render_page, store
+from carelens.web.layout import download_links, pager_links, render_page, store
 from carelens.web.pages import NavLink
 from carelens.web.settings import web_settings
 
@@ -59,5 +59,6 @@ def allocation_explorer(
         b=b,
         comparison=comparison,
         chart_svg=whatif_svg(comparison) if comparison else None,
+        downloads=download_links("/allocations"),
         **pager_links("/allocations", {"a": a or "", "b": b or ""}, table),
     )

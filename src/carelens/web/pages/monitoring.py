@@ -11,7 +11,7 @@ from carelens.model.access import Actor
 from carelens.services import monitoring as monitoring_service
 from carelens.services._db import Db
 from carelens.web.common import KIND_NAMES
-from carelens.web.layout import render_page, store
+from carelens.web.layout import PageNumber, PageSize, download_links, pager_links, render_page, store
 from carelens.web.pages import NavLink
 
 router = APIRouter(include_in_schema=False)
@@ -27,17 +27,32 @@ def nav_links(actor: Actor) -> list[NavLink]:
 
 
 @router.get("/monitoring", response_class=HTMLResponse)
-def monitoring(request: Request, actor: ActorDep):
-    view = monitoring_view(store(request), actor)
+def monitoring(request: Request, actor: ActorDep, page: PageNumber = 1, size: PageSize = None):
+    view = monitoring_view(store(request), actor, flag_page=page, flag_rows=size or FLAG_ROWS)
+    params = {"size": str(size)} if size else {}
     return render_page(
-        request, actor, "monitoring.jinja", title="Monitoring overview", kind_names=KIND_NAMES, **view
+        request,
+        actor,
+        "monitoring.jinja",
+        title="Monitoring overview",
+        kind_names=KIND_NAMES,
+        flag_downloads=download_links("/monitoring/flags"),
+        risk_downloads=download_links("/monitoring/flags", {"risks_only": "true"}),
+        **pager_links("/monitoring", params, view["flags"]),
+        **view,
     )
 
 
-def monitoring_view(db: Db, actor: Actor, flag_rows: int = 50, movers: int = 20) -> dict:
-    """The monitoring overview: bands of the latest run, biggest movers, flags and why."""
+FLAG_ROWS = 50
+"""Flags a page of the overview lists (``?size=`` asks for another number)."""
+
+
+def monitoring_view(
+    db: Db, actor: Actor, flag_rows: int = FLAG_ROWS, movers: int = 20, flag_page: int = 1
+) -> dict:
+    """The monitoring overview: bands of the latest run, biggest movers, a page of flags and why."""
     return {
         "summary": monitoring_service.run_summary(db, actor),
         "movers": monitoring_service.biggest_movers(db, actor, limit=movers),
-        "flags": monitoring_service.flags(db, actor, risks_only=True, page_size=flag_rows),
+        "flags": monitoring_service.flags(db, actor, risks_only=True, page=flag_page, page_size=flag_rows),
     }

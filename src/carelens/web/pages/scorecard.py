@@ -3,6 +3,8 @@ and interventions (for those whose rule reaches the commissioner, as the service
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -10,7 +12,7 @@ from carelens.http.security import ActorDep
 from carelens.model.access import Actor
 from carelens.services import funding
 from carelens.services.organisations import own_organisations
-from carelens.web.layout import render_page, store
+from carelens.web.layout import download_links, render_page, store
 from carelens.web.pages import OWN_ORGANISATION_LINKS, NavLink
 
 router = APIRouter(include_in_schema=False)
@@ -53,4 +55,5 @@ def commissioner_scorecard(request: Request, actor: ActorDep, code: str):
         card=card,
         measure_names=MEASURE_NAMES,
         rating_names=RATING_NAMES,
+        downloads=download_links(f"/commissioners/{quote(code, safe='')}/scorecard"),
     )

@@ -1,0 +1,361 @@
+"""Downloads of the pages' tables (every row, CSV and Excel, the page's access rules), the monitoring
+overview's pager, and the league table's sort, filters, grouping by type and significance bands, on the
+demo store (the packaged real data and the demo's monitoring run).
+
+The issue's reproductions: "All flags: download as CSV" gave 50 of the run's flags (the API's page);
+the monitoring table showed "the first 50 of 93" with no pager; SHMI's league table ranked 1-142 where
+NHS Digital bands it."""
+
+from __future__ import annotations
+
+import csv
+import html as html_text
+import io
+import re
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from .conftest import sign_in
+
+
+@pytest.fixture(scope="module")
+def signed_in(app, accounts):
+    """A client per role value used here, signed in as its demo account (the public's is not)."""
+    opened = {}
+    for role in ("public", "analyst", "provider", "commissioner"):
+        client = opened[role] = TestClient(app)
+        client.__enter__()
+        if role != "public":
+            sign_in(client, accounts[role])
+    yield opened
+    for client in opened.values():
+        client.__exit__(None, None, None)
+
+
+def csv_rows(response) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"].startswith("attachment; filename=")
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def xlsx_rows(response) -> list[dict[str, object]]:
+    """The rows of a downloaded workbook's only sheet, read by openpyxl (empty cells as '')."""
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
+    assert len(workbook.worksheets) == 1
+    values = list(workbook.worksheets[0].iter_rows(values_only=True))
+    head = values[0]
+    return [{h: ("" if v is None else v) for h, v in zip(head, row, strict=True)} for row in values[1:]]
+
+
+def same_cell(text: str, value: object) -> bool:
+    """A CSV cell and the workbook's cell hold the same value (numbers as numbers, booleans as CSV writes
+    them)."""
+    if isinstance(value, bool):
+        return text == str(value)
+    if isinstance(value, int | float):
+        return float(text) == pytest.approx(float(value), rel=1e-12)
+    return text == value
+
+
+def latest_run(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text("SELECT max(id) FROM monitor_run WHERE scope = 'complete'")
+        ).scalar_one()
+
+
+# --- monitoring flags -----------------------------------------------------------------------------
+
+
+def test_the_analysts_flags_csv_has_every_flag_of_the_run(signed_in, web_engine):
+    """Before: 50 rows (the API's page size). Now every flag of the latest complete run, counted in the
+    store (the demo run has thousands)."""
+    run = latest_run(web_engine)
+    with web_engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT org_code, indicator_id, period FROM monitor_flag WHERE run_id = :run"),
+            {"run": run},
+        ).all()
+    assert len(stored) > 1_000
+    page = signed_in["analyst"].get("/monitoring")
+    assert 'href="/monitoring/flags.csv"' in page.text  # the page links the whole table, not the API
+    rows = csv_rows(signed_in["analyst"].get("/monitoring/flags.csv"))
+    assert len(rows) == len(stored)
+    assert sorted((r["org_code"], r["indicator_id"], r["period"]) for r in rows) == sorted(
+        (code, indicator, str(period)[:10]) for code, indicator, period in stored
+    )
+    assert {r["run_id"] for r in rows} == {str(run)}
+    assert all(r["why"] for r in rows)
+
+
+def test_the_flags_workbook_opens_with_openpyxl_and_holds_the_same_rows(signed_in):
+    csv_table = csv_rows(signed_in["analyst"].get("/monitoring/flags.csv"))
+    workbook = xlsx_rows(signed_in["analyst"].get("/monitoring/flags.xlsx"))
+    assert len(workbook) == len(csv_table) > 1_000
+    assert list(workbook[0]) == list(csv_table[0])
+    for from_csv, from_xlsx in zip(csv_table, workbook, strict=True):
+        assert all(same_cell(from_csv[k], from_xlsx[k]) for k in from_csv), (from_csv, from_xlsx)
+
+
+def test_risks_only_is_the_overview_tables_rows(signed_in):
+    rows = csv_rows(signed_in["analyst"].get("/monitoring/flags.csv?risks_only=true"))
+    total = int(re.search(r"of ([\d,]+) \(page 1 of", signed_in["analyst"].get("/monitoring").text)[1])
+    assert len(rows) == total
+    assert all(r["flag"] in ("risk", "elevated risk") or r["spc_alert"] == "True" for r in rows)
+
+
+def test_the_public_may_not_download_flags_and_a_provider_gets_only_its_own(signed_in, accounts, web_engine):
+    for path in ("/monitoring/flags.csv", "/monitoring/flags.xlsx"):
+        refused = signed_in["public"].get(path)
+        assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    own = set(accounts["provider"].organisations)
+    rows = csv_rows(signed_in["provider"].get("/monitoring/flags.csv"))
+    with web_engine.connect() as connection:
+        sites = {
+            code
+            for (code,) in connection.execute(
+                sa.text(
+                    "SELECT object_code FROM org_relationship WHERE kind = 'provider_location' "
+                    "AND subject_code IN :own AND valid_to IS NULL"
+                ).bindparams(sa.bindparam("own", expanding=True)),
+                {"own": sorted(own)},
+            )
+        }
+    assert rows and {r["org_code"] for r in rows} <= own | sites
+    # the analyst's file holds other organisations' flags, which the provider's never does
+    everyone = {r["org_code"] for r in csv_rows(signed_in["analyst"].get("/monitoring/flags.csv"))}
+    assert everyone - (own | sites)
+
+
+def test_downloads_of_signed_in_actors_are_never_cached(signed_in):
+    response = signed_in["analyst"].get("/monitoring/flags.csv")
+    assert response.headers["cache-control"] == "no-store"
+    public = signed_in["public"].get("/league-tables.csv?indicator=shmi")
+    assert public.headers["cache-control"].startswith("public")
+
+
+# --- the monitoring overview's pager --------------------------------------------------------------
+
+
+def test_the_monitoring_overview_pages_through_every_flag(signed_in):
+    client = signed_in["analyst"]
+    first = client.get("/monitoring?size=10")
+    caption = re.search(r"alerts: 1 to 10 of ([\d,]+) \(page 1 of (\d+)\)", first.text)
+    assert caption, first.text[:2000]
+    total, pages = int(caption[1].replace(",", "")), int(caption[2])
+    assert pages == -(-total // 10) > 1
+    assert 'href="/monitoring?size=10&amp;page=2"' in first.text
+    last = client.get(f"/monitoring?size=10&page={pages}")
+    assert f"of {caption[1]} (page {pages} of {pages})" in last.text
+    assert "?size=10&amp;page=" + str(pages - 1) in last.text
+    codes = [
+        re.findall(r'<a href="/organisations/([^"]+)"', client.get(f"/monitoring?size=10&page={p}").text)
+        for p in (1, 2)
+    ]
+    assert codes[0] != codes[1]
+    beyond = client.get(f"/monitoring?size=10&page={pages + 1}")
+    assert beyond.status_code == 200 and "No flags on this page" in beyond.text
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=-1", "page=abc", "size=0", "size=x", "page=99999999999"])
+def test_a_bad_page_or_size_is_the_400_page_not_json(signed_in, query):
+    for path in ("/monitoring", "/league-tables"):
+        response = signed_in["analyst"].get(f"{path}?{query}")
+        assert response.status_code == 400, (path, query)
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Cannot show this page" in response.text and (
+            "page" in response.text or "size" in response.text
+        )
+
+
+# --- league tables --------------------------------------------------------------------------------
+
+
+def league_cells(html: str, table_id: str = "league-table") -> list[list[str]]:
+    """The text of each row's cells of a league table on a page."""
+    table = html[html.index(f'id="{table_id}"') :]
+    table = table[: table.index("</table>")]
+    rows = []
+    for row in re.findall(r"<tr class=\"nhsuk-table__row\" role=\"row\">(.*?)</tr>", table, flags=re.S)[1:]:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        cleaned = [re.sub(r"<span class=\"nhsuk-table__heading\"[^>]*>[^<]*</span>", "", c) for c in cells]
+        rows.append([re.sub(r"<[^>]+>", "", c).strip() for c in cleaned])
+    return rows
+
+
+def test_shmi_league_table_shows_nhs_digital_bands_not_ranks(signed_in, web_engine):
+    """Regression: SHMI was ranked 1-142. Its first column is now the significance band of the stored
+    judgement, with as many of each band as the run stored verdicts for the latest release."""
+    html = signed_in["public"].get("/league-tables?indicator=shmi&size=200").text
+    assert ">Band</a></th>" in html and ">Rank<" not in html
+    rows = league_cells(html)
+    assert len(rows) == 142
+    bands = [r[0] for r in rows]
+    assert set(bands) <= {"higher than expected", "as expected", "lower than expected"}
+    assert not any(b.isdigit() for b in bands)
+    run = latest_run(web_engine)
+    with web_engine.connect() as connection:
+        stored = dict(
+            connection.execute(
+                sa.text(
+                    "SELECT direction, count(*) FROM monitor_judgement WHERE run_id = :run AND indicator_id = 'shmi' "
+                    "AND period = (SELECT max(period) FROM monitor_judgement WHERE run_id = :run AND indicator_id = 'shmi') "
+                    "GROUP BY direction"
+                ),
+                {"run": run},
+            ).all()
+        )
+    words = {"higher": "higher than expected", "within": "as expected", "lower": "lower than expected"}
+    assert {words[d]: n for d, n in stored.items()} == {b: bands.count(b) for b in set(bands)}
+    # SHMI: lower is better, so the worse band ("higher than expected") is listed first
+    assert bands == sorted(bands, key=["higher than expected", "as expected", "lower than expected"].index)
+    # a verdict "worse" is always the band "higher than expected" (the same stored judgement)
+    assert all((r[-1] == "worse") == (r[0] == "higher than expected") for r in rows)
+
+
+def test_an_unbanded_indicator_is_ranked(signed_in):
+    rows = league_cells(signed_in["public"].get("/league-tables?indicator=ae_4hr_breach_type1").text)
+    ranks = [int(r[0]) for r in rows if r[0].isdigit()]
+    assert ranks[0] == 1 and ranks == sorted(ranks)
+
+
+def test_sorting_by_a_column_heading_works_without_scripts(signed_in):
+    client = signed_in["public"]
+    html = client.get("/league-tables?indicator=ae_4hr_breach_type1").text
+    heading = re.search(r'<th[^>]*aria-sort="none"><a href="([^"]+)">Organisation</a></th>', html)
+    assert heading and 'aria-sort="ascending"><a href="' in html  # the rank column is the order now
+    ascending = client.get(heading[1].replace("&amp;", "&"))
+    names = [r[1] for r in league_cells(ascending.text)]
+    assert names == sorted(names, key=str.casefold)
+    again = re.search(
+        r'<th[^>]*aria-sort="ascending"><a href="([^"]+)">Organisation</a></th>', ascending.text
+    )
+    descending = client.get(again[1].replace("&amp;", "&"))
+    assert 'aria-sort="descending"' in descending.text
+    names = [r[1] for r in league_cells(descending.text)]
+    assert names == sorted(names, key=str.casefold, reverse=True)
+
+
+def test_filters_by_type_and_region(signed_in):
+    client = signed_in["public"]
+    html = client.get("/league-tables?indicator=ae_4hr_breach_other").text
+    assert '<option value="location"' in html and '<option value="Y58"' in html
+    rows = league_cells(
+        client.get("/league-tables?indicator=ae_4hr_breach_other&kind=nhs_trust&region=Y58").text
+    )
+    assert rows and all(r[2] == "NHS trust" and r[3] == "South West" for r in rows)
+    ranks = [int(r[0]) for r in rows if r[0].isdigit()]
+    assert ranks[0] == 1  # ranked among the organisations chosen
+
+
+def test_several_types_are_grouped_each_ranked_among_its_own(signed_in):
+    html = signed_in["public"].get("/league-tables?indicator=ae_4hr_breach_other&size=500").text
+    captions = re.findall(r"<caption[^>]*>[^<]*: ([^<(]+) \(page", html)
+    assert len(captions) > 1 and captions[0].strip() == "NHS trust"
+    shown = []
+    for n in range(1, len(captions) + 1):
+        rows = league_cells(html, "league-table" if n == 1 else f"league-table-{n}")
+        assert len({r[2] for r in rows}) == 1
+        ranks = [int(r[0]) for r in rows if r[0].isdigit()]
+        assert not ranks or ranks[0] == 1
+        shown += [(html_text.unescape(r[1]), r[0]) for r in rows]
+    # a page of one type still says which type it lists
+    assert (
+        ": NHS trust (page 1 of"
+        in signed_in["public"].get("/league-tables?indicator=ae_4hr_breach_other").text
+    )
+    # the download ranks each type among its own, as the page does, in the page's order
+    rows = csv_rows(signed_in["public"].get("/league-tables.csv?indicator=ae_4hr_breach_other"))
+    assert [(r["name"], r["rank"] or "–") for r in rows] == shown
+
+
+def test_league_downloads_hold_the_whole_filtered_sorted_table(signed_in):
+    client = signed_in["public"]
+    query = "indicator=ae_4hr_breach_other&kind=nhs_trust&sort=name&order=descending"
+    page = client.get(f"/league-tables?{query}")
+    total = int(re.search(r"The whole table \((\d+) organisations\)", page.text)[1])
+    assert f'href="/league-tables.csv?{query.replace("&", "&amp;")}"' in page.text
+    rows = csv_rows(client.get(f"/league-tables.csv?{query}"))
+    assert len(rows) == total > 50  # more than a page
+    assert {r["kind"] for r in rows} == {"nhs_trust"}
+    names = [r["name"] for r in rows if r["rank"]]
+    assert names == sorted(names, key=str.casefold, reverse=True)
+    workbook = xlsx_rows(client.get(f"/league-tables.xlsx?{query}"))
+    assert [r["org_code"] for r in workbook] == [r["org_code"] for r in rows]
+    shmi = csv_rows(client.get("/league-tables.csv?indicator=shmi"))
+    assert len(shmi) == 142 and {r["band"] for r in shmi} == {
+        "higher than expected",
+        "as expected",
+        "lower than expected",
+    }
+
+
+def test_league_download_of_a_bad_indicator_is_the_error_page(signed_in):
+    response = signed_in["public"].get("/league-tables.csv?indicator=nope")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+
+
+# --- allocations and scorecards -------------------------------------------------------------------
+
+
+def test_allocations_download_every_commissioner_in_reach(signed_in, accounts, web_engine):
+    with web_engine.connect() as connection:
+        run, count = connection.execute(
+            sa.text(
+                "SELECT run_id, count(*) FROM fund_allocation "
+                "WHERE run_id = (SELECT max(id) FROM fund_allocation_run) GROUP BY run_id"
+            )
+        ).one()
+    rows = csv_rows(signed_in["analyst"].get("/allocations.csv"))
+    assert len(rows) == count > 0
+    assert {r["run_id"] for r in rows} == {str(run)}
+    workbook = xlsx_rows(signed_in["analyst"].get("/allocations.xlsx"))
+    assert [r["commissioner_code"] for r in workbook] == [r["commissioner_code"] for r in rows]
+    mine = csv_rows(signed_in["commissioner"].get("/allocations.csv"))
+    assert {r["commissioner_code"] for r in mine} <= {r["commissioner_code"] for r in rows}
+    assert 0 < len(mine) < len(rows)
+
+
+def test_a_scorecard_downloads_its_comparison_with_peers(signed_in, accounts):
+    code = accounts["commissioner"].organisations[0]
+    page = signed_in["commissioner"].get(f"/commissioners/{code}")
+    assert f'href="/commissioners/{code}/scorecard.xlsx"' in page.text
+    rows = xlsx_rows(signed_in["commissioner"].get(f"/commissioners/{code}/scorecard.xlsx"))
+    assert [r["measure"] for r in rows] == [
+        "distance_from_target",
+        "need_index_core",
+        "allocation_per_head_gbp",
+    ]
+    assert all(isinstance(r["peer_median"], float) for r in rows)
+
+
+# --- the inspection plan and the places ranked for review ------------------------------------------
+
+
+def test_the_plan_and_the_place_ranking_download_every_row_their_pages_count(app, accounts, signed_in):
+    analyst = signed_in["analyst"]
+    plan = analyst.get("/plan")
+    total = int(re.search(r"([\d,]+) in all\)", plan.text)[1].replace(",", ""))
+    assert 'href="/plan.csv"' in plan.text
+    rows = csv_rows(analyst.get("/plan.csv"))
+    assert len(rows) == total > 50  # more than the page shows
+    planned = csv_rows(analyst.get("/plan.csv?status=planned"))
+    assert planned and {r["status"] for r in planned} == {"planned"}
+    with TestClient(app) as inspector:
+        sign_in(inspector, accounts["inspector"])
+        own = csv_rows(inspector.get("/plan.csv"))
+    assert 0 < len(own) < len(rows)  # an inspector's own assignments only
+    reviews = analyst.get("/system-reviews")
+    places = int(re.search(r"All places with every z-score \((\d+)\)", reviews.text)[1])
+    ranked = xlsx_rows(
+        analyst.get(re.search(r'href="(/system-reviews/ranking\.xlsx[^"]*)"', reviews.text)[1])
+    )
+    assert len(ranked) == places > 0
+    assert any(k.startswith("z_") for k in ranked[0])
+    assert signed_in["public"].get("/system-reviews/ranking.csv").status_code == 403
