@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -141,19 +142,38 @@ def test_login_logout_and_failed_login(client, accounts):
 
 
 def test_login_never_redirects_off_site(client, accounts):
+    """A ``next`` that a browser would read as another host (``//host``, a scheme, a backslash, a tab or
+    line break it drops) is ignored: signing in lands on the role's own first page instead."""
     account = accounts["analyst"]
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
-        response = client.post(
-            "/login",
-            data={
-                "user_name": account.user_name,
-                "password": account.password,
-                "next": target,
-                "csrf_token": csrf_token(client),
-            },
-            follow_redirects=False,
-        )
-        assert response.status_code == 303 and response.headers["location"] == "/"
+    for target in (
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        " /evil",
+        "javascript:alert(1)",
+        "evil.example",
+    ):
+        response = sign_in(client, account, target)
+        assert response.headers["location"] == "/monitoring", target
+
+
+def test_signing_in_from_a_page_that_needed_it_returns_to_it(client, accounts):
+    """The public opening the monitoring overview gets its 403 page with a sign-in link that comes back
+    (path and query); signing in through it returns there."""
+    refused = client.get("/plan?status=planned")
+    assert refused.status_code == 404
+    assert 'href="/login?next=%2Fplan%3Fstatus%3Dplanned"' in refused.text
+    refused = client.get("/monitoring")
+    assert refused.status_code == 403
+    link = re.search(r'href="(/login\?next=[^"]+)"', refused.text).group(1)
+    form = client.get(html.unescape(link))
+    assert '<input type="hidden" name="next" value="/monitoring">' in form.text
+    response = sign_in(client, accounts["chief_inspector"], "/monitoring")
+    assert response.headers["location"] == "/monitoring"
+    assert client.get("/monitoring").status_code == 200
+    assert "sign in to see this page" not in client.get("/commissioners/NOPE").text  # signed in: no offer
 
 
 def test_the_login_form_needs_its_anti_forgery_token(client, accounts):
