@@ -610,3 +610,31 @@ def test_a_commissioner_sees_the_review_work_of_its_area_but_not_the_programme(c
     assert ">Places ranked for review</h2>" in page.text and ">Review programme</h2>" not in page.text
     assert "No place in your area" in page.text  # the demo's commissioners contract no synthetic trust
     assert client.get("/accountable-care").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_documentation_pages_name_no_other_host(client, path):
+    """Swagger UI and ReDoc come from the package (``/static``), never from another host, and each
+    script and style sheet they load is served."""
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "//" not in re.sub(r"<!DOCTYPE html>", "", page.text)  # no http://, https:// or //host
+    addresses = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(addresses) >= 3 and all(a.startswith("/static/") for a in addresses), addresses
+    for address in addresses:
+        assert client.get(address).status_code == 200, address
+
+
+def test_vendored_api_documentation_matches_its_readme():
+    """The copies of Swagger UI and ReDoc are the files whose SHA-256 the README records."""
+    import hashlib
+
+    from carelens.web.templating import STATIC_DIR
+
+    readme = (STATIC_DIR / "API-DOCS-README.md").read_text()
+    recorded = re.findall(r"\| `([^`]+)` \| `([0-9a-f]{64})` \|", readme)
+    assert len(recorded) == 11
+    for name, digest in recorded:
+        assert hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest() == digest, name
+    for version in ("swagger-ui-dist | 5.35.0", "redoc | 2.5.4"):
+        assert version in readme
