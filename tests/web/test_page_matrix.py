@@ -46,6 +46,9 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/search?q=plymouth", ALL_200),
     ("GET", "/organisations/RK9", ALL_200),
     ("GET", "/organisations/NOPE", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/RK9/indicators/shmi", ALL_200),
+    ("GET", "/organisations/RK9/indicators/nope", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/NOPE/indicators/shmi", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/report", ALL_200),
     ("GET", "/organisations/NOPE/report", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/report.pdf", ALL_200),
@@ -77,6 +80,7 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
 ]
 TEMPLATES = {
     "/organisations/{code}": "/organisations/RK9",
+    "/organisations/{code}/indicators/{indicator_id}": "/organisations/RK9/indicators/shmi",
     "/organisations/{code}/report": "/organisations/RK9/report",
     "/organisations/{code}/report.pdf": "/organisations/RK9/report.pdf",
     "/organisations/{code}/feedback": "/organisations/RK9/feedback",

@@ -112,12 +112,36 @@ def _indicator_section(html: str, indicator_id: str) -> str:
 
 def test_small_numbers_are_suppressed_for_the_public_but_not_for_an_analyst(client, web_engine, accounts):
     code, indicator_id = _suppressed_case(web_engine)
-    public = _indicator_section(client.get(f"/organisations/{code}").text, indicator_id)
+    indicator_page = f"/organisations/{code}/indicators/{indicator_id}"
+    public = _indicator_section(client.get(indicator_page).text, indicator_id)
     assert "suppressed" in public
     assert "are not published" in client.get(f"/organisations/{code}").text
+    assert "are not published" in client.get(indicator_page).text
     sign_in(client, accounts["analyst"])
-    analyst = _indicator_section(client.get(f"/organisations/{code}").text, indicator_id)
+    analyst = _indicator_section(client.get(indicator_page).text, indicator_id)
     assert "suppressed" not in analyst.split("Better direction")[0]
+
+
+def test_a_trust_page_shows_scored_indicators_in_full_and_the_rest_in_one_table(client):
+    """RK9's scored indicators are panels with their charts; its per-specialty waiting times (compared,
+    not scored) are rows of one table with their stored verdicts, each linking to the indicator's own
+    page, which draws its charts. The page stays small: every chart of every specialty made it ~1.1 MB."""
+    page = client.get("/organisations/RK9").text
+    panels = re.findall(r'<section class="carelens-indicator" aria-labelledby="indicator-([a-z0-9_]+)"', page)
+    assert "rtt_within_18_weeks" in panels and "shmi" in panels
+    assert not any(re.search(r"_c_[a-z0-9]+$", p) for p in panels)
+    table = page[
+        page.index('id="other-indicators"') : page.index("</table>", page.index('id="other-indicators"'))
+    ]
+    rows = re.findall(r'href="/organisations/RK9/indicators/([a-z0-9_]+)"', table)
+    assert len(rows) == len(set(rows)) and not set(rows) & set(panels)
+    assert len([r for r in rows if re.fullmatch(r"rtt_[a-z0-9_]+_c_[a-z0-9]+", r)]) >= 20
+    assert table.count('data-indicator="') == len(rows)  # each row carries its stored verdict
+    assert len(page.encode()) < 500_000, len(page.encode())
+    detail = client.get(f"/organisations/RK9/indicators/{rows[0]}")
+    assert detail.status_code == 200
+    charts = re.findall(r"<svg[^>]*class=\"carelens-chart\"[^>]*>", detail.text)
+    assert any("Funnel plot" in c for c in charts) and any("Control chart" in c for c in charts)
 
 
 def test_login_logout_and_failed_login(client, accounts):
