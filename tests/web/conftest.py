@@ -78,19 +78,20 @@ def csrf_token(client: TestClient) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, account) -> None:
-    """Sign in through the login form (the session cookie stays on the client)."""
+def sign_in(client: TestClient, account, next_path: str = "/"):
+    """Sign in through the login form (the session cookie stays on the client); gives the redirect."""
     response = client.post(
         "/login",
         data={
             "user_name": account.user_name,
             "password": account.password,
-            "next": "/",
+            "next": next_path,
             "csrf_token": csrf_token(client),
         },
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text[:500]
+    return response
 
 
 def _free_port() -> int:
@@ -197,8 +198,17 @@ def check_accessibility(page) -> None:
     assert not bad, "\n".join(bad)
 
 
+ARTEFACTS_VARIABLE = "CARELENS_TEST_ARTEFACTS"
+"""A folder to keep the browser journeys' screenshots in (made if missing), e.g. for CI to upload;
+unset, they go to the test's pytest tmp folder."""
+
+
 def shot(page, tmp_path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
+    """A screenshot of what the tab shows, named ``name``.png, in ``$CARELENS_TEST_ARTEFACTS`` or else
+    the test's tmp folder."""
+    folder = Path(os.environ.get(ARTEFACTS_VARIABLE) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     assert path.stat().st_size > 10_000
     return path

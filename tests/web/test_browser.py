@@ -1,25 +1,88 @@
 """Browser journeys: Playwright drives Debian's chromium against a real uvicorn server on loopback
 (the ``browser`` and ``page`` fixtures of conftest.py).
 
-Every request to another host is aborted (the NHS font falls back to Arial). Each journey takes a
-screenshot (in pytest's tmp folder) and runs axe-core, which must find no serious or critical violation.
+Every request to another host is aborted (the NHS font falls back to Arial, which Debian's
+fonts-liberation matches width for width). Each journey takes screenshots (in the folder named by
+``$CARELENS_TEST_ARTEFACTS`` if set, else in pytest's tmp folder) and runs axe-core, which must find no
+serious or critical violation.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from carelens.model.access import Role
+
 from .conftest import check_accessibility, shot
+from .test_page_matrix import NAVIGATION
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
+SIGNED_IN = [role for role in Role if role is not Role.PUBLIC]
+
 
 def sign_in(page, live_server, account) -> None:
+    """Sign in through the form; wait for the landing page (the role's own first page)."""
     page.goto(f"{live_server}/login")
     page.get_by_label("User name").fill(account.user_name)
     page.get_by_label("Password").fill(account.password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/")
+    page.wait_for_url(lambda url: not url.endswith("/login"))
+    page.wait_for_load_state()
+
+
+def own_links(page):
+    """The header's bar of the role's own pages."""
+    return page.get_by_role("navigation", name="Your pages").get_by_role("link")
+
+
+def assert_own_links_shown(page) -> list[str]:
+    """Every own link is on screen, inside the viewport's width, and none is in the "More" menu: gives
+    their paths."""
+    links = own_links(page)
+    width = page.viewport_size["width"]
+    hrefs = []
+    for n in range(links.count()):
+        link = links.nth(n)
+        expect(link).to_be_visible()
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (link.inner_text(), box, width)
+        hrefs.append(link.get_attribute("href"))
+    assert page.locator(".nhsuk-header__menu-list .carelens-role-nav__link").count() == 0
+    return hrefs
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("role", SIGNED_IN, ids=[r.value for r in SIGNED_IN])
+def test_each_role_reaches_its_own_pages_from_the_header(page, live_server, accounts, role, width, tmp_path):
+    """Signed in, a role lands on its own first page; every one of its own pages is a link in the header,
+    on screen without opening "More", at a phone's width and a laptop's (and at any width between 390
+    and 1600 pixels), and each opens."""
+    page.set_default_timeout(60_000)  # some pages take seconds to draw on a busy machine
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, live_server, accounts[role.value])
+    own = {
+        "provider": accounts["provider"].organisations[0],
+        "commissioner": accounts["commissioner"].organisations[0],
+    }
+    expected = [path.format(**own) for path in NAVIGATION[role][0]]
+    assert page.url == f"{live_server}{expected[0]}"
+    shot(page, tmp_path, f"{role.value}-{width}-landing")
+    assert assert_own_links_shown(page) == expected
+    for other_width in (390, 600, 768, 1024, 1100, 1280, 1440, 1600):
+        page.set_viewport_size({"width": other_width, "height": 900})
+        page.wait_for_timeout(50)  # the header's script re-lays its links out on resize
+        assert assert_own_links_shown(page) == expected, other_width
+    page.set_viewport_size({"width": width, "height": 900})
+    for path in expected[1:]:
+        own_links(page).and_(page.locator(f'[href="{path}"]')).click()
+        page.wait_for_url(f"{live_server}{path}")
+        assert (
+            page.locator(f'.carelens-role-nav__link[href="{path}"]').get_attribute("aria-current") == "page"
+        )
+        assert assert_own_links_shown(page) == expected
+        shot(page, tmp_path, f"{role.value}-{width}-{path.strip('/').replace('/', '-')}")
+    check_accessibility(page)
 
 
 def test_public_finds_a_hospital_and_reads_its_ratings(page, live_server, tmp_path):

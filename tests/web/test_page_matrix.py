@@ -58,6 +58,9 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/search?q=plymouth", ALL_200),
     ("GET", "/organisations/RK9", ALL_200),
     ("GET", "/organisations/NOPE", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/RK9/indicators/shmi", ALL_200),
+    ("GET", "/organisations/RK9/indicators/nope", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/NOPE/indicators/shmi", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/report", ALL_200),
     ("GET", "/organisations/NOPE/report", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/report.pdf", ALL_200),
@@ -129,6 +132,7 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
 ]
 TEMPLATES = {
     "/organisations/{code}": "/organisations/RK9",
+    "/organisations/{code}/indicators/{indicator_id}": "/organisations/RK9/indicators/shmi",
     "/organisations/{code}/report": "/organisations/RK9/report",
     "/organisations/{code}/report.pdf": "/organisations/RK9/report.pdf",
     "/organisations/{code}/feedback": "/organisations/RK9/feedback",
@@ -148,85 +152,51 @@ TEMPLATES = {
 }
 """The matrix's path for each page route with path parameters."""
 
-NAVIGATION: dict[Role, list[str]] = {
-    Role.PUBLIC: ["/search", "/league-tables", "/system-reviews"],
-    Role.PROVIDER: [
-        "/organisations/{provider}",
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/system-reviews",
-    ],
-    Role.COMMISSIONER: [
-        "/commissioners/{commissioner}",
-        "/organisations/{commissioner}",
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/allocations",
-        "/system-reviews",
-        "/accountable-care",
-    ],
-    Role.INSPECTOR: [
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/concerns",
-        "/plan",
-        "/regime",
-        "/system-reviews",
-    ],
-    Role.ANALYST: [
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/concerns",
-        "/allocations",
-        "/plan",
-        "/regime",
-        "/system-reviews",
-        "/accountable-care",
-    ],
-    Role.CHIEF_INSPECTOR: [
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/concerns",
-        "/plan",
-        "/regime",
-        "/system-reviews",
-        "/accountable-care",
-    ],
-    Role.NATIONAL_BOARD: [
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/allocations",
-        "/regime",
-        "/system-reviews",
-        "/accountable-care",
-    ],
-    Role.ADMIN: [
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/concerns",
-        "/allocations",
-        "/plan",
-        "/regime",
-        "/system-reviews",
-        "/accountable-care",
-    ],
-    Role.POLICY_MAKER: [
-        "/search",
-        "/league-tables",
-        "/monitoring",
-        "/allocations",
-        "/system-reviews",
-        "/accountable-care",
-    ],
+NAVIGATION: dict[Role, tuple[list[str], list[str]]] = {
+    Role.PUBLIC: ([], ["/search", "/league-tables", "/system-reviews"]),
+    Role.PROVIDER: (
+        ["/organisations/{provider}", "/monitoring"],
+        ["/search", "/league-tables", "/system-reviews"],
+    ),
+    Role.COMMISSIONER: (
+        ["/commissioners/{commissioner}", "/organisations/{commissioner}", "/allocations"],
+        ["/search", "/league-tables", "/monitoring", "/system-reviews", "/accountable-care"],
+    ),
+    Role.INSPECTOR: (
+        ["/plan"],
+        ["/search", "/league-tables", "/monitoring", "/concerns", "/regime", "/system-reviews"],
+    ),
+    Role.ANALYST: (
+        ["/monitoring", "/concerns", "/league-tables", "/plan"],
+        ["/search", "/allocations", "/regime", "/system-reviews", "/accountable-care"],
+    ),
+    Role.CHIEF_INSPECTOR: (
+        ["/plan", "/regime", "/monitoring"],
+        ["/search", "/league-tables", "/concerns", "/system-reviews", "/accountable-care"],
+    ),
+    Role.NATIONAL_BOARD: (
+        ["/monitoring", "/regime", "/allocations", "/system-reviews"],
+        ["/search", "/league-tables", "/accountable-care"],
+    ),
+    Role.ADMIN: (
+        ["/monitoring", "/plan"],
+        [
+            "/search",
+            "/league-tables",
+            "/concerns",
+            "/allocations",
+            "/regime",
+            "/system-reviews",
+            "/accountable-care",
+        ],
+    ),
+    Role.POLICY_MAKER: (
+        ["/allocations", "/system-reviews"],
+        ["/search", "/league-tables", "/monitoring", "/accountable-care"],
+    ),
 }
-"""The header's links for each role, in order: a page is linked exactly when its service shows the
+"""The header's links for each role, in order: its own pages (the bar that never hides a link; the first
+is where signing in lands), then the other pages. A page is linked exactly when its service shows the
 actor something (its ``visible_to``), so a provider, commissioner or inspector is offered the monitoring
 overview of the organisations in its reach (the demo accounts: a provider and a commissioner with
 one organisation each; the inspector's organisations are its assignments, listed in its plan)."""
@@ -307,8 +277,24 @@ def test_page_permission_matrix(app, clients, accounts, examples, method, path, 
 @pytest.mark.parametrize("role", R, ids=[r.value for r in R])
 def test_the_header_links_what_each_role_uses(clients, examples, role):
     html = clients[role].get("/").text
-    links = re.findall(r'nhsuk-header__navigation-link" href="([^"]+)"', html)
-    assert links == [link.format(**examples) for link in NAVIGATION[role]]
+    own = re.findall(r'carelens-role-nav__link" href="([^"]+)"', html)
+    other = re.findall(r'nhsuk-header__navigation-link" href="([^"]+)"', html)
+    expected_own, expected_other = NAVIGATION[role]
+    assert own == [link.format(**examples) for link in expected_own]
+    assert other == [link.format(**examples) for link in expected_other]
+    if own:  # the role's own pages come first
+        assert html.index('aria-label="Your pages"') < html.index('aria-label="Other pages"')
+
+
+@pytest.mark.parametrize("role", R, ids=[r.value for r in R])
+def test_signing_in_lands_on_the_role_own_first_page(app, accounts, examples, role):
+    """Signing in with nothing to come back to leads to the role's first own page (home for none)."""
+    if role is Role.PUBLIC:
+        pytest.skip("the public does not sign in")
+    with TestClient(app) as client:
+        response = sign_in(client, accounts[role.value])
+    own = NAVIGATION[role][0]
+    assert response.headers["location"] == (own[0].format(**examples) if own else "/")
 
 
 def test_every_page_route_is_in_the_matrix():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -111,12 +112,36 @@ def _indicator_section(html: str, indicator_id: str) -> str:
 
 def test_small_numbers_are_suppressed_for_the_public_but_not_for_an_analyst(client, web_engine, accounts):
     code, indicator_id = _suppressed_case(web_engine)
-    public = _indicator_section(client.get(f"/organisations/{code}").text, indicator_id)
+    indicator_page = f"/organisations/{code}/indicators/{indicator_id}"
+    public = _indicator_section(client.get(indicator_page).text, indicator_id)
     assert "suppressed" in public
     assert "are not published" in client.get(f"/organisations/{code}").text
+    assert "are not published" in client.get(indicator_page).text
     sign_in(client, accounts["analyst"])
-    analyst = _indicator_section(client.get(f"/organisations/{code}").text, indicator_id)
+    analyst = _indicator_section(client.get(indicator_page).text, indicator_id)
     assert "suppressed" not in analyst.split("Better direction")[0]
+
+
+def test_a_trust_page_shows_scored_indicators_in_full_and_the_rest_in_one_table(client):
+    """RK9's scored indicators are panels with their charts; its per-specialty waiting times (compared,
+    not scored) are rows of one table with their stored verdicts, each linking to the indicator's own
+    page, which draws its charts. The page stays small: every chart of every specialty made it ~1.1 MB."""
+    page = client.get("/organisations/RK9").text
+    panels = re.findall(r'<section class="carelens-indicator" aria-labelledby="indicator-([a-z0-9_]+)"', page)
+    assert "rtt_within_18_weeks" in panels and "shmi" in panels
+    assert not any(re.search(r"_c_[a-z0-9]+$", p) for p in panels)
+    table = page[
+        page.index('id="other-indicators"') : page.index("</table>", page.index('id="other-indicators"'))
+    ]
+    rows = re.findall(r'href="/organisations/RK9/indicators/([a-z0-9_]+)"', table)
+    assert len(rows) == len(set(rows)) and not set(rows) & set(panels)
+    assert len([r for r in rows if re.fullmatch(r"rtt_[a-z0-9_]+_c_[a-z0-9]+", r)]) >= 20
+    assert table.count('data-indicator="') == len(rows)  # each row carries its stored verdict
+    assert len(page.encode()) < 500_000, len(page.encode())
+    detail = client.get(f"/organisations/RK9/indicators/{rows[0]}")
+    assert detail.status_code == 200
+    charts = re.findall(r"<svg[^>]*class=\"carelens-chart\"[^>]*>", detail.text)
+    assert any("Funnel plot" in c for c in charts) and any("Control chart" in c for c in charts)
 
 
 def test_login_logout_and_failed_login(client, accounts):
@@ -141,19 +166,38 @@ def test_login_logout_and_failed_login(client, accounts):
 
 
 def test_login_never_redirects_off_site(client, accounts):
+    """A ``next`` that a browser would read as another host (``//host``, a scheme, a backslash, a tab or
+    line break it drops) is ignored: signing in lands on the role's own first page instead."""
     account = accounts["analyst"]
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
-        response = client.post(
-            "/login",
-            data={
-                "user_name": account.user_name,
-                "password": account.password,
-                "next": target,
-                "csrf_token": csrf_token(client),
-            },
-            follow_redirects=False,
-        )
-        assert response.status_code == 303 and response.headers["location"] == "/"
+    for target in (
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        " /evil",
+        "javascript:alert(1)",
+        "evil.example",
+    ):
+        response = sign_in(client, account, target)
+        assert response.headers["location"] == "/monitoring", target
+
+
+def test_signing_in_from_a_page_that_needed_it_returns_to_it(client, accounts):
+    """The public opening the monitoring overview gets its 403 page with a sign-in link that comes back
+    (path and query); signing in through it returns there."""
+    refused = client.get("/plan?status=planned")
+    assert refused.status_code == 404
+    assert 'href="/login?next=%2Fplan%3Fstatus%3Dplanned"' in refused.text
+    refused = client.get("/monitoring")
+    assert refused.status_code == 403
+    link = re.search(r'href="(/login\?next=[^"]+)"', refused.text).group(1)
+    form = client.get(html.unescape(link))
+    assert '<input type="hidden" name="next" value="/monitoring">' in form.text
+    response = sign_in(client, accounts["chief_inspector"], "/monitoring")
+    assert response.headers["location"] == "/monitoring"
+    assert client.get("/monitoring").status_code == 200
+    assert "sign in to see this page" not in client.get("/commissioners/NOPE").text  # signed in: no offer
 
 
 def test_the_login_form_needs_its_anti_forgery_token(client, accounts):
@@ -594,3 +638,31 @@ def test_a_commissioner_sees_the_review_work_of_its_area_but_not_the_programme(c
     assert ">Places ranked for review</h2>" in page.text and ">Review programme</h2>" not in page.text
     assert "No place in your area" in page.text  # the demo's commissioners contract no synthetic trust
     assert client.get("/accountable-care").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_documentation_pages_name_no_other_host(client, path):
+    """Swagger UI and ReDoc come from the package (``/static``), never from another host, and each
+    script and style sheet they load is served."""
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "//" not in re.sub(r"<!DOCTYPE html>", "", page.text)  # no http://, https:// or //host
+    addresses = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert len(addresses) >= 3 and all(a.startswith("/static/") for a in addresses), addresses
+    for address in addresses:
+        assert client.get(address).status_code == 200, address
+
+
+def test_vendored_api_documentation_matches_its_readme():
+    """The copies of Swagger UI and ReDoc are the files whose SHA-256 the README records."""
+    import hashlib
+
+    from carelens.web.templating import STATIC_DIR
+
+    readme = (STATIC_DIR / "API-DOCS-README.md").read_text()
+    recorded = re.findall(r"\| `([^`]+)` \| `([0-9a-f]{64})` \|", readme)
+    assert len(recorded) == 11
+    for name, digest in recorded:
+        assert hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest() == digest, name
+    for version in ("swagger-ui-dist | 5.35.0", "redoc | 2.5.4"):
+        assert version in readme

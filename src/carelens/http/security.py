@@ -67,17 +67,17 @@ async def current_actor(request: Request) -> Actor:
         return cached
     token = _bearer(request)
     if token is not None:
-        actor = await _actor_for_token(request, token)
+        actor = await actor_of_token(request, token)
         if actor is None:
             raise HTTPException(401, "token unknown, expired or revoked", {"WWW-Authenticate": "Bearer"})
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
-        actor = (await _actor_for_token(request, cookie) if cookie else None) or ANONYMOUS
+        actor = (await actor_of_token(request, cookie) if cookie else None) or ANONYMOUS
     request.state.actor = actor
     return actor
 
 
-async def _actor_for_token(request: Request, token: str) -> Actor | None:
+async def actor_of_token(request: Request, token: str) -> Actor | None:
     """:func:`~carelens.services.auth.actor_for_token`, looked up in the store on a worker thread
     (it blocks) unless this process remembers the token."""
     remembered = remembered_actor(token)

@@ -105,6 +105,31 @@ def _joins(connection: sa.Connection, code: str, indicator_id: str) -> list[Join
     return sorted(joins, key=lambda j: (j.date, j.predecessor))
 
 
+def _per_period(rows: pd.DataFrame, size: str, code: str) -> pd.DataFrame:
+    """Each period's figures added up over the organisations a series joins (numerator and ``size``
+    summed, missing as 0; failed or hidden if any was), by period. With one figure a period, as for
+    every organisation no merger joined, nothing is added up: the figures are taken as they are, which
+    a profile with sixty indicators does sixty times (pandas' grouping cost it ~2 s)."""
+    if rows["period"].is_unique:
+        one = rows.set_index("period").sort_index()
+        return pd.DataFrame(
+            {
+                "numerator": pd.to_numeric(one["numerator"]).astype(float).fillna(0.0),
+                "size": pd.to_numeric(one[size]).astype(float).fillna(0.0),
+                "failed": one["failed"].astype(bool),
+                "hidden": one["hidden"].astype(bool),
+                "organisations": one["org_code"],
+            }
+        )
+    return rows.groupby("period", sort=True).agg(
+        numerator=("numerator", "sum"),
+        size=(size, "sum"),
+        failed=("failed", "any"),
+        hidden=("hidden", "any"),
+        organisations=("org_code", lambda c: "+".join(sorted(c, key=lambda x: (x != code, x)))),
+    )
+
+
 def organisation_series(
     connection: sa.Connection, within: Reach, code: str, sector: str | None, indicator_id: str, ratio: bool
 ) -> dict[str, Any]:
@@ -148,13 +173,7 @@ def organisation_series(
         for o, s in zip(rows["org_code"], rows["small"], strict=True)
     ]
     size = "expected" if ratio else "denominator"
-    summed = rows.groupby("period", sort=True).agg(
-        numerator=("numerator", "sum"),
-        size=(size, "sum"),
-        failed=("failed", "any"),
-        hidden=("hidden", "any"),
-        organisations=("org_code", lambda c: "+".join(sorted(c, key=lambda x: (x != code, x)))),
-    )
+    summed = _per_period(rows, size, code)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = (summed["numerator"] / summed["size"]).where(~summed["failed"] & ~summed["hidden"])
     periods = [p for p in summed.index]

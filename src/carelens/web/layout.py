@@ -39,11 +39,26 @@ def render_page(request: Request, actor: Actor, template: str, status: int = 200
 
 def service_error_page(request: Request, error: ServiceError) -> HTMLResponse:
     """The HTML error page of a service error a page raised, with the error's status (404, 403, 400...)
-    and at most 300 characters of its message (it may quote the request: a code in the path)."""
+    and at most 300 characters of its message (it may quote the request: a code in the path); to
+    someone not signed in, a page they may not see offers signing in and coming back."""
     actor = getattr(request.state, "actor", None) or ANONYMOUS
     title = ERROR_TITLES.get(error.status, "Something went wrong")
     message = excerpt(error.message, 300)
-    return render_page(request, actor, "error.jinja", status=error.status, title=title, message=message)
+    return render_page(
+        request,
+        actor,
+        "error.jinja",
+        status=error.status,
+        title=title,
+        message=message,
+        sign_in_href=sign_in_link(request) if error.status in (403, 404) and not actor.signed_in else None,
+    )
+
+
+def sign_in_link(request: Request) -> str:
+    """The sign-in page, to come back to this page (its path and query) once signed in."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/login?{urlencode({'next': here})}"
 
 
 def store(request: Request) -> sa.Engine:

@@ -117,19 +117,24 @@ def nhs_tag(text, colour: str = "grey"):
     return Markup(f'<strong class="nhsuk-tag nhsuk-tag--{_html(colour)}">{_html(text)}</strong>')
 
 
-def site_part(part: str, account: str | None = None, nav=None):
-    """The site ``header`` (for a signed-in account's label, or the public, and its navigation),
-    ``breadcrumbs`` (``nav``: the parent pages) or ``footer``, as HTML. Drawn by
-    ``templates/<design>/site_parts.jinja``, once per combination."""
-    key = tuple((item["text"], item["href"], bool(item.get("current"))) for item in nav or ())
-    return _site_part(part, account, key)
+def site_part(part: str, account: str | None = None, nav=None, own=None):
+    """The site ``header`` (for a signed-in account's label, or the public; ``own``: the role's own
+    pages, ``nav``: the other pages), ``breadcrumbs`` (``nav``: the parent pages) or ``footer``, as
+    HTML. Drawn by ``templates/<design>/site_parts.jinja``, once per combination."""
+    return _site_part(part, account, _nav_key(nav), _nav_key(own))
+
+
+def _nav_key(links) -> tuple:
+    return tuple((item["text"], item["href"], bool(item.get("current"))) for item in links or ())
 
 
 @lru_cache(maxsize=1024)
-def _site_part(part: str, account: str | None, nav: tuple):
-    items = [{"text": text, "href": href, "current": current} for text, href, current in nav]
+def _site_part(part: str, account: str | None, nav: tuple, own: tuple):
+    def items(links):
+        return [{"text": text, "href": href, "current": current} for text, href, current in links]
+
     template = environment().get_template(f"{DESIGN_SYSTEM}/site_parts.jinja")
-    return Markup(template.render(part=part, account=account, nav=items))
+    return Markup(template.render(part=part, account=account, nav=items(nav), own=items(own)))
 
 
 def nhs_details(summary, html):

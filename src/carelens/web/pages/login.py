@@ -1,22 +1,34 @@
 """Signing in and out with the web session cookie.
 
 The sign-in form carries an anti-forgery token (:data:`CSRF_COOKIE`); the password is checked off the
-request threads and throttled (:func:`carelens.http.security.sign_in`). After signing in, only
-same-site paths are followed (no open redirects).
+request threads and throttled (:func:`carelens.http.security.sign_in`). A page that needed signing
+in links here with ``?next=`` its own path, and signing in returns there; only a path of this site is
+followed (no open redirect: :func:`local_path`). Without one, signing in lands on the role's own first
+page (:func:`carelens.web.pages.landing_page`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from carelens.http.security import SESSION_COOKIE, ActorDep, end_session, logout, sign_in, start_session
+from carelens.http.security import (
+    SESSION_COOKIE,
+    ActorDep,
+    actor_of_token,
+    end_session,
+    logout,
+    sign_in,
+    start_session,
+)
 from carelens.model.access import Actor
 from carelens.services import ServiceError, Unauthenticated
 from carelens.web.forms import new_token, set_token_cookie, token_matches
 from carelens.web.layout import render_page, store
+from carelens.web.pages import landing_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,11 +44,19 @@ def visible_to(actor: Actor) -> bool:
     return True
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after signing in (no open redirects)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+def local_path(target: str | None) -> str:
+    """``target`` if it is a path of this site (``/plan``, ``/search?q=x``), else ``/``: never another
+    host. Browsers read ``//host``, ``/\\host`` and ``/<tab>/host`` as another host (they drop tabs and
+    line breaks, and take a backslash for a slash), so a path with a backslash, a control character
+    or a space, or one that names a scheme or host, is refused."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if any(c == "\\" or c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
 
 
 def _login_page(
@@ -62,7 +82,7 @@ def _login_page(
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, actor: ActorDep, next: str | None = None):
-    return _login_page(request, actor, _safe_next(next), [])
+    return _login_page(request, actor, local_path(next), [])
 
 
 @router.post("/login")
@@ -78,7 +98,7 @@ async def login_submit(
     errors = []
     if not token_matches(request, CSRF_COOKIE, csrf_token):
         errors.append({"text": "Your sign-in form had expired: sign in again", "href": "#user_name"})
-        return _login_page(request, actor, _safe_next(next), errors, status=400, user_name=user_name)
+        return _login_page(request, actor, local_path(next), errors, status=400, user_name=user_name)
     if not user_name.strip():
         errors.append({"text": "Enter your user name", "href": "#user_name"})
     elif any(ord(c) < 32 or ord(c) == 127 for c in user_name):
@@ -96,11 +116,15 @@ async def login_submit(
             errors.append({"text": _sign_in_refusal(error), "href": "#user_name"})
             status, retry_after = error.status, getattr(error, "retry_after", None)
         else:
-            response = RedirectResponse(_safe_next(next), status_code=303)
+            target = local_path(next)
+            if target == "/":
+                signed_in = await actor_of_token(request, token)
+                target = landing_page(signed_in) if signed_in else "/"
+            response = RedirectResponse(target, status_code=303)
             start_session(response, token, expires, secure=request.url.scheme == "https")
             response.delete_cookie(CSRF_COOKIE, path="/login")
             return response
-    response = _login_page(request, actor, _safe_next(next), errors, status=status, user_name=user_name)
+    response = _login_page(request, actor, local_path(next), errors, status=status, user_name=user_name)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response

@@ -7,6 +7,12 @@ monitoring run stored (:mod:`carelens.services.judgements`): the same on every p
 the reports, never worked out again here. The control chart is drawn from the organisation's published
 series, continued from the organisations it succeeded, with the months that failed a data-quality check
 marked (:func:`carelens.services.series.series_chart`).
+
+A profile shows its scored indicators (those with a better direction) in full, each with its charts;
+the ones compared but not scored (neutral polarity: waiting times for each treatment function, A&E
+activity) are a row each of one table, with the same stored verdict, and their charts on the indicator's
+own page (``/organisations/{code}/indicators/{id}``): a trust has dozens of them, and drawing every chart
+made its page a megabyte.
 """
 
 from __future__ import annotations
@@ -60,6 +66,29 @@ def organisation(request: Request, actor: ActorDep, code: str):
     return render_page(request, actor, "organisation.jinja", title=title, **view)
 
 
+@router.get("/organisations/{code}/indicators/{indicator_id}", response_class=HTMLResponse)
+def organisation_indicator(request: Request, actor: ActorDep, code: str, indicator_id: str):
+    """One indicator of an organisation in full: its figure, stored verdict, funnel and control chart."""
+    db, settings = store(request), web_settings()
+    profile = organisation_service.organisation_profile(db, actor, code)
+    organisation = profile["organisation"]
+    item = next((i for i in profile["indicators"] if i["indicator_id"] == indicator_id), None)
+    if item is None:
+        raise NotFound(f"no figures of {indicator_id} for {code}")
+    audience = judgement_service.funnel_audience(db, actor)
+    panel = indicator_panel(db, actor, organisation, item, audience, settings, charts=True)
+    return render_page(
+        request,
+        actor,
+        "indicator.jinja",
+        title=f"{panel.title}: {organisation['name'] or code}",
+        organisation=organisation,
+        p=panel,
+        monitoring_run=profile["monitoring_run"],
+        suppression_note=suppression_note(),
+    )
+
+
 @router.get("/organisations/{code}/report", response_class=HTMLResponse)
 def organisation_report(request: Request, actor: ActorDep, code: str):
     view = profile_view(store(request), actor, code, web_settings())
@@ -69,7 +98,7 @@ def organisation_report(request: Request, actor: ActorDep, code: str):
 
 @router.get("/organisations/{code}/report.pdf")
 def organisation_report_pdf(request: Request, actor: ActorDep, code: str):
-    view = profile_view(store(request), actor, code, web_settings())
+    view = profile_view(store(request), actor, code, web_settings(), all_charts=True)
     headers = {"Content-Disposition": _pdf_disposition(view["organisation"]["code"])}
     if actor.signed_in:
         headers["Cache-Control"] = "no-store"
@@ -143,6 +172,8 @@ class IndicatorPanel:
     value_format: str
     comparison: dict[str, Any]
     """The stored judgement's ``comparison`` object (:func:`carelens.services.judgements.comparison`)."""
+    headline: bool = True
+    """Scored (a better direction): shown in full on the profile; else a row of its table."""
     latest_period: str | None = None
     data_quality: list[dict[str, Any]] = field(default_factory=list)
     """What the data-quality checks found in the series (:func:`carelens.services.series.quality_notes`)."""
@@ -161,8 +192,11 @@ class IndicatorPanel:
         return self.comparison.get("verdict") or "not compared"
 
 
-def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict[str, Any]:
-    """Everything the organisation profile shows (raises the services' NotFound)."""
+def profile_view(
+    db: Db, actor: Actor, code: str, settings: WebSettings, all_charts: bool = False
+) -> dict[str, Any]:
+    """Everything the organisation profile shows (raises the services' NotFound); charts of the headline
+    indicators only, unless ``all_charts`` (the PDF report draws every one)."""
     profile = organisation_service.organisation_profile(db, actor, code)
     organisation = profile["organisation"]
     history = rating_service.visible_ratings(db, actor, code, organisation["sector"], history=True)
@@ -172,7 +206,8 @@ def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict
     past = [r for r in history if not r["current"]][: settings.rating_history_rows]
     audience = judgement_service.funnel_audience(db, actor)
     panels = [
-        indicator_panel(db, actor, organisation, row, audience, settings) for row in profile["indicators"]
+        indicator_panel(db, actor, organisation, row, audience, settings, charts=all_charts or None)
+        for row in profile["indicators"]
     ]
     links = [
         {**link, "label": LINK_NAMES.get((link["kind"], link["direction"]), link["kind"].replace("_", " "))}
@@ -210,11 +245,14 @@ def indicator_panel(
     item: dict[str, Any],
     audience: str,
     settings: WebSettings,
+    charts: bool | None = None,
 ) -> IndicatorPanel:
     """One indicator of a profile (an item of the organisation profile service): its judged figure and
-    stored verdict, the run's funnel with this organisation marked, and its control chart."""
+    stored verdict, and (``charts``; None: when it is a headline indicator) the run's funnel with this
+    organisation marked, and its control chart."""
     definition = _definition(db, actor, item["indicator_id"])
     value_type = definition.get("value_type", "")
+    polarity = definition.get("polarity") or "neutral"
     comparison = item["comparison"]
     panel = IndicatorPanel(
         id=item["indicator_id"],
@@ -225,14 +263,17 @@ def indicator_panel(
         numerator=item["numerator"],
         denominator=item["denominator"] if item.get("expected") is None else item["expected"],
         suppressed=item["suppressed"],
-        polarity=(definition.get("polarity") or "neutral").replace("_", " "),
+        polarity=polarity.replace("_", " "),
         value_format=VALUE_FORMATS.get(value_type, "number"),
         comparison=comparison,
         latest_period=item.get("latest_period"),
         data_quality=item.get("data_quality", []),
         joins=item.get("joins", []),
+        headline=polarity != "neutral",
     )
     panel.comparison_text = COMPARISON_TEXT.get(panel.verdict)
+    if not (panel.headline if charts is None else charts):
+        return panel
     _add_funnel(db, actor, organisation, item, value_type, panel, audience, settings)
     _add_spc(db, actor, organisation, definition, panel, settings)
     return panel
