@@ -6,6 +6,7 @@ pages (the trust RK9, the location RK950, the what-if)."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import itertools
 import re
@@ -18,6 +19,8 @@ from carelens.stats import spc
 from carelens.web.charts import (
     ASSURANCE_TEXT,
     NO_ASSURANCE,
+    NOT_JUDGED,
+    SPINE_MARKS,
     VARIATION_TEXT,
     assurance_icon,
     axis_ticks,
@@ -27,6 +30,7 @@ from carelens.web.charts import (
     variation_icon,
     wrap_text,
 )
+from carelens.web.pages.organisation import AXIS_TITLES
 
 from .conftest import sign_in
 
@@ -134,9 +138,12 @@ def test_charts_have_legends_units_and_no_cut_titles(client):
     text = client.get(f"/organisations/{TRUST}").text
     for svg in _charts(text):
         if "Funnel plot:" in svg[:400]:
-            for entry in ("This organisation", "Centre line: similar organisations&#x27;", "99.8% limits"):
+            for entry in ("This organisation", "Centre line: similar organisations&#x27;"):
                 assert entry in svg, entry
-            assert "Percentage (%)" in svg or "Observed ÷ expected (ratio)" in svg
+            assert len(re.findall(r">[\d.]+% limits<", svg)) == 2  # both levels, as the run stored them
+            words = " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+            assert any(html.escape(y, quote=True) in words for _, y in AXIS_TITLES.values())  # with units
+            assert any(html.escape(x, quote=True) in words for x, _ in AXIS_TITLES.values())
             assert ">Value<" not in svg
     spine = next(svg for svg in _charts(text) if "Spine chart:" in svg[:400])
     title = " ".join(re.findall(r'class="carelens-title">([^<]*)</text>', spine))
@@ -163,27 +170,28 @@ def test_chart_marks_have_three_to_one_contrast(client):
 
 
 def test_spine_chart_colours_each_indicator_by_its_stored_verdict(client):
-    """The spine chart reads the verdicts the monitoring run stored (those the indicator panels show),
-    in the panels' order; it judges nothing again."""
+    """The spine chart reads the verdict the monitoring run stored for each indicator (the one its panel
+    shows); it judges nothing again. Its bars' spread runs worst, 25th, median, 75th, best."""
     text = client.get(f"/organisations/{TRUST}").text
     spine = next(svg for svg in _charts(text) if "Spine chart:" in svg[:400])
-    marked = re.findall(r'class="carelens-spine-mark" data-verdict="([^"]*)"', spine)
-    panels = re.findall(r'data-indicator="[^"]+" data-verdict="([^"]*)"[^>]*data-run="(\d*)"', text)
-    compared = [verdict for verdict, run in panels if run and verdict not in ("not compared", "suppressed")]
-    assert marked and marked == compared[: len(marked)]
+    panels = re.findall(
+        r'<section class="carelens-indicator"[^>]*data-verdict="([^"]*)".*?<h3 id="indicator-[^"]+">([^<]*)</h3>',
+        text,
+        re.S,
+    )
+    verdict_of = {html.unescape(title): verdict for verdict, title in panels}
     rows = _csv(client, f"/organisations/{TRUST}/charts/spine.csv")
-    assert len(rows) == len(marked)
+    assert len(rows) == spine.count('class="carelens-spine"') > 10
+    marked = re.findall(r'class="carelens-spine-mark" data-verdict="([^"]*)"', spine)
+    assert marked == [verdict_of[r["Indicator"]] for r in rows if r["This organisation"]]
     for row in rows:
-        low, high = sorted((float(row["Worst"]), float(row["Best"])))
-        assert low <= float(row["25th percentile"]) <= float(row["Median"]) <= float(
-            row["75th percentile"]
-        ) <= high or (
-            low
-            <= float(row["75th percentile"])
-            <= float(row["Median"])
-            <= float(row["25th percentile"])
-            <= high
+        assert (
+            row["Compared with similar organisations"]
+            == SPINE_MARKS.get(verdict_of[row["Indicator"]], NOT_JUDGED)[0]
         )
+        spread = [float(row[c]) for c in ("Worst", "25th percentile", "Median", "75th percentile", "Best")]
+        assert spread == sorted(spread) or spread == sorted(spread, reverse=True)
+    assert {"worse", "as expected"} <= set(marked)
 
 
 def test_control_chart_shows_its_variation_icon_in_words(client):
