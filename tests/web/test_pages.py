@@ -477,16 +477,18 @@ def test_segmentation_lists_trusts_with_nothing_to_score_as_not_assessed(client,
     assert all(r["segment"] in (1, 2, 3, 4, 5) for r in body["items"] if r["assessed"])
 
 
-def test_allocation_explorer_draws_the_whatif_for_those_who_see_every_commissioner(client, accounts):
+def test_allocation_explorer_draws_the_whatif_by_decile_and_region(client, accounts):
     assert client.get("/allocations").status_code == 403
     sign_in(client, accounts["policy_maker"])
     page = client.get("/allocations", params={"a": "2024_25", "b": "deprivation_weighted"})
     assert page.status_code == 200
-    assert 'class="carelens-chart"' in page.text and 'aria-label="Bar charts of the change' in page.text
+    assert 'aria-label="Bar chart: Change in target by deprivation decile of practices.' in page.text
+    assert 'aria-label="Bar chart: Change in target by region' in page.text
     assert 'id="deciles"' in page.text and 'id="allocations"' in page.text
     sign_in(client, accounts["commissioner"])
     mine = client.get("/allocations", params={"a": "2024_25", "b": "deprivation_weighted"})
-    assert 'class="carelens-chart"' not in mine.text  # the chart names every commissioner
+    # national figures by decile and region, as the tables under them show it: no commissioner named
+    assert mine.text.count('class="carelens-chart"') == 2
     assert 'id="deciles"' in mine.text
     rows = re.findall(r'href="/commissioners/([^"]+)"', mine.text)
     assert set(rows) == set(accounts["commissioner"].organisations)

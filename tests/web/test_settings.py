@@ -18,7 +18,7 @@ pages:
   regime_case_rows: 50
   spc_points: 36
 charts:
-  width: 520
+  width: 400
   height: 260
   points: 1000
 """
@@ -39,7 +39,7 @@ def test_another_file_overrides_the_defaults(tmp_path):
     ("change", "field", "reason"),
     [
         (("plan_rows: 50", "plan_rows: 0"), "pages.plan_rows", "must be >= 1, got 0"),
-        (("width: 520", "width: wide"), "charts.width", "must be a whole number, got 'wide'"),
+        (("width: 400", "width: wide"), "charts.width", "must be a whole number, got 'wide'"),
         (("spc_points: 36", "spc_points: 3.5"), "pages.spc_points", "must be a whole number"),
         (("  spc_points: 36\n", ""), "pages.spc_points", "required field is missing"),
         (("  spc_points: 36\n", "  spc_points: 36\n  spc_dots: 4\n"), "pages.spc_dots", "unknown setting"),

@@ -280,9 +280,9 @@ def scenarios(db: Db, actor: Actor) -> list[dict[str, Any]]:
     return out
 
 
-def whatif(db: Db, actor: Actor, a: str, b: str, chart: bool = False) -> dict[str, Any]:
+def whatif(db: Db, actor: Actor, a: str, b: str) -> dict[str, Any]:
     """Who gains and who loses moving from packaged scenario ``a`` to ``b`` (change = b - a): by
-    commissioner (those in reach), by region and by deprivation decile; with ``chart`` an SVG."""
+    commissioner (those in reach), by region and by deprivation decile."""
     from carelens.errors import InputError
     from carelens.fund.scenario import load_scenario, packaged_scenarios
 
@@ -315,7 +315,7 @@ def whatif(db: Db, actor: Actor, a: str, b: str, chart: bool = False) -> dict[st
         commissioners = commissioners[
             commissioners["commissioner_code"].isin({c for c in codes if within.includes(c, "commissioning")})
         ]
-    out = {
+    return {
         "a": a,
         "b": b,
         "name_a": comparison.name_a,
@@ -325,17 +325,6 @@ def whatif(db: Db, actor: Actor, a: str, b: str, chart: bool = False) -> dict[st
         "regions": _records(comparison.regions),
         "deciles": _records(comparison.deciles),
     }
-    if chart:
-        from carelens.fund.whatif import chart_svg
-
-        out["chart_svg"] = _cached(
-            ("whatif-svg", a, b, first.sha256, second.sha256, *version), lambda: chart_svg(comparison)
-        )
-        out["chart_everything"] = True
-        if not within.everything:  # the chart names every commissioner: only for those who see all
-            out.pop("chart_svg")
-            out["chart_everything"] = False
-    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1,30 +1,47 @@
-"""Funnel plots and control charts drawn as SVG on the server, from figures the services give.
+"""Funnel plots, control charts, spine charts and bar charts drawn as SVG on the server, from figures
+the services give, each with the table of figures it draws.
 
 Charts are plain SVG built here (no browser, no charting runtime): a funnel of a whole national peer
 group renders in milliseconds, and its peers, limits and axes are drawn once per monitoring run and
 funnel (:func:`cached_funnel`); each organisation's page only adds its own marker. A funnel draws what
 the monitoring run stored: each peer's value and the limits the run gave the peers (joined in order of
-their size), never a new fit. PNG for the PDF report comes from the same SVG (vl-convert's resvg).
+their size), never a new fit; a spine chart colours each indicator by its stored verdict. PNG for the
+PDF report comes from the same SVG (vl-convert's resvg).
 
-Conventions: NHS colours and the Making Data Count ones (orange = concern, blue = improvement, purple =
-neutral special cause, grey = common cause), and never colour alone: this organisation is a larger
-outlined diamond, peers outside the limits are triangles, special-cause points are larger with an
-outline. Every chart has a legend, axis titles, ``role="img"`` and a text alternative; the pages also
-give the figures as text.
+Readable at any width: an SVG has a ``viewBox`` and the stylesheet makes it as wide as its column (up
+to a limit), so its text scales with it. Text is sized from the chart's width so that it is at least
+:data:`MIN_TEXT_PX` pixels tall on the narrowest column charts are drawn for (:data:`NARROW_COLUMN_PX`,
+a 375-pixel phone), and every label's width is estimated generously (:func:`text_width`) so tick labels
+are thinned before they could touch and long titles wrap instead of being cut.
+
+Colours are NHS ones with one meaning each (Making Data Count): orange is concern and only concern, blue
+improvement (or "better"), purple a neutral special cause, greys common cause and other organisations.
+Never colour alone: this organisation is an outlined diamond, organisations outside the limits are
+triangles pointing the way they lie, special causes are outlined triangles pointing up or down, worse
+and better differ in shape on a spine chart. Every mark has a fill or an outline of at least 3:1
+contrast against the white background. Every chart has a legend, axis titles with units, ``role="img"``
+and a sentence describing it, and its figures as a table (:class:`ChartData`: the page shows it under
+"Show the data", with a CSV download). The methods are described in docs/charts.md.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import html
+import io
 import math
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from carelens.services.inspections import KEY_QUESTIONS
 
 NHS_BLUE = "#005eb8"
 NHS_DARK_BLUE = "#003087"
@@ -34,8 +51,14 @@ NHS_PALE_GREY = "#d8dde0"
 NHS_ORANGE = "#ed8b00"
 NHS_PURPLE = "#330072"
 NHS_BLACK = "#212b32"
+NHS_WHITE = "#ffffff"
 FONT = "Arial, Liberation Sans, Helvetica, DejaVu Sans, sans-serif"
 """Charts use Arial: the NHS font (Frutiger) is served from a remote host that charts must not need."""
+
+MIN_TEXT_PX = 11.5
+"""The smallest chart text, in CSS pixels, as rendered on the narrowest column (:data:`NARROW_COLUMN_PX`)."""
+NARROW_COLUMN_PX = 343
+"""The narrowest content column charts are drawn for: a 375-pixel phone less the page's 16-pixel margins."""
 
 POINT_COLOURS = {
     "common_cause": NHS_MID_GREY,
@@ -45,22 +68,118 @@ POINT_COLOURS = {
     "special_cause_neutral_low": NHS_PURPLE,
 }
 POINT_LABELS = {
-    "common_cause": "common cause",
-    "special_cause_improvement": "special cause: improvement",
-    "special_cause_concern": "special cause: concern",
-    "special_cause_neutral_high": "special cause: high",
-    "special_cause_neutral_low": "special cause: low",
+    "common_cause": "Common cause",
+    "special_cause_improvement": "Special cause: improvement",
+    "special_cause_concern": "Special cause: concern",
+    "special_cause_neutral_high": "Special cause: high",
+    "special_cause_neutral_low": "Special cause: low",
 }
 FORMATS = ("number", "percent", "ratio")
 """How values are written: plain numbers, percentages of a proportion, or ratios (2 decimals)."""
+BOUNDS = {"percent": (0.0, 1.0), "ratio": (0.0, None), "number": (0.0, None)}
+"""The range a value of each format can take (a proportion lies in [0, 1]; ratios and rates are never
+negative): limits are clipped to it, so a chart never shows an impossible value."""
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """The figures a chart draws, as a table: ``columns`` with ``formats`` (one of :data:`FORMATS`,
+    ``"text"`` or ``"date"``) and ``rows`` of raw values (the CSV keeps them unrounded)."""
+
+    caption: str
+    columns: tuple[str, ...]
+    formats: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    note: str = ""
+    """What the table holds beyond the caption (e.g. which organisations a funnel draws)."""
+    row_formats: tuple[tuple[str, ...], ...] | None = None
+    """Formats of each row, where rows differ (a spine chart's indicators are in different units)."""
+
+    def cells(self, limit: int | None = None) -> list[list[str]]:
+        """The first ``limit`` rows (all: None) as the page writes them (2.7%, 1,234, March 2024)."""
+        rows = self.rows if limit is None else self.rows[:limit]
+        formats = self.row_formats or (self.formats,) * len(self.rows)
+        return [
+            [_cell(v, f) for v, f in zip(row, row_format, strict=True)]
+            for row, row_format in zip(rows, formats, strict=False)
+        ]
+
+    @property
+    def numeric(self) -> tuple[int, ...]:
+        """The columns holding numbers (right-aligned in the table)."""
+        formats = self.row_formats[0] if self.row_formats else self.formats
+        return tuple(i for i, f in enumerate(formats) if f in FORMATS)
+
+    def table_html(self, limit: int | None = None) -> str:
+        """The first ``limit`` rows as an NHS.UK table (caption, column headings, the first column as
+        each row's heading, numbers right-aligned), in a region that scrolls sideways on a narrow
+        screen and can be reached and scrolled with the keyboard. Plain cells, not the responsive
+        table's repeated headings: a page has one of these per chart."""
+        numeric = set(self.numeric)
+
+        def cell(k: int, text: str, tag: str = "td") -> str:
+            align = " nhsuk-table__cell--numeric" if k in numeric else ""
+            scope = ' scope="row"' if tag == "th" else ""
+            return f'<{tag} class="nhsuk-table__cell{align}"{scope}>{_esc(text)}</{tag}>'
+
+        head = "".join(
+            f'<th class="nhsuk-table__header{" nhsuk-table__header--numeric" if k in numeric else ""}" '
+            f'scope="col">{_esc(c)}</th>'
+            for k, c in enumerate(self.columns)
+        )
+        body = "".join(
+            '<tr class="nhsuk-table__row">'
+            + "".join(cell(k, text, "th" if k == 0 else "td") for k, text in enumerate(row))
+            + "</tr>"
+            for row in self.cells(limit)
+        )
+        return (
+            f'<div class="carelens-table-scroll" role="region" tabindex="0" aria-label="{_esc(self.caption)}">'
+            f'<table class="nhsuk-table"><caption class="nhsuk-table__caption nhsuk-table__caption--s">'
+            f'{_esc(self.caption)}</caption><thead class="nhsuk-table__head"><tr class="nhsuk-table__row">'
+            f'{head}</tr></thead><tbody class="nhsuk-table__body">{body}</tbody></table></div>'
+        )
+
+    def csv(self) -> str:
+        """Every row as CSV: numbers unrounded (a proportion as a proportion), dates as ISO dates."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        for row in self.rows:
+            writer.writerow(["" if _missing(v) else _plain(v) for v in row])
+        return out.getvalue()
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def _plain(value):
+    if isinstance(value, np.datetime64):
+        return str(value.astype("datetime64[D]"))
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _cell(value, style: str) -> str:
+    if _missing(value):
+        return "–"
+    if style == "date":
+        return _month_label(np.datetime64(value, "D"), long=True)
+    if style in FORMATS:
+        return format_value(float(value), style, 0.001 if style == "percent" else None)
+    return str(value)
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A rendered chart: SVG markup (with its accessible name) and the one-sentence text alternative."""
+    """A rendered chart: SVG markup (with its accessible name), the one-sentence text alternative and
+    the figures it draws."""
 
     markup: str
     description: str
+    data: ChartData | None = None
 
     def svg(self) -> str:
         return self.markup
@@ -72,7 +191,7 @@ class Chart:
         return vl_convert.svg_to_png(self.markup, scale=scale)
 
 
-# --- formatting and scales ------------------------------------------------------------------------
+# --- formatting, text and scales ----------------------------------------------------------------------
 
 
 def format_value(value: float, style: str = "number", step: float | None = None) -> str:
@@ -114,6 +233,90 @@ def nice_ticks(low: float, high: float, count: int = 5) -> tuple[np.ndarray, flo
     return np.round(ticks, 12), step
 
 
+_NARROW_CHARACTERS = frozenset(" .,:;'|!()[]-/ijlftrI1")
+_WIDE_CHARACTERS = frozenset("mwMW@%&")
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """A generous estimate of the width of ``text`` at font ``size`` (pixels): wide enough for Arial,
+    Liberation Sans and the wider DejaVu Sans that machines without them fall back to."""
+    em = 0.0
+    for character in str(text):
+        if character in _NARROW_CHARACTERS:
+            em += 0.36
+        elif character in _WIDE_CHARACTERS:
+            em += 0.95
+        elif character.isupper():
+            em += 0.74
+        elif character.isdigit():
+            em += 0.64
+        else:
+            em += 0.62
+    return em * size * (1.08 if bold else 1.0)
+
+
+@dataclass(frozen=True)
+class _Type:
+    """Font sizes for a chart drawn ``width`` units wide: its text renders at least
+    :data:`MIN_TEXT_PX` pixels tall when the chart is squeezed into :data:`NARROW_COLUMN_PX`."""
+
+    small: int
+    title: int
+
+    @classmethod
+    def for_width(cls, width: float) -> _Type:
+        small = max(12, math.ceil(MIN_TEXT_PX * width / NARROW_COLUMN_PX))
+        return cls(small, small + 2)
+
+    @property
+    def line(self) -> float:
+        return self.small * 1.35
+
+
+def axis_ticks(
+    low: float, high: float, length: float, style: str, size: float, most: int = 6
+) -> tuple[np.ndarray, float, list[str]]:
+    """Round ticks over [low, high] for an axis ``length`` pixels long whose labels (in ``style`` at font
+    ``size``) never touch: as many as fit (at most ``most``), and if even two do not fit, every other
+    label left blank. Gives the ticks, their step and their labels ("" where none is written)."""
+    gap = size * 0.8
+    for count in range(most, 1, -1):
+        ticks, step = nice_ticks(low, high, count)
+        labels = [format_value(v, style, step) for v in ticks]
+        spacing = length / max(len(ticks) - 1, 1)
+        if max(text_width(s, size) for s in labels) + gap <= spacing:
+            return ticks, step, labels
+    widest = max(text_width(s, size) for s in labels) + gap
+    every = max(1, math.ceil(widest / max(spacing, 1)))
+    return ticks, step, [s if k % every == 0 else "" for k, s in enumerate(labels)]
+
+
+def wrap_text(text: str, width: float, size: float, bold: bool = False) -> list[str]:
+    """``text`` in lines no wider than ``width`` pixels at font ``size`` (nothing is cut; a single word
+    longer than a line gets a line of its own)."""
+    lines, line = [], ""
+    for word in str(text).split():
+        candidate = f"{line} {word}".strip()
+        if line and text_width(candidate, size, bold) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return [*lines, line] if line else lines
+
+
+def contrast_ratio(colour: str, background: str = NHS_WHITE) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
 @dataclass(frozen=True)
 class _Frame:
     """The plot area inside the SVG and the linear scales onto it."""
@@ -148,10 +351,12 @@ def _text(
     size: int = 12,
     weight: str = "normal",
     fill: str = NHS_BLACK,
+    css: str = "",
 ) -> str:
+    klass = f' class="{css}"' if css else ""
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" font-weight="{weight}" '
-        f'fill="{fill}">{_esc(text)}</text>'
+        f'fill="{fill}"{klass}>{_esc(text)}</text>'
     )
 
 
@@ -183,87 +388,157 @@ def _diamond(x: float, y: float, r: float, fill: str, stroke: str = NHS_BLACK) -
     )
 
 
-def _triangle(x: float, y: float, r: float, fill: str, up: bool = True) -> str:
+def _triangle(x: float, y: float, r: float, fill: str, up: bool = True, stroke: str | None = None) -> str:
     tip = y - r if up else y + r
     base = y + r * 0.7 if up else y - r * 0.7
-    return f'<path d="M{x:.1f},{tip:.1f} L{x + r:.1f},{base:.1f} L{x - r:.1f},{base:.1f} Z" fill="{fill}"/>'
+    outline = f' stroke="{stroke}" stroke-width="1.2"' if stroke else ""
+    return f'<path d="M{x:.1f},{tip:.1f} L{x + r:.1f},{base:.1f} L{x - r:.1f},{base:.1f} Z" fill="{fill}"{outline}/>'
 
 
-def _axes(
-    frame: _Frame, x_ticks, x_step, y_ticks, y_step, x_style: str, y_style: str, x_title: str, y_title: str
-) -> str:
-    """Grid lines, tick labels and axis titles. x labels are thinned so none overlap."""
-    out = []
-    for value in y_ticks:
-        y = float(frame.y(value))
-        out.append(
-            f'<line x1="{frame.left:.1f}" x2="{frame.right:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{NHS_PALE_GREY}"/>'
-        )
-        out.append(_text(frame.left - 6, y + 4, format_value(value, y_style, y_step), anchor="end"))
-    labels = [format_value(v, x_style, x_step) for v in x_ticks]
-    widest = max((len(s) for s in labels), default=1) * 7 + 8
-    spacing = (frame.right - frame.left) / max(len(x_ticks) - 1, 1)
-    every = max(1, math.ceil(widest / max(spacing, 1)))
-    for k, (value, label) in enumerate(zip(x_ticks, labels, strict=True)):
-        x = float(frame.x(value))
-        out.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{frame.bottom:.1f}" y2="{frame.bottom + 4:.1f}" stroke="{NHS_DARK_GREY}"/>'
-        )
-        if k % every == 0:
-            out.append(_text(x, frame.bottom + 17, label, anchor="middle"))
-    out.append(
-        f'<line x1="{frame.left:.1f}" x2="{frame.right:.1f}" y1="{frame.bottom:.1f}" y2="{frame.bottom:.1f}" stroke="{NHS_DARK_GREY}"/>'
-    )
-    out.append(
-        _text((frame.left + frame.right) / 2, frame.bottom + 36, x_title, anchor="middle", weight="bold")
-    )
-    cx, cy = 14, (frame.top + frame.bottom) / 2
-    out.append(
-        f'<text x="{cx}" y="{cy:.1f}" transform="rotate(-90 {cx} {cy:.1f})" text-anchor="middle" '
-        f'font-size="12" font-weight="bold" fill="{NHS_BLACK}">{_esc(y_title)}</text>'
-    )
-    return "".join(out)
-
-
-def _legend(items: Sequence[tuple[str, str]], x: float, y: float, width: float) -> tuple[str, float]:
-    """Legend entries (symbol markup at 0,0; label) laid out in rows from (x, y); returns markup and the
-    height used."""
-    out, cx, cy = [], x, y
-    for symbol, label in items:
-        size = 22 + len(label) * 6.6
-        if cx + size > x + width and cx > x:
-            cx, cy = x, cy + 18
-        out.append(f'<g transform="translate({cx + 8:.1f},{cy:.1f})">{symbol}</g>')
-        out.append(_text(cx + 20, cy + 4, label, size=12))
-        cx += size + 10
-    return "".join(out), cy - y + 18
+def _circle(x: float, y: float, r: float, fill: str, stroke: str | None = None) -> str:
+    outline = f' stroke="{stroke}" stroke-width="1.5"' if stroke else ""
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{fill}"{outline}/>'
 
 
 def _line_symbol(colour: str, dash: str | None = None, width: float = 1.5) -> str:
     style = f' stroke-dasharray="{dash}"' if dash else ""
-    return f'<line x1="-8" x2="8" y1="0" y2="0" stroke="{colour}" stroke-width="{width}"{style}/>'
+    return f'<line x1="-9" x2="9" y1="0" y2="0" stroke="{colour}" stroke-width="{width}"{style}/>'
 
 
-def _wrap_title(title: str, width: int) -> list[str]:
-    """The title in lines that fit the chart (no title is cut)."""
-    limit = max(20, int(width / 7.2))
-    words, lines, line = title.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > limit:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return [*lines, line] if line else lines
+def _y_axis(frame: _Frame, ticks, labels, title_lines: list[str], kind: _Type) -> str:
+    """Grid lines, y tick labels and the y axis title (turned, in as many lines as it needs)."""
+    out = []
+    for value, label in zip(ticks, labels, strict=True):
+        y = float(frame.y(value))
+        out.append(
+            f'<line x1="{frame.left:.1f}" x2="{frame.right:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{NHS_PALE_GREY}"/>'
+        )
+        out.append(_text(frame.left - 6, y + kind.small * 0.35, label, anchor="end", size=kind.small))
+    cy = (frame.top + frame.bottom) / 2
+    for k, line in enumerate(title_lines):
+        cx = kind.small + k * kind.line
+        out.append(
+            f'<text x="{cx:.1f}" y="{cy:.1f}" transform="rotate(-90 {cx:.1f} {cy:.1f})" text-anchor="middle" '
+            f'font-size="{kind.small}" font-weight="bold" fill="{NHS_BLACK}">{_esc(line)}</text>'
+        )
+    return "".join(out)
+
+
+def _left_margin(
+    y_title: str, y_labels: list[str], plot_height: float, kind: _Type
+) -> tuple[float, list[str]]:
+    """Room left of the plot for the y axis title (wrapped to the plot's height) and tick labels."""
+    lines = wrap_text(y_title, plot_height, kind.small, bold=True)
+    return kind.line * len(lines) + 8 + max(text_width(s, kind.small) for s in y_labels), lines
+
+
+def _x_axis(frame: _Frame, positions, labels, title_lines: list[str], kind: _Type) -> str:
+    """The x axis line, its ticks, the labels that are written (``""``: a tick without one) and its title."""
+    out = [
+        f'<line x1="{frame.left:.1f}" x2="{frame.right:.1f}" y1="{frame.bottom:.1f}" y2="{frame.bottom:.1f}" stroke="{NHS_DARK_GREY}"/>'
+    ]
+    for x, label in zip(positions, labels, strict=True):
+        out.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{frame.bottom:.1f}" y2="{frame.bottom + 5:.1f}" stroke="{NHS_DARK_GREY}"/>'
+        )
+        if label:
+            out.append(
+                _text(
+                    x,
+                    frame.bottom + 6 + kind.small,
+                    label,
+                    anchor="middle",
+                    size=kind.small,
+                    css="carelens-tick",
+                )
+            )
+    middle = (frame.left + frame.right) / 2
+    for k, line in enumerate(title_lines):
+        y = frame.bottom + 12 + kind.small + kind.line * (k + 1)
+        out.append(_text(middle, y, line, anchor="middle", size=kind.small, weight="bold"))
+    return "".join(out)
+
+
+def _x_title_height(lines: list[str], kind: _Type) -> float:
+    return 12 + kind.small + kind.line * len(lines) + 6
+
+
+def _legend(
+    items: Sequence[tuple[str, str]], x: float, y: float, width: float, kind: _Type
+) -> tuple[str, float]:
+    """Legend entries (symbol markup at 0,0; label) laid out in rows from (x, y), top of the first row;
+    gives the markup and the height used. A label too long for a row wraps."""
+    out, cx, cy = [], x, y + kind.line / 2
+    row = kind.line + 4
+    for symbol, label in items:
+        room = width - 26
+        lines = wrap_text(label, room, kind.small)
+        size = 26 + max(text_width(line, kind.small) for line in lines)
+        if cx + size > x + width and cx > x:
+            cx, cy = x, cy + row
+        out.append(
+            f'<g class="carelens-legend-symbol" transform="translate({cx + 10:.1f},{cy:.1f})">{symbol}</g>'
+        )
+        for k, line in enumerate(lines):
+            out.append(_text(cx + 24, cy + kind.small * 0.35 + k * kind.line, line, size=kind.small))
+        cy += kind.line * (len(lines) - 1)
+        cx += size + kind.small
+    return '<g class="carelens-legend">' + "".join(out) + "</g>", cy - y + kind.line / 2 + 4
+
+
+def _title(title: str, width: float, kind: _Type) -> tuple[str, float]:
+    """The chart's title wrapped to its width; gives the markup and the y below it."""
+    lines = wrap_text(title, width - 16, kind.title, bold=True)
+    markup = "".join(
+        _text(
+            8,
+            kind.title + 4 + k * kind.title * 1.3,
+            line,
+            size=kind.title,
+            weight="bold",
+            css="carelens-title",
+        )
+        for k, line in enumerate(lines)
+    )
+    return markup, kind.title + 4 + (len(lines) - 1) * kind.title * 1.3 + kind.small
 
 
 def _svg(width: int, height: int, body: str, description: str) -> str:
     label = _esc(description)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {math.ceil(height)}" role="img" '
         f'aria-label="{label}" focusable="false" class="carelens-chart" font-family="{FONT}">'
         f"<title>{label}</title>{body}</svg>"
     )
+
+
+def _clip(values: np.ndarray, style: str) -> np.ndarray:
+    low, high = BOUNDS.get(style, (None, None))
+    values = np.asarray(values, dtype=float)
+    if low is not None:
+        values = np.where(np.isfinite(values), np.maximum(values, low), values)
+    if high is not None:
+        values = np.where(np.isfinite(values), np.minimum(values, high), values)
+    return values
+
+
+def _value_ticks(values: np.ndarray, style: str, length: float, kind: _Type):
+    """y ticks over the finite ``values`` within what the format allows (a proportion's axis never
+    leaves [0, 100%])."""
+    values = values[np.isfinite(values)]
+    low = float(values.min()) if len(values) else 0.0
+    high = float(values.max()) if len(values) else 1.0
+    ticks, step = nice_ticks(low, high, min(6, max(2, int(length / (kind.line * 2.2)))))
+    labels = [format_value(v, style, step) for v in ticks]
+    bottom, top = BOUNDS.get(style, (None, None))
+    keep = np.ones(len(ticks), dtype=bool)
+    if bottom is not None:
+        keep &= ticks >= bottom - 1e-12
+    if top is not None:
+        keep &= ticks <= top + 1e-12
+    if keep.sum() >= 2:
+        ticks, labels = ticks[keep], [s for s, k in zip(labels, keep, strict=True) if k]
+    return ticks, step, labels
 
 
 # --- funnel plots -----------------------------------------------------------------------------------
@@ -274,8 +549,9 @@ class FunnelFigure:
     """One funnel's peers and limits, as a monitoring run stored them.
 
     ``peers``: columns ``x`` (denominator or expected count), ``y`` (value) and ``direction``
-    (higher/lower/within) of every organisation shown; ``limits``: columns ``x``, ``lower``, ``upper``,
-    ``elevated_lower``, ``elevated_upper`` (each peer's own limits: they depend only on its size).
+    (higher/lower/within) of every organisation shown, and optionally ``code``; ``limits``: columns
+    ``x``, ``lower``, ``upper``, ``elevated_lower``, ``elevated_upper`` (each peer's own limits: they
+    depend only on its size).
     """
 
     peers: pd.DataFrame
@@ -288,8 +564,9 @@ class FunnelFigure:
     levels: tuple[str, str] = ("95%", "99.8%")
     peer_count: int = 0
     """Organisations in the funnel (those left out for suppression included)."""
-    width: int = 640
-    height: int = 340
+    width: int = 400
+    height: int = 260
+    """Height of the plot area's share: the plot is ``height`` less room for titles, in proportion."""
     max_points: int = 1000
     """Most peers drawn: all those outside the limits, and an even spread of the rest by size (a
     national funnel of 50,000 dots is no clearer than 1,000, and a page would carry megabytes)."""
@@ -297,14 +574,16 @@ class FunnelFigure:
 
 @dataclass(frozen=True)
 class _FunnelBase:
-    """A funnel drawn without any organisation marked: its SVG body, scales and description."""
+    """A funnel drawn without any organisation marked: its SVG body, scales, description and the
+    peers it draws (for the table)."""
 
     figure: FunnelFigure
     frame: _Frame
     body: str
-    height: int
+    height: float
     shown: int
     description: str
+    drawn: pd.DataFrame
 
 
 def _spread(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
@@ -318,143 +597,208 @@ def _spread(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
     return ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, limit).round().astype(int))]
 
 
+LIMIT_COLUMNS = ("lower", "upper", "elevated_lower", "elevated_upper")
+
+
 def _funnel_base(figure: FunnelFigure) -> _FunnelBase:
+    kind = _Type.for_width(figure.width)
     peers = figure.peers.dropna(subset=["x", "y"])
     peers = peers[peers["x"] > 0]
     limits = figure.limits.dropna(subset=["x"]).sort_values("x", kind="stable")
     limits = limits[limits["x"] > 0]
+    limits = limits.assign(
+        **{c: _clip(limits[c].to_numpy(float), figure.value_format) for c in LIMIT_COLUMNS}
+    )
     if len(peers) > figure.max_points:  # outside the limits first (up to half), then an even spread
         outside = peers["direction"].isin(["higher", "lower"]).to_numpy()
         keep_outside = _spread(peers[outside], min(int(outside.sum()), figure.max_points // 2))
         peers = pd.concat([keep_outside, _spread(peers[~outside], figure.max_points - len(keep_outside))])
     limits = _spread(limits, 400)
     x_values = np.concatenate([peers["x"].to_numpy(float), limits["x"].to_numpy(float)])
-    y_columns = [limits[c].to_numpy(float) for c in ("lower", "upper", "elevated_lower", "elevated_upper")]
-    y_values = np.concatenate([peers["y"].to_numpy(float), *y_columns, [figure.target]])
-    y_values = y_values[np.isfinite(y_values)]
-    if figure.value_format == "percent":
-        y_values = np.clip(y_values, 0.0, 1.0)
-    x_ticks, x_step = nice_ticks(0.0, float(np.nanmax(x_values)) if len(x_values) else 1.0)
-    y_low = float(y_values.min()) if len(y_values) else 0.0
-    y_high = float(y_values.max()) if len(y_values) else 1.0
-    y_ticks, y_step = nice_ticks(y_low, y_high)
-    if figure.value_format in ("percent", "ratio"):  # a proportion or ratio never goes below 0
-        y_ticks = y_ticks[y_ticks >= 0] if (y_ticks >= 0).sum() >= 2 else y_ticks
-    title_lines = _wrap_title(figure.title, figure.width)
-    top = 20 + 17 * len(title_lines)
-    y_labels = max(len(format_value(v, figure.value_format, y_step)) for v in y_ticks)
+    y_columns = [limits[c].to_numpy(float) for c in LIMIT_COLUMNS]
+    y_values = _clip(
+        np.concatenate([peers["y"].to_numpy(float), *y_columns, [figure.target]]), figure.value_format
+    )
+    title, top = _title(figure.title, figure.width, kind)
+    plot_height = max(figure.height - 60, 140)
+    y_ticks, _y_step, y_labels = _value_ticks(y_values, figure.value_format, plot_height, kind)
+    left, y_title = _left_margin(figure.y_title, y_labels, plot_height, kind)
+    x_high = float(np.nanmax(x_values)) if len(x_values) else 1.0
+    # the right margin holds half the last x label: estimate it from a first guess of the ticks
+    _, _, guess = axis_ticks(0.0, x_high, figure.width - left - 12, "number", kind.small)
+    right = figure.width - max(12.0, text_width(guess[-1], kind.small) / 2 + 4)
+    x_ticks, _x_step, x_labels = axis_ticks(0.0, x_high, right - left, "number", kind.small)
+    x_title = wrap_text(figure.x_title, right - left, kind.small, bold=True)
     frame = _Frame(
         width=figure.width,
         height=figure.height,
-        left=34 + 7 * y_labels,
+        left=left,
         top=top,
-        right=figure.width - 30,
-        bottom=top + figure.height - 150,
+        right=right,
+        bottom=top + plot_height,
         x_domain=(float(x_ticks[0]), float(x_ticks[-1])),
         y_domain=(float(y_ticks[0]), float(y_ticks[-1])),
     )
     clip_id = f"carelens-plot-{uuid.uuid4().hex[:12]}"  # ids are page-wide: one per drawn funnel
-    clip = f'<clipPath id="{clip_id}"><rect x="{frame.left}" y="{frame.top}" width="{frame.right - frame.left}" height="{frame.bottom - frame.top}"/></clipPath>'
-    parts = [clip]
-    parts += [_text(16, 20 + 17 * k, line, size=14, weight="bold") for k, line in enumerate(title_lines)]
-    parts.append(
-        _axes(
-            frame,
-            x_ticks,
-            x_step,
-            y_ticks,
-            y_step,
-            "number",
-            figure.value_format,
-            figure.x_title,
-            figure.y_title,
-        )
-    )
+    clip = f'<clipPath id="{clip_id}"><rect x="{frame.left:.1f}" y="{frame.top:.1f}" width="{frame.right - frame.left:.1f}" height="{frame.bottom - frame.top:.1f}"/></clipPath>'
+    parts = [clip, title, _y_axis(frame, y_ticks, y_labels, y_title, kind)]
+    parts.append(_x_axis(frame, frame.x(x_ticks), x_labels, x_title, kind))
     plot = []
     lx = frame.x(limits["x"])
-    for column, dash, width in (
-        ("elevated_lower", None, 1.5),
-        ("elevated_upper", None, 1.5),
-        ("lower", "6 4", 1.5),
-        ("upper", "6 4", 1.5),
+    for column, dash in (
+        ("elevated_lower", None),
+        ("elevated_upper", None),
+        ("lower", "6 4"),
+        ("upper", "6 4"),
     ):
-        plot.append(_polyline(lx, frame.y(limits[column]), NHS_DARK_GREY, width, dash))
+        plot.append(_polyline(lx, frame.y(limits[column]), NHS_DARK_GREY, 1.5, dash))
     ty = float(frame.y(figure.target))
     plot.append(
-        f'<line x1="{frame.left:.1f}" x2="{frame.right:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{NHS_DARK_BLUE}" stroke-width="1.5"/>'
+        f'<line x1="{frame.left:.1f}" x2="{frame.right:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{NHS_DARK_BLUE}" stroke-width="2"/>'
     )
-    px, py = frame.x(peers["x"]), frame.y(peers["y"])
+    px, py = frame.x(peers["x"]), frame.y(_clip(peers["y"].to_numpy(float), figure.value_format))
     marks = []
     for x, y, where in zip(px, py, peers["direction"], strict=True):
         if where in ("higher", "lower"):
-            marks.append(_triangle(x, y, 5, NHS_DARK_GREY, up=where == "higher"))
+            marks.append(_triangle(x, y, 5.5, NHS_DARK_GREY, up=where == "higher"))
         else:
-            marks.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{NHS_MID_GREY}" fill-opacity="0.6"/>'
-            )
+            marks.append(_circle(x, y, 3, NHS_MID_GREY))
     plot.append("".join(marks))
     parts.append(f'<g clip-path="url(#{clip_id})">{"".join(plot)}</g>')
+    legend_top = frame.bottom + _x_title_height(x_title, kind)
     legend, used = _legend(
         [
-            (_diamond(0, 0, 6, NHS_BLUE), "This organisation"),
-            (f'<circle r="3" fill="{NHS_MID_GREY}"/>', "Other organisations"),
-            (_triangle(0, 0, 5, NHS_DARK_GREY), "Outside the limits"),
-            (_line_symbol(NHS_DARK_BLUE), "Peers' value (target)"),
+            (_diamond(0, 0, 7, NHS_BLUE), "This organisation"),
+            (_circle(0, 0, 3, NHS_MID_GREY), "Other organisations"),
+            (_triangle(0, 0, 5.5, NHS_DARK_GREY), "Outside the limits (pointing the way they lie)"),
+            (_line_symbol(NHS_DARK_BLUE, width=2), "Centre line: similar organisations' value"),
             (_line_symbol(NHS_DARK_GREY, "6 4"), f"{figure.levels[0]} limits"),
             (_line_symbol(NHS_DARK_GREY), f"{figure.levels[1]} limits"),
         ],
-        frame.left,
-        frame.bottom + 58,
-        frame.right - frame.left,
+        8,
+        legend_top,
+        figure.width - 16,
+        kind,
     )
     parts.append(legend)
-    height = int(frame.bottom + 58 + used + 6)
     shown = len(peers)
     total = figure.peer_count or shown
     description = f"Funnel plot: {figure.title}. {total:,} organisations compared"
     description += f" ({shown:,} drawn)." if shown < total else "."
-    return _FunnelBase(figure, frame, "".join(parts), height, shown, description)
+    drawn = peers.assign(y=peers["y"].astype(float))
+    return _FunnelBase(figure, frame, "".join(parts), legend_top + used, shown, description, drawn)
 
 
-_FUNNELS: OrderedDict[Hashable, _FunnelBase] = OrderedDict()
-_FUNNELS_LOCK = threading.Lock()
+class _Drawn:
+    """A small thread-safe cache of drawn things (least recently used go first)."""
+
+    def __init__(self, entries: int):
+        self.entries = entries
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = make()
+        if value is None:
+            return None
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.entries:
+                self.items.popitem(last=False)
+        return value
+
+
 FUNNEL_CACHE_ENTRIES = 256
 """Funnels kept drawn (per run, indicator, period, peer group and audience): a few hundred KB each."""
+_FUNNELS = _Drawn(FUNNEL_CACHE_ENTRIES)
+_DISTRIBUTIONS = _Drawn(4 * FUNNEL_CACHE_ENTRIES)
 
 
 def cached_funnel(key: Hashable, build: Callable[[], FunnelFigure | None]) -> _FunnelBase | None:
     """The funnel drawn for ``key`` (``build`` gives its figure the first time; None: nothing to draw).
     Keys must name everything the figure depends on (a monitoring run never changes)."""
-    with _FUNNELS_LOCK:
-        if key in _FUNNELS:
-            _FUNNELS.move_to_end(key)
-            return _FUNNELS[key]
-    figure = build()
-    base = _funnel_base(figure) if figure is not None and len(figure.peers) else None
-    if base is None:
-        return None
-    with _FUNNELS_LOCK:
-        _FUNNELS[key] = base
-        while len(_FUNNELS) > FUNNEL_CACHE_ENTRIES:
-            _FUNNELS.popitem(last=False)
-    return base
+
+    def draw():
+        figure = build()
+        return _funnel_base(figure) if figure is not None and len(figure.peers) else None
+
+    return _FUNNELS.get(key, draw)
 
 
-def funnel_chart(base: _FunnelBase, highlight: tuple[float, float] | None, label: str = "") -> Chart:
+def cached_distribution(key: Hashable, build: Callable[[], tuple[float, ...] | None]):
+    """The similar organisations' values of one comparison (for a spine chart), kept per ``key`` as
+    funnels are (``build`` gives them the first time; None: there are none)."""
+    return _DISTRIBUTIONS.get(key, build)
+
+
+def funnel_chart(
+    base: _FunnelBase, highlight: tuple[float, float] | None, label: str = "", code: str = ""
+) -> Chart:
     """The drawn funnel with this organisation's point (``highlight``: its x, y; None when it has no
-    figure to show) marked and described."""
+    figure to show) marked and described, with the figures drawn as a table: this organisation
+    (``code``) first, then those outside the limits, then the rest by size."""
     frame, figure = base.frame, base.figure
     body, description = base.body, base.description
-    if highlight is not None and all(v is not None and math.isfinite(v) for v in highlight):
-        x, y = (float(frame.x(highlight[0])), float(frame.y(highlight[1])))
+    shown = highlight is not None and all(v is not None and math.isfinite(v) for v in highlight)
+    if shown:
+        x, y = (
+            float(frame.x(highlight[0])),
+            float(frame.y(_clip(np.array([highlight[1]]), figure.value_format)[0])),
+        )
         x = min(max(x, frame.left), frame.right)
         y = min(max(y, frame.top), frame.bottom)
-        body += _diamond(x, y, 7, NHS_BLUE)
+        body += f'<g class="carelens-this-organisation">{_diamond(x, y, 7, NHS_BLUE)}</g>'
         description += f" This organisation's value is {format_value(highlight[1], figure.value_format)}"
         description += f" ({label})." if label else "."
     else:
         description += " This organisation's figure is not shown."
-    return Chart(_svg(figure.width, base.height, body, description), description)
+    return Chart(_svg(figure.width, base.height, body, description), description, _funnel_data(base, code))
+
+
+FUNNEL_VERDICTS = {"higher": "above the limits", "lower": "below the limits", "within": "within the limits"}
+
+
+def _funnel_data(base: _FunnelBase, code: str) -> ChartData:
+    figure, drawn = base.figure, base.drawn
+    codes = drawn["code"] if "code" in drawn.columns else pd.Series([""] * len(drawn), index=drawn.index)
+    order = pd.DataFrame(
+        {
+            "code": codes.astype(str),
+            "x": drawn["x"].astype(float),
+            "y": drawn["y"].astype(float),
+            "direction": drawn["direction"].astype(str),
+        }
+    )
+    order["rank"] = np.where(order["code"] == code, 0, np.where(order["direction"] == "within", 2, 1))
+    order = order.sort_values(["rank", "x", "code"], kind="stable")
+    rows = tuple(
+        (
+            c + (" (this organisation)" if c == code and code else ""),
+            x,
+            y,
+            FUNNEL_VERDICTS.get(d, d),
+        )
+        for c, x, y, d in zip(order["code"], order["x"], order["y"], order["direction"], strict=True)
+    )
+    note = f"Centre line (similar organisations' value): {format_value(figure.target, figure.value_format)}."
+    if base.shown < (figure.peer_count or base.shown):
+        note += f" The {base.shown:,} organisations drawn of {figure.peer_count:,}."
+    return ChartData(
+        caption=f"Organisations in the funnel plot: {figure.title}",
+        columns=(
+            "Organisation code",
+            figure.x_title,
+            figure.y_title,
+            f"Against the {figure.levels[0]} limits",
+        ),
+        formats=("text", "number", figure.value_format, "text"),
+        rows=rows,
+        note=note,
+    )
 
 
 # --- control charts ----------------------------------------------------------------------------------
@@ -468,19 +812,21 @@ def spc_chart(
     value_format: str = "number",
     target: float | None = None,
     floor: float | None = None,
-    width: int = 640,
-    height: int = 320,
+    width: int = 400,
+    height: int = 260,
 ) -> Chart:
     """An XmR control chart of one series (``points``: arrays ``period``, ``value``, ``mean``, ``upper``,
     ``lower``, ``point_type`` as :func:`carelens.monitor.control_charts.series_chart` gives them):
-    values, mean, process limits (not below ``floor``), optional target, special causes. Optional
-    ``not_assessed`` (per point, the reason of a failed data-quality check) marks those months with a
-    cross on the axis (their values are not drawn); optional ``joins`` (period and label) draws each as
-    a labelled vertical line (a merger the series continues across)."""
+    values, mean, process limits (within what the format allows, and not below ``floor``), optional
+    target, special causes. Optional ``not_assessed`` (per point, the reason of a failed data-quality
+    check) marks those months with a cross on the axis (their values are not drawn); optional ``joins``
+    (period and label) draws each as a labelled vertical line (a merger the series continues across)."""
+    kind = _Type.for_width(width)
     dates = np.asarray(points["period"], dtype="datetime64[D]")
     values = np.asarray(points["value"], dtype=float)
-    mean, upper = np.asarray(points["mean"], dtype=float), np.asarray(points["upper"], dtype=float)
-    lower = np.asarray(points["lower"], dtype=float)
+    mean = np.asarray(points["mean"], dtype=float)
+    upper = _clip(np.asarray(points["upper"], dtype=float), value_format)
+    lower = _clip(np.asarray(points["lower"], dtype=float), value_format)
     if floor is not None:
         lower = np.maximum(lower, floor)
     kinds = [str(k) if k else "common_cause" for k in points["point_type"]]
@@ -489,65 +835,60 @@ def spc_chart(
     joins = list(points.get("joins", []))
     days = (dates - dates.min()).astype(float) if len(dates) else np.zeros(0)
     y_all = np.concatenate([values, mean, upper, lower, [] if target is None else [target]])
-    y_all = y_all[np.isfinite(y_all)]
-    y_ticks, y_step = nice_ticks(
-        float(y_all.min()) if len(y_all) else 0, float(y_all.max()) if len(y_all) else 1
-    )
-    title_lines = _wrap_title(title, width)
-    top = 20 + 17 * len(title_lines)
-    y_labels = max(len(format_value(v, value_format, y_step)) for v in y_ticks)
+    title_markup, top = _title(title, width, kind)
+    plot_height = max(height - 60, 140)
+    y_ticks, _y_step, y_labels = _value_ticks(y_all, value_format, plot_height, kind)
+    left, y_title_lines = _left_margin(y_title, y_labels, plot_height, kind)
+    labels = [_month_label(d) for d in dates]
+    right = width - max(12.0, text_width(labels[-1] if labels else "", kind.small) / 2 + 4)
     span = max(float(days.max()) if len(days) else 1.0, 1.0)
     plot = _Frame(
         width,
         height,
-        34 + 7 * y_labels,
+        left,
         top,
-        width - 30,
-        top + height - 130,
+        right,
+        top + plot_height,
         (0.0, span),
         (float(y_ticks[0]), float(y_ticks[-1])),
     )
-    parts = [_text(16, 20 + 17 * k, line, size=14, weight="bold") for k, line in enumerate(title_lines)]
-    for tick in y_ticks:
-        y = float(plot.y(tick))
-        parts.append(
-            f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{NHS_PALE_GREY}"/>'
-        )
-        parts.append(_text(plot.left - 6, y + 4, format_value(tick, value_format, y_step), anchor="end"))
-    parts.append(
-        f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{plot.bottom:.1f}" y2="{plot.bottom:.1f}" stroke="{NHS_DARK_GREY}"/>'
-    )
-    labels = [_month_label(d) for d in dates]
-    every = max(1, math.ceil(len(labels) * 64 / max(plot.right - plot.left, 1)))
     xs = plot.x(days)
-    for k, (x, label) in enumerate(zip(xs, labels, strict=True)):
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{plot.bottom:.1f}" y2="{plot.bottom + 4:.1f}" stroke="{NHS_DARK_GREY}"/>'
-        )
-        if k % every == 0:
-            parts.append(_text(x, plot.bottom + 17, label, anchor="middle"))
-    cy = (plot.top + plot.bottom) / 2
-    parts.append(
-        f'<text x="14" y="{cy:.1f}" transform="rotate(-90 14 {cy:.1f})" text-anchor="middle" font-size="12" '
-        f'font-weight="bold" fill="{NHS_BLACK}">{_esc(y_title)}</text>'
-    )
-    parts.append(_polyline(xs, plot.y(upper), NHS_DARK_GREY, 1.2, "6 4"))
-    parts.append(_polyline(xs, plot.y(lower), NHS_DARK_GREY, 1.2, "6 4"))
-    parts.append(_polyline(xs, plot.y(mean), NHS_BLACK, 1.2))
+    widest = max((text_width(s, kind.small) for s in labels), default=1) + kind.small
+    spacing = (plot.right - plot.left) / max(len(labels) - 1, 1)
+    every = max(1, math.ceil(widest / max(spacing, 1)))
+    last = len(labels) - 1
+    written = [s if (last - k) % every == 0 else "" for k, s in enumerate(labels)]  # the latest always
+    x_title = wrap_text("Month", plot.right - plot.left, kind.small, bold=True)
+    parts = [
+        title_markup,
+        _y_axis(plot, y_ticks, y_labels, y_title_lines, kind),
+        _x_axis(plot, xs, written, x_title, kind),
+    ]
+    parts.append(_polyline(xs, plot.y(upper), NHS_DARK_GREY, 1.5, "6 4"))
+    parts.append(_polyline(xs, plot.y(lower), NHS_DARK_GREY, 1.5, "6 4"))
+    parts.append(_polyline(xs, plot.y(mean), NHS_BLACK, 1.5))
     if target is not None:
         ty = float(plot.y(target))
         parts.append(
-            f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{NHS_DARK_BLUE}" stroke-width="1.5" stroke-dasharray="2 3"/>'
+            f'<line x1="{plot.left:.1f}" x2="{plot.right:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{NHS_DARK_BLUE}" stroke-width="2" stroke-dasharray="2 3"/>'
         )
     for join in joins:
         jx = float(plot.x((np.datetime64(join["period"], "D") - dates.min()).astype(float)))
+        right_half = jx > (plot.left + plot.right) / 2
+        room = (jx - plot.left if right_half else plot.right - jx) - 8
+        lines = wrap_text(join["label"], room, kind.small)
         parts.append(
             f'<g class="carelens-join"><line x1="{jx:.1f}" x2="{jx:.1f}" y1="{plot.top:.1f}" y2="{plot.bottom:.1f}" '
             f'stroke="{NHS_DARK_BLUE}" stroke-width="1.5" stroke-dasharray="4 3"/>'
-            + (
-                _text(jx - 4, plot.top + 12, join["label"], anchor="end", size=11)
-                if jx > (plot.left + plot.right) / 2
-                else _text(jx + 4, plot.top + 12, join["label"], size=11)
+            + "".join(
+                _text(
+                    jx - 4 if right_half else jx + 4,
+                    plot.top + kind.small + k * kind.line,
+                    line,
+                    anchor="end" if right_half else "start",
+                    size=kind.small,
+                )
+                for k, line in enumerate(lines)
             )
             + "</g>"
         )
@@ -561,29 +902,17 @@ def spc_chart(
             )
     ys = plot.y(values)
     parts.append(_polyline(xs, ys, NHS_MID_GREY, 1.5))
-    for x, y, kind in zip(xs, ys, kinds, strict=True):
-        if not math.isfinite(y):
-            continue
-        colour = POINT_COLOURS.get(kind, NHS_MID_GREY)
-        special = kind.startswith("special_cause")
-        radius, stroke = (5.5, f' stroke="{NHS_BLACK}" stroke-width="1"') if special else (3.5, "")
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}"{stroke}/>')
+    for x, y, point, value, centre in zip(xs, ys, kinds, values, mean, strict=True):
+        if math.isfinite(y):
+            parts.append(_spc_mark(x, y, point, bool(value >= centre) if math.isfinite(centre) else True))
     present = [k for k in POINT_LABELS if k in set(kinds)] or ["common_cause"]
-    items = [
-        (
-            f'<circle r="{5.5 if k.startswith("special") else 3.5}" fill="{POINT_COLOURS[k]}"'
-            + (f' stroke="{NHS_BLACK}"' if k.startswith("special") else "")
-            + "/>",
-            POINT_LABELS[k],
-        )
-        for k in present
-    ]
+    items = [(_spc_mark(0, 0, k, k != "special_cause_neutral_low"), POINT_LABELS[k]) for k in present]
     items += [
-        (_line_symbol(NHS_BLACK, width=1.2), "Mean"),
-        (_line_symbol(NHS_DARK_GREY, "6 4", 1.2), "Process limits"),
+        (_line_symbol(NHS_BLACK), "Centre line: mean"),
+        (_line_symbol(NHS_DARK_GREY, "6 4"), "Process limits"),
     ]
     if target is not None:
-        items.append((_line_symbol(NHS_DARK_BLUE, "2 3"), "Target"))
+        items.append((_line_symbol(NHS_DARK_BLUE, "2 3", 2), "Target"))
     if (not_assessed != "").any():
         cross = f'<path d="M-4,-4L4,4M-4,4L4,-4" stroke="{NHS_DARK_GREY}" stroke-width="1.5"/>'
         items.append((cross, "Not assessed: failed a data-quality check (not plotted)"))
@@ -591,7 +920,8 @@ def spc_chart(
         items.append(
             (_line_symbol(NHS_DARK_BLUE, "4 3"), "Merger: earlier figures are the merged organisations'")
         )
-    legend, used = _legend(items, plot.left, plot.bottom + 40, plot.right - plot.left)
+    legend_top = plot.bottom + _x_title_height(x_title, kind)
+    legend, used = _legend(items, 8, legend_top, width - 16, kind)
     parts.append(legend)
     description = _spc_description(dates, values, kinds, title, value_format)
     if (not_assessed != "").any():
@@ -599,7 +929,26 @@ def spc_chart(
             f" {int((not_assessed != '').sum())} months not assessed (failed a data-quality check)."
         )
     description += "".join(f" {join['label']}." for join in joins)
-    return Chart(_svg(width, int(plot.bottom + 40 + used + 6), "".join(parts), description), description)
+    data = ChartData(
+        caption=f"Figures in the control chart: {title}",
+        columns=("Month", y_title, "Mean", "Lower process limit", "Upper process limit", "Point"),
+        formats=("date", value_format, value_format, value_format, value_format, "text"),
+        rows=tuple(
+            (d, v, m, lo, up, "not assessed: " + reason if reason else POINT_LABELS.get(k, k))
+            for d, v, m, lo, up, k, reason in zip(
+                dates, values, mean, lower, upper, kinds, not_assessed, strict=True
+            )
+        ),
+    )
+    return Chart(_svg(width, legend_top + used, "".join(parts), description), description, data)
+
+
+def _spc_mark(x: float, y: float, point: str, above: bool) -> str:
+    """A control chart's point: a small grey dot for common cause; a special cause is an outlined
+    triangle pointing the way it lies from the mean, coloured by what it means."""
+    if not point.startswith("special_cause"):
+        return _circle(x, y, 3.5, NHS_MID_GREY)
+    return _triangle(x, y, 7, POINT_COLOURS.get(point, NHS_PURPLE), up=above, stroke=NHS_BLACK)
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -632,41 +981,443 @@ def _spc_description(dates: np.ndarray, values: np.ndarray, kinds: list[str], ti
     return (
         f"Control chart: {title}, {len(dates)} points from {_month_label(dates.min(), True)} to "
         f"{_month_label(dates.max(), True)}; {special} special-cause points; latest value "
-        f"{format_value(values[-1], style)} ({POINT_LABELS.get(kinds[-1], 'common cause')})."
+        f"{format_value(values[-1], style)} ({POINT_LABELS.get(kinds[-1], 'common cause').lower()})."
     )
 
 
-def whatif_svg(comparison: dict) -> str | None:
-    """The formula what-if chart (from :func:`carelens.services.funding.whatif`) as an accessible SVG,
-    described in words: the biggest gain and loss, and the change for the most and least deprived."""
-    import re
+# --- Making Data Count icons ---------------------------------------------------------------------------
 
-    svg = comparison.get("chart_svg")
-    if not svg:
-        return None
-    people = sorted(comparison["commissioners"], key=lambda c: c["change_pct"] or 0)
-    deciles = {d["decile"]: d["change_pct"] for d in comparison["deciles"]}
-    parts = [
-        f"Bar charts of the change in target moving from {comparison['name_a']} to {comparison['name_b']}."
+
+@dataclass(frozen=True)
+class Icon:
+    """A Making Data Count icon: its SVG (decorative: ``aria-hidden``) and the sentence that says the
+    same, shown beside it."""
+
+    markup: str
+    text: str
+
+
+VARIATION_TEXT = {
+    "common_cause": "Common cause variation: no significant change",
+    "special_cause_improvement": "Special cause variation: improvement",
+    "special_cause_concern": "Special cause variation: concern",
+    "special_cause_neutral_high": "Special cause variation: higher, neither better nor worse",
+    "special_cause_neutral_low": "Special cause variation: lower, neither better nor worse",
+}
+ASSURANCE_TEXT = {
+    "consistent_pass": "The process will consistently meet the target",
+    "consistent_fail": "The process will consistently fail the target",
+    "inconsistent": "The process may meet or fail the target: it is inside the process limits",
+}
+NO_ASSURANCE = "No assurance icon: no target is set for this indicator"
+
+
+def _icon(colour: str, letter: str, body: str) -> str:
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40" width="40" height="40" aria-hidden="true" '
+        f'focusable="false" class="carelens-icon" font-family="{FONT}">'
+        f'<circle cx="20" cy="20" r="17" fill="{NHS_WHITE}" stroke="{colour}" stroke-width="3"/>{body}'
+        + (_text(20, 15, letter, anchor="middle", size=11, weight="bold", fill=colour) if letter else "")
+        + "</svg>"
+    )
+
+
+def variation_icon(point_type: str, improvement: str = "neutral", high: bool | None = None) -> Icon:
+    """The variation icon of a series whose latest point is ``point_type`` (as the SPC kernel names it,
+    :data:`carelens.stats.spc.POINT_TYPES`): grey for common cause, blue improvement, orange concern,
+    purple a neutral special cause, with H or L for a high or low special cause. ``improvement`` is the
+    direction that is better (increase, decrease or neutral); ``high`` says which side of the mean a
+    special cause lies when the type does not."""
+    point_type = point_type or "common_cause"
+    colour = POINT_COLOURS.get(point_type, NHS_MID_GREY)
+    if point_type == "common_cause":
+        wave = f'<polyline points="9,24 14,20 19,26 24,19 29,24 32,21" fill="none" stroke="{colour}" stroke-width="2.5"/>'
+        return Icon(_icon(colour, "", wave), VARIATION_TEXT[point_type])
+    if point_type in ("special_cause_neutral_high", "special_cause_neutral_low"):
+        high = point_type.endswith("high")
+    elif high is None:
+        better_high = improvement == "increase"
+        high = better_high if point_type == "special_cause_improvement" else not better_high
+    last = 22 if high else 30
+    dots = "".join(_circle(x, y, 2.6, colour) for x, y in ((11, 26), (16, 26), (21, 26), (27, last)))
+    text = VARIATION_TEXT.get(point_type, point_type.replace("_", " "))
+    if point_type in ("special_cause_improvement", "special_cause_concern"):
+        text += f" ({'higher' if high else 'lower'} values)"
+    return Icon(_icon(colour, "H" if high else "L", dots), text)
+
+
+def assurance_icon(assurance: str) -> Icon:
+    """The assurance icon (:data:`carelens.stats.spc.ASSURANCE_TYPES`): blue P for a process that will
+    consistently meet its target, orange F for one that will consistently fail it, grey ? when it may do
+    either; with no target (``""``) no icon, only the sentence saying so."""
+    if not assurance:
+        return Icon("", NO_ASSURANCE)
+    colour, letter = {
+        "consistent_pass": (NHS_BLUE, "P"),
+        "consistent_fail": (NHS_ORANGE, "F"),
+        "inconsistent": (NHS_DARK_GREY, "?"),
+    }[assurance]
+    line = f'<line x1="9" x2="31" y1="27" y2="27" stroke="{colour}" stroke-width="2.5"/>'
+    big = _text(20, 24, letter, anchor="middle", size=16, weight="bold", fill=colour)
+    return Icon(_icon(colour, "", big + line), ASSURANCE_TEXT[assurance])
+
+
+# --- spine charts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpineRow:
+    """One indicator on a spine chart: this organisation's value and stored verdict, the centre (the
+    similar organisations' value the comparison used) and the spread of the similar organisations'
+    values (worst, 25th percentile, median, 75th, best; worst and best by the indicator's polarity)."""
+
+    title: str
+    period: str
+    value: float | None
+    verdict: str
+    centre: float
+    worst: float
+    q25: float
+    median: float
+    q75: float
+    best: float
+    value_format: str = "number"
+    polarity: str = "neutral"
+    peers: int = 0
+
+
+SPINE_MARKS = {
+    "better": ("Better than expected", NHS_BLUE, "circle"),
+    "higher": ("Higher than expected (neither better nor worse)", NHS_PURPLE, "up"),
+    "lower": ("Lower than expected (neither better nor worse)", NHS_PURPLE, "down"),
+    "worse": ("Worse than expected", NHS_ORANGE, "diamond"),
+    "as expected": ("Similar: within the range expected", NHS_WHITE, "circle"),
+}
+"""How a spine chart marks each stored verdict: its legend text, colour and shape."""
+NOT_JUDGED = ("Not compared", NHS_WHITE, "square")
+
+
+def spine_quantiles(values: Sequence[float], polarity: str) -> tuple[float, float, float, float, float]:
+    """Worst, 25th percentile, median, 75th percentile and best of the similar organisations' values
+    (NumPy's linear percentiles). Lower is better for ``lower_is_better``; otherwise the lowest value
+    comes first (for a neutral indicator "worst" and "best" are the lowest and highest)."""
+    ordered = np.sort(np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float))
+    if not len(ordered):
+        raise ValueError("no values to summarise")
+    low, q25, median, q75, high = np.percentile(ordered, [0, 25, 50, 75, 100])
+    if polarity == "lower_is_better":
+        return float(high), float(q75), float(median), float(q25), float(low)
+    return float(low), float(q25), float(median), float(q75), float(high)
+
+
+def spine_chart(rows: Sequence[SpineRow], *, title: str, width: int = 400) -> Chart:
+    """A Fingertips-style spine chart: per indicator a bar from the worst to the best of the similar
+    organisations (darker between the 25th and 75th percentiles), the centre line at their value, and
+    this organisation's mark coloured and shaped by its stored verdict. Each bar is scaled about its
+    centre so the further of worst and best reaches the end; worst is always on the left."""
+    kind = _Type.for_width(width)
+    title_markup, y = _title(title, width, kind)
+    parts = [title_markup]
+    left, right = 12.0, width - 12.0
+    half_width = (right - left) / 2
+    middle = left + half_width
+    header = y + kind.small * 0.4
+    parts.append(_text(left, header, "Worst", size=kind.small, fill=NHS_DARK_GREY))
+    parts.append(
+        _text(
+            middle,
+            header,
+            "Similar organisations' value",
+            anchor="middle",
+            size=kind.small,
+            fill=NHS_DARK_GREY,
+        )
+    )
+    parts.append(_text(right, header, "Best", anchor="end", size=kind.small, fill=NHS_DARK_GREY))
+    y = header + kind.line * 0.6
+    data_rows = []
+    for row in rows:
+        sign = -1.0 if row.polarity == "lower_is_better" else 1.0
+        spread = [
+            abs(v - row.centre)
+            for v in (row.worst, row.best, row.value)
+            if v is not None and math.isfinite(v)
+        ]
+        scale = half_width / (max(spread) or 1.0)
+
+        def at(v: float) -> float:
+            return middle + sign * (v - row.centre) * scale  # noqa: B023 (used inside the loop only)
+
+        value_text = (
+            format_value(row.value, row.value_format, 0.001 if row.value_format == "percent" else None)
+            if row.value is not None
+            else "not shown"
+        )
+        lines = wrap_text(f"{row.title}: {value_text} ({row.period})", width - 16, kind.small)
+        for line in lines:
+            y += kind.line
+            parts.append(_text(left, y, line, size=kind.small))
+        bar_top, bar_height = y + 8, kind.small * 1.1
+        centre_y = bar_top + bar_height / 2
+        x_worst, x_best = sorted((at(row.worst), at(row.best)))
+        x_q25, x_q75 = sorted((at(row.q25), at(row.q75)))
+        parts.append(
+            f'<g class="carelens-spine"><rect x="{x_worst:.1f}" y="{bar_top:.1f}" width="{x_best - x_worst:.1f}" '
+            f'height="{bar_height:.1f}" fill="{NHS_PALE_GREY}" stroke="{NHS_DARK_GREY}" stroke-width="1"/>'
+            f'<rect x="{x_q25:.1f}" y="{bar_top:.1f}" width="{x_q75 - x_q25:.1f}" height="{bar_height:.1f}" '
+            f'fill="{NHS_MID_GREY}"/>'
+            f'<line x1="{middle:.1f}" x2="{middle:.1f}" y1="{bar_top - 4:.1f}" y2="{bar_top + bar_height + 4:.1f}" '
+            f'stroke="{NHS_DARK_BLUE}" stroke-width="2.5"/></g>'
+        )
+        if row.value is not None and math.isfinite(row.value):
+            parts.append(
+                f'<g class="carelens-spine-mark" data-verdict="{_esc(row.verdict)}">'
+                f"{_spine_mark(at(row.value), centre_y, row.verdict)}</g>"
+            )
+        y = bar_top + bar_height + 6
+        label = SPINE_MARKS.get(row.verdict, NOT_JUDGED)[0]
+        data_rows.append(
+            (
+                row.title,
+                row.period,
+                row.value,
+                label,
+                row.centre,
+                row.worst,
+                row.q25,
+                row.median,
+                row.q75,
+                row.best,
+                row.peers,
+            )
+        )
+    shown = [v for v in SPINE_MARKS if any(r.verdict == v for r in rows)]
+    items = [(_spine_mark(0, 0, v), SPINE_MARKS[v][0]) for v in shown]
+    if any(r.verdict not in SPINE_MARKS for r in rows):
+        items.append((_spine_mark(0, 0, ""), NOT_JUDGED[0]))
+    items += [
+        (
+            f'<rect x="-9" y="-6" width="18" height="12" fill="{NHS_PALE_GREY}" stroke="{NHS_DARK_GREY}"/>',
+            "Worst to best",
+        ),
+        (f'<rect x="-9" y="-6" width="18" height="12" fill="{NHS_MID_GREY}"/>', "25th to 75th percentile"),
+        (
+            f'<line x1="0" x2="0" y1="-8" y2="8" stroke="{NHS_DARK_BLUE}" stroke-width="2.5"/>',
+            "Similar organisations' value",
+        ),
     ]
-    if people:
-        lose, gain = people[0], people[-1]
-        parts.append(
-            f"Biggest loss {lose['commissioner_name']} {lose['change_pct']:+.2f}%, "
-            f"biggest gain {gain['commissioner_name']} {gain['change_pct']:+.2f}%."
+    legend, used = _legend(items, 8, y + kind.small, width - 16, kind)
+    parts.append(legend)
+    counts = {v: sum(r.verdict == v for r in rows) for v in SPINE_MARKS}
+    said = ", ".join(
+        f"{n} {SPINE_MARKS[v][0].split(':')[0].split(' (')[0].lower()}" for v, n in counts.items() if n
+    )
+    description = f"Spine chart: {title}. {len(rows)} indicators" + (f": {said}." if said else ".")
+    data = ChartData(
+        caption=f"Figures in the spine chart: {title}",
+        columns=(
+            "Indicator",
+            "Period",
+            "This organisation",
+            "Compared with similar organisations",
+            "Similar organisations' value",
+            "Worst",
+            "25th percentile",
+            "Median",
+            "75th percentile",
+            "Best",
+            "Organisations compared",
+            "Unit",
+        ),
+        formats=("text",) * 12,
+        rows=tuple((*d, UNITS.get(r.value_format, "")) for r, d in zip(rows, data_rows, strict=True)),
+        row_formats=tuple(
+            ("text", "text", r.value_format, "text", *(r.value_format,) * 6, "number", "text") for r in rows
+        ),
+    )
+    return Chart(_svg(width, y + kind.small + used, "".join(parts), description), description, data)
+
+
+UNITS = {
+    "percent": "proportion (0 to 1; shown as a percentage)",
+    "ratio": "ratio",
+    "number": "number",
+}
+"""What a raw figure in a CSV is, by how the page writes it."""
+
+
+def _spine_mark(x: float, y: float, verdict: str) -> str:
+    _, colour, shape = SPINE_MARKS.get(verdict, NOT_JUDGED)
+    if shape == "diamond":
+        return _diamond(x, y, 8, colour)
+    if shape in ("up", "down"):
+        return _triangle(x, y, 8, colour, up=shape == "up", stroke=NHS_BLACK)
+    if shape == "square":
+        return f'<rect x="{x - 5.5:.1f}" y="{y - 5.5:.1f}" width="11" height="11" fill="{colour}" stroke="{NHS_BLACK}" stroke-width="1.5"/>'
+    return _circle(x, y, 6.5, colour, stroke=NHS_BLACK)
+
+
+# --- bar charts ----------------------------------------------------------------------------------------
+
+
+def bar_chart(
+    rows: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    value_title: str,
+    label_title: str,
+    value_format: str = "number",
+    unit: str = "",
+    step: float | None = None,
+    width: int = 400,
+) -> Chart:
+    """Horizontal bars from zero (``rows``: label, value), each label written above its bar so long
+    names never crowd the axis; gains and losses differ by the side of zero they lie and by their
+    written value, not colour (all bars are NHS blue: no bar means concern). ``unit`` follows each
+    written value (e.g. "%"), written to the decimals of ``step`` (e.g. 0.01)."""
+    kind = _Type.for_width(width)
+    title_markup, y = _title(title, width, kind)
+    values = np.array([v for _, v in rows], dtype=float)
+    finite = values[np.isfinite(values)]
+    low, high = (
+        min(0.0, float(finite.min()) if len(finite) else 0.0),
+        max(0.0, float(finite.max()) if len(finite) else 1.0),
+    )
+    written = [f"{format_value(v, value_format, step)}{unit}" if math.isfinite(v) else "–" for v in values]
+    room = max((text_width(s, kind.small) for s in written), default=0) + 6
+    left, right = 8 + (room if low < 0 else 0), width - 8 - (room if high > 0 else 0)
+    ticks, _step, labels = axis_ticks(low, high, right - left, value_format, kind.small, most=5)
+    frame = _Frame(width, 0, left, y, right, 0, (float(ticks[0]), float(ticks[-1])), (0.0, 1.0))
+    zero = float(frame.x(0.0))
+    parts = [title_markup]
+    bar_height = kind.small * 1.2
+    y += kind.small * 0.5
+    for (label, value), text in zip(rows, written, strict=True):
+        for line in wrap_text(label, width - 16, kind.small):
+            y += kind.line
+            parts.append(_text(8, y, line, size=kind.small))
+        top = y + 6
+        if math.isfinite(value):
+            end = float(frame.x(value))
+            x0, x1 = sorted((zero, end))
+            parts.append(
+                f'<rect class="carelens-bar" x="{x0:.1f}" y="{top:.1f}" width="{max(x1 - x0, 1):.1f}" height="{bar_height:.1f}" fill="{NHS_BLUE}"/>'
+            )
+            anchor, tx = ("start", x1 + 4) if value >= 0 else ("end", x0 - 4)
+            parts.append(_text(tx, top + bar_height * 0.8, text, anchor=anchor, size=kind.small))
+        y = top + bar_height + 4
+    parts.append(
+        f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{frame.top:.1f}" y2="{y:.1f}" stroke="{NHS_BLACK}" stroke-width="1.5"/>'
+    )
+    axis_frame = _Frame(width, 0, left, frame.top, right, y, frame.x_domain, (0.0, 1.0))
+    x_title = wrap_text(value_title, right - left, kind.small, bold=True)
+    parts.append(_x_axis(axis_frame, axis_frame.x(ticks), labels, x_title, kind))
+    height = y + _x_title_height(x_title, kind)
+    ordered = sorted((v, label) for label, v in rows if math.isfinite(v))
+    description = f"Bar chart: {title}."
+    if ordered:
+        description += (
+            f" Lowest {ordered[0][1]} {format_value(ordered[0][0], value_format)}{unit}, highest"
+            f" {ordered[-1][1]} {format_value(ordered[-1][0], value_format)}{unit}."
         )
+    data = ChartData(
+        caption=f"Figures in the bar chart: {title}",
+        columns=(label_title, value_title),
+        formats=("text", value_format),
+        rows=tuple((label, value) for label, value in rows),
+    )
+    return Chart(_svg(width, height, "".join(parts), description), description, data)
+
+
+def whatif_charts(comparison: dict, width: int = 400) -> list[Chart]:
+    """The formula what-if (from :func:`carelens.services.funding.whatif`) as two bar charts: the change
+    in target by deprivation decile of practices and by region, in per cent."""
+    change = f"Change in target (%), {comparison['name_a']} to {comparison['name_b']}"
+    deciles = [
+        (_decile_name(d["decile"], len(comparison["deciles"])), d["change_pct"])
+        for d in comparison["deciles"]
+    ]
+    regions = sorted(
+        ((r["region_name"] or "Unknown region", r["change_pct"]) for r in comparison["regions"]),
+        key=lambda r: r[1],
+    )
+    charts = []
     if deciles:
-        first, last = min(deciles), max(deciles)
-        parts.append(
-            f"Most deprived decile {deciles[first]:+.2f}%, least deprived decile {deciles[last]:+.2f}%."
+        charts.append(
+            bar_chart(
+                deciles,
+                title="Change in target by deprivation decile of practices",
+                value_title=change,
+                label_title="Deprivation decile",
+                unit="%",
+                step=0.01,
+                width=width,
+            )
         )
-    description = " ".join(parts)
-    svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
-    match = re.search(r"<svg\b([^>]*)>", svg)
-    if match is None:
-        raise ValueError("not an SVG document")
-    attrs = re.sub(r'\s(?:width|height|class)="[^"]*"', "", match.group(1))
-    label = _esc(description)
-    root = f'<svg{attrs} role="img" aria-label="{label}" focusable="false" class="carelens-chart">'
-    rest = re.sub(r'\s(?:role|aria-roledescription|aria-label)="[^"]*"', "", svg[match.end() :])
-    return svg[: match.start()] + root + rest
+    if regions:
+        charts.append(
+            bar_chart(
+                regions,
+                title="Change in target by region (biggest loss first)",
+                value_title=change,
+                label_title="Region",
+                unit="%",
+                step=0.01,
+                width=width,
+            )
+        )
+    return charts
+
+
+def _decile_name(decile: int, count: int) -> str:
+    if decile == 1:
+        return "Decile 1 (most deprived)"
+    if decile == count:
+        return f"Decile {decile} (least deprived)"
+    return f"Decile {decile}"
+
+
+def date_in_words(day: dt.date | str | None) -> str:
+    """18 December 2019 (a date as the public reads it); "–" when there is none."""
+    if not day:
+        return "–"
+    day = dt.date.fromisoformat(str(day)[:10])
+    return f"{day.day} {_LONG_MONTHS[day.month - 1]} {day.year}"
+
+
+@dataclass
+class RatingPanel:
+    """A CQC-style picture of an organisation's current ratings: overall, the five key questions in
+    order, and the service × key question grid (``grid``: per service, its rating of each question)."""
+
+    overall: dict[str, Any] | None
+    questions: list[tuple[str, dict[str, Any] | None]]
+    grid: list[tuple[str, list[dict[str, Any] | None]]] = field(default_factory=list)
+    last_inspected: str = "–"
+    report_href: str | None = None
+
+
+def rating_panel(
+    overall: Sequence[dict[str, Any]],
+    services: Sequence[dict[str, Any]],
+    report_href: str | None = None,
+) -> RatingPanel | None:
+    """The rating panel of an organisation from its current ratings: ``overall`` (rows with
+    ``key_question`` and ``rating``: the location's overall ratings, or a provider's aggregated ones)
+    and ``services`` (rows with ``service`` too). Key questions in the order inspectors ask them; the
+    date last inspected is the latest report date. None when there is no rating."""
+    if not overall and not services:
+        return None
+    by_question = {r["key_question"]: r for r in overall}
+    grid: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in services:
+        grid.setdefault(r["service"], {})[r["key_question"]] = r
+    dates = [str(r.get("report_date") or r.get("effective_date") or "")[:10] for r in [*overall, *services]]
+    dates = [d for d in dates if d]
+    return RatingPanel(
+        overall=by_question.get("Overall"),
+        questions=[(q, by_question.get(q)) for q in KEY_QUESTIONS],
+        grid=[(name, [row.get(q) for q in ("Overall", *KEY_QUESTIONS)]) for name, row in grid.items()],
+        last_inspected=date_in_words(max(dates)) if dates else "–",
+        report_href=report_href,
+    )

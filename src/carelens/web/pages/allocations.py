@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
 from carelens.services import NotFound, funding
-from carelens.web.charts import whatif_svg
+from carelens.web.charts import whatif_charts
 from carelens.web.layout import download_links, pager_links, render_page, store
 from carelens.web.pages import NavLink
 from carelens.web.settings import web_settings
@@ -47,7 +47,7 @@ def allocation_explorer(
     names = [s["name"] for s in scenarios]
     a = a if a in names else (names[0] if names else None)
     b = b if b in names else next((n for n in names if n != a), a)
-    comparison = funding.whatif(engine, actor, a, b, chart=True) if a and b and a != b else None
+    comparison = funding.whatif(engine, actor, a, b) if a and b and a != b else None
     return render_page(
         request,
         actor,
@@ -58,7 +58,7 @@ def allocation_explorer(
         a=a,
         b=b,
         comparison=comparison,
-        chart_svg=whatif_svg(comparison) if comparison else None,
+        charts=whatif_charts(comparison, web_settings().chart_width) if comparison else [],
         downloads=download_links("/allocations"),
         **pager_links("/allocations", {"a": a or "", "b": b or ""}, table),
     )

@@ -35,7 +35,20 @@ from carelens.services import ratings as rating_service
 from carelens.services import series as series_service
 from carelens.services._db import Db
 from carelens.services.monitoring import intelligence_profile
-from carelens.web.charts import FunnelFigure, cached_funnel, funnel_chart, spc_chart
+from carelens.web.charts import (
+    FunnelFigure,
+    Icon,
+    SpineRow,
+    assurance_icon,
+    cached_distribution,
+    cached_funnel,
+    funnel_chart,
+    rating_panel,
+    spc_chart,
+    spine_chart,
+    spine_quantiles,
+    variation_icon,
+)
 from carelens.web.common import KIND_NAMES, VALUE_FORMATS, inspection_row, month, suppression_note
 from carelens.web.layout import render_page, store
 from carelens.web.pages import OWN_ORGANISATION_LINKS, NavLink
@@ -76,7 +89,7 @@ def organisation_indicator(request: Request, actor: ActorDep, code: str, indicat
     if item is None:
         raise NotFound(f"no figures of {indicator_id} for {code}")
     audience = judgement_service.funnel_audience(db, actor)
-    panel = indicator_panel(db, actor, organisation, item, audience, settings, charts=True)
+    panel = indicator_panel(db, actor, organisation, item, audience, settings, charts=("funnel", "spc"))
     return render_page(
         request,
         actor,
@@ -105,6 +118,44 @@ def organisation_report_pdf(request: Request, actor: ActorDep, code: str):
     return Response(report_pdf(view), media_type="application/pdf", headers=headers)
 
 
+@router.get("/organisations/{code}/charts/spine.csv")
+def spine_csv(request: Request, actor: ActorDep, code: str):
+    """The figures of the organisation's spine chart, as CSV (the profile's panels, without drawing
+    their charts)."""
+    db, settings = store(request), web_settings()
+    profile = organisation_service.organisation_profile(db, actor, code)
+    organisation, audience = profile["organisation"], judgement_service.funnel_audience(db, actor)
+    panels = [
+        indicator_panel(db, actor, organisation, row, audience, settings, charts=())
+        for row in profile["indicators"]
+    ]
+    return _csv(_spine(db, actor, organisation, panels, audience, settings), organisation["code"], "spine")
+
+
+@router.get("/organisations/{code}/charts/{indicator_id}/{chart}.csv")
+def chart_csv(request: Request, actor: ActorDep, code: str, indicator_id: str, chart: str):
+    """The figures of one indicator's funnel plot (``funnel``) or control chart (``spc``), as CSV: what
+    the page's table shows, every row, numbers unrounded (that indicator's panel of the profile only)."""
+    db, settings = store(request), web_settings()
+    profile = organisation_service.organisation_profile(db, actor, code)
+    organisation = profile["organisation"]
+    item = next((row for row in profile["indicators"] if row["indicator_id"] == indicator_id), None)
+    found = None
+    if item is not None and chart in ("funnel", "spc"):
+        audience = judgement_service.funnel_audience(db, actor)
+        panel = indicator_panel(db, actor, organisation, item, audience, settings, charts=(chart,))
+        found = panel.charts.get(chart)
+    return _csv(found, organisation["code"], f"{indicator_id}-{chart}")
+
+
+def _csv(chart, code: str, name: str) -> Response:
+    if chart is None or chart.data is None:
+        raise NotFound(f"no chart {name} for {code}")
+    plain = "".join(c for c in f"{code}-{name}" if c.isascii() and (c.isalnum() or c in "-_"))[:100]
+    headers = {"Content-Disposition": f'attachment; filename="carelens-{plain}.csv"'}
+    return Response(chart.data.csv(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
 def _pdf_disposition(code: str) -> str:
     """``inline`` with a file name made of the code's letters, digits, '-' and '_' only (an organisation
     code may hold any character: CR/LF or quotes must not reach a header), and the code in full,
@@ -114,11 +165,15 @@ def _pdf_disposition(code: str) -> str:
 
 
 AXIS_TITLES = {
-    "proportion": ("People or attendances (denominator)", "Proportion"),
-    "indirectly_standardised_ratio": ("Expected count", "Observed / expected"),
-    "rate": ("Population or exposure (denominator)", "Rate"),
+    "proportion": ("Size: people or attendances counted (denominator)", "Percentage (%)"),
+    "indirectly_standardised_ratio": (
+        "Size: expected number (count)",
+        "Observed ÷ expected (ratio)",
+    ),
+    "rate": ("Size: people or attendances counted (denominator)", "Rate (per person or attendance)"),
 }
-"""Funnel axis titles (x, y) by value type."""
+"""Funnel axis titles (x, y) by value type, with their units; the control chart's y axis is the same."""
+DEFAULT_AXIS_TITLES = ("Size (count)", "Value (as published)")
 
 
 LINK_NAMES = {
@@ -185,7 +240,11 @@ class IndicatorPanel:
     spc_svg: str | None = None
     spc_note: str | None = None
     charts: dict[str, Any] = field(default_factory=dict)
-    """The :class:`carelens.web.charts.Chart` objects (``funnel``, ``spc``) for the PDF report."""
+    """The :class:`carelens.web.charts.Chart` objects (``funnel``, ``spc``): the page's tables of their
+    figures, their CSV and the PDF report's pictures."""
+    variation: Icon | None = None
+    """The control chart's Making Data Count variation icon (and its sentence)."""
+    assurance: Icon | None = None
 
     @property
     def verdict(self) -> str:
@@ -206,8 +265,14 @@ def profile_view(
     past = [r for r in history if not r["current"]][: settings.rating_history_rows]
     audience = judgement_service.funnel_audience(db, actor)
     panels = [
-        indicator_panel(db, actor, organisation, row, audience, settings, charts=all_charts or None)
+        indicator_panel(
+            db, actor, organisation, row, audience, settings, charts=("funnel", "spc") if all_charts else None
+        )
         for row in profile["indicators"]
+    ]
+    overall_panel = overall or [
+        {"key_question": r["key_question"], "rating": r["rating"], "report_date": r["effective_date"]}
+        for r in profile["provider_ratings"] or []
     ]
     links = [
         {**link, "label": LINK_NAMES.get((link["kind"], link["direction"]), link["kind"].replace("_", " "))}
@@ -225,6 +290,8 @@ def profile_view(
         "links": links,
         "successions": profile["successions"],
         "panels": panels,
+        "rating_panel": rating_panel(overall_panel, services, _report_href(organisation, current)),
+        "spine": _spine(db, actor, organisation, panels, audience, settings),
         "monitoring_run": profile["monitoring_run"],
         "any_suppressed": any(p.suppressed for p in panels),
         "suppression_note": suppression_note(),
@@ -245,11 +312,11 @@ def indicator_panel(
     item: dict[str, Any],
     audience: str,
     settings: WebSettings,
-    charts: bool | None = None,
+    charts: tuple[str, ...] | None = None,
 ) -> IndicatorPanel:
     """One indicator of a profile (an item of the organisation profile service): its judged figure and
-    stored verdict, and (``charts``; None: when it is a headline indicator) the run's funnel with this
-    organisation marked, and its control chart."""
+    stored verdict, and the charts named in ``charts`` (None: both when it is a headline indicator) of the
+    run's funnel with this organisation marked and its control chart."""
     definition = _definition(db, actor, item["indicator_id"])
     value_type = definition.get("value_type", "")
     polarity = definition.get("polarity") or "neutral"
@@ -272,10 +339,12 @@ def indicator_panel(
         headline=polarity != "neutral",
     )
     panel.comparison_text = COMPARISON_TEXT.get(panel.verdict)
-    if not (panel.headline if charts is None else charts):
-        return panel
-    _add_funnel(db, actor, organisation, item, value_type, panel, audience, settings)
-    _add_spc(db, actor, organisation, definition, panel, settings)
+    if charts is None:
+        charts = ("funnel", "spc") if panel.headline else ()
+    if "funnel" in charts:
+        _add_funnel(db, actor, organisation, item, value_type, panel, audience, settings)
+    if "spc" in charts:
+        _add_spc(db, actor, organisation, definition, panel, settings)
     return panel
 
 
@@ -302,7 +371,7 @@ def _add_funnel(
         panel.funnel_note = f"Not compared with similar organisations: {c.get('reason') or 'no judgement'}."
         return
     run_id, period, group = c["run_id"], c["period"], c["peer_group"]
-    x_title, y_title = AXIS_TITLES.get(value_type, ("Denominator", "Value"))
+    x_title, y_title = AXIS_TITLES.get(value_type, DEFAULT_AXIS_TITLES)
     levels = (_level_text(c["level"]), _level_text(c["elevated_level"]))
 
     def figure() -> FunnelFigure | None:
@@ -314,9 +383,11 @@ def _add_funnel(
             return None
         frame = pd.DataFrame(rows)
         size = frame["expected"] if value_type == "indirectly_standardised_ratio" else frame["denominator"]
-        frame = frame.assign(x=pd.to_numeric(size, errors="coerce"), y=pd.to_numeric(frame["value"]))
+        frame = frame.assign(
+            x=pd.to_numeric(size, errors="coerce"), y=pd.to_numeric(frame["value"]), code=frame["org_code"]
+        )
         return FunnelFigure(
-            peers=frame[["x", "y", "direction"]],
+            peers=frame[["x", "y", "direction", "code"]],
             limits=frame[["x", "lower", "upper", "elevated_lower", "elevated_upper"]],
             target=float(frame["target"].iloc[0]),
             title=f"{panel.title}, {month(period)}",
@@ -337,7 +408,7 @@ def _add_funnel(
     shown = panel.verdict not in ("suppressed",) and panel.value is not None
     size = item.get("expected") if value_type == "indirectly_standardised_ratio" else item.get("denominator")
     highlight = (size, panel.value) if shown and size is not None else None
-    chart = funnel_chart(base, highlight, panel.comparison_text or "")
+    chart = funnel_chart(base, highlight, panel.comparison_text or "", organisation["code"])
     panel.charts["funnel"] = chart
     panel.funnel_svg = chart.svg()
     hidden = int(c.get("peers") or 0) - base.shown
@@ -365,7 +436,7 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     chart = spc_chart(
         points,
         title=f"{panel.title}: {organisation['name'] or organisation['code']} over time",
-        y_title=AXIS_TITLES.get(definition.get("value_type", ""), ("", "Value"))[1],
+        y_title=AXIS_TITLES.get(definition.get("value_type", ""), DEFAULT_AXIS_TITLES)[1],
         value_format=panel.value_format,
         floor=0.0,
         width=settings.chart_width,
@@ -375,6 +446,13 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
     panel.spc_svg = chart.svg()
     excluded = int((points["not_assessed"] != "").sum())
     last = str(points["variation_icon"][0])
+    values, means = points["value"], points["mean"]
+    latest = [k for k in range(len(values)) if values[k] == values[k]][-1:]  # the last point with a value
+    high = bool(values[latest[0]] >= means[latest[0]]) if latest else None
+    panel.variation = variation_icon(
+        last, series_service.IMPROVEMENT.get(definition.get("polarity"), "neutral"), high
+    )
+    panel.assurance = assurance_icon("")  # no indicator has a target yet: the sentence says so
     short = bool(points["short_series"][-1])
     panel.spc_note = (
         f"XmR control chart of this organisation's own {len(points['value'])} periods (NHS 'Making Data Count'; "
@@ -388,6 +466,70 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
             else ""
         )
         + "".join(f" The series continues across a merger: {j['label']} (marked)." for j in points["joins"])
+    )
+
+
+def _report_href(organisation: dict[str, Any], ratings: list[dict[str, Any]]) -> str | None:
+    """The regulator's page of the organisation's inspection reports, when a current rating came with
+    a published report (the ratings files give its id)."""
+    if not any(r.get("report_link_id") for r in ratings):
+        return None
+    level = "provider" if organisation["kind"] in ("nhs_trust", "independent_provider") else "location"
+    return f"https://www.cqc.org.uk/{level}/{quote(organisation['code'], safe='')}/reports"
+
+
+def _spine(
+    db: Db,
+    actor: Actor,
+    organisation: dict[str, Any],
+    panels: list[IndicatorPanel],
+    audience: str,
+    settings: WebSettings,
+):
+    """The spine chart of the organisation's compared indicators: per indicator the stored comparison
+    (its verdict and the similar organisations' value it was judged against) and the spread of the
+    similar organisations' stored values; None when no indicator was compared."""
+    rows = []
+    for panel in panels:
+        c = panel.comparison
+        if c.get("run_id") is None or c.get("peer_group") is None or c.get("target") is None:
+            continue
+        key = (str(getattr(db, "url", "")), c["run_id"], panel.id, c["period"], c["peer_group"], audience)
+
+        def values(c=c, panel=panel):
+            found = judgement_service.funnel_points(
+                db, actor, c["run_id"], panel.id, c["period"], c["peer_group"]
+            )
+            return tuple(float(r["value"]) for r in found if r["value"] is not None) or None
+
+        peers = cached_distribution(key, values)
+        if not peers:
+            continue
+        polarity = panel.polarity.replace(" ", "_")
+        worst, q25, median, q75, best = spine_quantiles(peers, polarity)
+        shown = panel.value is not None and not panel.suppressed
+        rows.append(
+            SpineRow(
+                title=panel.title,
+                period=month(c["period"]),
+                value=float(panel.value) if shown else None,
+                verdict=panel.verdict,
+                centre=float(c["target"]),
+                worst=worst,
+                q25=q25,
+                median=median,
+                q75=q75,
+                best=best,
+                value_format=panel.value_format,
+                polarity=polarity,
+                peers=len(peers),
+            )
+        )
+    if not rows:
+        return None
+    name = organisation["name"] or organisation["code"]
+    return spine_chart(
+        rows, title=f"{name} compared with similar organisations", width=web_settings().chart_width
     )
 
 
