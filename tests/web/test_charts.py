@@ -170,8 +170,8 @@ def test_chart_marks_have_three_to_one_contrast(client):
 
 
 def test_spine_chart_colours_each_indicator_by_its_stored_verdict(client):
-    """The spine chart reads the verdict the monitoring run stored for each indicator (the one its panel
-    shows); it judges nothing again. Its bars' spread runs worst, 25th, median, 75th, best."""
+    """The spine chart reads the verdict the monitoring run stored for each indicator (the one its panel,
+    or its row of the table of figures compared but not scored, shows); it judges nothing again. Its bars' spread runs worst, 25th, median, 75th, best."""
     text = client.get(f"/organisations/{TRUST}").text
     spine = next(svg for svg in _charts(text) if "Spine chart:" in svg[:400])
     panels = re.findall(
@@ -179,7 +179,14 @@ def test_spine_chart_colours_each_indicator_by_its_stored_verdict(client):
         text,
         re.S,
     )
+    in_table = re.findall(
+        r'<a href="/organisations/[^/]+/indicators/[^"]+">([^<]*)</a>.*?'
+        r'class="carelens-verdict" data-indicator="[^"]*" data-verdict="([^"]*)"',
+        text,
+        re.S,
+    )
     verdict_of = {html.unescape(title): verdict for verdict, title in panels}
+    verdict_of |= {html.unescape(title): verdict for title, verdict in in_table}
     rows = _csv(client, f"/organisations/{TRUST}/charts/spine.csv")
     assert len(rows) == spine.count('class="carelens-spine"') > 10
     marked = re.findall(r'class="carelens-spine-mark" data-verdict="([^"]*)"', spine)
