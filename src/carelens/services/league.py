@@ -4,7 +4,9 @@ verdict the monitoring run stored for it (:mod:`carelens.services.judgements`).
 A table reads one run (the default run: the latest complete one, or a run asked for by id) and any
 period that run judged. Ranking follows the indicator's polarity (a neutral indicator has no better
 direction, so no league table). Rows whose figures are suppressed for this actor (small numbers) are
-listed last, unranked, without their verdict. Ties share a rank (1, 2, 2, 4). Runs never change, so the
+listed last, unranked, without their verdict. Ties share a rank (1, 2, 2, 4). A confidential indicator
+(:mod:`carelens.services.confidential`) has no table for anyone who may not see it (not found), and
+for those who may, only the organisations in their reach. Runs never change, so the
 order of a whole table is cached per run; the statements a page runs are built once
 (``functools.cache``) with their values as bound parameters, as building and cache-keying a statement
 costs more than running it.
@@ -22,6 +24,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import Invalid, NotFound
 from carelens.services._db import Db, Page, page_bounds, plain, reading
+from carelens.services.confidential import Shown, shown
 from carelens.services.judgements import (
     FIGURES,
     comparison,
@@ -70,12 +73,23 @@ def _ranking(
     kind: str | None,
     higher_is_better: bool,
     within: Reach,
+    visible: Shown,
 ) -> list[tuple[str, int | None, bool]]:
     """The whole table's order as (org_code, rank, suppressed): ranked rows best first (ties share a
     rank), then suppressed rows. Cached per run (runs never change), so a page costs one small query
     once the table has been ranked."""
     j, org = judgements_shown(), schema.organisation
-    key = (str(connection.engine.url), run_id, indicator_id, period, kind, higher_is_better, within)
+    only_within = indicator_id in visible.confidential
+    key = (
+        str(connection.engine.url),
+        run_id,
+        indicator_id,
+        period,
+        kind,
+        higher_is_better,
+        within,
+        only_within,
+    )
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -91,7 +105,10 @@ def _ranking(
         else sa.case((sa.and_(small, sa.not_(within.clause(j.c.org_code))), 1), else_=0)
     )
     query = sa.select(j.c.org_code, j.c.value, hidden.label("suppressed")).where(
-        j.c.run_id == run_id, j.c.indicator_id == indicator_id, j.c.period == period
+        j.c.run_id == run_id,
+        j.c.indicator_id == indicator_id,
+        j.c.period == period,
+        visible.clause(j.c.indicator_id, j.c.org_code),
     )
     if kind:
         query = query.where(j.c.org_code.in_(sa.select(org.c.code).where(org.c.kind == kind)))
@@ -153,7 +170,9 @@ def league_table(
     page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         definition = connection.execute(_definition(), {"indicator_id": indicator_id}).scalar()
-        if definition is None:
+        within = reach(connection, actor, actor.rules.confidential_data)
+        visible = shown(connection, actor, within)
+        if definition is None or visible.hidden(indicator_id):
             raise NotFound(f"no indicator {indicator_id!r}")
         polarity = (definition or {}).get("polarity")
         if polarity not in ("higher_is_better", "lower_is_better"):
@@ -169,9 +188,8 @@ def league_table(
                 f"monitoring run {run['id']} judged {indicator_id!r} from {first} to {last}, not "
                 f"{period.isoformat()} (settings judgements.history_periods)"
             )
-        within = reach(connection, actor, actor.rules.confidential_data)
         ranking = _ranking(
-            connection, run["id"], indicator_id, period, kind, polarity == "higher_is_better", within
+            connection, run["id"], indicator_id, period, kind, polarity == "higher_is_better", within, visible
         )
         chosen = ranking[(page - 1) * size : page * size]
         details = {}

@@ -592,6 +592,16 @@ def write_indicators(connection: sa.Connection, definitions: Sequence[dict]) -> 
             connection.execute(table.update().where(table.c.id == definition["id"]).values(**values))
 
 
+def confidential_indicators(connection: sa.Connection) -> frozenset[str]:
+    """The stored indicators whose definition says ``confidential: true`` (figures never published)."""
+    table = schema.indicator
+    return frozenset(
+        indicator_id
+        for indicator_id, definition in connection.execute(sa.select(table.c.id, table.c.definition))
+        if (definition or {}).get("confidential")
+    )
+
+
 BULK_INDEX_ROWS = 20_000
 """Rows of a first insert into an empty SQLite table from which :class:`BulkLoad` builds its indexes after
 the load instead of maintaining them row by row."""
