@@ -316,3 +316,52 @@ def test_segmentation_and_the_commissioner_assessment_leave_it_out(shared):
     with engine.connect() as connection:
         assert observations_from_store(connection).empty
         assert EXPERIENCE_INDICATOR not in set(metric_scores(connection)["metric"])
+
+
+def test_experiences_shared_today_do_not_age_the_publishers_figures(shared):
+    """A store of historical publications (a trust indicator last published in January 2019) stays in
+    date when experiences were shared since: only the publishers' figures set the newest period."""
+    from carelens.store.schema_monitor import monitor_indicator
+
+    engine = shared
+    with engine.begin() as connection:
+        import_id = seed_import(connection, "obs", "obs")
+        definition = {
+            "id": "ind",
+            "version": 1,
+            "title": "A published indicator",
+            "domain": "test",
+            "value_type": "proportion",
+            "polarity": "lower_is_better",
+            "peer_group": "national",
+            "method": "funnel_overdispersed",
+            "source": "test",
+        }
+        connection.execute(
+            schema.indicator.insert().values(id="ind", version=1, title="A", definition=definition)
+        )
+        connection.execute(
+            schema.observation.insert(),
+            [
+                dict(
+                    indicator_id="ind",
+                    org_code=code,
+                    period=dt.date(2019, 1, 1),
+                    numerator=100.0 + k,
+                    denominator=1000.0,
+                    value=(100.0 + k) / 1000.0,
+                    import_id=import_id,
+                )
+                for k, code in enumerate(TRUSTS)
+            ],
+        )
+    run = run_pass(engine, ANALYST)
+    with engine.connect() as connection:
+        stale = dict(
+            connection.execute(
+                sa.select(monitor_indicator.c.indicator_id, monitor_indicator.c.out_of_date_kinds).where(
+                    monitor_indicator.c.run_id == run.run_id
+                )
+            ).all()
+        )
+    assert stale == {"ind": "", EXPERIENCE_INDICATOR: ""}  # 65 months apart, neither out of date
