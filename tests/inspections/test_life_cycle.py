@@ -106,7 +106,7 @@ def test_an_accepted_challenge_reopens_the_findings_for_a_new_proposal_and_appro
     for question, rating in FINDINGS.items():
         life.record_finding(engine, INSPECTOR, inspection_id, question, rating, "seen")
     life.propose(engine, INSPECTOR, inspection_id)
-    with pytest.raises(Invalid, match="someone other than their proposer"):
+    with pytest.raises(Forbidden, match="second person: 'ann' cannot approve their own"):
         life.approve(engine, Actor("ann", Role.CHIEF_INSPECTOR, sector=SECTOR), inspection_id)
     life.approve(engine, CHIEF, inspection_id)
     life.send_draft(engine, CHIEF, inspection_id)

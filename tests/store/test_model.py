@@ -7,7 +7,13 @@ from dataclasses import fields
 import pytest
 
 from carelens.errors import InputError
-from carelens.model.indicators import FIELD_DOCS, IndicatorDefinition, Polarity, load_indicators
+from carelens.model.indicators import (
+    FIELD_DOCS,
+    IndicatorDefinition,
+    Polarity,
+    definition_json,
+    load_indicators,
+)
 from carelens.model.observations import OBSERVATION_COLUMNS, OBSERVATION_DTYPES, OBSERVATION_SCHEMA
 from carelens.model.organisations import (
     ONE_AT_A_TIME,
@@ -75,6 +81,25 @@ def test_a_value_type_nothing_can_compare_is_refused_when_loaded(tmp_path, value
     (problem,) = caught.value.problems
     assert (problem.source, problem.row, problem.field) == (str(path), 1, "value_type")
     assert "carelens can compare with peers" in problem.reason
+
+
+def test_confidential_is_true_or_false_and_only_stored_when_declared(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        GOOD.format(id="one").replace("source: somewhere", "source: somewhere\n    confidential: yes please")
+    )
+    with pytest.raises(InputError) as caught:
+        load_indicators([path])
+    (problem,) = caught.value.problems
+    assert (problem.source, problem.row, problem.field) == (str(path), 1, "confidential")
+    path.write_text(
+        GOOD.format(id="one").replace("source: somewhere", "source: somewhere\n    confidential: true")
+    )
+    assert definition_json(load_indicators([path])["one"])["confidential"] is True
+    path.write_text(
+        GOOD.format(id="one").replace("source: somewhere", "source: somewhere\n    confidential: false")
+    )
+    assert "confidential" not in definition_json(load_indicators([path])["one"])  # stored as before
 
 
 def test_every_indicator_field_is_documented():

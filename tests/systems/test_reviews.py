@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from carelens.errors import InputError
+from carelens.errors import InputError, Refused
 from carelens.ingest.service import ingest
 from carelens.model.access import Actor, Role
 from carelens.services import systems as systems_service
@@ -175,3 +175,41 @@ def test_action_file_problems_are_all_reported(tmp_path):
         read_actions(path)
     found = {(p.row, p.field) for p in caught.value.problems}
     assert {(1, "owner"), (2, "deadline"), (2, "number"), (2, "completed_on"), (3, "status")} <= found
+
+
+def test_no_review_beyond_the_budget_or_of_an_unselected_place(
+    engine, tmp_path, config, definitions, hand_made_transitions
+):
+    """Issue 18's reproduction on SQLite and PostgreSQL: `systems review record LSR-DEMO PL040` recorded a
+    24th review of an unselected place on a 23-review budget. Here £300,000 buys 3 reviews (P10, P02,
+    P07 selected); a 4th, of P04 (ranked 4th), is refused with both reasons, through the service the
+    command line calls, and nothing is written or audited."""
+    path = tmp_path / "transitions.csv"
+    hand_made_transitions.to_csv(path, index=False)
+    ingest(engine, "place-transitions", [path], user="tester")
+    direction = Direction(
+        "LSR-2017",
+        "Secretaries of State",
+        config.power,
+        "people aged 65+ moving between health and social care",
+        dt.date(2017, 8, 1),
+        budget_gbp=300_000,
+        cost_per_review_gbp=config.cost_per_review_gbp,
+    )
+    record_direction(engine, direction, "minister")
+    assert select_places(engine, "LSR-2017", config, definitions, "analyst").reviews == 3
+    findings = tmp_path / "findings.csv"
+    findings.write_text("stage,finding\ncrisis_and_step_up,seen\n")
+    before = audit_actions(engine)
+    with pytest.raises(Refused) as refused:
+        systems_service.record_review(
+            engine, Actor("analyst", Role.ANALYST), "LSR-2017", "P04", findings, config
+        )
+    reasons = [p.reason for p in refused.value.problems]
+    assert reasons == [
+        "'P04' was not selected for review under LSR-2017 (it ranked 4)",
+        "LSR-2017's budget buys 3 review(s) and 3 are planned or recorded",
+    ]
+    with engine.connect() as connection:
+        held = connection.execute(sa.select(systems_review.c.place_code)).scalars().all()
+    assert sorted(held) == ["P02", "P07", "P10"] and audit_actions(engine) == before

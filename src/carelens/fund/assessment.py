@@ -424,8 +424,11 @@ def size_analysis(card: pd.DataFrame, bands: tuple[float, ...]) -> tuple[pd.Data
 
 
 def observations_from_store(connection: sa.Connection) -> pd.DataFrame:
-    """Current observations of every commissioner in the store."""
+    """Current observations of every commissioner in the store, but those of a confidential indicator
+    (``confidential: true``: people's experiences shared with the regulator, never published), which are
+    no outcome a commissioner is assessed on in public."""
     obs, org = schema.observation, schema.organisation
+    confidential = sorted(repository.confidential_indicators(connection))
     query = (
         sa.select(
             obs.c.indicator_id,
@@ -437,7 +440,11 @@ def observations_from_store(connection: sa.Connection) -> pd.DataFrame:
             obs.c.value,
         )
         .join(org, org.c.code == obs.c.org_code)
-        .where(org.c.kind == OrgKind.COMMISSIONER.value, obs.c.superseded_by.is_(None))
+        .where(
+            org.c.kind == OrgKind.COMMISSIONER.value,
+            obs.c.superseded_by.is_(None),
+            obs.c.indicator_id.not_in(confidential),
+        )
     )
     return pd.DataFrame(
         connection.execute(query).mappings().all(), columns=list(query.selected_columns.keys())

@@ -25,6 +25,7 @@ from carelens.ingest.sources import SOURCE_MODULES, get_source
 from carelens.ingest.sources.base import MAX_PROBLEMS, Batch, ProblemList, Source
 from carelens.model.data_quality import failing, packaged_rules
 from carelens.model.indicators import definition_json, load_indicators
+from carelens.model.observations import OBSERVATION_COLUMNS
 from carelens.model.organisations import ONE_AT_A_TIME, RELATIONSHIP_ENDPOINTS, RelationshipKind
 from carelens.store import repository, schema
 from carelens.store.migrate import ensure_schema
@@ -225,6 +226,42 @@ def _load(
         left_out=left_out,
         verdicts=VerdictReport.of(pd.concat(verdicts, ignore_index=True)) if verdicts else None,
         not_assessed=tuple(sorted(failed)),
+    )
+
+
+def load_derived(
+    engine: sa.Engine, source_name: str, label: str, observations: pd.DataFrame, user: str
+) -> FileResult | None:
+    """Store observations carelens derives from what the store itself holds (not read from a publisher's
+    file) as an import of their own, in one transaction: recorded under ``source_name`` with ``label``
+    as its file name and the SHA-256 of the rows in canonical order, so the same rows again change
+    nothing and changed rows supersede the stored ones (kept as history), as a revised file's do.
+    ``observations``: the observation columns, periods as dates. None when there are none."""
+    if observations.empty:
+        return None
+    frame = observations[list(OBSERVATION_COLUMNS)].sort_values(["indicator_id", "org_code", "period"])
+    frame = frame.reset_index(drop=True)
+    digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    definitions = load_indicators()
+    ensure_schema(engine)
+    with engine.begin() as connection:
+        previous = repository.find_import(connection, source_name, digest)
+        if previous is not None:
+            return FileResult(label, source_name, digest, previous.rows, "already imported", previous.id)
+        import_id = repository.start_import(connection, source_name, label, digest, len(frame), user)
+        batch = Batch(label, len(frame), observations=frame)
+        known = repository.existing_organisations(connection, [])  # the batch names no organisation
+        counts = _write(connection, batch, known, definitions, import_id, user, False, None)
+        repository.finish_import(connection, import_id, counts, user)
+    return FileResult(
+        label,
+        source_name,
+        digest,
+        len(frame),
+        "loaded",
+        import_id,
+        **counts.as_dict(),
+        revised=tuple(sorted(counts.revised)),
     )
 
 
@@ -429,7 +466,7 @@ def _write(
     import_id: int,
     user: str,
     rename: bool,
-    bulk: repository.BulkLoad,
+    bulk: repository.BulkLoad | None,
 ) -> repository.WriteCounts:
     counts = repository.WriteCounts()
     existing = known[known["code"].isin(batch.organisations["code"])]  # stored before this batch

@@ -145,18 +145,26 @@ class IndicatorDefinition:
             "(default true); a signal in the latest periods makes the flag an elevated risk (optional)."
         },
     )
+    confidential: bool = field(
+        default=False,
+        metadata={
+            "doc": "Its figures are never published: only the roles that handle people's submissions see "
+            "them, each within its reach (carelens.services.confidential); monitoring compares it like any "
+            "other, and segmentation and commissioner assessment leave it out (optional, default false)."
+        },
+    )
 
 
-UNDECLARED_LEFT_OUT = ("chart", "cusum")
-"""Optional monitoring fields left out of the stored form of a definition that does not declare them, so
-that definitions stored before these fields existed (and monitoring runs' inputs digests) read the same."""
+UNDECLARED_LEFT_OUT = ("chart", "cusum", "confidential")
+"""Optional fields left out of the stored form of a definition that does not declare them (None, or false),
+so that definitions stored before these fields existed (and monitoring runs' inputs digests) read the same."""
 
 
 def definition_json(definition: IndicatorDefinition) -> dict[str, Any]:
     """A definition as stored with its observations and digested by monitoring runs: text, numbers, lists."""
     out: dict[str, Any] = {}
     for name, value in asdict(definition).items():
-        if value is None and name in UNDECLARED_LEFT_OUT:
+        if (value is None or value is False) and name in UNDECLARED_LEFT_OUT:
             continue
         value = getattr(value, "value", value)
         out[name] = list(value) if isinstance(value, tuple) else value
@@ -286,6 +294,8 @@ def _read(r: FieldReader, name: str, optional: bool) -> Any:
         return r.get(name, str, optional=optional, choices=MONITORING_CHARTS)
     if name == "cusum":
         return _cusum_alert(r, optional)
+    if name == "confidential":
+        return r.get(name, bool, optional=optional)
     text = r.get(name, str, optional=optional)
     if text is not None and not text.strip():
         r.problem(name, "must be non-empty text")

@@ -48,12 +48,19 @@ def months_between(earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
 
 
 def out_of_date_kinds(
-    flags: pd.DataFrame, organisations: pd.DataFrame, max_age_months: int | None
+    flags: pd.DataFrame,
+    organisations: pd.DataFrame,
+    max_age_months: int | None,
+    current_by_construction: Iterable[str] = (),
 ) -> dict[str, list[str]]:
     """For each indicator, the organisation kinds it is out of date for: its latest period is more than
     ``max_age_months`` before the newest latest period of any indicator assessed for organisations of
     that kind in the same pass (docs/methods/judgements.md). SHMI from 2012 beside A&E from 2019 is
-    out of date for NHS trusts; nothing is out of date when ``max_age_months`` is None."""
+    out of date for NHS trusts; nothing is out of date when ``max_age_months`` is None.
+    ``current_by_construction``: indicators counted from what people send the regulator up to the day of
+    the pass (confidential ones), which do not set the newest period, so a store of historical
+    publications does not become out of date because someone shared an experience today (unless a kind
+    has nothing else)."""
     if max_age_months is None or flags.empty:
         return {}
     kind_of = organisations.drop_duplicates("code").set_index("code")["kind"]
@@ -64,7 +71,9 @@ def out_of_date_kinds(
             "period": pd.to_datetime(flags["period"]).to_numpy(),
         }
     ).drop_duplicates(["indicator_id", "kind"])
-    newest = pairs.groupby("kind")["period"].transform("max").to_numpy()
+    newest = pairs.groupby("kind")["period"].transform("max")
+    ageing = pairs["period"].where(~pairs["indicator_id"].isin(list(current_by_construction)))
+    newest = ageing.groupby(pairs["kind"]).transform("max").fillna(newest).to_numpy()
     old = months_between(pairs["period"].to_numpy(), newest) > max_age_months
     stale: dict[str, list[str]] = {}
     for indicator_id, kind in pairs.loc[old, ["indicator_id", "kind"]].itertuples(index=False):

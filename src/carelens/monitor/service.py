@@ -275,7 +275,8 @@ def _finish(
 ) -> PassResult:
     """Once every batch is assessed: mark out-of-date indicators, score and band organisations, describe
     each indicator's comparison, and digest it all."""
-    stale = out_of_date_kinds(flags, inputs.organisations, settings.max_age_months)
+    confidential = [i for i, d in inputs.indicators.items() if d.get("confidential")]
+    stale = out_of_date_kinds(flags, inputs.organisations, settings.max_age_months, confidential)
     kind_of = inputs.organisations.drop_duplicates("code").set_index("code")["kind"]
     flags = flags.assign(out_of_date=_stale_rows(flags, kind_of, stale))
     key_questions = {k: v.key_question for k, v in comparisons.items()}

@@ -31,6 +31,7 @@ from carelens.services._db import Db, Page, author, page_bounds, page_query, pla
 from carelens.services.observations import small_number
 from carelens.services.reach import reach
 from carelens.store import schema
+from carelens.store.repository import confidential_indicators
 from carelens.store.schema_assess import assessed_rating
 
 ASSESSED_COLUMNS = [
@@ -242,10 +243,11 @@ def metric_scores(connection: sa.Connection, kinds: tuple[str, ...] = SEGMENT_KI
     """Scores 1 (best) to 4 (worst) per trust and indicator by relative position (module docstring)."""
     obs, org, ind = schema.observation, schema.organisation, schema.indicator
     definitions = dict(connection.execute(sa.select(ind.c.id, ind.c.definition)).all())
+    confidential = confidential_indicators(connection)  # people's experiences: no oversight metric
     ranked = {
         k: (d or {}).get("polarity")
         for k, d in definitions.items()
-        if (d or {}).get("polarity") in ("higher_is_better", "lower_is_better")
+        if (d or {}).get("polarity") in ("higher_is_better", "lower_is_better") and k not in confidential
     }
     frames = []
     for indicator_id, polarity in sorted(ranked.items()):

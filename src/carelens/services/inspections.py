@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor, Role
 from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, author, plain, reading, writing
+from carelens.services.approvals import require_second_person
 from carelens.services.assessment import may_approve_ratings
 from carelens.services.reach import inspections as inspections_clause
 from carelens.services.reach import reach
@@ -290,15 +291,23 @@ def propose(
 
 
 def approve(db: Db, actor: Actor, inspection_id: int) -> dict[str, Any]:
-    """Approve the proposed ratings and report: a chief inspector of the sector who did not propose them."""
+    """Approve the proposed ratings and report: a chief inspector of the inspection's sector who did not
+    propose them, checked as every approval is (:func:`carelens.services.approvals.require_second_person`:
+    Forbidden, saying why)."""
     who = author(actor)
     with writing(db) as connection:
         inspection = _inspection(connection, actor, inspection_id)
         _chief(actor, inspection)
         current = _report(connection, inspection_id)
         _stage(current, "proposed")
-        if current["proposed_by"] == who:
-            raise Invalid("the ratings must be approved by someone other than their proposer")
+        require_second_person(
+            connection,
+            actor,
+            current["proposed_by"],
+            roles=[Role.CHIEF_INSPECTOR],
+            org_code=inspection["org_code"],
+            what="an inspection's ratings",
+        )
         _move(
             connection,
             who,

@@ -11,7 +11,9 @@ NotFound (404), as if there were none. An analyst triages a concern: ``new`` to 
 audited. A validated concern raised by staff counts as elevated risk in every monitoring run while it
 stands (:func:`validated_staff_concerns`). Counts of experiences by sentiment are the indicator
 ``experience_negative_share`` (``config/indicators/experiences.yaml``): negative experiences over all
-experiences, per organisation and month (:func:`experience_indicator`).
+experiences, per organisation and month (:func:`experience_indicator`), stored as observations when a
+monitoring run starts (:func:`store_experience_observations`) and compared like any other indicator, but
+confidential: seen only by the roles that handle submissions (:mod:`carelens.services.confidential`).
 """
 
 from __future__ import annotations
@@ -238,21 +240,14 @@ def validated_staff_concerns(db: Db) -> list[str]:
         return list(connection.execute(query).scalars())
 
 
-def experience_indicator(db: Db, actor: Actor, org_code: str | None = None) -> list[dict[str, Any]]:
-    """The experience indicator per organisation and month (first day) the actor handles: experiences by
-    sentiment, and the share negative (numerator negative, denominator all, as the indicator's
-    definition says). NotFound for a role that handles no submissions."""
+def _experience_counts(connection: sa.Connection, where: sa.ColumnElement[bool]) -> list[dict[str, Any]]:
+    """The experience indicator per organisation and month (first day) of the experiences ``where``
+    selects, oldest organisation-month first: the counts by sentiment, and the share negative (numerator
+    negative, denominator all, as the indicator's definition says)."""
     s = intel_submission
-    with reading(db) as connection:
-        within = _within(connection, actor)
-        query = sa.select(s.c.org_code, s.c.received_at, s.c.sentiment).where(
-            s.c.kind == "experience", within.clause(s.c.org_code)
-        )
-        if org_code is not None:
-            query = query.where(s.c.org_code == org_code)
-        rows = connection.execute(query).all()
+    query = sa.select(s.c.org_code, s.c.received_at, s.c.sentiment).where(s.c.kind == "experience", where)
     counts: dict[tuple[str, dt.date], dict[str, int]] = {}
-    for code, received, sentiment in rows:
+    for code, received, sentiment in connection.execute(query):
         month = dt.date(received.year, received.month, 1)
         counts.setdefault((code, month), dict.fromkeys(SENTIMENTS, 0))[sentiment] += 1
     out = []
@@ -262,7 +257,7 @@ def experience_indicator(db: Db, actor: Actor, org_code: str | None = None) -> l
             {
                 "indicator_id": EXPERIENCE_INDICATOR,
                 "org_code": code,
-                "period": month.isoformat(),
+                "period": month,
                 **by_sentiment,
                 "numerator": by_sentiment["negative"],
                 "denominator": total,
@@ -270,3 +265,53 @@ def experience_indicator(db: Db, actor: Actor, org_code: str | None = None) -> l
             }
         )
     return out
+
+
+def experience_indicator(db: Db, actor: Actor, org_code: str | None = None) -> list[dict[str, Any]]:
+    """The experience indicator per organisation and month (first day) the actor handles, as the
+    monitoring pass stores it (:func:`store_experience_observations`), with the counts by sentiment.
+    NotFound for a role that handles no submissions."""
+    s = intel_submission
+    with reading(db) as connection:
+        within = _within(connection, actor)
+        where = within.clause(s.c.org_code)
+        if org_code is not None:
+            where = sa.and_(where, s.c.org_code == org_code)
+        rows = _experience_counts(connection, where)
+    return [row | {"period": row["period"].isoformat()} for row in rows]
+
+
+EXPERIENCE_SOURCE = "intel-experiences"
+"""The import source the experience indicator's observations are recorded under."""
+
+
+def store_experience_observations(db: sa.Engine, user: str) -> Any:
+    """Write the experience indicator of every organisation and month as observations (the normal way:
+    an import of its own, recorded and audited as ``user``'s, superseding a month whose counts have
+    changed since the last time and keeping the old row as history). The monitoring pass calls it as
+    it starts (:func:`carelens.services.monitoring.run_pass`), so each run compares the experiences
+    shared until then. The import's result, or None when no experience has been shared. An input to a
+    run, not a view: it shows nothing to anyone; who sees the figures is the indicator's
+    ``confidential`` rule (:mod:`carelens.services.confidential`)."""
+    import pandas as pd
+
+    from carelens.ingest.service import load_derived
+
+    with reading(db) as connection:
+        rows = _experience_counts(connection, sa.true())
+    frame = pd.DataFrame(
+        [
+            {
+                "indicator_id": r["indicator_id"],
+                "org_code": r["org_code"],
+                "period": r["period"],
+                "numerator": float(r["numerator"]),
+                "denominator": float(r["denominator"]),
+                "expected": None,
+                "value": r["value"],
+            }
+            for r in rows
+        ]
+    )
+    label = f"experiences shared until {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    return load_derived(db, EXPERIENCE_SOURCE, label, frame, user)

@@ -5,7 +5,8 @@ A judgement compares a published figure with its peers, so anyone may read it, w
 a figure with small numbers (counts from 1 to ``small_number_threshold - 1``) is suppressed, with its
 verdict and limits (which would reveal its denominator), for actors not entitled to the organisation's
 confidential data. Suppression never changes who the peers are or anyone else's verdict: those were
-fixed when the run was made.
+fixed when the run was made. A confidential indicator's judgements (:mod:`carelens.services.confidential`)
+are left out for anyone who may not see them.
 
 Which run: the latest *complete* run unless a run id is asked for (:func:`resolve_run`); a partial or
 what-if run is read only by its id, and every answer names the run and its scope.
@@ -35,6 +36,7 @@ from carelens.monitor.published import (
 )
 from carelens.services import NotFound
 from carelens.services._db import Db, plain, reading
+from carelens.services.confidential import shown
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import get_settings
 from carelens.store import schema
@@ -229,7 +231,12 @@ def organisation_judgements(
     within = within if within is not None else reach(connection, actor, actor.rules.confidential_data)
     entitled = within.includes(code, sector)
     info = run_indicators(connection, run["id"])
-    rows = connection.execute(_organisation_query(), {"code": code, "run": run["id"]}).mappings().all()
+    visible = shown(connection, actor, within)
+    rows = [
+        row
+        for row in connection.execute(_organisation_query(), {"code": code, "run": run["id"]}).mappings()
+        if visible.shows(row["indicator_id"], code, sector)
+    ]
     indicators: dict[str, dict[str, Any]] = {}
     for k, row in enumerate(rows):  # in order of indicator, then period
         hidden = not entitled and is_small(row)
@@ -284,12 +291,19 @@ def funnel_points(
     ``most``: at most about this many, chosen by the database (a national funnel has 50,000): those
     outside the limits first (up to half), then an even spread of the others in order of ``size``
     (``denominator`` or ``expected``, the funnel's x axis), the smallest and largest always among them.
+    A confidential indicator's funnel is given only to those who see its figures for every organisation
+    (analysts, administrators): to anyone else, none, as a drawing shared by an audience must not show one
+    actor's reach to another.
     """
     j = judgements_shown()
     period = dt.date.fromisoformat(str(period)[:10])
     columns = ("lower", "upper", "elevated_lower", "elevated_upper")
     with reading(db) as connection:
-        everything = reach(connection, actor, actor.rules.confidential_data).everything
+        within = reach(connection, actor, actor.rules.confidential_data)
+        everything = within.everything
+        visible = shown(connection, actor, within)
+        if indicator_id in visible.confidential and not (visible.handles and everything):
+            return []
         conditions = [
             j.c.run_id == run_id,
             j.c.indicator_id == indicator_id,

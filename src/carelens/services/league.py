@@ -13,7 +13,9 @@ stored for its figures.
 A table reads one run (the default run: the latest complete one, or a run asked for by id) and any
 period that run judged. Ranking follows the indicator's polarity (a neutral indicator has no better
 direction, so no league table). Rows whose figures are suppressed for this actor (small numbers) are
-listed last, unranked, without their verdict. Ties share a rank (1, 2, 2, 4). Runs never change, so the
+listed last, unranked, without their verdict. Ties share a rank (1, 2, 2, 4). A confidential indicator
+(:mod:`carelens.services.confidential`) has no table for anyone who may not see it (not found), and
+for those who may, only the organisations in their reach. Runs never change, so the
 order of a whole table is cached per run; the statements a page runs are built once
 (``functools.cache``) with their values as bound parameters, as building and cache-keying a statement
 costs more than running it.
@@ -34,6 +36,7 @@ from carelens.model.access import Actor
 from carelens.model.organisations import OrgKind, RelationshipKind
 from carelens.services import Invalid, NotFound
 from carelens.services._db import Db, Page, Rows, organisation_names, page_bounds, plain, reading
+from carelens.services.confidential import Shown, shown
 from carelens.services.judgements import (
     FIGURES,
     PUBLISHER_VERDICT,
@@ -145,6 +148,7 @@ def _ranking(
     period: dt.date,
     higher_is_better: bool,
     within: Reach,
+    visible: Shown,
     officially_banded: bool,
 ) -> tuple[list[Entry], bool]:
     """The whole table (every kind and region) ranked best first (ties share a rank), then rows without
@@ -160,6 +164,7 @@ def _ranking(
         period,
         higher_is_better,
         within,
+        indicator_id in visible.confidential,
         officially_banded,
     )
     with _CACHE_LOCK:
@@ -189,7 +194,12 @@ def _ranking(
             j.c.verdict_source,
         )
         .select_from(j.outerjoin(org, org.c.code == j.c.org_code))
-        .where(j.c.run_id == run_id, j.c.indicator_id == indicator_id, j.c.period == period)
+        .where(
+            j.c.run_id == run_id,
+            j.c.indicator_id == indicator_id,
+            j.c.period == period,
+            visible.clause(j.c.indicator_id, j.c.org_code),
+        )
     )
     rows = sorted(connection.execute(query).all())
     banded = officially_banded or any(r.verdict_source == PUBLISHER_VERDICT for r in rows)
@@ -334,7 +344,9 @@ def _table(
     if sort is not None and sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     definition = connection.execute(_definition(), {"indicator_id": indicator_id}).scalar()
-    if definition is None:
+    within = reach(connection, actor, actor.rules.confidential_data)
+    visible = shown(connection, actor, within)
+    if definition is None or visible.hidden(indicator_id):
         raise NotFound(f"no indicator {indicator_id!r}")
     polarity = (definition or {}).get("polarity")
     if polarity not in ("higher_is_better", "lower_is_better"):
@@ -350,10 +362,16 @@ def _table(
             f"monitoring run {run['id']} judged {indicator_id!r} from {first} to {last}, not "
             f"{period.isoformat()} (settings judgements.history_periods)"
         )
-    within = reach(connection, actor, actor.rules.confidential_data)
     officially_banded = bool((definition or {}).get("levels"))
     ranking, banded = _ranking(
-        connection, run["id"], indicator_id, period, polarity == "higher_is_better", within, officially_banded
+        connection,
+        run["id"],
+        indicator_id,
+        period,
+        polarity == "higher_is_better",
+        within,
+        visible,
+        officially_banded,
     )
     entries = _ordered(ranking, kind, region, sort or ("band" if banded else "rank"), descending, by_kind)
     codes = sorted({e.region for e in ranking if e.region})

@@ -8,6 +8,12 @@ roles see the rows of the organisations in their reach only (a provider its own,
 a chief inspector its sector), and an organisation's profile outside the reach does not exist for them
 (:class:`NotFound`). Reading goes through the monitoring area's public functions where they exist
 (:func:`carelens.monitor.service.profile`, :func:`~carelens.monitor.service.latest_run_id`).
+
+A confidential indicator's flags (:mod:`carelens.services.confidential`: the experiences people shared)
+are seen only by the roles that handle submissions, within their reach; to the rest (a provider looking
+at its own flags among them) the indicator is not in the run. It is scored like any other, as a
+validated staff concern is, so it counts in an organisation's score and band, which say no more than
+how many indicators are at risk.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
 from carelens.services._db import Db, Page, Rows, page_query, plain, reading, stream_rows
+from carelens.services.confidential import Shown, shown
 from carelens.services.judgements import judgements_shown, resolve_run, run_indicators
 from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
@@ -140,9 +147,14 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
             .mappings()
             .one()
         )
+        visible = shown(connection, actor, within)
         flags = connection.execute(
             sa.select(monitor_flag.c.flag, sa.func.count())
-            .where(monitor_flag.c.run_id == run_id, within.clause(monitor_flag.c.org_code))
+            .where(
+                monitor_flag.c.run_id == run_id,
+                within.clause(monitor_flag.c.org_code),
+                visible.clause(monitor_flag.c.indicator_id, monitor_flag.c.org_code),
+            )
             .group_by(monitor_flag.c.flag)
             .order_by(monitor_flag.c.flag)
         ).all()
@@ -154,7 +166,8 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
         ).all()
         indicators = [
             {k: v for k, v in info.items() if k != "run_id"}
-            for _, info in sorted(run_indicators(connection, run_id).items())
+            for indicator_id, info in sorted(run_indicators(connection, run_id).items())
+            if not visible.hidden(indicator_id)
         ]
         changes = connection.execute(
             sa.select(monitor_org.c.change, sa.func.count())
@@ -174,14 +187,15 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
 
 def _flags_query(
     within: Reach,
+    visible: Shown,
     run_id: int,
     org_code: str | None,
     indicator_id: str | None,
     flag: str | None,
     risks_only: bool,
 ) -> tuple[sa.Select, list[Any], list[str]]:
-    """The query of a run's flags for the organisations ``within`` (with their names and shown
-    verdicts), its order (risks first) and its columns."""
+    """The query of a run's flags for the organisations ``within`` on the indicators ``visible`` (with
+    their names and shown verdicts), its order (risks first) and its columns."""
     f, org = monitor_flag, schema.organisation
     j = judgements_shown()
     judged = sa.and_(
@@ -193,7 +207,11 @@ def _flags_query(
     query = (
         sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, j.c.verdict)
         .select_from(f.outerjoin(org, org.c.code == f.c.org_code).outerjoin(j, judged))
-        .where(f.c.run_id == run_id, within.clause(f.c.org_code))
+        .where(
+            f.c.run_id == run_id,
+            within.clause(f.c.org_code),
+            visible.clause(f.c.indicator_id, f.c.org_code),
+        )
     )
     if org_code:
         query = query.where(f.c.org_code == org_code)
@@ -228,7 +246,9 @@ def flags(
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        query, order, columns = _flags_query(within, run_id, org_code, indicator_id, flag, risks_only)
+        query, order, columns = _flags_query(
+            within, shown(connection, actor, within), run_id, org_code, indicator_id, flag, risks_only
+        )
         return page_query(connection, query, order, page, page_size, columns, lambda r: _flag_row(plain(r)))
 
 
@@ -238,8 +258,9 @@ def all_flags(db: Db, actor: Actor, run_id: int | None = None, risks_only: bool 
     run are checked first: Forbidden or NotFound before any row."""
     with reading(db) as connection:
         within = _within(connection, actor)
+        visible = shown(connection, actor, within)
         run_id = _run_id(connection, run_id)
-    query, order, columns = _flags_query(within, run_id, None, None, None, risks_only)
+    query, order, columns = _flags_query(within, visible, run_id, None, None, None, risks_only)
     return run_id, Rows(columns, stream_rows(db, query.order_by(*order), lambda r: _flag_row(plain(r))))
 
 
@@ -352,8 +373,14 @@ def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = N
         if within.empty or not within.includes(code, sector[0] if sector else None):
             raise NotFound(f"no monitoring profile for {code!r}")
         run_id = _run_id(connection, run_id)
+        visible = shown(connection, actor, within)
         engine = connection.engine
     data = profile(engine, code, run_id)
+    data["indicators"] = [
+        row
+        for row in data["indicators"]
+        if visible.shows(row["indicator_id"], code, sector[0] if sector else None)
+    ]
     for row in data["indicators"]:
         row["why"] = explain_flag(row | {"peer_units": None})
     return data
@@ -372,14 +399,18 @@ def load_settings(path: Any = None) -> Any:
 def run_pass(db: sa.Engine, actor: Actor, **options: Any) -> Any:
     """Monitor every indicator of every organisation and store the run, audited as done by ``actor``;
     ``options`` as :func:`carelens.monitor.service.run_monitor` takes them (parquet, periods, settings,
-    workers, what_if, engine: ``embedded`` or ``spark``, spark_master...). The run's summary. Validated
-    concerns raised by organisations' staff are read from the store and scored as elevated risk
-    (:mod:`carelens.services.intel`) unless ``staff_concerns`` says otherwise."""
+    workers, what_if, engine: ``embedded`` or ``spark``, spark_master...). The run's summary. Validated concerns raised by organisations' staff
+    are read from the store and scored as elevated risk (:mod:`carelens.services.intel`) unless
+    ``staff_concerns`` says otherwise. A pass over the store first brings the experience indicator's
+    observations up to date with the experiences shared so far (an import by ``actor``:
+    :func:`carelens.services.intel.store_experience_observations`), so the run compares them."""
     from carelens.monitor.service import run_monitor
     from carelens.services._db import author
-    from carelens.services.intel import validated_staff_concerns
+    from carelens.services.intel import store_experience_observations, validated_staff_concerns
 
     user = author(actor)
+    if options.get("parquet") is None:
+        store_experience_observations(db, user)
     if "staff_concerns" not in options:
         options["staff_concerns"] = validated_staff_concerns(db)
     return run_monitor(db, user=user, **options)

@@ -3,6 +3,8 @@
 Observations come from published official statistics, so anyone may read them; but counts from 1 to
 ``small_number_threshold - 1`` are suppressed (with the value they would reveal) unless the actor is
 entitled to the organisation's confidential data (its own provider, its commissioner, the regulator).
+A confidential indicator's (:mod:`carelens.services.confidential`) are left out for anyone who may not
+see them, and its definition is not found.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from carelens.model.access import Actor
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
+from carelens.services.confidential import shown
 from carelens.services.reach import Reach, reach
 from carelens.services.settings import AccessSettings, get_settings
 from carelens.store import schema
@@ -78,9 +81,10 @@ def observations(
     obs = schema.observation
     with reading(db) as connection:
         within = reach(connection, actor, actor.rules.confidential_data)
+        visible = shown(connection, actor, within).clause(obs.c.indicator_id, obs.c.org_code)
         query = sa.select(
             *(obs.c[c] for c in OBSERVATION_COLUMNS[:-1]), suppressed_flag(obs, within).label("suppressed")
-        ).where(obs.c.superseded_by.is_(None))
+        ).where(obs.c.superseded_by.is_(None), visible)
         if indicator_id:
             query = query.where(obs.c.indicator_id == indicator_id)
         elif org_code:  # lets the (indicator, organisation, period) index serve an organisation's rows
@@ -104,9 +108,12 @@ def _definition_query() -> sa.Select:
 
 
 def indicator_definition(db: Db, actor: Actor, indicator_id: str) -> dict[str, Any]:
-    """One indicator's definition (public); :class:`NotFound` when there is none."""
+    """One indicator's definition (public, but a confidential one only for those who see it);
+    :class:`NotFound` when there is none."""
     with reading(db) as connection:
         row = connection.execute(_definition_query(), {"indicator_id": indicator_id}).first()
+        if row is not None and shown(connection, actor).hidden(indicator_id):
+            row = None
     if row is None:
         raise NotFound(f"no indicator {indicator_id!r}")
     return row[0] or {}
@@ -162,8 +169,11 @@ def latest_by_indicator(
     if within is None:
         within = reach(connection, actor, actor.rules.confidential_data)
     query = _latest_figures(within.includes(code, sector), get_settings())
+    visible = shown(connection, actor, within)
     out = []
     for row in connection.execute(query, {"code": code}).mappings():
+        if not visible.shows(row["indicator_id"], code, sector):
+            continue
         item = plain(row)
         definition = item.pop("definition") or {}
         item["polarity"] = definition.get("polarity")
@@ -173,13 +183,15 @@ def latest_by_indicator(
 
 
 def list_indicators(db: Db, actor: Actor) -> list[dict[str, Any]]:
-    """Every indicator definition (public)."""
+    """Every indicator definition (public; a confidential one only for those who see it)."""
     ind = schema.indicator
     with reading(db) as connection:
+        visible = shown(connection, actor)
         rows = connection.execute(sa.select(ind).order_by(ind.c.id)).mappings()
         return [
             {"id": r["id"], "version": r["version"], "title": r["title"], **_summary(r["definition"])}
             for r in rows
+            if not visible.hidden(r["id"])
         ]
 
 
@@ -190,11 +202,12 @@ def _summary(definition: dict | None) -> dict[str, Any]:
 
 
 def get_indicator(db: Db, actor: Actor, indicator_id: str) -> dict[str, Any]:
-    """One indicator's whole definition, with the periods it has data for."""
+    """One indicator's whole definition, with the periods it has data for (a confidential one only for
+    those who see it)."""
     ind, obs = schema.indicator, schema.observation
     with reading(db) as connection:
         row = connection.execute(sa.select(ind).where(ind.c.id == indicator_id)).mappings().first()
-        if row is None:
+        if row is None or shown(connection, actor).hidden(indicator_id):
             raise NotFound(f"no indicator {indicator_id!r}")
         periods = connection.execute(
             sa.select(obs.c.period)

@@ -31,6 +31,7 @@ from carelens.model.data_quality import (
 )
 from carelens.model.organisations import RelationshipKind
 from carelens.services._db import Db, reading
+from carelens.services.confidential import shown
 from carelens.services.observations import small_number
 from carelens.services.reach import Reach, reach
 from carelens.store import schema
@@ -252,12 +253,14 @@ def series_chart(
     ``not_assessed``: per point the reason of a failed data-quality check ("" when none), whose value is
     left out (never drawn, never in the limits); ``joins``: the mergers within the chart (period and
     label). A value the actor may not see (small numbers) is missing too. None with fewer than two
-    periods."""
+    periods, and for a confidential indicator the actor may not see (:mod:`carelens.services.confidential`)."""
     from carelens.monitor.control_charts import series_chart as xmr_chart
 
     ratio = definition.get("value_type") == "indirectly_standardised_ratio"
     with reading(db) as connection:
         within = reach(connection, actor, actor.rules.confidential_data)
+        if not shown(connection, actor, within).shows(indicator_id, org_code, sector):
+            return None
         series = organisation_series(connection, within, org_code, sector, indicator_id, ratio)
     rows = series["rows"].tail(latest)
     if len(rows) < 2:

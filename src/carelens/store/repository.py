@@ -614,6 +614,13 @@ def write_indicators(connection: sa.Connection, definitions: Sequence[dict]) -> 
             connection.execute(table.update().where(table.c.id == definition["id"]).values(**values))
 
 
+def confidential_indicators(connection: sa.Connection) -> frozenset[str]:
+    """The stored indicators whose definition says ``confidential: true`` (figures never published)."""
+    table = schema.indicator
+    flagged = table.c.definition["confidential"].as_boolean()  # one small query, asked on every page
+    return frozenset(connection.execute(sa.select(table.c.id).where(flagged.is_(True))).scalars())
+
+
 BULK_INDEX_ROWS = 20_000
 """Rows of a first insert into an empty SQLite table from which :class:`BulkLoad` builds its indexes after
 the load instead of maintaining them row by row."""
