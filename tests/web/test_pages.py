@@ -406,7 +406,7 @@ def test_a_trust_rated_on_four_key_questions_says_it_is_not_a_complete_rating(cl
     """RK9's overall is aggregated from its hospitals' ratings without a trust-level well-led assessment:
     the page gives it and says it is not a complete rating."""
     text = re.sub(r"\s+", " ", client.get("/organisations/RK9").text)
-    assert "is rated Requires improvement overall from 2019-12-18" in text
+    assert "is rated Requires improvement overall from 18 December 2019" in text
     assert "It is not a complete rating: it rests on 4 of the 5 key questions (well-led not rated)." in text
 
 

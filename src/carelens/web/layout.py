@@ -34,7 +34,9 @@ def service_error_page(request: Request, error: ServiceError) -> HTMLResponse:
     actor = getattr(request.state, "actor", None) or ANONYMOUS
     title = ERROR_TITLES.get(error.status, "Something went wrong")
     message = excerpt(error.message, 300)
-    return render_page(request, actor, "error.jinja", status=error.status, title=title, message=message)
+    return render_page(
+        request, actor, "error.jinja", status=error.status, title=title, message=message, code=error.status
+    )
 
 
 def store(request: Request) -> sa.Engine:

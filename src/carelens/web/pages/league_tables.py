@@ -14,10 +14,11 @@ from carelens.model.access import Actor
 from carelens.services.league import league_table
 from carelens.services.observations import list_indicators
 from carelens.web.common import KIND_NAMES, VALUE_FORMATS, suppression_note
+from carelens.web.formatting import figure
 from carelens.web.layout import pager_links, render_page, store
 from carelens.web.pages import NavLink
 from carelens.web.settings import web_settings
-from carelens.web.templating import format_figure, marked, nhs_tag, org_link
+from carelens.web.templating import marked, nhs_tag, org_link
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,7 +103,7 @@ def league_rows(table, value_format: str) -> list[list]:
                 r["rank"] if r["rank"] is not None else "–",
                 org_link(r["org_code"], r["name"]),
                 KIND_NAMES.get(r["kind"], r["kind"]),
-                "suppressed" if hidden else format_figure(r["value"], value_format),
+                "suppressed" if hidden else figure(r["value"], value_format),
                 "suppressed" if hidden else r["numerator"],
                 "suppressed" if hidden else size,
                 verdict,

@@ -10,7 +10,8 @@ from carelens.http.security import ActorDep
 from carelens.model.access import Actor
 from carelens.services import monitoring as monitoring_service
 from carelens.services._db import Db
-from carelens.web.common import KIND_NAMES
+from carelens.web.common import KIND_NAMES, indicator_names
+from carelens.web.formatting import flag_reason
 from carelens.web.layout import render_page, store
 from carelens.web.pages import NavLink
 
@@ -36,8 +37,13 @@ def monitoring(request: Request, actor: ActorDep):
 
 def monitoring_view(db: Db, actor: Actor, flag_rows: int = 50, movers: int = 20) -> dict:
     """The monitoring overview: bands of the latest run, biggest movers, flags and why."""
+    flags = monitoring_service.flags(db, actor, risks_only=True, page_size=flag_rows)
+    names = indicator_names(db, actor)
+    for row in flags.items:
+        title, value_format = names.get(row["indicator_id"], (row["indicator_id"], "number"))
+        row |= {"title": title, "why": flag_reason(row, value_format)}
     return {
         "summary": monitoring_service.run_summary(db, actor),
         "movers": monitoring_service.biggest_movers(db, actor, limit=movers),
-        "flags": monitoring_service.flags(db, actor, risks_only=True, page_size=flag_rows),
+        "flags": flags,
     }
