@@ -334,7 +334,7 @@ def test_monitoring_overview_shows_bands_movers_and_why(client, accounts):
         assert f">{heading}</h2>" in page.text
     assert 'id="movers"' in page.text  # the demo's second run moved some organisations
     assert "higher risk" in page.text or "lower risk" in page.text
-    assert "peer value" in page.text  # each flag says why
+    assert "similar organisations; a risk is flagged outside" in page.text  # each flag says why
     assert 'href="/monitoring"' in page.text  # in the analyst's navigation
 
 

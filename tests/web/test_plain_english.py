@@ -43,7 +43,9 @@ def test_the_formatter_writes_figures_as_people_do():
     assert formatting.service_name("npimaternity") == "Maternity"
     assert formatting.service_name("care") == "Medical care (including older people's care)"
     assert formatting.service_name("no-such-code") == "no-such-code"
-    assert formatting.sentence("monitoring results are confidential") == "Monitoring results are confidential."
+    assert (
+        formatting.sentence("monitoring results are confidential") == "Monitoring results are confidential."
+    )
 
 
 def test_key_questions_come_in_the_cqc_order_never_alphabetically():
