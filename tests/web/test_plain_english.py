@@ -54,6 +54,25 @@ def test_key_questions_come_in_the_cqc_order_never_alphabetically():
     assert ordered == ["Overall", "Safe", "Effective", "Caring", "Responsive", "Well-led"]
 
 
+def test_the_explanation_lists_questions_in_order_and_never_overall_as_an_area_to_improve():
+    from carelens.services.ratings import explain
+
+    def rating(question: str, value: str) -> dict:
+        return {"service": "Overall", "key_question": question, "rating": value, "published": True}
+
+    given = [
+        ("Well-led", "Inadequate"),
+        ("Caring", "Requires improvement"),
+        ("Overall", "Requires improvement"),
+    ]
+    given += [("Safe", "Requires improvement"), ("Responsive", "Good"), ("Effective", "Good")]
+    text = explain({"name": "Clinic"}, [rating(q, r) for q, r in given])
+    assert text.endswith("Areas needing improvement: safe, caring, well-led.")
+    assert "ratings are safe: Requires improvement; effective: Good; caring: Requires improvement; " in text
+    report = explain({"name": "Clinic"}, [rating("Overall", "Good") | {"report_date": "2019-12-18"}])
+    assert "in the report of 18 December 2019" in report
+
+
 @pytest.mark.parametrize("path", ["/organisations/RK9", "/organisations/RK950", "/league-tables"])
 def test_no_jargon_or_iso_dates_on_public_pages(client, path):
     text = visible_text(client.get(path).text)
