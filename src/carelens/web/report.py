@@ -13,8 +13,11 @@ sections are marked in the page header and footer by the print stylesheet (``car
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
+import threading
+from collections import OrderedDict
 from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -93,9 +96,32 @@ def _stylesheet(href: str):
     return CSS(url=BASE_URL + href.lstrip("/"), url_fetcher=_static_fetcher())
 
 
+SITE_FRAME = re.compile(r"<(header|footer|nav)\b[\s\S]*?</\1>")
+"""The site's header (with the signed-in account), navigation and footer: hidden on paper anyway."""
+PRINTED: OrderedDict[str, bytes] = OrderedDict()
+"""The latest PDFs made, by a digest of what they print: a report the same for many readers (the
+public's) is printed once."""
+PRINTED_KEPT = 16
+PRINTED_LOCK = threading.Lock()
+
+
 def report_pdf(html: str, title: str) -> bytes:
     """The printable report's HTML (:func:`carelens.web.pages.organisation.organisation_report`'s page)
-    as a PDF, titled ``title``."""
+    as a PDF, titled ``title``. The site's frame is left out before printing (the print stylesheet hides
+    it), so the PDF depends only on the report itself."""
+    printed = SITE_FRAME.sub("", html)
+    key = hashlib.sha256(f"{title}\0{printed}".encode()).hexdigest()
+    pdf = PRINTED.get(key)
+    if pdf is None:
+        pdf = _print(printed, title)
+        with PRINTED_LOCK:
+            PRINTED[key] = pdf
+            while len(PRINTED) > PRINTED_KEPT:
+                PRINTED.popitem(last=False)
+    return pdf
+
+
+def _print(html: str, title: str) -> bytes:
     from weasyprint import HTML
 
     # the design system's stylesheet holds rules for screens WeasyPrint skips, each logged as a warning
