@@ -32,7 +32,8 @@ def test_packaged_settings_load():
 def test_another_file_overrides_the_defaults(tmp_path):
     path = tmp_path / "web.yaml"
     path.write_text(GOOD.replace("league_table_rows: 50", "league_table_rows: 100"))
-    assert load_web_settings(path) == replace(load_web_settings(), league_table_rows=100)
+    # a file without service names shows the codes as they are
+    assert load_web_settings(path) == replace(load_web_settings(), league_table_rows=100, service_names={})
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,7 @@ def test_another_file_overrides_the_defaults(tmp_path):
         (("  spc_points: 36\n", "  spc_points: 36\n  spc_dots: 4\n"), "pages.spc_dots", "unknown setting"),
         (("charts:", "colours: {}\ncharts:"), "colours", "unknown setting"),
         (("schema_version: 1", "schema_version: 2"), "schema_version", "must be 1"),
+        (("charts:", "service_names:\n  urgent: [1]\ncharts:"), "service_names.urgent", "must be"),
     ],
 )
 def test_a_bad_field_is_named_with_its_file(tmp_path, change, field, reason):

@@ -13,12 +13,12 @@ def test_public_trust_page_shows_the_aggregated_rating_and_the_rule(client):
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", page.text)
     assert "no published rating yet" not in text
-    assert "is rated Requires improvement overall from 2019-12-18" in text
+    assert "is rated Requires improvement overall from 18 December 2019" in text
     assert "aggregated from 9 ratings of 2 of its locations by the NHS trust rating principles" in text
     table = text[text.index('id="provider-ratings"') :]
     table = table[: table.index("</table>")]
     assert "Caring" in table and "Outstanding" in table and "published" in table
-    assert "RK950 Caring: Outstanding (2019-12-18)" in text  # a location rating it came from
+    assert "RK950 Caring: Outstanding (18 December 2019)" in text  # a location rating it came from
     assert "Region" in text and "South West" in text  # its region, from the ODS trust file
 
 

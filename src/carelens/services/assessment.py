@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from carelens.errors import InputError, Problem
 from carelens.model.access import Actor, Role, Scope
+from carelens.model.dates import date_in_words
 from carelens.services import Forbidden, Invalid, NotFound
 from carelens.services._db import Db, Page, author, page_bounds, page_query, plain, reading, writing
 from carelens.services.observations import small_number
@@ -138,7 +139,7 @@ def explain_assessed(row: dict[str, Any], detail: dict[str, Any]) -> str:
     """Plain English: the rating, why the rules gave it, and why (and with whose approval) it departs."""
     what = "overall" if row["key_question"] == "Overall" else f"for {row['key_question'].lower()}"
     status = "" if row["published"] else " (proposed, not yet published)"
-    text = f"Rated {row['rating']} {what} from {row['effective_date']}{status}."
+    text = f"Rated {row['rating']} {what} from {date_in_words(row['effective_date'])}{status}."
     why = detail.get("explanation")
     if why:
         text += f" {why}"

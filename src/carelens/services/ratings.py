@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from carelens.assess.scale import KEY_QUESTIONS, RATINGS
 from carelens.model.access import Actor
+from carelens.model.dates import date_in_words
 from carelens.services import NotFound
 from carelens.services._db import Db, Page, page_query, plain, reading
 from carelens.services.reach import Reach, reach
@@ -147,12 +148,15 @@ def explain(
     parts = []
     if overall:
         r = overall[0]
-        when = f" in the report of {r['report_date']}" if r.get("report_date") else ""
+        when = f" in the report of {date_in_words(r['report_date'])}" if r.get("report_date") else ""
         status = "" if r["published"] else " (proposed, not yet published)"
         parts.append(f"{name} is rated {r['rating']} overall{when}{status}.")
     else:
         parts.append(f"{name} has no overall rating.")
-    questions = [r for r in current if r["service"] == "Overall" and r["key_question"] != "Overall"]
+    questions = sorted(
+        (r for r in current if r["service"] == "Overall" and r["key_question"] in KEY_QUESTIONS),
+        key=lambda r: KEY_QUESTIONS.index(r["key_question"]),
+    )
     if questions:
         listed = "; ".join(f"{r['key_question'].lower()}: {r['rating']}" for r in questions)
         parts.append(
@@ -169,9 +173,11 @@ def explain(
                 f"{len(KEY_QUESTIONS)} key questions: {', '.join(q.lower() for q in missing)} "
                 f"{'is' if len(missing) == 1 else 'are'} not rated."
             )
-    weak = sorted(
-        {r["key_question"] for r in current if r["rating"] in ("Inadequate", "Requires improvement")}
-    )
+    # the key questions in CQC's order; the overall rating is not an area but the sum of them
+    weak_ratings = {
+        r["key_question"] for r in current if r["rating"] in ("Inadequate", "Requires improvement")
+    }
+    weak = [q for q in KEY_QUESTIONS if q in weak_ratings]
     if weak:
         parts.append("Areas needing improvement: " + ", ".join(w.lower() for w in weak) + ".")
     return " ".join(parts)
@@ -186,7 +192,7 @@ def explain_aggregated(name: str, aggregated: list[dict[str, Any]]) -> str:
         r = overall[0]
         status = "" if r["published"] else " (proposed, not yet published)"
         parts.append(
-            f"{name} is rated {r['rating']} overall from {r['effective_date']}{status}: aggregated from "
+            f"{name} is rated {r['rating']} overall from {date_in_words(r['effective_date'])}{status}: aggregated from "
             f"{r['ratings']} ratings of {r['locations']} of its locations by the {r['rule']}."
         )
         if not r.get("complete", True):  # a partial set of key questions is never presented as complete

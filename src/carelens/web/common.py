@@ -3,31 +3,16 @@ show it, and reading every page of a paged service."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from carelens.services import NotFound
 from carelens.services.settings import get_settings
+from carelens.web.formatting import KIND_NAMES, day, month  # noqa: F401  (pages import them from here)
 
 VALUE_FORMATS = {"proportion": "percent", "indirectly_standardised_ratio": "ratio", "rate": "number"}
 """How each value type's figures are written (a proportion as a percentage)."""
 
-KIND_NAMES = {
-    "nhs_trust": "NHS trust",
-    "location": "hospital or clinic",
-    "independent_provider": "independent provider",
-    "care_home": "care home",
-    "gp_practice": "GP practice",
-    "pcn": "primary care network",
-    "commissioner": "commissioner",
-    "local_authority": "local authority",
-    "region": "region",
-    "place": "place",
-    "aco": "accountable care organisation",
-    "country": "country",
-}
-"""Display names of the organisation kinds."""
 
 INSPECTION_TYPE_NAMES = {
     "care_home": "Care home",
@@ -90,14 +75,15 @@ def paged_rows(fetch: Callable[..., Any], **kwargs) -> tuple[list[str], Iterator
     return first.columns, rows()
 
 
-def day(text: str) -> dt.date:
-    """The date a service's ISO date (or timestamp) text starts with."""
-    return dt.date.fromisoformat(str(text)[:10])
+def indicator_names(db: Any, actor: Any) -> dict[str, tuple[str, str]]:
+    """Each indicator's title and how its figures are written (:data:`VALUE_FORMATS`), by id: pages name
+    indicators by title, never by id."""
+    from carelens.services.observations import list_indicators
 
-
-def month(text: str) -> str:
-    """'2024-03-01' → 'March 2024'."""
-    return f"{day(text):%B %Y}"
+    return {
+        i["id"]: (i["title"] or i["id"], VALUE_FORMATS.get(i["value_type"] or "", "number"))
+        for i in list_indicators(db, actor)
+    }
 
 
 def _span(start: str | None, end: str | None) -> str | None:

@@ -1,133 +1,135 @@
-"""The per-organisation report as PDF, made on the server with no browser.
+"""The per-organisation report as PDF: the printable HTML report (``templates/pages/report.jinja``), the
+same page a browser prints, laid out for paper by WeasyPrint.
 
-Why this way: fpdf2 is pure Python (installs from PyPI anywhere, no system libraries) and the charts
-come from the same Vega-Lite specs as the web page, rendered to PNG by vl-convert. Printing the HTML
-with headless Chromium would need a browser on every server; WeasyPrint needs Pango from the system.
-The printable HTML page (``/organisations/<code>/report``) is the same content for browsers.
+Why this way: one template means the PDF has every section of the HTML report (ratings and their
+history, definitions, monitoring flags for those entitled) and can never drift from it; WeasyPrint
+writes Unicode text with embedded fonts (any organisation's name prints as it is written) and needs no
+browser on the server, only Pango, which Debian installs with it. The page's stylesheets, fonts and
+images are read from the package's static folder; nothing is fetched from the network. Confidential
+sections are marked in the page header and footer by the print stylesheet (``carelens.css``,
+``@page`` margin boxes), for browsers and the PDF alike.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
-from typing import Any
+import base64
+import hashlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from functools import cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from carelens.web.templating import format_number
+from carelens.web.templating import STATIC_DIR
 
-REPLACEMENTS = {
-    "–": "-",
-    "—": "-",
-    "’": "'",
-    "‘": "'",
-    "“": '"',
-    "”": '"',
-    "·": "-",
-    "≥": ">=",
-    "≤": "<=",
-    "τ": "tau",
-    "φ": "phi",
-}
-"""Characters outside the PDF core fonts' Latin-1 set, and what to print instead."""
+BASE_URL = "https://carelens.invalid/"
+"""Where the report's root-relative links (``/static/...``) are resolved; never contacted."""
 
 
-def _text(value: Any) -> str:
-    text = format_number(value) if not isinstance(value, str) else value
-    for old, new in REPLACEMENTS.items():
-        text = text.replace(old, new)
-    return text.encode("latin-1", "replace").decode("latin-1")
+def _static_fetcher():
+    """A WeasyPrint URL fetcher that serves ``/static/...`` from the package and refuses anything else
+    (no network: a report is made from what carelens holds)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    root = Path(STATIC_DIR).resolve()
+
+    class StaticFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            if f"{parts.scheme}://{parts.netloc}/" != BASE_URL or not parts.path.startswith("/static/"):
+                raise ValueError(f"the report reads only its own static files, not {url}")
+            path = (root / unquote(parts.path.removeprefix("/static/"))).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise ValueError(f"no static file {parts.path}")
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": _content_type(path)})
+
+    return StaticFetcher()
 
 
-def report_pdf(view: dict[str, Any]) -> bytes:
-    """A PDF of one organisation's profile (:func:`carelens.web.pages.organisation.profile_view`)."""
-    from fpdf import FPDF
+def _content_type(path: Path) -> str:
+    return {
+        ".css": "text/css",
+        ".svg": "image/svg+xml",
+        ".png": "image/png",
+        ".woff2": "font/woff2",
+        ".woff": "font/woff",
+    }.get(path.suffix, "application/octet-stream")
 
-    org = view["organisation"]
-    pdf = FPDF(format="A4", unit="mm")
-    pdf.set_title(_text(f"carelens report: {org['name'] or org['code']}"))
-    pdf.set_author("carelens")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
 
-    def heading(text: str, size: int) -> None:
-        pdf.set_font("Helvetica", "B", size)
-        pdf.multi_cell(width, size * 0.5, _text(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
+SVG = re.compile(r"<svg\b([^>]*)>[\s\S]*?</svg>")
+LABEL = re.compile(r'\baria-label="([^"]*)"')
+CLASS = re.compile(r'\bclass="([^"]*)"')
 
-    def para(text: str, size: int = 10) -> None:
-        pdf.set_font("Helvetica", "", size)
-        pdf.multi_cell(width, 5, _text(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
 
-    def table(head: list[str], rows: list[list[Any]]) -> None:
-        pdf.set_font("Helvetica", "", 9)
-        with pdf.table(width=width, text_align="LEFT", line_height=5) as out:
-            out.row([_text(h) for h in head])
-            for row in rows:
-                out.row([_text(v) for v in row])
-        pdf.ln(2)
+def _charts_as_images(html: str) -> str:
+    """Each inline SVG drawing of the page as an image of the same SVG (alt text: its label).
 
-    heading(org["name"] or org["code"], 18)
-    para(f"{view['kind_name']} - code {org['code']} - report made {dt.date.today():%d %B %Y}", 9)
-    heading("Ratings", 14)
-    para(view["explanation"])
-    if view["overall_ratings"]:
-        table(
-            ["Question", "Rating", "Report date"],
-            [[r["key_question"], r["rating"], r["report_date"] or "-"] for r in view["overall_ratings"]],
+    WeasyPrint matches the page's stylesheets against every element of the document: a report's charts
+    hold tens of thousands of elements, which made a PDF take minutes. As images they are drawn by the
+    same SVG renderer, outside the page's cascade (the drawings carry their own styles), in seconds."""
+
+    def image(match: re.Match) -> str:
+        svg, attributes = match.group(0), match.group(1)
+        if "xmlns=" not in attributes:
+            svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+        label = LABEL.search(attributes)
+        css_class = CLASS.search(attributes)
+        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        return (
+            f'<img class="{css_class.group(1) if css_class else ""}" alt="{label.group(1) if label else ""}"'
+            f' src="data:image/svg+xml;base64,{data}">'
         )
-    if view["provider_ratings"]:
-        table(
-            ["Question", "Rating", "From", "Location ratings it came from", "Status"],
-            [
-                [
-                    r["key_question"],
-                    r["rating"],
-                    r["effective_date"],
-                    r["ratings"],
-                    "published" if r["published"] else "proposed, not published",
-                ]
-                for r in view["provider_ratings"]
-            ],
-        )
-        para(f"Rule: {view['provider_ratings'][0]['rule']}.", 9)
-    if view["service_ratings"]:
-        table(
-            ["Service", "Question", "Rating", "Report date"],
-            [
-                [r["service"], r["key_question"], r["rating"], r["report_date"] or "-"]
-                for r in view["service_ratings"]
-            ],
-        )
-    heading("Figures compared with similar organisations", 14)
-    if view["any_suppressed"]:
-        para(view["suppression_note"], 9)
-    if not view["panels"]:
-        para("There are no published figures for this organisation.")
-    for panel in view["panels"]:
-        heading(panel.title, 11)
-        shown = "suppressed" if panel.suppressed else None
-        comparison = (
-            f"{panel.comparison}: {panel.comparison_text}" if panel.comparison_text else "not compared"
-        )
-        table(
-            ["Latest period", "Value", "Numerator", "Denominator or expected", "Compared with peers"],
-            [
-                [
-                    panel.period,
-                    shown or panel.value,
-                    shown or panel.numerator,
-                    shown or panel.denominator,
-                    comparison,
-                ]
-            ],
-        )
-        for name, note in (("funnel", panel.funnel_note), ("spc", panel.spc_note)):
-            chart = panel.charts.get(name)
-            if chart is not None:
-                pdf.image(
-                    io.BytesIO(chart.png(scale=2)), w=min(width, 150), alt_text=_text(chart.description)
-                )
-            if note:
-                para(note, 8)
-    return bytes(pdf.output())
+
+    return SVG.sub(image, html)
+
+
+STYLESHEET = re.compile(r'<link rel="stylesheet" href="(/static/[^"]+)">')
+
+
+@cache
+def _stylesheet(href: str):
+    """A stylesheet of the package's static folder, parsed once (the design system's takes seconds)."""
+    from weasyprint import CSS
+
+    return CSS(url=BASE_URL + href.lstrip("/"), url_fetcher=_static_fetcher())
+
+
+SITE_FRAME = re.compile(r"<(header|footer|nav)\b[\s\S]*?</\1>")
+"""The site's header (with the signed-in account), navigation and footer: hidden on paper anyway."""
+PRINTED: OrderedDict[str, bytes] = OrderedDict()
+"""The latest PDFs made, by a digest of what they print: a report the same for many readers (the
+public's) is printed once."""
+PRINTED_KEPT = 16
+PRINTED_LOCK = threading.Lock()
+
+
+def report_pdf(html: str, title: str) -> bytes:
+    """The printable report's HTML (:func:`carelens.web.pages.organisation.organisation_report`'s page)
+    as a PDF, titled ``title``. The site's frame is left out before printing (the print stylesheet hides
+    it), so the PDF depends only on the report itself."""
+    printed = SITE_FRAME.sub("", html)
+    key = hashlib.sha256(f"{title}\0{printed}".encode()).hexdigest()
+    pdf = PRINTED.get(key)
+    if pdf is None:
+        pdf = _print(printed, title)
+        with PRINTED_LOCK:
+            PRINTED[key] = pdf
+            while len(PRINTED) > PRINTED_KEPT:
+                PRINTED.popitem(last=False)
+    return pdf
+
+
+def _print(html: str, title: str) -> bytes:
+    from weasyprint import HTML
+
+    # the design system's stylesheet holds rules for screens WeasyPrint skips, each logged as a warning
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    fetcher = _static_fetcher()
+    stylesheets = [_stylesheet(href) for href in STYLESHEET.findall(html)]
+    page = HTML(string=_charts_as_images(STYLESHEET.sub("", html)), base_url=BASE_URL, url_fetcher=fetcher)
+    document = page.render(stylesheets=stylesheets)
+    document.metadata.title = title
+    document.metadata.authors = ["carelens"]
+    return document.write_pdf()

@@ -1,4 +1,4 @@
-"""Web dashboard settings: page sizes and chart sizes.
+"""Web dashboard settings: page sizes, chart sizes and the names shown for codes.
 
 The defaults, with their reasons, are in ``settings.yaml`` beside this module; another file may be
 passed to :func:`load_web_settings` (e.g. a publisher who lists more rows a page).
@@ -26,6 +26,8 @@ class WebSettings:
     chart_width: int
     chart_height: int
     chart_points: int
+    service_names: dict[str, str]
+    """The CQC's names of its core services and population groups, by the code its API uses."""
 
 
 SCHEMA_VERSION = 1
@@ -50,6 +52,7 @@ def load_web_settings(path: str | Path | None = None) -> WebSettings:
 
     reader = read_settings(path, DEFAULT_SETTINGS_FILE, SCHEMA_VERSION)
     values = {name: reader.get(dotted, int, minimum=1) for name, dotted in FIELDS.items()}
+    values["service_names"] = reader.numbers("service_names", str, optional=True)
     reader.raise_if_any()  # unknown fields too
     return WebSettings(**values)
 

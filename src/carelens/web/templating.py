@@ -14,6 +14,9 @@ from pathlib import Path
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 from markupsafe import Markup, escape
 
+from carelens.web import formatting
+from carelens.web.formatting import number as format_number
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DESIGN_SYSTEM = "nhsuk"
@@ -33,8 +36,9 @@ def environment() -> Environment:
         auto_reload=False,  # packaged templates do not change while serving (no stat() per render)
     )
     env.globals["design"] = DESIGN_SYSTEM
-    env.filters["number"] = format_number
-    env.filters["figure"] = format_figure
+    env.filters.update(formatting.filters())
+    env.globals["count_labels"] = formatting.count_labels
+    env.globals["peer_group_name"] = formatting.peer_group_name
     env.filters["exact"] = exact
     env.filters["combine"] = lambda a, b: {**a, **b}
     env.globals["table_cells"] = table_cells
@@ -55,34 +59,6 @@ def environment() -> Environment:
 def render(template: str, **context) -> str:
     """Render ``pages/<template>`` with ``context``."""
     return environment().get_template(f"pages/{template}").render(**context)
-
-
-def format_number(value, digits: int = 3) -> str:
-    """A figure for display: text as is (e.g. "suppressed"), whole numbers with thousands separators,
-    numbers of 100 or more rounded to whole numbers, others to ``digits`` significant figures; missing values as an en dash."""
-    if value is None or value != value:  # None or NaN
-        return "–"
-    if isinstance(value, str):
-        return value
-    if abs(value) >= 100 or (float(value).is_integer() and abs(value) >= 1):
-        return f"{round(value):,}"
-    return f"{value:.{digits}g}"
-
-
-def format_figure(value, style: str = "number") -> str:
-    """An indicator's figure as readers expect it: a proportion as a percentage ("2.7%"), a ratio to two
-    decimals, other numbers with thousands separators; text as is; missing as an en dash."""
-    from carelens.web.charts import format_value
-
-    if isinstance(value, str):
-        return value
-    if value is None or value != value:
-        return "–"
-    if style == "percent":
-        return format_value(value, "percent", 0.001)
-    if style == "ratio":
-        return format_value(value, "ratio")
-    return format_number(value)
 
 
 def exact(value) -> str:

@@ -15,10 +15,11 @@ from carelens.model.access import Actor
 from carelens.services.league import league_options, league_table
 from carelens.services.observations import list_indicators
 from carelens.web.common import KIND_NAMES, VALUE_FORMATS, suppression_note
+from carelens.web.formatting import count_labels, figure
 from carelens.web.layout import PageNumber, PageSize, download_links, pager_links, render_page, store
 from carelens.web.pages import NavLink
 from carelens.web.settings import web_settings
-from carelens.web.templating import format_figure, marked, nhs_tag, org_link
+from carelens.web.templating import marked, nhs_tag, org_link
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,6 +98,7 @@ def league_tables(
         )
     sizes = {"size": str(size)} if size else {}
     grouped = kind is None and len(options["kinds"]) > 1
+    value_format = VALUE_FORMATS.get(chosen["value_type"], "number") if chosen else "number"
     return render_page(
         request,
         actor,
@@ -113,9 +115,9 @@ def league_tables(
         table=table,
         grouped=grouped,
         groups=_groups(table, grouped),
-        value_format=VALUE_FORMATS.get(chosen["value_type"], "number") if chosen else "number",
+        value_format=value_format,
         league_rows=league_rows,
-        league_head=league_head(options["banded"]),
+        league_head=league_head(options["banded"], value_format),
         sortable=lambda head: _sort_links("/league-tables", head, filters, sort, order, options["banded"]),
         kind_names=KIND_NAMES,
         downloads=download_links("/league-tables", filters | ordering),
@@ -158,16 +160,18 @@ def _sort_links(
     return links
 
 
-def league_head(banded: bool) -> list[str]:
-    """The headings of a league table: a banded indicator's band in place of the rank."""
+def league_head(banded: bool, value_format: str) -> list[str]:
+    """The headings of a league table: a banded indicator's band in place of the rank; its counts named
+    as the indicator's kind of figure counts them (:func:`carelens.web.formatting.count_labels`)."""
+    count_label, size_label = count_labels(value_format)
     return [
         "Band" if banded else "Rank",
         "Organisation",
         "Type",
         "Region",
         "Value",
-        "Numerator",
-        "Denominator or expected",
+        count_label,
+        size_label,
         "Compared with similar organisations",
     ]
 
@@ -201,7 +205,7 @@ def league_rows(items: list[dict], value_format: str, banded: bool) -> list[list
                 org_link(r["org_code"], r["name"]),
                 KIND_NAMES.get(r["kind"], r["kind"]),
                 r["region"] or "–",
-                "suppressed" if hidden else format_figure(r["value"], value_format),
+                "suppressed" if hidden else figure(r["value"], value_format),
                 "suppressed" if hidden else r["numerator"],
                 "suppressed" if hidden else size,
                 verdict,

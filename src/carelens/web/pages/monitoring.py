@@ -10,7 +10,8 @@ from carelens.http.security import ActorDep
 from carelens.model.access import Actor
 from carelens.services import monitoring as monitoring_service
 from carelens.services._db import Db
-from carelens.web.common import KIND_NAMES
+from carelens.web.common import KIND_NAMES, indicator_names
+from carelens.web.formatting import flag_reason
 from carelens.web.layout import PageNumber, PageSize, download_links, pager_links, render_page, store
 from carelens.web.pages import NavLink
 
@@ -50,9 +51,15 @@ FLAG_ROWS = 50
 def monitoring_view(
     db: Db, actor: Actor, flag_rows: int = FLAG_ROWS, movers: int = 20, flag_page: int = 1
 ) -> dict:
-    """The monitoring overview: bands of the latest run, biggest movers, a page of flags and why."""
+    """The monitoring overview: bands of the latest run, biggest movers, a page of flags and why (each
+    flag's indicator by its title, its reason in words)."""
+    flags = monitoring_service.flags(db, actor, risks_only=True, page=flag_page, page_size=flag_rows)
+    names = indicator_names(db, actor)
+    for row in flags.items:
+        title, value_format = names.get(row["indicator_id"], (row["indicator_id"], "number"))
+        row |= {"title": title, "why": flag_reason(row, value_format)}
     return {
         "summary": monitoring_service.run_summary(db, actor),
         "movers": monitoring_service.biggest_movers(db, actor, limit=movers),
-        "flags": monitoring_service.flags(db, actor, risks_only=True, page=flag_page, page_size=flag_rows),
+        "flags": flags,
     }

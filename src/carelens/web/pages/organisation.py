@@ -17,6 +17,7 @@ made its page a megabyte.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -49,7 +50,8 @@ from carelens.web.charts import (
     spine_quantiles,
     variation_icon,
 )
-from carelens.web.common import KIND_NAMES, VALUE_FORMATS, inspection_row, month, suppression_note
+from carelens.web.common import KIND_NAMES, VALUE_FORMATS, indicator_names, inspection_row, suppression_note
+from carelens.web.formatting import by_key_question, flag_reason, limits_note, month
 from carelens.web.layout import render_page, store
 from carelens.web.pages import OWN_ORGANISATION_LINKS, NavLink
 from carelens.web.report import report_pdf
@@ -104,18 +106,29 @@ def organisation_indicator(request: Request, actor: ActorDep, code: str, indicat
 
 @router.get("/organisations/{code}/report", response_class=HTMLResponse)
 def organisation_report(request: Request, actor: ActorDep, code: str):
-    view = profile_view(store(request), actor, code, web_settings())
-    title = f"Report: {view['organisation']['name'] or code}"
-    return render_page(request, actor, "report.jinja", title=title, **view)
+    return _report_page(request, actor, code)[1]
 
 
 @router.get("/organisations/{code}/report.pdf")
 def organisation_report_pdf(request: Request, actor: ActorDep, code: str):
-    view = profile_view(store(request), actor, code, web_settings(), all_charts=True)
+    """The printable report (the same page, so the same sections) printed to PDF."""
+    view, page = _report_page(request, actor, code)
     headers = {"Content-Disposition": _pdf_disposition(view["organisation"]["code"])}
     if actor.signed_in:
         headers["Cache-Control"] = "no-store"
-    return Response(report_pdf(view), media_type="application/pdf", headers=headers)
+    pdf = report_pdf(page.body.decode("utf-8"), _report_title(view))
+    return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+def _report_page(request: Request, actor: Actor, code: str) -> tuple[dict[str, Any], HTMLResponse]:
+    """The printable report of an organisation as the actor may see it (and the view it shows)."""
+    view = profile_view(store(request), actor, code, web_settings())
+    title = _report_title(view)
+    return view, render_page(request, actor, "report.jinja", title=title, made_on=dt.date.today(), **view)
+
+
+def _report_title(view: dict[str, Any]) -> str:
+    return f"Report: {view['organisation']['name'] or view['organisation']['code']}"
 
 
 @router.get("/organisations/{code}/charts/spine.csv")
@@ -251,11 +264,9 @@ class IndicatorPanel:
         return self.comparison.get("verdict") or "not compared"
 
 
-def profile_view(
-    db: Db, actor: Actor, code: str, settings: WebSettings, all_charts: bool = False
-) -> dict[str, Any]:
+def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict[str, Any]:
     """Everything the organisation profile shows (raises the services' NotFound); charts of the headline
-    indicators only, unless ``all_charts`` (the PDF report draws every one)."""
+    indicators only (the others' are on each indicator's own page)."""
     profile = organisation_service.organisation_profile(db, actor, code)
     organisation = profile["organisation"]
     history = rating_service.visible_ratings(db, actor, code, organisation["sector"], history=True)
@@ -265,10 +276,7 @@ def profile_view(
     past = [r for r in history if not r["current"]][: settings.rating_history_rows]
     audience = judgement_service.funnel_audience(db, actor)
     panels = [
-        indicator_panel(
-            db, actor, organisation, row, audience, settings, charts=("funnel", "spc") if all_charts else None
-        )
-        for row in profile["indicators"]
+        indicator_panel(db, actor, organisation, row, audience, settings) for row in profile["indicators"]
     ]
     overall_panel = overall or [
         {"key_question": r["key_question"], "rating": r["rating"], "report_date": r["effective_date"]}
@@ -283,9 +291,9 @@ def profile_view(
         "kind_name": KIND_NAMES.get(organisation["kind"], organisation["kind"]),
         "confidential": profile["confidential"],
         "explanation": profile["explanation"],
-        "provider_ratings": profile["provider_ratings"],
-        "overall_ratings": sorted(overall, key=lambda r: (r["key_question"] != "Overall", r["key_question"])),
-        "service_ratings": services,
+        "provider_ratings": by_key_question(profile["provider_ratings"]),
+        "overall_ratings": by_key_question(overall),
+        "service_ratings": by_key_question(services, "service"),
         "rating_history": past,
         "links": links,
         "successions": profile["successions"],
@@ -414,7 +422,7 @@ def _add_funnel(
     hidden = int(c.get("peers") or 0) - base.shown
     panel.funnel_note = (
         f"{c.get('peers') or base.shown:,} comparable organisations in {month(period)}, from monitoring run "
-        f"{run_id}; limits at {levels[0]} and {levels[1]} ({c.get('od_note') or 'no overdispersion note'}). "
+        f"{run_id}; limits at {levels[0]} and {levels[1]}, {limits_note(c.get('od_note'))}. "
         f"A point outside the {levels[0]} limits is unlikely to be chance alone."
         + (
             f" {base.shown:,} are drawn: those outside the limits first, then an even spread of the rest; "
@@ -442,7 +450,6 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
         width=settings.chart_width,
         height=settings.chart_height,
     )
-    panel.charts["spc"] = chart
     panel.spc_svg = chart.svg()
     excluded = int((points["not_assessed"] != "").sum())
     last = str(points["variation_icon"][0])
@@ -544,5 +551,10 @@ def monitoring_panel(db: Db, actor: Actor, code: str) -> dict[str, Any] | None:
         data = intelligence_profile(db, actor, code)
     except NotFound:
         return None
-    flagged = [r for r in data["indicators"] if r["flag"] in FLAG_SHOWN or r["spc_alert"]]
+    names = indicator_names(db, actor)
+    flagged = [
+        r | {"why": flag_reason(r, names.get(r["indicator_id"], ("", "number"))[1])}
+        for r in data["indicators"]
+        if r["flag"] in FLAG_SHOWN or r["spc_alert"]
+    ]
     return {"run_id": data["run_id"], "organisation": data["organisation"], "flagged": flagged}

@@ -20,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 MEASURE_NAMES = {
     "distance_from_target": "Distance from target (allocation above (+) or below (−) target)",
     "need_index_core": "Need index (core services; 1 = national average)",
-    "allocation_per_head_gbp": "Allocation per head (£)",
+    "allocation_per_head_gbp": "Allocation per head",
 }
 RATING_NAMES = {
     "outstanding": "Outstanding",
