@@ -28,9 +28,14 @@ BASE_URL = "https://carelens.invalid/"
 """Where the report's root-relative links (``/static/...``) are resolved; never contacted."""
 
 
+SVG_DATA = "data:image/svg+xml;base64,"
+"""How the report's charts are written as images (:func:`_charts_as_images`)."""
+
+
 def _static_fetcher():
-    """A WeasyPrint URL fetcher that serves ``/static/...`` from the package and refuses anything else
-    (no network: a report is made from what carelens holds)."""
+    """A WeasyPrint URL fetcher that serves ``/static/...`` from the package and the page's own charts
+    (SVG data addresses) and refuses anything else (no network: a report is made from what carelens
+    holds)."""
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     root = Path(STATIC_DIR).resolve()
@@ -38,6 +43,10 @@ def _static_fetcher():
     class StaticFetcher(URLFetcher):
         def fetch(self, url, headers=None):
             parts = urlsplit(url)
+            if url.startswith(SVG_DATA):  # a chart of the page, made an image by _charts_as_images
+                return URLFetcherResponse(
+                    url, base64.b64decode(url.removeprefix(SVG_DATA)), {"Content-Type": "image/svg+xml"}
+                )
             if f"{parts.scheme}://{parts.netloc}/" != BASE_URL or not parts.path.startswith("/static/"):
                 raise ValueError(f"the report reads only its own static files, not {url}")
             path = (root / unquote(parts.path.removeprefix("/static/"))).resolve()
@@ -79,7 +88,7 @@ def _charts_as_images(html: str) -> str:
         data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
         return (
             f'<img class="{css_class.group(1) if css_class else ""}" alt="{label.group(1) if label else ""}"'
-            f' src="data:image/svg+xml;base64,{data}">'
+            f' src="{SVG_DATA}{data}">'
         )
 
     return SVG.sub(image, html)

@@ -450,6 +450,7 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
         width=settings.chart_width,
         height=settings.chart_height,
     )
+    panel.charts["spc"] = chart
     panel.spc_svg = chart.svg()
     excluded = int((points["not_assessed"] != "").sum())
     last = str(points["variation_icon"][0])
