@@ -56,9 +56,15 @@ def service_error_page(request: Request, error: ServiceError) -> HTMLResponse:
 
 
 def sign_in_link(request: Request) -> str:
-    """The sign-in page, to come back to this page (its path and query) once signed in."""
+    """The sign-in page, to come back to this page (its path and query) once signed in; an address
+    longer than the sign-in form takes back (:data:`NEXT_CHARS`) is not echoed: signing in lands on
+    the role's own page."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return f"/login?{urlencode({'next': here})}"
+    return f"/login?{urlencode({'next': here})}" if len(here) <= NEXT_CHARS else "/login"
+
+
+NEXT_CHARS = 1000
+"""The longest address a refused page offers to come back to after signing in."""
 
 
 def store(request: Request) -> sa.Engine:
