@@ -188,6 +188,32 @@ def page(browser, live_server):
     tab.context.close()
 
 
+def signed_in(browser, url: str, user_name: str | None, start: str, password: str):
+    """A fresh tab (:func:`open_tab`) signed in as ``user_name`` (None: the public) through the sign-in
+    form and opened at ``start`` (signing in lands on the role's own page first)."""
+    tab = open_tab(browser)
+    if user_name:
+        tab.goto(f"{url}/login?next={start}")
+        tab.get_by_label("User name", exact=True).fill(user_name)
+        tab.get_by_label("Password", exact=True).fill(password)
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(lambda address: "/login" not in address)
+        if tab.url != f"{url}{start}":
+            tab.goto(f"{url}{start}")
+    else:
+        tab.goto(f"{url}{start}")
+    return tab
+
+
+def press(tab, button: str, done: str) -> None:
+    """Press a form's button and check the page says it was done, in words rather than markup."""
+    from playwright.sync_api import expect
+
+    tab.get_by_role("button", name=button).click()
+    expect(tab.locator("main")).to_contain_text(done)
+    expect(tab.locator("main")).not_to_contain_text("<p>")
+
+
 def check_accessibility(page) -> None:
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     bad = [

@@ -17,7 +17,8 @@ import re
 
 import pytest
 
-from .conftest import check_accessibility, open_tab, serve, shot
+from .conftest import check_accessibility, press, serve, shot
+from .conftest import signed_in as signed_in_as
 from .regulator_store import (
     COMMISSIONER,
     CONCERNED,
@@ -34,6 +35,10 @@ from .regulator_store import (
 expect = pytest.importorskip("playwright.sync_api").expect
 
 
+def signed_in(browser, url: str, user_name: str | None, start: str):
+    return signed_in_as(browser, url, user_name, start, PASSWORD)
+
+
 @pytest.fixture(scope="module")
 def regulator(tmp_path_factory):
     """(base URL, engine, case ids, the first monitoring run's id) of the regulator store on loopback."""
@@ -48,29 +53,6 @@ def regulator(tmp_path_factory):
     with serve(create_app(engine)) as url:
         yield url, engine, cases, first_run
     engine.dispose()
-
-
-def signed_in(browser, url: str, user_name: str | None, start: str):
-    """A fresh tab signed in as ``user_name`` (None: the public) and opened at ``start``."""
-    tab = open_tab(browser)
-    if user_name:
-        tab.goto(f"{url}/login?next={start}")
-        tab.get_by_label("User name", exact=True).fill(user_name)
-        tab.get_by_label("Password", exact=True).fill(PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
-        tab.wait_for_url(lambda address: "/login" not in address)  # "/" lands on the role's own page
-        if tab.url != f"{url}{start}":
-            tab.goto(f"{url}{start}")
-    else:
-        tab.goto(f"{url}{start}")
-    return tab
-
-
-def press(tab, button: str, done: str) -> None:
-    """Press a form's button and check the page says it was done."""
-    tab.get_by_role("button", name=button).click()
-    expect(tab.locator("main")).to_contain_text(done)
-    expect(tab.locator("main")).not_to_contain_text("<p>")  # the message as words, not markup
 
 
 def header_links(tab) -> list[str]:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from carelens.model.dates import MONTHS
 from carelens.services.inspections import KEY_QUESTIONS
 
 NHS_BLUE = "#005eb8"
@@ -951,21 +952,8 @@ def _spc_mark(x: float, y: float, point: str, above: bool) -> str:
     return _triangle(x, y, 7, POINT_COLOURS.get(point, NHS_PURPLE), up=above, stroke=NHS_BLACK)
 
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_LONG_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+_LONG_MONTHS = MONTHS
+_MONTHS = tuple(name[:3] for name in MONTHS)
 
 
 def _month_label(day: np.datetime64, long: bool = False) -> str:
