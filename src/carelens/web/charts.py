@@ -5,8 +5,8 @@ Charts are plain SVG built here (no browser, no charting runtime): a funnel of a
 group renders in milliseconds, and its peers, limits and axes are drawn once per monitoring run and
 funnel (:func:`cached_funnel`); each organisation's page only adds its own marker. A funnel draws what
 the monitoring run stored: each peer's value and the limits the run gave the peers (joined in order of
-their size), never a new fit; a spine chart colours each indicator by its stored verdict. PNG for the
-PDF report comes from the same SVG (vl-convert's resvg).
+their size), never a new fit; a spine chart colours each indicator by its stored verdict. The PDF
+report prints the same SVG (:mod:`carelens.web.report`).
 
 Readable at any width: an SVG has a ``viewBox`` and the stylesheet makes it as wide as its column (up
 to a limit), so its text scales with it. Text is sized from the chart's width so that it is at least
@@ -184,12 +184,6 @@ class Chart:
 
     def svg(self) -> str:
         return self.markup
-
-    def png(self, scale: float = 2.0) -> bytes:
-        """The chart as PNG (for the PDF report)."""
-        import vl_convert
-
-        return vl_convert.svg_to_png(self.markup, scale=scale)
 
 
 # --- formatting, text and scales ----------------------------------------------------------------------

@@ -249,12 +249,10 @@ class IndicatorPanel:
     """Mergers whose predecessors' history the series continues."""
     comparison_text: str | None = None
     funnel_note: str | None = None
-    funnel_svg: str | None = None
-    spc_svg: str | None = None
     spc_note: str | None = None
     charts: dict[str, Any] = field(default_factory=dict)
     """The :class:`carelens.web.charts.Chart` objects (``funnel``, ``spc``): the page's tables of their
-    figures, their CSV and the PDF report's pictures."""
+    figures, their CSV and their drawings."""
     variation: Icon | None = None
     """The control chart's Making Data Count variation icon (and its sentence)."""
     assurance: Icon | None = None
@@ -418,7 +416,6 @@ def _add_funnel(
     highlight = (size, panel.value) if shown and size is not None else None
     chart = funnel_chart(base, highlight, panel.comparison_text or "", organisation["code"])
     panel.charts["funnel"] = chart
-    panel.funnel_svg = chart.svg()
     hidden = int(c.get("peers") or 0) - base.shown
     panel.funnel_note = (
         f"{c.get('peers') or base.shown:,} comparable organisations in {month(period)}, from monitoring run "
@@ -451,7 +448,6 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
         height=settings.chart_height,
     )
     panel.charts["spc"] = chart
-    panel.spc_svg = chart.svg()
     excluded = int((points["not_assessed"] != "").sum())
     last = str(points["variation_icon"][0])
     values, means = points["value"], points["mean"]
