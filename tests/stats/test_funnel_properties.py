@@ -7,7 +7,7 @@ from fractions import Fraction
 from statistics import NormalDist
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -244,8 +244,32 @@ def test_vectorised_kernel_agrees_with_per_group_reference(case, options):
                 assert result.flag[j] == expected
 
 
+def _never_falls(a: np.ndarray, axis: int) -> bool:
+    """Each entry along ``axis`` at least its predecessor, allowing rounding; two infinite limits in a row
+    (a back-transformed limit beyond the largest float) count as equal, where ``np.diff`` would give NaN."""
+    before = np.moveaxis(a, axis, 0)[:-1]
+    after = np.moveaxis(a, axis, 0)[1:]
+    return bool(np.all((after >= before) | np.isclose(after, before, rtol=1e-12, atol=1e-12)))
+
+
 @settings(max_examples=100, deadline=None)
 @given(case=funnels(), options=OPTIONS)
+@example(  # found in CI: a tiny SHMI funnel whose widest upper limits overflow to infinity
+    case={
+        "o": np.array([1.0, 1.0]),
+        "d": np.array([1.0, 1861.0]),
+        "keys": np.array(["g0", "g0"]),
+        "kind": "sr",
+        "method": "shmi",
+    },
+    options={
+        "levels": (95.0, 99.8),
+        "trim": 0.1,
+        "overdispersion": "additive",
+        "adjust_when": "tau2_positive",
+        "round_expected": False,
+    },
+)
 def test_limits_widen_as_the_level_rises(case, options):
     result = run(
         case,
@@ -254,9 +278,8 @@ def test_limits_widen_as_the_level_rises(case, options):
         overdispersion=options["overdispersion"],
         adjust_when=options["adjust_when"],
     )
-    tolerance = 1e-12
-    assert np.all(np.diff(result.lower, axis=0) <= tolerance)
-    assert np.all(np.diff(result.upper, axis=0) >= -tolerance)
+    assert _never_falls(-result.lower, axis=0)
+    assert _never_falls(result.upper, axis=0)
     assert np.all(result.lower <= result.upper)
 
 
@@ -267,9 +290,8 @@ def test_limits_narrow_as_the_denominator_grows(case, options):
     for code in np.unique(result.group_codes):
         rows = np.flatnonzero(result.group_codes == code)
         rows = rows[np.argsort(case["d"][rows], kind="stable")]
-        tolerance = 1e-12
-        assert np.all(np.diff(result.lower[:, rows], axis=1) >= -tolerance)
-        assert np.all(np.diff(result.upper[:, rows], axis=1) <= tolerance)
+        assert _never_falls(result.lower[:, rows], axis=1)
+        assert _never_falls(-result.upper[:, rows], axis=1)
 
 
 @settings(max_examples=100, deadline=None)
