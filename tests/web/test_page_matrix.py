@@ -39,10 +39,10 @@ HANDLERS = dict(inspector=200, chief_inspector=200, analyst=200, admin=200)
 """Roles that handle experiences and concerns (in their reach of confidential data)."""
 REGIME = dict(inspector=200, chief_inspector=200, analyst=200, national_board=200, admin=200)
 """Roles some failure regime's rule reaches (the inspector: the organisations it is tied to)."""
-CASE = dict(inspector=200, chief_inspector=404, analyst=200, national_board=404, admin=200)
-"""Who opens the demo's provider case of a care home the demo inspector is tied to (adult social care:
-outside the demo chief inspector's sector, and provider cases are not the national board's): 404
-outside the reach."""
+CASE = dict(inspector=200, chief_inspector=200, analyst=200, national_board=404, admin=200)
+"""Who opens the demo's provider case of a care home the demo inspector is tied to (adult social care,
+the demo chief inspector's sector as the sector most in the failure regime; provider cases are not the
+national board's): 404 outside the reach."""
 NOT_YOURS = {**CASE, "inspector": 404}
 """The same for a provider case of a care home the demo inspector is not tied to."""
 REFUSED_WITHOUT_TOKEN = {role: 400 if status == 200 else status for role, status in CASE.items()}
@@ -106,12 +106,20 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/system-reviews/{unpublished_review}", only(404, **REVIEW_WORK)),
     ("GET", "/system-reviews/not-a-number", dict.fromkeys(R, 404)),
     ("GET", "/accountable-care", only(403, commissioner=200, **REVIEW_WORK)),
-    # A planned inspection is as secret as its plan: 404 to everyone its plan does not reach, the demo
-    # chief inspector included (hospitals; the inspection is in adult social care).
-    ("GET", "/inspections/{inspection}", only(404, inspector=200, analyst=200, admin=200)),
+    # A planned inspection is as secret as its plan: 404 to everyone its plan does not reach (the demo
+    # chief inspector's sector is the inspection's, adult social care).
+    (
+        "GET",
+        "/inspections/{inspection}",
+        only(404, inspector=200, analyst=200, admin=200, chief_inspector=200),
+    ),
     ("GET", "/inspections/not-a-number", dict.fromkeys(R, 404)),
     # A step without the form's anti-forgery token: refused (400) to whoever may see the inspection.
-    ("POST", "/inspections/{inspection}/start", only(404, inspector=400, analyst=400, admin=400)),
+    (
+        "POST",
+        "/inspections/{inspection}/start",
+        only(404, inspector=400, chief_inspector=400, analyst=400, admin=400),
+    ),
     ("POST", "/inspections/{inspection}/no-such-step", dict.fromkeys(R, 404)),
     # Submissions are never public: 404 to every role that does not handle them, as the service says.
     ("GET", "/concerns", only(404, **HANDLERS)),

@@ -336,13 +336,39 @@ def test_a_chief_inspector_sees_its_sector_and_what_could_not_be_scheduled(clien
 
     with web_engine.connect() as c:
         sectors = dict(c.execute(sa.select(i.c.org_code, i.c.sector).where(i.c.status == "planned")).all())
-    sign_in(client, accounts["chief_inspector"])
+    chief = accounts["chief_inspector"]
+    sign_in(client, chief)
     planned = client.get("/plan", params={"status": "planned"}).text
     codes = _plan_links(planned)
-    assert codes and {sectors[code] for code in codes} == {"hospitals"}
-    assert "Sector: hospitals" in planned
+    assert codes and {sectors[code] for code in codes} == {chief.sector}
+    assert f"Sector: {chief.sector.replace('_', ' ')}" in planned
     missed = client.get("/plan", params={"status": "unscheduled"}).text
-    assert "not scheduled: no region on record" in missed
+    assert re.search(r"not scheduled: [a-z]", missed)
+
+
+def test_the_demo_chief_inspector_oversees_the_sector_with_open_failure_regime_cases(
+    client, accounts, web_engine
+):
+    """A chief inspector of hospitals when every special-measures case is a care home had an empty
+    failure-regime page: the demo chief oversees the sector the open cases are in."""
+    from carelens.store import schema
+    from carelens.store.schema_plan import plan_regime_case as case
+
+    with web_engine.connect() as c:
+        sectors = (
+            c.execute(
+                sa.select(schema.organisation.c.sector)
+                .join(case, case.c.org_code == schema.organisation.c.code)
+                .where(case.c.closed.is_(False))
+            )
+            .scalars()
+            .all()
+        )
+    chief = accounts["chief_inspector"]
+    assert sectors and sectors.count(chief.sector) == max(sectors.count(s) for s in sectors)
+    sign_in(client, chief)
+    page = client.get("/regime").text
+    assert 'id="cases"' in page and "No case with these choices." not in page
 
 
 def test_an_analyst_sees_scheduled_inspections_first(client, accounts):

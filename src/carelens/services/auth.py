@@ -28,6 +28,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from carelens.model.access import Actor, Role
+from carelens.model.organisations import Sector
 from carelens.services import Forbidden, Invalid, Unauthenticated
 from carelens.services._db import Db, reading, writing
 from carelens.services.identity import is_reserved
@@ -501,6 +502,29 @@ def _demo_inspector(connection: sa.Connection) -> tuple[str, tuple[str, ...]] | 
     return inspector, tuple(assigned)
 
 
+CQC_SECTORS = (Sector.HOSPITALS.value, Sector.ADULT_SOCIAL_CARE.value, Sector.PRIMARY_CARE.value)
+"""The sectors a chief inspector may oversee (CQC's three)."""
+
+
+def _demo_chief_sector(connection: sa.Connection) -> str:
+    """The sector with the most organisations in an open failure-regime case (so the demo chief
+    inspector's failure-regime page has cases to act on), ties by name; hospitals when none is open."""
+    from carelens.store.schema_plan import plan_regime_case as case
+
+    org = schema.organisation
+    return (
+        _pick(
+            connection,
+            sa.select(org.c.sector)
+            .join(case, case.c.org_code == org.c.code)
+            .where(case.c.closed.is_(False), org.c.sector.in_(CQC_SECTORS))
+            .group_by(org.c.sector)
+            .order_by(sa.func.count(sa.distinct(org.c.code)).desc(), org.c.sector),
+        )
+        or Sector.HOSPITALS.value
+    )
+
+
 def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
     """One account per role, tied to organisations taken from the loaded data.
 
@@ -509,7 +533,8 @@ def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
     the inspector leading its highest-risk inspection (of an organisation in the failure regime, when there
     is one), tied to the organisations it is assigned to (so
     signing in shows a real plan: the demo saves one before making the accounts); with no schedule it is
-    assigned the provider's organisations.
+    assigned the provider's organisations. The chief inspector oversees the sector most in the failure
+    regime (:func:`_demo_chief_sector`).
     """
     org, rel, rating = schema.organisation, schema.org_relationship, schema.rating
     provider = _pick(
@@ -535,7 +560,7 @@ def demo_accounts(connection: sa.Connection) -> list[DemoAccount]:
         Role.PROVIDER: (own, None),
         Role.COMMISSIONER: (area, None),
         Role.INSPECTOR: (assigned, None),
-        Role.CHIEF_INSPECTOR: ((), "hospitals"),
+        Role.CHIEF_INSPECTOR: ((), _demo_chief_sector(connection)),
     }
     accounts = []
     for role in Role:
