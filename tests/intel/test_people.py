@@ -120,6 +120,32 @@ def test_a_fresh_store_is_created_with_its_local_administrator(tmp_path):
     assert again.exit_code == 2 and "exists already" in again.output
 
 
+def test_a_store_locked_by_another_writer_is_reported_in_words(tmp_path):
+    """Creating the local administrator while another process held SQLite's write lock printed a raw
+    ``sqlite3.OperationalError: database is locked``."""
+    import sqlite3
+
+    from carelens.store.schema_access import app_user
+
+    path = tmp_path / "busy.db"
+    url = f"sqlite:///{path}"
+    assert CliRunner().invoke(cli, ["regime", "overdue", "--db", url]).exit_code == 0  # a store exists
+    with sa.create_engine(url).begin() as connection:
+        connection.execute(sa.delete(app_user))  # no administrator, so ``admin init`` may run
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        result = CliRunner().invoke(cli, ["admin", "init", "--db", url])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Busy: another process is writing to the store" in said
+    assert "nothing was written" in said and "OperationalError" not in said
+    with sa.create_engine(url).connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(app_user)).scalar() == 0
+
+
 def test_admin_init_needs_a_signed_in_administrator_once_the_store_has_one(stores):
     engine = stores.new()
     url = engine.url.render_as_string(hide_password=False)

@@ -37,9 +37,24 @@ def stderr_console():
     return Console(stderr=True)
 
 
+STORE_BUSY = (
+    "another process is writing to the store (SQLite lets one process write at a time) and did not "
+    "finish within the wait; nothing was written: try again when it has finished"
+)
+
+
+def store_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's "database is locked": a transient clash with another writer, said
+    in words instead of as a driver error."""
+    import sqlalchemy as sa
+
+    return isinstance(error, sa.exc.OperationalError) and "database is locked" in str(error.orig)
+
+
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Map :class:`InputError` to exit 2 (listing every problem), a refusal (not signed in, not allowed,
-    an impossible request) to exit 2 saying why, and other exceptions to exit 1."""
+    an impossible request) to exit 2 saying why, a store busy with another writer to exit 1 saying so,
+    and other exceptions to exit 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -58,7 +73,10 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             stderr_console().print(f"[bold red]Refused[/]: {exc}", highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as exc:  # anything else is our failure, not the user's input
-            stderr_console().print(f"[bold red]Error[/]: {type(exc).__name__}: {exc}", highlight=False)
+            if store_busy(exc):
+                stderr_console().print(f"[bold red]Busy[/]: {STORE_BUSY}", highlight=False)
+            else:
+                stderr_console().print(f"[bold red]Error[/]: {type(exc).__name__}: {exc}", highlight=False)
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper
