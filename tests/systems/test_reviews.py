@@ -33,16 +33,17 @@ def audit_actions(engine) -> list[str]:
         return [a for a in connection.execute(query).scalars() if not a.startswith("import")]
 
 
-def test_programme_from_direction_to_overdue_actions(
-    engine, tmp_path, config, definitions, hand_made_transitions
-):
+def load_transitions(engine, tmp_path, transitions) -> None:
+    """The hand-made places' transition counts, imported as the command line does."""
     path = tmp_path / "transitions.csv"
-    hand_made_transitions.to_csv(path, index=False)
+    transitions.to_csv(path, index=False)
     ingest(engine, "place-transitions", [path], user="tester")
-    newcomer = tmp_path / "newcomer.csv"  # a place with no indicator in the period: not assessed
-    newcomer.write_text("code,name,kind\nP11,Hand-made place P11,place\n")
-    ingest(engine, "organisations", [newcomer], user="tester")
-    direction = Direction(
+
+
+def lsr_2017(config) -> Direction:
+    """The Secretaries of State's 2017 direction (older people moving between health and social care),
+    on a £300,000 budget: three reviews at the configured cost."""
+    return Direction(
         "LSR-2017",
         "Secretaries of State",
         config.power,
@@ -51,6 +52,16 @@ def test_programme_from_direction_to_overdue_actions(
         budget_gbp=300_000,
         cost_per_review_gbp=config.cost_per_review_gbp,
     )
+
+
+def test_programme_from_direction_to_overdue_actions(
+    engine, tmp_path, config, definitions, hand_made_transitions
+):
+    load_transitions(engine, tmp_path, hand_made_transitions)
+    newcomer = tmp_path / "newcomer.csv"  # a place with no indicator in the period: not assessed
+    newcomer.write_text("code,name,kind\nP11,Hand-made place P11,place\n")
+    ingest(engine, "organisations", [newcomer], user="tester")
+    direction = lsr_2017(config)
     record_direction(engine, direction, "minister")
     with pytest.raises(InputError):
         record_direction(engine, direction, "minister")  # the reference is taken
@@ -184,18 +195,8 @@ def test_no_review_beyond_the_budget_or_of_an_unselected_place(
     24th review of an unselected place on a 23-review budget. Here £300,000 buys 3 reviews (P10, P02,
     P07 selected); a 4th, of P04 (ranked 4th), is refused with both reasons, through the service the
     command line calls, and nothing is written or audited."""
-    path = tmp_path / "transitions.csv"
-    hand_made_transitions.to_csv(path, index=False)
-    ingest(engine, "place-transitions", [path], user="tester")
-    direction = Direction(
-        "LSR-2017",
-        "Secretaries of State",
-        config.power,
-        "people aged 65+ moving between health and social care",
-        dt.date(2017, 8, 1),
-        budget_gbp=300_000,
-        cost_per_review_gbp=config.cost_per_review_gbp,
-    )
+    load_transitions(engine, tmp_path, hand_made_transitions)
+    direction = lsr_2017(config)
     record_direction(engine, direction, "minister")
     assert select_places(engine, "LSR-2017", config, definitions, "analyst").reviews == 3
     findings = tmp_path / "findings.csv"
