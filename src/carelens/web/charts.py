@@ -1,5 +1,5 @@
-"""Funnel plots, control charts, spine charts and bar charts drawn as SVG on the server, from figures
-the services give, each with the table of figures it draws.
+"""Funnel plots, control charts, spine charts, compare-organisations charts and bar charts drawn as SVG
+on the server, from figures the services give, each with the table of figures it draws.
 
 Charts are plain SVG built here (no browser, no charting runtime): a funnel of a whole national peer
 group renders in milliseconds, and its peers, limits and axes are drawn once per monitoring run and
@@ -21,7 +21,9 @@ triangles pointing the way they lie, special causes are outlined triangles point
 and better differ in shape on a spine chart. Every mark has a fill or an outline of at least 3:1
 contrast against the white background. Every chart has a legend, axis titles with units, ``role="img"``
 and a sentence describing it, and its figures as a table (:class:`ChartData`: the page shows it under
-"Show the data", with a CSV download). The methods are described in docs/charts.md.
+"Show the data", with a CSV download). Confidence intervals (a compare-organisations chart's whiskers,
+a control chart's band) are the services' (:func:`carelens.stats.intervals.figure_interval`), never
+computed here. The methods are described in docs/charts.md.
 """
 
 from __future__ import annotations
@@ -813,9 +815,12 @@ def spc_chart(
     """An XmR control chart of one series (``points``: arrays ``period``, ``value``, ``mean``, ``upper``,
     ``lower``, ``point_type`` as :func:`carelens.monitor.control_charts.series_chart` gives them):
     values, mean, process limits (within what the format allows, and not below ``floor``), optional
-    target, special causes. Optional ``not_assessed`` (per point, the reason of a failed data-quality
-    check) marks those months with a cross on the axis (their values are not drawn); optional ``joins``
-    (period and label) draws each as a labelled vertical line (a merger the series continues across)."""
+    target, special causes. Optional ``interval_lower`` and ``interval_upper`` (each value's confidence
+    interval at ``interval_level`` per cent, as :func:`carelens.services.series.series_chart` gives them)
+    are drawn as a pale band behind the series and listed in the table. Optional ``not_assessed`` (per
+    point, the reason of a failed data-quality check) marks those months with a cross on the axis
+    (their values are not drawn); optional ``joins`` (period and label) draws each as a labelled
+    vertical line (a merger the series continues across)."""
     kind = _Type.for_width(width)
     dates = np.asarray(points["period"], dtype="datetime64[D]")
     values = np.asarray(points["value"], dtype=float)
@@ -946,16 +951,16 @@ def spc_chart(
         columns=(
             "Month",
             y_title,
-            f"{level} confidence interval: lower",
-            f"{level} confidence interval: upper",
             "Mean",
             "Lower process limit",
             "Upper process limit",
+            f"{level} confidence interval: lower",
+            f"{level} confidence interval: upper",
             "Point",
         ),
         formats=("date", *(value_format,) * 6, "text"),
         rows=tuple(
-            (d, v, cl, cu, m, lo, up, "not assessed: " + reason if reason else POINT_LABELS.get(k, k))
+            (d, v, m, lo, up, cl, cu, "not assessed: " + reason if reason else POINT_LABELS.get(k, k))
             for d, v, cl, cu, m, lo, up, k, reason in zip(
                 dates, values, ci_lower, ci_upper, mean, lower, upper, kinds, not_assessed, strict=True
             )
