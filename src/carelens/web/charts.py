@@ -1427,7 +1427,7 @@ def compare_chart(
     high = max(float(finite.max()) if len(finite) else 1.0, 0.0)
     ticks, _step, labels = axis_ticks(0.0, high, width - 40, value_format, kind.small, most=5)
     right = width - max(12.0, text_width(labels[-1], kind.small) / 2 + 4)
-    left = 12.0
+    left = max(12.0, text_width(labels[0], kind.small) / 2 + 4)  # room for half of each end's tick label
     ticks, _step, labels = axis_ticks(0.0, high, right - left, value_format, kind.small, most=5)
     frame = _Frame(width, 0, left, y, right, 0, (float(ticks[0]), float(ticks[-1])), (0.0, 1.0))
     zero = float(frame.x(0.0))
