@@ -16,12 +16,15 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from carelens.model.access import ANONYMOUS
+from carelens.model.access import ANONYMOUS, Actor, Role
 from carelens.monitor.control_charts import series_chart
+from carelens.services.judgements import compared_organisations, resolve_run
 from carelens.services.reach import reach
 from carelens.services.series import organisation_series
+from carelens.services.settings import get_settings
 from carelens.stats import intervals, spc
 from carelens.store import schema
+from carelens.store.schema_monitor import monitor_judgement
 from carelens.web.charts import (
     ASSURANCE_TEXT,
     NO_ASSURANCE,
@@ -366,3 +369,53 @@ def test_control_chart_intervals_are_the_kernels_from_each_months_counts(client,
     spc_svg = next(c for c in _charts(text) if "Control chart:" in c[:600])
     assert 'class="carelens-interval-band"' in spc_svg
     assert "95% confidence interval of each month&#x27;s value" in spc_svg
+
+
+def test_compare_chart_peers_follow_the_funnels_audience_and_own_figures(web_engine):
+    """A figure with small numbers is left out of the public's compare chart (with every other
+    small-number peer), as from the funnel; an analyst sees it, and so does a provider tied to that
+    organisation (its own figure), while the provider still sees no other peer's small numbers."""
+    threshold = get_settings().small_number_threshold
+    j = monitor_judgement
+    with web_engine.connect() as connection:
+        run = resolve_run(connection)["id"]
+        small = sa.and_(j.c.numerator > 0, j.c.numerator < threshold)
+        row = connection.execute(
+            sa.select(j.c.org_code, j.c.indicator_id, j.c.period, j.c.peer_group)
+            .where(j.c.run_id == run, small, j.c.direction != "", j.c.peer_group.is_not(None))
+            .order_by(j.c.indicator_id, j.c.period, j.c.org_code)
+        ).first()
+        assert row is not None, "the demo run judges small counts"
+        smalls = {
+            code
+            for (code,) in connection.execute(
+                sa.select(j.c.org_code).where(
+                    j.c.run_id == run,
+                    j.c.indicator_id == row.indicator_id,
+                    j.c.period == row.period,
+                    j.c.peer_group == row.peer_group,
+                    sa.or_(small, sa.and_(j.c.denominator > 0, j.c.denominator < threshold)),
+                )
+            )
+        }
+
+    def peers(actor):
+        found = compared_organisations(
+            web_engine,
+            actor,
+            run,
+            row.indicator_id,
+            row.period,
+            row.peer_group,
+            row.org_code,
+            "proportion",
+            10_000,
+        )
+        return {r["org_code"] for r in found["rows"]}, found["rank"]
+
+    public, public_rank = peers(ANONYMOUS)
+    assert row.org_code not in public and public_rank is None and not public & smalls
+    analyst, analyst_rank = peers(Actor(user_name="analyst", role=Role.ANALYST))
+    assert row.org_code in analyst and analyst_rank is not None and smalls <= analyst
+    provider, _ = peers(Actor(user_name="p", role=Role.PROVIDER, organisations=frozenset({row.org_code})))
+    assert provider == public | {row.org_code}
