@@ -51,6 +51,7 @@ NHS_DARK_BLUE = "#003087"
 NHS_DARK_GREY = "#425563"
 NHS_MID_GREY = "#768692"
 NHS_PALE_GREY = "#d8dde0"
+NHS_LIGHT_GREY = "#e8edee"
 NHS_ORANGE = "#ed8b00"
 NHS_PURPLE = "#330072"
 NHS_BLACK = "#212b32"
@@ -1463,7 +1464,7 @@ def compare_chart(
         spans.append((bar_top - 3, bar_top + bar_height + 3))
         y = bar_top + bar_height + 7
         band = (
-            f'<rect x="4" y="{top + 2:.1f}" width="{width - 8}" height="{y - top - 2:.1f}" fill="#e8edee"/>'
+            f'<rect x="4" y="{top + 2:.1f}" width="{width - 8}" height="{y - top - 2:.1f}" fill="{NHS_LIGHT_GREY}"/>'
             if this
             else ""
         )
@@ -1482,9 +1483,7 @@ def compare_chart(
 
     grid = "".join(across_bars(float(x), NHS_PALE_GREY, 1) for x in frame.x(ticks))
     parts = [title_markup, grid, *rows]
-    parts.append(
-        f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{frame.top:.1f}" y2="{bottom:.1f}" stroke="{NHS_BLACK}" stroke-width="1.5"/>'
-    )
+    parts.append(across_bars(zero, NHS_BLACK, 1.5))
     if benchmark is not None and math.isfinite(benchmark):
         bx = float(frame.x(_clip(np.array([benchmark]), value_format)[0]))
         parts.append(across_bars(bx, NHS_DARK_BLUE, 2.5, "carelens-benchmark"))
