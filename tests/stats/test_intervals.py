@@ -352,3 +352,39 @@ def test_mean_t_vectorised_equals_one_group_at_a_time(groups, level):
         assert mean[i] == pytest.approx(m, rel=1e-9, abs=1e-6)
         assert lo[i] == pytest.approx(m - t * s / math.sqrt(len(g)), rel=1e-7, abs=1e-5)
         assert hi[i] == pytest.approx(m + t * s / math.sqrt(len(g)), rel=1e-7, abs=1e-5)
+
+
+# -- the interval of a published figure, by value type (what charts draw) ----------------------------
+
+
+def test_figure_interval_of_a_proportion_is_wilson_newcombe_1998():
+    # Newcombe (1998) Table II, Wilson score, 95%, to 4 dp: 81/263 and 15/148.
+    lo, hi = intervals.figure_interval("proportion", [81, 15], [263, 148], 95)
+    assert np.round(lo, 4).tolist() == [0.2553, 0.0624]
+    assert np.round(hi, 4).tolist() == [0.3662, 0.1605]
+
+
+def test_figure_interval_of_a_ratio_or_rate_is_the_counts_poisson_interval_over_its_size():
+    # Below 10 the exact (Garwood) limits, as tabulated (Ulm 1990; 5 → 1.6235 to 11.6683), divided by
+    # the expected count; from 10 Byar's (10 → 4.7874 to 18.3915, the PHE guide's formula), to 1e-4.
+    lo, hi = intervals.figure_interval("indirectly_standardised_ratio", [5, 10], [4.0, 8.0], 95)
+    assert lo.tolist() == pytest.approx([1.6235 / 4.0, 4.7874 / 8.0], abs=1e-4)
+    assert hi.tolist() == pytest.approx([11.6683 / 4.0, 18.3915 / 8.0], abs=1e-4)
+    lo, hi = intervals.figure_interval("rate", [5], [1000.0], 95)
+    assert (float(lo[0]), float(hi[0])) == (
+        pytest.approx(1.6235e-3, abs=1e-7),
+        pytest.approx(11.6683e-3, abs=1e-7),
+    )
+    # SciPy's chi-squared definition of the exact limits, to 1e-12 relative, at a non-integer count.
+    lo, hi = intervals.figure_interval("indirectly_standardised_ratio", 7.5, 6.25, 95)
+    assert float(lo) == pytest.approx(stats.chi2.ppf(0.025, 15) / 2 / 6.25, rel=1e-12)
+    assert float(hi) == pytest.approx(stats.chi2.ppf(0.975, 17) / 2 / 6.25, rel=1e-12)
+
+
+def test_figure_interval_is_missing_where_the_counts_cannot_give_one():
+    # missing count, zero size, negative count, a proportion above 1: no interval, and no error
+    lo, hi = intervals.figure_interval("proportion", [np.nan, 3, -1, 12, 4], [10, 0, 10, 10, 10])
+    assert np.isnan(lo[:4]).all() and np.isnan(hi[:4]).all()
+    assert 0 <= lo[4] < 0.4 < hi[4] <= 1
+    with pytest.raises(ValueError, match="value_type"):
+        intervals.figure_interval("mean", 1, 2)

@@ -1,5 +1,6 @@
-"""Charts as people see them on a phone: chromium at 390 pixels wide (and 1280) on a trust's page and the
-allocation what-if, measuring what it renders.
+"""Charts as people see them on a phone: chromium at 390 pixels wide (and 1280) on a trust's page, its
+indicator pages (compare-organisations and control charts with intervals) and the allocation what-if,
+measuring what it renders.
 
 Each chart's smallest text must render at 11 CSS pixels or more (its font size times the scale the
 column gives its viewBox, and the height of its box), no text may stick out of its chart (a cut title
@@ -77,6 +78,31 @@ def test_trust_charts_are_readable_and_give_their_data(page, live_server, tmp_pa
         print(f"smallest chart text at 390 px: {min(c['smallest'] for c in charts):.1f} px")
     page.locator("svg.carelens-chart").first.scroll_into_view_if_needed()
     shot(page, tmp_path, f"trust-charts-{width}")
+    check_accessibility(page)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("indicator", ["ae_4hr_breach_type1", "shmi"])
+def test_indicator_page_compare_and_interval_charts_are_readable(
+    page, live_server, tmp_path, width, indicator
+):
+    """An indicator's own page: its compare-organisations chart (sixty trusts' long names, wrapped, with
+    their intervals) and its control chart with each month's interval band, measured as the trust's."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server}/organisations/{TRUST}/indicators/{indicator}", timeout=120_000)
+    charts = _charts(page)
+    _check(charts)
+    kinds = [c["name"].split(":")[0] for c in charts]
+    assert kinds == ["Funnel plot", "Compare-organisations chart", "Control chart"]
+    band = page.locator("svg.carelens-chart g.carelens-interval-band")
+    assert band.count() == 1 and band.first.bounding_box()["height"] > 0
+    bars = page.locator("svg.carelens-chart g.carelens-compare-bar")
+    assert bars.count() == 60
+    if width == 390:
+        assert max(c["width"] for c in charts) <= 390 - 32 + 0.5
+        print(f"smallest text at 390 px on {indicator}: {min(c['smallest'] for c in charts):.1f} px")
+    page.locator("svg.carelens-chart g.carelens-this-organisation").first.scroll_into_view_if_needed()
+    shot(page, tmp_path, f"indicator-charts-{indicator}-{width}")
     check_accessibility(page)
 
 

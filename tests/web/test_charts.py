@@ -1,7 +1,8 @@
 """The charts' own rules (carelens.web.charts): tick labels that never touch, titles that wrap instead of
 being cut, limits kept within what a value can be, legends, marks of at least 3:1 contrast, Making Data
 Count icons from the SPC kernel, and every chart's figures as a table and CSV, on the demo store's real
-pages (the trust RK9, the location RK950, the what-if)."""
+pages (the trust RK9, the location RK950, the what-if); compare-organisations charts and control charts
+draw the confidence intervals of the stats kernels."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ import re
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
+from carelens.model.access import ANONYMOUS, Actor, Role
 from carelens.monitor.control_charts import series_chart
-from carelens.stats import spc
+from carelens.services.judgements import compared_organisations, resolve_run
+from carelens.services.reach import reach
+from carelens.services.series import organisation_series
+from carelens.services.settings import get_settings
+from carelens.stats import intervals, spc
+from carelens.store import schema
+from carelens.store.schema_monitor import monitor_judgement
 from carelens.web.charts import (
     ASSURANCE_TEXT,
     NO_ASSURANCE,
@@ -233,3 +242,180 @@ def test_whatif_charts_for_every_role_that_sees_the_explorer(client, accounts):
     assert [re.search(r'aria-label="([^:]+):', c).group(1) for c in charts] == ["Bar chart", "Bar chart"]
     assert text.count("Show the data</span>") == 2
     assert "commissioner" not in " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", " ".join(charts))).lower()
+
+
+# --- compare-organisations charts and the intervals of control charts ----------------------------------
+
+
+def _compare(client, indicator: str) -> tuple[str, list[dict]]:
+    """The compare-organisations chart of RK9's indicator page (its SVG) and its CSV."""
+    text = client.get(f"/organisations/{TRUST}/indicators/{indicator}").text
+    svg = next(c for c in _charts(text) if "Compare-organisations chart:" in c[:600])
+    assert f'href="/organisations/{TRUST}/charts/{indicator}/compare.csv"' in text
+    return svg, _csv(client, f"/organisations/{TRUST}/charts/{indicator}/compare.csv")
+
+
+def _number(text: str) -> float:
+    return float(text) if text else float("nan")
+
+
+@pytest.mark.parametrize(
+    ("indicator", "value_type"),
+    [("ae_4hr_breach_type2", "proportion"), ("shmi", "indirectly_standardised_ratio")],
+)
+def test_compare_chart_draws_every_peer_sorted_with_the_kernels_intervals(client, indicator, value_type):
+    """The peers the stored comparison compared (those the funnel draws for the public; all of type 2
+    A&E's 35, the sixty nearest in rank of SHMI's 142), highest first; each interval is the kernel's
+    from the row's own counts (Wilson for a proportion, the count's Poisson limits over the expected
+    count for SHMI), to 1e-12 relative; this organisation is marked once, in the table and the drawing;
+    the bars' verdicts are the stored ones."""
+    svg, rows = _compare(client, indicator)
+    funnel = _csv(client, f"/organisations/{TRUST}/charts/{indicator}/funnel.csv")
+    compared = {r["Organisation code"].removesuffix(" (this organisation)") for r in funnel}
+    assert {r["Organisation code"] for r in rows} <= compared
+    assert 2 <= len(rows) == min(60, len(compared))
+    values = [float(r[AXIS_TITLES[value_type][1]]) for r in rows]
+    assert values == sorted(values, reverse=True)
+    ranks = [int(r["Rank"]) for r in rows]
+    assert ranks == list(range(ranks[0], ranks[0] + len(rows)))
+    numerator = np.array([float(r["Count (numerator)"]) for r in rows])
+    size = np.array([float(r["Size (denominator or expected)"]) for r in rows])
+    if value_type == "proportion":
+        lower, upper = intervals.wilson(numerator, size, 95)
+    else:
+        low_count, high_count = intervals.poisson_limits(numerator, 95)
+        lower, upper = low_count / size, high_count / size
+    got_lower = np.array([_number(r["95% confidence interval: lower"]) for r in rows])
+    got_upper = np.array([_number(r["95% confidence interval: upper"]) for r in rows])
+    np.testing.assert_allclose(got_lower, lower, rtol=1e-12)
+    np.testing.assert_allclose(got_upper, upper, rtol=1e-12)
+    assert (got_lower <= np.array(values)).all() and (np.array(values) <= got_upper).all()
+    if value_type == "proportion":
+        assert got_lower.min() >= 0 and got_upper.max() <= 1
+    marked = [r for r in rows if r["Organisation"].endswith("(this organisation)")]
+    assert [r["Organisation code"] for r in marked] == [TRUST]
+    assert svg.count('class="carelens-compare-bar') == len(rows)
+    assert re.findall(
+        r'class="carelens-compare-bar carelens-this-organisation" data-code="([^"]+)"', svg
+    ) == [TRUST]
+    plot = svg.split('<g class="carelens-legend">')[0]
+    assert plot.count('class="carelens-interval"') == len(rows)
+    drawn = re.findall(r'class="carelens-compare-bar[^"]*" data-code="([^"]+)" data-verdict="([^"]*)"', svg)
+    assert [code for code, _ in drawn] == [r["Organisation code"] for r in rows]
+    stored = {r["Organisation code"].removesuffix(" (this organisation)"): r for r in funnel}
+    for (code, verdict), row in zip(drawn, rows, strict=True):
+        assert row["Compared with similar organisations"] == SPINE_MARKS.get(verdict, NOT_JUDGED)[0]
+        against = stored[code]["Against the 95% limits"]
+        assert (verdict == "as expected") == (against == "within the limits"), (code, verdict, against)
+        if verdict in ("higher", "lower"):
+            assert against == f"{'above' if verdict == 'higher' else 'below'} the limits"
+    assert 'class="carelens-benchmark"' in svg and "Similar organisations&#x27; value" in svg
+
+
+def test_compare_chart_of_many_peers_draws_the_nearest_in_rank_and_says_so(client):
+    """RK9 is 67th of 109 trusts on other A&E breaches: the sixty nearest in rank are drawn (37th to
+    96th), it among them, and the chart and the page say how many were compared."""
+    svg, rows = _compare(client, "ae_4hr_breach_other")
+    ranks = [int(r["Rank"]) for r in rows]
+    assert len(rows) == 60 and ranks == list(range(ranks[0], ranks[0] + 60))
+    mine = next(int(r["Rank"]) for r in rows if r["Organisation code"] == TRUST)
+    assert ranks[0] < mine < ranks[-1] and abs((mine - ranks[0]) - (ranks[-1] - mine)) <= 1
+    total = int(
+        re.search(
+            r"Compare-organisations chart: .*?\. ([\d,]+) organisations compared, 60 nearest", svg, re.S
+        ).group(1)
+    )
+    assert total > 60
+    page = client.get(f"/organisations/{TRUST}/indicators/ae_4hr_breach_other").text
+    assert f"the 60 nearest in rank of the {total:,} organisations it was compared with" in page
+
+
+def test_profile_links_each_scored_indicator_to_its_compare_chart(client):
+    """The trust page keeps its size: each scored indicator's panel links to the indicator's own page,
+    where the compare-organisations chart is drawn."""
+    text = client.get(f"/organisations/{TRUST}").text
+    assert not any("Compare-organisations chart:" in c[:600] for c in _charts(text))
+    panels = re.findall(r'<section class="carelens-indicator" aria-labelledby="indicator-([a-z0-9_]+)"', text)
+    links = re.findall(
+        rf'<p class="carelens-compare-link"><a href="/organisations/{TRUST}/indicators/([^"]+)">', text
+    )
+    assert links == panels and len(links) >= 4
+
+
+def test_control_chart_intervals_are_the_kernels_from_each_months_counts(client, web_engine):
+    """Each month's interval in the control chart's table is the Wilson interval of that month's summed
+    counts (the series the chart draws), to 1e-12 relative; the band and its legend entry are drawn."""
+    indicator = "ae_4hr_breach_type1"
+    rows = _csv(client, f"/organisations/{TRUST}/charts/{indicator}/spc.csv")
+    with web_engine.connect() as connection:
+        sector = connection.execute(
+            sa.select(schema.organisation.c.sector).where(schema.organisation.c.code == TRUST)
+        ).scalar()
+        within = reach(connection, ANONYMOUS, ANONYMOUS.rules.confidential_data)
+        series = organisation_series(connection, within, TRUST, sector, indicator, False)["rows"]
+    series = series.tail(len(rows))
+    assert [str(p)[:10] for p in series["period"]] == [r["Month"] for r in rows]
+    lower, upper = intervals.wilson(
+        series["numerator"].to_numpy(float), series["denominator"].to_numpy(float)
+    )
+    shown = np.isfinite(series["value"].to_numpy(float))
+    got_lower = np.array([_number(r["95% confidence interval: lower"]) for r in rows])
+    got_upper = np.array([_number(r["95% confidence interval: upper"]) for r in rows])
+    np.testing.assert_allclose(got_lower[shown], lower[shown], rtol=1e-12)
+    np.testing.assert_allclose(got_upper[shown], upper[shown], rtol=1e-12)
+    assert np.isnan(got_lower[~shown]).all()
+    assert shown.sum() >= 12 and got_lower[shown].min() >= 0 and got_upper[shown].max() <= 1
+    text = client.get(f"/organisations/{TRUST}/indicators/{indicator}").text
+    spc_svg = next(c for c in _charts(text) if "Control chart:" in c[:600])
+    assert 'class="carelens-interval-band"' in spc_svg
+    assert "95% confidence interval of each month&#x27;s value" in spc_svg
+
+
+def test_compare_chart_peers_follow_the_funnels_audience_and_own_figures(web_engine):
+    """A figure with small numbers is left out of the public's compare chart (with every other
+    small-number peer), as from the funnel; an analyst sees it, and so does a provider tied to that
+    organisation (its own figure), while the provider still sees no other peer's small numbers."""
+    threshold = get_settings().small_number_threshold
+    j = monitor_judgement
+    with web_engine.connect() as connection:
+        run = resolve_run(connection)["id"]
+        small = sa.and_(j.c.numerator > 0, j.c.numerator < threshold)
+        row = connection.execute(
+            sa.select(j.c.org_code, j.c.indicator_id, j.c.period, j.c.peer_group)
+            .where(j.c.run_id == run, small, j.c.direction != "", j.c.peer_group.is_not(None))
+            .order_by(j.c.indicator_id, j.c.period, j.c.org_code)
+        ).first()
+        assert row is not None, "the demo run judges small counts"
+        smalls = {
+            code
+            for (code,) in connection.execute(
+                sa.select(j.c.org_code).where(
+                    j.c.run_id == run,
+                    j.c.indicator_id == row.indicator_id,
+                    j.c.period == row.period,
+                    j.c.peer_group == row.peer_group,
+                    sa.or_(small, sa.and_(j.c.denominator > 0, j.c.denominator < threshold)),
+                )
+            )
+        }
+
+    def peers(actor):
+        found = compared_organisations(
+            web_engine,
+            actor,
+            run,
+            row.indicator_id,
+            row.period,
+            row.peer_group,
+            row.org_code,
+            "proportion",
+            10_000,
+        )
+        return {r["org_code"] for r in found["rows"]}, found["rank"]
+
+    public, public_rank = peers(ANONYMOUS)
+    assert row.org_code not in public and public_rank is None and not public & smalls
+    analyst, analyst_rank = peers(Actor(user_name="analyst", role=Role.ANALYST))
+    assert row.org_code in analyst and analyst_rank is not None and smalls <= analyst
+    provider, _ = peers(Actor(user_name="p", role=Role.PROVIDER, organisations=frozenset({row.org_code})))
+    assert provider == public | {row.org_code}

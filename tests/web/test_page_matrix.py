@@ -68,6 +68,8 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/organisations/NOPE/charts/spine.csv", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/charts/shmi/funnel.csv", ALL_200),
     ("GET", "/organisations/RK9/charts/shmi/spc.csv", ALL_200),
+    ("GET", "/organisations/RK9/charts/shmi/compare.csv", ALL_200),
+    ("GET", "/organisations/RK9/charts/shmi/nope.csv", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/charts/nope/funnel.csv", dict.fromkeys(R, 404)),
     ("GET", "/organisations/NOPE/report.pdf", dict.fromkeys(R, 404)),
     ("GET", "/organisations/RK9/feedback", ALL_200),

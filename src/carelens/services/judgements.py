@@ -296,28 +296,11 @@ def funnel_points(
     actor's reach to another.
     """
     j = judgements_shown()
-    period = dt.date.fromisoformat(str(period)[:10])
     columns = ("lower", "upper", "elevated_lower", "elevated_upper")
     with reading(db) as connection:
-        within = reach(connection, actor, actor.rules.confidential_data)
-        everything = within.everything
-        visible = shown(connection, actor, within)
-        if indicator_id in visible.confidential and not (visible.handles and everything):
+        conditions = _peer_conditions(connection, actor, j, run_id, indicator_id, period, peer_group)
+        if conditions is None:
             return []
-        conditions = [
-            j.c.run_id == run_id,
-            j.c.indicator_id == indicator_id,
-            j.c.period == period,
-            j.c.peer_group == peer_group,
-            j.c.direction != "",
-        ]
-        if not everything:
-            threshold = get_settings().small_number_threshold
-            numerator, denominator = sa.func.coalesce(j.c.numerator, 0), sa.func.coalesce(j.c.denominator, 0)
-            conditions += [
-                sa.not_(sa.and_(numerator > 0, numerator < threshold)),
-                sa.not_(sa.and_(denominator > 0, denominator < threshold)),
-            ]
         fields = [
             j.c.org_code,
             j.c.denominator,
@@ -359,3 +342,110 @@ def funnel_points(
         )
         query = sa.select(*(ranked.c[f.name] for f in fields)).where(keep).order_by(ranked.c.org_code)
         return [dict(r) for r in connection.execute(query).mappings()]
+
+
+def _peer_conditions(
+    connection: sa.Connection,
+    actor: Actor,
+    j: sa.Subquery,
+    run_id: int,
+    indicator_id: str,
+    period: dt.date | str,
+    peer_group: str,
+    own: str | None = None,
+) -> list | None:
+    """The conditions picking one comparison's peers from ``j`` (:func:`judgements_shown`) that
+    ``actor`` may see drawn: all of them for actors who see everything, else those whose figures are
+    published, and ``own`` (an organisation's code) too when the actor is entitled to its figures. None
+    for a confidential indicator the actor may not see for every organisation."""
+    within = reach(connection, actor, actor.rules.confidential_data)
+    visible = shown(connection, actor, within)
+    if indicator_id in visible.confidential and not (visible.handles and within.everything):
+        return None
+    conditions = [
+        j.c.run_id == run_id,
+        j.c.indicator_id == indicator_id,
+        j.c.period == dt.date.fromisoformat(str(period)[:10]),
+        j.c.peer_group == peer_group,
+        j.c.direction != "",
+    ]
+    if not within.everything:
+        threshold = get_settings().small_number_threshold
+        numerator, denominator = sa.func.coalesce(j.c.numerator, 0), sa.func.coalesce(j.c.denominator, 0)
+        published = sa.and_(
+            sa.not_(sa.and_(numerator > 0, numerator < threshold)),
+            sa.not_(sa.and_(denominator > 0, denominator < threshold)),
+        )
+        entitled = own is not None and within.includes(own, _sector(connection, own))
+        conditions.append(sa.or_(published, j.c.org_code == own) if entitled else published)
+    return conditions
+
+
+def _sector(connection: sa.Connection, code: str) -> str | None:
+    o = schema.organisation
+    return connection.execute(sa.select(o.c.sector).where(o.c.code == code)).scalar()
+
+
+COMPARED_LEVEL = 95.0
+"""The confidence level of the intervals drawn on the compare-organisations chart (as Fingertips)."""
+
+
+def compared_organisations(
+    db: Db,
+    actor: Actor,
+    run_id: int,
+    indicator_id: str,
+    period: dt.date | str,
+    peer_group: str,
+    code: str,
+    value_type: str,
+    most: int = 60,
+) -> dict[str, Any] | None:
+    """One organisation (``code``) and the peers it was compared with in a stored judgement (run,
+    indicator, period, peer group), highest value first, each with its name, figures, stored verdict
+    and the 95% confidence interval of its value (:func:`carelens.stats.intervals.figure_interval`
+    from its stored counts), for the compare-organisations chart.
+
+    Which peers the actor sees is :func:`funnel_points`' rule, with the organisation's own figure
+    besides when the actor is entitled to it. ``rows``: all of them when there are at most ``most``,
+    else the ``most`` nearest in rank to the organisation (it among them when its figure is shown);
+    ``total``: how many the actor may see; ``rank``: the organisation's place among them (1: highest;
+    None when its figure is not shown); ``first``: the rank of the first row. None for a confidential
+    indicator the actor may not see for every organisation."""
+    from carelens.stats.intervals import figure_interval
+
+    j, o = judgements_shown(), schema.organisation
+    with reading(db) as connection:
+        conditions = _peer_conditions(connection, actor, j, run_id, indicator_id, period, peer_group, code)
+        if conditions is None:
+            return None
+        query = (
+            sa.select(
+                j.c.org_code,
+                o.c.name,
+                j.c.numerator,
+                j.c.denominator,
+                j.c.expected,
+                j.c.value,
+                j.c.verdict,
+                j.c.direction,
+                j.c.target,
+            )
+            .select_from(j.outerjoin(o, o.c.code == j.c.org_code))
+            .where(*conditions, j.c.value.is_not(None))
+            .order_by(j.c.value.desc(), j.c.org_code)
+        )
+        rows = [plain(dict(r)) for r in connection.execute(query).mappings()]
+    total = len(rows)
+    rank = next((k + 1 for k, r in enumerate(rows) if r["org_code"] == code), None)
+    first = 1
+    if total > most:
+        first = min(max((rank or 1) - most // 2, 1), total - most + 1)
+        rows = rows[first - 1 : first - 1 + most]
+    size_column = "expected" if value_type == "indirectly_standardised_ratio" else "denominator"
+    numerators = [r["numerator"] if r["numerator"] is not None else float("nan") for r in rows]
+    sizes = [r[size_column] if r[size_column] is not None else float("nan") for r in rows]
+    lower, upper = figure_interval(value_type, numerators, sizes, COMPARED_LEVEL)
+    for row, lo, hi in zip(rows, lower.tolist(), upper.tolist(), strict=True):
+        row.update(interval_lower=lo, interval_upper=hi, size=row[size_column])
+    return {"rows": rows, "total": total, "rank": rank, "first": first, "level": COMPARED_LEVEL}

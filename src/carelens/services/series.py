@@ -250,6 +250,8 @@ def series_chart(
     """One organisation's latest ``latest`` periods of one indicator (continued from its predecessors)
     as an XmR control chart (Making Data Count), oldest first: per point the period, value, mean, limits
     and point type, and the series' variation icon (:func:`carelens.monitor.control_charts.series_chart`);
+    ``interval_lower`` and ``interval_upper``: each value's 95% confidence interval from its counts
+    (:func:`carelens.stats.intervals.figure_interval`; missing where the value is);
     ``not_assessed``: per point the reason of a failed data-quality check ("" when none), whose value is
     left out (never drawn, never in the limits); ``joins``: the mergers within the chart (period and
     label). A value the actor may not see (small numbers) is missing too. None with fewer than two
@@ -270,6 +272,26 @@ def series_chart(
         dates, rows["value"].to_numpy(dtype=float), IMPROVEMENT.get(definition.get("polarity"), "neutral")
     )
     points["not_assessed"] = rows["not_assessed"].to_numpy(dtype=object)
+    points["interval_lower"], points["interval_upper"] = _intervals(definition.get("value_type"), rows, ratio)
+    points["interval_level"] = SERIES_INTERVAL_LEVEL
     first = rows["period"].iloc[0]
     points["joins"] = [{"period": j.date, "label": j.label} for j in series["joins"] if j.date > first]
     return points
+
+
+SERIES_INTERVAL_LEVEL = 95.0
+"""The confidence level of the interval drawn about each period of a series (as Fingertips)."""
+
+
+def _intervals(value_type: str | None, rows: pd.DataFrame, ratio: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each period's confidence interval from its summed counts, missing where its value is (a figure
+    the actor may not see, or one that failed a data-quality check) or its type has none."""
+    from carelens.stats.intervals import FIGURE_TYPES, figure_interval
+
+    missing = np.full(len(rows), np.nan)
+    if value_type not in FIGURE_TYPES:
+        return missing, missing.copy()
+    shown = np.isfinite(rows["value"].to_numpy(dtype=float))
+    numerator = np.where(shown, rows["numerator"].to_numpy(dtype=float), np.nan)
+    size = rows["expected" if ratio else "denominator"].to_numpy(dtype=float)
+    return figure_interval(value_type, numerator, size, SERIES_INTERVAL_LEVEL)

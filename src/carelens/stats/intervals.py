@@ -9,7 +9,8 @@ All functions are vectorised: they take scalars or arrays (broadcast together) a
   reference rates and populations (indirect standardisation);
 - directly standardised rates: Dobson's method, for independent events and for people who can have
   several events (non-independent events);
-- means: Student's t interval, for many groups at once.
+- means: Student's t interval, for many groups at once;
+- a published figure of any comparable value type (:func:`figure_interval`), as charts draw it.
 
 A missing input (NaN) gives missing limits. Impossible inputs (a negative count, a numerator above its
 denominator, a zero denominator) raise ``ValueError`` naming the argument and the first bad index.
@@ -233,6 +234,31 @@ def indirectly_standardised_ratio(
     e = expected_counts(population, reference_rate)
     value, lower, upper = standardised_ratio(observed, e, level, multiplier, method)
     return value, lower, upper, e
+
+
+FIGURE_TYPES = ("proportion", "rate", "indirectly_standardised_ratio")
+"""The value types :func:`figure_interval` knows (those carelens compares)."""
+
+
+def figure_interval(value_type: str, numerator, size, level: float = 95) -> tuple[np.ndarray, np.ndarray]:
+    """Limits of figures ``numerator / size`` of one value type, as Fingertips draws them: Wilson for a
+    ``proportion`` (``size`` the denominator), the count's Poisson limits (Byar's from 10, exact below)
+    divided by ``size`` for a ``rate`` (the denominator) or an ``indirectly_standardised_ratio`` (the
+    expected count). A figure whose counts cannot give one (missing, a size of zero or less, a negative
+    count, a proportion above 1) has missing limits instead of an error: charts draw whatever else they
+    can."""
+    if value_type not in FIGURE_TYPES:
+        raise ValueError(f"value_type must be one of {', '.join(FIGURE_TYPES)}, got {value_type!r}")
+    o, n = np.broadcast_arrays(np.asarray(numerator, dtype=float), np.asarray(size, dtype=float))
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(o) & np.isfinite(n) & (o >= 0) & (n > 0)
+        if value_type == "proportion":
+            usable &= o <= n
+    o, n = np.where(usable, o, np.nan), np.where(usable, n, 1.0)
+    if value_type == "proportion":
+        return wilson(o, n, level)
+    lower, upper = poisson_limits(o, level)
+    return lower / n, upper / n
 
 
 # -- directly standardised rates --------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Funnel plots, control charts, spine charts and bar charts drawn as SVG on the server, from figures
-the services give, each with the table of figures it draws.
+"""Funnel plots, control charts, spine charts, compare-organisations charts and bar charts drawn as SVG
+on the server, from figures the services give, each with the table of figures it draws.
 
 Charts are plain SVG built here (no browser, no charting runtime): a funnel of a whole national peer
 group renders in milliseconds, and its peers, limits and axes are drawn once per monitoring run and
@@ -21,7 +21,9 @@ triangles pointing the way they lie, special causes are outlined triangles point
 and better differ in shape on a spine chart. Every mark has a fill or an outline of at least 3:1
 contrast against the white background. Every chart has a legend, axis titles with units, ``role="img"``
 and a sentence describing it, and its figures as a table (:class:`ChartData`: the page shows it under
-"Show the data", with a CSV download). The methods are described in docs/charts.md.
+"Show the data", with a CSV download). Confidence intervals (a compare-organisations chart's whiskers,
+a control chart's band) are the services' (:func:`carelens.stats.intervals.figure_interval`), never
+computed here. The methods are described in docs/charts.md.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ NHS_DARK_BLUE = "#003087"
 NHS_DARK_GREY = "#425563"
 NHS_MID_GREY = "#768692"
 NHS_PALE_GREY = "#d8dde0"
+NHS_LIGHT_GREY = "#e8edee"
 NHS_ORANGE = "#ed8b00"
 NHS_PURPLE = "#330072"
 NHS_BLACK = "#212b32"
@@ -813,9 +816,12 @@ def spc_chart(
     """An XmR control chart of one series (``points``: arrays ``period``, ``value``, ``mean``, ``upper``,
     ``lower``, ``point_type`` as :func:`carelens.monitor.control_charts.series_chart` gives them):
     values, mean, process limits (within what the format allows, and not below ``floor``), optional
-    target, special causes. Optional ``not_assessed`` (per point, the reason of a failed data-quality
-    check) marks those months with a cross on the axis (their values are not drawn); optional ``joins``
-    (period and label) draws each as a labelled vertical line (a merger the series continues across)."""
+    target, special causes. Optional ``interval_lower`` and ``interval_upper`` (each value's confidence
+    interval at ``interval_level`` per cent, as :func:`carelens.services.series.series_chart` gives them)
+    are drawn as a pale band behind the series and listed in the table. Optional ``not_assessed`` (per
+    point, the reason of a failed data-quality check) marks those months with a cross on the axis
+    (their values are not drawn); optional ``joins`` (period and label) draws each as a labelled
+    vertical line (a merger the series continues across)."""
     kind = _Type.for_width(width)
     dates = np.asarray(points["period"], dtype="datetime64[D]")
     values = np.asarray(points["value"], dtype=float)
@@ -827,9 +833,17 @@ def spc_chart(
     kinds = [str(k) if k else "common_cause" for k in points["point_type"]]
     not_assessed = np.asarray(points.get("not_assessed", np.full(len(dates), "", dtype=object)), dtype=object)
     values = np.where(not_assessed != "", np.nan, values)
+    missing = np.full(len(dates), np.nan)
+    ci_lower = _clip(np.asarray(points.get("interval_lower", missing), dtype=float), value_format)
+    ci_upper = _clip(np.asarray(points.get("interval_upper", missing), dtype=float), value_format)
+    ci_lower, ci_upper = (np.where(np.isfinite(values), c, np.nan) for c in (ci_lower, ci_upper))
+    has_intervals = bool(np.isfinite(ci_lower).any())
+    level = _level_words(points.get("interval_level", 95))
     joins = list(points.get("joins", []))
     days = (dates - dates.min()).astype(float) if len(dates) else np.zeros(0)
-    y_all = np.concatenate([values, mean, upper, lower, [] if target is None else [target]])
+    y_all = np.concatenate(
+        [values, mean, upper, lower, ci_lower, ci_upper, [] if target is None else [target]]
+    )
     title_markup, top = _title(title, width, kind)
     plot_height = max(height - 60, 140)
     y_ticks, _y_step, y_labels = _value_ticks(y_all, value_format, plot_height, kind)
@@ -859,6 +873,8 @@ def spc_chart(
         _y_axis(plot, y_ticks, y_labels, y_title_lines, kind),
         _x_axis(plot, xs, written, x_title, kind),
     ]
+    if has_intervals:
+        parts.append(_band(xs, plot.y(ci_lower), plot.y(ci_upper)))
     parts.append(_polyline(xs, plot.y(upper), NHS_DARK_GREY, 1.5, "6 4"))
     parts.append(_polyline(xs, plot.y(lower), NHS_DARK_GREY, 1.5, "6 4"))
     parts.append(_polyline(xs, plot.y(mean), NHS_BLACK, 1.5))
@@ -906,6 +922,13 @@ def spc_chart(
         (_line_symbol(NHS_BLACK), "Centre line: mean"),
         (_line_symbol(NHS_DARK_GREY, "6 4"), "Process limits"),
     ]
+    if has_intervals:
+        items.append(
+            (
+                f'<rect x="-9" y="-6" width="18" height="12" fill="{NHS_PALE_GREY}"/>',
+                f"{level} confidence interval of each month's value",
+            )
+        )
     if target is not None:
         items.append((_line_symbol(NHS_DARK_BLUE, "2 3", 2), "Target"))
     if (not_assessed != "").any():
@@ -926,16 +949,52 @@ def spc_chart(
     description += "".join(f" {join['label']}." for join in joins)
     data = ChartData(
         caption=f"Figures in the control chart: {title}",
-        columns=("Month", y_title, "Mean", "Lower process limit", "Upper process limit", "Point"),
-        formats=("date", value_format, value_format, value_format, value_format, "text"),
+        columns=(
+            "Month",
+            y_title,
+            "Mean",
+            "Lower process limit",
+            "Upper process limit",
+            f"{level} confidence interval: lower",
+            f"{level} confidence interval: upper",
+            "Point",
+        ),
+        formats=("date", *(value_format,) * 6, "text"),
         rows=tuple(
-            (d, v, m, lo, up, "not assessed: " + reason if reason else POINT_LABELS.get(k, k))
-            for d, v, m, lo, up, k, reason in zip(
-                dates, values, mean, lower, upper, kinds, not_assessed, strict=True
+            (d, v, m, lo, up, cl, cu, "not assessed: " + reason if reason else POINT_LABELS.get(k, k))
+            for d, v, cl, cu, m, lo, up, k, reason in zip(
+                dates, values, ci_lower, ci_upper, mean, lower, upper, kinds, not_assessed, strict=True
             )
         ),
     )
     return Chart(_svg(width, legend_top + used, "".join(parts), description), description, data)
+
+
+def _level_words(level: float) -> str:
+    """95.0 → "95%", 99.8 → "99.8%"."""
+    return f"{float(level):g}%"
+
+
+def _band(xs: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> str:
+    """A pale band between ``lows`` and ``highs`` over each run of points that have both (a lone point
+    gets a short bar of its own), under the chart's lines and marks."""
+    finite = np.isfinite(xs) & np.isfinite(lows) & np.isfinite(highs)
+    shapes, run = [], []
+    for k in [*range(len(xs)), None]:
+        if k is not None and finite[k]:
+            run.append(k)
+            continue
+        if len(run) == 1:
+            i = run[0]
+            shapes.append(
+                f'<rect x="{xs[i] - 3:.1f}" y="{highs[i]:.1f}" width="6" height="{max(lows[i] - highs[i], 1):.1f}" fill="{NHS_PALE_GREY}"/>'
+            )
+        elif run:
+            top = " ".join(f"{xs[i]:.1f},{highs[i]:.1f}" for i in run)
+            bottom = " ".join(f"{xs[i]:.1f},{lows[i]:.1f}" for i in reversed(run))
+            shapes.append(f'<polygon points="{top} {bottom}" fill="{NHS_PALE_GREY}"/>')
+        run = []
+    return '<g class="carelens-interval-band">' + "".join(shapes) + "</g>"
 
 
 def _spc_mark(x: float, y: float, point: str, above: bool) -> str:
@@ -1309,6 +1368,230 @@ def bar_chart(
         rows=tuple((label, value) for label, value in rows),
     )
     return Chart(_svg(width, height, "".join(parts), description), description, data)
+
+
+@dataclass(frozen=True)
+class CompareBar:
+    """One organisation on a compare-organisations chart: its value, the confidence interval of the
+    value, the stored verdict of its comparison and its rank among those compared (1: highest)."""
+
+    code: str
+    name: str
+    value: float
+    lower: float | None
+    upper: float | None
+    verdict: str
+    rank: int
+    numerator: float | None = None
+    size: float | None = None
+
+
+COMPARE_BARS = {
+    "better": (NHS_BLUE, NHS_DARK_BLUE),
+    "worse": (NHS_ORANGE, NHS_BLACK),
+    "higher": (NHS_PURPLE, NHS_BLACK),
+    "lower": (NHS_PURPLE, NHS_BLACK),
+    "as expected": (NHS_PALE_GREY, NHS_DARK_GREY),
+}
+"""A compare-organisations bar's fill and outline by stored verdict (the spine chart's colours; a
+similar organisation's bar is pale grey, outlined, where the spine chart's mark is white)."""
+NOT_JUDGED_BAR = (NHS_WHITE, NHS_DARK_GREY)
+
+
+def compare_chart(
+    bars: Sequence[CompareBar],
+    *,
+    code: str,
+    title: str,
+    value_title: str,
+    value_format: str = "number",
+    benchmark: float | None = None,
+    level: str = "95%",
+    total: int | None = None,
+    width: int = 400,
+) -> Chart:
+    """OHID Fingertips' "compare areas" chart: one horizontal bar per organisation from zero to its
+    value, in the order given (highest first), each with its ``level`` confidence interval as whiskers
+    and coloured by its stored verdict (:data:`COMPARE_BARS`); before each name the spine chart's mark of
+    that verdict, so colour is never the only cue. This organisation (``code``) is on a pale band, its
+    name in bold with "(this organisation)" and its bar outlined in black; the similar organisations'
+    value (``benchmark``) is a line across all bars. ``total``: how many were compared when ``bars``
+    are only those nearest in rank (the description says so). Names are written above their bars, so
+    long ones wrap."""
+    kind = _Type.for_width(width)
+    title_markup, y = _title(title, width, kind)
+    values = [b.value for b in bars] + [v for b in bars for v in (b.lower, b.upper) if v is not None]
+    finite = _clip(
+        np.array([*values, benchmark if benchmark is not None else np.nan], dtype=float), value_format
+    )
+    finite = finite[np.isfinite(finite)]
+    high = max(float(finite.max()) if len(finite) else 1.0, 0.0)
+    ticks, _step, labels = axis_ticks(0.0, high, width - 40, value_format, kind.small, most=5)
+    right = width - max(12.0, text_width(labels[-1], kind.small) / 2 + 4)
+    left = max(12.0, text_width(labels[0], kind.small) / 2 + 4)  # room for half of each end's tick label
+    ticks, _step, labels = axis_ticks(0.0, high, right - left, value_format, kind.small, most=5)
+    frame = _Frame(width, 0, left, y, right, 0, (float(ticks[0]), float(ticks[-1])), (0.0, 1.0))
+    zero = float(frame.x(0.0))
+    bar_height = kind.small * 1.1
+    rows, spans, y = [], [], y + kind.small * 0.25
+    for bar in bars:
+        this = bar.code == code
+        written = format_value(bar.value, value_format, 0.001 if value_format == "percent" else None)
+        name = f"{bar.rank}. {bar.name or bar.code}" + (" (this organisation)" if this else "")
+        lines = wrap_text(f"{name}: {written}", width - 40, kind.small, bold=this)
+        top = y
+        label = []
+        for line in lines:
+            y += kind.line
+            label.append(_text(32, y, line, size=kind.small, weight="bold" if this else "normal"))
+        mark = _spine_mark(20, top + kind.line * 0.65, bar.verdict)
+        bar_top = y + 5
+        fill, stroke = COMPARE_BARS.get(bar.verdict, NOT_JUDGED_BAR)
+        end = float(frame.x(_clip(np.array([bar.value]), value_format)[0]))
+        outline = f'stroke="{NHS_BLACK}" stroke-width="3"' if this else f'stroke="{stroke}" stroke-width="1"'
+        shapes = [
+            f'<rect class="carelens-bar" x="{zero:.1f}" y="{bar_top:.1f}" width="{max(end - zero, 1):.1f}" '
+            f'height="{bar_height:.1f}" fill="{fill}" {outline}/>'
+        ]
+        if (
+            bar.lower is not None
+            and bar.upper is not None
+            and math.isfinite(bar.lower)
+            and math.isfinite(bar.upper)
+        ):
+            x0, x1 = frame.x(_clip(np.array([bar.lower, bar.upper]), value_format))
+            shapes.append(_whisker(float(x0), float(x1), bar_top + bar_height / 2, bar_height * 0.8))
+        spans.append((bar_top - 3, bar_top + bar_height + 3))
+        y = bar_top + bar_height + 7
+        band = (
+            f'<rect x="4" y="{top + 2:.1f}" width="{width - 8}" height="{y - top - 2:.1f}" fill="{NHS_LIGHT_GREY}"/>'
+            if this
+            else ""
+        )
+        rows.append(
+            f'<g class="carelens-compare-bar{" carelens-this-organisation" if this else ""}" '
+            f'data-code="{_esc(bar.code)}" data-verdict="{_esc(bar.verdict)}">{band}{"".join(label)}{mark}'
+            f"{''.join(shapes)}</g>"
+        )
+    bottom = y
+
+    def across_bars(x: float, colour: str, stroke_width: float, css: str = "") -> str:
+        """A vertical line at ``x`` through the bars only (never through the names above them)."""
+        path = "".join(f"M{x:.1f},{y0:.1f}V{y1:.1f}" for y0, y1 in spans)
+        klass = f' class="{css}"' if css else ""
+        return f'<path{klass} d="{path}" fill="none" stroke="{colour}" stroke-width="{stroke_width}"/>'
+
+    grid = "".join(across_bars(float(x), NHS_PALE_GREY, 1) for x in frame.x(ticks))
+    parts = [title_markup, grid, *rows]
+    parts.append(across_bars(zero, NHS_BLACK, 1.5))
+    if benchmark is not None and math.isfinite(benchmark):
+        bx = float(frame.x(_clip(np.array([benchmark]), value_format)[0]))
+        parts.append(across_bars(bx, NHS_DARK_BLUE, 2.5, "carelens-benchmark"))
+    axis_frame = _Frame(width, 0, left, frame.top, right, bottom, frame.x_domain, (0.0, 1.0))
+    x_title = wrap_text(value_title, right - left, kind.small, bold=True)
+    parts.append(_x_axis(axis_frame, axis_frame.x(ticks), labels, x_title, kind))
+    legend_top = bottom + _x_title_height(x_title, kind)
+    shown = [v for v in COMPARE_BARS if any(b.verdict == v for b in bars)]
+    items = [(_compare_symbol(v), SPINE_MARKS[v][0]) for v in shown]
+    if any(b.verdict not in COMPARE_BARS for b in bars):
+        items.append((_compare_symbol(""), NOT_JUDGED[0]))
+    items += [
+        (_whisker(-9, 9, 0, 10), f"{level} confidence interval"),
+        (
+            f'<line x1="0" x2="0" y1="-8" y2="8" stroke="{NHS_DARK_BLUE}" stroke-width="2.5"/>',
+            "Similar organisations' value",
+        ),
+        (
+            f'<rect x="-9" y="-6" width="18" height="12" fill="{NHS_WHITE}" stroke="{NHS_BLACK}" stroke-width="3"/>',
+            "This organisation (in bold, on a shaded band)",
+        ),
+    ]
+    legend, used = _legend(items, 8, legend_top, width - 16, kind)
+    parts.append(legend)
+    description = _compare_description(bars, code, title, value_format, total)
+    compared = total if total is not None else len(bars)
+    note = f"Highest value first. {compared:,} organisations compared"
+    if len(bars) < compared:
+        note += f"; the {len(bars)} nearest in rank to this organisation are drawn"
+    note += f". Intervals at {level} from each organisation's own counts." + (
+        f" Similar organisations' value: {format_value(benchmark, value_format)}."
+        if benchmark is not None
+        else ""
+    )
+    data = ChartData(
+        caption=f"Figures in the compare-organisations chart: {title}",
+        columns=(
+            "Rank",
+            "Organisation",
+            "Organisation code",
+            value_title,
+            f"{level} confidence interval: lower",
+            f"{level} confidence interval: upper",
+            "Compared with similar organisations",
+            "Count (numerator)",
+            "Size (denominator or expected)",
+        ),
+        formats=(
+            "number",
+            "text",
+            "text",
+            value_format,
+            value_format,
+            value_format,
+            "text",
+            "number",
+            "number",
+        ),
+        rows=tuple(
+            (
+                b.rank,
+                (b.name or b.code) + (" (this organisation)" if b.code == code else ""),
+                b.code,
+                b.value,
+                b.lower,
+                b.upper,
+                SPINE_MARKS.get(b.verdict, NOT_JUDGED)[0],
+                b.numerator,
+                b.size,
+            )
+            for b in bars
+        ),
+        note=note,
+    )
+    return Chart(_svg(width, legend_top + used, "".join(parts), description), description, data)
+
+
+def _whisker(x0: float, x1: float, y: float, cap: float) -> str:
+    """A confidence interval from ``x0`` to ``x1`` at height ``y``: a black line with end caps on a white
+    halo, so it shows on every bar colour."""
+    path = f"M{x0:.1f},{y:.1f}H{x1:.1f}M{x0:.1f},{y - cap / 2:.1f}V{y + cap / 2:.1f}M{x1:.1f},{y - cap / 2:.1f}V{y + cap / 2:.1f}"
+    return (
+        f'<g class="carelens-interval"><path d="{path}" fill="none" stroke="{NHS_WHITE}" stroke-width="4"/>'
+        f'<path d="{path}" fill="none" stroke="{NHS_BLACK}" stroke-width="1.5"/></g>'
+    )
+
+
+def _compare_symbol(verdict: str) -> str:
+    """The legend's symbol of a verdict: a swatch of its bar's colour under the mark written before
+    each name."""
+    fill, stroke = COMPARE_BARS.get(verdict, NOT_JUDGED_BAR)
+    swatch = f'<rect x="-10" y="-4" width="20" height="8" fill="{fill}" stroke="{stroke}"/>'
+    return swatch + _spine_mark(0, 0, verdict)
+
+
+def _compare_description(
+    bars: Sequence[CompareBar], code: str, title: str, style: str, total: int | None
+) -> str:
+    compared = total if total is not None else len(bars)
+    text = f"Compare-organisations chart: {title}. {compared:,} organisations compared"
+    text += f", {len(bars)} nearest in rank drawn." if len(bars) < compared else "."
+    this = next((b for b in bars if b.code == code), None)
+    if this is None:
+        return text + " This organisation's figure is not shown."
+    return text + (
+        f" This organisation is ranked {this.rank} of {compared:,}, value {format_value(this.value, style)}"
+        f" ({SPINE_MARKS.get(this.verdict, NOT_JUDGED)[0].lower()})."
+    )
 
 
 def whatif_charts(comparison: dict, width: int = 400) -> list[Chart]:

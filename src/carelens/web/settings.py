@@ -26,6 +26,7 @@ class WebSettings:
     chart_width: int
     chart_height: int
     chart_points: int
+    compare_bars: int
     service_names: dict[str, str]
     """The CQC's names of its core services and population groups, by the code its API uses."""
 
@@ -41,6 +42,7 @@ FIELDS = {
     "chart_width": "charts.width",
     "chart_height": "charts.height",
     "chart_points": "charts.points",
+    "compare_bars": "charts.compare_bars",
 }
 """Where each :class:`WebSettings` field is in the file (every one a whole number >= 1)."""
 

@@ -37,12 +37,14 @@ from carelens.services import series as series_service
 from carelens.services._db import Db
 from carelens.services.monitoring import intelligence_profile
 from carelens.web.charts import (
+    CompareBar,
     FunnelFigure,
     Icon,
     SpineRow,
     assurance_icon,
     cached_distribution,
     cached_funnel,
+    compare_chart,
     funnel_chart,
     rating_panel,
     spc_chart,
@@ -83,7 +85,8 @@ def organisation(request: Request, actor: ActorDep, code: str):
 
 @router.get("/organisations/{code}/indicators/{indicator_id}", response_class=HTMLResponse)
 def organisation_indicator(request: Request, actor: ActorDep, code: str, indicator_id: str):
-    """One indicator of an organisation in full: its figure, stored verdict, funnel and control chart."""
+    """One indicator of an organisation in full: its figure, stored verdict, funnel, compare-organisations
+    chart and control chart."""
     db, settings = store(request), web_settings()
     profile = organisation_service.organisation_profile(db, actor, code)
     organisation = profile["organisation"]
@@ -91,7 +94,7 @@ def organisation_indicator(request: Request, actor: ActorDep, code: str, indicat
     if item is None:
         raise NotFound(f"no figures of {indicator_id} for {code}")
     audience = judgement_service.funnel_audience(db, actor)
-    panel = indicator_panel(db, actor, organisation, item, audience, settings, charts=("funnel", "spc"))
+    panel = indicator_panel(db, actor, organisation, item, audience, settings, charts=ALL_CHARTS)
     return render_page(
         request,
         actor,
@@ -147,14 +150,15 @@ def spine_csv(request: Request, actor: ActorDep, code: str):
 
 @router.get("/organisations/{code}/charts/{indicator_id}/{chart}.csv")
 def chart_csv(request: Request, actor: ActorDep, code: str, indicator_id: str, chart: str):
-    """The figures of one indicator's funnel plot (``funnel``) or control chart (``spc``), as CSV: what
-    the page's table shows, every row, numbers unrounded (that indicator's panel of the profile only)."""
+    """The figures of one indicator's funnel plot (``funnel``), compare-organisations chart (``compare``)
+    or control chart (``spc``), as CSV: what the page's table shows, every row, numbers unrounded (that
+    indicator's panel of the profile only)."""
     db, settings = store(request), web_settings()
     profile = organisation_service.organisation_profile(db, actor, code)
     organisation = profile["organisation"]
     item = next((row for row in profile["indicators"] if row["indicator_id"] == indicator_id), None)
     found = None
-    if item is not None and chart in ("funnel", "spc"):
+    if item is not None and chart in ALL_CHARTS:
         audience = judgement_service.funnel_audience(db, actor)
         panel = indicator_panel(db, actor, organisation, item, audience, settings, charts=(chart,))
         found = panel.charts.get(chart)
@@ -187,6 +191,9 @@ AXIS_TITLES = {
 }
 """Funnel axis titles (x, y) by value type, with their units; the control chart's y axis is the same."""
 DEFAULT_AXIS_TITLES = ("Size (count)", "Value (as published)")
+FUNNEL, COMPARE, SPC = "funnel", "compare", "spc"
+ALL_CHARTS = (FUNNEL, COMPARE, SPC)
+"""An indicator's charts, in the order its own page shows them."""
 
 
 LINK_NAMES = {
@@ -250,9 +257,12 @@ class IndicatorPanel:
     comparison_text: str | None = None
     funnel_note: str | None = None
     spc_note: str | None = None
+    compare_note: str | None = None
+    compare_elsewhere: bool = False
+    """The compare-organisations chart is on the indicator's own page (a profile links to it)."""
     charts: dict[str, Any] = field(default_factory=dict)
-    """The :class:`carelens.web.charts.Chart` objects (``funnel``, ``spc``): the page's tables of their
-    figures, their CSV and their drawings."""
+    """The :class:`carelens.web.charts.Chart` objects (``funnel``, ``compare``, ``spc``): the page's
+    tables of their figures, their CSV and their drawings."""
     variation: Icon | None = None
     """The control chart's Making Data Count variation icon (and its sentence)."""
     assurance: Icon | None = None
@@ -321,8 +331,11 @@ def indicator_panel(
     charts: tuple[str, ...] | None = None,
 ) -> IndicatorPanel:
     """One indicator of a profile (an item of the organisation profile service): its judged figure and
-    stored verdict, and the charts named in ``charts`` (None: both when it is a headline indicator) of the
-    run's funnel with this organisation marked and its control chart."""
+    stored verdict, and the charts named in ``charts`` of the run's funnel with this organisation marked,
+    the organisations it was compared with as bars (:data:`COMPARE`) and its control chart. None: the
+    funnel and control chart when it is a headline indicator, the compare-organisations chart being on
+    the indicator's own page (a trust has several headline indicators: sixty bars and their table each
+    would double its page)."""
     definition = _definition(db, actor, item["indicator_id"])
     value_type = definition.get("value_type", "")
     polarity = definition.get("polarity") or "neutral"
@@ -346,9 +359,12 @@ def indicator_panel(
     )
     panel.comparison_text = COMPARISON_TEXT.get(panel.verdict)
     if charts is None:
-        charts = ("funnel", "spc") if panel.headline else ()
+        charts = (FUNNEL, SPC) if panel.headline else ()
+        panel.compare_elsewhere = panel.headline and comparison.get("peer_group") is not None
     if "funnel" in charts:
         _add_funnel(db, actor, organisation, item, value_type, panel, audience, settings)
+    if COMPARE in charts:
+        _add_compare(db, actor, organisation, value_type, panel, settings.compare_bars)
     if "spc" in charts:
         _add_spc(db, actor, organisation, definition, panel, settings)
     return panel
@@ -430,6 +446,73 @@ def _add_funnel(
     )
 
 
+def _add_compare(db, actor, organisation, value_type: str, panel: IndicatorPanel, most: int) -> None:
+    """The organisations this one was compared with in the stored judgement, highest value first, each
+    with its 95% confidence interval and coloured by its stored verdict (OHID Fingertips' "compare
+    areas"): all of them up to ``most``, else the ``most`` nearest in rank."""
+    c = panel.comparison
+    if c.get("peer_group") is None or c.get("run_id") is None:
+        return  # the funnel's note already says why it was not compared
+    code = organisation["code"]
+    found = judgement_service.compared_organisations(
+        db, actor, c["run_id"], panel.id, c["period"], c["peer_group"], code, value_type, most
+    )
+    if not found or not found["rows"]:
+        panel.compare_note = "No organisation in this comparison has published figures to draw."
+        return
+    first, total = found["first"], found["total"]
+    bars = [
+        CompareBar(
+            code=r["org_code"],
+            name=r["name"] or r["org_code"],
+            value=float(r["value"]),
+            lower=r["interval_lower"],
+            upper=r["interval_upper"],
+            verdict=r["verdict"] or "not compared",
+            rank=first + k,
+            numerator=r["numerator"],
+            size=r["size"],
+        )
+        for k, r in enumerate(found["rows"])
+    ]
+    level = _level_text(found["level"])
+    target = c.get("target")
+    panel.charts[COMPARE] = compare_chart(
+        bars,
+        code=code,
+        title=f"{panel.title}, {month(c['period'])}: {organisation['name'] or code} and similar organisations",
+        value_title=AXIS_TITLES.get(value_type, DEFAULT_AXIS_TITLES)[1],
+        value_format=panel.value_format,
+        benchmark=float(target) if target is not None else None,
+        level=level,
+        total=total,
+        width=web_settings().chart_width,
+    )
+    shown = (
+        f"all {total:,} organisations it was compared with that have published figures"
+        if len(bars) == total
+        else f"the {len(bars)} nearest in rank of the {total:,} organisations it was compared with"
+        f" (ranks {first} to {first + len(bars) - 1})"
+    )
+    panel.compare_note = (
+        f"{organisation['name'] or code} and {shown}, highest value first, each with its {level} confidence "
+        f"interval ({INTERVAL_METHODS.get(value_type, 'from its counts')}). The colour and the mark before "
+        "each name are the verdict of the stored comparison (the funnel plot's limits), which an interval "
+        "alone does not decide."
+        + ("" if found["rank"] is not None else " This organisation's figure is not shown.")
+    )
+
+
+INTERVAL_METHODS = {
+    "proportion": "Wilson score interval",
+    "rate": "exact Poisson interval of the count below 10, Byar's approximation from 10, divided by the "
+    "denominator",
+    "indirectly_standardised_ratio": "exact Poisson interval of the observed count below 10, Byar's "
+    "approximation from 10, divided by the expected count",
+}
+"""How each value type's confidence interval is computed, in words (as the charts' notes say)."""
+
+
 def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, settings: WebSettings) -> None:
     """The organisation's own series of the indicator as an XmR control chart (Making Data Count)."""
     points = series_service.series_chart(
@@ -448,6 +531,7 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
         height=settings.chart_height,
     )
     panel.charts["spc"] = chart
+    value_type = definition.get("value_type", "")
     excluded = int((points["not_assessed"] != "").sum())
     last = str(points["variation_icon"][0])
     values, means = points["value"], points["mean"]
@@ -462,6 +546,12 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
         f"XmR control chart of this organisation's own {len(points['value'])} periods (NHS 'Making Data Count'; "
         f"separate from the comparison with peers): the latest point shows "
         f"{last.replace('_', ' ') or 'no special cause'}."
+        + (
+            f" The shaded band is each month's {_level_text(points['interval_level'])} confidence interval "
+            f"({INTERVAL_METHODS[value_type]}): how far chance alone could move that month's value."
+            if value_type in INTERVAL_METHODS
+            else ""
+        )
         + (" Fewer than 12 points: limits are provisional." if short else "")
         + (
             f" {excluded} months failed a data-quality check: marked with a cross on the axis, not plotted "
