@@ -188,7 +188,7 @@ INPUT_COLUMNS = (
 """Columns the kernel reads (``import_id`` may be all null, e.g. from Parquet)."""
 
 
-SPC_CHUNK_ROWS = 262_144
+SPC_CHUNK_ROWS = 65_536
 """Rows per call of the XmR kernel, made of whole series: each series is independent, so the split does
 not change any result; it keeps the kernel's arrays small enough to stay in the CPU cache."""
 
