@@ -223,7 +223,7 @@ def compute_pass(
         done += len(batch)
         if progress is not None:
             progress(done, len(ids))
-    flags = concat_releasing(parts) if parts else empty_result()
+    flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
     flags = flags[list(OUTPUT_COLUMNS)]
     # once, after every engine's assess step: indicators declaring a CUSUM alert (none: nothing changes)
     flags, alert_digests = cusum_alerts(inputs, comparisons, settings, flags, period_from, period_to)
@@ -251,35 +251,6 @@ def compute_pass(
         source=inputs.source if engine.name == "embedded" else f"{engine.name}: {inputs.source}",
     )
     return dataclasses.replace(result, scope=scope, scope_note=note)
-
-
-def concat_releasing(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat(parts, ignore_index=True)``, emptying ``parts`` as it goes: each part is let go as soon
-    as it is copied, so a national pass's flags (3 GB, mostly floats) are not held twice at the end.
-    Text columns (Arrow strings) are joined as chunks, without a copy. Parts whose columns or types
-    differ are joined by pandas."""
-    columns, dtypes = list(parts[0].columns), parts[0].dtypes
-    if any(list(p.columns) != columns or not p.dtypes.equals(dtypes) for p in parts):
-        joined = pd.concat(parts, ignore_index=True)
-        parts.clear()
-        return joined
-    total = sum(len(p) for p in parts)
-    arrays = {c: np.empty(total, dtype=t) for c, t in dtypes.items() if isinstance(t, np.dtype)}
-    chunks: dict[str, list[pd.Series]] = {c: [] for c in columns if c not in arrays}
-    at = 0
-    parts.reverse()
-    while parts:
-        part = parts.pop()  # in order; the part goes when this loop moves on
-        for name, array in arrays.items():
-            array[at : at + len(part)] = part[name].to_numpy()
-        for name, pieces in chunks.items():
-            pieces.append(part[name])
-        at += len(part)
-    del part
-    return pd.DataFrame(
-        {c: arrays[c] if c in arrays else pd.concat(chunks.pop(c), ignore_index=True) for c in columns},
-        copy=False,
-    )
 
 
 def _finish(
