@@ -225,14 +225,27 @@ class ParquetReader(ObservationReader):
                 parts.append(table)
                 owner.append(np.full(table.num_rows, k, dtype=np.int32))
         table = pa.concat_tables(parts) if parts else schema.empty_table()
-        # period as datetime64 and org_code as a categorical; one block per column (no consolidation
-        # copy), each column's Arrow memory released as soon as it is converted
-        frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=True)
-        del table
+        del parts
         codes = np.concatenate(owner) if owner else np.zeros(0, dtype=np.int32)
-        frame.insert(0, "indicator_id", pd.Categorical.from_codes(codes, pd.Index(wanted, dtype=object)))
-        frame["import_id"] = np.nan
-        return frame
+        # Columns straight to NumPy, without pandas' general conversion: org_code as a categorical of
+        # the files' dictionary (one string per organisation, not per row), period as datetime64.
+        org = table.column("org_code").unify_dictionaries()
+        names = org.chunk(0).dictionary if org.num_chunks else pa.array([], pa.string())
+        org_codes = (
+            np.concatenate([chunk.indices.to_numpy() for chunk in org.chunks])
+            if org.num_chunks
+            else np.zeros(0, dtype=np.int32)
+        )
+        columns = {
+            "indicator_id": pd.Categorical.from_codes(codes, pd.Index(wanted, dtype=object)),
+            "org_code": pd.Categorical.from_codes(org_codes, pd.Index(names.to_pylist())),
+            "period": table.column("period").to_numpy().astype("datetime64[ms]"),
+        }
+        for name in ("numerator", "denominator", "expected", "value"):
+            columns[name] = table.column(name).to_numpy()  # nulls as NaN
+        del table
+        columns["import_id"] = np.full(len(codes), np.nan)
+        return pd.DataFrame(columns, copy=False)
 
 
 def parquet_inputs(path: str | Path) -> Inputs:

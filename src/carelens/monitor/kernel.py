@@ -53,7 +53,7 @@ from carelens.monitor.comparison import DIRECTIONS, VERDICTS, Comparison, level_
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats import control_charts, run_chart, spc
 from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
-from carelens.stats.groups import Groups
+from carelens.stats.groups import Groups, running_count
 from carelens.stats.intervals import poisson_limits, wilson
 
 FLAG_LABELS = {
@@ -188,7 +188,7 @@ INPUT_COLUMNS = (
 """Columns the kernel reads (``import_id`` may be all null, e.g. from Parquet)."""
 
 
-SPC_CHUNK_ROWS = 262_144
+SPC_CHUNK_ROWS = 65_536
 """Rows per call of the XmR kernel, made of whole series: each series is independent, so the split does
 not change any result; it keeps the kernel's arrays small enough to stay in the CPU cache."""
 
@@ -395,7 +395,7 @@ def periods_of(day: np.ndarray, judged_periods: int | None) -> _Periods:
     first_day = day.min()
     present = np.zeros(int(day.max() - first_day) + 1, dtype=bool)
     present[day - first_day] = True
-    position = (np.cumsum(present) - 1)[day - first_day]
+    position = (running_count(present) - 1)[day - first_day]
     last_position = int(position.max())
     at_latest = position == last_position
     if judged_periods is None:
@@ -568,7 +568,7 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
 
     # Series (organisations): rows are sorted, so each series is one contiguous block.
     first = np.r_[True, org[1:] != org[:-1]]
-    series = np.cumsum(first) - 1
+    series = running_count(first) - 1
     n_series = int(series[-1]) + 1
     r = np.r_[np.flatnonzero(first)[1:] - 1, n - 1]  # each series' last row
     has_latest = when.at_latest[r]
@@ -826,7 +826,7 @@ def _dense_codes(keys: np.ndarray) -> np.ndarray:
     codes, by counting instead of hashing)."""
     low = keys.min()
     present = np.bincount(keys - low) > 0
-    return (np.cumsum(present) - 1)[keys - low]
+    return (running_count(present) - 1)[keys - low]
 
 
 def _blocks(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:

@@ -16,6 +16,7 @@ the pass monitors, and only when there is such a concern (a pass without any sco
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,29 @@ def months_between(earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
     return b - a
 
 
+@dataclass(frozen=True)
+class IndicatorKinds:
+    """Each row's indicator and organisation kind as integer codes (kind ``unknown`` for an organisation
+    not in the register), with the names behind the codes."""
+
+    indicator: np.ndarray
+    indicator_names: pd.Index
+    kind: np.ndarray
+    kind_names: np.ndarray
+
+    @classmethod
+    def of(cls, flags: pd.DataFrame, organisations: pd.DataFrame) -> IndicatorKinds:
+        """Codes of ``flags``' rows, looking each distinct organisation up once (not once per row)."""
+        kind_of = organisations.drop_duplicates("code").set_index("code")["kind"]
+        ind_codes, ind_names = pd.factorize(flags["indicator_id"])
+        org_codes, org_names = pd.factorize(flags["org_code"])
+        kinds = pd.Index(org_names).map(kind_of).fillna("unknown").to_numpy(dtype=object)
+        kind_codes, kind_names = pd.factorize(kinds)
+        return cls(
+            ind_codes, pd.Index(ind_names), kind_codes[org_codes], np.asarray(kind_names, dtype=object)
+        )
+
+
 def out_of_date_kinds(
     flags: pd.DataFrame,
     organisations: pd.DataFrame,
@@ -63,14 +87,20 @@ def out_of_date_kinds(
     has nothing else)."""
     if max_age_months is None or flags.empty:
         return {}
-    kind_of = organisations.drop_duplicates("code").set_index("code")["kind"]
+    coded = IndicatorKinds.of(flags, organisations)
+    # The first row of each (indicator, kind), found on integer codes: a national pass has millions of
+    # rows but only indicators x kinds pairs, and only those rows' periods are read.
+    key = coded.indicator * len(coded.kind_names) + coded.kind
+    first = np.full(len(coded.indicator_names) * len(coded.kind_names), len(key))
+    np.minimum.at(first, key, np.arange(len(key)))
+    rows = np.sort(first[first < len(key)])
     pairs = pd.DataFrame(
         {
-            "indicator_id": flags["indicator_id"].to_numpy(dtype=object),
-            "kind": flags["org_code"].map(kind_of).fillna("unknown").to_numpy(dtype=object),
-            "period": pd.to_datetime(flags["period"]).to_numpy(),
+            "indicator_id": np.asarray(coded.indicator_names, dtype=object)[coded.indicator[rows]],
+            "kind": coded.kind_names[coded.kind[rows]],
+            "period": pd.to_datetime(flags["period"].iloc[rows]).to_numpy(),
         }
-    ).drop_duplicates(["indicator_id", "kind"])
+    )
     newest = pairs.groupby("kind")["period"].transform("max")
     ageing = pairs["period"].where(~pairs["indicator_id"].isin(list(current_by_construction)))
     newest = ageing.groupby(pairs["kind"]).transform("max").fillna(newest).to_numpy()

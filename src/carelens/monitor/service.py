@@ -38,7 +38,7 @@ from carelens.monitor.kernel import (
     empty_result,
     method_text,
 )
-from carelens.monitor.scoring import out_of_date_kinds, score_organisations
+from carelens.monitor.scoring import IndicatorKinds, out_of_date_kinds, score_organisations
 from carelens.monitor.settings import MonitorSettings, load_settings
 from carelens.store import repository, schema_monitor
 from carelens.store.engine import hide_password
@@ -277,8 +277,7 @@ def _finish(
     each indicator's comparison, and digest it all."""
     confidential = [i for i, d in inputs.indicators.items() if d.get("confidential")]
     stale = out_of_date_kinds(flags, inputs.organisations, settings.max_age_months, confidential)
-    kind_of = inputs.organisations.drop_duplicates("code").set_index("code")["kind"]
-    flags = flags.assign(out_of_date=_stale_rows(flags, kind_of, stale))
+    flags = flags.assign(out_of_date=_stale_rows(flags, inputs.organisations, stale))
     key_questions = {k: v.key_question for k, v in comparisons.items()}
     special = sorted(set(special_measures))
     recent = sorted(set(recently_inspected))
@@ -316,17 +315,16 @@ def _canonical(definition: dict) -> str:
     return json.dumps(definition, sort_keys=True, default=str)
 
 
-def _stale_rows(frame: pd.DataFrame, kind_of: pd.Series, stale: dict[str, list[str]]) -> np.ndarray:
+def _stale_rows(frame: pd.DataFrame, organisations: pd.DataFrame, stale: dict[str, list[str]]) -> np.ndarray:
     """Whether each row's indicator is out of date for its organisation's kind."""
     if frame.empty or not stale:
         return np.zeros(len(frame), dtype=bool)
     pairs = {(indicator, kind) for indicator, kinds in stale.items() for kind in kinds}
-    ind_codes, ind_names = pd.factorize(frame["indicator_id"])
-    org_codes, org_names = pd.factorize(frame["org_code"])
-    kinds = pd.Index(org_names).map(kind_of).fillna("unknown").to_numpy(dtype=object)
-    kind_codes, kind_names = pd.factorize(kinds)
-    table = np.array([[(str(i), str(k)) in pairs for k in kind_names] for i in ind_names], dtype=bool)
-    return table[ind_codes, kind_codes[org_codes]]
+    coded = IndicatorKinds.of(frame, organisations)
+    table = np.array(
+        [[(str(i), str(k)) in pairs for k in coded.kind_names] for i in coded.indicator_names], dtype=bool
+    )
+    return table[coded.indicator, coded.kind]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Literal
 
 import numpy as np
 
-from carelens.stats.groups import Groups
+from carelens.stats.groups import Groups, running_count
 from carelens.stats.intervals import check_not_above, check_values
 from carelens.stats.run_chart import RunsAnalysis, phase_medians, runs_analysis
 from carelens.stats.spc import (
@@ -182,7 +182,7 @@ def control_chart(
     y, d = _plotted_values(chart, raw, denominator, n)
 
     new_phase = series_first | _point_flags(phase_start, n, "phase_start")
-    phase = np.cumsum(new_phase) - 1
+    phase = running_count(new_phase) - 1
     n_phase = int(phase[-1]) + 1 if n else 0
     observed = ~np.isnan(y)
     gaps = _point_flags(gap_before, n, "gap_before")

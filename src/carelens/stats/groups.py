@@ -13,6 +13,12 @@ import numpy as np
 import pandas as pd
 
 
+def running_count(mask: np.ndarray) -> np.ndarray:
+    """``np.cumsum(mask)`` of a boolean mask (int64): the same numbers, several times faster, as NumPy
+    adds booleans one at a time but 64-bit integers in vector registers."""
+    return np.asarray(mask).astype(np.int64).cumsum()
+
+
 @dataclass(frozen=True)
 class Groups:
     """Integer group codes ``0..n-1`` for each row, and the number of groups ``n``."""
@@ -94,7 +100,7 @@ class Groups:
         new_run = np.ones(len(values), dtype=bool)
         if len(values) > 1:
             new_run[1:] = (sorted_codes[1:] != sorted_codes[:-1]) | (sorted_values[1:] != sorted_values[:-1])
-        run = np.cumsum(new_run) - 1
+        run = running_count(new_run) - 1
         run_mean = np.bincount(run, weights=position) / np.bincount(run)
         ranks = np.empty(len(values))
         ranks[order] = run_mean[run]

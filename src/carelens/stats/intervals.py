@@ -66,6 +66,8 @@ def check_values(values, name: str, *, positive: bool = False, allow_missing: bo
     NaN is a missing value and passes unless ``allow_missing`` is false. The error names the argument
     and the first offending index, e.g. ``"denominator must be > 0: got 0 at index 2"``."""
     a = np.asarray(values, dtype=float)
+    if np.all((a > 0) & (a < np.inf)) if positive else np.all((a >= 0) & (a < np.inf)):
+        return a  # the usual case, in two passes (NaN fails both comparisons); else find what is wrong
     missing = np.isnan(a)
     if not allow_missing and missing.any():
         raise ValueError(f"{name} must not be missing: got NaN at {_where(missing)}")

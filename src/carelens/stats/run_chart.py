@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from carelens.stats.groups import Groups
+from carelens.stats.groups import Groups, running_count
 from carelens.stats.spc import (
     POINT_TYPES,
     Improvement,
@@ -35,6 +35,7 @@ from carelens.stats.spc import (
     baseline_points,
     check_series,
     improvement_and_target,
+    sign_codes,
     variation_codes,
 )
 
@@ -91,9 +92,7 @@ def runs_analysis(y: np.ndarray, centre: np.ndarray, phase: np.ndarray, n_phase:
     """Anhøj runs analysis of points sorted by phase, each against its own ``centre`` (per point)."""
     y = np.asarray(y, dtype=float)
     observed = ~np.isnan(y)
-    with np.errstate(invalid="ignore"):
-        side = np.sign(y - centre)
-    side = np.where(np.isnan(side), 0, side).astype(np.int8)
+    side = sign_codes(y - centre)
     useful = np.flatnonzero(side != 0)
     useful_phase = phase[useful]
     useful_side = side[useful]
@@ -205,7 +204,7 @@ def run_chart(
     n = len(y)
     imp_sign, _ = improvement_and_target(improvement, None, n_series)
     new_phase = series_first | _point_flags(phase_start, n, "phase_start")
-    phase = np.cumsum(new_phase) - 1
+    phase = running_count(new_phase) - 1
     n_phase = int(phase[-1]) + 1 if n else 0
     observed = ~np.isnan(y)
     baseline = baseline_points(observed, new_phase, fix_after)

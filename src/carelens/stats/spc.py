@@ -47,7 +47,7 @@ from typing import Literal
 
 import numpy as np
 
-from carelens.stats.groups import Groups
+from carelens.stats.groups import Groups, running_count
 
 RULES = ("astronomical", "trend", "two_in_three", "shift")
 """Rule names, in NHSRplotthedots' order of precedence."""
@@ -222,12 +222,19 @@ def _next(a: np.ndarray, fill, k: int = 1) -> np.ndarray:
     return out
 
 
+def sign_codes(x: np.ndarray) -> np.ndarray:
+    """The sign of each value as int8: +1, −1, or 0 for zero and NaN (``np.sign`` then NaN to 0, the
+    same numbers without its slow NaN handling)."""
+    with np.errstate(invalid="ignore"):
+        return (x > 0).view(np.int8) - (x < 0).view(np.int8)
+
+
 def _run_lengths(new_run: np.ndarray) -> np.ndarray:
     """For each element, the length of the run it belongs to (a run starts where ``new_run`` is true)."""
     new_run = new_run.copy()
     if len(new_run):
         new_run[0] = True
-    run_id = np.cumsum(new_run) - 1
+    run_id = running_count(new_run) - 1
     return np.bincount(run_id)[run_id] if len(new_run) else np.zeros(0, dtype=np.int64)
 
 
@@ -284,7 +291,7 @@ def baseline_points(observed: np.ndarray, phase_first: np.ndarray, fix_after: in
     """True for the first ``fix_after`` observed points of each phase (every observed point when None)."""
     if fix_after is None:
         return observed
-    seen = np.cumsum(observed)
+    seen = running_count(observed)
     before_phase = np.maximum.accumulate(np.where(phase_first, seen - observed, 0)) if len(seen) else seen
     return observed & (seen - before_phase <= fix_after)
 
@@ -314,19 +321,16 @@ def rule_flags(
     and window needs linked points. Returns the flags by rule name, each point's side of the centre
     (+1/−1/0) and each trend point's direction."""
     with np.errstate(invalid="ignore"):
-        side = np.sign(y - centre)
         astronomical = (y > upper) | (y < lower)
         near = (y > near_upper) | (y < near_lower)
-    side = np.where(np.isnan(side), 0, side).astype(np.int8)
+    side = sign_codes(y - centre)
 
     # Shift: runs of equal non-zero side; a break in ``link`` (phase start, missing, gap) starts a run.
     new_run = ~link | (side != _previous(side, 0))
     shift = (side != 0) & (_run_lengths(new_run) >= shift_length)
 
     # Trend: runs of equal non-zero step signs; step i joins points i−1 and i.
-    with np.errstate(invalid="ignore"):
-        step = np.where(link, np.sign(y - _previous(y, np.nan)), 0)
-    step = np.where(np.isnan(step), 0, step).astype(np.int8)
+    step = np.where(link, sign_codes(y - _previous(y, np.nan)), np.int8(0))
     long_step = (step != 0) & (_run_lengths(step != _previous(step, 0)) >= trend_length - 1)
     long_step_after = _next(long_step, False)
     trend = long_step | long_step_after
@@ -451,7 +455,7 @@ def xmr(
     imp_sign, target_arr = improvement_and_target(improvement, target, n_series)
 
     new_phase = series_first | _point_flags(phase_start, n, "phase_start")
-    phase = np.cumsum(new_phase) - 1
+    phase = running_count(new_phase) - 1
     n_phase = int(phase[-1]) + 1 if n else 0
     observed = ~np.isnan(y)
     gaps = _point_flags(gap_before, n, "gap_before")
