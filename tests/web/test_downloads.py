@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from carelens.model.access import Actor, Role
-from carelens.services import funding
+from carelens.services import funding, planning
 from carelens.services import systems as systems_service
 
 from .conftest import sign_in
@@ -493,3 +493,24 @@ def test_a_scorecards_interventions_and_budgets_download_with_their_columns(sign
         response = signed_in["commissioner"].get(f"/commissioners/{code}/{table}.csv")
         assert response.text.splitlines()[0].split(",") == funding.SCORECARD_LISTS[table]
         assert signed_in["provider"].get(f"/commissioners/{code}/{table}.csv").status_code == 404
+
+
+def test_regime_cases_download_every_case_the_page_counts(app, accounts, signed_in, web_engine):
+    analyst = signed_in["analyst"]
+    page = analyst.get("/regime?cases=all")
+    total = int(re.search(r"([\d,]+) in all\)", page.text)[1].replace(",", ""))
+    link = html_text.unescape(re.search(r'href="(/regime/cases\.csv[^"]*)"', page.text)[1])
+    rows = csv_rows(analyst.get(link))
+    assert len(rows) == total == planning.regime_cases(web_engine, ANALYST, page_size=1000).total > 0
+    with TestClient(app) as inspector:
+        sign_in(inspector, accounts["inspector"])
+        own = csv_rows(inspector.get(link))
+    assert {r["org_code"] for r in own} <= set(accounts["inspector"].organisations)
+    assert signed_in["public"].get(link).status_code == 403
+
+
+def test_submissions_download_to_those_who_handle_them_only(signed_in):
+    response = signed_in["analyst"].get("/concerns/submissions.csv")
+    assert response.status_code == 200 and response.text.startswith("id,")
+    for role in ("public", "provider", "commissioner"):
+        assert signed_in[role].get("/concerns/submissions.csv").status_code == 404

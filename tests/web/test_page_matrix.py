@@ -141,6 +141,9 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/concerns", only(404, **HANDLERS)),
     ("GET", "/concerns?kind=experience&status=recorded", only(404, **HANDLERS)),
     ("GET", "/concerns?kind=nope", only(404, **dict.fromkeys(HANDLERS, 400))),
+    ("GET", "/concerns/submissions.csv", only(404, **HANDLERS)),
+    ("GET", "/concerns/submissions.xlsx?kind=concern&status=recorded", only(404, **HANDLERS)),
+    ("GET", "/concerns/submissions.csv?kind=nope", only(404, **dict.fromkeys(HANDLERS, 400))),
     ("POST", "/concerns/1/triage", only(404, **dict.fromkeys(HANDLERS, 400))),  # no token
     ("POST", "/concerns/not-a-number/triage", dict.fromkeys(R, 404)),
     # Failure-regime cases: 403 to roles no regime's rule reaches; a case outside the reach is 404
@@ -149,6 +152,9 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/regime", only(403, **REGIME)),
     ("GET", "/regime?regime=commissioner&cases=all", only(403, **REGIME)),
     ("GET", "/regime?cases=nope", only(403, **dict.fromkeys(REGIME, 400))),
+    ("GET", "/regime/cases.csv", only(403, **REGIME)),
+    ("GET", "/regime/cases.xlsx?regime=commissioner&cases=all", only(403, **REGIME)),
+    ("GET", "/regime/cases.csv?cases=nope", only(403, **dict.fromkeys(REGIME, 400))),
     ("GET", "/regime/cases/{case}", only(403, **CASE)),
     ("GET", "/regime/cases/{other_case}", only(403, **NOT_YOURS)),
     ("GET", "/regime/cases/not-a-number", dict.fromkeys(R, 404)),
@@ -176,6 +182,8 @@ TEMPLATES = {
     "/allocations/whatif/{table}.{file_format}": "/allocations/whatif/commissioners.csv",
     "/accountable-care/{table}.{file_format}": "/accountable-care/settlements.csv",
     "/system-reviews/whatif.{file_format}": "/system-reviews/whatif.csv",
+    "/regime/cases.{file_format}": "/regime/cases.csv",
+    "/concerns/submissions.{file_format}": "/concerns/submissions.csv",
     "/league-tables.{file_format}": "/league-tables.csv",
     "/monitoring/flags.{file_format}": "/monitoring/flags.csv",
     "/allocations.{file_format}": "/allocations.csv",

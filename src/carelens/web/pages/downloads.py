@@ -22,6 +22,7 @@ from carelens.http.downloads import FileFormat, download
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
 from carelens.services import Invalid, funding, planning
+from carelens.services import intel as intel_service
 from carelens.services import monitoring as monitoring_service
 from carelens.services import organisations as organisation_service
 from carelens.services import ratings as rating_service
@@ -223,3 +224,47 @@ def accountable_care(
     }[table]
     columns, rows = paged_rows(fetch, db=store(request), actor=actor)
     return download(actor, columns, rows, f"accountable-care-{table}", file_format)
+
+
+@router.get("/regime/cases.{file_format}")
+def regime_cases(
+    request: Request,
+    actor: ActorDep,
+    file_format: FileFormat,
+    regime: Annotated[str, Query(max_length=30)] = "",
+    cases: Annotated[str, Query(max_length=10)] = "open",
+):
+    """Every failure-regime case the actor owns, open ones (or all), as the regime page lists them page
+    by page (403 to roles no regime's rule reaches, then 400 for a choice not on its lists)."""
+    from carelens.web.pages.regime import REGIME_NAMES
+
+    columns, rows = paged_rows(
+        planning.regime_cases,
+        db=store(request),
+        actor=actor,
+        regime_name=regime or None,
+        open_only=cases != "all",
+    )
+    if regime not in ("", *REGIME_NAMES) or cases not in ("open", "all"):
+        raise Invalid("choose a regime and open or all cases from the lists")
+    return download(actor, columns, rows, f"regime-cases-{regime or 'every-regime'}-{cases}", file_format)
+
+
+@router.get("/concerns/submissions.{file_format}")
+def submissions(
+    request: Request,
+    actor: ActorDep,
+    file_format: FileFormat,
+    kind: Annotated[str, Query(max_length=20)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+):
+    """Every experience and concern the actor handles, newest first, as the concerns page lists them
+    page by page (404 to roles that handle none, then 400 for a choice not on its lists)."""
+    from carelens.web.pages.concerns import STATUS_NAMES
+
+    columns, rows = paged_rows(
+        intel_service.submissions, db=store(request), actor=actor, kind=kind or None, status=status or None
+    )
+    if (kind and kind not in intel_service.KINDS) or (status and status not in STATUS_NAMES):
+        raise Invalid("choose a kind and a status from the lists")
+    return download(actor, columns, rows, "submissions", file_format)
