@@ -514,3 +514,13 @@ def test_submissions_download_to_those_who_handle_them_only(signed_in):
     assert response.status_code == 200 and response.text.startswith("id,")
     for role in ("public", "provider", "commissioner"):
         assert signed_in[role].get("/concerns/submissions.csv").status_code == 404
+
+
+def test_every_overdue_review_action_downloads(signed_in, web_engine):
+    rows = csv_rows(signed_in["analyst"].get("/system-reviews/overdue-actions.csv"))
+    overdue = systems_service.action_list(web_engine, ANALYST, overdue_only=True, page_size=1000)
+    assert len(rows) == overdue.total
+    assert [int(r["days_overdue"]) for r in rows] == sorted(
+        (int(r["days_overdue"]) for r in rows), reverse=True
+    )
+    assert signed_in["public"].get("/system-reviews/overdue-actions.csv").status_code == 403

@@ -109,6 +109,7 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/accountable-care/settlements.csv", only(403, commissioner=200, **REVIEW_WORK)),
     ("GET", "/accountable-care/concentration.xlsx", only(403, commissioner=200, **REVIEW_WORK)),
     ("GET", "/system-reviews/whatif.csv?budget=2000000", only(403, **REVIEW_WORK)),
+    ("GET", "/system-reviews/overdue-actions.csv", only(403, commissioner=200, **REVIEW_WORK)),
     ("GET", "/system-reviews/whatif.xlsx?budget=lots", dict.fromkeys(R, 400)),
     # Every role but the public may open the overview; it shows only the organisations in reach.
     ("GET", "/monitoring", only(200, public=403)),
@@ -182,6 +183,7 @@ TEMPLATES = {
     "/allocations/whatif/{table}.{file_format}": "/allocations/whatif/commissioners.csv",
     "/accountable-care/{table}.{file_format}": "/accountable-care/settlements.csv",
     "/system-reviews/whatif.{file_format}": "/system-reviews/whatif.csv",
+    "/system-reviews/overdue-actions.{file_format}": "/system-reviews/overdue-actions.csv",
     "/regime/cases.{file_format}": "/regime/cases.csv",
     "/concerns/submissions.{file_format}": "/concerns/submissions.csv",
     "/league-tables.{file_format}": "/league-tables.csv",

@@ -209,6 +209,14 @@ def programme_whatif(
     return listed(actor, plan["selected"], name, file_format, WHATIF_PLACE_COLUMNS)
 
 
+@router.get("/system-reviews/overdue-actions.{file_format}")
+def overdue_actions(request: Request, actor: ActorDep, file_format: FileFormat):
+    """Every open action of the review action plans in reach past its deadline, most overdue first (the
+    page lists the first page of them)."""
+    columns, rows = paged_rows(systems_service.action_list, db=store(request), actor=actor, overdue_only=True)
+    return download(actor, columns, rows, "overdue-review-actions", file_format)
+
+
 WHATIF_PLACE_COLUMNS = ["rank", "place_code", "place_name", "score", "why"]
 """Columns of the places a budget would review."""
 
