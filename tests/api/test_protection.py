@@ -31,6 +31,7 @@ PAGE_EXAMPLES = {
     "file_format": "csv",
     "indicator_id": "I1",
     "chart": "funnel",
+    "table": "settlements",
 }
 """Values for the path parameters of web pages."""
 

@@ -238,3 +238,48 @@ def shot(page, tmp_path, name: str) -> Path:
     page.screenshot(path=str(path), full_page=False)
     assert path.stat().st_size > 10_000
     return path
+
+
+@pytest.fixture
+def rating_history(web_engine):
+    """RK950 given 35 earlier (superseded) overall ratings and one proposed, unpublished rating, taken out
+    again afterwards: the demo's ratings are all current and published."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from carelens.store import schema
+
+    r = schema.rating
+    with web_engine.begin() as connection:
+        source = connection.execute(
+            sa.select(r.c.import_id).where(r.c.org_code == "RK950").limit(1)
+        ).scalar_one()
+        first = connection.execute(sa.select(sa.func.max(r.c.id))).scalar_one() + 1
+        rating = dict(
+            org_code="RK950", level="location", service="Overall", report_link_id=None, import_id=source
+        )
+        earlier = [
+            rating
+            | dict(
+                id=first + n,
+                key_question="safe",
+                rating="Good",
+                report_date=dt.date(2010 + n // 12, n % 12 + 1, 1),
+                method="published",
+                superseded_by=source,
+            )
+            for n in range(35)
+        ]
+        proposed = rating | dict(
+            id=first + 35,
+            key_question="caring",
+            rating="Inadequate",
+            report_date=dt.date(2026, 1, 1),
+            method="proposed",
+            superseded_by=None,
+        )
+        connection.execute(r.insert(), [*earlier, proposed])
+    yield first + 35
+    with web_engine.begin() as connection:
+        connection.execute(r.delete().where(r.c.id >= first))

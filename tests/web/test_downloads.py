@@ -18,6 +18,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from carelens.model.access import Actor, Role
+from carelens.services import funding, planning
+from carelens.services import systems as systems_service
+
 from .conftest import sign_in
 
 
@@ -228,13 +232,18 @@ def test_an_unbanded_indicator_is_ranked(signed_in):
 def test_sorting_by_a_column_heading_works_without_scripts(signed_in):
     client = signed_in["public"]
     html = client.get("/league-tables?indicator=ae_4hr_breach_type1").text
-    heading = re.search(r'<th[^>]*aria-sort="none"><a href="([^"]+)">Organisation</a></th>', html)
-    assert heading and 'aria-sort="ascending"><a href="' in html  # the rank column is the order now
+    heading = re.search(
+        r'<th[^>]*aria-sort="none"><a class="nhsuk-link" href="([^"]+)">Organisation</a></th>', html
+    )
+    assert (
+        heading and 'aria-sort="ascending"><a class="nhsuk-link" href="' in html
+    )  # the rank column is the order now
     ascending = client.get(heading[1].replace("&amp;", "&"))
     names = [r[1] for r in league_cells(ascending.text)]
     assert names == sorted(names, key=str.casefold)
     again = re.search(
-        r'<th[^>]*aria-sort="ascending"><a href="([^"]+)">Organisation</a></th>', ascending.text
+        r'<th[^>]*aria-sort="ascending"><a class="nhsuk-link" href="([^"]+)">Organisation</a></th>',
+        ascending.text,
     )
     descending = client.get(again[1].replace("&amp;", "&"))
     assert 'aria-sort="descending"' in descending.text
@@ -359,3 +368,159 @@ def test_the_plan_and_the_place_ranking_download_every_row_their_pages_count(app
     assert len(ranked) == places > 0
     assert any(k.startswith("z_") for k in ranked[0])
     assert signed_in["public"].get("/system-reviews/ranking.csv").status_code == 403
+
+
+# --- the other tables of the pages: each download is its page's service call, every row -----------
+
+ANALYST = Actor(user_name="analyst", role=Role.ANALYST)
+
+
+def test_every_organisation_whose_band_changed_not_only_the_overviews_movers(signed_in, accounts, web_engine):
+    run = latest_run(web_engine)
+    with web_engine.connect() as connection:
+        changed = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM monitor_org WHERE run_id = :run "
+                "AND change IN ('higher risk', 'lower risk', 'changed')"
+            ),
+            {"run": run},
+        ).scalar_one()
+    assert 'href="/monitoring/movers.csv"' in signed_in["analyst"].get("/monitoring").text
+    rows = csv_rows(signed_in["analyst"].get("/monitoring/movers.csv"))
+    assert len(rows) == changed > 0
+    assert [r["org_code"] for r in xlsx_rows(signed_in["analyst"].get("/monitoring/movers.xlsx"))] == [
+        r["org_code"] for r in rows
+    ]
+    own = csv_rows(signed_in["provider"].get("/monitoring/movers.csv"))
+    assert {r["org_code"] for r in own} <= set(accounts["provider"].organisations)
+    assert signed_in["public"].get("/monitoring/movers.csv").status_code == 403
+
+
+def test_an_organisations_ratings_download_every_rating_ever_and_no_unpublished_one_to_the_public(
+    signed_in, web_engine, rating_history
+):
+    """The profile lists 30 earlier ratings; the download every one. A proposed rating is in the
+    analyst's file and absent from the public's and a provider's (not their organisation)."""
+    proposed = rating_history
+    with web_engine.connect() as connection:
+        everything, published = connection.execute(
+            sa.text(
+                "SELECT count(*), sum(CASE WHEN method = 'published' THEN 1 ELSE 0 END) FROM rating "
+                "WHERE org_code = 'RK950'"
+            )
+        ).one()
+    page = signed_in["public"].get("/organisations/RK950")
+    assert 'href="/organisations/RK950/ratings.csv"' in page.text
+    shown = re.search(r'id="earlier-ratings".*?</table>', page.text, re.S)[0].count("<tr") - 1
+    assert shown == 30
+    analyst = csv_rows(signed_in["analyst"].get("/organisations/RK950/ratings.csv"))
+    assert len(analyst) == everything == published + 1
+    assert str(proposed) in {r["id"] for r in analyst}
+    assert sum(r["current"] == "False" for r in analyst) == 35  # more than the page shows
+    for role in ("public", "provider"):
+        rows = xlsx_rows(signed_in[role].get("/organisations/RK950/ratings.xlsx"))
+        assert len(rows) == published
+        assert proposed not in {r["id"] for r in rows}
+        assert {r["published"] for r in rows} == {True}
+
+
+def test_an_organisations_inspections_download_hides_the_plan_from_those_it_does_not_reach(
+    signed_in, web_engine
+):
+    """The planned (often unannounced) inspection of the page matrix's example: in the analyst's file with
+    its window; the public's and a provider's hold completed inspections only, without windows."""
+    from carelens.services import planning
+    from carelens.store.schema_plan import plan_inspection as i
+
+    with web_engine.connect() as connection:
+        planned, code = connection.execute(
+            sa.select(i.c.id, i.c.org_code).where(i.c.status == "planned").order_by(i.c.id).limit(1)
+        ).one()
+    page = signed_in["analyst"].get(f"/organisations/{code}")
+    assert f'href="/organisations/{code}/inspections.csv"' in page.text
+    rows = csv_rows(signed_in["analyst"].get(f"/organisations/{code}/inspections.csv"))
+    assert len(rows) == planning.organisation_inspections(web_engine, ANALYST, code).total
+    assert str(planned) in {r["id"] for r in rows} and "window_start" in rows[0]
+    for role in ("public", "provider"):
+        response = signed_in[role].get(f"/organisations/{code}/inspections.csv")
+        assert "window_start" not in response.text.splitlines()[0]
+        assert str(planned) not in {r["id"] for r in csv_rows(response)}
+        assert signed_in[role].get(f"/inspections/{planned}").status_code == 404
+
+
+def test_the_allocation_whatif_downloads_every_commissioner_and_region(signed_in, accounts, web_engine):
+    page = signed_in["analyst"].get("/allocations")
+    link = html_text.unescape(
+        re.search(r'href="(/allocations/whatif/commissioners\.csv\?[^"]+)"', page.text)[1]
+    )
+    a, b = re.search(r"a=(\w+)&b=(\w+)", link).groups()
+    comparison = funding.whatif(web_engine, ANALYST, a, b)
+    rows = csv_rows(signed_in["analyst"].get(link))
+    assert [r["commissioner_code"] for r in rows] == [
+        c["commissioner_code"] for c in comparison["commissioners"]
+    ]
+    regions = xlsx_rows(signed_in["analyst"].get(f"/allocations/whatif/regions.xlsx?a={a}&b={b}"))
+    assert len(regions) == len(comparison["regions"]) > 1
+    mine = csv_rows(signed_in["commissioner"].get(link))
+    assert {r["commissioner_code"] for r in mine} == set(accounts["commissioner"].organisations)
+    assert signed_in["public"].get(link).status_code == 403
+
+
+def test_the_budget_whatif_downloads_the_places_it_would_review(signed_in, web_engine):
+    page = signed_in["analyst"].get("/system-reviews?budget=2000000")
+    planned = int(re.search(r"; (\d+) planned cost", page.text)[1])
+    link = html_text.unescape(re.search(r'href="(/system-reviews/whatif\.csv\?[^"]+)"', page.text)[1])
+    rows = csv_rows(signed_in["analyst"].get(link))
+    assert len(rows) == planned > 0
+    assert [int(r["rank"]) for r in rows] == sorted(int(r["rank"]) for r in rows)
+    assert signed_in["commissioner"].get(link).status_code == 403  # its area only, not the programme
+
+
+def test_accountable_care_tables_download_whole(signed_in, web_engine):
+    for table, fetch in (
+        ("settlements", systems_service.aco_settlements),
+        ("concentration", systems_service.market_concentration),
+    ):
+        assert f'href="/accountable-care/{table}.csv"' in signed_in["analyst"].get("/accountable-care").text
+        rows = csv_rows(signed_in["analyst"].get(f"/accountable-care/{table}.csv"))
+        assert len(rows) == fetch(web_engine, ANALYST, page_size=1000).total > 0
+        assert signed_in["public"].get(f"/accountable-care/{table}.csv").status_code == 403
+
+
+def test_a_scorecards_interventions_and_budgets_download_with_their_columns(signed_in, accounts):
+    code = accounts["commissioner"].organisations[0]
+    for table in ("interventions", "budgets"):
+        response = signed_in["commissioner"].get(f"/commissioners/{code}/{table}.csv")
+        assert response.text.splitlines()[0].split(",") == funding.SCORECARD_LISTS[table]
+        assert signed_in["provider"].get(f"/commissioners/{code}/{table}.csv").status_code == 404
+
+
+def test_regime_cases_download_every_case_the_page_counts(app, accounts, signed_in, web_engine):
+    analyst = signed_in["analyst"]
+    page = analyst.get("/regime?cases=all")
+    total = int(re.search(r"([\d,]+) in all\)", page.text)[1].replace(",", ""))
+    link = html_text.unescape(re.search(r'href="(/regime/cases\.csv[^"]*)"', page.text)[1])
+    rows = csv_rows(analyst.get(link))
+    assert len(rows) == total == planning.regime_cases(web_engine, ANALYST, page_size=1000).total > 0
+    with TestClient(app) as inspector:
+        sign_in(inspector, accounts["inspector"])
+        own = csv_rows(inspector.get(link))
+    assert {r["org_code"] for r in own} <= set(accounts["inspector"].organisations)
+    assert signed_in["public"].get(link).status_code == 403
+
+
+def test_submissions_download_to_those_who_handle_them_only(signed_in):
+    response = signed_in["analyst"].get("/concerns/submissions.csv")
+    assert response.status_code == 200 and response.text.startswith("id,")
+    for role in ("public", "provider", "commissioner"):
+        assert signed_in[role].get("/concerns/submissions.csv").status_code == 404
+
+
+def test_every_overdue_review_action_downloads(signed_in, web_engine):
+    rows = csv_rows(signed_in["analyst"].get("/system-reviews/overdue-actions.csv"))
+    overdue = systems_service.action_list(web_engine, ANALYST, overdue_only=True, page_size=1000)
+    assert len(rows) == overdue.total
+    assert [int(r["days_overdue"]) for r in rows] == sorted(
+        (int(r["days_overdue"]) for r in rows), reverse=True
+    )
+    assert signed_in["public"].get("/system-reviews/overdue-actions.csv").status_code == 403

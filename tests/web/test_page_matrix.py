@@ -88,6 +88,31 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/allocations.xlsx", only(403, commissioner=200, **SEE_ALL)),
     ("GET", "/commissioners/{commissioner}/scorecard.xlsx", only(404, commissioner=200, **SEE_ALL)),
     ("GET", "/commissioners/{other_commissioner}/scorecard.csv", only(404, **SEE_ALL)),
+    ("GET", "/commissioners/{commissioner}/interventions.csv", only(404, commissioner=200, **SEE_ALL)),
+    ("GET", "/commissioners/{other_commissioner}/budgets.xlsx", only(404, **SEE_ALL)),
+    ("GET", "/commissioners/{commissioner}/nope.csv", dict.fromkeys(R, 400)),
+    ("GET", "/monitoring/movers.csv", only(200, public=403)),
+    ("GET", "/monitoring/movers.xlsx", only(200, public=403)),
+    # An organisation's ratings and inspections: everyone, holding what the profile shows the role.
+    ("GET", "/organisations/RK950/ratings.csv", ALL_200),
+    ("GET", "/organisations/NOPE/ratings.xlsx", dict.fromkeys(R, 404)),
+    ("GET", "/organisations/{inspection_org}/inspections.csv", ALL_200),
+    ("GET", "/organisations/NOPE/inspections.csv", dict.fromkeys(R, 404)),
+    (
+        "GET",
+        "/allocations/whatif/commissioners.csv?a=2024_25&b=age_weighted",
+        only(403, commissioner=200, **SEE_ALL),
+    ),
+    (
+        "GET",
+        "/allocations/whatif/deciles.xlsx?a=2024_25&b=nope",
+        only(403, **dict.fromkeys(["commissioner", *SEE_ALL], 400)),
+    ),
+    ("GET", "/accountable-care/settlements.csv", only(403, commissioner=200, **REVIEW_WORK)),
+    ("GET", "/accountable-care/concentration.xlsx", only(403, commissioner=200, **REVIEW_WORK)),
+    ("GET", "/system-reviews/whatif.csv?budget=2000000", only(403, **REVIEW_WORK)),
+    ("GET", "/system-reviews/overdue-actions.csv", only(403, commissioner=200, **REVIEW_WORK)),
+    ("GET", "/system-reviews/whatif.xlsx?budget=lots", dict.fromkeys(R, 400)),
     # Every role but the public may open the overview; it shows only the organisations in reach.
     ("GET", "/monitoring", only(200, public=403)),
     ("GET", "/monitoring?page=2&size=10", only(200, public=403)),
@@ -127,6 +152,9 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/concerns", only(404, **HANDLERS)),
     ("GET", "/concerns?kind=experience&status=recorded", only(404, **HANDLERS)),
     ("GET", "/concerns?kind=nope", only(404, **dict.fromkeys(HANDLERS, 400))),
+    ("GET", "/concerns/submissions.csv", only(404, **HANDLERS)),
+    ("GET", "/concerns/submissions.xlsx?kind=concern&status=recorded", only(404, **HANDLERS)),
+    ("GET", "/concerns/submissions.csv?kind=nope", only(404, **dict.fromkeys(HANDLERS, 400))),
     ("POST", "/concerns/1/triage", only(404, **dict.fromkeys(HANDLERS, 400))),  # no token
     ("POST", "/concerns/not-a-number/triage", dict.fromkeys(R, 404)),
     # Failure-regime cases: 403 to roles no regime's rule reaches; a case outside the reach is 404
@@ -135,6 +163,9 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/regime", only(403, **REGIME)),
     ("GET", "/regime?regime=commissioner&cases=all", only(403, **REGIME)),
     ("GET", "/regime?cases=nope", only(403, **dict.fromkeys(REGIME, 400))),
+    ("GET", "/regime/cases.csv", only(403, **REGIME)),
+    ("GET", "/regime/cases.xlsx?regime=commissioner&cases=all", only(403, **REGIME)),
+    ("GET", "/regime/cases.csv?cases=nope", only(403, **dict.fromkeys(REGIME, 400))),
     ("GET", "/regime/cases/{case}", only(403, **CASE)),
     ("GET", "/regime/cases/{other_case}", only(403, **NOT_YOURS)),
     ("GET", "/regime/cases/not-a-number", dict.fromkeys(R, 404)),
@@ -155,6 +186,16 @@ TEMPLATES = {
     "/organisations/{code}/feedback": "/organisations/RK9/feedback",
     "/commissioners/{code}": "/commissioners/{commissioner}",
     "/commissioners/{code}/scorecard.{file_format}": "/commissioners/{commissioner}/scorecard.xlsx",
+    "/commissioners/{code}/{table}.{file_format}": "/commissioners/{commissioner}/interventions.csv",
+    "/monitoring/movers.{file_format}": "/monitoring/movers.csv",
+    "/organisations/{code}/ratings.{file_format}": "/organisations/RK950/ratings.csv",
+    "/organisations/{code}/inspections.{file_format}": "/organisations/{inspection_org}/inspections.csv",
+    "/allocations/whatif/{table}.{file_format}": "/allocations/whatif/commissioners.csv",
+    "/accountable-care/{table}.{file_format}": "/accountable-care/settlements.csv",
+    "/system-reviews/whatif.{file_format}": "/system-reviews/whatif.csv",
+    "/system-reviews/overdue-actions.{file_format}": "/system-reviews/overdue-actions.csv",
+    "/regime/cases.{file_format}": "/regime/cases.csv",
+    "/concerns/submissions.{file_format}": "/concerns/submissions.csv",
     "/league-tables.{file_format}": "/league-tables.csv",
     "/monitoring/flags.{file_format}": "/monitoring/flags.csv",
     "/allocations.{file_format}": "/allocations.csv",
@@ -232,14 +273,14 @@ def examples(accounts, web_engine) -> dict[str, str]:
         # Every demo review is planned (unpublished); the last stays so whatever other tests publish.
         last_review = connection.execute(sa.select(sa.func.max(systems_review.c.id))).scalar_one()
         # The planned inspection the demo inspector leads with the highest risk.
-        inspection = connection.execute(
-            sa.select(i.c.id)
+        inspection, inspection_org = connection.execute(
+            sa.select(i.c.id, i.c.org_code)
             .join(a, a.c.inspection_id == i.c.id)
             .where(a.c.inspector_id == accounts["inspector"].inspector_id, a.c.lead.is_(True))
             .where(i.c.status == "planned")
             .order_by(i.c.risk.desc(), i.c.id)
             .limit(1)
-        ).scalar_one()
+        ).one()
         # Open provider cases: the first of an organisation the demo inspector is tied to, and the first
         # of one it is not.
         inspector_orgs = set(accounts["inspector"].organisations)
@@ -256,6 +297,7 @@ def examples(accounts, web_engine) -> dict[str, str]:
         "other_commissioner": next(c for c in ("QE1", "QGH", "QR1") if c != commissioner),
         "unpublished_review": str(last_review),
         "inspection": str(inspection),
+        "inspection_org": inspection_org,
         "case": str(case),
         "other_case": str(other_case),
     }

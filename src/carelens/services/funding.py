@@ -40,6 +40,11 @@ RUN_COLUMNS = [
     "created_at",
 ]
 ALLOCATION_COLUMNS = [c.name for c in fund_allocation.columns]
+SCORECARD_LISTS = {
+    "budgets": [c.name for c in fund_budget.columns],
+    "interventions": [c.name for c in fund_intervention.columns],
+}
+"""The columns of the lists a scorecard holds besides its figures."""
 PEER_MEASURES = ("distance_from_target", "need_index_core", "allocation_per_head_gbp")
 """Measures a scorecard places among peers (their quartiles, and the commissioner's position)."""
 

@@ -80,7 +80,7 @@ BANDS = {"higher": "higher than expected", "within": "as expected", "lower": "lo
 """A banded indicator's significance bands by the stored direction (NHS England's words for SHMI)."""
 SORTS = ("rank", "band", "name", "type", "region", "value")
 """What a league table may be sorted by (default: rank, or band for a banded indicator)."""
-_BAND_ORDER = {"worse": 0, "as expected": 1, "better": 2}
+BAND_ORDER = {"worse": 0, "as expected": 1, "better": 2}
 """Bands listed worse first."""
 
 
@@ -243,7 +243,7 @@ def _reranked(entries: list[Entry]) -> list[Entry]:
 
 _SORT_KEYS = {
     "rank": lambda e: (e.rank,),
-    "band": lambda e: (_BAND_ORDER.get(e.verdict or "", 3), e.name.casefold()),
+    "band": lambda e: (BAND_ORDER.get(e.verdict or "", 3), e.name.casefold()),
     "name": lambda e: (e.name.casefold(),),
     "type": lambda e: (_KIND_ORDER.get(e.kind, len(_KIND_ORDER)), e.rank),
     "region": lambda e: (e.region or "", e.rank),

@@ -342,9 +342,11 @@ def _band_row(row: sa.RowMapping) -> dict[str, Any]:
     return {c: item.get(c) for c in BAND_COLUMNS}
 
 
-def biggest_movers(db: Db, actor: Actor, run_id: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def biggest_movers(
+    db: Db, actor: Actor, run_id: int | None = None, limit: int | None = 20
+) -> list[dict[str, Any]]:
     """Organisations in reach whose band changed since the previous run: moved to higher risk first, then
-    by the size of the move (bands, then score)."""
+    by the size of the move (bands, then score); the first ``limit`` of them (None: every one)."""
     m = monitor_org
     with reading(db) as connection:
         within = _within(connection, actor)
@@ -357,7 +359,8 @@ def biggest_movers(db: Db, actor: Actor, run_id: int | None = None, limit: int =
         score = abs((row["score"] or 0) - (row["previous_score"] or 0))
         return (row["change"] != "higher risk", -bands, -score, row["org_code"])
 
-    return [{c: r.get(c) for c in BAND_COLUMNS} for r in sorted(rows, key=size)[: max(0, limit)]]
+    chosen = sorted(rows, key=size)[: None if limit is None else max(0, limit)]
+    return [{c: r.get(c) for c in BAND_COLUMNS} for r in chosen]
 
 
 def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = None) -> dict[str, Any]:

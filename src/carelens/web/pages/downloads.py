@@ -2,24 +2,30 @@
 (:mod:`carelens.http.downloads`), streamed while the services read them.
 
 Each download asks the same service as the page showing its table, so it holds what that page holds
-for the actor and is refused as that page is (the monitoring flags: 403 to the public, only the
-organisations in reach to everyone else; an allocation, a scorecard, the inspection plan or the places
+for the actor and is refused as that page is (the monitoring flags and movers: 403 to the public, only
+the organisations in reach to everyone else; an organisation's ratings and inspections: only published
+ratings and completed inspections to those the plans and unpublished ratings do not reach; an
+allocation, a scorecard, the inspection plan, the accountable care tables, the what-ifs or the places
 ranked for review outside the actor's reach: as its page answers). The pages link their downloads
 beside their tables.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
 from carelens.http.downloads import FileFormat, download
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import funding, planning
+from carelens.services import Invalid, funding, planning
+from carelens.services import intel as intel_service
 from carelens.services import monitoring as monitoring_service
+from carelens.services import organisations as organisation_service
+from carelens.services import ratings as rating_service
 from carelens.services import systems as systems_service
 from carelens.services.league import league_rows
 from carelens.web.common import paged_rows
@@ -38,6 +44,14 @@ SCORECARD_COLUMNS = [
 """Columns of a scorecard's comparison with its peers (one row a measure)."""
 
 
+def listed(
+    actor: Actor, rows: list[dict[str, Any]], name: str, file_format: FileFormat, columns: Iterable[str] = ()
+):
+    """A table a service gives as a list of rows (already whole), as a download: its columns those of
+    its rows (``columns`` when there are none)."""
+    return download(actor, list(rows[0]) if rows else list(columns), rows, name, file_format)
+
+
 def visible_to(actor: Actor) -> bool:
     """Downloads have no header link: each answers as the page of its table does."""
     return True
@@ -50,6 +64,32 @@ def monitoring_flags(request: Request, actor: ActorDep, file_format: FileFormat,
     run_id, table = monitoring_service.all_flags(store(request), actor, risks_only=risks_only)
     name = f"monitoring-run-{run_id}-{'risks' if risks_only else 'flags'}"
     return download(actor, table.columns, table.rows, name, file_format)
+
+
+@router.get("/monitoring/movers.{file_format}")
+def monitoring_movers(request: Request, actor: ActorDep, file_format: FileFormat):
+    """Every organisation in reach whose band changed since the previous run (the overview lists the
+    biggest few), in the overview's order."""
+    movers = monitoring_service.biggest_movers(store(request), actor, limit=None)
+    return listed(actor, movers, "monitoring-movers", file_format, monitoring_service.BAND_COLUMNS)
+
+
+@router.get("/organisations/{code}/ratings.{file_format}")
+def organisation_ratings(request: Request, actor: ActorDep, code: str, file_format: FileFormat):
+    """Every rating of an organisation the actor may see, current and earlier (the profile shows the
+    latest few earlier ones; unpublished ones only to those the unpublished-ratings rule reaches)."""
+    db = store(request)
+    organisation = organisation_service.get_organisation(db, actor, code)
+    ratings = rating_service.visible_ratings(db, actor, code, organisation["sector"], history=True)
+    return listed(actor, ratings, f"ratings-{code}", file_format, rating_service.RATING_COLUMNS)
+
+
+@router.get("/organisations/{code}/inspections.{file_format}")
+def organisation_inspections(request: Request, actor: ActorDep, code: str, file_format: FileFormat):
+    """An organisation's inspections as its profile lists them: the planned and unannounced ones only
+    to those the inspection plans reach, completed ones to everyone else."""
+    columns, rows = paged_rows(planning.organisation_inspections, db=store(request), actor=actor, code=code)
+    return download(actor, columns, rows, f"inspections-{code}", file_format)
 
 
 @router.get("/league-tables.{file_format}")
@@ -89,12 +129,45 @@ def allocations(request: Request, actor: ActorDep, file_format: FileFormat):
     )
 
 
+WhatifTable = Literal["commissioners", "regions", "deciles"]
+"""The tables of the allocation what-if (the page lists the first 60 commissioners)."""
+
+
+@router.get("/allocations/whatif/{table}.{file_format}")
+def allocation_whatif(
+    request: Request,
+    actor: ActorDep,
+    table: WhatifTable,
+    file_format: FileFormat,
+    a: Annotated[str, Query(max_length=80)],
+    b: Annotated[str, Query(max_length=80)],
+):
+    """One table of the what-if between two packaged scenarios, every row (commissioners in reach)."""
+    if a == b:
+        raise Invalid("compare two different scenarios")
+    comparison = funding.whatif(store(request), actor, a, b)
+    return listed(actor, comparison[table], f"whatif-{a}-to-{b}-{table}", file_format)
+
+
 @router.get("/commissioners/{code}/scorecard.{file_format}")
 def scorecard(request: Request, actor: ActorDep, code: str, file_format: FileFormat):
     """A commissioner's scorecard against its peers: one row a measure."""
     card = funding.commissioner_scorecard(store(request), actor, code)
     rows = [{"measure": measure, **figures} for measure, figures in card["peers"].items()]
     return download(actor, SCORECARD_COLUMNS, rows, f"scorecard-{code}", file_format)
+
+
+@router.get("/commissioners/{code}/{table}.{file_format}")
+def scorecard_table(
+    request: Request,
+    actor: ActorDep,
+    code: str,
+    table: Literal["interventions", "budgets"],
+    file_format: FileFormat,
+):
+    """A commissioner's interventions or its delegated and pooled budgets, as its scorecard lists them."""
+    card = funding.commissioner_scorecard(store(request), actor, code)
+    return listed(actor, card[table], f"{table}-{code}", file_format, funding.SCORECARD_LISTS[table])
 
 
 @router.get("/plan.{file_format}")
@@ -120,3 +193,86 @@ def place_ranking(request: Request, actor: ActorDep, file_format: FileFormat, pe
     columns, rows = paged_rows(systems_service.place_ranking, db=store(request), actor=actor, period=period)
     name = "places-ranked-for-review" + (f"-{period.isoformat()}" if period else "")
     return download(actor, columns, rows, name, file_format)
+
+
+@router.get("/system-reviews/whatif.{file_format}")
+def programme_whatif(
+    request: Request,
+    actor: ActorDep,
+    file_format: FileFormat,
+    budget: Annotated[float, Query(ge=0, lt=1e12)],
+    period: date | None = None,
+):
+    """The places a budget would review, ranked, with why (roles that see the whole programme)."""
+    plan = systems_service.programme_whatif(store(request), actor, budget, period=period)
+    name = f"places-a-budget-of-{budget:.0f}-would-review-{plan['period']}"
+    return listed(actor, plan["selected"], name, file_format, WHATIF_PLACE_COLUMNS)
+
+
+@router.get("/system-reviews/overdue-actions.{file_format}")
+def overdue_actions(request: Request, actor: ActorDep, file_format: FileFormat):
+    """Every open action of the review action plans in reach past its deadline, most overdue first (the
+    page lists the first page of them)."""
+    columns, rows = paged_rows(systems_service.action_list, db=store(request), actor=actor, overdue_only=True)
+    return download(actor, columns, rows, "overdue-review-actions", file_format)
+
+
+WHATIF_PLACE_COLUMNS = ["rank", "place_code", "place_name", "score", "why"]
+"""Columns of the places a budget would review."""
+
+
+@router.get("/accountable-care/{table}.{file_format}")
+def accountable_care(
+    request: Request, actor: ActorDep, table: Literal["settlements", "concentration"], file_format: FileFormat
+):
+    """The current settlements or the market concentration of every service line of the ACOs in reach."""
+    fetch = {
+        "settlements": systems_service.aco_settlements,
+        "concentration": systems_service.market_concentration,
+    }[table]
+    columns, rows = paged_rows(fetch, db=store(request), actor=actor)
+    return download(actor, columns, rows, f"accountable-care-{table}", file_format)
+
+
+@router.get("/regime/cases.{file_format}")
+def regime_cases(
+    request: Request,
+    actor: ActorDep,
+    file_format: FileFormat,
+    regime: Annotated[str, Query(max_length=30)] = "",
+    cases: Annotated[str, Query(max_length=10)] = "open",
+):
+    """Every failure-regime case the actor owns, open ones (or all), as the regime page lists them page
+    by page (403 to roles no regime's rule reaches, then 400 for a choice not on its lists)."""
+    from carelens.web.pages.regime import REGIME_NAMES
+
+    columns, rows = paged_rows(
+        planning.regime_cases,
+        db=store(request),
+        actor=actor,
+        regime_name=regime or None,
+        open_only=cases != "all",
+    )
+    if regime not in ("", *REGIME_NAMES) or cases not in ("open", "all"):
+        raise Invalid("choose a regime and open or all cases from the lists")
+    return download(actor, columns, rows, f"regime-cases-{regime or 'every-regime'}-{cases}", file_format)
+
+
+@router.get("/concerns/submissions.{file_format}")
+def submissions(
+    request: Request,
+    actor: ActorDep,
+    file_format: FileFormat,
+    kind: Annotated[str, Query(max_length=20)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+):
+    """Every experience and concern the actor handles, newest first, as the concerns page lists them
+    page by page (404 to roles that handle none, then 400 for a choice not on its lists)."""
+    from carelens.web.pages.concerns import STATUS_NAMES
+
+    columns, rows = paged_rows(
+        intel_service.submissions, db=store(request), actor=actor, kind=kind or None, status=status or None
+    )
+    if (kind and kind not in intel_service.KINDS) or (status and status not in STATUS_NAMES):
+        raise Invalid("choose a kind and a status from the lists")
+    return download(actor, columns, rows, "submissions", file_format)

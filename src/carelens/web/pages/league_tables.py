@@ -12,14 +12,14 @@ from fastapi.responses import HTMLResponse
 
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services.league import league_options, league_table
+from carelens.services.league import BAND_ORDER, league_options, league_table
 from carelens.services.observations import list_indicators
 from carelens.web.common import KIND_NAMES, VALUE_FORMATS, suppression_note
 from carelens.web.formatting import count_labels, figure
 from carelens.web.layout import PageNumber, PageSize, download_links, pager_links, render_page, store
 from carelens.web.pages import NavLink
 from carelens.web.settings import web_settings
-from carelens.web.templating import marked, nhs_tag, org_link
+from carelens.web.templating import SortAs, marked, nhs_tag, org_link
 
 router = APIRouter(include_in_schema=False)
 
@@ -180,7 +180,8 @@ def league_rows(items: list[dict], value_format: str, banded: bool) -> list[list
     """The rows of a league table page: rank (or, for a banded indicator, its significance band: the
     stored judgement, as the publisher bands it), organisation, type, region, value, numerator, size,
     and the stored verdict (marked with its figures for machines:
-    :func:`carelens.web.templating.marked`)."""
+    :func:`carelens.web.templating.marked`). A band sorts in the browser as the server sorts it (worse
+    first), a value by its raw figure; suppressed figures sort last."""
     rows = []
     for r in items:
         c = r["comparison"]
@@ -195,7 +196,10 @@ def league_rows(items: list[dict], value_format: str, banded: bool) -> list[list
             run=c["run_id"],
         )
         if banded:
-            place = nhs_tag(r["band"], VERDICT_COLOURS.get(c["verdict"], "grey")) if r["band"] else "–"
+            place = SortAs(
+                nhs_tag(r["band"], VERDICT_COLOURS.get(c["verdict"], "grey")) if r["band"] else "–",
+                BAND_ORDER.get(c["verdict"]) if r["band"] else None,
+            )
         else:
             place = r["rank"] if r["rank"] is not None else "–"
         size = r["expected"] if r["expected"] is not None else r["denominator"]
@@ -205,7 +209,9 @@ def league_rows(items: list[dict], value_format: str, banded: bool) -> list[list
                 org_link(r["org_code"], r["name"]),
                 KIND_NAMES.get(r["kind"], r["kind"]),
                 r["region"] or "–",
-                "suppressed" if hidden else figure(r["value"], value_format),
+                SortAs("suppressed", None)
+                if hidden
+                else SortAs(figure(r["value"], value_format), r["value"]),
                 "suppressed" if hidden else r["numerator"],
                 "suppressed" if hidden else size,
                 verdict,
