@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 TEST_HASH = dict(memory_kib=1024, time_cost=1)
@@ -54,6 +55,50 @@ def web_engine(web_store):
 def accounts(web_store):
     """Demo accounts by role value (user_name, password, organisations)."""
     return web_store[1]
+
+
+@pytest.fixture(scope="session")
+def examples(accounts, web_engine) -> dict[str, str]:
+    """The demo store's values for the braces in the page matrix's paths (tests/web/test_page_matrix.py:
+    ``MATRIX`` and ``NAVIGATION``)."""
+    from carelens.store.schema_plan import plan_assignment, plan_inspection
+    from carelens.store.schema_plan import plan_regime_case as c
+    from carelens.store.schema_systems import systems_review
+
+    commissioner = accounts["commissioner"].organisations[0]
+    i, a = plan_inspection, plan_assignment
+    with web_engine.connect() as connection:
+        # Every demo review is planned (unpublished); the last stays so whatever other tests publish.
+        last_review = connection.execute(sa.select(sa.func.max(systems_review.c.id))).scalar_one()
+        # The planned inspection the demo inspector leads with the highest risk.
+        inspection, inspection_org = connection.execute(
+            sa.select(i.c.id, i.c.org_code)
+            .join(a, a.c.inspection_id == i.c.id)
+            .where(a.c.inspector_id == accounts["inspector"].inspector_id, a.c.lead.is_(True))
+            .where(i.c.status == "planned")
+            .order_by(i.c.risk.desc(), i.c.id)
+            .limit(1)
+        ).one()
+        # Open provider cases: the first of an organisation the demo inspector is tied to, and the first
+        # of one it is not.
+        inspector_orgs = set(accounts["inspector"].organisations)
+        cases = connection.execute(
+            sa.select(c.c.id, c.c.org_code)
+            .where(c.c.regime == "provider", c.c.closed.is_(False))
+            .order_by(c.c.id)
+        ).all()
+        case = next(row.id for row in cases if row.org_code in inspector_orgs)
+        other_case = next(row.id for row in cases if row.org_code not in inspector_orgs)
+    return {
+        "provider": accounts["provider"].organisations[0],
+        "commissioner": commissioner,
+        "other_commissioner": next(c for c in ("QE1", "QGH", "QR1") if c != commissioner),
+        "unpublished_review": str(last_review),
+        "inspection": str(inspection),
+        "inspection_org": inspection_org,
+        "case": str(case),
+        "other_case": str(other_case),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -214,13 +259,18 @@ def press(tab, button: str, done: str) -> None:
     expect(tab.locator("main")).not_to_contain_text("<p>")
 
 
-def check_accessibility(page) -> None:
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations of what the tab shows, one line each."""
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    bad = [
+    return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def check_accessibility(page) -> None:
+    bad = serious_violations(page)
     assert not bad, "\n".join(bad)
 
 

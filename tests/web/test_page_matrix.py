@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from carelens.model.access import Role
@@ -258,49 +257,6 @@ is where signing in lands), then the other pages. A page is linked exactly when 
 actor something (its ``visible_to``), so a provider, commissioner or inspector is offered the monitoring
 overview of the organisations in its reach (the demo accounts: a provider and a commissioner with
 one organisation each; the inspector's organisations are its assignments, listed in its plan)."""
-
-
-@pytest.fixture(scope="module")
-def examples(accounts, web_engine) -> dict[str, str]:
-    """The demo store's values for the braces in :data:`MATRIX` and :data:`NAVIGATION`."""
-    from carelens.store.schema_plan import plan_assignment, plan_inspection
-    from carelens.store.schema_plan import plan_regime_case as c
-    from carelens.store.schema_systems import systems_review
-
-    commissioner = accounts["commissioner"].organisations[0]
-    i, a = plan_inspection, plan_assignment
-    with web_engine.connect() as connection:
-        # Every demo review is planned (unpublished); the last stays so whatever other tests publish.
-        last_review = connection.execute(sa.select(sa.func.max(systems_review.c.id))).scalar_one()
-        # The planned inspection the demo inspector leads with the highest risk.
-        inspection, inspection_org = connection.execute(
-            sa.select(i.c.id, i.c.org_code)
-            .join(a, a.c.inspection_id == i.c.id)
-            .where(a.c.inspector_id == accounts["inspector"].inspector_id, a.c.lead.is_(True))
-            .where(i.c.status == "planned")
-            .order_by(i.c.risk.desc(), i.c.id)
-            .limit(1)
-        ).one()
-        # Open provider cases: the first of an organisation the demo inspector is tied to, and the first
-        # of one it is not.
-        inspector_orgs = set(accounts["inspector"].organisations)
-        cases = connection.execute(
-            sa.select(c.c.id, c.c.org_code)
-            .where(c.c.regime == "provider", c.c.closed.is_(False))
-            .order_by(c.c.id)
-        ).all()
-        case = next(row.id for row in cases if row.org_code in inspector_orgs)
-        other_case = next(row.id for row in cases if row.org_code not in inspector_orgs)
-    return {
-        "provider": accounts["provider"].organisations[0],
-        "commissioner": commissioner,
-        "other_commissioner": next(c for c in ("QE1", "QGH", "QR1") if c != commissioner),
-        "unpublished_review": str(last_review),
-        "inspection": str(inspection),
-        "inspection_org": inspection_org,
-        "case": str(case),
-        "other_case": str(other_case),
-    }
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ import re
 
 import pytest
 
+from carelens.model.dates import date_in_words
+
 from .conftest import check_accessibility, press, serve, shot
 from .conftest import signed_in as signed_in_as
 from .regulator_store import (
@@ -135,7 +137,7 @@ def test_the_regulator_at_work_in_the_browser(browser, regulator, tmp_path):
     press(board, "Add the recovery action", "The recovery action is added.")
     actions = board.locator("table#action-list")
     expect(actions).to_contain_text(f"Chief finance officer, {COMMISSIONER}")
-    expect(actions).to_contain_text(due.isoformat())
+    expect(actions).to_contain_text(date_in_words(due))  # as people write it
     action = re.search(r"Mark action (\d+) done", board.locator("main").inner_text()).group(1)
     board.get_by_label(f"Evidence that action {action} is done", exact=True).fill("Plan signed off on 1 May")
     press(board, f"Mark action {action} done", "The recovery action is done.")

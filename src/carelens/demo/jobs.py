@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from carelens.demo.inspectorate import DEMO_WEEKS
 from carelens.demo.systems import SystemsDemo, run_systems_demo
+from carelens.model.dates import date_in_words
 
 DEMO_DB_FILE = "carelens-demo.db"
 """Name of the fresh SQLite store ``carelens demo`` writes into its output folder."""
@@ -177,7 +178,7 @@ def run_demo_jobs(
     cases = []
     with engine.begin() as connection:
         for row in inadequate_without_special_measures(connection, inputs.as_of).itertuples(index=False):
-            why = f"rated {row.rating} overall on {row.date} ({row.source} rating)"
+            why = f"rated {row.rating} overall on {date_in_words(row.date)} ({row.source} rating)"
             case_id = open_case(connection, "provider", row.org_code, user, why, row.date)
             transition(connection, case_id, "enter_special_measures", user, why, row.date)
             cases.append(case_id)

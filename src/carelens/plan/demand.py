@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from carelens.errors import InputError, Problem
+from carelens.model.dates import date_in_words
 from carelens.plan.config import RATINGS, PlanSettings, load_settings
 
 INPUT_COLUMNS = ("org_code", "kind", "sector", "region", "registered", "rating", "rating_date")
@@ -44,6 +45,13 @@ def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
         (target + np.timedelta64(1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
     ) - target.astype("datetime64[D]")
     return target.astype("datetime64[D]") + np.minimum(day, last.astype(int)).astype("timedelta64[D]")
+
+
+def _in_words(days: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Dates in words ("31 July 2018") where ``known``, for the reasons people read."""
+    return np.array(
+        [date_in_words(str(d)) if k else "" for d, k in zip(days, known, strict=True)], dtype=object
+    )
 
 
 def _dates(series: pd.Series) -> np.ndarray:
@@ -118,7 +126,7 @@ def compute_demand(orgs: pd.DataFrame, as_of: dt.date, settings: PlanSettings | 
     due = deadline.copy()
     reasons = np.where(
         rated,
-        "rated " + frame["rating"].astype(str) + " on " + rating_date.astype(str),
+        "rated " + frame["rating"].astype(str) + " on " + _in_words(rating_date, rated),
         "no rating on record",
     )
     reasons = reasons.astype(object)

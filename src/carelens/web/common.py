@@ -8,7 +8,7 @@ from typing import Any
 
 from carelens.services import NotFound
 from carelens.services.settings import get_settings
-from carelens.web.formatting import KIND_NAMES, day, month  # noqa: F401  (pages import them from here)
+from carelens.web.formatting import KIND_NAMES, date, day, month  # noqa: F401  (pages import them from here)
 
 VALUE_FORMATS = {"proportion": "percent", "indirectly_standardised_ratio": "ratio", "rate": "number"}
 """How each value type's figures are written (a proportion as a percentage)."""
@@ -87,16 +87,17 @@ def indicator_names(db: Any, actor: Any) -> dict[str, tuple[str, str]]:
 
 
 def _span(start: str | None, end: str | None) -> str | None:
+    """Dates from ``start`` to ``end`` in words ("18 January 2021 to 22 January 2021")."""
     if not start:
         return None
-    return start if end in (None, start) else f"{start} to {end}"
+    return date(start) if end in (None, start) else f"{date(start)} to {date(end)}"
 
 
 def _due(due_date: str | None, deadline: str | None) -> str:
     """When an inspection is due, and its statutory deadline when triggers brought it forward."""
     if not due_date:
-        return f"deadline {deadline}" if deadline else "–"
-    return due_date if deadline in (None, due_date) else f"{due_date} (deadline {deadline})"
+        return f"deadline {date(deadline)}" if deadline else "–"
+    return date(due_date) if deadline in (None, due_date) else f"{date(due_date)} (deadline {date(deadline)})"
 
 
 def inspection_row(row: dict[str, Any], inspector_id: str | None = None) -> dict[str, Any]:

@@ -56,15 +56,18 @@ KEY_QUESTIONS = ("Overall", "Safe", "Effective", "Caring", "Responsive", "Well-l
 
 def number(value: Any, digits: int = 3) -> str:
     """A figure for display: text as is (e.g. "suppressed"), whole numbers with thousands separators,
-    numbers of 100 or more rounded to whole numbers, others to ``digits`` significant figures; missing
-    values as an en dash."""
+    numbers of 100 or more rounded to whole numbers, others to ``digits`` significant figures but never
+    more than three decimals from 0.001 up (0.0667 → "0.067"); missing values as an en dash."""
     if _missing(value):
         return MISSING
     if isinstance(value, str):
         return value
     if abs(value) >= 100 or (float(value).is_integer() and abs(value) >= 1):
         return f"{round(value):,}"
-    return f"{value:.{digits}g}"
+    text = f"{value:.{digits}g}"
+    if abs(value) >= 0.001 and len(text.partition(".")[2]) > 3:
+        return f"{value:.3f}"
+    return text
 
 
 def percent(value: Any, decimals: int = 1) -> str:
@@ -178,6 +181,70 @@ def limits_note(note: str | None, analyst: bool = False) -> str:
     )
 
 
+def level(value: Any) -> str:
+    """A confidence level as people write it: 95.0004 → "95%", 99.73 → "99.73%"."""
+    if _missing(value):
+        return MISSING
+    value = float(value)
+    return f"{round(value, 1):g}%" if abs(value - round(value, 1)) < 1e-3 else f"{value:.4g}%"
+
+
+METHOD_TERMS = {
+    "|z|": "|z| is how many standard errors a figure lies from its peers' value, after the overdispersion "
+    "adjustment (the stored z_adjusted)",
+    "arcsine scale": "proportions are compared on the arcsine square-root scale, where their spread hardly "
+    "depends on the proportion",
+    "log scale": "ratios are compared on the log scale, where higher and lower are symmetrical",
+    "square-root scale": "ratios are compared on the square-root scale, where a count's spread is steady",
+    "Winsorised": "Winsorised: the most extreme z-scores in each tail are pulled in to the trimming point "
+    "before the overdispersion is estimated",
+    "rank trim": "rank trim: the highest and lowest ranked organisations in each tail are left out when the "
+    "overdispersion is estimated (the SHMI method)",
+    "O/E": "O/E is the observed count over the count expected from the organisation's case mix",
+    "overdispersion additive": "additive overdispersion: the limits are widened by τ² (tau2), the variance "
+    "between organisations beyond chance (DerSimonian and Laird)",
+    "overdispersion multiplicative": "multiplicative overdispersion: the limits are widened by √φ (phi)",
+    "org_kind": "peers org_kind: organisations of the same kind",
+    "SPC XmR": "SPC XmR: a statistical process control chart of the organisation's own values and their "
+    "moving ranges (NHS Making Data Count)",
+    "CUSUM": "CUSUM: a cumulative sum of observed minus expected counts that signals a sustained shift",
+}
+"""The shorthand of a stored comparison method (:func:`carelens.monitor.kernel.method_text`), explained."""
+
+
+TECHNICAL_READERS = ("analyst",)
+"""Roles shown the comparison method's technical text (explained) beside the plain words."""
+
+
+def reads_technical_detail(actor: Any) -> bool:
+    """Whether the page shows ``actor`` (an actor or a role) the methods' technical text (analysts do)."""
+    return str(getattr(actor, "role", actor)) in TECHNICAL_READERS
+
+
+def method_in_words(comparison: dict[str, Any], analyst: bool = False) -> str:
+    """How an indicator was compared (a stored judgement's ``comparison``), in a sentence for everyone;
+    for analysts the stored method follows, its shorthand explained."""
+    if not comparison.get("method"):
+        return "not compared with similar organisations."
+    text = (
+        f"on a funnel plot against similar organisations ({peer_group_name(comparison.get('peer_group'))}). "
+        f"A figure outside the range expected at {level(comparison.get('level'))} is flagged as higher or "
+        f"lower than chance alone is likely to explain, and one outside "
+        f"{level(comparison.get('elevated_level'))} as even more clearly so"
+    )
+    if comparison.get("od_note"):
+        text += f"; the range is {limits_note(comparison['od_note'])}"
+    text += (
+        ". The organisation's own figures over time are drawn on a control chart, which shows unusual "
+        "changes whatever its peers do."
+    )
+    if analyst:
+        method = comparison["method"]
+        terms = [meaning for term, meaning in METHOD_TERMS.items() if term in method]
+        text += f" Technical detail: {method}." + (f" Where {'; '.join(terms)}." if terms else "")
+    return text
+
+
 FLAG_NAMES = {
     "risk": "a risk",
     "elevated risk": "an elevated risk",
@@ -253,5 +320,7 @@ def filters() -> dict[str, Any]:
         "month": month,
         "service_name": service_name,
         "limits_note": limits_note,
+        "method_in_words": method_in_words,
+        "level": level,
         "sentence": sentence,
     }

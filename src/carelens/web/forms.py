@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
-from carelens.errors import InputError, ServiceError
+from carelens.errors import InputError, NotFound, ServiceError
 
 FIELD = "csrf_token"
 """The hidden field carrying the token in every protected form."""
@@ -57,3 +59,32 @@ def refusal(error: ServiceError | InputError) -> tuple[list[str], int]:
     if isinstance(error, ServiceError):
         return [error.message], error.status
     return [problem.reason for problem in error.problems[:20]], getattr(error, "status", 400)
+
+
+def form_page(
+    request: Request,
+    cookie: str,
+    submitted: str,
+    act: Callable[[], Any],
+    show: Callable[[list[dict[str, str]], int], Response],
+    anchor: str,
+    done: str | Callable[[Any], Response],
+) -> Response:
+    """A protected form's POST, the one way every page handles it: a post without its page's token is
+    refused (``show`` the form again with :data:`EXPIRED`, 400); otherwise ``act()`` calls the service,
+    and a refusal is shown in words with its status (:func:`refusal`: 403, 409 for a guard's, 429 with
+    ``Retry-After``...), each reason linking to ``anchor``; a 404 stays the error page. After success:
+    a redirect (303) to ``done``, or the page ``done(result)`` makes."""
+    if not token_matches(request, cookie, submitted):
+        return show([{"text": EXPIRED, "href": anchor}], 400)
+    try:
+        result = act()
+    except NotFound:
+        raise
+    except (ServiceError, InputError) as error:
+        reasons, status = refusal(error)
+        response = show([{"text": reason, "href": anchor} for reason in reasons], status)
+        if getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    return done(result) if callable(done) else RedirectResponse(done, status_code=303)

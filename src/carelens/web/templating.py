@@ -40,6 +40,7 @@ def environment() -> Environment:
     env.filters.update(formatting.filters())
     env.globals["count_labels"] = formatting.count_labels
     env.globals["peer_group_name"] = formatting.peer_group_name
+    env.globals["reads_technical_detail"] = formatting.reads_technical_detail
     env.filters["exact"] = exact
     env.filters["combine"] = lambda a, b: {**a, **b}
     env.globals["table_cells"] = table_cells

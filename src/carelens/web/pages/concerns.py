@@ -12,16 +12,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 
-from carelens.errors import InputError
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import Invalid, NotFound, ServiceError
+from carelens.services import Invalid
 from carelens.services import intel as service
 from carelens.services._db import Db
 from carelens.web.common import row_id
-from carelens.web.forms import EXPIRED, new_token, refusal, set_token_cookie, token_matches
+from carelens.web.forms import form_page, new_token, set_token_cookie
 from carelens.web.layout import pager_links, render_page, store
 from carelens.web.pages import NavLink
 
@@ -132,15 +131,12 @@ def triage_concern(
     """Triage one concern through its service, then show the list again (303) or, refused, the list
     with the service's reason and status."""
     number = row_id(submission_id, "submission")
-    anchor = f"#triage-{number}"
-    if not token_matches(request, CSRF_COOKIE, csrf_token):
-        return _page(request, actor, errors=[{"text": EXPIRED, "href": anchor}], code=400)
-    try:
-        service.triage(store(request), actor, number, status, reason)
-    except NotFound:
-        raise
-    except (ServiceError, InputError) as error:
-        reasons, code = refusal(error)
-        errors = [{"text": reason, "href": anchor} for reason in reasons]
-        return _page(request, actor, errors=errors, code=code)
-    return RedirectResponse(f"/concerns?done={number}", status_code=303)
+    return form_page(
+        request,
+        CSRF_COOKIE,
+        csrf_token,
+        lambda: service.triage(store(request), actor, number, status, reason),
+        lambda errors, code: _page(request, actor, errors=errors, code=code),
+        f"#triage-{number}",
+        f"/concerns?done={number}",
+    )

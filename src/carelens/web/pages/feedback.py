@@ -15,10 +15,9 @@ from fastapi.responses import HTMLResponse
 
 from carelens.http.security import ActorDep, client_address, submission_guard
 from carelens.model.access import Actor
-from carelens.services import ServiceError
 from carelens.services import organisations as organisation_service
 from carelens.services.intel import MAX_TEXT, SENTIMENTS, submit
-from carelens.web.forms import new_token, set_token_cookie, token_matches
+from carelens.web.forms import form_page, new_token, set_token_cookie
 from carelens.web.layout import render_page, store
 
 router = APIRouter(include_in_schema=False)
@@ -76,11 +75,9 @@ def feedback_submit(
 ):
     """Record the submission (the service checks every field and the rate limit) and say it arrived."""
     values = dict(kind=kind, submitter=submitter, sentiment=sentiment, text=text)
-    if not token_matches(request, CSRF_COOKIE, csrf_token):
-        errors = [{"text": "Your form had expired: send it again", "href": "#text"}]
-        return _form(request, actor, code, errors, status=400, **values)
-    try:
-        sent = submit(
+
+    def act():
+        return submit(
             store(request),
             actor,
             kind,
@@ -91,15 +88,17 @@ def feedback_submit(
             address=client_address(request),
             guard=submission_guard(request.app),
         )
-    except ServiceError as error:
-        if error.status == 404:
-            raise
-        response = _form(
-            request, actor, code, [{"text": error.message, "href": "#text"}], error.status, **values
-        )
-        if getattr(error, "retry_after", None):
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
+
+    def show(errors: list, status: int) -> HTMLResponse:
+        return _form(request, actor, code, errors, status, **values)
+
+    return form_page(
+        request, CSRF_COOKIE, csrf_token, act, show, "#text", lambda sent: _thanks(request, actor, code, sent)
+    )
+
+
+def _thanks(request: Request, actor: Actor, code: str, sent) -> HTMLResponse:
+    """The page saying the submission arrived; the form's cookie is spent."""
     organisation = organisation_service.get_organisation(store(request), actor, code)
     response = render_page(
         request,

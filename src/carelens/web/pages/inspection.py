@@ -13,17 +13,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 
-from carelens.errors import InputError
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import Forbidden, NotFound, ServiceError, planning
+from carelens.services import Forbidden, NotFound, planning
 from carelens.services import inspections as service
 from carelens.services import organisations as organisation_service
 from carelens.services._db import Db
 from carelens.web.common import inspection_row, row_id
-from carelens.web.forms import new_token, set_token_cookie, token_matches
+from carelens.web.forms import form_page, new_token, set_token_cookie
 from carelens.web.layout import render_page, store
 
 router = APIRouter(include_in_schema=False)
@@ -148,11 +147,9 @@ def take_step(
     step = ROUTE_STEPS.get(route)
     if step is None:
         raise NotFound(f"no such step: {route}")
-    if not token_matches(request, CSRF_COOKIE, csrf_token):
-        errors = [{"text": "Your form had expired: send it again", "href": "#main-content"}]
-        return _page(request, actor, number, errors, status=400)
     db = store(request)
-    try:
+
+    def act() -> None:
         match step:
             case "approve_plan":
                 schedule_id = service.steps(db, actor, number)["schedule_id"]
@@ -178,10 +175,10 @@ def take_step(
                 service.decide_challenge(db, actor, number, int(challenge_id), decision, reasons)
             case "publish":
                 service.publish(db, actor, number)
-    except NotFound:
-        raise
-    except ServiceError as error:
-        return _page(request, actor, number, [{"text": error.message, "href": f"#{route}"}], error.status)
-    except InputError as error:  # a domain refusal (a schedule approved by its own author)
-        return _page(request, actor, number, [{"text": error.summary(limit=20), "href": f"#{route}"}], 400)
-    return RedirectResponse(f"/inspections/{number}?done={step}", status_code=303)
+
+    def show(errors: list, status: int) -> HTMLResponse:
+        return _page(request, actor, number, errors, status)
+
+    return form_page(
+        request, CSRF_COOKIE, csrf_token, act, show, f"#{route}", f"/inspections/{number}?done={step}"
+    )

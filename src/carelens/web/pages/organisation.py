@@ -53,7 +53,7 @@ from carelens.web.charts import (
     variation_icon,
 )
 from carelens.web.common import KIND_NAMES, VALUE_FORMATS, indicator_names, inspection_row, suppression_note
-from carelens.web.formatting import by_key_question, flag_reason, limits_note, month
+from carelens.web.formatting import by_key_question, flag_reason, level, limits_note, month
 from carelens.web.layout import render_page, store
 from carelens.web.pages import OWN_ORGANISATION_LINKS, NavLink
 from carelens.web.report import report_pdf
@@ -271,6 +271,15 @@ class IndicatorPanel:
     def verdict(self) -> str:
         return self.comparison.get("verdict") or "not compared"
 
+    @property
+    def verdict_rest(self) -> str | None:
+        """What follows the verdict's tag: the sentence without the verdict it starts with ("than
+        expected compared with similar organisations" after "worse"), never the word twice."""
+        text = self.comparison_text
+        if text and text.startswith(f"{self.verdict} "):
+            return text[len(self.verdict) + 1 :]
+        return f"({text})" if text else None
+
 
 def profile_view(db: Db, actor: Actor, code: str, settings: WebSettings) -> dict[str, Any]:
     """Everything the organisation profile shows (raises the services' NotFound); charts of the headline
@@ -370,13 +379,6 @@ def indicator_panel(
     return panel
 
 
-def _level_text(level: float | None) -> str:
-    """95.0004 → '95%', 99.73 → '99.73%'."""
-    if level is None:
-        return "–"
-    return f"{round(level, 1):g}%" if abs(level - round(level, 1)) < 1e-3 else f"{level:.4g}%"
-
-
 def _add_funnel(
     db,
     actor,
@@ -394,7 +396,7 @@ def _add_funnel(
         return
     run_id, period, group = c["run_id"], c["period"], c["peer_group"]
     x_title, y_title = AXIS_TITLES.get(value_type, DEFAULT_AXIS_TITLES)
-    levels = (_level_text(c["level"]), _level_text(c["elevated_level"]))
+    levels = (level(c["level"]), level(c["elevated_level"]))
 
     def figure() -> FunnelFigure | None:
         size_column = "expected" if value_type == "indirectly_standardised_ratio" else "denominator"

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import Forbidden, planning
+from carelens.services import Forbidden, Invalid, planning
 from carelens.services._db import Db
 from carelens.web.common import PLAN_STATUS_NAMES, all_pages, day, inspection_row
 from carelens.web.layout import pager_links, render_page, store
@@ -67,6 +67,9 @@ def plan_view(
     (the services raise NotFound for roles without the inspection-plans right) and the failure-regime
     cases in its reach."""
     schedule = planning.schedule_summary(db, actor)
+    if status and status not in PLAN_STATUS_NAMES:
+        names = ", ".join(name.lower() for name in PLAN_STATUS_NAMES.values())
+        raise Invalid(f"there is no inspection status {status!r}: choose one of {names}")
     table = planning.inspection_plan(db, actor, schedule["id"], page=page, page_size=page_size, status=status)
     return {
         "schedule": schedule,

@@ -16,16 +16,15 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 
-from carelens.errors import InputError
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import Invalid, NotFound, ServiceError, planning
+from carelens.services import Invalid, NotFound, planning
 from carelens.services import organisations as organisation_service
 from carelens.services._db import Db
 from carelens.web.common import all_pages, row_id
-from carelens.web.forms import EXPIRED, new_token, refusal, set_token_cookie, token_matches
+from carelens.web.forms import form_page, new_token, set_token_cookie
 from carelens.web.layout import pager_links, render_page, store
 from carelens.web.pages import NavLink
 
@@ -201,11 +200,9 @@ def change_case(
     if change is None:
         raise NotFound(f"no such change: {route}")
     values = dict(event=event, reason=reason, action=action, owner=owner, due_date=due_date, note=note)
-    if not token_matches(request, CSRF_COOKIE, csrf_token):
-        errors = [{"text": EXPIRED, "href": f"#{route}"}]
-        return _case_page(request, actor, number, errors, status=400, values=values)
     db = store(request)
-    try:
+
+    def act() -> None:
         match change:
             case "move":
                 planning.move_case(db, actor, number, event, reason)
@@ -218,10 +215,9 @@ def change_case(
                 if done["case_id"] != number:
                     raise NotFound(f"no recovery action {action_id} on case {number}")
                 planning.complete_recovery_action(db, actor, done["id"], note)
-    except NotFound:
-        raise
-    except (ServiceError, InputError) as error:
-        reasons, status = refusal(error)
-        errors = [{"text": reason, "href": f"#{route}"} for reason in reasons]
+
+    def show(errors: list, status: int) -> HTMLResponse:
         return _case_page(request, actor, number, errors, status, values=values)
-    return RedirectResponse(f"/regime/cases/{number}?done={change}", status_code=303)
+
+    done = f"/regime/cases/{number}?done={change}"
+    return form_page(request, CSRF_COOKIE, csrf_token, act, show, f"#{route}", done)

@@ -15,6 +15,7 @@ from carelens.services import NotFound
 from carelens.services import systems as systems_service
 from carelens.services._db import Db
 from carelens.web.common import all_pages, day
+from carelens.web.formatting import date
 from carelens.web.layout import pager_links, render_page, store
 from carelens.web.pages import NavLink
 from carelens.web.settings import web_settings
@@ -93,7 +94,7 @@ def system_reviews_view(
     if not view["review_work"]:
         return view
     view["periods"] = systems_service.place_periods(db, actor)
-    view["period_options"] = [(p, f"Period from {day(p):%-d %B %Y}") for p in view["periods"]]
+    view["period_options"] = [(p, f"Period from {date(p)}") for p in view["periods"]]
     if period and period not in view["periods"]:
         view["errors"].append({"text": "Choose a period from the list", "href": "#period"})
     view["period"] = period if period in view["periods"] else next(iter(view["periods"]), None)
