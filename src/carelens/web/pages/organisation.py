@@ -477,7 +477,7 @@ def _add_compare(db, actor, organisation, value_type: str, panel: IndicatorPanel
         )
         for k, r in enumerate(found["rows"])
     ]
-    level = _level_text(found["level"])
+    interval_level = level(found["level"])
     target = c.get("target")
     panel.charts[COMPARE] = compare_chart(
         bars,
@@ -486,7 +486,7 @@ def _add_compare(db, actor, organisation, value_type: str, panel: IndicatorPanel
         value_title=AXIS_TITLES.get(value_type, DEFAULT_AXIS_TITLES)[1],
         value_format=panel.value_format,
         benchmark=float(target) if target is not None else None,
-        level=level,
+        level=interval_level,
         total=total,
         width=web_settings().chart_width,
     )
@@ -497,7 +497,7 @@ def _add_compare(db, actor, organisation, value_type: str, panel: IndicatorPanel
         f" (ranks {first} to {first + len(bars) - 1})"
     )
     panel.compare_note = (
-        f"{organisation['name'] or code} and {shown}, highest value first, each with its {level} confidence "
+        f"{organisation['name'] or code} and {shown}, highest value first, each with its {interval_level} confidence "
         f"interval ({INTERVAL_METHODS.get(value_type, 'from its counts')}). The colour and the mark before "
         "each name are the verdict of the stored comparison (the funnel plot's limits), which an interval "
         "alone does not decide."
@@ -549,7 +549,7 @@ def _add_spc(db, actor, organisation, definition, panel: IndicatorPanel, setting
         f"separate from the comparison with peers): the latest point shows "
         f"{last.replace('_', ' ') or 'no special cause'}."
         + (
-            f" The shaded band is each month's {_level_text(points['interval_level'])} confidence interval "
+            f" The shaded band is each month's {level(points['interval_level'])} confidence interval "
             f"({INTERVAL_METHODS[value_type]}): how far chance alone could move that month's value."
             if value_type in INTERVAL_METHODS
             else ""
