@@ -134,23 +134,23 @@ def quality_by_indicator(
         tree[successor] = successions(connection, successor)["predecessors"]
         todo += [b["code"] for b in tree[successor] if b["code"] not in tree]
     obs = schema.observation
-    frame = pd.DataFrame(
+    owners = obs.c.indicator_id.in_(indicator_ids), obs.c.org_code.in_(sorted(tree))
+    current = pd.DataFrame(  # through the current figures' unique index
         connection.execute(
             sa.select(
-                obs.c.indicator_id,
-                obs.c.org_code,
-                obs.c.period,
-                obs.c.numerator,
-                obs.c.denominator,
-                obs.c.superseded_by,
-            ).where(obs.c.indicator_id.in_(indicator_ids), obs.c.org_code.in_(sorted(tree)))
+                obs.c.indicator_id, obs.c.org_code, obs.c.period, obs.c.numerator, obs.c.denominator
+            ).where(*owners, obs.c.superseded_by.is_(None))
         ).all(),
-        columns=["indicator_id", "org_code", "period", "numerator", "denominator", "superseded_by"],
+        columns=["indicator_id", "org_code", "period", "numerator", "denominator"],
     )
-    current = frame[frame["superseded_by"].isna()]
+    revised = set(  # through ix_observation_superseded
+        connection.execute(
+            sa.select(obs.c.indicator_id, obs.c.period).where(*owners, obs.c.superseded_by.is_not(None))
+        ).tuples()
+    )
     periods_of: dict[tuple[str, str], list[dt.date]] = {}
-    for key, group in current.groupby(["indicator_id", "org_code"], sort=False)["period"]:
-        periods_of[key] = list(group)
+    for i, o, p in zip(current["indicator_id"], current["org_code"], current["period"], strict=True):
+        periods_of.setdefault((i, o), []).append(p)
     joins: dict[str, list[Join]] = {}
     until: dict[tuple[str, str], dt.date] = {}
     for indicator_id in indicator_ids:
@@ -176,9 +176,6 @@ def quality_by_indicator(
         packaged_rules(),
     )
     zero = set(zip(rows["indicator_id"][failed], rows["period"][failed], strict=True))
-    revised = set(
-        zip(*(frame.loc[frame["superseded_by"].notna(), c] for c in ("indicator_id", "period")), strict=True)
-    )
     periods: dict[str, set[dt.date]] = {}
     for i, p in zip(rows["indicator_id"], rows["period"], strict=True):
         periods.setdefault(i, set()).add(p)

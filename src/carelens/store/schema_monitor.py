@@ -160,10 +160,12 @@ monitor_flag = sa.Table(
     sa.Index("ix_monitor_flag_org", "org_code", "run_id", "indicator_id"),
     sa.Index("ix_monitor_flag_position", "run_id", "position", unique=True),
     sa.Index("ix_monitor_flag_flag_position", "run_id", "flag", "position"),
+    sa.Index("ix_monitor_flag_indicator_position", "run_id", "indicator_id", "position"),
 )
 """A run's flags. ``position`` numbers them 1, 2, ... in the order every listing gives (risks first), so a
 page of the listing is a range of positions found through ``ix_monitor_flag_position`` (and a page of one
-flag's rows through ``ix_monitor_flag_flag_position``), never a scan of the run (docs/scale.md)."""
+flag's or one indicator's rows through ``ix_monitor_flag_flag_position`` or
+``ix_monitor_flag_indicator_position``), never a scan of the run (docs/scale.md)."""
 
 monitor_flag_count = sa.Table(
     "monitor_flag_count",

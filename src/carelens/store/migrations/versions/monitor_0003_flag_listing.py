@@ -71,10 +71,14 @@ def upgrade() -> None:
     with op.batch_alter_table("monitor_flag", schema=None) as batch_op:
         batch_op.create_index("ix_monitor_flag_position", ["run_id", "position"], unique=True)
         batch_op.create_index("ix_monitor_flag_flag_position", ["run_id", "flag", "position"], unique=False)
+        batch_op.create_index(
+            "ix_monitor_flag_indicator_position", ["run_id", "indicator_id", "position"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("monitor_flag", schema=None) as batch_op:
+        batch_op.drop_index("ix_monitor_flag_indicator_position")
         batch_op.drop_index("ix_monitor_flag_flag_position")
         batch_op.drop_index("ix_monitor_flag_position")
         batch_op.drop_column("position")
