@@ -143,11 +143,12 @@ def quality_by_indicator(
         ).all(),
         columns=["indicator_id", "org_code", "period", "numerator", "denominator"],
     )
-    revised = set(  # through ix_observation_superseded
-        connection.execute(
+    revised = {  # through ix_observation_superseded
+        (i, p)
+        for i, p in connection.execute(
             sa.select(obs.c.indicator_id, obs.c.period).where(*owners, obs.c.superseded_by.is_not(None))
-        ).tuples()
-    )
+        )
+    }
     periods_of: dict[tuple[str, str], list[dt.date]] = {}
     for i, o, p in zip(current["indicator_id"], current["org_code"], current["period"], strict=True):
         periods_of.setdefault((i, o), []).append(p)
@@ -238,14 +239,20 @@ def organisation_series(
         obs.c.denominator,
         obs.c.expected,
         hidden.label("small"),
-        obs.c.superseded_by,
-    ).where(obs.c.indicator_id == indicator_id, obs.c.org_code.in_(owners))
-    frame = pd.DataFrame(
+    ).where(obs.c.indicator_id == indicator_id, obs.c.org_code.in_(owners), obs.c.superseded_by.is_(None))
+    rows = pd.DataFrame(  # through the current figures' unique index
         connection.execute(query).all(),
-        columns=["org_code", "period", "numerator", "denominator", "expected", "small", "superseded_by"],
+        columns=["org_code", "period", "numerator", "denominator", "expected", "small"],
     )
-    revised = set(frame.loc[frame["superseded_by"].notna(), "period"])
-    rows = frame[frame["superseded_by"].isna()].copy()
+    revised = set(  # through ix_observation_superseded
+        connection.execute(
+            sa.select(obs.c.period).where(
+                obs.c.indicator_id == indicator_id,
+                obs.c.org_code.in_(owners),
+                obs.c.superseded_by.is_not(None),
+            )
+        ).scalars()
+    )
     until = {j.predecessor: j.date for j in joins}
     # a predecessor's figures count until its merger; the successor's always
     keep = [o == code or p < until[o] for o, p in zip(rows["org_code"], rows["period"], strict=True)]
