@@ -95,6 +95,16 @@ def test_run_summary_counts_are_the_stored_flags(stored):
     flags = read_run(engine, run_id)["flags"]
     summary = monitoring.run_summary(engine, ANALYST)
     assert summary["flags"] == flags["flag"].value_counts().sort_index().to_dict()
+    orgs = read_run(engine, run_id)["organisations"]
+    assert summary["changes"] == orgs["change"].value_counts().sort_index().to_dict()
+    bands = orgs.assign(band=orgs["band"].astype(object).where(orgs["band"].notna(), None))
+    counted = bands.groupby(["band", "status"], dropna=False).size()
+    assert {(b["band"], b["status"]): b["organisations"] for b in summary["bands"]} == {
+        (None if pd.isna(band) else int(band), status): int(n) for (band, status), n in counted.items()
+    }
+    assert [b["band"] for b in summary["bands"]] == sorted(
+        (b["band"] for b in summary["bands"]), key=lambda band: (band is None, band or 0)
+    )
 
 
 def test_an_intelligence_profile_reads_the_organisations_stored_flags(stored):

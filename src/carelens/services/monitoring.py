@@ -153,30 +153,34 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
         )
         visible = shown(connection, actor, within)
         flags = connection.execute(_flags_by_kind(within, visible, run_id)).all()
-        bands = connection.execute(
-            sa.select(monitor_org.c.band, monitor_org.c.status, sa.func.count())
-            .where(monitor_org.c.run_id == run_id, within.clause(monitor_org.c.org_code))
-            .group_by(monitor_org.c.band, monitor_org.c.status)
-            .order_by(monitor_org.c.band.is_(None), monitor_org.c.band, monitor_org.c.status)
+        m = monitor_org
+        groups = connection.execute(  # one pass over the run's organisations for both counts
+            sa.select(m.c.band, m.c.status, m.c.change, sa.func.count())
+            .where(m.c.run_id == run_id, within.clause(m.c.org_code))
+            .group_by(m.c.band, m.c.status, m.c.change)
         ).all()
+        bands: dict[tuple, int] = {}
+        changes: dict[str, int] = {}
+        for band, status, change, n in groups:
+            bands[band, status] = bands.get((band, status), 0) + n
+            changes[change] = changes.get(change, 0) + n
         indicators = [
             {k: v for k, v in info.items() if k != "run_id"}
             for indicator_id, info in sorted(run_indicators(connection, run_id).items())
             if not visible.hidden(indicator_id)
         ]
-        changes = connection.execute(
-            sa.select(monitor_org.c.change, sa.func.count())
-            .where(monitor_org.c.run_id == run_id, within.clause(monitor_org.c.org_code))
-            .group_by(monitor_org.c.change)
-            .order_by(monitor_org.c.change)
-        ).all()
     return {
         "run": run,
         "indicators": indicators,
         "everything": within.everything,
         "flags": {flag: count for flag, count in flags},
-        "bands": [{"band": band, "status": status, "organisations": n} for band, status, n in bands],
-        "changes": {change: count for change, count in changes},
+        "bands": [
+            {"band": band, "status": status, "organisations": n}
+            for (band, status), n in sorted(
+                bands.items(), key=lambda b: (b[0][0] is None, b[0][0] or 0, b[0][1])
+            )
+        ],
+        "changes": dict(sorted(changes.items())),
     }
 
 
