@@ -249,9 +249,12 @@ def _flags_query(where: list[sa.ColumnElement[bool]]) -> tuple[sa.Select, list[s
         j.c.period == f.c.period,
         j.c.org_code == f.c.org_code,
     )
+    # a scalar subquery, looked up for each row given: an outer join to the judgements' subquery made
+    # SQLite build the whole run's judgements per request
+    verdict = sa.select(j.c.verdict).where(judged).scalar_subquery()
     query = (
-        sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, j.c.verdict)
-        .select_from(f.outerjoin(org, org.c.code == f.c.org_code).outerjoin(j, judged))
+        sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, verdict.label("verdict"))
+        .select_from(f.outerjoin(org, org.c.code == f.c.org_code))
         .where(*where)
         .order_by(f.c.position)
     )
