@@ -68,7 +68,10 @@ method text every flag repeats make it slow); flags first page p95 40 ms, deep p
 profile 174 ms, ``/monitoring`` 194 ms, its deep pages 236 ms (over the target on that loaded machine;
 the run summary it shows was then made one pass over the run's organisations instead of two). An
 earlier run with 8 connections (load ~9.5), before a page of one indicator found its keys through
-``ix_monitor_flag_indicator_position`` first, gave 3.7 s p50 for those pages.
+``ix_monitor_flag_indicator_position`` first, gave 3.7 s p50 for those pages. SQLite (load 3.0-4.6):
+storing 354 s; p95 flags pages 27-33 ms, run summary 101 ms, intelligence profile 114 ms, organisation
+profile 259 ms, ``/monitoring`` 315 ms and 171 ms (its deep pages). ``--keep FILE`` keeps the SQLite
+store, and a later ``--national-run --keep FILE`` measures it again without the pass.
 
 Drivers (``--driver``, default ``auto``):
 
@@ -283,6 +286,29 @@ def load_national_run(url: str, data: Path, result, sampled: list[str]) -> float
         f"{summary.organisations:,} organisations in {seconds:.1f} s ({engine.dialect.name})"
     )
     return seconds
+
+
+def stored_national_run(url: str) -> tuple[list[str], list[str], list[str], int, int]:
+    """What ``--national-run`` measures in a store it kept (``--keep``): the run's organisations and
+    indicators, the organisations whose observations were loaded, and its numbers of flags and risks."""
+    import sqlalchemy as sa
+
+    from carelens.store import schema
+    from carelens.store.engine import create_engine
+    from carelens.store.schema_monitor import RISK_FLAGS, monitor_flag_count, monitor_indicator, monitor_org
+
+    engine = create_engine(url)
+    with engine.connect() as c:
+        codes = list(c.execute(sa.select(monitor_org.c.org_code).order_by(monitor_org.c.org_code)).scalars())
+        indicators = list(c.execute(sa.select(monitor_indicator.c.indicator_id).distinct()).scalars())
+        sampled = list(c.execute(sa.select(schema.observation.c.org_code).distinct()).scalars())
+        counts = monitor_flag_count
+        flags = c.execute(sa.select(sa.func.sum(counts.c.flags))).scalar()
+        risks = c.execute(
+            sa.select(sa.func.sum(counts.c.flags)).where(counts.c.flag.in_(RISK_FLAGS))
+        ).scalar()
+    engine.dispose()
+    return codes, sorted(indicators), sorted(sampled), int(flags), int(risks)
 
 
 def stored_codes(url: str) -> tuple[list[str], list[str]]:
@@ -671,7 +697,8 @@ def national_run_benchmark(args, driver: str) -> None:
     draw = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="carelens-bench-") as tmp:
         data = args.data
-        if data is None:
+        reused = not args.postgres and args.keep is not None and args.keep.exists()
+        if data is None and not reused:
             data = Path(tmp) / "synth"
             subprocess.run(
                 [
@@ -692,16 +719,21 @@ def national_run_benchmark(args, driver: str) -> None:
                 ],
                 check=True,
             )
-        result = national_pass(data, args.pass_cache, os.cpu_count() or 1)
-        codes = sorted(set(result.flags["org_code"]))
-        indicators = sorted(set(result.flags["indicator_id"]))
-        sampled = draw.sample(codes, min(args.profile_orgs, len(codes)))
         stores = Stores("postgresql", Path(tmp)) if args.postgres else None
         try:
             url = stores.new_url() if stores else f"sqlite:///{args.keep or Path(tmp) / 'national.db'}"
-            load_national_run(url, data, result, sampled)
-            flags, risks = len(result.flags), int(result.flags["flag"].isin(("risk", "elevated risk")).sum())
-            del result
+            if reused:
+                codes, indicators, sampled, flags, risks = stored_national_run(url)
+                print(f"reusing {args.keep} ({flags:,} flags)")
+            else:
+                result = national_pass(data, args.pass_cache, os.cpu_count() or 1)
+                codes = sorted(set(result.flags["org_code"]))
+                indicators = sorted(set(result.flags["indicator_id"]))
+                sampled = draw.sample(codes, min(args.profile_orgs, len(codes)))
+                load_national_run(url, data, result, sampled)
+                flags = len(result.flags)
+                risks = int(result.flags["flag"].isin(("risk", "elevated risk")).sum())
+                del result
             pages = -(-flags // 50)
             endpoints = {
                 "flags, first page": ["/api/v1/monitoring/flags"],
