@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -258,10 +259,10 @@ def _band(run_id: int, org: str, band: int | None, previous: int | None, change:
 
 def fill_areas(c: sa.Connection, now: dt.datetime) -> None:
     """Monitoring runs, assessed ratings and an allocation run (see the module docstring)."""
+    from carelens.monitor.service import store_flags
     from carelens.store.schema_assess import assessed_rating
     from carelens.store.schema_fund import fund_allocation, fund_allocation_run
     from carelens.store.schema_monitor import (
-        monitor_flag,
         monitor_indicator,
         monitor_judgement,
         monitor_org,
@@ -286,15 +287,15 @@ def fill_areas(c: sa.Connection, now: dt.datetime) -> None:
                 previous_run_id=run_id - 1 or None,
             )
         )
-    c.execute(
-        monitor_flag.insert(),
-        [
-            _flag(1, "P1", "no evidence of risk", None),
-            _flag(1, "P2", "no evidence of risk", None),
+    flags = {
+        1: [_flag(1, "P1", "no evidence of risk", None), _flag(1, "P2", "no evidence of risk", None)],
+        2: [
             _flag(2, "P1", "risk", "no evidence of risk"),
             _flag(2, "P2", "no evidence of risk", "no evidence of risk"),
         ],
-    )
+    }
+    for run_id, rows in flags.items():  # as a run is stored: with its listing's places and its counts
+        store_flags(c, run_id, pd.DataFrame(rows))
     c.execute(monitor_indicator.insert(), _indicator_rows(1) + _indicator_rows(MONITOR_RUN))
     c.execute(monitor_judgement.insert(), _judgements(1) + _judgements(MONITOR_RUN))
     c.execute(

@@ -26,7 +26,7 @@ from carelens.model.data_quality import IMPLAUSIBLE_ZERO, implausible_zero, load
 from carelens.monitor.service import read_run, run_monitor
 from carelens.monitor.settings import load_settings
 from carelens.services.reach import Reach
-from carelens.services.series import organisation_series
+from carelens.services.series import organisation_series, quality_by_indicator, quality_notes
 from carelens.store.engine import create_engine
 from carelens.store.migrate import upgrade
 from carelens.store.schema_monitor import monitor_judgement
@@ -204,3 +204,27 @@ def test_the_import_names_the_organisations_whose_figures_fail_a_check(engine):
         engine, "ae-monthly", [DATA_DIR / "ae_monthly" / "csv" / "2025-26" / "2025-04.csv"], user="t"
     )
     assert later.not_assessed == ()
+
+
+def test_a_profile_checks_every_indicator_at_once_as_one_by_one(store):
+    """An organisation's profile reads what the checks found in all its indicators' series at once
+    (:func:`quality_by_indicator`, one query): the same notes and joins as :func:`organisation_series`
+    indicator by indicator, for the merged trusts (RAL, R0D), their predecessors, the field-test trusts
+    and others."""
+    from carelens.store import schema
+
+    obs = _stored(store, schema.observation)
+    bad = obs[obs["indicator_id"].eq(TYPE1) & implausible_zero(obs["numerator"], obs["denominator"], 1000)]
+    codes = {"RAL", "RAP", "R0D", "RD3"} | set(bad["org_code"]) | set(sorted(set(obs["org_code"]))[:15])
+    joined = set()
+    with store.connect() as c:
+        for code in sorted(codes):
+            indicators = sorted(set(obs.loc[obs["org_code"] == code, "indicator_id"]))
+            at_once = quality_by_indicator(c, code, indicators)
+            for indicator_id in indicators:
+                series = organisation_series(
+                    c, Reach(everything=True), code, "hospitals", indicator_id, False
+                )
+                assert at_once[indicator_id] == (quality_notes(series), series["joins"]), (code, indicator_id)
+                joined |= {j.label for j in series["joins"]}
+    assert "RAP merged into RAL, January 2025" in joined  # the joins were compared, not only empty lists

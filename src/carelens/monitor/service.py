@@ -418,7 +418,7 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
         repository.insert_rows(
             connection, schema_monitor.monitor_indicator, result.indicator_rows.assign(run_id=run_id)
         )
-        repository.insert_rows(connection, schema_monitor.monitor_flag, flags.assign(run_id=run_id))
+        store_flags(connection, run_id, flags)
         for part in result.judgement_parts:
             repository.insert_rows(connection, schema_monitor.monitor_judgement, part.assign(run_id=run_id))
         repository.insert_rows(connection, schema_monitor.monitor_org, orgs.assign(run_id=run_id))
@@ -475,6 +475,42 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             | ({"staff_concerns": result.staff_concerns} if result.staff_concerns else {}),
         )
     return summary
+
+
+def store_flags(connection: sa.Connection, run_id: int, flags: pd.DataFrame) -> None:
+    """Write a run's flags (through COPY on PostgreSQL when there are many: :func:`carelens.store.
+    repository.insert_rows`) with their places in the run's listing, and the run's counts of them."""
+    positioned = flags.assign(run_id=run_id, position=listing_positions(flags))
+    repository.insert_rows(connection, schema_monitor.monitor_flag, positioned)
+    repository.insert_rows(connection, schema_monitor.monitor_flag_count, flag_counts(flags, run_id))
+
+
+def listing_positions(flags: pd.DataFrame) -> np.ndarray:
+    """Each flag's place (1, 2, ...) in its run's listing: risks first (``RISK_FLAGS`` in order), then
+    control-chart alerts, then by organisation and indicator. Stored with the flag, so a page of the
+    listing is a range of places (docs/scale.md)."""
+    risk = np.full(len(flags), len(schema_monitor.RISK_FLAGS), dtype=np.int8)
+    for rank, name in reversed(list(enumerate(schema_monitor.RISK_FLAGS))):
+        risk[(flags["flag"] == name).to_numpy()] = rank
+    keys = pd.DataFrame(
+        {
+            "risk": risk,
+            "no_alert": ~flags["spc_alert"].to_numpy(dtype=bool),
+            "org_code": flags["org_code"].to_numpy(),
+            "indicator_id": flags["indicator_id"].to_numpy(),
+        }
+    )
+    order = keys.sort_values(list(keys.columns), kind="stable").index.to_numpy()
+    positions = np.empty(len(flags), dtype=np.int64)
+    positions[order] = np.arange(1, len(flags) + 1)
+    return positions
+
+
+def flag_counts(flags: pd.DataFrame, run_id: int) -> pd.DataFrame:
+    """A run's ``monitor_flag_count`` rows: how many flags of each indicator, flag and alert."""
+    keys = ["indicator_id", "flag", "spc_alert"]
+    counted = flags.assign(spc_alert=flags["spc_alert"].astype(bool)).groupby(keys, sort=True).size()
+    return counted.rename("flags").reset_index().assign(run_id=run_id)
 
 
 def _with_previous(

@@ -24,13 +24,19 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
-from carelens.services._db import Db, Page, Rows, page_query, plain, reading, stream_rows
+from carelens.services._db import Db, Page, Rows, page_bounds, page_query, plain, reading, stream_rows
 from carelens.services.confidential import Shown, shown
 from carelens.services.judgements import judgements_shown, resolve_run, run_indicators
 from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.engine import hide_password
-from carelens.store.schema_monitor import monitor_flag, monitor_org, monitor_run
+from carelens.store.schema_monitor import (
+    RISK_FLAGS,
+    monitor_flag,
+    monitor_flag_count,
+    monitor_org,
+    monitor_run,
+)
 
 RUN_COLUMNS = [
     "id",
@@ -89,8 +95,6 @@ BAND_COLUMNS = [
     "previous_score",
     "change",
 ]
-RISK_FLAGS = ("elevated risk", "risk")
-"""Flags that count as a risk (the monitoring settings' names), listed first."""
 
 
 def may_see(actor: Actor) -> bool:
@@ -148,44 +152,39 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
             .one()
         )
         visible = shown(connection, actor, within)
-        flags = connection.execute(
-            sa.select(monitor_flag.c.flag, sa.func.count())
-            .where(
-                monitor_flag.c.run_id == run_id,
-                within.clause(monitor_flag.c.org_code),
-                visible.clause(monitor_flag.c.indicator_id, monitor_flag.c.org_code),
-            )
-            .group_by(monitor_flag.c.flag)
-            .order_by(monitor_flag.c.flag)
+        flags = connection.execute(_flags_by_kind(within, visible, run_id)).all()
+        m = monitor_org
+        groups = connection.execute(  # one pass over the run's organisations for both counts
+            sa.select(m.c.band, m.c.status, m.c.change, sa.func.count())
+            .where(m.c.run_id == run_id, within.clause(m.c.org_code))
+            .group_by(m.c.band, m.c.status, m.c.change)
         ).all()
-        bands = connection.execute(
-            sa.select(monitor_org.c.band, monitor_org.c.status, sa.func.count())
-            .where(monitor_org.c.run_id == run_id, within.clause(monitor_org.c.org_code))
-            .group_by(monitor_org.c.band, monitor_org.c.status)
-            .order_by(monitor_org.c.band.is_(None), monitor_org.c.band, monitor_org.c.status)
-        ).all()
+        bands: dict[tuple, int] = {}
+        changes: dict[str, int] = {}
+        for band, status, change, n in groups:
+            bands[band, status] = bands.get((band, status), 0) + n
+            changes[change] = changes.get(change, 0) + n
         indicators = [
             {k: v for k, v in info.items() if k != "run_id"}
             for indicator_id, info in sorted(run_indicators(connection, run_id).items())
             if not visible.hidden(indicator_id)
         ]
-        changes = connection.execute(
-            sa.select(monitor_org.c.change, sa.func.count())
-            .where(monitor_org.c.run_id == run_id, within.clause(monitor_org.c.org_code))
-            .group_by(monitor_org.c.change)
-            .order_by(monitor_org.c.change)
-        ).all()
     return {
         "run": run,
         "indicators": indicators,
         "everything": within.everything,
         "flags": {flag: count for flag, count in flags},
-        "bands": [{"band": band, "status": status, "organisations": n} for band, status, n in bands],
-        "changes": {change: count for change, count in changes},
+        "bands": [
+            {"band": band, "status": status, "organisations": n}
+            for (band, status), n in sorted(
+                bands.items(), key=lambda b: (b[0][0] is None, b[0][0] or 0, b[0][1])
+            )
+        ],
+        "changes": dict(sorted(changes.items())),
     }
 
 
-def _flags_query(
+def _flag_filters(
     within: Reach,
     visible: Shown,
     run_id: int,
@@ -193,9 +192,55 @@ def _flags_query(
     indicator_id: str | None,
     flag: str | None,
     risks_only: bool,
-) -> tuple[sa.Select, list[Any], list[str]]:
-    """The query of a run's flags for the organisations ``within`` on the indicators ``visible`` (with
-    their names and shown verdicts), its order (risks first) and its columns."""
+) -> list[sa.ColumnElement[bool]]:
+    """Which of ``monitor_flag``'s rows a listing gives: the run's, for the organisations ``within``, on
+    the indicators ``visible``, narrowed as asked."""
+    f = monitor_flag
+    where = [
+        f.c.run_id == run_id,
+        within.clause(f.c.org_code),
+        visible.clause(f.c.indicator_id, f.c.org_code),
+    ]
+    if org_code:
+        where.append(f.c.org_code == org_code)
+    if indicator_id:
+        where.append(f.c.indicator_id == indicator_id)
+    if flag:
+        where.append(f.c.flag == flag)
+    if risks_only:
+        where.append(sa.or_(f.c.flag.in_(RISK_FLAGS), f.c.spc_alert.is_(True)))
+    return where
+
+
+def _flags_by_kind(within: Reach, visible: Shown, run_id: int) -> sa.Select:
+    """How many of a run's flags the actor sees, by flag: over every organisation from the run's stored
+    counts, otherwise from the flags in reach (through ``ix_monitor_flag_org``)."""
+    if within.everything:
+        c = monitor_flag_count
+        hidden = visible.confidential and not visible.handles
+        return (
+            sa.select(c.c.flag, sa.func.sum(c.c.flags))
+            .where(
+                c.c.run_id == run_id,
+                c.c.indicator_id.not_in(sorted(visible.confidential)) if hidden else sa.true(),
+            )
+            .group_by(c.c.flag)
+            .order_by(c.c.flag)
+        )
+    f = monitor_flag
+    return (
+        sa.select(f.c.flag, sa.func.count())
+        .where(
+            f.c.run_id == run_id, within.clause(f.c.org_code), visible.clause(f.c.indicator_id, f.c.org_code)
+        )
+        .group_by(f.c.flag)
+        .order_by(f.c.flag)
+    )
+
+
+def _flags_query(where: list[sa.ColumnElement[bool]]) -> tuple[sa.Select, list[str]]:
+    """The query of the flags ``where`` says, with their organisations' names and shown verdicts, in the
+    listing's order (risks first: the stored ``position``), and its columns."""
     f, org = monitor_flag, schema.organisation
     j = judgements_shown()
     judged = sa.and_(
@@ -204,30 +249,43 @@ def _flags_query(
         j.c.period == f.c.period,
         j.c.org_code == f.c.org_code,
     )
+    # a scalar subquery, looked up for each row given: an outer join to the judgements' subquery made
+    # SQLite build the whole run's judgements per request
+    verdict = sa.select(j.c.verdict).where(judged).scalar_subquery()
     query = (
-        sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, j.c.verdict)
-        .select_from(f.outerjoin(org, org.c.code == f.c.org_code).outerjoin(j, judged))
-        .where(
-            f.c.run_id == run_id,
-            within.clause(f.c.org_code),
-            visible.clause(f.c.indicator_id, f.c.org_code),
-        )
+        sa.select(*(f.c[c] for c in FLAG_COLUMNS), org.c.name, verdict.label("verdict"))
+        .select_from(f.outerjoin(org, org.c.code == f.c.org_code))
+        .where(*where)
+        .order_by(f.c.position)
     )
-    if org_code:
-        query = query.where(f.c.org_code == org_code)
-    if indicator_id:
-        query = query.where(f.c.indicator_id == indicator_id)
-    if flag:
-        query = query.where(f.c.flag == flag)
-    if risks_only:
-        query = query.where(sa.or_(f.c.flag.in_(RISK_FLAGS), f.c.spc_alert.is_(True)))
-    risks_first = sa.case(
-        *((f.c.flag == name, i) for i, name in enumerate(RISK_FLAGS)), else_=len(RISK_FLAGS)
-    )
-    order = [risks_first, f.c.spc_alert.desc(), f.c.org_code, f.c.indicator_id, f.c.period]
     named = FLAG_COLUMNS.index("org_code") + 1
     columns = [*FLAG_COLUMNS[:named], "name", *FLAG_COLUMNS[named:], "verdict", "why"]
-    return query, order, columns
+    return query, columns
+
+
+def _counted_flags(
+    connection: sa.Connection,
+    visible: Shown,
+    run_id: int,
+    indicator_id: str | None,
+    flag: str | None,
+    risks_only: bool,
+) -> int:
+    """How many of a run's flags over every organisation a listing gives, from the run's stored counts
+    (``monitor_flag_count``: a row per indicator, flag and alert), not from its millions of flags."""
+    c = monitor_flag_count
+    where = [c.c.run_id == run_id]
+    if visible.confidential and not visible.handles:
+        where.append(c.c.indicator_id.not_in(sorted(visible.confidential)))
+    if indicator_id:
+        where.append(c.c.indicator_id == indicator_id)
+    if flag:
+        where.append(c.c.flag == flag)
+    if risks_only:
+        where.append(sa.or_(c.c.flag.in_(RISK_FLAGS), c.c.spc_alert.is_(True)))
+    return int(
+        connection.execute(sa.select(sa.func.coalesce(sa.func.sum(c.c.flags), 0)).where(*where)).scalar()
+    )
 
 
 def flags(
@@ -242,14 +300,39 @@ def flags(
     page_size: int | None = None,
 ) -> Page:
     """Flags of a run (default the latest) for organisations in reach, risks first, each with why:
-    the value against its peers' limits, the method, the England benchmark and the control chart."""
+    the value against its peers' limits, the method, the England benchmark and the control chart.
+
+    At national scale (millions of flags) a page costs what its rows cost: over every organisation the
+    total is a sum of the run's stored counts, and a page of the whole listing (or of its risks, which
+    come first) is a range of stored positions; a listing of one indicator, one flag or the
+    organisations in a narrower reach reads only those flags, through their indexes (docs/scale.md)."""
+    f = monitor_flag
+    page, size = page_bounds(page, page_size)
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        query, order, columns = _flags_query(
-            within, shown(connection, actor, within), run_id, org_code, indicator_id, flag, risks_only
-        )
-        return page_query(connection, query, order, page, page_size, columns, lambda r: _flag_row(plain(r)))
+        visible = shown(connection, actor, within)
+        where = _flag_filters(within, visible, run_id, org_code, indicator_id, flag, risks_only)
+        query, columns = _flags_query(where)
+        every_organisation = within.everything and not org_code
+        if every_organisation:
+            total = _counted_flags(connection, visible, run_id, indicator_id, flag, risks_only)
+        else:
+            total = connection.execute(sa.select(sa.func.count()).select_from(f).where(*where)).scalar_one()
+        first = (page - 1) * size
+        sees_all = not (visible.confidential and not visible.handles)
+        if every_organisation and sees_all and not (indicator_id or flag):
+            # every flag, or the risks (a prefix of the listing): positions first + 1 .. first + size
+            query = query.where(f.c.position > first, f.c.position <= first + size)
+        else:  # the page's keys first, through the indexes, then only its rows joined
+            keys = sa.select(f.c.indicator_id, f.c.org_code).where(*where).order_by(f.c.position)
+            page_keys = keys.limit(size).offset(first).subquery("page_keys")
+            query = query.join(
+                page_keys,
+                sa.and_(page_keys.c.indicator_id == f.c.indicator_id, page_keys.c.org_code == f.c.org_code),
+            )
+        rows = connection.execute(query).mappings()
+        return Page([_flag_row(plain(r)) for r in rows], total, page, size, columns)
 
 
 def all_flags(db: Db, actor: Actor, run_id: int | None = None, risks_only: bool = False) -> tuple[int, Rows]:
@@ -260,8 +343,8 @@ def all_flags(db: Db, actor: Actor, run_id: int | None = None, risks_only: bool 
         within = _within(connection, actor)
         visible = shown(connection, actor, within)
         run_id = _run_id(connection, run_id)
-    query, order, columns = _flags_query(within, visible, run_id, None, None, None, risks_only)
-    return run_id, Rows(columns, stream_rows(db, query.order_by(*order), lambda r: _flag_row(plain(r))))
+    query, columns = _flags_query(_flag_filters(within, visible, run_id, None, None, None, risks_only))
+    return run_id, Rows(columns, stream_rows(db, query, lambda r: _flag_row(plain(r))))
 
 
 def _flag_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -351,16 +434,16 @@ def biggest_movers(
     with reading(db) as connection:
         within = _within(connection, actor)
         run_id = _run_id(connection, run_id)
-        query = _bands_query(within, run_id).where(m.c.change.in_(("higher risk", "lower risk", "changed")))
-        rows = [plain(r) for r in connection.execute(query).mappings()]
-
-    def size(row: dict[str, Any]) -> tuple:
-        bands = abs((row["band"] or 0) - (row["previous_band"] or 0))
-        score = abs((row["score"] or 0) - (row["previous_score"] or 0))
-        return (row["change"] != "higher risk", -bands, -score, row["org_code"])
-
-    chosen = sorted(rows, key=size)[: None if limit is None else max(0, limit)]
-    return [{c: r.get(c) for c in BAND_COLUMNS} for r in chosen]
+        bands_moved = sa.func.abs(sa.func.coalesce(m.c.band, 0) - sa.func.coalesce(m.c.previous_band, 0))
+        score_moved = sa.func.abs(sa.func.coalesce(m.c.score, 0) - sa.func.coalesce(m.c.previous_score, 0))
+        query = (
+            _bands_query(within, run_id)
+            .where(m.c.change.in_(("higher risk", "lower risk", "changed")))
+            .order_by(m.c.change != "higher risk", bands_moved.desc(), score_moved.desc(), m.c.org_code)
+        )
+        if limit is not None:
+            query = query.limit(max(0, limit))
+        return [_band_row(r) for r in connection.execute(query).mappings()]
 
 
 def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = None) -> dict[str, Any]:

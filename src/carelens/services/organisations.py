@@ -23,7 +23,7 @@ from carelens.services.observations import latest_by_indicator
 from carelens.services.ratings import explain, visible_ratings
 from carelens.services.reach import reach
 from carelens.services.search import DIRECTORY_COLUMNS, search_directory
-from carelens.services.series import organisation_series, quality_notes, successions
+from carelens.services.series import quality_by_indicator, successions
 from carelens.store import schema
 
 ORG_COLUMNS = DIRECTORY_COLUMNS
@@ -118,11 +118,11 @@ def organisation_profile(db: Db, actor: Actor, code: str) -> dict[str, Any]:
         aggregated = provider_ratings(connection, actor, code)
         judged = organisation_judgements(connection, actor, organisation, within)
         latest = latest_by_indicator(connection, actor, code, sector, within)
+        checked = quality_by_indicator(connection, code, [item["indicator_id"] for item in latest])
         for item in latest:  # what the data-quality checks found in its series (continued from predecessors)
-            ratio = item["value_type"] == "indirectly_standardised_ratio"
-            series = organisation_series(connection, within, code, sector, item["indicator_id"], ratio)
-            item["data_quality"] = quality_notes(series)
-            item["joins"] = [{"label": j.label, "date": j.date} for j in series["joins"]]
+            notes, joins = checked[item["indicator_id"]]
+            item["data_quality"] = notes
+            item["joins"] = [{"label": j.label, "date": j.date} for j in joins]
         return {
             "organisation": organisation,
             "confidential": within.includes(code, sector),

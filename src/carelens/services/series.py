@@ -78,21 +78,33 @@ def _joins(connection: sa.Connection, code: str, indicator_id: str) -> list[Join
     published figures of the indicator and after which it published none: those whose series ``code``'s
     continues."""
     obs = schema.observation
+
+    def published(predecessor: str, date: dt.date) -> tuple[int, int]:
+        after = obs.c.period >= date
+        earlier, later = connection.execute(
+            sa.select(sa.func.count(sa.case((~after, 1))), sa.func.count(sa.case((after, 1)))).where(
+                obs.c.indicator_id == indicator_id,
+                obs.c.org_code == predecessor,
+                obs.c.superseded_by.is_(None),
+            )
+        ).one()
+        return earlier, later
+
+    return _walk_joins(connection, code, lambda c: successions(connection, c)["predecessors"], published)
+
+
+def _walk_joins(connection: sa.Connection, code: str, predecessors_of, published) -> list[Join]:
+    """The joins of :func:`_joins`, given each organisation's predecessors (``predecessors_of(code)``)
+    and how many current figures a predecessor published before and from a date
+    (``published(code, date)``)."""
     joins: list[Join] = []
     todo, seen = [(code, None)], {code}
     while todo:
         successor, successor_name = todo.pop()
-        for before in successions(connection, successor)["predecessors"]:
+        for before in predecessors_of(successor):
             if before["code"] in seen or before["date"] is None:
                 continue
-            after = obs.c.period >= before["date"]
-            earlier, later = connection.execute(
-                sa.select(sa.func.count(sa.case((~after, 1))), sa.func.count(sa.case((after, 1)))).where(
-                    obs.c.indicator_id == indicator_id,
-                    obs.c.org_code == before["code"],
-                    obs.c.superseded_by.is_(None),
-                )
-            ).one()
+            earlier, later = published(before["code"], before["date"])
             if later or not earlier:
                 continue  # still reported on its own, or no history to continue
             seen.add(before["code"])
@@ -104,6 +116,82 @@ def _joins(connection: sa.Connection, code: str, indicator_id: str) -> list[Join
             joins.append(Join(before["code"], before["name"], successor, name, before["date"]))
             todo.append((before["code"], before["name"]))
     return sorted(joins, key=lambda j: (j.date, j.predecessor))
+
+
+def quality_by_indicator(
+    connection: sa.Connection, code: str, indicator_ids: list[str]
+) -> dict[str, tuple[list[dict[str, Any]], list[Join]]]:
+    """What :func:`quality_notes` says of each indicator's series of ``code`` (continued from its
+    predecessors), and the joins, for many indicators at once: an organisation's profile.
+
+    The same figures as :func:`organisation_series` indicator by indicator, read in one query (the
+    organisation's and its predecessors' observations of every indicator) and checked in one pass, not
+    a query and a dozen pandas frames per indicator (which made a trust's profile take 1.3 s)."""
+    tree: dict[str, list[dict[str, Any]]] = {}
+    todo = [code]
+    while todo:  # the merger tree, each organisation's predecessors read once
+        successor = todo.pop()
+        tree[successor] = successions(connection, successor)["predecessors"]
+        todo += [b["code"] for b in tree[successor] if b["code"] not in tree]
+    obs = schema.observation
+    owners = obs.c.indicator_id.in_(indicator_ids), obs.c.org_code.in_(sorted(tree))
+    current = pd.DataFrame(  # through the current figures' unique index
+        connection.execute(
+            sa.select(
+                obs.c.indicator_id, obs.c.org_code, obs.c.period, obs.c.numerator, obs.c.denominator
+            ).where(*owners, obs.c.superseded_by.is_(None))
+        ).all(),
+        columns=["indicator_id", "org_code", "period", "numerator", "denominator"],
+    )
+    revised = {  # through ix_observation_superseded
+        (i, p)
+        for i, p in connection.execute(
+            sa.select(obs.c.indicator_id, obs.c.period).where(*owners, obs.c.superseded_by.is_not(None))
+        )
+    }
+    periods_of: dict[tuple[str, str], list[dt.date]] = {}
+    for i, o, p in zip(current["indicator_id"], current["org_code"], current["period"], strict=True):
+        periods_of.setdefault((i, o), []).append(p)
+    joins: dict[str, list[Join]] = {}
+    until: dict[tuple[str, str], dt.date] = {}
+    for indicator_id in indicator_ids:
+
+        def published(predecessor: str, date: dt.date, indicator_id: str = indicator_id) -> tuple[int, int]:
+            periods = periods_of.get((indicator_id, predecessor), [])
+            return sum(p < date for p in periods), sum(p >= date for p in periods)
+
+        joins[indicator_id] = (
+            _walk_joins(connection, code, tree.__getitem__, published) if len(tree) > 1 else []
+        )
+        until |= {(indicator_id, j.predecessor): j.date for j in joins[indicator_id]}
+    # a predecessor's figures count until its merger; the successor's always
+    keep = [
+        o == code or ((i, o) in until and p < until[i, o])
+        for i, o, p in zip(current["indicator_id"], current["org_code"], current["period"], strict=True)
+    ]
+    rows = current[np.asarray(keep, dtype=bool)]
+    failed = failing(
+        rows["indicator_id"],
+        rows["numerator"].to_numpy(float),
+        rows["denominator"].to_numpy(float),
+        packaged_rules(),
+    )
+    zero = set(zip(rows["indicator_id"][failed], rows["period"][failed], strict=True))
+    periods: dict[str, set[dt.date]] = {}
+    for i, p in zip(rows["indicator_id"], rows["period"], strict=True):
+        periods.setdefault(i, set()).add(p)
+    out = {}
+    for indicator_id in indicator_ids:
+        mine = sorted(periods.get(indicator_id, ()))
+        out[indicator_id] = (
+            _notes(
+                [p for p in mine if (indicator_id, p) in zero],
+                missing_months(mine),
+                [p for p in mine if (indicator_id, p) in revised],
+            ),
+            joins[indicator_id],
+        )
+    return out
 
 
 def _per_period(rows: pd.DataFrame, size: str, code: str) -> pd.DataFrame:
@@ -151,14 +239,20 @@ def organisation_series(
         obs.c.denominator,
         obs.c.expected,
         hidden.label("small"),
-        obs.c.superseded_by,
-    ).where(obs.c.indicator_id == indicator_id, obs.c.org_code.in_(owners))
-    frame = pd.DataFrame(
+    ).where(obs.c.indicator_id == indicator_id, obs.c.org_code.in_(owners), obs.c.superseded_by.is_(None))
+    rows = pd.DataFrame(  # through the current figures' unique index
         connection.execute(query).all(),
-        columns=["org_code", "period", "numerator", "denominator", "expected", "small", "superseded_by"],
+        columns=["org_code", "period", "numerator", "denominator", "expected", "small"],
     )
-    revised = set(frame.loc[frame["superseded_by"].notna(), "period"])
-    rows = frame[frame["superseded_by"].isna()].copy()
+    revised = set(  # through ix_observation_superseded
+        connection.execute(
+            sa.select(obs.c.period).where(
+                obs.c.indicator_id == indicator_id,
+                obs.c.org_code.in_(owners),
+                obs.c.superseded_by.is_not(None),
+            )
+        ).scalars()
+    )
     until = {j.predecessor: j.date for j in joins}
     # a predecessor's figures count until its merger; the successor's always
     keep = [o == code or p < until[o] for o, p in zip(rows["org_code"], rows["period"], strict=True)]
@@ -216,11 +310,16 @@ def quality_notes(series: dict[str, Any]) -> list[dict[str, Any]]:
     """What the data-quality checks found in a series, one note per check: its title, reason, the months
     (as text ranges) and how many."""
     rows = series["rows"]
-    found = [
-        (IMPLAUSIBLE_ZERO, list(rows.loc[rows["not_assessed"] != "", "period"])),
-        (GAP, [g["period"] for g in series["gaps"]]),
-        (REVISED, list(rows.loc[rows["revised"], "period"])),
-    ]
+    return _notes(
+        list(rows.loc[rows["not_assessed"] != "", "period"]),
+        [g["period"] for g in series["gaps"]],
+        list(rows.loc[rows["revised"], "period"]),
+    )
+
+
+def _notes(zero: list[dt.date], gaps: list[dt.date], revised: list[dt.date]) -> list[dict[str, Any]]:
+    """One note per data-quality check that found something: the months it found, as text ranges."""
+    found = [(IMPLAUSIBLE_ZERO, zero), (GAP, gaps), (REVISED, revised)]
     return [
         {
             "check": check.name,

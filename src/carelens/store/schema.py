@@ -123,6 +123,14 @@ observation = sa.Table(
         postgresql_where=sa.text("superseded_by IS NULL"),
     ),
     sa.Index("ix_observation_indicator_period", "indicator_id", "period"),
+    sa.Index(
+        "ix_observation_superseded",
+        "org_code",
+        "indicator_id",
+        "period",
+        sqlite_where=sa.text("superseded_by IS NOT NULL"),
+        postgresql_where=sa.text("superseded_by IS NOT NULL"),
+    ),
 )
 
 population = sa.Table(

@@ -12,6 +12,9 @@ import sqlalchemy as sa
 
 from carelens.store.schema import Code, Number, RowId, metadata
 
+RISK_FLAGS = ("elevated risk", "risk")
+"""Flags that count as a risk (the monitoring settings' names), listed first in this order (``position``)."""
+
 monitor_run = sa.Table(
     "monitor_run",
     metadata,
@@ -147,8 +150,34 @@ monitor_flag = sa.Table(
         server_default=sa.false(),
         comment="not counted in the score",
     ),
+    sa.Column(
+        "position",
+        sa.Integer,
+        nullable=False,
+        server_default="0",
+        comment="place in the run's flags listing: risks first, then control-chart alerts, by organisation",
+    ),
     sa.Index("ix_monitor_flag_org", "org_code", "run_id", "indicator_id"),
+    sa.Index("ix_monitor_flag_position", "run_id", "position", unique=True),
+    sa.Index("ix_monitor_flag_flag_position", "run_id", "flag", "position"),
+    sa.Index("ix_monitor_flag_indicator_position", "run_id", "indicator_id", "position"),
 )
+"""A run's flags. ``position`` numbers them 1, 2, ... in the order every listing gives (risks first), so a
+page of the listing is a range of positions found through ``ix_monitor_flag_position`` (and a page of one
+flag's or one indicator's rows through ``ix_monitor_flag_flag_position`` or
+``ix_monitor_flag_indicator_position``), never a scan of the run (docs/scale.md)."""
+
+monitor_flag_count = sa.Table(
+    "monitor_flag_count",
+    metadata,
+    sa.Column("run_id", RowId, sa.ForeignKey("monitor_run.id"), primary_key=True),
+    sa.Column("indicator_id", sa.String(80), primary_key=True),
+    sa.Column("flag", sa.String(30), primary_key=True),
+    sa.Column("spc_alert", sa.Boolean, primary_key=True),
+    sa.Column("flags", sa.Integer, nullable=False, comment="rows in monitor_flag with these values"),
+)
+"""How many flags a run has of each indicator, flag and control-chart alert, written with the run: the
+counts of a listing over every organisation are sums of these rows, not counts of millions of flags."""
 
 monitor_org = sa.Table(
     "monitor_org",

@@ -134,14 +134,25 @@ def seed_ratings(
     return len(records)
 
 
+def seed_indicators(connection: sa.Connection, definitions: Iterable[Mapping]) -> None:
+    """Indicator definitions (as :mod:`carelens.ingest.synth` makes them: ``id``, ``title`` and the
+    rest), version 1 each."""
+    import json
+
+    rows = [
+        {"id": d["id"], "version": 1, "title": d["title"], "definition": json.loads(json.dumps(d))}
+        for d in definitions
+    ]
+    if rows:
+        connection.execute(schema.indicator.insert(), rows)
+
+
 def seed_synthetic(
     engine: sa.Engine, orgs: int, indicators: int, months: int, seed: int = 1
 ) -> tuple[list[str], list[str]]:
     """A synthetic national data set (:mod:`carelens.ingest.synth`: organisations, indicator
     definitions and their monthly observations) written straight into a database store, for tests and
     benchmarks at scale. Returns the organisation codes and indicator ids."""
-    import json
-
     from carelens.ingest.synth import iter_batches, make_indicators, make_organisations
 
     organisations = make_organisations(orgs, months, seed)
@@ -150,13 +161,7 @@ def seed_synthetic(
     with engine.begin() as c:
         import_id = seed_import(c, "synth", "seed")
         seed_organisations(c, org_rows, import_id)
-        c.execute(
-            schema.indicator.insert(),
-            [
-                {"id": d["id"], "version": 1, "title": d["title"], "definition": json.loads(json.dumps(d))}
-                for d in definitions.table.to_pylist()
-            ],
-        )
+        seed_indicators(c, definitions.table.to_pylist())
         names = ("indicator_id", "org_code", "period", "numerator", "denominator", "expected", "value")
         for observations, _planted in iter_batches(organisations, definitions, months, seed):
             columns = observations.to_pydict()
