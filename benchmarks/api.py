@@ -327,6 +327,15 @@ def stored_codes(url: str) -> tuple[list[str], list[str]]:
     return codes, indicators
 
 
+def path_files(folder: Path, endpoints: dict[str, list[str]]) -> dict[str, Path]:
+    """Each endpoint's paths written one a line to a file in ``folder`` (what the wrk script walks)."""
+    files = {}
+    for name, paths in endpoints.items():
+        files[name] = folder / f"{re.sub(r'[^a-z]+', '-', name.lower())}.txt"
+        files[name].write_text("\n".join(paths) + "\n")
+    return files
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -601,10 +610,7 @@ def main() -> None:
             ],
         }
         endpoints = {"api": api, "web": web, "all": api | web}[args.pages]
-        files = {}
-        for name, paths in endpoints.items():
-            files[name] = Path(tmp) / f"{name.replace(' ', '-')}.txt"
-            files[name].write_text("\n".join(paths) + "\n")
+        files = path_files(Path(tmp), endpoints)
 
         server, base = start_server(url, args.workers)
         try:
@@ -762,10 +768,7 @@ def national_run_benchmark(args, driver: str) -> None:
                     f"/monitoring?page={draw.randint(1, max(1, risks // 50))}" for _ in range(args.paths)
                 ],
             }
-            files = {}
-            for name, paths in endpoints.items():
-                files[name] = Path(tmp) / f"{re.sub(r'[^a-z]+', '-', name)}.txt"
-                files[name].write_text("\n".join(paths) + "\n")
+            files = path_files(Path(tmp), endpoints)
             server, base = start_server(url, args.workers)
             try:
                 token = httpx.post(
