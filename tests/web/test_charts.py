@@ -419,3 +419,15 @@ def test_compare_chart_peers_follow_the_funnels_audience_and_own_figures(web_eng
     assert row.org_code in analyst and analyst_rank is not None and smalls <= analyst
     provider, _ = peers(Actor(user_name="p", role=Role.PROVIDER, organisations=frozenset({row.org_code})))
     assert provider == public | {row.org_code}
+
+
+def test_a_percentage_without_a_tick_step_is_written_as_people_write_one():
+    """The funnel table's centre line read "1.468874%": a value with no tick step had every decimal
+    it holds."""
+    from carelens.web.charts import format_value
+
+    assert format_value(0.01468874, "percent") == "1.5%"
+    assert format_value(0.0267, "percent") == "2.7%"
+    assert format_value(0.00123, "percent") == "0.12%"
+    assert format_value(0.0, "percent") == "0.0%"
+    assert format_value(0.01468874, "percent", step=0.0025) == "1.47%"  # ticks 0.25% apart need two

@@ -148,10 +148,6 @@ def test_a_refusal_is_a_sentence(client, path):
 
 RAW_FLOAT = re.compile(r"(?<![\d.])\d+\.\d{4,}\b")
 """A number printed as the computer holds it ("0.62634"), not as people write it."""
-CHARTS_CENTRE = re.compile(r"Centre line \(similar organisations' value\): [\d.,]+%")
-"""The funnel table's note of its centre line: web/charts.py writes a value without a tick step to every
-decimal it holds ("1.468874%"). That module belongs to the charts work, so the note is left to it and not
-counted here; every other number is."""
 SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 """An identifier ("value_type", "ae_4hr_breach"), never a word."""
 METHOD_JARGON = re.compile(r"z_adjusted|tau2|\|z\||\bphi\b|O/E")
@@ -189,7 +185,7 @@ def plain_english_faults(page: str, analyst: bool = False) -> list[str]:
     """What in a page's visible text is not written for people: ISO dates, raw floats, service codes and
     doubled words (within a paragraph, heading or cell); identifiers and the method's shorthand too,
     unless the page is an analyst's (which explains them)."""
-    text = CHARTS_CENTRE.sub("", visible_text(page))
+    text = visible_text(page)
     faults = [f"ISO date {m.group()}" for m in ISO_DATE.finditer(text)]
     faults += [f"raw number {m.group()}" for m in RAW_FLOAT.finditer(text)]
     if not analyst:

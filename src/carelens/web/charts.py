@@ -193,12 +193,17 @@ class Chart:
 
 
 def format_value(value: float, style: str = "number", step: float | None = None) -> str:
-    """A value as a reader expects it: 0.0267 as "2.7%", 11314562 as "11,314,562", a ratio as "1.13"."""
+    """A value as a reader expects it: 0.0267 as "2.7%", 11314562 as "11,314,562", a ratio as "1.13"; with
+    a tick ``step``, as many decimals as the ticks need to be told apart."""
     if value is None or not math.isfinite(value):
         return "–"
     if style == "percent":
-        decimals = _decimals((step or abs(value) or 0.01) * 100)
-        return f"{value * 100:,.{decimals}f}%"
+        percent = value * 100
+        if step:
+            decimals = _decimals(step * 100)
+        else:  # one decimal as people write a percentage; more only for those under 1%
+            decimals = 1 if abs(percent) >= 1 or percent == 0 else 2 if abs(percent) >= 0.1 else 3
+        return f"{percent:,.{decimals}f}%"
     if style == "ratio":
         return f"{value:,.{max(2, _decimals(step or 0.01))}f}"
     decimals = _decimals(step) if step else (0 if abs(value) >= 100 else 2 if abs(value) >= 1 else 3)
