@@ -524,3 +524,91 @@ def test_every_overdue_review_action_downloads(signed_in, web_engine):
         (int(r["days_overdue"]) for r in rows), reverse=True
     )
     assert signed_in["public"].get("/system-reviews/overdue-actions.csv").status_code == 403
+
+
+# --- an organisation's monitoring flags and figures compared but not scored -----------------------
+
+
+def test_an_organisations_flagged_indicators_download_to_those_its_monitoring_reaches(
+    signed_in, accounts, web_engine
+):
+    """The profile's table of flagged indicators (every one the profile lists, with why), 404 to the
+    public and to a provider for another organisation, as the profile shows them no such table."""
+    from carelens.web.pages.organisation import monitoring_flags
+
+    page = signed_in["analyst"].get("/organisations/RK9")
+    assert 'href="/organisations/RK9/flags.csv"' in page.text
+    shown = re.search(r'id="monitoring-flags".*?</table>', page.text, re.S)[0].count("<tr") - 1
+    rows = csv_rows(signed_in["analyst"].get("/organisations/RK9/flags.csv"))
+    flagged = monitoring_flags(web_engine, ANALYST, "RK9")["flagged"]
+    assert len(rows) == len(flagged) == shown > 0
+    assert all(r["flag"] in ("risk", "elevated risk") or r["spc_alert"] == "True" for r in rows)
+    assert all(r["why"] for r in rows)
+    own = accounts["provider"].organisations[0]
+    mine = csv_rows(signed_in["provider"].get(f"/organisations/{own}/flags.csv"))
+    assert {r["org_code"] for r in mine} <= {own}
+    for role in ("public", "provider"):
+        response = signed_in[role].get("/organisations/RK9/flags.xlsx")
+        assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+        assert 'href="/organisations/RK9/flags.csv"' not in signed_in[role].get("/organisations/RK9").text
+
+
+def test_an_organisations_figures_compared_but_not_scored_download_whole(signed_in, web_engine):
+    page = signed_in["public"].get("/organisations/RK9")
+    assert 'href="/organisations/RK9/other-indicators.csv"' in page.text
+    shown = re.search(r'id="other-indicators".*?</table>', page.text, re.S)[0].count("<tr") - 1
+    rows = csv_rows(signed_in["public"].get("/organisations/RK9/other-indicators.csv"))
+    assert len(rows) == shown > 10
+    workbook = xlsx_rows(signed_in["analyst"].get("/organisations/RK9/other-indicators.xlsx"))
+    assert [r["indicator_id"] for r in workbook] == [r["indicator_id"] for r in rows]
+    # neither file holds an indicator the profile scores (a confidential one included)
+    assert "experience_negative_share" not in {r["indicator_id"] for r in rows + workbook}
+
+
+# --- the monitoring overview's bands and indicators -----------------------------------------------
+
+
+def test_the_monitoring_bands_and_indicators_download_as_the_overview_lists_them(signed_in, web_engine):
+    from carelens.services import monitoring as monitoring_service
+
+    page = signed_in["analyst"].get("/monitoring")
+    for table in ("bands", "indicators"):
+        assert f'href="/monitoring/{table}.csv"' in page.text
+        assert signed_in["public"].get(f"/monitoring/{table}.csv").status_code == 403
+    summary = monitoring_service.run_summary(web_engine, ANALYST)
+    bands = csv_rows(signed_in["analyst"].get("/monitoring/bands.csv"))
+    assert [int(r["organisations"]) for r in bands] == [b["organisations"] for b in summary["bands"]]
+    indicators = xlsx_rows(signed_in["analyst"].get("/monitoring/indicators.xlsx"))
+    assert [r["indicator_id"] for r in indicators] == [i["indicator_id"] for i in summary["indicators"]]
+    assert (
+        len(indicators)
+        == page.text.count("<tr", page.text.index('id="run-indicators"'), page.text.index('id="bands"')) - 1
+    )
+    # a provider's bands count its own organisations only
+    own = csv_rows(signed_in["provider"].get("/monitoring/bands.csv"))
+    assert sum(int(r["organisations"]) for r in own) < sum(int(r["organisations"]) for r in bands)
+
+
+# --- the failure regime's overdue cases and one case's history and actions -------------------------
+
+
+def test_the_regimes_overdue_cases_and_a_cases_tables_download(app, accounts, signed_in, web_engine):
+    analyst = signed_in["analyst"]
+    page = analyst.get("/regime")
+    assert 'href="/regime/overdue.csv"' in page.text
+    shown = re.search(r'id="overdue".*?</table>', page.text, re.S)[0].count("<tr") - 1
+    rows = csv_rows(analyst.get("/regime/overdue.csv"))
+    assert len(rows) == shown == planning.overdue_actions(web_engine, ANALYST, page_size=1000).total > 0
+    days = [int(r["days_overdue"]) for r in rows]
+    assert days == sorted(days, reverse=True)
+    assert signed_in["public"].get("/regime/overdue.csv").status_code == 403
+    case = planning.regime_case(web_engine, ANALYST, int(rows[0]["id"]))
+    page = analyst.get(f"/regime/cases/{case['id']}")
+    for table, key in (("history", "transitions"), ("actions", "actions")):
+        if key == "transitions" or case[key]:
+            assert f'href="/regime/cases/{case["id"]}/{table}.csv"' in page.text
+        response = analyst.get(f"/regime/cases/{case['id']}/{table}.csv")
+        assert response.text.splitlines()[0].split(",") == planning.CASE_TABLE_COLUMNS[key]
+        assert len(csv_rows(response)) == len(case[key])
+        assert signed_in["provider"].get(f"/regime/cases/{case['id']}/{table}.xlsx").status_code == 403
+    assert len(case["transitions"]) > 1
