@@ -612,3 +612,61 @@ def test_the_regimes_overdue_cases_and_a_cases_tables_download(app, accounts, si
         assert len(csv_rows(response)) == len(case[key])
         assert signed_in["provider"].get(f"/regime/cases/{case['id']}/{table}.xlsx").status_code == 403
     assert len(case["transitions"]) > 1
+
+
+# --- the local system reviews: reviews, directions and one review's actions -----------------------
+
+
+def test_the_reviews_directions_and_a_reviews_actions_download_as_their_pages_list_them(
+    signed_in, web_engine
+):
+    analyst = signed_in["analyst"]
+    page = analyst.get("/system-reviews")
+    files = {}
+    for table, fetch in (
+        ("reviews", systems_service.review_list),
+        ("directions", systems_service.directions),
+    ):
+        assert f'href="/system-reviews/{table}.csv"' in page.text
+        shown = re.search(rf'id="{table}".*?</table>', page.text, re.S)[0].count("<tr") - 1
+        files[table] = csv_rows(analyst.get(f"/system-reviews/{table}.csv"))
+        assert len(files[table]) == shown == fetch(web_engine, ANALYST, page_size=1000).total > 0
+    # the public's file holds the published reports only (the demo's reviews are all planned)
+    public = csv_rows(signed_in["public"].get("/system-reviews/reviews.csv"))
+    assert {r["published"] for r in public} <= {"True"}
+    assert len(public) == systems_service.review_list(web_engine, Actor(user_name="", role=Role.PUBLIC)).total
+    assert signed_in["public"].get("/system-reviews/directions.csv").status_code == 403
+    # one review's action plan, as the service gives it to the analyst (the demo's reviews have no
+    # actions agreed yet: the file is the plan's columns and no row)
+    review_id = int(files["reviews"][0]["review_id"])
+    plan = systems_service.review(web_engine, ANALYST, review_id)["actions"]
+    response = analyst.get(f"/system-reviews/{review_id}/actions.csv")
+    assert response.text.splitlines()[0].split(",") == systems_service.REVIEW_ACTION_COLUMNS
+    assert [r["number"] for r in csv_rows(response)] == [str(a["number"]) for a in plan]
+    workbook = xlsx_rows(analyst.get(f"/system-reviews/{review_id}/actions.xlsx"))
+    assert len(workbook) == len(plan)
+    for role in ("public", "provider", "commissioner"):  # no action plan on their page: 404
+        assert signed_in[role].get(f"/system-reviews/{review_id}/actions.csv").status_code == 404
+
+
+# --- one inspection's ratings, findings and challenges --------------------------------------------
+
+
+def test_an_inspections_tables_download_to_those_who_see_it_and_no_one_else(signed_in, web_engine):
+    """The planned (unannounced or not) inspection of the page matrix's kind: its tables, as the report
+    service gives them to the analyst, and 404 (never 403) to the public and providers."""
+    from carelens.services import inspections as inspection_service
+    from carelens.store.schema_plan import plan_inspection as i
+
+    with web_engine.connect() as connection:
+        planned = connection.execute(
+            sa.select(i.c.id).where(i.c.status == "planned").order_by(i.c.id).limit(1)
+        ).scalar_one()
+    report = inspection_service.report(web_engine, ANALYST, planned)
+    for table in ("ratings", "findings", "challenges"):
+        response = signed_in["analyst"].get(f"/inspections/{planned}/{table}.csv")
+        assert response.text.splitlines()[0].split(",") == inspection_service.REPORT_TABLE_COLUMNS[table]
+        assert len(csv_rows(response)) == len(report[table])
+        for role in ("public", "provider", "commissioner"):
+            refused = signed_in[role].get(f"/inspections/{planned}/{table}.xlsx")
+            assert refused.status_code == 404 and refused.headers["content-type"].startswith("text/html")

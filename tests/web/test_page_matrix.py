@@ -141,6 +141,10 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
     ("GET", "/system-reviews/ranking.csv", only(403, commissioner=200, **REVIEW_WORK)),
     ("GET", "/system-reviews/ranking.xlsx", only(403, commissioner=200, **REVIEW_WORK)),
     ("GET", "/system-reviews/{unpublished_review}", only(404, **REVIEW_WORK)),
+    ("GET", "/system-reviews/reviews.csv", ALL_200),
+    ("GET", "/system-reviews/directions.xlsx", only(403, **REVIEW_WORK)),
+    ("GET", "/system-reviews/{unpublished_review}/actions.csv", only(404, **REVIEW_WORK)),
+    ("GET", "/system-reviews/not-a-number/actions.xlsx", dict.fromkeys(R, 404)),
     ("GET", "/system-reviews/not-a-number", dict.fromkeys(R, 404)),
     ("GET", "/accountable-care", only(403, commissioner=200, **REVIEW_WORK)),
     # A planned inspection is as secret as its plan: 404 to everyone its plan does not reach (the demo
@@ -151,6 +155,23 @@ MATRIX: list[tuple[str, str, dict[Role, int]]] = [
         only(404, inspector=200, analyst=200, admin=200, chief_inspector=200),
     ),
     ("GET", "/inspections/not-a-number", dict.fromkeys(R, 404)),
+    (
+        "GET",
+        "/inspections/{inspection}/ratings.csv",
+        only(404, inspector=200, analyst=200, admin=200, chief_inspector=200),
+    ),
+    (
+        "GET",
+        "/inspections/{inspection}/findings.xlsx",
+        only(404, inspector=200, analyst=200, admin=200, chief_inspector=200),
+    ),
+    (
+        "GET",
+        "/inspections/{inspection}/challenges.csv",
+        only(404, inspector=200, analyst=200, admin=200, chief_inspector=200),
+    ),
+    ("GET", "/inspections/not-a-number/ratings.csv", dict.fromkeys(R, 404)),
+    ("GET", "/inspections/{inspection}/nope.csv", dict.fromkeys(R, 400)),
     # A step without the form's anti-forgery token: refused (400) to whoever may see the inspection.
     (
         "POST",
@@ -224,6 +245,9 @@ TEMPLATES = {
     "/plan.{file_format}": "/plan.csv",
     "/system-reviews/ranking.{file_format}": "/system-reviews/ranking.csv",
     "/system-reviews/{review_id}": "/system-reviews/{unpublished_review}",
+    "/system-reviews/{table}.{file_format}": "/system-reviews/reviews.csv",
+    "/system-reviews/{review_id}/actions.{file_format}": "/system-reviews/{unpublished_review}/actions.csv",
+    "/inspections/{inspection_id}/{table}.{file_format}": "/inspections/{inspection}/ratings.csv",
     "/inspections/{inspection_id}": "/inspections/{inspection}",
     "/inspections/{inspection_id}/{route}": "/inspections/{inspection}/start",
     "/concerns/{submission_id}/triage": "/concerns/1/triage",

@@ -23,7 +23,8 @@ from fastapi import APIRouter, Query, Request
 from carelens.http.downloads import FileFormat, download
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import Invalid, funding, planning
+from carelens.services import Invalid, NotFound, funding, planning
+from carelens.services import inspections as inspection_service
 from carelens.services import intel as intel_service
 from carelens.services import monitoring as monitoring_service
 from carelens.services import organisations as organisation_service
@@ -127,6 +128,22 @@ def organisation_inspections(request: Request, actor: ActorDep, code: str, file_
     to those the inspection plans reach, completed ones to everyone else."""
     columns, rows = paged_rows(planning.organisation_inspections, db=store(request), actor=actor, code=code)
     return download(actor, columns, rows, f"inspections-{code}", file_format)
+
+
+@router.get("/inspections/{inspection_id}/{table}.{file_format}")
+def inspection_table(
+    request: Request,
+    actor: ActorDep,
+    inspection_id: str,
+    table: Literal["ratings", "findings", "challenges"],
+    file_format: FileFormat,
+):
+    """An inspection's ratings (proposed, or published once published), findings or factual-accuracy
+    challenges as its page lists them: what the report service shows the actor (404, never 403, to
+    anyone who may not see the inspection, an unannounced one to providers and the public included)."""
+    found = inspection_service.report(store(request), actor, row_id(inspection_id, "inspection"))
+    name = f"inspection-{found['id']}-{table}"
+    return listed(actor, found[table], name, file_format, inspection_service.REPORT_TABLE_COLUMNS[table])
 
 
 @router.get("/league-tables.{file_format}")
@@ -252,6 +269,28 @@ def overdue_actions(request: Request, actor: ActorDep, file_format: FileFormat):
     page lists the first page of them)."""
     columns, rows = paged_rows(systems_service.action_list, db=store(request), actor=actor, overdue_only=True)
     return download(actor, columns, rows, "overdue-review-actions", file_format)
+
+
+@router.get("/system-reviews/{table}.{file_format}")
+def review_programme(
+    request: Request, actor: ActorDep, table: Literal["reviews", "directions"], file_format: FileFormat
+):
+    """The reviews the actor may see (published reports to everyone), or the directions with what each
+    budget buys (roles that see the whole programme; 403 to others), as the reviews page lists them."""
+    fetch = {"reviews": systems_service.review_list, "directions": systems_service.directions}[table]
+    columns, rows = paged_rows(fetch, db=store(request), actor=actor)
+    return download(actor, columns, rows, f"local-system-{table}", file_format)
+
+
+@router.get("/system-reviews/{review_id}/actions.{file_format}")
+def review_actions(request: Request, actor: ActorDep, review_id: str, file_format: FileFormat):
+    """One review's action plan, as its page lists it: to those who track it (404 to everyone else,
+    whose page has no action plan, and for a review they may not see)."""
+    found = systems_service.review(store(request), actor, row_id(review_id, "review"))
+    if found["actions"] is None:
+        raise NotFound(f"no action plan of review {review_id} to show")
+    name = f"review-{found['review_id']}-actions"
+    return listed(actor, found["actions"], name, file_format, systems_service.REVIEW_ACTION_COLUMNS)
 
 
 WHATIF_PLACE_COLUMNS = ["rank", "place_code", "place_name", "score", "why"]
