@@ -338,8 +338,9 @@ def regime_cases(
 def regime_overdue(request: Request, actor: ActorDep, file_format: FileFormat):
     """The open cases on the actor's list whose next action is overdue today, most overdue first, with the
     step that escalates each, as the regime page lists them (403 to roles no regime's rule reaches)."""
-    columns, rows = paged_rows(planning.overdue_actions, db=store(request), actor=actor, as_of=date.today())
-    return download(actor, columns, rows, f"regime-overdue-cases-{date.today().isoformat()}", file_format)
+    today = date.today()
+    columns, rows = paged_rows(planning.overdue_actions, db=store(request), actor=actor, as_of=today)
+    return download(actor, columns, rows, f"regime-overdue-cases-{today.isoformat()}", file_format)
 
 
 @router.get("/regime/cases/{case_id}/{table}.{file_format}")
