@@ -670,3 +670,54 @@ def test_an_inspections_tables_download_to_those_who_see_it_and_no_one_else(sign
         for role in ("public", "provider", "commissioner"):
             refused = signed_in[role].get(f"/inspections/{planned}/{table}.xlsx")
             assert refused.status_code == 404 and refused.headers["content-type"].startswith("text/html")
+
+
+def test_a_sent_drafts_findings_ratings_and_challenges_download_whole_to_its_provider_only(tmp_path):
+    """The inspection tests' small store, its inspection taken to a sent draft with five findings, the
+    proposed ratings and one challenge: the provider's files hold what the report service shows it, the
+    inspector's the same rows, the public gets 404 until publication."""
+    from types import SimpleNamespace
+
+    from carelens.app import create_app
+    from carelens.services import inspections as life
+    from carelens.services._db import writing
+    from carelens.services.auth import NewUser, create_users, password_hasher
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import upgrade
+    from tests.inspections.seed import CHIEF, FINDINGS, INSPECTOR, PROVIDER, PROVIDER_STAFF, seed
+
+    from .conftest import TEST_HASH
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    inspection_id = seed(engine)
+    life.approve_plan(engine, CHIEF, 1)
+    life.start(engine, INSPECTOR, inspection_id)
+    for question, rating in FINDINGS.items():
+        life.record_finding(
+            engine, INSPECTOR, inspection_id, question, rating, f"{question}: seen", ["notes"]
+        )
+    life.propose(engine, INSPECTOR, inspection_id, summary="A good home")
+    life.approve(engine, CHIEF, inspection_id)
+    life.send_draft(engine, INSPECTOR, inspection_id)
+    life.challenge(engine, PROVIDER_STAFF, inspection_id, "The audit was done on the day", "Safe")
+    password = "a download password"
+    with writing(engine) as connection:
+        create_users(
+            connection,
+            [NewUser("owner", Role.PROVIDER, password, frozenset({PROVIDER}))],
+            by="downloads-set-up",
+            hasher=password_hasher(**TEST_HASH),
+        )
+    report = life.report(engine, PROVIDER_STAFF, inspection_id)
+    assert len(report["findings"]) == 5 and report["ratings"] and len(report["challenges"]) == 1
+    with TestClient(create_app(engine)) as public, TestClient(create_app(engine)) as owner:
+        sign_in(owner, SimpleNamespace(user_name="owner", password=password))
+        page = owner.get(f"/inspections/{inspection_id}")
+        for table in ("ratings", "findings", "challenges"):
+            assert f'href="/inspections/{inspection_id}/{table}.csv"' in page.text
+            rows = csv_rows(owner.get(f"/inspections/{inspection_id}/{table}.csv"))
+            assert [r["id"] for r in rows] == [str(x["id"]) for x in report[table]]
+            assert len(xlsx_rows(owner.get(f"/inspections/{inspection_id}/{table}.xlsx"))) == len(rows)
+            assert public.get(f"/inspections/{inspection_id}/{table}.csv").status_code == 404
+    engine.dispose()
