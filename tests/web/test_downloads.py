@@ -524,3 +524,200 @@ def test_every_overdue_review_action_downloads(signed_in, web_engine):
         (int(r["days_overdue"]) for r in rows), reverse=True
     )
     assert signed_in["public"].get("/system-reviews/overdue-actions.csv").status_code == 403
+
+
+# --- an organisation's monitoring flags and figures compared but not scored -----------------------
+
+
+def test_an_organisations_flagged_indicators_download_to_those_its_monitoring_reaches(
+    signed_in, accounts, web_engine
+):
+    """The profile's table of flagged indicators (every one the profile lists, with why), 404 to the
+    public and to a provider for another organisation, as the profile shows them no such table."""
+    from carelens.web.pages.organisation import monitoring_flags
+
+    page = signed_in["analyst"].get("/organisations/RK9")
+    assert 'href="/organisations/RK9/flags.csv"' in page.text
+    shown = re.search(r'id="monitoring-flags".*?</table>', page.text, re.S)[0].count("<tr") - 1
+    rows = csv_rows(signed_in["analyst"].get("/organisations/RK9/flags.csv"))
+    flagged = monitoring_flags(web_engine, ANALYST, "RK9")["flagged"]
+    assert len(rows) == len(flagged) == shown > 0
+    assert all(r["flag"] in ("risk", "elevated risk") or r["spc_alert"] == "True" for r in rows)
+    assert all(r["why"] for r in rows)
+    own = accounts["provider"].organisations[0]
+    mine = csv_rows(signed_in["provider"].get(f"/organisations/{own}/flags.csv"))
+    assert {r["org_code"] for r in mine} <= {own}
+    for role in ("public", "provider"):
+        response = signed_in[role].get("/organisations/RK9/flags.xlsx")
+        assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+        assert 'href="/organisations/RK9/flags.csv"' not in signed_in[role].get("/organisations/RK9").text
+
+
+def test_an_organisations_figures_compared_but_not_scored_download_whole(signed_in, web_engine):
+    page = signed_in["public"].get("/organisations/RK9")
+    assert 'href="/organisations/RK9/other-indicators.csv"' in page.text
+    shown = re.search(r'id="other-indicators".*?</table>', page.text, re.S)[0].count("<tr") - 1
+    rows = csv_rows(signed_in["public"].get("/organisations/RK9/other-indicators.csv"))
+    assert len(rows) == shown > 10
+    workbook = xlsx_rows(signed_in["analyst"].get("/organisations/RK9/other-indicators.xlsx"))
+    assert [r["indicator_id"] for r in workbook] == [r["indicator_id"] for r in rows]
+    # neither file holds an indicator the profile scores (a confidential one included)
+    assert "experience_negative_share" not in {r["indicator_id"] for r in rows + workbook}
+
+
+# --- the monitoring overview's bands and indicators -----------------------------------------------
+
+
+def test_the_monitoring_bands_and_indicators_download_as_the_overview_lists_them(signed_in, web_engine):
+    from carelens.services import monitoring as monitoring_service
+
+    page = signed_in["analyst"].get("/monitoring")
+    for table in ("bands", "indicators"):
+        assert f'href="/monitoring/{table}.csv"' in page.text
+        assert signed_in["public"].get(f"/monitoring/{table}.csv").status_code == 403
+    summary = monitoring_service.run_summary(web_engine, ANALYST)
+    bands = csv_rows(signed_in["analyst"].get("/monitoring/bands.csv"))
+    assert [int(r["organisations"]) for r in bands] == [b["organisations"] for b in summary["bands"]]
+    indicators = xlsx_rows(signed_in["analyst"].get("/monitoring/indicators.xlsx"))
+    assert [r["indicator_id"] for r in indicators] == [i["indicator_id"] for i in summary["indicators"]]
+    assert (
+        len(indicators)
+        == page.text.count("<tr", page.text.index('id="run-indicators"'), page.text.index('id="bands"')) - 1
+    )
+    # a provider's bands count its own organisations only
+    own = csv_rows(signed_in["provider"].get("/monitoring/bands.csv"))
+    assert sum(int(r["organisations"]) for r in own) < sum(int(r["organisations"]) for r in bands)
+
+
+# --- the failure regime's overdue cases and one case's history and actions -------------------------
+
+
+def test_the_regimes_overdue_cases_and_a_cases_tables_download(app, accounts, signed_in, web_engine):
+    analyst = signed_in["analyst"]
+    page = analyst.get("/regime")
+    assert 'href="/regime/overdue.csv"' in page.text
+    shown = re.search(r'id="overdue".*?</table>', page.text, re.S)[0].count("<tr") - 1
+    rows = csv_rows(analyst.get("/regime/overdue.csv"))
+    assert len(rows) == shown == planning.overdue_actions(web_engine, ANALYST, page_size=1000).total > 0
+    days = [int(r["days_overdue"]) for r in rows]
+    assert days == sorted(days, reverse=True)
+    assert signed_in["public"].get("/regime/overdue.csv").status_code == 403
+    case = planning.regime_case(web_engine, ANALYST, int(rows[0]["id"]))
+    page = analyst.get(f"/regime/cases/{case['id']}")
+    for table, key in (("history", "transitions"), ("actions", "actions")):
+        if key == "transitions" or case[key]:
+            assert f'href="/regime/cases/{case["id"]}/{table}.csv"' in page.text
+        response = analyst.get(f"/regime/cases/{case['id']}/{table}.csv")
+        assert response.text.splitlines()[0].split(",") == planning.CASE_TABLE_COLUMNS[key]
+        assert len(csv_rows(response)) == len(case[key])
+        assert signed_in["provider"].get(f"/regime/cases/{case['id']}/{table}.xlsx").status_code == 403
+    assert len(case["transitions"]) > 1
+
+
+# --- the local system reviews: reviews, directions and one review's actions -----------------------
+
+
+def test_the_reviews_directions_and_a_reviews_actions_download_as_their_pages_list_them(
+    signed_in, web_engine
+):
+    analyst = signed_in["analyst"]
+    page = analyst.get("/system-reviews")
+    files = {}
+    for table, fetch in (
+        ("reviews", systems_service.review_list),
+        ("directions", systems_service.directions),
+    ):
+        assert f'href="/system-reviews/{table}.csv"' in page.text
+        shown = re.search(rf'id="{table}".*?</table>', page.text, re.S)[0].count("<tr") - 1
+        files[table] = csv_rows(analyst.get(f"/system-reviews/{table}.csv"))
+        assert len(files[table]) == shown == fetch(web_engine, ANALYST, page_size=1000).total > 0
+    # the public's file holds the published reports only (the demo's reviews are all planned)
+    public = csv_rows(signed_in["public"].get("/system-reviews/reviews.csv"))
+    assert {r["published"] for r in public} <= {"True"}
+    assert len(public) == systems_service.review_list(web_engine, Actor(user_name="", role=Role.PUBLIC)).total
+    assert signed_in["public"].get("/system-reviews/directions.csv").status_code == 403
+    # one review's action plan, as the service gives it to the analyst (the demo's reviews have no
+    # actions agreed yet: the file is the plan's columns and no row)
+    review_id = int(files["reviews"][0]["review_id"])
+    plan = systems_service.review(web_engine, ANALYST, review_id)["actions"]
+    response = analyst.get(f"/system-reviews/{review_id}/actions.csv")
+    assert response.text.splitlines()[0].split(",") == systems_service.REVIEW_ACTION_COLUMNS
+    assert [r["number"] for r in csv_rows(response)] == [str(a["number"]) for a in plan]
+    workbook = xlsx_rows(analyst.get(f"/system-reviews/{review_id}/actions.xlsx"))
+    assert len(workbook) == len(plan)
+    for role in ("public", "provider", "commissioner"):  # no action plan on their page: 404
+        assert signed_in[role].get(f"/system-reviews/{review_id}/actions.csv").status_code == 404
+
+
+# --- one inspection's ratings, findings and challenges --------------------------------------------
+
+
+def test_an_inspections_tables_download_to_those_who_see_it_and_no_one_else(signed_in, web_engine):
+    """The planned (unannounced or not) inspection of the page matrix's kind: its tables, as the report
+    service gives them to the analyst, and 404 (never 403) to the public and providers."""
+    from carelens.services import inspections as inspection_service
+    from carelens.store.schema_plan import plan_inspection as i
+
+    with web_engine.connect() as connection:
+        planned = connection.execute(
+            sa.select(i.c.id).where(i.c.status == "planned").order_by(i.c.id).limit(1)
+        ).scalar_one()
+    report = inspection_service.report(web_engine, ANALYST, planned)
+    for table in ("ratings", "findings", "challenges"):
+        response = signed_in["analyst"].get(f"/inspections/{planned}/{table}.csv")
+        assert response.text.splitlines()[0].split(",") == inspection_service.REPORT_TABLE_COLUMNS[table]
+        assert len(csv_rows(response)) == len(report[table])
+        for role in ("public", "provider", "commissioner"):
+            refused = signed_in[role].get(f"/inspections/{planned}/{table}.xlsx")
+            assert refused.status_code == 404 and refused.headers["content-type"].startswith("text/html")
+
+
+def test_a_sent_drafts_findings_ratings_and_challenges_download_whole_to_its_provider_only(tmp_path):
+    """The inspection tests' small store, its inspection taken to a sent draft with five findings, the
+    proposed ratings and one challenge: the provider's files hold what the report service shows it, the
+    inspector's the same rows, the public gets 404 until publication."""
+    from types import SimpleNamespace
+
+    from carelens.app import create_app
+    from carelens.services import inspections as life
+    from carelens.services._db import writing
+    from carelens.services.auth import NewUser, create_users, password_hasher
+    from carelens.store.engine import create_engine
+    from carelens.store.migrate import upgrade
+    from tests.inspections.seed import CHIEF, FINDINGS, INSPECTOR, PROVIDER, PROVIDER_STAFF, seed
+
+    from .conftest import TEST_HASH
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    upgrade(engine)
+    inspection_id = seed(engine)
+    life.approve_plan(engine, CHIEF, 1)
+    life.start(engine, INSPECTOR, inspection_id)
+    for question, rating in FINDINGS.items():
+        life.record_finding(
+            engine, INSPECTOR, inspection_id, question, rating, f"{question}: seen", ["notes"]
+        )
+    life.propose(engine, INSPECTOR, inspection_id, summary="A good home")
+    life.approve(engine, CHIEF, inspection_id)
+    life.send_draft(engine, INSPECTOR, inspection_id)
+    life.challenge(engine, PROVIDER_STAFF, inspection_id, "The audit was done on the day", "Safe")
+    password = "a download password"
+    with writing(engine) as connection:
+        create_users(
+            connection,
+            [NewUser("owner", Role.PROVIDER, password, frozenset({PROVIDER}))],
+            by="downloads-set-up",
+            hasher=password_hasher(**TEST_HASH),
+        )
+    report = life.report(engine, PROVIDER_STAFF, inspection_id)
+    assert len(report["findings"]) == 5 and report["ratings"] and len(report["challenges"]) == 1
+    with TestClient(create_app(engine)) as public, TestClient(create_app(engine)) as owner:
+        sign_in(owner, SimpleNamespace(user_name="owner", password=password))
+        page = owner.get(f"/inspections/{inspection_id}")
+        for table in ("ratings", "findings", "challenges"):
+            assert f'href="/inspections/{inspection_id}/{table}.csv"' in page.text
+            rows = csv_rows(owner.get(f"/inspections/{inspection_id}/{table}.csv"))
+            assert [r["id"] for r in rows] == [str(x["id"]) for x in report[table]]
+            assert len(xlsx_rows(owner.get(f"/inspections/{inspection_id}/{table}.xlsx"))) == len(rows)
+            assert public.get(f"/inspections/{inspection_id}/{table}.csv").status_code == 404
+    engine.dispose()

@@ -29,6 +29,7 @@ from carelens.services.assessment import may_approve_ratings
 from carelens.services.reach import inspections as inspections_clause
 from carelens.services.reach import reach
 from carelens.store import repository
+from carelens.store.schema_assess import assessed_rating
 from carelens.store.schema_plan import (
     plan_accuracy_challenge,
     plan_assignment,
@@ -42,6 +43,12 @@ KEY_QUESTIONS = ("Safe", "Effective", "Caring", "Responsive", "Well-led")
 STAGES = ("open", "proposed", "approved", "sent", "published")
 """Where an inspection's report stands (``plan_report.stage``)."""
 DECISIONS = ("accepted", "rejected")
+REPORT_TABLE_COLUMNS = {
+    "ratings": list(assessed_rating.columns.keys()),
+    "findings": list(plan_finding.columns.keys()),
+    "challenges": list(plan_accuracy_challenge.columns.keys()),
+}
+"""Columns of a report's ratings, findings and challenges (:func:`report`), even when there are none."""
 
 
 def rating_scale() -> tuple[str, ...]:

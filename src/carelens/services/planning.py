@@ -46,12 +46,20 @@ from carelens.store import schema
 from carelens.store.schema_plan import (
     plan_assignment,
     plan_inspection,
+    plan_recovery_action,
     plan_regime_case,
+    plan_regime_transition,
     plan_schedule,
 )
 
 INSPECTION_STATUSES = tuple(plan_service.STATUS_MOVES)
 """The statuses an inspection in a saved plan may have (the moves between them are the plan's rules)."""
+
+CASE_TABLE_COLUMNS = {
+    "transitions": list(plan_regime_transition.columns.keys()),
+    "actions": list(plan_recovery_action.columns.keys()),
+}
+"""Columns of a case's history and of its recovery actions (:func:`regime_case`), even when empty."""
 
 REGIME_RULE = "inspection_plans"
 """The :class:`carelens.model.access.RoleRules` field deciding who sees failure-regime cases: the

@@ -75,6 +75,8 @@ ACTION_COLUMNS = [
     "overdue",
     "days_overdue",
 ]
+REVIEW_ACTION_COLUMNS = [c for c in ACTION_COLUMNS if c not in ("reference", "place_name")]
+"""Columns of one review's action plan (:func:`review`'s ``actions``)."""
 DIRECTION_COLUMNS = [
     "reference",
     "directed_by",

@@ -6,7 +6,9 @@ for the actor and is refused as that page is (the monitoring flags and movers: 4
 the organisations in reach to everyone else; an organisation's ratings and inspections: only published
 ratings and completed inspections to those the plans and unpublished ratings do not reach; an
 allocation, a scorecard, the inspection plan, the accountable care tables, the what-ifs or the places
-ranked for review outside the actor's reach: as its page answers). The pages link their downloads
+ranked for review outside the actor's reach: as its page answers; an organisation's flagged indicators:
+404 to those its monitoring results do not reach, who see no such table; a regime case's tables: as
+the case's page). The pages link their downloads
 beside their tables.
 """
 
@@ -21,14 +23,15 @@ from fastapi import APIRouter, Query, Request
 from carelens.http.downloads import FileFormat, download
 from carelens.http.security import ActorDep
 from carelens.model.access import Actor
-from carelens.services import Invalid, funding, planning
+from carelens.services import Invalid, NotFound, funding, planning
+from carelens.services import inspections as inspection_service
 from carelens.services import intel as intel_service
 from carelens.services import monitoring as monitoring_service
 from carelens.services import organisations as organisation_service
 from carelens.services import ratings as rating_service
 from carelens.services import systems as systems_service
 from carelens.services.league import league_rows
-from carelens.web.common import paged_rows
+from carelens.web.common import paged_rows, row_id
 from carelens.web.layout import store
 
 router = APIRouter(include_in_schema=False)
@@ -74,6 +77,16 @@ def monitoring_movers(request: Request, actor: ActorDep, file_format: FileFormat
     return listed(actor, movers, "monitoring-movers", file_format, monitoring_service.BAND_COLUMNS)
 
 
+@router.get("/monitoring/{table}.{file_format}")
+def monitoring_summary(
+    request: Request, actor: ActorDep, table: Literal["bands", "indicators"], file_format: FileFormat
+):
+    """The overview's organisations by priority band and status, or the run's indicators with the
+    period of their data and whether it is out of date (over the organisations and indicators in reach)."""
+    summary = monitoring_service.run_summary(store(request), actor)
+    return listed(actor, summary[table], f"monitoring-run-{summary['run']['id']}-{table}", file_format)
+
+
 @router.get("/organisations/{code}/ratings.{file_format}")
 def organisation_ratings(request: Request, actor: ActorDep, code: str, file_format: FileFormat):
     """Every rating of an organisation the actor may see, current and earlier (the profile shows the
@@ -84,12 +97,53 @@ def organisation_ratings(request: Request, actor: ActorDep, code: str, file_form
     return listed(actor, ratings, f"ratings-{code}", file_format, rating_service.RATING_COLUMNS)
 
 
+@router.get("/organisations/{code}/flags.{file_format}")
+def organisation_flags(request: Request, actor: ActorDep, code: str, file_format: FileFormat):
+    """An organisation's flagged indicators with why, as its profile lists them (404 to those the
+    monitoring results of the organisation do not reach, who see no such table)."""
+    from carelens.web.pages.organisation import monitoring_flags
+
+    panel = monitoring_flags(store(request), actor, code)
+    name = f"monitoring-run-{panel['run_id']}-flags-{code}"
+    return listed(actor, panel["flagged"], name, file_format, monitoring_service.FLAG_COLUMNS)
+
+
+@router.get("/organisations/{code}/other-indicators.{file_format}")
+def organisation_other_indicators(request: Request, actor: ActorDep, code: str, file_format: FileFormat):
+    """An organisation's figures compared but not scored, each with its stored comparison, as its
+    profile's table lists them (confidential indicators only to those entitled)."""
+    from carelens.web.pages.organisation import other_indicators
+
+    rows = other_indicators(store(request), actor, code)
+    return listed(actor, rows, f"other-indicators-{code}", file_format, OTHER_INDICATOR_COLUMNS)
+
+
+OTHER_INDICATOR_COLUMNS = ["indicator_id", "title", "period", "value", "suppressed", "comparison"]
+"""Columns of an organisation's figures compared but not scored when it has none."""
+
+
 @router.get("/organisations/{code}/inspections.{file_format}")
 def organisation_inspections(request: Request, actor: ActorDep, code: str, file_format: FileFormat):
     """An organisation's inspections as its profile lists them: the planned and unannounced ones only
     to those the inspection plans reach, completed ones to everyone else."""
     columns, rows = paged_rows(planning.organisation_inspections, db=store(request), actor=actor, code=code)
     return download(actor, columns, rows, f"inspections-{code}", file_format)
+
+
+@router.get("/inspections/{inspection_id}/{table}.{file_format}")
+def inspection_table(
+    request: Request,
+    actor: ActorDep,
+    inspection_id: str,
+    table: Literal["ratings", "findings", "challenges"],
+    file_format: FileFormat,
+):
+    """An inspection's ratings (proposed, or published once published), findings or factual-accuracy
+    challenges as its page lists them: what the report service shows the actor (404, never 403, to
+    anyone who may not see the inspection, an unannounced one to providers and the public included)."""
+    found = inspection_service.report(store(request), actor, row_id(inspection_id, "inspection"))
+    name = f"inspection-{found['id']}-{table}"
+    return listed(actor, found[table], name, file_format, inspection_service.REPORT_TABLE_COLUMNS[table])
 
 
 @router.get("/league-tables.{file_format}")
@@ -217,6 +271,28 @@ def overdue_actions(request: Request, actor: ActorDep, file_format: FileFormat):
     return download(actor, columns, rows, "overdue-review-actions", file_format)
 
 
+@router.get("/system-reviews/{table}.{file_format}")
+def review_programme(
+    request: Request, actor: ActorDep, table: Literal["reviews", "directions"], file_format: FileFormat
+):
+    """The reviews the actor may see (published reports to everyone), or the directions with what each
+    budget buys (roles that see the whole programme; 403 to others), as the reviews page lists them."""
+    fetch = {"reviews": systems_service.review_list, "directions": systems_service.directions}[table]
+    columns, rows = paged_rows(fetch, db=store(request), actor=actor)
+    return download(actor, columns, rows, f"local-system-{table}", file_format)
+
+
+@router.get("/system-reviews/{review_id}/actions.{file_format}")
+def review_actions(request: Request, actor: ActorDep, review_id: str, file_format: FileFormat):
+    """One review's action plan, as its page lists it: to those who track it (404 to everyone else,
+    whose page has no action plan, and for a review they may not see)."""
+    found = systems_service.review(store(request), actor, row_id(review_id, "review"))
+    if found["actions"] is None:
+        raise NotFound(f"no action plan of review {review_id} to show")
+    name = f"review-{found['review_id']}-actions"
+    return listed(actor, found["actions"], name, file_format, systems_service.REVIEW_ACTION_COLUMNS)
+
+
 WHATIF_PLACE_COLUMNS = ["rank", "place_code", "place_name", "score", "why"]
 """Columns of the places a budget would review."""
 
@@ -256,6 +332,31 @@ def regime_cases(
     if regime not in ("", *REGIME_NAMES) or cases not in ("open", "all"):
         raise Invalid("choose a regime and open or all cases from the lists")
     return download(actor, columns, rows, f"regime-cases-{regime or 'every-regime'}-{cases}", file_format)
+
+
+@router.get("/regime/overdue.{file_format}")
+def regime_overdue(request: Request, actor: ActorDep, file_format: FileFormat):
+    """The open cases on the actor's list whose next action is overdue today, most overdue first, with the
+    step that escalates each, as the regime page lists them (403 to roles no regime's rule reaches)."""
+    today = date.today()
+    columns, rows = paged_rows(planning.overdue_actions, db=store(request), actor=actor, as_of=today)
+    return download(actor, columns, rows, f"regime-overdue-cases-{today.isoformat()}", file_format)
+
+
+@router.get("/regime/cases/{case_id}/{table}.{file_format}")
+def regime_case_table(
+    request: Request,
+    actor: ActorDep,
+    case_id: str,
+    table: Literal["history", "actions"],
+    file_format: FileFormat,
+):
+    """One case's every change (oldest first) or its recovery actions, as its page lists them (as the
+    case's page: 403 to roles no regime's rule reaches, 404 outside the reach)."""
+    case = planning.regime_case(store(request), actor, row_id(case_id, "regime case"))
+    key = "transitions" if table == "history" else "actions"
+    name = f"regime-case-{case['id']}-{table}"
+    return listed(actor, case[key], name, file_format, planning.CASE_TABLE_COLUMNS[key])
 
 
 @router.get("/concerns/submissions.{file_format}")

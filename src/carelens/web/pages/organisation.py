@@ -364,7 +364,7 @@ def indicator_panel(
         latest_period=item.get("latest_period"),
         data_quality=item.get("data_quality", []),
         joins=item.get("joins", []),
-        headline=polarity != "neutral",
+        headline=scored(definition),
     )
     panel.comparison_text = COMPARISON_TEXT.get(panel.verdict)
     if charts is None:
@@ -637,9 +637,15 @@ def monitoring_panel(db: Db, actor: Actor, code: str) -> dict[str, Any] | None:
     """The monitoring part of a profile: band, score, and each flagged indicator with why; None when
     the actor may not see it (the service says 404) or no run covers the organisation."""
     try:
-        data = intelligence_profile(db, actor, code)
+        return monitoring_flags(db, actor, code)
     except NotFound:
         return None
+
+
+def monitoring_flags(db: Db, actor: Actor, code: str) -> dict[str, Any]:
+    """The run's band and score of an organisation and its flagged indicators with why, as the profile
+    and its download list them (NotFound, from the service, to those it does not reach)."""
+    data = intelligence_profile(db, actor, code)
     names = indicator_names(db, actor)
     flagged = [
         r | {"why": flag_reason(r, names.get(r["indicator_id"], ("", "number"))[1])}
@@ -647,3 +653,17 @@ def monitoring_panel(db: Db, actor: Actor, code: str) -> dict[str, Any] | None:
         if r["flag"] in FLAG_SHOWN or r["spc_alert"]
     ]
     return {"run_id": data["run_id"], "organisation": data["organisation"], "flagged": flagged}
+
+
+def other_indicators(db: Db, actor: Actor, code: str) -> list[dict[str, Any]]:
+    """The organisation's indicators compared but not scored (neutral polarity), as the profile's table
+    lists them: the profile service's items, so confidential figures only to those entitled."""
+    profile = organisation_service.organisation_profile(db, actor, code)
+    return [
+        item for item in profile["indicators"] if not scored(_definition(db, actor, item["indicator_id"]))
+    ]
+
+
+def scored(definition: dict[str, Any]) -> bool:
+    """An indicator with a better direction: shown in full on a profile (the others are rows of a table)."""
+    return (definition.get("polarity") or "neutral") != "neutral"
