@@ -721,3 +721,20 @@ def test_a_sent_drafts_findings_ratings_and_challenges_download_whole_to_its_pro
             assert len(xlsx_rows(owner.get(f"/inspections/{inspection_id}/{table}.xlsx"))) == len(rows)
             assert public.get(f"/inspections/{inspection_id}/{table}.csv").status_code == 404
     engine.dispose()
+
+
+# --- search results -------------------------------------------------------------------------------------
+
+
+def test_a_search_downloads_every_organisation_it_finds_best_first(signed_in, web_engine):
+    """The search page shows a page of results; its download holds every one, in the page's order."""
+    from carelens.services.organisations import search_organisations
+
+    found = search_organisations(web_engine, Actor("public", Role.PUBLIC), q="plymouth", page_size=1000)
+    assert found.total > 20  # more than one page of the search page
+    rows = csv_rows(signed_in["public"].get("/search.csv", params={"q": "plymouth"}))
+    assert [r["code"] for r in rows] == [item["code"] for item in found.items]
+    assert rows[0]["code"] == found.items[0]["code"]
+    page = signed_in["public"].get("/search", params={"q": "plymouth"}).text
+    assert 'href="/search.csv?q=plymouth"' in page
+    assert signed_in["public"].get("/search.csv", params={"q": " "}).status_code == 400

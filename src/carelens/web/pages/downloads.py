@@ -60,6 +60,18 @@ def visible_to(actor: Actor) -> bool:
     return True
 
 
+@router.get("/search.{file_format}")
+def search_results(
+    request: Request, actor: ActorDep, file_format: FileFormat, q: Annotated[str, Query(max_length=200)] = ""
+):
+    """Every organisation a search finds, best match first, with why each matched (the directory is
+    public: the same for every role)."""
+    if not q.strip():
+        raise Invalid("say what to search for (q)")
+    columns, rows = paged_rows(organisation_service.search_organisations, db=store(request), actor=actor, q=q)
+    return download(actor, columns, rows, "search-results", file_format)
+
+
 @router.get("/monitoring/flags.{file_format}")
 def monitoring_flags(request: Request, actor: ActorDep, file_format: FileFormat, risks_only: bool = False):
     """Every flag of the latest monitoring run for the organisations in reach (or only risks and
