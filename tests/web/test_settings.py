@@ -21,6 +21,7 @@ charts:
   width: 400
   height: 260
   points: 1000
+  compare_bars: 60
 """
 
 
