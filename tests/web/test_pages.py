@@ -631,12 +631,14 @@ def test_the_public_sees_published_review_reports_only(client, accounts, web_eng
     reviews = _table(page.text, "reviews")
     assert f'href="/system-reviews/{published_id}"' in reviews
     assert f'href="/system-reviews/{unpublished_id}"' not in reviews and "Planned" not in reviews
+    assert ">1 March 2018<" in reviews and ">2018-03-01<" not in reviews  # the day reported, in words
     for heading in ("Places ranked for review", "Review programme", "Overdue actions"):
         assert f">{heading}</h2>" not in page.text
     assert 'href="/accountable-care"' not in page.text
     report = client.get(f"/system-reviews/{published_id}")
     assert report.status_code == 200
     assert "Finding about crisis_and_step_up" in report.text and "Test board" in report.text
+    assert "1 March 2018" in report.text and "2018-03-01" not in report.text
     assert "Action plan" not in report.text  # tracked by the regulator, not published
     assert client.get(f"/system-reviews/{unpublished_id}").status_code == 404
     assert client.get("/system-reviews/not-a-number").status_code == 404
