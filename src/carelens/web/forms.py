@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from carelens.errors import InputError, NotFound, ServiceError
 
@@ -39,6 +39,20 @@ def set_token_cookie(request: Request, response: Response, cookie: str, token: s
         secure=request.url.scheme == "https",
         path=path,
     )
+
+
+def protected_page(
+    request: Request, actor: Any, template: str, cookie: str, path: str, **context: Any
+) -> HTMLResponse:
+    """A page showing protected forms, the one way every such page is drawn: ``template`` rendered with a
+    fresh token in the forms' hidden fields and in the ``cookie`` for ``path``, never cached."""
+    from carelens.web.layout import render_page
+
+    token = new_token()
+    response = render_page(request, actor, template, csrf_token=token, **context)
+    response.headers["Cache-Control"] = "no-store"
+    set_token_cookie(request, response, cookie, token, path)
+    return response
 
 
 def token_matches(request: Request, cookie: str, submitted: str) -> bool:

@@ -20,8 +20,8 @@ from carelens.services import Invalid
 from carelens.services import intel as service
 from carelens.services._db import Db
 from carelens.web.common import row_id
-from carelens.web.forms import form_page, new_token, set_token_cookie
-from carelens.web.layout import pager_links, render_page, store
+from carelens.web.forms import form_page, protected_page
+from carelens.web.layout import pager_links, store
 from carelens.web.pages import NavLink
 
 router = APIRouter(include_in_schema=False)
@@ -87,23 +87,20 @@ def _page(
     )
     if (kind and not known[0]) or (status and not known[1]):  # after the service's 404 to others
         raise Invalid("choose what to show from the lists")
-    csrf = new_token()
-    response = render_page(
+    return protected_page(
         request,
         actor,
         "concerns.jinja",
+        CSRF_COOKIE,
+        "/concerns",
         status=code,
         title="Experiences and concerns",
         errors=errors or [],
         done=done,
-        csrf_token=csrf,
         fields=[("kind", "Show", KIND_OPTIONS, kind), ("status", "Status", STATUS_OPTIONS, status)],
         **view,
         **pager_links("/concerns", {"kind": kind, "status": status}, view["table"]),
     )
-    response.headers["Cache-Control"] = "no-store"
-    set_token_cookie(request, response, CSRF_COOKIE, csrf, "/concerns")
-    return response
 
 
 @router.get("/concerns", response_class=HTMLResponse)

@@ -17,7 +17,7 @@ from carelens.http.security import ActorDep, client_address, submission_guard
 from carelens.model.access import Actor
 from carelens.services import organisations as organisation_service
 from carelens.services.intel import MAX_TEXT, SENTIMENTS, submit
-from carelens.web.forms import form_page, new_token, set_token_cookie
+from carelens.web.forms import form_page, protected_page
 from carelens.web.layout import render_page, store
 
 router = APIRouter(include_in_schema=False)
@@ -37,24 +37,21 @@ def _form(
 ) -> HTMLResponse:
     """The form with a fresh anti-forgery token (cookie and hidden field), never cached."""
     organisation = organisation_service.get_organisation(store(request), actor, code)
-    csrf = new_token()
-    response = render_page(
+    return protected_page(
         request,
         actor,
         "feedback.jinja",
+        CSRF_COOKIE,
+        "/organisations",
         status=status,
         title=f"Share your experience of {organisation['name'] or code}",
         organisation=organisation,
         errors=errors,
-        csrf_token=csrf,
         sentiments=SENTIMENTS,
         max_text=MAX_TEXT,
         values=values,
         sent=None,
     )
-    response.headers["Cache-Control"] = "no-store"
-    set_token_cookie(request, response, CSRF_COOKIE, csrf, "/organisations")
-    return response
 
 
 @router.get("/organisations/{code}/feedback", response_class=HTMLResponse)

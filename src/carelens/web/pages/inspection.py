@@ -22,8 +22,8 @@ from carelens.services import inspections as service
 from carelens.services import organisations as organisation_service
 from carelens.services._db import Db
 from carelens.web.common import inspection_row, row_id
-from carelens.web.forms import form_page, new_token, set_token_cookie
-from carelens.web.layout import render_page, store
+from carelens.web.forms import form_page, protected_page
+from carelens.web.layout import store
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,24 +97,21 @@ def _page(
 ) -> HTMLResponse:
     """The page with a fresh anti-forgery token for its forms, never cached."""
     view = inspection_view(store(request), actor, inspection_id)
-    csrf = new_token()
     name = view["organisation"]["name"] or view["inspection"]["org_code"]
-    response = render_page(
+    return protected_page(
         request,
         actor,
         "inspection.jinja",
+        CSRF_COOKIE,
+        "/inspections",
         status=status,
         title=f"Inspection of {name}",
         errors=errors or [],
         done=DONE.get(done or ""),
-        csrf_token=csrf,
         key_questions=[(q, q) for q in service.KEY_QUESTIONS],
         ratings=[(r, r) for r in service.rating_scale()],
         **view,
     )
-    response.headers["Cache-Control"] = "no-store"
-    set_token_cookie(request, response, CSRF_COOKIE, csrf, "/inspections")
-    return response
 
 
 @router.get("/inspections/{inspection_id}", response_class=HTMLResponse)

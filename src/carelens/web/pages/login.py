@@ -26,8 +26,8 @@ from carelens.http.security import (
 )
 from carelens.model.access import Actor
 from carelens.services import ServiceError, Unauthenticated
-from carelens.web.forms import new_token, set_token_cookie, token_matches
-from carelens.web.layout import render_page, store
+from carelens.web.forms import protected_page, token_matches
+from carelens.web.layout import store
 from carelens.web.pages import landing_page
 
 router = APIRouter(include_in_schema=False)
@@ -63,21 +63,18 @@ def _login_page(
     request: Request, actor: Actor, next_path: str, errors: list, status: int = 200, user_name: str = ""
 ) -> HTMLResponse:
     """The sign-in form with a fresh anti-forgery token (cookie and hidden field), never cached."""
-    csrf = new_token()
-    response = render_page(
+    return protected_page(
         request,
         actor,
         "login.jinja",
+        CSRF_COOKIE,
+        "/login",
         status=status,
         title="Sign in",
         next=next_path,
         errors=errors,
         user_name=user_name,
-        csrf_token=csrf,
     )
-    response.headers["Cache-Control"] = "no-store"
-    set_token_cookie(request, response, CSRF_COOKIE, csrf, "/login")
-    return response
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -24,7 +24,7 @@ from carelens.services import Invalid, NotFound, planning
 from carelens.services import organisations as organisation_service
 from carelens.services._db import Db
 from carelens.web.common import all_pages, row_id
-from carelens.web.forms import form_page, new_token, set_token_cookie
+from carelens.web.forms import form_page, protected_page
 from carelens.web.layout import pager_links, render_page, store
 from carelens.web.pages import NavLink
 
@@ -144,23 +144,20 @@ def _case_page(
 ) -> HTMLResponse:
     """The case's page with a fresh anti-forgery token for its forms, never cached."""
     view = case_view(store(request), actor, case_id)
-    csrf = new_token()
     name = view["organisation"]["name"] or view["case"]["org_code"]
-    response = render_page(
+    return protected_page(
         request,
         actor,
         "regime_case.jinja",
+        CSRF_COOKIE,
+        "/regime",
         status=status,
         title=f"{view['regime_name']}: {name}",
         errors=errors or [],
         done=DONE.get(done or ""),
-        csrf_token=csrf,
         values=values or {},
         **view,
     )
-    response.headers["Cache-Control"] = "no-store"
-    set_token_cookie(request, response, CSRF_COOKIE, csrf, "/regime")
-    return response
 
 
 @router.get("/regime/cases/{case_id}", response_class=HTMLResponse)
