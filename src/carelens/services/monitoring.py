@@ -203,12 +203,21 @@ def _flag_filters(
     ]
     if org_code:
         where.append(f.c.org_code == org_code)
+    return where + _narrowed(f, indicator_id, flag, risks_only)
+
+
+def _narrowed(
+    table: sa.Table, indicator_id: str | None, flag: str | None, risks_only: bool
+) -> list[sa.ColumnElement[bool]]:
+    """How a listing is narrowed, on ``monitor_flag`` or its per-run counts alike (both have the indicator,
+    flag and alert columns), so a listing's total always counts the rows it lists."""
+    where = []
     if indicator_id:
-        where.append(f.c.indicator_id == indicator_id)
+        where.append(table.c.indicator_id == indicator_id)
     if flag:
-        where.append(f.c.flag == flag)
+        where.append(table.c.flag == flag)
     if risks_only:
-        where.append(sa.or_(f.c.flag.in_(RISK_FLAGS), f.c.spc_alert.is_(True)))
+        where.append(sa.or_(table.c.flag.in_(RISK_FLAGS), table.c.spc_alert.is_(True)))
     return where
 
 
@@ -277,12 +286,7 @@ def _counted_flags(
     where = [c.c.run_id == run_id]
     if visible.confidential and not visible.handles:
         where.append(c.c.indicator_id.not_in(sorted(visible.confidential)))
-    if indicator_id:
-        where.append(c.c.indicator_id == indicator_id)
-    if flag:
-        where.append(c.c.flag == flag)
-    if risks_only:
-        where.append(sa.or_(c.c.flag.in_(RISK_FLAGS), c.c.spc_alert.is_(True)))
+    where += _narrowed(c, indicator_id, flag, risks_only)
     return int(
         connection.execute(sa.select(sa.func.coalesce(sa.func.sum(c.c.flags), 0)).where(*where)).scalar()
     )
