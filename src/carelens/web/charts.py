@@ -29,7 +29,6 @@ computed here. The methods are described in docs/charts.md.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import html
 import io
 import math
@@ -43,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carelens.model.dates import MONTHS
+from carelens.model.dates import MONTHS, date_in_words
 from carelens.services.inspections import KEY_QUESTIONS
 
 NHS_BLUE = "#005eb8"
@@ -1645,14 +1644,6 @@ def _decile_name(decile: int, count: int) -> str:
     if decile == count:
         return f"Decile {decile} (least deprived)"
     return f"Decile {decile}"
-
-
-def date_in_words(day: dt.date | str | None) -> str:
-    """18 December 2019 (a date as the public reads it); "–" when there is none."""
-    if not day:
-        return "–"
-    day = dt.date.fromisoformat(str(day)[:10])
-    return f"{day.day} {_LONG_MONTHS[day.month - 1]} {day.year}"
 
 
 @dataclass
