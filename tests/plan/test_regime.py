@@ -108,16 +108,16 @@ CASES = [
     ("provider", ["cancel_registration"], "is not allowed from 'open'"),
     ("provider", ["impose_conditions"], "is not allowed from 'open'"),
     ("provider", [("rate", "Good"), "enter_special_measures"], "needs an overall rating in ['Inadequate']"),
-    ("provider", ["enter_special_measures"], "rating on 2024-01-02 is none"),
+    ("provider", ["enter_special_measures"], "rating on 2 January 2024 is none"),
     (
         "provider",
         [("rate", "Inadequate"), "enter_special_measures", "exit_special_measures"],
-        "no completed re-inspection of 1-000000001 since it entered special measures on 2024-01-03",
+        "no completed re-inspection of 1-000000001 since it entered special measures on 3 January 2024",
     ),
     (
         "provider",
         [("rate", "Inadequate"), "enter_special_measures", ("inspect",), "exit_special_measures"],
-        "1-000000001 is still rated Inadequate on Overall (published 2024-01-02)",
+        "1-000000001 is still rated Inadequate on Overall (published 2 January 2024)",
     ),
     (
         "provider",
@@ -128,7 +128,7 @@ CASES = [
             ("rate", "Inadequate"),
             "exit_special_measures",
         ],
-        "1-000000001 is still rated Inadequate on Overall (published 2024-01-05)",
+        "1-000000001 is still rated Inadequate on Overall (published 5 January 2024)",
     ),
     ("commissioner", ["intervene", "exit_intervention"], "no assessment of 1-000000001 recorded since"),
     (
@@ -139,7 +139,7 @@ CASES = [
     (
         "commissioner",
         ["intervene", ("action", "open"), ("assess", "good"), "exit_intervention"],
-        "1 recovery action(s) still open: #1 recovery plan (the board, due 2024-01-03)",
+        "1 recovery action(s) still open: #1 recovery plan (the board, due 3 January 2024)",
     ),
     (
         "provider",

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from carelens.cli import app
 from carelens.errors import InputError, Refused
 from carelens.model.access import Actor, Role
+from carelens.model.dates import date_in_words
 from carelens.plan import regime
 from carelens.services import NotFound, planning
 from carelens.store import schema
@@ -50,8 +51,8 @@ def test_special_measures_are_not_left_while_inadequate_on_a_key_question_that_p
     with pytest.raises(Refused) as refused:
         planning.move_case(engine, CHIEF, case_id, "exit_special_measures", "improved", later)
     reasons = _refusal(refused)
-    assert f"{ORG} is still rated Inadequate on Safe (published {D0})" in reasons
-    assert f"{ORG} is still rated Inadequate on Well-led (published {D0})" in reasons
+    assert f"{ORG} is still rated Inadequate on Safe (published {date_in_words(D0)})" in reasons
+    assert f"{ORG} is still rated Inadequate on Well-led (published {date_in_words(D0)})" in reasons
     assert "Overall" not in reasons and "Caring" not in reasons
     assert regime.cases(engine, ORG).iloc[0]["state"] == "special_measures"
     publish(engine, ORG, later, "Good", Safe="Requires improvement", Well_led="Good")
@@ -99,7 +100,7 @@ def test_an_overdue_case_escalates_step_by_step_to_cancellation(engine):
     case_id = _in_special_measures(engine)
     due = D0 + dt.timedelta(days=182)
     with pytest.raises(
-        Refused, match=f"case {case_id} is not overdue on {due}: its next action is due by {due}"
+        Refused, match=f"case {case_id} is not overdue on {date_in_words(due)}: its next action is due by {date_in_words(due)}"
     ):
         planning.escalate_case(engine, CHIEF, case_id, "no re-inspection", due)
     late = planning.overdue_cases(engine, BOARD, due + dt.timedelta(days=1))  # on the board's list too

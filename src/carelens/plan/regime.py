@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from carelens.assess.scale import KEY_QUESTIONS, OVERALL
 from carelens.errors import InputError, Problem, Refused
+from carelens.model.dates import date_in_words as _day
 from carelens.plan.config import Regime, load_regimes
 from carelens.store import repository, schema
 from carelens.store.engine import reading, writing
@@ -211,7 +212,7 @@ def transition(
             sa.select(sa.func.max(t.c.effective_date)).where(t.c.case_id == case_id)
         ).scalar()
         if last is not None and at < last:
-            raise _refused("at", f"{at} is before the case's last transition ({last})")
+            raise _refused("at", f"{_day(at)} is before the case's last transition ({_day(last)})")
         if move.rating_in or move.rating_not_in:
             rating, rated_on = _overall_rating(connection, case["org_code"], at)
             if (move.rating_in and rating not in move.rating_in) or (
@@ -222,8 +223,8 @@ def transition(
                 )
                 raise _refused(
                     "event",
-                    f"{event!r} needs an overall rating {need}; {case['org_code']}'s rating on {at} is {rating or 'none'}"
-                    + (f" (since {rated_on})" if rated_on else ""),
+                    f"{event!r} needs an overall rating {need}; {case['org_code']}'s rating on {_day(at)} is {rating or 'none'}"
+                    + (f" (since {_day(rated_on)})" if rated_on else ""),
                 )
         refusals = _guard_refusals(connection, dict(case), move.guard, at)
         if refusals:
@@ -348,8 +349,8 @@ def reinspection_refusals(connection: sa.Connection, case: dict, at: dt.date) ->
     ).first()
     if visit is None:
         return [
-            f"no completed re-inspection of {code} since it entered special measures on {entered}"
-            f" (needed on or before {at})"
+            f"no completed re-inspection of {code} since it entered special measures on {_day(entered)}"
+            f" (needed on or before {_day(at)})"
         ]
     at_entry = published_ratings(connection, code, entered)
     failing = [OVERALL] + [k for k in KEY_QUESTIONS if at_entry.get(k, {}).get("rating") == "Inadequate"]
@@ -358,11 +359,11 @@ def reinspection_refusals(connection: sa.Connection, case: dict, at: dt.date) ->
     for key_question in failing:
         found = now.get(key_question)
         if found is not None and found["rating"] == "Inadequate":
-            reasons.append(f"{code} is still rated Inadequate on {key_question} (published {found['date']})")
+            reasons.append(f"{code} is still rated Inadequate on {key_question} (published {_day(found['date'])})")
         elif found is None or found["date"] < visit.start_date:
             reasons.append(
                 f"no {key_question} rating of {code} published since re-inspection {visit.id} began on"
-                f" {visit.start_date}"
+                f" {_day(visit.start_date)}"
             )
     return reasons
 
@@ -405,7 +406,7 @@ def recovery_refusals(connection: sa.Connection, case: dict) -> list[str]:
         .order_by(r.c.due_date, r.c.id)
     ).all()
     if still_open:
-        listed = "; ".join(f"#{a.id} {a.action} ({a.owner}, due {a.due_date})" for a in still_open)
+        listed = "; ".join(f"#{a.id} {a.action} ({a.owner}, due {_day(a.due_date)})" for a in still_open)
         reasons.append(f"{len(still_open)} recovery action(s) still open: {listed}")
     return reasons
 
@@ -438,9 +439,9 @@ def escalate(
             raise _refused("case_id", f"case {case_id} is closed ({case['state']}): nothing to escalate")
         if case["deadline"] is None or case["deadline"] >= at:
             due = (
-                f"its next action is due by {case['deadline']}" if case["deadline"] else "it has no deadline"
+                f"its next action is due by {_day(case['deadline'])}" if case["deadline"] else "it has no deadline"
             )
-            raise _refused("at", f"case {case_id} is not overdue on {at}: {due}")
+            raise _refused("at", f"case {case_id} is not overdue on {_day(at)}: {due}")
         event = escalation(machine, case["state"])
         if event is None:
             raise _refused("case_id", f"case {case_id} is in {case['state']}: the regime has no further step")
@@ -449,7 +450,7 @@ def escalate(
             case_id,
             event,
             user,
-            f"escalated: {case['deadline_action']} was due by {case['deadline']}; {reason}",
+            f"escalated: {case['deadline_action']} was due by {_day(case['deadline'])}; {reason}",
             at,
             regimes,
         )
@@ -508,13 +509,13 @@ def complete_action(
         if row is None:
             raise InputError(Problem(SOURCE, None, "action_id", f"no recovery action {action_id}"))
         if row["status"] == "done":
-            raise _refused("action_id", f"recovery action {action_id} was done on {row['done_on']} already")
+            raise _refused("action_id", f"recovery action {action_id} was done on {_day(row['done_on'])} already")
         t = plan_regime_transition
         opened = connection.execute(
             sa.select(sa.func.min(t.c.effective_date)).where(t.c.case_id == row["case_id"])
         ).scalar()
         if opened is not None and on < opened:
-            raise _refused("on", f"{on} is before case {row['case_id']} opened ({opened})")
+            raise _refused("on", f"{_day(on)} is before case {row['case_id']} opened ({_day(opened)})")
         connection.execute(
             r.update().where(r.c.id == action_id).values(status="done", done_on=on, done_by=user, note=note)
         )
