@@ -31,8 +31,9 @@ with an observation in those periods.
 How the work is split (for speed; no figure depends on it, see ``tests/monitor/test_kernel_equivalence``):
 indicators are assessed one at a time, since nothing is shared between them; funnels are computed for
 every period (the relative SPC charts each period's z_adjusted): the periods before the judged ones in
-one call that gives z only, the judged periods (whose limits are reported) in another; control charts in
-calls of a few thousand whole series, so each call's arrays stay in the CPU cache. Rows of a group reach
+one call that gives z only, the judged periods (whose limits are reported) in another; XmR charts by
+compiled loops, one series at a time, other control charts in calls of a few thousand whole series, so
+each call's arrays stay in the CPU cache. Rows of a group reach
 the kernels in the same (organisation) order however they are split, so sums are added in the same order
 and results are identical to the last bit. Only the rows reported are turned into output, and text
 columns are built from codes, not per-row objects.
@@ -189,8 +190,9 @@ INPUT_COLUMNS = (
 
 
 SPC_CHUNK_ROWS = 65_536
-"""Rows per call of the XmR kernel, made of whole series: each series is independent, so the split does
-not change any result; it keeps the kernel's arrays small enough to stay in the CPU cache."""
+"""Rows per call of the run and attribute chart kernels, made of whole series: each series is independent,
+so the split does not change any result; it keeps the kernel's arrays small enough to stay in the CPU
+cache. (XmR charts go through compiled loops, one series at a time, in one call.)"""
 
 
 @dataclass(frozen=True)
@@ -669,8 +671,8 @@ def _control_charts(
     sizes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Step 5: the indicator's control chart (``spec.chart``: XmR of ``measure`` by default, a run chart of
-    it, or a p, p′, u or u′ chart of ``counts`` over ``sizes``) of each series, in chunks of whole series;
-    per series the latest phase's centre and limits, the variation icon and whether (and by which rule)
+    it, or a p, p′, u or u′ chart of ``counts`` over ``sizes``) of each series (XmR by the compiled
+    :func:`carelens.stats.spc.xmr_latest`, the others in chunks of whole series); per series the latest phase's centre and limits, the variation icon and whether (and by which rule)
     it alerts."""
     n_series = len(last_row)
     gap = np.zeros(len(measure), dtype=bool)
@@ -682,37 +684,49 @@ def _control_charts(
     variation = np.zeros(n_series, dtype=np.int8)  # index into VARIATION_LABELS
     spc_rule = np.zeros(n_series, dtype=np.int8)  # index into RULE_LABELS
     alert = np.zeros(n_series, dtype=bool)
-    series_start = np.r_[0, last_row + 1]
-    for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
-        a, b = series_start[s0], series_start[s1]
-        codes, last = series[a:b] - s0, last_row[s0:s1] - a
-        rules = dict(
-            gap_before=gap[a:b],
+    if spec.chart not in ("run", *COUNT_CHARTS):  # XmR: compiled loops, every series in one call
+        latest = spc.xmr_latest(
+            measure,
+            series,
+            recent=recent,
+            gap_before=gap,
             fix_after=settings.spc_fix_after,
             shift_length=settings.spc_run_length,
             trend_length=settings.spc_run_length,
             improvement=IMPROVEMENT[spec.polarity],
-            min_points=settings.spc_min_points,
         )
+        spc_mean, spc_lower, spc_upper = latest.mean, latest.lower, latest.upper
+        variation[:] = latest.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
+        alert = (latest.concern_rule_code > 0) & (points >= settings.spc_min_points)
+        spc_rule[alert] = latest.concern_rule_code[alert]
+    series_start = np.r_[0, last_row + 1]
+    chunked = spec.chart == "run" or spec.chart in COUNT_CHARTS
+    for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS) if chunked else ():
+        a, b = series_start[s0], series_start[s1]
+        codes, last = series[a:b] - s0, last_row[s0:s1] - a
         if spec.chart == "run":
             chart = run_chart.run_chart(
-                measure[a:b], codes, fix_after=rules["fix_after"], improvement=rules["improvement"]
+                measure[a:b], codes, fix_after=settings.spc_fix_after, improvement=IMPROVEMENT[spec.polarity]
             )
             spc_mean[s0:s1] = chart.phase_median[chart.phase_index[last]]
             rule_code = np.where(chart.runs.long_run, RULE_LABELS.index(LONG_RUN), 0)
-        elif spec.chart in COUNT_CHARTS:
-            chart = control_charts.control_chart(spec.chart, counts[a:b], codes, sizes[a:b], **rules)
+        else:
+            chart = control_charts.control_chart(
+                spec.chart,
+                counts[a:b],
+                codes,
+                sizes[a:b],
+                gap_before=gap[a:b],
+                fix_after=settings.spc_fix_after,
+                shift_length=settings.spc_run_length,
+                trend_length=settings.spc_run_length,
+                improvement=IMPROVEMENT[spec.polarity],
+                min_points=settings.spc_min_points,
+            )
             spc_mean[s0:s1] = chart.phase_centre[chart.phase_index[last]]
             spc_lower[s0:s1], spc_upper[s0:s1] = chart.lower[last], chart.upper[last]
             rule_code = chart.rule_code
-        else:
-            chart = spc.xmr(measure[a:b], codes, **rules)
-            last_phase = chart.phase_index[last]
-            spc_mean[s0:s1] = chart.phase_mean[last_phase]
-            spc_lower[s0:s1] = chart.phase_lower[last_phase]
-            spc_upper[s0:s1] = chart.phase_upper[last_phase]
-            rule_code = chart.rule_code
-        variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
+        variation[s0:s1] = chart.variation_code + 1
         concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
         last_concern = np.full(s1 - s0, -1, dtype=np.int64)
         np.maximum.at(last_concern, series[a:b][concern] - s0, concern)

@@ -1,0 +1,326 @@
+"""Compiled loops for the XmR chart (:mod:`carelens.stats.spc`): one pass per phase instead of many
+whole-array NumPy passes, for the monitoring kernel's thousands of short series.
+
+They reproduce :class:`carelens.stats.spc._Core` to the last bit: the same float operations in the same
+order (sums add the rows in order, as ``np.bincount`` does; no ``fastmath``; only ``+ − × ÷`` and
+``abs``, which are exactly rounded in both). ``tests/stats/test_spc_loops.py`` checks them against the
+NumPy code on generated series. Imported only where used, so that importing :mod:`carelens.stats.spc`
+does not load numba.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Rule codes, as in ``spc.RULES`` (0 = none): 1 astronomical, 2 trend, 3 two-in-three, 4 shift.
+_ASTRONOMICAL, _TREND, _TWO_IN_THREE, _SHIFT = 1, 2, 3, 4
+_TREND_BIT, _TWO_IN_THREE_BIT, _SHIFT_BIT = 1 << (_TREND - 1), 1 << (_TWO_IN_THREE - 1), 1 << (_SHIFT - 1)
+_CONCERN = 2  # spc.POINT_TYPES.index("special_cause_concern")
+
+
+@numba.njit(cache=True, nogil=True)
+def _sign(x: float) -> int:
+    """+1, −1, or 0 for zero and NaN (``spc.sign_codes``)."""
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _phase(
+    y,
+    link,
+    a,
+    b,
+    fix_after,
+    screen,
+    screen_limit,
+    constant,
+    near_constant,
+    shift_length,
+    trend_length,
+    beyond_process,
+    moving_range,
+    used,
+    flags,
+    side,
+    trend_direction,
+):
+    """Limits and rule flags of one phase, points ``a:b``. Writes the per-point outputs (``flags``: bit
+    k−1 set where rule k fired) and returns the phase's mean, M̄R (after screening) and number of
+    baseline values.
+
+    Sums add the selected rows in row order from 0.0, as ``Groups.mean`` (``np.bincount``) does; rows
+    left out add nothing (``np.bincount`` adds 0.0 for them, which cannot change a sum that starts at
+    +0.0)."""
+    # Baseline: the first ``fix_after`` observed values (all observed values when fix_after < 0).
+    total = 0.0
+    n_baseline = 0
+    mr_total = 0.0
+    n_mr = 0
+    seen = 0
+    previous_baseline = False
+    for i in range(a, b):
+        observed = not np.isnan(y[i])
+        if observed:
+            seen += 1
+        baseline = observed and (fix_after < 0 or seen <= fix_after)
+        if baseline:
+            total += y[i]
+            n_baseline += 1
+        if link[i]:
+            moving_range[i] = abs(y[i] - y[i - 1])
+        else:
+            moving_range[i] = np.nan
+        in_baseline_mr = link[i] and baseline and previous_baseline
+        used[i] = in_baseline_mr
+        if in_baseline_mr:
+            mr_total += moving_range[i]
+            n_mr += 1
+        previous_baseline = baseline
+    mean = total / max(n_baseline, 1) if n_baseline > 0 else np.nan
+    mean_mr = mr_total / max(n_mr, 1) if n_mr > 0 else np.nan
+    if screen:
+        cut = screen_limit * mean_mr
+        mr_total = 0.0
+        n_mr = 0
+        for i in range(a, b):
+            if used[i]:
+                keep = moving_range[i] < cut
+                used[i] = keep
+                if keep:
+                    mr_total += moving_range[i]
+                    n_mr += 1
+        mean_mr = mr_total / max(n_mr, 1) if n_mr > 0 else np.nan
+    upper = mean + constant * mean_mr
+    lower = mean - constant * mean_mr
+    near_upper = mean + near_constant * mean_mr
+    near_lower = mean - near_constant * mean_mr
+
+    # One pass for the rules. Runs are counted as they grow (a run starts where ``link`` breaks or the
+    # side, or step, changes); when a run reaches the length a rule needs, its points so far are marked,
+    # and every later point of it as it comes. Branch-free where the data decide, since sides and steps
+    # of noisy series change at random.
+    shift_run = 0  # length of the run of equal sides ending at i
+    step_run = 0  # length of the run of equal steps ending at i
+    previous_side = 0
+    previous_step = 0
+    counted_1 = counted_2 = 0  # counted (towards two-in-three) at i − 1 and i − 2
+    linked_1 = False  # link[i − 1]
+    side_2 = 0  # side[i − 2]
+    trend_steps = trend_length - 1
+    for i in range(a, b):
+        yi = y[i]
+        linked = link[i]
+        astronomical = (yi > upper) | (yi < lower)
+        near = (yi > near_upper) | (yi < near_lower)
+        counted = np.int64(near & (beyond_process | (not astronomical)))
+        d = yi - mean
+        s = np.int8((d > 0) - (d < 0))
+        side[i] = s
+        trend_direction[i] = 0
+        flags[i] = np.uint8(astronomical)
+
+        shift_run = shift_run * (linked & (s == previous_side)) + 1
+        if s != 0 and shift_run >= shift_length:
+            for j in range(i - shift_run + 1 if shift_run == shift_length else i, i + 1):
+                flags[j] |= _SHIFT_BIT
+
+        step = 0
+        if linked:
+            e = yi - y[i - 1]
+            step = (e > 0) - (e < 0)
+        step_run = step_run * (step == previous_step) + 1
+        if step != 0 and step_run >= trend_steps:
+            # the run's steps and the point before its first step; a point's direction is that of the
+            # trend to its right when two meet (a later run overwrites it)
+            for j in range(i - step_run if step_run == trend_steps else i, i + 1):
+                flags[j] |= _TREND_BIT
+                trend_direction[j] = step
+
+        same_side = (s != 0) & (s == previous_side) & (s == side_2)
+        if linked & linked_1 & same_side & (counted + counted_1 + counted_2 >= 2):
+            # only the counted points of the window
+            flags[i - 2] |= _TWO_IN_THREE_BIT * counted_2
+            flags[i - 1] |= _TWO_IN_THREE_BIT * counted_1
+            flags[i] |= _TWO_IN_THREE_BIT * counted
+        counted_2 = counted_1
+        counted_1 = counted
+        side_2 = previous_side
+        previous_side = s
+        previous_step = step
+        linked_1 = linked
+    return mean, mean_mr, upper, lower, near_upper, near_lower, n_baseline
+
+
+@numba.njit(cache=True, nogil=True)
+def xmr_core(
+    y,
+    phase,
+    link,
+    n_phase,
+    fix_after,
+    screen,
+    screen_limit,
+    constant,
+    near_fraction,
+    shift_length,
+    trend_length,
+    beyond_process,
+):
+    """``spc._Core`` over points sorted by ``phase`` (codes ``0..n_phase − 1``; a phase without points
+    keeps NaN limits and no baseline). ``fix_after`` < 0: no fixing.
+
+    Returns per phase mean, upper, lower, near upper, near lower and the number of baseline values, and
+    per point the moving range, whether it was used, the rule flags (bit k−1 for rule k) and the
+    side and trend direction."""
+    n = len(y)
+    near_constant = near_fraction * constant
+    moving_range = np.empty(n)
+    used = np.zeros(n, dtype=np.bool_)
+    flags = np.zeros(n, dtype=np.uint8)
+    side = np.zeros(n, dtype=np.int8)
+    trend_direction = np.zeros(n, dtype=np.int8)
+    mean = np.full(n_phase, np.nan)
+    upper = np.full(n_phase, np.nan)
+    lower = np.full(n_phase, np.nan)
+    near_upper = np.full(n_phase, np.nan)
+    near_lower = np.full(n_phase, np.nan)
+    n_baseline = np.zeros(n_phase, dtype=np.int64)
+    a = 0
+    for i in range(1, n + 1):
+        if i == n or phase[i] != phase[i - 1]:
+            m, _, u, lo, nu, nl, k = _phase(
+                y,
+                link,
+                a,
+                i,
+                fix_after,
+                screen,
+                screen_limit,
+                constant,
+                near_constant,
+                shift_length,
+                trend_length,
+                beyond_process,
+                moving_range,
+                used,
+                flags,
+                side,
+                trend_direction,
+            )
+            p = phase[a]
+            mean[p] = m
+            upper[p] = u
+            lower[p] = lo
+            near_upper[p] = nu
+            near_lower[p] = nl
+            n_baseline[p] = k
+            a = i
+    return (
+        mean,
+        upper,
+        lower,
+        near_upper,
+        near_lower,
+        n_baseline,
+        moving_range,
+        used,
+        flags,
+        side,
+        trend_direction,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def xmr_latest(
+    y,
+    series,
+    n_series,
+    phase_start,
+    gap_before,
+    recent,
+    improvement_sign,
+    precedence,
+    fix_after,
+    screen,
+    screen_limit,
+    constant,
+    near_fraction,
+    shift_length,
+    trend_length,
+    beyond_process,
+):
+    """What the monitoring kernel reads of ``spc.xmr(..., missing="break")`` for each series: the centre
+    and process limits of its last phase, its variation code (the type of its last observed point, −1
+    if none) and the rule code of its last special cause of concern among the ``recent`` points (0 if
+    none). Points sorted by ``series`` (codes ``0..n_series − 1``, each one contiguous block);
+    ``precedence``: rule codes, first wins; ``improvement_sign``: +1, −1 or 0 per series."""
+    n = len(y)
+    near_constant = near_fraction * constant
+    link = np.zeros(n, dtype=np.bool_)
+    moving_range = np.empty(n)
+    used = np.zeros(n, dtype=np.bool_)
+    flags = np.zeros(n, dtype=np.uint8)
+    side = np.zeros(n, dtype=np.int8)
+    trend_direction = np.zeros(n, dtype=np.int8)
+    last_mean = np.full(n_series, np.nan)
+    last_upper = np.full(n_series, np.nan)
+    last_lower = np.full(n_series, np.nan)
+    variation = np.full(n_series, -1, dtype=np.int8)
+    concern_rule = np.zeros(n_series, dtype=np.int8)
+    a = 0
+    for b in range(1, n + 1):
+        if b < n and series[b] == series[b - 1] and not phase_start[b]:
+            continue
+        # points a:b are one phase; b starts the next phase (or series)
+        for i in range(a + 1, b):
+            link[i] = (not gap_before[i]) & (not np.isnan(y[i])) & (not np.isnan(y[i - 1]))
+        mean, _, upper, lower, _, _, _ = _phase(
+            y,
+            link,
+            a,
+            b,
+            fix_after,
+            screen,
+            screen_limit,
+            constant,
+            near_constant,
+            shift_length,
+            trend_length,
+            beyond_process,
+            moving_range,
+            used,
+            flags,
+            side,
+            trend_direction,
+        )
+        s = series[a]
+        last_mean[s] = mean  # a later phase of the series overwrites these
+        last_upper[s] = upper
+        last_lower[s] = lower
+        imp = improvement_sign[s]
+        for i in range(a, b):
+            if np.isnan(y[i]):  # a missing point is neither a series' last observed point nor a concern
+                continue
+            kind = 0
+            rule = 0
+            if flags[i] != 0:
+                for r in precedence:
+                    if flags[i] & (1 << (r - 1)):
+                        rule = r
+                        break
+            if rule != 0:
+                direction = trend_direction[i] if rule == _TREND else side[i]
+                if imp == 0:
+                    kind = 3 if direction > 0 else 4
+                else:
+                    kind = 1 if direction * imp > 0 else 2
+                if kind == _CONCERN and recent[i]:
+                    concern_rule[s] = rule
+            variation[s] = kind
+        a = b
+    return last_mean, last_lower, last_upper, variation, concern_rule
