@@ -20,19 +20,11 @@ _CONCERN = 2  # spc.POINT_TYPES.index("special_cause_concern")
 
 
 @numba.njit(cache=True, nogil=True)
-def _sign(x: float) -> int:
-    """+1, −1, or 0 for zero and NaN (``spc.sign_codes``)."""
-    if x > 0:
-        return 1
-    if x < 0:
-        return -1
-    return 0
-
-
-@numba.njit(cache=True, nogil=True)
 def _phase(
     y,
     link,
+    make_link,
+    gap_before,
     a,
     b,
     fix_after,
@@ -50,7 +42,8 @@ def _phase(
     trend_direction,
 ):
     """Limits and rule flags of one phase, points ``a:b``. Writes the per-point outputs (``flags``: bit
-    k−1 set where rule k fired) and returns the phase's mean, M̄R (after screening) and number of
+    k−1 set where rule k fired; ``link`` too when ``make_link``, from the missing values and
+    ``gap_before``, as ``spc.xmr`` makes it with ``missing="break"``) and returns the phase's mean, M̄R (after screening) and number of
     baseline values.
 
     Sums add the selected rows in row order from 0.0, as ``Groups.mean`` (``np.bincount``) does; rows
@@ -63,8 +56,12 @@ def _phase(
     n_mr = 0
     seen = 0
     previous_baseline = False
+    previous_observed = False
     for i in range(a, b):
         observed = not np.isnan(y[i])
+        if make_link:
+            link[i] = previous_observed & observed & (not gap_before[i])
+        previous_observed = observed
         if observed:
             seen += 1
         baseline = observed and (fix_after < 0 or seen <= fix_after)
@@ -196,6 +193,8 @@ def xmr_core(
             m, _, u, lo, nu, nl, k = _phase(
                 y,
                 link,
+                False,
+                link,
                 a,
                 i,
                 fix_after,
@@ -233,6 +232,19 @@ def xmr_core(
         side,
         trend_direction,
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _classify(flags, side, trend_direction, precedence, improvement_sign):
+    """An observed point's rule (the first of ``precedence`` among its ``flags``; 0 for none) and point
+    type (code into ``spc.POINT_TYPES``), as ``spc.classify_points`` gives them."""
+    for rule in precedence:
+        if flags & (1 << (rule - 1)):
+            direction = trend_direction if rule == _TREND else side
+            if improvement_sign == 0:
+                return rule, 3 if direction > 0 else 4
+            return rule, 1 if direction * improvement_sign > 0 else 2
+    return 0, 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -277,11 +289,11 @@ def xmr_latest(
         if b < n and series[b] == series[b - 1] and not phase_start[b]:
             continue
         # points a:b are one phase; b starts the next phase (or series)
-        for i in range(a + 1, b):
-            link[i] = (not gap_before[i]) & (not np.isnan(y[i])) & (not np.isnan(y[i - 1]))
         mean, _, upper, lower, _, _, _ = _phase(
             y,
             link,
+            True,
+            gap_before,
             a,
             b,
             fix_after,
@@ -303,24 +315,14 @@ def xmr_latest(
         last_upper[s] = upper
         last_lower[s] = lower
         imp = improvement_sign[s]
-        for i in range(a, b):
-            if np.isnan(y[i]):  # a missing point is neither a series' last observed point nor a concern
-                continue
-            kind = 0
-            rule = 0
+        for i in range(a, b):  # only observed points have flags
             if flags[i] != 0:
-                for r in precedence:
-                    if flags[i] & (1 << (r - 1)):
-                        rule = r
-                        break
-            if rule != 0:
-                direction = trend_direction[i] if rule == _TREND else side[i]
-                if imp == 0:
-                    kind = 3 if direction > 0 else 4
-                else:
-                    kind = 1 if direction * imp > 0 else 2
+                rule, kind = _classify(flags[i], side[i], trend_direction[i], precedence, imp)
                 if kind == _CONCERN and recent[i]:
                     concern_rule[s] = rule
-            variation[s] = kind
+        for i in range(b - 1, a - 1, -1):  # the phase's last observed point
+            if not np.isnan(y[i]):
+                variation[s] = _classify(flags[i], side[i], trend_direction[i], precedence, imp)[1]
+                break
         a = b
     return last_mean, last_lower, last_upper, variation, concern_rule
