@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carelens.stats import spc, spc_loops
+from carelens.stats import control_charts, spc, spc_loops
 from carelens.stats.groups import running_count
 from carelens.stats.spc import RULES, xmr, xmr_latest
 
@@ -68,7 +68,7 @@ def chart_inputs(draw):
     return y, codes, rare(), rare(), recent, options
 
 
-def latest_by_numpy(y, codes, phase_start, gap_before, recent, options) -> spc.XmrLatest:
+def latest_by_numpy(y, codes, phase_start, gap_before, recent, options) -> spc.ChartLatest:
     """What ``xmr_latest`` gives, read off the full NumPy ``xmr`` result."""
     chart = xmr(y, codes, phase_start=phase_start, gap_before=gap_before, **options)
     n_series = len(chart.n_points)
@@ -81,10 +81,10 @@ def latest_by_numpy(y, codes, phase_start, gap_before, recent, options) -> spc.X
     concern_rule = np.zeros(n_series, dtype=np.int8)
     for i in np.flatnonzero(recent & (chart.point_type_code == CONCERN)):  # later points overwrite
         concern_rule[codes[i]] = chart.rule_code[i]
-    return spc.XmrLatest(mean, lower, upper, chart.variation_code, concern_rule)
+    return spc.ChartLatest(mean, lower, upper, chart.variation_code, concern_rule)
 
 
-def assert_same_latest(got: spc.XmrLatest, expected: spc.XmrLatest) -> None:
+def assert_same_latest(got: spc.ChartLatest, expected: spc.ChartLatest) -> None:
     for name in ("mean", "lower", "upper", "variation_code", "concern_rule_code"):
         a, b = getattr(got, name), getattr(expected, name)
         assert a.dtype == b.dtype, name
@@ -205,3 +205,67 @@ def test_empty_and_checked_input():
         xmr_latest([1.0, 2.0], [0, 0], recent=[True, True], fix_after=1)
     with pytest.raises(ValueError, match="recent"):
         xmr_latest([1.0, 2.0], [0, 0], recent=[True])
+
+
+# -- attribute charts: the same loops on limits given per point ----------------------------------------
+
+
+@st.composite
+def count_inputs(draw):
+    """Counts over denominators (p and u charts), counts (c), times (t) and opportunities (g), with
+    missing values, rebases, gaps and recent points, and the chart options."""
+    chart = draw(st.sampled_from(control_charts.CHARTS))
+    n_series = draw(st.integers(1, 5))
+    lengths = [draw(st.integers(1, 30)) for _ in range(n_series)]
+    n = sum(lengths)
+    order = draw(st.permutations(range(n_series)))
+    codes = np.repeat(np.array(order, dtype=np.int64), lengths)
+    size = np.array(draw(st.lists(st.integers(1, 60), min_size=n, max_size=n)), dtype=float)
+    share = np.array(draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)))
+    count = np.floor(share * size)
+    missing = np.array(draw(st.lists(st.integers(0, 9), min_size=n, max_size=n))) == 0
+    if chart in control_charts.WITH_DENOMINATOR:
+        values, denominator = np.where(missing, np.nan, count), size
+    else:
+        values = np.where(missing, np.nan, count + (1.0 if chart == "t" else 0.0))
+        denominator = None
+
+    def rare():
+        return np.array(draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)), dtype=np.int64) == 0
+
+    fix_min = 2 if chart in ("pp", "up", "t") else 1
+    options = draw(
+        st.fixed_dictionaries(
+            {
+                "fix_after": st.one_of(st.none(), st.integers(fix_min, 15)),
+                "screen": st.booleans(),
+                "shift_length": st.integers(1, 8),
+                "trend_length": st.integers(2, 8),
+                "two_in_three_beyond_process": st.booleans(),
+                "precedence": st.permutations(RULES).flatmap(
+                    lambda rules: st.integers(1, 4).map(lambda k: tuple(rules[:k]))
+                ),
+                "improvement": st.sampled_from(["increase", "decrease", "neutral"]),
+            }
+        )
+    )
+    recent = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    return chart, values, codes, denominator, rare(), rare(), recent, options
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count_inputs())
+def test_control_chart_latest_matches_control_chart(data):
+    chart, values, codes, denominator, phase_start, gap_before, recent, options = data
+    kwargs = dict(phase_start=phase_start, gap_before=gap_before, **options)
+    got = control_charts.control_chart_latest(chart, values, codes, denominator, recent=recent, **kwargs)
+    full = control_charts.control_chart(chart, values, codes, denominator, **kwargs)
+    n_series = len(full.n_points)
+    mean, lower, upper = (np.full(n_series, np.nan) for _ in range(3))
+    last = spc.series_last(full.series_first)
+    mean[codes[last]] = full.phase_centre[full.phase_index[last]]
+    lower[codes[last]], upper[codes[last]] = full.lower[last], full.upper[last]
+    concern_rule = np.zeros(n_series, dtype=np.int8)
+    for i in np.flatnonzero(recent & (full.point_type_code == CONCERN)):
+        concern_rule[codes[i]] = full.rule_code[i]
+    assert_same_latest(got, spc.ChartLatest(mean, lower, upper, full.variation_code, concern_rule))

@@ -543,12 +543,13 @@ def xmr(
 
 
 @dataclass(frozen=True)
-class XmrLatest:
-    """What a monitoring pass reads of each series' XmR chart (arrays indexed by series code)."""
+class ChartLatest:
+    """What a monitoring pass reads of each series' control chart (arrays indexed by series code)."""
 
     mean: np.ndarray
     """Centre line of the series' last phase (its last point's phase)."""
     lower: np.ndarray
+    """Process limits at the series' last point."""
     upper: np.ndarray
     variation_code: np.ndarray
     """As :attr:`XmrResult.variation_code`."""
@@ -574,7 +575,7 @@ def xmr_latest(
     two_in_three_beyond_process: bool = False,
     precedence: Sequence[str] = RULES,
     improvement: Improvement | Sequence[str] = "increase",
-) -> XmrLatest:
+) -> ChartLatest:
     """:func:`xmr` (``missing="break"``) reduced to each series' last limits, variation icon and latest
     concern (``recent``: True at the points where a concern counts), by compiled loops, one pass per
     series: the monitoring kernel's entry point. The figures are those of :func:`xmr` to the last bit
@@ -605,7 +606,7 @@ def xmr_latest(
         int(trend_length),
         bool(two_in_three_beyond_process),
     )
-    return XmrLatest(mean, lower, upper, variation, concern_rule)
+    return ChartLatest(mean, lower, upper, variation, concern_rule)
 
 
 class _Core:

@@ -12,11 +12,101 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 # Rule codes, as in ``spc.RULES`` (0 = none): 1 astronomical, 2 trend, 3 two-in-three, 4 shift.
 _ASTRONOMICAL, _TREND, _TWO_IN_THREE, _SHIFT = 1, 2, 3, 4
 _TREND_BIT, _TWO_IN_THREE_BIT, _SHIFT_BIT = 1 << (_TREND - 1), 1 << (_TWO_IN_THREE - 1), 1 << (_SHIFT - 1)
 _CONCERN = 2  # spc.POINT_TYPES.index("special_cause_concern")
+
+
+def _at(x, i):
+    """``x[i]`` of an array, ``x`` itself of a number (for limits per phase or per point)."""
+    return x[i] if isinstance(x, np.ndarray) else x
+
+
+@overload(_at, jit_options={"cache": True, "nogil": True})
+def _at_compiled(x, i):
+    if isinstance(x, types.Array):
+        return lambda x, i: x[i]
+    return lambda x, i: x
+
+
+@numba.njit(cache=True, nogil=True)
+def _rules(
+    y,
+    link,
+    a,
+    b,
+    centre,
+    upper,
+    lower,
+    near_upper,
+    near_lower,
+    shift_length,
+    trend_length,
+    beyond_process,
+    flags,
+    side,
+    trend_direction,
+):
+    """``spc.rule_flags`` on points ``a:b`` of one phase, against its centre and limits (one number for the
+    phase, or an array with one per point). Writes ``flags`` (bit k−1 where rule k fired), ``side`` and
+    ``trend_direction``."""
+    # One pass. Runs are counted as they grow (a run starts where ``link`` breaks or the
+    # side, or step, changes); when a run reaches the length a rule needs, its points so far are marked,
+    # and every later point of it as it comes. Branch-free where the data decide, since sides and steps
+    # of noisy series change at random.
+    shift_run = 0  # length of the run of equal sides ending at i
+    step_run = 0  # length of the run of equal steps ending at i
+    previous_side = 0
+    previous_step = 0
+    counted_1 = counted_2 = 0  # counted (towards two-in-three) at i − 1 and i − 2
+    linked_1 = False  # link[i − 1]
+    side_2 = 0  # side[i − 2]
+    trend_steps = trend_length - 1
+    for i in range(a, b):
+        yi = y[i]
+        linked = link[i]
+        astronomical = (yi > _at(upper, i)) | (yi < _at(lower, i))
+        near = (yi > _at(near_upper, i)) | (yi < _at(near_lower, i))
+        counted = np.int64(near & (beyond_process | (not astronomical)))
+        d = yi - _at(centre, i)
+        s = np.int8((d > 0) - (d < 0))
+        side[i] = s
+        trend_direction[i] = 0
+        flags[i] = np.uint8(astronomical)
+
+        shift_run = shift_run * (linked & (s == previous_side)) + 1
+        if s != 0 and shift_run >= shift_length:
+            for j in range(i - shift_run + 1 if shift_run == shift_length else i, i + 1):
+                flags[j] |= _SHIFT_BIT
+
+        step = 0
+        if linked:
+            e = yi - y[i - 1]
+            step = (e > 0) - (e < 0)
+        step_run = step_run * (step == previous_step) + 1
+        if step != 0 and step_run >= trend_steps:
+            # the run's steps and the point before its first step; a point's direction is that of the
+            # trend to its right when two meet (a later run overwrites it)
+            for j in range(i - step_run if step_run == trend_steps else i, i + 1):
+                flags[j] |= _TREND_BIT
+                trend_direction[j] = step
+
+        same_side = (s != 0) & (s == previous_side) & (s == side_2)
+        if linked & linked_1 & same_side & (counted + counted_1 + counted_2 >= 2):
+            # only the counted points of the window
+            flags[i - 2] |= _TWO_IN_THREE_BIT * counted_2
+            flags[i - 1] |= _TWO_IN_THREE_BIT * counted_1
+            flags[i] |= _TWO_IN_THREE_BIT * counted
+        counted_2 = counted_1
+        counted_1 = counted
+        side_2 = previous_side
+        previous_side = s
+        previous_step = step
+        linked_1 = linked
 
 
 @numba.njit(cache=True, nogil=True)
@@ -97,59 +187,23 @@ def _phase(
     near_upper = mean + near_constant * mean_mr
     near_lower = mean - near_constant * mean_mr
 
-    # One pass for the rules. Runs are counted as they grow (a run starts where ``link`` breaks or the
-    # side, or step, changes); when a run reaches the length a rule needs, its points so far are marked,
-    # and every later point of it as it comes. Branch-free where the data decide, since sides and steps
-    # of noisy series change at random.
-    shift_run = 0  # length of the run of equal sides ending at i
-    step_run = 0  # length of the run of equal steps ending at i
-    previous_side = 0
-    previous_step = 0
-    counted_1 = counted_2 = 0  # counted (towards two-in-three) at i − 1 and i − 2
-    linked_1 = False  # link[i − 1]
-    side_2 = 0  # side[i − 2]
-    trend_steps = trend_length - 1
-    for i in range(a, b):
-        yi = y[i]
-        linked = link[i]
-        astronomical = (yi > upper) | (yi < lower)
-        near = (yi > near_upper) | (yi < near_lower)
-        counted = np.int64(near & (beyond_process | (not astronomical)))
-        d = yi - mean
-        s = np.int8((d > 0) - (d < 0))
-        side[i] = s
-        trend_direction[i] = 0
-        flags[i] = np.uint8(astronomical)
-
-        shift_run = shift_run * (linked & (s == previous_side)) + 1
-        if s != 0 and shift_run >= shift_length:
-            for j in range(i - shift_run + 1 if shift_run == shift_length else i, i + 1):
-                flags[j] |= _SHIFT_BIT
-
-        step = 0
-        if linked:
-            e = yi - y[i - 1]
-            step = (e > 0) - (e < 0)
-        step_run = step_run * (step == previous_step) + 1
-        if step != 0 and step_run >= trend_steps:
-            # the run's steps and the point before its first step; a point's direction is that of the
-            # trend to its right when two meet (a later run overwrites it)
-            for j in range(i - step_run if step_run == trend_steps else i, i + 1):
-                flags[j] |= _TREND_BIT
-                trend_direction[j] = step
-
-        same_side = (s != 0) & (s == previous_side) & (s == side_2)
-        if linked & linked_1 & same_side & (counted + counted_1 + counted_2 >= 2):
-            # only the counted points of the window
-            flags[i - 2] |= _TWO_IN_THREE_BIT * counted_2
-            flags[i - 1] |= _TWO_IN_THREE_BIT * counted_1
-            flags[i] |= _TWO_IN_THREE_BIT * counted
-        counted_2 = counted_1
-        counted_1 = counted
-        side_2 = previous_side
-        previous_side = s
-        previous_step = step
-        linked_1 = linked
+    _rules(
+        y,
+        link,
+        a,
+        b,
+        mean,
+        upper,
+        lower,
+        near_upper,
+        near_lower,
+        shift_length,
+        trend_length,
+        beyond_process,
+        flags,
+        side,
+        trend_direction,
+    )
     return mean, mean_mr, upper, lower, near_upper, near_lower, n_baseline
 
 
@@ -248,6 +302,21 @@ def _classify(flags, side, trend_direction, precedence, improvement_sign):
 
 
 @numba.njit(cache=True, nogil=True)
+def _summarise(y, a, b, s, flags, side, trend_direction, recent, precedence, imp, variation, concern_rule):
+    """Series ``s``'s variation code (its phase ``a:b``'s last observed point's type, if it has one) and
+    the rule of its last special cause of concern among the ``recent`` points of the phase, if any."""
+    for i in range(a, b):  # only observed points have flags
+        if flags[i] != 0:
+            rule, kind = _classify(flags[i], side[i], trend_direction[i], precedence, imp)
+            if kind == _CONCERN and recent[i]:
+                concern_rule[s] = rule
+    for i in range(b - 1, a - 1, -1):
+        if not np.isnan(y[i]):
+            variation[s] = _classify(flags[i], side[i], trend_direction[i], precedence, imp)[1]
+            break
+
+
+@numba.njit(cache=True, nogil=True)
 def xmr_latest(
     y,
     series,
@@ -314,15 +383,87 @@ def xmr_latest(
         last_mean[s] = mean  # a later phase of the series overwrites these
         last_upper[s] = upper
         last_lower[s] = lower
-        imp = improvement_sign[s]
-        for i in range(a, b):  # only observed points have flags
-            if flags[i] != 0:
-                rule, kind = _classify(flags[i], side[i], trend_direction[i], precedence, imp)
-                if kind == _CONCERN and recent[i]:
-                    concern_rule[s] = rule
-        for i in range(b - 1, a - 1, -1):  # the phase's last observed point
-            if not np.isnan(y[i]):
-                variation[s] = _classify(flags[i], side[i], trend_direction[i], precedence, imp)[1]
-                break
+        _summarise(
+            y,
+            a,
+            b,
+            s,
+            flags,
+            side,
+            trend_direction,
+            recent,
+            precedence,
+            improvement_sign[s],
+            variation,
+            concern_rule,
+        )
         a = b
     return last_mean, last_lower, last_upper, variation, concern_rule
+
+
+@numba.njit(cache=True, nogil=True)
+def chart_latest(
+    y,
+    series,
+    n_series,
+    phase,
+    link,
+    centre,
+    upper,
+    lower,
+    near_upper,
+    near_lower,
+    recent,
+    improvement_sign,
+    precedence,
+    shift_length,
+    trend_length,
+    beyond_process,
+):
+    """The rules of a chart whose centre and limits are given per point (p, p′, u and u′ charts), reduced
+    as in :func:`xmr_latest` to each series' variation code and the rule of its last recent concern.
+    Points sorted by ``phase`` within ``series``; ``link`` as ``spc.rule_flags`` takes it."""
+    n = len(y)
+    flags = np.zeros(n, dtype=np.uint8)
+    side = np.zeros(n, dtype=np.int8)
+    trend_direction = np.zeros(n, dtype=np.int8)
+    variation = np.full(n_series, -1, dtype=np.int8)
+    concern_rule = np.zeros(n_series, dtype=np.int8)
+    a = 0
+    for b in range(1, n + 1):
+        if b < n and phase[b] == phase[b - 1]:
+            continue
+        _rules(
+            y,
+            link,
+            a,
+            b,
+            centre,
+            upper,
+            lower,
+            near_upper,
+            near_lower,
+            shift_length,
+            trend_length,
+            beyond_process,
+            flags,
+            side,
+            trend_direction,
+        )
+        s = series[a]
+        _summarise(
+            y,
+            a,
+            b,
+            s,
+            flags,
+            side,
+            trend_direction,
+            recent,
+            precedence,
+            improvement_sign[s],
+            variation,
+            concern_rule,
+        )
+        a = b
+    return variation, concern_rule
