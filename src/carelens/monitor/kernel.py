@@ -681,13 +681,13 @@ def _control_charts(
     gap[1:] = ~first[1:] & (position[1:] - position[:-1] > 1)
     recent = position > last_position - settings.spc_latest_points
     concern_code = spc.POINT_TYPES.index("special_cause_concern")
-    points = np.bincount(series, weights=np.isfinite(measure), minlength=n_series).astype(np.int64)
+    series_start = np.r_[0, last_row + 1]
+    points = np.add.reduceat(np.isfinite(measure), series_start[:-1], dtype=np.int64)  # each block's count
     spc_mean, spc_lower, spc_upper = (np.full(n_series, np.nan) for _ in range(3))
     variation = np.zeros(n_series, dtype=np.int8)  # index into VARIATION_LABELS
     spc_rule = np.zeros(n_series, dtype=np.int8)  # index into RULE_LABELS
     alert = np.zeros(n_series, dtype=bool)
     if spec.chart == "run":
-        series_start = np.r_[0, last_row + 1]
         for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
             a, b = series_start[s0], series_start[s1]
             codes, last = series[a:b] - s0, last_row[s0:s1] - a

@@ -3,6 +3,8 @@
 Reference behaviour: NHSRplotthedots 0.2.2 (MIT). One call handles many series at once: the input is one
 long array of points sorted by series then period, each point carrying an integer series code. Every step
 is a whole-array operation (cumulative sums, run lengths, ``bincount``), never a Python loop per series.
+:func:`xmr_latest`, for the monitoring pass, gives the few figures per series it needs by compiled loops
+(:mod:`carelens.stats.spc_loops`, one series at a time), to the last bit the same as :func:`xmr`'s.
 
 Per phase (a series, or the part of it after a rebase point):
 
