@@ -1,7 +1,8 @@
-"""Compiled loops for the XmR chart (:mod:`carelens.stats.spc`): one pass per phase instead of many
-whole-array NumPy passes, for the monitoring kernel's thousands of short series.
+"""Compiled loops for control charts: the XmR chart (:mod:`carelens.stats.spc`) whole, and the four rules
+of the attribute charts (:mod:`carelens.stats.control_charts`) on limits computed in NumPy. One pass per
+phase instead of many whole-array NumPy passes, for the monitoring kernel's thousands of short series.
 
-They reproduce :class:`carelens.stats.spc._Core` to the last bit: the same float operations in the same
+They reproduce :class:`carelens.stats.spc._Core` and :func:`carelens.stats.spc.rule_flags` to the last bit: the same float operations in the same
 order (sums add the rows in order, as ``np.bincount`` does; no ``fastmath``; only ``+ − × ÷`` and
 ``abs``, which are exactly rounded in both). ``tests/stats/test_spc_loops.py`` checks them against the
 NumPy code on generated series. Imported only where used, so that importing :mod:`carelens.stats.spc`
