@@ -31,8 +31,9 @@ with an observation in those periods.
 How the work is split (for speed; no figure depends on it, see ``tests/monitor/test_kernel_equivalence``):
 indicators are assessed one at a time, since nothing is shared between them; funnels are computed for
 every period (the relative SPC charts each period's z_adjusted): the periods before the judged ones in
-one call that gives z only, the judged periods (whose limits are reported) in another; control charts in
-calls of a few thousand whole series, so each call's arrays stay in the CPU cache. Rows of a group reach
+one call that gives z only, the judged periods (whose limits are reported) in another; control charts'
+rules by compiled loops, one series at a time (run charts in calls of a few thousand whole series, so
+each call's arrays stay in the CPU cache). Rows of a group reach
 the kernels in the same (organisation) order however they are split, so sums are added in the same order
 and results are identical to the last bit. Only the rows reported are turned into output, and text
 columns are built from codes, not per-row objects.
@@ -189,8 +190,9 @@ INPUT_COLUMNS = (
 
 
 SPC_CHUNK_ROWS = 65_536
-"""Rows per call of the XmR kernel, made of whole series: each series is independent, so the split does
-not change any result; it keeps the kernel's arrays small enough to stay in the CPU cache."""
+"""Rows per call of the run chart kernel, made of whole series: each series is independent, so the split
+does not change any result; it keeps the kernel's arrays small enough to stay in the CPU cache. (XmR and
+attribute charts take every series in one call: their rules are compiled loops, one series at a time.)"""
 
 
 @dataclass(frozen=True)
@@ -669,56 +671,55 @@ def _control_charts(
     sizes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Step 5: the indicator's control chart (``spec.chart``: XmR of ``measure`` by default, a run chart of
-    it, or a p, p′, u or u′ chart of ``counts`` over ``sizes``) of each series, in chunks of whole series;
-    per series the latest phase's centre and limits, the variation icon and whether (and by which rule)
-    it alerts."""
+    it, or a p, p′, u or u′ chart of ``counts`` over ``sizes``) of each series: per series the latest
+    phase's centre and limits, the variation icon and whether (and by which rule) it alerts. XmR and
+    attribute charts by :func:`carelens.stats.spc.xmr_latest` and
+    :func:`carelens.stats.control_charts.control_chart_latest` (rules by compiled loops), run charts in
+    chunks of whole series."""
     n_series = len(last_row)
     gap = np.zeros(len(measure), dtype=bool)
     gap[1:] = ~first[1:] & (position[1:] - position[:-1] > 1)
     recent = position > last_position - settings.spc_latest_points
     concern_code = spc.POINT_TYPES.index("special_cause_concern")
-    points = np.bincount(series, weights=np.isfinite(measure), minlength=n_series).astype(np.int64)
+    series_start = np.r_[0, last_row + 1]
+    points = np.add.reduceat(np.isfinite(measure), series_start[:-1], dtype=np.int64)  # each block's count
     spc_mean, spc_lower, spc_upper = (np.full(n_series, np.nan) for _ in range(3))
     variation = np.zeros(n_series, dtype=np.int8)  # index into VARIATION_LABELS
     spc_rule = np.zeros(n_series, dtype=np.int8)  # index into RULE_LABELS
     alert = np.zeros(n_series, dtype=bool)
-    series_start = np.r_[0, last_row + 1]
-    for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
-        a, b = series_start[s0], series_start[s1]
-        codes, last = series[a:b] - s0, last_row[s0:s1] - a
+    if spec.chart == "run":
+        for s0, s1 in _blocks(np.diff(series_start), SPC_CHUNK_ROWS):
+            a, b = series_start[s0], series_start[s1]
+            codes, last = series[a:b] - s0, last_row[s0:s1] - a
+            chart = run_chart.run_chart(
+                measure[a:b], codes, fix_after=settings.spc_fix_after, improvement=IMPROVEMENT[spec.polarity]
+            )
+            spc_mean[s0:s1] = chart.phase_median[chart.phase_index[last]]
+            rule_code = np.where(chart.runs.long_run, RULE_LABELS.index(LONG_RUN), 0)
+            variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
+            concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
+            last_concern = np.full(s1 - s0, -1, dtype=np.int64)
+            np.maximum.at(last_concern, series[a:b][concern] - s0, concern)
+            fired = (last_concern >= 0) & (points[s0:s1] >= settings.spc_min_points)
+            alert[s0:s1] = fired
+            spc_rule[s0:s1][fired] = rule_code[last_concern[fired]]
+    else:  # XmR, p, p′, u, u′: the rules by compiled loops, every series in one call
         rules = dict(
-            gap_before=gap[a:b],
+            recent=recent,
+            gap_before=gap,
             fix_after=settings.spc_fix_after,
             shift_length=settings.spc_run_length,
             trend_length=settings.spc_run_length,
             improvement=IMPROVEMENT[spec.polarity],
-            min_points=settings.spc_min_points,
         )
-        if spec.chart == "run":
-            chart = run_chart.run_chart(
-                measure[a:b], codes, fix_after=rules["fix_after"], improvement=rules["improvement"]
-            )
-            spc_mean[s0:s1] = chart.phase_median[chart.phase_index[last]]
-            rule_code = np.where(chart.runs.long_run, RULE_LABELS.index(LONG_RUN), 0)
-        elif spec.chart in COUNT_CHARTS:
-            chart = control_charts.control_chart(spec.chart, counts[a:b], codes, sizes[a:b], **rules)
-            spc_mean[s0:s1] = chart.phase_centre[chart.phase_index[last]]
-            spc_lower[s0:s1], spc_upper[s0:s1] = chart.lower[last], chart.upper[last]
-            rule_code = chart.rule_code
+        if spec.chart in COUNT_CHARTS:
+            latest = control_charts.control_chart_latest(spec.chart, counts, series, sizes, **rules)
         else:
-            chart = spc.xmr(measure[a:b], codes, **rules)
-            last_phase = chart.phase_index[last]
-            spc_mean[s0:s1] = chart.phase_mean[last_phase]
-            spc_lower[s0:s1] = chart.phase_lower[last_phase]
-            spc_upper[s0:s1] = chart.phase_upper[last_phase]
-            rule_code = chart.rule_code
-        variation[s0:s1] = chart.variation_code + 1  # VARIATION_LABELS is ('', *POINT_TYPES, ...)
-        concern = np.flatnonzero(recent[a:b] & (chart.point_type_code == concern_code))
-        last_concern = np.full(s1 - s0, -1, dtype=np.int64)
-        np.maximum.at(last_concern, series[a:b][concern] - s0, concern)
-        fired = (last_concern >= 0) & (points[s0:s1] >= settings.spc_min_points)
-        alert[s0:s1] = fired
-        spc_rule[s0:s1][fired] = rule_code[last_concern[fired]]
+            latest = spc.xmr_latest(measure, series, **rules)
+        spc_mean, spc_lower, spc_upper = latest.mean, latest.lower, latest.upper
+        variation[:] = latest.variation_code + 1
+        alert = (latest.concern_rule_code > 0) & (points >= settings.spc_min_points)
+        spc_rule[alert] = latest.concern_rule_code[alert]
     variation[points < settings.spc_min_points] = VARIATION_LABELS.index("insufficient data")
     return {
         "spc_points": points,

@@ -45,6 +45,7 @@ from carelens.stats.spc import (
     RULES,
     RUN_LENGTH,
     SCREEN_LIMIT,
+    ChartLatest,
     Improvement,
     MissingMode,
     _point_flags,
@@ -171,41 +172,30 @@ def control_chart(
     ``fix_after``, ``improvement``, ``target`` and the rule options are those of
     :func:`carelens.stats.spc.xmr`; ``sigma`` and ``near_sigma`` set the limits' width in σ.
     """
-    if chart not in CHARTS:
-        raise ValueError(f"chart must be one of {CHARTS}, got {chart!r}")
-    if fix_after is not None and fix_after < (2 if chart in ("pp", "up", "t") else 1):
-        raise ValueError("fix_after must be at least 2 for p', u' and t charts (moving ranges), else 1")
-    raw, codes, series_first, n_series = check_series(values, series_codes)
-    n = len(raw)
-    check_rule_options(shift_length, trend_length, missing, precedence)
-    imp_sign, target_arr = improvement_and_target(improvement, target, n_series)
-    y, d = _plotted_values(chart, raw, denominator, n)
-
-    new_phase = series_first | _point_flags(phase_start, n, "phase_start")
-    phase = running_count(new_phase) - 1
-    n_phase = int(phase[-1]) + 1 if n else 0
-    observed = ~np.isnan(y)
-    gaps = _point_flags(gap_before, n, "gap_before")
-    if missing == "skip":
-        # each observed point follows the previous observed point of its phase
-        position = np.where(observed, np.arange(n), -1)
-        previous_observed = _previous(np.maximum.accumulate(position), -1)
-        phase_of_previous = np.where(previous_observed >= 0, phase[np.maximum(previous_observed, 0)], -1)
-        link = observed & (previous_observed >= 0) & (phase_of_previous == phase)
-        step_from = previous_observed
-    else:
-        link = ~new_phase & ~gaps & observed & _previous(observed, False)
-        step_from = np.arange(n) - 1
-    baseline = baseline_points(observed, new_phase, fix_after)
-    groups = Groups(phase, n_phase)
-    n_baseline = groups.count(baseline)
-
-    limits = _limits(
-        chart, y, raw, d, phase, groups, baseline, link, step_from, new_phase, n_phase, screen, screen_limit
+    p = _prepare(
+        chart,
+        values,
+        series_codes,
+        denominator,
+        phase_start,
+        gap_before,
+        fix_after,
+        screen,
+        screen_limit,
+        sigma,
+        near_sigma,
+        shift_length,
+        trend_length,
+        missing,
+        precedence,
+        improvement,
+        target,
     )
-    centre, sd, sigma_z, transform = limits
-    upper, lower, near_upper, near_lower = _spread(chart, centre, sd, sigma, near_sigma, transform, phase)
-    plotted_centre = centre[phase] if transform is None else transform[0][phase]
+    y, codes, series_first, n_series, n = p.y, p.codes, p.series_first, p.n_series, len(p.y)
+    phase, n_phase, new_phase, observed, link = p.phase, p.n_phase, p.new_phase, p.observed, p.link
+    imp_sign, target_arr, n_baseline = p.imp_sign, p.target, p.n_baseline
+    upper, lower, near_upper, near_lower = p.upper, p.lower, p.near_upper, p.near_lower
+    plotted_centre = p.plotted_centre
 
     if missing == "skip":
         # rules see the observed points only, each linked to the previous observed point of its phase
@@ -258,8 +248,8 @@ def control_chart(
         phase_index=phase,
         series_first=series_first,
         missing=~observed,
-        phase_centre=centre if transform is None else transform[0],
-        phase_sigma_z=sigma_z,
+        phase_centre=p.centre if p.transform is None else p.transform[0],
+        phase_sigma_z=p.sigma_z,
         phase_short=short_phase,
         runs=runs,
         astronomical=flags["astronomical"],
@@ -278,6 +268,186 @@ def control_chart(
         assurance_code=assurance_codes(
             target_arr, imp_sign, codes[series_first], upper[last], lower[last], n_series
         ),
+    )
+
+
+def control_chart_latest(
+    chart: Chart,
+    values,
+    series_codes,
+    denominator=None,
+    *,
+    recent,
+    phase_start=None,
+    gap_before=None,
+    fix_after: int | None = None,
+    screen: bool = True,
+    screen_limit: float = SCREEN_LIMIT,
+    sigma: float = SIGMA,
+    near_sigma: float = NEAR_SIGMA,
+    shift_length: int = RUN_LENGTH,
+    trend_length: int = RUN_LENGTH,
+    two_in_three_beyond_process: bool = False,
+    precedence: Sequence[str] = RULES,
+    improvement: Improvement | Sequence[str] = "increase",
+) -> ChartLatest:
+    """:func:`control_chart` (``missing="break"``) reduced to each series' last centre line and limits,
+    variation icon and latest concern (``recent``: True at the points where a concern counts): the
+    centre and limits as :func:`control_chart` computes them, the rules by compiled loops
+    (:func:`carelens.stats.spc_loops.chart_latest`), without the runs analysis. The monitoring kernel's
+    entry point; the same figures as :func:`control_chart` to the last bit (``tests/stats/test_spc_loops.py``).
+    """
+    from carelens.stats import spc_loops  # numba: loaded only by the callers that need it
+
+    p = _prepare(
+        chart,
+        values,
+        series_codes,
+        denominator,
+        phase_start,
+        gap_before,
+        fix_after,
+        screen,
+        screen_limit,
+        sigma,
+        near_sigma,
+        shift_length,
+        trend_length,
+        "break",
+        precedence,
+        improvement,
+        None,
+    )
+    n = len(p.y)
+    variation, concern_rule = spc_loops.chart_latest(
+        p.y,
+        p.codes,
+        p.n_series,
+        p.phase,
+        p.link,
+        p.plotted_centre,
+        p.upper,
+        p.lower,
+        p.near_upper,
+        p.near_lower,
+        _point_flags(recent, n, "recent"),
+        p.imp_sign,
+        np.array([RULES.index(name) + 1 for name in precedence], dtype=np.int64),
+        int(shift_length),
+        int(trend_length),
+        bool(two_in_three_beyond_process),
+    )
+    mean, lower, upper = (np.full(p.n_series, np.nan) for _ in range(3))
+    last = series_last(p.series_first)
+    at = p.codes[last]
+    mean[at] = (p.centre if p.transform is None else p.transform[0])[p.phase[last]]
+    lower[at], upper[at] = p.lower[last], p.upper[last]
+    return ChartLatest(mean, lower, upper, variation, concern_rule)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A chart's checked inputs, phases, links, centre lines and limits: all of it but the rules."""
+
+    y: np.ndarray
+    codes: np.ndarray
+    series_first: np.ndarray
+    n_series: int
+    imp_sign: np.ndarray
+    target: np.ndarray
+    phase: np.ndarray
+    n_phase: int
+    new_phase: np.ndarray
+    observed: np.ndarray
+    link: np.ndarray
+    n_baseline: np.ndarray
+    centre: np.ndarray
+    sigma_z: np.ndarray
+    transform: tuple | None
+    upper: np.ndarray
+    lower: np.ndarray
+    near_upper: np.ndarray
+    near_lower: np.ndarray
+    plotted_centre: np.ndarray
+
+
+def _prepare(
+    chart,
+    values,
+    series_codes,
+    denominator,
+    phase_start,
+    gap_before,
+    fix_after,
+    screen,
+    screen_limit,
+    sigma,
+    near_sigma,
+    shift_length,
+    trend_length,
+    missing,
+    precedence,
+    improvement,
+    target,
+) -> _Prepared:
+    """Everything :func:`control_chart` computes before the rules."""
+    if chart not in CHARTS:
+        raise ValueError(f"chart must be one of {CHARTS}, got {chart!r}")
+    if fix_after is not None and fix_after < (2 if chart in ("pp", "up", "t") else 1):
+        raise ValueError("fix_after must be at least 2 for p', u' and t charts (moving ranges), else 1")
+    raw, codes, series_first, n_series = check_series(values, series_codes)
+    n = len(raw)
+    check_rule_options(shift_length, trend_length, missing, precedence)
+    imp_sign, target_arr = improvement_and_target(improvement, target, n_series)
+    y, d = _plotted_values(chart, raw, denominator, n)
+
+    new_phase = series_first | _point_flags(phase_start, n, "phase_start")
+    phase = running_count(new_phase) - 1
+    n_phase = int(phase[-1]) + 1 if n else 0
+    observed = ~np.isnan(y)
+    gaps = _point_flags(gap_before, n, "gap_before")
+    if missing == "skip":
+        # each observed point follows the previous observed point of its phase
+        position = np.where(observed, np.arange(n), -1)
+        previous_observed = _previous(np.maximum.accumulate(position), -1)
+        phase_of_previous = np.where(previous_observed >= 0, phase[np.maximum(previous_observed, 0)], -1)
+        link = observed & (previous_observed >= 0) & (phase_of_previous == phase)
+        step_from = previous_observed
+    else:
+        link = ~new_phase & ~gaps & observed & _previous(observed, False)
+        step_from = np.arange(n) - 1
+    baseline = baseline_points(observed, new_phase, fix_after)
+    groups = Groups(phase, n_phase)
+    n_baseline = groups.count(baseline)
+
+    limits = _limits(
+        chart, y, raw, d, phase, groups, baseline, link, step_from, new_phase, n_phase, screen, screen_limit
+    )
+    centre, sd, sigma_z, transform = limits
+    upper, lower, near_upper, near_lower = _spread(chart, centre, sd, sigma, near_sigma, transform, phase)
+    plotted_centre = centre[phase] if transform is None else transform[0][phase]
+
+    return _Prepared(
+        y=y,
+        codes=codes,
+        series_first=series_first,
+        n_series=n_series,
+        imp_sign=imp_sign,
+        target=target_arr,
+        phase=phase,
+        n_phase=n_phase,
+        new_phase=new_phase,
+        observed=observed,
+        link=link,
+        n_baseline=n_baseline,
+        centre=centre,
+        sigma_z=sigma_z,
+        transform=transform,
+        upper=upper,
+        lower=lower,
+        near_upper=near_upper,
+        near_lower=near_lower,
+        plotted_centre=plotted_centre,
     )
 
 

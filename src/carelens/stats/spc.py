@@ -3,6 +3,8 @@
 Reference behaviour: NHSRplotthedots 0.2.2 (MIT). One call handles many series at once: the input is one
 long array of points sorted by series then period, each point carrying an integer series code. Every step
 is a whole-array operation (cumulative sums, run lengths, ``bincount``), never a Python loop per series.
+:func:`xmr_latest`, for the monitoring pass, gives the few figures per series it needs by compiled loops
+(:mod:`carelens.stats.spc_loops`, one series at a time), to the last bit the same as :func:`xmr`'s.
 
 Per phase (a series, or the part of it after a rebase point):
 
@@ -540,6 +542,73 @@ def xmr(
         variation_code=variation,
         assurance_code=assurance_code,
     )
+
+
+@dataclass(frozen=True)
+class ChartLatest:
+    """What a monitoring pass reads of each series' control chart (arrays indexed by series code)."""
+
+    mean: np.ndarray
+    """Centre line of the series' last phase (its last point's phase)."""
+    lower: np.ndarray
+    """Process limits at the series' last point."""
+    upper: np.ndarray
+    variation_code: np.ndarray
+    """As :attr:`XmrResult.variation_code`."""
+    concern_rule_code: np.ndarray
+    """The rule (code into ``("", *RULES)``) of the series' last special cause of concern among the
+    ``recent`` points; 0 when there is none."""
+
+
+def xmr_latest(
+    values,
+    series_codes,
+    *,
+    recent,
+    phase_start=None,
+    gap_before=None,
+    fix_after: int | None = None,
+    screen: bool = True,
+    screen_limit: float = SCREEN_LIMIT,
+    constant: float = LIMIT_CONSTANT,
+    near_fraction: float = NEAR_FRACTION,
+    shift_length: int = RUN_LENGTH,
+    trend_length: int = RUN_LENGTH,
+    two_in_three_beyond_process: bool = False,
+    precedence: Sequence[str] = RULES,
+    improvement: Improvement | Sequence[str] = "increase",
+) -> ChartLatest:
+    """:func:`xmr` (``missing="break"``) reduced to each series' last limits, variation icon and latest
+    concern (``recent``: True at the points where a concern counts), by compiled loops, one pass per
+    series: the monitoring kernel's entry point. The figures are those of :func:`xmr` to the last bit
+    (``tests/stats/test_spc_loops.py``)."""
+    from carelens.stats import spc_loops  # numba: loaded only by the callers that need it
+
+    if fix_after is not None and fix_after < 2:
+        raise ValueError("fix_after must be at least 2 (a moving range needs two points)")
+    y, codes, _, n_series = check_series(values, series_codes)
+    n = len(y)
+    check_rule_options(shift_length, trend_length, "break", precedence)
+    imp_sign, _ = improvement_and_target(improvement, None, n_series)
+    mean, lower, upper, variation, concern_rule = spc_loops.xmr_latest(
+        y,
+        codes,
+        n_series,
+        _point_flags(phase_start, n, "phase_start"),
+        _point_flags(gap_before, n, "gap_before"),
+        _point_flags(recent, n, "recent"),
+        imp_sign,
+        np.array([RULES.index(name) + 1 for name in precedence], dtype=np.int64),
+        -1 if fix_after is None else int(fix_after),
+        bool(screen),
+        float(screen_limit),
+        float(constant),
+        float(near_fraction),
+        int(shift_length),
+        int(trend_length),
+        bool(two_in_three_beyond_process),
+    )
+    return ChartLatest(mean, lower, upper, variation, concern_rule)
 
 
 class _Core:
