@@ -146,3 +146,31 @@ def test_the_migration_numbers_and_counts_runs_stored_before_it(stored):
         command.downgrade(config, "monitor_0002")
     assert upgrade(engine) == head_revisions()
     assert places() == before
+
+
+def test_the_biggest_movers_are_the_runs_changed_bands_in_order_for_every_reach(stored):
+    """Over every organisation the movers are found once per run and their rows read per request: the
+    same organisations, in the same order, as the run's stored bands give (a third run puts some
+    organisations in special measures and leaves others unbanded, so bands move); a provider sees only
+    its own."""
+    engine, _, codes, _ = stored
+    run = run_monitor(engine, user="test", special_measures=codes[:5], recently_inspected=codes[5:9])
+    orgs = read_run(engine, run.run_id)["organisations"]
+    moved = orgs[orgs["change"].isin(["higher risk", "lower risk", "changed"])].assign(
+        worse=lambda o: o["change"] != "higher risk",
+        bands=lambda o: (o["band"].fillna(0) - o["previous_band"].fillna(0)).abs(),
+        scores=lambda o: (o["score"].fillna(0) - o["previous_score"].fillna(0)).abs(),
+    )
+    order = list(
+        moved.sort_values(["worse", "bands", "scores", "org_code"], ascending=[True, False, False, True])[
+            "org_code"
+        ]
+    )
+    assert len(order) >= 5
+    for _ in range(2):  # the second answer comes from what the first found
+        assert [r["org_code"] for r in monitoring.biggest_movers(engine, ANALYST, limit=3)] == order[:3]
+        assert [r["org_code"] for r in monitoring.biggest_movers(engine, ANALYST, limit=None)] == order
+        summary = monitoring.run_summary(engine, ANALYST)
+        assert summary["changes"] == orgs["change"].value_counts().sort_index().to_dict()
+    provider = Actor("provider", Role.PROVIDER, organisations=frozenset({order[0]}))
+    assert [r["org_code"] for r in monitoring.biggest_movers(engine, provider)] == [order[0]]
