@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -804,9 +805,12 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
 
 
 def _plain(value):
-    """A JSON-friendly Python value (NaN and NA become None)."""
-    if value is None:
-        return None
+    """A JSON-friendly Python value (NaN and NA become None). A profile has ~40 values a flag, so the
+    usual ones (None, text, whole numbers, finite floats) are answered before any pandas test."""
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):

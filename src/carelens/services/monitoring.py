@@ -365,13 +365,12 @@ def flags(
         if every_organisation and sees_all and not (indicator_id or flag):
             # every flag, or the risks (a prefix of the listing): positions first + 1 .. first + size
             query = query.where(f.c.position > first, f.c.position <= first + size)
-        else:  # the page's keys first, through the indexes, then only its rows joined
-            keys = sa.select(f.c.indicator_id, f.c.org_code).where(*where).order_by(f.c.position)
+        else:  # the page's places first, then only its rows joined by place (ix_monitor_flag_position)
+            # places only: a page of one indicator or one flag is found in its index alone, the rows
+            # skipped to reach a deep page never read from the table
+            keys = sa.select(f.c.position).where(*where).order_by(f.c.position)
             page_keys = keys.limit(size).offset(first).subquery("page_keys")
-            query = query.join(
-                page_keys,
-                sa.and_(page_keys.c.indicator_id == f.c.indicator_id, page_keys.c.org_code == f.c.org_code),
-            )
+            query = query.join(page_keys, page_keys.c.position == f.c.position)
         rows = connection.execute(query).mappings()
         return Page([_flag_row(plain(r)) for r in rows], total, page, size, columns)
 
