@@ -354,7 +354,6 @@ def flags(
         run_id = _run_id(connection, run_id)
         visible = shown(connection, actor, within)
         where = _flag_filters(within, visible, run_id, org_code, indicator_id, flag, risks_only)
-        query, columns = _flags_query(where)
         every_organisation = within.everything and not org_code
         if every_organisation:
             total = _counted_flags(connection, visible, run_id, indicator_id, flag, risks_only)
@@ -364,13 +363,14 @@ def flags(
         sees_all = not (visible.confidential and not visible.handles)
         if every_organisation and sees_all and not (indicator_id or flag):
             # every flag, or the risks (a prefix of the listing): positions first + 1 .. first + size
-            query = query.where(f.c.position > first, f.c.position <= first + size)
-        else:  # the page's places first, then only its rows joined by place (ix_monitor_flag_position)
-            # places only: a page of one indicator or one flag is found in its index alone, the rows
-            # skipped to reach a deep page never read from the table
-            keys = sa.select(f.c.position).where(*where).order_by(f.c.position)
-            page_keys = keys.limit(size).offset(first).subquery("page_keys")
-            query = query.join(page_keys, page_keys.c.position == f.c.position)
+            query, columns = _flags_query([*where, f.c.position > first, f.c.position <= first + size])
+        else:
+            # the page's places first, on the narrowing index alone (the place is its last column, so the
+            # entries skipped to reach a deep page are never read from the table), then only the page's
+            # rows by place (ix_monitor_flag_position). The rows are asked for by run and place only:
+            # given the narrowing too, SQLite read every row of the indicator to join the page's places.
+            places = sa.select(f.c.position).where(*where).order_by(f.c.position).limit(size).offset(first)
+            query, columns = _flags_query([f.c.run_id == run_id, f.c.position.in_(places.scalar_subquery())])
         rows = connection.execute(query).mappings()
         return Page([_flag_row(plain(r)) for r in rows], total, page, size, columns)
 
