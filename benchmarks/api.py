@@ -60,17 +60,18 @@ throughput), median of ``--repeat`` runs, against p95 <= 200 ms.
     python benchmarks/api.py --postgres --pass-cache /tmp/national-pass.pickle
     python benchmarks/api.py --national-run --pass-cache /tmp/national-pass.pickle   # SQLite
 
-Measured 5 December 2026 on the 2-core machine shared with other engineers' test runs (load average
-6.3-10.4 throughout), wrk, PostgreSQL 15, medians of 3 runs (figures in docs/scale.md):
-storing the run through COPY took 688 s (5.0M flags, 4.9M judgements; the load and the 400-character
-method text every flag repeats make it slow); flags first page p95 40 ms, deep pages 48 ms, risk pages
-34 ms, one indicator's pages 107 ms, run summary 78 ms, intelligence profile 120 ms, organisation
-profile 174 ms, ``/monitoring`` 194 ms, its deep pages 236 ms (over the target on that loaded machine;
-the run summary it shows was then made one pass over the run's organisations instead of two). An
-earlier run with 8 connections (load ~9.5), before a page of one indicator found its keys through
-``ix_monitor_flag_indicator_position`` first, gave 3.7 s p50 for those pages. SQLite (load 3.0-4.6):
-storing 354 s; p95 flags pages 27-33 ms, run summary 101 ms, intelligence profile 114 ms, organisation
-profile 259 ms, ``/monitoring`` 315 ms and 171 ms (its deep pages). ``--keep FILE`` keeps the SQLite
+Measured 5 December 2026 on the 2-core machine shared with other engineers' work, wrk, PostgreSQL 15,
+medians of 3 runs, before -> after the flags were written in their listing's order, the run summary's
+band counts and the biggest movers kept per run, the organisation profile's data-quality notes read
+as plain rows and one indicator's pages found by place in their index (figures in docs/scale.md).
+PostgreSQL (load 5.6-8.4): storing 624 -> 548 s; p95 flags pages 42-82 -> 53-91 ms, one indicator's
+pages 202 -> 66 ms, run summary 79 -> 33 ms, intelligence profile 180 -> 163 ms, organisation profile
+365 -> 119 ms, ``/monitoring`` 244 -> 84 ms, its deep pages 199 -> 102 ms. SQLite (load 5.4-9.4):
+storing 573 -> 408 s; p95 flags pages 70-93 -> 27-37 ms, run summary 288 -> 15 ms, intelligence
+profile 205 -> 118 ms, organisation profile 388 -> 78 ms, ``/monitoring`` 330 -> 137 ms, its deep
+pages 628 -> 118 ms: every read within p95 <= 200 ms on both. After storing, PostgreSQL is vacuumed as
+insert-driven autovacuum soon does (until then a deep page of one indicator checks every index entry
+it skips in the table). ``--keep FILE`` keeps the SQLite
 store, and a later ``--national-run --keep FILE`` measures it again without the pass.
 
 Drivers (``--driver``, default ``auto``):
@@ -276,9 +277,11 @@ def load_national_run(url: str, data: Path, result, sampled: list[str]) -> float
     started = time.perf_counter()
     summary = store_run(engine, result, "benchmark")
     seconds = time.perf_counter() - started
-    if engine.dialect.name == "postgresql":  # as autovacuum would soon after: the planner's statistics
+    if engine.dialect.name == "postgresql":  # as autovacuum does soon after a bulk insert (PostgreSQL 13
+        # on): the planner's statistics, and the visibility map that lets a page of one indicator's
+        # flags be found in its index alone (until then every entry skipped is checked in the table)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql("ANALYZE")
+            c.exec_driver_sql("VACUUM (ANALYZE)")
     engine.dispose()
     judgements = sum(len(part) for part in result.judgement_parts)
     print(

@@ -12,6 +12,8 @@ has always had, not with the code under test.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -146,3 +148,70 @@ def test_the_migration_numbers_and_counts_runs_stored_before_it(stored):
         command.downgrade(config, "monitor_0002")
     assert upgrade(engine) == head_revisions()
     assert places() == before
+
+
+def test_the_biggest_movers_are_the_runs_changed_bands_in_order_for_every_reach(stored):
+    """Over every organisation the movers are found once per run and their rows read per request: the
+    same organisations, in the same order, as the run's stored bands give (a third run puts some
+    organisations in special measures and leaves others unbanded, so bands move); a provider sees only
+    its own."""
+    engine, _, codes, _ = stored
+    run = run_monitor(engine, user="test", special_measures=codes[:5], recently_inspected=codes[5:9])
+    orgs = read_run(engine, run.run_id)["organisations"]
+    moved = orgs[orgs["change"].isin(["higher risk", "lower risk", "changed"])].assign(
+        worse=lambda o: o["change"] != "higher risk",
+        bands=lambda o: (o["band"].fillna(0) - o["previous_band"].fillna(0)).abs(),
+        scores=lambda o: (o["score"].fillna(0) - o["previous_score"].fillna(0)).abs(),
+    )
+    order = list(
+        moved.sort_values(["worse", "bands", "scores", "org_code"], ascending=[True, False, False, True])[
+            "org_code"
+        ]
+    )
+    assert len(order) >= 5
+    for _ in range(2):  # the second answer comes from what the first found
+        assert [r["org_code"] for r in monitoring.biggest_movers(engine, ANALYST, limit=3)] == order[:3]
+        assert [r["org_code"] for r in monitoring.biggest_movers(engine, ANALYST, limit=None)] == order
+        summary = monitoring.run_summary(engine, ANALYST)
+        assert summary["changes"] == orgs["change"].value_counts().sort_index().to_dict()
+    provider = Actor("provider", Role.PROVIDER, organisations=frozenset({order[0]}))
+    assert [r["org_code"] for r in monitoring.biggest_movers(engine, provider)] == [order[0]]
+
+
+def test_a_pass_whose_text_columns_are_categoricals_is_stored_as_one_with_str(engine):
+    """The kernel may give the flags' text columns as pandas categoricals (categories in any order, some
+    unused): the stored flags, their places and the run's counts are those of the same pass with str."""
+    from carelens.monitor.inputs import sql_inputs
+    from carelens.monitor.service import compute_pass, store_run
+
+    seed_synthetic(engine, orgs=40, indicators=3, months=24, seed=5)
+    result = compute_pass(sql_inputs(engine))
+    text = [c.name for c in monitor_flag.c if isinstance(c.type, sa.String) and c.name in result.flags]
+    assert {"indicator_id", "org_code", "flag", "method"} <= set(text)
+    categorical = result.flags.assign(
+        **{
+            c: pd.Categorical(
+                result.flags[c], categories=sorted(set(result.flags[c]) | {"unused"}, reverse=True)
+            )
+            for c in text
+        }
+    )
+    runs = [
+        store_run(engine, result, "test").run_id,
+        store_run(engine, dataclasses.replace(result, flags=categorical), "test").run_id,
+    ]
+
+    def stored(run_id: int) -> tuple[list, list]:
+        with engine.connect() as c:
+            f, n = monitor_flag, monitor_flag_count
+            columns = [col for col in f.c if col.name not in ("run_id", "previous_flag")]
+            return (
+                c.execute(sa.select(*columns).where(f.c.run_id == run_id).order_by(f.c.position)).all(),
+                c.execute(
+                    sa.select(n.c.indicator_id, n.c.flag, n.c.spc_alert, n.c.flags)
+                    .where(n.c.run_id == run_id)
+                    .order_by(*n.primary_key)
+                ).all(),
+            )
+
+    assert stored(runs[0]) == stored(runs[1])

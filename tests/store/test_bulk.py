@@ -57,3 +57,23 @@ def test_copy_arrow_loads_observations_exactly_and_rolls_back_with_the_transacti
             assert connection.execute(sa.text("SELECT COUNT(*) FROM observation")).scalar_one() == n
     finally:
         patch.undo()
+
+
+def test_dates_held_as_datetime64_reach_copy_as_the_same_days_as_date_objects():
+    """A run's judgements hold their period as ``datetime64`` (millions of rows, converted at once): the
+    Arrow column given to COPY is the one the same days as ``datetime.date`` objects give, NaT as null."""
+    import pandas as pd
+
+    from carelens.store.schema_monitor import monitor_judgement
+
+    days = [dt.date(2019, 12, 31), None, dt.date(2020, 2, 29), dt.date(1970, 1, 1)]
+    as_objects = pd.DataFrame({"period": pd.Series(days, dtype=object)})
+    as_datetime64 = pd.DataFrame({"period": pd.to_datetime(pd.Series(days)).astype("datetime64[s]")})
+    assert as_datetime64["period"].dtype.kind == "M"
+    converted = repository.arrow_for(monitor_judgement, as_datetime64).column("period")
+    assert converted.type == pa.date32()
+    assert (
+        converted.to_pylist()
+        == repository.arrow_for(monitor_judgement, as_objects).column("period").to_pylist()
+    )
+    assert converted.to_pylist() == days

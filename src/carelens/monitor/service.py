@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -479,37 +480,47 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
 
 def store_flags(connection: sa.Connection, run_id: int, flags: pd.DataFrame) -> None:
     """Write a run's flags (through COPY on PostgreSQL when there are many: :func:`carelens.store.
-    repository.insert_rows`) with their places in the run's listing, and the run's counts of them."""
-    positioned = flags.assign(run_id=run_id, position=listing_positions(flags))
+    repository.insert_rows`) with their places in the run's listing, and the run's counts of them.
+
+    The rows go in in the order of their places. That order is sorted by organisation within each flag
+    (risks first) and by place within each indicator, so every index of ``monitor_flag`` grows at a few
+    points at a time instead of at random pages of its B-tree: in the pass's order (indicator, then
+    organisation) the organisation and place indexes took a random insert per row, which made most of
+    the cost of storing a national run (docs/scale.md). Text columns may be str or categorical."""
+    order = listing_order(flags)
+    positions = np.empty(len(flags), dtype=np.int64)
+    positions[order] = np.arange(1, len(flags) + 1)
+    positioned = flags.assign(run_id=run_id, position=positions).iloc[order]
     repository.insert_rows(connection, schema_monitor.monitor_flag, positioned)
     repository.insert_rows(connection, schema_monitor.monitor_flag_count, flag_counts(flags, run_id))
 
 
-def listing_positions(flags: pd.DataFrame) -> np.ndarray:
-    """Each flag's place (1, 2, ...) in its run's listing: risks first (``RISK_FLAGS`` in order), then
-    control-chart alerts, then by organisation and indicator. Stored with the flag, so a page of the
-    listing is a range of places (docs/scale.md)."""
+def listing_order(flags: pd.DataFrame) -> np.ndarray:
+    """The rows of ``flags`` in the order of the run's listing: risks first (``RISK_FLAGS`` in order),
+    then control-chart alerts, then by organisation and indicator (codes compared as text, whether the
+    columns hold str or categoricals)."""
     risk = np.full(len(flags), len(schema_monitor.RISK_FLAGS), dtype=np.int8)
     for rank, name in reversed(list(enumerate(schema_monitor.RISK_FLAGS))):
-        risk[(flags["flag"] == name).to_numpy()] = rank
-    keys = pd.DataFrame(
-        {
-            "risk": risk,
-            "no_alert": ~flags["spc_alert"].to_numpy(dtype=bool),
-            "org_code": flags["org_code"].to_numpy(),
-            "indicator_id": flags["indicator_id"].to_numpy(),
-        }
-    )
-    order = keys.sort_values(list(keys.columns), kind="stable").index.to_numpy()
-    positions = np.empty(len(flags), dtype=np.int64)
-    positions[order] = np.arange(1, len(flags) + 1)
-    return positions
+        risk[(flags["flag"] == name).to_numpy(dtype=bool)] = rank
+    keys = [  # np.lexsort: the last key sorts first
+        pd.factorize(flags["indicator_id"].astype(object), sort=True)[0],
+        pd.factorize(flags["org_code"].astype(object), sort=True)[0],
+        ~flags["spc_alert"].to_numpy(dtype=bool),
+        risk,
+    ]
+    return np.lexsort(keys)
 
 
 def flag_counts(flags: pd.DataFrame, run_id: int) -> pd.DataFrame:
-    """A run's ``monitor_flag_count`` rows: how many flags of each indicator, flag and alert."""
+    """A run's ``monitor_flag_count`` rows: how many flags of each indicator, flag and alert (only the
+    combinations that occur, whether the text columns are str or categorical)."""
     keys = ["indicator_id", "flag", "spc_alert"]
-    counted = flags.assign(spc_alert=flags["spc_alert"].astype(bool)).groupby(keys, sort=True).size()
+    counted = (
+        flags[keys]
+        .astype({"indicator_id": object, "flag": object, "spc_alert": bool})
+        .groupby(keys, sort=True)
+        .size()
+    )
     return counted.rename("flags").reset_index().assign(run_id=run_id)
 
 
@@ -794,9 +805,12 @@ def profile(engine: sa.Engine, org_code: str, run_id: int | None = None, trend_p
 
 
 def _plain(value):
-    """A JSON-friendly Python value (NaN and NA become None)."""
-    if value is None:
-        return None
+    """A JSON-friendly Python value (NaN and NA become None). A profile has ~40 values a flag, so the
+    usual ones (None, text, whole numbers, finite floats) are answered before any pandas test."""
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):

@@ -18,6 +18,9 @@ how many indicators are at risk.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,6 +132,34 @@ def _run_row(row: sa.RowMapping) -> dict[str, Any]:
     return out
 
 
+_WHOLE_RUN: OrderedDict[tuple, Any] = OrderedDict()
+_WHOLE_RUN_LOCK = threading.Lock()
+WHOLE_RUN_ENTRIES = 64
+"""Whole-run answers kept per server process (a few runs x the few answers below)."""
+
+
+def _whole_run(
+    connection: sa.Connection, run: dict[str, Any], what: tuple, compute: Callable[[], Any]
+) -> Any:
+    """What ``compute`` finds over every organisation of a stored ``run`` (its row as
+    :func:`carelens.services.judgements.resolve_run` gives it), computed once per server process: a
+    run's rows never change once stored, and at national scale (50,000 organisations) reading them all
+    again cost most of a request. Keyed by the store, the run and its digest, so a store made again at
+    the same address is never answered from another's run. Only for answers over every organisation
+    and from the run's own tables (the names of organisations, which imports change, are read live)."""
+    key = (str(connection.engine.url), run["id"], str(run["started_at"]), run["results_digest"], *what)
+    with _WHOLE_RUN_LOCK:
+        if key in _WHOLE_RUN:
+            _WHOLE_RUN.move_to_end(key)
+            return _WHOLE_RUN[key]
+    found = compute()
+    with _WHOLE_RUN_LOCK:
+        _WHOLE_RUN[key] = found
+        while len(_WHOLE_RUN) > WHOLE_RUN_ENTRIES:
+            _WHOLE_RUN.popitem(last=False)
+    return found
+
+
 def monitoring_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
     """Stored runs, newest first (when, by whom, over what): no organisation's results, and where the
     store is to administrators only."""
@@ -140,10 +171,12 @@ def monitoring_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None =
 
 
 def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, Any]:
-    """One run (default the latest) with counts of flags and bands over the organisations in reach."""
+    """One run (default the latest) with counts of flags and bands over the organisations in reach (over
+    every organisation: the flags from the run's stored counts, the bands counted once per run)."""
     with reading(db) as connection:
         within = _within(connection, actor)
-        run_id = _run_id(connection, run_id)
+        resolved = resolve_run(connection, run_id)
+        run_id = int(resolved["id"])
         run = _run_row(
             connection.execute(
                 sa.select(*(monitor_run.c[c] for c in _run_columns(actor))).where(monitor_run.c.id == run_id)
@@ -154,11 +187,15 @@ def run_summary(db: Db, actor: Actor, run_id: int | None = None) -> dict[str, An
         visible = shown(connection, actor, within)
         flags = connection.execute(_flags_by_kind(within, visible, run_id)).all()
         m = monitor_org
-        groups = connection.execute(  # one pass over the run's organisations for both counts
+        counting = (  # one pass over the run's organisations for both counts
             sa.select(m.c.band, m.c.status, m.c.change, sa.func.count())
             .where(m.c.run_id == run_id, within.clause(m.c.org_code))
             .group_by(m.c.band, m.c.status, m.c.change)
-        ).all()
+        )
+        if within.everything:  # the same for every request: counted once per run (_whole_run)
+            groups = _whole_run(connection, resolved, ("bands",), lambda: connection.execute(counting).all())
+        else:
+            groups = connection.execute(counting).all()
         bands: dict[tuple, int] = {}
         changes: dict[str, int] = {}
         for band, status, change, n in groups:
@@ -317,7 +354,6 @@ def flags(
         run_id = _run_id(connection, run_id)
         visible = shown(connection, actor, within)
         where = _flag_filters(within, visible, run_id, org_code, indicator_id, flag, risks_only)
-        query, columns = _flags_query(where)
         every_organisation = within.everything and not org_code
         if every_organisation:
             total = _counted_flags(connection, visible, run_id, indicator_id, flag, risks_only)
@@ -327,14 +363,14 @@ def flags(
         sees_all = not (visible.confidential and not visible.handles)
         if every_organisation and sees_all and not (indicator_id or flag):
             # every flag, or the risks (a prefix of the listing): positions first + 1 .. first + size
-            query = query.where(f.c.position > first, f.c.position <= first + size)
-        else:  # the page's keys first, through the indexes, then only its rows joined
-            keys = sa.select(f.c.indicator_id, f.c.org_code).where(*where).order_by(f.c.position)
-            page_keys = keys.limit(size).offset(first).subquery("page_keys")
-            query = query.join(
-                page_keys,
-                sa.and_(page_keys.c.indicator_id == f.c.indicator_id, page_keys.c.org_code == f.c.org_code),
-            )
+            query, columns = _flags_query([*where, f.c.position > first, f.c.position <= first + size])
+        else:
+            # the page's places first, on the narrowing index alone (the place is its last column, so the
+            # entries skipped to reach a deep page are never read from the table), then only the page's
+            # rows by place (ix_monitor_flag_position). The rows are asked for by run and place only:
+            # given the narrowing too, SQLite read every row of the indicator to join the page's places.
+            places = sa.select(f.c.position).where(*where).order_by(f.c.position).limit(size).offset(first)
+            query, columns = _flags_query([f.c.run_id == run_id, f.c.position.in_(places.scalar_subquery())])
         rows = connection.execute(query).mappings()
         return Page([_flag_row(plain(r)) for r in rows], total, page, size, columns)
 
@@ -433,21 +469,38 @@ def biggest_movers(
     db: Db, actor: Actor, run_id: int | None = None, limit: int | None = 20
 ) -> list[dict[str, Any]]:
     """Organisations in reach whose band changed since the previous run: moved to higher risk first, then
-    by the size of the move (bands, then score); the first ``limit`` of them (None: every one)."""
+    by the size of the move (bands, then score); the first ``limit`` of them (None: every one). Over
+    every organisation, which ones those are is found once per run (:func:`_whole_run`), and only their
+    rows are read per request."""
     m = monitor_org
     with reading(db) as connection:
         within = _within(connection, actor)
-        run_id = _run_id(connection, run_id)
+        run = resolve_run(connection, run_id)
         bands_moved = sa.func.abs(sa.func.coalesce(m.c.band, 0) - sa.func.coalesce(m.c.previous_band, 0))
         score_moved = sa.func.abs(sa.func.coalesce(m.c.score, 0) - sa.func.coalesce(m.c.previous_score, 0))
-        query = (
-            _bands_query(within, run_id)
-            .where(m.c.change.in_(("higher risk", "lower risk", "changed")))
-            .order_by(m.c.change != "higher risk", bands_moved.desc(), score_moved.desc(), m.c.org_code)
+        moved = m.c.change.in_(("higher risk", "lower risk", "changed"))
+        order = [m.c.change != "higher risk", bands_moved.desc(), score_moved.desc(), m.c.org_code]
+        if limit is None or not within.everything:
+            query = _bands_query(within, run["id"]).where(moved).order_by(*order)
+            if limit is not None:
+                query = query.limit(max(0, limit))
+            return [_band_row(r) for r in connection.execute(query).mappings()]
+        first = (
+            sa.select(m.c.org_code)
+            .where(m.c.run_id == run["id"], moved)
+            .order_by(*order)
+            .limit(max(0, limit))
         )
-        if limit is not None:
-            query = query.limit(max(0, limit))
-        return [_band_row(r) for r in connection.execute(query).mappings()]
+        codes = _whole_run(
+            connection, run, ("movers", limit), lambda: list(connection.execute(first).scalars())
+        )
+        rows = {
+            r["org_code"]: _band_row(r)
+            for r in connection.execute(
+                _bands_query(within, run["id"]).where(m.c.org_code.in_(codes))
+            ).mappings()
+        }
+        return [rows[code] for code in codes]
 
 
 def intelligence_profile(db: Db, actor: Actor, code: str, run_id: int | None = None) -> dict[str, Any]:
