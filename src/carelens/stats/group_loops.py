@@ -39,6 +39,32 @@ def blocks_of(codes: np.ndarray, n_groups: int, values: np.ndarray) -> tuple[np.
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
+def _finite_range(a: np.ndarray, left: int, right: int) -> tuple[float, float]:
+    """The smallest and largest finite value of ``a[left:right]`` (no NaN; +inf, -inf if none), with
+    four independent running extremes, so the comparisons need not wait for one another."""
+    low0 = low1 = low2 = low3 = np.inf
+    high0 = high1 = high2 = high3 = -np.inf
+    i = left
+    while i + 4 <= right:
+        x0, x1, x2, x3 = a[i], a[i + 1], a[i + 2], a[i + 3]
+        low0 = x0 if (x0 < low0) & (x0 > -np.inf) else low0
+        low1 = x1 if (x1 < low1) & (x1 > -np.inf) else low1
+        low2 = x2 if (x2 < low2) & (x2 > -np.inf) else low2
+        low3 = x3 if (x3 < low3) & (x3 > -np.inf) else low3
+        high0 = x0 if (x0 > high0) & (x0 < np.inf) else high0
+        high1 = x1 if (x1 > high1) & (x1 < np.inf) else high1
+        high2 = x2 if (x2 > high2) & (x2 < np.inf) else high2
+        high3 = x3 if (x3 > high3) & (x3 < np.inf) else high3
+        i += 4
+    while i < right:
+        x = a[i]
+        low0 = x if (x < low0) & (x > -np.inf) else low0
+        high0 = x if (x > high0) & (x < np.inf) else high0
+        i += 1
+    return min(min(low0, low1), min(low2, low3)), max(max(high0, high1), max(high2, high3))
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _select(a: np.ndarray, left: int, right: int, k: int) -> None:
     """Rearrange ``a[left:right]`` (no NaN) so that ``a[k]`` holds its (k - left)-th smallest value, none
     larger before it and none smaller after it (Hoare's selection with a median-of-three pivot; should a
@@ -127,7 +153,7 @@ def order_statistics(grouped: np.ndarray, starts: np.ndarray, ranks: np.ndarray)
     largest = 0
     for g in range(n_groups):
         largest = max(largest, starts[g + 1] - starts[g])
-    bucket = np.empty(largest, dtype=np.int64)
+    bucket = np.empty(largest, dtype=np.int32)
     counts = np.zeros(largest // 2 + 1, dtype=np.int64)
     cluster_of = np.full(largest // 2 + 1, -1, dtype=np.int64)
     gathered = np.empty(largest, dtype=np.float64)
@@ -148,16 +174,9 @@ def order_statistics(grouped: np.ndarray, starts: np.ndarray, ranks: np.ndarray)
                 raise ValueError("rank outside its group")
             wanted[j] = ranks[j, g]
         wanted.sort()
-        low, high = np.inf, -np.inf
-        if m > SMALL_BLOCK:
-            for i in range(a, b):
-                x = grouped[i]
-                if x < low and x > -np.inf:
-                    low = x
-                if x > high and x < np.inf:
-                    high = x
         n_buckets = m // 2
-        scale = n_buckets / (high - low) if high > low else 0.0
+        bottom, top_value = _finite_range(grouped, a, b) if m > SMALL_BLOCK else (np.inf, -np.inf)
+        scale = n_buckets / (top_value - bottom) if top_value > bottom else 0.0
         if not (0.0 < scale < np.inf):  # small, (nearly) constant or too wide: select directly
             for j in range(n_wanted):
                 positions[j] = a + wanted[j]
@@ -166,13 +185,12 @@ def order_statistics(grouped: np.ndarray, starts: np.ndarray, ranks: np.ndarray)
                 out[j, g] = grouped[a + ranks[j, g]]
             continue
         counts[:n_buckets] = 0
+        top = n_buckets - 1.0
         for i in range(a, b):
-            t = (grouped[i] - low) * scale
-            k = n_buckets - 1
-            if t < 0.0:
-                k = 0
-            elif t < n_buckets:
-                k = min(int(t), n_buckets - 1)
+            t = (grouped[i] - bottom) * scale  # ±inf for an infinite value, never NaN
+            t = t if t > 0.0 else 0.0
+            t = t if t < top else top
+            k = np.int32(t)
             bucket[i - a] = k
             counts[k] += 1
         n_clusters = 0
