@@ -1,8 +1,8 @@
 """CPU time of the monitoring kernel's funnel stage (step 2: every period's funnels of each indicator),
 and a digest of what it gives, over indicators of a synthetic data set.
 
-    python benchmarks/funnels.py --data /tmp/syn5k                    # every indicator
-    python benchmarks/funnels.py --data /tmp/syn5k --indicators 12 --repeat 5
+    python benchmarks/funnels.py --data DIR                    # every indicator of a synthetic data set
+    python benchmarks/funnels.py --data DIR --indicators 12 --repeat 5
 
 Each indicator is read and prepared as a monitoring pass does (peer groups, steps 0 and 1), untimed;
 then :func:`carelens.monitor.kernel._funnels` runs ``--repeat`` times on it, after one warm-up run (which
