@@ -14,6 +14,9 @@ import math
 import numpy as np
 import pytest
 
+from carelens.stats.funnel import funnel
+from carelens.stats.groups import Groups
+
 RULES = ("astronomical", "trend", "two_in_three", "shift")
 
 
@@ -204,3 +207,15 @@ def reference_many(values, codes, phase_start=None, gap_before=None, **options):
 def spc_reference():
     """The per-series loop reference: ``(single, many)``."""
     return reference_series, reference_many
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _group_loops_compiled():
+    """Compile the group loops (or load them from numba's cache) before the tests: the first call takes
+    from a fraction of a second to several seconds, which no generated example should be timed with."""
+    groups = Groups.from_codes(np.array([0, 0, 1, 1, 1]))
+    o, d = np.array([1.0, 2.0, 0.0, 3.0, 1.0]), np.array([10.0, 12.0, 9.0, 20.0, 5.0])
+    groups.quantiles(o / d, (0.1, 0.9))
+    groups.rank(o / d)
+    for kind, method in (("pr", "cqc"), ("rc", "cqc"), ("sr", "cqc"), ("sr", "shmi")):
+        funnel(o, d, groups=groups, kind=kind, method=method)

@@ -1,12 +1,14 @@
 """Vectorised group operations agree with per-group NumPy/SciPy computations."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from carelens.stats import groups as groups_module
 from carelens.stats.groups import Groups
+
+from .group_references import quantiles_by_sorting
 
 values = st.lists(
     st.tuples(
@@ -43,22 +45,16 @@ def test_rank_sum_count_quantile_match_per_group_reference(rows):
     qs=st.lists(st.floats(0, 1), min_size=1, max_size=4),
     extreme=st.sampled_from([None, np.inf, -np.inf]),
 )
-def test_quantiles_by_selection_and_by_sorting_are_identical(rows, qs, extreme):
-    """The two ways of finding order statistics give bit-identical quantiles (NaN and ±inf included)."""
+def test_quantiles_are_those_of_one_sort_of_all_rows(rows, qs, extreme):
+    """The compiled selection gives the quantiles that sorting every group would give, to the bit (NaN
+    and ±inf included), and agrees with NumPy's own quantile."""
     keys = np.array([k for k, _ in rows])
     x = np.array([v for _, v in rows], dtype=float)
     if extreme is not None:
         x[::7] = extreme
     groups = Groups.from_keys(keys)
-    by_mode = {}
-    for name, threshold in (("select", 0), ("sort", 10**9)):
-        saved = groups_module.SELECTION_MIN_MEAN_GROUP_SIZE
-        groups_module.SELECTION_MIN_MEAN_GROUP_SIZE = threshold
-        try:
-            by_mode[name] = groups.quantiles(x, qs)
-        finally:
-            groups_module.SELECTION_MIN_MEAN_GROUP_SIZE = saved
-    np.testing.assert_array_equal(by_mode["select"], by_mode["sort"])
+    got = groups.quantiles(x, qs)
+    np.testing.assert_array_equal(got, quantiles_by_sorting(groups, x, qs))
     for code in range(groups.n):
         finite = (groups.codes == code) & ~np.isnan(x)
         if finite.any() and np.isfinite(x[finite]).all():
@@ -66,8 +62,13 @@ def test_quantiles_by_selection_and_by_sorting_are_identical(rows, qs, extreme):
             # sign a result near 0 may differ by a few units in the last place of the neighbours.
             scale = np.abs(x[finite]).max()
             np.testing.assert_allclose(
-                by_mode["select"][:, code], np.quantile(x[finite], qs), rtol=1e-7, atol=1e-12 * scale
+                got[:, code], np.quantile(x[finite], qs), rtol=1e-7, atol=1e-12 * scale
             )
+
+
+def test_quantiles_refuse_a_level_outside_0_1():
+    with pytest.raises(ValueError, match="quantiles must be in"):
+        Groups.single(3).quantiles(np.array([1.0, 2.0, 3.0]), (0.5, 1.5))
 
 
 def test_from_keys_combines_several_columns_in_order_of_first_appearance():

@@ -355,28 +355,40 @@ def _funnels(
     for part, with_limits in ((np.flatnonzero(comparable & ~judged), False), (idx, True)):
         if not len(part):
             continue
-        groups = Groups.from_codes(_dense_codes(group[part]))
+        # The funnel codes as they are, from 0 (no renumbering): how groups are numbered, and whether
+        # some numbers go unused, changes no row's result.
+        keys = group[part]
+        low = int(keys.min())
+        groups = Groups(keys - low if low else keys, int(keys.max()) - low + 1)
+        numerator = o[part]
         denominator = e[part] if spec.is_ratio else d[part]
-        scale = np.ones(len(part))
+        scale = None
         if spec.is_rate:  # rates: expected = n x the peers' rate, compared as a ratio O/E
-            peer_rate = groups.sum(o[part]) / groups.sum(d[part])
+            with np.errstate(invalid="ignore"):  # 0/0 for codes no row has
+                peer_rate = groups.sum(numerator) / groups.sum(denominator)
             scale = peer_rate[groups.codes]
-            denominator = d[part] * scale
+            denominator = denominator * scale
         if not with_limits:  # periods before the judged ones feed the SPC only: z without limits
-            z_adj[part] = funnel_fit(o[part], denominator, groups=groups, **options).z_adjusted
+            z_adj[part] = funnel_fit(numerator, denominator, groups=groups, **options).z_adjusted
             continue
-        result = funnel(o[part], denominator, groups=groups, levels=levels, exact_poisson=False, **options)
+        result = funnel(numerator, denominator, groups=groups, levels=levels, exact_poisson=False, **options)
         codes = groups.codes
         z_adj[part] = result.z_adjusted
         out.z[:] = result.z
-        out.target[:] = result.target * scale
-        out.lower[:], out.upper[:] = result.lower[0] * scale, result.upper[0] * scale
-        out.elevated_lower[:], out.elevated_upper[:] = result.lower[1] * scale, result.upper[1] * scale
+        if scale is None:
+            out.target[:] = result.target
+            out.lower[:], out.upper[:] = result.lower[0], result.upper[0]
+            out.elevated_lower[:], out.elevated_upper[:] = result.lower[1], result.upper[1]
+        else:
+            out.target[:] = result.target * scale
+            out.lower[:], out.upper[:] = result.lower[0] * scale, result.upper[0] * scale
+            out.elevated_lower[:], out.elevated_upper[:] = result.lower[1] * scale, result.upper[1] * scale
         out.phi[:] = result.phi[codes]
         out.tau2[:] = result.tau2[codes]
         out.od_adjusted[:] = result.od_adjusted[codes]
-        note_of_group = np.array([OD_NOTE_LABELS.index(s) for s in result.od_note], dtype=np.int8)
-        out.od_note[:] = note_of_group[codes]
+        notes, note_index = np.unique(result.od_note, return_inverse=True)
+        note_code = np.array([OD_NOTE_LABELS.index(str(note)) for note in notes], dtype=np.int8)
+        out.od_note[:] = note_code[note_index][codes]
     return out
 
 
@@ -820,14 +832,6 @@ def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     rank = np.full(len(categories) + 1, -1, dtype=np.int64)  # the extra -1 serves code -1 (NA)
     rank[kept[order]] = np.arange(len(kept))
     return rank[codes], pd.Index(np.asarray(names[order], dtype=object))
-
-
-def _dense_codes(keys: np.ndarray) -> np.ndarray:
-    """Small non-negative integer keys renumbered 0..k-1 in sorted order (``pd.factorize(sort=True)``'s
-    codes, by counting instead of hashing)."""
-    low = keys.min()
-    present = np.bincount(keys - low) > 0
-    return (running_count(present) - 1)[keys - low]
 
 
 def _blocks(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:

@@ -211,28 +211,30 @@ def funnel(
     _check_limit_options(kind, adjust_when, limits)
     o, d, raw_d, grouping = _prepare(numerator, denominator, groups, kind, round_expected)
     if limits == "wilson":
-        fit, _, _ = _fit(o, d, grouping, kind, method, trim, None, adjust_when, raw_d)
+        fit, _ = _fit(o, d, grouping, kind, method, trim, None, adjust_when, raw_d)
         fit = replace(fit, od_note=np.full(grouping.n, OD_NOTES[_NOTE_WILSON], dtype=OD_NOTES.dtype))
         lower = np.empty((len(levels), len(o)))
         upper = np.empty((len(levels), len(o)))
         for i, level in enumerate(levels):
             lower[i], upper[i] = wilson_funnel_limits(fit.target, d, level)
         return _result(fit, levels, lower, upper, polarity)
-    fit, scale, spread = _fit(o, d, grouping, kind, method, trim, overdispersion, adjust_when, raw_d)
+    fit, scale = _fit(o, d, grouping, kind, method, trim, overdispersion, adjust_when, raw_d)
     codes = grouping.codes
+    spread = _spread(fit, overdispersion)
 
     # Limits per level on the transformed scale, mapped back; exact Poisson for unadjusted SR.
     row_adjusted = fit.od_adjusted[codes]
     lower = np.empty((len(levels), len(o)))
     upper = np.empty((len(levels), len(o)))
-    sigma = np.sqrt(scale.s_limits**2 + spread.row_tau2) * spread.row_phi_factor
+    sigma = np.sqrt(scale.s_limits() ** 2 + spread.row_tau2) * spread.row_phi_factor
+    centre = scale.centre(codes)
     poisson_rows = (
         np.flatnonzero(~row_adjusted) if kind == "sr" and exact_poisson else np.empty(0, dtype=np.int64)
     )
     for i, level in enumerate(levels):
         zq = z_for_level(level)
-        lower[i] = scale.back(scale.centre - zq * sigma)
-        upper[i] = scale.back(scale.centre + zq * sigma)
+        lower[i] = scale.back(centre - zq * sigma)
+        upper[i] = scale.back(centre + zq * sigma)
         if len(poisson_rows):
             e = d[poisson_rows]
             lo, hi = poisson_exact(e, level)
@@ -291,6 +293,17 @@ class _Spread:
     row_phi_factor: np.ndarray
 
 
+def _spread(fit: FunnelFit, overdispersion) -> _Spread:
+    """The overdispersion terms of each row's limits (none where its group is not adjusted)."""
+    codes = fit.group_codes
+    row_adjusted = fit.od_adjusted[codes]
+    size = len(codes)
+    with np.errstate(invalid="ignore"):
+        if overdispersion == "multiplicative":
+            return _Spread(np.zeros(size), np.where(row_adjusted, np.sqrt(fit.phi)[codes], 1.0))
+        return _Spread(np.where(row_adjusted, fit.tau2[codes], 0.0), np.ones(size))
+
+
 def _prepare(
     numerator, denominator, groups, kind: str, round_expected: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Groups]:
@@ -318,25 +331,28 @@ def _fit(
     overdispersion,
     adjust_when: str = "tau2_positive",
     raw_d: np.ndarray | None = None,
-) -> tuple[FunnelFit, _Scale, _Spread]:
+) -> tuple[FunnelFit, _Scale]:
     """Target, z, φ, τ² and z_adjusted per group and row (the part of the funnel before limits).
 
     ``d`` is the denominator of the model (z, φ, τ², limits); ``raw_d`` the one of the reported value."""
+    from carelens.stats import group_loops  # compiled loops: numba is slow to import
+
     codes = grouping.codes
+    codes64 = np.ascontiguousarray(codes, dtype=np.int64)  # the one code type the compiled loops take
     scale = _transform(o, d, grouping, kind, method)
     if raw_d is not None and raw_d is not d:
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = replace(scale, value=o / raw_d)
     z = scale.z
-    z_robust, keep = _robust_z(z, grouping, trim, trim_by_rank=(kind == "sr" and method == "shmi"))
+    keep, low, high = _robust_z(z, grouping, trim, trim_by_rank=(kind == "sr" and method == "shmi"))
 
-    # φ and DerSimonian–Laird τ² per group, over the units kept by the robust step.
-    units_used = grouping.count(keep)
-    phi = grouping.mean(z_robust**2, where=keep, count=units_used)
-    w_kept = np.where(keep, 1.0 / scale.s**2, 0.0)
-    sum_w = grouping.sum(w_kept)
-    sum_w2 = grouping.sum(w_kept**2)
+    # φ and DerSimonian–Laird τ² per group, over the units kept by the robust step (z clipped to its
+    # group's bounds), with the weights 1/s²: the sums of all four in one pass over the rows.
+    units_used, sum_z2, sum_w, sum_w2 = group_loops.dispersion_sums(
+        codes64, grouping.n, z, scale.s, keep, low, high
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
+        phi = np.where(units_used > 0, sum_z2 / np.maximum(units_used, 1), np.nan)
         spread = sum_w - sum_w2 / sum_w
         tau2_raw = (units_used * phi - (units_used - 1)) / spread
     estimable = (units_used >= 2) & (spread > 0)
@@ -354,14 +370,16 @@ def _fit(
     adjusted = (note == _NOTE_ADDITIVE) | (note == _NOTE_MULTIPLICATIVE)
 
     # z adjusted for overdispersion (the unadjusted z where the group is not adjusted).
-    row_adjusted = adjusted[codes]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if overdispersion == "multiplicative":
-            row_tau2, row_phi_factor = np.zeros(len(o)), np.where(row_adjusted, np.sqrt(phi)[codes], 1.0)
-            z_adjusted = z / row_phi_factor
-        else:  # additive, or none (no group is adjusted)
-            row_tau2, row_phi_factor = np.where(row_adjusted, tau2[codes], 0.0), np.ones(len(o))
-            z_adjusted = np.where(row_adjusted, scale.residual / np.sqrt(scale.s**2 + row_tau2), z)
+    if overdispersion == "multiplicative":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z_adjusted = z / np.where(adjusted[codes], np.sqrt(phi)[codes], 1.0)
+    elif adjusted.any():  # additive: residual / √(s² + τ²), the square root taken by NumPy
+        root = group_loops.adjusted_variance(codes64, scale.s, tau2, adjusted)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.sqrt(root, out=root)
+        z_adjusted = group_loops.adjusted_z(codes64, z, scale.residual, root, adjusted)
+    else:
+        z_adjusted = z.copy()
     fit = FunnelFit(
         value=scale.value,
         target=scale.target[codes],
@@ -375,7 +393,7 @@ def _fit(
         od_adjusted=adjusted,
         od_note=OD_NOTES[note],
     )
-    return fit, scale, _Spread(row_tau2, row_phi_factor)
+    return fit, scale
 
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -385,9 +403,10 @@ def _fit(
 class _Scale:
     """Values on the variance-stabilised scale of one data type.
 
-    ``residual`` = Y − target on that scale, ``s`` its standard error (so z = residual / s),
-    ``centre`` the per-row target on that scale and ``s_limits`` the standard error used for limits
-    (the same as ``s`` except for ``rc``, whose limits follow FunnelPlotR's 1/(2√n)).
+    ``residual`` = Y − target on that scale, ``s`` its standard error (so z = residual / s) and
+    ``group_centre`` each group's target on that scale. For the limits: :meth:`centre` per row and
+    :meth:`s_limits`, the standard error they use (the same as ``s`` except for ``rc``, whose limits
+    follow FunnelPlotR's 1/(2√n)), computed only when limits are wanted.
     """
 
     kind: str
@@ -396,13 +415,23 @@ class _Scale:
     target: np.ndarray  # per group
     residual: np.ndarray
     s: np.ndarray
-    s_limits: np.ndarray
-    centre: np.ndarray
+    group_centre: np.ndarray
+    d: np.ndarray
+    """The model's denominators (for ``rc``'s limits)."""
 
     @property
     def z(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.residual / self.s
+
+    def centre(self, codes: np.ndarray) -> np.ndarray:
+        """The target on the transformed scale, per row."""
+        return self.group_centre[codes]
+
+    def s_limits(self) -> np.ndarray:
+        if self.kind == "rc":
+            return 0.5 / np.sqrt(self.d)
+        return self.s
 
     def back(self, x: np.ndarray) -> np.ndarray:
         """Map a limit on the transformed scale back to the scale of ``value``."""
@@ -414,7 +443,11 @@ class _Scale:
 
 
 def _transform(o: np.ndarray, d: np.ndarray, grouping: Groups, kind: str, method: str) -> _Scale:
-    codes = grouping.codes
+    """Values, targets, residuals and standard errors on the data type's scale. Row-sized intermediate
+    results are computed in place (``out=``): the same operations on the same numbers, fewer arrays."""
+    from carelens.stats import group_loops  # compiled loops: numba is slow to import
+
+    codes = np.ascontiguousarray(grouping.codes, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = o / d
         if kind == "sr":
@@ -422,46 +455,62 @@ def _transform(o: np.ndarray, d: np.ndarray, grouping: Groups, kind: str, method
             if method == "shmi":
                 # O = 0 has ln(0) = -inf: keep z = -inf (below every limit) instead of a NaN.
                 residual = np.where(o > 0, np.log(np.where(o > 0, value, 1.0)), -np.inf)
-                s = 1.0 / np.sqrt(d)
-                return _Scale(kind, method, value, target, residual, s, s, np.zeros(len(o)))
-            residual = np.sqrt(value) - 1.0
-            s = 0.5 / np.sqrt(d)
-            return _Scale(kind, method, value, target, residual, s, s, np.ones(len(o)))
-        total_o = grouping.sum(o)
-        total_d = grouping.sum(d)
+                s = np.sqrt(d)
+                np.divide(1.0, s, out=s)  # 1 / √E
+                return _Scale(kind, method, value, target, residual, s, np.zeros(grouping.n), d)
+            residual = np.sqrt(value)
+            residual -= 1.0
+            s = np.sqrt(d)
+            np.divide(0.5, s, out=s)  # 1 / (2√E)
+            return _Scale(kind, method, value, target, residual, s, np.ones(grouping.n), d)
+        total_o, total_d = group_loops.sums2(codes, grouping.n, o, d)
         target = total_o / total_d
         if kind == "pr":
-            centre = np.arcsin(np.sqrt(target))[codes]
-            residual = np.arcsin(np.sqrt(value)) - centre
-            s = 0.5 / np.sqrt(d)
-            return _Scale(kind, method, value, target, residual, s, s, centre)
-        centre = np.log(target)[codes]
-        residual = np.log((o + 0.5) / (d + 0.5)) - centre
-        s = np.sqrt(o / (o + 0.5) ** 2 + d / (d + 0.5) ** 2)
-        return _Scale(kind, method, value, target, residual, s, 0.5 / np.sqrt(d), centre)
+            centre = np.arcsin(np.sqrt(target))
+            residual = np.sqrt(value)
+            np.arcsin(residual, out=residual)
+            group_loops.subtract_per_group(residual, centre, codes)  # arcsin √p − arcsin √target
+            s = np.sqrt(d)
+            np.divide(0.5, s, out=s)  # 1 / (2√n)
+            return _Scale(kind, method, value, target, residual, s, centre, d)
+        centre = np.log(target)
+        residual = o + 0.5
+        np.divide(residual, d + 0.5, out=residual)
+        np.log(residual, out=residual)
+        group_loops.subtract_per_group(residual, centre, codes)  # ln((O+½)/(E+½)) − ln target
+        s = o + 0.5
+        np.square(s, out=s)
+        np.divide(o, s, out=s)
+        variance_d = d + 0.5
+        np.square(variance_d, out=variance_d)
+        np.divide(d, variance_d, out=variance_d)
+        s += variance_d
+        np.sqrt(s, out=s)  # √(O/(O+½)² + E/(E+½)²)
+        return _Scale(kind, method, value, target, residual, s, centre, d)
 
 
 def _robust_z(
     z: np.ndarray, grouping: Groups, trim: float, trim_by_rank: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """z-scores for estimating φ and which rows take part: SHMI rank trim, or Winsorisation.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which rows take part in estimating φ, and per group the bounds their z is clipped to for it:
+    SHMI rank trim, or Winsorisation.
 
     Trim: with k = 1/trim and rank r among the N units of the group (ties averaged), keep units with
-    1 ≤ ⌊r·k/(N+1)⌋ < k − 1 (1..8 for trim 0.1). Winsorise: clip z to the group's ``trim`` and
-    ``1 − trim`` quantiles (type 7). Non-finite z (O = 0 on the log scale) never takes part.
+    1 ≤ ⌊r·k/(N+1)⌋ < k − 1 (1..8 for trim 0.1); z is not clipped (bounds ±inf). Winsorise: clip z to
+    the group's ``trim`` and ``1 − trim`` quantiles (type 7). Non-finite z (O = 0 on the log scale) never
+    takes part.
     """
     finite = np.isfinite(z)
-    if trim_by_rank:
+    if trim == 0 or trim_by_rank:
+        low, high = np.full(grouping.n, -np.inf), np.full(grouping.n, np.inf)
         if trim == 0:
-            return z, finite
+            return finite, low, high
         k = 1.0 / trim
         n = grouping.count()[grouping.codes]
         bucket = np.floor(grouping.rank(z) * k / (n + 1))
-        return z, finite & (bucket >= 1) & (bucket < k - 1)
-    if trim == 0:
-        return z, finite
+        return finite & (bucket >= 1) & (bucket < k - 1), low, high
     low, high = grouping.quantiles(z, (trim, 1.0 - trim))
-    return np.clip(z, low[grouping.codes], high[grouping.codes]), finite
+    return finite, low, high
 
 
 def _flag_code(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -503,8 +552,8 @@ def _check_limit_options(kind: str, adjust_when, limits) -> None:
 
 
 def _check_counts(numerator, denominator, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    o = np.asarray(numerator, dtype=float)
-    d = np.asarray(denominator, dtype=float)
+    o = np.ascontiguousarray(numerator, dtype=float)  # contiguous: the layout the compiled loops take
+    d = np.ascontiguousarray(denominator, dtype=float)
     if o.ndim != 1 or o.shape != d.shape:
         raise ValueError(
             f"numerator and denominator must be 1-D of equal length, got {o.shape} and {d.shape}"

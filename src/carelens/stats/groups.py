@@ -2,7 +2,8 @@
 
 Every kernel in ``carelens.stats`` works on whole columns where each row carries a group code
 (indicator × period × peer group for funnels, organisation × indicator for control charts). These
-helpers do the per-group arithmetic with ``bincount`` and one sort, never a Python loop per group.
+helpers do the per-group arithmetic with ``bincount``, and order statistics with compiled loops
+(:mod:`carelens.stats.group_loops`), never a Python loop per group.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ class Groups:
         codes = np.asarray(codes, dtype=np.int64)
         return cls(codes, int(codes.max()) + 1 if len(codes) else 0)
 
+    @property
+    def _codes64(self) -> np.ndarray:
+        """The codes as contiguous int64, the one type the compiled loops are built for (no copy if they
+        are)."""
+        return np.ascontiguousarray(self.codes, dtype=np.int64)
+
     # -- reductions (one value per group) ------------------------------------------------------
 
     def sum(self, values: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
@@ -82,30 +89,14 @@ class Groups:
         return np.asarray(per_group)[self.codes]
 
     # -- order statistics ----------------------------------------------------------------------
-
-    def _sorted(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Row order sorting by (group, value) with NaN last in each group; group start offsets."""
-        values = np.asarray(values, dtype=float)
-        order = np.lexsort((values, self.codes))
-        starts = np.searchsorted(self.codes[order], np.arange(self.n))
-        return order, values[order], starts
+    # Compiled loops (carelens.stats.group_loops), imported on first use: numba is slow to import.
 
     def rank(self, values: np.ndarray) -> np.ndarray:
         """1-based rank within each group, ties given their average rank; NaN stays NaN."""
-        values = np.asarray(values, dtype=float)
-        order, sorted_values, starts = self._sorted(values)
-        sorted_codes = self.codes[order]
-        position = np.arange(len(values)) - starts[sorted_codes] + 1.0
-        # A tie run is a stretch of equal (group, value); each member takes the run's mean position.
-        new_run = np.ones(len(values), dtype=bool)
-        if len(values) > 1:
-            new_run[1:] = (sorted_codes[1:] != sorted_codes[:-1]) | (sorted_values[1:] != sorted_values[:-1])
-        run = running_count(new_run) - 1
-        run_mean = np.bincount(run, weights=position) / np.bincount(run)
-        ranks = np.empty(len(values))
-        ranks[order] = run_mean[run]
-        ranks[np.isnan(values)] = np.nan
-        return ranks
+        from carelens.stats import group_loops
+
+        values = np.ascontiguousarray(values, dtype=float)
+        return group_loops.average_ranks(self._codes64, self.n, values)
 
     def quantile(self, values: np.ndarray, q: float) -> np.ndarray:
         """Per-group quantile with linear interpolation (R type 7, NumPy's default), ignoring NaN."""
@@ -114,57 +105,27 @@ class Groups:
     def quantiles(self, values: np.ndarray, qs) -> np.ndarray:
         """Several per-group quantiles (type 7), ignoring NaN: shape (len(qs), number of groups).
 
-        Large groups (the usual case: funnels of thousands of units) are read by selection
-        (``np.partition``, linear time) one group at a time; many small groups by one sort of all
-        rows. Both find the same order statistics, so the results are identical to the last bit.
-        """
-        values = np.asarray(values, dtype=float)
-        n = self.count(~np.isnan(values))
+        One stable counting sort by group code makes each group's values one contiguous block, in which
+        the ranks wanted are found by bucket selection (linear time), all in compiled code
+        (:func:`carelens.stats.group_loops.order_statistics`). The interpolation is NumPy's, as before."""
+        from carelens.stats import group_loops
+
+        values = np.ascontiguousarray(values, dtype=float)
         qs = np.asarray(qs, dtype=float)
+        if np.any(~((qs >= 0) & (qs <= 1))):
+            raise ValueError(f"quantiles must be in [0, 1], got {qs.tolist()}")
+        grouped, starts = group_loops.blocks_of(self._codes64, self.n, values)
+        n = np.diff(starts)
         h = (n - 1) * qs[:, None]  # (len(qs), groups): fractional position of each quantile
         lo = np.floor(h).astype(np.int64)
         hi = np.minimum(lo + 1, n - 1)
         ok = np.broadcast_to(n > 0, h.shape)
         if not ok.any():
             return np.full(h.shape, np.nan)
-        if len(values) >= SELECTION_MIN_MEAN_GROUP_SIZE * max(self.n, 1):
-            x_lo, x_hi = self._order_statistics_by_selection(values, n, lo, hi)
-        else:
-            _, sorted_values, starts = self._sorted(values)
-            at_lo, at_hi = (np.where(ok, starts + lo, 0), np.where(ok, starts + hi, 0))
-            x_lo, x_hi = sorted_values[at_lo], sorted_values[at_hi]
+        ranks = np.where(n > 0, np.concatenate([lo, hi]), 0)
+        x_lo, x_hi = np.split(group_loops.order_statistics(grouped, starts, ranks), 2)
         out = np.full(h.shape, np.nan)
         frac = h - lo
         with np.errstate(invalid="ignore"):
             out[ok] = np.where(frac[ok] > 0, x_lo[ok] + frac[ok] * (x_hi[ok] - x_lo[ok]), x_lo[ok])
         return out
-
-    def _order_statistics_by_selection(
-        self, values: np.ndarray, n: np.ndarray, lo: np.ndarray, hi: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``lo``-th and ``hi``-th smallest non-NaN value of each group (0 where a group has none).
-
-        One stable sort by group code (a radix sort for up to 65,536 groups) makes each group one
-        contiguous block; each block is then partitioned at just the ranks wanted."""
-        codes = self.codes.astype(np.uint16) if self.n <= 2**16 else self.codes
-        in_order = len(codes) < 2 or bool(np.all(codes[1:] >= codes[:-1]))
-        grouped = values if in_order else values[np.argsort(codes, kind="stable")]
-        ends = np.cumsum(np.bincount(self.codes, minlength=self.n))
-        x_lo, x_hi = np.zeros(lo.shape), np.zeros(hi.shape)
-        start = 0
-        for g, end in enumerate(ends.tolist()):
-            block = grouped[start:end]
-            start = end
-            if n[g] == 0:
-                continue
-            if n[g] < len(block):
-                block = block[~np.isnan(block)]
-            ranks = np.unique(np.concatenate([lo[:, g], hi[:, g]]))
-            selected = np.partition(block, ranks)
-            x_lo[:, g], x_hi[:, g] = selected[lo[:, g]], selected[hi[:, g]]
-        return x_lo, x_hi
-
-
-SELECTION_MIN_MEAN_GROUP_SIZE = 256
-""":meth:`Groups.quantiles` selects per group (a Python step per group) when groups average at least
-this many rows, and sorts all rows at once otherwise; measured crossover is well below this."""
