@@ -144,6 +144,19 @@ OUTPUT_COLUMNS = (
     "import_id",
 )
 """Columns of the assessed table, in order (one row per indicator x organisation)."""
+TEXT_COLUMNS = (
+    "indicator_id",
+    "org_code",
+    "peer_group",
+    "od_note",
+    "method",
+    "benchmark",
+    "flag",
+    "reason",
+    "spc_variation",
+    "spc_rule",
+)
+"""Text columns of the assessed table (categoricals: a few distinct values, millions of rows)."""
 
 JUDGEMENT_COLUMNS = (
     "indicator_id",
@@ -837,9 +850,15 @@ def _blocks(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
-def _text(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """A string column as a "take" from its few distinct labels (no Python object per row)."""
-    return pd.array(np.asarray(labels, dtype=object), dtype="str").take(np.asarray(codes, dtype=np.int64))
+def _text(labels, codes: np.ndarray) -> pd.Categorical:
+    """A text column as a categorical of its distinct labels (``labels[codes]``, no string per row: at
+    national scale the flags table has 5 million rows). Its categories are in sorted order, so sorting,
+    grouping or factorizing it orders rows as the text would; it hashes as the text does
+    (``pd.util.hash_pandas_object``), so digests do not depend on it."""
+    names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    return pd.Categorical.from_codes(
+        inverse.astype(np.int64)[np.asarray(codes, dtype=np.int64)], categories=pd.Index(names, dtype=object)
+    )
 
 
 def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> pd.DataFrame:
