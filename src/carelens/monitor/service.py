@@ -260,7 +260,7 @@ class StackedFlags:
     scale) rather than once in parts and once joined, and does the copying while the workers assess
     (it would otherwise wait for them, then copy alone). Text columns are kept as integer codes into
     the distinct values seen so far (from a batch's categoricals, or Spark's text) and become
-    categoricals of those values in sorted order: ``pd.concat`` would make one string per row of
+    categoricals of the values present, in sorted order: ``pd.concat`` would make one string per row of
     categoricals with different categories (the method text alone is hundreds of bytes)."""
 
     GROWTH = 1.25
@@ -300,11 +300,12 @@ class StackedFlags:
         out = {}
         for name in OUTPUT_COLUMNS:
             column = self.columns[name][: self.rows]
-            if name in TEXT_COLUMNS:
+            if name in TEXT_COLUMNS:  # categories: the values present, sorted (whatever the engine)
                 labels = pd.Index(self.labels[name], dtype=object)
-                order = labels.argsort()
-                rank = np.empty(len(labels) + 1, dtype=np.int32)  # the extra -1 serves a missing value
-                rank[order], rank[-1] = np.arange(len(labels)), -1
+                used = np.flatnonzero(np.bincount(column + 1, minlength=len(labels) + 1)[1:])
+                order = used[labels[used].argsort()]
+                rank = np.full(len(labels) + 1, -1, dtype=np.int32)  # the extra -1 serves a missing value
+                rank[order] = np.arange(len(order))
                 column = pd.Categorical.from_codes(rank[column], categories=labels[order])
             out[name] = column
         return pd.DataFrame(out, copy=False)
