@@ -260,7 +260,7 @@ def cusum_alerts(
         flags.loc[at, "reason"] = flags.loc[at, "org_code"].astype(str).map(reasons).to_numpy()
         flags.loc[at, "flag_code"] = 2
         flags.loc[at, "flag"] = FLAG_LABELS[2]
-    return flags, digests
+    return flags.astype({"reason": "category", "flag": "category"}), digests  # as the kernel gives them
 
 
 def indicator_cusum(observations: pd.DataFrame, alert, latest_points: int) -> pd.DataFrame:

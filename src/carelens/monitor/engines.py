@@ -80,19 +80,60 @@ def frame_digest(*frames: pd.DataFrame) -> str:
     for frame in frames:
         digest.update(json.dumps(list(map(str, frame.columns))).encode())
         if len(frame):
-            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+            digest.update(row_hashes(column_hashes(frame)).tobytes())
     return digest.hexdigest()
 
 
-def indicator_digests(flags: pd.DataFrame) -> list[str]:
+def column_hashes(frame: pd.DataFrame) -> list[np.ndarray]:
+    """Each column's hash of every value (``pd.util.hash_array``, as ``pd.util.hash_pandas_object``
+    hashes a frame's columns): text hashes the same as text or as a categorical of it."""
+    hashes = []
+    for _, column in frame.items():
+        values = column.array
+        if isinstance(values, pd.arrays.NumpyExtensionArray):
+            values = values.to_numpy()
+        hashes.append(pd.util.hash_array(values))
+    return hashes
+
+
+def row_hashes(hashes: list[np.ndarray]) -> np.ndarray:
+    """Each row's hash from its columns' (:func:`column_hashes`): the same as ``pd.util.
+    hash_pandas_object(frame, index=False)``, which combines them like a tuple's hash, so columns hashed
+    once serve several digests (a batch's keys and its rows)."""
+    out = np.full(len(hashes[0]), 0x345678, dtype=np.uint64)
+    multiplier = np.uint64(1000003)
+    for i, column in enumerate(hashes):
+        out ^= column
+        out *= multiplier
+        multiplier += np.uint64(82520 + 2 * (len(hashes) - i))
+    out += np.uint64(97531)
+    return out
+
+
+def indicator_digests(flags: pd.DataFrame, hashes: list[np.ndarray] | None = None) -> list[str]:
     """:func:`frame_digest` of each indicator's rows of an assessed table (rows sorted by indicator), in
     order. A pass's results digest is built from these, so each batch (or Spark partition) can hash its
-    own rows where it is assessed, whatever the batches are."""
+    own rows where it is assessed, whatever the batches are. Rows hash on their own, so the whole table
+    is hashed at once (``hashes``: its :func:`column_hashes` when known) and cut by indicator."""
     if not len(flags):
         return []
-    ids = flags["indicator_id"].to_numpy(dtype=object)
-    starts = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist(), len(flags)]
-    return [frame_digest(flags.iloc[a:b]) for a, b in itertools.pairwise(starts)]
+    rows = row_hashes(column_hashes(flags) if hashes is None else hashes)
+    header = json.dumps(list(map(str, flags.columns))).encode()
+    codes, _ = pd.factorize(flags["indicator_id"])
+    starts = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), len(flags)]
+    return [hashlib.sha256(header + rows[a:b].tobytes()).hexdigest() for a, b in itertools.pairwise(starts)]
+
+
+def keys_and_indicator_digests(flags: pd.DataFrame) -> tuple[str, list[str]]:
+    """:func:`frame_digest` of the (indicator, organisation) pairs of an assessed table and its
+    :func:`indicator_digests`, hashing each column once."""
+    if not len(flags):
+        return frame_digest(flags[["indicator_id", "org_code"]]), []
+    hashes = column_hashes(flags)
+    keys = [hashes[flags.columns.get_loc(name)] for name in ("indicator_id", "org_code")]
+    digest = hashlib.sha256(json.dumps(["indicator_id", "org_code"]).encode())
+    digest.update(row_hashes(keys).tobytes())
+    return digest.hexdigest(), indicator_digests(flags, hashes)
 
 
 def judged_periods(judgements: pd.DataFrame) -> dict[str, tuple[dt.date, int]]:
@@ -141,14 +182,15 @@ def assess_batch(
     assessed = assess_all(frame, comparisons, settings)
     del frame
     judgements = assessed.judgements
+    keys_digest, flag_digests = keys_and_indicator_digests(assessed.flags)
     return AssessedBatch(
         observations=observations,
         flags=assessed.flags,
         judgements=JudgementParts.keep(judgements, spill, f"batch-{batch[0]}"),
         judgement_rows=len(judgements),
         judged_periods=assessed.judged_periods,
-        keys_digest=frame_digest(assessed.flags[["indicator_id", "org_code"]]),
-        flag_digests=indicator_digests(assessed.flags),
+        keys_digest=keys_digest,
+        flag_digests=flag_digests,
         judgement_digests=indicator_digests(judgements),
     )
 

@@ -239,13 +239,21 @@ class ParquetReader(ObservationReader):
         columns = {
             "indicator_id": pd.Categorical.from_codes(codes, pd.Index(wanted, dtype=object)),
             "org_code": pd.Categorical.from_codes(org_codes, pd.Index(names.to_pylist())),
-            "period": table.column("period").to_numpy().astype("datetime64[ms]"),
+            "period": _numpy(table.column("period").cast(pa.timestamp("ms"))),
         }
         for name in ("numerator", "denominator", "expected", "value"):
-            columns[name] = table.column(name).to_numpy()  # nulls as NaN
+            columns[name] = _numpy(table.column(name))  # nulls as NaN
         del table
         columns["import_id"] = np.full(len(codes), np.nan)
         return pd.DataFrame(columns, copy=False)
+
+
+def _numpy(column) -> np.ndarray:
+    """An Arrow column as NumPy (nulls as NaN), without a copy when it is one chunk without nulls (the
+    usual read: one file per indicator); such an array is read-only."""
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy(zero_copy_only=False)
+    return column.to_numpy()
 
 
 def parquet_inputs(path: str | Path) -> Inputs:
@@ -303,7 +311,7 @@ def attach_peer_groups(
     """
     org_codes, org_names = _codes(observations["org_code"])
     ind_codes, ind_names = _codes(observations["indicator_id"])
-    where = pd.Index(organisations["code"].astype(object)).get_indexer(np.asarray(org_names, dtype=object))
+    where = _code_index(organisations).get_indexer(np.asarray(org_names, dtype=object))
     known = where >= 0
     columns = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
     table = np.full((len(ind_names), len(org_names)), "England", dtype=object)
@@ -327,6 +335,24 @@ def attach_peer_groups(
         per_row = label_codes[ind_codes, org_codes]
     peer = pd.Categorical.from_codes(per_row, categories=pd.Index(label_names, dtype=object))
     return observations.assign(peer_group=peer)
+
+
+_last_code_index: tuple[pd.DataFrame, pd.Index] | None = None
+"""The organisations frame last looked up in and its codes as an index (see :func:`_code_index`)."""
+
+
+def _code_index(organisations: pd.DataFrame) -> pd.Index:
+    """Organisation codes as an index to look codes up in, made once for a pass's organisations frame
+    rather than once per batch (its hash table of 50,000 codes is built by the first look-up). The
+    frame is kept with it, so another frame (even at the same address) gets its own."""
+    global _last_code_index
+    if (
+        _last_code_index is None
+        or _last_code_index[0] is not organisations
+        or len(_last_code_index[1]) != len(organisations)
+    ):
+        _last_code_index = (organisations, pd.Index(organisations["code"].astype(object)))
+    return _last_code_index[1]
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -145,6 +145,19 @@ OUTPUT_COLUMNS = (
     "import_id",
 )
 """Columns of the assessed table, in order (one row per indicator x organisation)."""
+TEXT_COLUMNS = (
+    "indicator_id",
+    "org_code",
+    "peer_group",
+    "od_note",
+    "method",
+    "benchmark",
+    "flag",
+    "reason",
+    "spc_variation",
+    "spc_rule",
+)
+"""Text columns of the assessed table (categoricals: a few distinct values, millions of rows)."""
 
 JUDGEMENT_COLUMNS = (
     "indicator_id",
@@ -842,9 +855,19 @@ def _blocks(sizes: np.ndarray, target: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
-def _text(labels, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """A string column as a "take" from its few distinct labels (no Python object per row)."""
-    return pd.array(np.asarray(labels, dtype=object), dtype="str").take(np.asarray(codes, dtype=np.int64))
+def _text(labels, codes: np.ndarray, sorted_unique: bool = False) -> pd.Categorical:
+    """A text column as a categorical of its distinct labels (``labels[codes]``, no string per row: at
+    national scale the flags table has 5 million rows). Its categories are in sorted order, so sorting,
+    grouping or factorizing it orders rows as the text would; it hashes as the text does
+    (``pd.util.hash_pandas_object``), so digests do not depend on it. ``sorted_unique``: the labels are
+    so already (names behind sorted codes: 50,000 organisations are not sorted again)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if sorted_unique:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+    names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    return pd.Categorical.from_codes(
+        inverse.astype(np.int64)[codes], categories=pd.Index(names, dtype=object)
+    )
 
 
 def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> pd.DataFrame:
@@ -859,10 +882,10 @@ def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> 
     bench_labels = [BENCHMARK_LABELS[m.polarity][c] for m in specs for c in (-1, 0, 1, 9)]
     bench_code = np.searchsorted([-1, 0, 1, 9], column("_benchmark_code"))
     frame = {
-        "indicator_id": _text(rows.ind_names, ind),
-        "org_code": _text(rows.org_names, column("_org")),
+        "indicator_id": _text(rows.ind_names, ind, sorted_unique=True),
+        "org_code": _text(rows.org_names, column("_org"), sorted_unique=True),
         "period": periods[ind],
-        "peer_group": _text(rows.peer_names, column("_peer")),
+        "peer_group": _text(rows.peer_names, column("_peer"), sorted_unique=True),
     }
     for name in OUTPUT_COLUMNS[4:]:
         if name == "od_note":

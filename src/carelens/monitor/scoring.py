@@ -64,6 +64,7 @@ class IndicatorKinds:
         kind_of = organisations.drop_duplicates("code").set_index("code")["kind"]
         ind_codes, ind_names = pd.factorize(flags["indicator_id"])
         org_codes, org_names = pd.factorize(flags["org_code"])
+        org_names = np.asarray(org_names, dtype=object)  # text, also from a categorical column
         kinds = pd.Index(org_names).map(kind_of).fillna("unknown").to_numpy(dtype=object)
         kind_codes, kind_names = pd.factorize(kinds)
         return cls(

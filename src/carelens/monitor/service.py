@@ -35,6 +35,7 @@ from carelens.monitor.engines import (
 from carelens.monitor.inputs import Inputs, batches, parquet_inputs, sql_inputs
 from carelens.monitor.kernel import (
     OUTPUT_COLUMNS,
+    TEXT_COLUMNS,
     empty_judgements,
     empty_result,
     method_text,
@@ -201,7 +202,6 @@ def compute_pass(
     comparisons = inputs.comparisons(settings)
     ids = sorted(inputs.indicators if indicator_ids is None else set(indicator_ids) & set(inputs.indicators))
     digest = hashlib.sha256(settings.as_json().encode())
-    parts: list[pd.DataFrame] = []
     judged = JudgementParts()
     periods: dict[str, tuple[dt.date, int]] = {}
     flag_digests: list[str] = []
@@ -209,13 +209,14 @@ def compute_pass(
     observations = 0
     done = 0
     todo = list(batches(ids, settings.indicators_per_batch))
+    stacked = StackedFlags(len(todo))
     engine = engine or EmbeddedEngine(workers)
     job = PassJob(inputs, comparisons, settings, period_from, period_to, todo, judged.folder)
     for batch, assessed in zip(todo, engine.assess(job), strict=True):
         observations += assessed.observations
         if assessed.flags is not None:
             digest.update(assessed.keys_digest.encode())
-            parts.append(assessed.flags)
+            stacked.add(assessed.flags)
             judged.add(assessed.judgements, assessed.judgement_rows)
             periods |= assessed.judged_periods
             flag_digests += assessed.flag_digests
@@ -224,8 +225,7 @@ def compute_pass(
         done += len(batch)
         if progress is not None:
             progress(done, len(ids))
-    flags = pd.concat(parts, ignore_index=True) if parts else empty_result()
-    flags = flags[list(OUTPUT_COLUMNS)]
+    flags = stacked.frame()
     # once, after every engine's assess step: indicators declaring a CUSUM alert (none: nothing changes)
     flags, alert_digests = cusum_alerts(inputs, comparisons, settings, flags, period_from, period_to)
     flag_digests += alert_digests
@@ -252,6 +252,100 @@ def compute_pass(
         source=inputs.source if engine.name == "embedded" else f"{engine.name}: {inputs.source}",
     )
     return dataclasses.replace(result, scope=scope, scope_note=note)
+
+
+class StackedFlags:
+    """The batches' assessed tables put together as they arrive, into one table (columns
+    :data:`OUTPUT_COLUMNS`): each batch's rows are copied into columns made for the whole pass and the
+    batch is let go, so the parent process holds the pass's flags once (5 million rows at national
+    scale) rather than once in parts and once joined, and does the copying while the workers assess
+    (it would otherwise wait for them, then copy alone). Text columns are kept as integer codes into
+    the distinct values seen so far (from a batch's categoricals, or Spark's text) and become
+    categoricals of the values present, in sorted order: ``pd.concat`` would make one string per row of
+    categoricals with different categories (the method text alone is hundreds of bytes)."""
+
+    GROWTH = 1.25
+    """Room made beyond the rows expected (pages never written are never memory)."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = max(batches, 1)
+        self.added = 0
+        self.rows = 0
+        self.columns: dict[str, np.ndarray] = {}
+        self.labels: dict[str, list] = {name: [] for name in TEXT_COLUMNS}
+        self.label_index: dict[str, pd.Index] = {name: pd.Index([], dtype=object) for name in TEXT_COLUMNS}
+        self.last_categories: dict[str, tuple[pd.Index, np.ndarray]] = {}
+
+    def add(self, part: pd.DataFrame) -> None:
+        """Copy a batch's assessed rows in."""
+        n = len(part)
+        self.added += 1
+        values = {
+            name: self._codes(name, part[name]) if name in TEXT_COLUMNS else part[name].to_numpy()
+            for name in OUTPUT_COLUMNS
+        }
+        capacity = len(next(iter(self.columns.values()))) if self.columns else 0
+        if self.rows + n > capacity:  # rows per batch so far, times the batches
+            expected = (self.rows + n) * self.batches / self.added
+            self._resize(int(max(expected, capacity * self.GROWTH) * self.GROWTH), values)
+        for name, column in values.items():
+            if not np.can_cast(column.dtype, self.columns[name].dtype, casting="safe"):
+                self.columns[name] = self.columns[name].astype(np.result_type(self.columns[name], column))
+            self.columns[name][self.rows : self.rows + n] = column
+        self.rows += n
+
+    def frame(self) -> pd.DataFrame:
+        """Every row added, in order, as one table (sharing these columns: add nothing after)."""
+        if not self.rows:
+            return empty_result()
+        out = {}
+        for name in OUTPUT_COLUMNS:
+            column = self.columns[name][: self.rows]
+            if name in TEXT_COLUMNS:  # categories: the values present, sorted (whatever the engine)
+                labels = pd.Index(self.labels[name], dtype=object)
+                used = np.flatnonzero(np.bincount(column + 1, minlength=len(labels) + 1)[1:])
+                order = used[labels[used].argsort()]
+                rank = np.full(len(labels) + 1, -1, dtype=np.int32)  # the extra -1 serves a missing value
+                rank[order] = np.arange(len(order))
+                column = pd.Categorical.from_codes(rank[column], categories=labels[order])
+            out[name] = column
+        return pd.DataFrame(out, copy=False)
+
+    def _codes(self, name: str, column: pd.Series) -> np.ndarray:
+        """Codes of a text column's values among every value of that column seen so far."""
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype("category")
+        categories = column.cat.categories
+        last = self.last_categories.get(name)
+        if last is not None and last[0].equals(categories):
+            mapping = last[1]
+        else:
+            known = self.label_index[name]
+            where = known.get_indexer(categories)
+            new = where < 0
+            if new.any():
+                where[new] = len(known) + np.arange(int(new.sum()))
+                self.labels[name].extend(categories[new].to_numpy(dtype=object).tolist())
+                self.label_index[name] = pd.Index(self.labels[name], dtype=object)
+            mapping = np.append(where, -1).astype(np.int32)  # code -1 (missing) stays -1
+            self.last_categories[name] = (categories, mapping)
+        return mapping[column.cat.codes.to_numpy()]
+
+    def _resize(self, capacity: int, like: dict[str, np.ndarray]) -> None:
+        for name, column in like.items():
+            old = self.columns.get(name)
+            grown = np.empty(capacity, dtype=column.dtype if old is None else old.dtype)
+            if old is not None:
+                grown[: self.rows] = old[: self.rows]
+            self.columns[name] = grown
+
+
+def stacked_flags(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Assessed tables as one (:class:`StackedFlags`)."""
+    stacked = StackedFlags(len(parts))
+    for part in parts:
+        stacked.add(part)
+    return stacked.frame()
 
 
 def _finish(
@@ -436,7 +530,9 @@ def store_run(engine: sa.Engine, result: PassResult, user: str) -> RunSummary:
             indicators=result.indicators,
             observations=result.observations,
             organisations=len(orgs),
-            flags={str(k): int(v) for k, v in flags["flag"].value_counts().sort_index().items()},
+            flags={
+                str(k): int(v) for k, v in flags["flag"].astype(object).value_counts().sort_index().items()
+            },
             spc_alerts=int(flags["spc_alert"].sum()),
             bands={
                 str(k): int(v)

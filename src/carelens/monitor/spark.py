@@ -22,9 +22,9 @@ from carelens.monitor.engines import (
     AssessedBatch,
     JudgementParts,
     PassJob,
-    frame_digest,
     indicator_digests,
     judged_periods,
+    keys_and_indicator_digests,
 )
 from carelens.monitor.inputs import ParquetReader, attach_peer_groups
 from carelens.monitor.kernel import JUDGEMENT_COLUMNS, OUTPUT_COLUMNS, assess_all
@@ -211,14 +211,15 @@ class SparkEngine:
                     yield AssessedBatch(observed, None)
                     continue
                 judged = judgements[judgements["indicator_id"].isin(batch)].reset_index(drop=True)
+                keys_digest, flag_digests = keys_and_indicator_digests(mine)
                 yield AssessedBatch(
                     observations=observed,
                     flags=mine,
                     judgements=JudgementParts.keep(judged, job.spill, f"spark-{batch[0]}"),
                     judgement_rows=len(judged),
                     judged_periods=judged_periods(judged),
-                    keys_digest=frame_digest(mine[["indicator_id", "org_code"]]),
-                    flag_digests=indicator_digests(mine),
+                    keys_digest=keys_digest,
+                    flag_digests=flag_digests,
                     judgement_digests=indicator_digests(judged),
                 )
 

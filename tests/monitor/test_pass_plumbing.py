@@ -1,0 +1,111 @@
+"""The plumbing around the monitoring kernel keeps a pass's figures and digests as they were: digests
+hash each column once but give what ``pd.util.hash_pandas_object`` gives, text hashes the same as a
+categorical of it, and the batches' flags are put together as categoricals without changing a value."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from carelens.ingest.synth import write_synthetic
+from carelens.monitor.engines import (
+    column_hashes,
+    frame_digest,
+    indicator_digests,
+    keys_and_indicator_digests,
+    row_hashes,
+)
+from carelens.monitor.inputs import parquet_inputs
+from carelens.monitor.kernel import OUTPUT_COLUMNS, TEXT_COLUMNS
+from carelens.monitor.service import compute_pass, stacked_flags
+from carelens.monitor.settings import load_settings
+
+
+def _mixed(text_as: str) -> pd.DataFrame:
+    text = np.array(["b", "a", "", "b", "c é", "a"], dtype=object)
+    column = {
+        "object": pd.Series(text, dtype=object),
+        "str": pd.Series(text, dtype="str"),
+        "category": pd.Series(pd.Categorical(text, categories=["c é", "b", "a", "", "unused"])),
+    }[text_as]
+    return pd.DataFrame(
+        {
+            "indicator_id": column,
+            "value": [1.5, np.nan, -0.0, 0.0, 2.0, 1e300],
+            "count": np.arange(6, dtype=np.int64),
+            "alert": [True, False, True, True, False, False],
+            "period": [dt.date(2020, 1 + k, 1) for k in range(6)],
+            "day": pd.to_datetime(["2020-01-01"] * 3 + ["2021-06-30"] * 3).astype("datetime64[s]"),
+        }
+    )
+
+
+@pytest.mark.parametrize("text_as", ["object", "str", "category"])
+def test_row_hashes_are_those_of_pandas(text_as):
+    frame = _mixed(text_as)
+    expected = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    np.testing.assert_array_equal(row_hashes(column_hashes(frame)), expected)
+    for columns in (["indicator_id"], ["value", "period"], list(frame.columns)[::-1]):
+        np.testing.assert_array_equal(
+            row_hashes(column_hashes(frame[columns])),
+            pd.util.hash_pandas_object(frame[columns], index=False).to_numpy(),
+        )
+
+
+def test_text_and_its_categorical_have_the_same_digests():
+    kinds = ("object", "str", "category")
+    assert len({frame_digest(_mixed(kind)) for kind in kinds}) == 1
+    by_text = {
+        kind: _mixed(kind).sort_values("indicator_id", key=lambda s: s.astype(object)) for kind in kinds
+    }
+    assert len({tuple(indicator_digests(frame)) for frame in by_text.values()}) == 1
+
+
+def test_keys_and_indicator_digests_are_those_of_each_frame():
+    frame = _mixed("category").assign(org_code=list("xyzxyz"))
+    frame = frame.sort_values("indicator_id", kind="stable", key=lambda s: s.astype(object))
+    keys, per_indicator = keys_and_indicator_digests(frame)
+    assert keys == frame_digest(frame[["indicator_id", "org_code"]])
+    starts = [0, 1, 3, 5, 6]  # "", "a" x2, "b" x2, "c é": sorted by indicator
+    assert per_indicator == [frame_digest(frame.iloc[a:b]) for a, b in itertools.pairwise(starts)]
+    assert len(set(per_indicator)) == 4
+
+
+def test_stacked_flags_are_categoricals_of_the_same_values():
+    def part(indicator: str, orgs: list[str], method: str) -> pd.DataFrame:
+        frame = pd.DataFrame({c: np.zeros(len(orgs)) for c in OUTPUT_COLUMNS})
+        frame["period"] = [dt.date(2020, 1, 1)] * len(orgs)
+        for name in TEXT_COLUMNS:
+            frame[name] = pd.Categorical([name] * len(orgs))
+        return frame.assign(
+            indicator_id=pd.Categorical([indicator] * len(orgs)),
+            org_code=pd.Categorical(orgs, categories=sorted(orgs, reverse=True)),
+            method=method,  # text, as Spark gives it
+        )
+
+    parts = [part("i2", ["b", "a"], "one way"), part("i1", ["c", "a", "d"], "another way")]
+    stacked = stacked_flags(parts)
+    assert list(stacked.columns) == list(OUTPUT_COLUMNS)
+    plain = pd.concat(parts, ignore_index=True)
+    for name in TEXT_COLUMNS:
+        assert isinstance(stacked[name].dtype, pd.CategoricalDtype)
+        assert stacked[name].cat.categories.is_monotonic_increasing  # sorting codes sorts the text
+        assert stacked[name].astype(object).tolist() == plain[name].astype(object).tolist()
+    assert frame_digest(stacked) == frame_digest(plain.astype(dict.fromkeys(TEXT_COLUMNS, object)))
+    assert stacked["org_code"].cat.categories.tolist() == ["a", "b", "c", "d"]
+
+
+def test_batch_size_does_not_change_a_pass(tmp_path):
+    write_synthetic(tmp_path, 150, 5, 24, seed=3)
+    inputs = parquet_inputs(tmp_path)
+    one = compute_pass(inputs, load_settings())
+    three = compute_pass(inputs, dataclasses.replace(load_settings(), indicators_per_batch=3))
+    assert one.results_digest == three.results_digest  # (the inputs digest is made batch by batch)
+    pd.testing.assert_frame_equal(one.flags, three.flags)
+    assert isinstance(one.flags["method"].dtype, pd.CategoricalDtype)
+    assert one.flags["method"].cat.categories.size <= 5
