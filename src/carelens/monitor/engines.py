@@ -186,7 +186,8 @@ def keys_and_indicator_digests(flags: pd.DataFrame) -> tuple[str, list[str]]:
     if not len(flags):
         return frame_digest(flags[["indicator_id", "org_code"]]), []
     folds = column_folds(flags)
-    keys = [folds[flags.columns.get_loc(name)] for name in ("indicator_id", "org_code")]
+    names = flags.columns.tolist()  # a list: the Index's own look-up builds a hash table per table
+    keys = [folds[names.index(name)] for name in ("indicator_id", "org_code")]
     digest = hashlib.sha256(json.dumps(["indicator_id", "org_code"]).encode())
     digest.update(fold_rows(keys, len(flags)).tobytes())
     return digest.hexdigest(), indicator_digests(flags, folds)
