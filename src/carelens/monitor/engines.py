@@ -80,46 +80,102 @@ def frame_digest(*frames: pd.DataFrame) -> str:
     for frame in frames:
         digest.update(json.dumps(list(map(str, frame.columns))).encode())
         if len(frame):
-            digest.update(row_hashes(column_hashes(frame)).tobytes())
+            digest.update(row_hashes(frame).tobytes())
     return digest.hexdigest()
 
 
-def column_hashes(frame: pd.DataFrame) -> list[np.ndarray]:
-    """Each column's hash of every value (``pd.util.hash_array``, as ``pd.util.hash_pandas_object``
-    hashes a frame's columns): text hashes the same as text or as a categorical of it."""
-    hashes = []
-    for _, column in frame.items():
-        values = column.array
-        if isinstance(values, pd.arrays.NumpyExtensionArray):
-            values = values.to_numpy()
-        hashes.append(pd.util.hash_array(values))
-    return hashes
+_Fold = tuple[Callable[..., None], tuple]
+"""A column ready to fold into row hashes: a loop of :mod:`carelens.monitor.hash_loops` and its
+arguments before the row hashes and the multiplier."""
 
 
-def row_hashes(hashes: list[np.ndarray]) -> np.ndarray:
-    """Each row's hash from its columns' (:func:`column_hashes`): the same as ``pd.util.
-    hash_pandas_object(frame, index=False)``, which combines them like a tuple's hash, so columns hashed
-    once serve several digests (a batch's keys and its rows)."""
-    out = np.full(len(hashes[0]), 0x345678, dtype=np.uint64)
-    multiplier = np.uint64(1000003)
-    for i, column in enumerate(hashes):
-        out ^= column
-        out *= multiplier
-        multiplier += np.uint64(82520 + 2 * (len(hashes) - i))
+def column_folds(frame: pd.DataFrame) -> list[_Fold]:
+    """Each column of ``frame`` ready to be hashed as ``pd.util.hash_array`` hashes it and folded into
+    its rows' hashes (:func:`fold_rows`). Numbers, booleans, dates and times and categoricals are hashed
+    by compiled loops (a categorical's categories by pandas, once each), anything else by pandas: text
+    hashes the same as text or as a categorical of it."""
+    from carelens.monitor import hash_loops  # numba: slow to import, so not with the command line
+
+    folds: list[_Fold] = []
+    for i in range(frame.shape[1]):
+        # The column's array without a Series around it (``frame.items()`` costs more than the hashing).
+        values = frame._get_column_array(i)
+        dtype = values.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            # As pandas hashes a categorical: its categories' values, then each row's by its code.
+            table = category_hashes(np.asarray(dtype.categories.array))
+            folds.append((hash_loops.fold_codes, (values.codes, table)))
+            continue
+        if isinstance(values, np.ndarray) and dtype.kind in "fbiumM" and dtype.itemsize in (1, 2, 4, 8):
+            bits = values.view(f"u{dtype.itemsize}")
+            if dtype.kind != "f":
+                folds.append((hash_loops.fold_bits, (bits,)))
+                continue
+            if dtype.itemsize in (4, 8):  # not float16: compiled loops have no such type
+                nan_bits = np.uint64(np.array(np.nan, dtype=dtype).view(bits.dtype))
+                folds.append((hash_loops.fold_floats, (values, bits, nan_bits)))
+                continue
+        folds.append((hash_loops.fold_hashed, (pd.util.hash_array(values),)))
+    return folds
+
+
+_KNOWN_CATEGORIES: list[tuple[np.ndarray, np.ndarray]] = []
+"""The last few long lists of text categories hashed and their hashes (:func:`category_hashes`)."""
+KNOWN_CATEGORIES = 4
+LONG_CATEGORIES = 256
+
+
+def category_hashes(categories: np.ndarray) -> np.ndarray:
+    """``pd.util.hash_array(categories, categorize=False)``: how pandas hashes a categorical's categories.
+    A pass's batches and their flags and judgements have the same organisations as categories, each time
+    a new array, so long lists of text are kept with their hashes and found again by comparing the text
+    (a tenth of the cost of hashing it): a list is found only if every value is text equal to the kept
+    one's, and text hashes by its characters alone."""
+    if len(categories) < LONG_CATEGORIES or categories.dtype != object:
+        return pd.util.hash_array(categories, categorize=False)
+    if pd.api.types.infer_dtype(categories, skipna=False) == "string":
+        for i, (known, hashes) in enumerate(_KNOWN_CATEGORIES):
+            if len(known) == len(categories) and np.array_equal(known, categories):
+                _KNOWN_CATEGORIES.insert(0, _KNOWN_CATEGORIES.pop(i))
+                return hashes
+        hashes = pd.util.hash_array(categories, categorize=False)
+        _KNOWN_CATEGORIES.insert(0, (categories.copy(), hashes))  # kept as it is now
+        del _KNOWN_CATEGORIES[KNOWN_CATEGORIES:]
+        return hashes
+    return pd.util.hash_array(categories, categorize=False)
+
+
+def fold_rows(folds: list[_Fold], rows: int) -> np.ndarray:
+    """Each row's hash from its columns' :func:`column_folds`, combined like a tuple's hash as ``pd.util.
+    hash_pandas_object(frame, index=False)`` combines them, one compiled loop over the rows per column."""
+    out = np.full(rows, 0x345678, dtype=np.uint64)
+    multiplier = 1000003
+    for i, (fold, arguments) in enumerate(folds):
+        fold(out, *arguments, np.uint64(multiplier))
+        multiplier = (multiplier + 82520 + 2 * (len(folds) - i)) % 2**64
     out += np.uint64(97531)
     return out
 
 
-def indicator_digests(flags: pd.DataFrame, hashes: list[np.ndarray] | None = None) -> list[str]:
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's hash: exactly ``pd.util.hash_pandas_object(frame, index=False)``, by compiled loops."""
+    return fold_rows(column_folds(frame), len(frame))
+
+
+def indicator_digests(flags: pd.DataFrame, folds: list[_Fold] | None = None) -> list[str]:
     """:func:`frame_digest` of each indicator's rows of an assessed table (rows sorted by indicator), in
     order. A pass's results digest is built from these, so each batch (or Spark partition) can hash its
     own rows where it is assessed, whatever the batches are. Rows hash on their own, so the whole table
-    is hashed at once (``hashes``: its :func:`column_hashes` when known) and cut by indicator."""
+    is hashed at once (``folds``: its :func:`column_folds` when known) and cut by indicator."""
     if not len(flags):
         return []
-    rows = row_hashes(column_hashes(flags) if hashes is None else hashes)
-    header = json.dumps(list(map(str, flags.columns))).encode()
-    codes, _ = pd.factorize(flags["indicator_id"])
+    rows = fold_rows(column_folds(flags) if folds is None else folds, len(flags))
+    header = json.dumps(list(map(str, flags.columns.tolist()))).encode()
+    indicators = flags["indicator_id"]
+    if isinstance(indicators.dtype, pd.CategoricalDtype):
+        codes = indicators.array.codes  # equal values, equal codes: no need to hash every row
+    else:
+        codes, _ = pd.factorize(indicators)
     starts = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), len(flags)]
     return [hashlib.sha256(header + rows[a:b].tobytes()).hexdigest() for a, b in itertools.pairwise(starts)]
 
@@ -129,11 +185,12 @@ def keys_and_indicator_digests(flags: pd.DataFrame) -> tuple[str, list[str]]:
     :func:`indicator_digests`, hashing each column once."""
     if not len(flags):
         return frame_digest(flags[["indicator_id", "org_code"]]), []
-    hashes = column_hashes(flags)
-    keys = [hashes[flags.columns.get_loc(name)] for name in ("indicator_id", "org_code")]
+    folds = column_folds(flags)
+    names = flags.columns.tolist()  # a list: the Index's own look-up builds a hash table per table
+    keys = [folds[names.index(name)] for name in ("indicator_id", "org_code")]
     digest = hashlib.sha256(json.dumps(["indicator_id", "org_code"]).encode())
-    digest.update(row_hashes(keys).tobytes())
-    return digest.hexdigest(), indicator_digests(flags, hashes)
+    digest.update(fold_rows(keys, len(flags)).tobytes())
+    return digest.hexdigest(), indicator_digests(flags, folds)
 
 
 def judged_periods(judgements: pd.DataFrame) -> dict[str, tuple[dt.date, int]]:
