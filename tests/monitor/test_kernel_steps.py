@@ -40,6 +40,14 @@ def test_periods_position_rows_on_the_axis_of_distinct_periods(judged_periods, j
     assert when.judged.tolist() == judged
 
 
+def test_series_are_the_blocks_of_rows_of_one_organisation():
+    day = days("2024-01-01", "2024-02-01", "2024-01-01", "2024-02-01", "2024-04-01", "2024-04-01")
+    when, first, series, last_row = kernel._periods_and_series(day, np.array([3, 3, 5, 5, 5, 9]), 2)
+    assert when.position.tolist() == [0, 1, 0, 1, 2, 2] and when.judged.tolist() == [0, 1, 0, 1, 1, 1]
+    assert first.tolist() == [1, 0, 1, 0, 0, 1] and series.tolist() == [0, 0, 1, 1, 1, 2]
+    assert last_row.tolist() == [1, 4, 5]
+
+
 @pytest.mark.parametrize(
     ("value_type", "o", "d", "e", "eligible", "reason"),
     [

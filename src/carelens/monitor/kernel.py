@@ -54,7 +54,7 @@ from carelens.monitor.comparison import DIRECTIONS, VERDICTS, Comparison, level_
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats import control_charts, run_chart, spc
 from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
-from carelens.stats.groups import Groups, running_count
+from carelens.stats.groups import Groups
 from carelens.stats.intervals import poisson_limits, wilson
 
 FLAG_LABELS = {
@@ -423,17 +423,21 @@ class _Periods:
 def periods_of(day: np.ndarray, judged_periods: int | None) -> _Periods:
     """Step 0: each row's period position, the latest period, and the latest ``judged_periods`` periods
     (None: every period)."""
-    first_day = day.min()
-    present = np.zeros(int(day.max() - first_day) + 1, dtype=bool)
-    present[day - first_day] = True
-    position = (running_count(present) - 1)[day - first_day]
-    last_position = int(position.max())
-    at_latest = position == last_position
-    if judged_periods is None:
-        judged = np.ones(len(day), dtype=bool)
-    else:
-        judged = position > last_position - judged_periods
-    return _Periods(position, last_position, at_latest, judged)
+    return _periods_and_series(day, np.zeros(len(day), dtype=np.int8), judged_periods)[0]
+
+
+def _periods_and_series(
+    day: np.ndarray, org: np.ndarray, judged_periods: int | None
+) -> tuple[_Periods, np.ndarray, np.ndarray, np.ndarray]:
+    """Step 0 (:func:`periods_of`) and the series of an indicator's rows (sorted by organisation, then
+    day): (periods, whether a row starts its series, its series number, each series' last row), by one
+    compiled pass over the rows."""
+    from carelens.monitor.kernel_loops import periods_and_series
+
+    position, last_position, at_latest, judged, first, series, last_row = periods_and_series(
+        day, org, -1 if judged_periods is None else int(judged_periods)
+    )
+    return _Periods(position, int(last_position), at_latest, judged), first, series, last_row
 
 
 @dataclass(frozen=True)
@@ -624,16 +628,12 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
     """
     org, day, peer = rows.take("org", k), rows.take("day", k), rows.take("peer", k)
     o, d, e = rows.take("o", k), rows.take("d", k), rows.take("e", k)
-    n = len(o)
-    when = periods_of(day, spec.judged_periods)
+    # Series (organisations): rows are sorted, so each series is one contiguous block; r is each
+    # series' last row.
+    when, first, series, r = _periods_and_series(day, org, spec.judged_periods)
+    n_series = len(r)
     group = when.position * max(len(rows.peer_names), 1) + peer  # funnel: period x peer group
     checked, comparable, units = checked_rows(o, d, e, group, spec)
-
-    # Series (organisations): rows are sorted, so each series is one contiguous block.
-    first = np.r_[True, org[1:] != org[:-1]]
-    series = running_count(first) - 1
-    n_series = int(series[-1]) + 1
-    r = np.r_[np.flatnonzero(first)[1:] - 1, n - 1]  # each series' last row
     has_latest = when.at_latest[r]
 
     fit = _funnels(o, d, e, group, comparable, when.judged, spec)  # 2. every period's funnels

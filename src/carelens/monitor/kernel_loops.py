@@ -85,3 +85,47 @@ def checked_rows(
                 reason[i] = r_few
         comparable[i] = eligible[i] and enough_peers and has_events
     return value, valid, eligible, reason, comparable, units
+
+
+@numba.njit(cache=True, nogil=True)
+def periods_and_series(day: np.ndarray, org: np.ndarray, judged_periods: int):
+    """An indicator's rows (sorted by organisation, then day) on the axis of its distinct periods and in
+    its series: each row's period position, the last position, whether a row is at it and whether it is
+    judged (among the latest ``judged_periods`` periods; negative: every period), then whether a row
+    starts its series, its series number, and each series' last row."""
+    n = len(day)
+    first_day, last_day = day[0], day[0]
+    for i in range(1, n):
+        first_day = min(first_day, day[i])
+        last_day = max(last_day, day[i])
+    rank = np.zeros(last_day - first_day + 1, dtype=np.int64)
+    for i in range(n):
+        rank[day[i] - first_day] = 1
+    periods = 0
+    for t in range(len(rank)):
+        if rank[t]:
+            rank[t] = periods
+            periods += 1
+    last_position = periods - 1
+    position = np.empty(n, dtype=np.int64)
+    at_latest = np.empty(n, dtype=np.bool_)
+    judged = np.empty(n, dtype=np.bool_)
+    first = np.empty(n, dtype=np.bool_)
+    series = np.empty(n, dtype=np.int64)
+    last_row = np.empty(n, dtype=np.int64)
+    n_series = 0
+    for i in range(n):
+        p = rank[day[i] - first_day]
+        position[i] = p
+        at_latest[i] = p == last_position
+        judged[i] = judged_periods < 0 or p > last_position - judged_periods
+        starts = i == 0 or org[i] != org[i - 1]
+        first[i] = starts
+        if starts:
+            if i:
+                last_row[n_series - 1] = i - 1
+            n_series += 1
+        series[i] = n_series - 1
+    if n:
+        last_row[n_series - 1] = n - 1
+    return position, last_position, at_latest, judged, first, series, last_row[:n_series].copy()
