@@ -40,6 +40,14 @@ def test_periods_position_rows_on_the_axis_of_distinct_periods(judged_periods, j
     assert when.judged.tolist() == judged
 
 
+def test_series_are_the_blocks_of_rows_of_one_organisation():
+    day = days("2024-01-01", "2024-02-01", "2024-01-01", "2024-02-01", "2024-04-01", "2024-04-01")
+    when, first, series, last_row = kernel._periods_and_series(day, np.array([3, 3, 5, 5, 5, 9]), 2)
+    assert when.position.tolist() == [0, 1, 0, 1, 2, 2] and when.judged.tolist() == [0, 1, 0, 1, 1, 1]
+    assert first.tolist() == [1, 0, 1, 0, 0, 1] and series.tolist() == [0, 0, 1, 1, 1, 2]
+    assert last_row.tolist() == [1, 4, 5]
+
+
 @pytest.mark.parametrize(
     ("value_type", "o", "d", "e", "eligible", "reason"),
     [
@@ -78,6 +86,36 @@ def test_a_funnel_needs_enough_peers_and_a_rate_funnel_needs_events():
     comparable, _ = kernel.comparable_rows(o, group, checked, spec("rate"))
     assert comparable.tolist() == [True, True, True, False, False, False, False]
     assert [kernel.REASONS[c] for c in checked.reason[3:6]] == ["no events among peers"] * 3
+
+
+@pytest.mark.parametrize(
+    ("value_type", "zero_above"),
+    [
+        ("proportion", None),
+        ("proportion", 50.0),
+        ("rate", None),
+        ("indirectly_standardised_ratio", 50.0),
+    ],
+)
+def test_step_one_in_one_compiled_pass_is_the_numpy_steps(value_type, zero_above):
+    # Counts with every case of step 1: missing, negative, zero, above the denominator, small, big; funnel
+    # groups of a few units, some with no events, with rows of a group far apart.
+    rng = np.random.default_rng(7)
+    n = 4000
+    o = rng.choice([np.nan, -1.0, 0.0, 0.0, 1.0, 3.0, 40.0, 250.0], n)
+    d = rng.choice([np.nan, 0.0, 10.0, 19.0, 20.0, 100.0, 300.0], n)
+    e = rng.choice([np.nan, 0.0, 2.0, 4.9, 5.0, 60.0], n)
+    group = rng.integers(0, 400, n)
+    group[group % 7 == 0] = 3  # one big group, others of about ten rows
+    comparison = dataclasses.replace(spec(value_type), implausible_zero_above=zero_above)
+    checked, comparable, units = kernel.checked_rows(o, d, e, group, comparison)
+    expected = kernel.eligibility(o, d, e, comparison)
+    expected_comparable, expected_units = kernel.comparable_rows(o, group, expected, comparison)
+    for name in ("value", "valid", "eligible", "reason"):
+        np.testing.assert_array_equal(getattr(checked, name), getattr(expected, name), strict=True)
+    np.testing.assert_array_equal(comparable, expected_comparable, strict=True)
+    np.testing.assert_array_equal(units, expected_units, strict=True)
+    assert comparable.any() and not comparable.all() and (expected.reason == kernel._R_FEW_PEERS).any()
 
 
 @pytest.mark.parametrize(

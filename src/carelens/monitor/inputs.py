@@ -207,7 +207,9 @@ class ParquetReader(ObservationReader):
         # Decode with a thread pool only in the main process: in a worker process the other workers keep
         # the other cores busy, and idle pool threads spinning for work cost more CPU than they save.
         threads = multiprocessing.parent_process() is None
-        parts, owner = [], []
+        start_day = None if period_from is None else pa.scalar(period_from, pa.date32())
+        end_day = None if period_to is None else pa.scalar(period_to, pa.date32())
+        parts, rows_of = [], np.zeros(len(wanted), dtype=np.int64)
         for k, indicator_id in enumerate(wanted):
             for path in files[indicator_id]:
                 table = pq.read_table(
@@ -217,43 +219,67 @@ class ParquetReader(ObservationReader):
                     partitioning=None,
                     use_threads=threads,
                 )
-                table = table.cast(schema)
-                if period_from is not None:
-                    table = table.filter(pc.field("period") >= pa.scalar(period_from, pa.date32()))
-                if period_to is not None:
-                    table = table.filter(pc.field("period") <= pa.scalar(period_to, pa.date32()))
+                if table.schema.types != schema.types:
+                    table = table.cast(schema)
+                if start_day is not None:
+                    table = table.filter(pc.field("period") >= start_day)
+                if end_day is not None:
+                    table = table.filter(pc.field("period") <= end_day)
                 parts.append(table)
-                owner.append(np.full(table.num_rows, k, dtype=np.int32))
+                rows_of[k] += table.num_rows
         table = pa.concat_tables(parts) if parts else schema.empty_table()
         del parts
-        codes = np.concatenate(owner) if owner else np.zeros(0, dtype=np.int32)
-        # Columns straight to NumPy, without pandas' general conversion: org_code as a categorical of
-        # the files' dictionary (one string per organisation, not per row), period as datetime64.
+        n = table.num_rows
+        # Columns straight to NumPy, without pandas' general conversion and without a copy where Arrow's
+        # buffer serves (read-only arrays): org_code as a categorical of the files' dictionary (one string
+        # per organisation, not per row), period as datetime64, a column with no value as one NaN.
         org = table.column("org_code").unify_dictionaries()
         names = org.chunk(0).dictionary if org.num_chunks else pa.array([], pa.string())
-        org_codes = (
-            np.concatenate([chunk.indices.to_numpy() for chunk in org.chunks])
-            if org.num_chunks
-            else np.zeros(0, dtype=np.int32)
-        )
         columns = {
-            "indicator_id": pd.Categorical.from_codes(codes, pd.Index(wanted, dtype=object)),
-            "org_code": pd.Categorical.from_codes(org_codes, pd.Index(names.to_pylist())),
-            "period": _numpy(table.column("period").cast(pa.timestamp("ms"))),
+            "indicator_id": pd.Categorical.from_codes(
+                np.repeat(np.arange(len(wanted), dtype=np.int32), rows_of), pd.Index(wanted, dtype=object)
+            ),
+            "org_code": pd.Categorical.from_codes(
+                _numpy([chunk.indices for chunk in org.chunks], n, np.int32), pd.Index(names.to_pylist())
+            ),
+            "period": _numpy(table.column("period").cast(pa.timestamp("ms")).chunks, n, "datetime64[ms]"),
         }
         for name in ("numerator", "denominator", "expected", "value"):
-            columns[name] = _numpy(table.column(name))  # nulls as NaN
+            columns[name] = _numpy(table.column(name).chunks, n, np.float64)  # nulls as NaN
         del table
-        columns["import_id"] = np.full(len(codes), np.nan)
+        columns["import_id"] = _nothing(n)
         return pd.DataFrame(columns, copy=False)
 
 
-def _numpy(column) -> np.ndarray:
-    """An Arrow column as NumPy (nulls as NaN), without a copy when it is one chunk without nulls (the
-    usual read: one file per indicator); such an array is read-only."""
-    if column.num_chunks == 1:
-        return column.chunk(0).to_numpy(zero_copy_only=False)
-    return column.to_numpy()
+def _numpy(chunks, rows: int, dtype) -> np.ndarray:
+    """Arrow chunks of ``rows`` values in all as one NumPy array (nulls of a float column as NaN).
+
+    One chunk without nulls (the usual read: one file per indicator) is Arrow's buffer itself, read-only;
+    several are copied once each into one array (not converted one by one, then concatenated); a float
+    column that is all nulls is :func:`_nothing`."""
+    if len(chunks) == 1 and chunks[0].null_count == 0:
+        return chunks[0].to_numpy(zero_copy_only=False)
+    if rows and sum(chunk.null_count for chunk in chunks) == rows and np.dtype(dtype) == np.float64:
+        return _nothing(rows)
+    out = np.empty(rows, dtype=dtype)
+    at = 0
+    for chunk in chunks:
+        size = len(chunk)
+        if not size:
+            continue
+        if chunk.null_count == size:
+            out[at : at + size] = np.nan
+        elif chunk.null_count:
+            out[at : at + size] = chunk.to_numpy(zero_copy_only=False)
+        else:
+            out[at : at + size] = chunk.to_numpy(zero_copy_only=True)
+        at += size
+    return out
+
+
+def _nothing(rows: int) -> np.ndarray:
+    """A float column of ``rows`` NaN without memory behind it (one value seen ``rows`` times; read-only)."""
+    return np.broadcast_to(np.float64(np.nan), (rows,))
 
 
 def parquet_inputs(path: str | Path) -> Inputs:
@@ -325,7 +351,9 @@ def attach_peer_groups(
             labels[known] = organisations[column].to_numpy(dtype=object)[where[known]]
             table[row] = labels
     label_codes, label_names = pd.factorize(table.ravel())
-    label_codes = label_codes.reshape(table.shape)
+    # in pandas' own code type for so many labels, so the categorical takes the codes without a copy
+    small = np.int8 if len(label_names) < 128 else np.int16 if len(label_names) < 32_768 else np.int32
+    label_codes = label_codes.astype(small).reshape(table.shape)
     if len(ind_codes) < 2 or np.all(ind_codes[1:] >= ind_codes[:-1]):  # rows grouped by indicator (a read)
         bounds = np.searchsorted(ind_codes, np.arange(len(ind_names) + 1))
         per_row = np.empty(len(ind_codes), dtype=label_codes.dtype)
@@ -333,7 +361,9 @@ def attach_peer_groups(
             per_row[start:end] = label_codes[row][org_codes[start:end]]
     else:
         per_row = label_codes[ind_codes, org_codes]
-    peer = pd.Categorical.from_codes(per_row, categories=pd.Index(label_names, dtype=object))
+    peer = pd.Categorical.from_codes(  # codes in range by construction: not checked row by row
+        per_row, categories=pd.Index(label_names, dtype=object), validate=False
+    )
     return observations.assign(peer_group=peer)
 
 

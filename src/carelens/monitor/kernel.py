@@ -54,7 +54,7 @@ from carelens.monitor.comparison import DIRECTIONS, VERDICTS, Comparison, level_
 from carelens.monitor.settings import MonitorSettings
 from carelens.stats import control_charts, run_chart, spc
 from carelens.stats.funnel import OD_NOTES, funnel, funnel_fit
-from carelens.stats.groups import Groups, running_count
+from carelens.stats.groups import Groups
 from carelens.stats.intervals import poisson_limits, wilson
 
 FLAG_LABELS = {
@@ -279,13 +279,17 @@ class _Rows:
         ind_codes, ind_names = _sorted_codes(observations["indicator_id"])
         org_codes, org_names = _sorted_codes(observations["org_code"])
         peer_codes, peer_names = _sorted_codes(observations["peer_group"])
-        day = observations["period"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-        # One integer key ordered like (indicator, organisation, day): sorting it (stable, so equal keys
-        # keep their input order) gives the same order as a lexsort of the three columns, and data that
-        # arrive already in order are not sorted at all.
-        span = int(day.max() - day.min()) + 1
-        key = (ind_codes.astype(np.int64) * len(org_names) + org_codes) * span + (day - day.min())
-        order = None if bool(np.all(key[1:] >= key[:-1])) else np.argsort(key, kind="stable")
+        day = observations["period"].to_numpy(dtype="datetime64[D]").view(np.int64)  # a new array
+        # Data read from a store written in canonical order are checked by one compiled pass and not
+        # sorted at all; otherwise one integer key ordered like (indicator, organisation, day) is sorted
+        # (stable, so equal keys keep their input order: the same order as a lexsort of the three).
+        from carelens.monitor.kernel_loops import in_canonical_order
+
+        order = None
+        if not in_canonical_order(ind_codes, org_codes, day):
+            span = int(day.max() - day.min()) + 1
+            key = (ind_codes.astype(np.int64) * len(org_names) + org_codes) * span + (day - day.min())
+            order = np.argsort(key, kind="stable")
         sorted_ind = ind_codes if order is None else ind_codes[order]
         return cls(
             ind_names=np.asarray(ind_names, dtype=object),
@@ -419,17 +423,21 @@ class _Periods:
 def periods_of(day: np.ndarray, judged_periods: int | None) -> _Periods:
     """Step 0: each row's period position, the latest period, and the latest ``judged_periods`` periods
     (None: every period)."""
-    first_day = day.min()
-    present = np.zeros(int(day.max() - first_day) + 1, dtype=bool)
-    present[day - first_day] = True
-    position = (running_count(present) - 1)[day - first_day]
-    last_position = int(position.max())
-    at_latest = position == last_position
-    if judged_periods is None:
-        judged = np.ones(len(day), dtype=bool)
-    else:
-        judged = position > last_position - judged_periods
-    return _Periods(position, last_position, at_latest, judged)
+    return _periods_and_series(day, np.zeros(len(day), dtype=np.int8), judged_periods)[0]
+
+
+def _periods_and_series(
+    day: np.ndarray, org: np.ndarray, judged_periods: int | None
+) -> tuple[_Periods, np.ndarray, np.ndarray, np.ndarray]:
+    """Step 0 (:func:`periods_of`) and the series of an indicator's rows (sorted by organisation, then
+    day): (periods, whether a row starts its series, its series number, each series' last row), by one
+    compiled pass over the rows."""
+    from carelens.monitor.kernel_loops import periods_and_series
+
+    position, last_position, at_latest, judged, first, series, last_row = periods_and_series(
+        day, org, -1 if judged_periods is None else int(judged_periods)
+    )
+    return _Periods(position, int(last_position), at_latest, judged), first, series, last_row
 
 
 @dataclass(frozen=True)
@@ -485,6 +493,39 @@ def comparable_rows(
     checked.reason[eligible & ~has_events] = _R_NO_EVENTS
     checked.reason[eligible & ~enough_peers] = _R_FEW_PEERS
     return eligible & enough_peers & has_events, units
+
+
+def checked_rows(
+    o: np.ndarray, d: np.ndarray, e: np.ndarray, group: np.ndarray, spec: Comparison
+) -> tuple[_Eligibility, np.ndarray, np.ndarray]:
+    """Step 1 as :func:`eligibility` then :func:`comparable_rows` give it, (checked, comparable, units),
+    by one compiled pass over the rows (and one over their groups) instead of a dozen NumPy ones."""
+    from carelens.monitor.kernel_loops import checked_rows as compiled
+
+    above = spec.implausible_zero_above
+    value, valid, eligible, reason, comparable, units = compiled(
+        o,
+        d,
+        e,
+        group,
+        int(group.max()) + 1 if len(group) else 0,
+        bool(spec.is_ratio),
+        spec.kind == "pr",
+        bool(spec.is_rate),
+        float(spec.min_size),
+        int(spec.min_units),
+        above is not None,
+        float(above) if above is not None else 0.0,
+        (
+            _R_NONE,
+            _R_EXPECTED if spec.is_ratio else _R_DENOMINATOR,
+            _R_INVALID,
+            _R_IMPLAUSIBLE_ZERO,
+            _R_NO_EVENTS,
+            _R_FEW_PEERS,
+        ),
+    )
+    return _Eligibility(value, valid, eligible, reason), comparable, units
 
 
 def flags_of(
@@ -587,17 +628,12 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
     """
     org, day, peer = rows.take("org", k), rows.take("day", k), rows.take("peer", k)
     o, d, e = rows.take("o", k), rows.take("d", k), rows.take("e", k)
-    n = len(o)
-    when = periods_of(day, spec.judged_periods)
-    checked = eligibility(o, d, e, spec)
+    # Series (organisations): rows are sorted, so each series is one contiguous block; r is each
+    # series' last row.
+    when, first, series, r = _periods_and_series(day, org, spec.judged_periods)
+    n_series = len(r)
     group = when.position * max(len(rows.peer_names), 1) + peer  # funnel: period x peer group
-    comparable, units = comparable_rows(o, group, checked, spec)
-
-    # Series (organisations): rows are sorted, so each series is one contiguous block.
-    first = np.r_[True, org[1:] != org[:-1]]
-    series = running_count(first) - 1
-    n_series = int(series[-1]) + 1
-    r = np.r_[np.flatnonzero(first)[1:] - 1, n - 1]  # each series' last row
+    checked, comparable, units = checked_rows(o, d, e, group, spec)
     has_latest = when.at_latest[r]
 
     fit = _funnels(o, d, e, group, comparable, when.judged, spec)  # 2. every period's funnels
@@ -662,11 +698,15 @@ def _assess_indicator(rows: _Rows, k: int, spec: Comparison, settings: MonitorSe
         "_period": np.datetime64(int(day.max()), "D"),
         "_judged_periods": (
             pd.Timestamp(np.datetime64(int(day[when.judged].min()), "D")).date(),
-            int(np.unique(when.position[when.judged]).size),
+            # positions are 0..last_position, each held by some row: the judged are the latest ones
+            when.last_position + 1
+            if spec.judged_periods is None
+            else min(spec.judged_periods, when.last_position + 1),
         ),
         "_spec": spec,
         "_judged": _judged_rows(
             np.flatnonzero(when.judged),
+            comparable,
             fit,
             org,
             day,
@@ -770,6 +810,7 @@ _VERDICT_OF = {
 
 def _judged_rows(
     idx: np.ndarray,
+    comparable: np.ndarray,
     fit: _Funnels,
     org: np.ndarray,
     day: np.ndarray,
@@ -784,8 +825,8 @@ def _judged_rows(
     spec: Comparison,
 ) -> dict[str, np.ndarray]:
     """The judgement columns of rows ``idx`` (the judged periods' rows; ``fit.rows`` is the compared
-    subset of them, in the same order)."""
-    compared = np.isin(idx, fit.rows, assume_unique=True)
+    subset of them, in the same order: those ``comparable``)."""
+    compared = comparable[idx]
     columns: dict[str, np.ndarray] = {
         "_org": org[idx],
         "_day": day[idx],
@@ -815,7 +856,7 @@ def _judged_rows(
     columns["_direction"] = direction
     verdict = np.full(len(idx), VERDICTS.index("not compared"), dtype=np.int8)
     verdict[compared] = np.asarray(_VERDICT_OF[spec.polarity], dtype=np.int8)[direction[compared]]
-    why = reason[idx].copy()
+    why = reason[idx]  # a copy (fancy indexing)
     verdict[np.isin(why, NOT_ASSESSED) & ~compared] = VERDICTS.index("not assessed")
     columns["_verdict"] = verdict
     why[compared] = _R_NONE
@@ -861,12 +902,23 @@ def _text(labels, codes: np.ndarray, sorted_unique: bool = False) -> pd.Categori
     grouping or factorizing it orders rows as the text would; it hashes as the text does
     (``pd.util.hash_pandas_object``), so digests do not depend on it. ``sorted_unique``: the labels are
     so already (names behind sorted codes: 50,000 organisations are not sorted again)."""
-    codes = np.asarray(codes, dtype=np.int64)
+    codes = np.asarray(codes)
     if sorted_unique:
-        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+        return _categorical(codes, pd.Index(labels, dtype=object))
     names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    return _categorical(inverse.astype(_code_dtype(len(names)))[codes], pd.Index(names, dtype=object))
+
+
+def _code_dtype(n_labels: int) -> type:
+    """The integer type pandas keeps a categorical's codes in for ``n_labels`` categories."""
+    return np.int8 if n_labels < 128 else np.int16 if n_labels < 32_768 else np.int32
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """A categorical of ``codes`` (in range by construction: not checked again, one pass less over
+    millions of rows), given in pandas' own code type where they are not already, so not copied again."""
     return pd.Categorical.from_codes(
-        inverse.astype(np.int64)[codes], categories=pd.Index(names, dtype=object)
+        codes.astype(_code_dtype(len(categories)), copy=False), categories=categories, validate=False
     )
 
 
@@ -918,9 +970,7 @@ def _judgement_frame(parts: list[dict], rows: _Rows) -> pd.DataFrame:
         return np.concatenate([j[name] for j in judged])
 
     def text(labels, codes: np.ndarray) -> pd.Categorical:
-        return pd.Categorical.from_codes(
-            np.asarray(codes, dtype=np.int64), categories=pd.Index(labels, dtype=object)
-        )
+        return _categorical(codes, pd.Index(labels, dtype=object))
 
     frame = {
         "indicator_id": text(rows.ind_names, ind),
