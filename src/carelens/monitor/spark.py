@@ -27,7 +27,7 @@ from carelens.monitor.engines import (
     keys_and_indicator_digests,
 )
 from carelens.monitor.inputs import ParquetReader, attach_peer_groups
-from carelens.monitor.kernel import JUDGEMENT_COLUMNS, OUTPUT_COLUMNS, assess_all
+from carelens.monitor.kernel import JUDGEMENT_COLUMNS, OUTPUT_COLUMNS, TEXT_COLUMNS, assess_all
 from carelens.monitor.settings import EngineSettings, load_settings, master_problem
 
 _SPARK_TYPES = {
@@ -40,21 +40,7 @@ _SPARK_TYPES = {
     "spc_alert": "boolean",
     "out_of_date": "boolean",
 }
-_TEXT = {
-    "part",
-    "indicator_id",
-    "org_code",
-    "peer_group",
-    "od_note",
-    "method",
-    "benchmark",
-    "flag",
-    "reason",
-    "spc_variation",
-    "spc_rule",
-    "direction",
-    "verdict",
-}
+_TEXT = {"part", *TEXT_COLUMNS, "direction", "verdict"}
 _COLUMNS = ("part", *OUTPUT_COLUMNS, *(c for c in JUDGEMENT_COLUMNS if c not in OUTPUT_COLUMNS))
 """The kernel's two tables as one (Spark's ``applyInPandas`` returns one): ``part`` says which a row is
 of (``flag`` or ``judgement``); a column the other table lacks is filled and dropped again."""
