@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,29 @@ if TYPE_CHECKING:
 
 Db = Bind
 """What a service accepts: an engine (it opens its own connection) or a caller's open connection."""
+
+
+class Kept:
+    """Answers kept in this server process, the least recently used let go first; thread-safe. For
+    answers that never change for their key (the key names everything they depend on)."""
+
+    def __init__(self, entries: int):
+        self.entries = entries
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The answer kept for ``key``, else ``compute()``'s, kept."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
+        return value
 
 
 def author(actor: Actor) -> str:

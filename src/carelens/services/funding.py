@@ -12,8 +12,6 @@ the area (:class:`Forbidden`); a commissioner outside the reach does not exist f
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -23,7 +21,7 @@ import sqlalchemy as sa
 from carelens.fund.assessment import NOT_ASSESSED
 from carelens.model.access import Actor, Role, Scope
 from carelens.services import Forbidden, Invalid, NotFound
-from carelens.services._db import Db, Page, Rows, author, page_query, plain, reading, stream_rows
+from carelens.services._db import Db, Kept, Page, Rows, author, page_query, plain, reading, stream_rows
 from carelens.services.reach import Reach, covers_any, reach
 from carelens.store import schema
 from carelens.store.schema_fund import fund_allocation, fund_allocation_run, fund_budget, fund_intervention
@@ -48,23 +46,9 @@ SCORECARD_LISTS = {
 PEER_MEASURES = ("distance_from_target", "need_index_core", "allocation_per_head_gbp")
 """Measures a scorecard places among peers (their quartiles, and the commissioner's position)."""
 
-_CACHE: OrderedDict[tuple, Any] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
 CACHE_ENTRIES = 8
 """What-if comparisons and assessments kept in memory (a few MB each)."""
-
-
-def _cached(key: tuple, compute):
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = compute()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
-    return value
+_KEPT = Kept(CACHE_ENTRIES)
 
 
 def _version(connection: sa.Connection) -> tuple:
@@ -174,7 +158,7 @@ def _assessment(connection: sa.Connection, year: int):
         observations = observations[observations["indicator_id"].isin(set(definitions))]
         return assess(commissioners, observations, definitions, load_rules(), year=year)
 
-    return _cached(("assessment", year, *_version(connection)), compute)
+    return _KEPT.get(("assessment", year, *_version(connection)), compute)
 
 
 def _position(values: pd.Series, mine: float | None) -> dict[str, Any]:
@@ -313,7 +297,7 @@ def whatif(db: Db, actor: Actor, a: str, b: str) -> dict[str, Any]:
         except InputError as exc:
             raise Invalid(str(exc)) from None
 
-    comparison = _cached(("whatif", a, b, first.sha256, second.sha256, *version), compute)
+    comparison = _KEPT.get(("whatif", a, b, first.sha256, second.sha256, *version), compute)
     commissioners = comparison.commissioners
     if not within.everything:
         codes = set(commissioners["commissioner_code"])

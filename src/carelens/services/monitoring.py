@@ -18,8 +18,6 @@ how many indicators are at risk.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +25,7 @@ import sqlalchemy as sa
 
 from carelens.model.access import Actor
 from carelens.services import Forbidden, NotFound
-from carelens.services._db import Db, Page, Rows, page_bounds, page_query, plain, reading, stream_rows
+from carelens.services._db import Db, Kept, Page, Rows, page_bounds, page_query, plain, reading, stream_rows
 from carelens.services.confidential import Shown, shown
 from carelens.services.judgements import judgements_shown, resolve_run, run_indicators
 from carelens.services.reach import Reach, covers_any, reach
@@ -132,10 +130,9 @@ def _run_row(row: sa.RowMapping) -> dict[str, Any]:
     return out
 
 
-_WHOLE_RUN: OrderedDict[tuple, Any] = OrderedDict()
-_WHOLE_RUN_LOCK = threading.Lock()
 WHOLE_RUN_ENTRIES = 64
 """Whole-run answers kept per server process (a few runs x the few answers below)."""
+_WHOLE_RUN = Kept(WHOLE_RUN_ENTRIES)
 
 
 def _whole_run(
@@ -148,16 +145,7 @@ def _whole_run(
     the same address is never answered from another's run. Only for answers over every organisation
     and from the run's own tables (the names of organisations, which imports change, are read live)."""
     key = (str(connection.engine.url), run["id"], str(run["started_at"]), run["results_digest"], *what)
-    with _WHOLE_RUN_LOCK:
-        if key in _WHOLE_RUN:
-            _WHOLE_RUN.move_to_end(key)
-            return _WHOLE_RUN[key]
-    found = compute()
-    with _WHOLE_RUN_LOCK:
-        _WHOLE_RUN[key] = found
-        while len(_WHOLE_RUN) > WHOLE_RUN_ENTRIES:
-            _WHOLE_RUN.popitem(last=False)
-    return found
+    return _WHOLE_RUN.get(key, compute)
 
 
 def monitoring_runs(db: Db, actor: Actor, page: int = 1, page_size: int | None = None) -> Page:
