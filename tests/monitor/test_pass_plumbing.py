@@ -108,3 +108,21 @@ def test_batch_size_does_not_change_a_pass(tmp_path):
     pd.testing.assert_frame_equal(one.flags, three.flags)
     assert isinstance(one.flags["method"].dtype, pd.CategoricalDtype)
     assert one.flags["method"].cat.categories.size <= 5
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's allocator only")
+def test_a_worker_keeps_freed_memory_for_numpy_and_arrow_alike():
+    # In a fresh interpreter, as a worker process is: this one's allocator stays as it was.
+    import subprocess
+    import sys
+
+    code = (
+        "import pyarrow as pa\n"
+        "from carelens.monitor.engines import keep_freed_memory\n"
+        "before = pa.default_memory_pool().backend_name\n"
+        "keep_freed_memory()\n"
+        "print(before, pa.default_memory_pool().backend_name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = out.stdout.split()
+    assert before != "system" and after == "system"
