@@ -154,3 +154,36 @@ def test_benchmark_compares_each_interval_with_the_england_value():
     assert england[0] == pytest.approx(330 / 3000)
     assert code.tolist() == [0, 1, -1, 9] and np.isnan(lower[3])
     assert lower[1] > england[1] > upper[2]
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32])
+@pytest.mark.parametrize("with_missing", [False, True])
+def test_used_codes_is_bincount_in_one_pass(dtype, with_missing):
+    # As a categorical's codes come: its own code type, -1 for a missing value, some categories unused.
+    from carelens.monitor.kernel_loops import used_codes
+
+    rng = np.random.default_rng(11)
+    n = 100 if dtype == np.int8 else 3000
+    codes = rng.integers(0, n, 20_000).astype(dtype)
+    codes[codes % 5 == 0] = 1  # a fifth of the categories never used
+    if with_missing:
+        codes[::97] = -1
+    used, missing = used_codes(codes, n)
+    np.testing.assert_array_equal(used, np.bincount(codes[codes >= 0], minlength=n) > 0, strict=True)
+    assert missing == with_missing and not used.all()
+
+
+@pytest.mark.parametrize("unused", [False, True])
+@pytest.mark.parametrize("with_missing", [False, True])
+def test_sorted_codes_of_a_categorical_are_those_of_factorize(unused, with_missing):
+    # Categories in no particular order, some perhaps unused or missing: coded as pd.factorize(sort=True)
+    # codes the text, whatever the categorical's own order.
+    import pandas as pd
+
+    values = ["RX1", "A02", "RX1", "B07", "A02", "C11"] + ([None] if with_missing else [])
+    categories = ["RX1", "C11", "A02", "B07"] + (["Z99", "A00"] if unused else [])
+    column = pd.Series(pd.Categorical(values, categories=categories))
+    codes, names = kernel._sorted_codes(column)
+    expected_codes, expected_names = pd.factorize(pd.Series(values, dtype=object), sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(names) == list(expected_names)

@@ -875,10 +875,12 @@ def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if not isinstance(column.dtype, pd.CategoricalDtype):
         codes, names = pd.factorize(column, sort=True)
         return codes, pd.Index(names)
+    from carelens.monitor.kernel_loops import used_codes
+
     codes = column.cat.codes.to_numpy()
     categories = column.cat.categories
-    missing = len(codes) > 0 and codes.min() < 0
-    kept = np.flatnonzero(np.bincount(codes[codes >= 0] if missing else codes, minlength=len(categories)))
+    used, missing = used_codes(codes, len(categories))
+    kept = np.flatnonzero(used)
     if not missing and len(kept) == len(categories) and categories.is_monotonic_increasing:
         return codes, pd.Index(np.asarray(categories, dtype=object))
     names = categories[kept]

@@ -11,6 +11,27 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
+def ready() -> int:
+    """Nothing: calling it once sets up numba's compiler state in this process (about half a second,
+    the same for every compiled loop), so that processes forked after it start with that done."""
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def used_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, bool]:
+    """Which of ``n`` categories the ``codes`` use (``np.bincount(codes[codes >= 0], minlength=n) > 0``)
+    and whether any code is missing (−1), in one pass without converting the codes."""
+    used = np.zeros(n, dtype=np.bool_)
+    missing = False
+    for c in codes:
+        if c < 0:
+            missing = True
+        else:
+            used[c] = True
+    return used, missing
+
+
+@numba.njit(cache=True, nogil=True)
 def in_canonical_order(ind: np.ndarray, org: np.ndarray, day: np.ndarray) -> bool:
     """Whether rows are sorted by (indicator, organisation, day) codes, ties allowed."""
     for i in range(1, len(ind)):
