@@ -72,6 +72,21 @@ def test_write_then_read_back_equals_what_was_written(store: ObservationStore) -
     assert store.read_partition("ind_b").equals(table.slice(12, 12))
 
 
+def test_files_are_lz4_by_default_and_a_store_of_mixed_codecs_reads_as_one(tmp_path: Path) -> None:
+    # A store written before LZ4 became the default (zstd), then added to: one table, as written.
+    root = tmp_path / "obs"
+    first, second = observations(seed=1), observations(indicators=("ind_c",), seed=2)
+    ObservationStore(root, parquet=ParquetSettings(compression="zstd", fsync=False)).write(first)
+    store = ObservationStore(root, parquet=ParquetSettings(fsync=False))
+    store.write(second)
+    codecs = {
+        path.parent.name: pq.ParquetFile(path).metadata.row_group(0).column(0).compression
+        for path in store.files()
+    }
+    assert codecs == {"indicator_id=ind_a": "ZSTD", "indicator_id=ind_b": "ZSTD", "indicator_id=ind_c": "LZ4"}
+    assert store.read().equals(pa.concat_tables([first, second]).sort_by(KEYS))
+
+
 def test_read_filters_by_indicator_organisation_and_period(store: ObservationStore) -> None:
     table = observations(indicators=("ind_a", "ind_b", "ind_c"), orgs=4, months=6)
     store.write(table)

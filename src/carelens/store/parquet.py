@@ -85,13 +85,14 @@ class DuckDBSettings:
 class ParquetSettings:
     """How observation files are written.
 
-    ``compression`` and ``compression_level``: Parquet codec (zstd at its default level writes about
-    10M rows/s per core here and compresses integer-valued counts well). ``row_group_rows``: rows per
+    ``compression`` and ``compression_level``: Parquet codec. LZ4: a monitoring pass reads every file
+    of the store each time, and LZ4 decodes an indicator's file in 40% less time than zstd for a tenth
+    more disk (``benchmarks/monitor.py``; files of either codec, or any other, read the same). ``row_group_rows``: rows per
     row group (DuckDB parallelises a scan over row groups). ``fsync``: flush files and directories to
     disk before a write is reported done (turn off only for throw-away data).
     """
 
-    compression: str = "zstd"
+    compression: str = "lz4"
     compression_level: int | None = None
     row_group_rows: int = 1_048_576
     fsync: bool = True
