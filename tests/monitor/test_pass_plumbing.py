@@ -126,3 +126,32 @@ def test_a_worker_keeps_freed_memory_for_numpy_and_arrow_alike():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     before, after = out.stdout.split()
     assert before != "system" and after == "system"
+
+
+def test_reads_of_one_set_of_organisations_share_one_type_and_peer_labels_are_each_organisations(tmp_path):
+    # Reads give the same categorical type while the files' organisations are the same, so what is
+    # learnt of 50,000 codes is kept; a store whose files hold other organisations gets its own. Peer
+    # labels, kept between reads, are each organisation's own under each indicator's rule.
+    from carelens.monitor.inputs import attach_peer_groups
+
+    write_synthetic(tmp_path, 60, 4, 6, seed=5)
+    inputs = parquet_inputs(tmp_path)
+    comparisons = inputs.comparisons(load_settings())
+    ids = sorted(inputs.indicators)
+    first, second = (inputs.reader.read([i], None, None) for i in ids[:2])
+    assert first["org_code"].dtype is second["org_code"].dtype
+    organisations = inputs.organisations.set_index("code")
+    rule = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
+    for indicator_id in ids:
+        frame = inputs.reader.read([indicator_id], None, None).iloc[::7]  # fewer organisations than read
+        labelled = attach_peer_groups(frame, inputs.organisations, comparisons)
+        column = rule[comparisons[indicator_id].peer_group]
+        expected = [
+            "England" if column is None else organisations.at[code, column] for code in frame["org_code"]
+        ]
+        assert labelled["peer_group"].astype(object).tolist() == expected
+    other = tmp_path / "other"
+    write_synthetic(other, 40, 2, 6, seed=6)
+    third = parquet_inputs(other).reader.read(ids[:1], None, None)
+    assert third["org_code"].dtype is not first["org_code"].dtype
+    assert set(third["org_code"].astype(object)) <= set(parquet_inputs(other).organisations["code"])

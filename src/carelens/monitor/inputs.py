@@ -172,6 +172,19 @@ class ParquetReader(ObservationReader):
         from carelens.store.parquet import ObservationStore
 
         self.store = ObservationStore(root)
+        self._last_organisations: tuple[object, pd.CategoricalDtype] | None = None
+
+    def _organisations_type(self, names) -> pd.CategoricalDtype:
+        """The organisation codes of a read (the files' unified dictionary, an Arrow array) as a
+        categorical type: the last read's type object itself when its dictionary is equal, as it is read
+        after read in a store of one set of organisations, so that the index of 50,000 codes is made,
+        checked and looked up (:func:`attach_peer_groups`) once, not once per indicator."""
+        last = self._last_organisations
+        if last is not None and last[0].equals(names):
+            return last[1]
+        kind = pd.CategoricalDtype(pd.Index(names.to_pylist(), dtype=object))
+        self._last_organisations = (names, kind)
+        return kind
 
     def available(self) -> list[str]:
         return self.store.indicators()
@@ -218,6 +231,7 @@ class ParquetReader(ObservationReader):
                     read_dictionary=["org_code"],
                     partitioning=None,
                     use_threads=threads,
+                    pre_buffer=False,  # a local file: reading ahead in other threads costs, saves nothing
                 )
                 if table.schema.types != schema.types:
                     table = table.cast(schema)
@@ -240,7 +254,8 @@ class ParquetReader(ObservationReader):
                 np.repeat(np.arange(len(wanted), dtype=np.int32), rows_of), pd.Index(wanted, dtype=object)
             ),
             "org_code": pd.Categorical.from_codes(
-                _numpy([chunk.indices for chunk in org.chunks], n, np.int32), pd.Index(names.to_pylist())
+                _numpy([chunk.indices for chunk in org.chunks], n, np.int32),
+                dtype=self._organisations_type(names),
             ),
             "period": _numpy(table.column("period").cast(pa.timestamp("ms")).chunks, n, "datetime64[ms]"),
         }
@@ -337,23 +352,10 @@ def attach_peer_groups(
     """
     org_codes, org_names = _codes(observations["org_code"])
     ind_codes, ind_names = _codes(observations["indicator_id"])
-    where = _code_index(organisations).get_indexer(np.asarray(org_names, dtype=object))
-    known = where >= 0
-    columns = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
-    table = np.full((len(ind_names), len(org_names)), "England", dtype=object)
-    for row, indicator_id in enumerate(ind_names):  # one pass per indicator of the batch
-        meta = comparisons.get(indicator_id)
-        if meta is None:  # an unused category of a categorical column (no rows to label)
-            continue
-        column = columns.get(meta.peer_group)
-        if column is not None:
-            labels = np.full(len(org_names), UNKNOWN, dtype=object)
-            labels[known] = organisations[column].to_numpy(dtype=object)[where[known]]
-            table[row] = labels
-    label_codes, label_names = pd.factorize(table.ravel())
-    # in pandas' own code type for so many labels, so the categorical takes the codes without a copy
-    small = np.int8 if len(label_names) < 128 else np.int16 if len(label_names) < 32_768 else np.int32
-    label_codes = label_codes.astype(small).reshape(table.shape)
+    rules = tuple(
+        PEER_COLUMNS.get(comparisons[i].peer_group) if i in comparisons else None for i in ind_names
+    )
+    label_codes, label_names = _peer_labels(organisations, org_names, rules)
     if len(ind_codes) < 2 or np.all(ind_codes[1:] >= ind_codes[:-1]):  # rows grouped by indicator (a read)
         bounds = np.searchsorted(ind_codes, np.arange(len(ind_names) + 1))
         per_row = np.empty(len(ind_codes), dtype=label_codes.dtype)
@@ -362,9 +364,47 @@ def attach_peer_groups(
     else:
         per_row = label_codes[ind_codes, org_codes]
     peer = pd.Categorical.from_codes(  # codes in range by construction: not checked row by row
-        per_row, categories=pd.Index(label_names, dtype=object), validate=False
+        per_row, categories=label_names, validate=False
     )
     return observations.assign(peer_group=peer)
+
+
+PEER_COLUMNS = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
+"""The organisations' column that gives each peer-group rule's label (None: everyone is "England")."""
+
+_last_peer_labels: tuple[pd.DataFrame, pd.Index, dict] | None = None
+"""The organisations frame and codes last labelled, and their labels by the rules asked for."""
+
+
+def _peer_labels(
+    organisations: pd.DataFrame, names: pd.Index, rules: tuple[str | None, ...]
+) -> tuple[np.ndarray, pd.Index]:
+    """Each organisation's peer-group label under each of ``rules`` (an organisations column, or None
+    for "England"): codes (rule x organisation, in pandas' own code type) into the labels, sorted.
+    Kept for the last organisations frame and index of codes, by rules: a pass's reads give the same
+    index object, read after read, and its indicators few rules, so 50,000 labels are coded a few
+    times a pass, not once per indicator."""
+    global _last_peer_labels
+    last = _last_peer_labels
+    if last is None or last[0] is not organisations or last[1] is not names:
+        last = _last_peer_labels = (organisations, names, {})
+    if rules in last[2]:
+        return last[2][rules]
+    where = _positions(organisations, names)
+    known = where >= 0
+    table = np.full((len(rules), len(names)), "England", dtype=object)
+    for row, column in enumerate(rules):
+        if column is not None:
+            labels = np.full(len(names), UNKNOWN, dtype=object)
+            labels[known] = organisations[column].to_numpy(dtype=object)[where[known]]
+            table[row] = labels
+    label_codes, label_names = pd.factorize(table.ravel(), sort=True)
+    # in pandas' own code type for so many labels, so the categorical takes the codes without a copy
+    small = np.int8 if len(label_names) < 128 else np.int16 if len(label_names) < 32_768 else np.int32
+    label_codes = label_codes.astype(small).reshape(table.shape)
+    label_codes.flags.writeable = False  # shared by the reads that follow
+    last[2][rules] = (label_codes, pd.Index(label_names, dtype=object))
+    return last[2][rules]
 
 
 _last_code_index: tuple[pd.DataFrame, pd.Index] | None = None
@@ -383,6 +423,24 @@ def _code_index(organisations: pd.DataFrame) -> pd.Index:
     ):
         _last_code_index = (organisations, pd.Index(organisations["code"].astype(object)))
     return _last_code_index[1]
+
+
+_last_positions: tuple[pd.DataFrame, pd.Index, np.ndarray] | None = None
+"""The organisations frame and codes last looked up in it, and where each was found."""
+
+
+def _positions(organisations: pd.DataFrame, names: pd.Index) -> np.ndarray:
+    """Where each of ``names`` is among the organisations' codes (−1: not there), kept for the last
+    frame and index of codes looked up: a Parquet store's reads give the same index object, read after
+    read (:meth:`ParquetReader._organisations_type`), so 50,000 codes are hashed once a pass."""
+    global _last_positions
+    last = _last_positions
+    if last is not None and last[0] is organisations and last[1] is names:
+        return last[2]
+    where = _code_index(organisations).get_indexer(np.asarray(names, dtype=object))
+    where.flags.writeable = False  # shared by the reads that follow
+    _last_positions = (organisations, names, where)
+    return where
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:

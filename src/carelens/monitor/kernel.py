@@ -882,7 +882,9 @@ def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     used, missing = used_codes(codes, len(categories))
     kept = np.flatnonzero(used)
     if not missing and len(kept) == len(categories) and categories.is_monotonic_increasing:
-        return codes, pd.Index(np.asarray(categories, dtype=object))
+        # the categories themselves when they are text already: the same index object read after read
+        # keeps what pandas has learnt of it (sorted, unique, its hash table)
+        return codes, categories if categories.dtype == object else pd.Index(categories, dtype=object)
     names = categories[kept]
     order = names.argsort()
     rank = np.full(len(categories) + 1, -1, dtype=np.int64)  # the extra -1 serves code -1 (NA)
@@ -906,7 +908,8 @@ def _text(labels, codes: np.ndarray, sorted_unique: bool = False) -> pd.Categori
     so already (names behind sorted codes: 50,000 organisations are not sorted again)."""
     codes = np.asarray(codes)
     if sorted_unique:
-        return _categorical(codes, pd.Index(labels, dtype=object))
+        is_text = isinstance(labels, pd.Index) and labels.dtype == object
+        return _categorical(codes, labels if is_text else pd.Index(labels, dtype=object))
     names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
     return _categorical(inverse.astype(_code_dtype(len(names)))[codes], pd.Index(names, dtype=object))
 
