@@ -200,7 +200,7 @@ def main() -> None:
                 f"{figures['seconds']:.1f} s wall best, {median:.1f} s median of {len(runs)} "
                 f"(CPU {min(f['cpu_seconds'] for f in runs):.1f} s{cpu_note}) "
                 f"({rate:,.0f} obs/s), peak memory {max(f['peak_gib'] for f in runs):.2f} GiB "
-                "(target <= 60 s and <= 8 GB at 50,000 x 100 x 60); "
+                "(targets at 50,000 x 100 x 60: <= 30 s and <= 4 GiB; at 1/10: <= 3 s); "
                 f"inputs digest {figures['inputs_digest'][:16]}, "
                 f"results digest {figures['results_digest'][:16]}",
                 flush=True,
