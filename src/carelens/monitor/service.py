@@ -280,10 +280,13 @@ class StackedFlags:
         """Copy a batch's assessed rows in."""
         n = len(part)
         self.added += 1
-        values = {
-            name: self._codes(name, part[name]) if name in TEXT_COLUMNS else part[name].to_numpy()
-            for name in OUTPUT_COLUMNS
-        }
+        # Each column's array by its position (a pandas look-up by name per column costs more than the
+        # copy), in the order of OUTPUT_COLUMNS whatever the part's order.
+        names = part.columns.tolist()
+        values = {}
+        for name in OUTPUT_COLUMNS:
+            array = part._get_column_array(names.index(name))
+            values[name] = self._codes(name, array) if name in TEXT_COLUMNS else np.asarray(array)
         capacity = len(next(iter(self.columns.values()))) if self.columns else 0
         if self.rows + n > capacity:  # rows per batch so far, times the batches
             expected = (self.rows + n) * self.batches / self.added
@@ -311,13 +314,14 @@ class StackedFlags:
             out[name] = column
         return pd.DataFrame(out, copy=False)
 
-    def _codes(self, name: str, column: pd.Series) -> np.ndarray:
-        """Codes of a text column's values among every value of that column seen so far."""
-        if not isinstance(column.dtype, pd.CategoricalDtype):
-            column = column.astype("category")
-        categories = column.cat.categories
+    def _codes(self, name: str, column) -> np.ndarray:
+        """Codes of a text column's values (an array, categorical or not) among every value of that
+        column seen so far."""
+        if not isinstance(column, pd.Categorical):
+            column = pd.Categorical(column)
+        categories = column.categories
         last = self.last_categories.get(name)
-        if last is not None and last[0].equals(categories):
+        if last is not None and (last[0] is categories or last[0].equals(categories)):
             mapping = last[1]
         else:
             known = self.label_index[name]
@@ -329,7 +333,7 @@ class StackedFlags:
                 self.label_index[name] = pd.Index(self.labels[name], dtype=object)
             mapping = np.append(where, -1).astype(np.int32)  # code -1 (missing) stays -1
             self.last_categories[name] = (categories, mapping)
-        return mapping[column.cat.codes.to_numpy()]
+        return mapping[column.codes]
 
     def _resize(self, capacity: int, like: dict[str, np.ndarray]) -> None:
         for name, column in like.items():
