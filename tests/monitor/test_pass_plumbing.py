@@ -155,3 +155,16 @@ def test_reads_of_one_set_of_organisations_share_one_type_and_peer_labels_are_ea
     third = parquet_inputs(other).reader.read(ids[:1], None, None)
     assert third["org_code"].dtype is not first["org_code"].dtype
     assert set(third["org_code"].astype(object)) <= set(parquet_inputs(other).organisations["code"])
+
+
+def test_parquet_inputs_read_the_packaged_indicator_files_once(tmp_path, monkeypatch):
+    # Parsing the YAML files is most of the time a pass spends before its workers start.
+    from carelens.monitor import inputs as inputs_module
+
+    calls = []
+    real = inputs_module.load_indicators
+    monkeypatch.setattr(inputs_module, "load_indicators", lambda *a, **k: calls.append(a) or real(*a, **k))
+    write_synthetic(tmp_path, 20, 2, 6, seed=7)
+    inputs = parquet_inputs(tmp_path)
+    assert len(calls) == 1
+    assert sorted(inputs.indicators) == ["synth_001", "synth_002"]

@@ -303,8 +303,9 @@ def parquet_inputs(path: str | Path) -> Inputs:
     root = Path(path)
     observations = root / "observations" if (root / "observations").is_dir() else root
     reader = ParquetReader(observations)
-    indicators = {k: definition_dict(v) for k, v in load_indicators().items()}
-    titles = {k: v.title for k, v in load_indicators().items()}
+    packaged = load_indicators()  # read once: parsing the YAML files is most of this function's time
+    indicators = {k: definition_dict(v) for k, v in packaged.items()}
+    titles = {k: v.title for k, v in packaged.items()}
     if (root / "indicators.parquet").exists():
         synth = pq.read_table(root / "indicators.parquet").to_pandas()
         for row in synth.itertuples(index=False):  # one per indicator definition, not per organisation
