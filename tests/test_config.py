@@ -205,3 +205,22 @@ def test_planning_settings_refuse_unknown_fields_and_non_finite_numbers(tmp_path
         ("scheduler.earlyness", "unknown setting"),
         ("demand.bring_forward_months.band_1", "must be a whole number"),
     }
+
+
+def test_every_packaged_file_reads_as_the_pure_python_safe_loader_reads_it(tmp_path):
+    # libyaml's loader where there is one: the same documents, and bad YAML still refused by name.
+    from pathlib import Path
+
+    from carelens.config import packaged, read_mapping
+
+    files = sorted(Path(packaged("monitor", "monitor.yaml")).parent.parent.rglob("*.yaml"))
+    assert len(files) >= 5
+    for path in files:
+        assert read_mapping(path)[0] == yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    for number, text in enumerate(["a: [1, 2\nb: 3\n", "a: !!python/object/apply:os.getcwd []\n"]):
+        bad = tmp_path / f"bad{number}.yaml"  # broken, and a tag only an unsafe loader would run
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError) as caught:
+            read_mapping(bad)
+        assert caught.value.problems[0].source == str(bad)
+        assert caught.value.problems[0].reason.startswith("not a readable YAML file")

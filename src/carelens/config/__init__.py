@@ -36,7 +36,9 @@ def read_mapping(path: str | Path) -> tuple[dict[str, Any], str]:
     if not path.is_file():
         raise InputError(Problem(source, None, None, "file not found"))
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader where PyYAML was built with it (ten times faster, the same documents)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputError(Problem(source, None, None, f"not a readable YAML file: {exc}")) from None
     if not isinstance(document, dict):
