@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,20 +26,25 @@ Db = Bind
 
 class Kept:
     """Answers kept in this server process, the least recently used let go first; thread-safe. For
-    answers that never change for their key (the key names everything they depend on)."""
+    answers that never change for their key (the key names everything they depend on). Used by the
+    services and by the pages' drawn charts and printed reports. ``keep_none``: whether an answer of
+    None is kept too, or asked for again next time."""
 
-    def __init__(self, entries: int):
+    def __init__(self, entries: int, keep_none: bool = True):
         self.entries = entries
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self.keep_none = keep_none
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The answer kept for ``key``, else ``compute()``'s, kept."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
         value = compute()
+        if value is None and not self.keep_none:
+            return None
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.entries:

@@ -32,9 +32,7 @@ import csv
 import html
 import io
 import math
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from carelens.model.dates import MONTHS, date_in_words
+from carelens.services._db import Kept
 from carelens.services.inspections import KEY_QUESTIONS
 
 NHS_BLUE = "#005eb8"
@@ -691,33 +690,10 @@ def _funnel_base(figure: FunnelFigure) -> _FunnelBase:
     return _FunnelBase(figure, frame, "".join(parts), legend_top + used, shown, description, drawn)
 
 
-class _Drawn:
-    """A small thread-safe cache of drawn things (least recently used go first)."""
-
-    def __init__(self, entries: int):
-        self.entries = entries
-        self.items: OrderedDict[Hashable, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        value = make()
-        if value is None:
-            return None
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.entries:
-                self.items.popitem(last=False)
-        return value
-
-
 FUNNEL_CACHE_ENTRIES = 256
 """Funnels kept drawn (per run, indicator, period, peer group and audience): a few hundred KB each."""
-_FUNNELS = _Drawn(FUNNEL_CACHE_ENTRIES)
-_DISTRIBUTIONS = _Drawn(4 * FUNNEL_CACHE_ENTRIES)
+_FUNNELS = Kept(FUNNEL_CACHE_ENTRIES, keep_none=False)  # None: nothing to draw, asked again next time
+_DISTRIBUTIONS = Kept(4 * FUNNEL_CACHE_ENTRIES, keep_none=False)
 
 
 def cached_funnel(key: Hashable, build: Callable[[], FunnelFigure | None]) -> _FunnelBase | None:

@@ -16,12 +16,11 @@ import base64
 import hashlib
 import logging
 import re
-import threading
-from collections import OrderedDict
 from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from carelens.services._db import Kept
 from carelens.web.templating import STATIC_DIR
 
 BASE_URL = "https://carelens.invalid/"
@@ -107,11 +106,10 @@ def _stylesheet(href: str):
 
 SITE_FRAME = re.compile(r"<(header|footer|nav)\b[\s\S]*?</\1>")
 """The site's header (with the signed-in account), navigation and footer: hidden on paper anyway."""
-PRINTED: OrderedDict[str, bytes] = OrderedDict()
+PRINTED_KEPT = 16
+PRINTED = Kept(PRINTED_KEPT)
 """The latest PDFs made, by a digest of what they print: a report the same for many readers (the
 public's) is printed once."""
-PRINTED_KEPT = 16
-PRINTED_LOCK = threading.Lock()
 
 
 def report_pdf(html: str, title: str) -> bytes:
@@ -120,14 +118,7 @@ def report_pdf(html: str, title: str) -> bytes:
     it), so the PDF depends only on the report itself."""
     printed = SITE_FRAME.sub("", html)
     key = hashlib.sha256(f"{title}\0{printed}".encode()).hexdigest()
-    pdf = PRINTED.get(key)
-    if pdf is None:
-        pdf = _print(printed, title)
-        with PRINTED_LOCK:
-            PRINTED[key] = pdf
-            while len(PRINTED) > PRINTED_KEPT:
-                PRINTED.popitem(last=False)
-    return pdf
+    return PRINTED.get(key, lambda: _print(printed, title))
 
 
 def _print(html: str, title: str) -> bytes:
