@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from carelens.model.indicators import definition_json, load_indicators
 from carelens.monitor.comparison import Comparison, comparisons_for
-from carelens.monitor.kernel import INPUT_COLUMNS
+from carelens.monitor.kernel import INPUT_COLUMNS, code_dtype
 from carelens.monitor.settings import MonitorSettings
 from carelens.store import schema
 
@@ -371,8 +371,9 @@ def attach_peer_groups(
 PEER_COLUMNS = {"national": None, "org_kind": "peer_kind", "region": "region", "commissioner": "commissioner"}
 """The organisations' column that gives each peer-group rule's label (None: everyone is "England")."""
 
-_last_peer_labels: tuple[pd.DataFrame, pd.Index, dict] | None = None
-"""The organisations frame and codes last labelled, and their labels by the rules asked for."""
+_last_peer_labels: tuple[pd.DataFrame, pd.Index, np.ndarray, dict] | None = None
+"""The organisations frame and codes last labelled, where each code is among the organisations (−1: not
+there), and the codes' labels by the rules asked for."""
 
 
 def _peer_labels(
@@ -381,15 +382,16 @@ def _peer_labels(
     """Each organisation's peer-group label under each of ``rules`` (an organisations column, or None
     for "England"): codes (rule x organisation, in pandas' own code type) into the labels, sorted.
     Kept for the last organisations frame and index of codes, by rules: a pass's reads give the same
-    index object, read after read, and its indicators few rules, so 50,000 labels are coded a few
-    times a pass, not once per indicator."""
+    index object, read after read (:meth:`ParquetReader._organisations_type`), and its indicators few
+    rules, so 50,000 codes are looked up once a pass and labelled a few times, not once per indicator."""
     global _last_peer_labels
     last = _last_peer_labels
     if last is None or last[0] is not organisations or last[1] is not names:
-        last = _last_peer_labels = (organisations, names, {})
-    if rules in last[2]:
-        return last[2][rules]
-    where = _positions(organisations, names)
+        where = _code_index(organisations).get_indexer(np.asarray(names, dtype=object))
+        last = _last_peer_labels = (organisations, names, where, {})
+    where, by_rules = last[2], last[3]
+    if rules in by_rules:
+        return by_rules[rules]
     known = where >= 0
     table = np.full((len(rules), len(names)), "England", dtype=object)
     for row, column in enumerate(rules):
@@ -399,11 +401,10 @@ def _peer_labels(
             table[row] = labels
     label_codes, label_names = pd.factorize(table.ravel(), sort=True)
     # in pandas' own code type for so many labels, so the categorical takes the codes without a copy
-    small = np.int8 if len(label_names) < 128 else np.int16 if len(label_names) < 32_768 else np.int32
-    label_codes = label_codes.astype(small).reshape(table.shape)
+    label_codes = label_codes.astype(code_dtype(len(label_names))).reshape(table.shape)
     label_codes.flags.writeable = False  # shared by the reads that follow
-    last[2][rules] = (label_codes, pd.Index(label_names, dtype=object))
-    return last[2][rules]
+    by_rules[rules] = (label_codes, pd.Index(label_names, dtype=object))
+    return by_rules[rules]
 
 
 _last_code_index: tuple[pd.DataFrame, pd.Index] | None = None
@@ -422,24 +423,6 @@ def _code_index(organisations: pd.DataFrame) -> pd.Index:
     ):
         _last_code_index = (organisations, pd.Index(organisations["code"].astype(object)))
     return _last_code_index[1]
-
-
-_last_positions: tuple[pd.DataFrame, pd.Index, np.ndarray] | None = None
-"""The organisations frame and codes last looked up in it, and where each was found."""
-
-
-def _positions(organisations: pd.DataFrame, names: pd.Index) -> np.ndarray:
-    """Where each of ``names`` is among the organisations' codes (−1: not there), kept for the last
-    frame and index of codes looked up: a Parquet store's reads give the same index object, read after
-    read (:meth:`ParquetReader._organisations_type`), so 50,000 codes are hashed once a pass."""
-    global _last_positions
-    last = _last_positions
-    if last is not None and last[0] is organisations and last[1] is names:
-        return last[2]
-    where = _code_index(organisations).get_indexer(np.asarray(names, dtype=object))
-    where.flags.writeable = False  # shared by the reads that follow
-    _last_positions = (organisations, names, where)
-    return where
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:

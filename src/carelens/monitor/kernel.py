@@ -911,10 +911,10 @@ def _text(labels, codes: np.ndarray, sorted_unique: bool = False) -> pd.Categori
         is_text = isinstance(labels, pd.Index) and labels.dtype == object
         return _categorical(codes, labels if is_text else pd.Index(labels, dtype=object))
     names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
-    return _categorical(inverse.astype(_code_dtype(len(names)))[codes], pd.Index(names, dtype=object))
+    return _categorical(inverse.astype(code_dtype(len(names)))[codes], pd.Index(names, dtype=object))
 
 
-def _code_dtype(n_labels: int) -> type:
+def code_dtype(n_labels: int) -> type:
     """The integer type pandas keeps a categorical's codes in for ``n_labels`` categories."""
     return np.int8 if n_labels < 128 else np.int16 if n_labels < 32_768 else np.int32
 
@@ -923,7 +923,7 @@ def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     """A categorical of ``codes`` (in range by construction: not checked again, one pass less over
     millions of rows), given in pandas' own code type where they are not already, so not copied again."""
     return pd.Categorical.from_codes(
-        codes.astype(_code_dtype(len(categories)), copy=False), categories=categories, validate=False
+        codes.astype(code_dtype(len(categories)), copy=False), categories=categories, validate=False
     )
 
 
