@@ -87,8 +87,8 @@ class ParquetSettings:
 
     ``compression`` and ``compression_level``: Parquet codec. LZ4: a monitoring pass reads every file
     of the store each time, and LZ4 decodes an indicator's file in 40% less time than zstd for a tenth
-    more disk (``benchmarks/monitor.py``; files of either codec, or any other, read the same). ``row_group_rows``: rows per
-    row group (DuckDB parallelises a scan over row groups). ``fsync``: flush files and directories to
+    more disk (``benchmarks/monitor.py``; files of either codec, or any other, read the same).
+    ``row_group_rows``: rows per row group (DuckDB parallelises a scan over row groups). ``fsync``: flush files and directories to
     disk before a write is reported done (turn off only for throw-away data).
     """
 
