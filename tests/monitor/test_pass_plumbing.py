@@ -111,21 +111,82 @@ def test_batch_size_does_not_change_a_pass(tmp_path):
 
 
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's allocator only")
-def test_a_worker_keeps_freed_memory_for_numpy_and_arrow_alike():
-    # In a fresh interpreter, as a worker process is: this one's allocator stays as it was.
+def test_a_pass_keeps_freed_memory_for_numpy_and_arrow_alike_and_gives_it_back_after():
+    # In a fresh interpreter, as the command line runs a pass: this one's allocator stays as it was.
     import subprocess
     import sys
 
     code = (
         "import pyarrow as pa\n"
-        "from carelens.monitor.engines import keep_freed_memory\n"
+        "from carelens.monitor.engines import kept_freed_memory\n"
         "before = pa.default_memory_pool().backend_name\n"
-        "keep_freed_memory()\n"
-        "print(before, pa.default_memory_pool().backend_name)\n"
+        "with kept_freed_memory():\n"
+        "    during = pa.default_memory_pool().backend_name\n"
+        "print(before, during, pa.default_memory_pool().backend_name)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    before, after = out.stdout.split()
-    assert before != "system" and after == "system"
+    before, during, after = out.stdout.split()
+    assert before != "system" and during == "system" and after == before
+
+
+def test_batches_shared_with_workers_come_back_in_order_each_assessed_once():
+    # The workers (here threads, slower than this one) take batches ahead; this process takes the
+    # next one nobody has whenever the result due is not ready.
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from carelens.monitor.engines import shared_in_order
+
+    batches = [[f"i{k:02d}"] for k in range(12)]
+    where: dict[str, list[str]] = {}
+
+    def work(batch, pause=0.0):
+        time.sleep(pause)
+        where.setdefault(batch[0], []).append(threading.current_thread().name)
+        return batch[0]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="worker") as pool:
+        got = list(shared_in_order(lambda b: pool.submit(work, b, 0.02), work, batches, 2))
+    assert got == [b[0] for b in batches]
+    assert all(len(threads) == 1 for threads in where.values()) and len(where) == len(batches)
+    here = {k for k, threads in where.items() if not threads[0].startswith("worker")}
+    assert here and len(here) < len(batches)
+
+
+def test_a_failed_batch_stops_the_pass_and_cancels_what_no_worker_has_started():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from carelens.monitor.engines import shared_in_order
+
+    started = []
+
+    def work(batch):
+        started.append(batch[0])
+        if batch[0] == "i02":
+            raise ValueError("bad batch")
+        return batch[0]
+
+    busy = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(busy.wait, 30)  # the worker is busy: i00 and i01 wait there, i02 is taken here
+        with pytest.raises(ValueError, match="bad batch"):
+            list(shared_in_order(lambda b: pool.submit(work, b), work, [[f"i{k:02d}"] for k in range(6)], 2))
+        busy.set()
+    assert started == ["i02"]
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_pass_shared_with_workers_reads_in_threads_again_after(tmp_path, workers):
+    from carelens.monitor import inputs as inputs_module
+
+    write_synthetic(tmp_path, 80, 5, 6, seed=2)
+    inputs = parquet_inputs(tmp_path)
+    alone = compute_pass(inputs, load_settings())
+    shared = compute_pass(inputs, load_settings(), workers=workers)
+    assert shared.results_digest == alone.results_digest and shared.inputs_digest == alone.inputs_digest
+    assert inputs_module.read_threads(True) is True  # the setting as it was before the pass
 
 
 def test_reads_of_one_set_of_organisations_share_one_type_and_peer_labels_are_each_organisations(tmp_path):

@@ -16,7 +16,7 @@ import json
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from carelens.monitor.comparison import Comparison
-from carelens.monitor.inputs import Inputs, attach_peer_groups
+from carelens.monitor.inputs import Inputs, attach_peer_groups, read_threads
 from carelens.monitor.kernel import assess_all
 from carelens.monitor.settings import ENGINES, EngineSettings, MonitorSettings
 
@@ -279,9 +279,9 @@ class Engine(Protocol):
 
 @dataclass(frozen=True)
 class EmbeddedEngine:
-    """The monitoring kernel in this process, or in ``workers`` worker processes (one per core is the
-    most that helps) when the inputs can be read from another process (a Parquet store); the results are
-    the same whatever the number of workers."""
+    """The monitoring kernel in ``workers`` processes in all (one per core is the most that helps): this
+    one alone, or this one and ``workers - 1`` forked from it when the inputs can be read from another
+    process (a Parquet store). The results are the same whatever the number of workers."""
 
     workers: int = 1
     name: str = "embedded"
@@ -291,7 +291,8 @@ class EmbeddedEngine:
             assess_batch, job.inputs, job.comparisons, job.settings, job.period_from, job.period_to, job.spill
         )
         if self.workers <= 1 or len(job.batches) <= 1 or not job.inputs.reader.processes:
-            yield from map(work, job.batches)
+            with kept_freed_memory():
+                yield from map(work, job.batches)
             return
         # Batches are independent, so processes can share them out. "fork" (where there is one) starts a
         # worker without importing anything again; a worker only reads Parquet files and runs NumPy kernels.
@@ -299,15 +300,72 @@ class EmbeddedEngine:
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         if "fork" in methods:
             load_compiled_loops()
-        # The inputs (organisations, indicator definitions) go to each worker once, when it starts; each
-        # task then carries only its batch's indicator ids.
-        with ProcessPoolExecutor(
-            min(self.workers, len(job.batches)),
-            mp_context=context,
-            initializer=_start_worker,
-            initargs=(work,),
-        ) as pool:
-            yield from pool.map(_work_in_worker, job.batches)
+        # This process assesses batches too, between taking in the workers' results: a result sent back
+        # costs both sides a copy through a pipe, so one process fewer to send is a fifth less CPU at
+        # 1/10 national scale. Forked workers inherit these settings; the inputs (organisations,
+        # indicator definitions) go to each worker once, when it starts, and each task then carries only
+        # its batch's indicator ids.
+        before = read_threads(False)
+        try:
+            with (
+                kept_freed_memory(),
+                ProcessPoolExecutor(
+                    min(self.workers - 1, len(job.batches)),
+                    mp_context=context,
+                    initializer=_start_worker,
+                    initargs=(work,),
+                ) as pool,
+            ):
+                yield from shared_in_order(
+                    functools.partial(pool.submit, _work_in_worker),
+                    work,
+                    job.batches,
+                    BATCHES_AHEAD * (self.workers - 1),
+                )
+        finally:
+            read_threads(before)
+
+
+BATCHES_AHEAD = 2
+"""Batches handed to each worker process ahead of time, so that it never waits for its next one (one
+more than it is running; more changed nothing at 1/10 national scale, fewer left workers idle)."""
+
+
+def shared_in_order(
+    submit: Callable[[list[str]], Future],
+    work: Callable[[list[str]], AssessedBatch],
+    batches: list[list[str]],
+    ahead: int,
+) -> Iterator[AssessedBatch]:
+    """Each batch's result in the batches' order, the batches shared between workers (``submit``, at most
+    ``ahead`` of them handed over and not done) and this process (``work``), which takes the next batch
+    nobody has taken whenever the result due is not ready. Batches handed over but not started are
+    cancelled if the results stop being taken (an error, here or in a worker)."""
+    handed: dict[int, Future] = {}
+    done_here: dict[int, AssessedBatch] = {}
+    taken = 0
+
+    def hand_over() -> None:
+        nonlocal taken
+        while taken < len(batches) and sum(not future.done() for future in handed.values()) < ahead:
+            handed[taken] = submit(batches[taken])
+            taken += 1
+
+    try:
+        for due in range(len(batches)):
+            hand_over()
+            if due in done_here:
+                yield done_here.pop(due)
+                continue
+            future = handed[due]
+            while not future.done() and taken < len(batches):
+                done_here[taken] = work(batches[taken])
+                taken += 1
+                hand_over()
+            yield handed.pop(due).result()
+    finally:
+        for future in handed.values():
+            future.cancel()
 
 
 @contextmanager
@@ -360,7 +418,7 @@ _worker_job: Callable[[list[str]], AssessedBatch] | None = None
 def _start_worker(job: Callable[[list[str]], AssessedBatch]) -> None:
     global _worker_job
     _worker_job = job
-    keep_freed_memory()
+    read_threads(False)  # forked workers have it already; started afresh ("spawn"), they need it
 
 
 def _work_in_worker(batch: list[str]) -> AssessedBatch:
@@ -368,35 +426,56 @@ def _work_in_worker(batch: list[str]) -> AssessedBatch:
     return _worker_job(batch)
 
 
-WORKER_MMAP_THRESHOLD = 32 * 2**20
-"""Bytes: in a worker, blocks up to this size come from the reusable heap, not fresh pages (glibc's
+KEPT_MMAP_THRESHOLD = 32 * 2**20
+"""Bytes: during a pass, blocks up to this size come from the reusable heap, not fresh pages (glibc's
 largest allowed value; an indicator's arrays at 50,000 organisations x 60 months are 23 MB)."""
-WORKER_TRIM_THRESHOLD = 2**30
-"""Bytes of free heap a worker keeps rather than hands back to the system (it exits after the pass).
-``mallopt`` takes a C ``int``, so at most 2**31 - 1."""
+KEPT_TRIM_THRESHOLD = 2**30
+"""Bytes of free heap kept during a pass rather than handed back to the system. ``mallopt`` takes a C
+``int``, so at most 2**31 - 1."""
+GLIBC_THRESHOLD = 128 * 2**10
+"""glibc's default for both thresholds, set again after a pass."""
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # from glibc's <malloc.h>
 
 
-def keep_freed_memory() -> None:
-    """Run in each worker process: make glibc's allocator keep freed arrays for the next indicator.
+@contextmanager
+def kept_freed_memory() -> Iterator[None]:
+    """During a pass (the block), make glibc's allocator keep freed arrays for the next batch, and hand
+    them back to the system after it.
 
     By default large NumPy arrays are fresh pages from the system, so every batch pays page faults to
     touch them again: measured as a quarter of a monitoring pass's CPU time (``benchmarks/monitor.py``).
-    A worker lives for one pass, so keeping its memory costs nothing after. Elsewhere (not glibc) this
-    does nothing.
-
     Arrow's own allocator (mimalloc) hands freed pages back at once, so each Parquet read faulted in
-    fresh pages as well: Arrow allocates from the same kept heap instead (measured: a sixth less CPU
-    reading a national store's indicators)."""
-    if not sys.platform.startswith("linux"):
+    fresh pages as well: Arrow allocates from the same kept heap in the block (measured: a sixth less
+    CPU reading a national store's indicators). Worker processes forked in the block inherit both.
+    After it, the thresholds are glibc's defaults again (fixed, no longer adjusted as blocks are freed)
+    and the free heap is trimmed. Elsewhere (not glibc) this does nothing."""
+    libc = _glibc()
+    if libc is None:
+        yield
         return
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
-    mallopt(m_mmap_threshold, WORKER_MMAP_THRESHOLD)
-    mallopt(m_trim_threshold, WORKER_TRIM_THRESHOLD)
     import pyarrow as pa
 
+    pool = pa.default_memory_pool()
+    libc.mallopt(_M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD)
+    libc.mallopt(_M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD)
     pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(pool)
+        libc.mallopt(_M_MMAP_THRESHOLD, GLIBC_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, GLIBC_THRESHOLD)
+        libc.malloc_trim(0)
+
+
+def _glibc():
+    """glibc's ``mallopt`` and ``malloc_trim`` (None where the C library is not glibc's)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc

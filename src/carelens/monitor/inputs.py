@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import multiprocessing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +157,19 @@ def sql_inputs(engine: sa.Engine) -> Inputs:
 # --- Parquet store --------------------------------------------------------------------------------
 
 
+_read_threads = True
+"""Whether Parquet is decoded with Arrow's thread pool (:func:`read_threads`)."""
+
+
+def read_threads(enabled: bool) -> bool:
+    """Decode Parquet with Arrow's thread pool (the default) or in the calling thread only, as a process
+    should while other processes keep the cores busy (the embedded engine's workers): idle pool threads
+    spinning for work would cost more CPU than they save. Returns the setting before."""
+    global _read_threads
+    before, _read_threads = _read_threads, bool(enabled)
+    return before
+
+
 class ParquetReader(ObservationReader):
     """Observations from a Parquet observation store, read with pyarrow a batch of partitions at a time.
 
@@ -217,9 +229,7 @@ class ParquetReader(ObservationReader):
         # List only the wanted indicators' partitions, never every partition in the store.
         files = {i: self.store.files([i]) for i in dict.fromkeys(indicator_ids)}
         wanted = [i for i, paths in files.items() if paths]
-        # Decode with a thread pool only in the main process: in a worker process the other workers keep
-        # the other cores busy, and idle pool threads spinning for work cost more CPU than they save.
-        threads = multiprocessing.parent_process() is None
+        threads = _read_threads
         start_day = None if period_from is None else pa.scalar(period_from, pa.date32())
         end_day = None if period_to is None else pa.scalar(period_to, pa.date32())
         parts, rows_of = [], np.zeros(len(wanted), dtype=np.int64)
