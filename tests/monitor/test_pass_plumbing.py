@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
+import io
 import itertools
+import os
 
 import numpy as np
 import pandas as pd
@@ -229,3 +232,66 @@ def test_parquet_inputs_read_the_packaged_indicator_files_once(tmp_path, monkeyp
     inputs = parquet_inputs(tmp_path)
     assert len(calls) == 1
     assert sorted(inputs.indicators) == ["synth_001", "synth_002"]
+
+
+def test_a_result_left_in_a_file_comes_back_the_same_writable_and_aligned(tmp_path):
+    from carelens.monitor.engines import ALIGNMENT, AssessedBatch, InFile, left_in_file, taken_back
+
+    flags = pd.DataFrame(
+        {
+            "org_code": pd.Categorical(["b", "a", "b"]),
+            "alert": np.array([True, False, True]),  # 3 bytes: the next array is padded to ALIGNMENT
+            "z": [1.5, np.nan, -0.0],
+            "n": np.arange(3, dtype=np.int64),
+        }
+    )
+    result = AssessedBatch(
+        3, flags, flags.iloc[:2].copy(), 2, {"x": (dt.date(2024, 1, 1), 1)}, "k", ["f"], ["j"]
+    )
+    sent = left_in_file(result, tmp_path)
+    assert isinstance(sent, InFile) and sent.path.parent == tmp_path and len(sent.pickled) < 2000
+    back = taken_back(sent)
+    assert not sent.path.exists()  # mapped, then removed
+    pd.testing.assert_frame_equal(back.flags, flags)
+    pd.testing.assert_frame_equal(back.judgements, result.judgements)
+    assert (back.observations, back.judged_periods, back.flag_digests) == (3, result.judged_periods, ["f"])
+    names = back.flags.columns.tolist()
+    for name in ("z", "n"):
+        assert back.flags._get_column_array(names.index(name)).ctypes.data % ALIGNMENT == 0
+    back.flags.loc[1, "z"] = 2.0  # in place: the mapped pages are this process's own copy
+    assert back.flags["z"].tolist()[1] == 2.0
+    assert taken_back(result) is result  # sent whole: as it is
+
+
+def test_a_result_that_cannot_be_left_in_a_file_is_sent_whole(tmp_path):
+    from carelens.monitor.engines import AssessedBatch, left_in_file
+
+    result = AssessedBatch(1, pd.DataFrame({"z": [1.0]}))
+    assert left_in_file(result, tmp_path / "gone") is result  # no folder
+
+    class Full(io.FileIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fdopen", lambda fd, *args, **kwargs: Full(fd, "wb"))
+        assert left_in_file(result, tmp_path) is result  # a full folder
+    assert not list(tmp_path.iterdir())  # nothing left of the file
+
+
+def test_a_pass_shared_with_workers_leaves_no_result_files(tmp_path, monkeypatch):
+    from carelens.monitor import engines
+
+    monkeypatch.setattr(engines, "MEMORY_FOLDER", tmp_path / "memory")
+    (tmp_path / "memory").mkdir()
+    write_synthetic(tmp_path / "data", 60, 4, 6, seed=4)
+    inputs = parquet_inputs(tmp_path / "data")
+    seen = []
+    taken_back = engines.taken_back
+    monkeypatch.setattr(
+        engines, "taken_back", lambda sent: seen.append(type(sent).__name__) or taken_back(sent)
+    )
+    shared = compute_pass(inputs, load_settings(), workers=2)
+    assert shared.results_digest == compute_pass(inputs, load_settings()).results_digest
+    assert "InFile" in seen  # the worker's results came through the folder ...
+    assert not list((tmp_path / "memory").iterdir())  # ... which is gone with everything in it
