@@ -42,6 +42,7 @@ columns are built from codes, not per-row objects.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -908,10 +909,9 @@ def _text(labels, codes: np.ndarray, sorted_unique: bool = False) -> pd.Categori
     so already (names behind sorted codes: 50,000 organisations are not sorted again)."""
     codes = np.asarray(codes)
     if sorted_unique:
-        is_text = isinstance(labels, pd.Index) and labels.dtype == object
-        return _categorical(codes, labels if is_text else pd.Index(labels, dtype=object))
-    names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
-    return _categorical(inverse.astype(code_dtype(len(names)))[codes], pd.Index(names, dtype=object))
+        return _categorical(codes, _label_index(labels))
+    names, inverse = _sorted_labels(tuple(labels))
+    return _categorical(inverse[codes], names)
 
 
 def code_dtype(n_labels: int) -> type:
@@ -923,8 +923,43 @@ def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     """A categorical of ``codes`` (in range by construction: not checked again, one pass less over
     millions of rows), given in pandas' own code type where they are not already, so not copied again."""
     return pd.Categorical.from_codes(
-        codes.astype(code_dtype(len(categories)), copy=False), categories=categories, validate=False
+        codes.astype(code_dtype(len(categories)), copy=False), dtype=_text_type(categories), validate=False
     )
+
+
+def _label_index(labels) -> pd.Index:
+    """``labels`` as an index of text: the same object for the same labels, read after read and batch
+    after batch, so that its categorical type is made once (:func:`_text_type`)."""
+    if isinstance(labels, pd.Index) and labels.dtype == object:
+        return labels
+    return _index_of(tuple(labels))
+
+
+@functools.lru_cache(maxsize=256)
+def _index_of(labels: tuple) -> pd.Index:
+    return pd.Index(list(labels), dtype=object)
+
+
+@functools.lru_cache(maxsize=256)
+def _sorted_labels(labels: tuple) -> tuple[pd.Index, np.ndarray]:
+    """The distinct ``labels`` in sorted order, and where each label is among them."""
+    names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    return _index_of(tuple(names)), inverse.astype(code_dtype(len(names)))
+
+
+_text_types: dict[int, tuple[pd.Index, pd.CategoricalDtype]] = {}
+
+
+def _text_type(categories: pd.Index) -> pd.CategoricalDtype:
+    """The categorical type of ``categories``, made once per index object: making one checks that the
+    labels are unique and not missing, which for a few labels costs more than the column's codes, and
+    for 50,000 organisation codes far more."""
+    kept = _text_types.get(id(categories))
+    if kept is None or kept[0] is not categories:
+        if len(_text_types) >= 256:
+            _text_types.clear()
+        kept = _text_types[id(categories)] = (categories, pd.CategoricalDtype(categories))
+    return kept[1]
 
 
 def _result_frame(parts: list[dict], rows: _Rows, settings: MonitorSettings) -> pd.DataFrame:
@@ -975,7 +1010,7 @@ def _judgement_frame(parts: list[dict], rows: _Rows) -> pd.DataFrame:
         return np.concatenate([j[name] for j in judged])
 
     def text(labels, codes: np.ndarray) -> pd.Categorical:
-        return _categorical(codes, pd.Index(labels, dtype=object))
+        return _categorical(codes, _label_index(labels))
 
     frame = {
         "indicator_id": text(rows.ind_names, ind),
