@@ -123,13 +123,16 @@ def test_a_pass_keeps_freed_memory_for_numpy_and_arrow_alike_and_gives_it_back_a
         "import pyarrow as pa\n"
         "from carelens.monitor.engines import kept_freed_memory\n"
         "before = pa.default_memory_pool().backend_name\n"
+        "from carelens.monitor.engines import _numpy_huge_pages as huge\n"
         "with kept_freed_memory():\n"
         "    during = pa.default_memory_pool().backend_name\n"
-        "print(before, during, pa.default_memory_pool().backend_name)\n"
+        "    huge_during = huge(False)\n"
+        "print(before, during, pa.default_memory_pool().backend_name, huge_during, huge(True))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    before, during, after = out.stdout.split()
+    before, during, after, huge_during, huge_after = out.stdout.split()
     assert before != "system" and during == "system" and after == before
+    assert (huge_during, huge_after) == ("False", "True")  # NumPy's default, off for the pass
 
 
 def test_batches_shared_with_workers_come_back_in_order_each_assessed_once():
@@ -295,3 +298,18 @@ def test_a_pass_shared_with_workers_leaves_no_result_files(tmp_path, monkeypatch
     assert shared.results_digest == compute_pass(inputs, load_settings()).results_digest
     assert "InFile" in seen  # the worker's results came through the folder ...
     assert not list((tmp_path / "memory").iterdir())  # ... which is gone with everything in it
+
+
+def test_text_columns_of_the_same_labels_share_one_categorical_type():
+    # Made once, not once a batch: checking labels are unique cost more than the codes.
+    from carelens.monitor import kernel
+
+    one = kernel._text(["b", "a", "b", "c"], np.array([0, 1, 2, 2, 3]))
+    two = kernel._text(["b", "a", "b", "c"], np.array([3, 3]))
+    assert one.dtype is two.dtype and one.categories.tolist() == ["a", "b", "c"]
+    assert one.tolist() == ["b", "a", "b", "b", "c"] and two.tolist() == ["c", "c"]
+    names = pd.Index(["x", "y"], dtype=object)
+    assert (
+        kernel._text(names, np.array([1]), sorted_unique=True).dtype
+        is kernel._text(names, np.array([0]), True).dtype
+    )

@@ -550,13 +550,29 @@ def kept_freed_memory() -> Iterator[None]:
     libc.mallopt(_M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD)
     libc.mallopt(_M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD)
     pa.set_memory_pool(pa.system_memory_pool())
+    huge_pages = _numpy_huge_pages(False)
     try:
         yield
     finally:
+        _numpy_huge_pages(huge_pages)
         pa.set_memory_pool(pool)
         libc.mallopt(_M_MMAP_THRESHOLD, GLIBC_THRESHOLD)
         libc.mallopt(_M_TRIM_THRESHOLD, GLIBC_THRESHOLD)
         libc.malloc_trim(0)
+
+
+def _numpy_huge_pages(enabled: bool) -> bool:
+    """Whether NumPy asks Linux for huge pages for its large arrays (4 MB and more), as it does by
+    default; returns the setting before. Off during a pass: its arrays reuse kept memory, so huge pages
+    save few page faults, while each one costs clearing 2 MB at once and, in fragmented memory, the
+    kernel's compaction (1/10 national scale: a sixth less system time without them). A private NumPy
+    function: where it is missing, nothing changes."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # NumPy 1
+        from numpy.core import multiarray
+    switch = getattr(multiarray, "_set_madvise_hugepage", None)
+    return enabled if switch is None else bool(switch(enabled))
 
 
 def _glibc():
