@@ -523,8 +523,10 @@ largest allowed value; an indicator's arrays at 50,000 organisations x 60 months
 KEPT_TRIM_THRESHOLD = 2**30
 """Bytes of free heap kept during a pass rather than handed back to the system. ``mallopt`` takes a C
 ``int``, so at most 2**31 - 1."""
-GLIBC_THRESHOLD = 128 * 2**10
-"""glibc's default for both thresholds, set again after a pass."""
+AFTER_TRIM_THRESHOLD = 2 * KEPT_MMAP_THRESHOLD
+"""Bytes of free heap kept after a pass: what glibc's own adjustment leaves once it has seen blocks of
+:data:`KEPT_MMAP_THRESHOLD` freed (setting a threshold ends that adjustment for good, so glibc's
+starting values, 128 KB, would make every later large array fresh pages again)."""
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # from glibc's <malloc.h>
 
 
@@ -537,9 +539,10 @@ def kept_freed_memory() -> Iterator[None]:
     touch them again: measured as a quarter of a monitoring pass's CPU time (``benchmarks/monitor.py``).
     Arrow's own allocator (mimalloc) hands freed pages back at once, so each Parquet read faulted in
     fresh pages as well: Arrow allocates from the same kept heap in the block (measured: a sixth less
-    CPU reading a national store's indicators). Worker processes forked in the block inherit both.
-    After it, the thresholds are glibc's defaults again (fixed, no longer adjusted as blocks are freed)
-    and the free heap is trimmed. Elsewhere (not glibc) this does nothing."""
+    CPU reading a national store's indicators). NumPy's huge pages are off in the block
+    (:func:`_numpy_huge_pages`). Worker processes forked in the block inherit all three. After it, the
+    free heap is handed back and at most :data:`AFTER_TRIM_THRESHOLD` of it is kept from then on.
+    Elsewhere (not glibc) this does nothing."""
     libc = _glibc()
     if libc is None:
         yield
@@ -556,8 +559,7 @@ def kept_freed_memory() -> Iterator[None]:
     finally:
         _numpy_huge_pages(huge_pages)
         pa.set_memory_pool(pool)
-        libc.mallopt(_M_MMAP_THRESHOLD, GLIBC_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, GLIBC_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, AFTER_TRIM_THRESHOLD)
         libc.malloc_trim(0)
 
 
