@@ -135,6 +135,21 @@ def test_a_pass_keeps_freed_memory_for_numpy_and_arrow_alike_and_gives_it_back_a
     assert (huge_during, huge_after) == ("False", "True")  # NumPy's default, off for the pass
 
 
+def test_passes_at_once_keep_freed_memory_until_the_last_one_ends():
+    import pyarrow as pa
+
+    from carelens.monitor.engines import _glibc, kept_freed_memory
+
+    if _glibc() is None:
+        pytest.skip("glibc's allocator only")
+    before = pa.default_memory_pool().backend_name
+    with kept_freed_memory():
+        with kept_freed_memory():
+            assert pa.default_memory_pool().backend_name == "system"
+        assert pa.default_memory_pool().backend_name == "system"  # the first pass still runs
+    assert pa.default_memory_pool().backend_name == before
+
+
 def test_batches_shared_with_workers_come_back_in_order_each_assessed_once():
     # The workers (here threads, slower than this one) take batches ahead; this process takes the
     # next one nobody has whenever the result due is not ready.

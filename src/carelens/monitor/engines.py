@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -543,24 +544,37 @@ def kept_freed_memory() -> Iterator[None]:
     (:func:`_numpy_huge_pages`). Worker processes forked in the block inherit all three. After it, the
     free heap is handed back and at most :data:`AFTER_TRIM_THRESHOLD` of it is kept from then on.
     Elsewhere (not glibc) this does nothing."""
+    global _passes_keeping
     libc = _glibc()
     if libc is None:
         yield
         return
     import pyarrow as pa
 
-    pool = pa.default_memory_pool()
-    libc.mallopt(_M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD)
-    libc.mallopt(_M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD)
-    pa.set_memory_pool(pa.system_memory_pool())
-    huge_pages = _numpy_huge_pages(False)
+    with _keeping_lock:  # passes at once in threads: the first sets it all, the last restores it
+        _passes_keeping += 1
+        if _passes_keeping == 1:
+            _kept_before[:] = [pa.default_memory_pool(), _numpy_huge_pages(False)]
+            libc.mallopt(_M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD)
+            libc.mallopt(_M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD)
+            pa.set_memory_pool(pa.system_memory_pool())
     try:
         yield
     finally:
-        _numpy_huge_pages(huge_pages)
-        pa.set_memory_pool(pool)
-        libc.mallopt(_M_TRIM_THRESHOLD, AFTER_TRIM_THRESHOLD)
-        libc.malloc_trim(0)
+        with _keeping_lock:
+            _passes_keeping -= 1
+            if not _passes_keeping:
+                pool, huge_pages = _kept_before
+                _numpy_huge_pages(huge_pages)
+                pa.set_memory_pool(pool)
+                libc.mallopt(_M_TRIM_THRESHOLD, AFTER_TRIM_THRESHOLD)
+                libc.malloc_trim(0)
+
+
+_keeping_lock = threading.Lock()
+_passes_keeping = 0
+_kept_before: list = []
+"""What :func:`kept_freed_memory` restores: Arrow's memory pool and NumPy's huge-page setting."""
 
 
 def _numpy_huge_pages(enabled: bool) -> bool:
