@@ -229,7 +229,6 @@ class ParquetReader(ObservationReader):
         # List only the wanted indicators' partitions, never every partition in the store.
         files = {i: self.store.files([i]) for i in dict.fromkeys(indicator_ids)}
         wanted = [i for i, paths in files.items() if paths]
-        threads = _read_threads
         start_day = None if period_from is None else pa.scalar(period_from, pa.date32())
         end_day = None if period_to is None else pa.scalar(period_to, pa.date32())
         parts, rows_of = [], np.zeros(len(wanted), dtype=np.int64)
@@ -240,7 +239,7 @@ class ParquetReader(ObservationReader):
                 # however many row groups (so it reaches NumPy without another copy).
                 table = pq.ParquetFile(
                     path, read_dictionary=["org_code"], memory_map=True, pre_buffer=False
-                ).read(columns=schema.names, use_threads=threads)
+                ).read(columns=schema.names, use_threads=_read_threads)
                 if table.schema.types != schema.types:
                     table = table.cast(schema)
                 if start_day is not None:

@@ -944,7 +944,9 @@ def _index_of(labels: tuple) -> pd.Index:
 def _sorted_labels(labels: tuple) -> tuple[pd.Index, np.ndarray]:
     """The distinct ``labels`` in sorted order, and where each label is among them."""
     names, inverse = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
-    return _index_of(tuple(names)), inverse.astype(code_dtype(len(names)))
+    inverse = inverse.astype(code_dtype(len(names)))
+    inverse.flags.writeable = False  # shared by every call with these labels
+    return _index_of(tuple(names)), inverse
 
 
 _text_types: dict[int, tuple[pd.Index, pd.CategoricalDtype]] = {}

@@ -321,7 +321,7 @@ class StackedFlags:
             column = pd.Categorical(column)
         categories = column.categories
         last = self.last_categories.get(name)
-        if last is not None and (last[0] is categories or last[0].equals(categories)):
+        if last is not None and last[0].equals(categories):  # the same object: at once
             mapping = last[1]
         else:
             known = self.label_index[name]
